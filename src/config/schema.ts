@@ -1,0 +1,191 @@
+/**
+ * The fido.yaml schema (DESIGN.md §6). Component entries (receivers, enrichment providers, action targets,
+ * policy rules) are validated here for their common keys and then against the schema of their `kind`
+ * (see load.ts), so a new kind adds its own schema without touching this file.
+ */
+import { Type, type Static, type TSchema } from 'typebox';
+import { DURATION_PATTERN } from './duration.js';
+
+const Duration = Type.Union([Type.String({ pattern: DURATION_PATTERN }), Type.Number({ minimum: 0 })], {
+  description: 'e.g. 30s, 15m, 2h, 7d, or a number of seconds',
+});
+export { Duration };
+
+const Entry = (extra: Record<string, TSchema>) =>
+  Type.Object({ name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' }), kind: Type.String(), ...extra });
+
+export const SourceSchema = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'The `source` of every alert it brings' }),
+    detector: Type.Optional(Type.String({ description: 'Detector name, or "auto" (default) to detect the format' })),
+    receiver: Type.Optional(
+      Type.Object({ kind: Type.String({ description: 'http (default), file, …' }) }, { additionalProperties: true }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const JsonMappingSchema = Type.Object(
+  {
+    name: Type.String({ pattern: '^[a-z][a-z0-9_-]{0,63}$', description: 'Detector name this mapping registers' }),
+    description: Type.Optional(Type.String()),
+    match: Type.Optional(
+      Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()]), {
+        description: 'Field path → value that a record must carry for auto-detection',
+      }),
+    ),
+    fields: Type.Record(Type.String(), Type.String(), {
+      description: 'Alert field (e.g. title, time, src.ip, rule.id) → dotted path in the record',
+    }),
+    severity: Type.Optional(
+      Type.Object(
+        {
+          map: Type.Optional(Type.Record(Type.String(), Type.Number({ minimum: 0, maximum: 100 }))),
+          scale: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Max of the numeric vendor scale' })),
+          invert: Type.Optional(Type.Boolean({ description: 'true when 1 is the most severe' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const PolicyRuleSchema = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' }),
+    description: Type.Optional(Type.String()),
+    when: Type.String({ description: 'CEL expression over incident, alerts, enrichment and score' }),
+    outcome: Type.Optional(Type.String({ description: 'ignore | log | notify | respond | escalate' })),
+    then: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            action: Type.String({ description: 'Name of a target under actions.targets' }),
+            params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+    approval: Type.Optional(
+      Type.Union([
+        Type.Literal('auto'),
+        Type.Literal('required'),
+        Type.Object(
+          {
+            mode: Type.Union([Type.Literal('auto'), Type.Literal('required')]),
+            timeout: Type.Optional(Duration),
+            default: Type.Optional(Type.Union([Type.Literal('approve'), Type.Literal('deny')])),
+          },
+          { additionalProperties: false },
+        ),
+      ]),
+    ),
+    dry_run: Type.Optional(Type.Boolean()),
+    continue: Type.Optional(Type.Boolean({ description: 'Keep evaluating later rules after this one matches' })),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    server: Type.Optional(
+      Type.Object(
+        {
+          host: Type.Optional(Type.String()),
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+          max_body_bytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+          public_url: Type.Optional(Type.String()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    store: Type.Optional(
+      Type.Object(
+        { sqlite_synchronous: Type.Optional(Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')])) },
+        { additionalProperties: false },
+      ),
+    ),
+    intake: Type.Optional(
+      Type.Object(
+        {
+          allow_undeclared_sources: Type.Optional(Type.Boolean()),
+          max_backlog: Type.Optional(Type.Integer({ minimum: 1, description: 'Queued raw records before 429' })),
+          max_record_bytes: Type.Optional(Type.Integer({ minimum: 256 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    sources: Type.Optional(Type.Array(SourceSchema)),
+    detectors: Type.Optional(
+      Type.Object({ json: Type.Optional(Type.Array(JsonMappingSchema)) }, { additionalProperties: false }),
+    ),
+    correlation: Type.Optional(
+      Type.Object(
+        { dedup_window: Type.Optional(Duration), group_window: Type.Optional(Duration) },
+        { additionalProperties: false },
+      ),
+    ),
+    enrichment: Type.Optional(
+      Type.Object({ providers: Type.Optional(Type.Array(Entry({}))) }, { additionalProperties: false }),
+    ),
+    scoring: Type.Optional(
+      Type.Object(
+        {
+          profile: Type.Optional(Type.String()),
+          profiles: Type.Optional(Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown()))),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    policy: Type.Optional(
+      Type.Object(
+        {
+          dry_run: Type.Optional(Type.Boolean({ description: 'Record decisions but queue no actions' })),
+          rules: Type.Optional(Type.Array(PolicyRuleSchema)),
+          files: Type.Optional(Type.Array(Type.String(), { description: 'Extra YAML files holding `rules:`' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    actions: Type.Optional(
+      Type.Object(
+        {
+          targets: Type.Optional(Type.Array(Entry({}))),
+          max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 50 })),
+          backoff_base: Type.Optional(Duration),
+          backoff_max: Type.Optional(Duration),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    auth: Type.Optional(
+      Type.Object(
+        {
+          tokens: Type.Optional(
+            Type.Array(
+              Type.Object(
+                {
+                  name: Type.String(),
+                  role: Type.Union([Type.Literal('viewer'), Type.Literal('analyst'), Type.Literal('admin')]),
+                  token: Type.String({ description: 'A secret reference such as ${env:FIDO_SOC_TOKEN}' }),
+                },
+                { additionalProperties: false },
+              ),
+            ),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type FidoConfig = Static<typeof ConfigSchema>;
+export type SourceConfig = Static<typeof SourceSchema>;
+export type JsonMapping = Static<typeof JsonMappingSchema>;
+export type PolicyRuleConfig = Static<typeof PolicyRuleSchema>;
+/** A declared component entry: common keys plus whatever its kind's schema allows. */
+export type ComponentEntry = { name: string; kind: string } & Record<string, unknown>;

@@ -1,0 +1,166 @@
+/**
+ * Validation with errors that name the key and its line: JSON Schema (Ajv) for shape, then each component
+ * entry against the schema of its kind. Pure: text in, config or errors out.
+ */
+import { createHash } from 'node:crypto';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import type { TSchema } from 'typebox';
+import type { ComponentKind } from './component.js';
+import { ConfigSchema, type FidoConfig } from './schema.js';
+
+export interface ConfigError {
+  /** Dotted key path, e.g. enrichment.providers[1].file */
+  key: string;
+  line: number | null;
+  message: string;
+}
+
+export interface ConfigKinds {
+  receivers: readonly ComponentKind[];
+  providers: readonly ComponentKind[];
+  actions: readonly ComponentKind[];
+}
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+const ajv = addFormats(new Ajv({ allErrors: true, strict: false, coerceTypes: false, useDefaults: false }));
+const compiled = new WeakMap<object, ValidateFunction>();
+function validatorFor(schema: TSchema): ValidateFunction {
+  let v = compiled.get(schema);
+  if (!v) {
+    v = ajv.compile(schema as object);
+    compiled.set(schema, v);
+  }
+  return v;
+}
+
+type PathPart = string | number;
+
+function keyOf(path: PathPart[]): string {
+  return path.reduce<string>((s, p) => (typeof p === 'number' ? `${s}[${p}]` : s ? `${s}.${p}` : p), '');
+}
+
+function lineOf(doc: Document, lc: LineCounter, path: PathPart[]): number | null {
+  for (let n = path.length; n >= 0; n--) {
+    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
+    if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
+  }
+  return null;
+}
+
+function describe(e: ErrorObject): { extra: PathPart[]; message: string } {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return { extra: [String(p.additionalProperty)], message: 'unknown key' };
+    case 'required':
+      return { extra: [String(p.missingProperty)], message: 'is required' };
+    case 'enum':
+    case 'const':
+      return { extra: [], message: `${e.message ?? 'invalid value'}${p.allowedValues ? `: ${JSON.stringify(p.allowedValues)}` : ''}` };
+    default:
+      return { extra: [], message: e.message ?? 'invalid' };
+  }
+}
+
+function schemaErrors(doc: Document, lc: LineCounter, base: PathPart[], schema: TSchema, value: unknown): ConfigError[] {
+  const validate = validatorFor(schema);
+  if (validate(value)) return [];
+  const seen = new Set<string>();
+  const out: ConfigError[] = [];
+  // anyOf/union failures report every branch; keep the most specific message per key.
+  for (const e of validate.errors ?? []) {
+    if (e.keyword === 'anyOf' || e.keyword === 'oneOf') continue;
+    const path: PathPart[] = [
+      ...base,
+      ...e.instancePath
+        .split('/')
+        .slice(1)
+        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+        .map((s) => (/^\d+$/.test(s) ? Number(s) : s)),
+    ];
+    const { extra, message } = describe(e);
+    const full = [...path, ...extra];
+    const key = keyOf(full);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ key, line: lineOf(doc, lc, e.keyword === 'required' ? path : full), message });
+  }
+  return out;
+}
+
+function kindErrors(
+  doc: Document,
+  lc: LineCounter,
+  base: PathPart[],
+  entries: unknown,
+  kinds: readonly ComponentKind[],
+  what: string,
+): ConfigError[] {
+  if (!Array.isArray(entries)) return [];
+  const out: ConfigError[] = [];
+  const names = new Set<string>();
+  entries.forEach((entry, i) => {
+    const e = entry as { name?: unknown; kind?: unknown };
+    if (typeof e.name === 'string') {
+      if (names.has(e.name)) out.push({ key: keyOf([...base, i, 'name']), line: lineOf(doc, lc, [...base, i, 'name']), message: `duplicate name "${e.name}"` });
+      names.add(e.name);
+    }
+    if (typeof e.kind !== 'string') return;
+    const kind = kinds.find((k) => k.kind === e.kind);
+    if (!kind) {
+      out.push({
+        key: keyOf([...base, i, 'kind']),
+        line: lineOf(doc, lc, [...base, i, 'kind']),
+        message: `unknown ${what} kind "${e.kind}" (known: ${kinds.map((k) => k.kind).join(', ') || 'none'})`,
+      });
+      return;
+    }
+    out.push(...schemaErrors(doc, lc, [...base, i], kind.configSchema, entry));
+  });
+  return out;
+}
+
+export interface ParsedConfig {
+  config: FidoConfig;
+  /** sha256 of the text: the version every decision records. */
+  version: string;
+  errors: ConfigError[];
+}
+
+export function parseConfigText(text: string, kinds: ConfigKinds): ParsedConfig {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, merge: false });
+  const version = createHash('sha256').update(text).digest('hex').slice(0, 16);
+  const errors: ConfigError[] = doc.errors.map((e) => ({
+    key: '(yaml)',
+    line: e.linePos?.[0]?.line ?? null,
+    message: e.message.split('\n')[0] ?? 'invalid YAML',
+  }));
+  if (errors.length) return { config: {}, version, errors };
+  const value = (doc.toJS({ maxAliasCount: 100 }) ?? {}) as unknown;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    return { config: {}, version, errors: [{ key: '(root)', line: 1, message: 'the config must be a mapping' }] };
+  }
+  errors.push(...schemaErrors(doc, lc, [], ConfigSchema, value));
+  const config = value as FidoConfig;
+  errors.push(...kindErrors(doc, lc, ['enrichment', 'providers'], config.enrichment?.providers, kinds.providers, 'enrichment provider'));
+  errors.push(...kindErrors(doc, lc, ['actions', 'targets'], config.actions?.targets, kinds.actions, 'action'));
+  const receivers = (config.sources ?? []).map((s) => ({ name: s.name, ...(s.receiver ?? { kind: 'http' }) }));
+  for (const e of kindErrors(doc, lc, ['sources'], receivers, kinds.receivers, 'receiver')) {
+    // Receiver settings live under sources[i].receiver; re-anchor the key path.
+    const key = e.key.replace(/^sources\[(\d+)\]/, 'sources[$1].receiver');
+    if (!e.message.startsWith('duplicate')) errors.push({ ...e, key });
+  }
+  const sourceNames = new Set<string>();
+  (config.sources ?? []).forEach((s, i) => {
+    if (sourceNames.has(s.name)) errors.push({ key: `sources[${i}].name`, line: lineOf(doc, lc, ['sources', i, 'name']), message: `duplicate source "${s.name}"` });
+    sourceNames.add(s.name);
+  });
+  return { config, version, errors };
+}
+
+export function formatConfigErrors(file: string, errors: readonly ConfigError[]): string {
+  return errors.map((e) => `${file}${e.line ? `:${e.line}` : ''}: ${e.key}: ${e.message}`).join('\n');
+}

@@ -1,0 +1,47 @@
+/**
+ * The contract of an enrichment source. A provider answers questions about one subject (an IP, a host, a
+ * user, a hash…); the shared layer (layer.ts) adds caching with TTL and negative caching, coalescing of
+ * identical in-flight lookups, per-provider concurrency and rate limits, timeouts, a circuit breaker and
+ * metrics, so a provider file contains only what is specific to its source. A provider never decides or
+ * scores. Reference implementation: providers/netsegments.ts.
+ */
+import type { ComponentKind } from '../config/component.js';
+import type { ComponentEntry } from '../config/schema.js';
+import type { ObservableType } from '../model/observable.js';
+import type { Store } from '../store/store.js';
+
+export interface LookupSubject {
+  type: ObservableType;
+  value: string;
+}
+
+export interface ProviderAnswer {
+  /** false is a negative answer ("not in inventory"), cached like a positive one. */
+  found: boolean;
+  data: Record<string, unknown>;
+  /** Overrides the configured TTL for this answer. */
+  ttlMs?: number;
+}
+
+export interface EnrichmentProvider {
+  /** The configured name (unique). */
+  readonly name: string;
+  readonly kind: string;
+  /** Subject types it can answer; others are never asked. */
+  readonly subjects: readonly ObservableType[];
+  /** Local providers (files, the store) skip the cache layer's shared table: they are their own cache. */
+  readonly local: boolean;
+  lookup(subject: LookupSubject, signal: AbortSignal): Promise<ProviderAnswer>;
+  close?(): Promise<void>;
+}
+
+export interface ProviderDeps {
+  store: Store;
+  /** Directory of the config file: relative paths in provider settings resolve against it. */
+  configDir: string;
+  now: () => number;
+}
+
+export interface ProviderKind extends ComponentKind {
+  create(entry: ComponentEntry, deps: ProviderDeps): Promise<EnrichmentProvider>;
+}

@@ -1,0 +1,18 @@
+export const ACTION_STATES = ['pending', 'awaiting_approval', 'running', 'succeeded', 'failed', 'dead', 'denied', 'skipped'] as const;
+export type ActionState = (typeof ACTION_STATES)[number];
+
+export interface ActionRecord {
+  id: string;
+  incident_id: string;
+  kind: string;
+  target: string;
+  idempotency_key: string;
+  params: Record<string, unknown>;
+  state: ActionState;
+  attempts: number;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+  approved_by: string | null;
+  dry_run: boolean;
+}

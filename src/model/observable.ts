@@ -1,0 +1,16 @@
+export const OBSERVABLE_TYPES = ['ip', 'domain', 'url', 'md5', 'sha1', 'sha256', 'user', 'host', 'email', 'mac'] as const;
+export type ObservableType = (typeof OBSERVABLE_TYPES)[number];
+
+/** Where the indicator sits in the alert: src, dst, host, user, file, process, url, email, … */
+export type ObservableRole = string;
+
+export interface Observable {
+  type: ObservableType;
+  /** Normalised: canonical IPs, lower-case domains and hashes, refanged URLs. */
+  value: string;
+  role: ObservableRole;
+}
+
+export function observableKey(o: Pick<Observable, 'type' | 'value'>): string {
+  return `${o.type}:${o.value}`;
+}

@@ -1,0 +1,16 @@
+/**
+ * The contract every pipeline stage implements. The runner (runner.ts) claims a batch, calls `compute`
+ * outside any transaction (slow I/O such as enrichment lookups belongs there), then opens ONE transaction in
+ * which `write` stores the result and enqueues the next stage, and the claim is completed. Stages must be
+ * deterministic enough that redoing a batch after a crash is harmless.
+ */
+import type { ClaimedItem, StageName } from '../store/queue.js';
+import type { Tx } from '../store/store.js';
+
+export interface Stage<Computed = unknown> {
+  readonly name: StageName;
+  /** Items claimed per batch. */
+  readonly batchSize: number;
+  compute(items: readonly ClaimedItem[]): Promise<Computed>;
+  write(tx: Tx, items: readonly ClaimedItem[], computed: Computed): Promise<void>;
+}

@@ -1,0 +1,36 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './schema.js';
+import type { DialectName } from './dialect.js';
+import * as m0001 from './migrations/0001_initial.js';
+
+interface Migration {
+  up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
+}
+
+/** Ordered; append new migrations, never edit a released one. */
+const MIGRATIONS: Array<[string, Migration]> = [['0001_initial', m0001]];
+
+/** Applies pending migrations, each in its own transaction, recording them in fido_migrations. */
+export async function migrate(db: Kysely<Database>, dialect: DialectName): Promise<string[]> {
+  const raw = db as unknown as Kysely<{ fido_migrations: { name: string; applied_at: number } }>;
+  await raw.schema
+    .createTable('fido_migrations')
+    .ifNotExists()
+    .addColumn('name', 'text', (c) => c.primaryKey())
+    .addColumn('applied_at', 'bigint', (c) => c.notNull())
+    .execute();
+  const applied: string[] = [];
+  for (const [name, migration] of MIGRATIONS) {
+    const done = await raw.selectFrom('fido_migrations').select('name').where('name', '=', name).executeTakeFirst();
+    if (done) continue;
+    await raw.transaction().execute(async (tx) => {
+      if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(727100)`.execute(tx);
+      const again = await tx.selectFrom('fido_migrations').select('name').where('name', '=', name).executeTakeFirst();
+      if (again) return;
+      await migration.up(tx as unknown as Kysely<unknown>, dialect);
+      await tx.insertInto('fido_migrations').values({ name, applied_at: Date.now() }).execute();
+      applied.push(name);
+    });
+  }
+  return applied;
+}

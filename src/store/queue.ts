@@ -1,0 +1,114 @@
+/**
+ * The durable hand-off between stages (DESIGN.md §4). One row per (stage, item); a stage claims rows with a
+ * lease, and in the same transaction as its result deletes them and enqueues the next stage. A crash leaves
+ * the lease to expire and the batch is redone.
+ */
+import { sql } from 'kysely';
+import type { Db, Store, Tx } from './store.js';
+
+export const STAGES = ['normalize', 'correlate', 'enrich', 'score', 'decide'] as const;
+export type StageName = (typeof STAGES)[number];
+
+export interface ClaimedItem {
+  /** Queue row id. */
+  id: number;
+  item_id: string;
+  version: number;
+  attempts: number;
+}
+
+/** Enqueues items; an item already queued for the stage is marked changed so a current claim keeps it. */
+export async function enqueue(tx: Db | Tx, stage: StageName, itemIds: readonly string[], now = Date.now()): Promise<void> {
+  if (itemIds.length === 0) return;
+  const unique = [...new Set(itemIds)];
+  for (let i = 0; i < unique.length; i += 500) {
+    const rows = unique.slice(i, i + 500).map((item_id) => ({
+      stage,
+      item_id,
+      version: 1,
+      available_at: now,
+      attempts: 0,
+      created_at: now,
+    }));
+    await tx
+      .insertInto('stage_queue')
+      .values(rows)
+      .onConflict((oc) =>
+        oc.columns(['stage', 'item_id']).doUpdateSet({
+          version: sql<number>`stage_queue.version + 1`,
+          available_at: now,
+        }),
+      )
+      .execute();
+  }
+}
+
+export async function claim(
+  store: Store,
+  stage: StageName,
+  owner: string,
+  limit: number,
+  leaseMs: number,
+  now = Date.now(),
+): Promise<ClaimedItem[]> {
+  let pick = store.db
+    .selectFrom('stage_queue')
+    .select('id')
+    .where('stage', '=', stage)
+    .where('available_at', '<=', now)
+    .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+    .orderBy('id')
+    .limit(limit);
+  if (store.skipLocked) pick = pick.forUpdate().skipLocked();
+  const rows = await store.db
+    .updateTable('stage_queue')
+    .set({ lease_owner: owner, lease_until: now + leaseMs, attempts: sql<number>`attempts + 1` })
+    .where('id', 'in', pick)
+    .returning(['id', 'item_id', 'version', 'attempts'])
+    .execute();
+  return rows.sort((a, b) => a.id - b.id);
+}
+
+/** Removes finished items; one re-enqueued meanwhile (version moved on) is released to run again. */
+export async function complete(tx: Tx, items: readonly ClaimedItem[]): Promise<void> {
+  const byVersion = new Map<number, number[]>();
+  for (const it of items) {
+    const ids = byVersion.get(it.version) ?? [];
+    ids.push(it.id);
+    byVersion.set(it.version, ids);
+  }
+  for (const [version, ids] of byVersion) {
+    for (let i = 0; i < ids.length; i += 500) {
+      await tx.deleteFrom('stage_queue').where('id', 'in', ids.slice(i, i + 500)).where('version', '=', version).execute();
+    }
+  }
+  const ids = items.map((i) => i.id);
+  for (let i = 0; i < ids.length; i += 500) {
+    await tx
+      .updateTable('stage_queue')
+      .set({ lease_owner: null, lease_until: null, attempts: 0 })
+      .where('id', 'in', ids.slice(i, i + 500))
+      .execute();
+  }
+}
+
+/** Puts failed items back with a delay and the error, so the failure is visible in the backlog. */
+export async function release(db: Db, items: readonly ClaimedItem[], error: string, retryAt: number): Promise<void> {
+  if (items.length === 0) return;
+  await db
+    .updateTable('stage_queue')
+    .set({ lease_owner: null, lease_until: null, available_at: retryAt, last_error: error.slice(0, 2000) })
+    .where('id', 'in', items.map((i) => i.id))
+    .execute();
+}
+
+export async function backlog(db: Db): Promise<Record<StageName, number>> {
+  const rows = await db
+    .selectFrom('stage_queue')
+    .select(['stage', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy('stage')
+    .execute();
+  const out = Object.fromEntries(STAGES.map((s) => [s, 0])) as Record<StageName, number>;
+  for (const r of rows) if ((STAGES as readonly string[]).includes(r.stage)) out[r.stage as StageName] = Number(r.n);
+  return out;
+}

@@ -1,0 +1,256 @@
+/**
+ * Table types for Kysely. Times are epoch milliseconds (integers); JSON documents are text, so one set of
+ * queries serves SQLite and PostgreSQL alike.
+ */
+import type { Generated } from 'kysely';
+
+export interface IntakeTable {
+  id: string;
+  source: string;
+  /** Detector forced by the receiver's config or the request; null means auto-detect. */
+  detector: string | null;
+  received_at: number;
+  raw: string;
+}
+
+export interface QuarantineTable {
+  id: string;
+  intake_id: string;
+  source: string;
+  detector: string | null;
+  reason: string;
+  raw: string;
+  created_at: number;
+  replayed_at: number | null;
+}
+
+export interface AlertTable {
+  id: string;
+  intake_id: string;
+  source: string;
+  detector: string;
+  vendor_id: string | null;
+  fingerprint: string;
+  time: number;
+  received_at: number;
+  title: string;
+  severity: number;
+  rule_id: string | null;
+  host: string | null;
+  user_name: string | null;
+  incident_id: string | null;
+  repeat_count: number;
+  last_repeat_at: number | null;
+  /** The canonical Alert as JSON, without `raw`. */
+  doc: string;
+  raw: string;
+}
+
+export interface ObservableTable {
+  alert_id: string;
+  type: string;
+  value: string;
+  role: string;
+  time: number;
+}
+
+export interface ContextEventTable {
+  id: string;
+  source: string;
+  detector: string;
+  kind: string;
+  time: number;
+  doc: string;
+  raw: string;
+}
+
+export interface IncidentTable {
+  id: string;
+  title: string;
+  status: string;
+  verdict: string | null;
+  first_seen: number;
+  last_seen: number;
+  alert_count: number;
+  severity: number;
+  host: string | null;
+  user_name: string | null;
+  score_total: number | null;
+  score: string | null;
+  decision: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface IncidentKeyTable {
+  key: string;
+  incident_id: string;
+  last_seen: number;
+}
+
+export interface FingerprintTable {
+  fingerprint: string;
+  alert_id: string;
+  incident_id: string | null;
+  last_seen: number;
+  count: number;
+}
+
+export interface TimelineTable {
+  id: Generated<number>;
+  incident_id: string;
+  at: number;
+  kind: string;
+  summary: string;
+  alert_id: string | null;
+  action_id: string | null;
+}
+
+export interface EnrichCacheTable {
+  provider: string;
+  key: string;
+  found: number;
+  data: string;
+  fetched_at: number;
+  expires_at: number;
+}
+
+export interface EnrichmentTable {
+  incident_id: string;
+  provider: string;
+  subject_type: string;
+  subject_value: string;
+  found: number;
+  data: string;
+  error: string | null;
+  fetched_at: number;
+}
+
+export interface ScoreTable {
+  id: Generated<number>;
+  incident_id: string;
+  profile: string;
+  total: number;
+  doc: string;
+  config_version: string;
+  created_at: number;
+}
+
+export interface DecisionTable {
+  id: Generated<number>;
+  incident_id: string;
+  rule: string;
+  outcome: string;
+  doc: string;
+  dry_run: number;
+  config_version: string;
+  created_at: number;
+}
+
+export interface ActionTable {
+  id: string;
+  incident_id: string;
+  decision_id: number | null;
+  kind: string;
+  target: string;
+  idempotency_key: string;
+  params: string;
+  state: string;
+  approval: string;
+  dry_run: number;
+  attempts: number;
+  next_attempt_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  last_error: string | null;
+  result: string | null;
+  approved_by: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ActionAttemptTable {
+  id: Generated<number>;
+  action_id: string;
+  attempt: number;
+  started_at: number;
+  finished_at: number | null;
+  outcome: string | null;
+  error: string | null;
+}
+
+export interface AuditTable {
+  id: Generated<number>;
+  at: number;
+  actor: string;
+  action: string;
+  subject: string;
+  detail: string;
+}
+
+export interface ReceiverCursorTable {
+  receiver: string;
+  key: string;
+  value: string;
+  updated_at: number;
+}
+
+export interface ConfigVersionTable {
+  version: string;
+  created_at: number;
+  text: string;
+}
+
+export interface ApiTokenTable {
+  id: string;
+  name: string;
+  role: string;
+  token_hash: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface StageQueueTable {
+  id: Generated<number>;
+  stage: string;
+  item_id: string;
+  /** Bumped when the item is enqueued again while queued, so a worker holding an old claim keeps it queued. */
+  version: number;
+  available_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  attempts: number;
+  last_error: string | null;
+  created_at: number;
+}
+
+export interface LeaseTable {
+  name: string;
+  owner: string;
+  until: number;
+}
+
+export interface Database {
+  intake: IntakeTable;
+  quarantine: QuarantineTable;
+  alerts: AlertTable;
+  observables: ObservableTable;
+  context_events: ContextEventTable;
+  incidents: IncidentTable;
+  incident_keys: IncidentKeyTable;
+  fingerprints: FingerprintTable;
+  timeline: TimelineTable;
+  enrich_cache: EnrichCacheTable;
+  enrichments: EnrichmentTable;
+  scores: ScoreTable;
+  decisions: DecisionTable;
+  actions: ActionTable;
+  action_attempts: ActionAttemptTable;
+  audit_log: AuditTable;
+  receiver_cursors: ReceiverCursorTable;
+  config_versions: ConfigVersionTable;
+  api_tokens: ApiTokenTable;
+  stage_queue: StageQueueTable;
+  leases: LeaseTable;
+}

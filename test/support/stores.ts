@@ -1,0 +1,61 @@
+/**
+ * Real stores for tests: a fresh SQLite file in a temp dir, and a fresh schema on the PostgreSQL server of
+ * this machine (FIDO_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/test). Both are dropped after.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { openStore, type Store } from '../../src/store/store.js';
+import type { DialectName } from '../../src/store/dialect.js';
+
+export const PG_URL = process.env.FIDO_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const DIALECTS: readonly DialectName[] = ['sqlite', 'postgres'];
+
+export interface TestStore {
+  store: Store;
+  /** The FIDO_DATABASE_URL that reaches this store (for child processes). */
+  url: string;
+  dataDir: string;
+  cleanup(): Promise<void>;
+}
+
+export function tempDir(prefix = 'fido-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export async function openTestStore(dialect: DialectName): Promise<TestStore> {
+  const dataDir = tempDir();
+  if (dialect === 'sqlite') {
+    const url = `sqlite:${join(dataDir, 'fido.db')}`;
+    const store = await openStore({ databaseUrl: url, dataDir, sqliteSynchronous: 'NORMAL' });
+    return {
+      store,
+      url,
+      dataDir,
+      async cleanup() {
+        await store.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  }
+  const schema = `fido_t_${randomBytes(6).toString('hex')}`;
+  const u = new URL(PG_URL);
+  u.searchParams.set('schema', schema);
+  const url = u.toString();
+  const store = await openStore({ databaseUrl: url, dataDir });
+  return {
+    store,
+    url,
+    dataDir,
+    async cleanup() {
+      await store.close();
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`drop schema if exists ${schema} cascade`);
+      await c.end();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
