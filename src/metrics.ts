@@ -1,0 +1,49 @@
+/** The pinned Prometheus metrics (DESIGN.md §5). Label values are bounded: sources, stages, kinds, providers. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'fido_process_' });
+
+export const intakeAlerts = new Counter({
+  name: 'fido_intake_alerts_total',
+  help: 'Raw records durably accepted at intake, by source',
+  labelNames: ['source'] as const,
+  registers: [registry],
+});
+export const stageProcessed = new Counter({
+  name: 'fido_stage_processed_total',
+  help: 'Items a pipeline stage finished, by stage',
+  labelNames: ['stage'] as const,
+  registers: [registry],
+});
+export const stageBacklog = new Gauge({
+  name: 'fido_stage_backlog',
+  help: 'Items waiting for a pipeline stage',
+  labelNames: ['stage'] as const,
+  registers: [registry],
+});
+export const quarantined = new Counter({
+  name: 'fido_quarantined_total',
+  help: 'Records no detector could parse, by source',
+  labelNames: ['source'] as const,
+  registers: [registry],
+});
+export const actionsTotal = new Counter({
+  name: 'fido_actions_total',
+  help: 'Action attempts by kind and outcome (succeeded, retry, dead, denied, skipped)',
+  labelNames: ['kind', 'outcome'] as const,
+  registers: [registry],
+});
+export const enrichLookups = new Counter({
+  name: 'fido_enrich_lookups_total',
+  help: 'Enrichment lookups by provider and result (hit, miss, coalesced, error, ratelimited)',
+  labelNames: ['provider', 'result'] as const,
+  registers: [registry],
+});
+export const stageSeconds = new Histogram({
+  name: 'fido_stage_batch_seconds',
+  help: 'Time to process one batch, by stage',
+  labelNames: ['stage'] as const,
+  buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [registry],
+});
