@@ -13,4 +13,6 @@ export interface Stage<Computed = unknown> {
   readonly batchSize: number;
   compute(items: readonly ClaimedItem[]): Promise<Computed>;
   write(tx: Tx, items: readonly ClaimedItem[], computed: Computed): Promise<void>;
+  /** Runs after the transaction committed: metrics and in-process notifications only. */
+  afterCommit?(items: readonly ClaimedItem[], computed: Computed): void;
 }

@@ -1,0 +1,30 @@
+/** What the HTTP routes need from the running process; built by src/app.ts. */
+import type { Store } from '../store/store.js';
+import type { ManagedIntakeWriter } from '../intake/writer.js';
+import type { SourceConfig } from '../config/schema.js';
+import type { Principal, Role } from './auth.js';
+
+export interface ApiContext {
+  store: Store;
+  /** null when this process does not take intake (FIDO_ROLE=worker|actions). */
+  intake: ManagedIntakeWriter | null;
+  sources: ReadonlyMap<string, SourceConfig>;
+  allowUndeclaredSources: boolean;
+  maxBodyBytes: number;
+  maxRecordBytes: number;
+  maxRecordsPerRequest: number;
+  configVersion: string;
+  authenticate(header: string | undefined): Promise<Principal | null>;
+  /** Called after a verdict is stored (e.g. to undo reversible actions on false_positive). */
+  onVerdict?(incidentId: string, verdict: string, actor: string): Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** Minimum role for the route; absent means public (only /healthz). */
+    role?: Role;
+  }
+}

@@ -1,0 +1,111 @@
+/** Incidents: list with filters and cursor paging, detail, and analyst verdicts. */
+import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import { Type } from 'typebox';
+import type { ApiContext } from '../context.js';
+import { Cursor, Doc, Limit, errors } from '../schemas.js';
+import { INCIDENT_STATUSES, VERDICTS, type IncidentStatus, type Verdict } from '../../model/incident.js';
+import { loadIncidentDetail, toIncident, addTimeline } from '../../store/incidents.js';
+import { audit } from '../../store/audit.js';
+
+const IdParam = Type.Object({ id: Type.String({ pattern: '^[0-9A-HJKMNP-TV-Z]{26}$' }) });
+const Status = Type.Union(INCIDENT_STATUSES.map((s) => Type.Literal(s)));
+const VerdictT = Type.Union(VERDICTS.map((s) => Type.Literal(s)));
+
+/** LIKE pattern for a user's search text: their % and _ are literal. */
+export function likePattern(q: string): string {
+  return `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+export default async function incidentRoutes(app: FastifyInstance, { ctx }: { ctx: ApiContext }) {
+  const db = ctx.store.db;
+
+  app.get(
+    '/incidents',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary: 'List incidents, newest first',
+        querystring: Type.Object({
+          status: Type.Optional(Status),
+          min_score: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+          q: Type.Optional(Type.String({ maxLength: 200, description: 'Substring of title, host or user' })),
+          limit: Limit,
+          cursor: Cursor,
+        }),
+        response: { 200: Type.Object({ items: Type.Array(Doc('Incident')), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...errors(400, 401, 403) },
+      },
+    },
+    async (req) => {
+      const { status, min_score, q, limit = 50, cursor } = req.query as { status?: IncidentStatus; min_score?: number; q?: string; limit?: number; cursor?: string };
+      let query = db.selectFrom('incidents').selectAll().orderBy('id', 'desc').limit(limit + 1);
+      if (status) query = query.where('status', '=', status);
+      if (min_score !== undefined) query = query.where('score_total', '>=', min_score);
+      if (cursor) query = query.where('id', '<', cursor);
+      if (q) {
+        const p = likePattern(q);
+        query = query.where((eb) =>
+          eb.or([
+            eb(sql`lower(title)`, 'like', sql`${p} escape '\\'`),
+            eb(sql`lower(coalesce(host, ''))`, 'like', sql`${p} escape '\\'`),
+            eb(sql`lower(coalesce(user_name, ''))`, 'like', sql`${p} escape '\\'`),
+          ]),
+        );
+      }
+      const rows = await query.execute();
+      const page = rows.slice(0, limit);
+      return { items: page.map(toIncident), next_cursor: rows.length > limit ? page[page.length - 1]!.id : null };
+    },
+  );
+
+  app.get(
+    '/incidents/:id',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary: 'One incident with its alerts, enrichment, score explanation, decisions, actions and timeline',
+        params: IdParam,
+        response: { 200: Doc('IncidentDetail'), ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const detail = await loadIncidentDetail(db, id);
+      if (!detail) return reply.code(404).send({ error: 'not_found', message: `no incident ${id}` });
+      return detail;
+    },
+  );
+
+  app.post(
+    '/incidents/:id/verdict',
+    {
+      config: { role: 'analyst' },
+      schema: {
+        summary: "Record an analyst's verdict; it feeds history scoring and undoes reversible responses on false_positive",
+        params: IdParam,
+        body: Type.Object(
+          { verdict: VerdictT, status: Type.Optional(Status), note: Type.Optional(Type.String({ maxLength: 4000 })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Doc('Incident'), ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const body = req.body as { verdict: Verdict; status?: IncidentStatus; note?: string };
+      const status = body.status ?? (body.verdict === 'true_positive' ? 'triaged' : 'closed');
+      const actor = req.principal!.name;
+      const now = Date.now();
+      const updated = await db.transaction().execute(async (tx) => {
+        const r = await tx.updateTable('incidents').set({ verdict: body.verdict, status, updated_at: now }).where('id', '=', id).returningAll().executeTakeFirst();
+        if (!r) return null;
+        await addTimeline(tx, [{ incident_id: id, at: now, kind: 'verdict', summary: `${actor}: ${body.verdict}, ${status}${body.note ? ` (${body.note.slice(0, 300)})` : ''}` }]);
+        await audit(tx, actor, 'incident.verdict', id, { verdict: body.verdict, status, note: body.note ?? null });
+        return r;
+      });
+      if (!updated) return reply.code(404).send({ error: 'not_found', message: `no incident ${id}` });
+      await ctx.onVerdict?.(id, body.verdict, actor);
+      return toIncident(updated);
+    },
+  );
+}

@@ -1,0 +1,23 @@
+/** Health (no auth) and Prometheus metrics, at the root and under /api/v1. */
+import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import type { ApiContext } from '../context.js';
+import { registry } from '../../metrics.js';
+
+export default async function systemRoutes(app: FastifyInstance, { ctx }: { ctx: ApiContext }) {
+  const health = async (_req: unknown, reply: import('fastify').FastifyReply) => {
+    try {
+      await sql`select 1`.execute(ctx.store.db);
+      return { status: 'ok', store: ctx.store.dialect, config_version: ctx.configVersion };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', store: ctx.store.dialect });
+    }
+  };
+  const metrics = async (_req: unknown, reply: import('fastify').FastifyReply) =>
+    reply.header('content-type', registry.contentType).send(await registry.metrics());
+
+  for (const prefix of ['', '/api/v1']) {
+    app.get(`${prefix}/healthz`, { schema: { summary: 'Liveness and store reachability (no auth)', security: [] } }, health);
+    app.get(`${prefix}/metrics`, { config: { role: 'viewer' }, schema: { summary: 'Prometheus metrics' } }, metrics);
+  }
+}

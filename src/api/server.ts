@@ -1,0 +1,74 @@
+/**
+ * The HTTP server: one Fastify plugin per concern (routes/*), JSON Schema on every route (which also
+ * produces the OpenAPI document), bearer-token auth on everything but /healthz.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { ApiContext } from './context.js';
+import { roleAtLeast } from './auth.js';
+import intakeRoutes from './routes/intake.js';
+import incidentRoutes from './routes/incidents.js';
+import alertRoutes from './routes/alerts.js';
+import actionRoutes from './routes/actions.js';
+import systemRoutes from './routes/system.js';
+
+export type Api = FastifyInstance;
+
+export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: ctx.maxBodyBytes,
+    // Strict validation: a number posted where a string belongs is refused, not coerced.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Fido API', version: '1', description: 'Security alerts in, explained decisions and safe actions out.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (req, reply) => {
+    const need = req.routeOptions.config?.role;
+    if (!need) return;
+    const p = await ctx.authenticate(req.headers.authorization);
+    if (!p) {
+      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'a valid bearer token is required' });
+    }
+    if (!roleAtLeast(p.role, need)) {
+      return reply.code(403).send({ error: 'forbidden', message: `this needs the ${need} role; the token has ${p.role}` });
+    }
+    req.principal = p;
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, _req, reply) => {
+    const status = err.statusCode ?? 500;
+    if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
+    if (status === 413) return reply.code(413).send({ error: 'too_large', message: `request body is larger than ${ctx.maxBodyBytes} bytes` });
+    if (status >= 500) {
+      reply.log.error(err);
+      return reply.code(status).send({ error: 'internal', message: 'internal error' });
+    }
+    return reply.code(status).send({ error: err.code ?? 'error', message: err.message });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
+
+  await app.register(systemRoutes, { ctx });
+  await app.register(
+    async (api) => {
+      await api.register(intakeRoutes, { ctx });
+      await api.register(incidentRoutes, { ctx });
+      await api.register(alertRoutes, { ctx });
+      await api.register(actionRoutes, { ctx });
+      api.get('/openapi.json', { config: { role: 'viewer' }, schema: { hide: true } }, async () => app.swagger());
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}

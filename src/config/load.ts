@@ -1,0 +1,73 @@
+/**
+ * Loads fido.yaml: FIDO_CONFIG, else the demo configuration that ships in demo/. Validates it (errors name
+ * key and line), folds policy files into the version hash, then resolves secret references.
+ */
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { providerKinds } from '../enrich/registry.js';
+import { actionKinds } from '../actions/registry.js';
+import { receiverKinds } from '../intake/receivers.js';
+import type { FidoConfig } from './schema.js';
+import { formatConfigErrors, parseConfigText, type ConfigError, type ConfigKinds } from './validate.js';
+import { resolveSecretsDeep } from './secrets.js';
+
+export const DEMO_CONFIG = fileURLToPath(new URL('../../demo/fido.yaml', import.meta.url));
+
+export const configKinds: ConfigKinds = { receivers: receiverKinds, providers: providerKinds, actions: actionKinds };
+
+export interface LoadedConfig {
+  config: FidoConfig;
+  /** Short hash of the config text and the policy files it names: recorded with every decision. */
+  version: string;
+  file: string;
+  /** Relative paths in the config resolve against this directory. */
+  dir: string;
+  /** The text as written (secret references unresolved), stored in config_versions. */
+  text: string;
+}
+
+export class ConfigInvalidError extends Error {
+  override readonly name = 'ConfigInvalidError';
+  constructor(
+    readonly file: string,
+    readonly errors: readonly ConfigError[],
+  ) {
+    super(`invalid configuration:\n${formatConfigErrors(file, errors)}`);
+  }
+}
+
+export function configPath(file?: string): string {
+  return resolve(file ?? process.env.FIDO_CONFIG ?? DEMO_CONFIG);
+}
+
+/** Validates without resolving secrets: for `fido config validate`. */
+export function checkConfigFile(file?: string): { file: string; errors: ConfigError[] } {
+  const path = configPath(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    return { file: path, errors: [{ key: '(file)', line: null, message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? 'error'}` }] };
+  }
+  return { file: path, errors: parseConfigText(text, configKinds).errors };
+}
+
+export async function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+  const path = configPath(file);
+  const text = readFileSync(path, 'utf8');
+  const parsed = parseConfigText(text, configKinds);
+  if (parsed.errors.length) throw new ConfigInvalidError(path, parsed.errors);
+  const dir = dirname(path);
+  const hash = createHash('sha256').update(text);
+  for (const f of parsed.config.policy?.files ?? []) {
+    try {
+      hash.update(readFileSync(resolve(dir, f)));
+    } catch (e) {
+      throw new ConfigInvalidError(path, [{ key: 'policy.files', line: null, message: `cannot read ${f}: ${(e as NodeJS.ErrnoException).code ?? 'error'}` }]);
+    }
+  }
+  const config = resolveSecretsDeep(parsed.config, '', env);
+  return { config, version: hash.digest('hex').slice(0, 16), file: path, dir, text };
+}

@@ -1,0 +1,55 @@
+/**
+ * The contract of a receiver kind (http, file, syslog, sql, imap, pull, bus). A receiver hands raw records to
+ * the IntakeWriter and acknowledges upstream (HTTP 202, file offset, IMAP flag…) only after `accept` resolves:
+ * that is when the batch is committed. Reference implementation: file.ts.
+ */
+import type { ComponentKind } from '../config/component.js';
+import type { SourceConfig } from '../config/schema.js';
+import type { Store } from '../store/store.js';
+import type { Logger } from '../util/log.js';
+
+export interface IntakeRecord {
+  /** One record as received: a line, or one JSON value re-serialised only when it came inside an array. */
+  raw: string;
+}
+
+export interface AcceptResult {
+  ids: string[];
+}
+
+/** Raised when the backlog is past its bound: receivers back off (HTTP answers 429/503 with Retry-After). */
+export class BackpressureError extends Error {
+  override readonly name = 'BackpressureError';
+  constructor(readonly retryAfterSeconds: number) {
+    super(`intake backlog is full; retry after ${retryAfterSeconds}s`);
+  }
+}
+
+export interface IntakeWriter {
+  /**
+   * Durably appends records for `source` (detector: a forced detector name, or null for auto-detection)
+   * and resolves with their ids once committed. Concurrent calls are group-committed. Throws
+   * BackpressureError when the backlog is over its bound.
+   */
+  accept(source: string, detector: string | null, records: readonly IntakeRecord[]): Promise<AcceptResult>;
+}
+
+export interface ReceiverDeps {
+  store: Store;
+  intake: IntakeWriter;
+  log: Logger;
+  /** Directory of the config file: relative paths resolve against it. */
+  configDir: string;
+  /** Unique name of this process, for leases when several processes share a PostgreSQL store. */
+  owner: string;
+}
+
+export interface Receiver {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ReceiverKind extends ComponentKind {
+  /** Returns null when the kind needs no background task (http: the API routes serve it). */
+  create(source: SourceConfig, settings: Record<string, unknown>, deps: ReceiverDeps): Receiver | null;
+}

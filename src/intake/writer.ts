@@ -1,0 +1,112 @@
+/**
+ * The intake log writer. Every receiver funnels records through `accept`; calls that arrive in the same
+ * tick are group-committed in one transaction (raw rows + normalize hand-offs), which is what makes
+ * single-record HTTP posts cheap. A promise resolves only after its transaction committed.
+ */
+import type { Store } from '../store/store.js';
+import { enqueue } from '../store/queue.js';
+import { ulid } from '../util/ulid.js';
+import { intakeAlerts } from '../metrics.js';
+import { BackpressureError, type AcceptResult, type IntakeRecord, type IntakeWriter } from './receiver.js';
+
+export interface IntakeWriterOptions {
+  /** Queued items across all stages beyond which accept() refuses with BackpressureError. */
+  maxBacklog: number;
+  /** How often the backlog count is refreshed from the store (it is shared with other processes). */
+  backlogRefreshMs?: number;
+  /** Called after each commit, e.g. to wake the normalize stage. */
+  onCommit?: () => void;
+}
+
+interface Pending {
+  source: string;
+  detector: string | null;
+  records: readonly IntakeRecord[];
+  ids: string[];
+  resolve: (r: AcceptResult) => void;
+  reject: (e: unknown) => void;
+}
+
+export interface ManagedIntakeWriter extends IntakeWriter {
+  /** Current backlog estimate: last count from the store plus what this process queued since. */
+  backlog(): number;
+  close(): Promise<void>;
+}
+
+const CHUNK = 400;
+
+export function createIntakeWriter(store: Store, options: IntakeWriterOptions): ManagedIntakeWriter {
+  let pending: Pending[] = [];
+  let scheduled = false;
+  let flushing: Promise<void> = Promise.resolve();
+  let counted = 0;
+  let sinceCount = 0;
+  let closed = false;
+
+  const refresh = async () => {
+    const row = await store.db.selectFrom('stage_queue').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+    counted = Number(row?.n ?? 0);
+    sinceCount = 0;
+  };
+  const timer = setInterval(() => void refresh().catch(() => undefined), options.backlogRefreshMs ?? 250);
+  timer.unref();
+  void refresh().catch(() => undefined);
+
+  async function flush(): Promise<void> {
+    scheduled = false;
+    const batch = pending;
+    pending = [];
+    if (batch.length === 0) return;
+    const now = Date.now();
+    const rows = batch.flatMap((p) =>
+      p.records.map((r, i) => ({ id: p.ids[i]!, source: p.source, detector: p.detector, received_at: now, raw: r.raw })),
+    );
+    try {
+      await store.db.transaction().execute(async (tx) => {
+        for (let i = 0; i < rows.length; i += CHUNK) await tx.insertInto('intake').values(rows.slice(i, i + CHUNK)).execute();
+        await enqueue(tx, 'normalize', rows.map((r) => r.id), now);
+      });
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    sinceCount += rows.length;
+    for (const p of batch) {
+      intakeAlerts.inc({ source: p.source }, p.records.length);
+      p.resolve({ ids: p.ids });
+    }
+    options.onCommit?.();
+  }
+
+  function schedule() {
+    if (scheduled) return;
+    scheduled = true;
+    // Chain flushes: one transaction at a time, each taking everything that queued up meanwhile.
+    setImmediate(() => {
+      flushing = flushing.then(flush, flush);
+    });
+  }
+
+  return {
+    backlog: () => counted + sinceCount + pending.reduce((n, p) => n + p.records.length, 0),
+    accept(source, detector, records) {
+      if (closed) return Promise.reject(new Error('intake is shutting down'));
+      if (records.length === 0) return Promise.resolve({ ids: [] });
+      if (this.backlog() + records.length > options.maxBacklog) {
+        return Promise.reject(new BackpressureError(Math.max(1, Math.ceil(this.backlog() / 20_000))));
+      }
+      return new Promise<AcceptResult>((resolve, reject) => {
+        const t = Date.now();
+        pending.push({ source, detector, records, ids: records.map(() => ulid(t)), resolve, reject });
+        schedule();
+      });
+    },
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      if (pending.length) schedule();
+      await new Promise((r) => setImmediate(r));
+      await flushing;
+    },
+  };
+}

@@ -1,0 +1,210 @@
+/**
+ * correlate: dedup and incident grouping. Runs inside the write transaction because each alert's result
+ * depends on the ones before it; reads are batched (one query per table per batch) and the decisions are
+ * made in memory. On PostgreSQL an advisory lock serialises correlation across processes, so two workers
+ * never open two incidents for one group.
+ */
+import { sql } from 'kysely';
+import type { Stage } from '../stage.js';
+import { enqueue, type ClaimedItem } from '../../store/queue.js';
+import type { Store, Tx } from '../../store/store.js';
+import type { IncidentTable } from '../../store/schema.js';
+import type { Alert } from '../../model/alert.js';
+import { groupKeys } from '../../correlate/keys.js';
+import { addTimeline } from '../../store/incidents.js';
+import { ulid } from '../../util/ulid.js';
+import { parseStored } from '../../util/json.js';
+
+export interface CorrelateSettings {
+  dedupWindowMs: number;
+  groupWindowMs: number;
+}
+
+interface AlertIn {
+  alert: Alert;
+  fingerprint: string;
+  time: number;
+}
+
+type TimelineRow = Parameters<typeof addTimeline>[1][number];
+const CHUNK = 400;
+
+async function selectIn<T>(values: readonly string[], run: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < values.length; i += CHUNK) out.push(...(await run(values.slice(i, i + CHUNK))));
+  return out;
+}
+
+export function createCorrelateStage(store: Store, settings: CorrelateSettings, batchSize = 500): Stage<AlertIn[]> {
+  return {
+    name: 'correlate',
+    batchSize,
+    async compute(items: readonly ClaimedItem[]) {
+      const rows = await selectIn(items.map((i) => i.item_id), (ids) =>
+        store.db.selectFrom('alerts').select(['id', 'doc', 'fingerprint', 'time', 'incident_id']).where('id', 'in', ids).execute(),
+      );
+      return rows
+        .filter((r) => r.incident_id === null)
+        .map((r) => ({ alert: parseStored<Alert>(r.doc, 'alert')!, fingerprint: r.fingerprint, time: r.time }))
+        .sort((a, b) => a.time - b.time || (a.alert.id < b.alert.id ? -1 : 1));
+    },
+    async write(tx: Tx, _items, alerts: AlertIn[]) {
+      if (alerts.length === 0) return;
+      if (store.dialect === 'postgres') await sql`select pg_advisory_xact_lock(727101)`.execute(tx);
+      await correlateBatch(tx, alerts, settings);
+    },
+  };
+}
+
+async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): Promise<void> {
+  const now = Date.now();
+  const keysOf = new Map(alerts.map((a) => [a.alert.id, groupKeys(a.alert)]));
+  const fps = await selectIn([...new Set(alerts.map((a) => a.fingerprint))], (c) =>
+    tx.selectFrom('fingerprints').selectAll().where('fingerprint', 'in', c).execute(),
+  );
+  const keyRows = await selectIn([...new Set([...keysOf.values()].flat())], (c) =>
+    tx.selectFrom('incident_keys').selectAll().where('key', 'in', c).execute(),
+  );
+  const incidentIds = [...new Set([...fps.map((f) => f.incident_id), ...keyRows.map((k) => k.incident_id)].filter((x): x is string => !!x))];
+  const incidents = new Map(
+    (await selectIn(incidentIds, (c) => tx.selectFrom('incidents').selectAll().where('id', 'in', c).execute())).map((i) => [i.id, i]),
+  );
+
+  const fpMap = new Map(fps.map((f) => [f.fingerprint, { ...f }]));
+  const keyMap = new Map(keyRows.map((k) => [k.key, { ...k }]));
+  const created = new Set<string>();
+  const changed = new Set<string>();
+  const touched = new Set<string>(); // incidents with new (non-repeat) alerts: re-enrich, re-score, re-decide
+  const assign = new Map<string, string[]>(); // incident → alert ids
+  const repeats = new Map<string, { count: number; last: number }>(); // original alert → repeats
+  const timeline: TimelineRow[] = [];
+  const open = (id: string | null | undefined) => {
+    const inc = id ? incidents.get(id) : undefined;
+    return inc && inc.status !== 'closed' ? inc : undefined;
+  };
+  const link = (inc: IncidentTable, a: AlertIn) => {
+    const list = assign.get(inc.id) ?? [];
+    list.push(a.alert.id);
+    assign.set(inc.id, list);
+    inc.last_seen = Math.max(inc.last_seen, a.time);
+    inc.first_seen = Math.min(inc.first_seen, a.time);
+    inc.updated_at = now;
+    if (!created.has(inc.id)) changed.add(inc.id);
+  };
+
+  for (const a of alerts) {
+    const fp = fpMap.get(a.fingerprint);
+    const fpIncident = fp && a.time - fp.last_seen <= s.dedupWindowMs ? open(fp.incident_id) : undefined;
+    if (fp && fpIncident) {
+      fp.count += 1;
+      fp.last_seen = Math.max(fp.last_seen, a.time);
+      const r = repeats.get(fp.alert_id) ?? { count: 0, last: 0 };
+      r.count += 1;
+      r.last = Math.max(r.last, a.time);
+      repeats.set(fp.alert_id, r);
+      link(fpIncident, a);
+      timeline.push({ incident_id: fpIncident.id, at: a.time, kind: 'repeat', summary: `repeat #${fp.count}: ${a.alert.title}`, alert_id: a.alert.id });
+      continue;
+    }
+    const keys = keysOf.get(a.alert.id)!;
+    let inc: IncidentTable | undefined;
+    for (const k of keys) {
+      const row = keyMap.get(k);
+      const cand = row && a.time - row.last_seen <= s.groupWindowMs ? open(row.incident_id) : undefined;
+      if (cand && (!inc || cand.last_seen > inc.last_seen)) inc = cand;
+    }
+    if (!inc) {
+      inc = newIncident(a, now);
+      incidents.set(inc.id, inc);
+      created.add(inc.id);
+    } else {
+      inc.alert_count += 1;
+      inc.severity = Math.max(inc.severity, a.alert.severity);
+      inc.host ??= a.alert.host?.name?.toLowerCase() ?? a.alert.host?.ip ?? null;
+      inc.user_name ??= a.alert.user?.name?.toLowerCase() ?? null;
+    }
+    link(inc, a);
+    touched.add(inc.id);
+    for (const k of keys) keyMap.set(k, { key: k, incident_id: inc.id, last_seen: Math.max(keyMap.get(k)?.last_seen ?? 0, a.time) });
+    fpMap.set(a.fingerprint, { fingerprint: a.fingerprint, alert_id: a.alert.id, incident_id: inc.id, last_seen: a.time, count: 1 });
+    timeline.push({ incident_id: inc.id, at: a.time, kind: 'alert', summary: `${a.alert.detector}: ${a.alert.title}`, alert_id: a.alert.id });
+  }
+
+  const newRows = [...created].map((id) => incidents.get(id)!);
+  for (let i = 0; i < newRows.length; i += 100) await tx.insertInto('incidents').values(newRows.slice(i, i + 100)).execute();
+  for (const id of changed) {
+    const inc = incidents.get(id)!;
+    await tx
+      .updateTable('incidents')
+      .set({
+        alert_count: inc.alert_count,
+        severity: inc.severity,
+        first_seen: inc.first_seen,
+        last_seen: inc.last_seen,
+        host: inc.host,
+        user_name: inc.user_name,
+        updated_at: now,
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+  for (const [incidentId, ids] of assign) {
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      await tx.updateTable('alerts').set({ incident_id: incidentId }).where('id', 'in', ids.slice(i, i + CHUNK)).execute();
+    }
+  }
+  for (const [alertId, r] of repeats) {
+    await tx
+      .updateTable('alerts')
+      .set({ repeat_count: sql<number>`repeat_count + ${r.count}`, last_repeat_at: r.last })
+      .where('id', '=', alertId)
+      .execute();
+  }
+  const keyUpserts = [...keyMap.values()];
+  for (let i = 0; i < keyUpserts.length; i += CHUNK) {
+    await tx
+      .insertInto('incident_keys')
+      .values(keyUpserts.slice(i, i + CHUNK))
+      .onConflict((oc) =>
+        oc.column('key').doUpdateSet((eb) => ({ incident_id: eb.ref('excluded.incident_id'), last_seen: eb.ref('excluded.last_seen') })),
+      )
+      .execute();
+  }
+  const fpUpserts = [...fpMap.values()];
+  for (let i = 0; i < fpUpserts.length; i += CHUNK) {
+    await tx
+      .insertInto('fingerprints')
+      .values(fpUpserts.slice(i, i + CHUNK))
+      .onConflict((oc) =>
+        oc.column('fingerprint').doUpdateSet((eb) => ({
+          alert_id: eb.ref('excluded.alert_id'),
+          incident_id: eb.ref('excluded.incident_id'),
+          last_seen: eb.ref('excluded.last_seen'),
+          count: eb.ref('excluded.count'),
+        })),
+      )
+      .execute();
+  }
+  await addTimeline(tx, timeline);
+  await enqueue(tx, 'enrich', [...touched], now);
+}
+
+function newIncident(a: AlertIn, now: number): IncidentTable {
+  return {
+    id: ulid(),
+    title: a.alert.title.slice(0, 500),
+    status: 'new',
+    verdict: null,
+    first_seen: a.time,
+    last_seen: a.time,
+    alert_count: 1,
+    severity: a.alert.severity,
+    host: a.alert.host?.name?.toLowerCase() ?? a.alert.host?.ip ?? (a.alert.user?.name ? null : a.alert.src?.ip ?? null),
+    user_name: a.alert.user?.name?.toLowerCase() ?? null,
+    score_total: null,
+    score: null,
+    decision: null,
+    created_at: now,
+    updated_at: now,
+  };
+}

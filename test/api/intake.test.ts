@@ -1,0 +1,121 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { auth, testApi } from '../support/api.js';
+import { DIALECTS } from '../support/stores.js';
+
+const eve = (sig: string) => JSON.stringify({ timestamp: '2026-11-27T10:00:00.000000+0000', event_type: 'alert', src_ip: '10.0.0.5', dest_ip: '203.0.113.9', alert: { signature: sig, signature_id: 1, severity: 1 } });
+
+for (const dialect of DIALECTS) {
+  test(`intake on ${dialect}: 202 only with the raw records committed, byte for byte`, async () => {
+    const api = await testApi(dialect);
+    try {
+      const one = eve('one');
+      const r = await api.app.inject({ method: 'POST', url: '/api/v1/alerts/ids', headers: { ...auth('analyst'), 'content-type': 'application/json' }, payload: one });
+      assert.equal(r.statusCode, 202, r.body);
+      const body = r.json() as { accepted: number; ids: string[] };
+      assert.equal(body.accepted, 1);
+      const row = await api.t.store.db.selectFrom('intake').selectAll().where('id', '=', body.ids[0]!).executeTakeFirstOrThrow();
+      assert.equal(row.raw, one);
+      assert.equal(row.source, 'ids');
+      assert.equal(row.detector, 'suricata');
+      const queued = await api.t.store.db.selectFrom('stage_queue').select('item_id').where('stage', '=', 'normalize').execute();
+      assert.deepEqual(queued.map((q) => q.item_id), body.ids);
+
+      const nd = [eve('a'), eve('b'), '', eve('c')].join('\n');
+      const r2 = await api.app.inject({ method: 'POST', url: '/api/v1/alerts/ids', headers: { ...auth('analyst'), 'content-type': 'application/x-ndjson' }, payload: nd });
+      assert.equal(r2.statusCode, 202);
+      assert.equal((r2.json() as { accepted: number }).accepted, 3);
+
+      const arr = JSON.stringify([JSON.parse(eve('x')), 'CEF:0|V|P|1|2|n|5|src=1.2.3.4']);
+      const r3 = await api.app.inject({ method: 'POST', url: '/api/v1/alerts/ids', headers: { ...auth('analyst'), 'content-type': 'application/json; charset=utf-8' }, payload: arr });
+      assert.equal(r3.statusCode, 202);
+      const ids = (r3.json() as { ids: string[] }).ids;
+      const raws = await api.t.store.db.selectFrom('intake').select('raw').where('id', 'in', ids).orderBy('id').execute();
+      assert.equal(raws[1]!.raw, 'CEF:0|V|P|1|2|n|5|src=1.2.3.4');
+    } finally {
+      await api.close();
+    }
+  });
+}
+
+test('intake refuses bad input with a status and a message that names the problem', async () => {
+  const api = await testApi('sqlite', { maxBodyBytes: 4096 });
+  const post = (payload: string, type = 'application/json', headers = auth('analyst')) =>
+    api.app.inject({ method: 'POST', url: '/api/v1/alerts/ids', headers: { ...headers, 'content-type': type }, payload });
+  try {
+    let r = await post('{"a":1');
+    assert.equal(r.statusCode, 400);
+    assert.match(r.json().message, /not valid JSON/);
+    r = await post('[{"a":1}, 5]');
+    assert.equal(r.statusCode, 400);
+    assert.match(r.json().message, /element 1 is a number/);
+    r = await post('{"a":1}\nnot json\n', 'application/x-ndjson');
+    assert.equal(r.statusCode, 400);
+    assert.match(r.json().message, /line 2 is not valid JSON/);
+    r = await post('  \n\n', 'text/plain');
+    assert.equal(r.statusCode, 400);
+    assert.match(r.json().message, /no records/);
+    r = await post('x'.repeat(5000), 'text/plain');
+    assert.equal(r.statusCode, 413);
+    r = await post('<a/>', 'application/xml');
+    assert.equal(r.statusCode, 415);
+    r = await post('{"a":1}', 'application/json', { authorization: 'Bearer nope-nope-nope' });
+    assert.equal(r.statusCode, 401);
+    r = await post('{"a":1}', 'application/json', auth('viewer'));
+    assert.equal(r.statusCode, 403);
+    r = await api.app.inject({ method: 'POST', url: "/api/v1/alerts/x'%20or%201=1", headers: { ...auth('admin'), 'content-type': 'application/json' }, payload: '{}' });
+    assert.equal(r.statusCode, 400);
+    // Nothing of the refused requests reached the intake log.
+    const n = await api.t.store.db.selectFrom('intake').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    assert.equal(Number(n.n), 0);
+  } finally {
+    await api.close();
+  }
+});
+
+test('undeclared sources: admin only, and only when the config allows it', async () => {
+  const api = await testApi('sqlite', { allowUndeclared: true });
+  const closed = await testApi('sqlite', { allowUndeclared: false });
+  try {
+    const req = (a: typeof api, role: 'analyst' | 'admin') =>
+      a.app.inject({ method: 'POST', url: '/api/v1/alerts/new-sensor', headers: { ...auth(role), 'content-type': 'text/plain' }, payload: 'hello' });
+    assert.equal((await req(api, 'analyst')).statusCode, 403);
+    assert.equal((await req(api, 'admin')).statusCode, 202);
+    const r = await req(closed, 'admin');
+    assert.equal(r.statusCode, 404);
+    assert.match(r.json().message, /not declared/);
+  } finally {
+    await api.close();
+    await closed.close();
+  }
+});
+
+test('backpressure: 429 with Retry-After once the backlog passes its bound', async () => {
+  const api = await testApi('sqlite', { maxBacklog: 5 });
+  try {
+    const post = () => api.app.inject({ method: 'POST', url: '/api/v1/alerts/ids', headers: { ...auth('analyst'), 'content-type': 'text/plain' }, payload: 'a\nb\nc' });
+    assert.equal((await post()).statusCode, 202);
+    const r = await post();
+    assert.equal(r.statusCode, 429);
+    assert.ok(Number(r.headers['retry-after']) >= 1);
+  } finally {
+    await api.close();
+  }
+});
+
+test('health needs no token; metrics and the OpenAPI document do', async () => {
+  const api = await testApi('sqlite');
+  try {
+    assert.equal((await api.app.inject({ url: '/healthz' })).statusCode, 200);
+    assert.equal((await api.app.inject({ url: '/api/v1/healthz' })).json().status, 'ok');
+    assert.equal((await api.app.inject({ url: '/api/v1/metrics' })).statusCode, 401);
+    const m = await api.app.inject({ url: '/api/v1/metrics', headers: auth('viewer') });
+    assert.equal(m.statusCode, 200);
+    assert.match(m.body, /fido_intake_alerts_total/);
+    assert.equal((await api.app.inject({ url: '/api/v1/openapi.json' })).statusCode, 401);
+    const doc = (await api.app.inject({ url: '/api/v1/openapi.json', headers: auth('viewer') })).json() as { paths: Record<string, unknown> };
+    for (const p of ['/api/v1/alerts/{source}', '/api/v1/incidents', '/api/v1/incidents/{id}', '/api/v1/actions/{id}/approve']) assert.ok(doc.paths[p], p);
+  } finally {
+    await api.close();
+  }
+});

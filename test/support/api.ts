@@ -1,0 +1,48 @@
+/** An API over a real store and intake writer, with one token per role. */
+import type { FastifyInstance } from 'fastify';
+import { buildApi } from '../../src/api/server.js';
+import { createAuthenticator, ensureToken } from '../../src/api/auth.js';
+import { createIntakeWriter, type ManagedIntakeWriter } from '../../src/intake/writer.js';
+import type { SourceConfig } from '../../src/config/schema.js';
+import { openTestStore, type TestStore } from './stores.js';
+import type { DialectName } from '../../src/store/dialect.js';
+
+export const TOKENS = { viewer: 'viewer-token-0123456789', analyst: 'analyst-token-0123456789', admin: 'admin-token-0123456789' } as const;
+export const auth = (role: keyof typeof TOKENS) => ({ authorization: `Bearer ${TOKENS[role]}` });
+
+export interface TestApi {
+  app: FastifyInstance;
+  t: TestStore;
+  intake: ManagedIntakeWriter;
+  close(): Promise<void>;
+}
+
+export async function testApi(
+  dialect: DialectName = 'sqlite',
+  opts: { maxBacklog?: number; maxBodyBytes?: number; allowUndeclared?: boolean; sources?: SourceConfig[] } = {},
+): Promise<TestApi> {
+  const t = await openTestStore(dialect);
+  for (const role of ['viewer', 'analyst', 'admin'] as const) await ensureToken(t.store.db, TOKENS[role], role, role);
+  const intake = createIntakeWriter(t.store, { maxBacklog: opts.maxBacklog ?? 100_000, backlogRefreshMs: 50 });
+  const app = await buildApi({
+    store: t.store,
+    intake,
+    sources: new Map((opts.sources ?? [{ name: 'ids', detector: 'suricata' }]).map((s) => [s.name, s])),
+    allowUndeclaredSources: opts.allowUndeclared ?? true,
+    maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024,
+    maxRecordBytes: 64 * 1024,
+    maxRecordsPerRequest: 1000,
+    configVersion: 'test',
+    authenticate: createAuthenticator(t.store.db),
+  });
+  return {
+    app,
+    t,
+    intake,
+    async close() {
+      await app.close();
+      await intake.close();
+      await t.cleanup();
+    },
+  };
+}
