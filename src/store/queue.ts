@@ -51,19 +51,27 @@ export async function claim(
   leaseMs: number,
   now = Date.now(),
 ): Promise<ClaimedItem[]> {
-  let pick = store.db
-    .selectFrom('stage_queue')
-    .select('id')
-    .where('stage', '=', stage)
-    .where('available_at', '<=', now)
-    .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
-    .orderBy('id')
-    .limit(limit);
-  if (store.skipLocked) pick = pick.forUpdate().skipLocked();
+  // A MATERIALIZED CTE: otherwise PostgreSQL may plan the locking subquery as a nested loop that re-runs
+  // per row and claims more than `limit` rows, starving the other workers.
   const rows = await store.db
+    .with(
+      (cte) => cte('picked').materialized(),
+      (db) => {
+        let pick = db
+          .selectFrom('stage_queue')
+          .select('id')
+          .where('stage', '=', stage)
+          .where('available_at', '<=', now)
+          .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+          .orderBy('id')
+          .limit(limit);
+        if (store.skipLocked) pick = pick.forUpdate().skipLocked();
+        return pick;
+      },
+    )
     .updateTable('stage_queue')
     .set({ lease_owner: owner, lease_until: now + leaseMs, attempts: sql<number>`attempts + 1` })
-    .where('id', 'in', pick)
+    .where('id', 'in', (eb) => eb.selectFrom('picked').select('picked.id'))
     .returning(['id', 'item_id', 'version', 'attempts'])
     .execute();
   return rows.sort((a, b) => a.id - b.id);

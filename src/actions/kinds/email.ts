@@ -1,0 +1,344 @@
+/**
+ * Email notification over SMTP (nodemailer). One attempt = one SMTP transaction; the executor retries.
+ *
+ * Transport security: implicit TLS (`secure: true`, port 465) or STARTTLS, which is REQUIRED by default
+ * (`require_tls`), so a downgrade by a man in the middle fails instead of sending in clear. Certificates are
+ * always verified; a private CA is given with `tls_ca_file`. The only way to turn verification off is the
+ * explicit `allow_insecure_tls: true`, which is logged as a warning when the target is created.
+ *
+ * Content: a text part and an HTML part. Everything that comes from alerts is attacker-influenced (a title,
+ * a URL, a user name can be chosen by whoever triggers the detector), so the HTML is built with the `html`
+ * tag below, which escapes every interpolated value unless it is itself built by `html`.
+ *
+ * Retries: the Message-ID is derived from the idempotency key, so a message sent again after a crash or a
+ * lost reply is recognisably the same one (mail clients thread or de-duplicate it); the key is also sent as
+ * `X-Fido-Idempotency-Key`.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import nodemailer from 'nodemailer';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
+import { Type, type Static } from 'typebox';
+import { Duration, type ComponentEntry } from '../../config/schema.js';
+import { parseDuration } from '../../config/duration.js';
+import { isSecretRef, resolveSecretRefs } from '../../config/secrets.js';
+import type { Alert, Endpoint } from '../../model/alert.js';
+import type { ActionRecord } from '../../model/action.js';
+import type { IncidentDetail } from '../../model/incident.js';
+import type { Decision } from '../../model/decision.js';
+import { log } from '../../util/log.js';
+import { ActionError, type ActionContext, type ActionDeps, type ActionKind, type ActionOutcome, type ActionTarget } from '../action.js';
+
+export const EmailConfigSchema = Type.Object(
+  {
+    name: Type.String(),
+    kind: Type.Literal('email'),
+    host: Type.String({ minLength: 1, description: 'SMTP server' }),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'Default 465 when secure, else 587' })),
+    secure: Type.Optional(Type.Boolean({ description: 'Implicit TLS from the first byte (port 465). Default false: STARTTLS' })),
+    require_tls: Type.Optional(Type.Boolean({ description: 'Refuse to send unless STARTTLS succeeds. Default true when not secure' })),
+    user: Type.Optional(Type.String({ description: 'SMTP AUTH user (may be a secret reference)' })),
+    password: Type.Optional(Type.String({ description: 'SMTP AUTH password: a secret reference such as ${env:SMTP_PASSWORD}' })),
+    tls_ca_file: Type.Optional(Type.String({ description: 'PEM file of the CA(s) that sign the server certificate (relative to the config file)' })),
+    tls_servername: Type.Optional(Type.String({ description: 'Name to verify in the server certificate when it differs from host' })),
+    allow_insecure_tls: Type.Optional(
+      Type.Boolean({ description: 'DANGEROUS: accept any server certificate. Off by default; a warning is logged when on' }),
+    ),
+    from: Type.String({ minLength: 3, description: 'Sender, e.g. "Fido <fido@corp.example>"' }),
+    to: Type.Array(Type.String({ minLength: 3 }), { minItems: 1, description: 'Recipients' }),
+    subject: Type.Optional(
+      Type.String({
+        description:
+          'Subject template; placeholders: {{title}} {{score}} {{outcome}} {{rule}} {{host}} {{user}} {{alert_count}} {{incident_id}}',
+      }),
+    ),
+    timeout: Type.Optional(Duration),
+  },
+  { additionalProperties: false },
+);
+export type EmailConfig = Static<typeof EmailConfigSchema>;
+
+export const DEFAULT_SUBJECT = '[Fido] {{outcome}}: {{title}} (score {{score}})';
+const MAX_ALERTS_IN_MAIL = 50;
+
+// ───────────────────────────── HTML escaping ─────────────────────────────
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** Escapes text for HTML element content and quoted attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
+}
+
+/** Markup built by `html`; anything else interpolated into `html` is escaped. */
+export class SafeHtml {
+  constructor(readonly value: string) {}
+  toString(): string {
+    return this.value;
+  }
+}
+
+function interpolate(v: unknown): string {
+  if (v instanceof SafeHtml) return v.value;
+  if (Array.isArray(v)) return v.map(interpolate).join('');
+  if (v === null || v === undefined) return '';
+  return escapeHtml(String(v));
+}
+
+/** Tagged template: `html\`<td>${untrusted}</td>\`` escapes the value; nested `html` results pass as markup. */
+export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeHtml {
+  let out = strings[0] ?? '';
+  values.forEach((v, i) => {
+    out += interpolate(v) + (strings[i + 1] ?? '');
+  });
+  return new SafeHtml(out);
+}
+
+// ───────────────────────────── rendering ─────────────────────────────
+
+export interface RenderedEmail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+const SUBJECT_FIELDS = ['title', 'score', 'outcome', 'rule', 'host', 'user', 'alert_count', 'incident_id'] as const;
+
+function currentDecision(incident: IncidentDetail): Decision | null {
+  return incident.decision ?? incident.decisions[incident.decisions.length - 1] ?? null;
+}
+
+/** Fills the subject template; unknown placeholders are rejected when the target is created. */
+export function renderSubject(template: string, incident: IncidentDetail): string {
+  const d = currentDecision(incident);
+  const fields: Record<(typeof SUBJECT_FIELDS)[number], string> = {
+    title: incident.title,
+    score: incident.score ? String(incident.score.total) : 'n/a',
+    outcome: d?.outcome ?? 'incident',
+    rule: d?.rule ?? '',
+    host: incident.host ?? '',
+    user: incident.user ?? '',
+    alert_count: String(incident.alert_count),
+    incident_id: incident.id,
+  };
+  const filled = template.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (m, k: string) => (k in fields ? fields[k as keyof typeof fields] : m));
+  // A header: no line breaks from alert text, and a sane length.
+  return filled.replace(/[\r\n\t]+/g, ' ').trim().slice(0, 250);
+}
+
+function checkSubjectTemplate(template: string, key: string): void {
+  for (const m of template.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
+    if (!(SUBJECT_FIELDS as readonly string[]).includes(m[1]!)) {
+      throw new Error(`${key}: unknown placeholder {{${m[1]}}} (known: ${SUBJECT_FIELDS.join(', ')})`);
+    }
+  }
+}
+
+function endpoint(e: Endpoint | undefined): string {
+  if (!e) return '';
+  const addr = e.ip ? (e.port !== undefined ? `${e.ip}:${e.port}` : e.ip) : '';
+  const extra = [e.host, e.user].filter(Boolean).join(', ');
+  return [addr, extra ? `(${extra})` : ''].filter(Boolean).join(' ');
+}
+
+function observables(a: Alert): string[] {
+  return a.observables.map((o) => `${o.type}:${o.value}${o.role ? ` (${o.role})` : ''}`);
+}
+
+/** The incident's link on the API; only http(s) base URLs produce a link. */
+export function incidentUrl(publicUrl: string, incidentId: string): string | null {
+  const base = publicUrl.replace(/\/+$/, '');
+  if (!/^https?:\/\//i.test(base)) return null;
+  return `${base}/api/v1/incidents/${encodeURIComponent(incidentId)}`;
+}
+
+function renderText(incident: IncidentDetail, action: ActionRecord, link: string | null): string {
+  const d = currentDecision(incident);
+  const lines: string[] = [
+    `Incident: ${incident.title}`,
+    `Id: ${incident.id}   Status: ${incident.status}`,
+    `Host: ${incident.host ?? '-'}   User: ${incident.user ?? '-'}`,
+    `Alerts: ${incident.alert_count}   First seen: ${incident.first_seen}   Last seen: ${incident.last_seen}`,
+    '',
+  ];
+  if (incident.score) {
+    lines.push(`Score: ${incident.score.total} (profile ${incident.score.profile})`);
+    for (const f of incident.score.explanation) lines.push(`  ${String(f.points).padStart(4)}  ${f.factor}: ${f.evidence}`);
+  } else lines.push('Score: not scored');
+  lines.push('', `Decision: rule ${d?.rule ?? '-'}, outcome ${d?.outcome ?? '-'}${d?.dry_run ? ' (dry run)' : ''}`);
+  lines.push(`Action: ${action.kind} → ${action.target}`, '', 'Evidence:');
+  const shown = incident.alerts.slice(0, MAX_ALERTS_IN_MAIL);
+  for (const a of shown) {
+    lines.push(`- ${a.time}  [${a.detector}]  ${a.title}`);
+    const route = [endpoint(a.src), endpoint(a.dst)].filter(Boolean).join(' -> ');
+    if (route) lines.push(`    ${route}`);
+    const obs = observables(a);
+    if (obs.length) lines.push(`    observables: ${obs.join(', ')}`);
+  }
+  if (incident.alerts.length > shown.length) lines.push(`  … and ${incident.alerts.length - shown.length} more alerts`);
+  if (link) lines.push('', `Details: ${link}`);
+  return lines.join('\n') + '\n';
+}
+
+const CELL = 'style="border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top"';
+
+function renderHtml(incident: IncidentDetail, action: ActionRecord, link: string | null): string {
+  const d = currentDecision(incident);
+  const cell = new SafeHtml(CELL);
+  const summary = html`<table style="border-collapse:collapse">
+<tr><th ${cell}>Incident</th><td ${cell}>${incident.title}</td></tr>
+<tr><th ${cell}>Id</th><td ${cell}>${incident.id}</td></tr>
+<tr><th ${cell}>Status</th><td ${cell}>${incident.status}</td></tr>
+<tr><th ${cell}>Host</th><td ${cell}>${incident.host ?? '-'}</td></tr>
+<tr><th ${cell}>User</th><td ${cell}>${incident.user ?? '-'}</td></tr>
+<tr><th ${cell}>Alerts</th><td ${cell}>${incident.alert_count}</td></tr>
+<tr><th ${cell}>First seen</th><td ${cell}>${incident.first_seen}</td></tr>
+<tr><th ${cell}>Last seen</th><td ${cell}>${incident.last_seen}</td></tr>
+</table>`;
+  const score = incident.score
+    ? html`<h3>Score ${incident.score.total} <small>(profile ${incident.score.profile})</small></h3>
+<table style="border-collapse:collapse"><tr><th ${cell}>Factor</th><th ${cell}>Points</th><th ${cell}>Evidence</th></tr>
+${incident.score.explanation.map((f) => html`<tr><td ${cell}>${f.factor}</td><td ${cell}>${f.points}</td><td ${cell}>${f.evidence}</td></tr>\n`)}</table>`
+    : html`<h3>Score</h3><p>Not scored.</p>`;
+  const decision = html`<h3>Decision</h3><p>Rule <b>${d?.rule ?? '-'}</b>, outcome <b>${d?.outcome ?? '-'}</b>${d?.dry_run ? ' (dry run)' : ''}; action ${action.kind} → ${action.target}.</p>`;
+  const shown = incident.alerts.slice(0, MAX_ALERTS_IN_MAIL);
+  const rows = shown.map(
+    (a) =>
+      html`<tr><td ${cell}>${a.time}</td><td ${cell}>${a.detector}</td><td ${cell}>${a.title}</td><td ${cell}>${endpoint(a.src)}</td><td ${cell}>${endpoint(a.dst)}</td><td ${cell}>${observables(a).map((o) => html`${o}<br>`)}</td></tr>\n`,
+  );
+  const more = incident.alerts.length > shown.length ? html`<p>… and ${incident.alerts.length - shown.length} more alerts.</p>` : '';
+  const evidence = html`<h3>Evidence</h3>
+<table style="border-collapse:collapse"><tr><th ${cell}>Time</th><th ${cell}>Detector</th><th ${cell}>Title</th><th ${cell}>Source</th><th ${cell}>Destination</th><th ${cell}>Observables</th></tr>
+${rows}</table>${more}`;
+  const footer = link ? html`<p><a href="${link}">Open the incident in Fido</a></p>` : '';
+  return html`<!doctype html>
+<html><head><meta charset="utf-8"><title>${incident.title}</title></head>
+<body style="font-family:sans-serif">
+<h2>${incident.title}</h2>
+${summary}
+${score}
+${decision}
+${evidence}
+${footer}
+</body></html>
+`.value;
+}
+
+/** The whole message for one incident: pure, so it is tested without SMTP. */
+export function renderEmail(incident: IncidentDetail, action: ActionRecord, opts: { subject: string; publicUrl: string }): RenderedEmail {
+  const link = incidentUrl(opts.publicUrl, incident.id);
+  return { subject: renderSubject(opts.subject, incident), text: renderText(incident, action, link), html: renderHtml(incident, action, link) };
+}
+
+// ───────────────────────────── sending ─────────────────────────────
+
+/** A Message-ID that is the same for every attempt of one action: `<hash.fido@sender-domain>`. */
+export function messageIdFor(idempotencyKey: string, from: string): string {
+  const hash = createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 40);
+  const domain = /@([A-Za-z0-9.-]+)>?\s*$/.exec(from)?.[1] ?? 'fido.invalid';
+  return `<${hash}.fido@${domain}>`;
+}
+
+function secret(value: string | undefined, key: string): string | undefined {
+  if (value === undefined) return undefined;
+  return isSecretRef(value) ? resolveSecretRefs(value, key) : value;
+}
+
+/** SMTP 5xx is a permanent refusal (bad credentials, rejected recipient); anything else may pass later. */
+function toActionError(e: unknown): ActionError {
+  const err = e as { code?: string; responseCode?: number; message?: string };
+  const what = `SMTP send failed${err.code ? ` (${err.code})` : ''}: ${err.message ?? String(e)}`;
+  const permanent = typeof err.responseCode === 'number' && err.responseCode >= 500 && err.responseCode < 600;
+  return new ActionError(what, !permanent);
+}
+
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new ActionError('email: call aborted (timeout)', true));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new ActionError('email: call aborted (timeout)', true));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+function transportOptions(cfg: EmailConfig, deps: ActionDeps): SMTPTransport.Options {
+  const secure = cfg.secure ?? false;
+  const timeoutMs = cfg.timeout !== undefined ? parseDuration(cfg.timeout, `actions.targets.${cfg.name}.timeout`) : 30_000;
+  const user = secret(cfg.user, `actions.targets.${cfg.name}.user`);
+  const pass = secret(cfg.password, `actions.targets.${cfg.name}.password`);
+  if ((user === undefined) !== (pass === undefined)) throw new Error(`actions.targets.${cfg.name}: user and password go together`);
+  let ca: string | undefined;
+  if (cfg.tls_ca_file) {
+    const file = resolvePath(deps.configDir, cfg.tls_ca_file);
+    try {
+      ca = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new Error(`actions.targets.${cfg.name}.tls_ca_file: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  }
+  if (cfg.allow_insecure_tls) {
+    log.warn({ target: cfg.name }, 'email target: TLS certificate verification is OFF (allow_insecure_tls); mail and credentials can be intercepted');
+  }
+  return {
+    host: cfg.host,
+    port: cfg.port ?? (secure ? 465 : 587),
+    secure,
+    requireTLS: !secure && (cfg.require_tls ?? true),
+    ...(user !== undefined && pass !== undefined ? { auth: { user, pass } } : {}),
+    tls: {
+      rejectUnauthorized: cfg.allow_insecure_tls !== true,
+      minVersion: 'TLSv1.2',
+      ...(ca ? { ca } : {}),
+      ...(cfg.tls_servername ? { servername: cfg.tls_servername } : {}),
+    },
+    connectionTimeout: timeoutMs,
+    greetingTimeout: timeoutMs,
+    socketTimeout: timeoutMs,
+  };
+}
+
+async function create(entry: ComponentEntry, deps: ActionDeps): Promise<ActionTarget> {
+  const cfg = entry as unknown as EmailConfig;
+  const subject = cfg.subject ?? DEFAULT_SUBJECT;
+  checkSubjectTemplate(subject, `actions.targets.${cfg.name}.subject`);
+  const transport = nodemailer.createTransport(transportOptions(cfg, deps));
+  return {
+    name: cfg.name,
+    kind: 'email',
+    async execute(ctx: ActionContext): Promise<ActionOutcome> {
+      const msg = renderEmail(ctx.incident, ctx.action, { subject, publicUrl: deps.publicUrl });
+      const messageId = messageIdFor(ctx.idempotencyKey, cfg.from);
+      let info: SMTPTransport.SentMessageInfo;
+      try {
+        info = await abortable(
+          transport.sendMail({
+            from: cfg.from,
+            to: cfg.to,
+            subject: msg.subject,
+            text: msg.text,
+            html: msg.html,
+            messageId,
+            headers: { 'X-Fido-Idempotency-Key': ctx.idempotencyKey.replace(/[\r\n]+/g, ' ') },
+          }),
+          ctx.signal,
+        );
+      } catch (e) {
+        throw e instanceof ActionError ? e : toActionError(e);
+      }
+      if (info.accepted.length === 0) throw new ActionError(`SMTP: every recipient was rejected (${info.rejected.join(', ')})`, false);
+      return { detail: { message_id: messageId, accepted: info.accepted, rejected: info.rejected, response: info.response } };
+    },
+    async close() {
+      transport.close();
+    },
+  };
+}
+
+const email: ActionKind = {
+  kind: 'email',
+  description: 'Email over SMTP (STARTTLS or implicit TLS, verified), text and HTML, with the score explained',
+  configSchema: EmailConfigSchema,
+  create,
+};
+export default email;

@@ -1,0 +1,300 @@
+/**
+ * Webhook: a signed JSON POST to a configured URL. The reference action kind (see action.ts).
+ *
+ * Body: `{ incident, decision, action, sent_at }`, where `incident` is the incident with its alerts (without
+ * their raw text, at most 100) and enrichment, plus a `url` to it on the API.
+ * Headers: `X-Fido-Timestamp` (unix seconds), `X-Fido-Signature: sha256=<hex HMAC-SHA256(secret,
+ * timestamp + "." + body)>` (receivers check it with `verifySignature`, which also bounds the timestamp's age
+ * against replays), and `Idempotency-Key`, the same on every attempt of one action.
+ *
+ * Answers: 2xx is success; 408, 429 and 5xx are retried (Retry-After honoured); any other 4xx is final.
+ * Redirects are refused rather than followed: a signed body should go where the admin pointed it, not where
+ * the receiver (or someone who took over its name) sends it.
+ *
+ * Where it may go: the URL is admin configuration, so it is trusted to name the receiver; the guard is
+ * against mistakes and misuse that turn Fido into a probe of its own network (a typo to an internal host,
+ * cloud metadata at 169.254.169.254, localhost admin ports). Only http and https are allowed, credentials
+ * in the URL are refused (use `headers`), and unless `allow_private: true`, every address the host name
+ * resolves to must be public unicast. The check runs in the connection's own DNS lookup, so it holds for
+ * the address actually connected to (no window for DNS rebinding between check and connect).
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
+import ipaddr from 'ipaddr.js';
+import { Agent, request } from 'undici';
+import { Type, type Static } from 'typebox';
+import { Duration, type ComponentEntry } from '../../config/schema.js';
+import { parseDuration } from '../../config/duration.js';
+import { isSecretRef, resolveSecretRefs } from '../../config/secrets.js';
+import type { IncidentDetail } from '../../model/incident.js';
+import { ActionError, type ActionContext, type ActionDeps, type ActionKind, type ActionOutcome, type ActionTarget } from '../action.js';
+
+export const WebhookConfigSchema = Type.Object(
+  {
+    name: Type.String(),
+    kind: Type.Literal('webhook'),
+    url: Type.String({ pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', description: 'http(s) URL that receives the POST' }),
+    secret: Type.String({ minLength: 1, description: 'HMAC key for X-Fido-Signature: a secret reference such as ${env:HOOK_SECRET}' }),
+    timeout: Type.Optional(Duration),
+    headers: Type.Optional(
+      Type.Record(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }), Type.String(), {
+        description: 'Extra request headers (values may be secret references), e.g. Authorization',
+      }),
+    ),
+    tls_ca_file: Type.Optional(Type.String({ description: 'PEM file of the CA(s) that sign the receiver certificate (relative to the config file)' })),
+    allow_private: Type.Optional(
+      Type.Boolean({ description: 'Allow loopback, private, link-local and other non-public addresses. Default false' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type WebhookConfig = Static<typeof WebhookConfigSchema>;
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+const MAX_ALERTS = 100;
+const MAX_RESPONSE_BYTES = 64 * 1024;
+const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'host', 'transfer-encoding', 'connection', 'idempotency-key']);
+
+// ───────────────────────────── signatures ─────────────────────────────
+
+/** The `X-Fido-Signature` value for a timestamp and the exact body bytes. */
+export function signBody(secret: string, timestamp: string, body: string | Uint8Array): string {
+  const mac = createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex');
+  return `sha256=${mac}`;
+}
+
+/**
+ * For receivers (and tests): true when `header` is the signature of `timestamp + "." + body` and the
+ * timestamp (unix seconds) is within `toleranceSec` of now. Constant-time comparison.
+ */
+export function verifySignature(
+  secret: string,
+  timestamp: string,
+  body: string | Uint8Array,
+  header: string,
+  toleranceSec = 300,
+  nowMs = Date.now(),
+): boolean {
+  if (!/^\d{1,12}$/.test(timestamp)) return false;
+  if (Math.abs(nowMs / 1000 - Number(timestamp)) > toleranceSec) return false;
+  const expected = Buffer.from(signBody(secret, timestamp, body));
+  const given = Buffer.from(header.trim());
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+// ───────────────────────────── address guard ─────────────────────────────
+
+/** Public unicast only: ipaddr.js names every special range (loopback, private, linkLocal, uniqueLocal, …). */
+export function isPublicAddress(address: string): boolean {
+  if (!ipaddr.isValid(address)) return false;
+  return ipaddr.process(address).range() === 'unicast';
+}
+
+class PrivateAddressError extends Error {
+  readonly code = 'EFIDO_PRIVATE_ADDRESS';
+  constructor(host: string, address: string) {
+    super(`${host} resolves to ${address}, which is not a public address; set allow_private: true on the target if this is intended`);
+  }
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/** A `lookup` for net/tls.connect that refuses names resolving to any non-public address. */
+function publicOnlyLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
+  dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+    if (err) return callback(err, '', 0);
+    const bad = addresses.find((a) => !isPublicAddress(a.address));
+    if (bad) return callback(new PrivateAddressError(hostname, bad.address), '', 0);
+    if (options.all) return callback(null, addresses);
+    const first = addresses[0]!;
+    callback(null, first.address, first.family);
+  });
+}
+
+function checkUrl(raw: string, allowPrivate: boolean, key: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`${key}: not a valid URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${key}: only http and https URLs are allowed`);
+  if (url.username || url.password) throw new Error(`${key}: credentials in the URL are not allowed (they end up in logs); use headers`);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  // An IP literal never goes through DNS lookup, so it is checked here.
+  if (!allowPrivate && isIP(host) && !isPublicAddress(host)) throw new Error(`${key}: ${host} is not a public address; set allow_private: true if this is intended`);
+  return url;
+}
+
+// ───────────────────────────── the request ─────────────────────────────
+
+/** What the receiver gets; alerts lose their raw text (size, and it may hold more than the receiver needs). */
+export function webhookPayload(ctx: ActionContext, publicUrl: string, sentAt: Date): Record<string, unknown> {
+  const i: IncidentDetail = ctx.incident;
+  const base = publicUrl.replace(/\/+$/, '');
+  const incident = {
+    id: i.id,
+    title: i.title,
+    status: i.status,
+    verdict: i.verdict,
+    first_seen: i.first_seen,
+    last_seen: i.last_seen,
+    alert_count: i.alert_count,
+    host: i.host,
+    user: i.user,
+    score: i.score,
+    url: /^https?:\/\//i.test(base) ? `${base}/api/v1/incidents/${encodeURIComponent(i.id)}` : null,
+    alerts: i.alerts.slice(0, MAX_ALERTS).map(({ raw: _raw, ...a }) => a),
+    alerts_truncated: i.alerts.length > MAX_ALERTS,
+    enrichment: i.enrichment,
+  };
+  const decision = i.decision ?? i.decisions[i.decisions.length - 1] ?? null;
+  return { incident, decision, action: ctx.action, sent_at: sentAt.toISOString() };
+}
+
+/** Retry-After as delta-seconds or an HTTP date, in ms. */
+export function parseRetryAfter(value: string | string[] | undefined, nowMs = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (!v) return undefined;
+  if (/^\s*\d+\s*$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isFinite(at) ? Math.max(0, at - nowMs) : undefined;
+}
+
+async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= MAX_RESPONSE_BYTES) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BYTES).toString('utf8');
+}
+
+function snippet(text: string): string {
+  return text.replace(/\s+/g, ' ').trim().slice(0, 300);
+}
+
+/** Maps a status to the executor's retry rules; returns null on success. */
+function statusError(status: number, headers: Record<string, string | string[] | undefined>, text: string): ActionError | null {
+  if (status >= 200 && status < 300) return null;
+  const said = snippet(text);
+  const what = `webhook answered ${status}${said ? `: ${said}` : ''}`;
+  if (status >= 300 && status < 400) {
+    const to = Array.isArray(headers.location) ? headers.location[0] : headers.location;
+    return new ActionError(`webhook answered ${status} redirect${to ? ` to ${to}` : ''}; redirects are refused (point the target at the final URL)`, false);
+  }
+  if (status === 408 || status === 429 || status >= 500) return new ActionError(what, true, parseRetryAfter(headers['retry-after']));
+  return new ActionError(what, false);
+}
+
+function transportError(e: unknown, signal: AbortSignal): ActionError {
+  const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (err.code === 'EFIDO_PRIVATE_ADDRESS' || err.cause?.code === 'EFIDO_PRIVATE_ADDRESS') {
+    return new ActionError(`webhook refused: ${err.cause?.message ?? err.message}`, false);
+  }
+  if (signal.aborted) return new ActionError('webhook: no answer before the timeout', true);
+  const detail = err.cause?.message ?? err.message ?? String(e);
+  return new ActionError(`webhook request failed${err.code ? ` (${err.code})` : ''}: ${detail}`, true);
+}
+
+function secret(value: string, key: string): string {
+  return isSecretRef(value) ? resolveSecretRefs(value, key) : value;
+}
+
+function extraHeaders(cfg: WebhookConfig): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(cfg.headers ?? {})) {
+    const lower = k.toLowerCase();
+    if (RESERVED_HEADERS.has(lower) || lower.startsWith('x-fido-')) throw new Error(`actions.targets.${cfg.name}.headers.${k}: this header is set by Fido`);
+    out[lower] = secret(v, `actions.targets.${cfg.name}.headers.${k}`);
+  }
+  return out;
+}
+
+function readCa(cfg: WebhookConfig, deps: ActionDeps): string | undefined {
+  if (!cfg.tls_ca_file) return undefined;
+  const file = resolvePath(deps.configDir, cfg.tls_ca_file);
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`actions.targets.${cfg.name}.tls_ca_file: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+async function create(entry: ComponentEntry, deps: ActionDeps): Promise<ActionTarget> {
+  const cfg = entry as unknown as WebhookConfig;
+  const key = `actions.targets.${cfg.name}`;
+  const allowPrivate = cfg.allow_private ?? false;
+  const url = checkUrl(cfg.url, allowPrivate, `${key}.url`);
+  const hmacKey = secret(cfg.secret, `${key}.secret`);
+  const headers = extraHeaders(cfg);
+  const timeoutMs = cfg.timeout !== undefined ? parseDuration(cfg.timeout, `${key}.timeout`) : DEFAULT_TIMEOUT_MS;
+  const ca = readCa(cfg, deps);
+  const dispatcher = new Agent({
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    connect: {
+      rejectUnauthorized: true,
+      timeout: timeoutMs,
+      ...(ca ? { ca } : {}),
+      ...(allowPrivate ? {} : { lookup: publicOnlyLookup }),
+    },
+  });
+
+  return {
+    name: cfg.name,
+    kind: 'webhook',
+    async execute(ctx: ActionContext): Promise<ActionOutcome> {
+      const sentAt = new Date();
+      const body = JSON.stringify(webhookPayload(ctx, deps.publicUrl, sentAt));
+      const timestamp = String(Math.floor(sentAt.getTime() / 1000));
+      const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
+      let status: number;
+      let text: string;
+      let resHeaders: Record<string, string | string[] | undefined>;
+      try {
+        const res = await request(url, {
+          method: 'POST',
+          dispatcher,
+          signal,
+          headers: {
+            ...headers,
+            'content-type': 'application/json',
+            'user-agent': 'fido-webhook/1',
+            'idempotency-key': ctx.idempotencyKey,
+            'x-fido-timestamp': timestamp,
+            'x-fido-signature': signBody(hmacKey, timestamp, body),
+          },
+          body,
+        });
+        status = res.statusCode;
+        resHeaders = res.headers;
+        text = await readCapped(res.body);
+      } catch (e) {
+        throw transportError(e, signal);
+      }
+      const err = statusError(status, resHeaders, text);
+      if (err) throw err;
+      return { detail: { status, response: snippet(text) } };
+    },
+    async close() {
+      await dispatcher.close();
+    },
+  };
+}
+
+const webhook: ActionKind = {
+  kind: 'webhook',
+  description: 'Signed JSON POST (HMAC-SHA256) to an http(s) URL, with an Idempotency-Key',
+  configSchema: WebhookConfigSchema,
+  create,
+};
+export default webhook;

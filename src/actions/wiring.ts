@@ -1,0 +1,41 @@
+/** Builds the action targets and the outbox executor from config, for the composition root. */
+import type { LoadedConfig } from '../config/load.js';
+import type { Store } from '../store/store.js';
+import type { Logger } from '../util/log.js';
+import { closeActionTargets, createActionTargets } from './registry.js';
+import { createActionExecutor, executorSettings } from './executor.js';
+
+export interface RunningExecutor {
+  start(): void;
+  stop(): Promise<void>;
+  runOnce(limit?: number): Promise<unknown>;
+}
+
+export async function buildActionExecutor(opts: {
+  store: Store;
+  loaded: LoadedConfig;
+  owner: string;
+  publicUrl: string;
+  log: Logger;
+  pollIntervalMs?: number;
+}): Promise<RunningExecutor> {
+  const { config, dir } = opts.loaded;
+  const targets = await createActionTargets(config.actions?.targets ?? [], { configDir: dir, publicUrl: opts.publicUrl });
+  const executor = createActionExecutor({
+    store: opts.store,
+    targets,
+    ...executorSettings(config.actions),
+    leaseMs: 60_000,
+    owner: opts.owner,
+    logger: opts.log,
+    pollIntervalMs: opts.pollIntervalMs ?? 500,
+  });
+  return {
+    start: () => executor.start(),
+    runOnce: (limit) => executor.runOnce(limit),
+    async stop() {
+      await executor.stop();
+      await closeActionTargets(targets);
+    },
+  };
+}
