@@ -1,0 +1,350 @@
+/**
+ * The file receiver against a real temp file and a real store (SQLite and PostgreSQL). The IntakeWriter is a
+ * recording fake of the downstream: the unit under test is the receiver (tailing, cursor, lease).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync, copyFileSync, existsSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { DIALECTS, openTestStore, tempDir, type TestStore } from '../support/stores.js';
+import fileReceiver, { fileLinesTruncated, readCursor, receiverName, splitLines, type SplitOptions } from '../../src/intake/file.js';
+import { BackpressureError, type AcceptResult, type IntakeRecord, type IntakeWriter, type Receiver } from '../../src/intake/receiver.js';
+import type { DialectName } from '../../src/store/dialect.js';
+import type { Logger } from '../../src/util/log.js';
+
+// ---------------------------------------------------------------------------------------------------------
+// Harness
+
+interface Batch {
+  source: string;
+  detector: string | null;
+  raws: string[];
+}
+
+/** Records what it accepted; can be told to refuse with backpressure (once, or until told otherwise). */
+class RecordingIntake implements IntakeWriter {
+  readonly batches: Batch[] = [];
+  calls = 0;
+  refuseOnce = 0;
+  refuseAlways = false;
+
+  async accept(source: string, detector: string | null, records: readonly IntakeRecord[]): Promise<AcceptResult> {
+    this.calls++;
+    if (this.refuseAlways || this.refuseOnce > 0) {
+      this.refuseOnce = Math.max(0, this.refuseOnce - 1);
+      throw new BackpressureError(0);
+    }
+    this.batches.push({ source, detector, raws: records.map((r) => r.raw) });
+    return { ids: records.map((_, i) => `${this.calls}-${i}`) };
+  }
+
+  get raws(): string[] {
+    return this.batches.flatMap((b) => b.raws);
+  }
+}
+
+async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Rig {
+  t: TestStore;
+  dir: string;
+  path: string;
+  logs: string[];
+  /** A receiver for source `source` on `path`, stopped at the end of the test if still running. */
+  receiver(opts?: { intake?: IntakeWriter; owner?: string; source?: string; detector?: string; settings?: Record<string, unknown> }): Receiver;
+  intake: RecordingIntake;
+}
+
+async function withRig(dialect: DialectName, fn: (rig: Rig) => Promise<void>): Promise<void> {
+  const t = await openTestStore(dialect);
+  const dir = tempDir('fido-file-');
+  const logs: string[] = [];
+  const log = pino({ level: 'debug' }, { write: (s: string) => void logs.push(s) }) as unknown as Logger;
+  const started: Receiver[] = [];
+  const intake = new RecordingIntake();
+  const path = join(dir, 'alerts.log');
+  const rig: Rig = {
+    t,
+    dir,
+    path,
+    logs,
+    intake,
+    receiver(o = {}) {
+      const name = o.source ?? 'tail';
+      const settings = { kind: 'file', path: 'alerts.log', poll_interval: '20ms', ...o.settings };
+      const source = { name, ...(o.detector ? { detector: o.detector } : {}), receiver: settings };
+      const r = fileReceiver.create(source, settings, {
+        store: t.store,
+        intake: o.intake ?? intake,
+        log,
+        configDir: dir,
+        owner: o.owner ?? 'proc-1',
+      });
+      assert.ok(r);
+      started.push(r);
+      return r;
+    },
+  };
+  try {
+    await fn(rig);
+  } finally {
+    for (const r of started) await r.stop();
+    await t.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Descriptors this process holds on `file` (Linux), to check that stop() closes them. */
+function openFds(file: string): number {
+  if (!existsSync('/proc/self/fd')) return 0;
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === file;
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Pure line splitting
+
+const opts = (o: Partial<SplitOptions> = {}): SplitOptions => ({
+  format: 'lines',
+  maxLineBytes: 256,
+  batchLines: 100,
+  atFileStart: false,
+  flush: false,
+  ...o,
+});
+
+test('splitLines: complete lines only, CRLF, blank lines, BOM, batch limit, flush', () => {
+  const b = splitLines(Buffer.from('\uFEFFa\r\n\n  \nb\npart'), false, opts({ atFileStart: true }));
+  assert.deepEqual(b.records.map((r) => r.raw), ['a', 'b']);
+  assert.equal(b.consumed, Buffer.byteLength('\uFEFFa\r\n\n  \nb\n'));
+  assert.equal(b.skip, false);
+
+  const limited = splitLines(Buffer.from('1\n2\n3\n'), false, opts({ batchLines: 2 }));
+  assert.deepEqual(limited.records.map((r) => r.raw), ['1', '2']);
+  assert.equal(limited.consumed, 4);
+
+  const flushed = splitLines(Buffer.from('x\ntail'), false, opts({ flush: true }));
+  assert.deepEqual(flushed.records.map((r) => r.raw), ['x', 'tail']);
+  assert.equal(flushed.consumed, 6);
+});
+
+test('splitLines: over-long lines are cut on a character boundary and the rest skipped', () => {
+  const long = 'a' + 'é'.repeat(200); // 401 bytes; byte 256 is inside an é
+  const b = splitLines(Buffer.from(`${long}\nnext\n`), false, opts());
+  assert.deepEqual(b.records.map((r) => r.raw), ['a' + 'é'.repeat(127), 'next']);
+  assert.equal(b.truncated, 1);
+
+  // No newline yet: hand over the head, then skip through the newline in later chunks.
+  const head = splitLines(Buffer.from('x'.repeat(300)), false, opts());
+  assert.deepEqual(head.records.map((r) => r.raw), ['x'.repeat(256)]);
+  assert.deepEqual([head.consumed, head.skip], [256, true]);
+  const more = splitLines(Buffer.from('x'.repeat(44)), true, opts());
+  assert.deepEqual([more.records.length, more.consumed, more.skip], [0, 44, true]);
+  const end = splitLines(Buffer.from('xx\nafter\n'), true, opts());
+  assert.deepEqual(end.records.map((r) => r.raw), ['after']);
+  assert.equal(end.skip, false);
+});
+
+test('splitLines: jsonl counts invalid lines but still hands them over', () => {
+  const b = splitLines(Buffer.from('{"a":1}\nnot json {\n[1,2]\n'), false, opts({ format: 'jsonl' }));
+  assert.deepEqual(b.records.map((r) => r.raw), ['{"a":1}', 'not json {', '[1,2]']);
+  assert.equal(b.invalidJson, 1);
+});
+
+test('settings are validated with the source name in the message', () => {
+  const deps = { store: {} as never, intake: new RecordingIntake(), log: pino({ level: 'silent' }) as unknown as Logger, configDir: '/tmp', owner: 'x' };
+  assert.throws(() => fileReceiver.create({ name: 's1' }, { kind: 'file', path: 'a', format: 'xml' }, deps), /s1.*format/);
+  assert.throws(() => fileReceiver.create({ name: 's1' }, { kind: 'file', path: 'a', poll_interval: '1ms' }, deps), /poll_interval/);
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Against a real file and store
+
+for (const dialect of DIALECTS) {
+  test(`file receiver on ${dialect}: partial lines wait; a restart resumes without re-reading`, () =>
+    withRig(dialect, async ({ path, receiver, intake, t }) => {
+      writeFileSync(path, 'one\ntw');
+      const r1 = receiver();
+      await r1.start();
+      await waitFor(() => intake.raws.length === 1, 'first line');
+      appendFileSync(path, 'o\nthree\n');
+      await waitFor(() => intake.raws.length === 3, 'three lines');
+      assert.deepEqual(intake.raws, ['one', 'two', 'three']);
+      assert.ok(intake.batches.every((b) => b.source === 'tail' && b.detector === null));
+      await r1.stop();
+      assert.equal(openFds(path), 0, 'stop closes the file');
+      assert.equal((await readCursor(t.store.db, 'tail'))?.offset, statSync(path).size);
+      assert.equal(await t.store.db.selectFrom('leases').select('name').executeTakeFirst(), undefined, 'stop releases the lease');
+
+      appendFileSync(path, 'four\nfi'); // written while Fido is down
+      const r2 = receiver();
+      await r2.start();
+      await waitFor(() => intake.raws.length === 4, 'line written while stopped');
+      appendFileSync(path, 've\n');
+      await waitFor(() => intake.raws.length === 5, 'completed line');
+      assert.deepEqual(intake.raws, ['one', 'two', 'three', 'four', 'five']);
+    }));
+
+  test(`file receiver on ${dialect}: rotation delivers the old file's last lines once, then the new file`, () =>
+    withRig(dialect, async ({ path, receiver, intake, t }) => {
+      writeFileSync(path, 'a1\na2\n');
+      await receiver().start();
+      await waitFor(() => intake.raws.length === 2, 'first lines');
+      // One synchronous block: the receiver (same event loop) sees the state only after all of it.
+      appendFileSync(path, 'a3\n');
+      renameSync(path, `${path}.1`);
+      appendFileSync(`${path}.1`, 'a4 from a writer that has not reopened\nfinal without newline');
+      writeFileSync(path, 'b1\nb2\n');
+      await waitFor(() => intake.raws.includes('b2'), 'new file');
+      appendFileSync(path, 'b3\n');
+      await waitFor(() => intake.raws.includes('b3'), 'appended to the new file');
+      assert.deepEqual(intake.raws, ['a1', 'a2', 'a3', 'a4 from a writer that has not reopened', 'final without newline', 'b1', 'b2', 'b3']);
+      const cursor = await readCursor(t.store.db, 'tail');
+      assert.equal(cursor?.ino, String(statSync(path, { bigint: true }).ino));
+    }));
+
+  test(`file receiver on ${dialect}: rotation while stopped reads the rest of the old file first`, () =>
+    withRig(dialect, async ({ path, receiver, intake }) => {
+      writeFileSync(path, 'a1\n');
+      const r1 = receiver();
+      await r1.start();
+      await waitFor(() => intake.raws.length === 1, 'first line');
+      await r1.stop();
+      appendFileSync(path, 'a2\n');
+      renameSync(path, `${path}.1`);
+      writeFileSync(path, 'b1\n');
+      await receiver().start();
+      await waitFor(() => intake.raws.includes('b1'), 'new file');
+      assert.deepEqual(intake.raws, ['a1', 'a2', 'b1']);
+    }));
+
+  test(`file receiver on ${dialect}: truncation (copytruncate) restarts at 0 without re-reading`, () =>
+    withRig(dialect, async ({ path, receiver, intake }) => {
+      writeFileSync(path, 'line-1\nline-2\nline-3\n');
+      await receiver().start();
+      await waitFor(() => intake.raws.length === 3, 'first lines');
+      copyFileSync(path, `${path}.1`);
+      truncateSync(path, 0);
+      appendFileSync(path, 'n1\n');
+      await waitFor(() => intake.raws.includes('n1'), 'line after truncation');
+      // Truncated and regrown past the old offset before a poll: told apart by the first bytes.
+      copyFileSync(path, `${path}.2`);
+      truncateSync(path, 0);
+      appendFileSync(path, `r1 ${'x'.repeat(60)}\nr2\n`);
+      await waitFor(() => intake.raws.includes('r2'), 'regrown file');
+      assert.deepEqual(intake.raws, ['line-1', 'line-2', 'line-3', 'n1', `r1 ${'x'.repeat(60)}`, 'r2']);
+    }));
+
+  test(`file receiver on ${dialect}: start_at end skips existing lines, only the first time`, () =>
+    withRig(dialect, async ({ path, receiver, intake, t }) => {
+      writeFileSync(path, 'old1\nold2\npart');
+      const settings = { start_at: 'end' };
+      const r1 = receiver({ settings, detector: 'auto' });
+      await r1.start();
+      await waitFor(async () => (await readCursor(t.store.db, 'tail')) !== undefined, 'position recorded');
+      appendFileSync(path, 'ial\nnew1\n');
+      await waitFor(() => intake.raws.length === 2, 'new lines');
+      await r1.stop();
+      appendFileSync(path, 'new2\n');
+      await receiver({ settings }).start();
+      await waitFor(() => intake.raws.length === 3, 'line written while stopped');
+      assert.deepEqual(intake.raws, ['partial', 'new1', 'new2']);
+      assert.equal(intake.batches[0]!.detector, null, '"auto" means auto-detection');
+    }));
+
+  test(`file receiver on ${dialect}: a file that does not exist yet is waited for and read whole`, () =>
+    withRig(dialect, async ({ path, receiver, intake, logs }) => {
+      await receiver({ settings: { start_at: 'end' } }).start();
+      await waitFor(() => logs.some((l) => l.includes('waiting for the file to exist')), 'receiver waiting');
+      writeFileSync(path, 'w1\nw2\n');
+      await waitFor(() => intake.raws.length === 2, 'lines of the new file');
+      assert.deepEqual(intake.raws, ['w1', 'w2']);
+    }));
+
+  test(`file receiver on ${dialect}: jsonl hands invalid lines over as raw text; detector is passed`, () =>
+    withRig(dialect, async ({ path, receiver, intake, logs }) => {
+      writeFileSync(path, '{"a":1}\nnot json {\n\n{"b":[2]}\r\n');
+      await receiver({ detector: 'suricata', settings: { format: 'jsonl' } }).start();
+      await waitFor(() => logs.some((l) => l.includes('not JSON')), 'invalid line logged (after its batch was accepted)');
+      assert.deepEqual(intake.raws, ['{"a":1}', 'not json {', '{"b":[2]}']);
+      assert.ok(intake.batches.every((b) => b.detector === 'suricata'));
+    }));
+
+  test(`file receiver on ${dialect}: over-long lines are cut, counted, and the rest skipped`, () =>
+    withRig(dialect, async ({ path, receiver, intake }) => {
+      const source = `long-${dialect}`;
+      writeFileSync(path, `short\n${'x'.repeat(300)}`);
+      await receiver({ source, settings: { max_line_bytes: 256 } }).start();
+      await waitFor(() => intake.raws.length === 2, 'head of the long line');
+      appendFileSync(path, 'yyy\nafter\n');
+      await waitFor(() => intake.raws.length === 3, 'line after the long one');
+      assert.deepEqual(intake.raws, ['short', 'x'.repeat(256), 'after']);
+      const metric = await fileLinesTruncated.get();
+      assert.equal(metric.values.find((v) => v.labels.source === source)?.value, 1);
+    }));
+
+  test(`file receiver on ${dialect}: backpressure holds the batch and the cursor until accepted`, () =>
+    withRig(dialect, async ({ path, receiver, intake, t }) => {
+      intake.refuseAlways = true;
+      writeFileSync(path, 'p1\np2\n');
+      await receiver().start();
+      await waitFor(() => intake.calls >= 3, 'retries under backpressure');
+      const held = await readCursor(t.store.db, 'tail');
+      assert.ok(held == null || held.offset === 0, 'nothing acknowledged while refused');
+      intake.refuseAlways = false;
+      intake.refuseOnce = 1;
+      await waitFor(() => intake.raws.length === 2, 'batch accepted');
+      await waitFor(async () => (await readCursor(t.store.db, 'tail'))?.offset === 6, 'cursor written');
+      assert.deepEqual(intake.batches.map((b) => b.raws), [['p1', 'p2']]);
+    }));
+
+  test(`file receiver on ${dialect}: the lease lets one of two processes tail the file`, () =>
+    withRig(dialect, async ({ path, receiver, t }) => {
+      const a = new RecordingIntake();
+      const b = new RecordingIntake();
+      writeFileSync(path, '');
+      const ra = receiver({ intake: a, owner: 'proc-a' });
+      const rb = receiver({ intake: b, owner: 'proc-b' });
+      await Promise.all([ra.start(), rb.start()]);
+      for (let i = 1; i <= 5; i++) appendFileSync(path, `l${i}\n`);
+      await waitFor(() => a.raws.length + b.raws.length >= 5, 'five lines');
+      const [holder, other, holderReceiver] = a.raws.length > 0 ? [a, b, ra] : [b, a, rb];
+      assert.deepEqual(holder.raws, ['l1', 'l2', 'l3', 'l4', 'l5']);
+      assert.equal(other.calls, 0);
+
+      await holderReceiver.stop(); // releases the lease: the other takes over from the cursor
+      appendFileSync(path, 'l6\n');
+      await waitFor(() => other.raws.length === 1, 'takeover');
+      assert.deepEqual(other.raws, ['l6']);
+      assert.equal(holder.raws.length, 5);
+      const lease = await t.store.db.selectFrom('leases').select(['name', 'owner']).executeTakeFirstOrThrow();
+      assert.equal(lease.name, receiverName('tail'));
+      assert.equal(lease.owner, other === a ? 'proc-a' : 'proc-b');
+    }));
+
+  test(`file receiver on ${dialect}: a live lease of another process blocks; an expired one is taken`, () =>
+    withRig(dialect, async ({ path, receiver, intake, t }) => {
+      await t.store.db.insertInto('leases').values({ name: receiverName('tail'), owner: 'ghost', until: Date.now() + 60_000 }).execute();
+      writeFileSync(path, 'g1\n');
+      await receiver().start();
+      await sleep(300); // several polls: a correct receiver reads nothing (this can only pass wrongly, not fail)
+      assert.equal(intake.calls, 0);
+      await t.store.db.updateTable('leases').set({ until: Date.now() - 1 }).execute();
+      await waitFor(() => intake.raws.length === 1, 'taken over expired lease');
+      assert.deepEqual(intake.raws, ['g1']);
+    }));
+}
