@@ -18,6 +18,9 @@ export const SourceSchema = Type.Object(
   {
     name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'The `source` of every alert it brings' }),
     detector: Type.Optional(Type.String({ description: 'Detector name, or "auto" (default) to detect the format' })),
+    time_zone: Type.Optional(
+      Type.String({ description: 'IANA zone (e.g. Europe/Berlin) or offset (+02:00) of timestamps that carry no zone (syslog RFC 3164…); default UTC' }),
+    ),
     receiver: Type.Optional(
       Type.Object({ kind: Type.String({ description: 'http (default), file, …' }) }, { additionalProperties: true }),
     ),

@@ -9,6 +9,7 @@ import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { TSchema } from 'typebox';
 import type { ComponentKind } from './component.js';
 import { ConfigSchema, type FidoConfig } from './schema.js';
+import { resolveTimeZone } from '../detectors/lib/time.js';
 
 export interface ConfigError {
   /** Dotted key path, e.g. enrichment.providers[1].file */
@@ -135,7 +136,7 @@ export function parseConfigText(text: string, kinds: ConfigKinds): ParsedConfig 
   const version = createHash('sha256').update(text).digest('hex').slice(0, 16);
   const errors: ConfigError[] = doc.errors.map((e) => ({
     key: '(yaml)',
-    line: e.linePos?.[0]?.line ?? null,
+    line: e.linePos?.[0]?.line ?? lc.linePos(e.pos[0]).line,
     message: e.message.split('\n')[0] ?? 'invalid YAML',
   }));
   if (errors.length) return { config: {}, version, errors };
@@ -157,6 +158,13 @@ export function parseConfigText(text: string, kinds: ConfigKinds): ParsedConfig 
   (config.sources ?? []).forEach((s, i) => {
     if (sourceNames.has(s.name)) errors.push({ key: `sources[${i}].name`, line: lineOf(doc, lc, ['sources', i, 'name']), message: `duplicate source "${s.name}"` });
     sourceNames.add(s.name);
+    if (s.time_zone !== undefined) {
+      try {
+        resolveTimeZone(s.time_zone);
+      } catch (e) {
+        errors.push({ key: `sources[${i}].time_zone`, line: lineOf(doc, lc, ['sources', i, 'time_zone']), message: (e as Error).message });
+      }
+    }
   });
   return { config, version, errors };
 }

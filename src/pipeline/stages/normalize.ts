@@ -21,7 +21,8 @@ export type NormalizeResult =
 
 /** The detector registry as the stage sees it (detectors/lib/registry.ts provides it). */
 export interface RecordNormalizer {
-  normalize(text: string, detector: string | null): NormalizeResult;
+  /** `receivedAt` makes a redone batch yield the same alerts (year inference, records without a time). */
+  normalize(text: string, detector: string | null, opts: { receivedAt: Date; timeZone?: string }): NormalizeResult;
 }
 
 interface IntakeRow {
@@ -40,7 +41,19 @@ interface Computed {
 
 const CHUNK = 200;
 
-export function createNormalizeStage(store: Store, normalizer: RecordNormalizer, batchSize = 500): Stage<Computed> {
+/**
+ * @param timeZones source name → IANA zone (or offset) of that source's zone-less timestamps (syslog 3164…).
+ */
+export function createNormalizeStage(
+  store: Store,
+  normalizer: RecordNormalizer,
+  timeZones: ReadonlyMap<string, string> = new Map(),
+  batchSize = 500,
+): Stage<Computed> {
+  const zoneOf = (source: string): { timeZone?: string } => {
+    const tz = timeZones.get(source);
+    return tz ? { timeZone: tz } : {};
+  };
   return {
     name: 'normalize',
     batchSize,
@@ -53,7 +66,7 @@ export function createNormalizeStage(store: Store, normalizer: RecordNormalizer,
       rows.sort((a, b) => (a.id < b.id ? -1 : 1));
       const out: Computed = { alerts: [], context: [], quarantine: [] };
       for (const row of rows) {
-        const r = normalizer.normalize(row.raw, row.detector);
+        const r = normalizer.normalize(row.raw, row.detector, { receivedAt: new Date(row.received_at), ...zoneOf(row.source) });
         if ('error' in r) {
           out.quarantine.push({ row, reason: r.error, detector: r.detector ?? row.detector });
         } else if ('context' in r) {

@@ -1,0 +1,586 @@
+/**
+ * The shared layer every enrichment provider plugs into (see provider.ts for the provider contract).
+ *
+ * A lookup goes: hot cache (in-process LRU) → coalescing (one call per provider+subject in flight) → warm
+ * cache (the `enrich_cache` table, shared by every Fido process; skipped for `local` providers, which are
+ * their own cache) → circuit breaker → concurrency slot → rate-limit token → the provider, under a timeout.
+ * Waiting is bounded: for a slot by `queue_wait`, for a token by `max_wait`; a lookup that would wait longer
+ * reports `ratelimited` (at once, when the token bucket already shows it) rather than queueing without end. Positive answers are cached for `ttl`, negative ones for `negative_ttl`;
+ * failures are never cached, they count towards the breaker instead.
+ *
+ * Every lookup returns an Enrichment or an EnrichmentError (never throws), and counts once in
+ * `fido_enrich_lookups_total{provider,result}`.
+ */
+import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { LRUCache } from 'lru-cache';
+import { Type, type Static } from 'typebox';
+import { Duration } from '../config/schema.js';
+import { parseDuration } from '../config/duration.js';
+import type { Enrichment, EnrichmentError } from '../model/enrichment.js';
+import type { ObservableType } from '../model/observable.js';
+import type { Store } from '../store/store.js';
+import type { EnrichmentProvider, LookupSubject, ProviderAnswer } from './provider.js';
+import { enrichLookups } from '../metrics.js';
+import { iso } from '../util/time.js';
+import { log } from '../util/log.js';
+
+// ---------------------------------------------------------------------------------------------------------
+// Settings
+
+/** The per-provider keys every provider schema spreads in: `Type.Object({ name, kind, ...providerSettingsSchema, … })`. */
+export const providerSettingsSchema = {
+  ttl: Type.Optional(Duration),
+  negative_ttl: Type.Optional(Duration),
+  timeout: Type.Optional(Duration),
+  concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Lookups in flight at once' })),
+  rate_per_second: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Sustained calls per second (token bucket)' })),
+  rate_burst: Type.Optional(Type.Integer({ minimum: 1, description: 'Bucket size; default: rate_per_second rounded up' })),
+  /** How long a lookup may wait for a rate-limit token before it reports `ratelimited`. */
+  max_wait: Type.Optional(Duration),
+  /** How long a lookup may queue for a concurrency slot before it reports `ratelimited`. */
+  queue_wait: Type.Optional(Duration),
+  breaker_failures: Type.Optional(Type.Integer({ minimum: 1, description: 'Consecutive failures that open the circuit' })),
+  breaker_cooldown: Type.Optional(Duration),
+};
+const ProviderSettingsObject = Type.Object(providerSettingsSchema);
+export type ProviderSettingsConfig = Static<typeof ProviderSettingsObject>;
+
+export interface ProviderSettings {
+  ttlMs: number;
+  negativeTtlMs: number;
+  timeoutMs: number;
+  concurrency: number;
+  /** null: no rate limit. */
+  ratePerSecond: number | null;
+  rateBurst: number;
+  maxWaitMs: number;
+  queueWaitMs: number;
+  breakerFailures: number;
+  breakerCooldownMs: number;
+}
+
+/** Remote sources are slow and metered: cache long. Local ones are cheap and their files change: cache briefly. */
+export function defaultSettings(local: boolean): ProviderSettings {
+  return {
+    ttlMs: local ? 60_000 : 3_600_000,
+    negativeTtlMs: local ? 60_000 : 900_000,
+    timeoutMs: local ? 5_000 : 10_000,
+    concurrency: local ? 16 : 8,
+    ratePerSecond: null,
+    rateBurst: 1,
+    maxWaitMs: 2_000,
+    // Bounded so that one enrich batch (slot wait + token wait + timeout) ends well inside a stage lease.
+    queueWaitMs: 20_000,
+    breakerFailures: 5,
+    breakerCooldownMs: 30_000,
+  };
+}
+
+/** Config keys (durations as written in YAML) → settings in ms, over the defaults for local or remote providers. */
+export function resolveSettings(cfg: ProviderSettingsConfig | undefined, local: boolean): ProviderSettings {
+  const d = defaultSettings(local);
+  const c = cfg ?? {};
+  const dur = (v: string | number | undefined, key: string, def: number) => (v === undefined ? def : parseDuration(v, key));
+  const rate = c.rate_per_second ?? null;
+  return {
+    ttlMs: dur(c.ttl, 'ttl', d.ttlMs),
+    negativeTtlMs: dur(c.negative_ttl, 'negative_ttl', d.negativeTtlMs),
+    timeoutMs: dur(c.timeout, 'timeout', d.timeoutMs),
+    concurrency: c.concurrency ?? d.concurrency,
+    ratePerSecond: rate,
+    rateBurst: c.rate_burst ?? (rate ? Math.max(1, Math.ceil(rate)) : 1),
+    maxWaitMs: dur(c.max_wait, 'max_wait', d.maxWaitMs),
+    queueWaitMs: dur(c.queue_wait, 'queue_wait', d.queueWaitMs),
+    breakerFailures: c.breaker_failures ?? d.breakerFailures,
+    breakerCooldownMs: dur(c.breaker_cooldown, 'breaker_cooldown', d.breakerCooldownMs),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Clock
+
+/** Time source of the layer; tests inject a manual clock to step through TTLs, cool-downs and token refills. */
+export interface Clock {
+  now(): number;
+  /** Resolves after `ms`, or early (without error) when `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep(ms, signal) {
+    return new Promise<void>((resolve) => {
+      if (signal?.aborted) return resolve();
+      const done = () => {
+        clearTimeout(t);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const t = setTimeout(done, Math.max(0, ms));
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Limits: concurrency, rate, breaker
+
+/** FIFO counting semaphore whose waiters give up after a bound. */
+class Slots {
+  private active = 0;
+  private readonly queue: Array<() => void> = [];
+  constructor(readonly limit: number) {}
+
+  get inUse(): number {
+    return this.active;
+  }
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  acquire(clock: Clock, waitMs: number): Promise<boolean> {
+    if (this.active < this.limit) {
+      this.active++;
+      return Promise.resolve(true);
+    }
+    if (waitMs <= 0) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const timer = new AbortController();
+      // release() hands its slot straight to the next waiter, so `active` stays the same.
+      const grant = () => {
+        timer.abort();
+        resolve(true);
+      };
+      this.queue.push(grant);
+      void clock.sleep(waitMs, timer.signal).then(() => {
+        if (timer.signal.aborted) return;
+        const i = this.queue.indexOf(grant);
+        if (i >= 0) this.queue.splice(i, 1);
+        resolve(false);
+      });
+    });
+  }
+
+  release(): void {
+    const next = this.queue.shift();
+    if (next) next();
+    else this.active--;
+  }
+}
+
+/**
+ * Token bucket with reservations: a caller that must wait takes its token in advance (the balance goes
+ * negative) and sleeps exactly until it is due, so waiters are served in order and nobody polls.
+ */
+class TokenBucket {
+  private tokens: number;
+  private last: number;
+  constructor(
+    readonly rate: number,
+    readonly burst: number,
+    now: number,
+  ) {
+    this.tokens = burst;
+    this.last = now;
+  }
+
+  private refill(now: number): void {
+    if (now > this.last) {
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.rate) / 1000);
+      this.last = now;
+    }
+  }
+
+  /** 0: go now; n > 0: go in n ms (the token is yours); null: not within maxWaitMs (nothing taken). */
+  reserve(now: number, maxWaitMs: number): number | null {
+    this.refill(now);
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
+    const wait = Math.ceil(((1 - this.tokens) / this.rate) * 1000);
+    if (wait > maxWaitMs) return null;
+    this.tokens -= 1;
+    return wait;
+  }
+
+  available(now: number): number {
+    this.refill(now);
+    return this.tokens;
+  }
+}
+
+export type BreakerState = 'closed' | 'open' | 'half_open';
+
+/** Opens after N consecutive failures; after the cool-down lets one trial call through (half-open). */
+class Breaker {
+  failures = 0;
+  openedAt: number | null = null;
+  private trial = false;
+  constructor(
+    readonly threshold: number,
+    readonly cooldownMs: number,
+  ) {}
+
+  state(now: number): BreakerState {
+    if (this.openedAt === null) return 'closed';
+    return now - this.openedAt >= this.cooldownMs ? 'half_open' : 'open';
+  }
+
+  admit(now: number): boolean {
+    const s = this.state(now);
+    if (s === 'closed') return true;
+    if (s === 'open' || this.trial) return false;
+    this.trial = true;
+    return true;
+  }
+
+  success(): void {
+    this.failures = 0;
+    this.openedAt = null;
+    this.trial = false;
+  }
+
+  failure(now: number): void {
+    this.failures++;
+    // A failed trial re-opens at once; otherwise open when the run of failures reaches the threshold.
+    if (this.trial || this.failures >= this.threshold) this.openedAt = now;
+    this.trial = false;
+  }
+
+  /** The call ended without telling us anything about the provider (e.g. shutdown). */
+  neutral(): void {
+    this.trial = false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The enricher
+
+export type LookupResult = Enrichment | EnrichmentError;
+
+export function isEnrichmentError(r: LookupResult): r is EnrichmentError {
+  return 'error' in r;
+}
+
+export interface ProviderState {
+  provider: string;
+  kind: string;
+  local: boolean;
+  breaker: BreakerState;
+  consecutive_failures: number;
+  /** When an open circuit lets the next trial call through. */
+  retry_at: string | null;
+  in_flight: number;
+  waiting: number;
+  concurrency: number;
+  rate_per_second: number | null;
+  /** Tokens left in the bucket (negative: reserved by waiting lookups); null without a rate limit. */
+  tokens: number | null;
+  ttl_ms: number;
+  negative_ttl_ms: number;
+}
+
+export interface Enricher {
+  readonly providers: readonly EnrichmentProvider[];
+  /** The providers that answer subjects of this type. */
+  providersFor(type: ObservableType): EnrichmentProvider[];
+  /** Never throws: failures come back as an EnrichmentError. */
+  lookup(provider: string, subject: LookupSubject): Promise<LookupResult>;
+  state(provider: string): ProviderState;
+  settings(provider: string): ProviderSettings;
+  /** Deletes expired rows of the shared cache table; returns how many. */
+  pruneSharedCache(): Promise<number>;
+  /** Aborts lookups in flight and closes the providers. */
+  close(): Promise<void>;
+}
+
+export interface EnricherOptions {
+  providers: readonly EnrichmentProvider[];
+  /** Holds the shared warm cache (`enrich_cache`); without it only the in-process cache is used. */
+  store?: Store | null;
+  /** Per provider name: its config entry (or just the common keys); missing names get the defaults. */
+  settings?: Readonly<Record<string, ProviderSettingsConfig | undefined>>;
+  clock?: Clock;
+  /** Entries of the in-process LRU, across providers. */
+  hotEntries?: number;
+}
+
+interface CacheEntry {
+  found: boolean;
+  data: Record<string, unknown>;
+  fetchedAt: number;
+  expiresAt: number;
+}
+
+interface Runtime {
+  provider: EnrichmentProvider;
+  settings: ProviderSettings;
+  slots: Slots;
+  bucket: TokenBucket | null;
+  breaker: Breaker;
+}
+
+const PRUNE_EVERY_MS = 10 * 60_000;
+const MAX_KEY = 512;
+
+/** Cache key of a subject; very long values (URLs) are hashed to keep the table's primary key small. */
+export function subjectKey(s: LookupSubject): string {
+  const key = `${s.type}:${s.value}`;
+  return key.length <= MAX_KEY ? key : `${s.type}:sha256:${createHash('sha256').update(s.value).digest('hex')}`;
+}
+
+class TimeoutError extends Error {}
+class ClosedError extends Error {}
+
+export function createEnricher(opts: EnricherOptions): Enricher {
+  const clock = opts.clock ?? systemClock;
+  const store = opts.store ?? null;
+  const runtimes = new Map<string, Runtime>();
+  for (const p of opts.providers) {
+    if (runtimes.has(p.name)) throw new Error(`enrichment provider "${p.name}" is declared twice`);
+    const s = resolveSettings(opts.settings?.[p.name], p.local);
+    runtimes.set(p.name, {
+      provider: p,
+      settings: s,
+      slots: new Slots(s.concurrency),
+      bucket: s.ratePerSecond ? new TokenBucket(s.ratePerSecond, s.rateBurst, clock.now()) : null,
+      breaker: new Breaker(s.breakerFailures, s.breakerCooldownMs),
+    });
+  }
+  const hot = new LRUCache<string, CacheEntry>({ max: opts.hotEntries ?? 20_000 });
+  const inflight = new Map<string, Promise<LookupResult>>();
+  const closing = new AbortController();
+  // Every lookup in flight listens for close(); hundreds at once are normal, not a leak.
+  setMaxListeners(0, closing.signal);
+  let lastPrune = clock.now();
+
+  const runtime = (name: string): Runtime => {
+    const r = runtimes.get(name);
+    if (!r) throw new Error(`unknown enrichment provider "${name}"`);
+    return r;
+  };
+
+  function count(provider: string, r: LookupResult): void {
+    const result = isEnrichmentError(r) ? (r.result === 'ratelimited' ? 'ratelimited' : 'error') : r.cache;
+    enrichLookups.inc({ provider, result });
+  }
+
+  function failure(p: Runtime, subject: LookupSubject, result: EnrichmentError['result'], error: string): EnrichmentError {
+    return { provider: p.provider.name, subject: { type: subject.type, value: subject.value }, error, result };
+  }
+
+  function answer(p: Runtime, subject: LookupSubject, e: CacheEntry, cache: Enrichment['cache']): Enrichment {
+    return {
+      provider: p.provider.name,
+      subject: { type: subject.type, value: subject.value },
+      data: e.data,
+      found: e.found,
+      fetched_at: iso(e.fetchedAt),
+      cache,
+    };
+  }
+
+  function hotGet(lruKey: string): CacheEntry | undefined {
+    const e = hot.get(lruKey);
+    if (e && e.expiresAt <= clock.now()) {
+      hot.delete(lruKey);
+      return undefined;
+    }
+    return e;
+  }
+
+  async function warmGet(p: Runtime, key: string): Promise<CacheEntry | undefined> {
+    if (!store || p.provider.local) return undefined;
+    try {
+      const row = await store.db
+        .selectFrom('enrich_cache')
+        .select(['found', 'data', 'fetched_at', 'expires_at'])
+        .where('provider', '=', p.provider.name)
+        .where('key', '=', key)
+        .where('expires_at', '>', clock.now())
+        .executeTakeFirst();
+      if (!row) return undefined;
+      return { found: row.found === 1, data: JSON.parse(row.data) as Record<string, unknown>, fetchedAt: row.fetched_at, expiresAt: row.expires_at };
+    } catch (e) {
+      // The shared cache is an optimisation: a broken read must not fail the lookup.
+      log.warn({ provider: p.provider.name, err: (e as Error).message }, 'enrich cache read failed');
+      return undefined;
+    }
+  }
+
+  async function warmPut(p: Runtime, key: string, e: CacheEntry): Promise<void> {
+    if (!store || p.provider.local) return;
+    const row = { found: e.found ? 1 : 0, data: JSON.stringify(e.data), fetched_at: e.fetchedAt, expires_at: e.expiresAt };
+    try {
+      await store.db
+        .insertInto('enrich_cache')
+        .values({ provider: p.provider.name, key, ...row })
+        .onConflict((oc) => oc.columns(['provider', 'key']).doUpdateSet(row))
+        .execute();
+    } catch (err) {
+      log.warn({ provider: p.provider.name, err: (err as Error).message }, 'enrich cache write failed');
+    }
+    if (clock.now() - lastPrune >= PRUNE_EVERY_MS) {
+      lastPrune = clock.now();
+      pruneSharedCache().catch(() => undefined);
+    }
+  }
+
+  async function pruneSharedCache(): Promise<number> {
+    if (!store) return 0;
+    const r = await store.db.deleteFrom('enrich_cache').where('expires_at', '<=', clock.now()).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
+  /** The part of a lookup that coalesced callers share: warm cache, limits, the call. */
+  async function fetchThrough(p: Runtime, subject: LookupSubject, lruKey: string, key: string): Promise<LookupResult> {
+    const warm = await warmGet(p, key);
+    if (warm) {
+      hot.set(lruKey, warm);
+      return answer(p, subject, warm, 'hit');
+    }
+    const s = p.settings;
+    if (p.breaker.state(clock.now()) === 'open') return openCircuit(p, subject, clock.now());
+    if (!(await p.slots.acquire(clock, s.queueWaitMs))) {
+      return failure(p, subject, 'ratelimited', `concurrency limit of ${s.concurrency} still busy after ${s.queueWaitMs}ms`);
+    }
+    try {
+      if (p.bucket) {
+        const wait = p.bucket.reserve(clock.now(), s.maxWaitMs);
+        if (wait === null) return failure(p, subject, 'ratelimited', `over the rate limit of ${s.ratePerSecond}/s`);
+        if (wait > 0) await clock.sleep(wait, closing.signal);
+      }
+      if (closing.signal.aborted) return failure(p, subject, 'error', 'enricher closed');
+      if (!p.breaker.admit(clock.now())) return openCircuit(p, subject, clock.now());
+      return await call(p, subject, lruKey, key);
+    } finally {
+      p.slots.release();
+    }
+  }
+
+  function openCircuit(p: Runtime, subject: LookupSubject, now: number): EnrichmentError {
+    const retry = (p.breaker.openedAt ?? now) + p.breaker.cooldownMs;
+    return failure(p, subject, 'open_circuit', `circuit open after ${p.breaker.failures} consecutive failures; next try after ${iso(retry)}`);
+  }
+
+  async function call(p: Runtime, subject: LookupSubject, lruKey: string, key: string): Promise<LookupResult> {
+    const s = p.settings;
+    const ac = new AbortController();
+    const onClose = () => ac.abort(new ClosedError('enricher closed'));
+    closing.signal.addEventListener('abort', onClose, { once: true });
+    const timer = new AbortController();
+    void clock.sleep(s.timeoutMs, timer.signal).then(() => {
+      if (!timer.signal.aborted) ac.abort(new TimeoutError(`no answer within ${s.timeoutMs}ms`));
+    });
+    // A provider that ignores its signal must not hold the lookup past the timeout: race the abort.
+    const aborted = new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(ac.signal.reason as Error), { once: true }));
+    try {
+      const a = checkAnswer(await Promise.race([p.provider.lookup(subject, ac.signal), aborted]));
+      p.breaker.success();
+      const fetchedAt = clock.now();
+      const ttl = a.ttlMs ?? (a.found ? s.ttlMs : s.negativeTtlMs);
+      const entry: CacheEntry = { found: a.found, data: a.data, fetchedAt, expiresAt: fetchedAt + ttl };
+      if (ttl > 0) {
+        hot.set(lruKey, entry);
+        await warmPut(p, key, entry);
+      }
+      return answer(p, subject, entry, 'miss');
+    } catch (e) {
+      const reason = ac.signal.aborted ? (ac.signal.reason as unknown) : e;
+      if (reason instanceof ClosedError) {
+        p.breaker.neutral();
+        return failure(p, subject, 'error', 'enricher closed');
+      }
+      p.breaker.failure(clock.now());
+      if (reason instanceof TimeoutError) return failure(p, subject, 'timeout', reason.message);
+      return failure(p, subject, 'error', errorText(e));
+    } finally {
+      timer.abort();
+      closing.signal.removeEventListener('abort', onClose);
+    }
+  }
+
+  async function lookup(name: string, subject: LookupSubject): Promise<LookupResult> {
+    const p = runtime(name);
+    if (!p.provider.subjects.includes(subject.type)) {
+      return failure(p, subject, 'error', `${p.provider.kind} provider does not answer ${subject.type} subjects`);
+    }
+    const key = subjectKey(subject);
+    const lruKey = `${name}\u0000${key}`;
+    const cached = hotGet(lruKey);
+    if (cached) {
+      const r = answer(p, subject, cached, 'hit');
+      count(name, r);
+      return r;
+    }
+    const flying = inflight.get(lruKey);
+    if (flying) {
+      const shared = await flying;
+      const r: LookupResult = isEnrichmentError(shared) ? { ...shared, subject: { ...shared.subject } } : { ...shared, cache: 'coalesced' };
+      count(name, r);
+      return r;
+    }
+    const flight = fetchThrough(p, subject, lruKey, key)
+      .catch((e: unknown) => failure(p, subject, 'error', errorText(e)))
+      .finally(() => inflight.delete(lruKey));
+    inflight.set(lruKey, flight);
+    const r = await flight;
+    count(name, r);
+    return r;
+  }
+
+  function state(name: string): ProviderState {
+    const p = runtime(name);
+    const now = clock.now();
+    const b = p.breaker.state(now);
+    return {
+      provider: name,
+      kind: p.provider.kind,
+      local: p.provider.local,
+      breaker: b,
+      consecutive_failures: p.breaker.failures,
+      retry_at: b === 'closed' || p.breaker.openedAt === null ? null : iso(p.breaker.openedAt + p.breaker.cooldownMs),
+      in_flight: p.slots.inUse,
+      waiting: p.slots.waiting,
+      concurrency: p.settings.concurrency,
+      rate_per_second: p.settings.ratePerSecond,
+      tokens: p.bucket ? Math.round(p.bucket.available(now) * 100) / 100 : null,
+      ttl_ms: p.settings.ttlMs,
+      negative_ttl_ms: p.settings.negativeTtlMs,
+    };
+  }
+
+  return {
+    providers: opts.providers,
+    providersFor: (type) => opts.providers.filter((p) => p.subjects.includes(type)),
+    lookup,
+    state,
+    settings: (name) => ({ ...runtime(name).settings }),
+    pruneSharedCache,
+    async close() {
+      closing.abort();
+      await Promise.allSettled([...inflight.values()]);
+      for (const p of opts.providers) {
+        try {
+          await p.close?.();
+        } catch (e) {
+          log.warn({ provider: p.name, err: errorText(e) }, 'provider close failed');
+        }
+      }
+    },
+  };
+}
+
+function checkAnswer(a: ProviderAnswer): ProviderAnswer {
+  if (!a || typeof a.found !== 'boolean' || typeof a.data !== 'object' || a.data === null) {
+    throw new Error('provider returned a malformed answer');
+  }
+  return a;
+}
+
+function errorText(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.slice(0, 500) || 'unknown error';
+}

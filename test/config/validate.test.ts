@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { parseConfigText } from '../../src/config/validate.js';
+import { configKinds, loadConfig, DEMO_CONFIG } from '../../src/config/load.js';
+import { resolveSecretsDeep } from '../../src/config/secrets.js';
+import { FIDO_BIN } from '../support/fido-process.js';
+
+const errorsOf = (text: string) => parseConfigText(text, configKinds).errors;
+
+test('the demo configuration is valid', async () => {
+  const loaded = await loadConfig(DEMO_CONFIG);
+  assert.match(loaded.version, /^[0-9a-f]{16}$/);
+  assert.ok((loaded.config.sources ?? []).length > 0);
+});
+
+test('errors name the key and its line', () => {
+  const text = ['server:', '  port: "eighty"', 'sources:', '  - name: a', '    detector: suricata', '    colour: blue', '  - name: a', 'correlation:', '  group_window: soon'].join('\n');
+  const errs = errorsOf(text);
+  const by = (key: string) => errs.find((e) => e.key === key);
+  assert.equal(by('server.port')?.line, 2);
+  assert.equal(by('sources[0].colour')?.line, 6);
+  assert.match(by('sources[0].colour')!.message, /unknown key/);
+  assert.equal(by('sources[1].name')?.line, 7);
+  assert.match(by('sources[1].name')!.message, /duplicate/);
+  assert.equal(by('correlation.group_window')?.line, 9);
+});
+
+test('component entries are checked against their kind', () => {
+  const errs = errorsOf(['enrichment:', '  providers:', '    - name: x', '      kind: crystal-ball', 'sources:', '  - name: s', '    time_zone: Mars/Olympus'].join('\n'));
+  const kind = errs.find((e) => e.key === 'enrichment.providers[0].kind');
+  assert.equal(kind?.line, 4);
+  assert.match(kind!.message, /unknown enrichment provider kind "crystal-ball" \(known: .*netsegments/);
+  const tz = errs.find((e) => e.key === 'sources[0].time_zone');
+  assert.equal(tz?.line, 7);
+  assert.match(tz!.message, /unknown time zone/);
+});
+
+test('YAML syntax errors and non-mappings are reported with a line', () => {
+  const e1 = errorsOf('server:\n  port: [1, 2\n');
+  assert.equal(e1[0]?.key, '(yaml)');
+  assert.ok(e1[0]?.line);
+  assert.equal(errorsOf('- just\n- a list\n')[0]?.key, '(root)');
+});
+
+test('secret references resolve from env and files, and name what is missing', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fido-secret-'));
+  writeFileSync(join(dir, 'pw'), 's3cret\n');
+  const v = resolveSecretsDeep({ a: { pw: `\${file:${join(dir, 'pw')}}`, k: 'key-${env:K}' } }, '', { K: 'v' });
+  assert.deepEqual(v, { a: { pw: 's3cret', k: 'key-v' } });
+  assert.throws(() => resolveSecretsDeep({ x: [{ y: '${env:NOPE}' }] }, '', {}), /x\[0\]\.y: environment variable NOPE is not set/);
+});
+
+test('fido config validate exits 1 with key and line, 0 when valid', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fido-cfg-'));
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, 'intake:\n  max_backlog: -3\n');
+  const r = spawnSync(process.execPath, [FIDO_BIN, 'config', 'validate', bad], { encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /bad\.yaml:2: intake\.max_backlog: must be >= 1/);
+  const ok = spawnSync(process.execPath, [FIDO_BIN, 'config', 'validate', DEMO_CONFIG], { encoding: 'utf8' });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /valid/);
+});

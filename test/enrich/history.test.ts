@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import history, { excludeIncident, type HistoryData } from '../../src/enrich/providers/history.js';
+import { DIALECTS, openTestStore } from '../support/stores.js';
+import { insertAlert, insertIncident } from './support.js';
+
+const DAY = 86_400_000;
+const NOW = Date.parse('2026-11-27T12:00:00Z');
+const signal = new AbortController().signal;
+
+for (const dialect of DIALECTS) {
+  test(`history on ${dialect}: counts, last seen, verdicts for a host, a user and an indicator over the window`, async () => {
+    const t = await openTestStore(dialect);
+    try {
+      const db = t.store.db;
+      await insertIncident(db, { id: 'I-old', time: NOW - 40 * DAY, host: 'ws-042', verdict: 'true_positive' });
+      await insertIncident(db, { id: 'I-tp', time: NOW - 10 * DAY, host: 'ws-042', user: 'alice', verdict: 'true_positive', score: 88 });
+      await insertIncident(db, { id: 'I-fp', time: NOW - 3 * DAY, host: 'ws-042', verdict: 'false_positive' });
+      await insertIncident(db, { id: 'I-now', time: NOW - 60_000, host: 'ws-042', user: 'alice' });
+      // Outside the 30-day window: not counted.
+      await insertAlert(db, { id: 'A0', incident: 'I-old', time: NOW - 40 * DAY, host: 'ws-042', observables: [['ip', '203.0.113.7', 'dst']] });
+      await insertAlert(db, { id: 'A1', incident: 'I-tp', time: NOW - 10 * DAY, host: 'ws-042', user: 'alice', repeats: 3, observables: [['ip', '203.0.113.7', 'dst'], ['ip', '203.0.113.7', 'src']] });
+      await insertAlert(db, { id: 'A2', incident: 'I-tp', time: NOW - 10 * DAY + 1000, host: 'ws-042', observables: [['host', 'ws-042', 'host']] });
+      await insertAlert(db, { id: 'A3', incident: 'I-fp', time: NOW - 3 * DAY, host: 'ws-042' });
+      await insertAlert(db, { id: 'A4', incident: 'I-now', time: NOW - 60_000, host: 'ws-042', user: 'alice', observables: [['ip', '203.0.113.7', 'dst']] });
+      await insertAlert(db, { id: 'A5', incident: null, time: NOW - 30_000, host: 'ws-042' });
+
+      const p = await history.create({ name: 'history', kind: 'history', window: '30d' }, { store: t.store, configDir: '/', now: () => NOW });
+      const host = await p.lookup({ type: 'host', value: 'WS-042' }, signal);
+      const h = host.data as unknown as HistoryData;
+      assert.equal(host.found, true);
+      assert.equal(host.ttlMs, 0, 'history is not cached by default');
+      assert.equal(h.alerts, 5);
+      assert.equal(h.events, 7);
+      assert.equal(h.incident_count, 3);
+      assert.deepEqual(h.incidents.map((i) => [i.id, i.alerts, i.verdict]), [
+        ['I-now', 1, null],
+        ['I-fp', 1, 'false_positive'],
+        ['I-tp', 2, 'true_positive'],
+      ]);
+      assert.deepEqual(h.verdicts, { true_positive: 1, false_positive: 1, benign: 0 });
+      assert.equal(h.last_seen, new Date(NOW - 30_000).toISOString());
+      assert.deepEqual(h.ungrouped, { alerts: 1, events: 1, last_seen: new Date(NOW - 30_000).toISOString() });
+      assert.equal(h.incidents.find((i) => i.id === 'I-tp')!.score, 88);
+
+      // "Previous" history of the current incident: itself removed from every count.
+      const prev = excludeIncident(h, 'I-now');
+      assert.equal(prev.alerts, 4);
+      assert.equal(prev.incident_count, 2);
+      assert.deepEqual(prev.incidents.map((i) => i.id), ['I-fp', 'I-tp']);
+      const prevFp = excludeIncident(h, 'I-fp');
+      assert.deepEqual(prevFp.verdicts, { true_positive: 1, false_positive: 0, benign: 0 });
+      assert.equal(excludeIncident(h, 'not-there'), h);
+
+      const ip = (await p.lookup({ type: 'ip', value: '203.0.113.7' }, signal)).data as unknown as HistoryData;
+      assert.equal(ip.alerts, 2, 'one alert counts once even with the value in two roles');
+      assert.deepEqual(ip.incidents.map((i) => i.id), ['I-now', 'I-tp']);
+      assert.equal(ip.last_seen, new Date(NOW - 60_000).toISOString());
+
+      const user = (await p.lookup({ type: 'user', value: 'alice' }, signal)).data as unknown as HistoryData;
+      assert.equal(user.alerts, 2);
+      assert.deepEqual(user.verdicts, { true_positive: 1, false_positive: 0, benign: 0 });
+
+      const none = await p.lookup({ type: 'sha256', value: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' }, signal);
+      assert.equal(none.found, false);
+      assert.equal((none.data as unknown as HistoryData).incident_count, 0);
+    } finally {
+      await t.cleanup();
+    }
+  });
+}

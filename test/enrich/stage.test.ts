@@ -1,0 +1,175 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DIALECTS, openTestStore } from '../support/stores.js';
+import { claim, complete, enqueue } from '../../src/store/queue.js';
+import { loadIncidentDetail } from '../../src/store/incidents.js';
+import type { Store } from '../../src/store/store.js';
+import { createEnricher, isEnrichmentError } from '../../src/enrich/layer.js';
+import { createConfiguredEnricher, createProviders } from '../../src/enrich/registry.js';
+import { createEnrichStage, incidentSubjects, lookupAll } from '../../src/pipeline/stages/enrich.js';
+import type { Stage } from '../../src/pipeline/stage.js';
+import type { HistoryData } from '../../src/enrich/providers/history.js';
+import type { ComponentEntry } from '../../src/config/schema.js';
+import { ManualClock, dataDir, insertAlert, insertIncident, scripted } from './support.js';
+
+const NOW = Date.parse('2026-11-27T12:00:00Z');
+const DAY = 86_400_000;
+const SHA = '2da3a3a1b63431feef4eb46ed6243ba18deab63183665e9ae8bb72b3460f5d1a';
+
+const ENTRIES: ComponentEntry[] = [
+  { name: 'segments', kind: 'netsegments', segments: [{ name: 'workstations', cidr: '10.1.0.0/16', zone: 'corporate', criticality: 'medium' }] },
+  { name: 'inventory', kind: 'inventory', file: 'inventory.csv' },
+  { name: 'indicators', kind: 'indicators', file: 'indicators.csv' },
+  { name: 'history', kind: 'history', window: '30d' },
+];
+
+function files(): string {
+  return dataDir({
+    'inventory.csv': 'host,ip,owner,criticality\nws-042.corp.example,10.1.2.3,alice,medium\n',
+    'indicators.csv': `indicator,type,verdict,source\n203.0.113.7,ip,malicious,demo\nevil.example,domain,malicious,demo\n${SHA},sha256,malicious,demo\n`,
+  });
+}
+
+async function seed(store: Store): Promise<void> {
+  const db = store.db;
+  await insertIncident(db, { id: 'I-prev', time: NOW - 5 * DAY, host: 'ws-042', verdict: 'true_positive' });
+  await insertAlert(db, { id: 'P1', incident: 'I-prev', time: NOW - 5 * DAY, host: 'ws-042', observables: [['ip', '203.0.113.7', 'dst']] });
+  await insertIncident(db, { id: 'I1', time: NOW - 60_000, host: 'ws-042', user: 'alice' });
+  await insertAlert(db, {
+    id: 'A1',
+    incident: 'I1',
+    time: NOW - 60_000,
+    host: 'ws-042',
+    user: 'alice',
+    observables: [
+      ['ip', '10.1.2.3', 'src'],
+      ['ip', '203.0.113.7', 'dst'],
+      ['domain', 'cdn.evil.example', 'dst'],
+      ['sha256', SHA, 'file'],
+    ],
+  });
+  await insertAlert(db, {
+    id: 'A2',
+    incident: 'I1',
+    time: NOW - 30_000,
+    host: 'ws-042',
+    observables: [
+      ['ip', '203.0.113.7', 'dst'],
+      ['url', 'http://evil.example/payload.exe', 'url'],
+    ],
+  });
+}
+
+async function runOnce<T>(store: Store, stage: Stage<T>): Promise<void> {
+  const items = await claim(store, 'enrich', 'test-worker', 10, 60_000, NOW);
+  const computed = await stage.compute(items);
+  await store.db.transaction().execute(async (tx) => {
+    await stage.write(tx, items, computed);
+    await complete(tx, items);
+  });
+}
+
+for (const dialect of DIALECTS) {
+  test(`enrich stage on ${dialect}: looks up an incident's subjects, stores answers, hands on to score`, async () => {
+    const t = await openTestStore(dialect);
+    const clock = new ManualClock(NOW);
+    const dir = files();
+    try {
+      const { store } = t;
+      await seed(store);
+      await enqueue(store.db, 'enrich', ['I1', 'I-gone'], NOW);
+      const enricher = await createConfiguredEnricher(ENTRIES, { store, configDir: dir, clock });
+      await runOnce(store, createEnrichStage({ store, enricher, now: clock.now }));
+      await enricher.close();
+
+      const detail = (await loadIncidentDetail(store.db, 'I1'))!;
+      const get = (provider: string, subject: string) => {
+        const e = detail.enrichment.find((x) => x.provider === provider && `${x.subject.type}:${x.subject.value}` === subject);
+        assert.ok(e, `no ${provider} answer for ${subject}`);
+        assert.ok(!('error' in e), `${provider} ${subject} failed: ${JSON.stringify(e)}`);
+        return e as Extract<typeof e, { data: unknown }>;
+      };
+      assert.equal(get('segments', 'ip:10.1.2.3').data.segment, 'workstations');
+      assert.equal(get('inventory', 'host:ws-042').data.owner, 'alice');
+      assert.equal(get('inventory', 'ip:10.1.2.3').found, true);
+      assert.equal(get('indicators', 'ip:203.0.113.7').data.verdict, 'malicious');
+      assert.equal(get('indicators', 'domain:cdn.evil.example').found, true);
+      assert.equal(get('indicators', `sha256:${SHA}`).found, true);
+      assert.equal(get('indicators', 'url:http://evil.example/payload.exe').found, true);
+      assert.equal(get('segments', 'ip:203.0.113.7').found, false);
+
+      // History is stored as *previous* history: the incident being enriched is not in it.
+      const hostHistory = get('history', 'host:ws-042');
+      const h = hostHistory.data as unknown as HistoryData;
+      assert.deepEqual(h.incidents.map((i) => i.id), ['I-prev']);
+      assert.equal(h.verdicts.true_positive, 1);
+      assert.equal(get('history', 'user:alice').found, false, 'alice has no earlier incident');
+      assert.equal(get('history', 'ip:203.0.113.7').found, true);
+
+      const timeline = detail.timeline.filter((x) => x.kind === 'enriched');
+      assert.equal(timeline.length, 1);
+      assert.match(timeline[0]!.summary, /^enriched 7 subjects with 4 providers: \d+ found$/);
+      const queue = await store.db.selectFrom('stage_queue').select(['stage', 'item_id']).orderBy('stage').execute();
+      assert.deepEqual(queue, [{ stage: 'score', item_id: 'I1' }], 'I1 goes on to score; a vanished incident is dropped');
+      const rows = await store.db.selectFrom('enrichments').select('incident_id').distinct().execute();
+      assert.deepEqual(rows.map((r) => r.incident_id), ['I1']);
+
+      // Second run: the indicator source fails and the segments provider was removed from the config.
+      const failing = scripted('indicators', () => {
+        throw new Error('feed unavailable');
+      }, { subjects: ['ip', 'domain', 'url', 'sha256'] });
+      const kept = await createProviders(ENTRIES.filter((e) => e.name === 'inventory' || e.name === 'history'), { store, configDir: dir, clock });
+      const enricher2 = createEnricher({ providers: [...kept, failing], store, clock });
+      await enqueue(store.db, 'enrich', ['I1'], NOW);
+      await runOnce(store, createEnrichStage({ store, enricher: enricher2, now: clock.now }));
+      await enricher2.close();
+
+      const after = await store.db.selectFrom('enrichments').selectAll().where('incident_id', '=', 'I1').execute();
+      assert.equal(after.filter((r) => r.provider === 'segments').length, 0, 'rows of a removed provider are deleted');
+      const ind = after.find((r) => r.provider === 'indicators' && r.subject_value === '203.0.113.7')!;
+      assert.equal(ind.error, null, 'a failure does not overwrite an earlier good answer');
+      assert.equal(JSON.parse(ind.data).verdict, 'malicious');
+      const detail2 = (await loadIncidentDetail(store.db, 'I1'))!;
+      assert.match(detail2.timeline.filter((x) => x.kind === 'enriched')[1]!.summary, /failed \(indicators error ×\d+\)/);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test(`enrich stage on ${dialect}: subjects are capped, taking each type in turn`, async () => {
+    const t = await openTestStore(dialect);
+    try {
+      const { store } = t;
+      await seed(store);
+      const ips = Array.from({ length: 300 }, (_, i) => ['ip', `198.51.100.${i % 250}`, 'dst'] as [string, string, string]);
+      await insertAlert(store.db, { id: 'A3', incident: 'I1', time: NOW, observables: ips.slice(0, 250) });
+      const capped = await incidentSubjects(store.db, { id: 'I1', host: 'ws-042', user_name: 'alice' }, 5);
+      assert.deepEqual(
+        capped.subjects.map((s) => `${s.type}:${s.value}`),
+        ['host:ws-042', 'user:alice', 'ip:203.0.113.7', 'domain:cdn.evil.example', `url:http://evil.example/payload.exe`],
+      );
+      assert.equal(capped.total, 2 + 252 + 3);
+      const all = await incidentSubjects(store.db, { id: 'I1', host: 'ws-042', user_name: 'alice' }, 1000);
+      assert.equal(all.subjects.length, all.total);
+    } finally {
+      await t.cleanup();
+    }
+  });
+}
+
+test('lookupAll asks every provider that answers each subject type, in order', async () => {
+  const a = scripted('a', () => ({ found: true, data: {} }), { subjects: ['ip'] });
+  const b = scripted('b', () => ({ found: false, data: {} }), { subjects: ['ip', 'user'] });
+  const e = createEnricher({ providers: [a, b] });
+  const r = await lookupAll(e, [
+    { type: 'ip', value: '192.0.2.1' },
+    { type: 'user', value: 'alice' },
+    { type: 'sha1', value: 'db015aaa2886d3296fca69994ce4df69de9a6f92' },
+  ]);
+  assert.deepEqual(r.map((x) => [x.provider, x.subject.type, !isEnrichmentError(x) && x.found]), [
+    ['a', 'ip', true],
+    ['b', 'ip', false],
+    ['b', 'user', false],
+  ]);
+  await e.close();
+});
