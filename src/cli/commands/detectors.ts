@@ -1,0 +1,58 @@
+/** `fido detectors list`: every detector (built-in files and fido.yaml JSON mappings) with format and description. */
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import type { JsonMapping } from '../../config/schema.js';
+import { loadDetectors, type DetectorRegistry } from '../../detectors/lib/registry.js';
+
+/**
+ * The registry as the CLI sees it: built-in detectors plus the `detectors.json` mappings of the config
+ * (--config, else $FIDO_CONFIG, else the demo configuration). A config named explicitly must be valid;
+ * the implicit default is used when it can be read and skipped (with a warning) when it cannot.
+ */
+export async function cliRegistry(configFile?: string): Promise<DetectorRegistry> {
+  return loadDetectors({ jsonMappings: await jsonMappings(configFile) });
+}
+
+async function jsonMappings(configFile: string | undefined): Promise<JsonMapping[]> {
+  const explicit = configFile !== undefined || process.env.FIDO_CONFIG !== undefined;
+  try {
+    // Loaded lazily: the config module pulls in every component registry, which `normalize` rarely needs.
+    const { configPath, configKinds } = await import('../../config/load.js');
+    const { parseConfigText, formatConfigErrors } = await import('../../config/validate.js');
+    const path = configPath(configFile);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      if (!explicit) return [];
+      throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+    const parsed = parseConfigText(text, configKinds);
+    if (parsed.errors.length) throw new Error(`invalid configuration:\n${formatConfigErrors(path, parsed.errors)}`);
+    return parsed.config.detectors?.json ?? [];
+  } catch (e) {
+    if (explicit) throw e;
+    process.stderr.write(`fido: warning: default configuration not used (${(e as Error).message.split('\n')[0]})\n`);
+    return [];
+  }
+}
+
+export function register(program: Command): void {
+  const detectors = program.command('detectors').description('Alert formats Fido understands');
+  detectors
+    .command('list')
+    .description('List detectors: name, format (json|text) and description')
+    .option('-c, --config <file>', 'config whose detectors.json mappings to include (default: $FIDO_CONFIG, else the demo)')
+    .option('--json', 'print a JSON array instead of a table')
+    .action(async (opts: { config?: string; json?: boolean }) => {
+      const registry = await cliRegistry(opts.config);
+      const rows = registry.list().map((d) => ({ name: d.name, format: d.format, description: d.description }));
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        return;
+      }
+      const width = Math.max(4, ...rows.map((r) => r.name.length));
+      process.stdout.write(`${'NAME'.padEnd(width)}  FORMAT  DESCRIPTION\n`);
+      for (const r of rows) process.stdout.write(`${r.name.padEnd(width)}  ${r.format.padEnd(6)}  ${r.description}\n`);
+    });
+}

@@ -1,0 +1,151 @@
+/**
+ * Generic ArcSight CEF, any vendor (format: lib/cef.ts, after "Implementing ArcSight CEF" rev. 25), with or
+ * without a syslog envelope. Product-specific CEF detectors can sniff higher (≥ 0.9) and win; this one
+ * claims any CEF line at 0.6.
+ *
+ *   title              header Name (else msg, else "<vendor> <product> event <signature id>")
+ *   rule               id "<vendor>|<product>|<signature id>" (signature ids are only unique per product,
+ *                      and this detector serves all products); name = Name; category = cat
+ *   severity           header Severity 0-10 (×10) or Low/Medium/High/Very-High (25/50/75/95); when it is
+ *                      Unknown or garbage, the deviceSeverity extension the same way; else 40
+ *   time               rt, else end, else start (epoch ms or the spec's "MMM dd [yyyy] HH:mm:ss[.SSS] [zzz]"
+ *                      forms; zone-less ones in dtz when given), else the syslog envelope's, else received
+ *   action             act (Log / Blocked / IDS:Reset / Quarantined… → lib/action.ts)
+ *   src / dst          src|c6a2 / dst|c6a3 (IPv6 custom fields by their spec'd label), spt / dpt,
+ *                      shost / dhost, suser / duser
+ *   user               the one of suser / duser the event names (with sntdom / dntdom); unset when both are
+ *                      given, because which of them matters depends on the event
+ *   host               dvchost, dvc, dvcmac, deviceExternalId: the reporting device (for host-based
+ *                      products, e.g. Deep Security Agent, that is the protected machine)
+ *   file               fname, filePath, fsize, fileHash (type by length) and any extension key or custom
+ *                      label ending in MD5 / SHA1 / SHA256 (e.g. Trend Micro TrendMicroDsFileSHA256)
+ *   process            sproc|dproc, spid|dpid
+ *   url, domain        request (requestUrl); domain from its host
+ *   vendor_id          externalId (the device's own event id), else none
+ *   observables        + smac / dmac (roles src / dst)
+ */
+import type { AlertDraft, FileInfo } from '../model/alert.js';
+import { ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { cefSeverity, findCefStart, parseCef, type CefEvent } from './lib/cef.js';
+import { mapAction } from './lib/action.js';
+import { makeObservable, normalizeHash, normalizeUrl, urlHost, type HashType } from './lib/observables.js';
+import { receivedTime } from './lib/context.js';
+import { UNKNOWN_SEVERITY } from './lib/severity.js';
+import { tryParseTimestamp, parseTimestamp, parseZone } from './lib/time.js';
+import { compact } from './lib/values.js';
+
+const SCALE = 'cef 0-10 (Low 0-3, Medium 4-6, High 7-8, Very-High 9-10)';
+
+const cef: Detector = {
+  name: 'cef',
+  description: 'ArcSight CEF from any vendor (optionally behind a syslog header)',
+  format: 'text',
+  sniff(record: RawRecord): number {
+    return record.json === undefined && findCefStart(record.text) >= 0 ? 0.6 : 0;
+  },
+  parse(record: RawRecord): ParseOutcome {
+    const ev = parseCef(record.text.replace(/[\r\n]+$/, ''));
+    return { kind: 'alerts', alerts: [alertFrom(ev)] };
+  },
+};
+export default cef;
+
+function alertFrom(ev: CefEvent): AlertDraft {
+  const x = ev.extension;
+  const title = nonEmpty(ev.name) ?? nonEmpty(x.msg) ?? `${ev.vendor} ${ev.product} event ${ev.signatureId}`.trim();
+  const { severity, vendorSeverity } = severityOf(ev);
+  const url = x.request;
+  const urlHostName = url ? hostOfUrl(url) : undefined;
+  return {
+    vendor_id: nonEmpty(x.externalId),
+    time: timeOf(ev),
+    title,
+    rule: compact({ id: `${ev.vendor}|${ev.product}|${ev.signatureId}`, name: nonEmpty(ev.name), category: nonEmpty(x.cat) }),
+    severity,
+    vendor_severity: vendorSeverity,
+    action: mapAction(x.act),
+    src: compact({ ip: x.src ?? labelled(ev, 'c6a2', 'Source IPv6 Address'), port: num(x.spt), host: x.shost, user: x.suser }),
+    dst: compact({ ip: x.dst ?? labelled(ev, 'c6a3', 'Destination IPv6 Address'), port: num(x.dpt), host: x.dhost, user: x.duser }),
+    user: userOf(ev),
+    host: compact({ name: x.dvchost, ip: x.dvc, mac: x.dvcmac, id: x.deviceExternalId }),
+    file: fileOf(ev),
+    process: compact({ name: x.sproc ?? x.dproc, pid: num(x.spid ?? x.dpid) }),
+    url,
+    domain: urlHostName,
+    observables: [makeObservable('mac', x.smac, 'src'), makeObservable('mac', x.dmac, 'dst')].filter((o) => o !== undefined),
+  };
+}
+
+function nonEmpty(s: string | undefined): string | undefined {
+  return s !== undefined && s.trim() !== '' ? s : undefined;
+}
+
+function num(s: string | undefined): number | undefined {
+  return s !== undefined && /^\s*\d{1,15}\s*$/.test(s) ? Number(s) : undefined;
+}
+
+/** A custom field by its number, but only when its label says what the spec reserves it for. */
+function labelled(ev: CefEvent, key: string, label: string): string | undefined {
+  const l = ev.extension[`${key}Label`];
+  return l !== undefined && l.toLowerCase() === label.toLowerCase() ? ev.extension[key] : undefined;
+}
+
+function severityOf(ev: CefEvent): { severity: number; vendorSeverity: AlertDraft['vendor_severity'] } {
+  const header = cefSeverity(ev.severity);
+  if (header !== undefined) return { severity: header, vendorSeverity: { value: ev.severity, scale: SCALE } };
+  const device = ev.extension.deviceSeverity;
+  const fromDevice = cefSeverity(device);
+  if (device !== undefined && fromDevice !== undefined) return { severity: fromDevice, vendorSeverity: { value: device, scale: `deviceSeverity: ${SCALE}` } };
+  return { severity: UNKNOWN_SEVERITY, vendorSeverity: ev.severity ? { value: ev.severity, scale: SCALE } : undefined };
+}
+
+function timeOf(ev: CefEvent): string {
+  const x = ev.extension;
+  // dtz ("Europe/Berlin", "GMT+01:00") is the device's zone for its zone-less timestamps.
+  const zone = x.dtz && parseZone(x.dtz) ? x.dtz : undefined;
+  for (const key of ['rt', 'end', 'start'] as const) {
+    const v = x[key];
+    if (v === undefined || v.trim() === '') continue;
+    // rt is the event's time: a malformed one is an error, not something to paper over with received time.
+    return key === 'rt' ? parseTimestamp(v, { field: 'rt', timeZone: zone }) : (tryParseTimestamp(v, { timeZone: zone }) ?? fail(key, v));
+  }
+  return ev.envelope?.timestamp ?? receivedTime();
+}
+
+function fail(key: string, v: string): never {
+  throw new ParseError(`${key}: unrecognised timestamp "${v.slice(0, 64)}"`);
+}
+
+function userOf(ev: CefEvent): AlertDraft['user'] {
+  const { suser, duser, sntdom, dntdom } = ev.extension;
+  if (suser && !duser) return compact({ name: suser, domain: sntdom });
+  if (duser && !suser) return compact({ name: duser, domain: dntdom });
+  return undefined;
+}
+
+const HASH_KEY = /(md5|sha1|sha256)$/i;
+
+function fileOf(ev: CefEvent): FileInfo | undefined {
+  const x = ev.extension;
+  const file: FileInfo = { name: x.fname, path: x.filePath, size: num(x.fsize) };
+  const put = (value: string | undefined, type?: HashType) => {
+    const h = normalizeHash(value, type);
+    if (h && file[h.type] === undefined) file[h.type] = h.value;
+  };
+  put(x.fileHash);
+  // Vendor keys and custom-field labels that name a hash type (TrendMicroDsFileSHA256, cs3Label=SHA256…).
+  for (const [key, value] of Object.entries(x)) {
+    const m = HASH_KEY.exec(key);
+    if (m && !/^old/i.test(key)) put(value, m[1]!.toLowerCase() as HashType);
+  }
+  for (const [label, value] of Object.entries(ev.labels)) {
+    const m = HASH_KEY.exec(label.replace(/[\s_-]/g, ''));
+    if (m) put(value, m[1]!.toLowerCase() as HashType);
+  }
+  return compact(file);
+}
+
+function hostOfUrl(url: string): string | undefined {
+  const normal = normalizeUrl(url);
+  return normal ? urlHost(normal) : undefined;
+}

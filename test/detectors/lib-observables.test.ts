@@ -1,0 +1,180 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  canonicalIp, refang, normalizeDomain, normalizeHash, normalizeMac, normalizeEmail, normalizeUrl, normalizeHostObservable,
+  finalizeAlert, deriveObservables, MAX_OBSERVABLES,
+} from '../../src/detectors/lib/observables.js';
+import { ParseError } from '../../src/detectors/detector.js';
+import type { AlertDraft } from '../../src/model/alert.js';
+
+const base = (extra: Partial<AlertDraft> = {}): AlertDraft => ({ time: '2026-01-02T03:04:05Z', title: 't', severity: 50, observables: [], ...extra });
+
+test('canonicalIp: IPv4 and IPv6 canonical forms', () => {
+  assert.equal(canonicalIp('10.1.2.3'), '10.1.2.3');
+  assert.equal(canonicalIp(' 010.001.002.003 '), '10.1.2.3'); // zero-padded decimal, as devices mean it
+  assert.equal(canonicalIp('FE80:0000:0000:0000:FADA:0CFF:FEDC:87F1'), 'fe80::fada:cff:fedc:87f1');
+  assert.equal(canonicalIp('2001:0db8:0000:0000:0000:ff00:0042:8329'), '2001:db8::ff00:42:8329');
+  assert.equal(canonicalIp('2001:db8:0:0:1:0:0:1'), '2001:db8::1:0:0:1'); // RFC 5952: first longest run
+  assert.equal(canonicalIp('ff02:0000:0000:0000:0000:0000:0001:0002'), 'ff02::1:2');
+  assert.equal(canonicalIp('::'), '::');
+  assert.equal(canonicalIp('[2001:db8::5]'), '2001:db8::5');
+  assert.equal(canonicalIp('fe80::1%eth0'), 'fe80::1');
+  assert.equal(canonicalIp('10.0.0[.]1'), '10.0.0.1');
+});
+
+test('canonicalIp: IPv4-mapped IPv6 is unwrapped', () => {
+  assert.equal(canonicalIp('::ffff:1.2.3.4'), '1.2.3.4');
+  assert.equal(canonicalIp('::FFFF:0102:0304'), '1.2.3.4');
+});
+
+test('canonicalIp: garbage is rejected', () => {
+  for (const bad of ['', '1.2.3', '1.2.3.256', '127.1', '0x7f000001', '1.2.3.4.5', '1.2.3.4:80', 'localhost', '::1::2', 'gggg::1', '1 .2.3.4', '12345::', null, 42, {}]) {
+    assert.equal(canonicalIp(bad), undefined, String(bad));
+  }
+});
+
+test('refang: common defanging forms', () => {
+  assert.equal(refang('hxxp://evil[.]example/a'), 'http://evil.example/a');
+  assert.equal(refang('hXXps[:]//evil(.)example'), 'https://evil.example');
+  assert.equal(refang('hxxps[://]evil[dot]example'), 'https://evil.example');
+  assert.equal(refang('evil{.}example'), 'evil.example');
+  assert.equal(refang('bad\\.example'), 'bad.example');
+  assert.equal(refang('alice[@]corp[.]example'), 'alice@corp.example');
+  assert.equal(refang('fxp://files[.]example'), 'ftp://files.example');
+  assert.equal(refang('plain text (with parens) stays'), 'plain text (with parens) stays');
+});
+
+test('normalizeDomain: lower case, trailing dot, IDN to punycode; not IPs or single labels', () => {
+  assert.equal(normalizeDomain('Evil.Example.'), 'evil.example');
+  assert.equal(normalizeDomain('Bücher.example'), 'xn--bcher-kva.example');
+  assert.equal(normalizeDomain('evil[.]example'), 'evil.example');
+  assert.equal(normalizeDomain('_dmarc.example.com'), '_dmarc.example.com');
+  for (const bad of ['1.2.3.4', 'localhost', '*.example.com', 'a b.com', '-a.com', 'a..com', '', 'x'.repeat(64) + '.com', 'host.123']) {
+    assert.equal(normalizeDomain(bad), undefined, bad);
+  }
+});
+
+test('normalizeHostObservable: NetBIOS names are kept, lower-cased', () => {
+  assert.equal(normalizeHostObservable('WS-042'), 'ws-042');
+  assert.equal(normalizeHostObservable('WS-042$'), 'ws-042$');
+  assert.equal(normalizeHostObservable('bad host'), undefined);
+});
+
+test('normalizeHash: lower-case hex of the right length', () => {
+  assert.deepEqual(normalizeHash('BC8BBE52F041FD17318F08A0F73762CE'), { type: 'md5', value: 'bc8bbe52f041fd17318f08a0f73762ce' });
+  assert.deepEqual(normalizeHash('313573490192c685e9e53abef25453ed0d5e2aee'), { type: 'sha1', value: '313573490192c685e9e53abef25453ed0d5e2aee' });
+  assert.equal(normalizeHash('f610428ebddf6f8cf9e39322e672583c45fcdcf885efad0ab48fd53a3dfc2c4b', 'sha256')?.type, 'sha256');
+  assert.equal(normalizeHash('bc8bbe52f041fd17318f08a0f73762ce', 'sha1'), undefined); // md5 length given as sha1
+  assert.equal(normalizeHash('zz8bbe52f041fd17318f08a0f73762ce'), undefined);
+  assert.equal(normalizeHash('abc'), undefined);
+});
+
+test('normalizeMac: colon, dash, Cisco dot and bare forms', () => {
+  for (const m of ['00:50:56:F5:7F:47', '00-50-56-f5-7f-47', '0050.56f5.7f47', '005056F57F47']) assert.equal(normalizeMac(m), '00:50:56:f5:7f:47', m);
+  assert.equal(normalizeMac('00:50:56:f5:7f'), undefined);
+  assert.equal(normalizeMac('00:50-56:f5:7f:47'), undefined);
+});
+
+test('normalizeEmail and normalizeUrl', () => {
+  assert.equal(normalizeEmail('Alice <Alice@Corp.Example>'), 'alice@corp.example');
+  assert.equal(normalizeEmail('bob[@]evil[.]example'), 'bob@evil.example');
+  assert.equal(normalizeEmail('not an address'), undefined);
+  assert.equal(normalizeUrl('HXXP://Evil.Example:8080/Path?Q=1'), 'http://evil.example:8080/Path?Q=1');
+  assert.equal(normalizeUrl('evil.example/payload.exe'), 'http://evil.example/payload.exe');
+  assert.equal(normalizeUrl('http://[2001:DB8::1]/x'), 'http://[2001:db8::1]/x');
+  assert.equal(normalizeUrl('http://xn--bcher-kva.example/a b'), 'http://xn--bcher-kva.example/a%20b');
+  assert.equal(normalizeUrl('/just/a/path'), undefined);
+  assert.equal(normalizeUrl('http://bad host/'), undefined);
+});
+
+test('finalizeAlert: trims, strips control characters, bounds sizes', () => {
+  const a = finalizeAlert(base({
+    title: '  Evil\u0000 thing\u001b[31m\r\nsecond line\tx  ',
+    process: { command_line: 'x'.repeat(100_000), name: 'cmd\u0007.exe' },
+    rule: { name: 'y'.repeat(10_000) },
+  }));
+  assert.equal(a.title, 'Evil thing[31m\nsecond line\tx');
+  assert.equal(a.process?.command_line?.length, 65536);
+  assert.equal(a.process?.name, 'cmd.exe');
+  assert.equal(a.rule?.name?.length, 4096);
+});
+
+test('finalizeAlert: ports, IPs, hashes, action and severity', () => {
+  const a = finalizeAlert(base({
+    severity: 93.6,
+    src: { ip: '::ffff:10.0.0.1', port: '443' as unknown as number },
+    dst: { ip: 'not-an-ip', port: 70000 },
+    file: { md5: 'XYZ', sha256: 'F610428EBDDF6F8CF9E39322E672583C45FCDCF885EFAD0AB48FD53A3DFC2C4B', size: -1 },
+    action: 'exploded' as never,
+  }));
+  assert.deepEqual(a.src, { ip: '10.0.0.1', port: 443 });
+  assert.equal(a.dst, undefined); // nothing valid was left
+  assert.deepEqual(a.file, { sha256: 'f610428ebddf6f8cf9e39322e672583c45fcdcf885efad0ab48fd53a3dfc2c4b' });
+  assert.equal(a.severity, 94);
+  assert.equal(a.severity_label, 'critical');
+  assert.equal(a.action, 'unknown');
+});
+
+test('finalizeAlert: missing title or bad time is a ParseError', () => {
+  assert.throws(() => finalizeAlert(base({ title: ' \u0000 ' })), ParseError);
+  assert.throws(() => finalizeAlert(base({ time: 'yesterday' })), ParseError);
+  assert.throws(() => finalizeAlert(base({ time: '' })), /no time/);
+});
+
+test('finalizeAlert: keeps only pinned fields (no prototype tricks, no extras)', () => {
+  const hostile = JSON.parse('{"time":"2026-01-02T03:04:05Z","title":"t","severity":1,"observables":[],"__proto__":{"admin":true},"extra":1}') as AlertDraft;
+  const a = finalizeAlert(hostile) as unknown as Record<string, unknown>;
+  assert.equal(Object.getPrototypeOf(a), Object.prototype);
+  assert.equal(a.admin, undefined);
+  assert.equal(Object.hasOwn(a, 'extra'), false);
+  assert.equal(Object.hasOwn(a, '__proto__'), false);
+});
+
+test('observables: derived from fields, normalised, deduplicated by (type, value, role)', () => {
+  const a = finalizeAlert(base({
+    src: { ip: '10.1.2.3', host: 'WS-042', user: 'alice' },
+    dst: { ip: '2001:DB8::7', host: 'Evil.Example' },
+    host: { name: 'WS-042', ip: '10.1.2.3', mac: '00-50-56-F5-7F-47' },
+    user: { name: 'alice', email: 'Alice@Corp.Example' },
+    file: { md5: 'BC8BBE52F041FD17318F08A0F73762CE' },
+    url: 'hxxp://evil[.]example/payload.exe',
+    domain: 'EVIL.example',
+    email: { from: 'Mallory <m@evil.example>', to: ['alice@corp.example', 'ALICE@corp.example'] },
+    observables: [
+      { type: 'ip', value: '010.001.002.003', role: 'src' }, // duplicate of src ip once normalised
+      { type: 'sha256', value: 'nope', role: 'file' }, // invalid: dropped
+      { type: 'host', value: '192.0.2.1', role: 'process' }, // an IP given as host becomes an ip
+    ],
+  }));
+  const got = a.observables.map((o) => `${o.type}:${o.value}:${o.role}`);
+  assert.equal(new Set(got).size, got.length);
+  assert.deepEqual(got.sort(), [
+    'ip:10.1.2.3:src', 'host:ws-042:src', 'user:alice:src',
+    'ip:2001:db8::7:dst', 'host:evil.example:dst', 'domain:evil.example:dst',
+    'host:ws-042:host', 'ip:10.1.2.3:host', 'mac:00:50:56:f5:7f:47:host',
+    'user:alice:user', 'email:alice@corp.example:user',
+    'md5:bc8bbe52f041fd17318f08a0f73762ce:file',
+    'url:http://evil.example/payload.exe:url', 'domain:evil.example:url',
+    'email:m@evil.example:email', 'email:alice@corp.example:email',
+    'ip:192.0.2.1:process',
+  ].sort());
+  assert.equal(a.url, 'http://evil.example/payload.exe');
+  assert.equal(a.domain, 'evil.example');
+});
+
+test('observables: internal names are hosts, not intel domains; count is capped', () => {
+  const obs = deriveObservables(base({ dst: { host: 'fileserver.corp.local' } }));
+  assert.deepEqual(obs.map((o) => o.type), ['host']);
+  // A src/dst host under a public suffix is also looked up as a domain.
+  assert.deepEqual(deriveObservables(base({ dst: { host: 'Update.Evil.com' } })).map((o) => `${o.type}:${o.value}`), ['host:update.evil.com', 'domain:update.evil.com']);
+  const many = Array.from({ length: 5000 }, (_, i) => ({ type: 'ip' as const, value: `10.0.${i >> 8}.${i & 255}`, role: 'src' }));
+  assert.equal(finalizeAlert(base({ observables: many })).observables.length, MAX_OBSERVABLES);
+});
+
+test('finalizeAlert is idempotent (a redone batch gives the same alert)', () => {
+  const once = finalizeAlert(base({
+    title: ' x\u0000 ', src: { ip: '::ffff:10.0.0.1', port: 80, host: 'A.Example.com' }, url: 'hxxp://b[.]example.com/p',
+    observables: [{ type: 'md5', value: 'BC8BBE52F041FD17318F08A0F73762CE', role: 'process' }],
+  }));
+  assert.deepEqual(finalizeAlert(once), once);
+});
