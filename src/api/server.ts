@@ -3,6 +3,7 @@
  * produces the OpenAPI document), bearer-token auth on everything but /healthz.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { Ajv } from 'ajv';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ApiContext } from './context.js';
@@ -19,10 +20,14 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
     bodyLimit: ctx.maxBodyBytes,
-    // Strict validation: a number posted where a string belongs is refused, not coerced.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Bodies are validated strictly (a number posted where a string belongs is refused, not coerced); query
+  // strings and path parameters are text by nature, so they are coerced to the declared types.
+  const strict = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true, strict: false });
+  const lenient = new Ajv({ coerceTypes: 'array', removeAdditional: false, useDefaults: true, strict: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : lenient).compile(schema));
 
   await app.register(swagger, {
     openapi: {

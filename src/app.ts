@@ -1,0 +1,173 @@
+/**
+ * The composition root: builds every part from the loaded config and starts what FIDO_ROLE asks for
+ * (all | api | intake | worker | actions). This is the only file that knows all the parts.
+ */
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { LoadedConfig } from './config/load.js';
+import { parseDuration } from './config/duration.js';
+import { openStore, type Store } from './store/store.js';
+import { createIntakeWriter, type ManagedIntakeWriter } from './intake/writer.js';
+import { receiverKinds } from './intake/receivers.js';
+import type { Receiver } from './intake/receiver.js';
+import { createPipeline, type Pipeline } from './pipeline/runner.js';
+import type { Stage } from './pipeline/stage.js';
+import { createNormalizeStage } from './pipeline/stages/normalize.js';
+import { createCorrelateStage } from './pipeline/stages/correlate.js';
+import { buildWorkerStages, type WorkerStages } from './pipeline/stages/index.js';
+import { buildActionExecutor, type RunningExecutor } from './actions/wiring.js';
+import { createNormalizer, loadDetectors } from './detectors/lib/registry.js';
+import { buildApi } from './api/server.js';
+import { countActiveTokens, createAuthenticator, ensureToken, newToken } from './api/auth.js';
+import type { SourceConfig } from './config/schema.js';
+import { log, type Logger } from './util/log.js';
+
+export const PROCESS_ROLES = ['all', 'api', 'intake', 'worker', 'actions'] as const;
+export type ProcessRole = (typeof PROCESS_ROLES)[number];
+
+export interface FidoOptions {
+  loaded: LoadedConfig;
+  env?: NodeJS.ProcessEnv;
+  /** Overrides FIDO_PORT / server.port (0 = any free port, for tests). */
+  port?: number;
+  logger?: Logger;
+  /** Called once with a freshly created admin token (first start with no token configured). */
+  onBootstrapToken?(token: string): void;
+  /** For CLI tools: no API, receivers or actions; the pipeline stages only when `worker` is true. */
+  offline?: { worker: boolean };
+}
+
+export interface Fido {
+  store: Store;
+  api: FastifyInstance | null;
+  url: string | null;
+  pipeline: Pipeline;
+  intake: ManagedIntakeWriter | null;
+  executor: RunningExecutor | null;
+  configVersion: string;
+  stop(): Promise<void>;
+}
+
+export function processRole(env: NodeJS.ProcessEnv): ProcessRole {
+  const r = env.FIDO_ROLE ?? 'all';
+  if (!(PROCESS_ROLES as readonly string[]).includes(r)) throw new Error(`FIDO_ROLE: expected one of ${PROCESS_ROLES.join(', ')}, got "${r}"`);
+  return r as ProcessRole;
+}
+
+export async function startFido(opts: FidoOptions): Promise<Fido> {
+  const env = opts.env ?? process.env;
+  const logger = opts.logger ?? log;
+  const { config, version, dir, text } = opts.loaded;
+  const role = processRole(env);
+  const owner = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const offline = opts.offline;
+  const runs = (...roles: ProcessRole[]) =>
+    offline ? offline.worker && roles.includes('worker') : role === 'all' || roles.includes(role);
+
+  const store = await openStore({
+    databaseUrl: env.FIDO_DATABASE_URL,
+    dataDir: resolve(env.FIDO_DATA_DIR ?? './data'),
+    sqliteSynchronous: config.store?.sqlite_synchronous,
+  });
+  await store.db
+    .insertInto('config_versions')
+    .values({ version, created_at: Date.now(), text })
+    .onConflict((oc) => oc.column('version').doNothing())
+    .execute();
+  await provisionTokens(store, opts.loaded, env, opts.onBootstrapToken);
+
+  const detectors = await loadDetectors({ jsonMappings: config.detectors?.json ?? [] });
+  const normalizer = createNormalizer(detectors);
+  const timeZones = new Map((config.sources ?? []).flatMap((s) => (s.time_zone ? [[s.name, s.time_zone] as const] : [])));
+
+  const stages: Stage<unknown>[] = [];
+  let workers: WorkerStages | null = null;
+  if (runs('worker')) {
+    stages.push(createNormalizeStage(store, normalizer, timeZones) as Stage<unknown>);
+    stages.push(
+      createCorrelateStage(store, {
+        dedupWindowMs: parseDuration(config.correlation?.dedup_window ?? '10m', 'correlation.dedup_window'),
+        groupWindowMs: parseDuration(config.correlation?.group_window ?? '2h', 'correlation.group_window'),
+      }) as Stage<unknown>,
+    );
+    workers = await buildWorkerStages({ store, loaded: opts.loaded });
+    stages.push(...workers.stages);
+  }
+  const pipeline = createPipeline({ store, stages, owner, log: logger });
+
+  const intake = offline || runs('intake', 'api')
+    ? createIntakeWriter(store, { maxBacklog: offline ? Number.MAX_SAFE_INTEGER : config.intake?.max_backlog ?? 200_000, onCommit: () => pipeline.wake() })
+    : null;
+
+  const receivers: Receiver[] = [];
+  if (intake && runs('intake')) {
+    for (const source of config.sources ?? []) {
+      const settings = source.receiver ?? { kind: 'http' };
+      const kind = receiverKinds.find((k) => k.kind === settings.kind)!;
+      const r = kind.create(source, { name: source.name, ...settings }, { store, intake, log: logger, configDir: dir, owner });
+      if (r) receivers.push(r);
+    }
+  }
+
+  const publicUrl = config.server?.public_url ?? `http://${env.FIDO_HOST ?? config.server?.host ?? '127.0.0.1'}:${env.FIDO_PORT ?? config.server?.port ?? 8700}`;
+  const executor = runs('actions') ? await buildActionExecutor({ store, loaded: opts.loaded, owner, publicUrl, log: logger }) : null;
+
+  let api: FastifyInstance | null = null;
+  let url: string | null = null;
+  if (runs('api', 'intake')) {
+    const sources = new Map<string, SourceConfig>((config.sources ?? []).map((s) => [s.name, s]));
+    api = await buildApi({
+      store,
+      intake,
+      sources,
+      allowUndeclaredSources: config.intake?.allow_undeclared_sources ?? false,
+      maxBodyBytes: config.server?.max_body_bytes ?? 10 * 1024 * 1024,
+      maxRecordBytes: config.intake?.max_record_bytes ?? 256 * 1024,
+      maxRecordsPerRequest: 10_000,
+      configVersion: version,
+      authenticate: createAuthenticator(store.db),
+    });
+    const port = opts.port ?? Number(env.FIDO_PORT ?? config.server?.port ?? 8700);
+    const host = env.FIDO_HOST ?? config.server?.host ?? '127.0.0.1';
+    url = await api.listen({ port, host });
+  }
+
+  pipeline.start();
+  for (const r of receivers) await r.start();
+  executor?.start();
+  logger.info({ role, url, store: store.dialect, config_version: version }, 'fido started');
+
+  let stopped = false;
+  return {
+    store,
+    api,
+    url,
+    pipeline,
+    intake,
+    executor,
+    configVersion: version,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await api?.close();
+      for (const r of receivers) await r.stop();
+      await intake?.close();
+      await executor?.stop();
+      await pipeline.stop();
+      await workers?.close();
+      await store.close();
+    },
+  };
+}
+
+async function provisionTokens(store: Store, loaded: LoadedConfig, env: NodeJS.ProcessEnv, onBootstrap?: (t: string) => void) {
+  for (const t of loaded.config.auth?.tokens ?? []) await ensureToken(store.db, t.token, t.name, t.role);
+  if (env.FIDO_BOOTSTRAP_TOKEN) await ensureToken(store.db, env.FIDO_BOOTSTRAP_TOKEN, 'bootstrap', 'admin');
+  if ((await countActiveTokens(store.db)) === 0) {
+    const token = newToken();
+    await ensureToken(store.db, token, 'first-admin', 'admin');
+    onBootstrap?.(token);
+  }
+}

@@ -1,0 +1,43 @@
+/** `fido start`: runs Fido in this process until SIGINT/SIGTERM. */
+import type { Command } from 'commander';
+import { loadConfig, ConfigInvalidError } from '../../config/load.js';
+import { startFido } from '../../app.js';
+
+export function register(program: Command): void {
+  program
+    .command('start')
+    .description('Start Fido (API, intake, pipeline, actions as FIDO_ROLE says) with FIDO_CONFIG or the demo config')
+    .option('-c, --config <file>', 'config file (default: $FIDO_CONFIG, else the demo configuration)')
+    .action(async (opts: { config?: string }) => {
+      let loaded;
+      try {
+        loaded = await loadConfig(opts.config);
+      } catch (e) {
+        process.stderr.write(`${e instanceof ConfigInvalidError ? e.message : `fido: ${(e as Error).message}`}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      let firstToken: string | null = null;
+      const fido = await startFido({ loaded, onBootstrapToken: (t) => (firstToken = t) });
+      const out = [`Fido is running: ${fido.url ?? '(no API in this role)'}`, `config: ${loaded.file} (version ${loaded.version})`, `store: ${fido.store.dialect}`];
+      if (firstToken) {
+        out.push(
+          '',
+          'No API token was configured, so an admin token was created. It is shown only this once:',
+          `  ${firstToken}`,
+          `Try: curl -H "Authorization: Bearer ${firstToken}" ${fido.url}/api/v1/incidents`,
+          `     npx fido demo --url ${fido.url} --token ${firstToken}`,
+        );
+      }
+      process.stdout.write(`${out.join('\n')}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          void fido.stop().then(resolve, resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    });
+}

@@ -1,0 +1,40 @@
+/**
+ * The stages after correlate (enrich → score → decide), built from config. Returns them with a close()
+ * for what they hold open (enrichment providers, the policy sandbox).
+ */
+import type { LoadedConfig } from '../../config/load.js';
+import type { Store } from '../../store/store.js';
+import type { Stage } from '../stage.js';
+import { createConfiguredEnricher } from '../../enrich/registry.js';
+import { createEnrichStage } from './enrich.js';
+import { createScoreStage } from './score.js';
+import { createDecideStage } from './decide.js';
+import { resolveProfile } from '../../score/profile.js';
+import { loadPolicyFromConfig, targetKinds } from '../../policy/rules.js';
+import { defaultSandbox } from '../../policy/sandbox.js';
+
+export interface WorkerStages {
+  stages: Stage<unknown>[];
+  close(): Promise<void>;
+}
+
+export async function buildWorkerStages(opts: { store: Store; loaded: LoadedConfig }): Promise<WorkerStages> {
+  const { store, loaded } = opts;
+  const { config, version } = loaded;
+  const profile = resolveProfile(config.scoring?.profile ?? 'default', config.scoring?.profiles ?? {});
+  const policy = loadPolicyFromConfig(loaded);
+  const enricher = await createConfiguredEnricher(config.enrichment?.providers ?? [], { store, configDir: loaded.dir });
+  const sandbox = defaultSandbox();
+  const stages = [
+    createEnrichStage({ store, enricher }),
+    createScoreStage({ store, profile, configVersion: version }),
+    createDecideStage({ store, policy, configVersion: version, targetKinds: targetKinds(config), dryRun: config.policy?.dry_run ?? false, sandbox }),
+  ] as Stage<unknown>[];
+  return {
+    stages,
+    async close() {
+      await enricher.close();
+      await sandbox.close();
+    },
+  };
+}

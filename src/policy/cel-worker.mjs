@@ -1,0 +1,86 @@
+// The CEL sandbox worker (see sandbox.ts). Plain JavaScript on purpose: a worker thread does not inherit
+// the tsx loader on Node 20, and this file only needs the CEL library. Everything that defines the
+// environment (variables, limits, the safe matches function's name, the regexp flag) comes from cel.ts
+// through workerData, so there is one source of truth. It runs only programs that cel.ts compiled and
+// checked, each with the patterns validated for it; it answers on its port, then raises the shared flag
+// the main thread waits on.
+import { workerData } from 'node:worker_threads';
+import { Environment } from '@marcbachmann/cel-js';
+
+const { port, signal, spec } = workerData;
+const MAX_CACHED = 500;
+
+let allowed = new Set();
+const regexps = new Map();
+
+function lookup(pattern) {
+  if (!allowed.has(pattern)) return undefined;
+  let re = regexps.get(pattern);
+  if (!re) {
+    if (regexps.size >= MAX_CACHED) regexps.clear();
+    re = new RegExp(pattern, spec.regexpFlags);
+    regexps.set(pattern, re);
+  }
+  return re;
+}
+
+// Same semantics as safeMatch() in cel.ts: validated patterns only, bounded input.
+function safeMatches(input, pattern) {
+  const re = lookup(pattern);
+  if (!re) throw new Error(`${spec.safeMatches}: pattern was not checked when the rules loaded`);
+  const s = input.length > spec.maxMatchInput ? input.slice(0, spec.maxMatchInput) : input;
+  re.lastIndex = 0;
+  return re.test(s);
+}
+
+const env = new Environment({ limits: spec.limits });
+for (const [name, type] of Object.entries(spec.variables)) env.registerVariable(name, type);
+env.registerFunction(`string.${spec.safeMatches}(string): bool`, safeMatches);
+env.registerFunction(`${spec.safeMatches}(string, string): bool`, safeMatches);
+
+const programs = new Map();
+let context = {};
+
+function parsed(program) {
+  let p = programs.get(program);
+  if (!p) {
+    if (programs.size >= MAX_CACHED) programs.clear();
+    p = env.parse(program);
+    programs.set(program, p);
+  }
+  return p;
+}
+
+function describe(value) {
+  if (value === null) return 'null';
+  if (typeof value === 'bigint') return 'an int';
+  if (Array.isArray(value)) return 'a list';
+  return `a ${typeof value}`;
+}
+
+function evaluate(program, patterns) {
+  allowed = new Set(patterns);
+  try {
+    const value = parsed(program)(context);
+    if (typeof value === 'boolean') return { ok: true, value };
+    return { ok: false, error: `the condition gave ${describe(value)}, not true or false` };
+  } catch (e) {
+    return { ok: false, error: e?.summary ?? String(e?.message ?? e).split('\n')[0] };
+  } finally {
+    allowed = new Set();
+  }
+}
+
+port.on('message', (msg) => {
+  if (msg.type === 'context') {
+    context = msg.context;
+    return;
+  }
+  port.postMessage(evaluate(msg.program, msg.patterns));
+  Atomics.store(signal, 0, 1);
+  Atomics.notify(signal, 0);
+});
+
+// Ready to take requests.
+Atomics.store(signal, 1, 1);
+Atomics.notify(signal, 1);

@@ -1,0 +1,165 @@
+/**
+ * What a rule's `when` sees (docs/policy.md):
+ *
+ *   incident     { id, title, status, verdict, alert_count, host, user, severity, severity_label,
+ *                  first_seen, last_seen, detectors, sources, rules }
+ *   alerts       the canonical alerts (newest 100, without `raw`)
+ *   score        { total, profile, components: {threat, asset, …}, factors: [{factor, points, evidence}] }
+ *   enrichment   provider name → [{ subject: {type, value}, data, found }]  (every configured provider
+ *                has a key, so `enrichment.allowlist.exists(…)` works when nothing was found)
+ *   observables  every distinct {type, value, role} of the alerts (first 500)
+ *
+ * Everything is bounded (list lengths, string lengths, nesting depth) because evaluation time grows with
+ * the data, and alert fields are attacker-influenced. Types follow one rule: numbers Fido computes (counts,
+ * severities, scores, ports, sizes) are CEL int; numbers from outside (enrichment data) are double.
+ */
+import type { Alert } from '../model/alert.js';
+import { severityLabel } from '../model/alert.js';
+import type { IncidentDetail } from '../model/incident.js';
+import type { Score } from '../model/score.js';
+
+export const CONTEXT_LIMITS = Object.freeze({
+  alerts: 100,
+  observables: 500,
+  perProvider: 200,
+  /** Longer strings are cut (rules comparing e.g. command lines see the first 8 KiB). */
+  string: 8192,
+  list: 200,
+  keys: 200,
+  depth: 8,
+});
+
+export type CelContext = Record<string, unknown>;
+/** CEL maps are JS Maps: they survive the copy into the sandbox worker with every key as plain data
+ * (a provider key named "constructor" or "__proto__" cannot change how an object is typed or read). */
+export type CelMap = Map<string, unknown>;
+
+/** Any JSON-like value as CEL sees it: numbers → double, objects → maps, bounded sizes, no undefined. */
+export function celValue(v: unknown, depth = 0): unknown {
+  if (v === null || typeof v === 'boolean' || typeof v === 'bigint') return v;
+  if (typeof v === 'string') return v.length > CONTEXT_LIMITS.string ? v.slice(0, CONTEXT_LIMITS.string) : v;
+  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
+  if (depth >= CONTEXT_LIMITS.depth) return null;
+  if (Array.isArray(v)) {
+    return v
+      .slice(0, CONTEXT_LIMITS.list)
+      .map((x) => celValue(x, depth + 1))
+      .filter((x) => x !== undefined);
+  }
+  if (typeof v === 'object') {
+    const out: CelMap = new Map();
+    for (const [k, x] of Object.entries(v)) {
+      if (out.size >= CONTEXT_LIMITS.keys) break;
+      const c = celValue(x, depth + 1);
+      if (c !== undefined) out.set(k, c);
+    }
+    return out;
+  }
+  return undefined; // functions, symbols, undefined
+}
+
+/** A Fido-computed integer as CEL int. */
+function int(v: unknown): bigint | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? BigInt(Math.trunc(v)) : undefined;
+}
+
+function setInts(m: unknown, ints: Record<string, unknown>): void {
+  if (!(m instanceof Map)) return;
+  for (const [k, v] of Object.entries(ints)) {
+    const i = int(v);
+    if (i !== undefined) m.set(k, i);
+  }
+}
+
+function alertValue(a: Alert): CelMap {
+  const { raw: _raw, ...rest } = a;
+  const out = celValue(rest) as CelMap;
+  setInts(out, { severity: a.severity, repeat_count: (a as { repeat_count?: unknown }).repeat_count });
+  setInts(out.get('src'), { port: a.src?.port });
+  setInts(out.get('dst'), { port: a.dst?.port });
+  setInts(out.get('process'), { pid: a.process?.pid });
+  setInts(out.get('file'), { size: a.file?.size });
+  return out;
+}
+
+function distinct(values: Iterable<string | undefined | null>): string[] {
+  return [...new Set([...values].filter((v): v is string => typeof v === 'string' && v.length > 0))].slice(0, CONTEXT_LIMITS.list);
+}
+
+function incidentValue(d: IncidentDetail, alerts: readonly Alert[]): CelMap {
+  const severities = alerts.map((a) => a.severity).filter((s): s is number => typeof s === 'number' && Number.isFinite(s));
+  const severity = severities.length ? Math.max(...severities) : 0;
+  const out = celValue({
+    id: d.id,
+    title: d.title,
+    status: d.status,
+    verdict: d.verdict ?? null,
+    host: d.host ?? null,
+    user: d.user ?? null,
+    first_seen: d.first_seen,
+    last_seen: d.last_seen,
+    severity_label: severityLabel(severity),
+    detectors: distinct(alerts.map((a) => a.detector)),
+    sources: distinct(alerts.map((a) => a.source)),
+    rules: distinct(alerts.flatMap((a) => [a.rule?.id, a.rule?.name])),
+  }) as CelMap;
+  setInts(out, { alert_count: d.alert_count ?? alerts.length, severity });
+  return out;
+}
+
+function scoreValue(score: Score | null): CelMap {
+  const s = score ?? { profile: '', total: 0, components: {}, explanation: [] };
+  const components: CelMap = new Map(Object.entries(s.components ?? {}).map(([k, v]) => [k, int(v) ?? 0n]));
+  const factors = (s.explanation ?? [])
+    .slice(0, CONTEXT_LIMITS.list)
+    .map((f): CelMap => new Map<string, unknown>([['factor', celValue(f.factor)], ['points', int(f.points) ?? 0n], ['evidence', celValue(f.evidence)]]));
+  return new Map<string, unknown>([
+    ['total', int(s.total) ?? 0n],
+    ['profile', s.profile ?? ''],
+    ['components', components],
+    ['factors', factors],
+  ]);
+}
+
+function enrichmentValue(d: IncidentDetail, providers: readonly string[]): Map<string, CelMap[]> {
+  const out = new Map<string, CelMap[]>(providers.map((p) => [p, []]));
+  for (const e of d.enrichment ?? []) {
+    if (!e || 'error' in e) continue;
+    const list = out.get(e.provider) ?? [];
+    out.set(e.provider, list);
+    if (list.length >= CONTEXT_LIMITS.perProvider) continue;
+    list.push(new Map<string, unknown>([['subject', celValue(e.subject)], ['data', celValue(e.data ?? {})], ['found', e.found === true]]));
+  }
+  return out;
+}
+
+function observablesValue(alerts: readonly Alert[]): unknown[] {
+  const seen = new Set<string>();
+  const out: unknown[] = [];
+  for (const a of alerts) {
+    for (const o of a.observables ?? []) {
+      const key = `${o.type}\u0000${o.value}\u0000${o.role}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(celValue({ type: o.type, value: o.value, role: o.role }));
+      if (out.length >= CONTEXT_LIMITS.observables) return out;
+    }
+  }
+  return out;
+}
+
+/**
+ * The CEL variables for one incident. `providers` are the configured enrichment provider names, present
+ * as (possibly empty) lists even when no answer from them is stored.
+ */
+export function buildPolicyContext(detail: IncidentDetail, providers: readonly string[] = []): CelContext {
+  const all = (detail.alerts ?? []).filter((a): a is Alert => !!a && typeof a === 'object');
+  const alerts = all.slice(-CONTEXT_LIMITS.alerts);
+  return {
+    incident: incidentValue(detail, all),
+    alerts: alerts.map(alertValue),
+    score: scoreValue(detail.score),
+    enrichment: enrichmentValue(detail, providers),
+    observables: observablesValue(all),
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * Deciding: the compiled policy applied to one incident (DESIGN.md §8). Pure — the same policy, incident and
+ * options give the same decision — so the decide stage, dry-run and backtest share it.
+ *
+ *  - Rules run in order. The first rule whose `when` is true decides, unless it has `continue: true`: then
+ *    its actions are planned too and evaluation goes on. Matched rules are listed in `matched`.
+ *  - Nothing matched: the default decision, rule "(default)", outcome "log", no actions.
+ *  - Only `continue` rules matched: the last of them names the decision.
+ *  - A rule whose `when` fails (a type error, a missing key, the time limit) does not match; the error is
+ *    recorded in `errors` so that it shows on the incident instead of vanishing.
+ *  - Dry run (global `dryRun`, or the rule's `dry_run`): the actions are planned and recorded, marked
+ *    `dry_run`, and the decide stage queues none of them.
+ *  - Approval: each action carries its rule's approval mode (and timeout/default when set).
+ *  - Guards: pure checks (rate, blast radius, protected hosts and users) run over the planned actions and
+ *    may block some; blocked actions are recorded with the reason. The stock set is empty for now.
+ */
+import type { Decision, PlannedAction } from '../model/decision.js';
+import type { IncidentDetail } from '../model/incident.js';
+import { buildPolicyContext, type CelContext } from './context.js';
+import type { CompiledPolicy, CompiledRule } from './rules.js';
+import { defaultSandbox, type CelSandbox, type SandboxResult } from './sandbox.js';
+
+export const DEFAULT_RULE = '(default)';
+export const DEFAULT_OUTCOME = 'log';
+
+/** A planned action with where it came from and how it must be run. */
+export interface PolicyAction extends PlannedAction {
+  rule: string;
+  dry_run: boolean;
+  approval_timeout_ms?: number;
+  approval_default?: 'approve' | 'deny';
+}
+
+export interface RuleError {
+  rule: string;
+  error: string;
+}
+
+export interface BlockedAction {
+  action: PolicyAction;
+  guard: string;
+  reason: string;
+}
+
+export interface PolicyDecision extends Decision {
+  actions: PolicyAction[];
+  matched: string[];
+  errors: RuleError[];
+  blocked: BlockedAction[];
+}
+
+export type GuardVerdict = { allow: true } | { allow: false; reason: string };
+
+/**
+ * A guard inspects each planned action. It must be pure: state it needs (actions taken in the last hour,
+ * protected lists) is given to it when it is built, not read during the check.
+ */
+export interface ActionGuard {
+  readonly name: string;
+  check(action: PolicyAction, detail: IncidentDetail): GuardVerdict;
+}
+
+export interface EvaluateOptions {
+  configVersion: string;
+  /** `policy.dry_run`: record the decision, queue nothing. */
+  dryRun?: boolean;
+  guards?: readonly ActionGuard[];
+  /** Where conditions run (defaults to the process-wide sandbox). */
+  sandbox?: CelSandbox;
+}
+
+/** The outcome of one rule's `when` for one incident. */
+export type RuleResult = SandboxResult;
+
+/** Runs rules' conditions against one context, one at a time (so evaluation can stop early). */
+export function ruleRunner(policy: CompiledPolicy, detail: IncidentDetail, sandbox: CelSandbox = defaultSandbox()): (rule: CompiledRule) => RuleResult {
+  let ctx: CelContext | undefined;
+  return (rule) => {
+    ctx ??= buildPolicyContext(detail, policy.providers);
+    return sandbox.evaluate([rule.when], ctx)[0]!;
+  };
+}
+
+export function evaluatePolicy(policy: CompiledPolicy, detail: IncidentDetail, opts: EvaluateOptions): PolicyDecision {
+  const run = ruleRunner(policy, detail, opts.sandbox);
+  const matched: CompiledRule[] = [];
+  const errors: RuleError[] = [];
+  let decider: CompiledRule | undefined;
+  for (const rule of policy.rules) {
+    const r = run(rule);
+    if (!r.ok) {
+      errors.push({ rule: rule.name, error: r.error });
+      continue;
+    }
+    if (!r.value) continue;
+    matched.push(rule);
+    if (!rule.continue) {
+      decider = rule;
+      break;
+    }
+  }
+  decider ??= matched[matched.length - 1];
+  return decide(detail, decider, matched, errors, opts);
+}
+
+function decide(detail: IncidentDetail, decider: CompiledRule | undefined, matched: readonly CompiledRule[], errors: RuleError[], opts: EvaluateOptions): PolicyDecision {
+  const dryRun = opts.dryRun ?? false;
+  const planned = planActions(matched, dryRun);
+  const { allowed, blocked } = applyGuards(planned, detail, opts.guards ?? []);
+  return {
+    rule: decider?.name ?? DEFAULT_RULE,
+    outcome: decider?.outcome ?? DEFAULT_OUTCOME,
+    actions: allowed,
+    dry_run: dryRun || (decider?.dryRun ?? false),
+    config_version: opts.configVersion,
+    matched: matched.map((r) => r.name),
+    errors,
+    blocked,
+  };
+}
+
+/** Actions of all matched rules in order; the same (kind, target) twice is planned once (first wins). */
+export function planActions(rules: readonly CompiledRule[], dryRun: boolean): PolicyAction[] {
+  const seen = new Set<string>();
+  const out: PolicyAction[] = [];
+  for (const rule of rules) {
+    for (const a of rule.actions) {
+      const key = `${a.kind}\u0000${a.target}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push({
+        kind: a.kind,
+        target: a.target,
+        params: { ...a.params },
+        approval: rule.approval.mode,
+        rule: rule.name,
+        dry_run: dryRun || rule.dryRun,
+        ...(rule.approval.mode === 'required' && rule.approval.timeoutMs !== undefined
+          ? { approval_timeout_ms: rule.approval.timeoutMs, approval_default: rule.approval.default ?? 'deny' }
+          : {}),
+      });
+    }
+  }
+  return out;
+}
+
+function applyGuards(actions: readonly PolicyAction[], detail: IncidentDetail, guards: readonly ActionGuard[]): { allowed: PolicyAction[]; blocked: BlockedAction[] } {
+  const allowed: PolicyAction[] = [];
+  const blocked: BlockedAction[] = [];
+  for (const action of actions) {
+    const stop = firstRefusal(action, detail, guards);
+    if (stop) blocked.push({ action, ...stop });
+    else allowed.push(action);
+  }
+  return { allowed, blocked };
+}
+
+function firstRefusal(action: PolicyAction, detail: IncidentDetail, guards: readonly ActionGuard[]): { guard: string; reason: string } | undefined {
+  for (const g of guards) {
+    const v = g.check(action, detail);
+    if (!v.allow) return { guard: g.name, reason: v.reason };
+  }
+  return undefined;
+}

@@ -1,0 +1,383 @@
+/**
+ * The `default` profile: a modern, explainable score on one 0–100 scale (documented factor by factor in
+ * docs/scoring.md — keep the two in step). Six components, each bounded on its own so that no single source
+ * of facts can dominate, then a total clamped to 0–100:
+ *
+ *   threat    what the alerts and intel say: severity, whether the detector let it through, indicator verdicts
+ *   asset     how much the machine matters: inventory / network-segment criticality, zone, tags
+ *   user      how much the account matters: privileged groups or names, targeted people (VIP)
+ *   history   how earlier incidents on the same host/user/indicator ended: true positives raise, false lower
+ *   allowlist a vetted exception: one large negative line naming the entry and its reason
+ *   repeats   how much is going on: alerts in the incident, more than one detector
+ */
+import type { Alert } from '../model/alert.js';
+import { severityLabel } from '../model/alert.js';
+import type { IncidentDetail } from '../model/incident.js';
+import type { Score } from '../model/score.js';
+import type { DefaultSettings } from './profile.js';
+import { Explanation } from './explain.js';
+import {
+  alertsOf,
+  answers,
+  clip,
+  criticality,
+  fromProviders,
+  isRecord,
+  list,
+  num,
+  ruleKeys,
+  str,
+  strings,
+  subjectText,
+  time,
+  CRITICALITIES,
+  type Answer,
+  type Criticality,
+} from './inputs.js';
+
+export const DEFAULT_PROFILE: DefaultSettings = {
+  engine: 'default',
+  description: 'Modern profile: threat, asset, user, history, allowlist and repeats on one 0–100 scale',
+  providers: {
+    netsegments: ['netsegments'],
+    inventory: ['inventory'],
+    allowlist: ['allowlist'],
+    history: ['history'],
+    indicators: ['indicators'],
+    directory: ['directory'],
+  },
+  threat: {
+    min: 0,
+    max: 60,
+    severity: { info: 0, low: 5, medium: 12, high: 20, critical: 28 },
+    detector_action: { allowed: 8, detected: 0, unknown: 0, blocked: -10, quarantined: -10 },
+    indicator: { malicious: 25, suspicious: 10, benign: -5, more_malicious_each: 5, more_malicious_max: 10 },
+  },
+  asset: {
+    min: 0,
+    max: 25,
+    criticality: { low: 0, medium: 5, high: 12, critical: 20 },
+    zones: { pci: 10, dmz: 5, datacenter: 5, ot: 10, guest: -5 },
+    tags: { 'crown-jewel': 10, pci: 10, 'domain-controller': 10 },
+  },
+  user: {
+    min: 0,
+    max: 20,
+    privileged_groups: ['domain admins', 'enterprise admins', 'administrators', 'admins', 'privileged'],
+    privileged: 15,
+    privileged_names: ['root', 'administrator', 'admin'],
+    privileged_name: 10,
+    vip_groups: ['vip', 'executive', 'executives', 'finance'],
+    vip: 10,
+  },
+  history: { min: -20, max: 15, true_positive_each: 5, false_positive_each: -5, benign_is_false_positive: true, window_days: 90 },
+  allowlist: { points: -60 },
+  repeats: { min: 0, max: 10, per_extra_alert: 2, detectors: 5 },
+};
+
+export const DEFAULT_COMPONENTS = ['threat', 'asset', 'user', 'history', 'allowlist', 'repeats'] as const;
+
+const DAY_MS = 86_400_000;
+
+interface Facts {
+  detail: IncidentDetail;
+  alerts: Alert[];
+  answers: Answer[];
+  now: number;
+}
+
+export function scoreDefault(detail: IncidentDetail, s: DefaultSettings, profileName: string, now: number): Score {
+  const f: Facts = { detail, alerts: alertsOf(detail), answers: answers(detail), now };
+  const ex = new Explanation();
+  threat(ex, f, s);
+  asset(ex, f, s);
+  user(ex, f, s);
+  history(ex, f, s);
+  allowlist(ex, f, s);
+  repeats(ex, f, s);
+  return ex.finish(profileName, 0, 100, DEFAULT_COMPONENTS);
+}
+
+// ───────────────────────────── threat ─────────────────────────────
+
+function threat(ex: Explanation, f: Facts, s: DefaultSettings): void {
+  severity(ex, f.alerts, s);
+  detectorAction(ex, f.alerts, s);
+  indicators(ex, fromProviders(f.answers, s.providers.indicators), s);
+  ex.bound('threat', s.threat.min, s.threat.max);
+}
+
+function severity(ex: Explanation, alerts: readonly Alert[], s: DefaultSettings): void {
+  const sev = alerts.map((a) => num(a.severity)).filter((n): n is number => n !== undefined);
+  if (sev.length === 0) return;
+  const max = Math.max(...sev);
+  const label = severityLabel(max);
+  const title = alerts.find((a) => num(a.severity) === max)?.title ?? '';
+  ex.add('threat.severity', s.threat.severity[label], `highest alert severity ${max} (${label}): ${clip(title, 60)}`);
+}
+
+function detectorAction(ex: Explanation, alerts: readonly Alert[], s: DefaultSettings): void {
+  const table = s.threat.detector_action;
+  const seen = new Map<keyof typeof table, number>();
+  for (const a of alerts) {
+    const act = a.action;
+    if (act && Object.hasOwn(table, act)) seen.set(act, (seen.get(act) ?? 0) + 1);
+  }
+  if (seen.size === 0) return;
+  // The worst case counts: one alert that got through outweighs several that were blocked.
+  const [action, count] = [...seen].sort((x, y) => table[y[0]] - table[x[0]])[0]!;
+  const of = alerts.length > 1 ? ` (${count} of ${alerts.length} alerts)` : '';
+  ex.add('threat.detector_action', table[action], `detector reported the activity as "${action}"${of}`);
+}
+
+const VERDICT_RANK = { malicious: 3, suspicious: 2, benign: 1 } as const;
+type Verdict = keyof typeof VERDICT_RANK;
+
+function indicators(ex: Explanation, rows: readonly Answer[], s: DefaultSettings): void {
+  const withVerdict = rows
+    .map((r) => ({ r, v: verdictOf(r.data) }))
+    .filter((x): x is { r: Answer; v: Verdict } => x.v !== undefined)
+    .sort((a, b) => VERDICT_RANK[b.v] - VERDICT_RANK[a.v]);
+  const top = withVerdict[0];
+  if (!top) return;
+  ex.add('threat.indicator', s.threat.indicator[top.v], `${subjectText(top.r)} is ${top.v} per ${sourcesOf(top.r)}`);
+  const more = new Set(withVerdict.filter((x) => x.v === 'malicious' && x !== top).map((x) => subjectText(x.r)));
+  more.delete(subjectText(top.r));
+  if (top.v !== 'malicious' || more.size === 0) return;
+  const points = Math.min(s.threat.indicator.more_malicious_max, more.size * s.threat.indicator.more_malicious_each);
+  const names = [...more].slice(0, 3).join(', ') + (more.size > 3 ? ', …' : '');
+  ex.add('threat.indicators_more', points, `${more.size} more malicious indicator${more.size > 1 ? 's' : ''}: ${names}`);
+}
+
+function verdictOf(data: Record<string, unknown>): Verdict | undefined {
+  const v = typeof data.verdict === 'string' ? data.verdict.toLowerCase() : '';
+  return Object.hasOwn(VERDICT_RANK, v) ? (v as Verdict) : undefined;
+}
+
+function sourcesOf(r: Answer): string {
+  const src = [...strings(r.data.sources), ...(str(r.data.source) ? [str(r.data.source)!] : [])];
+  return src.length ? `${clip(src.slice(0, 3).join(', '), 60)} (${r.provider})` : r.provider;
+}
+
+// ───────────────────────────── asset ─────────────────────────────
+
+function asset(ex: Explanation, f: Facts, s: DefaultSettings): void {
+  const inventory = fromProviders(f.answers, s.providers.inventory);
+  const segments = fromProviders(f.answers, s.providers.netsegments);
+  assetCriticality(ex, inventory, segments, s);
+  zone(ex, segments, s);
+  tags(ex, [...inventory, ...segments], s);
+  ex.bound('asset', s.asset.min, s.asset.max);
+}
+
+function assetCriticality(ex: Explanation, inventory: readonly Answer[], segments: readonly Answer[], s: DefaultSettings): void {
+  let best: { c: Criticality; why: string } | undefined;
+  const consider = (c: Criticality | undefined, why: string) => {
+    if (c && (!best || CRITICALITIES.indexOf(c) > CRITICALITIES.indexOf(best.c))) best = { c, why };
+  };
+  for (const r of inventory) {
+    const host = str(r.data.host) ? `host ${clip(str(r.data.host)!, 60)}` : subjectText(r);
+    consider(criticality(r.data.criticality), `${host} has criticality "${String(r.data.criticality).toLowerCase()}" (${r.provider})`);
+  }
+  for (const r of segments) {
+    const seg = str(r.data.segment) ?? str(r.data.name) ?? '?';
+    consider(criticality(r.data.criticality), `${subjectText(r)} is in segment "${clip(seg, 40)}" of criticality "${String(r.data.criticality).toLowerCase()}" (${r.provider})`);
+  }
+  if (best) ex.add('asset.criticality', s.asset.criticality[best.c], best.why);
+}
+
+function zone(ex: Explanation, segments: readonly Answer[], s: DefaultSettings): void {
+  let best: { points: number; why: string } | undefined;
+  for (const r of segments) {
+    const z = str(r.data.zone)?.toLowerCase();
+    if (!z || !Object.hasOwn(s.asset.zones, z)) continue;
+    const points = s.asset.zones[z]!;
+    if (!best || Math.abs(points) > Math.abs(best.points)) best = { points, why: `${subjectText(r)} is in zone "${clip(z, 40)}" (${r.provider})` };
+  }
+  if (best) ex.add('asset.zone', best.points, best.why);
+}
+
+function tags(ex: Explanation, rows: readonly Answer[], s: DefaultSettings): void {
+  const done = new Set<string>();
+  for (const r of rows) {
+    for (const t of strings(r.data.tags).map((x) => x.toLowerCase())) {
+      if (done.has(t) || !Object.hasOwn(s.asset.tags, t)) continue;
+      done.add(t);
+      ex.add('asset.tag', s.asset.tags[t]!, `${subjectText(r)} is tagged "${clip(t, 40)}" (${r.provider})`);
+    }
+  }
+}
+
+// ───────────────────────────── user ─────────────────────────────
+
+function user(ex: Explanation, f: Facts, s: DefaultSettings): void {
+  const rows = fromProviders(f.answers, s.providers.directory).filter((r) => r.subject.type === 'user');
+  const privileged = lower(s.user.privileged_groups);
+  const vip = lower(s.user.vip_groups);
+  const priv = firstGroupMatch(rows, privileged, true);
+  if (priv) ex.add('user.privileged', s.user.privileged, priv);
+  else privilegedName(ex, f, s);
+  const v = firstGroupMatch(rows, vip, false);
+  if (v) ex.add('user.vip', s.user.vip, v);
+  ex.bound('user', s.user.min, s.user.max);
+}
+
+function lower(xs: readonly string[]): Set<string> {
+  return new Set(xs.map((x) => x.toLowerCase()));
+}
+
+/** "user:alice is in group \"Domain Admins\" (directory)"; a boolean `privileged: true` counts too. */
+function firstGroupMatch(rows: readonly Answer[], wanted: ReadonlySet<string>, honourFlag: boolean): string | undefined {
+  for (const r of rows) {
+    if (honourFlag && r.data.privileged === true) return `${subjectText(r)} is marked privileged (${r.provider})`;
+    for (const g of [...strings(r.data.groups), ...strings(r.data.tags)]) {
+      if (wanted.has(g.toLowerCase())) return `${subjectText(r)} is in group "${clip(g, 60)}" (${r.provider})`;
+    }
+  }
+  return undefined;
+}
+
+function privilegedName(ex: Explanation, f: Facts, s: DefaultSettings): void {
+  const names = lower(s.user.privileged_names);
+  const users = new Set<string>();
+  if (f.detail.user) users.add(f.detail.user);
+  for (const a of f.alerts) if (a.user?.name) users.add(a.user.name);
+  for (const u of users) {
+    const bare = u.replace(/^.*\\/, '').replace(/@.*$/, '').toLowerCase();
+    if (names.has(bare)) {
+      ex.add('user.privileged_name', s.user.privileged_name, `account "${clip(u, 60)}" is a privileged account by name`);
+      return;
+    }
+  }
+}
+
+// ───────────────────────────── history ─────────────────────────────
+
+interface Counts {
+  tp: number;
+  fp: number;
+  who: string;
+  rule?: string;
+}
+
+function history(ex: Explanation, f: Facts, s: DefaultSettings): void {
+  const rules = ruleKeys(f.alerts);
+  const cutoff = f.now - s.history.window_days * DAY_MS;
+  const counts = fromProviders(f.answers, s.providers.history)
+    .filter((r) => (time(r.data.last_seen) ?? f.now) >= cutoff)
+    .map((r) => countsOf(r, rules, s));
+  // The same earlier incident usually shows up under its host, user and IP: take the largest count rather
+  // than the sum, so one old incident is not counted three times.
+  const tp = maxBy(counts, (c) => c.tp);
+  const fp = maxBy(counts, (c) => c.fp);
+  if (tp && tp.tp > 0) {
+    const points = Math.min(s.history.max, tp.tp * s.history.true_positive_each);
+    ex.add('history.true_positives', points, `${tp.who}: ${plural(tp.tp, 'earlier incident')} confirmed true positive`);
+  }
+  if (fp && fp.fp > 0) {
+    const points = Math.max(s.history.min, fp.fp * s.history.false_positive_each);
+    const what = s.history.benign_is_false_positive ? 'false positive or benign' : 'false positive';
+    const scope = fp.rule ? ` for rule ${clip(fp.rule, 40)}` : '';
+    ex.add('history.false_positives', points, `${fp.who}: ${plural(fp.fp, 'earlier incident')}${scope} closed as ${what}`);
+  }
+  ex.bound('history', s.history.min, s.history.max);
+}
+
+/**
+ * Verdict counts of one history answer. When the answer breaks verdicts down by detection rule
+ * (`rules: {<rule id>: {verdicts}}` or `[{rule, verdicts}]`) and one of this incident's rules is there,
+ * false positives of THAT rule are what lowers the score: a noisy rule on this host, not the host itself.
+ */
+function countsOf(r: Answer, rules: ReadonlySet<string>, s: DefaultSettings): Counts {
+  const overall = verdicts(r.data.verdicts, s);
+  const who = `${subjectText(r)} (${r.provider})`;
+  const byRule = ruleVerdicts(r.data.rules, rules, s);
+  if (byRule) return { tp: overall.tp, fp: byRule.fp, who, rule: byRule.rule };
+  return { tp: overall.tp, fp: overall.fp, who };
+}
+
+function verdicts(v: unknown, s: DefaultSettings): { tp: number; fp: number } {
+  if (!isRecord(v)) return { tp: 0, fp: 0 };
+  const n = (x: unknown) => Math.max(0, Math.floor(num(x) ?? 0));
+  return { tp: n(v.true_positive), fp: n(v.false_positive) + (s.history.benign_is_false_positive ? n(v.benign) : 0) };
+}
+
+function ruleVerdicts(v: unknown, rules: ReadonlySet<string>, s: DefaultSettings): { fp: number; rule: string } | undefined {
+  const entries: Array<[string, unknown]> = isRecord(v)
+    ? Object.entries(v)
+    : list(v).flatMap((x) => (isRecord(x) && (str(x.rule) ?? str(x.id)) ? [[(str(x.rule) ?? str(x.id))!, x.verdicts ?? x] as [string, unknown]] : []));
+  let best: { fp: number; rule: string } | undefined;
+  for (const [rule, counts] of entries) {
+    if (!rules.has(rule)) continue;
+    const fp = verdicts(isRecord(counts) && isRecord(counts.verdicts) ? counts.verdicts : counts, s).fp;
+    if (!best || fp > best.fp) best = { fp, rule };
+  }
+  return best;
+}
+
+function maxBy<T>(xs: readonly T[], key: (x: T) => number): T | undefined {
+  return xs.reduce<T | undefined>((best, x) => (best === undefined || key(x) > key(best) ? x : best), undefined);
+}
+
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
+
+// ───────────────────────────── allowlist ─────────────────────────────
+
+interface Entry {
+  match: string;
+  reason: string;
+  rules: string[];
+  expires?: number;
+}
+
+function allowlist(ex: Explanation, f: Facts, s: DefaultSettings): void {
+  const rules = ruleKeys(f.alerts);
+  let expired: { e: Entry; r: Answer } | undefined;
+  for (const r of fromProviders(f.answers, s.providers.allowlist)) {
+    for (const e of entriesOf(r)) {
+      if (e.expires !== undefined && e.expires <= f.now) {
+        expired ??= { e, r };
+        continue;
+      }
+      // A rule-scoped entry ("the scanner may trigger rule 2031412") only covers alerts of those rules.
+      if (e.rules.length && !e.rules.some((x) => rules.has(x))) continue;
+      const scope = e.rules.length ? ` for rule ${clip(e.rules.join(', '), 40)}` : '';
+      const until = e.expires !== undefined ? `, until ${new Date(e.expires).toISOString()}` : '';
+      ex.add('allowlist', s.allowlist.points, `${subjectText(r)} is allowlisted (${clip(e.match, 80)}${scope}): ${clip(e.reason, 120)}${until} (${r.provider})`);
+      return;
+    }
+  }
+  // Say why an entry that an analyst may remember did not count.
+  if (expired) ex.add('allowlist', 0, `allowlist entry ${clip(expired.e.match, 80)} expired ${new Date(expired.e.expires!).toISOString()}; not applied`);
+}
+
+/** Entries of an allowlist answer: `{entries: [{match, reason, rules, expires}]}` or one flat entry. */
+function entriesOf(r: Answer): Entry[] {
+  const raw = Array.isArray(r.data.entries) ? r.data.entries : [r.data];
+  return raw.filter(isRecord).map((e) => {
+    const expires = time(e.expires ?? e.expires_at);
+    return {
+      match: str(e.match) ?? str(e.entry) ?? subjectText(r),
+      reason: str(e.reason) ?? 'no reason given',
+      rules: list(e.rules ?? e.rule).map(String),
+      ...(expires !== undefined ? { expires } : {}),
+    };
+  });
+}
+
+// ───────────────────────────── repeats ─────────────────────────────
+
+function repeats(ex: Explanation, f: Facts, s: DefaultSettings): void {
+  const count = Math.max(num(f.detail.alert_count) ?? 0, f.alerts.length);
+  if (count > 1) {
+    const extra = count - 1;
+    ex.add('repeats.alerts', Math.min(s.repeats.max, extra * s.repeats.per_extra_alert), `${count} alerts in this incident (${extra} beyond the first)`);
+  }
+  const detectors = [...new Set(f.alerts.map((a) => a.detector).filter((d): d is string => typeof d === 'string' && d.length > 0))];
+  if (detectors.length >= 2) {
+    ex.add('repeats.detectors', s.repeats.detectors, `seen by ${detectors.length} detectors: ${clip(detectors.join(', '), 80)}`);
+  }
+  ex.bound('repeats', s.repeats.min, s.repeats.max);
+}

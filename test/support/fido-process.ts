@@ -1,0 +1,62 @@
+/**
+ * Runs the real `fido start` as a child process (the way a user runs it) and finds its URL on stdout.
+ * Used by end-to-end and crash tests, which must be able to SIGKILL it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const FIDO_BIN = fileURLToPath(new URL('../../bin/fido.js', import.meta.url));
+
+export interface FidoProcess {
+  child: ChildProcess;
+  url: string;
+  output(): string;
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function startFidoProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<FidoProcess> {
+  const child = spawn(process.execPath, [FIDO_BIN, 'start'], {
+    env: { ...process.env, FIDO_LOG_LEVEL: 'warn', FIDO_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`fido did not start in ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const check = () => {
+      const m = /Fido is running: (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    child.stdout!.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`fido exited with ${code} before starting:\n${out}`));
+    });
+  });
+  return {
+    child,
+    url,
+    output: () => out,
+    async kill(signal = 'SIGKILL') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails with the last state seen. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
