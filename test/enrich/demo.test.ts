@@ -65,7 +65,9 @@ test('demo data: the hosts, segments, indicators and allowlist entries the demo 
       (await ask({ type: 'sha256', value: '2da3a3a1b63431feef4eb46ed6243ba18deab63183665e9ae8bb72b3460f5d1a' }, 'indicators')).data.verdict,
       'malicious',
     );
-    assert.equal((await ask({ type: 'domain', value: 'intranet.corp.example' }, 'allowlist')).found, true);
+    assert.equal((await ask({ type: 'domain', value: 'cdn.updates.vendor.example' }, 'allowlist')).found, true, 'subdomains of an allowlisted domain');
+    assert.equal((await ask({ type: 'domain', value: 'shop.corp.example' }, 'allowlist')).found, false, 'our own domain is not blanket-allowlisted');
+    assert.equal((await ask({ type: 'ip', value: '10.20.9.9' }, 'allowlist')).data.unconditional, false, 'the scanner by address, for its rules only');
     assert.equal((await ask({ type: 'host', value: 'vulnscan-01.corp.example' }, 'allowlist')).data.unconditional, false);
     assert.equal((await ask({ type: 'ip', value: '198.51.100.77' }, 'allowlist')).found, false, 'the pen-test entry has expired');
     await e.close();

@@ -1,0 +1,166 @@
+/**
+ * `npm run bench`: end-to-end figures for the embedded default (SQLite), measured against the real server
+ * (`fido start` as a child process) over HTTP, plus the parse rate of every detector on its samples.
+ *
+ *   throughput: N Suricata alerts posted as fast as the server takes them (batches of 1 and of 100), timed
+ *               from the first post until every alert's incident has a decision;
+ *   latency:    a steady 1,000 alerts/s for a fixed time; per alert, from its intake commit (the moment the
+ *               202 is sent) to the first decision of its incident made after it;
+ *   memory:     the server's peak RSS (VmHWM).
+ * Results are printed and written to bench/results/<date>.json.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'undici';
+import Sqlite from 'better-sqlite3';
+import { startFidoProcess, type FidoProcess } from '../test/support/fido-process.js';
+import { detectorParseRates } from './parse-rates.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const TOKEN = 'bench-token-0123456789abcdef';
+const agent = new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 30_000 });
+
+function eveAlert(i: number, t: number): string {
+  // ~1 incident per 4 alerts: 2,000 hosts × 50 rules, with the demo's C2 for one alert in 20.
+  const host = i % 2000;
+  const rule = 2_000_000 + ((i * 7) % 50);
+  const dst = i % 20 === 0 ? '203.0.113.7' : `198.18.${(i >> 8) & 255}.${i & 255}`;
+  return JSON.stringify({
+    timestamp: new Date(t).toISOString().replace('Z', '+0000'),
+    flow_id: 1e15 + i,
+    event_type: 'alert',
+    src_ip: `10.1.${host >> 8}.${host & 255}`,
+    src_port: 40000 + (i % 20000),
+    dest_ip: dst,
+    dest_port: 443,
+    proto: 'TCP',
+    alert: { action: 'allowed', gid: 1, signature_id: rule, rev: 1, signature: `ET BENCH rule ${rule}`, category: 'A Network Trojan was detected', severity: 1 + (i % 3) },
+  });
+}
+
+async function post(url: string, records: string[]): Promise<void> {
+  for (;;) {
+    const res = await request(`${url}/api/v1/alerts/bench-suricata`, {
+      method: 'POST',
+      dispatcher: agent,
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/x-ndjson' },
+      body: records.join('\n'),
+    });
+    await res.body.text();
+    if (res.statusCode === 202) return;
+    if (res.statusCode === 429 || res.statusCode === 503) {
+      await new Promise((r) => setTimeout(r, 50));
+      continue;
+    }
+    throw new Error(`HTTP ${res.statusCode}`);
+  }
+}
+
+function openDb(dir: string) {
+  return new Sqlite(join(dir, 'fido.db'), { readonly: true, fileMustExist: true });
+}
+
+async function waitDecided(dir: string, expectedAlerts: number, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  const db = openDb(dir);
+  try {
+    for (;;) {
+      const alerts = (db.prepare('select count(*) n from alerts').get() as { n: number }).n;
+      const queued = (db.prepare('select count(*) n from stage_queue').get() as { n: number }).n;
+      if (alerts >= expectedAlerts && queued === 0) return Date.now();
+      if (Date.now() > deadline) throw new Error(`not decided in time: ${alerts}/${expectedAlerts} alerts, ${queued} queued`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    db.close();
+  }
+}
+
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+async function withServer<T>(fn: (srv: FidoProcess, dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'fido-bench-'));
+  const srv = await startFidoProcess({ FIDO_CONFIG: join(here, 'fido-bench.yaml'), FIDO_DATA_DIR: dir, FIDO_BOOTSTRAP_TOKEN: TOKEN, FIDO_LOG_LEVEL: 'error' });
+  try {
+    return await fn(srv, dir);
+  } finally {
+    await srv.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function throughput(total: number, batch: number, concurrency: number) {
+  return withServer(async (srv, dir) => {
+    const t0 = Date.now();
+    let next = 0;
+    const worker = async () => {
+      while (next < total) {
+        const start = next;
+        next += batch;
+        const recs: string[] = [];
+        for (let i = start; i < Math.min(total, start + batch); i++) recs.push(eveAlert(i, t0));
+        await post(srv.url, recs);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    const acked = Date.now();
+    const done = await waitDecided(dir, total, 600_000);
+    return {
+      batch,
+      alerts: total,
+      intake_per_s: Math.round(total / ((acked - t0) / 1000)),
+      decided_per_s: Math.round(total / ((done - t0) / 1000)),
+      seconds: (done - t0) / 1000,
+      peak_rss_mb: peakRssMb(srv.child.pid!),
+    };
+  });
+}
+
+async function steadyLatency(rate: number, seconds: number) {
+  return withServer(async (srv, dir) => {
+    const t0 = Date.now();
+    const tick = 10; // ms: 10 alerts per tick at 1,000/s
+    const perTick = Math.max(1, Math.round((rate * tick) / 1000));
+    let sent = 0;
+    const inflight: Promise<void>[] = [];
+    for (let k = 0; Date.now() - t0 < seconds * 1000; k++) {
+      const due = t0 + k * tick;
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      for (let j = 0; j < perTick; j++) inflight.push(post(srv.url, [eveAlert(sent++, Date.now())]));
+    }
+    await Promise.all(inflight);
+    await waitDecided(dir, sent, 120_000);
+    const db = openDb(dir);
+    const rows = db
+      .prepare(
+        `select (select min(d.created_at) from decisions d where d.incident_id = a.incident_id and d.created_at >= a.received_at) - a.received_at as ms
+           from alerts a where a.incident_id is not null`,
+      )
+      .all() as { ms: number | null }[];
+    db.close();
+    const lat = rows.map((r) => r.ms).filter((x): x is number => x !== null).sort((a, b) => a - b);
+    const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? NaN;
+    return { rate_per_s: rate, seconds, alerts: sent, measured: lat.length, p50_ms: pct(50), p99_ms: pct(99), max_ms: lat[lat.length - 1] ?? NaN, peak_rss_mb: peakRssMb(srv.child.pid!) };
+  });
+}
+
+const total = Number(process.env.BENCH_ALERTS ?? 100_000);
+const results = {
+  date: new Date().toISOString(),
+  machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+  store: 'sqlite (WAL, synchronous=FULL)',
+  throughput_batch_100: await throughput(total, 100, 8),
+  throughput_batch_1: await throughput(Math.min(total, 30_000), 1, 64),
+  latency_at_1000_per_s: await steadyLatency(1000, Number(process.env.BENCH_STEADY_SECONDS ?? 20)),
+  parse_rates: await detectorParseRates(),
+};
+console.log(JSON.stringify(results, null, 2));
+mkdirSync(join(here, 'results'), { recursive: true });
+writeFileSync(join(here, 'results', `${results.date.slice(0, 19).replace(/:/g, '')}.json`), `${JSON.stringify(results, null, 2)}\n`);
+await agent.close();
