@@ -27,7 +27,33 @@ export function sqliteDialect(config: SqliteConfig): StoreDialect {
       db.pragma('busy_timeout = 10000');
       db.pragma('foreign_keys = ON');
       db.pragma('cache_size = -65536');
-      return new Kysely<Database>({ dialect: new SqliteDialect({ database: db }) });
+      return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(db) }) });
     },
   };
+}
+
+/**
+ * Kysely prepares every query anew; preparing costs more than running most of ours. The same SQL text
+ * (parameters are bound, so the text repeats) reuses its prepared statement. Bounded: a query whose text
+ * varies with an IN-list length adds entries, and the oldest are dropped.
+ */
+function withStatementCache(db: Sqlite.Database, max = 2000): Sqlite.Database {
+  const cache = new Map<string, Sqlite.Statement>();
+  const prepare = db.prepare.bind(db);
+  return new Proxy(db, {
+    get(target, prop, receiver) {
+      if (prop !== 'prepare') return Reflect.get(target, prop, receiver) as unknown;
+      return (sql: string) => {
+        let stmt = cache.get(sql);
+        if (stmt) {
+          cache.delete(sql);
+        } else {
+          stmt = prepare(sql);
+          if (cache.size >= max) cache.delete(cache.keys().next().value!);
+        }
+        cache.set(sql, stmt);
+        return stmt;
+      };
+    },
+  });
 }
