@@ -12,6 +12,8 @@ import { receiverKinds } from '../intake/receivers.js';
 import type { FidoConfig } from './schema.js';
 import { formatConfigErrors, parseConfigText, type ConfigError, type ConfigKinds } from './validate.js';
 import { resolveSecretsDeep } from './secrets.js';
+import { loadPolicyFromConfig, PolicyLoadError } from '../policy/rules.js';
+import { resolveProfile, ProfileError } from '../score/profile.js';
 
 export const DEMO_CONFIG = fileURLToPath(new URL('../../demo/fido.yaml', import.meta.url));
 
@@ -42,7 +44,10 @@ export function configPath(file?: string): string {
   return resolve(file ?? process.env.FIDO_CONFIG ?? DEMO_CONFIG);
 }
 
-/** Validates without resolving secrets: for `fido config validate`. */
+/**
+ * Validates without resolving secrets: for `fido config validate`. Beyond the schema, it compiles the
+ * policy rules (CEL, regex checks, action targets) and resolves the scoring profile, as `fido start` would.
+ */
 export function checkConfigFile(file?: string): { file: string; errors: ConfigError[] } {
   const path = configPath(file);
   let text: string;
@@ -51,7 +56,24 @@ export function checkConfigFile(file?: string): { file: string; errors: ConfigEr
   } catch (e) {
     return { file: path, errors: [{ key: '(file)', line: null, message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? 'error'}` }] };
   }
-  return { file: path, errors: parseConfigText(text, configKinds).errors };
+  const parsed = parseConfigText(text, configKinds);
+  if (parsed.errors.length) return { file: path, errors: parsed.errors };
+  const errors: ConfigError[] = [];
+  try {
+    loadPolicyFromConfig({ config: parsed.config, dir: dirname(path), file: path, text });
+  } catch (e) {
+    if (!(e instanceof PolicyLoadError)) throw e;
+    for (const p of e.errors) {
+      errors.push({ key: p.rule ? `policy rule "${p.rule}"${p.file !== path ? ` (${p.file})` : ''}` : `policy (${p.file})`, line: p.file === path ? p.line : null, message: p.message });
+    }
+  }
+  try {
+    resolveProfile(parsed.config.scoring?.profile ?? 'default', parsed.config.scoring?.profiles ?? {});
+  } catch (e) {
+    if (!(e instanceof ProfileError)) throw e;
+    errors.push({ key: 'scoring', line: null, message: e.message });
+  }
+  return { file: path, errors };
 }
 
 export async function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {

@@ -65,3 +65,13 @@ test('fido config validate exits 1 with key and line, 0 when valid', () => {
   assert.equal(ok.status, 0, ok.stderr);
   assert.match(ok.stdout, /valid/);
 });
+
+test('fido config validate also compiles policy rules and names the rule and line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fido-cfg-'));
+  const bad = join(dir, 'policy.yaml');
+  writeFileSync(bad, ['policy:', '  rules:', '    - name: ok', '      when: score.total > 10', '    - name: redos', "      when: incident.title.matches('(a+)+$')", '    - name: ghost', '      when: "true"', '      then: [{ action: nowhere }]'].join('\n'));
+  const r = spawnSync(process.execPath, [FIDO_BIN, 'config', 'validate', bad], { encoding: 'utf8' });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /policy\.yaml:6: policy rule "redos": /);
+  assert.match(r.stderr, /policy rule "ghost": .*nowhere/);
+});

@@ -18,12 +18,17 @@ import { compact as pack, isObject, toInt } from './values.js';
 
 // ---- refang ----------------------------------------------------------------------------------------------
 
+/** Every defanged form below contains one of these: a bracket, a backslash, or an hxxp/fxp scheme. */
+const MAYBE_DEFANGED = /[[({\\]|hxxp|fxp/i;
+
 /**
  * Undoes the usual defanging of indicators in threat reports and some products' alerts:
  * hxxp(s)/hXXp/fxp schemes, [.] (.) {.} [dot] (dot) \. for dots, [:] [://] for the scheme separator,
  * [@] [at] for e-mail. Only bracketed forms are touched, so ordinary text is left as it is.
  */
 export function refang(value: string): string {
+  // Nearly every value is not defanged: one test instead of seven replaces on the hot path.
+  if (!MAYBE_DEFANGED.test(value)) return value;
   return value
     .replace(/\bhxxp(s?)(?=\[?:)/gi, (_m, s: string) => `http${s.toLowerCase()}`)
     .replace(/\bfxp(?=\[?:)/gi, 'ftp')
