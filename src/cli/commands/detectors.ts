@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import type { JsonMapping } from '../../config/schema.js';
 import { loadDetectors, type DetectorRegistry } from '../../detectors/lib/registry.js';
+import { registerDetectorsTest } from './detectors-test.js';
 
 /**
  * The registry as the CLI sees it: built-in detectors plus the `detectors.json` mappings of the config
@@ -55,4 +56,5 @@ export function register(program: Command): void {
       process.stdout.write(`${'NAME'.padEnd(width)}  FORMAT  DESCRIPTION\n`);
       for (const r of rows) process.stdout.write(`${r.name.padEnd(width)}  ${r.format.padEnd(6)}  ${r.description}\n`);
     });
+  registerDetectorsTest(detectors);
 }

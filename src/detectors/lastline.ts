@@ -1,0 +1,261 @@
+/**
+ * Lastline Enterprise (from 2020 VMware NSX Network Detection and Response): the sensor/manager "syslog
+ * notifications" in LEEF or CEF, and detection events as JSON. Netflix FIDO listed Lastline as planned
+ * (`lastlinev1` was a no-op poller, fido-original.md §2.1 and §3.11), so there is no FIDO field list; the
+ * mapping follows the vendor's own notification fields.
+ *
+ * Sources: user.lastline.com "Syslog Integration" guide (trigger categories: detection events, appliance
+ * status/check-in/messages, audit); Trellix ESM "Lastline Enterprise log format and field mapping" (CEF
+ * sample: cat, cn1Label=impact, cn2Label=IncidentId, cn3Label=IncidentImpact, cs1Label=detectionId,
+ * cs2Label=EventDetailLink, cs3Label=EventUrl, deviceExternalId, externalId, start/end/rt, src/dst/dpt,
+ * fileHash, fileSHA1, dhost); FortiSIEM Lastline page (CEF appliance-status sample); ExabeamLabs
+ * Content-Doc Lastline parsers (LEEF:…|Lastline|Enterprise|…: devTime "MMM dd yyyy HH:mm:ss z", desc,
+ * sev, cat, emailSubject, sender, usrName, fname, fileHash, mailUrl, mailUrlHash, EventDetailLink,
+ * deviceExternalId; event ids signature-match, dns-resolution, email-attachment, email-url…).
+ * JSON: no public sample exists; records with the same field names (any case, snake_case or camelCase:
+ * event_id, event_time, threat, threat_class, impact, src_ip, dst_ip, dst_port, detection_id,
+ * incident_id, file_md5, file_sha1, url…) are read with the same mapping. That form is reconstructed,
+ * not verified against a real record.
+ *
+ * Alerts: every detection event (signature-match, dns-resolution, email-attachment, email-url,
+ * command-and-control, malicious-download, …).
+ *   title        "<event name>: <threat class>/<threat>" (IDS Signature Match: drive-by/Fiesta EK)
+ *   rule         id = event id (signature-match…), name = cat (class/threat), category = threat class
+ *   severity     impact 0-100 as is (Lastline's own scale); else header sev 0-10 ×10
+ *   time         rt | devTime | start | end | event_time, else the syslog header, else received
+ *   action       act (LOG → detected, BLOCK → blocked)
+ *   src / dst    src, spt|srcPort, shost / dst, dpt|dstPort, dhost; host = the internal end (else src)
+ *   url, domain  EventUrl | mailUrl | url | request; domain from it or dhost when that is a name
+ *   file         fname, fileHash (type by length), fileSHA1, fileSHA256
+ *   email        sender|suser → from, usrName|duser|recipient → to, emailSubject → subject (email-*)
+ *   malware.name the threat (the part after "class/"), vendor_id externalId, else detectionId
+ * Context: appliance-status / appliance-checkin / appliance-message (kind "appliance_status") and audit
+ * events (kind "audit"): they say nothing about a threat.
+ */
+import type { AlertDraft, Endpoint } from '../model/alert.js';
+import type { Observable } from '../model/observable.js';
+import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { mapAction } from './lib/action.js';
+import { cefSeverity, findCefStart, parseCef } from './lib/cef.js';
+import { receivedTime } from './lib/context.js';
+import { LooseFields, baseName, internalSide, scalarMembers, splitAddresses } from './lib/fieldmap.js';
+import { findLeefStart, parseLeef } from './lib/leef.js';
+import { canonicalIp, makeObservable, normalizeDomain, normalizeHash, normalizeUrl, urlHost } from './lib/observables.js';
+import { UNKNOWN_SEVERITY } from './lib/severity.js';
+import { excerpt } from './lib/text.js';
+import { parseTimestamp, parseZone, tryParseTimestamp } from './lib/time.js';
+import { compact, isObject, type JsonObject } from './lib/values.js';
+
+const IMPACT_SCALE = 'lastline impact 0-100';
+const HEADER_SCALE = 'lastline sev 0-10';
+
+const lastline: Detector = {
+  name: 'lastline',
+  description: 'Lastline Enterprise / VMware NSX NDR: LEEF and CEF syslog notifications, JSON detection events',
+  format: 'text',
+  sniff(record: RawRecord): number {
+    const j = record.json;
+    if (isObject(j)) return sniffJson(j);
+    if (j !== undefined) return 0;
+    const head = record.text.slice(0, 4096);
+    if (/(?:^|[\s>:])(?:LEEF:\d(?:\.\d)?|CEF:\d{1,2}(?:\.\d{1,2})?)\|(?:Lastline|VMware)\|(?:Enterprise|Lastline|NSX[^|]*(?:NDR|Detection)[^|]*)\|/i.test(head)) return 0.95;
+    return 0;
+  },
+  parse(record: RawRecord): ParseOutcome {
+    const j = record.json;
+    if (isObject(j)) return fromFields({ eventType: pickType(j) }, jsonFields(j));
+    if (j !== undefined) throw new ParseError('Lastline record must be a JSON object, LEEF or CEF');
+    const text = record.text.replace(/[\r\n]+$/, '');
+    if (findLeefStart(text) >= 0) {
+      const ev = parseLeef(text);
+      checkVendor(ev.vendor);
+      const f = new LooseFields(ev.attributes);
+      return fromFields({ eventType: ev.eventId, headerSeverity: f.get('sev', 'severity'), envelopeTime: ev.envelope?.timestamp }, f);
+    }
+    if (findCefStart(text) >= 0) {
+      const ev = parseCef(text);
+      checkVendor(ev.vendor);
+      return fromFields({ eventType: ev.signatureId, name: ev.name, headerSeverity: ev.severity, envelopeTime: ev.envelope?.timestamp }, new LooseFields(ev.labels, ev.extension));
+    }
+    throw new ParseError(`not a Lastline record (no LEEF or CEF header; starts: ${excerpt(text.trim())})`);
+  },
+};
+export default lastline;
+
+function checkVendor(vendor: string): void {
+  if (!/^(lastline|vmware)$/i.test(vendor)) throw new ParseError(`vendor is "${excerpt(vendor)}", not Lastline`);
+}
+
+// ---- JSON -------------------------------------------------------------------------------------------------
+
+function sniffJson(j: JsonObject): number {
+  const f = jsonFields(j);
+  const mentions = /lastline/i.test(JSON.stringify(j).slice(0, 8192));
+  const detectionShape = f.has('impact') && (f.has('threatClass') || f.has('threat')) && (f.has('eventId') || f.has('detectionId') || f.has('incidentId'));
+  if (detectionShape && mentions) return 0.95;
+  if (detectionShape) return 0.75;
+  if (mentions && (f.has('impact') || f.has('threatClass')) && (f.has('srcIp') || f.has('src') || f.has('dst') || f.has('dstIp'))) return 0.7;
+  return 0;
+}
+
+/** Top-level scalars first, then those of nested objects one level down (event: {…}, detection: {…}). */
+function jsonFields(j: JsonObject): LooseFields {
+  const nested = Object.values(j).filter(isObject).slice(0, 32).map(scalarMembers);
+  return new LooseFields(scalarMembers(j), ...nested);
+}
+
+function pickType(j: JsonObject): string | undefined {
+  return jsonFields(j).get('eventType', 'event_type', 'detectionType', 'detection_type', 'notificationType', 'trigger', 'type');
+}
+
+// ---- the one mapping ---------------------------------------------------------------------------------------
+
+interface Header {
+  eventType?: string;
+  name?: string;
+  headerSeverity?: string;
+  envelopeTime?: string;
+}
+
+const CONTEXT_TYPES = /^(appliance|audit|system|license|sensor-status|health)/i;
+
+function fromFields(h: Header, f: LooseFields): ParseOutcome {
+  const eventType = h.eventType?.trim() || undefined;
+  if (eventType && /[=\t]/.test(eventType)) throw new ParseError(`event id "${excerpt(eventType)}" holds attributes: the header lacks a field (truncated?)`);
+  if (eventType && CONTEXT_TYPES.test(eventType)) return { kind: 'context', events: [contextOf(eventType, h, f)] };
+  return { kind: 'alerts', alerts: [alertOf(eventType, h, f)] };
+}
+
+function alertOf(eventType: string | undefined, h: Header, f: LooseFields): AlertDraft {
+  const { cat, threatClass, threat } = threatOf(f);
+  const name = h.name?.trim() || f.get('desc', 'description', 'eventName', 'name', 'msg') || (eventType ? humanize(eventType) : undefined);
+  if (!name && !cat) throw new ParseError('Lastline record names no event and no threat (expected a LEEF/CEF event id, desc, cat, threat or threat_class)');
+  const { severity, vendorSeverity } = severityOf(f, h.headerSeverity);
+  const src: Endpoint = { ip: f.get('src', 'srcIp', 'sourceIp', 'sourceAddress', 'srcHostIp'), port: port(f.get('spt', 'srcPort', 'sourcePort')), host: f.get('shost', 'srcHost', 'srcHostname', 'sourceHost') };
+  const dst: Endpoint = { ip: f.get('dst', 'dstIp', 'destIp', 'destinationIp', 'destinationAddress', 'dstHostIp'), port: port(f.get('dpt', 'dstPort', 'destPort', 'destinationPort')), host: f.get('dhost', 'dstHost', 'dstHostname', 'destHost', 'fqdn', 'hostname') };
+  // A name in the ip slot (some exports put the host there) goes to host instead.
+  if (src.ip && !canonicalIp(src.ip)) [src.host, src.ip] = [src.host ?? src.ip, undefined];
+  if (dst.ip && !canonicalIp(dst.ip)) [dst.host, dst.ip] = [dst.host ?? dst.ip, undefined];
+  const side = internalSide(src.ip, dst.ip, src.ip || src.host ? 'src' : dst.ip ? 'dst' : undefined);
+  const hostEnd = side === 'dst' ? dst : side === 'src' ? src : undefined;
+  const sender = f.get('sender', 'suser', 'emailSender', 'mailFrom', 'from');
+  const recipientText = f.get('usrName', 'duser', 'recipient', 'recipients', 'emailRecipient', 'mailTo', 'to');
+  const subject = f.get('emailSubject', 'subject', 'mailSubject');
+  const isEmail = /^email/i.test(eventType ?? '') || [sender, recipientText].some((v) => v?.includes('@')) || subject !== undefined;
+  const recipients = splitAddresses(recipientText);
+  const url = firstUrl(f.get('EventUrl', 'eventUrl', 'mailUrl', 'url', 'request', 'requestUrl', 'downloadUrl'));
+  const domain = domainOf(url, dst.host, f.get('domain', 'dnsQuery', 'queryName', 'rrname'));
+  const file = fileOf(f);
+  const user = isEmail
+    ? recipients?.length === 1 ? { name: recipients[0], email: recipients[0] } : undefined
+    : compact({ name: f.get('usrName', 'duser', 'suser', 'user', 'userName') });
+  return {
+    vendor_id: f.get('externalId', 'eventId', 'event_id') ?? f.get('detectionId'),
+    time: timeOf(f, h.envelopeTime),
+    title: cat ? `${name ?? 'Lastline detection'}: ${cat}` : name!,
+    rule: compact({ id: eventType ?? f.get('detectionType', 'threatId', 'signatureId', 'sid') ?? cat, name: cat ?? name, category: threatClass }),
+    severity,
+    vendor_severity: vendorSeverity,
+    action: mapAction(f.get('act', 'action', 'outcome')),
+    src: compact(src),
+    dst: compact(dst),
+    host: hostEnd ? compact({ ip: hostEnd.ip, name: hostEnd.host }) : undefined,
+    user,
+    file,
+    url,
+    domain,
+    email: isEmail ? compact({ from: sender, to: recipients, subject }) : undefined,
+    malware: threat ? { name: threat, family: threatClass } : undefined,
+    observables: [makeObservable('mac', f.get('smac', 'srcMAC'), 'src'), makeObservable('mac', f.get('dmac', 'dstMAC'), 'dst')].filter((o): o is Observable => o !== undefined),
+  };
+}
+
+/** cat is "threat class/threat" ("drive-by/Fiesta EK"); JSON names both parts. */
+function threatOf(f: LooseFields): { cat?: string; threatClass?: string; threat?: string } {
+  const cls = f.get('threatClass', 'threat_class');
+  const threat = f.get('threat', 'threatName', 'malware', 'malwareName');
+  const cat = f.get('cat', 'category') ?? (cls && threat ? `${cls}/${threat}` : (threat ?? cls));
+  if (!cat) return {};
+  const slash = cat.indexOf('/');
+  return {
+    cat,
+    threatClass: cls ?? (slash > 0 ? cat.slice(0, slash).trim() : undefined),
+    threat: threat ?? (slash > 0 ? cat.slice(slash + 1).trim() || undefined : cat),
+  };
+}
+
+function severityOf(f: LooseFields, header: string | undefined): { severity: number; vendorSeverity?: AlertDraft['vendor_severity'] } {
+  const impact = f.get('impact', 'threatImpact', 'score');
+  if (impact !== undefined && /^\d{1,3}(\.\d+)?$/.test(impact) && Number(impact) <= 100) return { severity: Math.round(Number(impact)), vendorSeverity: { value: impact, scale: IMPACT_SCALE } };
+  const sev = cefSeverity(header);
+  if (header !== undefined && sev !== undefined) return { severity: sev, vendorSeverity: { value: header, scale: HEADER_SCALE } };
+  return { severity: UNKNOWN_SEVERITY, vendorSeverity: impact ? { value: impact, scale: IMPACT_SCALE } : header ? { value: header, scale: HEADER_SCALE } : undefined };
+}
+
+function timeOf(f: LooseFields, envelope: string | undefined): string {
+  const dtz = f.get('dtz');
+  const zone = dtz && parseZone(dtz) ? dtz : undefined;
+  const primary = f.get('rt', 'devTime', 'eventTime', 'detectionTime', 'time', 'timestamp');
+  if (primary) return parseTimestamp(primary, { field: 'event time', timeZone: zone });
+  for (const v of [f.get('start', 'startTime', 'firstSeen'), f.get('end', 'endTime', 'lastSeen')]) {
+    const t = tryParseTimestamp(v, { timeZone: zone });
+    if (t) return t;
+  }
+  return envelope ?? receivedTime();
+}
+
+function fileOf(f: LooseFields): AlertDraft['file'] {
+  const hashes = [f.get('fileHash', 'fileMd5', 'md5'), f.get('fileSHA1', 'fileSha1', 'sha1'), f.get('fileSHA256', 'fileSha256', 'sha256')];
+  const file: NonNullable<AlertDraft['file']> = {};
+  for (const v of hashes) {
+    const h = normalizeHash(v);
+    if (h && file[h.type] === undefined) file[h.type] = h.value;
+  }
+  const path = f.get('filePath');
+  file.name = f.get('fname', 'fileName', 'attachmentName') ?? baseName(path);
+  file.path = path;
+  const size = f.get('fsize', 'fileSize');
+  if (size && /^\d{1,15}$/.test(size)) file.size = Number(size);
+  return compact(file);
+}
+
+function firstUrl(...candidates: Array<string | undefined>): string | undefined {
+  for (const c of candidates) if (c && normalizeUrl(c)) return c;
+  return undefined;
+}
+
+function domainOf(url: string | undefined, dstHost: string | undefined, explicit: string | undefined): string | undefined {
+  if (explicit && normalizeDomain(explicit)) return explicit;
+  const normal = url ? normalizeUrl(url) : undefined;
+  const host = normal ? urlHost(normal) : undefined;
+  if (host && normalizeDomain(host)) return host;
+  return dstHost && normalizeDomain(dstHost) ? dstHost : undefined;
+}
+
+function port(v: string | undefined): number | undefined {
+  return v !== undefined && /^\d{1,5}$/.test(v) && Number(v) <= 65535 ? Number(v) : undefined;
+}
+
+function humanize(eventType: string): string {
+  return eventType.replace(/[-_]+/g, ' ').replace(/\b\w/g, (c) => c.toUpperCase());
+}
+
+// ---- context ------------------------------------------------------------------------------------------------
+
+function contextOf(eventType: string, h: Header, f: LooseFields): ContextEvent {
+  const kind = /^audit/i.test(eventType) ? 'audit' : 'appliance_status';
+  const pick = (...keys: string[]) => f.get(...keys);
+  const data = compact({
+    event_type: eventType,
+    name: h.name || pick('desc', 'msg'),
+    status: pick('cat', 'status'),
+    device_type: pick('deviceType'),
+    device_id: pick('deviceExternalId'),
+    device_name: pick('dvchost', 'ApplianceName'),
+    device_ip: pick('dvc', 'src'),
+    user: pick('suser', 'usrName', 'user'),
+    link: pick('deviceStatusLink', 'EventDetailLink'),
+  }) ?? {};
+  const observables = [makeObservable('ip', pick('dvc', 'src'), 'host'), makeObservable('host', pick('dvchost'), 'host'), makeObservable('user', pick('suser', 'usrName'), 'user')].filter((o): o is Observable => o !== undefined);
+  return { kind, time: timeOf(f, h.envelopeTime), data, observables };
+}

@@ -1,0 +1,200 @@
+/**
+ * Parser coverage: from the results of normalizing a set of records (registry.normalizeRecord), how many
+ * each detector read, turned into alerts or context, or quarantined (and why), and how often each key
+ * alert field was filled. Pure computation, shared by `fido detectors test DIR` and the benchmarks.
+ *
+ * Fill rates are over alerts (not records), in percent with one decimal; a field counts as filled when the
+ * finalised alert has a value there (observables: at least one). Records no detector claimed are counted
+ * under "(none)". Quarantine reasons are grouped after masking the record-specific parts (quoted values,
+ * "starts: …" excerpts, key lists), so a thousand garbage lines make one reason, not a thousand.
+ */
+import type { AlertDraft } from '../../model/alert.js';
+import type { NormalizeResult } from './registry.js';
+
+export const COVERAGE_FIELDS = [
+  'time', 'title', 'rule.id', 'rule.name', 'severity', 'action', 'src.ip', 'dst.ip', 'src.port', 'dst.port',
+  'host.name', 'host.ip', 'user.name', 'file.name', 'file.sha256', 'file.md5', 'process.name', 'url', 'domain',
+  'malware.name', 'observables',
+] as const;
+export type CoverageField = (typeof COVERAGE_FIELDS)[number];
+
+/** The group of records that no detector claimed (or that failed before one was chosen). */
+export const UNATTRIBUTED = '(none)';
+
+export interface ReasonCount {
+  reason: string;
+  count: number;
+  /** The first full reason seen in this group. */
+  example: string;
+}
+
+export interface DetectorCoverage {
+  detector: string;
+  /** Records attributed to this detector (claimed by it, or named with --detector). */
+  records: number;
+  /** Records that produced alerts, and the alerts they produced. */
+  alert_records: number;
+  alerts: number;
+  context_records: number;
+  context_events: number;
+  quarantined: number;
+  top_reasons: ReasonCount[];
+  /** Percent (0-100, one decimal) of this detector's alerts with the field filled; all 0 with no alerts. */
+  fill: Record<CoverageField, number>;
+}
+
+export interface CoverageReport {
+  totals: { records: number; alert_records: number; alerts: number; context_records: number; quarantined: number };
+  /** Sorted by name; "(none)" last. */
+  detectors: DetectorCoverage[];
+}
+
+/** Whether an alert has a value in the field (empty strings and empty lists do not count). */
+export function fieldFilled(alert: AlertDraft, field: CoverageField): boolean {
+  if (field === 'observables') return Array.isArray(alert.observables) && alert.observables.length > 0;
+  let v: unknown = alert;
+  for (const part of field.split('.')) {
+    if (typeof v !== 'object' || v === null) return false;
+    v = (v as Record<string, unknown>)[part];
+  }
+  if (v === undefined || v === null) return false;
+  if (typeof v === 'string') return v.trim() !== '';
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (Array.isArray(v)) return v.length > 0;
+  return true;
+}
+
+/** Masks what differs between records so that reasons of one kind group together. */
+export function reasonKey(reason: string): string {
+  return reason
+    .replace(/\(starts: .*$/s, '(starts: …)')
+    .replace(/\(keys: .*$/s, '(keys: …)')
+    .replace(/"(?:[^"\\]|\\.)*"/g, '"…"')
+    .replace(/\b\d+\b/g, 'N')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 200);
+}
+
+interface Acc {
+  records: number;
+  alertRecords: number;
+  alerts: number;
+  contextRecords: number;
+  contextEvents: number;
+  quarantined: number;
+  filled: Map<CoverageField, number>;
+  reasons: Map<string, { count: number; example: string }>;
+}
+
+/** Accumulates results one at a time (streaming over large directories). */
+export class CoverageCollector {
+  private readonly byDetector = new Map<string, Acc>();
+
+  /** Adds one record's result; `forced` attributes a failure to the named detector when it names none. */
+  add(result: NormalizeResult, forced?: string): void {
+    const name = ('detector' in result && result.detector) || forced || UNATTRIBUTED;
+    const acc = this.acc(name);
+    acc.records++;
+    if ('error' in result) {
+      acc.quarantined++;
+      const key = reasonKey(result.error);
+      const r = acc.reasons.get(key);
+      if (r) r.count++;
+      else acc.reasons.set(key, { count: 1, example: result.error.slice(0, 500) });
+      return;
+    }
+    if ('context' in result) {
+      acc.contextRecords++;
+      acc.contextEvents += result.context.length;
+      return;
+    }
+    acc.alertRecords++;
+    for (const alert of result.alerts) {
+      acc.alerts++;
+      for (const f of COVERAGE_FIELDS) if (fieldFilled(alert, f)) acc.filled.set(f, (acc.filled.get(f) ?? 0) + 1);
+    }
+  }
+
+  report(topReasons = 5): CoverageReport {
+    const detectors = [...this.byDetector.entries()]
+      .sort(([a], [b]) => (a === UNATTRIBUTED ? 1 : b === UNATTRIBUTED ? -1 : a < b ? -1 : a > b ? 1 : 0))
+      .map(([detector, acc]) => toCoverage(detector, acc, topReasons));
+    const totals = { records: 0, alert_records: 0, alerts: 0, context_records: 0, quarantined: 0 };
+    for (const d of detectors) {
+      totals.records += d.records;
+      totals.alert_records += d.alert_records;
+      totals.alerts += d.alerts;
+      totals.context_records += d.context_records;
+      totals.quarantined += d.quarantined;
+    }
+    return { totals, detectors };
+  }
+
+  private acc(name: string): Acc {
+    let acc = this.byDetector.get(name);
+    if (!acc) {
+      acc = { records: 0, alertRecords: 0, alerts: 0, contextRecords: 0, contextEvents: 0, quarantined: 0, filled: new Map(), reasons: new Map() };
+      this.byDetector.set(name, acc);
+    }
+    return acc;
+  }
+}
+
+function toCoverage(detector: string, acc: Acc, topReasons: number): DetectorCoverage {
+  const fill = {} as Record<CoverageField, number>;
+  for (const f of COVERAGE_FIELDS) fill[f] = acc.alerts ? Math.round(((acc.filled.get(f) ?? 0) / acc.alerts) * 1000) / 10 : 0;
+  const top_reasons = [...acc.reasons.entries()]
+    .map(([reason, r]) => ({ reason, count: r.count, example: r.example }))
+    .sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1))
+    .slice(0, topReasons);
+  return {
+    detector,
+    records: acc.records,
+    alert_records: acc.alertRecords,
+    alerts: acc.alerts,
+    context_records: acc.contextRecords,
+    context_events: acc.contextEvents,
+    quarantined: acc.quarantined,
+    top_reasons,
+    fill,
+  };
+}
+
+/** Coverage of a finite set of results. */
+export function coverageOf(results: Iterable<NormalizeResult>, topReasons = 5): CoverageReport {
+  const c = new CoverageCollector();
+  for (const r of results) c.add(r);
+  return c.report(topReasons);
+}
+
+/** The report as plain-text tables: a summary, then one block per detector. */
+export function formatCoverage(report: CoverageReport): string {
+  const lines: string[] = [];
+  const w = Math.max(8, ...report.detectors.map((d) => d.detector.length));
+  lines.push(`${'DETECTOR'.padEnd(w)}  ${'RECORDS'.padStart(7)}  ${'ALERT REC'.padStart(9)}  ${'ALERTS'.padStart(7)}  ${'CONTEXT'.padStart(7)}  ${'QUARANTINED'.padStart(11)}`);
+  for (const d of report.detectors) {
+    lines.push(`${d.detector.padEnd(w)}  ${String(d.records).padStart(7)}  ${String(d.alert_records).padStart(9)}  ${String(d.alerts).padStart(7)}  ${String(d.context_records).padStart(7)}  ${String(d.quarantined).padStart(11)}`);
+  }
+  const t = report.totals;
+  lines.push(`${'TOTAL'.padEnd(w)}  ${String(t.records).padStart(7)}  ${String(t.alert_records).padStart(9)}  ${String(t.alerts).padStart(7)}  ${String(t.context_records).padStart(7)}  ${String(t.quarantined).padStart(11)}`);
+  for (const d of report.detectors) {
+    lines.push('', `== ${d.detector} ==`);
+    lines.push(`records read      ${d.records}`);
+    lines.push(`parsed (alerts)   ${d.alert_records} records, ${d.alerts} alerts`);
+    lines.push(`context           ${d.context_records} records, ${d.context_events} events`);
+    lines.push(`quarantined       ${d.quarantined}`);
+    for (const r of d.top_reasons) lines.push(`  ${String(r.count).padStart(5)}× ${r.reason}`);
+    if (d.alerts > 0) {
+      lines.push('fill rate (% of alerts)');
+      for (let i = 0; i < COVERAGE_FIELDS.length; i += 3) {
+        lines.push(
+          COVERAGE_FIELDS.slice(i, i + 3)
+            .map((f) => `  ${f.padEnd(13)}${`${d.fill[f].toFixed(1)}%`.padStart(7)}`)
+            .join('  '),
+        );
+      }
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

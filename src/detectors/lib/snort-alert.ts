@@ -1,0 +1,127 @@
+/**
+ * The Snort alert line body that Snort 2/3 "fast" and syslog outputs, the first lines of alert_full, and
+ * Sourcefire / Firepower Management Center intrusion syslog alerts (SFIMS) share:
+ *
+ *   [action] [**] [gid:sid:rev] msg [**] [Classification: text] [Priority: n] [AppID: x] {PROTO} src[:port] -> dst[:port]
+ *   [gid:sid:rev] "msg" [Impact: …] From "device" at … [Classification: text] [Priority: n] {PROTO} a:p->b:p
+ *
+ * Every part after the [gid:sid:rev] is optional and found by its marker, in any order. The message runs to
+ * the first marker. Addresses: IPv4 "a.b.c.d:port", bracketed IPv6 "[addr]:port", and bare IPv6 (for TCP
+ * and UDP the last ":n" is the port when what precedes it is still an address). All searches are bounded
+ * (anchored, fixed-length classes, windows of a few KiB): linear on any input.
+ */
+import { canonicalIp } from './observables.js';
+
+export interface SnortAlertBody {
+  gid: number;
+  sid: number;
+  rev: number;
+  msg: string;
+  classification?: string;
+  priority?: number;
+  impact?: string;
+  appId?: string;
+  /** Device named in SFIMS "From "<device>" at <time>". */
+  device?: string;
+  /** Time text from SFIMS "at <time>" (e.g. "Mon Mar 12 12:00:21 2018 UTC"). */
+  at?: string;
+  proto?: string;
+  src?: string;
+  sport?: number;
+  dst?: string;
+  dport?: number;
+  /** An action bracket before the rule id: Drop, wDrop, block, … as written. */
+  action?: string;
+  xrefs: string[];
+  /** Offset of "[gid:sid:rev]" in the text. */
+  start: number;
+}
+
+const RULE = /\[(\d{1,10}):(\d{1,12}):(\d{1,10})\]/;
+const WINDOW = 8192;
+const MSG_ENDS = [' [**]', '[**]', ' [Classification:', ' [Priority:', ' [Impact:', ' [AppID:', ' [Xref', ' {', ' From "'];
+
+/** Finds and parses the alert body; undefined when there is no [gid:sid:rev]. */
+export function parseSnortAlertBody(text: string): SnortAlertBody | undefined {
+  const head = text.slice(0, WINDOW);
+  const rule = RULE.exec(head);
+  if (!rule) return undefined;
+  const before = head.slice(Math.max(0, rule.index - 64), rule.index);
+  const after = head.slice(rule.index + rule[0].length);
+  let end = after.length;
+  for (const marker of MSG_ENDS) {
+    const i = after.indexOf(marker);
+    if (i >= 0 && i < end) end = i;
+  }
+  let msg = after.slice(0, end).trim();
+  if (msg.length >= 2 && msg.startsWith('"') && msg.endsWith('"')) msg = msg.slice(1, -1).replace(/\\"/g, '"');
+  const rest = after.slice(end);
+  const body: SnortAlertBody = {
+    gid: Number(rule[1]),
+    sid: Number(rule[2]),
+    rev: Number(rule[3]),
+    msg,
+    xrefs: [],
+    start: rule.index,
+  };
+  const action = /\[(Drop|wDrop|SDrop|sDrop|drop|block|blocked|reject|reset|would[ _-]?(?:drop|block)|alert|pass|allow|rewrite|replace)\]\s*(?:\[\*\*\]\s*)?$/i.exec(before);
+  if (action) body.action = action[1];
+  const brackets = /\[(Classification|Priority|Impact|AppID|Xref =>)\s*:?\s*([^\]]{0,512})\]/g;
+  let m: RegExpExecArray | null;
+  let count = 0;
+  while ((m = brackets.exec(rest)) !== null && count++ < 64) {
+    const key = m[1]!;
+    const value = m[2]!.trim();
+    if (key === 'Classification' && body.classification === undefined) body.classification = value;
+    else if (key === 'Priority' && body.priority === undefined && /^\d{1,3}$/.test(value)) body.priority = Number(value);
+    else if (key === 'Impact' && body.impact === undefined) body.impact = value;
+    else if (key === 'AppID' && body.appId === undefined) body.appId = value;
+    else if (key === 'Xref =>' && body.xrefs.length < 16) body.xrefs.push(value);
+  }
+  const from = /From "([^"]{0,256})"(?: at ([^[{]{1,64}?))?\s*(?=\[|\{|$)/.exec(rest);
+  if (from) {
+    body.device = from[1];
+    if (from[2]) body.at = from[2].trim();
+  }
+  const flow = /\{([A-Za-z0-9_-]{1,16})\}\s*([^\s>]{1,80}?)\s*->\s*(\S{1,80})/.exec(rest);
+  if (flow) {
+    body.proto = flow[1]!.toUpperCase();
+    const s = splitAddress(flow[2]!, body.proto);
+    const d = splitAddress(flow[3]!, body.proto);
+    body.src = s.ip;
+    body.sport = s.port;
+    body.dst = d.ip;
+    body.dport = d.port;
+  }
+  return body;
+}
+
+/** "1.2.3.4:80", "[2001:db8::1]:80", "2001:db8::1:80" (TCP/UDP), "1.2.3.4" → address and port. */
+export function splitAddress(token: string, proto?: string): { ip?: string; port?: number } {
+  const t = token.trim();
+  const bracket = /^\[([0-9A-Fa-f:.%\w]{2,64})\](?::(\d{1,5}))?$/.exec(t);
+  if (bracket) return { ip: canonicalIp(bracket[1]) ? bracket[1] : undefined, port: portOf(bracket[2]) };
+  const v4 = /^(\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))?$/.exec(t);
+  if (v4) return canonicalIp(v4[1]) ? { ip: v4[1], port: portOf(v4[2]) } : {};
+  const ported = /^(.+):(\d{1,5})$/.exec(t);
+  const withPort = proto === 'TCP' || proto === 'UDP' || proto === 'SCTP';
+  if (ported && withPort && canonicalIp(ported[1]!)) return { ip: ported[1], port: portOf(ported[2]) };
+  if (canonicalIp(t)) return { ip: t };
+  if (ported && canonicalIp(ported[1]!)) return { ip: ported[1], port: portOf(ported[2]) };
+  return {};
+}
+
+function portOf(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 0 && n <= 65535 ? n : undefined;
+}
+
+/** Snort priority 1 (high) … 4 (low) → 0-100, as the suricata detector maps its classification priorities. */
+export function snortPrioritySeverity(p: number | undefined): number | undefined {
+  if (p === undefined || p < 1) return undefined;
+  if (p === 1) return 80;
+  if (p === 2) return 55;
+  if (p === 3) return 30;
+  return 15;
+}

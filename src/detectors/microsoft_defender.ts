@@ -1,0 +1,358 @@
+/**
+ * Microsoft Defender alerts, in the JSON its APIs return:
+ *
+ *   - Defender for Endpoint (MDE) alert resource, GET https://api.security.microsoft.com/api/alerts
+ *     (learn.microsoft.com "Alert resource type"): id, title, severity, category, detectionSource,
+ *     detectorId, threatFamilyName, alertCreationTime, firstEventTime, machineId, computerDnsName,
+ *     relatedUser{userName, domainName}, mitreTechniques[], evidence[] (with $expand=evidence; some
+ *     collectors split it into one object per record, so an object is accepted too) whose entityType is
+ *     File, Process, User, Ip, Url, Registry…;
+ *   - Microsoft Graph security alert (alerts_v2, GET /security/alerts_v2, "alert resource type"):
+ *     "@odata.type": "#microsoft.graph.security.alert", providerAlertId, serviceSource, detectorId,
+ *     title, severity, category, createdDateTime, firstActivityDateTime, threatFamilyName,
+ *     threatDisplayName, alertWebUrl, evidence[] of #microsoft.graph.security.<kind>Evidence: device,
+ *     file, process, user, ip, url, mailbox, analyzedMessage, networkConnection, registryKey…;
+ *   - the legacy SIEM API / connector record (AlertId, AlertTitle, AlertTime, ComputerDnsName, Sha1…);
+ *   - a list page of either ({"value": [...]}, as both APIs page): one alert per element.
+ * Every record is an alert (the APIs list alerts only); there is no context output.
+ *
+ *   time         firstEventTime | firstActivityDateTime (when the activity began), else the creation time
+ *   title, rule  title; rule.id detectorId, rule.name title, rule.category category
+ *   severity     Informational 5, Low 25, Medium 50, High 75 (lib/severity.ts words); UnSpecified/unknown 40
+ *   action       evidence detectionStatus / remediationStatus: blocked|prevented → blocked, remediated →
+ *                quarantined; else a title saying "was prevented/blocked" → blocked; else detected
+ *   host         computerDnsName, machineId (MDE); deviceEvidence deviceDnsName, mdeDeviceId, osPlatform,
+ *                its first routable ipInterfaces address (Graph)
+ *   user         relatedUser (MDE); userEvidence, else processEvidence, else the device's logged-on user
+ *                (Graph): accountName, domainName, userPrincipalName
+ *   file         the first File evidence (else the process image): fileName, filePath + fileName, sha1,
+ *                sha256, md5, fileSize
+ *   process      the first Process evidence: image name, processCommandLine, processId, parent image name
+ *   dst / src    Ip evidence (Graph roles attacker/source put it on the src side), networkConnection evidence
+ *   url, domain  Url evidence (its host as the domain), else alertWebUrl (the portal link of the alert)
+ *   email        analyzedMessage evidence: sender, recipient, subject
+ *   malware      threatFamilyName | threatDisplayName | threatName
+ *   vendor_id    id (the same alert id in both APIs)
+ *   observables  every hash, address, URL and account of every evidence item
+ */
+import type { AlertDraft, DetectorAction } from '../model/alert.js';
+import type { Observable } from '../model/observable.js';
+import { ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { canonicalIp, makeObservable, normalizeUrl, urlHost } from './lib/observables.js';
+import { receivedTime } from './lib/context.js';
+import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
+import { parseTimestamp } from './lib/time.js';
+import { Reader, baseName, defined, joinPath, mapPage, pageOf, personFirst, realHash, splitAccount, type Account } from './lib/record.js';
+import { compact, isObject, own } from './lib/values.js';
+
+const SCALE = 'defender Informational|Low|Medium|High (UnSpecified)';
+const MAX_EVIDENCE = 200;
+
+const defender: Detector = {
+  name: 'microsoft_defender',
+  description: 'Microsoft Defender for Endpoint /api/alerts and Microsoft Graph security alerts_v2 JSON (with evidence)',
+  format: 'json',
+  sniff(record: RawRecord): number {
+    const j = record.json;
+    const single = shapeScore(j);
+    if (single > 0) return single;
+    const page = pageOf(j, 'value', (x) => shapeScore(x) > 0);
+    return page && page.length > 0 ? 0.93 : 0;
+  },
+  parse(record: RawRecord): ParseOutcome {
+    const j = record.json;
+    if (!isObject(j)) throw new ParseError('Defender record must be a JSON object');
+    if (shapeScore(j) === 0) {
+      const page = pageOf(j, 'value', (x) => shapeScore(x) > 0);
+      if (page) return { kind: 'alerts', alerts: mapPage(page, 'value', (x) => alertOf(x)) };
+    }
+    return { kind: 'alerts', alerts: [alertOf(j)] };
+  },
+};
+export default defender;
+
+type Shape = 'graph' | 'mde' | 'siem';
+
+function shapeOf(j: unknown): Shape | undefined {
+  if (!isObject(j)) return undefined;
+  const odata = own(j, '@odata.type');
+  if (typeof odata === 'string' && /^#microsoft\.graph\.security\.alert$/i.test(odata)) return 'graph';
+  const str = (k: string) => typeof own(j, k) === 'string';
+  if (str('providerAlertId') && str('serviceSource') && str('title')) return 'graph';
+  if (str('id') && str('title') && (str('computerDnsName') || str('machineId') || str('alertCreationTime')) && (own(j, 'detectionSource') !== undefined || own(j, 'investigationState') !== undefined || own(j, 'relatedUser') !== undefined)) return 'mde';
+  if (str('AlertId') && str('AlertTitle') && (str('LinkToWDATP') || str('ComputerDnsName') || str('AlertTime'))) return 'siem';
+  return undefined;
+}
+
+function shapeScore(j: unknown): number {
+  const s = shapeOf(j);
+  return s === 'graph' ? 0.97 : s === 'mde' ? 0.95 : s === 'siem' ? 0.9 : 0;
+}
+
+function alertOf(v: unknown): AlertDraft {
+  if (!isObject(v)) throw new ParseError('alert must be a JSON object');
+  const shape = shapeOf(v);
+  const r = new Reader(v);
+  if (shape === 'siem') return siemAlert(r);
+  return apiAlert(r, shape ?? 'mde');
+}
+
+// ---- evidence -----------------------------------------------------------------------------------------------
+
+interface Facts {
+  host: { name?: string; id?: string; os?: string; ip?: string };
+  users: Account[];
+  files: Array<{ name?: string; path?: string; md5?: string; sha1?: string; sha256?: string; size?: number }>;
+  processes: Array<{ name?: string; command_line?: string; pid?: number; parent_name?: string }>;
+  src?: { ip?: string; port?: number };
+  dst?: { ip?: string; port?: number };
+  urls: string[];
+  domains: string[];
+  email?: { from?: string; to?: string[]; subject?: string };
+  statuses: string[];
+  extra: Array<Observable | undefined>;
+}
+
+function evidenceList(r: Reader): Reader[] {
+  const raw = r.raw('evidence');
+  if (isObject(raw)) return [new Reader(raw, 'evidence')];
+  return r.objects('evidence', MAX_EVIDENCE);
+}
+
+/** The kind of an evidence item: MDE entityType or the Graph @odata.type ("…security.fileEvidence" → file). */
+function kindOf(e: Reader): string {
+  const odata = e.loose('@odata.type');
+  if (odata) return odata.replace(/^.*\./, '').replace(/Evidence$/i, '').toLowerCase();
+  return (e.loose('entityType') ?? '').toLowerCase();
+}
+
+function fileFrom(f: Reader | undefined): Facts['files'][number] | undefined {
+  if (!f) return undefined;
+  const name = f.str('fileName');
+  const dir = f.str('filePath');
+  return compact({
+    name: name ?? baseName(dir),
+    path: dir && name ? joinPath(dir, name) : dir,
+    md5: realHash(f.str('md5'), 'md5'),
+    sha1: realHash(f.str('sha1'), 'sha1'),
+    sha256: realHash(f.str('sha256'), 'sha256'),
+    size: f.int('fileSize'),
+  });
+}
+
+function accountFrom(a: Reader | undefined): Account | undefined {
+  if (!a) return undefined;
+  const upn = a.str('userPrincipalName');
+  const name = a.first('accountName', 'userName') ?? upn;
+  const acc = splitAccount(name, a.str('domainName'));
+  if (acc && upn) acc.email ??= splitAccount(upn)?.email;
+  return acc;
+}
+
+function collect(items: Reader[]): Facts {
+  const f: Facts = { host: {}, users: [], files: [], processes: [], urls: [], domains: [], statuses: [], extra: [] };
+  for (const e of items) {
+    const kind = kindOf(e);
+    for (const k of ['detectionStatus', 'remediationStatus']) {
+      const s = e.loose(k);
+      if (s) f.statuses.push(s.toLowerCase());
+    }
+    const roles = e.strings('roles').map((x) => x.toLowerCase());
+    switch (kind) {
+      case 'device': {
+        f.host.name ??= e.first('deviceDnsName', 'hostName');
+        f.host.id ??= e.first('mdeDeviceId', 'azureAdDeviceId');
+        f.host.os ??= e.str('osPlatform');
+        f.host.ip ??= e.strings('ipInterfaces', 32).map((x) => canonicalIp(x)).find((ip) => ip !== undefined && routable(ip));
+        for (const u of e.objects('loggedOnUsers', 16)) f.users.push(...defined([accountFrom(u)]).map((a) => ({ ...a, loggedOn: true }) as Account));
+        break;
+      }
+      case 'file': {
+        const file = fileFrom(e.object('fileDetails') ?? e);
+        if (file) f.files.push(file);
+        break;
+      }
+      case 'process': {
+        const image = e.object('imageFile');
+        const imageFile = fileFrom(image);
+        const parent = e.object('parentProcessImageFile');
+        f.processes.push(
+          compact({
+            name: imageFile?.name ?? e.str('fileName') ?? baseName(e.str('processCommandLine')?.replace(/^\s*(?:"([^"]+)"|(\S+)).*$/s, '$1$2')),
+            command_line: e.str('processCommandLine'),
+            pid: e.int('processId'),
+            parent_name: parent?.str('fileName') ?? e.str('parentProcessFileName'),
+          }) ?? {},
+        );
+        const mdeFile = image ? undefined : fileFrom(e);
+        if (imageFile) f.files.push({ ...imageFile, fromProcess: true } as Facts['files'][number]);
+        else if (mdeFile && (mdeFile.sha1 || mdeFile.sha256)) f.files.push({ ...mdeFile, fromProcess: true } as Facts['files'][number]);
+        const user = accountFrom(e.object('userAccount')) ?? accountFrom(e);
+        if (user) f.users.push({ ...user, fromProcess: true } as Account);
+        const parentFile = fileFrom(parent);
+        f.extra.push(makeObservable('sha1', parentFile?.sha1, 'parent'), makeObservable('sha256', parentFile?.sha256, 'parent'));
+        break;
+      }
+      case 'user':
+      case 'account': {
+        const user = accountFrom(e.object('userAccount')) ?? accountFrom(e);
+        if (user) f.users.push(user);
+        break;
+      }
+      case 'mailbox': {
+        const user = accountFrom(e.object('userAccount'));
+        const address = e.str('primaryAddress');
+        if (user || address) f.users.push({ ...(user ?? { name: address }), email: user?.email ?? splitAccount(address)?.email });
+        break;
+      }
+      case 'ip': {
+        const ip = e.first('ipAddress', 'address');
+        if (roles.some((x) => x === 'attacker' || x === 'source')) f.src ??= { ip };
+        else if (!f.dst) f.dst = { ip };
+        else f.extra.push(makeObservable('ip', ip, 'dst'));
+        break;
+      }
+      case 'networkconnection': {
+        const s = e.object('sourceAddress');
+        const d = e.object('destinationAddress');
+        f.src ??= compact({ ip: s?.str('ipAddress'), port: e.int('sourcePort') });
+        f.dst ??= compact({ ip: d?.str('ipAddress'), port: e.int('destinationPort') });
+        break;
+      }
+      case 'url': {
+        const url = e.str('url');
+        if (url) f.urls.push(url);
+        break;
+      }
+      case 'dns':
+      case 'domain': {
+        const d = e.first('domainName', 'dnsServerIp');
+        if (d) f.domains.push(d);
+        break;
+      }
+      case 'analyzedmessage': {
+        const from = e.object('p1Sender')?.str('emailAddress') ?? e.object('p2Sender')?.str('emailAddress');
+        const to = e.str('recipientEmailAddress');
+        f.email ??= compact({ from, to: to ? [to] : undefined, subject: e.str('subject') });
+        f.extra.push(makeObservable('ip', e.str('senderIp'), 'email'));
+        for (const u of e.strings('urls', 32)) f.extra.push(makeObservable('url', u, 'email'));
+        break;
+      }
+      default:
+        break;
+    }
+    // MDE evidence items carry the same columns whatever their entityType: collect any indicator present.
+    // (Read leniently: other evidence kinds may use these names for other shapes.)
+    f.extra.push(
+      makeObservable('sha1', realHash(e.loose('sha1'), 'sha1'), 'file'),
+      makeObservable('sha256', realHash(e.loose('sha256'), 'sha256'), 'file'),
+      makeObservable('ip', e.loose('ipAddress'), 'evidence'),
+      makeObservable('url', e.loose('url'), 'evidence'),
+    );
+  }
+  return f;
+}
+
+function routable(ip: string): boolean {
+  return !/^(127\.|169\.254\.|0\.)/.test(ip) && ip !== '::1' && !ip.startsWith('fe80:');
+}
+
+// ---- alerts -------------------------------------------------------------------------------------------------
+
+function apiAlert(r: Reader, shape: Shape): AlertDraft {
+  const evidence = collect(evidenceList(r));
+  const title = r.first('title') ?? r.first('threatDisplayName', 'threatFamilyName');
+  if (!title) throw new ParseError('missing title');
+  const timeText = shape === 'graph' ? r.first('firstActivityDateTime', 'createdDateTime', 'lastUpdateDateTime') : r.first('firstEventTime', 'alertCreationTime', 'lastUpdateTime');
+  const sevWord = r.str('severity');
+  const related = r.object('relatedUser');
+  const relatedUser = related ? splitAccount(related.str('userName'), related.str('domainName')) : undefined;
+  const processUsers = evidence.users.filter((u) => (u as { fromProcess?: boolean }).fromProcess);
+  const loggedOn = evidence.users.filter((u) => (u as { loggedOn?: boolean }).loggedOn);
+  const direct = evidence.users.filter((u) => !processUsers.includes(u) && !loggedOn.includes(u));
+  const user = relatedUser ?? personFirst(...direct, ...processUsers, ...loggedOn);
+  const file = evidence.files.find((x) => !(x as { fromProcess?: boolean }).fromProcess) ?? evidence.files[0];
+  const urlIndicator = evidence.urls[0];
+  const link = r.str('alertWebUrl');
+  return {
+    vendor_id: r.str('id'),
+    time: timeText ? parseTimestamp(timeText, { field: shape === 'graph' ? 'firstActivityDateTime' : 'firstEventTime' }) : receivedTime(),
+    title,
+    rule: compact({ id: r.str('detectorId'), name: r.str('title'), category: r.str('category') }),
+    severity: severityOf(sevWord),
+    vendor_severity: sevWord ? { value: sevWord, scale: SCALE } : undefined,
+    action: actionOf(evidence.statuses, title),
+    src: evidence.src,
+    dst: evidence.dst,
+    host: compact({
+      name: evidence.host.name ?? r.str('computerDnsName'),
+      id: evidence.host.id ?? r.str('machineId'),
+      os: evidence.host.os,
+      ip: evidence.host.ip,
+    }),
+    user: user ? compact({ name: user.name, domain: user.domain, email: user.email }) : undefined,
+    file: file ? compact({ name: file.name, path: file.path, md5: file.md5, sha1: file.sha1, sha256: file.sha256, size: file.size }) : undefined,
+    process: evidence.processes[0] && Object.keys(evidence.processes[0]).length ? evidence.processes[0] : undefined,
+    url: urlIndicator ?? link,
+    domain: hostOf(urlIndicator) ?? evidence.domains[0],
+    email: evidence.email,
+    malware: compact({ name: r.first('threatFamilyName', 'threatDisplayName', 'threatName') ?? threatInTitle(title) }),
+    observables: defined([
+      ...evidence.extra,
+      ...evidence.users.map((u) => makeObservable('user', u.name, 'user')),
+      ...evidence.urls.slice(1).map((u) => makeObservable('url', u, 'url')),
+      ...evidence.domains.slice(1).map((d) => makeObservable('domain', d, 'dst')),
+      ...evidence.files.slice(1).flatMap((x) => [makeObservable('sha1', x.sha1, 'file'), makeObservable('sha256', x.sha256, 'file'), makeObservable('md5', x.md5, 'file')]),
+    ]),
+  };
+}
+
+/** Antivirus alert titles name the threat in quotes: "'Mountsi' malware was detected", "'Presenoker' unwanted software was prevented". */
+function threatInTitle(title: string): string | undefined {
+  return /^'([^']{1,200})'\s+(?:malware|unwanted software|hacktool|ransomware|exploit|backdoor|trojan|virus|worm)\b/i.exec(title)?.[1];
+}
+
+function hostOf(url: string | undefined): string | undefined {
+  const n = url ? normalizeUrl(url) : undefined;
+  return n ? urlHost(n) : undefined;
+}
+
+function severityOf(word: string | undefined): number {
+  if (!word || /^(unspecified|unknown)/i.test(word)) return UNKNOWN_SEVERITY;
+  return wordSeverity(word) ?? UNKNOWN_SEVERITY;
+}
+
+function actionOf(statuses: string[], title: string): DetectorAction {
+  if (statuses.some((s) => s === 'blocked' || s === 'prevented')) return 'blocked';
+  if (statuses.some((s) => s === 'remediated' || s === 'quarantined')) return 'quarantined';
+  if (/\bwas (prevented|blocked|stopped)\b/i.test(title)) return 'blocked';
+  if (/\bwas (remediated|quarantined)\b/i.test(title)) return 'quarantined';
+  return 'detected';
+}
+
+/** The legacy SIEM API / SIEM connector flat record. */
+function siemAlert(r: Reader): AlertDraft {
+  const title = r.req('AlertTitle');
+  const sevWord = r.str('Severity');
+  const time = r.first('FirstSeen', 'AlertTime', 'LastProcessedTimeUtc');
+  const user = splitAccount(r.str('UserName'), r.str('UserDomain'));
+  const remediation = r.first('RemediationAction');
+  const remediated = r.bool('RemediationIsSuccess');
+  const fileName = r.str('FileName');
+  const dir = r.str('FilePath');
+  return {
+    vendor_id: r.str('AlertId'),
+    time: time ? parseTimestamp(time, { field: 'AlertTime' }) : receivedTime(),
+    title,
+    rule: compact({ id: r.first('IocUniqueId', 'CreatorIocUniqueId'), name: title, category: r.str('Category') }),
+    severity: severityOf(sevWord),
+    vendor_severity: sevWord ? { value: sevWord, scale: SCALE } : undefined,
+    action: remediation && remediated !== false ? (/quarantin/i.test(remediation) ? 'quarantined' : 'blocked') : 'detected',
+    host: compact({ name: r.first('ComputerDnsName', 'MachineName'), id: r.str('MachineId'), ip: r.first('InternalIPv4List', 'IpAddress')?.split(/[;,]/)[0] }),
+    user: user ? compact({ name: user.name, domain: user.domain, email: user.email }) : undefined,
+    file: compact({ name: fileName, path: dir && fileName ? joinPath(dir, fileName) : dir, md5: realHash(r.str('Md5'), 'md5'), sha1: realHash(r.str('Sha1'), 'sha1'), sha256: realHash(r.str('Sha256'), 'sha256') }),
+    url: r.str('Url') ?? r.str('LinkToWDATP'),
+    malware: compact({ name: r.first('ThreatName', 'ThreatFamily'), family: r.str('ThreatFamily') }),
+    observables: defined([makeObservable('ip', r.str('IocValue'), 'ioc'), makeObservable('domain', r.str('IocValue'), 'ioc')]),
+  };
+}

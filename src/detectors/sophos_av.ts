@@ -1,0 +1,285 @@
+/**
+ * Sophos endpoint anti-virus, on-premises generation: Sophos Enterprise Console (SEC) events as the
+ * Sophos Reporting Log Writer writes them, and the local Sophos Anti-Virus log lines of Windows and
+ * UNIX/Linux endpoints. This is what Netflix FIDO's `antivirus` detector (vendor Sophos) read from
+ * DefaultThreats.log (fido-original.md §3.9). Sophos Central (JSON) and Sophos XG/SFOS firewalls are
+ * other detectors (sophos_central, sophos_xg); they are not claimed here.
+ *
+ * Sources: fido-original.md §3.9 (the "INFO:" line split on InsertedAt=, EventTime=, ActionTaken=,
+ * UserName=, Status=, ThreatType=, ThreatName=, FullFilePath=, ComputerName=, ComputerIPAddress=; its
+ * filters ThreatType "Viruses/spyware", ActionTaken None / Partially Cleaned, scanner not "Web browser")
+ * and §5.3 (its severity matrix over action × status × trojan); the Reporting Log Writer's key=value;
+ * layout as public SIEM parsers read it (ExabeamLabs Sophos Endpoint Protection parsers: EventID,
+ * EventTime, ThreatType, ThreatName, FullFilePath, UserName, ComputerName, ComputerDomain,
+ * ComputerIPAddress, Status; the events view: EventType Virus / Application control / Device control …
+ * with Name, Action, SubType, ReportingName, BlockedSite, Category, ReferringURL; a Splunk eventgen line
+ * with quoted values); Sophos Anti-Virus user manuals for the local log messages ("File "…" belongs to
+ * virus/spyware '…'", "Virus/spyware '…' has been detected in "…"", savscan ">>> Virus '…' found in
+ * file …"). No sample file exists here: the tests' lines are reconstructed from these.
+ *
+ * Accepted lines:
+ *   SEC / Log Writer  [prefix: "2013-01-30 14:05:45,406 INFO:" or a syslog header] Key=Value; Key=Value; …
+ *                     values bare or double-quoted, keys in any order.
+ *   SAV local log     [YYYYMMDD HHMMSS | ISO time | syslog header] one of the detection messages above.
+ * Alerts: threat records (ThreatName / ThreatType), events of type Virus, Web, Tamper protection, Data
+ * control, suspicious behaviour/exploit, and every SAV detection message.
+ *   title       "<threat> (<threat type>)" or "<event type>: <name>"
+ *   rule        id = name = threat name; category = threat type (or event type / subtype)
+ *   severity    Sophos writes none: threat type sets a base (viruses/spyware 70, suspicious 60, PUA 30,
+ *               controlled application 20), a Troj/ name adds 10, a threat still present (action None or
+ *               partially cleaned, status not cleanable / cleanup failed / restart required) adds 15, a
+ *               removed one (cleaned, deleted, quarantined, blocked) takes 20 off; EICAR test files are 10.
+ *               vendor_severity records what it was computed from (scale "sophos threat type/action").
+ *   action      ActionTaken / Action: None / partially cleaned → detected, cleaned up / deleted / blocked →
+ *               blocked, moved / quarantined → quarantined
+ *   host        ComputerName, ComputerIPAddress; user UserName "DOMAIN\user" → name + domain
+ *   file        FullFilePath (path, name); malware name = threat, family = the part between "/" and the
+ *               variant ("Troj/Agent-ABC" → Agent); url / domain from BlockedSite; vendor_id EventID
+ * Context (kind application_control, device_control, firewall, …): the other event types, which record
+ * policy enforcement rather than threats.
+ */
+import type { AlertDraft, DetectorAction } from '../model/alert.js';
+import type { Observable } from '../model/observable.js';
+import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { mapAction } from './lib/action.js';
+import { receivedTime } from './lib/context.js';
+import { LooseFields, baseName } from './lib/fieldmap.js';
+import { makeObservable, normalizeDomain, normalizeUrl, urlHost } from './lib/observables.js';
+import { parseSyslog } from './lib/syslog.js';
+import { excerpt } from './lib/text.js';
+import { parseTimestamp, tryParseTimestamp } from './lib/time.js';
+import { compact, isObject } from './lib/values.js';
+
+const SCALE = 'sophos threat type/action (computed; Sophos writes no severity)';
+
+// Keys that open a Log Writer record; at least two of them (or one threat key) must be present.
+const KNOWN_KEYS = ['InsertedAt', 'EventID', 'EventTime', 'ActionTaken', 'UserName', 'Status', 'ThreatType', 'ThreatName', 'FullFilePath', 'ScanType', 'ComputerName', 'ComputerDomain', 'ComputerIPAddress', 'EventType', 'Action', 'ReportingName', 'SubType', 'Name'];
+const FIRST_KEY = new RegExp(`(?:^|[\\s:;>"])(${KNOWN_KEYS.join('|')})\\s?=`);
+
+// SAV local log messages, with named groups: type, name, and the file quoted (qfile) or bare (file).
+const SAV_PATTERNS: RegExp[] = [
+  // savscan first: its "found in file" path may hold spaces, which the generic message cannot allow.
+  />>>\s*(?<type>Virus|Threat|Adware or PUA|Application)\s+'(?<name>[^'\r\n]{1,256})'\s+found in file\s+(?<file>\S[^\r\n]{0,2047}?)\s*$/i,
+  /File\s+"(?<qfile>[^"\r\n]{1,2048})"\s+belongs to\s+(?<type>virus\/spyware|virus|spyware|adware or PUA|suspicious file|malware|threat)\s+'(?<name>[^'\r\n]{1,256})'/i,
+  /(?<type>Virus\/spyware|Virus|Spyware|Adware or PUA|Suspicious behaviou?r|Suspicious file|Malicious behaviou?r|Threat|Malware|Exploit)\s+'(?<name>[^'\r\n]{1,256})'\s+(?:has been\s+)?(?:detected|found)(?:\s+in\s+(?:file\s+)?(?:"(?<qfile>[^"\r\n]{1,2048})"|(?<file>[^\s"]{1,2048})))?/i,
+];
+
+const sophosAv: Detector = {
+  name: 'sophos_av',
+  description: 'Sophos Enterprise Console / Reporting Log Writer threat lines and Sophos Anti-Virus local log detections',
+  format: 'text',
+  sniff(record: RawRecord): number {
+    if (record.json !== undefined) return 0;
+    const text = record.text.slice(0, 8192);
+    const kv = logWriterKeys(text);
+    if (kv.threat && kv.count >= 3) return 0.92;
+    if (kv.event && kv.count >= 3 && /ComputerName\s?=|ComputerIPAddress\s?=/.test(text)) return 0.9;
+    if (SAV_PATTERNS.some((re) => re.test(text))) return 0.85;
+    return 0;
+  },
+  parse(record: RawRecord): ParseOutcome {
+    if (isObject(record.json) || Array.isArray(record.json)) throw new ParseError('Sophos anti-virus records are text lines, not JSON');
+    const text = record.text.replace(/[\r\n]+$/, '');
+    const start = FIRST_KEY.exec(text);
+    if (start && logWriterKeys(text).count >= 2) {
+      const at = start.index + start[0].indexOf(start[1]!);
+      return fromLogWriter(text.slice(0, at), parseFields(text.slice(at)));
+    }
+    for (const re of SAV_PATTERNS) {
+      const m = re.exec(text);
+      if (m) return { kind: 'alerts', alerts: [fromSavLine(text, m)] };
+    }
+    throw new ParseError(`not a Sophos anti-virus line (no Log Writer Key=Value; fields or SAV detection message; starts: ${excerpt(text.trim())})`);
+  },
+};
+export default sophosAv;
+
+const KEY_PATTERNS = KNOWN_KEYS.map((k) => new RegExp(`(?:^|[\\s:;>"])${k}\\s?=`));
+
+function logWriterKeys(text: string): { count: number; threat: boolean; event: boolean } {
+  let count = 0;
+  for (const re of KEY_PATTERNS) if (re.test(text)) count++;
+  return { count, threat: /(?:^|[\s:;>"])Threat(?:Name|Type)\s?=/.test(text), event: /(?:^|[\s:;>"])EventType\s?=/.test(text) };
+}
+
+/**
+ * "Key=Value; Key=Value" with values bare (may hold spaces, backslashes) or double-quoted. A ";" ends a
+ * value only when another Key= follows, so "a;b" inside a value survives.
+ */
+function parseFields(s: string): LooseFields {
+  const out = Object.create(null) as Record<string, string>;
+  const parts = s.split(/;\s*(?=[A-Za-z][A-Za-z0-9_]{0,40}\s?=)/);
+  for (const part of parts.slice(0, 256)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    const key = part.slice(0, eq).trim();
+    let value = part.slice(eq + 1).trim().replace(/;\s*$/, '');
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1).replace(/\\"/g, '"');
+    if (!(key in out)) out[key] = value;
+  }
+  return new LooseFields(out);
+}
+
+// ---- Log Writer records ------------------------------------------------------------------------------------
+
+const ALERT_EVENT_TYPES = /virus|malware|spyware|threat|web|tamper|exploit|suspicious|behavio|ransom|data control|intrusion/i;
+
+function fromLogWriter(prefix: string, f: LooseFields): ParseOutcome {
+  const threatName = f.get('ThreatName');
+  const threatType = f.get('ThreatType');
+  const eventType = f.get('EventType');
+  if (!threatName && !threatType && eventType && !ALERT_EVENT_TYPES.test(eventType)) return { kind: 'context', events: [policyEvent(prefix, eventType, f)] };
+  if (!threatName && !threatType && !eventType) throw new ParseError('Sophos Log Writer line has neither ThreatName/ThreatType nor EventType');
+  const name = threatName ?? f.get('Name', 'EventName');
+  const category = threatType ?? [eventType, f.get('SubType')].filter(Boolean).join(' / ');
+  const actionWord = f.get('ActionTaken', 'Action');
+  const status = f.get('Status');
+  const path = f.get('FullFilePath', 'FilePath', 'Path');
+  const site = f.get('BlockedSite', 'URL', 'Url');
+  const { url, domain } = siteOf(site);
+  const user = userOf(f.get('UserName', 'User'));
+  const title = threatName ? `${threatName}${threatType ? ` (${threatType})` : ''}` : `${eventType}: ${name ?? site ?? 'event'}`;
+  return {
+    kind: 'alerts',
+    alerts: [
+      {
+        vendor_id: f.get('EventID'),
+        time: timeOf(f, prefix),
+        title,
+        rule: compact({ id: name ?? eventType, name: name ?? eventType, category: category || undefined }),
+        severity: severityOf(category, name, actionWord, status),
+        vendor_severity: vendorSeverity(category, actionWord, status),
+        action: actionOf(actionWord, status),
+        host: compact({ name: f.get('ComputerName'), ip: f.get('ComputerIPAddress') }),
+        user,
+        file: compact({ name: baseName(path) ?? f.get('FileName'), path }),
+        process: compact({ name: baseName(f.get('ProcessName', 'Process')) }),
+        url,
+        domain,
+        malware: name && (threatName || /virus|malware|spyware/i.test(eventType ?? '')) ? compact({ name, family: familyOf(name) }) : undefined,
+        observables: [makeObservable('url', f.get('ReferringURL'), 'referer')].filter((o): o is Observable => o !== undefined),
+      },
+    ],
+  };
+}
+
+function policyEvent(prefix: string, eventType: string, f: LooseFields): ContextEvent {
+  const kind = eventType.trim().toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 64) || 'sophos_event';
+  const user = userOf(f.get('UserName'));
+  const data = compact({
+    event_id: f.get('EventID'),
+    event_type: eventType,
+    name: f.get('Name', 'EventName'),
+    subtype: f.get('SubType'),
+    action: f.get('Action', 'ActionTaken'),
+    computer: f.get('ComputerName'),
+    domain: f.get('ComputerDomain'),
+    ip: f.get('ComputerIPAddress'),
+    user: user?.name,
+    reporting_name: f.get('ReportingName'),
+  }) ?? {};
+  const observables = [makeObservable('host', f.get('ComputerName'), 'host'), makeObservable('ip', f.get('ComputerIPAddress'), 'host'), makeObservable('user', user?.name, 'user')].filter(
+    (o): o is Observable => o !== undefined,
+  );
+  return { kind, time: timeOf(f, prefix), data, observables };
+}
+
+function timeOf(f: LooseFields, prefix: string): string {
+  const event = f.get('EventTime', 'DetectedTime', 'Time');
+  if (event) return parseTimestamp(event, { field: 'EventTime' });
+  const inserted = tryParseTimestamp(f.get('InsertedAt', 'ReceivedTime'));
+  if (inserted) return inserted;
+  return prefixTime(prefix) ?? receivedTime();
+}
+
+/** The time in a line's prefix: "2013-01-30 14:05:45,406 INFO:", "20130412 101442", or a syslog header. */
+function prefixTime(prefix: string): string | undefined {
+  const p = prefix.trim();
+  if (p === '') return undefined;
+  const compactDate = /^(\d{4})(\d{2})(\d{2})\s+(\d{2})(\d{2})(\d{2})\b/.exec(p);
+  if (compactDate) return tryParseTimestamp(`${compactDate[1]}-${compactDate[2]}-${compactDate[3]} ${compactDate[4]}:${compactDate[5]}:${compactDate[6]}`);
+  const iso = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,6})?(?:Z|[+-]\d{2}:?\d{2})?/.exec(p);
+  if (iso) return tryParseTimestamp(iso[0]);
+  return parseSyslog(p)?.timestamp;
+}
+
+// ---- SAV local log lines --------------------------------------------------------------------------------------
+
+function fromSavLine(text: string, m: RegExpExecArray): AlertDraft {
+  const g = m.groups ?? {};
+  const name = (g.name ?? '').trim();
+  const type = g.type ? normalizeType(g.type) : undefined;
+  // A bare path ends the sentence: "… detected in /tmp/evil.sh." loses the full stop, not the extension.
+  const path = g.qfile?.trim() || g.file?.trim().replace(/[.,;]+$/, '') || undefined;
+  const after = text.slice(m.index + m[0].length);
+  const actionWord = /cleanup unavailable|could not be cleaned|not cleanable/i.test(after) ? 'none' : /(moved|quarantin|deleted|cleaned up|removed|blocked|access (?:was )?denied)/i.exec(after)?.[1];
+  const syslog = parseSyslog(text);
+  return {
+    time: prefixTime(text.slice(0, m.index)) ?? syslog?.timestamp ?? receivedTime(),
+    title: `${name}${type ? ` (${type})` : ''}`,
+    rule: compact({ id: name, name, category: type }),
+    severity: severityOf(type, name, actionWord, undefined),
+    vendor_severity: vendorSeverity(type, actionWord, undefined),
+    action: actionWord ? actionOf(actionWord, undefined) : 'detected',
+    host: syslog?.hostname && syslog.format === 'rfc3164' ? { name: syslog.hostname } : undefined,
+    file: compact({ name: baseName(path), path }),
+    malware: compact({ name, family: familyOf(name) }),
+    observables: [],
+  };
+}
+
+function normalizeType(t: string): string {
+  const s = t.trim().toLowerCase();
+  if (s.startsWith('virus') || s === 'spyware') return 'Viruses/spyware';
+  if (s.startsWith('adware')) return 'Adware or PUA';
+  if (s.startsWith('suspicious behav') || s.startsWith('malicious behav')) return 'Suspicious behavior';
+  if (s.startsWith('suspicious file')) return 'Suspicious file';
+  return t.trim();
+}
+
+// ---- shared -------------------------------------------------------------------------------------------------
+
+function severityOf(type: string | undefined, name: string | undefined, action: string | undefined, status: string | undefined): number {
+  if (name && /eicar/i.test(name)) return 10;
+  const t = (type ?? '').toLowerCase();
+  let s = /virus|spyware|malware|troj|ransom/.test(t) ? 70 : /suspicious|behavio|hips|exploit|tamper/.test(t) ? 60 : /adware|pua|potentially/.test(t) ? 30 : /control|application/.test(t) ? 20 : 55;
+  if (name && /^troj\//i.test(name)) s += 10;
+  const a = (action ?? '').toLowerCase();
+  const st = (status ?? '').toLowerCase();
+  if (/^none$|partial|not cleanable|cleanup failed|restart required|unavailable/.test(a) || /not cleanable|cleanup failed|restart required|cleanable/.test(st)) s += 15;
+  else if (/clean|delet|quarantin|block|moved|removed|denied/.test(a) || /cleaned|deleted|quarantined|removed/.test(st)) s -= 20;
+  return Math.max(5, Math.min(95, s));
+}
+
+function vendorSeverity(type: string | undefined, action: string | undefined, status: string | undefined): AlertDraft['vendor_severity'] {
+  const value = [type, action && `action ${action}`, status && `status ${status}`].filter(Boolean).join('; ');
+  return value ? { value, scale: SCALE } : undefined;
+}
+
+function actionOf(action: string | undefined, status: string | undefined): DetectorAction | undefined {
+  const a = action?.trim().toLowerCase();
+  if (!a) return status ? 'detected' : undefined;
+  if (a === 'none' || a.includes('partial') || a.includes('unavailable')) return 'detected';
+  if (/moved|quarantin|isolat/.test(a)) return 'quarantined';
+  return mapAction(action);
+}
+
+function userOf(v: string | undefined): AlertDraft['user'] {
+  if (!v || v === '-' || v.toLowerCase() === 'n/a') return undefined;
+  const slash = v.lastIndexOf('\\');
+  if (slash > 0) return compact({ name: v.slice(slash + 1) || undefined, domain: v.slice(0, slash).replace(/\\+$/, '') || undefined });
+  return { name: v };
+}
+
+/** "Troj/Agent-ABC" → "Agent", "Mal/Generic-S" → "Generic"; names without Sophos' type prefix: none. */
+function familyOf(name: string): string | undefined {
+  const m = /^[A-Za-z]{2,8}\/([A-Za-z0-9_.]+?)(?:-[A-Za-z0-9]+)?$/.exec(name.trim());
+  return m ? m[1] : undefined;
+}
+
+function siteOf(site: string | undefined): { url?: string; domain?: string } {
+  if (!site) return {};
+  const url = normalizeUrl(site) ? site : undefined;
+  const host = url ? urlHost(normalizeUrl(url)!) : site.replace(/[:/].*$/, '');
+  return { url, domain: host && normalizeDomain(host) ? host : undefined };
+}

@@ -1,0 +1,176 @@
+/**
+ * Carbon Black App Control (Bit9) has no shared sample: the records below are written from the vendor's
+ * documentation — the App Control API event object (developer.carbonblack.com, "App Control API",
+ * /api/bit9platform/v1/event: the fields and the severity/type enumerations), the App Control Events
+ * Guide (subtype names and ids such as 801 "Execution block (unapproved file)", 812 "File approved
+ * (publisher)"; the Basic/Enhanced syslog key="value" message; the CEF mapping: vendor/product, signature
+ * id = subtype id, severity = 9 - event severity, externalId, cat, start, rt, msg) — with made-up hosts,
+ * users and hashes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { ParseError } from '../../src/detectors/detector.js';
+import { withParseContext } from '../../src/detectors/lib/context.js';
+import { rawRecord } from '../../src/detectors/lib/registry.js';
+import { fastEnough } from './helpers.js';
+import { assertNoCrash, hostileVariants, obs, otherSampleLines, propertyChecks, registry, runner, sniffOf } from './json-detector-helpers.js';
+
+const ac = await runner('cb_app_control');
+const reg = await registry();
+
+const API_BLOCK = JSON.stringify({
+  id: 7853, timestamp: '2017-10-04T22:22:00.387Z', receivedTimestamp: '2017-10-04T22:22:01.100Z',
+  description: "File 'c:\\users\\alice\\downloads\\invoice.exe' [3b463c94b52414cfaad61ecdac64ca84eaea1ab4be69f75834aaa7701ab5e7d0] was blocked because it was unapproved.",
+  type: 4, subtype: 801, subtypeName: 'Execution block (unapproved file)', ipAddress: '10.1.2.3', computerId: 12, computerName: 'CORP\\WS-042',
+  policyId: 7, policyName: 'High Enforcement', fileCatalogId: 5025, installerFileCatalogId: 0, processFileCatalogId: 4411, fileName: 'invoice.exe',
+  pathName: 'c:\\users\\alice\\downloads', commandLine: null, processPathName: 'c:\\windows\\explorer.exe', processFileName: 'explorer.exe', installerFileName: null,
+  processKey: '00000000-0000-21c4-01d7-2a4d122ad34d', severity: 5, userName: 'CORP\\alice', ruleName: null, banName: null, updaterName: null, indicatorName: null,
+  param1: null, param2: null, param3: null, stringId: 441, unifiedSource: null,
+});
+const API_MALICIOUS = JSON.stringify({
+  id: 9001, timestamp: '2020-05-05T05:05:05Z', description: "Malicious file 'c:\\temp\\mimikatz.exe' [e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6] detected by Carbon Black File Reputation.",
+  type: 5, subtype: 1003, subtypeName: 'Malicious file detected', ipAddress: '10.1.2.9', computerId: 14, computerName: 'CORP\\SRV-DB1', severity: 2,
+  userName: 'CORP\\svc_sql', fileName: 'mimikatz.exe', pathName: 'c:\\temp', processFileName: 'cmd.exe', processPathName: 'c:\\windows\\system32\\cmd.exe', commandLine: 'cmd.exe /c c:\\temp\\mimikatz.exe',
+});
+const API_APPROVAL = JSON.stringify({
+  id: 7860, timestamp: '2017-10-04T22:30:00Z', description: "File 'c:\\windows\\system32\\mspaint.exe' was approved by Publisher 'Microsoft Corporation'.",
+  type: 4, subtype: 812, subtypeName: 'File approved (publisher)', computerId: 12, computerName: 'CORP\\WS-042', severity: 6, userName: 'CORP\\alice',
+});
+const SYSLOG = '<13>Jan  8 16:23:07 acserver Carbon Black App Control Server event: text="File \'c:\\users\\bob\\desktop\\x.exe\' [3B463C94B52414CFAAD61ECDAC64CA84EAEA1AB4BE69F75834AAA7701AB5E7D0] was blocked because it was banned." type="Policy Enforcement" subtype="Execution block (banned file)" hostname="CORP\\WS1" username="CORP\\bob" date="1/8/2015 4:23:07 PM" ip_address="10.1.1.5" process="c:\\windows\\explorer.exe" file_path="c:\\users\\bob\\desktop\\x.exe" file_name="x.exe" file_hash="3B463C94B52414CFAAD61ECDAC64CA84EAEA1AB4BE69F75834AAA7701AB5E7D0" policy="High Enforcement" rule_name="Banned: x.exe" process_key="00000000-0000-0cb4-01d0-2b5dbf9d1ea6" server_version="8.1.4.3" file_trust="-2" file_threat="100" process_trust="10" process_threat="0" prevalence="1"';
+const SYSLOG_LOGIN = '<14>Jan  8 16:25:00 acserver Carbon Black App Control Server event: text="User \'admin\' logged in from 10.0.0.2." type="Session Management" subtype="Console user login" hostname="System" username="admin" date="1/8/2015 4:25:00 PM" ip_address="10.0.0.2"';
+const CEF_BLOCK = '<12>Apr  5 18:54:53 acserver CEF:0|VMware Carbon Black|App Control|8.7.0.123|801|Execution block (unapproved file)|5|externalId=8306996307 cat=Policy Enforcement start=1617648869000 rt=1617648874000 msg=File \'c:\\\\temp\\\\tool.exe\' [de96a6e69944335375dc1ac238336066889d9ffc7d73628ef4fe1b1b160ab32c] was blocked because it was unapproved. dvchost=acserver dhost=WS-7 dst=10.2.3.4 duser=CORP\\\\carol fname=tool.exe filePath=c:\\\\temp\\\\tool.exe fileHash=de96a6e69944335375dc1ac238336066889d9ffc7d73628ef4fe1b1b160ab32c cs1Label=Process Name cs1=c:\\\\windows\\\\explorer.exe cs2Label=Rule Name cs2=Default';
+const CEF_APPROVED = 'CEF:1|Carbon Black|Protection|8.1.8.258|812|File approved (publisher)|Medium| externalId=8306996308 msg=File \'/opt/app/lib.so\' [1234] was approved by Publisher \'Microsoft Corporation\'. start=1617648869000 cat=Policy Enforcement deviceSeverity=6 dhost=lnx-1 dst=10.2.3.5 duser=root fname=lib.so filePath=/opt/app/lib.so';
+
+test('every documented shape is auto-detected as cb_app_control', () => {
+  for (const text of [API_BLOCK, API_MALICIOUS, API_APPROVAL, SYSLOG, SYSLOG_LOGIN, CEF_BLOCK, CEF_APPROVED]) {
+    const r = ac.run(text, 'auto');
+    assert.ok(!('error' in r), `${text.slice(0, 60)}: ${JSON.stringify(r)}`);
+    assert.equal(r.detector, 'cb_app_control', text.slice(0, 80));
+  }
+});
+
+test('sniff: no shared sample of any product is claimed', () => {
+  for (const l of otherSampleLines([])) assert.ok(sniffOf(ac.detector, l.text) < 0.5, l.where);
+});
+
+test('API event: execution block of an unapproved file', () => {
+  const a = ac.alert(API_BLOCK);
+  assert.equal(a.vendor_id, '7853');
+  assert.equal(a.time, '2017-10-04T22:22:00.387Z');
+  assert.match(a.title, /^File 'c:\\users\\alice\\downloads\\invoice\.exe' .* was blocked because it was unapproved\.$/);
+  assert.deepEqual(a.rule, { id: '801', name: 'Execution block (unapproved file)', category: 'Policy Enforcement' });
+  assert.equal(a.severity, 30); // Notice
+  assert.deepEqual(a.vendor_severity, { value: '5', scale: 'app control event severity 0 (Emergency) - 7 (Debug)' });
+  assert.equal(a.action, 'blocked');
+  assert.deepEqual(a.host, { name: 'WS-042', ip: '10.1.2.3', id: '12' });
+  assert.deepEqual(a.user, { name: 'alice', domain: 'CORP' });
+  assert.deepEqual(a.file, { name: 'invoice.exe', path: 'c:\\users\\alice\\downloads\\invoice.exe', sha256: '3b463c94b52414cfaad61ecdac64ca84eaea1ab4be69f75834aaa7701ab5e7d0' });
+  assert.deepEqual(a.process, { name: 'explorer.exe' });
+});
+
+test('API event: malicious file (Discovery, Critical) with a command line', () => {
+  const a = ac.alert(API_MALICIOUS);
+  assert.equal(a.severity, 90);
+  assert.equal(a.severity_label, 'critical');
+  assert.equal(a.action, 'detected');
+  assert.equal(a.rule?.category, 'Discovery');
+  assert.equal(a.file?.md5, 'e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6');
+  assert.deepEqual(a.process, { name: 'cmd.exe', command_line: 'cmd.exe /c c:\\temp\\mimikatz.exe' });
+  assert.deepEqual(a.user, { name: 'svc_sql', domain: 'CORP' });
+});
+
+test('approvals and logins are context of kind app_control', () => {
+  const c = ac.context(API_APPROVAL);
+  assert.equal(c.kind, 'app_control');
+  assert.equal(c.time, '2017-10-04T22:30:00.000Z');
+  assert.equal(c.data.subtypeName, 'File approved (publisher)');
+  const l = ac.context(SYSLOG_LOGIN);
+  assert.equal(l.data.subtype, 'Console user login');
+  const cefApproved = ac.context(CEF_APPROVED);
+  assert.ok(cefApproved.observables.some((o) => o.type === 'host' && o.value === 'lnx-1'));
+});
+
+test('syslog key="value" event: banned file, threat 100 raises severity, US date', () => {
+  const a = ac.alert(SYSLOG);
+  assert.equal(a.time, '2015-01-08T16:23:07.000Z');
+  assert.equal(a.title, "File 'c:\\users\\bob\\desktop\\x.exe' [3B463C94B52414CFAAD61ECDAC64CA84EAEA1AB4BE69F75834AAA7701AB5E7D0] was blocked because it was banned.");
+  assert.deepEqual(a.rule, { name: 'Banned: x.exe', category: 'Policy Enforcement' });
+  assert.equal(a.severity, 80); // Notice (PRI 13 → 5) raised: file_threat="100" is malicious
+  assert.equal(a.action, 'blocked');
+  assert.deepEqual(a.host, { name: 'WS1', ip: '10.1.1.5' });
+  assert.deepEqual(a.user, { name: 'bob', domain: 'CORP' });
+  assert.equal(a.file?.path, 'c:\\users\\bob\\desktop\\x.exe');
+  assert.equal(a.file?.sha256, '3b463c94b52414cfaad61ecdac64ca84eaea1ab4be69f75834aaa7701ab5e7d0');
+  assert.equal(a.process?.name, 'explorer.exe');
+  const berlin = withParseContext({ timeZone: 'Europe/Berlin' }, () => ac.detector.parse(rawRecord(SYSLOG)));
+  assert.equal(berlin.kind === 'alerts' ? berlin.alerts[0]!.time : '', '2015-01-08T15:23:07.000Z');
+});
+
+test('CEF event: severity from the header (9 - 5 = 4, Warning), computer from dhost, labelled custom fields', () => {
+  const a = ac.alert(CEF_BLOCK);
+  assert.equal(a.vendor_id, '8306996307');
+  assert.equal(a.time, '2021-04-05T18:54:29.000Z'); // start=1617648869000
+  assert.deepEqual(a.rule, { id: '801', name: 'Default', category: 'Policy Enforcement' });
+  assert.equal(a.severity, 50);
+  assert.equal(a.vendor_severity?.value, '4');
+  assert.equal(a.action, 'blocked');
+  assert.deepEqual(a.host, { name: 'WS-7', ip: '10.2.3.4' }); // dvchost is the App Control server
+  assert.deepEqual(a.user, { name: 'carol', domain: 'CORP' });
+  assert.deepEqual(a.file, { name: 'tool.exe', path: 'c:\\temp\\tool.exe', sha256: 'de96a6e69944335375dc1ac238336066889d9ffc7d73628ef4fe1b1b160ab32c' });
+  assert.deepEqual(a.process, { name: 'explorer.exe' });
+  // An ArcSight connector's word severity: deviceSeverity keeps the event severity.
+  const c = ac.context(CEF_APPROVED);
+  assert.equal(c.data.cef_severity, 'Medium');
+  assert.equal(ac.alert(CEF_APPROVED.replace('|812|File approved (publisher)|', '|802|Execution block (banned file)|')).severity, 5);
+});
+
+test('malformed records are rejected with a reason', () => {
+  assert.match(ac.error('{"subtypeName":"x","computerId":1,"subtype":1,"timestamp":"tomorrow"}'), /timestamp/);
+  assert.match(ac.error('{"computerName":"x"}'), /subtype/);
+  assert.match(ac.error('Carbon Black App Control Server event: text="x" type="y"'), /subtype|not an App Control/);
+  assert.match(ac.error('CEF:0|VMware Carbon Black|App Control|8|801'), /CEF header/);
+  assert.match(ac.error('just some text'), /not an App Control event/);
+});
+
+test('hostile values never crash or hang the detector (JSON)', () => {
+  assert.ok(hostileVariants('cb_app_control', reg, [API_BLOCK, API_MALICIOUS]) > 500);
+});
+
+test('hostile text lines: injections, control characters, huge values, truncations', () => {
+  const big = 'B'.repeat(1 << 20);
+  const variants = [
+    SYSLOG.replace('username="CORP\\bob"', `username="${big}"`),
+    SYSLOG.replace('text="', 'text="\u0000\u001b[2J\r\nforged line '),
+    SYSLOG.replace('hostname="CORP\\WS1"', 'hostname="$(reboot); DROP TABLE x; *)(uid=*"'),
+    SYSLOG.replace('date="1/8/2015 4:23:07 PM"', 'date="13/45/2015 99:99:99 XM"'),
+    CEF_BLOCK.replace('duser=CORP\\\\carol', `duser=${big}`),
+    CEF_BLOCK.replace('start=1617648869000', 'start=yesterday'),
+    `${SYSLOG} ${'subtype="x" '.repeat(20000)}`,
+    ...[1, 10, 60, 200, SYSLOG.length - 3].map((n) => SYSLOG.slice(0, n)),
+    ...[1, 30, 120, CEF_BLOCK.length - 3].map((n) => CEF_BLOCK.slice(0, n)),
+  ];
+  for (const v of variants) {
+    const { value } = fastEnough(2000, () => ac.run(v));
+    assertNoCrash(value, v.slice(0, 60));
+  }
+});
+
+test('property: arbitrary JSON, arbitrary text and mutated lines only ever raise ParseError', () => {
+  propertyChecks(ac.detector, [API_BLOCK, API_MALICIOUS, API_APPROVAL]);
+  const safe = (text: string) => {
+    try {
+      ac.detector.parse(rawRecord(text));
+    } catch (e) {
+      if (!(e instanceof ParseError)) throw e;
+    }
+    const s = ac.detector.sniff(rawRecord(text));
+    assert.ok(s >= 0 && s <= 1);
+  };
+  fc.assert(fc.property(fc.string({ maxLength: 400 }), (s) => safe(s)), { numRuns: 300 });
+  fc.assert(fc.property(fc.constantFrom(SYSLOG, CEF_BLOCK, CEF_APPROVED, SYSLOG_LOGIN), fc.nat(), fc.string({ maxLength: 60 }), (line, at, junk) => {
+    const i = at % line.length;
+    safe(line.slice(0, i) + junk + line.slice(i));
+  }), { numRuns: 300 });
+  assert.ok(obs(ac.alert(SYSLOG)).length > 0);
+});

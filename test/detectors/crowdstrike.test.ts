@@ -1,0 +1,204 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sampleLine, sampleLines } from './helpers.js';
+import { hostileVariants, obs, otherSampleLines, propertyChecks, registry, runner, sniffOf } from './json-detector-helpers.js';
+
+const cs = await runner('crowdstrike');
+const reg = await registry();
+const legacy = sampleLine('crowdstrike', 'detection_summary.jsonl', 1);
+const eppOds = sampleLine('crowdstrike', 'epp_detection_summary.jsonl', 1);
+const eppLinux = sampleLine('crowdstrike', 'epp_detection_summary.jsonl', 2);
+const eppWindows = sampleLine('crowdstrike', 'epp_detection_summary.jsonl', 3);
+
+test('every sample is auto-detected as crowdstrike and parses to one alert', () => {
+  const lines = sampleLines('crowdstrike', '.jsonl');
+  assert.equal(lines.length, 4);
+  for (const l of lines) {
+    const r = cs.run(l.text, 'auto');
+    assert.ok('alerts' in r, `${l.file}:${l.line}: ${JSON.stringify(r)}`);
+    assert.equal(r.detector, 'crowdstrike');
+    assert.ok(sniffOf(cs.detector, l.text) >= 0.9);
+  }
+});
+
+test('sniff: no other product sample is claimed', () => {
+  for (const l of otherSampleLines(['crowdstrike'])) assert.ok(sniffOf(cs.detector, l.text) < 0.5, l.where);
+});
+
+test('DetectionSummaryEvent (legacy): fields, severity 2 Low, NetworkAccesses, would-have-blocked', () => {
+  const a = cs.alert(legacy);
+  assert.equal(a.vendor_id, 'detect::id::test'); // "DetectId":"detect::id::test"
+  assert.equal(a.time, '2023-06-15T16:06:52.400Z'); // "eventCreationTime":1686845212400
+  assert.equal(a.title, 'NGAV');
+  assert.deepEqual(a.rule, { id: '5728', name: 'NGAV', category: 'Malware / PUP' });
+  assert.equal(a.severity_label, 'low');
+  assert.deepEqual(a.vendor_severity?.value, '2 (Low)');
+  // PatternDispositionValue 2304 = ProcessBlocked + PolicyDisabled: "would have been blocked".
+  assert.equal(a.action, 'detected');
+  assert.deepEqual(a.host, { name: 'ELASTICHOST', ip: '89.160.20.112', id: 'sensorid123', mac: '1c:2d:b3:4a:56:7e' });
+  assert.deepEqual(a.user, { name: 'ELASTICUSER' });
+  assert.equal(a.file?.name, 'TESTFILE.exe');
+  assert.equal(a.file?.path, '\\Device\\HarddiskVolume3\\Users\\ELASTICUSER\\Software\\TESTSOFTWARE\\TESTFILE.exe');
+  assert.equal(a.file?.sha256, '0b2cde5b355bda69aeb15159fa98b5554053f0936259a53c6dfb0934389238a2');
+  assert.equal(a.file?.md5, '49f30e09200e7b59edc5ef32fbd0442c');
+  assert.equal(a.file?.sha1, '7e54a24d4df5b7fe4a75d7ce1c027705c368666b');
+  assert.equal(a.process?.command_line, '"C:\\Users\\TESTUSER\\SOFTWARE\\TESTSOFTWARE\\FILE.exe" -Embedding');
+  assert.equal(a.process?.pid, 123123);
+  assert.deepEqual(a.src, { ip: '10.0.0.1', port: 53517 });
+  assert.deepEqual(a.dst, { ip: '67.43.156.1', port: 443 });
+  assert.equal(a.url, 'https://falcon.crowdstrike.com/activity/detections/detail/REFERENCE?_cid=CID');
+  assert.ok(obs(a).includes('sha256:0b2cde5b355bda69aeb15159fa98b5554053f0936259a53c6dfb0934389238a2:ioc'));
+});
+
+test('EppDetectionSummaryEvent, on-demand scan: no process, severity 70 without a name', () => {
+  const a = cs.alert(eppOds);
+  assert.equal(a.vendor_id, '7da61e27e34f4b8394081896af72e2c7'); // CompositeId
+  assert.equal(a.title, 'OnDemandScanfiletest');
+  assert.equal(a.severity, 70);
+  assert.equal(a.severity_label, 'high');
+  assert.equal(a.file?.path, 'D:\\RECYCLER\\testpath\\testfile.vmx');
+  assert.equal(a.file?.name, 'testfile.vmx');
+  assert.equal(a.file?.sha256, '774f50830a645392a94338815913e281096f1594ce5f4d992cf3f167fde509a1');
+  assert.equal(a.process, undefined);
+  assert.deepEqual(a.host, { name: 'FRHOSTNAME', ip: '81.2.69.144', id: '1122025ec596478d830520000000000', mac: '88:44:66:77:11:22' });
+  assert.equal(a.rule?.category, 'Machine Learning / Sensor-based ML');
+});
+
+test('EppDetectionSummaryEvent, Linux: placeholder SHA1 dropped, parent, Falcon process id not a pid', () => {
+  const a = cs.alert(eppLinux);
+  assert.equal(a.title, 'Known Malware');
+  assert.equal(a.severity, 70);
+  assert.equal(a.vendor_severity?.value, '70 (High)');
+  assert.equal(a.action, 'detected'); // 272 = KillProcess + PolicyDisabled: would have been killed
+  assert.equal(a.file?.path, '/usr/bin/git');
+  assert.equal(a.file?.sha1, undefined); // "SHA1String":"0000000000000000000000000000000000000000"
+  assert.equal(a.file?.md5, '675853ca01ec441df7a015b91a7e1272');
+  assert.deepEqual(a.process, { name: 'git', command_line: 'git clone https://github.com/redcanaryco/atomic-red-team.git', parent_name: 'bash' });
+  assert.deepEqual(a.user, { name: 'azureuser' });
+  assert.equal(a.host?.name, 'linux-vm');
+  assert.equal(a.host?.ip, '172.17.0.1');
+  assert.equal(a.vendor_id, '44be50f58ccfcfcfcfcfcfcfcffc:ind:c8d1292a8a904216aa25ab728f4b45fd:11111111111-2222-3333333');
+});
+
+test('EppDetectionSummaryEvent, Windows: LogonDomain, all-zero hashes dropped, Low 30', () => {
+  const a = cs.alert(eppWindows);
+  assert.equal(a.time, '2025-03-21T19:07:20.000Z'); // eventCreationTime 1742584040000
+  assert.equal(a.title, 'Suspicious Activity');
+  assert.equal(a.severity, 30);
+  assert.equal(a.severity_label, 'low');
+  assert.deepEqual(a.user, { name: 'Administrator', domain: 'CISO-DUMMY-CSDEV' });
+  assert.equal(a.file?.md5, undefined);
+  assert.equal(a.file?.sha256, undefined);
+  assert.equal(a.file?.path, '\\Device\\HarddiskVolume4\\Windows\\System32\\choice.exe');
+  assert.equal(a.process?.parent_name, 'cmd.exe');
+  assert.equal(a.process?.pid, undefined); // 43185188660 is Falcon's id, not an OS pid
+  assert.ok(!a.observables.some((o) => /^0+$/.test(o.value)));
+});
+
+const wrap = (event: Record<string, unknown>, eventType = 'EppDetectionSummaryEvent') =>
+  JSON.stringify({ metadata: { customerIDString: 'c1', offset: 7, eventType, eventCreationTime: 1700000000000, version: '1.0' }, event });
+
+test('PatternDisposition: flags and bare values map to blocked / quarantined / detected', () => {
+  const base = { Hostname: 'h1', Name: 'x', Severity: 50, SeverityName: 'Medium', CompositeId: 'id1' };
+  const action = (extra: Record<string, unknown>) => cs.alert(wrap({ ...base, ...extra })).action;
+  assert.equal(action({ PatternDispositionValue: 16 }), 'blocked'); // KillProcess
+  assert.equal(action({ PatternDispositionValue: 2048 }), 'blocked'); // ProcessBlocked
+  assert.equal(action({ PatternDispositionValue: 128 + 16 }), 'quarantined'); // QuarantineFile
+  assert.equal(action({ PatternDispositionValue: 64 }), 'quarantined'); // QuarantineMachine (network containment)
+  assert.equal(action({ PatternDispositionValue: 2048 + 256 }), 'detected'); // PolicyDisabled
+  assert.equal(action({ PatternDispositionValue: 0 }), 'detected');
+  assert.equal(action({ PatternDispositionFlags: { KillProcess: true, QuarantineFile: false } }), 'blocked');
+  assert.equal(action({ PatternDispositionDescription: 'Prevention, process killed.' }), 'blocked');
+  assert.equal(action({ PatternDispositionDescription: 'Detection, process would have been killed if related prevention policy setting was enabled.' }), 'detected');
+  assert.equal(action({}), 'detected');
+});
+
+test('severity: legacy 1-5 scale, names decide the band, unknown is 40', () => {
+  const sev = (s: unknown, n?: string) => cs.alert(wrap({ Hostname: 'h', Name: 'x', Severity: s, SeverityName: n, CompositeId: 'c' })).severity;
+  assert.equal(sev(5, 'Critical'), 95);
+  assert.equal(sev(4), 75);
+  assert.equal(sev(1, 'Informational'), 5);
+  assert.equal(sev(90, 'Critical'), 90);
+  assert.equal(sev(10, 'Informational'), 5); // 10 would be "low"; the name says informational
+  assert.equal(sev(undefined, 'High'), 75);
+  assert.equal(sev(undefined), 40);
+  assert.equal(sev(500), 40);
+});
+
+test('network, DNS and IOC details; inbound connections swap sides', () => {
+  const a = cs.alert(
+    wrap(
+      {
+        ComputerName: 'ws1', DetectName: 'C2', Severity: 4, DetectId: 'ldt:1:2', IOCType: 'domain', IOCValue: 'Evil.Example.com',
+        NetworkAccesses: [
+          { RemoteAddress: '198.51.100.7', RemotePort: 4444, LocalAddress: '10.0.0.5', LocalPort: 50000, ConnectionDirection: 1 },
+          { RemoteAddress: '203.0.113.9', RemotePort: 443, LocalAddress: '10.0.0.5', LocalPort: 50001, ConnectionDirection: 0 },
+        ],
+        DnsRequests: [{ DomainName: 'benign.example.org', CausedDetect: false }, { DomainName: 'c2.example.net', CausedDetect: true }],
+        QuarantineFiles: [{ ImageFileName: 'x.exe', SHA256HashData: 'AB'.repeat(32), State: 'quarantined' }],
+      },
+      'DetectionSummaryEvent',
+    ),
+  );
+  assert.deepEqual(a.src, { ip: '198.51.100.7', port: 4444 });
+  assert.deepEqual(a.dst, { ip: '10.0.0.5', port: 50000 });
+  assert.equal(a.domain, 'c2.example.net');
+  const o = obs(a);
+  assert.ok(o.includes('ip:203.0.113.9:remote'));
+  assert.ok(o.includes('domain:benign.example.org:dns'));
+  assert.ok(o.includes('domain:evil.example.com:ioc'));
+  assert.ok(o.includes(`sha256:${'ab'.repeat(32)}:file`));
+});
+
+test('IncidentSummaryEvent is an alert; audit events are context', () => {
+  const inc = cs.alert(wrap({ IncidentId: 'inc:1:2', FineScore: 7.5, State: 'open', IncidentStartTime: 1700000000, FalconHostLink: 'https://falcon.crowdstrike.com/crowdscore/incidents/details/inc:1:2' }, 'IncidentSummaryEvent'));
+  assert.equal(inc.vendor_id, 'inc:1:2');
+  assert.equal(inc.severity, 75);
+  assert.equal(inc.time, '2023-11-14T22:13:20.000Z');
+  const auth = cs.context(wrap({ UserId: 'admin@corp.example', UserIp: '192.0.2.10', OperationName: 'userAuthenticate', Success: true, UTCTimestamp: 1700000000 }, 'AuthActivityAuditEvent'));
+  assert.equal(auth.kind, 'auth');
+  assert.ok(auth.observables.some((o) => o.type === 'ip' && o.value === '192.0.2.10'));
+  assert.equal(cs.context(wrap({ UserId: 'a', OperationName: 'x' }, 'UserActivityAuditEvent')).kind, 'audit');
+  assert.equal(cs.context(wrap({ RuleId: '1' }, 'FirewallMatchEvent')).kind, 'firewall');
+});
+
+test('Alerts API v2 entity and a bare event object are read too', () => {
+  const api = cs.alert(JSON.stringify({
+    composite_id: 'cid:ind:aid:1-2-3', cid: 'cid', agent_id: 'aid', created_timestamp: '2024-05-01T10:00:00.123Z', timestamp: '2024-05-01T09:59:59Z',
+    display_name: 'Credential dumping', severity: 90, severity_name: 'Critical', tactic: 'Credential Access', technique: 'OS Credential Dumping', pattern_id: 51,
+    pattern_disposition: 16, falcon_host_link: 'https://falcon.us-2.crowdstrike.com/x', filename: 'procdump.exe', filepath: '\\Device\\HarddiskVolume2\\tools\\procdump.exe',
+    cmdline: 'procdump.exe -ma lsass.exe', sha256: 'cd'.repeat(32), user_name: 'CORP\\bob', local_process_id: 4242,
+    device: { device_id: 'aid', hostname: 'WS-9', local_ip: '10.9.9.9', mac_address: 'aa-bb-cc-dd-ee-ff', platform_name: 'Windows' },
+    parent_details: { filename: 'cmd.exe', md5: 'ef'.repeat(16) },
+  }));
+  assert.equal(api.vendor_id, 'cid:ind:aid:1-2-3');
+  assert.equal(api.time, '2024-05-01T09:59:59.000Z');
+  assert.equal(api.severity_label, 'critical');
+  assert.equal(api.action, 'blocked');
+  assert.deepEqual(api.user, { name: 'bob', domain: 'CORP' });
+  assert.deepEqual(api.host, { name: 'WS-9', ip: '10.9.9.9', id: 'aid', os: 'Windows', mac: 'aa:bb:cc:dd:ee:ff' });
+  assert.deepEqual(api.process, { name: 'procdump.exe', command_line: 'procdump.exe -ma lsass.exe', pid: 4242, parent_name: 'cmd.exe' });
+  const bare = cs.alert(JSON.stringify((JSON.parse(legacy) as { event: unknown }).event));
+  assert.equal(bare.title, 'NGAV');
+  assert.equal(bare.host?.name, 'ELASTICHOST');
+});
+
+test('malformed records are rejected with a reason', () => {
+  assert.match(cs.error('{"metadata":{"eventType":"DetectionSummaryEvent"}}'), /event/);
+  assert.match(cs.error('{"metadata":{},"event":{}}'), /metadata\.eventType/);
+  assert.match(cs.error(wrap({ Severity: 'high' })), /Severity/);
+  assert.match(cs.error(JSON.stringify({ metadata: { eventType: 'EppDetectionSummaryEvent', eventCreationTime: 'yesterday' }, event: { Name: 'x' } })), /eventCreationTime/);
+  assert.match(cs.error(wrap({ NetworkAccesses: 'nope', Name: 'x' })), /NetworkAccesses/);
+  assert.match(cs.error('[1,2]'), /object/);
+  assert.match(cs.error('{}'), /not a CrowdStrike record/);
+  assert.match(cs.error('{"hello":"world"}'), /not a CrowdStrike record/);
+});
+
+test('hostile values never crash or hang the detector', () => {
+  const n = hostileVariants('crowdstrike', reg, [legacy, eppLinux]);
+  assert.ok(n > 1000);
+});
+
+test('property: arbitrary JSON and mutated samples only ever raise ParseError', () => {
+  propertyChecks(cs.detector, [legacy, eppOds, eppLinux, eppWindows]);
+});

@@ -1,0 +1,148 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sampleLine, sampleLines } from './helpers.js';
+import { hostileVariants, obs, otherSampleLines, propertyChecks, registry, runner, sniffOf } from './json-detector-helpers.js';
+
+const md = await runner('microsoft_defender');
+const reg = await registry();
+const graph = sampleLine('microsoft_defender', 'graph_security_alert_v2.jsonl', 1);
+const mde1 = sampleLine('microsoft_defender', 'mde_alerts.jsonl', 1);
+const mde2 = sampleLine('microsoft_defender', 'mde_alerts.jsonl', 2);
+
+test('every sample is auto-detected as microsoft_defender and parses to one alert', () => {
+  const lines = sampleLines('microsoft_defender', '.jsonl');
+  assert.equal(lines.length, 3);
+  for (const l of lines) {
+    const r = md.run(l.text, 'auto');
+    assert.ok('alerts' in r, `${l.file}:${l.line}: ${JSON.stringify(r)}`);
+    assert.equal(r.detector, 'microsoft_defender');
+  }
+});
+
+test('sniff: no other product sample is claimed', () => {
+  for (const l of otherSampleLines(['microsoft_defender'])) assert.ok(sniffOf(md.detector, l.text) < 0.5, l.where);
+});
+
+test('Graph alerts_v2: device, file, process evidence', () => {
+  const a = md.alert(graph);
+  assert.equal(a.vendor_id, 'da637551227677560813_-961444813');
+  assert.equal(a.title, 'Suspicious execution of hidden file');
+  assert.equal(a.time, '2021-04-26T07:45:50.116Z'); // firstActivityDateTime
+  assert.deepEqual(a.rule, { id: 'e0da400f-affd-43ef-b1d5-afc2eb6f2756', name: 'Suspicious execution of hidden file', category: 'DefenseEvasion' });
+  assert.equal(a.severity_label, 'low');
+  assert.deepEqual(a.vendor_severity, { value: 'low', scale: 'defender Informational|Low|Medium|High (UnSpecified)' });
+  assert.equal(a.action, 'detected');
+  assert.deepEqual(a.host, { name: 'tempDns', ip: '1.1.1.1', id: '73e7e2de709dff64ef64b1d0c30e67fab63279db', os: 'Windows10' });
+  assert.deepEqual(a.file, {
+    name: 'MsSense.exe', path: 'C:\\Program Files\\temp\\MsSense.exe', size: 6136392,
+    sha1: '5f1e8acedc065031aad553b710838eb366cfee9a', sha256: '8963a19fb992ad9a76576c5638fd68292cffb9aaac29eb8285f9abf6196a7dec',
+  });
+  assert.deepEqual(a.process, { name: 'MsSense.exe', command_line: '"MsSense.exe"', pid: 4780, parent_name: 'services.exe' });
+  assert.deepEqual(a.user, { name: 'SYSTEM', domain: 'NT AUTHORITY' });
+  assert.equal(a.url, 'https://security.microsoft.com/alerts/da637551227677560813_-961444813?tid=b3c1b5fc-828c-45fa-a1e1-10d74f6d6e9c');
+});
+
+test('MDE alert with a User evidence object: relatedUser, machine', () => {
+  const a = md.alert(mde1);
+  assert.equal(a.vendor_id, 'da637291048912199236_1126926584');
+  assert.equal(a.title, 'Suspicious process injection observed');
+  assert.equal(a.time, '2020-06-30T09:04:56.849Z'); // firstEventTime
+  assert.equal(a.severity, 50);
+  assert.equal(a.rule?.category, 'DefenseEvasion');
+  assert.deepEqual(a.host, { name: 'testserver4', id: '53425a964f417c11f6277d5bf9489f0d' });
+  assert.deepEqual(a.user, { name: 'administrator1', domain: 'TestServer4' });
+  assert.equal(a.file, undefined);
+});
+
+test('MDE antivirus alert with a File evidence object: Informational, threat from the title', () => {
+  const a = md.alert(mde2);
+  assert.equal(a.title, "'Mountsi' malware was detected");
+  assert.equal(a.severity_label, 'info');
+  assert.equal(a.rule?.category, 'Malware');
+  assert.equal(a.malware?.name, 'Mountsi');
+  assert.equal(a.file?.name, 'amsistream-1D89ECED25A52AB98B76FF619B7BA07A');
+  assert.equal(a.file?.sha1, 'ffb1670c6c6a9c5b4c5cea8b6b8e68d62e7ff281');
+  assert.equal(a.file?.sha256, 'fd46705c4f67a8ef16e76259ca6d6253241e51a1f8952223145f92aa1907d356');
+  assert.equal(a.user, undefined); // "relatedUser":null
+  assert.equal(a.host?.id, 't4563234bc5a964f417c11f6277d5bf9489f0d');
+});
+
+test('MDE evidence array: process, IP, URL, blocked status; several files', () => {
+  const a = md.alert(JSON.stringify({
+    id: 'da1_2', title: "'Emotet' malware was prevented", severity: 'High', category: 'Malware', detectionSource: 'WindowsDefenderAv',
+    alertCreationTime: '2024-02-01T10:00:00Z', machineId: 'm1', computerDnsName: 'ws7.corp.example', threatFamilyName: 'Emotet',
+    relatedUser: null, mitreTechniques: ['T1204'],
+    evidence: [
+      { entityType: 'Process', fileName: 'winword.exe', filePath: 'C:\\Program Files\\Office', processId: 912, processCommandLine: 'winword.exe /n x.doc', sha1: '1a2b'.repeat(10), sha256: '2c3d'.repeat(16), parentProcessFileName: 'explorer.exe', accountName: 'carol', domainName: 'CORP', userPrincipalName: 'carol@corp.example', detectionStatus: 'Prevented' },
+      { entityType: 'File', fileName: 'payload.dll', filePath: 'C:\\Users\\carol\\AppData', sha1: '3e4f'.repeat(10), sha256: '4a5b'.repeat(16), detectionStatus: 'Blocked' },
+      { entityType: 'Ip', ipAddress: '198.51.100.23' },
+      { entityType: 'Url', url: 'hxxp://bad.example.net/x.php' },
+    ],
+  }));
+  assert.equal(a.severity, 75);
+  assert.equal(a.action, 'blocked');
+  assert.equal(a.malware?.name, 'Emotet');
+  assert.equal(a.file?.name, 'payload.dll'); // the File evidence, not the process image
+  assert.equal(a.file?.path, 'C:\\Users\\carol\\AppData\\payload.dll');
+  assert.equal(a.file?.sha1, '3e4f'.repeat(10));
+  assert.equal(a.file?.sha256, '4a5b'.repeat(16));
+  assert.deepEqual(a.process, { name: 'winword.exe', command_line: 'winword.exe /n x.doc', pid: 912, parent_name: 'explorer.exe' });
+  assert.deepEqual(a.user, { name: 'carol', domain: 'CORP', email: 'carol@corp.example' });
+  assert.deepEqual(a.dst, { ip: '198.51.100.23' });
+  assert.equal(a.url, 'http://bad.example.net/x.php');
+  assert.equal(a.domain, 'bad.example.net');
+  assert.ok(obs(a).includes(`sha256:${'2c3d'.repeat(16)}:file`));
+  assert.ok(obs(a).includes(`sha256:${'4a5b'.repeat(16)}:file`));
+});
+
+test('Graph evidence kinds: user, ip roles, mailbox, analyzed message, remediation', () => {
+  const a = md.alert(JSON.stringify({
+    '@odata.type': '#microsoft.graph.security.alert', id: 'fa1', providerAlertId: 'p1', serviceSource: 'microsoftDefenderForOffice365',
+    title: 'Email messages containing malicious URL removed after delivery', severity: 'informational', category: 'InitialAccess',
+    createdDateTime: '2024-03-03T03:03:03Z', threatDisplayName: 'Phish',
+    evidence: [
+      { '@odata.type': '#microsoft.graph.security.userEvidence', roles: [], userAccount: { accountName: 'dave', domainName: 'CORP', userPrincipalName: 'dave@corp.example' } },
+      { '@odata.type': '#microsoft.graph.security.ipEvidence', roles: ['attacker'], ipAddress: '203.0.113.66' },
+      { '@odata.type': '#microsoft.graph.security.analyzedMessageEvidence', remediationStatus: 'remediated', p1Sender: { emailAddress: 'x@phish.example' }, recipientEmailAddress: 'dave@corp.example', subject: 'Invoice', senderIp: '203.0.113.66', urls: ['https://phish.example/login'] },
+    ],
+  }));
+  assert.equal(a.time, '2024-03-03T03:03:03.000Z'); // no firstActivityDateTime: createdDateTime
+  assert.equal(a.severity_label, 'info');
+  assert.equal(a.action, 'quarantined');
+  assert.deepEqual(a.user, { name: 'dave', domain: 'CORP', email: 'dave@corp.example' });
+  assert.deepEqual(a.src, { ip: '203.0.113.66' });
+  assert.deepEqual(a.email, { from: 'x@phish.example', to: ['dave@corp.example'], subject: 'Invoice' });
+  assert.equal(a.malware?.name, 'Phish');
+  assert.ok(obs(a).includes('url:https://phish.example/login:email'));
+});
+
+test('list pages give one alert per element; an empty page is an error', () => {
+  const list = md.alerts(JSON.stringify({ '@odata.context': 'x', value: [JSON.parse(mde1), JSON.parse(mde2)] }));
+  assert.deepEqual(list.map((a) => a.vendor_id), ['da637291048912199236_1126926584', 'da637291063515066999_-2102938302']);
+  assert.match(md.error('{"value":[]}'), /empty/);
+});
+
+test('legacy SIEM API record', () => {
+  const a = md.alert(JSON.stringify({
+    AlertTime: '2019-01-01T10:00:00Z', ComputerDnsName: 'desk1.corp.example', AlertTitle: 'Suspicious PowerShell', Category: 'Execution', Severity: 'Medium',
+    AlertId: 'da1', LinkToWDATP: 'https://securitycenter.windows.com/alert/da1', FileName: 'ps.exe', FilePath: 'C:\\tmp', Sha1: '5c6d'.repeat(10), UserName: 'eve', UserDomain: 'CORP',
+  }));
+  assert.equal(a.vendor_id, 'da1');
+  assert.equal(a.severity, 50);
+  assert.deepEqual(a.user, { name: 'eve', domain: 'CORP' });
+  assert.equal(a.file?.path, 'C:\\tmp\\ps.exe');
+});
+
+test('malformed records are rejected with a reason', () => {
+  assert.match(md.error(JSON.stringify({ ...JSON.parse(mde1), firstEventTime: 'soon' })), /firstEventTime/);
+  assert.match(md.error(JSON.stringify({ ...JSON.parse(graph), evidence: 'x' })), /evidence/);
+  assert.match(md.error(JSON.stringify({ ...JSON.parse(mde1), title: { a: 1 } })), /title/);
+});
+
+test('hostile values never crash or hang the detector', () => {
+  assert.ok(hostileVariants('microsoft_defender', reg, [graph, mde2]) > 1000);
+});
+
+test('property: arbitrary JSON and mutated samples only ever raise ParseError', () => {
+  propertyChecks(md.detector, [graph, mde1, mde2]);
+});

@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sampleLine, sampleLines } from './helpers.js';
+import { hostileVariants, obs, otherSampleLines, propertyChecks, registry, runner, sniffOf } from './json-detector-helpers.js';
+
+const okta = await runner('okta');
+const reg = await registry();
+const signOn = sampleLine('okta', 'system_log.jsonl', 1);
+const verify = sampleLine('okta', 'system_log.jsonl', 2);
+const groupAdd = sampleLine('okta', 'system_log.jsonl', 6);
+
+test('every sample is auto-detected as okta; all six are routine: auth context', () => {
+  const lines = sampleLines('okta', '.jsonl');
+  assert.equal(lines.length, 6);
+  for (const l of lines) {
+    const r = okta.run(l.text, 'auto');
+    assert.ok('context' in r, `${l.file}:${l.line}: ${JSON.stringify(r).slice(0, 300)}`);
+    assert.equal(r.detector, 'okta');
+    assert.equal(r.context[0]!.kind, 'auth');
+  }
+});
+
+test('sniff: no other product sample is claimed', () => {
+  for (const l of otherSampleLines(['okta'])) assert.ok(sniffOf(okta.detector, l.text) < 0.5, l.where);
+});
+
+test('context events carry the event, the client address and the actor', () => {
+  const c = okta.context(signOn);
+  assert.equal(c.time, '2020-02-14T20:18:57.762Z');
+  assert.equal(c.data.eventType, 'policy.evaluate_sign_on');
+  assert.deepEqual((c.data.outcome as Record<string, unknown>).result, 'ALLOW');
+  assert.ok(c.observables.some((o) => o.type === 'ip' && o.value === '175.16.199.1' && o.role === 'src'));
+  assert.ok(c.observables.some((o) => o.type === 'email' && o.value === 'xxxxxx@elastic.co'));
+  const v = okta.context(verify);
+  assert.equal(v.data.eventType, 'user.authentication.verify');
+  assert.ok(v.observables.some((o) => o.type === 'ip' && o.value === '67.43.156.14'));
+  assert.equal(okta.context(groupAdd).data.eventType, 'group.user_membership.add');
+});
+
+/** A sample event with fields replaced (outcome, debugData…). */
+function variant(base: string, patch: (e: Record<string, any>) => void): string {
+  const e = JSON.parse(base) as Record<string, any>;
+  patch(e);
+  return JSON.stringify(e);
+}
+
+test('policy.evaluate_sign_on with outcome DENY is an alert; the actor is the user', () => {
+  const a = okta.alert(variant(signOn, (e) => { e.outcome = { result: 'DENY', reason: 'Sign-on policy evaluation resulted in DENY' }; }));
+  assert.equal(a.vendor_id, '3af594f9-4f67-11ea-abd3-1f5d113f2546');
+  assert.equal(a.time, '2020-02-14T20:18:57.762Z');
+  assert.equal(a.title, 'Evaluation of sign-on policy');
+  assert.deepEqual(a.rule, { id: 'policy.evaluate_sign_on', name: 'Evaluation of sign-on policy', category: 'policy' });
+  assert.equal(a.action, 'blocked');
+  assert.equal(a.severity, 40);
+  assert.deepEqual(a.src, { ip: '175.16.199.1', user: 'xxxxxx@elastic.co' });
+  assert.deepEqual(a.user, { name: 'xxxxxx@elastic.co', email: 'xxxxxx@elastic.co' });
+});
+
+test('user.session.start FAILURE: risk decides alert or context', () => {
+  const start = (risk: string) => variant(verify, (e) => {
+    e.eventType = 'user.session.start';
+    e.displayMessage = 'User login to Okta';
+    e.outcome = { result: 'FAILURE', reason: 'INVALID_CREDENTIALS' };
+    e.debugContext.debugData.risk = risk;
+  });
+  const high = okta.alert(start('{reasons=Anomalous Location, level=HIGH}'));
+  assert.equal(high.severity, 75);
+  assert.equal(high.action, 'blocked');
+  assert.equal(high.vendor_severity?.value, 'INFO, risk HIGH');
+  assert.equal(high.src?.ip, '67.43.156.14');
+  assert.equal(okta.alert(start('{level=MEDIUM}')).severity, 50);
+  assert.equal(okta.context(start('{level=LOW}')).kind, 'auth'); // a mistyped password is routine
+  const success = variant(verify, (e) => { e.eventType = 'user.session.start'; e.outcome = { result: 'SUCCESS' }; });
+  assert.equal(okta.context(success).kind, 'auth');
+});
+
+test('security events are alerts: ThreatInsight, account lock, MFA push denied, privilege grant', () => {
+  const threat = okta.alert(variant(verify, (e) => {
+    e.eventType = 'security.threat.detected';
+    e.displayMessage = 'Request from suspicious actor';
+    e.outcome = { result: 'DENY', reason: 'Password Spray' };
+    e.debugContext.debugData.threatSuspected = 'true';
+  }));
+  assert.equal(threat.severity, 75);
+  assert.equal(threat.rule?.category, 'security');
+  const lock = okta.alert(variant(verify, (e) => { e.eventType = 'user.account.lock'; e.outcome = { result: 'SUCCESS' }; }));
+  assert.equal(lock.action, 'blocked');
+  assert.equal(lock.severity, 50);
+  const deny = okta.alert(variant(verify, (e) => { e.eventType = 'user.mfa.okta_verify.deny_push'; e.outcome = { result: 'FAILURE' }; }));
+  assert.equal(deny.rule?.id, 'user.mfa.okta_verify.deny_push');
+  const grant = okta.alert(variant(groupAdd, (e) => { e.eventType = 'user.account.privilege.grant'; e.displayMessage = 'Grant user privilege'; }));
+  assert.deepEqual(grant.user, { name: 'target.user@test.com', email: 'target.user@test.com' }); // the target, not the admin
+  assert.equal(grant.src?.user, 'actor.user@test.com');
+  assert.equal(grant.action, 'allowed');
+  const suspicious = okta.alert(variant(signOn, (e) => { e.debugContext.debugData.threatSuspected = 'true'; }));
+  assert.equal(suspicious.severity, 75);
+  assert.ok(obs(suspicious).includes('email:xxxxxx@elastic.co:user'));
+});
+
+test('malformed events are rejected with a reason', () => {
+  assert.match(okta.error(variant(signOn, (e) => { e.published = 'yesterday'; })), /published/);
+  assert.match(okta.error(variant(signOn, (e) => { delete e.eventType; })), /eventType/);
+  assert.match(okta.error(variant(signOn, (e) => { e.target = 'x'; })), /target/);
+  assert.match(okta.error(variant(signOn, (e) => { e.outcome = 'DENY'; })), /outcome/);
+});
+
+test('hostile values never crash or hang the detector', () => {
+  assert.ok(hostileVariants('okta', reg, [signOn, groupAdd]) > 1000);
+});
+
+test('property: arbitrary JSON and mutated samples only ever raise ParseError', () => {
+  propertyChecks(okta.detector, sampleLines('okta', '.jsonl').map((l) => l.text));
+});

@@ -1,0 +1,177 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import gp from '../../src/detectors/panos_globalprotect.js';
+import { fastEnough } from './helpers.js';
+import { OTHER_FORMATS, contextOf, holdsContract, othersExcept, reasonOf, sniff } from './net-helpers.js';
+
+// Records written after PAN-OS "Syslog Field Descriptions → GlobalProtect Log Fields" (9.1, 10.x, 11.x).
+
+/** GLOBALPROTECT fields 7… (vsys onward) behind the common header. */
+function gpLine(tail: string[], header = '<14>Mar  2 11:01:03 PA-3220 1,2021/03/02 11:01:03,013201001234,GLOBALPROTECT,0,2305,2021/03/02 11:01:02,'): string {
+  return header + tail.join(',');
+}
+
+// 7 vsys, 8 event id, 9 stage, 10 auth, 11 tunnel, 12 user, 13 region, 14 machine, 15 public, 16 public6, 17 private,
+// 18 private6, 19 host id, 20 serial, 21 client ver, 22 os, 23 os ver, 24 repeat, 25 reason, 26 error, 27 description,
+// 28 status, 29 location, 30 duration, 31 connect method, 32 error code, 33 portal, 34 seq, 35 action flags
+const V91 = ['vsys1', 'gateway-connected', 'connected', 'LDAP', 'IPSec', 'corp\\alice', 'DE', 'LAPTOP-ALICE', '198.51.100.7', '0.0.0.0',
+  '10.200.0.5', '0.0.0.0', 'd2b7c3e6-1111-4a4a-9999-0123456789ab', 'PF1ABC2D', '5.2.4', 'Windows', '"Microsoft Windows 10 Enterprise , 64-bit"',
+  '1', '', '', '', 'success', '', '0', 'user-logon', '0', 'GP-Gateway', '6919501582016786', '0x0'];
+
+test('9.1 layout: gateway-connected → vpn_session with user, public and tunnel address, machine', () => {
+  const line = gpLine(V91);
+  assert.equal(sniff(gp, line), 0.97);
+  const [e] = contextOf(gp, line);
+  assert.equal(e!.kind, 'vpn_session');
+  assert.equal(e!.time, '2021-03-02T11:01:02.000Z');
+  const d = e!.data;
+  assert.equal(d.event_id, 'gateway-connected');
+  assert.equal(d.stage, 'connected');
+  assert.equal(d.status, 'success');
+  assert.equal(d.user, 'alice');
+  assert.equal(d.user_domain, 'corp');
+  assert.equal(d.public_ip, '198.51.100.7');
+  assert.equal(d.private_ip, '10.200.0.5');
+  assert.equal(d.machine, 'LAPTOP-ALICE');
+  assert.equal(d.auth_method, 'LDAP');
+  assert.equal(d.tunnel_type, 'IPSec');
+  assert.equal(d.client_os_version, 'Microsoft Windows 10 Enterprise , 64-bit');
+  assert.equal(d.portal, 'GP-Gateway');
+  assert.equal(d.connect_method, 'user-logon');
+  assert.deepEqual(e!.observables, [
+    { type: 'user', value: 'alice', role: 'user' },
+    { type: 'ip', value: '198.51.100.7', role: 'src' },
+    { type: 'ip', value: '10.200.0.5', role: 'tunnel' },
+    { type: 'host', value: 'laptop-alice', role: 'host' },
+  ]);
+});
+
+test('10.x layout: appended fields (high-resolution time, gateway, device name); the 1970 placeholder is ignored', () => {
+  const tail10 = [...V91, '2021-03-02T11:01:02.345+01:00', 'manual', '12', 'highest', '"GW-1,GW-2"', 'GW-1', '', '', '', '', 'vsys1', 'PA-3220', '1'];
+  const [e] = contextOf(gp, gpLine(tail10));
+  assert.equal(e!.time, '2021-03-02T10:01:02.345Z');
+  assert.equal(e!.data.gateway, 'GW-1');
+  assert.equal(e!.data.attempted_gateways, 'GW-1,GW-2');
+  assert.equal(e!.data.device_name, 'PA-3220');
+  const placeholder = [...V91, '1970-01-01T01:00:00.000+01:00', '', '0', 'manual only', '', ''];
+  assert.equal(contextOf(gp, gpLine(placeholder))[0]!.time, '2021-03-02T11:01:02.000Z');
+});
+
+test('failed portal authentication stays context, with the error; UPN users keep their e-mail', () => {
+  const failed = [...V91];
+  failed[1] = 'portal-auth';
+  failed[2] = 'login';
+  failed[5] = 'mallory@corp.example';
+  failed[10] = '0.0.0.0';
+  failed[19] = 'Authentication failed: Invalid username or password';
+  failed[21] = 'failure';
+  failed[25] = '-1';
+  const [e] = contextOf(gp, gpLine(failed));
+  assert.equal(e!.kind, 'vpn_session');
+  assert.equal(e!.data.status, 'failure');
+  assert.equal(e!.data.error, 'Authentication failed: Invalid username or password');
+  assert.equal(e!.data.user, 'mallory');
+  assert.equal(e!.data.user_email, 'mallory@corp.example');
+  assert.equal(e!.data.private_ip, undefined);
+});
+
+test('Cortex Data Lake style: ISO times, subtype "globalprotect", empty IPv4 with IPv6 addresses, doubled backslash', () => {
+  const line = 'Nov 30 16:09:08 931201168,2021-11-09T21:45:36.000000Z,no-serial,GLOBALPROTECT,globalprotect,9.1,2021-11-09T21:45:14.000000Z,vsys1,gateway-hip-check,host-info,,,corp\\\\bob,,HOST-7,,2001:db8::1234,,fd00::abcd,8cbc136b-e262-4cf8-912c-95ea132d9fef,SER,5.2.8,,,1,,,HIP report is not needed,success,,0,,0,GlobalProtect_External_Gateway,1305925,true';
+  const [e] = contextOf(gp, line);
+  assert.equal(e!.time, '2021-11-09T21:45:14.000Z');
+  assert.equal(e!.data.user, 'bob');
+  assert.equal(e!.data.user_domain, 'corp');
+  assert.equal(e!.data.public_ip, '2001:db8::1234');
+  assert.equal(e!.data.private_ip, 'fd00::abcd');
+  assert.equal(e!.data.description, 'HIP report is not needed');
+  assert.equal(e!.data.serial, 'no-serial');
+});
+
+test('pre-logon / empty user and no host name in the syslog header', () => {
+  const t = [...V91];
+  t[5] = 'pre-logon';
+  t[7] = '';
+  const [e] = contextOf(gp, `Nov 30 16:09:08 1,2021/04/07 17:41:29,013101308,GLOBALPROTECT,0,2305,2021/04/07 17:41:29,${t.join(',')}`);
+  assert.equal(e!.data.user, undefined);
+  assert.equal(e!.data.machine, undefined);
+  assert.equal(e!.data.event_id, 'gateway-connected');
+});
+
+test('a column added or dropped before the event id is realigned on the event id', () => {
+  const shifted = ['vsys1', 'extra', ...V91.slice(1)];
+  const [e] = contextOf(gp, gpLine(shifted));
+  assert.equal(e!.data.event_id, 'gateway-connected');
+  assert.equal(e!.data.public_ip, '198.51.100.7');
+  assert.match(reasonOf(gp, gpLine(['vsys1', 'x', 'y', 'z', 'w', 'v'])), /is not an event id/);
+});
+
+test('pre-9.1 SYSTEM globalprotect events: facts from the description', () => {
+  const line = '<14>Jan 10 08:00:00 PA-820 1,2019/01/10 08:00:00,012345678901,SYSTEM,globalprotect,0,2019/01/10 08:00:00,,globalprotectgateway-config-succ,GP-GW-N,0,0,general,informational,"GlobalProtect gateway client configuration generated. User name: corp\\dave, Private IP: 10.250.1.20, Client version: 4.1.8, Device name: WS-0042, Client OS version: Microsoft Windows 10 Pro , 64-bit, VPN type: Device Level VPN.",123456,0x0,0,0,0,0,,PA-820';
+  assert.equal(sniff(gp, line), 0.9);
+  const [e] = contextOf(gp, line);
+  assert.equal(e!.kind, 'vpn_session');
+  assert.equal(e!.data.status, 'success');
+  assert.equal(e!.data.user, 'dave');
+  assert.equal(e!.data.private_ip, '10.250.1.20');
+  assert.equal(e!.data.machine, 'WS-0042');
+  assert.equal(e!.data.tunnel_type, 'Device Level VPN');
+  const login = '1,2019/01/10 08:00:00,012345678901,SYSTEM,globalprotect,0,2019/01/10 08:00:00,,globalprotectgateway-auth-fail,GP-GW-N,0,0,general,informational,"GlobalProtect gateway user authentication failed. Login from: 203.0.113.50, Source region: US, User name: eve, Reason: Authentication failed: Invalid username or password, Auth type: profile.",123457,0x0';
+  const [f] = contextOf(gp, login);
+  assert.equal(f!.data.status, 'failure');
+  assert.equal(f!.data.public_ip, '203.0.113.50');
+  assert.equal(f!.data.user, 'eve');
+});
+
+test('sniff: GlobalProtect high; THREAT/TRAFFIC and other formats low; other PAN-OS types are refused by parse', () => {
+  assert.equal(sniff(gp, OTHER_FORMATS.globalprotect!), 0.97);
+  for (const [name, text] of othersExcept('globalprotect')) assert.ok(sniff(gp, text) < 0.5, `${name} sniffed ${sniff(gp, text)}`);
+  assert.match(reasonOf(gp, OTHER_FORMATS.panos!), /not a GlobalProtect log/);
+  assert.match(reasonOf(gp, 'not a log at all'), /not a PAN-OS CSV log/);
+});
+
+test('hostile input: 1 MB fields, control characters, unbalanced quotes, injection strings', () => {
+  const big = 'x'.repeat(1 << 20);
+  const t = [...V91];
+  t[5] = `corp\\${big}`;
+  t[20] = `"${big}`;
+  fastEnough(2000, () => holdsContract(gp, gpLine(t)));
+  const evil = [...V91];
+  evil[5] = 'corp\\al\u0000ice\u001b[31m';
+  evil[7] = '$(rm -rf /);`id`';
+  evil[19] = "' OR 1=1 --";
+  const [e] = contextOf(gp, gpLine(evil));
+  assert.ok(e!.observables.every((o) => !/[\u0000-\u001f]/.test(o.value)));
+  fastEnough(2000, () => holdsContract(gp, gpLine([...V91.slice(0, 3), '"'.repeat(200000)])));
+});
+
+test('property: a 9.1 record with generated values maps them back; any mutation holds the contract', () => {
+  const ipv4 = fc.tuple(fc.integer({ min: 1, max: 223 }), fc.nat(255), fc.nat(255), fc.integer({ min: 1, max: 254 })).map((p) => p.join('.'));
+  const name = fc.stringMatching(/^[a-z][a-z0-9._-]{0,20}$/);
+  const event = fc.constantFrom('portal-prelogin', 'portal-auth', 'gateway-auth', 'gateway-connected', 'gateway-logout', 'gateway-setup-ipsec');
+  fc.assert(
+    fc.property(ipv4, ipv4, name, event, fc.constantFrom('success', 'failure'), (pub, priv, user, ev, status) => {
+      const t = [...V91];
+      t[1] = ev;
+      t[5] = `corp\\${user}`;
+      t[8] = pub;
+      t[10] = priv;
+      t[21] = status;
+      const [e] = contextOf(gp, gpLine(t));
+      assert.equal(e!.data.public_ip, pub);
+      assert.equal(e!.data.private_ip, priv);
+      assert.equal(e!.data.user, user);
+      assert.equal(e!.data.event_id, ev);
+      assert.equal(e!.data.status, status);
+    }),
+    { numRuns: 120 },
+  );
+  const base = gpLine(V91);
+  fc.assert(
+    fc.property(fc.string({ maxLength: 200 }), fc.integer({ min: 0, max: base.length }), (junk, at) => {
+      holdsContract(gp, junk);
+      holdsContract(gp, base.slice(0, at) + junk + base.slice(at));
+    }),
+    { numRuns: 300 },
+  );
+});

@@ -1,0 +1,135 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sampleLine, sampleLines } from './helpers.js';
+import { hostileVariants, obs, otherSampleLines, propertyChecks, registry, runner, sniffOf } from './json-detector-helpers.js';
+
+const s1 = await runner('sentinel_one');
+const reg = await registry();
+const threat1 = sampleLine('sentinel_one', 'threats.jsonl', 1);
+const threat2 = sampleLine('sentinel_one', 'threats.jsonl', 2);
+const alertSchema = sampleLine('sentinel_one', 'alerts.jsonl', 1);
+const alertStar = sampleLine('sentinel_one', 'alerts.jsonl', 2);
+
+test('every sample is auto-detected as sentinel_one and parses to one alert', () => {
+  const lines = sampleLines('sentinel_one', '.jsonl');
+  assert.equal(lines.length, 5);
+  for (const l of lines) {
+    const r = s1.run(l.text, 'auto');
+    assert.ok('alerts' in r, `${l.file}:${l.line}: ${JSON.stringify(r)}`);
+    assert.equal(r.detector, 'sentinel_one');
+  }
+});
+
+test('sniff: no other product sample is claimed', () => {
+  for (const l of otherSampleLines(['sentinel_one'])) assert.ok(sniffOf(s1.detector, l.text) < 0.5, l.where);
+});
+
+test('threat 1: Trojan, malicious, kill succeeded (quarantine undone) → blocked', () => {
+  const a = s1.alert(threat1);
+  assert.equal(a.vendor_id, '1234567890123456789');
+  assert.equal(a.time, '2022-04-06T08:45:53.968Z'); // identifiedAt
+  assert.equal(a.title, 'Trojan: default.exe');
+  assert.deepEqual(a.rule, { id: 'sentinelone_cloud', name: 'SentinelOne Cloud', category: 'Trojan' });
+  assert.equal(a.severity, 80);
+  assert.deepEqual(a.vendor_severity?.value, 'malicious');
+  assert.equal(a.action, 'blocked');
+  assert.deepEqual(a.host, { name: 'test-LINUX', ip: '10.0.0.1', id: '1234567890123456789', os: 'linux', mac: '00:00:5e:00:53:00' });
+  assert.deepEqual(a.user, { name: 'test user' });
+  assert.deepEqual(a.file, { name: 'default.exe', path: 'default.exe', sha1: 'aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d', size: 1234 });
+  assert.equal(a.malware?.name, 'default.exe');
+  const o = obs(a);
+  assert.ok(o.includes('ip:81.2.69.143:host')); // externalIp
+  assert.ok(o.includes('ip:2a02:cf40:add:4002:91f2:a9b2:e09a:6fc6:host'));
+});
+
+test('threat 2: Malware, not mitigated → detected; engines and arguments', () => {
+  const a = s1.alert(threat2);
+  assert.equal(a.title, 'Malware: Threats');
+  assert.equal(a.action, 'detected');
+  assert.deepEqual(a.rule, { id: 'pre_execution', name: 'On-Write Static AI, Documents, Scripts', category: 'Malware' });
+  assert.deepEqual(a.process, { name: 'default.EXE', command_line: 'test/path/user' });
+  assert.equal(a.user?.name, 'test_user');
+  assert.equal(a.file?.size, 238592);
+});
+
+test('STAR alert: rule, Critical, process tree, SYSTEM user', () => {
+  const a = s1.alert(alertStar);
+  assert.equal(a.vendor_id, '1985998272619999973');
+  assert.equal(a.time, '2024-07-03T03:44:03.003Z');
+  assert.equal(a.title, 'test5');
+  assert.deepEqual(a.rule, { id: '1412136126226508571', name: 'test5', category: 'STAR' });
+  assert.equal(a.severity_label, 'critical');
+  assert.equal(a.action, 'detected');
+  assert.deepEqual(a.host, { name: 'srv-win1', id: '1834780238610855645', os: 'Windows Server 2022 Datacenter' });
+  assert.deepEqual(a.user, { name: 'SYSTEM', domain: 'NT AUTHORITY' });
+  assert.equal(a.process?.name, 'powershell.exe');
+  assert.equal(a.process?.pid, 1252);
+  assert.equal(a.process?.parent_name, 'CompatTelRunner.exe');
+  assert.ok(a.process?.command_line?.startsWith('powershell.exe -ExecutionPolicy Restricted -Command $res = 0;'));
+  assert.equal(a.file?.path, 'C:\\Windows\\System32\\WINDOWSPOWERSHELL\\V1.0\\powershell.exe');
+  assert.equal(a.file?.sha256, '75d6634a676fb0bea5bfd8d424e2bd4f685f3885853637ea143b2671a3bb76e9');
+  assert.ok(obs(a).includes('sha256:c7cb93a6afe26dd2ca48241ca12fc76f45e2726441d7119443aaeac54444dcba:parent'));
+});
+
+test('API-schema alert: network fields, target file', () => {
+  const a = s1.alert(alertSchema);
+  assert.deepEqual(a.src, { ip: '81.2.69.142', port: 1234 });
+  assert.deepEqual(a.dst, { ip: '81.2.69.144', port: 1234 });
+  assert.equal(a.host?.ip, '81.2.69.192'); // srcMachineIp
+  assert.equal(a.severity_label, 'low');
+  assert.equal(a.file?.sha256, '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824'); // tgtFileHashSha256
+  assert.equal(a.process?.pid, 12345);
+});
+
+test('mitigation actions: quarantine → quarantined, later unquarantine → not; overall statuses', () => {
+  const base = JSON.parse(threat2) as Record<string, unknown>;
+  const withMitigation = (list: unknown[], status?: string) => {
+    const t = structuredClone(base);
+    t.mitigationStatus = list;
+    if (status) (t.threatInfo as Record<string, unknown>).mitigationStatus = status;
+    return s1.alert(JSON.stringify(t)).action;
+  };
+  assert.equal(withMitigation([{ action: 'quarantine', status: 'success' }, { action: 'kill', status: 'success' }]), 'quarantined');
+  assert.equal(withMitigation([{ action: 'network_quarantine', status: 'success' }]), 'quarantined');
+  assert.equal(withMitigation([{ action: 'quarantine', status: 'failed' }]), 'detected');
+  assert.equal(withMitigation([], 'mitigated'), 'quarantined');
+  assert.equal(withMitigation([], 'marked_as_benign'), 'allowed');
+  const sus = structuredClone(base);
+  (sus.threatInfo as Record<string, unknown>).confidenceLevel = 'suspicious';
+  assert.equal(s1.alert(JSON.stringify(sus)).severity, 55);
+});
+
+test('flat v2.0 threats and {"data": [...]} pages', () => {
+  const flat = s1.alert(JSON.stringify({
+    id: '555', agentComputerName: 'LAPTOP-1', agentIp: '10.1.1.1', agentId: '99', agentOsType: 'windows', classification: 'Ransomware',
+    confidenceLevel: 'malicious', createdDate: '2019-05-05T05:05:05.000Z', fileContentHash: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b',
+    filePath: '\\Device\\HarddiskVolume2\\Users\\ann\\evil.exe', threatName: 'evil.exe', username: 'CORP\\ann', mitigationStatus: 'mitigated',
+  }));
+  assert.equal(flat.severity, 90);
+  assert.equal(flat.action, 'quarantined');
+  assert.deepEqual(flat.host, { name: 'LAPTOP-1', ip: '10.1.1.1', id: '99', os: 'windows' });
+  assert.deepEqual(flat.user, { name: 'ann', domain: 'CORP' });
+  assert.equal(flat.file?.name, 'evil.exe');
+  assert.equal(flat.file?.sha1, '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b');
+  const page = s1.alerts(JSON.stringify({ data: [JSON.parse(threat1), JSON.parse(alertStar)], pagination: { nextCursor: null, totalItems: 2 } }));
+  assert.equal(page.length, 2);
+  assert.match(s1.error('{"data":[],"pagination":{"totalItems":0}}'), /empty/);
+});
+
+test('malformed records are rejected with a reason', () => {
+  const t = JSON.parse(threat1) as Record<string, Record<string, unknown>>;
+  t.threatInfo!.identifiedAt = 'not a date';
+  assert.match(s1.error(JSON.stringify(t)), /identifiedAt/);
+  assert.match(s1.error('{"threatInfo":{},"agentRealtimeInfo":{}}'), /threatName/);
+  assert.match(s1.error('{"alertInfo":{},"ruleInfo":{}}'), /ruleInfo\.name/);
+  assert.match(s1.error('{"alertInfo":{"srcPort":"http"},"ruleInfo":{"name":"r"}}'), /srcPort/);
+  assert.match(s1.error('{"hello":"world"}'), /not a SentinelOne/);
+});
+
+test('hostile values never crash or hang the detector', () => {
+  assert.ok(hostileVariants('sentinel_one', reg, [threat1, alertStar]) > 1000);
+});
+
+test('property: arbitrary JSON and mutated samples only ever raise ParseError', () => {
+  propertyChecks(s1.detector, [threat1, threat2, alertSchema, alertStar]);
+});

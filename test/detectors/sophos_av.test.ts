@@ -1,0 +1,147 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { loadDetectors, normalizeRecord, rawRecord, type NormalizeResult } from '../../src/detectors/lib/registry.js';
+import sophosAv from '../../src/detectors/sophos_av.js';
+import type { AlertDraft } from '../../src/model/alert.js';
+import { fastEnough } from './helpers.js';
+import { foreignSampleRecords } from './foreign-samples.js';
+
+// No sample of these formats exists in shared/samples. The Log Writer lines are reconstructed from the
+// layout FIDO split (fido-original.md §3.9: "INFO:" then InsertedAt=, EventTime=, ActionTaken=, UserName=,
+// Status=, ThreatType=, ThreatName=, FullFilePath=, ComputerName=, ComputerIPAddress= at the positions it
+// read) and from public SIEM parsers of the Sophos Reporting Log Writer (the quoted "events" line is a
+// Splunk eventgen sample); the SAV lines follow the messages in the Sophos Anti-Virus manuals.
+
+const registry = await loadDetectors();
+const run = (text: string, hint: string | null = 'sophos_av'): NormalizeResult => normalizeRecord(registry, text, hint, { receivedAt: '2026-01-01T00:00:00Z' });
+function alertOf(text: string, hint: string | null = 'sophos_av'): AlertDraft {
+  const r = run(text, hint);
+  assert.ok('alerts' in r, JSON.stringify(r));
+  assert.equal(r.detector, 'sophos_av', 'claimed by sophos_av');
+  assert.equal(r.alerts.length, 1);
+  return r.alerts[0]!;
+}
+
+const THREAT = '2014-03-26 09:15:21,123 INFO: InsertedAt=2014-03-26 09:14:50; EventID=123456; EventTime=2014-03-26 09:13:00; ActionTakenID=0; ActionTaken=None; UserName=CORP\\bob; StatusID=2; ScanTypeID=1; ScanType=On-access; Status=Not cleanable; ThreatTypeID=1; ThreatType=Viruses/spyware; ThreatName=Troj/Agent-ABC; FullFilePath=C:\\Users\\bob\\AppData\\Local\\Temp\\inv 2.exe; ComputerName=WS042; ComputerDomain=CORP; ComputerIPAddress=10.20.30.40; ';
+
+test('Log Writer threat line: the fields FIDO split, as an alert', () => {
+  assert.equal(sophosAv.sniff(rawRecord(THREAT)), 0.92);
+  const a = alertOf(THREAT, 'auto');
+  assert.equal(a.title, 'Troj/Agent-ABC (Viruses/spyware)');
+  assert.equal(a.time, '2014-03-26T09:13:00.000Z');
+  assert.deepEqual(a.rule, { id: 'Troj/Agent-ABC', name: 'Troj/Agent-ABC', category: 'Viruses/spyware' });
+  assert.equal(a.severity, 95); // viruses 70 + trojan 10 + still present 15
+  assert.deepEqual(a.vendor_severity, { value: 'Viruses/spyware; action None; status Not cleanable', scale: 'sophos threat type/action (computed; Sophos writes no severity)' });
+  assert.equal(a.action, 'detected');
+  assert.deepEqual(a.host, { name: 'WS042', ip: '10.20.30.40' });
+  assert.deepEqual(a.user, { name: 'bob', domain: 'CORP' });
+  assert.deepEqual(a.file, { name: 'inv 2.exe', path: 'C:\\Users\\bob\\AppData\\Local\\Temp\\inv 2.exe' });
+  assert.deepEqual(a.malware, { name: 'Troj/Agent-ABC', family: 'Agent' });
+  assert.equal(a.vendor_id, '123456');
+});
+
+test('cleaned-up threats, PUAs and EICAR score lower; actions map to blocked / quarantined', () => {
+  const cleaned = alertOf(THREAT.replace('ActionTaken=None', 'ActionTaken=Cleaned up').replace('Status=Not cleanable', 'Status=Cleaned up'));
+  assert.equal(cleaned.severity, 60);
+  assert.equal(cleaned.action, 'blocked');
+  const moved = alertOf(THREAT.replace('ActionTaken=None', 'ActionTaken=Moved').replace('Troj/Agent-ABC', 'Mal/Generic-S'));
+  assert.equal(moved.action, 'quarantined');
+  assert.equal(moved.malware?.family, 'Generic');
+  const pua = alertOf(THREAT.replace('ThreatType=Viruses/spyware', 'ThreatType=Adware or PUA').replace('Troj/Agent-ABC', 'PsExec').replace('ActionTaken=None', 'ActionTaken=Deleted').replace('Status=Not cleanable', 'Status=Deleted'));
+  assert.equal(pua.severity, 10);
+  const eicar = alertOf(THREAT.replace('Troj/Agent-ABC', 'EICAR-AV-Test'));
+  assert.equal(eicar.severity, 10);
+  const partial = alertOf(THREAT.replace('ActionTaken=None', 'ActionTaken=Partially Cleaned').replace('Status=Not cleanable', 'Status=Cleanup failed'));
+  assert.equal(partial.action, 'detected');
+});
+
+test('quoted Log Writer events: Virus is an alert, Application control is context', () => {
+  const virus = 'InsertedAt="2020-03-29 06:21:43"; EventID="837006"; EventType="Virus"; Action="Blocked"; ComputerName="ACME-code-007"; ComputerDomain="DOMAIN"; ComputerIPAddress="10.1.1.7"; EventTime="2020-03-29 06:21:40"; Name="Troj/Emotet-CX"; UserName="DOMAIN\\jdoe"; SubType="Malware"; ReportingName="Endpoint";';
+  const a = alertOf(virus, 'auto');
+  assert.equal(a.title, 'Virus: Troj/Emotet-CX');
+  assert.equal(a.time, '2020-03-29T06:21:40.000Z');
+  assert.equal(a.action, 'blocked');
+  assert.deepEqual(a.user, { name: 'jdoe', domain: 'DOMAIN' });
+  assert.deepEqual(a.malware, { name: 'Troj/Emotet-CX', family: 'Emotet' });
+  const app = 'InsertedAt="2020-03-29 06:21:43"; EventID="837005"; EventType="Application control"; Action="None"; ComputerName="ACME-code-007"; ComputerDomain="DOMAIN"; ComputerIPAddress="127.0.0.1"; EventTime="2020-03-29 06:21:43"; EventTypeID="5"; Name="LogMeIn"; EventName="LogMeIn"; UserName=""; ActionID="6"; ScanTypeID="200"; ScanType="Unknown"; SubTypeID="23"; SubType="Remote management tool"; GroupName="";';
+  const r = run(app, 'auto');
+  assert.ok('context' in r, JSON.stringify(r));
+  assert.equal(r.detector, 'sophos_av');
+  assert.equal(r.context[0]!.kind, 'application_control');
+  assert.equal(r.context[0]!.data.name, 'LogMeIn');
+  assert.equal(r.context[0]!.time, '2020-03-29T06:21:43.000Z');
+  const web = alertOf('EventID=9; EventType=Web; Action=Blocked; ComputerName=WS1; ComputerIPAddress=10.0.0.9; EventTime=2020-03-29 07:00:00; Name=Mal/HTMLGen-A; BlockedSite=http://bad.example/x.js; ReferringURL=http://news.example/');
+  assert.equal(web.url, 'http://bad.example/x.js');
+  assert.equal(web.domain, 'bad.example');
+});
+
+test('SAV local log lines (Windows SAV.txt, Linux savd syslog, savscan)', () => {
+  const win = alertOf('20130412 101442\tFile "C:\\Users\\alice\\Downloads\\eicar.com" belongs to virus/spyware \'EICAR-AV-Test\'.', 'auto');
+  assert.equal(win.title, 'EICAR-AV-Test (Viruses/spyware)');
+  assert.equal(win.time, '2013-04-12T10:14:42.000Z');
+  assert.deepEqual(win.file, { name: 'eicar.com', path: 'C:\\Users\\alice\\Downloads\\eicar.com' });
+  const lnx = alertOf("Apr 12 10:14:42 lnx01 savd[1234]: Virus/spyware 'Troj/Bdoor-XYZ' has been detected in /tmp/x.elf. Cleanup unavailable.", 'auto');
+  assert.equal(lnx.title, 'Troj/Bdoor-XYZ (Viruses/spyware)');
+  assert.equal(lnx.time, '2025-04-12T10:14:42.000Z', 'year from the received time');
+  assert.deepEqual(lnx.file, { name: 'x.elf', path: '/tmp/x.elf' });
+  assert.deepEqual(lnx.host, { name: 'lnx01' });
+  assert.equal(lnx.severity, 95);
+  const scan = alertOf(">>> Virus 'EICAR-AV-Test' found in file /home/bob/eicar test.com", 'auto');
+  assert.equal(scan.file?.path, '/home/bob/eicar test.com');
+  assert.equal(scan.time, '2026-01-01T00:00:00.000Z');
+  const quarantined = alertOf('2021-06-01 08:00:00 Virus/spyware \'Mal/DrodZp-A\' has been detected in "C:\\x\\y.exe" and moved to quarantine.');
+  assert.equal(quarantined.action, 'quarantined');
+  assert.equal(quarantined.file?.path, 'C:\\x\\y.exe');
+});
+
+test('malformed lines are refused with a reason', () => {
+  const e = run('EventID=1; EventTime=2020-01-01 00:00:00; ComputerName=x');
+  assert.ok('error' in e && /neither ThreatName\/ThreatType nor EventType/.test(e.error), JSON.stringify(e));
+  const t = run(THREAT.replace('EventTime=2014-03-26 09:13:00', 'EventTime=tomorrow'));
+  assert.ok('error' in t && /EventTime: unrecognised timestamp "tomorrow"/.test(t.error), JSON.stringify(t));
+  const j = run('{"ThreatName":"x"}');
+  assert.ok('error' in j && /not JSON/.test(j.error), JSON.stringify(j));
+  const g = run('hello world');
+  assert.ok('error' in g && /not a Sophos anti-virus line/.test(g.error));
+});
+
+test('sniff stays below the threshold for other products (Sophos Central and XG included)', () => {
+  for (const { where, record } of foreignSampleRecords()) assert.ok(sophosAv.sniff(record) < 0.5, where);
+  const xg = 'device="SFW" date=2017-01-31 time=18:53:21 timezone="IST" device_name="SF01V" device_id=SFDemo-2df0960 log_id=030106207001 log_type="Anti-Virus" log_component="HTTP" log_subtype="Virus" status="" priority=Critical fw_rule_id=1 user_name="" virus="EICAR-AV-Test" FTP_url="" FTP_direction="" filename="" file_size=0 file_path="" ftpcommand="" url="http://www.eicar.org/download/eicar.com" domainname="www.eicar.org" src_ip=10.198.47.71 dst_ip=213.211.198.62 protocol="TCP" src_port=36034 dst_port=80';
+  assert.ok(sophosAv.sniff(rawRecord(xg)) < 0.5);
+  for (const text of ['Name=x; Status=y', 'ThreatName', '{"ThreatName":"x","ComputerName":"y","EventID":1}']) assert.ok(sophosAv.sniff(rawRecord(text)) < 0.5, text);
+});
+
+test('truncated lines and pathological input neither throw nor hang', () => {
+  for (let cut = 0; cut < THREAT.length; cut += 5) {
+    const r = run(THREAT.slice(0, cut), 'auto');
+    assert.ok('error' in r || 'alerts' in r || 'context' in r);
+    run(THREAT.slice(0, cut));
+  }
+  fastEnough(3000, () => run(`ThreatName=x; ${'A=b; '.repeat(200_000)}`));
+  fastEnough(3000, () => run(`Virus/spyware '${'x'.repeat(300)}' has been detected in ${'a'.repeat(1_000_000)}`));
+  fastEnough(3000, () => run(`File "${'C:\\'.repeat(300_000)}" belongs to virus/spyware 'X'`));
+  fastEnough(3000, () => run(`>>> Virus 'x' found in file ${' a'.repeat(500_000)}`));
+});
+
+test('property: arbitrary input never makes the detector throw; generated threat lines round-trip', () => {
+  fc.assert(fc.property(fc.string({ maxLength: 300 }), (s) => {
+    for (const t of [s, `ThreatName=${s}; ThreatType=Viruses/spyware; EventTime=2020-01-01 00:00:00; ComputerName=x`, `File "${s}" belongs to virus/spyware '${s}'`, `EventType=${s}; ComputerName=a; EventID=1; ${s}`]) {
+      sophosAv.sniff(rawRecord(t));
+      const r = run(t);
+      assert.ok('error' in r || 'alerts' in r || 'context' in r);
+    }
+  }), { numRuns: 300 });
+  const name = fc.stringMatching(/^[A-Z][a-z]{1,5}\/[A-Za-z]{2,10}-[A-Z]{1,3}$/);
+  const host = fc.stringMatching(/^[A-Z][A-Z0-9-]{1,14}$/);
+  const user = fc.stringMatching(/^[a-z][a-z0-9.]{0,15}$/);
+  fc.assert(fc.property(name, host, user, fc.ipV4(), fc.integer({ min: 1, max: 1e9 }), (threat, computer, u, ip, id) => {
+    const line = `2020-01-01 00:00:00,000 INFO: InsertedAt=2020-01-01 00:00:01; EventID=${id}; EventTime=2020-01-01 00:00:00; ActionTaken=None; UserName=CORP\\${u}; Status=Cleanable; ThreatType=Viruses/spyware; ThreatName=${threat}; FullFilePath=C:\\t\\a.exe; ComputerName=${computer}; ComputerIPAddress=${ip};`;
+    const a = alertOf(line, 'auto');
+    assert.equal(a.malware?.name, threat);
+    assert.equal(a.host?.name, computer);
+    assert.equal(a.user?.name, u);
+    assert.equal(a.vendor_id, String(id));
+  }), { numRuns: 300 });
+});

@@ -1,0 +1,93 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sampleLine, sampleLines } from './helpers.js';
+import { hostileVariants, obs, otherSampleLines, propertyChecks, registry, runner, sniffOf } from './json-detector-helpers.js';
+
+const sc = await runner('sophos_central');
+const reg = await registry();
+const alert1 = sampleLine('sophos_central', 'alerts.jsonl', 1);
+const alert2 = sampleLine('sophos_central', 'alerts.jsonl', 2);
+
+test('every sample is auto-detected as sophos_central and parses to one alert', () => {
+  const lines = sampleLines('sophos_central', '.jsonl');
+  assert.equal(lines.length, 2);
+  for (const l of lines) {
+    const r = sc.run(l.text, 'auto');
+    assert.ok('alerts' in r, `${l.file}:${l.line}: ${JSON.stringify(r)}`);
+    assert.equal(r.detector, 'sophos_central');
+  }
+});
+
+test('sniff: no other product sample is claimed', () => {
+  for (const l of otherSampleLines(['sophos_central'])) assert.ok(sniffOf(sc.detector, l.text) < 0.5, l.where);
+});
+
+test('PUA cleanup-failed alert: host, user, threat, file from the description, IPS details', () => {
+  const a = sc.alert(alert1);
+  assert.equal(a.vendor_id, '8bbd989a-6cab-407f-a586-c5064b94f76a');
+  assert.equal(a.time, '2022-11-24T07:07:48.000Z'); // "when"
+  assert.equal(a.title, "Manual PUA cleanup required: 'PUAqsw3kby31j' at 'C:\\Program Files (x86)\\Trojan Horse\\bin\\eicar.com'");
+  assert.deepEqual(a.rule, { id: 'Event::Endpoint::Threat::PuaCleanupFailed', name: 'PuaCleanupFailed', category: 'Threat' });
+  assert.equal(a.severity, 50);
+  assert.deepEqual(a.vendor_severity, { value: 'medium', scale: 'sophos central low|medium|high' });
+  assert.equal(a.action, 'detected'); // cleanup failed: the threat is still there
+  assert.deepEqual(a.host, { name: 'Lightning-rvda5c291x', ip: '67.43.156.0', id: '0320820b-84b4-41ea-95fd-5893fb17e420', os: 'windows' });
+  assert.deepEqual(a.user, { name: 'User Name' }); // "source":"\\User Name"
+  assert.equal(a.malware?.name, 'PUAqsw3kby31j');
+  assert.equal(a.file?.path, 'C:\\Program Files (x86)\\Trojan Horse\\bin\\eicar.com');
+  assert.equal(a.file?.name, 'eicar.com');
+  assert.deepEqual(a.dst, { ip: '81.2.69.142', port: 789 });
+  assert.deepEqual(a.src, { ip: '81.2.69.142', port: 123 });
+  assert.deepEqual(a.process, { name: 'Bad Program', pid: 2468 });
+  const o = obs(a);
+  assert.ok(o.includes('sha256:19648ce85f07f4dec80c4b37266c31a1025dab5318dff5c1ab1f65a7e7886b3c:process'));
+  assert.ok(o.includes('mac:00:00:5e:00:53:00:src'));
+  assert.deepEqual(sc.alert(alert2).user, { name: 'User Name' }); // "source":"User Name"
+});
+
+test('events API: threat events are alerts, routine events context; actions from the type', () => {
+  const ev = (type: string, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({ id: 'e1', when: '2024-04-23T16:22:10.159Z', created_at: '2024-04-23T16:22:10.170Z', severity: 'low', type, location: 'WS-5', endpoint_id: 'ep-5', endpoint_type: 'computer', customer_id: 'c', source: 'CORP\\hank', source_info: { ip: '10.0.0.9' }, name: `event ${type}`, group: 'UNCATEGORIZED', ...extra });
+  const routine = sc.context(ev('Event::Endpoint::UpdateRebootRequired', { group: 'UPDATING', source: 'n/a' }));
+  assert.equal(routine.kind, 'endpoint');
+  assert.equal(routine.time, '2024-04-23T16:22:10.159Z');
+  assert.ok(routine.observables.some((o) => o.type === 'ip' && o.value === '10.0.0.9'));
+  const cleaned = sc.alert(ev('Event::Endpoint::Threat::CleanedUp', { group: 'MALWARE', threat: 'Mal/Generic-S', name: "Malware cleaned up: 'Mal/Generic-S' at 'C:\\Users\\hank\\a.exe'" }));
+  assert.equal(cleaned.action, 'quarantined');
+  assert.deepEqual(cleaned.user, { name: 'hank', domain: 'CORP' });
+  assert.equal(cleaned.file?.path, 'C:\\Users\\hank\\a.exe');
+  assert.equal(cleaned.host?.ip, '10.0.0.9');
+  assert.equal(sc.alert(ev('Event::Endpoint::WebFilteringBlocked', { group: 'WEB' })).action, 'blocked');
+  assert.equal(sc.alert(ev('Event::Endpoint::Application::Blocked', { group: 'APPLICATION_CONTROL' })).action, 'blocked');
+  assert.equal(sc.alert(ev('Event::Endpoint::Threat::Detected', { severity: 'high', group: 'MALWARE' })).severity, 75);
+  assert.equal(sc.alert(ev('Event::Endpoint::HmpaExploitPrevented', { group: 'RUNTIME_DETECTIONS', severity: 'high' })).action, 'blocked');
+  assert.equal(sc.context(ev('Event::Endpoint::Registered', { group: 'PROTECTION' })).kind, 'endpoint');
+});
+
+test('Common API alert (raisedAt, managedAgent, person)', () => {
+  const a = sc.alert(JSON.stringify({
+    id: 'ca-1', category: 'malware', description: 'Malware detected', groupKey: 'g', managedAgent: { id: 'agent-1', type: 'computer', name: 'LAPTOP-9' },
+    person: { id: 'p', name: 'CORP\\ivy' }, product: 'endpoint', raisedAt: '2024-06-01T12:00:00.000Z', severity: 'high', type: 'Event::Endpoint::Threat::Detected',
+  }));
+  assert.equal(a.time, '2024-06-01T12:00:00.000Z');
+  assert.deepEqual(a.host, { name: 'LAPTOP-9', id: 'agent-1' });
+  assert.deepEqual(a.user, { name: 'ivy', domain: 'CORP' });
+  assert.equal(a.rule?.category, 'malware');
+  assert.equal(a.severity_label, 'high');
+});
+
+test('malformed records are rejected with a reason', () => {
+  const base = JSON.parse(alert1) as Record<string, unknown>;
+  assert.match(sc.error(JSON.stringify({ ...base, when: 'yesterday' })), /when/);
+  assert.match(sc.error(JSON.stringify({ ...base, type: 'Alert::Something' })), /Event::/);
+  assert.match(sc.error(JSON.stringify({ ...base, type: null })), /missing type/);
+  assert.match(sc.error(JSON.stringify({ ...base, data: [] })), /data/);
+});
+
+test('hostile values never crash or hang the detector', () => {
+  assert.ok(hostileVariants('sophos_central', reg, [alert1]) > 1000);
+});
+
+test('property: arbitrary JSON and mutated samples only ever raise ParseError', () => {
+  propertyChecks(sc.detector, [alert1, alert2]);
+});
