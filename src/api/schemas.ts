@@ -13,3 +13,6 @@ export const Doc = (description: string): TSchema => Type.Object({}, { additiona
 
 export const Cursor = Type.Optional(Type.String({ pattern: '^[0-9A-HJKMNP-TV-Z]{26}$', description: 'next_cursor of the previous page' }));
 export const Limit = Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 }));
+
+/** An optional JSON body: absent (no content) or the given object. */
+export const OptionalBody = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);

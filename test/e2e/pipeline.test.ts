@@ -4,49 +4,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { loadConfig } from '../../src/config/load.js';
-import { startFido, type Fido } from '../../src/app.js';
 import { demoBatches } from '../../src/demo/alerts.js';
 import { verifySignature } from '../../src/actions/kinds/webhook.js';
 import { explanationSum } from '../../src/score/index.js';
 import type { IncidentDetail, Incident } from '../../src/model/incident.js';
-import { DIALECTS, PG_URL, tempDir } from '../support/stores.js';
-import { selfSignedCert, startHttp, startSmtp } from '../support/servers.js';
-import { writeE2eConfig } from '../support/config.js';
+import { DIALECTS } from '../support/stores.js';
 import { waitFor } from '../support/fido-process.js';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-
-const TOKEN = 'e2e-admin-token-0123456789';
+import { startE2e } from '../support/e2e.js';
 const HOSTILE = `<script>alert("x")</script> & 'quoted'`;
 
 for (const dialect of DIALECTS) {
   test(`end to end on ${dialect}: demo alerts become explained, decided, notified incidents`, async () => {
-    const dir = tempDir('fido-e2e-');
-    const cert = selfSignedCert(dir);
-    const smtp = await startSmtp(cert, 'fido', 'smtp-pass');
-    const hook = await startHttp();
-    const schema = `fido_e2e_${randomBytes(4).toString('hex')}`;
-    const env = {
-      ...process.env,
-      E2E_SMTP_PASSWORD: 'smtp-pass',
-      E2E_HOOK_SECRET: 'hook-secret',
-      FIDO_BOOTSTRAP_TOKEN: TOKEN,
-      FIDO_DATA_DIR: dir,
-      FIDO_ROLE: 'all',
-      FIDO_DATABASE_URL: dialect === 'postgres' ? `${PG_URL}?schema=${schema}` : '',
-    };
-    let fido: Fido | undefined;
+    const e = await startE2e(dialect);
+    const { fido, smtp, hook, api } = e;
     try {
-      const loaded = await loadConfig(writeE2eConfig({ dir, smtpPort: smtp.port, caFile: cert.certFile, webhookUrl: hook.url }), env);
-      fido = await startFido({ loaded, env, port: 0 });
-      const api = async (path: string, init: RequestInit = {}) => {
-        const r = await fetch(`${fido!.url}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${TOKEN}`, ...(init.headers ?? {}) } });
-        if (r.status >= 400) throw new Error(`${init.method ?? 'GET'} ${path}: HTTP ${r.status} ${await r.text()}`);
-        return r;
-      };
-
       const batches = demoBatches();
       batches.push({
         source: 'ids',
@@ -143,16 +114,7 @@ for (const dialect of DIALECTS) {
       assert.equal(v.status, 200);
       assert.equal(((await v.json()) as Incident).status, 'closed');
     } finally {
-      await fido?.stop();
-      await smtp.close();
-      await hook.close();
-      if (dialect === 'postgres') {
-        const c = new pg.Client({ connectionString: PG_URL });
-        await c.connect();
-        await c.query(`drop schema if exists ${schema} cascade`);
-        await c.end();
-      }
-      rmSync(dir, { recursive: true, force: true });
+      await e.close();
     }
   });
 }

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { ApiContext } from '../context.js';
-import { Doc, Limit, errors } from '../schemas.js';
+import { Doc, Limit, OptionalBody, errors } from '../schemas.js';
 import { ACTION_STATES } from '../../model/action.js';
 import { ActionStateError, approveAction, denyAction, listActions } from '../../actions/executor.js';
 
@@ -41,7 +41,7 @@ export default async function actionRoutes(app: FastifyInstance, { ctx }: { ctx:
         schema: {
           summary: verb === 'approve' ? 'Approve an action that awaits approval; it runs next' : 'Deny an action that awaits approval',
           params: IdParam,
-          body: Type.Optional(Type.Object({ reason: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false })),
+          body: OptionalBody(Type.Object({ reason: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false })),
           response: { 200: Doc('Action'), ...errors(400, 401, 403, 404, 409) },
         },
       },

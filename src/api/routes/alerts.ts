@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { ApiContext } from '../context.js';
-import { Cursor, Doc, Limit, errors } from '../schemas.js';
+import { Cursor, Doc, Limit, OptionalBody, errors } from '../schemas.js';
 import { toAlert } from '../../store/incidents.js';
 import { enqueue } from '../../store/queue.js';
 import { audit } from '../../store/audit.js';
@@ -64,7 +64,7 @@ export default async function alertRoutes(app: FastifyInstance, { ctx }: { ctx: 
       schema: {
         summary: 'Run a quarantined record through normalize again (after a parser fix or a detector change)',
         params: IdParam,
-        body: Type.Optional(Type.Object({ detector: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9_-]{0,63}$' })) }, { additionalProperties: false })),
+        body: OptionalBody(Type.Object({ detector: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9_-]{0,63}$' })) }, { additionalProperties: false })),
         response: { 202: Type.Object({ replayed: Type.String() }), ...errors(400, 401, 403, 404) },
       },
     },

@@ -1,0 +1,68 @@
+/**
+ * A complete Fido in this process for end-to-end tests: real store (SQLite file or a fresh PostgreSQL
+ * schema), a real SMTP server with STARTTLS and AUTH, a webhook receiver, and an admin token.
+ */
+import { rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { loadConfig } from '../../src/config/load.js';
+import { startFido, type Fido } from '../../src/app.js';
+import type { DialectName } from '../../src/store/dialect.js';
+import { PG_URL, tempDir } from './stores.js';
+import { selfSignedCert, startHttp, startSmtp, type HttpHarness, type SmtpHarness } from './servers.js';
+import { writeE2eConfig, type E2eConfigOptions } from './config.js';
+
+export const E2E_TOKEN = 'e2e-admin-token-0123456789';
+
+export interface E2e {
+  fido: Fido;
+  smtp: SmtpHarness;
+  hook: HttpHarness;
+  /** Calls the API with the admin token; throws on 4xx/5xx unless `expect` names the status. */
+  api(path: string, init?: RequestInit & { expect?: number }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export async function startE2e(dialect: DialectName, opts: Partial<Pick<E2eConfigOptions, 'approvalForEscalate' | 'dedupWindow'>> = {}): Promise<E2e> {
+  const dir = tempDir('fido-e2e-');
+  const cert = selfSignedCert(dir);
+  const smtp = await startSmtp(cert, 'fido', 'smtp-pass');
+  const hook = await startHttp();
+  const schema = `fido_e2e_${randomBytes(4).toString('hex')}`;
+  const env = {
+    ...process.env,
+    E2E_SMTP_PASSWORD: 'smtp-pass',
+    E2E_HOOK_SECRET: 'hook-secret',
+    FIDO_BOOTSTRAP_TOKEN: E2E_TOKEN,
+    FIDO_DATA_DIR: dir,
+    FIDO_ROLE: 'all',
+    FIDO_DATABASE_URL: dialect === 'postgres' ? `${PG_URL}?schema=${schema}` : '',
+  };
+  const loaded = await loadConfig(writeE2eConfig({ dir, smtpPort: smtp.port, caFile: cert.certFile, webhookUrl: hook.url, ...opts }), env);
+  const fido = await startFido({ loaded, env, port: 0 });
+  return {
+    fido,
+    smtp,
+    hook,
+    async api(path, init = {}) {
+      const { expect, ...rest } = init;
+      const r = await fetch(`${fido.url}/api/v1${path}`, { ...rest, headers: { authorization: `Bearer ${E2E_TOKEN}`, ...(rest.headers ?? {}) } });
+      if (expect !== undefined ? r.status !== expect : r.status >= 400) {
+        throw new Error(`${rest.method ?? 'GET'} ${path}: HTTP ${r.status} ${await r.text()}`);
+      }
+      return r;
+    },
+    async close() {
+      await fido.stop();
+      await smtp.close();
+      await hook.close();
+      if (dialect === 'postgres') {
+        const c = new pg.Client({ connectionString: PG_URL });
+        await c.connect();
+        await c.query(`drop schema if exists ${schema} cascade`);
+        await c.end();
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
