@@ -26,10 +26,11 @@ export async function startFidoProcess(env: Record<string, string>, timeoutMs = 
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`fido did not start in ${timeoutMs} ms:\n${out}`)), timeoutMs);
     const check = () => {
-      const m = /Fido is running: (http:\/\/\S+)/.exec(out);
+      // Roles without an API (worker, actions) print "(no API in this role)": their url is ''.
+      const m = /Fido is running: (\S+)/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve(m[1]!);
+        resolve(m[1]!.startsWith('http') ? m[1]! : '');
       }
     };
     child.stdout!.on('data', check);

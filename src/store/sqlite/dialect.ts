@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Sqlite from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver } from 'kysely';
 import type { Database } from '../schema.js';
 import type { StoreDialect } from '../dialect.js';
 
@@ -27,7 +27,7 @@ export function sqliteDialect(config: SqliteConfig): StoreDialect {
       db.pragma('busy_timeout = 10000');
       db.pragma('foreign_keys = ON');
       db.pragma('cache_size = -65536');
-      return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(db) }) });
+      return new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(db) }) });
     },
   };
 }
@@ -56,4 +56,27 @@ function withStatementCache(db: Sqlite.Database, max = 2000): Sqlite.Database {
       };
     },
   });
+}
+
+/**
+ * Transactions take the write lock when they begin (BEGIN IMMEDIATE). With a plain BEGIN a transaction that
+ * reads and then writes fails at once with SQLITE_BUSY when another process (FIDO_ROLE=api beside
+ * FIDO_ROLE=worker on one file) committed in between, instead of waiting for the lock; every Fido
+ * transaction writes, so nothing is lost by taking the lock up front.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: ConstructorParameters<typeof SqliteDialect>[0];
+  constructor(config: ConstructorParameters<typeof SqliteDialect>[0]) {
+    super(config);
+    this.#config = config;
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
 }
