@@ -1,13 +1,21 @@
 /**
- * Parse rate of every detector on the shared vendor samples (records/s, single core, no I/O): each sample
- * file is parsed repeatedly through the registry with its detector named, as the normalize stage does.
+ * Parse rate of every detector (records/s, single core, no I/O) on its records: the shared vendor samples
+ * (shared/samples, beside the repository) and the documentation-based records of test/fixtures/samples.
+ * Every record is parsed repeatedly through the registry with its detector named, as the normalize stage
+ * does for a source configured with a detector. Detectors without any record are listed with records 0.
  */
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadDetectors, normalizeRecord, type DetectorRegistry } from '../src/detectors/lib/registry.js';
+import { FIXTURE_SAMPLES, SAMPLES, fixtureRecords, sampleLines } from '../test/detectors/helpers.js';
 
-const SAMPLES = fileURLToPath(new URL('../../shared/samples/', import.meta.url));
+/** shared/samples folders named after the product rather than the detector that reads them. */
+const SHARED_FOLDER_DETECTOR: Readonly<Record<string, string>> = {
+  fireeye_nx: 'fireeye',
+  fortinet_fortigate: 'fortigate',
+  panw_globalprotect_vpn: 'panos_globalprotect',
+  panw_panos_threat: 'panos',
+};
 
 export interface ParseRate {
   detector: string;
@@ -16,22 +24,29 @@ export interface ParseRate {
   records_per_s: number;
 }
 
-function samplesByDetector(registry: DetectorRegistry): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  if (!existsSync(SAMPLES)) return out;
-  for (const folder of readdirSync(SAMPLES, { withFileTypes: true })) {
-    if (!folder.isDirectory()) continue;
-    for (const f of readdirSync(join(SAMPLES, folder.name))) {
-      if (f.endsWith('.md')) continue;
-      for (const line of readFileSync(join(SAMPLES, folder.name, f), 'utf8').split('\n')) {
-        if (!line.trim() || line.startsWith('#')) continue;
-        const r = registry.parseRecord(line, null);
-        if ('error' in r) continue;
-        const list = out.get(r.detector) ?? [];
-        list.push(line);
-        out.set(r.detector, list);
-      }
-    }
+function folders(root: string): string[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
+}
+
+/** Every record by the detector that reads it; every registered detector has an entry. */
+export function recordsByDetector(registry: DetectorRegistry): Map<string, string[]> {
+  const out = new Map<string, string[]>(registry.list().map((d) => [d.name, []]));
+  const add = (detector: string, where: string, texts: string[]) => {
+    const list = out.get(detector);
+    if (!list) throw new Error(`${where}: no detector named ${detector}`);
+    list.push(...texts);
+  };
+  // Shared samples: one record per line; Zeek TSV header lines (#…) are not records.
+  for (const folder of folders(SAMPLES)) {
+    const lines = sampleLines(folder, '').filter((l) => !l.file.endsWith('.md') && !l.text.startsWith('#'));
+    add(SHARED_FOLDER_DETECTOR[folder] ?? folder, `shared/samples/${folder}`, lines.map((l) => l.text));
+  }
+  for (const detector of folders(FIXTURE_SAMPLES)) {
+    add(detector, `test/fixtures/samples/${detector}`, fixtureRecords(detector).map((r) => r.text));
   }
   return out;
 }
@@ -40,20 +55,24 @@ export async function detectorParseRates(minMs = 300): Promise<ParseRate[]> {
   const registry = await loadDetectors();
   const rates: ParseRate[] = [];
   const receivedAt = new Date();
-  for (const [detector, lines] of samplesByDetector(registry)) {
+  for (const [detector, records] of recordsByDetector(registry)) {
+    if (records.length === 0) {
+      rates.push({ detector, records: 0, parsed: 0, records_per_s: 0 });
+      continue;
+    }
     let n = 0;
     let parsed = 0;
     const t0 = process.hrtime.bigint();
     let elapsed = 0;
     while (elapsed < minMs) {
-      for (const line of lines) {
-        const r = normalizeRecord(registry, line, detector, { receivedAt });
+      for (const text of records) {
+        const r = normalizeRecord(registry, text, detector, { receivedAt });
         n++;
         if (!('error' in r)) parsed++;
       }
       elapsed = Number(process.hrtime.bigint() - t0) / 1e6;
     }
-    rates.push({ detector, records: lines.length, parsed: Math.round((parsed / n) * lines.length), records_per_s: Math.round(n / (elapsed / 1000)) });
+    rates.push({ detector, records: records.length, parsed: Math.round((parsed / n) * records.length), records_per_s: Math.round(n / (elapsed / 1000)) });
   }
   return rates.sort((a, b) => a.detector.localeCompare(b.detector));
 }

@@ -43,7 +43,7 @@ import { makeObservable } from './lib/observables.js';
 import { receivedTime } from './lib/context.js';
 import { UNKNOWN_SEVERITY } from './lib/severity.js';
 import { parseTimestamp } from './lib/time.js';
-import { Reader, baseName, defined, mapPage, pageOf, realHash, splitAccount } from './lib/record.js';
+import { Reader, baseName, defined, itemOrPageScore, mapPage, realHash, splitAccount } from './lib/record.js';
 import { compact, isObject, own } from './lib/values.js';
 
 const SCALE = 'guardduty 1.0-10.0 (Low 1-3.9, Medium 4-6.9, High 7-8.9, Critical 9-10)';
@@ -53,11 +53,8 @@ const guardduty: Detector = {
   description: 'Amazon GuardDuty findings JSON (API/S3 export, EventBridge envelope, GetFindings pages)',
   format: 'json',
   sniff(record: RawRecord): number {
-    const j = record.json;
-    if (isFinding(j)) return 0.97;
-    if (isObject(j) && own(j, 'source') === 'aws.guardduty' && isObject(own(j, 'detail'))) return 0.97;
-    const page = pageOf(j, 'findings', isFinding);
-    return page && page.length > 0 ? 0.95 : 0;
+    const single = (j: unknown) => (isFinding(j) || (isObject(j) && own(j, 'source') === 'aws.guardduty' && isObject(own(j, 'detail'))) ? 0.97 : 0);
+    return itemOrPageScore(record.json, 'findings', single, 0.95, isFinding);
   },
   parse(record: RawRecord): ParseOutcome {
     const j = record.json;

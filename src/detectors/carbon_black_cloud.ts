@@ -46,7 +46,7 @@ import { makeObservable } from './lib/observables.js';
 import { receivedTime } from './lib/context.js';
 import { UNKNOWN_SEVERITY, scaleSeverity } from './lib/severity.js';
 import { parseTimestamp, tryParseTimestamp } from './lib/time.js';
-import { Reader, baseName, defined, firstIp, machineName, mapPage, pageOf, personFirst, realHash, splitAccount } from './lib/record.js';
+import { Reader, baseName, defined, firstIp, itemOrPageScore, machineName, mapPageOf, personFirst, realHash, splitAccount } from './lib/record.js';
 import { compact, isObject, own } from './lib/values.js';
 
 const SCALE = 'carbon black cloud 1-10';
@@ -57,11 +57,7 @@ const cbCloud: Detector = {
   description: 'Carbon Black Cloud alerts JSON (Alerts API v7 and v6 field names, Data Forwarder alert schema); endpoint events as context',
   format: 'json',
   sniff(record: RawRecord): number {
-    const j = record.json;
-    const s = shapeScore(j);
-    if (s > 0) return s;
-    const page = pageOf(j, 'results', (x) => shapeOf(x) === 'alert');
-    return page && page.length > 0 ? 0.9 : 0;
+    return itemOrPageScore(record.json, 'results', shapeScore, 0.9, (x) => shapeOf(x) === 'alert');
   },
   parse(record: RawRecord): ParseOutcome {
     const j = record.json;
@@ -69,11 +65,8 @@ const cbCloud: Detector = {
     const shape = shapeOf(j);
     if (shape === 'event') return { kind: 'context', events: [endpointEvent(new Reader(j))] };
     if (shape === 'notification') return { kind: 'alerts', alerts: [notificationAlert(new Reader(j))] };
-    if (shape === undefined) {
-      const page = pageOf(j, 'results', (x) => shapeOf(x) === 'alert');
-      if (page) return { kind: 'alerts', alerts: mapPage(page, 'results', (x) => alertOf(new Reader(x as Record<string, unknown>))) };
-    }
-    return { kind: 'alerts', alerts: [alertOf(new Reader(j))] };
+    const page = mapPageOf(j, 'results', (x) => shapeOf(x) === 'alert', (x) => alertOf(new Reader(x as Record<string, unknown>)));
+    return { kind: 'alerts', alerts: page ?? [alertOf(new Reader(j))] };
   },
 };
 export default cbCloud;

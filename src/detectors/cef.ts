@@ -28,7 +28,7 @@ import type { AlertDraft, FileInfo } from '../model/alert.js';
 import { ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { cefSeverity, findCefStart, parseCef, type CefEvent } from './lib/cef.js';
 import { mapAction } from './lib/action.js';
-import { makeObservable, normalizeHash, normalizeUrl, urlHost, type HashType } from './lib/observables.js';
+import { hostOfUrl, makeObservable, normalizeHash, type HashType } from './lib/observables.js';
 import { receivedTime } from './lib/context.js';
 import { UNKNOWN_SEVERITY } from './lib/severity.js';
 import { tryParseTimestamp, parseTimestamp, parseZone } from './lib/time.js';
@@ -143,9 +143,4 @@ function fileOf(ev: CefEvent): FileInfo | undefined {
     if (m) put(value, m[1]!.toLowerCase() as HashType);
   }
   return compact(file);
-}
-
-function hostOfUrl(url: string): string | undefined {
-  const normal = normalizeUrl(url);
-  return normal ? urlHost(normal) : undefined;
 }

@@ -37,13 +37,15 @@ import type { Observable } from '../model/observable.js';
 import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { mapAction } from './lib/action.js';
 import { receivedTime } from './lib/context.js';
-import { canonicalIp, makeObservable, normalizeDomain, normalizeUrl, urlHost } from './lib/observables.js';
+import { copyFields, kvInt } from './lib/kv.js';
+import { canonicalIp, hostOfUrl, makeObservable, normalizeDomain } from './lib/observables.js';
+import { defined } from './lib/record.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
 import { parseSnortAlertBody, snortPrioritySeverity } from './lib/snort-alert.js';
 import { parseSyslog, type SyslogMessage } from './lib/syslog.js';
 import { excerpt } from './lib/text.js';
 import { tryParseTimestamp } from './lib/time.js';
-import { compact } from './lib/values.js';
+import { compact, withoutEmpty } from './lib/values.js';
 
 type Fields = Record<string, string>;
 
@@ -146,13 +148,13 @@ export function fieldsOf(body: string): Fields {
 // ---- alerts ----------------------------------------------------------------------------------------------
 
 function intrusionAlert(f: Fields, time: string, env: SyslogMessage | undefined, family: string): AlertDraft {
-  const gid = num(f.GID) ?? 1;
-  const sid = num(f.SID) ?? num(f.SigID) ?? num(f.SignatureID);
-  const rev = num(f.Revision) ?? num(f.Rev);
+  const gid = kvInt(f.GID) ?? 1;
+  const sid = kvInt(f.SID) ?? kvInt(f.SigID) ?? kvInt(f.SignatureID);
+  const rev = kvInt(f.Revision) ?? kvInt(f.Rev);
   const message = val(f.Message) ?? val(f.SignatureMessage) ?? val(f.Signature);
   if (sid === undefined && !message) throw new ParseError('430001 intrusion event has neither SID nor Message');
   const ruleId = sid === undefined ? undefined : rev === undefined ? `${gid}:${sid}` : `${gid}:${sid}:${rev}`;
-  const prio = num(f.Priority) ?? num(f.PriorityID);
+  const prio = kvInt(f.Priority) ?? kvInt(f.PriorityID);
   const bySnort = snortPrioritySeverity(prio);
   const ep = val(f.EventPriority);
   const byEp = wordSeverity(ep);
@@ -180,7 +182,7 @@ function fileAlert(f: Fields, time: string, env: SyslogMessage | undefined, id: 
   const knownThreat = threat && !/^(?:unknown|invalid id|none|n\/a)$/i.test(threat) ? threat : undefined;
   const disposition = val(f.SHA_Disposition) ?? val(f.Disposition);
   const fileAction = val(f.FileAction);
-  const score = num(f.ThreatScore);
+  const score = kvInt(f.ThreatScore);
   let severity: number;
   if (malware) severity = score !== undefined && score <= 100 ? Math.max(score, /malware/i.test(disposition ?? '') ? 70 : 0) : /malware/i.test(disposition ?? '') ? 80 : 60;
   else severity = /malware/i.test(disposition ?? '') ? 80 : /block/i.test(fileAction ?? '') ? 50 : 30;
@@ -196,7 +198,7 @@ function fileAlert(f: Fields, time: string, env: SyslogMessage | undefined, id: 
     action: fileActionOf(fileAction),
     ...endpoints(f, user?.name),
     user: user ? compact({ name: user.name, domain: user.domain }) : undefined,
-    file: compact({ name, sha256: val(f.FileSHA256), size: num(f.FileSize) }),
+    file: compact({ name, sha256: val(f.FileSHA256), size: kvInt(f.FileSize) }),
     malware: knownThreat ? { name: knownThreat } : undefined,
     url: uri,
     domain: hostDomain(uri),
@@ -259,23 +261,21 @@ function sfimsAlert(text: string): AlertDraft {
 // ---- context -----------------------------------------------------------------------------------------------
 
 function connectionContext(f: Fields, time: string, id: string): ContextEvent {
-  const data: Record<string, unknown> = { message_id: id, event: id === '430002' ? 'connection-start' : 'connection-end' };
-  let n = 0;
-  for (const [k, v] of Object.entries(f)) if (n++ < 256) data[k] = v.slice(0, 4096);
+  const data: Record<string, unknown> = { message_id: id, event: id === '430002' ? 'connection-start' : 'connection-end', ...copyFields(f) };
   const user = userOf(f.User);
   const e = endpoints(f, user?.name);
   return {
     kind: 'flow',
     time,
     data,
-    observables: [
+    observables: defined([
       makeObservable('ip', e.src?.ip, 'src'),
       makeObservable('ip', e.dst?.ip, 'dst'),
       makeObservable('user', user?.name, 'user'),
       makeObservable('url', val(f.URL), 'url'),
       makeObservable('domain', val(f.DNSQuery) ?? val(f.ReferencedHost), 'dst'),
       ...natObservables(f),
-    ].filter(isObs),
+    ]),
   };
 }
 
@@ -304,10 +304,10 @@ function asaMessage(family: string, level: number, id: string, body: string, tim
       const m = re.exec(body.slice(0, 2048));
       if (!m) continue;
       const facts = pick(m);
-      const data = clean({ message_id: id, family, level, ...facts, message: body.slice(0, 4096) });
+      const data = withoutEmpty({ message_id: id, family, level, ...facts, message: body.slice(0, 4096) });
       return {
         kind: 'context',
-        events: [{ kind: 'flow', time, data, observables: [makeObservable('ip', facts.src, 'src'), makeObservable('ip', facts.dst, 'dst')].filter(isObs) }],
+        events: [{ kind: 'flow', time, data, observables: defined([makeObservable('ip', facts.src, 'src'), makeObservable('ip', facts.dst, 'dst')]) }],
       };
     }
   }
@@ -322,7 +322,7 @@ function asaMessage(family: string, level: number, id: string, body: string, tim
       kind: 'event',
       time,
       data: { message_id: id, family, level, message: body.slice(0, 4096) },
-      observables: ips.map((ip) => makeObservable('ip', ip, 'other')).filter(isObs),
+      observables: defined(ips.map((ip) => makeObservable('ip', ip, 'other'))),
     }],
   };
 }
@@ -379,16 +379,16 @@ function asaAlert(family: string, level: number, id: string, body: string, time:
 
 function endpoints(f: Fields, user: string | undefined): { src?: Endpoint; dst?: Endpoint } {
   return {
-    src: compact({ ip: val(f.SrcIP) ?? val(f.InitiatorIP), port: num(f.SrcPort) ?? num(f.InitiatorPort), user }),
-    dst: compact({ ip: val(f.DstIP) ?? val(f.ResponderIP), port: num(f.DstPort) ?? num(f.ResponderPort) }),
+    src: compact({ ip: val(f.SrcIP) ?? val(f.InitiatorIP), port: kvInt(f.SrcPort) ?? kvInt(f.InitiatorPort), user }),
+    dst: compact({ ip: val(f.DstIP) ?? val(f.ResponderIP), port: kvInt(f.DstPort) ?? kvInt(f.ResponderPort) }),
   };
 }
 
 function natObservables(f: Fields): Observable[] {
-  return [
+  return defined([
     makeObservable('ip', val(f.NAT_InitiatorIP), 'src_nat'),
     makeObservable('ip', val(f.NAT_ResponderIP), 'dst_nat'),
-  ].filter(isObs);
+  ]);
 }
 
 function userOf(raw: string | undefined): { name: string; domain?: string } | undefined {
@@ -443,8 +443,7 @@ function timeOf(env: SyslogMessage | undefined, firstPacket: string | undefined)
 }
 
 function hostDomain(url: string | undefined): string | undefined {
-  const n = normalizeUrl(url);
-  const h = n ? urlHost(n) : undefined;
+  const h = hostOfUrl(url);
   return h && !canonicalIp(h) ? normalizeDomain(h) : undefined;
 }
 
@@ -456,19 +455,4 @@ function val(v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
   const t = v.trim();
   return t === '' ? undefined : t;
-}
-
-function num(v: string | undefined): number | undefined {
-  const t = v?.trim();
-  return t !== undefined && /^\d{1,15}$/.test(t) ? Number(t) : undefined;
-}
-
-function clean(o: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined && v !== '') out[k] = v;
-  return out;
-}
-
-function isObs(o: Observable | undefined): o is Observable {
-  return o !== undefined;
 }

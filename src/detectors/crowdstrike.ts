@@ -47,7 +47,7 @@ import { receivedTime } from './lib/context.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
 import { tryParseTimestamp, parseTimestamp } from './lib/time.js';
 import { severityLabel } from '../model/alert.js';
-import { Reader, baseName, defined, firstIp, joinPath, realHash, splitAccount } from './lib/record.js';
+import { Reader, baseName, defined, firstIp, joinPath, realHash, splitAccount, type Account } from './lib/record.js';
 import { compact, isObject, own } from './lib/values.js';
 
 const SCALE = 'crowdstrike Severity 1-5 (DetectionSummaryEvent) or 10-100 (Epp/Alerts API), SeverityName Informational|Low|Medium|High|Critical';
@@ -162,6 +162,15 @@ function dispositionFlags(flagsObj: Reader | undefined, value: number | undefine
   return set;
 }
 
+function userFields(account: Account | undefined): Pick<Detection, 'userName' | 'userDomain' | 'userEmail'> {
+  return { userName: account?.name, userDomain: account?.domain, userEmail: account?.email };
+}
+
+/** Both APIs name the file and, separately, the directory that holds it (or the whole path). */
+function fileFields(name: string | undefined, path: string | undefined): Pick<Detection, 'fileName' | 'filePath'> {
+  return { fileName: name ?? baseName(path), filePath: path && name ? joinPath(path, name) : path };
+}
+
 function streamingDetection(meta: Reader, e: Reader, eventType: string): Detection {
   const tactic = e.str('Tactic');
   const technique = e.str('Technique');
@@ -189,11 +198,9 @@ function streamingDetection(meta: Reader, e: Reader, eventType: string): Detecti
       os: e.first('Platform', 'PlatformName', 'OSVersion', 'OsVersion'),
       mac: e.str('MACAddress'),
     },
-    userName: account?.name,
-    userDomain: account?.domain,
+    ...userFields(account),
     userEmail: account?.email ?? splitAccount(e.str('UserPrincipal'))?.email,
-    fileName: fileName ?? baseName(filePath),
-    filePath: filePath && fileName ? joinPath(filePath, fileName) : filePath,
+    ...fileFields(fileName, filePath),
     md5: e.str('MD5String'),
     sha1: e.str('SHA1String'),
     sha256: e.str('SHA256String'),
@@ -245,11 +252,8 @@ function alertsApiDetection(a: Reader): Detection {
       os: device.first('platform_name', 'os_version'),
       mac: device.str('mac_address'),
     },
-    userName: account?.name,
-    userDomain: account?.domain,
-    userEmail: account?.email,
-    fileName: fileName ?? baseName(filePath),
-    filePath: filePath && fileName ? joinPath(filePath, fileName) : filePath,
+    ...userFields(account),
+    ...fileFields(fileName, filePath),
     md5: a.str('md5'),
     sha1: a.str('sha1'),
     sha256: a.str('sha256'),

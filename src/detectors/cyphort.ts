@@ -38,9 +38,10 @@ import type { Observable } from '../model/observable.js';
 import { ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { cefSeverity, findCefStart, parseCef } from './lib/cef.js';
 import { receivedTime } from './lib/context.js';
-import { LooseFields, meaningfulIp, objectList, pickList, pickObject, pickString, scalarMembers, splitAddresses } from './lib/fieldmap.js';
+import { LooseFields, firstDomain, firstUrl, meaningfulIp, objectList, pickList, pickObject, pickString, portOf, scalarMembers, splitAddresses } from './lib/fieldmap.js';
 import { findLeefStart, parseLeef } from './lib/leef.js';
-import { canonicalIp, makeObservable, normalizeDomain, normalizeHash, normalizeUrl, urlHost } from './lib/observables.js';
+import { canonicalIp, hostOfUrl, makeObservable, normalizeHash } from './lib/observables.js';
+import { defined } from './lib/record.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
 import { excerpt, scalarString } from './lib/text.js';
 import { parseTimestamp, tryParseTimestamp } from './lib/time.js';
@@ -263,7 +264,7 @@ function alertFromEvent(h: EventHeader, f: LooseFields, x: Extras = {}): AlertDr
     url,
     domain: domainOf(x.host ?? get('host'), source.host, url, cnc),
     malware: malwareName ? compact({ name: malwareName, family: category }) : undefined,
-    observables: observables.filter((o): o is Observable => o !== undefined),
+    observables: defined(observables),
   };
 }
 
@@ -315,19 +316,6 @@ function timeOf(get: (...keys: string[]) => string | undefined): string {
   return receivedTime();
 }
 
-function portOf(v: string | undefined): number | undefined {
-  return v !== undefined && /^\d{1,5}$/.test(v) && Number(v) <= 65535 ? Number(v) : undefined;
-}
-
-function firstUrl(...candidates: Array<string | undefined>): string | undefined {
-  for (const c of candidates) if (c && normalizeUrl(c)) return c;
-  return undefined;
-}
-
 function domainOf(reqHost: string | undefined, sourceName: string | undefined, url: string | undefined, cnc: string[] | undefined): string | undefined {
-  for (const c of [reqHost?.replace(/:\d+$/, ''), sourceName]) if (c && normalizeDomain(c)) return c;
-  const normal = url ? normalizeUrl(url) : undefined;
-  const host = normal ? urlHost(normal) : undefined;
-  if (host && normalizeDomain(host)) return host;
-  return cnc?.find((c) => normalizeDomain(c));
+  return firstDomain(reqHost?.replace(/:\d+$/, ''), sourceName, hostOfUrl(url), ...(cnc ?? []));
 }

@@ -59,9 +59,10 @@ import suricata from './suricata.js';
 import { mapAction } from './lib/action.js';
 import { cefSeverity, findCefStart, parseCef, splitHeader } from './lib/cef.js';
 import { receivedTime } from './lib/context.js';
-import { LooseFields, baseName, internalSide, objectList, pickList, pickObject, pickString, splitAddresses } from './lib/fieldmap.js';
+import { LooseFields, baseName, firstDomain, firstUrl, internalSide, objectList, pickList, pickObject, pickString, portOf, splitAddresses } from './lib/fieldmap.js';
 import { findLeefStart, parseLeef, parseLeefAttributes } from './lib/leef.js';
-import { canonicalIp, makeObservable, normalizeDomain, normalizeHash, normalizeUrl, urlHost } from './lib/observables.js';
+import { canonicalIp, hostOfUrl, makeObservable, normalizeHash } from './lib/observables.js';
+import { defined } from './lib/record.js';
 import { UNKNOWN_SEVERITY } from './lib/severity.js';
 import { excerpt } from './lib/text.js';
 import { parseTimestamp, parseZone, tryParseTimestamp } from './lib/time.js';
@@ -220,7 +221,7 @@ function alertFromJson(a: JsonObject, wrapper: JsonObject | undefined): AlertDra
     host: pickString(dstObj, 'host') ?? (cncIsDst && cncHost && !canonicalIp(cncHost) ? cncHost : undefined),
   };
   const email = emailOf(a, srcObj, dstObj);
-  const url = firstUrl([...malware.map((m) => m.url), ...cnc.map((c) => channelUrl(c.channel, c.address, c.port))]);
+  const url = firstUrl(...malware.map((m) => m.url), ...cnc.map((c) => channelUrl(c.channel, c.address, c.port)));
   const side = internalSide(src.ip, dst.ip, src.ip ? 'src' : dst.ip ? 'dst' : undefined);
   const hostEnd = side === 'dst' ? dst : side === 'src' ? src : undefined;
   const hostMac = side ? pickString(side === 'src' ? srcObj : dstObj, 'mac') : undefined;
@@ -325,15 +326,6 @@ function fileOf(m: MalwareInfo | undefined): FileInfo | undefined {
   return compact({ name: baseName(m.original), path, md5: m.md5, sha1: m.sha1, sha256: m.sha256 });
 }
 
-function portOf(v: string | undefined): number | undefined {
-  return v !== undefined && /^\d{1,5}$/.test(v) && Number(v) <= 65535 ? Number(v) : undefined;
-}
-
-function firstUrl(candidates: Array<string | undefined>): string | undefined {
-  for (const c of candidates) if (c && normalizeUrl(c)) return c;
-  return undefined;
-}
-
 /**
  * A C&C channel is the request as FireEye saw it, lines joined by "::~~":
  * "GET /path HTTP/1.1::~~Host: evil.example::~~User-Agent: …". Host + path give the URL FIDO collected.
@@ -353,11 +345,7 @@ function channelUrl(channel: string | undefined, address: string | undefined, po
 }
 
 function domainOf(cncHost: string | undefined, url: string | undefined, dstHost: string | undefined): string | undefined {
-  if (cncHost && normalizeDomain(cncHost)) return cncHost;
-  const normal = url ? normalizeUrl(url) : undefined;
-  const host = normal ? urlHost(normal) : undefined;
-  if (host && normalizeDomain(host)) return host;
-  return dstHost && normalizeDomain(dstHost) ? dstHost : undefined;
+  return firstDomain(cncHost, hostOfUrl(url), dstHost);
 }
 
 function extraObservables(malware: MalwareInfo[], cnc: CncInfo[], srcObj: JsonObject | undefined, dstObj: JsonObject | undefined, url: string | undefined): Observable[] {
@@ -370,7 +358,7 @@ function extraObservables(malware: MalwareInfo[], cnc: CncInfo[], srcObj: JsonOb
     if (u && u !== url) out.push(makeObservable('url', u, 'cnc'));
   }
   out.push(makeObservable('mac', pickString(srcObj, 'mac'), 'src'), makeObservable('mac', pickString(dstObj, 'mac'), 'dst'));
-  return out.filter((o): o is Observable => o !== undefined);
+  return defined(out);
 }
 
 // ---- text notification ("msg: normal" / the e-mail body FIDO read) ---------------------------------------------
@@ -480,7 +468,7 @@ function alertFromSyslog(s: SyslogAlert): AlertDraft {
   const filePath = f.get('filePath');
   const pathIsUrl = filePath !== undefined && /^[a-z][a-z0-9+.-]*:\/\/|^[\w.-]+\.[a-z]{2,}\//i.test(filePath);
   const fname = f.get('fname', 'fileName') ?? (pathIsUrl ? undefined : baseName(filePath));
-  const url = firstUrl([f.get('request', 'url'), pathIsUrl ? filePath : undefined, channelUrl(channel, cncHost, cncPort)]);
+  const url = firstUrl(f.get('request', 'url'), pathIsUrl ? filePath : undefined, channelUrl(channel, cncHost, cncPort));
   const side = internalSide(src.ip, dst.ip, src.ip ? 'src' : dst.ip ? 'dst' : undefined);
   const hostEnd = side === 'dst' ? dst : side === 'src' ? src : undefined;
   const sev = s.headerSeverity !== undefined ? cefSeverity(s.headerSeverity) : undefined;
@@ -510,7 +498,7 @@ function alertFromSyslog(s: SyslogAlert): AlertDraft {
     domain: domainOf(cncHost, url, dst.host),
     email: isEmail ? compact({ from: suser, to: recipients, subject: f.get('subject', 'emailSubject') }) : undefined,
     malware: sname ? { name: sname } : undefined,
-    observables: observables.filter((o): o is Observable => o !== undefined),
+    observables: defined(observables),
   };
 }
 

@@ -33,17 +33,17 @@
  * verdict → "dns". Severity scale: FortiOS level/severity/crlevel words (documented above).
  */
 import type { AlertDraft, DetectorAction, FileInfo } from '../model/alert.js';
-import type { Observable } from '../model/observable.js';
 import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { mapAction } from './lib/action.js';
 import { receivedTime } from './lib/context.js';
-import { parseKv } from './lib/kv.js';
+import { copyFields, kvInt, kvPort, parseKv } from './lib/kv.js';
 import { canonicalIp, makeObservable, normalizeDomain, normalizeHash } from './lib/observables.js';
+import { defined } from './lib/record.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
 import { parseSyslog } from './lib/syslog.js';
 import { excerpt } from './lib/text.js';
 import { parseZone, tryParseTimestamp } from './lib/time.js';
-import { compact } from './lib/values.js';
+import { compact, withoutEmpty } from './lib/values.js';
 
 type Fields = Record<string, string>;
 
@@ -113,19 +113,19 @@ function utmAlert(f: Fields, subtype: string, time: string): AlertDraft {
     severity: sev.severity,
     vendor_severity: sev.vendor,
     action: actionOf(f.action ?? f.utmaction),
-    src: compact({ ip: val(f.srcip), port: portOf(f.srcport), user, host: val(f.srcname) }),
-    dst: compact({ ip: val(f.dstip), port: portOf(f.dstport), host: hostname && !canonicalIp(hostname) ? hostname : undefined }),
+    src: compact({ ip: val(f.srcip), port: kvPort(f.srcport), user, host: val(f.srcname) }),
+    dst: compact({ ip: val(f.dstip), port: kvPort(f.dstport), host: hostname && !canonicalIp(hostname) ? hostname : undefined }),
     user: user ? compact({ name: user, domain: undefined }) : undefined,
     url,
     domain: normalizeDomain(hostname) ?? normalizeDomain(val(f.qname)) ?? normalizeDomain(val(f.botnetdomain)),
     file: fileOf(f),
     malware: virus || botnet ? compact({ name: virus ?? botnet }) : undefined,
     email: subtype === 'emailfilter' ? compact({ from: val(f.from) ?? val(f.sender), to: val(f.to) ? [f.to!] : val(f.recipient) ? [f.recipient!] : undefined, subject: val(f.subject) }) : undefined,
-    observables: [
+    observables: defined([
       makeObservable('ip', val(f.transip), 'src_nat'),
       makeObservable('mac', val(f.srcmac), 'src'),
       makeObservable('ip', canonicalIp(val(f.botnetip)), 'dst'),
-    ].filter((o): o is Observable => o !== undefined),
+    ]),
   };
 }
 
@@ -197,7 +197,7 @@ function dnsVerdict(f: Fields): boolean {
 }
 
 function fileOf(f: Fields): FileInfo | undefined {
-  const file: FileInfo = { name: val(f.filename), size: portOf(f.filesize) ?? bigCount(f.filesize) };
+  const file: FileInfo = { name: val(f.filename), size: kvPort(f.filesize) ?? kvInt(f.filesize) };
   for (const key of ['analyticscksum', 'filehash', 'checksum', 'sha256', 'sha1', 'md5']) {
     const h = normalizeHash(f[key]);
     if (h && file[h.type] === undefined) file[h.type] = h.value;
@@ -226,8 +226,8 @@ function eventContext(f: Fields, subtype: string, time: string): ContextEvent {
     const user = [f.xauthuser, f.user].map(val).find((u) => u && u !== 'N/A');
     const tunnelIp = [f.tunnelip, f.assignip].map(val).find((v) => v && v !== 'N/A' && v !== '0.0.0.0');
     const remip = val(f.remip);
-    const data = clean({
-      ...copy(f),
+    const data = withoutEmpty({
+      ...copyFields(f),
       user,
       public_ip: remip,
       private_ip: tunnelIp,
@@ -239,7 +239,7 @@ function eventContext(f: Fields, subtype: string, time: string): ContextEvent {
       kind: 'vpn_session',
       time,
       data,
-      observables: [makeObservable('user', user, 'user'), makeObservable('ip', remip, 'src'), makeObservable('ip', tunnelIp, 'tunnel'), makeObservable('ip', val(f.locip), 'dst')].filter(isObs),
+      observables: defined([makeObservable('user', user, 'user'), makeObservable('ip', remip, 'src'), makeObservable('ip', tunnelIp, 'tunnel'), makeObservable('ip', val(f.locip), 'dst')]),
     };
   }
   const auth = subtype === 'user' || /login|logon|logout|logoff|auth/i.test(`${f.logdesc ?? ''} ${f.action ?? ''}`);
@@ -251,8 +251,8 @@ function contextOf(kind: string, f: Fields, time: string): ContextEvent {
   return {
     kind,
     time,
-    data: clean(copy(f)),
-    observables: [
+    data: withoutEmpty(copyFields(f)),
+    observables: defined([
       makeObservable('ip', val(f.srcip), 'src'),
       makeObservable('ip', val(f.dstip), 'dst'),
       makeObservable('ip', val(f.transip), 'src_nat'),
@@ -261,7 +261,7 @@ function contextOf(kind: string, f: Fields, time: string): ContextEvent {
       makeObservable('mac', val(f.srcmac), 'src'),
       makeObservable('domain', val(f.qname) ?? val(f.hostname), 'dst'),
       makeObservable('ip', val(f.ui)?.replace(/^[a-z0-9_-]+\(|\)$/gi, ''), 'src'),
-    ].filter(isObs),
+    ]),
   };
 }
 
@@ -295,33 +295,4 @@ function val(v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
   const t = v.trim();
   return t === '' || t === 'N/A' || t === '"' ? undefined : t;
-}
-
-function portOf(v: string | undefined): number | undefined {
-  return v !== undefined && /^\d{1,5}$/.test(v.trim()) && Number(v) <= 65535 ? Number(v) : undefined;
-}
-
-function bigCount(v: string | undefined): number | undefined {
-  return v !== undefined && /^\d{1,15}$/.test(v.trim()) ? Number(v) : undefined;
-}
-
-/** All fields, capped (a hostile record may carry thousands of keys). */
-function copy(f: Fields): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  let n = 0;
-  for (const [k, v] of Object.entries(f)) {
-    if (++n > 256) break;
-    out[k] = v.length > 4096 ? v.slice(0, 4096) : v;
-  }
-  return out;
-}
-
-function clean(o: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined && v !== '') out[k] = v;
-  return out;
-}
-
-function isObs(o: Observable | undefined): o is Observable {
-  return o !== undefined;
 }

@@ -33,14 +33,14 @@
  * events (kind "audit"): they say nothing about a threat.
  */
 import type { AlertDraft, Endpoint } from '../model/alert.js';
-import type { Observable } from '../model/observable.js';
 import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { mapAction } from './lib/action.js';
 import { cefSeverity, findCefStart, parseCef } from './lib/cef.js';
 import { receivedTime } from './lib/context.js';
-import { LooseFields, baseName, internalSide, scalarMembers, splitAddresses } from './lib/fieldmap.js';
+import { LooseFields, baseName, firstDomain, firstUrl, internalSide, portOf, scalarMembers, splitAddresses } from './lib/fieldmap.js';
 import { findLeefStart, parseLeef } from './lib/leef.js';
-import { canonicalIp, makeObservable, normalizeDomain, normalizeHash, normalizeUrl, urlHost } from './lib/observables.js';
+import { canonicalIp, hostOfUrl, makeObservable, normalizeHash } from './lib/observables.js';
+import { defined } from './lib/record.js';
 import { UNKNOWN_SEVERITY } from './lib/severity.js';
 import { excerpt } from './lib/text.js';
 import { parseTimestamp, parseZone, tryParseTimestamp } from './lib/time.js';
@@ -131,8 +131,8 @@ function alertOf(eventType: string | undefined, h: Header, f: LooseFields): Aler
   const name = h.name?.trim() || f.get('desc', 'description', 'eventName', 'name', 'msg') || (eventType ? humanize(eventType) : undefined);
   if (!name && !cat) throw new ParseError('Lastline record names no event and no threat (expected a LEEF/CEF event id, desc, cat, threat or threat_class)');
   const { severity, vendorSeverity } = severityOf(f, h.headerSeverity);
-  const src: Endpoint = { ip: f.get('src', 'srcIp', 'sourceIp', 'sourceAddress', 'srcHostIp'), port: port(f.get('spt', 'srcPort', 'sourcePort')), host: f.get('shost', 'srcHost', 'srcHostname', 'sourceHost') };
-  const dst: Endpoint = { ip: f.get('dst', 'dstIp', 'destIp', 'destinationIp', 'destinationAddress', 'dstHostIp'), port: port(f.get('dpt', 'dstPort', 'destPort', 'destinationPort')), host: f.get('dhost', 'dstHost', 'dstHostname', 'destHost', 'fqdn', 'hostname') };
+  const src: Endpoint = { ip: f.get('src', 'srcIp', 'sourceIp', 'sourceAddress', 'srcHostIp'), port: portOf(f.get('spt', 'srcPort', 'sourcePort')), host: f.get('shost', 'srcHost', 'srcHostname', 'sourceHost') };
+  const dst: Endpoint = { ip: f.get('dst', 'dstIp', 'destIp', 'destinationIp', 'destinationAddress', 'dstHostIp'), port: portOf(f.get('dpt', 'dstPort', 'destPort', 'destinationPort')), host: f.get('dhost', 'dstHost', 'dstHostname', 'destHost', 'fqdn', 'hostname') };
   // A name in the ip slot (some exports put the host there) goes to host instead.
   if (src.ip && !canonicalIp(src.ip)) [src.host, src.ip] = [src.host ?? src.ip, undefined];
   if (dst.ip && !canonicalIp(dst.ip)) [dst.host, dst.ip] = [dst.host ?? dst.ip, undefined];
@@ -144,7 +144,7 @@ function alertOf(eventType: string | undefined, h: Header, f: LooseFields): Aler
   const isEmail = /^email/i.test(eventType ?? '') || [sender, recipientText].some((v) => v?.includes('@')) || subject !== undefined;
   const recipients = splitAddresses(recipientText);
   const url = firstUrl(f.get('EventUrl', 'eventUrl', 'mailUrl', 'url', 'request', 'requestUrl', 'downloadUrl'));
-  const domain = domainOf(url, dst.host, f.get('domain', 'dnsQuery', 'queryName', 'rrname'));
+  const domain = firstDomain(f.get('domain', 'dnsQuery', 'queryName', 'rrname'), hostOfUrl(url), dst.host);
   const file = fileOf(f);
   const user = isEmail
     ? recipients?.length === 1 ? { name: recipients[0], email: recipients[0] } : undefined
@@ -166,7 +166,7 @@ function alertOf(eventType: string | undefined, h: Header, f: LooseFields): Aler
     domain,
     email: isEmail ? compact({ from: sender, to: recipients, subject }) : undefined,
     malware: threat ? { name: threat, family: threatClass } : undefined,
-    observables: [makeObservable('mac', f.get('smac', 'srcMAC'), 'src'), makeObservable('mac', f.get('dmac', 'dstMAC'), 'dst')].filter((o): o is Observable => o !== undefined),
+    observables: defined([makeObservable('mac', f.get('smac', 'srcMAC'), 'src'), makeObservable('mac', f.get('dmac', 'dstMAC'), 'dst')]),
   };
 }
 
@@ -219,22 +219,6 @@ function fileOf(f: LooseFields): AlertDraft['file'] {
   return compact(file);
 }
 
-function firstUrl(...candidates: Array<string | undefined>): string | undefined {
-  for (const c of candidates) if (c && normalizeUrl(c)) return c;
-  return undefined;
-}
-
-function domainOf(url: string | undefined, dstHost: string | undefined, explicit: string | undefined): string | undefined {
-  if (explicit && normalizeDomain(explicit)) return explicit;
-  const normal = url ? normalizeUrl(url) : undefined;
-  const host = normal ? urlHost(normal) : undefined;
-  if (host && normalizeDomain(host)) return host;
-  return dstHost && normalizeDomain(dstHost) ? dstHost : undefined;
-}
-
-function port(v: string | undefined): number | undefined {
-  return v !== undefined && /^\d{1,5}$/.test(v) && Number(v) <= 65535 ? Number(v) : undefined;
-}
 
 function humanize(eventType: string): string {
   return eventType.replace(/[-_]+/g, ' ').replace(/\b\w/g, (c) => c.toUpperCase());
@@ -256,6 +240,6 @@ function contextOf(eventType: string, h: Header, f: LooseFields): ContextEvent {
     user: pick('suser', 'usrName', 'user'),
     link: pick('deviceStatusLink', 'EventDetailLink'),
   }) ?? {};
-  const observables = [makeObservable('ip', pick('dvc', 'src'), 'host'), makeObservable('host', pick('dvchost'), 'host'), makeObservable('user', pick('suser', 'usrName'), 'user')].filter((o): o is Observable => o !== undefined);
+  const observables = defined([makeObservable('ip', pick('dvc', 'src'), 'host'), makeObservable('host', pick('dvchost'), 'host'), makeObservable('user', pick('suser', 'usrName'), 'user')]);
   return { kind, time: timeOf(f, h.envelopeTime), data, observables };
 }

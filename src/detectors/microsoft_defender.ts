@@ -38,11 +38,11 @@
 import type { AlertDraft, DetectorAction } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
 import { ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
-import { canonicalIp, makeObservable, normalizeUrl, urlHost } from './lib/observables.js';
+import { canonicalIp, hostOfUrl, makeObservable } from './lib/observables.js';
 import { receivedTime } from './lib/context.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
 import { parseTimestamp } from './lib/time.js';
-import { Reader, baseName, defined, joinPath, mapPage, pageOf, personFirst, realHash, splitAccount, type Account } from './lib/record.js';
+import { Reader, baseName, defined, itemOrPageScore, joinPath, mapPageOf, personFirst, realHash, splitAccount, type Account } from './lib/record.js';
 import { compact, isObject, own } from './lib/values.js';
 
 const SCALE = 'defender Informational|Low|Medium|High (UnSpecified)';
@@ -53,20 +53,13 @@ const defender: Detector = {
   description: 'Microsoft Defender for Endpoint /api/alerts and Microsoft Graph security alerts_v2 JSON (with evidence)',
   format: 'json',
   sniff(record: RawRecord): number {
-    const j = record.json;
-    const single = shapeScore(j);
-    if (single > 0) return single;
-    const page = pageOf(j, 'value', (x) => shapeScore(x) > 0);
-    return page && page.length > 0 ? 0.93 : 0;
+    return itemOrPageScore(record.json, 'value', shapeScore, 0.93);
   },
   parse(record: RawRecord): ParseOutcome {
     const j = record.json;
     if (!isObject(j)) throw new ParseError('Defender record must be a JSON object');
-    if (shapeScore(j) === 0) {
-      const page = pageOf(j, 'value', (x) => shapeScore(x) > 0);
-      if (page) return { kind: 'alerts', alerts: mapPage(page, 'value', (x) => alertOf(x)) };
-    }
-    return { kind: 'alerts', alerts: [alertOf(j)] };
+    const page = mapPageOf(j, 'value', (x) => shapeScore(x) > 0, (x) => alertOf(x));
+    return { kind: 'alerts', alerts: page ?? [alertOf(j)] };
   },
 };
 export default defender;
@@ -294,7 +287,7 @@ function apiAlert(r: Reader, shape: Shape): AlertDraft {
     file: file ? compact({ name: file.name, path: file.path, md5: file.md5, sha1: file.sha1, sha256: file.sha256, size: file.size }) : undefined,
     process: evidence.processes[0] && Object.keys(evidence.processes[0]).length ? evidence.processes[0] : undefined,
     url: urlIndicator ?? link,
-    domain: hostOf(urlIndicator) ?? evidence.domains[0],
+    domain: hostOfUrl(urlIndicator) ?? evidence.domains[0],
     email: evidence.email,
     malware: compact({ name: r.first('threatFamilyName', 'threatDisplayName', 'threatName') ?? threatInTitle(title) }),
     observables: defined([
@@ -310,11 +303,6 @@ function apiAlert(r: Reader, shape: Shape): AlertDraft {
 /** Antivirus alert titles name the threat in quotes: "'Mountsi' malware was detected", "'Presenoker' unwanted software was prevented". */
 function threatInTitle(title: string): string | undefined {
   return /^'([^']{1,200})'\s+(?:malware|unwanted software|hacktool|ransomware|exploit|backdoor|trojan|virus|worm)\b/i.exec(title)?.[1];
-}
-
-function hostOf(url: string | undefined): string | undefined {
-  const n = url ? normalizeUrl(url) : undefined;
-  return n ? urlHost(n) : undefined;
 }
 
 function severityOf(word: string | undefined): number {

@@ -38,6 +38,7 @@ import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type R
 import { mapAction } from './lib/action.js';
 import { canonicalIp, makeObservable, normalizeDomain } from './lib/observables.js';
 import { addressField, field, findPanosCsv, panosTime, panosUser, parsePanos, splitThreatId, type PanosRecord } from './lib/panos.js';
+import { defined } from './lib/record.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
 import { compact } from './lib/values.js';
 
@@ -140,7 +141,7 @@ function threatAlert(rec: PanosRecord): AlertDraft {
     file,
     malware: isMalware && name ? { name } : undefined,
     email: compact({ from: field(f, T.sender), to: field(f, T.recipient) ? [field(f, T.recipient)!] : undefined, subject: field(f, T.subject) }),
-    observables: extra.filter((o): o is Observable => o !== undefined),
+    observables: defined(extra),
   };
 }
 

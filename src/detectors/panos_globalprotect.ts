@@ -34,6 +34,8 @@ import type { Observable } from '../model/observable.js';
 import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { makeObservable } from './lib/observables.js';
 import { addressField, field, findPanosCsv, panosTime, panosUser, parsePanos, type PanosRecord } from './lib/panos.js';
+import { defined } from './lib/record.js';
+import { withoutEmpty } from './lib/values.js';
 
 const G = {
   vsys: 7, eventid: 8, stage: 9, auth: 10, tunnel: 11, user: 12, region: 13, machine: 14, public4: 15, public6: 16,
@@ -81,7 +83,7 @@ function gpEvent(rec: PanosRecord): ContextEvent {
   const user = panosUser(field(f, G.user));
   const publicIp = addressField(f, G.public4) ?? addressField(f, G.public6);
   const privateIp = addressField(f, G.private4) ?? addressField(f, G.private6);
-  const data = clean({
+  const data = withoutEmpty({
     event_id: field(f, G.eventid),
     stage: field(f, G.stage),
     status: field(f, G.status),
@@ -128,7 +130,7 @@ function systemEvent(rec: PanosRecord): ContextEvent {
   const user = panosUser(facts['user name']);
   const eventId = field(f, 8);
   const status = /-(?:succ|success)$/i.test(eventId ?? '') || /succeeded/i.test(description) ? 'success' : /-fail|failed/i.test(`${eventId} ${description}`) ? 'failure' : undefined;
-  const data = clean({
+  const data = withoutEmpty({
     event_id: eventId,
     status,
     user: user?.name,
@@ -171,20 +173,14 @@ function describe(text: string): Record<string, string> {
 }
 
 function observables(user: string | undefined, publicIp: string | undefined, privateIp: string | undefined, machine: string | undefined): Observable[] {
-  return [
+  return defined([
     makeObservable('user', user, 'user'),
     makeObservable('ip', publicIp, 'src'),
     makeObservable('ip', privateIp, 'tunnel'),
     makeObservable('host', machine, 'host'),
-  ].filter((o): o is Observable => o !== undefined);
+  ]);
 }
 
 function num(v: string | undefined): number | undefined {
   return v !== undefined && /^\d{1,15}$/.test(v) ? Number(v) : undefined;
-}
-
-function clean(o: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined && v !== '') out[k] = v;
-  return out;
 }

@@ -35,8 +35,9 @@ import type { AlertDraft, Endpoint } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
 import { ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { receivedTime } from './lib/context.js';
-import { internalSide, meaningfulIp, objectList, pickObject, pickString } from './lib/fieldmap.js';
-import { makeObservable, normalizeDomain, normalizeUrl, urlHost } from './lib/observables.js';
+import { firstDomain, internalSide, meaningfulIp, objectList, pickObject, pickString, portOf } from './lib/fieldmap.js';
+import { hostOfUrl, makeObservable } from './lib/observables.js';
+import { defined } from './lib/record.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
 import { tryParseTimestamp } from './lib/time.js';
 import { compact, isObject, own, type JsonObject } from './lib/values.js';
@@ -132,8 +133,7 @@ function alertOf(event: JsonObject | undefined, obs: JsonObject | undefined, net
   const side = internalSide(src.ip, dst.ip, src.ip ? 'src' : dst.ip ? 'dst' : undefined);
   const hostEnd = side === 'dst' ? dst : side === 'src' ? src : undefined;
   const url = pickString(urlRep, 'url', 'uri');
-  const normal = url ? normalizeUrl(url) : undefined;
-  const urlDomain = normal ? urlHost(normal) : undefined;
+  const urlDomain = hostOfUrl(url);
   const dnsDomain = pickString(dnsRep, 'domain', 'name', 'query', 'fqdn');
   const hashes = pickObject(fileRep, 'hashes') ?? fileRep;
   const { severity, vendor } = severityOf(obs, event);
@@ -160,8 +160,8 @@ function alertOf(event: JsonObject | undefined, obs: JsonObject | undefined, net
       sha256: pickString(hashes, 'sha256'),
     }),
     url,
-    domain: dnsDomain && normalizeDomain(dnsDomain) ? dnsDomain : urlDomain && normalizeDomain(urlDomain) ? urlDomain : undefined,
-    observables: extra.filter((o): o is Observable => o !== undefined),
+    domain: firstDomain(dnsDomain, urlDomain),
+    observables: defined(extra),
   };
 }
 
@@ -213,8 +213,4 @@ function timeOf(obs: JsonObject | undefined, event: JsonObject | undefined): str
     throw new ParseError(`unrecognised time ${JSON.stringify(c)?.slice(0, 40)} (expected epoch milliseconds)`);
   }
   return receivedTime();
-}
-
-function portOf(v: string | undefined): number | undefined {
-  return v !== undefined && /^\d{1,5}$/.test(v) && Number(v) <= 65535 ? Number(v) : undefined;
 }

@@ -47,7 +47,7 @@ import { makeObservable } from './lib/observables.js';
 import { receivedTime } from './lib/context.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
 import { parseTimestamp } from './lib/time.js';
-import { Reader, baseName, defined, firstIp, ipList, mapPage, pageOf, personFirst, realHash, splitAccount } from './lib/record.js';
+import { Reader, baseName, defined, firstIp, ipList, itemOrPageScore, mapPageOf, personFirst, realHash, splitAccount } from './lib/record.js';
 import { compact, isObject, own } from './lib/values.js';
 
 const THREAT_SCALE = 'sentinelone confidenceLevel malicious|suspicious|n/a (v2.0: rank 1-10)';
@@ -58,20 +58,15 @@ const sentinelOne: Detector = {
   description: 'SentinelOne Management API JSON: threats (threatInfo, agent info, mitigation) and cloud-detection alerts (STAR rules)',
   format: 'json',
   sniff(record: RawRecord): number {
-    const j = record.json;
-    const single = kindScore(j);
-    if (single > 0) return single;
-    const page = pageOf(j, 'data', (x) => kindScore(x) > 0);
-    return page && page.length > 0 ? 0.93 : 0;
+    return itemOrPageScore(record.json, 'data', kindScore, 0.93);
   },
   parse(record: RawRecord): ParseOutcome {
     const j = record.json;
     if (!isObject(j)) throw new ParseError('SentinelOne record must be a JSON object');
-    if (kindOf(j) === undefined) {
-      const page = pageOf(j, 'data', (x) => kindOf(x) !== undefined);
-      if (page) return { kind: 'alerts', alerts: mapPage(page, 'data', (x) => alertOf(x)) };
-      throw new ParseError('not a SentinelOne threat (threatInfo + agent info) or alert (alertInfo + ruleInfo)');
-    }
+    const isItem = (x: unknown) => kindOf(x) !== undefined;
+    const page = mapPageOf(j, 'data', isItem, (x) => alertOf(x));
+    if (page) return { kind: 'alerts', alerts: page };
+    if (!isItem(j)) throw new ParseError('not a SentinelOne threat (threatInfo + agent info) or alert (alertInfo + ruleInfo)');
     return { kind: 'alerts', alerts: [alertOf(j)] };
   },
 };

@@ -31,7 +31,9 @@ import type { Observable } from '../model/observable.js';
 import { ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { parseContext, receivedTime } from './lib/context.js';
 import { splitCsvLine } from './lib/csv.js';
+import { portOf } from './lib/fieldmap.js';
 import { makeObservable } from './lib/observables.js';
+import { defined } from './lib/record.js';
 import { UNKNOWN_SEVERITY } from './lib/severity.js';
 import { parseSnortAlertBody, snortPrioritySeverity, splitAddress, type SnortAlertBody } from './lib/snort-alert.js';
 import { parseSyslog } from './lib/syslog.js';
@@ -256,7 +258,7 @@ function alertFrom(b: SnortAlertBody, time: string, disposition: string | undefi
     action: actionOf(b.action, disposition),
     src: b.src || b.sport !== undefined ? { ip: b.src, port: b.sport } : undefined,
     dst: b.dst || b.dport !== undefined ? { ip: b.dst, port: b.dport } : undefined,
-    observables: extra.filter((o): o is Observable => o !== undefined),
+    observables: defined(extra),
   };
 }
 
@@ -317,10 +319,6 @@ function snortTime(m: RegExpExecArray): string {
 
 function validDay(year: number, month: number, day: number): boolean {
   return day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
-}
-
-function portOf(v: string | undefined): number | undefined {
-  return v !== undefined && /^\d{1,5}$/.test(v) && Number(v) <= 65535 ? Number(v) : undefined;
 }
 
 function intOf(v: unknown): number | undefined {

@@ -39,12 +39,12 @@
  * policy enforcement rather than threats.
  */
 import type { AlertDraft, DetectorAction } from '../model/alert.js';
-import type { Observable } from '../model/observable.js';
 import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { mapAction } from './lib/action.js';
 import { receivedTime } from './lib/context.js';
 import { LooseFields, baseName } from './lib/fieldmap.js';
-import { makeObservable, normalizeDomain, normalizeUrl, urlHost } from './lib/observables.js';
+import { hostOfUrl, makeObservable, normalizeDomain, normalizeUrl } from './lib/observables.js';
+import { defined } from './lib/record.js';
 import { parseSyslog } from './lib/syslog.js';
 import { excerpt } from './lib/text.js';
 import { parseTimestamp, tryParseTimestamp } from './lib/time.js';
@@ -157,7 +157,7 @@ function fromLogWriter(prefix: string, f: LooseFields): ParseOutcome {
         url,
         domain,
         malware: name && (threatName || /virus|malware|spyware/i.test(eventType ?? '')) ? compact({ name, family: familyOf(name) }) : undefined,
-        observables: [makeObservable('url', f.get('ReferringURL'), 'referer')].filter((o): o is Observable => o !== undefined),
+        observables: defined([makeObservable('url', f.get('ReferringURL'), 'referer')]),
       },
     ],
   };
@@ -178,9 +178,7 @@ function policyEvent(prefix: string, eventType: string, f: LooseFields): Context
     user: user?.name,
     reporting_name: f.get('ReportingName'),
   }) ?? {};
-  const observables = [makeObservable('host', f.get('ComputerName'), 'host'), makeObservable('ip', f.get('ComputerIPAddress'), 'host'), makeObservable('user', user?.name, 'user')].filter(
-    (o): o is Observable => o !== undefined,
-  );
+  const observables = defined([makeObservable('host', f.get('ComputerName'), 'host'), makeObservable('ip', f.get('ComputerIPAddress'), 'host'), makeObservable('user', user?.name, 'user')]);
   return { kind, time: timeOf(f, prefix), data, observables };
 }
 
@@ -280,6 +278,6 @@ function familyOf(name: string): string | undefined {
 function siteOf(site: string | undefined): { url?: string; domain?: string } {
   if (!site) return {};
   const url = normalizeUrl(site) ? site : undefined;
-  const host = url ? urlHost(normalizeUrl(url)!) : site.replace(/[:/].*$/, '');
+  const host = url ? hostOfUrl(url) : site.replace(/[:/].*$/, '');
   return { url, domain: host && normalizeDomain(host) ? host : undefined };
 }

@@ -27,17 +27,17 @@
  * zones these abbreviations mean on Sophos/Cyberoam devices), else the source's zone.
  */
 import type { AlertDraft, DetectorAction, FileInfo } from '../model/alert.js';
-import type { Observable } from '../model/observable.js';
 import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { mapAction } from './lib/action.js';
 import { receivedTime } from './lib/context.js';
-import { parseKv } from './lib/kv.js';
-import { canonicalIp, makeObservable, normalizeDomain, normalizeHash, normalizeUrl, urlHost } from './lib/observables.js';
+import { copyFields, kvInt, kvPort, parseKv } from './lib/kv.js';
+import { canonicalIp, hostOfUrl, makeObservable, normalizeDomain, normalizeHash } from './lib/observables.js';
+import { defined } from './lib/record.js';
 import { UNKNOWN_SEVERITY } from './lib/severity.js';
 import { parseSyslog } from './lib/syslog.js';
 import { excerpt } from './lib/text.js';
 import { parseZone, tryParseTimestamp } from './lib/time.js';
-import { compact } from './lib/values.js';
+import { compact, withoutEmpty } from './lib/values.js';
 
 type Fields = Record<string, string>;
 const MAX_LINE = 65536;
@@ -112,15 +112,15 @@ function base(f: Fields, time: string): Omit<AlertDraft, 'title'> {
     severity: sev.severity,
     vendor_severity: sev.vendor,
     action: actionOf(val(f.log_subtype)),
-    src: compact({ ip: src, port: portOf(f.src_port), user, host: val(f.src_host) }),
-    dst: compact({ ip: dst, port: portOf(f.dst_port) }),
+    src: compact({ ip: src, port: kvPort(f.src_port), user, host: val(f.src_host) }),
+    dst: compact({ ip: dst, port: kvPort(f.dst_port) }),
     user: user ? compact({ name: userName(user), domain: userDomain(user) }) : undefined,
-    observables: [
+    observables: defined([
       makeObservable('mac', val(f.src_mac), 'src'),
       makeObservable('mac', val(f.dst_mac), 'dst'),
       makeObservable('ip', val(f.src_trans_ip), 'src_nat'),
       makeObservable('ip', val(f.dst_trans_ip), 'dst_nat'),
-    ].filter(isObs),
+    ]),
   };
 }
 
@@ -223,7 +223,7 @@ function actionOf(subtype: string | undefined): DetectorAction | undefined {
 function fileOf(f: Fields): FileInfo | undefined {
   const name = val(f.filename) ?? val(f.file_name);
   const path = val(f.file_path);
-  const file: FileInfo = { name: name ?? path?.split(/[\\/]/).pop(), path, size: count(f.filesize ?? f.file_size) };
+  const file: FileInfo = { name: name ?? path?.split(/[\\/]/).pop(), path, size: kvInt(f.filesize ?? f.file_size) };
   for (const key of ['sha256', 'sha1sum', 'sha1', 'md5', 'checksum', 'file_hash']) {
     const h = normalizeHash(f[key]);
     if (h && file[h.type] === undefined) file[h.type] = h.value;
@@ -249,8 +249,8 @@ function vpnContext(f: Fields, time: string): ParseOutcome {
   const user = val(f.user_name) ?? val(f.user);
   const remote = val(f.remote_ip) ?? val(f.src_ip) ?? val(f.remote_network);
   const tunnel = val(f.assigned_ip) ?? val(f.leased_ip) ?? val(f.tunnel_ip);
-  const data = clean({
-    ...copy(f),
+  const data = withoutEmpty({
+    ...copyFields(f),
     user,
     public_ip: remote,
     private_ip: tunnel,
@@ -264,7 +264,7 @@ function vpnContext(f: Fields, time: string): ParseOutcome {
       kind: 'vpn_session',
       time,
       data,
-      observables: [makeObservable('user', user, 'user'), makeObservable('ip', canonicalIp(remote), 'src'), makeObservable('ip', tunnel, 'tunnel')].filter(isObs),
+      observables: defined([makeObservable('user', user, 'user'), makeObservable('ip', canonicalIp(remote), 'src'), makeObservable('ip', tunnel, 'tunnel')]),
     }],
   };
 }
@@ -274,8 +274,8 @@ function context(kind: string, f: Fields, time: string): ParseOutcome {
   const event: ContextEvent = {
     kind,
     time,
-    data: clean(copy(f)),
-    observables: [
+    data: withoutEmpty(copyFields(f)),
+    observables: defined([
       makeObservable('ip', val(f.src_ip) ?? val(f.sourceip), 'src'),
       makeObservable('ip', val(f.dst_ip) ?? val(f.destinationip), 'dst'),
       makeObservable('ip', val(f.src_trans_ip), 'src_nat'),
@@ -283,7 +283,7 @@ function context(kind: string, f: Fields, time: string): ParseOutcome {
       makeObservable('mac', val(f.src_mac), 'src'),
       makeObservable('domain', val(f.domain) ?? val(f.domainname), 'dst'),
       makeObservable('url', val(f.url), 'url'),
-    ].filter(isObs),
+    ]),
   };
   return { kind: 'context', events: [event] };
 }
@@ -377,35 +377,6 @@ function userDomain(u: string): string | undefined {
 }
 
 function hostOf(url: string | undefined): string | undefined {
-  const n = normalizeUrl(url);
-  const h = n ? urlHost(n) : undefined;
+  const h = hostOfUrl(url);
   return h && !canonicalIp(h) ? h : undefined;
-}
-
-function portOf(v: string | undefined): number | undefined {
-  return v !== undefined && /^\s*\d{1,5}\s*$/.test(v) && Number(v) <= 65535 ? Number(v) : undefined;
-}
-
-function count(v: string | undefined): number | undefined {
-  return v !== undefined && /^\s*\d{1,15}\s*$/.test(v) ? Number(v) : undefined;
-}
-
-function copy(f: Fields): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  let n = 0;
-  for (const [k, v] of Object.entries(f)) {
-    if (++n > 256) break;
-    out[k] = v.length > 4096 ? v.slice(0, 4096) : v;
-  }
-  return out;
-}
-
-function clean(o: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined && v !== '') out[k] = v;
-  return out;
-}
-
-function isObs(o: Observable | undefined): o is Observable {
-  return o !== undefined;
 }

@@ -39,6 +39,7 @@ import type { Observable } from '../model/observable.js';
 import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { receivedTime } from './lib/context.js';
 import { canonicalIp, makeObservable, normalizeDomain, normalizeHash, normalizeUrl } from './lib/observables.js';
+import { defined } from './lib/record.js';
 import { excerpt } from './lib/text.js';
 import { tryParseTimestamp } from './lib/time.js';
 import { compact, isObject, own, type JsonObject } from './lib/values.js';
@@ -416,7 +417,7 @@ function intelAlert(r: Row): AlertDraft {
     domain,
     url,
     file,
-    observables: extra.filter((o): o is Observable => o !== undefined),
+    observables: defined(extra),
   };
 }
 
@@ -428,8 +429,6 @@ function contextEvent(r: Row, kind: string): ContextEvent {
     kind,
     time,
     data,
-    observables: [makeObservable('ip', str(r, 'id.orig_h'), 'src'), makeObservable('ip', str(r, 'id.resp_h'), 'dst')].filter(
-      (o): o is Observable => o !== undefined,
-    ),
+    observables: defined([makeObservable('ip', str(r, 'id.orig_h'), 'src'), makeObservable('ip', str(r, 'id.resp_h'), 'dst')]),
   };
 }

@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { detectorsTestCommand, recordFiles } from '../../src/cli/commands/detectors-test.js';
+import { detectorsTestCommand, fileRecords, isWholeRecordFile, recordFiles } from '../../src/cli/commands/detectors-test.js';
 import { COVERAGE_FIELDS, coverageOf, formatCoverage, reasonKey, type CoverageReport, type DetectorCoverage } from '../../src/detectors/lib/coverage.js';
 import { loadDetectors } from '../../src/detectors/lib/registry.js';
 import { sampleLines } from '../detectors/helpers.js';
+import { captureOutput } from '../support/cli.js';
 
 const FIDO_BIN = fileURLToPath(new URL('../../bin/fido.js', import.meta.url));
 const registry = await loadDetectors();
@@ -118,14 +119,9 @@ test('fido detectors test DIR --json; --detector; usage errors', () => {
 // ---- the same command in-process (runs whether or not the subcommand is hooked in) --------------------------------
 
 async function runCommand(dir: string, opts: { detector?: string; json?: boolean } = {}) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (c: Buffer) => (stdout += c.toString()));
-  err.on('data', (c: Buffer) => (stderr += c.toString()));
+  const { out, err, stdout, stderr } = captureOutput();
   const code = await detectorsTestCommand(dir, { tz: 'UTC', ...opts }, out, err, registry);
-  return { code, stdout, stderr };
+  return { code, stdout: stdout(), stderr: stderr() };
 }
 
 test('detectorsTestCommand: counts, reasons and fill rates over a directory; JSON form', async () => {
@@ -155,6 +151,29 @@ test('detectorsTestCommand: --detector attributes every record to it, failures i
     assert.equal(d.quarantined, 9);
     assert.ok(d.top_reasons.length >= 2);
     assert.equal(d.top_reasons.reduce((n, r) => n + r.count, 0) <= 9, true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a file named *.whole.<ext> is one record: a Snort alert_full block, a Zeek log with its header', async () => {
+  assert.equal(isWholeRecordFile('alert_full.whole.txt'), true);
+  assert.equal(isWholeRecordFile(join('a.whole', 'fast.log')), false);
+  assert.equal(isWholeRecordFile('whole.log'), false);
+  const dir = mkdtempSync(join(tmpdir(), 'fido-dtest-whole-'));
+  try {
+    const block = '[**] [1:1000005:0] UDP Connection [**]\n[Classification: A Network Trojan was Detected] [Priority: 1] \n09/04-21:53:15.299702 10.100.10.1:53 -> 10.100.10.190:36635\nUDP TTL:64 TOS:0x0 ID:58363 IpLen:20 DgmLen:83\n';
+    writeFileSync(join(dir, 'alert_full.whole.txt'), block);
+    writeFileSync(join(dir, 'alert_full.txt'), block);
+    const records: string[] = [];
+    for await (const r of fileRecords(join(dir, 'alert_full.whole.txt'))) records.push(r);
+    assert.deepEqual(records, [block]);
+    const { code, stdout, stderr } = await runCommand(dir, { json: true });
+    assert.equal(code, 0, stderr);
+    const snort = (JSON.parse(stdout) as CoverageReport).detectors.find((d) => d.detector === 'snort');
+    assert.ok(snort);
+    assert.equal(snort.alert_records, 2, 'the whole block, and the first line of the same block read line by line');
+    assert.equal(snort.quarantined, 3, 'the other lines of the block read line by line');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

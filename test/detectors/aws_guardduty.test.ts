@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sampleLine, sampleLines } from './helpers.js';
-import { hostileVariants, obs, otherSampleLines, propertyChecks, registry, runner, sniffOf } from './json-detector-helpers.js';
+import { sampleLine } from './helpers.js';
+import { assertClaimsNoForeignSample, autoDetectedSamples, hostileVariants, obs, propertyChecks, registry, runner } from './json-detector-helpers.js';
 
 const gd = await runner('aws_guardduty');
 const reg = await registry();
@@ -10,17 +10,11 @@ const tor = sampleLine('aws_guardduty', 'findings.jsonl', 2);
 const rds = sampleLine('aws_guardduty', 'findings.jsonl', 3);
 
 test('every sample is auto-detected as aws_guardduty and parses to one alert', () => {
-  const lines = sampleLines('aws_guardduty', '.jsonl');
-  assert.equal(lines.length, 3);
-  for (const l of lines) {
-    const r = gd.run(l.text, 'auto');
-    assert.ok('alerts' in r, `${l.file}:${l.line}: ${JSON.stringify(r)}`);
-    assert.equal(r.detector, 'aws_guardduty');
-  }
+  autoDetectedSamples(gd, 'aws_guardduty', 3);
 });
 
 test('sniff: no other product sample is claimed', () => {
-  for (const l of otherSampleLines(['aws_guardduty'])) assert.ok(sniffOf(gd.detector, l.text) < 0.5, l.where);
+  assertClaimsNoForeignSample(gd, 'aws_guardduty');
 });
 
 test('EKS anonymous access: severity 8 is high, caller IP, Kubernetes user, cluster as the asset', () => {

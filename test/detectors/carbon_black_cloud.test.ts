@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sampleLine, sampleLines } from './helpers.js';
-import { hostileVariants, obs, otherSampleLines, propertyChecks, registry, runner, sniffOf } from './json-detector-helpers.js';
+import { fixtureLine, sampleLine } from './helpers.js';
+import { assertClaimsNoForeignSample, autoDetectedSamples, hostileVariants, obs, propertyChecks, registry, runner } from './json-detector-helpers.js';
 
 const cb = await runner('carbon_black_cloud');
 const reg = await registry();
@@ -10,17 +10,11 @@ const watch1 = sampleLine('carbon_black_cloud', 'alerts.jsonl', 2);
 const watch2 = sampleLine('carbon_black_cloud', 'alerts.jsonl', 3);
 
 test('every sample is auto-detected as carbon_black_cloud and parses to one alert', () => {
-  const lines = sampleLines('carbon_black_cloud', '.jsonl');
-  assert.equal(lines.length, 3);
-  for (const l of lines) {
-    const r = cb.run(l.text, 'auto');
-    assert.ok('alerts' in r, `${l.file}:${l.line}: ${JSON.stringify(r)}`);
-    assert.equal(r.detector, 'carbon_black_cloud');
-  }
+  autoDetectedSamples(cb, 'carbon_black_cloud', 3);
 });
 
 test('sniff: no other product sample is claimed', () => {
-  for (const l of otherSampleLines(['carbon_black_cloud'])) assert.ok(sniffOf(cb.detector, l.text) < 0.5, l.where);
+  assertClaimsNoForeignSample(cb, 'carbon_black_cloud');
 });
 
 test('CB_ANALYTICS alert (v7): reason, severity 5/10, device, process, malware name', () => {
@@ -93,13 +87,9 @@ test('v6 field names, network fields, {"results": [...]} pages, endpoint events 
 });
 
 test('legacy SIEM notifications: THREAT and POLICY_ACTION', () => {
-  const device = { deviceId: 123, deviceName: 'CORP\\LAP-3', email: 'jane@corp.example', internalIpAddress: '10.5.5.5', externalIpAddress: '198.51.100.5', deviceType: 'WINDOWS' };
-  const threat = cb.alert(JSON.stringify({
-    type: 'THREAT', url: 'https://defense.conferdeploy.net/investigate?s[c][INCIDENT_ID][0]=ABC', eventTime: 1505855470113, eventId: 'e1', deviceInfo: device, ruleName: 'r',
-    threatInfo: { incidentId: 'ABC', score: 7, summary: 'A known virus (Trojan: Emotet) was detected running.', time: 1505855470000,
-      indicators: [{ applicationName: 'x.exe', sha256Hash: 'a6f593d2c6a34da0ee4205cbd1139c3e107f1a6ba63ce0fa064eca40620b9314', indicatorName: 'KNOWN_MALWARE' }],
-      threatCause: { actor: '4ab2c4932e01ab8460bd8bff5afb0c76e9e238c10ce47515be40c49f652d0282', actorName: 'x.exe', reason: 'T_REP_VIRUS', threatCategory: 'KNOWN_MALWARE' } },
-  }));
+  const threatText = fixtureLine('carbon_black_cloud', 'siem_notifications.jsonl', 1);
+  const device = (JSON.parse(threatText) as { deviceInfo: unknown }).deviceInfo;
+  const threat = cb.alert(threatText);
   assert.equal(threat.vendor_id, 'ABC');
   assert.equal(threat.time, '2017-09-19T21:11:10.113Z');
   assert.equal(threat.severity, 70);
@@ -107,10 +97,7 @@ test('legacy SIEM notifications: THREAT and POLICY_ACTION', () => {
   assert.deepEqual(threat.user, { name: 'jane@corp.example', email: 'jane@corp.example' });
   assert.equal(threat.file?.sha256, '4ab2c4932e01ab8460bd8bff5afb0c76e9e238c10ce47515be40c49f652d0282');
   assert.ok(obs(threat).includes('sha256:a6f593d2c6a34da0ee4205cbd1139c3e107f1a6ba63ce0fa064eca40620b9314:file'));
-  const policy = cb.alert(JSON.stringify({
-    type: 'POLICY_ACTION', eventTime: 1505855470113, eventId: 'e2', eventDescription: 'Policy action TERMINATE applied', deviceInfo: device,
-    policyAction: { sha256Hash: '4ab2c4932e01ab8460bd8bff5afb0c76e9e238c10ce47515be40c49f652d0282', action: 'TERMINATE', reputation: 'KNOWN_MALWARE', applicationName: 'x.exe' },
-  }));
+  const policy = cb.alert(fixtureLine('carbon_black_cloud', 'siem_notifications.jsonl', 2));
   assert.equal(policy.action, 'blocked');
   assert.equal(policy.vendor_id, 'e2');
   assert.equal(cb.run(JSON.stringify({ type: 'THREAT', deviceInfo: device, threatInfo: {} }), 'auto').detector, 'carbon_black_cloud');

@@ -1,26 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sampleLine, sampleLines } from './helpers.js';
-import { hostileVariants, obs, otherSampleLines, propertyChecks, registry, runner, sniffOf } from './json-detector-helpers.js';
+import { fixtureLine, sampleLine } from './helpers.js';
+import { assertClaimsNoForeignSample, autoDetectedSamples, hostileVariants, obs, propertyChecks, registry, runner } from './json-detector-helpers.js';
 
 const edr = await runner('carbonblack_edr');
 const reg = await registry();
 const line = (n: number) => sampleLine('carbonblack_edr', 'events.jsonl', n);
 
 test('every sample is auto-detected as carbonblack_edr; binaryinfo and ingress events are context', () => {
-  const lines = sampleLines('carbonblack_edr', '.jsonl');
-  assert.equal(lines.length, 6);
-  const kinds = lines.map((l) => {
-    const r = edr.run(l.text, 'auto');
-    assert.ok(!('error' in r), `${l.file}:${l.line}: ${JSON.stringify(r)}`);
-    assert.equal(r.detector, 'carbonblack_edr');
-    return 'alerts' in r ? 'alert' : r.context[0]!.kind;
-  });
+  const kinds = autoDetectedSamples(edr, 'carbonblack_edr', 6, 'parsed').map(({ result: r }) => ('alerts' in r ? 'alert' : 'context' in r ? r.context[0]!.kind : 'error'));
   assert.deepEqual(kinds, ['binary', 'binary', 'binary', 'alert', 'modload', 'alert']);
 });
 
 test('sniff: no other product sample is claimed', () => {
-  for (const l of otherSampleLines(['carbonblack_edr'])) assert.ok(sniffOf(edr.detector, l.text) < 0.5, l.where);
+  assertClaimsNoForeignSample(edr, 'carbonblack_edr');
 });
 
 test('binaryinfo records: hashes as observables, no host', () => {
@@ -65,10 +58,7 @@ test('moduleload ingress event: context with both hashes and the computer', () =
 });
 
 test('process watchlist hit, alert.watchlist.hit and feed hits with types; integer interface_ip', () => {
-  const proc = edr.alert(JSON.stringify({
-    type: 'watchlist.hit.process', cb_server: 'cbserver', watchlist_id: 7, watchlist_name: 'Suspicious PowerShell', event_timestamp: 1600000000.25, server_name: 'cb.local',
-    docs: [{ process_name: 'powershell.exe', path: 'c:\\windows\\system32\\windowspowershell\\v1.0\\powershell.exe', cmdline: 'powershell -enc SQBFAFgA', process_md5: '7353f60b1739074eb17c5f4dddefe239', process_pid: 4420, parent_name: 'winword.exe', hostname: 'WS-12', username: 'CORP\\gina', interface_ip: 167772161, sensor_id: 12, unique_id: '00000c-0001' }],
-  }));
+  const proc = edr.alert(fixtureLine('carbonblack_edr', 'watchlist_hits.jsonl', 1));
   assert.equal(proc.title, 'Watchlist hit: Suspicious PowerShell');
   assert.deepEqual(proc.host, { name: 'WS-12', ip: '10.0.0.1', id: '12' });
   assert.deepEqual(proc.user, { name: 'gina', domain: 'CORP' });
@@ -76,10 +66,7 @@ test('process watchlist hit, alert.watchlist.hit and feed hits with types; integ
   assert.equal(proc.file?.md5, '7353f60b1739074eb17c5f4dddefe239');
   assert.equal(proc.vendor_id, '7:00000c-0001:2020-09-13T12:26:40.250Z');
 
-  const alert = edr.alert(JSON.stringify({
-    type: 'alert.watchlist.hit.ingress.process', alert_severity: 87.5, unique_id: 'a-1', watchlist_name: 'Ransomware', watchlist_id: '3', hostname: 'SRV-2',
-    process_name: 'vssadmin.exe', md5: '2f1cd2a3f1a5b8d4e4a6c1d7c8e9f0a1', username: 'CORP\\svc', created_time: '2021-01-01T00:00:00Z', cmdline: 'vssadmin delete shadows /all',
-  }));
+  const alert = edr.alert(fixtureLine('carbonblack_edr', 'watchlist_hits.jsonl', 2));
   assert.equal(alert.vendor_id, 'a-1');
   assert.equal(alert.severity, 88);
   assert.equal(alert.severity_label, 'high');

@@ -1,11 +1,11 @@
 /**
- * Carbon Black App Control (Bit9) has no shared sample: the records below are written from the vendor's
- * documentation — the App Control API event object (developer.carbonblack.com, "App Control API",
- * /api/bit9platform/v1/event: the fields and the severity/type enumerations), the App Control Events
- * Guide (subtype names and ids such as 801 "Execution block (unapproved file)", 812 "File approved
- * (publisher)"; the Basic/Enhanced syslog key="value" message; the CEF mapping: vendor/product, signature
- * id = subtype id, severity = 9 - event severity, externalId, cat, start, rt, msg) — with made-up hosts,
- * users and hashes.
+ * Carbon Black App Control (Bit9) has no shared sample: the records (test/fixtures/samples/cb_app_control/)
+ * are written from the vendor's documentation — the App Control API event object (developer.carbonblack.com,
+ * "App Control API", /api/bit9platform/v1/event: the fields and the severity/type enumerations), the App
+ * Control Events Guide (subtype names and ids such as 801 "Execution block (unapproved file)", 812 "File
+ * approved (publisher)"; the Basic/Enhanced syslog key="value" message; the CEF mapping: vendor/product,
+ * signature id = subtype id, severity = 9 - event severity, externalId, cat, start, rt, msg) — with made-up
+ * hosts, users and hashes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,34 +13,19 @@ import fc from 'fast-check';
 import { ParseError } from '../../src/detectors/detector.js';
 import { withParseContext } from '../../src/detectors/lib/context.js';
 import { rawRecord } from '../../src/detectors/lib/registry.js';
-import { fastEnough } from './helpers.js';
+import { fastEnough, fixtureLine } from './helpers.js';
 import { assertNoCrash, hostileVariants, obs, otherSampleLines, propertyChecks, registry, runner, sniffOf } from './json-detector-helpers.js';
 
 const ac = await runner('cb_app_control');
 const reg = await registry();
 
-const API_BLOCK = JSON.stringify({
-  id: 7853, timestamp: '2017-10-04T22:22:00.387Z', receivedTimestamp: '2017-10-04T22:22:01.100Z',
-  description: "File 'c:\\users\\alice\\downloads\\invoice.exe' [3b463c94b52414cfaad61ecdac64ca84eaea1ab4be69f75834aaa7701ab5e7d0] was blocked because it was unapproved.",
-  type: 4, subtype: 801, subtypeName: 'Execution block (unapproved file)', ipAddress: '10.1.2.3', computerId: 12, computerName: 'CORP\\WS-042',
-  policyId: 7, policyName: 'High Enforcement', fileCatalogId: 5025, installerFileCatalogId: 0, processFileCatalogId: 4411, fileName: 'invoice.exe',
-  pathName: 'c:\\users\\alice\\downloads', commandLine: null, processPathName: 'c:\\windows\\explorer.exe', processFileName: 'explorer.exe', installerFileName: null,
-  processKey: '00000000-0000-21c4-01d7-2a4d122ad34d', severity: 5, userName: 'CORP\\alice', ruleName: null, banName: null, updaterName: null, indicatorName: null,
-  param1: null, param2: null, param3: null, stringId: 441, unifiedSource: null,
-});
-const API_MALICIOUS = JSON.stringify({
-  id: 9001, timestamp: '2020-05-05T05:05:05Z', description: "Malicious file 'c:\\temp\\mimikatz.exe' [e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6] detected by Carbon Black File Reputation.",
-  type: 5, subtype: 1003, subtypeName: 'Malicious file detected', ipAddress: '10.1.2.9', computerId: 14, computerName: 'CORP\\SRV-DB1', severity: 2,
-  userName: 'CORP\\svc_sql', fileName: 'mimikatz.exe', pathName: 'c:\\temp', processFileName: 'cmd.exe', processPathName: 'c:\\windows\\system32\\cmd.exe', commandLine: 'cmd.exe /c c:\\temp\\mimikatz.exe',
-});
-const API_APPROVAL = JSON.stringify({
-  id: 7860, timestamp: '2017-10-04T22:30:00Z', description: "File 'c:\\windows\\system32\\mspaint.exe' was approved by Publisher 'Microsoft Corporation'.",
-  type: 4, subtype: 812, subtypeName: 'File approved (publisher)', computerId: 12, computerName: 'CORP\\WS-042', severity: 6, userName: 'CORP\\alice',
-});
-const SYSLOG = '<13>Jan  8 16:23:07 acserver Carbon Black App Control Server event: text="File \'c:\\users\\bob\\desktop\\x.exe\' [3B463C94B52414CFAAD61ECDAC64CA84EAEA1AB4BE69F75834AAA7701AB5E7D0] was blocked because it was banned." type="Policy Enforcement" subtype="Execution block (banned file)" hostname="CORP\\WS1" username="CORP\\bob" date="1/8/2015 4:23:07 PM" ip_address="10.1.1.5" process="c:\\windows\\explorer.exe" file_path="c:\\users\\bob\\desktop\\x.exe" file_name="x.exe" file_hash="3B463C94B52414CFAAD61ECDAC64CA84EAEA1AB4BE69F75834AAA7701AB5E7D0" policy="High Enforcement" rule_name="Banned: x.exe" process_key="00000000-0000-0cb4-01d0-2b5dbf9d1ea6" server_version="8.1.4.3" file_trust="-2" file_threat="100" process_trust="10" process_threat="0" prevalence="1"';
-const SYSLOG_LOGIN = '<14>Jan  8 16:25:00 acserver Carbon Black App Control Server event: text="User \'admin\' logged in from 10.0.0.2." type="Session Management" subtype="Console user login" hostname="System" username="admin" date="1/8/2015 4:25:00 PM" ip_address="10.0.0.2"';
-const CEF_BLOCK = '<12>Apr  5 18:54:53 acserver CEF:0|VMware Carbon Black|App Control|8.7.0.123|801|Execution block (unapproved file)|5|externalId=8306996307 cat=Policy Enforcement start=1617648869000 rt=1617648874000 msg=File \'c:\\\\temp\\\\tool.exe\' [de96a6e69944335375dc1ac238336066889d9ffc7d73628ef4fe1b1b160ab32c] was blocked because it was unapproved. dvchost=acserver dhost=WS-7 dst=10.2.3.4 duser=CORP\\\\carol fname=tool.exe filePath=c:\\\\temp\\\\tool.exe fileHash=de96a6e69944335375dc1ac238336066889d9ffc7d73628ef4fe1b1b160ab32c cs1Label=Process Name cs1=c:\\\\windows\\\\explorer.exe cs2Label=Rule Name cs2=Default';
-const CEF_APPROVED = 'CEF:1|Carbon Black|Protection|8.1.8.258|812|File approved (publisher)|Medium| externalId=8306996308 msg=File \'/opt/app/lib.so\' [1234] was approved by Publisher \'Microsoft Corporation\'. start=1617648869000 cat=Policy Enforcement deviceSeverity=6 dhost=lnx-1 dst=10.2.3.5 duser=root fname=lib.so filePath=/opt/app/lib.so';
+const API_BLOCK = fixtureLine('cb_app_control', 'api_events.jsonl', 1);
+const API_MALICIOUS = fixtureLine('cb_app_control', 'api_events.jsonl', 2);
+const API_APPROVAL = fixtureLine('cb_app_control', 'api_events.jsonl', 3);
+const SYSLOG = fixtureLine('cb_app_control', 'syslog.log', 1);
+const SYSLOG_LOGIN = fixtureLine('cb_app_control', 'syslog.log', 2);
+const CEF_BLOCK = fixtureLine('cb_app_control', 'cef.log', 1);
+const CEF_APPROVED = fixtureLine('cb_app_control', 'cef.log', 2);
 
 test('every documented shape is auto-detected as cb_app_control', () => {
   for (const text of [API_BLOCK, API_MALICIOUS, API_APPROVAL, SYSLOG, SYSLOG_LOGIN, CEF_BLOCK, CEF_APPROVED]) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sampleLine, sampleLines } from './helpers.js';
-import { hostileVariants, obs, otherSampleLines, propertyChecks, registry, runner, sniffOf } from './json-detector-helpers.js';
+import { fixtureLine, sampleLine } from './helpers.js';
+import { assertClaimsNoForeignSample, autoDetectedSamples, hostileVariants, obs, propertyChecks, registry, runner, sniffOf } from './json-detector-helpers.js';
 
 const cs = await runner('crowdstrike');
 const reg = await registry();
@@ -11,18 +11,11 @@ const eppLinux = sampleLine('crowdstrike', 'epp_detection_summary.jsonl', 2);
 const eppWindows = sampleLine('crowdstrike', 'epp_detection_summary.jsonl', 3);
 
 test('every sample is auto-detected as crowdstrike and parses to one alert', () => {
-  const lines = sampleLines('crowdstrike', '.jsonl');
-  assert.equal(lines.length, 4);
-  for (const l of lines) {
-    const r = cs.run(l.text, 'auto');
-    assert.ok('alerts' in r, `${l.file}:${l.line}: ${JSON.stringify(r)}`);
-    assert.equal(r.detector, 'crowdstrike');
-    assert.ok(sniffOf(cs.detector, l.text) >= 0.9);
-  }
+  for (const { line } of autoDetectedSamples(cs, 'crowdstrike', 4)) assert.ok(sniffOf(cs.detector, line.text) >= 0.9);
 });
 
 test('sniff: no other product sample is claimed', () => {
-  for (const l of otherSampleLines(['crowdstrike'])) assert.ok(sniffOf(cs.detector, l.text) < 0.5, l.where);
+  assertClaimsNoForeignSample(cs, 'crowdstrike');
 });
 
 test('DetectionSummaryEvent (legacy): fields, severity 2 Low, NetworkAccesses, would-have-blocked', () => {
@@ -163,14 +156,7 @@ test('IncidentSummaryEvent is an alert; audit events are context', () => {
 });
 
 test('Alerts API v2 entity and a bare event object are read too', () => {
-  const api = cs.alert(JSON.stringify({
-    composite_id: 'cid:ind:aid:1-2-3', cid: 'cid', agent_id: 'aid', created_timestamp: '2024-05-01T10:00:00.123Z', timestamp: '2024-05-01T09:59:59Z',
-    display_name: 'Credential dumping', severity: 90, severity_name: 'Critical', tactic: 'Credential Access', technique: 'OS Credential Dumping', pattern_id: 51,
-    pattern_disposition: 16, falcon_host_link: 'https://falcon.us-2.crowdstrike.com/x', filename: 'procdump.exe', filepath: '\\Device\\HarddiskVolume2\\tools\\procdump.exe',
-    cmdline: 'procdump.exe -ma lsass.exe', sha256: 'cd'.repeat(32), user_name: 'CORP\\bob', local_process_id: 4242,
-    device: { device_id: 'aid', hostname: 'WS-9', local_ip: '10.9.9.9', mac_address: 'aa-bb-cc-dd-ee-ff', platform_name: 'Windows' },
-    parent_details: { filename: 'cmd.exe', md5: 'ef'.repeat(16) },
-  }));
+  const api = cs.alert(fixtureLine('crowdstrike', 'alerts_api.jsonl', 1));
   assert.equal(api.vendor_id, 'cid:ind:aid:1-2-3');
   assert.equal(api.time, '2024-05-01T09:59:59.000Z');
   assert.equal(api.severity_label, 'critical');

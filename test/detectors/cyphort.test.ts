@@ -1,30 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { loadDetectors, normalizeRecord, rawRecord, type NormalizeResult } from '../../src/detectors/lib/registry.js';
+import { rawRecord } from '../../src/detectors/lib/registry.js';
 import cyphort from '../../src/detectors/cyphort.js';
-import type { AlertDraft } from '../../src/model/alert.js';
-import { fastEnough } from './helpers.js';
+import { fastEnough, fixtureLine } from './helpers.js';
 import { foreignSampleRecords } from './foreign-samples.js';
+import { obs, registry, runner } from './json-detector-helpers.js';
 
-// No Cyphort sample exists in shared/samples. The JSON records are reconstructed from the fields FIDO read
-// (fido-original.md §3.3 v2 positions, §3.4 v3 event_array / incident_details); the CEF lines are the
-// Cyphort syslog test messages of a public Arista CloudVision connector (CyphortSyslogMsg.py).
+// No Cyphort sample exists in shared/samples. The records are in test/fixtures/samples/cyphort/. The JSON
+// records are reconstructed from the fields FIDO read (fido-original.md §3.3 v2 positions, §3.4 v3 event_array /
+// incident_details); the CEF lines are the Cyphort syslog test messages of a public Arista CloudVision connector
+// (CyphortSyslogMsg.py).
 
-const registry = await loadDetectors();
-const run = (text: string, hint: string | null = 'cyphort'): NormalizeResult => normalizeRecord(registry, text, hint, { receivedAt: '2026-01-01T00:00:00Z' });
-function alertsOf(text: string, hint: string | null = 'cyphort'): AlertDraft[] {
-  const r = run(text, hint);
-  assert.ok('alerts' in r, JSON.stringify(r));
-  assert.equal(r.detector, 'cyphort', 'claimed by cyphort');
-  return r.alerts;
-}
-const alertOf = (text: string, hint: string | null = 'cyphort'): AlertDraft => {
-  const a = alertsOf(text, hint);
-  assert.equal(a.length, 1);
-  return a[0]!;
-};
-const obs = (a: AlertDraft) => a.observables.map((o) => `${o.type}:${o.value}:${o.role}`);
+const { run, alert: alertOf, alerts: alertsOf } = await runner('cyphort');
+const reg = await registry();
 
 /** A v2 row with the positions FIDO read; everything else blank. */
 function row(values: Record<number, string>): string[] {
@@ -33,12 +22,7 @@ function row(values: Record<number, string>): string[] {
   return r;
 }
 
-const V3_EVENTS = {
-  event_array: [
-    { event_id: 9001, event_type: 'http', event_category: 'TROJAN', event_name: 'TROJAN_Zbot.CY', event_severity: 0.8, last_activity_time: '2016-05-02 10:11:12', endpoint_ip: '10.9.8.7', endpoint_name: 'ws-77', endpoint_os_type: 'Windows 7', source_ip: '203.0.113.50', source_name: 'dl.evil.example', source_country_code: 'RU', source_country_name: 'Russia', incident_id: 4242, incident_risk: 'High', collector_id: 'col-1', search_data: '' },
-    { event_id: 9002, event_type: 'cnc', event_category: 'TROJAN', event_name: 'TROJAN_Zbot.CY', event_severity: 0.95, last_activity_time: '2016-05-02 10:15:00', endpoint_ip: '10.9.8.7', endpoint_name: 'ws-77', source_ip: '198.51.100.66', source_name: 'c2.evil.example', incident_id: 4242 },
-  ],
-};
+const V3_EVENTS = JSON.parse(fixtureLine('cyphort', 'v3_event_array.jsonl', 1));
 
 test('v3 event_array: one alert per event, FIDO titles, endpoint is the host, source the threat end', () => {
   const text = JSON.stringify(V3_EVENTS);
@@ -61,7 +45,7 @@ test('v3 event_array: one alert per event, FIDO titles, endpoint is the host, so
 });
 
 test('a single v3 event; severity on other scales and as risk words', () => {
-  const base = { event_id: 1, event_type: 'exploit', event_name: 'CVE-2015-5122', last_activity_time: '2016-05-02 10:11:12', endpoint_ip: '10.0.0.1', source_ip: '203.0.113.1', incident_id: 7 };
+  const base = JSON.parse(fixtureLine('cyphort', 'v3_event.jsonl', 1));
   assert.equal(cyphort.sniff(rawRecord(JSON.stringify(base))), 0.9);
   assert.equal(alertOf(JSON.stringify({ ...base, event_severity: 7 })).severity, 70);
   assert.equal(alertOf(JSON.stringify({ ...base, event_severity: 65 })).severity, 65);
@@ -71,16 +55,7 @@ test('a single v3 event; severity on other scales and as risk words', () => {
 });
 
 test('v3 incident_details: one alert per download and per infection, FIDO fields', () => {
-  const details = {
-    incident_details: {
-      incident_id: 4242, has_exploit: false, has_download: true, has_execution: true, has_infection: true, has_data_theft: false, has_file_submission: false,
-      endpoint_ip: '10.9.8.7', endpoint_name: 'ws-77', last_activity_time: '2016-05-02 10:20:00',
-      download_array: [{ event_id: 555, source_url: 'http://dl.evil.example/payload.exe', file_md5_string: '44D88612FEA8A8F36DE82E1278ABB02F', req_headers: { host: 'dl.evil.example' }, malware_name: 'TROJAN_Zbot.CY' }],
-      infection_array: [{ infection_id: 777, cnc_servers: 'c2.evil.example, 198.51.100.66' }],
-      exploit_array: [], second_order_array: [],
-    },
-  };
-  const text = JSON.stringify(details);
+  const text = fixtureLine('cyphort', 'v3_incident_details.jsonl', 1);
   assert.equal(cyphort.sniff(rawRecord(text)), 0.95);
   const [dl, inf] = alertsOf(text, 'auto');
   assert.equal(dl!.title, 'Malware downloaded: TROJAN_Zbot.CY');
@@ -135,8 +110,8 @@ test('bare rows and malformed API records are refused with a reason', () => {
 });
 
 test('Cortex CEF: type from the signature id, malware from the name, SHA-1 file hash, C&C servers', () => {
-  const cnc = '2019-02-23 17:36:39.841+00 tap0.test.cyphort.com CEF:0|Cyphort|Cortex|3.2.1.16|cnc|TROJAN_Zemot.CY|7|externalId=995 eventId=123 lastActivityTime=2015-02-23 17:36:39.841+00 src=50.154.149.189 dst=192.168.1.10 malwareSeverity=0.5 malwareCategory=Trojan_DataTheft cncServers=50.154.149.189';
-  const found = registry.detect(rawRecord(cnc));
+  const cnc = fixtureLine('cyphort', 'cef.log', 1);
+  const found = reg.detect(rawRecord(cnc));
   assert.ok('detector' in found && found.detector.name === 'cyphort');
   const a = alertOf(cnc, 'auto');
   assert.equal(a.title, 'CNC Detected: TROJAN_Zemot.CY');
@@ -148,12 +123,12 @@ test('Cortex CEF: type from the signature id, malware from the name, SHA-1 file 
   assert.deepEqual(a.host, { ip: '192.168.1.10' });
   assert.equal(a.vendor_id, '995:123');
   assert.ok(obs(a).includes('ip:50.154.149.189:cnc'));
-  const email = alertOf('2019-02-23 17:36:39.841+00 tap0.test.cyphort.com CEF:0|Cyphort|Cortex|3.2.1.16|email|TROJAN_Zemot.CY|7|externalId=995 eventId=123 lastActivityTime=2015-02-23 17:36:39.841+00 src=50.154.149.189 dst=192.168.1.10 fileHash=d93216633bf6f86bc3076530b6e9ca6443fc75b5 fileName=abc.bin fileType=Zip archive data, at least v2.0 to extract startTime=2015-02-23 17:36:39.841+00');
+  const email = alertOf(fixtureLine('cyphort', 'cef.log', 2));
   assert.deepEqual(email.file, { name: 'abc.bin', sha1: 'd93216633bf6f86bc3076530b6e9ca6443fc75b5' });
-  const exploit = alertOf('2019-02-23 17:36:39.841+00 tap0.test.cyphort.com CEF:0|Cyphort|Cortex|3.2.1.16|exploit|Exploit|7|externalId=995 eventId=123 lastActivityTime=2015-02-23 17:36:39.841+00 src=50.154.149.189 dst=192.168.1.10 reqReferer=http://forums.example.com/content.php url=http://64.202.116.151/nzrems2/1');
+  const exploit = alertOf(fixtureLine('cyphort', 'cef.log', 3));
   assert.equal(exploit.url, 'http://64.202.116.151/nzrems2/1');
   assert.ok(obs(exploit).includes('url:http://forums.example.com/content.php:referer'));
-  const leef = alertOf('<134>Sep 24 16:23:36 ovf-core LEEF:1.0|Cyphort|Cortex|5.0|http|src=172.16.1.101\tdst=172.16.1.105\tsev=10\teventId=5\tlastActivityTime=2018-09-24 16:23:30', 'auto');
+  const leef = alertOf(fixtureLine('cyphort', 'leef.log', 1), 'auto');
   assert.equal(leef.severity, 100);
   assert.equal(leef.title, 'Malware downloaded: unknown malware');
 });

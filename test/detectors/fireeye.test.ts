@@ -1,31 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { loadDetectors, normalizeRecord, rawRecord, type NormalizeResult } from '../../src/detectors/lib/registry.js';
+import { rawRecord } from '../../src/detectors/lib/registry.js';
 import fireeye from '../../src/detectors/fireeye.js';
 import type { AlertDraft } from '../../src/model/alert.js';
-import { fastEnough, sampleLine, sampleLines } from './helpers.js';
+import { fastEnough, fixtureLine, fixtureText, sampleLine, sampleLines } from './helpers.js';
 import { foreignSampleRecords } from './foreign-samples.js';
+import { obs, registry, runner } from './json-detector-helpers.js';
 
-const registry = await loadDetectors();
-const run = (text: string, hint: string | null = 'fireeye'): NormalizeResult => normalizeRecord(registry, text, hint, { receivedAt: '2026-01-01T00:00:00Z' });
-function alertsOf(text: string, hint: string | null = 'fireeye'): AlertDraft[] {
-  const r = run(text, hint);
-  assert.ok('alerts' in r, JSON.stringify(r));
-  assert.equal(r.detector, 'fireeye', 'claimed by fireeye');
-  return r.alerts;
-}
-function alertOf(text: string, hint: string | null = 'fireeye'): AlertDraft {
-  const a = alertsOf(text, hint);
-  assert.equal(a.length, 1);
-  return a[0]!;
-}
-function errorOf(text: string, hint: string | null = 'fireeye'): string {
-  const r = run(text, hint);
-  assert.ok('error' in r, JSON.stringify(r));
-  return r.error;
-}
-const obs = (a: AlertDraft) => a.observables.map((o) => `${o.type}:${o.value}:${o.role}`);
+const { run, alert: alertOf, alerts: alertsOf, error: errorOf } = await runner('fireeye');
+const reg = await registry();
 
 // ---- NX network metadata (shared samples: elastic/integrations fireeye nx test log) ----------------------------
 
@@ -65,8 +49,7 @@ test('NX rawmsg fields: times, tuples, SNI, file MD5 and DNS name come from the 
 });
 
 test('NX rawmsg holding an alert event is an alert; a rawmsg that is not JSON is quarantined with the reason', () => {
-  const inner = { timestamp: '2021-03-01T10:00:00.000000+0000', flow_id: 1, event_type: 'alert', src_ip: '10.0.0.8', src_port: 50000, dest_ip: '198.51.100.4', dest_port: 80, proto: 'TCP', alert: { action: 'allowed', signature_id: 2100498, signature: 'GPL ATTACK_RESPONSE id check returned root', category: 'Potentially Bad Traffic', severity: 2 } };
-  const a = alertOf(JSON.stringify({ rawmsg: JSON.stringify(inner), deviceid: '1', meta_sip4: '10.0.0.1' }), 'auto');
+  const a = alertOf(fixtureLine('fireeye', 'nx_alert.jsonl', 1), 'auto');
   assert.equal(a.title, 'GPL ATTACK_RESPONSE id check returned root');
   assert.equal(a.rule?.id, '2100498');
   assert.deepEqual(a.src, { ip: '10.0.0.8', port: 50000 });
@@ -78,22 +61,7 @@ test('NX rawmsg holding an alert event is an alert; a rawmsg that is not JSON is
 
 // Reconstructed from FireEye's "extended" JSON notification as published in a public integration README
 // (Web MPS, malware-object, single malware object, cnc-service list); values kept, IPs as written.
-const WEB_EXTENDED = {
-  msg: 'extended', product: 'Web MPS', version: '7.7.0.123456', appliance: 'fireeye.foo.bar', 'appliance-id': '00:11:11:11:11:11',
-  alert: [{
-    src: { ip: '10.1.2.3', host: 'internalclient.intra.net', vlan: '0', mac: '00:24:aa:aa:aa:aa' },
-    severity: 'minr',
-    'alert-url': 'https://fireeye.foo.bar/event_stream/events_for_bot?ma_id=12345678',
-    explanation: {
-      'malware-detected': { malware: { profile: 'win7x64-sp1', 'http-header': 'POST http://malicious.com', name: 'Misc.Eicar-Test-File', md5sum: '44d88612fea8a8f36de82e1278abb02f', 'executed-at': '2016-01-19T08:30:21Z', application: 'Windows Explorer', type: 'exe', original: 'driver.exe', stype: '24' } },
-      protocol: '', analysis: 'binary',
-      'cnc-services': { 'cnc-service': [{ protocol: 'tcp', port: '4143', channel: '\\\\026\\\\003\\\\001', address: '198.50.234.211' }, { protocol: 'tcp', port: '9943', channel: '\\\\026\\\\003\\\\001', address: '80.96.150.201' }] },
-      anomaly: '98816',
-    },
-    occurred: '2016-01-20 09:30:21+00', id: '12345678', action: 'notified', interface: { mode: 'tap' },
-    dst: { ip: '10.1.2.4', mac: '00:24:bb:bb:bb:bb' }, name: 'malware-object',
-  }],
-};
+const WEB_EXTENDED = JSON.parse(fixtureLine('fireeye', 'notifications.jsonl', 1));
 
 test('Web MPS extended JSON: every documented field lands in the alert', () => {
   const text = JSON.stringify(WEB_EXTENDED);
@@ -115,12 +83,7 @@ test('Web MPS extended JSON: every documented field lands in the alert', () => {
 });
 
 test('the alerts wrapper and alert arrays give one alert per entry; a callback fills dst from its C&C service', () => {
-  const callback = {
-    id: '777', uuid: '5b1e2c44-0a4f-4b8e-9a7e-111111111111', name: 'malware-callback', severity: 'majr', occurred: '2017-02-03T04:05:06Z', action: 'blocked',
-    src: { ip: '192.168.5.20', port: '51515', mac: '00:50:56:00:00:01' },
-    explanation: { 'malware-detected': { malware: [{ name: 'Trojan.Zbot', sid: '89046625' }] }, 'cnc-services': { 'cnc-service': { address: 'c2.evil.example', port: '8080', protocol: 'tcp', channel: 'GET /gate.php?id=1 HTTP/1.1::~~Host: c2.evil.example::~~User-Agent: x::~~::~~' } } },
-  };
-  const alerts = alertsOf(JSON.stringify({ alerts: { alert: [WEB_EXTENDED.alert[0], callback] }, msg: 'normal', product: 'Web MPS' }), 'auto');
+  const alerts = alertsOf(fixtureLine('fireeye', 'notifications.jsonl', 6), 'auto');
   assert.equal(alerts.length, 2);
   const cb = alerts[1]!;
   assert.equal(cb.title, 'malware-callback: Trojan.Zbot');
@@ -137,15 +100,7 @@ test('the alerts wrapper and alert arrays give one alert per entry; a callback f
 
 test('EX (Email MPS) JSON: sender, recipient, subject, attachment hashes', () => {
   // Reconstructed from FireEye EX alert notification fields (src.smtp-mail-from, dst.smtp-to, smtp-message).
-  const ex = {
-    msg: 'extended', product: 'Email MPS', appliance: 'fireeye-ex1', 'appliance-id': '002590AABBCC',
-    alert: {
-      id: '5511', uuid: 'e2b1a0c3-0000-4000-8000-000000005511', name: 'malware-object', severity: 'crit', product: 'Email MPS', occurred: '2019-04-02T08:15:30Z', action: 'blocked',
-      src: { 'smtp-mail-from': 'invoice@evil.example' }, dst: { 'smtp-to': 'alice@corp.example' },
-      'smtp-message': { subject: 'Overdue invoice 4411', id: '<abc@evil.example>' },
-      explanation: { 'malware-detected': { malware: [{ name: 'Trojan.Emotet', md5sum: 'D41D8CD98F00B204E9800998ECF8427E', sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', original: 'invoice_4411.doc', type: 'doc' }, { name: 'Trojan.Emotet', md5sum: '44d88612fea8a8f36de82e1278abb02f', original: 'stage2.exe' }] } },
-    },
-  };
+  const ex = JSON.parse(fixtureLine('fireeye', 'notifications.jsonl', 2));
   const a = alertOf(JSON.stringify(ex), 'auto');
   assert.equal(a.title, 'malware-object: Trojan.Emotet');
   assert.equal(a.severity, 90);
@@ -160,15 +115,8 @@ test('EX (Email MPS) JSON: sender, recipient, subject, attachment hashes', () =>
 
 test('Web Services API camelCase JSON (malwareDetected, md5Sum, cncServices, applianceId) maps the same way', () => {
   // Shape of demisto/content FireEyeNX get_alerts_response.json with real values.
-  const api = {
-    alert: [{
-      explanation: { malwareDetected: { malware: [{ url: 'http://dl.evil.example/a.exe', name: 'Trojan.Agent', md5Sum: '44d88612fea8a8f36de82e1278abb02f', sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', original: 'a.exe', sid: '123' }] }, cncServices: { cncService: [{ address: '203.0.113.77', channel: '', port: 443, protocol: 'TCP' }] } },
-      src: { ip: '10.0.0.5', mac: '00:11:22:33:44:55', port: 50123 }, alertUrl: 'https://nx/event_stream/events_for_bot?ev_id=9', action: 'notified',
-      occurred: '2020-06-01 12:00:00 +0000', dst: { mac: '66:77:88:99:aa:bb', port: 80, ip: '203.0.113.77' }, applianceId: 'APP1', id: 9, name: 'MALWARE_OBJECT', severity: 'MAJR', uuid: 'uuid-9', product: 'WEB_MPS', vlan: 0,
-    }],
-    appliance: 'wMPS', version: 'wMPS (wMPS) 9.0.0.916432', msg: 'extended', alertsCount: 1,
-  };
-  const a = alertOf(JSON.stringify(api), 'auto');
+  const api = fixtureLine('fireeye', 'notifications.jsonl', 3);
+  const a = alertOf(api, 'auto');
   assert.equal(a.title, 'malware-object: Trojan.Agent');
   assert.equal(a.time, '2020-06-01T12:00:00.000Z');
   assert.equal(a.severity, 75);
@@ -182,8 +130,8 @@ test('Web Services API camelCase JSON (malwareDetected, md5Sum, cncServices, app
 
 test('NX ips-event: the matched signature names the alert and the rule', () => {
   // Reconstructed: FireEye NX IPS notifications explain with ips-detected (sig-id, sig-name, cve-id, attack-time).
-  const ips = { msg: 'extended', product: 'Web MPS', alert: { id: '31', name: 'ips-event', severity: 'majr', action: 'blocked', src: { ip: '203.0.113.44', port: '4444' }, dst: { ip: '10.3.3.3', port: '445' }, explanation: { 'ips-detected': { 'sig-id': '89006415', 'sig-name': 'MS08-067 NetAPI Buffer Overflow', 'cve-id': 'CVE-2008-4250', 'attack-time': '2016-02-01T10:00:00Z', 'match-count': '1' } } } };
-  const a = alertOf(JSON.stringify(ips), 'auto');
+  const ips = fixtureLine('fireeye', 'notifications.jsonl', 4);
+  const a = alertOf(ips, 'auto');
   assert.equal(a.title, 'ips-event: MS08-067 NetAPI Buffer Overflow');
   assert.deepEqual(a.rule, { id: '89006415', name: 'MS08-067 NetAPI Buffer Overflow', category: 'ips-event' });
   assert.equal(a.time, '2016-02-01T10:00:00.000Z');
@@ -193,8 +141,8 @@ test('NX ips-event: the matched signature names the alert and the rule', () => {
 
 test('MAS concise notification: malware as an object, time from occurred', () => {
   // From a public FireEye MAS test fixture (TIE integration).
-  const mas = { product: 'MAS', 'appliance-id': '00:00:00:00:00:00', appliance: 'fireeye-000000', alert: { src: { url: '/data/ma/share/winxp-sp3/src/41281428cd6f503f948e931d546e340c.exe' }, severity: 'majr', 'alert-url': 'https://fireeye-85f7be/malware_analysis/analyses?maid=146658', explanation: { 'malware-detected': { malware: { 'executed-at': '2017-05-09T14:30:25Z', md5sum: '41281428cd6f503f948e931d546e340c', type: 'exe', name: 'Trojan.LuminosityLink' } } }, occurred: '2017-05-09T14:30:25Z', action: 'notified', id: '146658', name: 'malware-object' }, version: '7.7.5.577562', msg: 'concise' };
-  const a = alertOf(JSON.stringify(mas), 'auto');
+  const mas = fixtureLine('fireeye', 'notifications.jsonl', 5);
+  const a = alertOf(mas, 'auto');
   assert.equal(a.title, 'malware-object: Trojan.LuminosityLink');
   assert.equal(a.time, '2017-05-09T14:30:25.000Z');
   assert.equal(a.file?.md5, '41281428cd6f503f948e931d546e340c');
@@ -213,21 +161,7 @@ test('alert time: occurred, else attackTime, else the malware times; nothing usa
 // ---- XML and text notifications --------------------------------------------------------------------------------
 
 // Reconstructed from the FireEye 2011 AlertSchema (namespace, alert attributes, explanation/src/dst elements).
-const XML = `<?xml version="1.0" encoding="UTF-8"?>
-<alerts xmlns="http://www.fireeye.com/alert/2011/AlertSchema" appliance="fireeye-nx1" appliance-id="00:25:90:AA:BB:CC" msg="normal" product="Web MPS" version="7.9.1.123456">
-  <alert id="4242" name="malware-callback" product="Web MPS" severity="majr" uuid="1b3c9f0e-7d1a-4c55-9a11-2f0c3e5d7a90">
-    <explanation protocol="tcp" analysis="content">
-      <malware-detected><malware name="Trojan.Zbot" sid="33334444" stype="bot-command"/></malware-detected>
-      <cnc-services><cnc-service address="evil-c2.example" port="8080" protocol="tcp"><channel>POST /gate.php HTTP/1.1::~~Host: evil-c2.example::~~</channel></cnc-service></cnc-services>
-    </explanation>
-    <src><ip>10.10.10.21</ip><mac>00:0c:29:aa:bb:cc</mac><port>51234</port><host>ws-21.corp.example</host></src>
-    <dst><ip>198.51.100.23</ip><mac>00:1b:17:00:01:13</mac><port>8080</port></dst>
-    <occurred>2016-11-03T14:05:11Z</occurred>
-    <action>notified</action>
-    <interface mode="tap" label="A">pether3</interface>
-    <alert-url>https://fireeye-nx1/event_stream/events_for_bot?ev_id=4242&amp;x=1</alert-url>
-  </alert>
-</alerts>`;
+const XML = fixtureText('fireeye', 'notification_xml.whole.txt');
 
 function assertZbot(a: AlertDraft): void {
   assert.equal(a.title, 'malware-callback: Trojan.Zbot');
@@ -264,33 +198,7 @@ test('hostile XML: DTDs and entities refused, malformed and deep documents quara
 
 test('text notification (the e-mail body FIDO read) becomes the same alert', () => {
   // Reconstructed from fido-original.md §3.5 (src/ip, dst, occurred, md5sum, cnc-service address, channel).
-  const body = [
-    'Subject: malware-callback detected: Trojan.Zbot',
-    'alert-url: https://fireeye-nx1/event_stream/events_for_bot?ev_id=4242',
-    'product: Web MPS',
-    'appliance: fireeye-nx1',
-    'msg: normal',
-    'alert: (id:4242, name:malware-callback)',
-    '  severity: majr',
-    '  occurred: 2016-11-03 14:05:11+00',
-    '  action: notified',
-    '  src:',
-    '    ip: 10.10.10.21',
-    '    mac: 00:0c:29:aa:bb:cc',
-    '    port: 51234',
-    '    host: ws-21.corp.example',
-    '  dst:',
-    '    ip: 198.51.100.23',
-    '    port: 8080',
-    '  explanation:',
-    '    malware-detected:',
-    '      malware: (name:Trojan.Zbot, sid:33334444)',
-    '        md5sum: 44d88612fea8a8f36de82e1278abb02f',
-    '    cnc-services:',
-    '      cnc-service: (address:evil-c2.example, port:8080, protocol:tcp)',
-    '        channel: POST /gate.php HTTP/1.1::~~Host: evil-c2.example::~~',
-    '',
-  ].join('\n');
+  const body = fixtureText('fireeye', 'notification_text.whole.txt');
   assert.equal(fireeye.sniff(rawRecord(body)), 0.85);
   const a = alertOf(body, 'auto');
   assertZbot(a);
@@ -301,10 +209,10 @@ test('text notification (the e-mail body FIDO read) becomes the same alert', () 
 // ---- CEF and LEEF ---------------------------------------------------------------------------------------------
 
 // splunk/splunk-connect-for-syslog FireEye CMS test event (ev_id and host shortened, \\= as on the wire).
-const CMS_CALLBACK = '<164>fenotify-1590500.warning: CEF:0|FireEye|CMS|9.0.1.923211|MC|malware-callback|7|requestClientApplication=Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:84.0) Gecko/20100101 Firefox/84.0 cn2Label=sid cn2=11111112 cs5Label=cncHost cs5=172.65.203.203 spt=10400 smac=00:1c:7f:3f:a4:4a cn1Label=vlan cn1=0 cs4Label=link cs4=https://cm.example.com/event_stream/events_for_bot?ev_id\\=1590500 rt=Jan 25 2021 20:37:54 UTC proto=tcp dst=172.65.203.203 externalId=1590500 dmac=7c:ad:4f:10:06:83 dvchost=hrccnx01 cs6Label=channel cs6=GET /appliance-test/alert.html HTTP/1.1::~~Host: fedeploycheck.fireeye.com::~~User-Agent: Mozilla/5.0::~~::~~ src=162.18.29.1 cn3Label=cncPort cn3=80 dpt=80 request=hxxp://fedeploycheck.fireeye.com/appliance-test/alert.html dvc=10.246.129.27 requestMethod=GET act=notified cs1Label=sname cs1=FETestEvent devicePayloadId=71de5c6d-5faa-4d60-b145-4d060f734023 start=Jan 25 2021 20:37:54 UTC';
+const CMS_CALLBACK = fixtureLine('fireeye', 'cef.log', 1);
 
 test('CEF from CMS: fireeye wins over the generic cef detector and maps the labelled fields', () => {
-  const found = registry.detect(rawRecord(CMS_CALLBACK));
+  const found = reg.detect(rawRecord(CMS_CALLBACK));
   assert.ok('detector' in found && found.detector.name === 'fireeye');
   const a = alertOf(CMS_CALLBACK, 'auto');
   assert.equal(a.title, 'malware-callback: FETestEvent');
@@ -324,7 +232,7 @@ test('CEF from CMS: fireeye wins over the generic cef detector and maps the labe
 
 test('CEF domain-match (shost, C&C host name) and EX malware-object (recipient, attachment, flexString sname)', () => {
   // Apache Metron / araqne FireEye test lines.
-  const dm = alertOf('<164>Mar 19 05:24:39 10.220.15.15 fenotify-851983.alert: CEF:0|FireEye|CMS|7.2.1.244420|DM|domain-match|1|rt=Feb 09 2015 12:28:26 UTC dvc=10.201.78.57 cn3Label=cncPort cn3=53 cn2Label=sid cn2=80494706 shost=dev001srv02.example.com proto=udp cs5Label=cncHost cs5=mfdclk001.org dvchost=DEVFEYE1 spt=54527 dvc=10.100.25.16 smac=00:00:0c:07:ac:00 cn1Label=vlan cn1=0 externalId=851983 cs4Label=link cs4=https://DEVCMS01.example.com/event_stream/events_for_bot?ev_id\\=851983 dmac=00:1d:a2:af:32:a1 cs1Label=sname cs1=Trojan.Generic.DNS', 'auto');
+  const dm = alertOf(fixtureLine('fireeye', 'cef.log', 2), 'auto');
   assert.equal(dm.title, 'domain-match: Trojan.Generic.DNS');
   assert.equal(dm.time, '2015-02-09T12:28:26.000Z');
   assert.equal(dm.severity, 10);
@@ -332,7 +240,7 @@ test('CEF domain-match (shost, C&C host name) and EX malware-object (recipient, 
   assert.deepEqual(dm.dst, { port: 53, host: 'mfdclk001.org' });
   assert.equal(dm.domain, 'mfdclk001.org');
   assert.equal(dm.vendor_id, '851983');
-  const ex = alertOf('<161>fenotify-1315069887.alert: CEF:0|FireEye|CMS|7.7.1.439492|MO|malware-object|4|rt=Mar 30 2016 09:55:01 UTC fileHash=481e959d8a7cbeaf67a30eff7e989c5a filePath=/3qZjLW6xPpz5C8dn-files_doc_5D6D7B.zip dvchost=SERVER003 cs4Label=link cs4=https://server0003/emps/eanalysis?e_id\\=129555927&type\\=attch suser=sender@evil.example duser=RickUser72@hotmail.com cn1Label=vlan cn1=0 externalId=1377069887 dvc=101.4.103.75 act=notified msg=5d777dfe-e4b9-4700-99e1-477ee8eab15b@msn.com flexString1Label=sname flexString1=Archive', 'auto');
+  const ex = alertOf(fixtureLine('fireeye', 'cef.log', 3), 'auto');
   assert.equal(ex.title, 'malware-object: Archive');
   assert.deepEqual(ex.email, { from: 'sender@evil.example', to: ['rickuser72@hotmail.com'] });
   assert.deepEqual(ex.file, { name: '3qZjLW6xPpz5C8dn-files_doc_5D6D7B.zip', path: '/3qZjLW6xPpz5C8dn-files_doc_5D6D7B.zip', md5: '481e959d8a7cbeaf67a30eff7e989c5a' });
@@ -341,7 +249,7 @@ test('CEF domain-match (shost, C&C host name) and EX malware-object (recipient, 
 
 test('LEEF with "^" between attributes (FireEye MPS) maps callback, C&C channel URL and MACs', () => {
   // araqne FireeyeLogParserTest line.
-  const leef = 'fenotify-42053.alert: LEEF:1.0|FireEye|MPS|7.0.0.138133|malware-callback|src=110.222.210.197^sname=Trojan.Msidebar.C^dstMAC=10:04:96:6d:71:5c^proto=tcp^dvchost=Bora-FireEye^dst=151.72.69.29^vlan=4093^srcPort=60545^dvc=151.200.99.22^cncHost=151.72.69.29^externalId=42053^devTime=Mar 18 2014 10:03:29 Z^sid=89046625^cncPort=80^link=https://Bora-FireEye./event_stream/events_for_bot?ev_id\\=42053^dstPort=80^cncChannel=GET /AppTag/TagCnt_xe2.asp HTTP/1.1::~~Host: ad.syndiapi.com::~~Accept: text/html, */*::~~Accept-Encoding: identity::~~User-Agent: Mozilla/3.0 (compatible; Indy Library)::~~::~~^srcMAC=10:04:96:52:de:96^';
+  const leef = fixtureLine('fireeye', 'leef.log', 1);
   const a = alertOf(leef, 'auto');
   assert.equal(a.title, 'malware-callback: Trojan.Msidebar.C');
   assert.equal(a.time, '2014-03-18T10:03:29.000Z');

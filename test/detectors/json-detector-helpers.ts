@@ -2,7 +2,9 @@
  * Shared by the tests of the JSON product detectors (crowdstrike, microsoft_defender, sentinel_one,
  * carbon_black_cloud, carbonblack_edr, cb_app_control, sophos_central, aws_guardduty, okta): parse through
  * the real registry with a fixed reception time, and the robustness checks every such detector must pass —
- * hostile values, other products' samples, arbitrary JSON and mutated samples (fast-check).
+ * hostile values, other products' samples, arbitrary JSON and mutated samples (fast-check). The runner also
+ * serves the tests that parse through the registry with a hint (suricata, fireeye, lastline, cyphort,
+ * protectwise, sophos_av).
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -11,7 +13,7 @@ import { loadDetectors, normalizeRecord, rawRecord, type DetectorRegistry, type 
 import { withParseContext } from '../../src/detectors/lib/context.js';
 import { finalizeAlert } from '../../src/detectors/lib/observables.js';
 import type { AlertDraft } from '../../src/model/alert.js';
-import { fastEnough } from './helpers.js';
+import { fastEnough, sampleLines, type SampleLine } from './helpers.js';
 import { foreignSampleRecords } from './foreign-samples.js';
 
 export const RECEIVED_AT = '2026-01-01T00:00:00Z';
@@ -24,12 +26,14 @@ export function registry(): Promise<DetectorRegistry> {
 
 export interface Runner {
   detector: Detector;
-  /** normalizeRecord through the registry (hint = the detector's name, or 'auto'). */
+  /** normalizeRecord through the registry (hint = the detector's name by default, 'auto', or null). */
   run(text: string, hint?: string | null): NormalizeResult;
-  alert(text: string): AlertDraft;
-  alerts(text: string): AlertDraft[];
-  context(text: string): ContextEvent;
-  error(text: string): string;
+  /** The one alert of the record, which this detector claimed. */
+  alert(text: string, hint?: string | null): AlertDraft;
+  /** The alerts of the record, which this detector claimed. */
+  alerts(text: string, hint?: string | null): AlertDraft[];
+  context(text: string, hint?: string | null): ContextEvent;
+  error(text: string, hint?: string | null): string;
 }
 
 export async function runner(name: string): Promise<Runner> {
@@ -37,28 +41,29 @@ export async function runner(name: string): Promise<Runner> {
   const detector = reg.get(name);
   assert.ok(detector, `detector ${name} is not registered`);
   const run = (text: string, hint: string | null = name) => normalizeRecord(reg, text, hint, { receivedAt: RECEIVED_AT });
-  const alerts = (text: string) => {
-    const r = run(text);
+  const alerts = (text: string, hint: string | null = name) => {
+    const r = run(text, hint);
     assert.ok('alerts' in r, JSON.stringify(r).slice(0, 600));
+    assert.equal(r.detector, name, `claimed by ${name}`);
     return r.alerts;
   };
   return {
     detector,
     run,
     alerts,
-    alert(text) {
-      const list = alerts(text);
+    alert(text, hint = name) {
+      const list = alerts(text, hint);
       assert.equal(list.length, 1);
       return list[0]!;
     },
-    context(text) {
-      const r = run(text);
+    context(text, hint = name) {
+      const r = run(text, hint);
       assert.ok('context' in r, JSON.stringify(r).slice(0, 600));
       assert.equal(r.context.length, 1);
       return r.context[0]!;
     },
-    error(text) {
-      const r = run(text);
+    error(text, hint = name) {
+      const r = run(text, hint);
       assert.ok('error' in r, `expected an error, got ${JSON.stringify(r).slice(0, 300)}`);
       return r.error;
     },
@@ -66,6 +71,32 @@ export async function runner(name: string): Promise<Runner> {
 }
 
 export const obs = (a: { observables: Array<{ type: string; value: string; role: string }> }): string[] => a.observables.map((o) => `${o.type}:${o.value}:${o.role}`);
+
+/**
+ * Every shared sample of `folder` (.jsonl): `count` of them, each auto-detected as the runner's detector with
+ * the expected outcome (alerts, context, or either but not an error). Returns them with their results.
+ */
+export function autoDetectedSamples(
+  r: Runner,
+  folder: string,
+  count: number,
+  outcome: 'alerts' | 'context' | 'parsed' = 'alerts',
+): Array<{ line: SampleLine; result: NormalizeResult }> {
+  const lines = sampleLines(folder, '.jsonl');
+  assert.equal(lines.length, count);
+  return lines.map((l) => {
+    const result = r.run(l.text, 'auto');
+    if (outcome === 'parsed') assert.ok(!('error' in result), `${l.file}:${l.line}: ${JSON.stringify(result)}`);
+    else assert.ok(outcome in result, `${l.file}:${l.line}: ${JSON.stringify(result).slice(0, 600)}`);
+    assert.equal(result.detector, r.detector.name);
+    return { line: l, result };
+  });
+}
+
+/** The runner's detector claims no other product's shared sample (its sniff stays below the registry threshold). */
+export function assertClaimsNoForeignSample(r: Runner, ...ownFolders: string[]): void {
+  for (const l of otherSampleLines(ownFolders)) assert.ok(sniffOf(r.detector, l.text) < 0.5, l.where);
+}
 
 /** Every shared sample record outside the `except` folders (text and JSON formats alike), via foreign-samples.ts. */
 export function otherSampleLines(except: string[]): Array<{ where: string; text: string }> {

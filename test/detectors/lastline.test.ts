@@ -1,33 +1,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { loadDetectors, normalizeRecord, rawRecord, type NormalizeResult } from '../../src/detectors/lib/registry.js';
+import { rawRecord } from '../../src/detectors/lib/registry.js';
 import lastline from '../../src/detectors/lastline.js';
-import type { AlertDraft } from '../../src/model/alert.js';
-import { fastEnough } from './helpers.js';
+import { fastEnough, fixtureLine } from './helpers.js';
 import { foreignSampleRecords } from './foreign-samples.js';
+import { obs, registry, runner } from './json-detector-helpers.js';
 
-// No Lastline sample exists in shared/samples. The records below are reconstructed from public
-// documentation: the CEF detection line is the Trellix ESM "Lastline Enterprise log format" sample (IPs
-// moved into documentation/private ranges), the appliance-status line the FortiSIEM Lastline sample, the
-// LEEF lines follow the field names of the ExabeamLabs Lastline LEEF parsers, the JSON form the same names
-// in snake_case.
+// No Lastline sample exists in shared/samples. The records (test/fixtures/samples/lastline/) are reconstructed
+// from public documentation: the CEF detection line is the Trellix ESM "Lastline Enterprise log format" sample
+// (IPs moved into documentation/private ranges), the appliance-status line the FortiSIEM Lastline sample, the
+// LEEF lines follow the field names of the ExabeamLabs Lastline LEEF parsers, the JSON form the same names in
+// snake_case.
 
-const registry = await loadDetectors();
-const run = (text: string, hint: string | null = 'lastline'): NormalizeResult => normalizeRecord(registry, text, hint, { receivedAt: '2026-01-01T00:00:00Z' });
-function alertOf(text: string, hint: string | null = 'lastline'): AlertDraft {
-  const r = run(text, hint);
-  assert.ok('alerts' in r, JSON.stringify(r));
-  assert.equal(r.detector, 'lastline', 'claimed by lastline');
-  assert.equal(r.alerts.length, 1);
-  return r.alerts[0]!;
-}
-const obs = (a: AlertDraft) => a.observables.map((o) => `${o.type}:${o.value}:${o.role}`);
+const { run, alert: alertOf } = await runner('lastline');
+const reg = await registry();
 
-const CEF_SIGNATURE = 'May 20 13:20:56 llmanager CEF:0|Lastline|Enterprise|7.3|signature-match|IDS Signature Match|4|act=LOG cat=drive-by/Fiesta EK cn1=45 cn1Label=impact cn2=6052 cn2Label=IncidentId cn3=100 cn3Label=IncidentImpact cnt=1 cs1=d6aeef2b:20fbe7df:13acfcd2 cs1Label=detectionId cs2=https://user.lastline.com/event#/3999999999/677777777/78888?event_time\\=2017-05-20 cs2Label=EventDetailLink cs3=http://example.com/asp9gg3/0040e4c25360c1ec435c460d570f5a0602080b040704580704010742550607;5061531 cs3Label=EventUrl deviceExternalId=3888888888:688888888 dpt=80 dst=203.0.113.10 end=May 20 2017 13:16:16 UTC externalId=74444 proto=TCP src=10.0.0.20 start=May 20 2017 13:16:16 UTC';
-const CEF_STATUS = 'Aug 13 14:48:37 fortisiem CEF:0|Lastline|Enterprise|7.10|appliance-status|Appliance Status|1|cat=Online cs1=SENSOR cs1Label=deviceType cs2=https://example/portal#/appliances/config/status/76b80c7ac11a4d37bc6b29e66726b01d cs2Label=deviceStatusLink deviceExternalId=76b80c7ac11a4d37bc6b29e66726b01d dvc=10.31.61.152 dvchost=sensor1.corp.example end=Aug 13 2018 16:48:37 CEST rt=Aug 13 2018 16:48:37 CEST start=Aug 13 2018 16:48:37 CEST';
-const LEEF_EMAIL = '<134>May 21 09:00:01 llsensor LEEF:1.0|Lastline|Enterprise|8.1|email-attachment|devTime=May 21 2019 08:59:58 UTC\tdevTimeFormat=MMM dd yyyy HH:mm:ss z\tdesc=Suspicious Email Attachment\tsev=7\tcat=malware/Emotet\timpact=80\temailSubject=Invoice 4411\tsender=billing@evil.example\tusrName=alice@corp.example\tfname=invoice.doc\tfileHash=44d88612fea8a8f36de82e1278abb02f\tEventDetailLink=https://user.lastline.com/event#/1/2/3\tdeviceExternalId=1:2\texternalId=99887';
-const LEEF_DNS = 'LEEF:1.0|Lastline|Enterprise|8.1|dns-resolution|devTime=Jun 02 2019 10:00:00 UTC\tdesc=Suspicious DNS Resolution\tsev=5\tcat=command&control/Emotet C2\timpact=70\tsrc=192.168.10.5\tsrcPort=53211\tdst=192.168.1.1\tdstPort=53\tdhost=c2.evil.example\texternalId=1201';
+const CEF_SIGNATURE = fixtureLine('lastline', 'cef.log', 1);
+const CEF_STATUS = fixtureLine('lastline', 'cef.log', 2);
+const LEEF_EMAIL = fixtureLine('lastline', 'leef.log', 1);
+const LEEF_DNS = fixtureLine('lastline', 'leef.log', 2);
 
 test('CEF signature-match: impact is the severity, cat gives threat class and threat', () => {
   const a = alertOf(CEF_SIGNATURE, 'auto');
@@ -47,7 +39,7 @@ test('CEF signature-match: impact is the severity, cat gives threat class and th
 });
 
 test('Lastline CEF wins over the generic cef detector', () => {
-  const found = registry.detect(rawRecord(CEF_SIGNATURE));
+  const found = reg.detect(rawRecord(CEF_SIGNATURE));
   assert.ok('detector' in found && found.detector.name === 'lastline');
   assert.equal(lastline.sniff(rawRecord(CEF_SIGNATURE)), 0.95);
 });
@@ -92,7 +84,7 @@ test('LEEF dns-resolution: ports, queried host as domain, internal host; LEEF se
 });
 
 test('JSON detection events use the same mapping (snake_case names)', () => {
-  const j = { event_id: 'ev-77', event_time: '2019-05-21 09:10:11', threat: 'Cobalt Strike', threat_class: 'command&control', impact: 90, src_ip: '10.1.1.5', dst_ip: '198.51.100.9', dst_port: 443, dst_host: 'beacon.evil.example', detection_id: 'a:b:c', incident_id: 12, event_detail_link: 'https://user.lastline.com/event#/x' };
+  const j = JSON.parse(fixtureLine('lastline', 'detection.jsonl', 1));
   const text = JSON.stringify(j);
   assert.equal(lastline.sniff(rawRecord(text)), 0.95);
   const a = alertOf(text, 'auto');

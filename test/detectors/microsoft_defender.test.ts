@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sampleLine, sampleLines } from './helpers.js';
-import { hostileVariants, obs, otherSampleLines, propertyChecks, registry, runner, sniffOf } from './json-detector-helpers.js';
+import { fixtureLine, sampleLine } from './helpers.js';
+import { assertClaimsNoForeignSample, autoDetectedSamples, hostileVariants, obs, propertyChecks, registry, runner } from './json-detector-helpers.js';
 
 const md = await runner('microsoft_defender');
 const reg = await registry();
@@ -10,17 +10,11 @@ const mde1 = sampleLine('microsoft_defender', 'mde_alerts.jsonl', 1);
 const mde2 = sampleLine('microsoft_defender', 'mde_alerts.jsonl', 2);
 
 test('every sample is auto-detected as microsoft_defender and parses to one alert', () => {
-  const lines = sampleLines('microsoft_defender', '.jsonl');
-  assert.equal(lines.length, 3);
-  for (const l of lines) {
-    const r = md.run(l.text, 'auto');
-    assert.ok('alerts' in r, `${l.file}:${l.line}: ${JSON.stringify(r)}`);
-    assert.equal(r.detector, 'microsoft_defender');
-  }
+  autoDetectedSamples(md, 'microsoft_defender', 3);
 });
 
 test('sniff: no other product sample is claimed', () => {
-  for (const l of otherSampleLines(['microsoft_defender'])) assert.ok(sniffOf(md.detector, l.text) < 0.5, l.where);
+  assertClaimsNoForeignSample(md, 'microsoft_defender');
 });
 
 test('Graph alerts_v2: device, file, process evidence', () => {
@@ -123,10 +117,7 @@ test('list pages give one alert per element; an empty page is an error', () => {
 });
 
 test('legacy SIEM API record', () => {
-  const a = md.alert(JSON.stringify({
-    AlertTime: '2019-01-01T10:00:00Z', ComputerDnsName: 'desk1.corp.example', AlertTitle: 'Suspicious PowerShell', Category: 'Execution', Severity: 'Medium',
-    AlertId: 'da1', LinkToWDATP: 'https://securitycenter.windows.com/alert/da1', FileName: 'ps.exe', FilePath: 'C:\\tmp', Sha1: '5c6d'.repeat(10), UserName: 'eve', UserDomain: 'CORP',
-  }));
+  const a = md.alert(fixtureLine('microsoft_defender', 'siem_api.jsonl', 1));
   assert.equal(a.vendor_id, 'da1');
   assert.equal(a.severity, 50);
   assert.deepEqual(a.user, { name: 'eve', domain: 'CORP' });

@@ -4,6 +4,7 @@
  * records of other formats that a detector must not claim.
  */
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import type { AlertDraft } from '../../src/model/alert.js';
 import { ParseError, type ContextEvent, type Detector } from '../../src/detectors/detector.js';
 import { withParseContext } from '../../src/detectors/lib/context.js';
@@ -79,6 +80,17 @@ export function sniff(d: Detector, text: string): number {
   return d.sniff(rawRecord(text));
 }
 
+/** Arbitrary text, and `base` with arbitrary text inserted anywhere, hold the contract (fast-check, 300 runs). */
+export function junkHoldsContract(d: Detector, base: string, maxJunk = 300): void {
+  fc.assert(
+    fc.property(fc.string({ maxLength: maxJunk }), fc.integer({ min: 0, max: base.length }), (junk, at) => {
+      holdsContract(d, junk);
+      holdsContract(d, base.slice(0, at) + junk + base.slice(at));
+    }),
+    { numRuns: 300 },
+  );
+}
+
 /** One record of each neighbouring format, labelled. */
 export const OTHER_FORMATS: Record<string, string> = {
   cef: '<134>Feb 14 19:04:54 dsm CEF:0|Trend Micro|Deep Security Manager|10.0|600|User Signed In|3|src=10.52.116.160 suser=admin target=admin msg=User signed in from 2001:db8::5',
@@ -104,4 +116,9 @@ export const OTHER_FORMATS: Record<string, string> = {
 /** Every other-format record except those named. */
 export function othersExcept(...names: string[]): Array<[string, string]> {
   return Object.entries(OTHER_FORMATS).filter(([k]) => !names.includes(k));
+}
+
+/** The detector sniffs every other-format record except those named below the registry threshold. */
+export function assertOthersSniffLow(d: Detector, ...except: string[]): void {
+  for (const [name, text] of othersExcept(...except)) assert.ok(sniff(d, text) < 0.5, `${name} sniffed ${sniff(d, text)}`);
 }

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { Command } from 'commander';
 import { normalizeCommand, register } from '../../src/cli/commands/normalize.js';
 import { register as registerDetectors } from '../../src/cli/commands/detectors.js';
@@ -11,22 +10,18 @@ import { loadDetectors } from '../../src/detectors/lib/registry.js';
 import { ULID_PATTERN } from '../../src/util/ulid.js';
 import { SAMPLES, sampleLine } from './helpers.js';
 
+import { captureOutput } from '../support/cli.js';
 const registry = await loadDetectors({ jsonMappings: [{ name: 'acme', match: { vendor: 'acme' }, fields: { title: 'msg', time: 'ts' } }] });
 
 async function runCli(input: string, opts: Partial<{ detector: string; raw: boolean; tz: string }> = {}, file?: string) {
   const dir = mkdtempSync(join(tmpdir(), 'fido-norm-'));
   const path = file ?? join(dir, 'input');
   if (!file) writeFileSync(path, input);
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (c: Buffer) => (stdout += c.toString()));
-  err.on('data', (c: Buffer) => (stderr += c.toString()));
+  const { out, err, stdout, stderr } = captureOutput();
   try {
     const code = await normalizeCommand(path, { detector: 'auto', tz: 'UTC', ...opts }, out, err, registry);
-    const lines = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-    return { code, lines, stderr };
+    const lines = stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    return { code, lines, stderr: stderr() };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

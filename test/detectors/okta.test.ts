@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sampleLine, sampleLines } from './helpers.js';
-import { hostileVariants, obs, otherSampleLines, propertyChecks, registry, runner, sniffOf } from './json-detector-helpers.js';
+import { assertClaimsNoForeignSample, autoDetectedSamples, hostileVariants, obs, propertyChecks, registry, runner } from './json-detector-helpers.js';
 
 const okta = await runner('okta');
 const reg = await registry();
@@ -10,18 +10,11 @@ const verify = sampleLine('okta', 'system_log.jsonl', 2);
 const groupAdd = sampleLine('okta', 'system_log.jsonl', 6);
 
 test('every sample is auto-detected as okta; all six are routine: auth context', () => {
-  const lines = sampleLines('okta', '.jsonl');
-  assert.equal(lines.length, 6);
-  for (const l of lines) {
-    const r = okta.run(l.text, 'auto');
-    assert.ok('context' in r, `${l.file}:${l.line}: ${JSON.stringify(r).slice(0, 300)}`);
-    assert.equal(r.detector, 'okta');
-    assert.equal(r.context[0]!.kind, 'auth');
-  }
+  for (const { result } of autoDetectedSamples(okta, 'okta', 6, 'context')) if ('context' in result) assert.equal(result.context[0]!.kind, 'auth');
 });
 
 test('sniff: no other product sample is claimed', () => {
-  for (const l of otherSampleLines(['okta'])) assert.ok(sniffOf(okta.detector, l.text) < 0.5, l.where);
+  assertClaimsNoForeignSample(okta, 'okta');
 });
 
 test('context events carry the event, the client address and the actor', () => {

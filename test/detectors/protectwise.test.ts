@@ -1,44 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { loadDetectors, normalizeRecord, rawRecord, type NormalizeResult } from '../../src/detectors/lib/registry.js';
+import { rawRecord } from '../../src/detectors/lib/registry.js';
 import protectwise from '../../src/detectors/protectwise.js';
-import type { AlertDraft } from '../../src/model/alert.js';
-import { fastEnough } from './helpers.js';
+import { fastEnough, fixtureLine } from './helpers.js';
 import { foreignSampleRecords } from './foreign-samples.js';
+import { obs, runner } from './json-detector-helpers.js';
 
-// No ProtectWise sample exists in shared/samples. The records are reconstructed from the fields FIDO read
-// (fido-original.md §3.8) and those the Splunk SOAR and Cortex XSOAR ProtectWise integrations read
-// (connectionInfo, fileReputation.hashes, idsEvent.description, netflow id.*, startedAt/observedAt).
+// No ProtectWise sample exists in shared/samples. The records (test/fixtures/samples/protectwise/) are
+// reconstructed from the fields FIDO read (fido-original.md §3.8) and those the Splunk SOAR and Cortex XSOAR
+// ProtectWise integrations read (connectionInfo, fileReputation.hashes, idsEvent.description, netflow id.*,
+// startedAt/observedAt).
 
-const registry = await loadDetectors();
-const run = (text: string, hint: string | null = 'protectwise'): NormalizeResult => normalizeRecord(registry, text, hint, { receivedAt: '2026-01-01T00:00:00Z' });
-function alertsOf(text: string, hint: string | null = 'protectwise'): AlertDraft[] {
-  const r = run(text, hint);
-  assert.ok('alerts' in r, JSON.stringify(r));
-  assert.equal(r.detector, 'protectwise', 'claimed by protectwise');
-  return r.alerts;
-}
-const obs = (a: AlertDraft) => a.observables.map((o) => `${o.type}:${o.value}:${o.role}`);
+const { run, alerts: alertsOf } = await runner('protectwise');
 
-const EVENT = {
-  id: 'ev-3f9a', type: 'IdsEvent', message: 'Command and control traffic to known Zeus server', observedStage: 'CommandAndControl',
-  threatScore: 82, threatLevel: 'HIGH', confidence: 90, killChainStage: 'CommandAndControl', category: 'Trojan', threatSubCategory: 'Zeus',
-  startedAt: 1462183872000, endedAt: 1462183999000, observationCount: 2, netflowCount: 2, sensorId: 7,
-  observations: [
-    {
-      id: 'ob-1', sensorId: 7, occurredAt: 1462183873000, observedAt: 1462183874000, killChainStage: 'CommandAndControl', source: 'Ids', netflowId: 'nf-1',
-      flowId: { ip: { srcIp: '10.2.2.2', dstIp: '203.0.113.9', srcPort: 49152, dstPort: 443, proto: 'TCP' } },
-      data: { idsEvent: { description: 'ET TROJAN Zeus C2 Beacon', signatureId: 2012345, generatorId: 1, category: 'A Network Trojan was detected' }, urlReputation: { url: 'http://c2.evil.example/gate.php', category: 'malware' }, ipReputation: { ip: '203.0.113.9', category: 'botnet' } },
-    },
-    {
-      id: 'ob-2', sensorId: 7, occurredAt: 1462183900000, killChainStage: 'Delivery', source: 'FileReputation',
-      connectionInfo: { srcIp: '198.51.100.20', dstIp: '10.2.2.2', srcPort: 80, dstPort: 49160, srcMac: '00:50:56:aa:bb:cc', dstMac: '00:50:56:dd:ee:ff', layer4Proto: 'TCP' },
-      data: { fileReputation: { hashes: { md5: '44D88612FEA8A8F36DE82E1278ABB02F', sha1: '3395856ce81f2b7382dee72602f798b642f14140', sha256: '275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f' }, fileName: 'update.exe' } },
-    },
-  ],
-  netflows: [{ key: 'nf-1', id: { srcIp: '10.2.2.2', dstIp: '203.0.113.9', srcPort: 49152, dstPort: 443, layer4Proto: 'TCP' }, geo: { dst: { country: 'RU' } } }],
-};
+const EVENT = JSON.parse(fixtureLine('protectwise', 'event.jsonl', 1));
 
 test('event detail: one alert per observation, IDS signature as rule, reputations as indicators', () => {
   const text = JSON.stringify(EVENT);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sampleLine, sampleLines } from './helpers.js';
-import { hostileVariants, obs, otherSampleLines, propertyChecks, registry, runner, sniffOf } from './json-detector-helpers.js';
+import { fixtureLine, sampleLine } from './helpers.js';
+import { assertClaimsNoForeignSample, autoDetectedSamples, hostileVariants, obs, propertyChecks, registry, runner } from './json-detector-helpers.js';
 
 const s1 = await runner('sentinel_one');
 const reg = await registry();
@@ -11,17 +11,11 @@ const alertSchema = sampleLine('sentinel_one', 'alerts.jsonl', 1);
 const alertStar = sampleLine('sentinel_one', 'alerts.jsonl', 2);
 
 test('every sample is auto-detected as sentinel_one and parses to one alert', () => {
-  const lines = sampleLines('sentinel_one', '.jsonl');
-  assert.equal(lines.length, 5);
-  for (const l of lines) {
-    const r = s1.run(l.text, 'auto');
-    assert.ok('alerts' in r, `${l.file}:${l.line}: ${JSON.stringify(r)}`);
-    assert.equal(r.detector, 'sentinel_one');
-  }
+  autoDetectedSamples(s1, 'sentinel_one', 5);
 });
 
 test('sniff: no other product sample is claimed', () => {
-  for (const l of otherSampleLines(['sentinel_one'])) assert.ok(sniffOf(s1.detector, l.text) < 0.5, l.where);
+  assertClaimsNoForeignSample(s1, 'sentinel_one');
 });
 
 test('threat 1: Trojan, malicious, kill succeeded (quarantine undone) → blocked', () => {
@@ -100,11 +94,7 @@ test('mitigation actions: quarantine → quarantined, later unquarantine → not
 });
 
 test('flat v2.0 threats and {"data": [...]} pages', () => {
-  const flat = s1.alert(JSON.stringify({
-    id: '555', agentComputerName: 'LAPTOP-1', agentIp: '10.1.1.1', agentId: '99', agentOsType: 'windows', classification: 'Ransomware',
-    confidenceLevel: 'malicious', createdDate: '2019-05-05T05:05:05.000Z', fileContentHash: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b',
-    filePath: '\\Device\\HarddiskVolume2\\Users\\ann\\evil.exe', threatName: 'evil.exe', username: 'CORP\\ann', mitigationStatus: 'mitigated',
-  }));
+  const flat = s1.alert(fixtureLine('sentinel_one', 'threats_v2_flat.jsonl', 1));
   assert.equal(flat.severity, 90);
   assert.equal(flat.action, 'quarantined');
   assert.deepEqual(flat.host, { name: 'LAPTOP-1', ip: '10.1.1.1', id: '99', os: 'windows' });

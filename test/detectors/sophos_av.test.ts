@@ -1,29 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { loadDetectors, normalizeRecord, rawRecord, type NormalizeResult } from '../../src/detectors/lib/registry.js';
+import { rawRecord } from '../../src/detectors/lib/registry.js';
 import sophosAv from '../../src/detectors/sophos_av.js';
-import type { AlertDraft } from '../../src/model/alert.js';
-import { fastEnough } from './helpers.js';
+import { fastEnough, fixtureLine } from './helpers.js';
 import { foreignSampleRecords } from './foreign-samples.js';
+import { runner } from './json-detector-helpers.js';
 
-// No sample of these formats exists in shared/samples. The Log Writer lines are reconstructed from the
-// layout FIDO split (fido-original.md §3.9: "INFO:" then InsertedAt=, EventTime=, ActionTaken=, UserName=,
-// Status=, ThreatType=, ThreatName=, FullFilePath=, ComputerName=, ComputerIPAddress= at the positions it
-// read) and from public SIEM parsers of the Sophos Reporting Log Writer (the quoted "events" line is a
-// Splunk eventgen sample); the SAV lines follow the messages in the Sophos Anti-Virus manuals.
+// No sample of these formats exists in shared/samples; the records are in test/fixtures/samples/sophos_av/. The
+// Log Writer lines are reconstructed from the layout FIDO split (fido-original.md §3.9: "INFO:" then
+// InsertedAt=, EventTime=, ActionTaken=, UserName=, Status=, ThreatType=, ThreatName=, FullFilePath=,
+// ComputerName=, ComputerIPAddress= at the positions it read) and from public SIEM parsers of the Sophos
+// Reporting Log Writer (the quoted "events" line is a Splunk eventgen sample); the SAV lines follow the messages
+// in the Sophos Anti-Virus manuals.
 
-const registry = await loadDetectors();
-const run = (text: string, hint: string | null = 'sophos_av'): NormalizeResult => normalizeRecord(registry, text, hint, { receivedAt: '2026-01-01T00:00:00Z' });
-function alertOf(text: string, hint: string | null = 'sophos_av'): AlertDraft {
-  const r = run(text, hint);
-  assert.ok('alerts' in r, JSON.stringify(r));
-  assert.equal(r.detector, 'sophos_av', 'claimed by sophos_av');
-  assert.equal(r.alerts.length, 1);
-  return r.alerts[0]!;
-}
+const { run, alert: alertOf } = await runner('sophos_av');
 
-const THREAT = '2014-03-26 09:15:21,123 INFO: InsertedAt=2014-03-26 09:14:50; EventID=123456; EventTime=2014-03-26 09:13:00; ActionTakenID=0; ActionTaken=None; UserName=CORP\\bob; StatusID=2; ScanTypeID=1; ScanType=On-access; Status=Not cleanable; ThreatTypeID=1; ThreatType=Viruses/spyware; ThreatName=Troj/Agent-ABC; FullFilePath=C:\\Users\\bob\\AppData\\Local\\Temp\\inv 2.exe; ComputerName=WS042; ComputerDomain=CORP; ComputerIPAddress=10.20.30.40; ';
+const THREAT = fixtureLine('sophos_av', 'log_writer.log', 1);
 
 test('Log Writer threat line: the fields FIDO split, as an alert', () => {
   assert.equal(sophosAv.sniff(rawRecord(THREAT)), 0.92);
@@ -57,40 +50,40 @@ test('cleaned-up threats, PUAs and EICAR score lower; actions map to blocked / q
 });
 
 test('quoted Log Writer events: Virus is an alert, Application control is context', () => {
-  const virus = 'InsertedAt="2020-03-29 06:21:43"; EventID="837006"; EventType="Virus"; Action="Blocked"; ComputerName="ACME-code-007"; ComputerDomain="DOMAIN"; ComputerIPAddress="10.1.1.7"; EventTime="2020-03-29 06:21:40"; Name="Troj/Emotet-CX"; UserName="DOMAIN\\jdoe"; SubType="Malware"; ReportingName="Endpoint";';
+  const virus = fixtureLine('sophos_av', 'log_writer.log', 2);
   const a = alertOf(virus, 'auto');
   assert.equal(a.title, 'Virus: Troj/Emotet-CX');
   assert.equal(a.time, '2020-03-29T06:21:40.000Z');
   assert.equal(a.action, 'blocked');
   assert.deepEqual(a.user, { name: 'jdoe', domain: 'DOMAIN' });
   assert.deepEqual(a.malware, { name: 'Troj/Emotet-CX', family: 'Emotet' });
-  const app = 'InsertedAt="2020-03-29 06:21:43"; EventID="837005"; EventType="Application control"; Action="None"; ComputerName="ACME-code-007"; ComputerDomain="DOMAIN"; ComputerIPAddress="127.0.0.1"; EventTime="2020-03-29 06:21:43"; EventTypeID="5"; Name="LogMeIn"; EventName="LogMeIn"; UserName=""; ActionID="6"; ScanTypeID="200"; ScanType="Unknown"; SubTypeID="23"; SubType="Remote management tool"; GroupName="";';
+  const app = fixtureLine('sophos_av', 'log_writer.log', 3);
   const r = run(app, 'auto');
   assert.ok('context' in r, JSON.stringify(r));
   assert.equal(r.detector, 'sophos_av');
   assert.equal(r.context[0]!.kind, 'application_control');
   assert.equal(r.context[0]!.data.name, 'LogMeIn');
   assert.equal(r.context[0]!.time, '2020-03-29T06:21:43.000Z');
-  const web = alertOf('EventID=9; EventType=Web; Action=Blocked; ComputerName=WS1; ComputerIPAddress=10.0.0.9; EventTime=2020-03-29 07:00:00; Name=Mal/HTMLGen-A; BlockedSite=http://bad.example/x.js; ReferringURL=http://news.example/');
+  const web = alertOf(fixtureLine('sophos_av', 'log_writer.log', 4));
   assert.equal(web.url, 'http://bad.example/x.js');
   assert.equal(web.domain, 'bad.example');
 });
 
 test('SAV local log lines (Windows SAV.txt, Linux savd syslog, savscan)', () => {
-  const win = alertOf('20130412 101442\tFile "C:\\Users\\alice\\Downloads\\eicar.com" belongs to virus/spyware \'EICAR-AV-Test\'.', 'auto');
+  const win = alertOf(fixtureLine('sophos_av', 'sav.log', 1), 'auto');
   assert.equal(win.title, 'EICAR-AV-Test (Viruses/spyware)');
   assert.equal(win.time, '2013-04-12T10:14:42.000Z');
   assert.deepEqual(win.file, { name: 'eicar.com', path: 'C:\\Users\\alice\\Downloads\\eicar.com' });
-  const lnx = alertOf("Apr 12 10:14:42 lnx01 savd[1234]: Virus/spyware 'Troj/Bdoor-XYZ' has been detected in /tmp/x.elf. Cleanup unavailable.", 'auto');
+  const lnx = alertOf(fixtureLine('sophos_av', 'sav.log', 2), 'auto');
   assert.equal(lnx.title, 'Troj/Bdoor-XYZ (Viruses/spyware)');
   assert.equal(lnx.time, '2025-04-12T10:14:42.000Z', 'year from the received time');
   assert.deepEqual(lnx.file, { name: 'x.elf', path: '/tmp/x.elf' });
   assert.deepEqual(lnx.host, { name: 'lnx01' });
   assert.equal(lnx.severity, 95);
-  const scan = alertOf(">>> Virus 'EICAR-AV-Test' found in file /home/bob/eicar test.com", 'auto');
+  const scan = alertOf(fixtureLine('sophos_av', 'sav.log', 3), 'auto');
   assert.equal(scan.file?.path, '/home/bob/eicar test.com');
   assert.equal(scan.time, '2026-01-01T00:00:00.000Z');
-  const quarantined = alertOf('2021-06-01 08:00:00 Virus/spyware \'Mal/DrodZp-A\' has been detected in "C:\\x\\y.exe" and moved to quarantine.');
+  const quarantined = alertOf(fixtureLine('sophos_av', 'sav.log', 4));
   assert.equal(quarantined.action, 'quarantined');
   assert.equal(quarantined.file?.path, 'C:\\x\\y.exe');
 });
@@ -108,7 +101,7 @@ test('malformed lines are refused with a reason', () => {
 
 test('sniff stays below the threshold for other products (Sophos Central and XG included)', () => {
   for (const { where, record } of foreignSampleRecords()) assert.ok(sophosAv.sniff(record) < 0.5, where);
-  const xg = 'device="SFW" date=2017-01-31 time=18:53:21 timezone="IST" device_name="SF01V" device_id=SFDemo-2df0960 log_id=030106207001 log_type="Anti-Virus" log_component="HTTP" log_subtype="Virus" status="" priority=Critical fw_rule_id=1 user_name="" virus="EICAR-AV-Test" FTP_url="" FTP_direction="" filename="" file_size=0 file_path="" ftpcommand="" url="http://www.eicar.org/download/eicar.com" domainname="www.eicar.org" src_ip=10.198.47.71 dst_ip=213.211.198.62 protocol="TCP" src_port=36034 dst_port=80';
+  const xg = fixtureLine('sophos_xg', 'anti_virus.log', 3);
   assert.ok(sophosAv.sniff(rawRecord(xg)) < 0.5);
   for (const text of ['Name=x; Status=y', 'ThreatName', '{"ThreatName":"x","ComputerName":"y","EventID":1}']) assert.ok(sophosAv.sniff(rawRecord(text)) < 0.5, text);
 });

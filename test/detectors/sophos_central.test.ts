@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sampleLine, sampleLines } from './helpers.js';
-import { hostileVariants, obs, otherSampleLines, propertyChecks, registry, runner, sniffOf } from './json-detector-helpers.js';
+import { fixtureLine, sampleLine } from './helpers.js';
+import { assertClaimsNoForeignSample, autoDetectedSamples, hostileVariants, obs, propertyChecks, registry, runner } from './json-detector-helpers.js';
 
 const sc = await runner('sophos_central');
 const reg = await registry();
@@ -9,17 +9,11 @@ const alert1 = sampleLine('sophos_central', 'alerts.jsonl', 1);
 const alert2 = sampleLine('sophos_central', 'alerts.jsonl', 2);
 
 test('every sample is auto-detected as sophos_central and parses to one alert', () => {
-  const lines = sampleLines('sophos_central', '.jsonl');
-  assert.equal(lines.length, 2);
-  for (const l of lines) {
-    const r = sc.run(l.text, 'auto');
-    assert.ok('alerts' in r, `${l.file}:${l.line}: ${JSON.stringify(r)}`);
-    assert.equal(r.detector, 'sophos_central');
-  }
+  autoDetectedSamples(sc, 'sophos_central', 2);
 });
 
 test('sniff: no other product sample is claimed', () => {
-  for (const l of otherSampleLines(['sophos_central'])) assert.ok(sniffOf(sc.detector, l.text) < 0.5, l.where);
+  assertClaimsNoForeignSample(sc, 'sophos_central');
 });
 
 test('PUA cleanup-failed alert: host, user, threat, file from the description, IPS details', () => {
@@ -65,10 +59,7 @@ test('events API: threat events are alerts, routine events context; actions from
 });
 
 test('Common API alert (raisedAt, managedAgent, person)', () => {
-  const a = sc.alert(JSON.stringify({
-    id: 'ca-1', category: 'malware', description: 'Malware detected', groupKey: 'g', managedAgent: { id: 'agent-1', type: 'computer', name: 'LAPTOP-9' },
-    person: { id: 'p', name: 'CORP\\ivy' }, product: 'endpoint', raisedAt: '2024-06-01T12:00:00.000Z', severity: 'high', type: 'Event::Endpoint::Threat::Detected',
-  }));
+  const a = sc.alert(fixtureLine('sophos_central', 'common_api_alerts.jsonl', 1));
   assert.equal(a.time, '2024-06-01T12:00:00.000Z');
   assert.deepEqual(a.host, { name: 'LAPTOP-9', id: 'agent-1' });
   assert.deepEqual(a.user, { name: 'ivy', domain: 'CORP' });

@@ -2,19 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import ipaddr from 'ipaddr.js';
-import { loadDetectors, normalizeRecord, type NormalizeResult } from '../../src/detectors/lib/registry.js';
-import type { AlertDraft } from '../../src/model/alert.js';
+import { normalizeRecord } from '../../src/detectors/lib/registry.js';
 import { fastEnough, sampleLine, sampleLines } from './helpers.js';
+import { obs, registry, runner } from './json-detector-helpers.js';
 
-const registry = await loadDetectors();
-const run = (text: string, hint: string | null = 'suricata'): NormalizeResult => normalizeRecord(registry, text, hint, { receivedAt: '2026-01-01T00:00:00Z' });
-function alertOf(text: string): AlertDraft {
-  const r = run(text);
-  assert.ok('alerts' in r, JSON.stringify(r));
-  assert.equal(r.alerts.length, 1);
-  return r.alerts[0]!;
-}
-const obs = (a: { observables: Array<{ type: string; value: string; role: string }> }) => a.observables.map((o) => `${o.type}:${o.value}:${o.role}`);
+const { run, alert: alertOf } = await runner('suricata');
+const reg = await registry();
 
 test('every sample line parses, auto-detected as suricata', () => {
   const lines = sampleLines('suricata', '.jsonl');
@@ -221,13 +214,13 @@ test('truncated lines, deep nesting and 1 MB records neither throw nor hang', ()
 
 test('property: arbitrary text and arbitrary JSON never make parseRecord or normalizeRecord throw', () => {
   fc.assert(fc.property(fc.string({ maxLength: 300 }), (s) => {
-    registry.parseRecord(s, 'auto');
-    registry.parseRecord(s, 'suricata');
-    normalizeRecord(registry, s, 'suricata');
+    reg.parseRecord(s, 'auto');
+    reg.parseRecord(s, 'suricata');
+    normalizeRecord(reg, s, 'suricata');
   }), { numRuns: 500 });
   fc.assert(fc.property(fc.json({ maxDepth: 4 }), (s) => {
-    normalizeRecord(registry, s, 'auto');
-    normalizeRecord(registry, s, 'suricata');
+    normalizeRecord(reg, s, 'auto');
+    normalizeRecord(reg, s, 'suricata');
   }), { numRuns: 500 });
   // EVE-shaped objects with arbitrary values in every known field.
   const anyValue = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }));
@@ -243,7 +236,7 @@ test('property: arbitrary text and arbitrary JSON never make parseRecord or norm
     files: anyValue, email: fc.oneof(anyValue, fc.record({ from: anyValue, to: anyValue })), ether: anyValue,
   }, { requiredKeys: ['timestamp', 'event_type'] });
   fc.assert(fc.property(eveish, (rec) => {
-    const r = normalizeRecord(registry, JSON.stringify(rec), 'suricata');
+    const r = normalizeRecord(reg, JSON.stringify(rec), 'suricata');
     assert.ok('error' in r || 'alerts' in r || 'context' in r);
   }), { numRuns: 1000 });
 });

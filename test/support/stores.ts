@@ -29,32 +29,29 @@ export async function openTestStore(dialect: DialectName): Promise<TestStore> {
   const dataDir = tempDir();
   if (dialect === 'sqlite') {
     const url = `sqlite:${join(dataDir, 'fido.db')}`;
-    const store = await openStore({ databaseUrl: url, dataDir, sqliteSynchronous: 'NORMAL' });
-    return {
-      store,
-      url,
-      dataDir,
-      async cleanup() {
-        await store.close();
-        rmSync(dataDir, { recursive: true, force: true });
-      },
-    };
+    return testStore(await openStore({ databaseUrl: url, dataDir, sqliteSynchronous: 'NORMAL' }), url, dataDir);
   }
   const schema = `fido_t_${randomBytes(6).toString('hex')}`;
   const u = new URL(PG_URL);
   u.searchParams.set('schema', schema);
   const url = u.toString();
-  const store = await openStore({ databaseUrl: url, dataDir });
+  return testStore(await openStore({ databaseUrl: url, dataDir }), url, dataDir, async () => {
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    await c.query(`drop schema if exists ${schema} cascade`);
+    await c.end();
+  });
+}
+
+/** Cleanup closes the store, then drops what else the store left (`dropRest`: a PostgreSQL schema), then the data dir. */
+function testStore(store: Store, url: string, dataDir: string, dropRest?: () => Promise<void>): TestStore {
   return {
     store,
     url,
     dataDir,
     async cleanup() {
       await store.close();
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`drop schema if exists ${schema} cascade`);
-      await c.end();
+      await dropRest?.();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

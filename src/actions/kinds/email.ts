@@ -15,20 +15,18 @@
  * `X-Fido-Idempotency-Key`.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
 import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import { Type, type Static } from 'typebox';
 import { Duration, type ComponentEntry } from '../../config/schema.js';
 import { parseDuration } from '../../config/duration.js';
-import { isSecretRef, resolveSecretRefs } from '../../config/secrets.js';
 import type { Alert, Endpoint } from '../../model/alert.js';
 import type { ActionRecord } from '../../model/action.js';
 import type { IncidentDetail } from '../../model/incident.js';
 import type { Decision } from '../../model/decision.js';
 import { log } from '../../util/log.js';
 import { ActionError, type ActionContext, type ActionDeps, type ActionKind, type ActionOutcome, type ActionTarget } from '../action.js';
+import { incidentUrl, readTlsCaFile, secretValue } from './shared.js';
 
 export const EmailConfigSchema = Type.Object(
   {
@@ -146,13 +144,6 @@ function observables(a: Alert): string[] {
   return a.observables.map((o) => `${o.type}:${o.value}${o.role ? ` (${o.role})` : ''}`);
 }
 
-/** The incident's link on the API; only http(s) base URLs produce a link. */
-export function incidentUrl(publicUrl: string, incidentId: string): string | null {
-  const base = publicUrl.replace(/\/+$/, '');
-  if (!/^https?:\/\//i.test(base)) return null;
-  return `${base}/api/v1/incidents/${encodeURIComponent(incidentId)}`;
-}
-
 function renderText(incident: IncidentDetail, action: ActionRecord, link: string | null): string {
   const d = currentDecision(incident);
   const lines: string[] = [
@@ -240,11 +231,6 @@ export function messageIdFor(idempotencyKey: string, from: string): string {
   return `<${hash}.fido@${domain}>`;
 }
 
-function secret(value: string | undefined, key: string): string | undefined {
-  if (value === undefined) return undefined;
-  return isSecretRef(value) ? resolveSecretRefs(value, key) : value;
-}
-
 /** SMTP 5xx is a permanent refusal (bad credentials, rejected recipient); anything else may pass later. */
 function toActionError(e: unknown): ActionError {
   const err = e as { code?: string; responseCode?: number; message?: string };
@@ -265,18 +251,10 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
 function transportOptions(cfg: EmailConfig, deps: ActionDeps): SMTPTransport.Options {
   const secure = cfg.secure ?? false;
   const timeoutMs = cfg.timeout !== undefined ? parseDuration(cfg.timeout, `actions.targets.${cfg.name}.timeout`) : 30_000;
-  const user = secret(cfg.user, `actions.targets.${cfg.name}.user`);
-  const pass = secret(cfg.password, `actions.targets.${cfg.name}.password`);
+  const user = secretValue(cfg.user, `actions.targets.${cfg.name}.user`);
+  const pass = secretValue(cfg.password, `actions.targets.${cfg.name}.password`);
   if ((user === undefined) !== (pass === undefined)) throw new Error(`actions.targets.${cfg.name}: user and password go together`);
-  let ca: string | undefined;
-  if (cfg.tls_ca_file) {
-    const file = resolvePath(deps.configDir, cfg.tls_ca_file);
-    try {
-      ca = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new Error(`actions.targets.${cfg.name}.tls_ca_file: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
-  }
+  const ca = readTlsCaFile(cfg, deps.configDir);
   if (cfg.allow_insecure_tls) {
     log.warn({ target: cfg.name }, 'email target: TLS certificate verification is OFF (allow_insecure_tls); mail and credentials can be intercepted');
   }

@@ -20,17 +20,15 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { resolve as resolvePath } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { Agent, request } from 'undici';
 import { Type, type Static } from 'typebox';
 import { Duration, type ComponentEntry } from '../../config/schema.js';
 import { parseDuration } from '../../config/duration.js';
-import { isSecretRef, resolveSecretRefs } from '../../config/secrets.js';
 import type { IncidentDetail } from '../../model/incident.js';
 import { ActionError, type ActionContext, type ActionDeps, type ActionKind, type ActionOutcome, type ActionTarget } from '../action.js';
+import { incidentUrl, readTlsCaFile, secretValue } from './shared.js';
 
 export const WebhookConfigSchema = Type.Object(
   {
@@ -134,7 +132,6 @@ function checkUrl(raw: string, allowPrivate: boolean, key: string): URL {
 /** What the receiver gets; alerts lose their raw text (size, and it may hold more than the receiver needs). */
 export function webhookPayload(ctx: ActionContext, publicUrl: string, sentAt: Date): Record<string, unknown> {
   const i: IncidentDetail = ctx.incident;
-  const base = publicUrl.replace(/\/+$/, '');
   const incident = {
     id: i.id,
     title: i.title,
@@ -146,7 +143,7 @@ export function webhookPayload(ctx: ActionContext, publicUrl: string, sentAt: Da
     host: i.host,
     user: i.user,
     score: i.score,
-    url: /^https?:\/\//i.test(base) ? `${base}/api/v1/incidents/${encodeURIComponent(i.id)}` : null,
+    url: incidentUrl(publicUrl, i.id),
     alerts: i.alerts.slice(0, MAX_ALERTS).map(({ raw: _raw, ...a }) => a),
     alerts_truncated: i.alerts.length > MAX_ALERTS,
     enrichment: i.enrichment,
@@ -205,28 +202,14 @@ function transportError(e: unknown, signal: AbortSignal): ActionError {
   return new ActionError(`webhook request failed${err.code ? ` (${err.code})` : ''}: ${detail}`, true);
 }
 
-function secret(value: string, key: string): string {
-  return isSecretRef(value) ? resolveSecretRefs(value, key) : value;
-}
-
 function extraHeaders(cfg: WebhookConfig): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(cfg.headers ?? {})) {
     const lower = k.toLowerCase();
     if (RESERVED_HEADERS.has(lower) || lower.startsWith('x-fido-')) throw new Error(`actions.targets.${cfg.name}.headers.${k}: this header is set by Fido`);
-    out[lower] = secret(v, `actions.targets.${cfg.name}.headers.${k}`);
+    out[lower] = secretValue(v, `actions.targets.${cfg.name}.headers.${k}`);
   }
   return out;
-}
-
-function readCa(cfg: WebhookConfig, deps: ActionDeps): string | undefined {
-  if (!cfg.tls_ca_file) return undefined;
-  const file = resolvePath(deps.configDir, cfg.tls_ca_file);
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new Error(`actions.targets.${cfg.name}.tls_ca_file: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
 }
 
 async function create(entry: ComponentEntry, deps: ActionDeps): Promise<ActionTarget> {
@@ -234,10 +217,10 @@ async function create(entry: ComponentEntry, deps: ActionDeps): Promise<ActionTa
   const key = `actions.targets.${cfg.name}`;
   const allowPrivate = cfg.allow_private ?? false;
   const url = checkUrl(cfg.url, allowPrivate, `${key}.url`);
-  const hmacKey = secret(cfg.secret, `${key}.secret`);
+  const hmacKey = secretValue(cfg.secret, `${key}.secret`);
   const headers = extraHeaders(cfg);
   const timeoutMs = cfg.timeout !== undefined ? parseDuration(cfg.timeout, `${key}.timeout`) : DEFAULT_TIMEOUT_MS;
-  const ca = readCa(cfg, deps);
+  const ca = readTlsCaFile(cfg, deps.configDir);
   const dispatcher = new Agent({
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,

@@ -7,8 +7,10 @@
  *
  * Files: .jsonl / .ndjson / .log / .txt / .cef / .leef (one record per non-blank line) and .json (a JSON
  * array: one record per element; any other JSON value: one record), found recursively; hidden entries
- * and symbolic links are skipped. Exit code 0 (also when records were quarantined: that is the report),
- * 1 when DIR holds no such file or cannot be read, 2 for usage errors.
+ * and symbolic links are skipped. A file named <name>.whole.<ext> is one record as a whole: a record that
+ * spans lines by nature (a Zeek TSV log with its header, a Snort alert_full block, an XML notification).
+ * Exit code 0 (also when records were quarantined: that is the report), 1 when DIR holds no such file or
+ * cannot be read, 2 for usage errors.
  *
  * Hook: `registerDetectorsTest(detectors)` adds the subcommand to the `fido detectors` command.
  */
@@ -20,10 +22,14 @@ import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { CoverageCollector, formatCoverage, type CoverageReport } from '../../detectors/lib/coverage.js';
 import { normalizeRecord, type DetectorRegistry } from '../../detectors/lib/registry.js';
-import { resolveTimeZone } from '../../detectors/lib/time.js';
-import { cliRegistry } from './detectors.js';
+import { commandRegistry } from './detectors.js';
 
 export const RECORD_FILE_EXTENSIONS = ['.jsonl', '.ndjson', '.json', '.log', '.txt', '.cef', '.leef'] as const;
+
+/** A record file that is one record as a whole (<name>.whole.<ext>) rather than one record per line. */
+export function isWholeRecordFile(file: string): boolean {
+  return /\.whole\.[^./\\]+$/i.test(file);
+}
 
 export interface DetectorsTestOptions {
   detector?: string;
@@ -48,17 +54,8 @@ export function registerDetectorsTest(detectorsCommand: Command): void {
 
 /** Runs the command; returns the exit code. `registry` replaces the CLI's (built-ins + config mappings) in tests. */
 export async function detectorsTestCommand(dir: string, opts: DetectorsTestOptions, out: Writable, err: Writable, registry?: DetectorRegistry): Promise<number> {
-  try {
-    resolveTimeZone(opts.tz);
-  } catch (e) {
-    err.write(`fido detectors test: ${(e as Error).message}\n`);
-    return 2;
-  }
-  const reg = registry ?? (await cliRegistry(opts.config));
-  if (opts.detector !== undefined && opts.detector !== 'auto' && !reg.get(opts.detector)) {
-    err.write(`fido detectors test: unknown detector "${opts.detector}" (known: ${reg.list().map((d) => d.name).join(', ')})\n`);
-    return 2;
-  }
+  const reg = await commandRegistry('fido detectors test', opts, err, registry);
+  if (!reg) return 2;
   const root = resolve(dir);
   let files: string[];
   try {
@@ -112,8 +109,13 @@ export async function coverageOfFiles(registry: DetectorRegistry, files: readonl
   return collector.report();
 }
 
-/** The records of one file: JSON array elements for .json, else non-blank lines. */
+/** The records of one file: the whole text for a *.whole.* file, JSON array elements for .json, else non-blank lines. */
 export async function* fileRecords(file: string): AsyncGenerator<string> {
+  if (isWholeRecordFile(file)) {
+    const text = await readFile(file, 'utf8');
+    if (text.trim() !== '') yield text;
+    return;
+  }
   if (file.toLowerCase().endsWith('.json')) {
     const text = await readFile(file, 'utf8');
     let value: unknown;

@@ -1,8 +1,10 @@
 /** `fido detectors list`: every detector (built-in files and fido.yaml JSON mappings) with format and description. */
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import type { JsonMapping } from '../../config/schema.js';
 import { loadDetectors, type DetectorRegistry } from '../../detectors/lib/registry.js';
+import { resolveTimeZone } from '../../detectors/lib/time.js';
 import { registerDetectorsTest } from './detectors-test.js';
 
 /**
@@ -12,6 +14,33 @@ import { registerDetectorsTest } from './detectors-test.js';
  */
 export async function cliRegistry(configFile?: string): Promise<DetectorRegistry> {
   return loadDetectors({ jsonMappings: await jsonMappings(configFile) });
+}
+
+export interface DetectorOptions {
+  /** A detector name, or auto (also when absent): auto-detection. */
+  detector?: string;
+  tz: string;
+  config?: string;
+}
+
+/**
+ * The registry a command parses with (`registry`, else cliRegistry), once its --tz and --detector are
+ * checked; undefined when one of them is wrong, after writing "<command>: <reason>" to `err` (a usage
+ * error: exit code 2). `knownSuffix` ends the list of known detectors in that message.
+ */
+export async function commandRegistry(command: string, opts: DetectorOptions, err: Writable, registry?: DetectorRegistry, knownSuffix = ''): Promise<DetectorRegistry | undefined> {
+  try {
+    resolveTimeZone(opts.tz);
+  } catch (e) {
+    err.write(`${command}: ${(e as Error).message}\n`);
+    return undefined;
+  }
+  const reg = registry ?? (await cliRegistry(opts.config));
+  if (opts.detector !== undefined && opts.detector !== 'auto' && !reg.get(opts.detector)) {
+    err.write(`${command}: unknown detector "${opts.detector}" (known: ${reg.list().map((d) => d.name).join(', ')}${knownSuffix})\n`);
+    return undefined;
+  }
+  return reg;
 }
 
 async function jsonMappings(configFile: string | undefined): Promise<JsonMapping[]> {

@@ -12,9 +12,8 @@ import type { Readable, Writable } from 'node:stream';
 import type { Alert, AlertDraft } from '../../model/alert.js';
 import { severityLabel } from '../../model/alert.js';
 import { normalizeRecord, type DetectorRegistry } from '../../detectors/lib/registry.js';
-import { resolveTimeZone } from '../../detectors/lib/time.js';
 import { ulid } from '../../util/ulid.js';
-import { cliRegistry } from './detectors.js';
+import { commandRegistry } from './detectors.js';
 
 export interface NormalizeCommandOptions {
   detector: string;
@@ -42,17 +41,8 @@ export function register(program: Command): void {
  * `registry` replaces the one built from the config (tests).
  */
 export async function normalizeCommand(file: string, opts: NormalizeCommandOptions, out: Writable, err: Writable, registry?: DetectorRegistry): Promise<number> {
-  try {
-    resolveTimeZone(opts.tz);
-  } catch (e) {
-    err.write(`fido normalize: ${(e as Error).message}\n`);
-    return 2;
-  }
-  registry ??= await cliRegistry(opts.config);
-  if (opts.detector !== 'auto' && !registry.get(opts.detector)) {
-    err.write(`fido normalize: unknown detector "${opts.detector}" (known: ${registry.list().map((d) => d.name).join(', ')}, or auto)\n`);
-    return 2;
-  }
+  const reg = await commandRegistry('fido normalize', opts, err, registry, ', or auto');
+  if (!reg) return 2;
   let input: Readable;
   try {
     input = await openInput(file);
@@ -68,7 +58,7 @@ export async function normalizeCommand(file: string, opts: NormalizeCommandOptio
   let failed = 0;
   for await (const rec of records(input)) {
     if (closed) break;
-    const ok = await emit(registry, rec.text, opts, out);
+    const ok = await emit(reg, rec.text, opts, out);
     if (ok !== true) {
       failed++;
       err.write(`${rec.where}: ${ok.replace(/\n/g, ' ')}\n`);

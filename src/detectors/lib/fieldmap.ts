@@ -2,10 +2,11 @@
  * Small helpers for vendor records whose field names vary between product versions and transports (the
  * same FireEye alert arrives as "md5sum", "md5Sum" or an XML element; Lastline's CEF, LEEF and JSON forms
  * name one field three ways), plus the "which side is ours" question that network detectors answer.
- * Owned by the fireeye / lastline / cyphort / protectwise / sophos_av detectors; pure, never throws.
+ * Owned by the fireeye / lastline / cyphort / protectwise / sophos_av detectors (snort reads its ports
+ * with portOf too); pure, never throws.
  */
 import ipaddr from 'ipaddr.js';
-import { canonicalIp } from './observables.js';
+import { canonicalIp, normalizeDomain, normalizeUrl } from './observables.js';
 import { scalarString } from './text.js';
 import { isObject, own, type JsonObject } from './values.js';
 
@@ -145,4 +146,21 @@ export function splitAddresses(value: string | undefined): string[] | undefined 
   if (!value) return undefined;
   const list = value.split(/[,;]\s*/).map((s) => s.trim()).filter((s) => s !== '');
   return list.length ? list.slice(0, 100) : undefined;
+}
+
+/** A port written as text, digits only: 0-65535, else undefined. */
+export function portOf(v: string | undefined): number | undefined {
+  return v !== undefined && /^\d{1,5}$/.test(v) && Number(v) <= 65535 ? Number(v) : undefined;
+}
+
+/** The first candidate that normalises to a URL, as written. */
+export function firstUrl(...candidates: Array<string | undefined>): string | undefined {
+  for (const c of candidates) if (c && normalizeUrl(c)) return c;
+  return undefined;
+}
+
+/** The first candidate that is a domain name, as written. */
+export function firstDomain(...candidates: Array<string | undefined>): string | undefined {
+  for (const c of candidates) if (c && normalizeDomain(c)) return c;
+  return undefined;
 }

@@ -79,3 +79,26 @@ function readValue(text: string, i: number): { value: string; next: number } {
   // Unterminated quote (a truncated line): keep what there is rather than lose the field.
   return { value, next: j };
 }
+
+// ---- reading parsed fields ---------------------------------------------------------------------------------
+
+/** A port written as a key: value field (white space around allowed): 0-65535, else undefined. */
+export function kvPort(v: string | undefined): number | undefined {
+  return v !== undefined && /^\d{1,5}$/.test(v.trim()) && Number(v) <= 65535 ? Number(v) : undefined;
+}
+
+/** A non-negative integer (a count, a size, an id) written as a key: value field (white space around allowed); at most 15 digits, else undefined. */
+export function kvInt(v: string | undefined): number | undefined {
+  return v !== undefined && /^\d{1,15}$/.test(v.trim()) ? Number(v) : undefined;
+}
+
+/** All fields for a context event's data, capped: at most 256 keys, values cut at 4096 characters (a hostile record may carry thousands of keys). */
+export function copyFields(f: Record<string, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  let n = 0;
+  for (const [k, v] of Object.entries(f)) {
+    if (++n > 256) break;
+    out[k] = v.length > 4096 ? v.slice(0, 4096) : v;
+  }
+  return out;
+}

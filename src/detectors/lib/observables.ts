@@ -152,6 +152,12 @@ export function urlHost(url: string): string | undefined {
   return host === '' ? undefined : host;
 }
 
+/** The host (domain or IP) of a value that normalises to a URL, or undefined. */
+export function hostOfUrl(value: unknown): string | undefined {
+  const url = normalizeUrl(value);
+  return url ? urlHost(url) : undefined;
+}
+
 /** Lower-case address; "Name <addr>" and defanged forms accepted; undefined when not an address. */
 export function normalizeEmail(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length > 512) return undefined;

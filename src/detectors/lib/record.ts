@@ -291,6 +291,30 @@ export function mapPage<T>(list: unknown[], what: string, fn: (item: unknown) =>
   });
 }
 
+/**
+ * The sniff score of a JSON record that is one item (`itemScore`, when above 0) or else an API page of items
+ * under `key` (`pageScore`, when the page is not empty and its first items pass `isItem`).
+ */
+export function itemOrPageScore(
+  j: unknown,
+  key: string,
+  itemScore: (x: unknown) => number,
+  pageScore: number,
+  isItem: (x: unknown) => boolean = (x) => itemScore(x) > 0,
+): number {
+  const single = itemScore(j);
+  if (single > 0) return single;
+  const page = pageOf(j, key, isItem);
+  return page && page.length > 0 ? pageScore : 0;
+}
+
+/** When `j` is not itself an item but an API page of items under `key`: every item mapped by `fn` (see mapPage); else undefined. */
+export function mapPageOf<T>(j: unknown, key: string, isItem: (x: unknown) => boolean, fn: (item: unknown) => T): T[] | undefined {
+  if (isItem(j)) return undefined;
+  const page = pageOf(j, key, isItem);
+  return page ? mapPage(page, key, fn) : undefined;
+}
+
 /** Drops undefined entries. */
 export function defined<T>(list: Array<T | undefined>): T[] {
   return list.filter((x): x is T => x !== undefined);

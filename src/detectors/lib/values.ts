@@ -85,3 +85,10 @@ export function compact<T extends object>(obj: T): T | undefined {
   }
   return any ? (out as T) : undefined;
 }
+
+/** Drops keys whose value is undefined or the empty string (a context event's data); always an object. */
+export function withoutEmpty(obj: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) if (v !== undefined && v !== '') out[k] = v;
+  return out;
+}
