@@ -72,6 +72,10 @@ export async function startSmtp(cert: Cert, user: string, pass: string, opts: { 
         .catch(cb);
     },
   });
+  // A client killed mid-session (the crash tests SIGKILL Fido) resets its connection: expected, not a failure.
+  server.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ECONNRESET' && e.code !== 'EPIPE') throw e;
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.server.address() as AddressInfo).port;
   return { port, messages, secured, authMethods, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
