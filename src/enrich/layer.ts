@@ -5,8 +5,14 @@
  * cache (the `enrich_cache` table, shared by every Fido process; skipped for `local` providers, which are
  * their own cache) → circuit breaker → concurrency slot → rate-limit token → the provider, under a timeout.
  * Waiting is bounded: for a slot by `queue_wait`, for a token by `max_wait`; a lookup that would wait longer
- * reports `ratelimited` (at once, when the token bucket already shows it) rather than queueing without end. Positive answers are cached for `ttl`, negative ones for `negative_ttl`;
- * failures are never cached, they count towards the breaker instead.
+ * reports `ratelimited` (at once, when the token bucket already shows it) rather than queueing without end.
+ * Positive answers are cached for `ttl`, negative ones for `negative_ttl`; failures are never cached, they
+ * count towards the breaker instead.
+ *
+ * In-memory providers (`inMemory`, e.g. a parsed inventory file) answer in microseconds, less than any of
+ * the above costs, so unless their config sets a cache or limit key they are called directly: only the
+ * breaker and the metrics apply. lookupBatch() serves the enrich stage: every provider+subject of a batch of
+ * incidents once, and one call per provider that answers many subjects at once (`lookupMany`).
  *
  * Every lookup returns an Enrichment or an EnrichmentError (never throws), and counts once in
  * `fido_enrich_lookups_total{provider,result}`.
@@ -288,6 +294,13 @@ export interface Enricher {
   providersFor(type: ObservableType): EnrichmentProvider[];
   /** Never throws: failures come back as an EnrichmentError. */
   lookup(provider: string, subject: LookupSubject): Promise<LookupResult>;
+  /**
+   * For each list of subjects, every answer of every provider that answers its type, in subject order, then
+   * provider order (what a lookup() per subject and provider gives). Made for a batch of incidents: a
+   * provider+subject asked in several lists is looked up once (the repeats count as coalesced), and a
+   * provider with `lookupMany` gets one call for the whole batch. Never throws.
+   */
+  lookupBatch(lists: ReadonlyArray<readonly LookupSubject[]>): Promise<LookupResult[][]>;
   state(provider: string): ProviderState;
   settings(provider: string): ProviderSettings;
   /** Deletes expired rows of the shared cache table; returns how many. */
@@ -317,13 +330,33 @@ interface CacheEntry {
 interface Runtime {
   provider: EnrichmentProvider;
   settings: ProviderSettings;
+  /** Called straight away, without cache, coalescing, slot, token or timeout (see EnrichmentProvider.inMemory). */
+  direct: boolean;
   slots: Slots;
   bucket: TokenBucket | null;
   breaker: Breaker;
 }
 
+/** One provider+subject of a lookup, with its cache keys. */
+interface Ask {
+  p: Runtime;
+  subject: LookupSubject;
+  /** Key of the shared table. */
+  key: string;
+  /** Key of the in-process cache and of coalescing: provider and subject. */
+  lruKey: string;
+}
+
+/** Why a guarded call has no value. */
+type Refusal = { ok: false; result: EnrichmentError['result']; error: string };
+/** What a guarded call came to: the provider's value, or why there is none. */
+type Outcome<T> = { ok: true; value: T } | Refusal;
+
 const PRUNE_EVERY_MS = 10 * 60_000;
 const MAX_KEY = 512;
+const WARM_CHUNK = 400;
+/** Settings that ask for the cache or the limits: an in-memory provider with any of them is not called directly. */
+const LAYER_KEYS = ['ttl', 'negative_ttl', 'timeout', 'concurrency', 'rate_per_second', 'rate_burst', 'max_wait', 'queue_wait'] as const;
 
 /** Cache key of a subject; very long values (URLs) are hashed to keep the table's primary key small. */
 export function subjectKey(s: LookupSubject): string {
@@ -333,6 +366,8 @@ export function subjectKey(s: LookupSubject): string {
 
 class TimeoutError extends Error {}
 class ClosedError extends Error {}
+/** Reason for aborting a timer that is no longer needed (a constant: an abort without one builds a DOMException). */
+const DONE = Object.freeze({ done: true });
 
 export function createEnricher(opts: EnricherOptions): Enricher {
   const clock = opts.clock ?? systemClock;
@@ -340,21 +375,35 @@ export function createEnricher(opts: EnricherOptions): Enricher {
   const runtimes = new Map<string, Runtime>();
   for (const p of opts.providers) {
     if (runtimes.has(p.name)) throw new Error(`enrichment provider "${p.name}" is declared twice`);
-    const s = resolveSettings(opts.settings?.[p.name], p.local);
+    const cfg = opts.settings?.[p.name];
+    const s = resolveSettings(cfg, p.local);
     runtimes.set(p.name, {
       provider: p,
       settings: s,
+      direct: p.inMemory === true && !LAYER_KEYS.some((k) => cfg?.[k] !== undefined),
       slots: new Slots(s.concurrency),
       bucket: s.ratePerSecond ? new TokenBucket(s.ratePerSecond, s.rateBurst, clock.now()) : null,
       breaker: new Breaker(s.breakerFailures, s.breakerCooldownMs),
     });
   }
+  const byType = new Map<ObservableType, Runtime[]>();
+  const runtimesFor = (type: ObservableType): Runtime[] => {
+    let list = byType.get(type);
+    if (!list) byType.set(type, (list = [...runtimes.values()].filter((r) => r.provider.subjects.includes(type))));
+    return list;
+  };
   const hot = new LRUCache<string, CacheEntry>({ max: opts.hotEntries ?? 20_000 });
   const inflight = new Map<string, Promise<LookupResult>>();
+  /** Controllers of provider calls in flight; close() aborts them. */
+  const calls = new Set<AbortController>();
   const closing = new AbortController();
-  // Every lookup in flight listens for close(); hundreds at once are normal, not a leak.
+  // Direct calls get this signal, and in-memory providers may listen on it: many at once are normal, not a leak.
   setMaxListeners(0, closing.signal);
   let lastPrune = clock.now();
+  // Answers fetched in the same millisecond share their timestamp text.
+  let isoMs = NaN;
+  let isoText = '';
+  const isoOf = (ms: number) => (ms === isoMs ? isoText : ((isoMs = ms), (isoText = iso(ms))));
 
   const runtime = (name: string): Runtime => {
     const r = runtimes.get(name);
@@ -363,8 +412,7 @@ export function createEnricher(opts: EnricherOptions): Enricher {
   };
 
   function count(provider: string, r: LookupResult): void {
-    const result = isEnrichmentError(r) ? (r.result === 'ratelimited' ? 'ratelimited' : 'error') : r.cache;
-    enrichLookups.inc({ provider, result });
+    enrichLookups.inc({ provider, result: resultLabel(r) });
   }
 
   function failure(p: Runtime, subject: LookupSubject, result: EnrichmentError['result'], error: string): EnrichmentError {
@@ -377,9 +425,15 @@ export function createEnricher(opts: EnricherOptions): Enricher {
       subject: { type: subject.type, value: subject.value },
       data: e.data,
       found: e.found,
-      fetched_at: iso(e.fetchedAt),
+      fetched_at: isoOf(e.fetchedAt),
       cache,
     };
+  }
+
+  /** A second asker's copy of a shared result. */
+  function coalesced(r: LookupResult): LookupResult {
+    if (isEnrichmentError(r)) return { ...r, subject: { ...r.subject } };
+    return { ...r, cache: r.cache === 'hit' ? 'hit' : 'coalesced' };
   }
 
   function hotGet(lruKey: string): CacheEntry | undefined {
@@ -391,23 +445,29 @@ export function createEnricher(opts: EnricherOptions): Enricher {
     return e;
   }
 
-  async function warmGet(p: Runtime, key: string): Promise<CacheEntry | undefined> {
-    if (!store || p.provider.local) return undefined;
+  /** Live rows of the shared table for these keys (none for local providers). */
+  async function warmGet(p: Runtime, keys: readonly string[]): Promise<Map<string, CacheEntry>> {
+    const found = new Map<string, CacheEntry>();
+    if (!store || p.provider.local) return found;
     try {
-      const row = await store.db
-        .selectFrom('enrich_cache')
-        .select(['found', 'data', 'fetched_at', 'expires_at'])
-        .where('provider', '=', p.provider.name)
-        .where('key', '=', key)
-        .where('expires_at', '>', clock.now())
-        .executeTakeFirst();
-      if (!row) return undefined;
-      return { found: row.found === 1, data: JSON.parse(row.data) as Record<string, unknown>, fetchedAt: row.fetched_at, expiresAt: row.expires_at };
+      for (let i = 0; i < keys.length; i += WARM_CHUNK) {
+        const chunk = keys.slice(i, i + WARM_CHUNK);
+        const rows = await store.db
+          .selectFrom('enrich_cache')
+          .select(['key', 'found', 'data', 'fetched_at', 'expires_at'])
+          .where('provider', '=', p.provider.name)
+          .where('key', 'in', chunk)
+          .where('expires_at', '>', clock.now())
+          .execute();
+        for (const row of rows) {
+          found.set(row.key, { found: row.found === 1, data: JSON.parse(row.data) as Record<string, unknown>, fetchedAt: row.fetched_at, expiresAt: row.expires_at });
+        }
+      }
     } catch (e) {
       // The shared cache is an optimisation: a broken read must not fail the lookup.
       log.warn({ provider: p.provider.name, err: (e as Error).message }, 'enrich cache read failed');
-      return undefined;
     }
+    return found;
   }
 
   async function warmPut(p: Runtime, key: string, e: CacheEntry): Promise<void> {
@@ -434,42 +494,49 @@ export function createEnricher(opts: EnricherOptions): Enricher {
     return Number(r.numDeletedRows);
   }
 
-  /** The part of a lookup that coalesced callers share: warm cache, limits, the call. */
-  async function fetchThrough(p: Runtime, subject: LookupSubject, lruKey: string, key: string): Promise<LookupResult> {
-    const warm = await warmGet(p, key);
-    if (warm) {
-      hot.set(lruKey, warm);
-      return answer(p, subject, warm, 'hit');
+  /** A fresh answer: cached for its TTL (hot, and warm unless local), returned as a miss. */
+  async function keep(p: Runtime, ask: Ask, a: ProviderAnswer): Promise<Enrichment> {
+    const fetchedAt = clock.now();
+    const ttl = a.ttlMs ?? (a.found ? p.settings.ttlMs : p.settings.negativeTtlMs);
+    const entry: CacheEntry = { found: a.found, data: a.data, fetchedAt, expiresAt: fetchedAt + ttl };
+    if (ttl > 0) {
+      hot.set(ask.lruKey, entry);
+      await warmPut(p, ask.key, entry);
     }
+    return answer(p, ask.subject, entry, 'miss');
+  }
+
+  /** A call to the provider past the breaker, a concurrency slot and a rate-limit token, under the timeout. */
+  async function guarded<T>(p: Runtime, run: (signal: AbortSignal) => Promise<T>): Promise<Outcome<T>> {
     const s = p.settings;
-    if (p.breaker.state(clock.now()) === 'open') return openCircuit(p, subject, clock.now());
+    if (p.breaker.state(clock.now()) === 'open') return openCircuit(p, clock.now());
     if (!(await p.slots.acquire(clock, s.queueWaitMs))) {
-      return failure(p, subject, 'ratelimited', `concurrency limit of ${s.concurrency} still busy after ${s.queueWaitMs}ms`);
+      return { ok: false, result: 'ratelimited', error: `concurrency limit of ${s.concurrency} still busy after ${s.queueWaitMs}ms` };
     }
     try {
       if (p.bucket) {
         const wait = p.bucket.reserve(clock.now(), s.maxWaitMs);
-        if (wait === null) return failure(p, subject, 'ratelimited', `over the rate limit of ${s.ratePerSecond}/s`);
+        if (wait === null) return { ok: false, result: 'ratelimited', error: `over the rate limit of ${s.ratePerSecond}/s` };
         if (wait > 0) await clock.sleep(wait, closing.signal);
       }
-      if (closing.signal.aborted) return failure(p, subject, 'error', 'enricher closed');
-      if (!p.breaker.admit(clock.now())) return openCircuit(p, subject, clock.now());
-      return await call(p, subject, lruKey, key);
+      if (closing.signal.aborted) return { ok: false, result: 'error', error: 'enricher closed' };
+      if (!p.breaker.admit(clock.now())) return openCircuit(p, clock.now());
+      return await timed(p, run);
     } finally {
       p.slots.release();
     }
   }
 
-  function openCircuit(p: Runtime, subject: LookupSubject, now: number): EnrichmentError {
+  function openCircuit(p: Runtime, now: number): Refusal {
     const retry = (p.breaker.openedAt ?? now) + p.breaker.cooldownMs;
-    return failure(p, subject, 'open_circuit', `circuit open after ${p.breaker.failures} consecutive failures; next try after ${iso(retry)}`);
+    return { ok: false, result: 'open_circuit', error: `circuit open after ${p.breaker.failures} consecutive failures; next try after ${iso(retry)}` };
   }
 
-  async function call(p: Runtime, subject: LookupSubject, lruKey: string, key: string): Promise<LookupResult> {
+  /** Runs the call with a signal that aborts on the timeout or on close(); the outcome feeds the breaker. */
+  async function timed<T>(p: Runtime, run: (signal: AbortSignal) => Promise<T>): Promise<Outcome<T>> {
     const s = p.settings;
     const ac = new AbortController();
-    const onClose = () => ac.abort(new ClosedError('enricher closed'));
-    closing.signal.addEventListener('abort', onClose, { once: true });
+    calls.add(ac);
     const timer = new AbortController();
     void clock.sleep(s.timeoutMs, timer.signal).then(() => {
       if (!timer.signal.aborted) ac.abort(new TimeoutError(`no answer within ${s.timeoutMs}ms`));
@@ -477,29 +544,127 @@ export function createEnricher(opts: EnricherOptions): Enricher {
     // A provider that ignores its signal must not hold the lookup past the timeout: race the abort.
     const aborted = new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(ac.signal.reason as Error), { once: true }));
     try {
-      const a = checkAnswer(await Promise.race([p.provider.lookup(subject, ac.signal), aborted]));
+      const value = await Promise.race([run(ac.signal), aborted]);
       p.breaker.success();
-      const fetchedAt = clock.now();
-      const ttl = a.ttlMs ?? (a.found ? s.ttlMs : s.negativeTtlMs);
-      const entry: CacheEntry = { found: a.found, data: a.data, fetchedAt, expiresAt: fetchedAt + ttl };
-      if (ttl > 0) {
-        hot.set(lruKey, entry);
-        await warmPut(p, key, entry);
-      }
-      return answer(p, subject, entry, 'miss');
+      return { ok: true, value };
     } catch (e) {
       const reason = ac.signal.aborted ? (ac.signal.reason as unknown) : e;
       if (reason instanceof ClosedError) {
         p.breaker.neutral();
-        return failure(p, subject, 'error', 'enricher closed');
+        return { ok: false, result: 'error', error: 'enricher closed' };
       }
       p.breaker.failure(clock.now());
-      if (reason instanceof TimeoutError) return failure(p, subject, 'timeout', reason.message);
-      return failure(p, subject, 'error', errorText(e));
+      if (reason instanceof TimeoutError) return { ok: false, result: 'timeout', error: reason.message };
+      return { ok: false, result: 'error', error: errorText(e) };
     } finally {
-      timer.abort();
-      closing.signal.removeEventListener('abort', onClose);
+      timer.abort(DONE);
+      calls.delete(ac);
     }
+  }
+
+  /** The part of a lookup that coalesced callers share: warm cache, limits, the call. */
+  async function fetchThrough(ask: Ask): Promise<LookupResult> {
+    const { p, subject } = ask;
+    const warm = (await warmGet(p, [ask.key])).get(ask.key);
+    if (warm) {
+      hot.set(ask.lruKey, warm);
+      return answer(p, subject, warm, 'hit');
+    }
+    const r = await guarded(p, async (signal) => checkAnswer(await p.provider.lookup(subject, signal)));
+    return r.ok ? keep(p, ask, r.value) : failure(p, subject, r.result, r.error);
+  }
+
+  /** Like fetchThrough for many subjects of one provider with `lookupMany`: one guarded call for all. */
+  async function fetchManyThrough(p: Runtime, asks: readonly Ask[]): Promise<LookupResult[]> {
+    const out: LookupResult[] = new Array<LookupResult>(asks.length);
+    const warm = await warmGet(p, asks.map((a) => a.key));
+    const todo: Ask[] = [];
+    const at: number[] = [];
+    asks.forEach((a, i) => {
+      const w = warm.get(a.key);
+      if (w) {
+        hot.set(a.lruKey, w);
+        out[i] = answer(p, a.subject, w, 'hit');
+      } else {
+        todo.push(a);
+        at.push(i);
+      }
+    });
+    if (todo.length === 0) return out;
+    const r = await guarded(p, async (signal) => {
+      const answers = await p.provider.lookupMany!(todo.map((a) => a.subject), signal);
+      if (!Array.isArray(answers) || answers.length !== todo.length) throw new Error('provider returned a malformed answer');
+      return answers.map(checkAnswer);
+    });
+    for (let j = 0; j < todo.length; j++) {
+      const a = todo[j]!;
+      out[at[j]!] = r.ok ? await keep(p, a, r.value[j]!) : failure(p, a.subject, r.result, r.error);
+    }
+    return out;
+  }
+
+  /** An in-memory provider, called straight away (see EnrichmentProvider.inMemory). */
+  async function callDirect(p: Runtime, subject: LookupSubject): Promise<LookupResult> {
+    if (closing.signal.aborted) return failure(p, subject, 'error', 'enricher closed');
+    if (!p.breaker.admit(clock.now())) {
+      const refused = openCircuit(p, clock.now());
+      return failure(p, subject, refused.result, refused.error);
+    }
+    let a: ProviderAnswer;
+    try {
+      a = checkAnswer(await p.provider.lookup(subject, closing.signal));
+    } catch (e) {
+      p.breaker.failure(clock.now());
+      return failure(p, subject, 'error', errorText(e));
+    }
+    p.breaker.success();
+    return answer(p, subject, { found: a.found, data: a.data, fetchedAt: clock.now(), expiresAt: 0 }, 'miss');
+  }
+
+  /** One provider+subject: hot cache → coalescing → fetchThrough; or the direct call. Not counted here. */
+  function resolveOne(ask: Ask): Promise<LookupResult> {
+    if (ask.p.direct) return callDirect(ask.p, ask.subject);
+    const cached = hotGet(ask.lruKey);
+    if (cached) return Promise.resolve(answer(ask.p, ask.subject, cached, 'hit'));
+    const flying = inflight.get(ask.lruKey);
+    if (flying) return flying.then(coalesced);
+    return fly(ask.lruKey, fetchThrough(ask).catch((e: unknown) => failure(ask.p, ask.subject, 'error', errorText(e))));
+  }
+
+  /** Registers a lookup in flight so that identical ones join it, until it settles. */
+  function fly(lruKey: string, flight: Promise<LookupResult>): Promise<LookupResult> {
+    const shared = flight.finally(() => {
+      if (inflight.get(lruKey) === shared) inflight.delete(lruKey);
+    });
+    inflight.set(lruKey, shared);
+    return shared;
+  }
+
+  /** Many subjects of one provider with `lookupMany`: cached ones and ones in flight first, then one call. */
+  function resolveMany(p: Runtime, asks: readonly Ask[]): Array<Promise<LookupResult>> {
+    const out: Array<Promise<LookupResult>> = new Array<Promise<LookupResult>>(asks.length);
+    const todo: Ask[] = [];
+    const at: number[] = [];
+    asks.forEach((a, i) => {
+      const cached = hotGet(a.lruKey);
+      const flying = cached ? undefined : inflight.get(a.lruKey);
+      if (cached) out[i] = Promise.resolve(answer(p, a.subject, cached, 'hit'));
+      else if (flying) out[i] = flying.then(coalesced);
+      else {
+        todo.push(a);
+        at.push(i);
+      }
+    });
+    if (todo.length > 0) {
+      const all = fetchManyThrough(p, todo).catch((e: unknown) => todo.map((a) => failure(p, a.subject, 'error', errorText(e))));
+      todo.forEach((a, j) => (out[at[j]!] = fly(a.lruKey, all.then((rs) => rs[j]!))));
+    }
+    return out;
+  }
+
+  function askOf(p: Runtime, subject: LookupSubject): Ask {
+    const key = subjectKey(subject);
+    return { p, subject, key, lruKey: `${p.provider.name}\u0000${key}` };
   }
 
   async function lookup(name: string, subject: LookupSubject): Promise<LookupResult> {
@@ -507,28 +672,56 @@ export function createEnricher(opts: EnricherOptions): Enricher {
     if (!p.provider.subjects.includes(subject.type)) {
       return failure(p, subject, 'error', `${p.provider.kind} provider does not answer ${subject.type} subjects`);
     }
-    const key = subjectKey(subject);
-    const lruKey = `${name}\u0000${key}`;
-    const cached = hotGet(lruKey);
-    if (cached) {
-      const r = answer(p, subject, cached, 'hit');
-      count(name, r);
-      return r;
-    }
-    const flying = inflight.get(lruKey);
-    if (flying) {
-      const shared = await flying;
-      const r: LookupResult = isEnrichmentError(shared) ? { ...shared, subject: { ...shared.subject } } : { ...shared, cache: 'coalesced' };
-      count(name, r);
-      return r;
-    }
-    const flight = fetchThrough(p, subject, lruKey, key)
-      .catch((e: unknown) => failure(p, subject, 'error', errorText(e)))
-      .finally(() => inflight.delete(lruKey));
-    inflight.set(lruKey, flight);
-    const r = await flight;
+    const r = await resolveOne(askOf(p, subject));
     count(name, r);
     return r;
+  }
+
+  async function lookupBatch(lists: ReadonlyArray<readonly LookupSubject[]>): Promise<LookupResult[][]> {
+    // Each provider+subject once, however many lists ask for it: `plan` holds indexes into `asks`.
+    const asks: Ask[] = [];
+    const index = new Map<string, number>();
+    const plan = lists.map((subjects) => {
+      const slots: number[] = [];
+      for (const s of subjects) {
+        for (const p of runtimesFor(s.type)) {
+          const ask = askOf(p, s);
+          let i = index.get(ask.lruKey);
+          if (i === undefined) index.set(ask.lruKey, (i = asks.push(ask) - 1));
+          slots.push(i);
+        }
+      }
+      return slots;
+    });
+    // Start them all before waiting for any, as concurrent lookup() calls would; a provider with lookupMany
+    // gets one call for all its subjects.
+    const pending: Array<Promise<LookupResult>> = new Array<Promise<LookupResult>>(asks.length);
+    const many = new Map<Runtime, number[]>();
+    asks.forEach((ask, i) => {
+      if (ask.p.provider.lookupMany && !ask.p.direct) {
+        const list = many.get(ask.p);
+        if (list) list.push(i);
+        else many.set(ask.p, [i]);
+      } else pending[i] = resolveOne(ask);
+    });
+    for (const [p, at] of many) resolveMany(p, at.map((i) => asks[i]!)).forEach((r, j) => (pending[at[j]!] = r));
+    const results = await Promise.all(pending);
+    const answered = new Uint8Array(asks.length);
+    const counts = new Map<string, { provider: string; result: string; n: number }>();
+    const out = plan.map((slots) =>
+      slots.map((i) => {
+        const r = answered[i] ? coalesced(results[i]!) : results[i]!;
+        answered[i] = 1;
+        const labels = { provider: asks[i]!.p.provider.name, result: resultLabel(r) };
+        const k = `${labels.provider}\u0000${labels.result}`;
+        const c = counts.get(k);
+        if (c) c.n++;
+        else counts.set(k, { ...labels, n: 1 });
+        return r;
+      }),
+    );
+    for (const { provider, result, n } of counts.values()) enrichLookups.inc({ provider, result }, n);
+    return out;
   }
 
   function state(name: string): ProviderState {
@@ -554,13 +747,15 @@ export function createEnricher(opts: EnricherOptions): Enricher {
 
   return {
     providers: opts.providers,
-    providersFor: (type) => opts.providers.filter((p) => p.subjects.includes(type)),
+    providersFor: (type) => runtimesFor(type).map((r) => r.provider),
     lookup,
+    lookupBatch,
     state,
     settings: (name) => ({ ...runtime(name).settings }),
     pruneSharedCache,
     async close() {
       closing.abort();
+      for (const ac of calls) ac.abort(new ClosedError('enricher closed'));
       await Promise.allSettled([...inflight.values()]);
       for (const p of opts.providers) {
         try {
@@ -571,6 +766,11 @@ export function createEnricher(opts: EnricherOptions): Enricher {
       }
     },
   };
+}
+
+/** The `result` label a lookup counts under. */
+function resultLabel(r: LookupResult): string {
+  return isEnrichmentError(r) ? (r.result === 'ratelimited' ? 'ratelimited' : 'error') : r.cache;
 }
 
 function checkAnswer(a: ProviderAnswer): ProviderAnswer {

@@ -31,7 +31,21 @@ export interface EnrichmentProvider {
   readonly subjects: readonly ObservableType[];
   /** Local providers (files, the store) skip the cache layer's shared table: they are their own cache. */
   readonly local: boolean;
+  /**
+   * Answers from data held in memory (a parsed file) in microseconds, waiting on no I/O but the occasional
+   * stat of its file. Unless its config sets a cache or limit key (ttl, negative_ttl, timeout, concurrency,
+   * rate_per_second, rate_burst, max_wait, queue_wait), the layer then calls it directly: no cache,
+   * coalescing, timeout, slot or token, each of which would cost more than the lookup itself. The circuit
+   * breaker and the metrics still apply, and every answer is fresh (`cache: 'miss'`).
+   */
+  readonly inMemory?: boolean;
   lookup(subject: LookupSubject, signal: AbortSignal): Promise<ProviderAnswer>;
+  /**
+   * Optional: answers many subjects in one go (one query for a whole batch instead of one per subject), in
+   * the order of `subjects`, each answer exactly what `lookup` would say. The enrich stage uses it through
+   * Enricher.lookupBatch; `lookup` still answers single subjects (`fido lookup`).
+   */
+  lookupMany?(subjects: readonly LookupSubject[], signal: AbortSignal): Promise<ProviderAnswer[]>;
   close?(): Promise<void>;
 }
 

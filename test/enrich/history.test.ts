@@ -3,28 +3,33 @@ import assert from 'node:assert/strict';
 import history, { excludeIncident, type HistoryData } from '../../src/enrich/providers/history.js';
 import { DIALECTS, openTestStore } from '../support/stores.js';
 import { insertAlert, insertIncident } from './support.js';
+import type { Store } from '../../src/store/store.js';
+import type { LookupSubject } from '../../src/enrich/provider.js';
 
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-11-27T12:00:00Z');
 const signal = new AbortController().signal;
 
+/** Four incidents of ws-042 (one outside the window), alice on two alerts, 203.0.113.7 on three, one ungrouped alert. */
+async function seed(db: Store['db']): Promise<void> {
+  await insertIncident(db, { id: 'I-old', time: NOW - 40 * DAY, host: 'ws-042', verdict: 'true_positive' });
+  await insertIncident(db, { id: 'I-tp', time: NOW - 10 * DAY, host: 'ws-042', user: 'alice', verdict: 'true_positive', score: 88 });
+  await insertIncident(db, { id: 'I-fp', time: NOW - 3 * DAY, host: 'ws-042', verdict: 'false_positive' });
+  await insertIncident(db, { id: 'I-now', time: NOW - 60_000, host: 'ws-042', user: 'alice' });
+  // Outside the 30-day window: not counted.
+  await insertAlert(db, { id: 'A0', incident: 'I-old', time: NOW - 40 * DAY, host: 'ws-042', observables: [['ip', '203.0.113.7', 'dst']] });
+  await insertAlert(db, { id: 'A1', incident: 'I-tp', time: NOW - 10 * DAY, host: 'ws-042', user: 'alice', repeats: 3, observables: [['ip', '203.0.113.7', 'dst'], ['ip', '203.0.113.7', 'src']] });
+  await insertAlert(db, { id: 'A2', incident: 'I-tp', time: NOW - 10 * DAY + 1000, host: 'ws-042', observables: [['host', 'ws-042', 'host']] });
+  await insertAlert(db, { id: 'A3', incident: 'I-fp', time: NOW - 3 * DAY, host: 'ws-042' });
+  await insertAlert(db, { id: 'A4', incident: 'I-now', time: NOW - 60_000, host: 'ws-042', user: 'alice', observables: [['ip', '203.0.113.7', 'dst']] });
+  await insertAlert(db, { id: 'A5', incident: null, time: NOW - 30_000, host: 'ws-042' });
+}
+
 for (const dialect of DIALECTS) {
   test(`history on ${dialect}: counts, last seen, verdicts for a host, a user and an indicator over the window`, async () => {
     const t = await openTestStore(dialect);
     try {
-      const db = t.store.db;
-      await insertIncident(db, { id: 'I-old', time: NOW - 40 * DAY, host: 'ws-042', verdict: 'true_positive' });
-      await insertIncident(db, { id: 'I-tp', time: NOW - 10 * DAY, host: 'ws-042', user: 'alice', verdict: 'true_positive', score: 88 });
-      await insertIncident(db, { id: 'I-fp', time: NOW - 3 * DAY, host: 'ws-042', verdict: 'false_positive' });
-      await insertIncident(db, { id: 'I-now', time: NOW - 60_000, host: 'ws-042', user: 'alice' });
-      // Outside the 30-day window: not counted.
-      await insertAlert(db, { id: 'A0', incident: 'I-old', time: NOW - 40 * DAY, host: 'ws-042', observables: [['ip', '203.0.113.7', 'dst']] });
-      await insertAlert(db, { id: 'A1', incident: 'I-tp', time: NOW - 10 * DAY, host: 'ws-042', user: 'alice', repeats: 3, observables: [['ip', '203.0.113.7', 'dst'], ['ip', '203.0.113.7', 'src']] });
-      await insertAlert(db, { id: 'A2', incident: 'I-tp', time: NOW - 10 * DAY + 1000, host: 'ws-042', observables: [['host', 'ws-042', 'host']] });
-      await insertAlert(db, { id: 'A3', incident: 'I-fp', time: NOW - 3 * DAY, host: 'ws-042' });
-      await insertAlert(db, { id: 'A4', incident: 'I-now', time: NOW - 60_000, host: 'ws-042', user: 'alice', observables: [['ip', '203.0.113.7', 'dst']] });
-      await insertAlert(db, { id: 'A5', incident: null, time: NOW - 30_000, host: 'ws-042' });
-
+      await seed(t.store.db);
       const p = await history.create({ name: 'history', kind: 'history', window: '30d' }, { store: t.store, configDir: '/', now: () => NOW });
       const host = await p.lookup({ type: 'host', value: 'WS-042' }, signal);
       const h = host.data as unknown as HistoryData;
@@ -64,6 +69,58 @@ for (const dialect of DIALECTS) {
       const none = await p.lookup({ type: 'sha256', value: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' }, signal);
       assert.equal(none.found, false);
       assert.equal((none.data as unknown as HistoryData).incident_count, 0);
+    } finally {
+      await t.cleanup();
+    }
+  });
+  test(`history on ${dialect}: lookupMany answers each subject exactly as lookup does`, async () => {
+    const t = await openTestStore(dialect);
+    try {
+      await seed(t.store.db);
+      const p = await history.create({ name: 'history', kind: 'history', window: '30d' }, { store: t.store, configDir: '/', now: () => NOW });
+      const subjects: LookupSubject[] = [
+        { type: 'host', value: 'WS-042' },
+        { type: 'user', value: 'alice' },
+        { type: 'ip', value: '203.0.113.7' },
+        { type: 'host', value: 'ws-042' },
+        { type: 'sha256', value: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' },
+        { type: 'ip', value: '203.0.113.7' },
+      ];
+      const many = await p.lookupMany!(subjects, signal);
+      const one = await Promise.all(subjects.map((s) => p.lookup(s, signal)));
+      assert.deepEqual(many, one);
+      assert.deepEqual(many.map((a) => (a.data as unknown as HistoryData).alerts), [5, 2, 2, 5, 0, 2]);
+      assert.deepEqual(await p.lookupMany!([], signal), []);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test(`history on ${dialect}: a subject over max_alerts reads its newest alerts; the others in the same call are exact`, async () => {
+    const t = await openTestStore(dialect);
+    try {
+      const db = t.store.db;
+      await seed(db);
+      await insertIncident(db, { id: 'I-scan', time: NOW - DAY, host: 'scanner-01' });
+      for (let i = 0; i < 150; i++) {
+        const time = NOW - DAY + i * 1000;
+        await insertAlert(db, { id: `S${i}`, incident: 'I-scan', time, host: i < 120 ? 'scanner-01' : null, observables: [['ip', '198.51.100.9', 'dst']] });
+      }
+      const p = await history.create({ name: 'history', kind: 'history', window: '30d', max_alerts: 100 }, { store: t.store, configDir: '/', now: () => NOW });
+      const subjects: LookupSubject[] = [
+        { type: 'ip', value: '198.51.100.9' },
+        { type: 'host', value: 'scanner-01' },
+        { type: 'host', value: 'ws-042' },
+        { type: 'ip', value: '203.0.113.7' },
+      ];
+      const many = await p.lookupMany!(subjects, signal);
+      const one = await Promise.all(subjects.map((s) => p.lookup(s, signal)));
+      assert.deepEqual(many, one);
+      const [scanIp, scanHost, ws, c2] = many.map((a) => a.data as unknown as HistoryData) as [HistoryData, HistoryData, HistoryData, HistoryData];
+      assert.deepEqual([scanIp.alerts, scanIp.truncated, scanIp.last_seen], [100, true, new Date(NOW - DAY + 149_000).toISOString()]);
+      assert.deepEqual([scanHost.alerts, scanHost.truncated, scanHost.last_seen], [100, true, new Date(NOW - DAY + 119_000).toISOString()]);
+      assert.deepEqual([ws.alerts, ws.truncated, ws.incident_count], [5, false, 3]);
+      assert.deepEqual([c2.alerts, c2.truncated], [2, false]);
     } finally {
       await t.cleanup();
     }

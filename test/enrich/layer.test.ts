@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createEnricher, isEnrichmentError, resolveSettings, systemClock, type LookupResult } from '../../src/enrich/layer.js';
 import type { Enrichment, EnrichmentError } from '../../src/model/enrichment.js';
 import { DIALECTS, openTestStore } from '../support/stores.js';
-import { ManualClock, metric, scripted, settle, uniqueName } from './support.js';
+import { CountingClock, ManualClock, metric, scripted, settle, uniqueName } from './support.js';
 
 const ip = (value: string) => ({ type: 'ip' as const, value });
 
@@ -257,6 +257,184 @@ test('close() ends lookups in flight and closes providers', async () => {
   assert.equal(closed, true);
 });
 
+test('in-memory providers are called directly: no timer, no cache, fresh answers, still counted', async () => {
+  const clock = new CountingClock();
+  const name = uniqueName('direct');
+  const p = scripted(name, (s) => ({ found: s.value === '192.0.2.1', data: { at: clock.now() } }), { local: true, inMemory: true });
+  const e = createEnricher({ providers: [p], clock });
+  const first = ok(await e.lookup(name, ip('192.0.2.1')));
+  await clock.advance(1000);
+  const second = ok(await e.lookup(name, ip('192.0.2.1')));
+  assert.equal(p.calls.length, 2, 'no cache in front of an in-memory provider');
+  assert.deepEqual([first.cache, second.cache], ['miss', 'miss']);
+  assert.equal(second.fetched_at, new Date(clock.now()).toISOString());
+  assert.deepEqual(second.data, { at: clock.now() });
+  assert.equal(clock.sleeps, 0, 'no timeout timer');
+  assert.equal(e.state(name).in_flight, 0);
+  assert.equal(await metric(name, 'miss'), 2);
+  await e.close();
+});
+
+test('an in-memory provider whose config sets a cache or limit key goes through the whole layer', async () => {
+  const clock = new CountingClock();
+  const cached = uniqueName('direct-ttl');
+  const limited = uniqueName('direct-timeout');
+  const a = scripted(cached, () => ({ found: true, data: {} }), { local: true, inMemory: true });
+  const b = scripted(limited, () => ({ found: true, data: {} }), { local: true, inMemory: true });
+  const e = createEnricher({ providers: [a, b], clock, settings: { [cached]: { ttl: '1m' }, [limited]: { timeout: '2s' } } });
+  ok(await e.lookup(cached, ip('192.0.2.1')));
+  assert.equal(ok(await e.lookup(cached, ip('192.0.2.1'))).cache, 'hit');
+  assert.equal(a.calls.length, 1);
+  const sleeps = clock.sleeps;
+  ok(await e.lookup(limited, ip('192.0.2.1')));
+  assert.equal(clock.sleeps, sleeps + 1, 'the configured timeout is armed');
+  await e.close();
+});
+
+test('the breaker still guards an in-memory provider, and close() ends its lookups', async () => {
+  const clock = new ManualClock();
+  const name = uniqueName('direct-breaker');
+  let signal: AbortSignal | null = null;
+  const p = scripted(
+    name,
+    (_s, sig) => {
+      signal = sig;
+      throw new Error('index corrupt');
+    },
+    { local: true, inMemory: true },
+  );
+  const e = createEnricher({ providers: [p], clock, settings: { [name]: { breaker_failures: 2 } } });
+  assert.equal(failed(await e.lookup(name, ip('192.0.2.1'))).error, 'index corrupt');
+  assert.equal(failed(await e.lookup(name, ip('192.0.2.2'))).result, 'error');
+  assert.equal(failed(await e.lookup(name, ip('192.0.2.3'))).result, 'open_circuit');
+  assert.equal(p.calls.length, 2);
+  assert.equal(await metric(name, 'error'), 3);
+  assert.equal((signal as AbortSignal | null)?.aborted, false);
+  await e.close();
+  assert.equal((signal as AbortSignal | null)?.aborted, true, 'the signal it got aborts on close');
+  await clock.advance(60_000);
+  assert.equal(failed(await e.lookup(name, ip('192.0.2.4'))).error, 'enricher closed');
+  assert.equal(p.calls.length, 2);
+});
+
+test('lookupBatch answers like a lookup per subject and provider, asking each provider+subject once', async () => {
+  const a = uniqueName('batch-a');
+  const b = uniqueName('batch-b');
+  const pa = scripted(a, (s) => ({ found: true, data: { v: s.value } }), { subjects: ['ip'], local: true, inMemory: true });
+  const pb = scripted(b, (s) => ({ found: s.type === 'user', data: {} }), { subjects: ['ip', 'user'] });
+  const e = createEnricher({ providers: [pa, pb] });
+  const user = { type: 'user' as const, value: 'alice' };
+  const r = await e.lookupBatch([[ip('192.0.2.1'), user], [ip('192.0.2.1')], [], [{ type: 'md5', value: 'd41d8cd98f00b204e9800998ecf8427e' }]]);
+  assert.deepEqual(
+    r.map((list) => list.map((x) => [x.provider, `${x.subject.type}:${x.subject.value}`, ok(x).cache])),
+    [
+      [
+        [a, 'ip:192.0.2.1', 'miss'],
+        [b, 'ip:192.0.2.1', 'miss'],
+        [b, 'user:alice', 'miss'],
+      ],
+      [
+        [a, 'ip:192.0.2.1', 'coalesced'],
+        [b, 'ip:192.0.2.1', 'coalesced'],
+      ],
+      [],
+      [],
+    ],
+  );
+  assert.deepEqual(ok(r[1]![0]!).data, { v: '192.0.2.1' });
+  assert.equal(pa.calls.length, 1);
+  assert.equal(pb.calls.length, 2);
+  assert.deepEqual([await metric(a, 'miss'), await metric(a, 'coalesced'), await metric(b, 'miss'), await metric(b, 'coalesced')], [1, 1, 2, 1]);
+  await e.close();
+});
+
+test('lookupBatch gives a provider with lookupMany one call for the batch; lookup still asks one subject', async () => {
+  const name = uniqueName('many');
+  const p = scripted(name, (s) => ({ found: true, data: { one: s.value } }), {
+    subjects: ['ip', 'user'],
+    many: (subjects) => subjects.map((s) => ({ found: s.type === 'ip', data: { many: s.value } })),
+  });
+  const e = createEnricher({ providers: [p] });
+  const r = await e.lookupBatch([[ip('192.0.2.1'), { type: 'user', value: 'bob' }], [ip('192.0.2.2'), ip('192.0.2.1')]]);
+  assert.deepEqual(p.batches.map((b) => b.map((s) => s.value)), [['192.0.2.1', 'bob', '192.0.2.2']]);
+  assert.equal(p.calls.length, 0);
+  assert.deepEqual(r.map((list) => list.map((x) => [ok(x).data.many, ok(x).found, ok(x).cache])), [
+    [
+      ['192.0.2.1', true, 'miss'],
+      ['bob', false, 'miss'],
+    ],
+    [
+      ['192.0.2.2', true, 'miss'],
+      ['192.0.2.1', true, 'coalesced'],
+    ],
+  ]);
+  assert.deepEqual(ok(await e.lookup(name, ip('192.0.2.9'))).data, { one: '192.0.2.9' });
+  assert.equal(p.calls.length, 1);
+  assert.equal(await metric(name, 'miss'), 4);
+  await e.close();
+});
+
+test('lookupMany: cached subjects are not asked again, and a lookup in flight is joined', async () => {
+  const clock = new ManualClock();
+  const name = uniqueName('many-cache');
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const p = scripted(
+    name,
+    async () => {
+      await gate;
+      return { found: true, data: { via: 'lookup' } };
+    },
+    { many: (subjects) => subjects.map(() => ({ found: true, data: { via: 'many' } })) },
+  );
+  const e = createEnricher({ providers: [p], clock, settings: { [name]: { ttl: '1m', timeout: '1h' } } });
+  ok(await (await e.lookupBatch([[ip('192.0.2.1')]]))[0]![0]!);
+  const single = e.lookup(name, ip('192.0.2.3'));
+  await settle();
+  const batch = e.lookupBatch([[ip('192.0.2.1'), ip('192.0.2.2'), ip('192.0.2.3')]]);
+  await settle();
+  release();
+  const [[one, two, three]] = (await batch) as [[LookupResult, LookupResult, LookupResult]];
+  assert.deepEqual([ok(one).cache, ok(two).cache, ok(three).cache], ['hit', 'miss', 'coalesced']);
+  assert.equal(ok(three).data.via, 'lookup');
+  assert.equal(ok(await single).cache, 'miss');
+  assert.deepEqual(p.batches.map((b) => b.map((s) => s.value)), [['192.0.2.1'], ['192.0.2.2']]);
+  await e.close();
+});
+
+test('lookupMany: a failure or a malformed answer fails each subject and counts once towards the breaker', async () => {
+  const name = uniqueName('many-fail');
+  let mode: 'throw' | 'short' = 'throw';
+  const p = scripted(name, () => ({ found: true, data: {} }), {
+    many: (subjects) => {
+      if (mode === 'throw') throw new Error('store unavailable');
+      return subjects.slice(1).map(() => ({ found: true, data: {} }));
+    },
+  });
+  const e = createEnricher({ providers: [p], settings: { [name]: { breaker_failures: 3 } } });
+  const [r] = (await e.lookupBatch([[ip('192.0.2.1'), ip('192.0.2.2')]])) as [LookupResult[]];
+  assert.deepEqual(r.map((x) => [failed(x).result, failed(x).error, x.subject.value]), [
+    ['error', 'store unavailable', '192.0.2.1'],
+    ['error', 'store unavailable', '192.0.2.2'],
+  ]);
+  assert.equal(e.state(name).consecutive_failures, 1);
+  mode = 'short';
+  const [r2] = (await e.lookupBatch([[ip('192.0.2.1'), ip('192.0.2.2')]])) as [LookupResult[]];
+  assert.ok(r2.every((x) => failed(x).error === 'provider returned a malformed answer'));
+  assert.equal(e.state(name).consecutive_failures, 2);
+  assert.equal(await metric(name, 'error'), 4);
+  await e.close();
+});
+
+test('lookupMany runs under the timeout', async () => {
+  const name = uniqueName('many-timeout');
+  const p = scripted(name, () => ({ found: true, data: {} }), { many: () => new Promise(() => undefined) });
+  const e = createEnricher({ providers: [p], clock: systemClock, settings: { [name]: { timeout: '50ms' } } });
+  const [r] = (await e.lookupBatch([[ip('192.0.2.1'), ip('192.0.2.2')]])) as [LookupResult[]];
+  assert.deepEqual(r.map((x) => failed(x).result), ['timeout', 'timeout']);
+  await e.close();
+});
+
 for (const dialect of DIALECTS) {
   test(`shared cache table on ${dialect}: a second enricher reads what the first fetched`, async () => {
     const t = await openTestStore(dialect);
@@ -283,6 +461,21 @@ for (const dialect of DIALECTS) {
       assert.equal(p2.calls.length, 1);
       await clock.advance(3_600_000);
       assert.ok((await e2.pruneSharedCache()) >= 1);
+
+      // Answers fetched for a batch (lookupMany) are shared too, and a batch reads what others fetched.
+      const many = uniqueName('shared-many');
+      const m1 = scripted(many, () => ({ found: true, data: {} }), { many: (subjects) => subjects.map((s) => ({ found: true, data: { v: s.value } })) });
+      const m2 = scripted(many, () => ({ found: true, data: {} }), { many: (subjects) => subjects.map(() => ({ found: false, data: {} })) });
+      const e4 = createEnricher({ providers: [m1], store: t.store, clock, settings: { [many]: { ttl: '1h' } } });
+      const e5 = createEnricher({ providers: [m2], store: t.store, clock, settings: { [many]: { ttl: '1h' } } });
+      await e4.lookupBatch([[ip('198.51.100.1'), ip('198.51.100.2')]]);
+      const [fromWarm] = (await e5.lookupBatch([[ip('198.51.100.2'), ip('198.51.100.3')]])) as [LookupResult[]];
+      assert.deepEqual(fromWarm.map((x) => [ok(x).cache, ok(x).data]), [
+        ['hit', { v: '198.51.100.2' }],
+        ['miss', {}],
+      ]);
+      assert.deepEqual(m2.batches.map((b) => b.map((s) => s.value)), [['198.51.100.3']]);
+      await Promise.all([e4.close(), e5.close()]);
 
       // Local providers never use the shared table.
       const local = uniqueName('local');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DIALECTS, openTestStore } from '../support/stores.js';
-import { claim, complete, enqueue } from '../../src/store/queue.js';
+import { claim, complete, enqueue, type ClaimedItem } from '../../src/store/queue.js';
 import { loadIncidentDetail } from '../../src/store/incidents.js';
 import type { Store } from '../../src/store/store.js';
 import { createEnricher, isEnrichmentError } from '../../src/enrich/layer.js';
@@ -60,13 +60,32 @@ async function seed(store: Store): Promise<void> {
   });
 }
 
-async function runOnce<T>(store: Store, stage: Stage<T>): Promise<void> {
-  const items = await claim(store, 'enrich', 'test-worker', 10, 60_000, NOW);
+async function runOnce<T>(store: Store, stage: Stage<T>, limit = 10): Promise<void> {
+  const items = await claim(store, 'enrich', 'test-worker', limit, 60_000, NOW);
   const computed = await stage.compute(items);
   await store.db.transaction().execute(async (tx) => {
     await stage.write(tx, items, computed);
     await complete(tx, items);
   });
+}
+
+
+/** Incidents that share subjects with I1 and with each other (ws-042, 203.0.113.7, bob). */
+async function seedMore(store: Store): Promise<void> {
+  const db = store.db;
+  await insertIncident(db, { id: 'I2', time: NOW - 50_000, host: 'ws-042' });
+  await insertAlert(db, { id: 'B1', incident: 'I2', time: NOW - 50_000, host: 'ws-042', observables: [['ip', '203.0.113.7', 'dst'], ['ip', '198.51.100.5', 'dst']] });
+  await insertIncident(db, { id: 'I3', time: NOW - 40_000, user: 'bob' });
+  await insertAlert(db, { id: 'C1', incident: 'I3', time: NOW - 40_000, user: 'bob', observables: [['ip', '203.0.113.7', 'dst'], ['ip', '10.1.2.3', 'src']] });
+  await insertAlert(db, { id: 'C2', incident: 'I3', time: NOW - 39_000, host: '10.1.2.3', user: 'bob' });
+}
+
+/** Everything the stage writes, in a stable order. */
+async function written(store: Store) {
+  const rows = await store.db.selectFrom('enrichments').selectAll().orderBy('incident_id').orderBy('provider').orderBy('subject_type').orderBy('subject_value').execute();
+  const timeline = await store.db.selectFrom('timeline').select(['incident_id', 'at', 'summary']).where('kind', '=', 'enriched').orderBy('incident_id').execute();
+  const queue = await store.db.selectFrom('stage_queue').select(['stage', 'item_id']).orderBy('stage').orderBy('item_id').execute();
+  return { rows: rows.map((r) => ({ ...r, fetched_at: Number(r.fetched_at) })), timeline: timeline.map((x) => ({ ...x, at: Number(x.at) })), queue };
 }
 
 for (const dialect of DIALECTS) {
@@ -151,6 +170,104 @@ for (const dialect of DIALECTS) {
       assert.equal(capped.total, 2 + 252 + 3);
       const all = await incidentSubjects(store.db, { id: 'I1', host: 'ws-042', user_name: 'alice' }, 1000);
       assert.equal(all.subjects.length, all.total);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test(`enrich stage on ${dialect}: a batch stores exactly what enriching each incident alone stores`, async () => {
+    const batched = await openTestStore(dialect);
+    const alone = await openTestStore(dialect);
+    const dir = files();
+    try {
+      for (const [t, limit] of [
+        [batched, 10],
+        [alone, 1],
+      ] as const) {
+        const { store } = t;
+        await seed(store);
+        await seedMore(store);
+        await enqueue(store.db, 'enrich', ['I1', 'I2', 'I3', 'I-prev'], NOW);
+        const clock = new ManualClock(NOW);
+        const enricher = await createConfiguredEnricher(ENTRIES, { store, configDir: dir, clock });
+        const stage = createEnrichStage({ store, enricher, now: clock.now });
+        for (let i = 0; i < 4; i++) await runOnce(store, stage, limit);
+        await enricher.close();
+      }
+      const a = await written(batched.store);
+      const b = await written(alone.store);
+      assert.equal(a.rows.length, b.rows.length);
+      assert.ok(a.rows.length > 30);
+      assert.deepEqual(a, b);
+      assert.equal(a.timeline.length, 4);
+      // Shared subjects were looked up once for the batch; each incident still gets its own history.
+      const c2 = a.rows.filter((r) => r.provider === 'history' && r.subject_value === '203.0.113.7');
+      assert.deepEqual(c2.map((r) => [r.incident_id, (JSON.parse(r.data) as HistoryData).incidents.map((i) => i.id)]), [
+        ['I-prev', ['I3', 'I2', 'I1']],
+        ['I1', ['I3', 'I2', 'I-prev']],
+        ['I2', ['I3', 'I1', 'I-prev']],
+        ['I3', ['I2', 'I1', 'I-prev']],
+      ]);
+    } finally {
+      await batched.cleanup();
+      await alone.cleanup();
+    }
+  });
+
+  test(`enrich stage on ${dialect}: stale rows go when the cap drops; rows past one statement are all written`, async () => {
+    const t = await openTestStore(dialect);
+    const clock = new ManualClock(NOW);
+    try {
+      const { store } = t;
+      await seed(store);
+      const ips = Array.from({ length: 130 }, (_, i) => ['ip', `198.51.100.${i}`, 'dst'] as [string, string, string]);
+      await insertAlert(store.db, { id: 'A3', incident: 'I1', time: NOW, observables: ips });
+      const answers = scripted('answers', (s) => ({ found: true, data: { v: s.value } }), { subjects: ['ip', 'host', 'user'], local: true, inMemory: true });
+      const failing = scripted('failing', () => {
+        throw new Error('down');
+      }, { subjects: ['ip'], local: true, inMemory: true });
+      const enricher = createEnricher({ providers: [answers, failing], store, clock, settings: { failing: { breaker_failures: 1000 } } });
+      await enqueue(store.db, 'enrich', ['I1'], NOW);
+      await runOnce(store, createEnrichStage({ store, enricher, now: clock.now, maxSubjects: 500 }));
+      const all = await store.db.selectFrom('enrichments').selectAll().where('incident_id', '=', 'I1').execute();
+      // ws-042, alice and 132 IPs (130 + 10.1.2.3 and 203.0.113.7) answered; every IP failed: more than one statement each.
+      assert.equal(all.filter((r) => r.provider === 'answers').length, 134);
+      assert.equal(all.filter((r) => r.provider === 'failing' && r.error !== null).length, 132);
+
+      await enqueue(store.db, 'enrich', ['I1'], NOW);
+      await runOnce(store, createEnrichStage({ store, enricher, now: clock.now, maxSubjects: 3 }));
+      const kept = await store.db.selectFrom('enrichments').select(['provider', 'subject_type', 'subject_value']).where('incident_id', '=', 'I1').orderBy('provider').orderBy('subject_value').execute();
+      assert.deepEqual(kept.map((r) => `${r.provider} ${r.subject_type}:${r.subject_value}`), [
+        'answers ip:203.0.113.7',
+        'answers user:alice',
+        'answers host:ws-042',
+        'failing ip:203.0.113.7',
+      ]);
+      await enricher.close();
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test(`enrich stage on ${dialect}: an incident past the candidate limit gets the subjects it gets alone`, async () => {
+    const t = await openTestStore(dialect);
+    try {
+      const { store } = t;
+      await seed(store);
+      await insertIncident(store.db, { id: 'I-big', time: NOW });
+      const flood = Array.from({ length: 5001 }, (_, i) => ['ip', `10.200.${i >> 8}.${i & 255}`, 'dst'] as [string, string, string]);
+      await insertAlert(store.db, { id: 'F1', incident: 'I-big', time: NOW, observables: flood });
+      const asked = scripted('asked', () => ({ found: false, data: {} }), { subjects: ['ip', 'host', 'user', 'domain', 'url', 'sha256'], local: true, inMemory: true });
+      const stage = createEnrichStage({ store, enricher: createEnricher({ providers: [asked] }) });
+      const item = (id: string) => ({ item_id: id }) as ClaimedItem;
+      const together = await stage.compute([item('I1'), item('I-big')]);
+      const apart = [...(await stage.compute([item('I1')])), ...(await stage.compute([item('I-big')]))];
+      const view = (list: typeof together) => list.map((e) => [e.incidentId, e.subjects, e.omitted, e.results.map((r) => `${r.subject.type}:${r.subject.value}`)]);
+      assert.deepEqual(view(together), view(apart));
+      assert.deepEqual([together[1]!.subjects, together[1]!.omitted], [200, 4800], 'the flood is read up to the candidate limit');
+      assert.deepEqual([together[0]!.subjects, together[0]!.omitted], [7, 0]);
+      const big = await incidentSubjects(store.db, { id: 'I-big', host: null, user_name: null }, 200);
+      assert.equal(big.total, 5000);
     } finally {
       await t.cleanup();
     }

@@ -51,22 +51,34 @@ export async function settle(rounds = 5): Promise<void> {
 
 export interface ScriptedProvider extends EnrichmentProvider {
   calls: LookupSubject[];
+  /** The subjects of each lookupMany call (when the provider has one). */
+  batches: LookupSubject[][];
   active: number;
   maxActive: number;
 }
 
-/** A provider whose answer is computed by `answer`; it records calls and the peak concurrency. */
+/**
+ * A provider whose answer is computed by `answer`; it records calls and the peak concurrency. With `many` it
+ * also answers many subjects at once (lookupMany).
+ */
 export function scripted(
   name: string,
   answer: (s: LookupSubject, signal: AbortSignal) => Promise<ProviderAnswer> | ProviderAnswer,
-  opts: { local?: boolean; subjects?: ObservableType[] } = {},
+  opts: {
+    local?: boolean;
+    inMemory?: boolean;
+    subjects?: ObservableType[];
+    many?: (subjects: readonly LookupSubject[], signal: AbortSignal) => Promise<ProviderAnswer[]> | ProviderAnswer[];
+  } = {},
 ): ScriptedProvider {
   const p: ScriptedProvider = {
     name,
     kind: 'scripted',
     subjects: opts.subjects ?? ['ip', 'domain', 'host', 'user', 'sha256'],
     local: opts.local ?? false,
+    ...(opts.inMemory ? { inMemory: true } : {}),
     calls: [],
+    batches: [],
     active: 0,
     maxActive: 0,
     async lookup(subject, signal) {
@@ -80,7 +92,23 @@ export function scripted(
       }
     },
   };
+  const many = opts.many;
+  if (many) {
+    p.lookupMany = async (subjects, signal) => {
+      p.batches.push([...subjects]);
+      return many(subjects, signal);
+    };
+  }
   return p;
+}
+
+/** A ManualClock that counts the timers it was asked for. */
+export class CountingClock extends ManualClock {
+  sleeps = 0;
+  override sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    this.sleeps++;
+    return super.sleep(ms, signal);
+  }
 }
 
 export async function metric(provider: string, result: string): Promise<number> {

@@ -228,6 +228,7 @@ const allowlist: ProviderKind = {
       kind: 'allowlist',
       subjects: ['ip', 'domain', 'url', 'md5', 'sha1', 'sha256', 'email', 'host', 'user'],
       local: true,
+      inMemory: true,
       async lookup(subject): Promise<ProviderAnswer> {
         const idx = file ? await file.get() : inlineIndex;
         const now = deps.now();

@@ -12,6 +12,7 @@
  *     kind: history
  *     window: 30d
  */
+import { sql, type RawBuilder } from 'kysely';
 import { Type, type Static } from 'typebox';
 import type { ProviderKind, EnrichmentProvider, ProviderAnswer, LookupSubject } from '../provider.js';
 import type { Db } from '../../store/store.js';
@@ -74,48 +75,126 @@ interface AlertHit {
 }
 
 const CHUNK = 400;
+/** Subjects per statement: each adds one or two parts to a UNION ALL (SQLite allows 500). */
+const SUBJECTS_PER_QUERY = 100;
+
+interface HistoryOptions {
+  now: number;
+  windowMs: number;
+  maxIncidents: number;
+  maxAlerts: number;
+}
 
 function variants(subject: LookupSubject): string[] {
   const v = subject.value.trim();
   return [...new Set([v, normalizeValue(subject.type, v) ?? v, v.toLowerCase()])];
 }
 
-/** Alerts that mention the subject: as an observable, and for hosts and users also in the alert's own columns. */
-async function alertHits(db: Db, subject: LookupSubject, since: number, cap: number): Promise<AlertHit[]> {
-  const values = variants(subject);
-  const viaObservables = await db
-    .selectFrom('observables as o')
-    .innerJoin('alerts as a', 'a.id', 'o.alert_id')
-    .select(['a.id', 'a.incident_id', 'a.time', 'a.repeat_count'])
-    .where('o.type', '=', subject.type)
-    .where('o.value', 'in', values)
-    .where('o.time', '>=', since)
-    .orderBy('o.time', 'desc')
-    .limit(cap)
-    .execute();
-  const column = subject.type === 'host' ? 'host' : subject.type === 'user' ? 'user_name' : null;
-  const viaColumn = column
-    ? await db
-        .selectFrom('alerts')
-        .select(['id', 'incident_id', 'time', 'repeat_count'])
-        .where(column, 'in', values)
-        .where('time', '>=', since)
-        .orderBy('time', 'desc')
-        .limit(cap)
-        .execute()
-    : [];
-  const byId = new Map<string, AlertHit>();
-  for (const a of [...viaObservables, ...viaColumn]) byId.set(a.id, a);
-  return [...byId.values()];
+/** Alerts that mention each subject: as an observable, and for hosts and users also in the alert's own columns. */
+async function alertHits(db: Db, subjects: readonly LookupSubject[], since: number, cap: number): Promise<AlertHit[][]> {
+  return (await alertHitsTogether(db, subjects, since, cap)) ?? (await alertHitsApart(db, subjects, since, cap));
 }
 
-export async function queryHistory(
-  db: Db,
-  subject: LookupSubject,
-  opts: { now: number; windowMs: number; maxIncidents: number; maxAlerts: number },
-): Promise<HistoryData> {
-  const since = opts.now - opts.windowMs;
-  const hits = await alertHits(db, subject, since, opts.maxAlerts);
+const HIT_COLUMNS = sql`a."id", a."incident_id", a."time", a."repeat_count"`;
+/** The alert column a host or user subject is also found in. */
+const columnOf = (s: LookupSubject) => (s.type === 'host' ? 'host' : s.type === 'user' ? 'user_name' : null);
+
+/**
+ * Every subject in one statement (one part per observable type and alert column) that reads at most `cap`
+ * rows: when it does not need them all, no subject has more than `cap` rows, so no subject's own LIMIT would
+ * have cut anything and the answer is exact. Null when there are more: then each subject needs its own LIMIT.
+ */
+async function alertHitsTogether(db: Db, subjects: readonly LookupSubject[], since: number, cap: number): Promise<AlertHit[][] | null> {
+  // Where a row comes from (an observable type, or ":host" / ":user_name" for the alert columns) and the
+  // value it matched → the subjects it belongs to.
+  const owners = new Map<string, number[]>();
+  const values = new Map<string, Set<string>>();
+  const own = (source: string, value: string, i: number) => {
+    const k = `${source}\u0000${value}`;
+    const list = owners.get(k);
+    if (!list) owners.set(k, [i]);
+    else if (list[list.length - 1] !== i) list.push(i);
+    const set = values.get(source);
+    if (set) set.add(value);
+    else values.set(source, new Set([value]));
+  };
+  subjects.forEach((s, i) => {
+    const column = columnOf(s);
+    for (const v of variants(s)) {
+      own(s.type, v, i);
+      if (column) own(`:${column}`, v, i);
+    }
+  });
+  const parts = [...values].map(([source, set]) => {
+    const list = sql.join([...set]);
+    if (!source.startsWith(':')) {
+      return sql`select o."type" as "source", o."value" as "value", ${HIT_COLUMNS}
+        from "observables" o join "alerts" a on a."id" = o."alert_id"
+        where o."type" = ${source} and o."value" in (${list}) and o."time" >= ${since}`;
+    }
+    const column = sql.ref(`a.${source.slice(1)}`);
+    return sql`select ${sql.lit(source)} as "source", ${column} as "value", ${HIT_COLUMNS}
+      from "alerts" a where ${column} in (${list}) and a."time" >= ${since}`;
+  });
+  if (parts.length === 0) return subjects.map(() => []);
+  const { rows } = await sql<AlertHit & { source: string; value: string }>`${sql.join(parts, sql` union all `)} limit ${cap + 1}`.execute(db);
+  if (rows.length > cap) return null;
+  const byId = subjects.map(() => new Map<string, AlertHit>());
+  for (const r of rows) {
+    const hit = { id: r.id, incident_id: r.incident_id, time: Number(r.time), repeat_count: Number(r.repeat_count) };
+    for (const i of owners.get(`${r.source}\u0000${r.value}`) ?? []) byId[i]!.set(r.id, hit);
+  }
+  return byId.map((m) => [...m.values()]);
+}
+
+/**
+ * Each subject with its own newest-first LIMIT, as a query of its own would read it, in one statement per
+ * SUBJECTS_PER_QUERY subjects: a UNION ALL with one part per subject and source.
+ */
+async function alertHitsApart(db: Db, subjects: readonly LookupSubject[], since: number, cap: number): Promise<AlertHit[][]> {
+  const byId = subjects.map(() => new Map<string, AlertHit>());
+  for (let from = 0; from < subjects.length; from += SUBJECTS_PER_QUERY) {
+    const parts: RawBuilder<unknown>[] = [];
+    for (let i = from; i < Math.min(subjects.length, from + SUBJECTS_PER_QUERY); i++) {
+      const subject = subjects[i]!;
+      const values = sql.join(variants(subject));
+      parts.push(sql`select * from (
+          select ${HIT_COLUMNS}, ${sql.lit(i)} as "subject"
+          from "observables" o join "alerts" a on a."id" = o."alert_id"
+          where o."type" = ${subject.type} and o."value" in (${values}) and o."time" >= ${since}
+          order by o."time" desc limit ${cap}) h`);
+      const column = columnOf(subject);
+      if (column) {
+        parts.push(sql`select * from (
+            select ${HIT_COLUMNS}, ${sql.lit(i)} as "subject"
+            from "alerts" a where ${sql.ref(`a.${column}`)} in (${values}) and a."time" >= ${since}
+            order by a."time" desc limit ${cap}) h`);
+      }
+    }
+    const { rows } = await sql<AlertHit & { subject: number }>`${sql.join(parts, sql` union all `)}`.execute(db);
+    for (const r of rows) byId[Number(r.subject)]!.set(r.id, { id: r.id, incident_id: r.incident_id, time: Number(r.time), repeat_count: Number(r.repeat_count) });
+  }
+  return byId.map((m) => [...m.values()]);
+}
+
+type IncidentRow = { id: string; title: string; status: string; verdict: string | null; first_seen: number; last_seen: number; score_total: number | null };
+/** An incident row and, once some subject lists it, its times as text (built once however many list it). */
+type Listed = { row: IncidentRow; times?: { first_seen: string; last_seen: string } };
+
+async function incidentRows(db: Db, ids: readonly string[]): Promise<Map<string, Listed>> {
+  const out = new Map<string, Listed>();
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const rows = await db
+      .selectFrom('incidents')
+      .select(['id', 'title', 'status', 'verdict', 'first_seen', 'last_seen', 'score_total'])
+      .where('id', 'in', ids.slice(i, i + CHUNK))
+      .execute();
+    for (const r of rows) out.set(r.id, { row: r });
+  }
+  return out;
+}
+
+function summarize(hits: readonly AlertHit[], incidents: ReadonlyMap<string, Listed>, since: string, opts: HistoryOptions): HistoryData {
   const perIncident = new Map<string, { alerts: number; events: number }>();
   const ungrouped = { alerts: 0, events: 0, last: null as number | null };
   for (const h of hits) {
@@ -130,43 +209,47 @@ export async function queryHistory(
     c.events += h.repeat_count;
     perIncident.set(h.incident_id, c);
   }
-  const ids = [...perIncident.keys()];
-  const rows = [];
-  for (let i = 0; i < ids.length; i += CHUNK) {
-    rows.push(
-      ...(await db
-        .selectFrom('incidents')
-        .select(['id', 'title', 'status', 'verdict', 'first_seen', 'last_seen', 'score_total'])
-        .where('id', 'in', ids.slice(i, i + CHUNK))
-        .execute()),
-    );
-  }
-  rows.sort((a, b) => b.last_seen - a.last_seen || (a.id < b.id ? 1 : -1));
+  const listed = [...perIncident.keys()].flatMap((id) => incidents.get(id) ?? []);
+  listed.sort((a, b) => b.row.last_seen - a.row.last_seen || (a.row.id < b.row.id ? 1 : -1));
   const verdicts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
-  for (const r of rows) if (r.verdict && r.verdict in verdicts) verdicts[r.verdict as Verdict]++;
+  for (const { row: r } of listed) if (r.verdict && r.verdict in verdicts) verdicts[r.verdict as Verdict]++;
   const lastTime = Math.max(...hits.map((h) => h.time), -Infinity);
   return {
     window_ms: opts.windowMs,
-    since: iso(since),
+    since,
     alerts: hits.length,
     events: hits.reduce((n, h) => n + h.repeat_count, 0),
     last_seen: Number.isFinite(lastTime) ? iso(lastTime) : null,
-    incident_count: rows.length,
-    incidents: rows.slice(0, opts.maxIncidents).map((r) => ({
-      id: r.id,
-      title: r.title,
-      status: r.status,
-      verdict: (r.verdict as Verdict | null) ?? null,
-      first_seen: iso(r.first_seen),
-      last_seen: iso(r.last_seen),
-      alerts: perIncident.get(r.id)!.alerts,
-      events: perIncident.get(r.id)!.events,
-      score: r.score_total,
+    incident_count: listed.length,
+    incidents: listed.slice(0, opts.maxIncidents).map((l) => ({
+      id: l.row.id,
+      title: l.row.title,
+      status: l.row.status,
+      verdict: (l.row.verdict as Verdict | null) ?? null,
+      ...(l.times ??= { first_seen: iso(l.row.first_seen), last_seen: iso(l.row.last_seen) }),
+      alerts: perIncident.get(l.row.id)!.alerts,
+      events: perIncident.get(l.row.id)!.events,
+      score: l.row.score_total,
     })),
     verdicts,
     ungrouped: { alerts: ungrouped.alerts, events: ungrouped.events, last_seen: isoOrNull(ungrouped.last) },
     truncated: hits.length >= opts.maxAlerts,
   };
+}
+
+/** The history of each subject, in the order given; a few statements however many subjects. */
+export async function queryHistoryMany(db: Db, subjects: readonly LookupSubject[], opts: HistoryOptions): Promise<HistoryData[]> {
+  if (subjects.length === 0) return [];
+  const hits = await alertHits(db, subjects, opts.now - opts.windowMs, opts.maxAlerts);
+  const ids = new Set<string>();
+  for (const list of hits) for (const h of list) if (h.incident_id !== null) ids.add(h.incident_id);
+  const incidents = await incidentRows(db, [...ids]);
+  const since = iso(opts.now - opts.windowMs);
+  return hits.map((list) => summarize(list, incidents, since, opts));
+}
+
+export async function queryHistory(db: Db, subject: LookupSubject, opts: HistoryOptions): Promise<HistoryData> {
+  return (await queryHistoryMany(db, [subject], opts))[0]!;
 }
 
 /**
@@ -204,15 +287,18 @@ const history: ProviderKind = {
     const cfg = entry as unknown as Config;
     const windowMs = parseDuration(cfg.window ?? '30d', 'window');
     const opts = { windowMs, maxIncidents: cfg.max_incidents ?? 50, maxAlerts: cfg.max_alerts ?? 10_000 };
+    // History moves with every alert: no caching unless the config asks for it.
+    const toAnswer = (data: HistoryData): ProviderAnswer => ({ found: data.alerts > 0, data: { ...data }, ...(cfg.ttl === undefined ? { ttlMs: 0 } : {}) });
     return {
       name: cfg.name,
       kind: 'history',
       subjects: ['host', 'user', 'ip', 'domain', 'url', 'md5', 'sha1', 'sha256', 'email', 'mac'],
       local: true,
       async lookup(subject): Promise<ProviderAnswer> {
-        const data = await queryHistory(deps.store.db, subject, { ...opts, now: deps.now() });
-        // History moves with every alert: no caching unless the config asks for it.
-        return { found: data.alerts > 0, data: { ...data }, ...(cfg.ttl === undefined ? { ttlMs: 0 } : {}) };
+        return toAnswer(await queryHistory(deps.store.db, subject, { ...opts, now: deps.now() }));
+      },
+      async lookupMany(subjects): Promise<ProviderAnswer[]> {
+        return (await queryHistoryMany(deps.store.db, subjects, { ...opts, now: deps.now() })).map(toAnswer);
       },
     };
   },

@@ -192,6 +192,7 @@ const indicators: ProviderKind = {
       kind: 'indicators',
       subjects: ['ip', 'domain', 'url', 'email', 'md5', 'sha1', 'sha256'],
       local: true,
+      inMemory: true,
       async lookup(subject): Promise<ProviderAnswer> {
         const matches: IndicatorMatch[] = [];
         for (const f of files) matches.push(...matchIndicators(await f.get(), subject));

@@ -152,6 +152,7 @@ const inventory: ProviderKind = {
       kind: 'inventory',
       subjects: ['host', 'ip', 'mac'],
       local: true,
+      inMemory: true,
       async lookup(subject): Promise<ProviderAnswer> {
         const r = findAsset(await data.get(), subject);
         if (!r) return { found: false, data: {} };

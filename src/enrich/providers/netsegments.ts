@@ -124,6 +124,7 @@ const netsegments: ProviderKind = {
       kind: 'netsegments',
       subjects: ['ip'],
       local: true,
+      inMemory: true,
       async lookup(subject): Promise<ProviderAnswer> {
         const table = file ? await file.get() : inlineTable;
         const matches = table.matchAll(subject.value);

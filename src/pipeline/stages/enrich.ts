@@ -8,10 +8,17 @@
  * values of each type in turn, so one flood of IPs cannot crowd out the single malware hash. write() upserts
  * the answers: a failed lookup never overwrites an earlier good answer for the same subject, and rows for
  * subjects or providers that are gone are removed.
+ *
+ * Both work on the whole batch at once, because per incident the overhead (a query each, a lookup call each)
+ * cost far more than the work: the batch's subjects are read with a few statements, looked up with one
+ * Enricher.lookupBatch (one call per provider+subject, one for all of a provider with lookupMany), and
+ * written with multi-row statements. What is stored is the same as enriching each incident alone.
  */
+import { CompiledQuery, sql } from 'kysely';
 import type { Stage } from '../stage.js';
 import { enqueue, type ClaimedItem } from '../../store/queue.js';
 import type { Db, Store, Tx } from '../../store/store.js';
+import type { DialectName } from '../../store/dialect.js';
 import type { EnrichmentTable } from '../../store/schema.js';
 import { addTimeline } from '../../store/incidents.js';
 import { OBSERVABLE_TYPES, type ObservableType } from '../../model/observable.js';
@@ -23,7 +30,12 @@ import { parseIp } from '../../enrich/values.js';
 export const DEFAULT_MAX_SUBJECTS = 200;
 /** Distinct observables read per incident before the cap picks among them. */
 const MAX_CANDIDATES = 5000;
+/** Ids per IN list. */
 const CHUNK = 200;
+/** Incidents whose subjects one statement reads (each adds a part to a UNION ALL; SQLite allows 500). */
+const INCIDENTS_PER_QUERY = 200;
+/** Rows per multi-row upsert (8 parameters each); also bounds the statement texts kept (see upsert()). */
+const ROWS_PER_STATEMENT = 100;
 
 /** The order types are taken in when the cap applies: who and where first, then indicators. */
 const TYPE_ORDER: readonly ObservableType[] = ['host', 'user', 'ip', 'domain', 'url', 'sha256', 'sha1', 'md5', 'email', 'mac'];
@@ -54,34 +66,89 @@ export async function lookupAll(enricher: Enricher, subjects: readonly LookupSub
 
 const keyOf = (s: LookupSubject) => `${s.type}:${s.value}`;
 
+interface IncidentRef {
+  id: string;
+  host: string | null;
+  user_name: string | null;
+}
+
 /** The incident's subjects, capped: its own host and user first, then observables by type in turn, most frequent first. */
-export async function incidentSubjects(
-  db: Db,
-  incident: { id: string; host: string | null; user_name: string | null },
-  max: number,
-): Promise<{ subjects: LookupSubject[]; total: number }> {
+export async function incidentSubjects(db: Db, incident: IncidentRef, max: number): Promise<{ subjects: LookupSubject[]; total: number }> {
+  return (await subjectsOfIncidents(db, [incident], max))[0]!;
+}
+
+type Observed = { type: string; value: string };
+type Columns = { host: string | null; user_name: string | null };
+
+/** incidentSubjects for many incidents, with a few statements for all of them. */
+async function subjectsOfIncidents(db: Db, incidents: readonly IncidentRef[], max: number): Promise<Array<{ subjects: LookupSubject[]; total: number }>> {
+  const observed = incidents.map(() => [] as Observed[]);
+  const columns = incidents.map(() => [] as Columns[]);
+  for (let from = 0; from < incidents.length; from += INCIDENTS_PER_QUERY) {
+    const ids = incidents.slice(from, from + INCIDENTS_PER_QUERY).map((i) => i.id);
+    const got = (await candidatesTogether(db, ids)) ?? (await candidatesApart(db, ids));
+    got.observed.forEach((o, j) => (observed[from + j] = o));
+    got.columns.forEach((c, j) => (columns[from + j] = c));
+  }
+  return incidents.map((inc, i) => capSubjects(inc, observed[i]!, columns[i]!, max));
+}
+
+/**
+ * Each incident's observables by frequency, and the hosts and users of its alerts, for all the incidents at
+ * once: exact when each statement reads at most MAX_CANDIDATES rows (then no incident's own LIMIT would have
+ * cut anything, and ordering the whole by frequency orders each incident's rows as its own query would).
+ * Null when there are more. (Plain SQL here and below: the query builder spends more building these
+ * statements than the database running them.)
+ */
+async function candidatesTogether(db: Db, ids: readonly string[]): Promise<{ observed: Observed[][]; columns: Columns[][] } | null> {
+  const at = new Map(ids.map((id, i) => [id, i]));
+  const list = sql.join(ids);
+  const counted = await sql<Observed & { incident_id: string }>`
+    select a."incident_id", o."type", o."value", count(o."alert_id") as "n"
+    from "observables" o join "alerts" a on a."id" = o."alert_id"
+    where a."incident_id" in (${list})
+    group by a."incident_id", o."type", o."value"
+    order by "n" desc, o."type", o."value" limit ${MAX_CANDIDATES + 1}`.execute(db);
+  if (counted.rows.length > MAX_CANDIDATES) return null;
+  const distinct = await sql<Columns & { incident_id: string }>`
+    select distinct "incident_id", "host", "user_name" from "alerts" where "incident_id" in (${list}) limit ${MAX_CANDIDATES + 1}`.execute(db);
+  if (distinct.rows.length > MAX_CANDIDATES) return null;
+  const observed = ids.map(() => [] as Observed[]);
+  const columns = ids.map(() => [] as Columns[]);
+  for (const r of counted.rows) observed[at.get(r.incident_id)!]!.push(r);
+  for (const r of distinct.rows) columns[at.get(r.incident_id)!]!.push(r);
+  return { observed, columns };
+}
+
+/** The same with each incident's own LIMIT: UNION ALLs with one part per incident, the query it would run alone. */
+async function candidatesApart(db: Db, ids: readonly string[]): Promise<{ observed: Observed[][]; columns: Columns[][] }> {
+  const counted = ids.map(
+    (id, i) => sql`select * from (
+      select o."type", o."value", count(o."alert_id") as "n", ${sql.lit(i)} as "incident"
+      from "observables" o join "alerts" a on a."id" = o."alert_id"
+      where a."incident_id" = ${id}
+      group by o."type", o."value"
+      order by "n" desc, o."type", o."value" limit ${MAX_CANDIDATES}) c`,
+  );
+  // The outer ORDER BY keeps each incident's rows in the order its own query gives (the database's collation).
+  const { rows } = await sql<Observed & { incident: number }>`${sql.join(counted, sql` union all `)}
+    order by "incident", "n" desc, "type", "value"`.execute(db);
+  const distinct = ids.map(
+    (id, i) => sql`select * from (
+      select distinct "host", "user_name", ${sql.lit(i)} as "incident" from "alerts" where "incident_id" = ${id} limit ${MAX_CANDIDATES}) d`,
+  );
+  const hosts = await sql<Columns & { incident: number }>`${sql.join(distinct, sql` union all `)}`.execute(db);
+  const observed = ids.map(() => [] as Observed[]);
+  const columns = ids.map(() => [] as Columns[]);
+  for (const r of rows) observed[Number(r.incident)]!.push(r);
+  for (const r of hosts.rows) columns[Number(r.incident)]!.push(r);
+  return { observed, columns };
+}
+
+function capSubjects(incident: IncidentRef, observed: readonly Observed[], columns: readonly Columns[], max: number): { subjects: LookupSubject[]; total: number } {
   const first: LookupSubject[] = [];
   if (incident.host) first.push({ type: parseIp(incident.host) ? 'ip' : 'host', value: incident.host });
   if (incident.user_name) first.push({ type: 'user', value: incident.user_name });
-
-  const observed = await db
-    .selectFrom('observables as o')
-    .innerJoin('alerts as a', 'a.id', 'o.alert_id')
-    .select(['o.type', 'o.value', (eb) => eb.fn.count<number>('o.alert_id').as('n')])
-    .where('a.incident_id', '=', incident.id)
-    .groupBy(['o.type', 'o.value'])
-    .orderBy('n', 'desc')
-    .orderBy('o.type')
-    .orderBy('o.value')
-    .limit(MAX_CANDIDATES)
-    .execute();
-  const columns = await db
-    .selectFrom('alerts')
-    .select(['host', 'user_name'])
-    .distinct()
-    .where('incident_id', '=', incident.id)
-    .limit(MAX_CANDIDATES)
-    .execute();
 
   const buckets = new Map<ObservableType, LookupSubject[]>(TYPE_ORDER.map((t) => [t, []]));
   const seen = new Set(first.map(keyOf));
@@ -110,82 +177,164 @@ export async function incidentSubjects(
 }
 
 /** History answers cover the incident itself; store them as "previous" history for scoring. */
-function previousOnly(enricher: Enricher, incidentId: string, r: LookupResult): LookupResult {
-  if (isEnrichmentError(r) || !isHistoryData(r.data)) return r;
-  const kind = enricher.providers.find((p) => p.name === r.provider)?.kind;
-  if (kind !== 'history') return r;
+function previousOnly(historyProviders: ReadonlySet<string>, incidentId: string, r: LookupResult): LookupResult {
+  if (isEnrichmentError(r) || !historyProviders.has(r.provider) || !isHistoryData(r.data)) return r;
   const data = excludeIncident(r.data, incidentId);
+  // Without the incident in it the answer stands as it is (found already says data.alerts > 0).
+  if (data === r.data) return r;
   return { ...r, data: { ...data }, found: data.alerts > 0 };
 }
 
-async function enrichOne(deps: EnrichStageDeps, id: string): Promise<IncidentEnrichment> {
-  const inc = await deps.store.db.selectFrom('incidents').select(['id', 'host', 'user_name']).where('id', '=', id).executeTakeFirst();
-  if (!inc) return { incidentId: id, exists: false, results: [], subjects: 0, omitted: 0 };
-  const { subjects, total } = await incidentSubjects(deps.store.db, inc, deps.maxSubjects ?? DEFAULT_MAX_SUBJECTS);
-  const results = (await lookupAll(deps.enricher, subjects)).map((r) => previousOnly(deps.enricher, id, r));
-  return { incidentId: id, exists: true, results, subjects: subjects.length, omitted: total - subjects.length };
+/** The batch's incidents: their subjects, every provider's answers for them, in the order of `ids`. */
+async function enrichMany(deps: EnrichStageDeps, historyProviders: ReadonlySet<string>, ids: readonly string[]): Promise<IncidentEnrichment[]> {
+  const found = new Map<string, IncidentRef>();
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const rows = await deps.store.db.selectFrom('incidents').select(['id', 'host', 'user_name']).where('id', 'in', ids.slice(i, i + CHUNK)).execute();
+    for (const r of rows) found.set(r.id, r);
+  }
+  const incidents = ids.flatMap((id) => found.get(id) ?? []);
+  const subjects = await subjectsOfIncidents(deps.store.db, incidents, deps.maxSubjects ?? DEFAULT_MAX_SUBJECTS);
+  const results = await deps.enricher.lookupBatch(subjects.map((s) => s.subjects));
+  const byId = new Map(
+    incidents.map((inc, i) => [
+      inc.id,
+      {
+        incidentId: inc.id,
+        exists: true,
+        results: results[i]!.map((r) => previousOnly(historyProviders, inc.id, r)),
+        subjects: subjects[i]!.subjects.length,
+        omitted: subjects[i]!.total - subjects[i]!.subjects.length,
+      },
+    ]),
+  );
+  return ids.map((id) => byId.get(id) ?? { incidentId: id, exists: false, results: [], subjects: 0, omitted: 0 });
 }
 
-function toRow(incidentId: string, r: LookupResult, now: number): EnrichmentTable {
-  const base = { incident_id: incidentId, provider: r.provider, subject_type: r.subject.type, subject_value: r.subject.value };
-  if (isEnrichmentError(r)) {
-    return { ...base, found: 0, data: JSON.stringify({ result: r.result }), error: `${r.result}: ${r.error}`, fetched_at: now };
-  }
-  return { ...base, found: r.found ? 1 : 0, data: JSON.stringify(r.data), error: null, fetched_at: Date.parse(r.fetched_at) };
+/** Turns answers into rows; identical data (one answer shared by several incidents) is serialised once. */
+function rowMaker(now: number): (incidentId: string, r: LookupResult) => EnrichmentTable {
+  const json = new Map<Record<string, unknown>, string>();
+  let fetchedText = '';
+  let fetchedMs = 0;
+  return (incidentId, r) => {
+    if (isEnrichmentError(r)) {
+      return {
+        incident_id: incidentId,
+        provider: r.provider,
+        subject_type: r.subject.type,
+        subject_value: r.subject.value,
+        found: 0,
+        data: JSON.stringify({ result: r.result }),
+        error: `${r.result}: ${r.error}`,
+        fetched_at: now,
+      };
+    }
+    let data = json.get(r.data);
+    if (data === undefined) json.set(r.data, (data = JSON.stringify(r.data)));
+    if (r.fetched_at !== fetchedText) fetchedMs = Date.parse((fetchedText = r.fetched_at));
+    return {
+      incident_id: incidentId,
+      provider: r.provider,
+      subject_type: r.subject.type,
+      subject_value: r.subject.value,
+      found: r.found ? 1 : 0,
+      data,
+      error: null,
+      fetched_at: fetchedMs,
+    };
+  };
 }
 
-const rowKey = (r: Pick<EnrichmentTable, 'provider' | 'subject_type' | 'subject_value'>) => `${r.provider}\u0000${r.subject_type}\u0000${r.subject_value}`;
+type RowKey = Pick<EnrichmentTable, 'incident_id' | 'provider' | 'subject_type' | 'subject_value'>;
+const rowKey = (r: RowKey) => `${r.incident_id}\u0000${r.provider}\u0000${r.subject_type}\u0000${r.subject_value}`;
 
-async function writeOne(tx: Tx, e: IncidentEnrichment, now: number): Promise<void> {
-  const rows = e.results.map((r) => toRow(e.incidentId, r, now));
-  const good = rows.filter((r) => r.error === null);
-  const failed = rows.filter((r) => r.error !== null);
-  for (let i = 0; i < good.length; i += CHUNK) {
-    await tx
-      .insertInto('enrichments')
-      .values(good.slice(i, i + CHUNK))
-      .onConflict((oc) =>
-        oc.columns(['incident_id', 'provider', 'subject_type', 'subject_value']).doUpdateSet((eb) => ({
-          found: eb.ref('excluded.found'),
-          data: eb.ref('excluded.data'),
-          error: null,
-          fetched_at: eb.ref('excluded.fetched_at'),
-        })),
-      )
-      .execute();
+/**
+ * Stores the answers of a batch of incidents: multi-row upserts (a failed lookup never overwrites an earlier
+ * good answer), then deletes the rows of providers or subjects this run no longer asked about (provider
+ * removed, subject over the cap).
+ */
+async function writeEnrichments(tx: Tx, dialect: DialectName, batch: readonly IncidentEnrichment[], now: number): Promise<void> {
+  if (batch.length === 0) return;
+  // Rows from earlier runs, read before this run's upserts: any of them not written again is stale.
+  const existing: RowKey[] = [];
+  const ids = batch.map((e) => e.incidentId);
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    existing.push(
+      ...(await tx
+        .selectFrom('enrichments')
+        .select(['incident_id', 'provider', 'subject_type', 'subject_value'])
+        .where('incident_id', 'in', ids.slice(i, i + CHUNK))
+        .execute()),
+    );
   }
-  for (let i = 0; i < failed.length; i += CHUNK) {
-    await tx
-      .insertInto('enrichments')
-      .values(failed.slice(i, i + CHUNK))
-      .onConflict((oc) =>
-        oc
-          .columns(['incident_id', 'provider', 'subject_type', 'subject_value'])
-          .doUpdateSet((eb) => ({ data: eb.ref('excluded.data'), error: eb.ref('excluded.error'), fetched_at: eb.ref('excluded.fetched_at') }))
-          // An earlier good answer beats a new failure (a rate-limited re-run must not erase what we knew).
-          .where('enrichments.error', 'is not', null),
-      )
-      .execute();
+  const toRow = rowMaker(now);
+  const good: EnrichmentTable[] = [];
+  const failed: EnrichmentTable[] = [];
+  for (const e of batch) {
+    for (const r of e.results) {
+      const row = toRow(e.incidentId, r);
+      (row.error === null ? good : failed).push(row);
+    }
   }
-  await deleteStale(tx, e.incidentId, new Set(rows.map(rowKey)));
-  await addTimeline(tx, [{ incident_id: e.incidentId, at: now, kind: 'enriched', summary: summarize(e) }]);
+  for (let i = 0; i < good.length; i += ROWS_PER_STATEMENT) await upsert(tx, dialect, 'answers', good.slice(i, i + ROWS_PER_STATEMENT));
+  for (let i = 0; i < failed.length; i += ROWS_PER_STATEMENT) await upsert(tx, dialect, 'failures', failed.slice(i, i + ROWS_PER_STATEMENT));
+  if (existing.length > 0) {
+    const written = new Set([...good, ...failed].map(rowKey));
+    await deleteStale(
+      tx,
+      existing.filter((r) => !written.has(rowKey(r))),
+    );
+  }
 }
 
-/** Rows of providers or subjects this run no longer asked about (provider removed, subject over the cap). */
-async function deleteStale(tx: Tx, incidentId: string, keep: ReadonlySet<string>): Promise<void> {
-  const existing = await tx
-    .selectFrom('enrichments')
-    .select(['provider', 'subject_type', 'subject_value'])
-    .where('incident_id', '=', incidentId)
-    .execute();
-  for (const r of existing.filter((x) => !keep.has(rowKey(x)))) {
-    await tx
-      .deleteFrom('enrichments')
-      .where('incident_id', '=', incidentId)
-      .where('provider', '=', r.provider)
-      .where('subject_type', '=', r.subject_type)
-      .where('subject_value', '=', r.subject_value)
-      .execute();
+const COLUMNS = ['incident_id', 'provider', 'subject_type', 'subject_value', 'found', 'data', 'error', 'fetched_at'] as const;
+const ON_CONFLICT = {
+  answers: sql`on conflict ("incident_id", "provider", "subject_type", "subject_value") do update set
+    "found" = excluded."found", "data" = excluded."data", "error" = null, "fetched_at" = excluded."fetched_at"`,
+  // An earlier good answer beats a new failure (a rate-limited re-run must not erase what we knew).
+  failures: sql`on conflict ("incident_id", "provider", "subject_type", "subject_value") do update set
+    "data" = excluded."data", "error" = excluded."error", "fetched_at" = excluded."fetched_at"
+    where "enrichments"."error" is not null`,
+};
+/** Statement text by dialect, kind and row count (at most ROWS_PER_STATEMENT of each). */
+const upsertTexts = new Map<string, string>();
+
+/**
+ * A multi-row upsert into `enrichments`. Building a statement of a hundred rows costs the query builder more
+ * than the database spends running it, and its text depends only on the dialect and the row count: each text
+ * is built once, then run with the rows' values (a template's parameters come in the order they are written).
+ */
+async function upsert(tx: Tx, dialect: DialectName, kind: keyof typeof ON_CONFLICT, rows: readonly EnrichmentTable[]): Promise<void> {
+  const key = `${dialect}:${kind}:${rows.length}`;
+  let text = upsertTexts.get(key);
+  if (text === undefined) {
+    const tuple = sql`(${sql.join(COLUMNS.map(() => null))})`;
+    text = sql`insert into "enrichments" (${sql.join(COLUMNS.map((c) => sql.ref(c)))}) values ${sql.join(rows.map(() => tuple))} ${ON_CONFLICT[kind]}`.compile(tx).sql;
+    upsertTexts.set(key, text);
+  }
+  const params: unknown[] = [];
+  for (const r of rows) for (const c of COLUMNS) params.push(r[c]);
+  await tx.executeQuery(CompiledQuery.raw(text, params));
+}
+
+/** Deletes these rows: one statement per incident, provider and subject type. */
+async function deleteStale(tx: Tx, stale: readonly RowKey[]): Promise<void> {
+  const groups = new Map<string, { incident_id: string; provider: string; subject_type: string; values: string[] }>();
+  for (const r of stale) {
+    const k = `${r.incident_id}\u0000${r.provider}\u0000${r.subject_type}`;
+    const g = groups.get(k) ?? { incident_id: r.incident_id, provider: r.provider, subject_type: r.subject_type, values: [] };
+    g.values.push(r.subject_value);
+    groups.set(k, g);
+  }
+  for (const g of groups.values()) {
+    for (let i = 0; i < g.values.length; i += ROWS_PER_STATEMENT) {
+      await tx
+        .deleteFrom('enrichments')
+        .where('incident_id', '=', g.incident_id)
+        .where('provider', '=', g.provider)
+        .where('subject_type', '=', g.subject_type)
+        .where('subject_value', 'in', g.values.slice(i, i + ROWS_PER_STATEMENT))
+        .execute();
+    }
   }
 }
 
@@ -205,17 +354,21 @@ function summarize(e: IncidentEnrichment): string {
 
 export function createEnrichStage(deps: EnrichStageDeps): Stage<IncidentEnrichment[]> {
   const now = deps.now ?? Date.now;
+  const historyProviders = new Set(deps.enricher.providers.filter((p) => p.kind === 'history').map((p) => p.name));
   return {
     name: 'enrich',
     batchSize: deps.batchSize ?? 20,
     async compute(items: readonly ClaimedItem[]) {
-      const ids = [...new Set(items.map((i) => i.item_id))];
-      return Promise.all(ids.map((id) => enrichOne(deps, id)));
+      return enrichMany(deps, historyProviders, [...new Set(items.map((i) => i.item_id))]);
     },
     async write(tx: Tx, _items, computed: IncidentEnrichment[]) {
       const t = now();
       const present = computed.filter((e) => e.exists);
-      for (const e of present) await writeOne(tx, e, t);
+      await writeEnrichments(tx, deps.store.dialect, present, t);
+      await addTimeline(
+        tx,
+        present.map((e) => ({ incident_id: e.incidentId, at: t, kind: 'enriched' as const, summary: summarize(e) })),
+      );
       await enqueue(tx, 'score', present.map((e) => e.incidentId), t);
     },
   };
