@@ -2,15 +2,16 @@
 // the tsx loader on Node 20, and this file only needs the CEL library. Everything that defines the
 // environment (variables, limits, the safe matches function's name, the regexp flag) comes from cel.ts
 // through workerData, so there is one source of truth. It runs only programs that cel.ts compiled and
-// checked, each with the patterns validated for it; it answers on its port, then raises the shared flag
-// the main thread waits on.
+// checked, each with the patterns validated for it; it answers each batch on its port, then raises the
+// shared flag the main thread waits on.
 import { workerData } from 'node:worker_threads';
 import { Environment } from '@marcbachmann/cel-js';
 
 const { port, signal, spec } = workerData;
 const MAX_CACHED = 500;
 
-let allowed = new Set();
+const NONE = new Set();
+let allowed = NONE;
 const regexps = new Map();
 
 function lookup(pattern) {
@@ -51,6 +52,17 @@ function parsed(program) {
   return p;
 }
 
+// A program that does not parse fails each time it is run, with the parser's message, like any other error.
+function runner(program) {
+  try {
+    return parsed(program);
+  } catch (e) {
+    return () => {
+      throw e;
+    };
+  }
+}
+
 function describe(value) {
   if (value === null) return 'null';
   if (typeof value === 'bigint') return 'an int';
@@ -58,25 +70,41 @@ function describe(value) {
   return `a ${typeof value}`;
 }
 
-function evaluate(program, patterns) {
-  allowed = new Set(patterns);
+function evaluate(run, patterns) {
+  allowed = patterns;
   try {
-    const value = parsed(program)(context);
+    const value = run(context);
     if (typeof value === 'boolean') return { ok: true, value };
     return { ok: false, error: `the condition gave ${describe(value)}, not true or false` };
   } catch (e) {
     return { ok: false, error: e?.summary ?? String(e?.message ?? e).split('\n')[0] };
   } finally {
-    allowed = new Set();
+    allowed = NONE;
   }
 }
 
-port.on('message', (msg) => {
-  if (msg.type === 'context') {
-    context = msg.context;
-    return;
+// A batch (sandbox.ts SandboxRequest): every program against every context, in order; for a context, the
+// programs after a `final` one that was true are skipped. One answer for the whole batch.
+function batch(msg) {
+  const programs = msg.programs.map((p) => ({ run: runner(p.program), patterns: new Set(p.patterns), final: p.final }));
+  const out = [];
+  for (const c of msg.contexts) {
+    context = c;
+    const results = [];
+    for (const p of programs) {
+      const r = evaluate(p.run, p.patterns);
+      results.push(r);
+      if (p.final && r.ok && r.value) break;
+    }
+    out.push(results);
   }
-  port.postMessage(evaluate(msg.program, msg.patterns));
+  context = {};
+  return out;
+}
+
+port.on('message', (msg) => {
+  if (msg?.type !== 'batch') return;
+  port.postMessage(batch(msg));
   Atomics.store(signal, 0, 1);
   Atomics.notify(signal, 0);
 });

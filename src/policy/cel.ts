@@ -12,7 +12,8 @@
  *  - Work proportional to data: lists in the context are capped (context.ts), macros (`exists`, `all`,
  *    `map`, …) may nest at most two deep, and the AST size is bounded.
  *  - Everything else: evaluation runs in a worker thread (sandbox.ts) with a hard time limit; a worker that
- *    overruns is terminated and the rule counts as an error, so no expression can stall the pipeline.
+ *    overruns is terminated and the condition that overran counts as an error (batches that overrun are
+ *    redone one by one to find it), so no expression can stall the pipeline.
  *
  * Numbers (docs/policy.md): the counts, severities, scores and ports Fido computes are CEL `int`; numbers
  * that come from outside (enrichment `data`) are `double`. Comparisons mix freely (`data.score > 3` works);
@@ -59,11 +60,19 @@ export class CelCompileError extends Error {
   }
 }
 
-/** A checked condition: what the author wrote, what runs, and the patterns it may use. */
+export type PolicyVariable = keyof typeof POLICY_VARIABLES;
+const VARIABLE_NAMES = Object.keys(POLICY_VARIABLES) as PolicyVariable[];
+
+/** A checked condition: what the author wrote, what runs, the patterns it may use and the variables it reads. */
 export interface CompiledCondition {
   readonly source: string;
   readonly program: string;
   readonly patterns: readonly string[];
+  /**
+   * The policy variables the program can read (a superset: see variablesOf). Only these are built and sent
+   * to the sandbox, so a policy that looks at `score` alone costs no alert or enrichment conversion.
+   */
+  readonly variables: readonly PolicyVariable[];
 }
 
 // ───────────────────────────── regular expressions ─────────────────────────────
@@ -178,7 +187,18 @@ export function compileCondition(source: string): CompiledCondition {
   if (checked.type !== 'bool' && checked.type !== 'dyn') {
     throw new CelCompileError(`a condition must be true or false, but this expression gives ${checked.type}`);
   }
-  return Object.freeze({ source, program, patterns: Object.freeze([...w.patterns]) });
+  return Object.freeze({ source, program, patterns: Object.freeze([...w.patterns]), variables: variablesOf(program) });
+}
+
+/**
+ * The variables a program may read. CEL names a variable only by writing it (there is no lookup by string,
+ * no reflection, no scope object), so every variable the program can reach has its name in the text as a
+ * whole word. Counting every such word — also inside a string literal, a comment, a field name or a macro's
+ * own variable — can only add variables, never miss one. Were one missing anyway, evaluation would fail with
+ * "Unknown variable" (an error on the decision), not see a wrong value.
+ */
+export function variablesOf(program: string): PolicyVariable[] {
+  return VARIABLE_NAMES.filter((name) => new RegExp(`(?<![A-Za-z0-9_])${name}(?![A-Za-z0-9_])`).test(program));
 }
 
 function celError(e: unknown): CelCompileError {

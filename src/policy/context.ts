@@ -17,6 +17,7 @@ import type { Alert } from '../model/alert.js';
 import { severityLabel } from '../model/alert.js';
 import type { IncidentDetail } from '../model/incident.js';
 import type { Score } from '../model/score.js';
+import { POLICY_VARIABLES, type PolicyVariable } from './cel.js';
 
 export const CONTEXT_LIMITS = Object.freeze({
   alerts: 100,
@@ -150,16 +151,20 @@ function observablesValue(alerts: readonly Alert[]): unknown[] {
 
 /**
  * The CEL variables for one incident. `providers` are the configured enrichment provider names, present
- * as (possibly empty) lists even when no answer from them is stored.
+ * as (possibly empty) lists even when no answer from them is stored. `variables` limits the context to the
+ * ones a policy reads (CompiledCondition.variables); each is built exactly as when all are asked for.
  */
-export function buildPolicyContext(detail: IncidentDetail, providers: readonly string[] = []): CelContext {
-  const all = (detail.alerts ?? []).filter((a): a is Alert => !!a && typeof a === 'object');
-  const alerts = all.slice(-CONTEXT_LIMITS.alerts);
-  return {
-    incident: incidentValue(detail, all),
-    alerts: alerts.map(alertValue),
-    score: scoreValue(detail.score),
-    enrichment: enrichmentValue(detail, providers),
-    observables: observablesValue(all),
-  };
+export function buildPolicyContext(detail: IncidentDetail, providers: readonly string[] = [], variables: Iterable<PolicyVariable> = ALL_VARIABLES): CelContext {
+  const want = new Set(variables);
+  const out: CelContext = {};
+  let all: Alert[] | undefined;
+  const allAlerts = () => (all ??= (detail.alerts ?? []).filter((a): a is Alert => !!a && typeof a === 'object'));
+  if (want.has('incident')) out.incident = incidentValue(detail, allAlerts());
+  if (want.has('alerts')) out.alerts = allAlerts().slice(-CONTEXT_LIMITS.alerts).map(alertValue);
+  if (want.has('score')) out.score = scoreValue(detail.score);
+  if (want.has('enrichment')) out.enrichment = enrichmentValue(detail, providers);
+  if (want.has('observables')) out.observables = observablesValue(allAlerts());
+  return out;
 }
+
+const ALL_VARIABLES = Object.keys(POLICY_VARIABLES) as PolicyVariable[];

@@ -3,8 +3,15 @@
  * flag (Atomics.wait) for at most the time limit, so evaluation stays synchronous — the policy evaluator is
  * a pure function and the decide stage, dry-run and backtest all call it the same way. A worker that does
  * not answer in time is terminated (a busy thread cannot be interrupted any other way) and replaced on the
- * next call; the condition counts as an error. The worker also has a small heap limit, so an expression
- * that builds huge lists fails instead of exhausting the process.
+ * next call. The worker also has a small heap limit, so an expression that builds huge lists fails instead
+ * of exhausting the process.
+ *
+ * Batches: one round trip carries many contexts (incidents) and every program (rule) to run against each,
+ * because the round trip — copying, waking the worker, waiting — costs far more than evaluating a typical
+ * condition. The time limit applies to the whole round trip. A batch that overruns is redone context by
+ * context, and a context that overruns alone is redone program by program, each with the full limit: so
+ * every result is what the condition would give running alone under the limit, a hostile condition can only
+ * slow down its own batch, and only the conditions that overrun by themselves count as errors.
  *
  * The checks in cel.ts make an overrun unlikely; this is the backstop for whatever they did not foresee.
  */
@@ -13,27 +20,42 @@ import { ENV_SPEC } from './cel.js';
 
 export type SandboxResult = { ok: true; value: boolean } | { ok: false; error: string };
 
-export type SandboxRequest =
-  | { type: 'context'; context: Record<string, unknown> }
-  | { type: 'eval'; program: string; patterns: readonly string[] };
+export interface SandboxProgram {
+  program: string;
+  patterns: readonly string[];
+}
+
+export interface BatchProgram extends SandboxProgram {
+  /** When this program is true for a context, the programs after it are not run for that context. */
+  final?: boolean;
+}
+
+export type SandboxRequest = {
+  type: 'batch';
+  programs: ReadonlyArray<{ program: string; patterns: readonly string[]; final: boolean }>;
+  contexts: ReadonlyArray<Record<string, unknown>>;
+};
+
+/** Per context, the results of its programs in order, up to and including a true `final` one. */
+export type SandboxReply = SandboxResult[][];
 
 export interface SandboxOptions {
-  /** Per condition. */
+  /** Per round trip: a batch, or one condition when a batch that overran is redone one by one. */
   timeLimitMs: number;
   /** For the worker to start (loading the CEL library); not part of any condition's time. */
   startupMs: number;
   heapMb: number;
+  /** Contexts per round trip (bounds the copy the worker holds at once). */
+  maxBatch: number;
 }
 
-export const DEFAULT_SANDBOX_OPTIONS: SandboxOptions = { timeLimitMs: 250, startupMs: 15_000, heapMb: 64 };
+export const DEFAULT_SANDBOX_OPTIONS: SandboxOptions = { timeLimitMs: 250, startupMs: 15_000, heapMb: 64, maxBatch: 100 };
 
 interface Live {
   worker: Worker;
   port: MessagePort;
   /** [0]: answer ready, [1]: worker started. */
   signal: Int32Array;
-  /** The context object the worker currently holds (identity, to avoid re-sending it). */
-  context: object | null;
 }
 
 export class CelSandbox {
@@ -45,8 +67,24 @@ export class CelSandbox {
   }
 
   /** Evaluates each program against the context, in order; one overrun does not affect the others. */
-  evaluate(programs: ReadonlyArray<{ program: string; patterns: readonly string[] }>, context: Record<string, unknown>): SandboxResult[] {
-    return programs.map((p) => this.one(p.program, p.patterns, context));
+  evaluate(programs: readonly SandboxProgram[], context: Record<string, unknown>): SandboxResult[] {
+    const plain = programs.map((p): BatchProgram => ({ program: p.program, patterns: p.patterns }));
+    return this.evaluateBatch(plain, [context])[0] ?? [];
+  }
+
+  /**
+   * Evaluates the programs against every context: `result[c]` holds the results for `contexts[c]`, in
+   * program order, stopping after the first `final` program that is true. An overrun affects no context
+   * but the one whose condition overran, and no condition but the one that overran.
+   */
+  evaluateBatch(programs: readonly BatchProgram[], contexts: ReadonlyArray<Record<string, unknown>>): SandboxReply {
+    if (programs.length === 0) return contexts.map(() => []);
+    const out: SandboxReply = [];
+    for (let i = 0; i < contexts.length; i += this.opts.maxBatch) {
+      const chunk = contexts.slice(i, i + this.opts.maxBatch);
+      out.push(...(this.roundTrip(programs, chunk) ?? this.oneByOne(programs, chunk)));
+    }
+    return out;
   }
 
   /** Stops the worker (tests; a long-running process simply keeps it, unreferenced). */
@@ -56,26 +94,48 @@ export class CelSandbox {
     if (l) await l.worker.terminate();
   }
 
-  private one(program: string, patterns: readonly string[], context: Record<string, unknown>): SandboxResult {
-    const l = this.ensure();
-    if (l.context !== context) {
-      l.port.postMessage({ type: 'context', context } satisfies SandboxRequest);
-      l.context = context;
+  /** After a batch overran: each context alone, each with the full limit. */
+  private oneByOne(programs: readonly BatchProgram[], contexts: ReadonlyArray<Record<string, unknown>>): SandboxReply {
+    return contexts.map((context) => {
+      const alone = contexts.length > 1 ? this.roundTrip(programs, [context]) : undefined;
+      return alone?.[0] ?? this.programByProgram(programs, context);
+    });
+  }
+
+  /** A context whose programs overran together: each program alone, each with the full limit. */
+  private programByProgram(programs: readonly BatchProgram[], context: Record<string, unknown>): SandboxResult[] {
+    const results: SandboxResult[] = [];
+    for (const p of programs) {
+      // A lone program has just overrun by itself: it is not run again.
+      const r = programs.length > 1 ? this.roundTrip([p], [context])?.[0]?.[0] : undefined;
+      results.push(r ?? { ok: false, error: `evaluation exceeded the time limit of ${this.opts.timeLimitMs} ms` });
+      if (p.final && r?.ok && r.value) break;
     }
+    return results;
+  }
+
+  /** One request to the worker; undefined when it did not answer within the time limit (it is stopped). */
+  private roundTrip(programs: readonly BatchProgram[], contexts: ReadonlyArray<Record<string, unknown>>): SandboxReply | undefined {
+    const l = this.ensure();
     Atomics.store(l.signal, 0, 0);
-    l.port.postMessage({ type: 'eval', program, patterns } satisfies SandboxRequest);
+    const request: SandboxRequest = {
+      type: 'batch',
+      programs: programs.map((p) => ({ program: p.program, patterns: p.patterns, final: p.final === true })),
+      contexts,
+    };
+    l.port.postMessage(request);
     const waited = Atomics.wait(l.signal, 0, 0, this.opts.timeLimitMs);
     const answer = waited === 'timed-out' ? undefined : this.receive(l);
-    if (answer) return answer;
+    if (answer && answer.length === contexts.length) return answer;
     this.kill(l);
-    return { ok: false, error: `evaluation exceeded the time limit of ${this.opts.timeLimitMs} ms` };
+    return undefined;
   }
 
   /** The worker posts before it raises the flag; allow a moment for the message to become visible. */
-  private receive(l: Live): SandboxResult | undefined {
+  private receive(l: Live): SandboxReply | undefined {
     for (let i = 0; i < 50; i++) {
       const m = receiveMessageOnPort(l.port);
-      if (m) return m.message as SandboxResult;
+      if (m) return m.message as SandboxReply;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
     }
     return undefined;
@@ -112,7 +172,7 @@ export class CelSandbox {
       void worker.terminate();
       throw new Error(`the CEL sandbox worker did not start within ${this.opts.startupMs} ms`);
     }
-    this.live = { worker, port: port1, signal, context: null };
+    this.live = { worker, port: port1, signal };
     return this.live;
   }
 }

@@ -19,6 +19,20 @@ export function scoreIncident(detail: IncidentDetail, profile: ResolvedProfile, 
   }
 }
 
+/**
+ * Whether the profile's engine reads enrichment rows that found nothing. `default` looks only at answers
+ * that found something (every reader goes through fromProviders); fido-classic also counts a host the
+ * inventory does not know. The score stage reads only the rows the engine looks at.
+ */
+export function readsUnfoundAnswers(profile: ResolvedProfile): boolean {
+  switch (profile.settings.engine) {
+    case 'default':
+      return false;
+    case 'fido-classic':
+      return true;
+  }
+}
+
 /** One line per explanation entry, aligned, ending with the total: what `fido score` prints. */
 export function formatScore(score: Score, version?: string): string {
   const width = Math.max(6, ...score.explanation.map((l) => l.factor.length));

@@ -7,7 +7,8 @@ import type { Enrichment } from '../model/enrichment.js';
 import type { Incident, IncidentDetail, IncidentStatus, TimelineEntry, Verdict } from '../model/incident.js';
 import type { ObservableType } from '../model/observable.js';
 import type { Score } from '../model/score.js';
-import type { ActionTable, AlertTable, IncidentTable } from './schema.js';
+import { sql, type Selectable } from 'kysely';
+import type { ActionTable, AlertTable, EnrichmentTable, IncidentTable, TimelineTable } from './schema.js';
 import { iso } from '../util/time.js';
 import { parseStored } from '../util/json.js';
 
@@ -52,50 +53,220 @@ export function toAction(row: ActionTable): ActionRecord {
 
 /** Everything known about one incident, in the shape of GET /incidents/{id}. */
 export async function loadIncidentDetail(db: Db, id: string, opts: { alertLimit?: number } = {}): Promise<IncidentDetail | null> {
-  const row = await db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!row) return null;
+  return (await loadIncidentDetails(db, [id], opts)).get(id) ?? null;
+}
+
+/** What loadIncidentDetails reads besides the incident row; each part defaults to true. */
+export interface DetailParts {
+  /** The alerts (oldest first, at most `alertLimit`). Without them `alerts` is empty. */
+  alerts?: boolean;
+  /** Each alert's raw record. Without it `raw` is '' (scoring and rules never look at it). */
+  raw?: boolean;
+  /** The enrichment rows; 'found' reads only those that found something (no misses, no errors). */
+  enrichment?: boolean | 'found';
+  /** Decisions, actions and the timeline. Without it the three are empty. */
+  history?: boolean;
+}
+
+export interface DetailOptions {
+  /** Alerts per incident (default 500). */
+  alertLimit?: number;
+  parts?: DetailParts;
+}
+
+/** Incidents per round of queries (bounds the IN lists). */
+const DETAIL_CHUNK = 500;
+const TIMELINE_LIMIT = 1000;
+
+/**
+ * loadIncidentDetail for many incidents with a few queries per part (IN lists) instead of several per
+ * incident; the stages read their whole batch this way, and only the parts they use. Returns id → detail;
+ * ids that do not exist are absent. Each detail is what loadIncidentDetail gives for it, minus the parts
+ * left out (empty lists).
+ */
+export async function loadIncidentDetails(db: Db, ids: readonly string[], opts: DetailOptions = {}): Promise<Map<string, IncidentDetail>> {
+  const out = new Map<string, IncidentDetail>();
+  const unique = [...new Set(ids)];
+  for (let i = 0; i < unique.length; i += DETAIL_CHUNK) await loadChunk(db, unique.slice(i, i + DETAIL_CHUNK), opts, out);
+  return out;
+}
+
+async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<string, IncidentDetail>): Promise<void> {
+  const parts = { alerts: true, raw: true, enrichment: true, history: true, ...opts.parts };
+  const alertLimit = opts.alertLimit ?? 500;
+  const rows = await db.selectFrom('incidents').selectAll().where('id', 'in', chunk).execute();
+  if (rows.length === 0) return;
+  const ids = rows.map((r) => r.id);
+  const none = Promise.resolve([]);
   const [alerts, enrich, decisions, actions, timeline] = await Promise.all([
-    db
-      .selectFrom('alerts')
-      .select(['doc', 'raw', 'repeat_count', 'incident_id'])
-      .where('incident_id', '=', id)
-      .orderBy('time')
-      .orderBy('id')
-      .limit(opts.alertLimit ?? 500)
-      .execute(),
-    db.selectFrom('enrichments').selectAll().where('incident_id', '=', id).orderBy('provider').orderBy('subject_value').execute(),
-    db.selectFrom('decisions').select(['doc', 'created_at']).where('incident_id', '=', id).orderBy('id').execute(),
-    db.selectFrom('actions').selectAll().where('incident_id', '=', id).orderBy('created_at').orderBy('id').execute(),
-    db.selectFrom('timeline').selectAll().where('incident_id', '=', id).orderBy('at').orderBy('id').limit(1000).execute(),
+    parts.alerts
+      ? limitedPerIncident(db, 'alerts', ids, alertLimit, (some, limit) => {
+          let q = db
+            .selectFrom('alerts')
+            .select(['doc', 'repeat_count', 'incident_id'])
+            .$if(parts.raw, (qb) => qb.select('raw'))
+            .where('incident_id', 'in', some)
+            .$if(some.length > 1, (qb) => qb.orderBy('incident_id'))
+            .orderBy('time')
+            .orderBy('id');
+          if (limit !== undefined) q = q.limit(limit);
+          return q.execute();
+        })
+      : none,
+    parts.enrichment
+      ? db
+          .selectFrom('enrichments')
+          .selectAll()
+          .where('incident_id', 'in', ids)
+          .$if(parts.enrichment === 'found', (qb) => qb.where('found', '=', 1))
+          .orderBy('incident_id')
+          .orderBy('provider')
+          .orderBy('subject_value')
+          .orderBy('subject_type')
+          .execute()
+      : none,
+    parts.history ? db.selectFrom('decisions').select(['incident_id', 'doc', 'created_at']).where('incident_id', 'in', ids).orderBy('incident_id').orderBy('id').execute() : none,
+    parts.history ? db.selectFrom('actions').selectAll().where('incident_id', 'in', ids).orderBy('incident_id').orderBy('created_at').orderBy('id').execute() : none,
+    parts.history
+      ? limitedPerIncident(db, 'timeline', ids, TIMELINE_LIMIT, (some, limit) => {
+          let q = db
+            .selectFrom('timeline')
+            .selectAll()
+            .where('incident_id', 'in', some)
+            .$if(some.length > 1, (qb) => qb.orderBy('incident_id'))
+            .orderBy('at')
+            .orderBy('id');
+          if (limit !== undefined) q = q.limit(limit);
+          return q.execute();
+        })
+      : none,
   ]);
-  return {
-    ...toIncident(row),
-    alerts: alerts.map(toAlert),
-    enrichment: enrich.map((e) => {
-      const subject = { type: e.subject_type as ObservableType, value: e.subject_value };
-      if (e.error) return { provider: e.provider, subject, fetched_at: iso(e.fetched_at), error: e.error };
-      const en: Enrichment = {
-        provider: e.provider,
-        subject,
-        data: parseStored<Record<string, unknown>>(e.data, 'enrichment') ?? {},
-        found: e.found === 1,
-        fetched_at: iso(e.fetched_at),
-        cache: 'hit',
-      };
-      return en;
-    }),
-    decisions: decisions.map((d) => ({ ...parseStored<Decision>(d.doc, 'decision')!, decided_at: iso(d.created_at) })),
-    actions: actions.map(toAction),
-    timeline: timeline.map(
-      (t): TimelineEntry => ({
-        at: iso(t.at),
-        kind: t.kind as TimelineEntry['kind'],
-        summary: t.summary,
-        ...(t.alert_id ? { alert_id: t.alert_id } : {}),
-        ...(t.action_id ? { action_id: t.action_id } : {}),
-      }),
-    ),
+  const byIncident = <R extends { incident_id: string | null }>(list: readonly R[]) => {
+    const m = new Map<string, R[]>();
+    for (const r of list) {
+      if (r.incident_id === null) continue;
+      const l = m.get(r.incident_id);
+      if (l) l.push(r);
+      else m.set(r.incident_id, [r]);
+    }
+    return (id: string): R[] => m.get(id) ?? [];
   };
+  const alertsOf = byIncident(alerts);
+  const enrichOf = byIncident(enrich);
+  const decisionsOf = byIncident(decisions);
+  const actionsOf = byIncident(actions);
+  const timelineOf = byIncident(timeline);
+  // An incident's answers mostly share a few fetch times: format each once.
+  const fetchedAt = memoIso();
+  for (const row of rows) {
+    out.set(row.id, {
+      ...toIncident(row),
+      alerts: alertsOf(row.id).map((a) => toAlert({ raw: '', ...a })),
+      enrichment: enrichOf(row.id).map((e) => toEnrichment(e, fetchedAt)),
+      decisions: decisionsOf(row.id).map((d) => ({ ...parseStored<Decision>(d.doc, 'decision')!, decided_at: iso(d.created_at) })),
+      actions: actionsOf(row.id).map(toAction),
+      timeline: timelineOf(row.id).map(toTimelineEntry),
+    });
+  }
+}
+
+/**
+ * Rows of a per-incident list capped at `limit` per incident (oldest first). The incidents within the cap —
+ * nearly all — are read with one query; the few over it (counted on the incident index) one by one with
+ * LIMIT, so a huge incident costs what it always did and no more.
+ */
+async function limitedPerIncident<R>(
+  db: Db,
+  table: 'alerts' | 'timeline',
+  ids: string[],
+  limit: number,
+  read: (ids: string[], limit?: number) => Promise<R[]>,
+): Promise<R[]> {
+  if (ids.length === 1) return read(ids, limit);
+  const over = await db
+    .selectFrom(table)
+    .select('incident_id')
+    .where('incident_id', 'in', ids)
+    .groupBy('incident_id')
+    .having((eb) => eb.fn.countAll(), '>', limit)
+    .execute();
+  const big = new Set(over.map((r) => r.incident_id));
+  const small = ids.filter((id) => !big.has(id));
+  const rows = small.length ? await read(small) : [];
+  for (const id of big) if (id !== null) rows.push(...(await read([id], limit)));
+  return rows;
+}
+
+function memoIso(): (ms: number) => string {
+  const seen = new Map<number, string>();
+  return (ms) => {
+    let s = seen.get(ms);
+    if (s === undefined) seen.set(ms, (s = iso(ms)));
+    return s;
+  };
+}
+
+function toEnrichment(e: EnrichmentTable, isoOf: (ms: number) => string): IncidentDetail['enrichment'][number] {
+  const subject = { type: e.subject_type as ObservableType, value: e.subject_value };
+  if (e.error) return { provider: e.provider, subject, fetched_at: isoOf(e.fetched_at), error: e.error };
+  const en: Enrichment = {
+    provider: e.provider,
+    subject,
+    data: parseStored<Record<string, unknown>>(e.data, 'enrichment') ?? {},
+    found: e.found === 1,
+    fetched_at: isoOf(e.fetched_at),
+    cache: 'hit',
+  };
+  return en;
+}
+
+function toTimelineEntry(t: Selectable<TimelineTable>): TimelineEntry {
+  return {
+    at: iso(t.at),
+    kind: t.kind as TimelineEntry['kind'],
+    summary: t.summary,
+    ...(t.alert_id ? { alert_id: t.alert_id } : {}),
+    ...(t.action_id ? { action_id: t.action_id } : {}),
+  };
+}
+
+/** Per-incident values the score and decide stages write. */
+export interface IncidentUpdate {
+  id: string;
+  score?: string | null;
+  score_total?: number | null;
+  decision?: string | null;
+}
+
+/**
+ * Sets each incident's own values (and `updated_at` on all) with one statement per 500 incidents —
+ * `UPDATE incidents SET col = CASE id WHEN … THEN … ELSE col END … WHERE id IN (…)` — instead of one
+ * statement each. Ids must be distinct. A column only some updates carry keeps its value on the others.
+ */
+export async function updateIncidents(db: Db, updates: readonly IncidentUpdate[], updatedAt: number): Promise<void> {
+  for (let i = 0; i < updates.length; i += 500) {
+    const chunk = updates.slice(i, i + 500);
+    const perId = <K extends 'score' | 'score_total' | 'decision'>(col: K, cast: boolean) => {
+      const having = chunk.filter((u) => u[col] !== undefined);
+      if (having.length === 0) return undefined;
+      // PostgreSQL types an untyped parameter in THEN as text: integers need the cast (SQLite ignores it).
+      const whens = having.map((u) => (cast ? sql`when ${u.id} then cast(${u[col]} as integer)` : sql`when ${u.id} then ${u[col]}`));
+      return sql<IncidentTable[K]>`case ${sql.ref('id')} ${sql.join(whens, sql` `)} else ${sql.ref(col)} end`;
+    };
+    const score = perId('score', false);
+    const scoreTotal = perId('score_total', true);
+    const decision = perId('decision', false);
+    await db
+      .updateTable('incidents')
+      .set({
+        updated_at: updatedAt,
+        ...(score ? { score } : {}),
+        ...(scoreTotal ? { score_total: scoreTotal } : {}),
+        ...(decision ? { decision } : {}),
+      })
+      .where('id', 'in', chunk.map((u) => u.id))
+      .execute();
+  }
 }
 
 export async function addTimeline(

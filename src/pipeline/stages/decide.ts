@@ -1,7 +1,8 @@
 /**
- * decide: items are incident ids. compute() evaluates the compiled policy against each incident (pure;
- * src/policy). write() records the decision and, in the same transaction, puts its actions in the outbox
- * (`actions`), where the executor picks them up (DESIGN.md §4):
+ * decide: items are incident ids. compute() loads the batch's incidents (only the parts the rules read) and
+ * evaluates the compiled policy against all of them at once (pure; src/policy). write() records the
+ * decisions and, in the same transaction, puts their actions in the outbox (`actions`), where the executor
+ * picks them up (DESIGN.md §4):
  *
  *  - one outbox row per (incident, action kind, target) EVER: the idempotency key is
  *    `${incident_id}:${kind}:${target}` and the insert does nothing on conflict, so deciding again after
@@ -17,9 +18,10 @@ import type { Stage } from '../stage.js';
 import type { ClaimedItem } from '../../store/queue.js';
 import type { Store, Tx } from '../../store/store.js';
 import type { ActionTable } from '../../store/schema.js';
-import { addTimeline, loadIncidentDetail } from '../../store/incidents.js';
+import { addTimeline, loadIncidentDetails, updateIncidents, type DetailParts } from '../../store/incidents.js';
 import type { Decision } from '../../model/decision.js';
-import { evaluatePolicy, type ActionGuard, type PolicyAction, type PolicyDecision } from '../../policy/evaluate.js';
+import type { IncidentDetail } from '../../model/incident.js';
+import { evaluatePolicies, policyVariables, type ActionGuard, type PolicyAction, type PolicyDecision } from '../../policy/evaluate.js';
 import type { CompiledPolicy } from '../../policy/rules.js';
 import type { CelSandbox } from '../../policy/sandbox.js';
 import { approvalTimeoutParams } from '../../actions/executor.js';
@@ -46,52 +48,81 @@ export interface IncidentDecision {
   changed: boolean;
 }
 
+/** Rows per multi-row insert. */
+const CHUNK = 500;
+
 export function createDecideStage(deps: DecideStageDeps): Stage<IncidentDecision[]> {
   const now = deps.now ?? Date.now;
+  const parts = detailParts(deps);
   return {
     name: 'decide',
     batchSize: deps.batchSize ?? 100,
     async compute(items: readonly ClaimedItem[]) {
-      const out: IncidentDecision[] = [];
-      for (const item of items) {
-        const detail = await loadIncidentDetail(deps.store.db, item.item_id);
-        if (!detail) continue;
-        const decision = evaluatePolicy(deps.policy, detail, {
-          configVersion: deps.configVersion,
-          dryRun: deps.dryRun ?? false,
-          ...(deps.guards ? { guards: deps.guards } : {}),
-          ...(deps.sandbox ? { sandbox: deps.sandbox } : {}),
-        });
-        out.push({ incidentId: detail.id, decision, changed: !sameDecision(detail.decision, decision) });
-      }
-      return out;
+      const loaded = await loadIncidentDetails(deps.store.db, items.map((i) => i.item_id), { parts });
+      // Each incident once (the queue holds one row per item; decision ids are matched by incident below).
+      const details = [...new Set(items.map((i) => i.item_id))].map((id) => loaded.get(id)).filter((d): d is IncidentDetail => d !== undefined);
+      const decisions = evaluatePolicies(deps.policy, details, {
+        configVersion: deps.configVersion,
+        dryRun: deps.dryRun ?? false,
+        ...(deps.guards ? { guards: deps.guards } : {}),
+        ...(deps.sandbox ? { sandbox: deps.sandbox } : {}),
+      });
+      return details.map((detail, i) => ({ incidentId: detail.id, decision: decisions[i]!, changed: !sameDecision(detail.decision, decisions[i]!) }));
     },
     async write(tx: Tx, _items, decided: IncidentDecision[]) {
-      const t = now();
-      for (const d of decided) if (d.changed) await record(tx, d, deps, t);
+      await record(tx, decided.filter((d) => d.changed), deps, now());
     },
   };
 }
 
-async function record(tx: Tx, d: IncidentDecision, deps: DecideStageDeps, now: number): Promise<void> {
-  const decision: PolicyDecision = { ...d.decision, decided_at: iso(now) };
-  const doc = JSON.stringify(decision);
-  const row = await tx
-    .insertInto('decisions')
-    .values({
-      incident_id: d.incidentId,
-      rule: decision.rule,
-      outcome: decision.outcome,
-      doc,
-      dry_run: decision.dry_run ? 1 : 0,
-      config_version: decision.config_version,
-      created_at: now,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  await tx.updateTable('incidents').set({ decision: doc, updated_at: now }).where('id', '=', d.incidentId).execute();
-  const queued = await queueActions(tx, d.incidentId, Number(row.id), decision.actions, deps, now);
-  await addTimeline(tx, [{ incident_id: d.incidentId, at: now, kind: 'decided', summary: summary(decision, queued) }]);
+/**
+ * What the decision needs to read: the incident row always (its score and current decision); its alerts
+ * only when a rule reads `incident`, `alerts` or `observables`, its enrichment only when one reads
+ * `enrichment`. Guards are given the whole incident, so with guards everything is read.
+ */
+function detailParts(deps: DecideStageDeps): DetailParts {
+  if (deps.guards?.length) return {};
+  const vars = new Set(policyVariables(deps.policy));
+  return {
+    alerts: vars.has('incident') || vars.has('alerts') || vars.has('observables'),
+    raw: false,
+    enrichment: vars.has('enrichment'),
+    history: false,
+  };
+}
+
+async function record(tx: Tx, changed: readonly IncidentDecision[], deps: DecideStageDeps, now: number): Promise<void> {
+  if (changed.length === 0) return;
+  const decisions = changed.map((d): PolicyDecision => ({ ...d.decision, decided_at: iso(now) }));
+  const docs = decisions.map((d) => JSON.stringify(d));
+  // Decision ids, for the outbox rows; each incident is at most once in a batch (one queue row per item).
+  const ids = new Map<string, number>();
+  for (let i = 0; i < changed.length; i += CHUNK) {
+    const rows = changed.slice(i, i + CHUNK).map((d, k) => {
+      const decision = decisions[i + k]!;
+      return {
+        incident_id: d.incidentId,
+        rule: decision.rule,
+        outcome: decision.outcome,
+        doc: docs[i + k]!,
+        dry_run: decision.dry_run ? 1 : 0,
+        config_version: decision.config_version,
+        created_at: now,
+      };
+    });
+    for (const r of await tx.insertInto('decisions').values(rows).returning(['id', 'incident_id']).execute()) ids.set(r.incident_id, Number(r.id));
+  }
+  await updateIncidents(tx, changed.map((d, k) => ({ id: d.incidentId, decision: docs[k]! })), now);
+  const queued = await queueActions(
+    tx,
+    changed.map((d, k) => ({ incidentId: d.incidentId, decisionId: ids.get(d.incidentId)!, actions: decisions[k]!.actions })),
+    deps,
+    now,
+  );
+  await addTimeline(
+    tx,
+    changed.map((d, k) => ({ incident_id: d.incidentId, at: now, kind: 'decided' as const, summary: summary(decisions[k]!, queued[k]!) })),
+  );
 }
 
 /** `${incident_id}:${kind}:${target}` — the outbox's once-ever key. */
@@ -99,20 +130,39 @@ export function idempotencyKey(incidentId: string, kind: string, target: string)
   return `${incidentId}:${kind}:${target}`;
 }
 
-/** Inserts the live actions; returns the ones that were new (an existing key is left alone). */
-async function queueActions(tx: Tx, incidentId: string, decisionId: number, actions: readonly PolicyAction[], deps: DecideStageDeps, now: number): Promise<PolicyAction[]> {
-  const queued: PolicyAction[] = [];
-  for (const a of actions) {
-    if (a.dry_run) continue;
-    const kind = deps.targetKinds.get(a.target) ?? a.kind;
-    const inserted = await tx
+/**
+ * Inserts the live actions of each decision; returns, per decision, the actions that were new (an existing
+ * key is left alone — and within the batch, a key already taken by an earlier action).
+ */
+async function queueActions(
+  tx: Tx,
+  decisions: ReadonlyArray<{ incidentId: string; decisionId: number; actions: readonly PolicyAction[] }>,
+  deps: DecideStageDeps,
+  now: number,
+): Promise<PolicyAction[][]> {
+  const candidates: Array<{ decision: number; action: PolicyAction; row: ActionTable }> = [];
+  const keys = new Set<string>();
+  decisions.forEach((d, i) => {
+    for (const a of d.actions) {
+      if (a.dry_run) continue;
+      const row = outboxRow(d.incidentId, d.decisionId, { ...a, kind: deps.targetKinds.get(a.target) ?? a.kind }, now);
+      if (keys.has(row.idempotency_key)) continue;
+      keys.add(row.idempotency_key);
+      candidates.push({ decision: i, action: a, row });
+    }
+  });
+  const inserted = new Set<string>();
+  for (let i = 0; i < candidates.length; i += CHUNK) {
+    const rows = await tx
       .insertInto('actions')
-      .values(outboxRow(incidentId, decisionId, { ...a, kind }, now))
+      .values(candidates.slice(i, i + CHUNK).map((c) => c.row))
       .onConflict((oc) => oc.column('idempotency_key').doNothing())
-      .returning('id')
-      .executeTakeFirst();
-    if (inserted) queued.push(a);
+      .returning('idempotency_key')
+      .execute();
+    for (const r of rows) inserted.add(r.idempotency_key);
   }
+  const queued = decisions.map((): PolicyAction[] => []);
+  for (const c of candidates) if (inserted.has(c.row.idempotency_key)) queued[c.decision]!.push(c.action);
   return queued;
 }
 

@@ -1,7 +1,8 @@
 /**
- * score: items are incident ids. compute() loads each incident with its enrichment and scores it with the
- * configured profile (pure; src/score). write() records the score (the `scores` table keeps every version,
- * the incident row the current one), notes it on the timeline and hands the incident to `decide`.
+ * score: items are incident ids. compute() loads the batch's incidents with their alerts and enrichment (a
+ * few queries for the whole batch) and scores each with the configured profile (pure; src/score). write()
+ * records the scores (the `scores` table keeps every version, the incident row the current one), notes them
+ * on the timeline and hands the incidents to `decide`.
  *
  * A score identical to the incident's current one (same profile, total and explanation) is not recorded
  * again — re-enrichment after a repeat alert would otherwise fill the timeline with copies — but the
@@ -10,9 +11,9 @@
 import type { Stage } from '../stage.js';
 import { enqueue, type ClaimedItem } from '../../store/queue.js';
 import type { Store, Tx } from '../../store/store.js';
-import { addTimeline, loadIncidentDetail } from '../../store/incidents.js';
+import { addTimeline, loadIncidentDetails, updateIncidents, type DetailParts } from '../../store/incidents.js';
 import type { Score } from '../../model/score.js';
-import { scoreIncident } from '../../score/index.js';
+import { readsUnfoundAnswers, scoreIncident } from '../../score/index.js';
 import type { ResolvedProfile } from '../../score/profile.js';
 
 export interface ScoreStageDeps {
@@ -33,16 +34,23 @@ export interface IncidentScore {
 /** What is stored: the Score plus the profile version that produced it. */
 export type StoredScore = Score & { profile_version: string };
 
+/** Rows per multi-row insert. */
+const CHUNK = 500;
+
 export function createScoreStage(deps: ScoreStageDeps): Stage<IncidentScore[]> {
   const now = deps.now ?? Date.now;
+  // Scoring reads the incident, its alerts and the enrichment rows its engine looks at (most rows found
+  // nothing, and the default engine ignores those); not the raw records or the history.
+  const parts: DetailParts = { alerts: true, raw: false, enrichment: readsUnfoundAnswers(deps.profile) ? true : 'found', history: false };
   return {
     name: 'score',
     batchSize: deps.batchSize ?? 100,
     async compute(items: readonly ClaimedItem[]) {
+      const details = await loadIncidentDetails(deps.store.db, items.map((i) => i.item_id), { parts });
       const out: IncidentScore[] = [];
       const t = now();
       for (const item of items) {
-        const detail = await loadIncidentDetail(deps.store.db, item.item_id);
+        const detail = details.get(item.item_id);
         if (!detail) continue; // deleted meanwhile: nothing to score or hand on
         const score = scoreIncident(detail, deps.profile, t);
         out.push({ incidentId: detail.id, score, changed: !sameScore(detail.score, score) });
@@ -51,21 +59,27 @@ export function createScoreStage(deps: ScoreStageDeps): Stage<IncidentScore[]> {
     },
     async write(tx: Tx, _items, scored: IncidentScore[]) {
       const t = now();
-      for (const s of scored.filter((x) => x.changed)) await record(tx, s, deps, t);
+      await record(tx, scored.filter((x) => x.changed), deps, t);
       await enqueue(tx, 'decide', scored.map((s) => s.incidentId), t);
     },
   };
 }
 
-async function record(tx: Tx, s: IncidentScore, deps: ScoreStageDeps, now: number): Promise<void> {
-  const stored: StoredScore = { ...s.score, profile_version: deps.profile.version };
-  const doc = JSON.stringify(stored);
-  await tx
-    .insertInto('scores')
-    .values({ incident_id: s.incidentId, profile: s.score.profile, total: s.score.total, doc, config_version: deps.configVersion, created_at: now })
-    .execute();
-  await tx.updateTable('incidents').set({ score: doc, score_total: s.score.total, updated_at: now }).where('id', '=', s.incidentId).execute();
-  await addTimeline(tx, [{ incident_id: s.incidentId, at: now, kind: 'scored', summary: summary(s.score) }]);
+async function record(tx: Tx, changed: readonly IncidentScore[], deps: ScoreStageDeps, now: number): Promise<void> {
+  const docs = changed.map((s) => JSON.stringify({ ...s.score, profile_version: deps.profile.version } satisfies StoredScore));
+  for (let i = 0; i < changed.length; i += CHUNK) {
+    const rows = changed.slice(i, i + CHUNK).map((s, k) => ({
+      incident_id: s.incidentId,
+      profile: s.score.profile,
+      total: s.score.total,
+      doc: docs[i + k]!,
+      config_version: deps.configVersion,
+      created_at: now,
+    }));
+    await tx.insertInto('scores').values(rows).execute();
+  }
+  await updateIncidents(tx, changed.map((s, k) => ({ id: s.incidentId, score: docs[k]!, score_total: s.score.total })), now);
+  await addTimeline(tx, changed.map((s) => ({ incident_id: s.incidentId, at: now, kind: 'scored' as const, summary: summary(s.score) })));
 }
 
 /** "score 72 (default): threat 40, asset 20, history -5" — the non-zero components. */
