@@ -83,19 +83,30 @@ function peakRssMb(pid: number): number {
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
 }
 
-async function withServer<T>(fn: (srv: FidoProcess, dir: string) => Promise<T>): Promise<T> {
+/**
+ * BENCH_SPLIT=1 runs api, worker and actions as three processes on the one SQLite file (FIDO_ROLE), so
+ * intake and the pipeline use both cores; the default is the single process `npm start` runs.
+ */
+const SPLIT = process.env.BENCH_SPLIT === '1';
+
+async function withServer<T>(fn: (srv: FidoProcess, dir: string, all: FidoProcess[]) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'fido-bench-'));
-  const srv = await startFidoProcess({ FIDO_CONFIG: join(here, 'fido-bench.yaml'), FIDO_DATA_DIR: dir, FIDO_BOOTSTRAP_TOKEN: TOKEN, FIDO_LOG_LEVEL: 'error' });
+  const env = { FIDO_CONFIG: join(here, 'fido-bench.yaml'), FIDO_DATA_DIR: dir, FIDO_BOOTSTRAP_TOKEN: TOKEN, FIDO_LOG_LEVEL: 'error' };
+  const procs: FidoProcess[] = [];
   try {
-    return await fn(srv, dir);
+    if (SPLIT) for (const role of ['api', 'worker', 'actions']) procs.push(await startFidoProcess({ ...env, FIDO_ROLE: role }));
+    else procs.push(await startFidoProcess(env));
+    return await fn(procs[0]!, dir, procs);
   } finally {
-    await srv.kill('SIGTERM');
+    for (const p of procs) await p.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+const peakRss = (procs: FidoProcess[]) => procs.reduce((sum, p) => sum + peakRssMb(p.child.pid!), 0);
+
 async function throughput(total: number, batch: number, concurrency: number) {
-  return withServer(async (srv, dir) => {
+  return withServer(async (srv, dir, procs) => {
     const t0 = Date.now();
     let next = 0;
     const worker = async () => {
@@ -116,13 +127,13 @@ async function throughput(total: number, batch: number, concurrency: number) {
       intake_per_s: Math.round(total / ((acked - t0) / 1000)),
       decided_per_s: Math.round(total / ((done - t0) / 1000)),
       seconds: (done - t0) / 1000,
-      peak_rss_mb: peakRssMb(srv.child.pid!),
+      peak_rss_mb: peakRss(procs),
     };
   });
 }
 
 async function steadyLatency(rate: number, seconds: number) {
-  return withServer(async (srv, dir) => {
+  return withServer(async (srv, dir, procs) => {
     const t0 = Date.now();
     const tick = 10; // ms: 10 alerts per tick at 1,000/s
     const perTick = Math.max(1, Math.round((rate * tick) / 1000));
@@ -146,7 +157,7 @@ async function steadyLatency(rate: number, seconds: number) {
     db.close();
     const lat = rows.map((r) => r.ms).filter((x): x is number => x !== null).sort((a, b) => a - b);
     const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? NaN;
-    return { rate_per_s: rate, seconds, alerts: sent, measured: lat.length, p50_ms: pct(50), p99_ms: pct(99), max_ms: lat[lat.length - 1] ?? NaN, peak_rss_mb: peakRssMb(srv.child.pid!) };
+    return { rate_per_s: rate, seconds, alerts: sent, measured: lat.length, p50_ms: pct(50), p99_ms: pct(99), max_ms: lat[lat.length - 1] ?? NaN, peak_rss_mb: peakRss(procs) };
   });
 }
 
@@ -155,6 +166,7 @@ const results = {
   date: new Date().toISOString(),
   machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
   store: 'sqlite (WAL, synchronous=FULL)',
+  processes: SPLIT ? 'api + worker + actions (FIDO_ROLE split, one SQLite file)' : 'one (npm start)',
   throughput_batch_100: await throughput(total, 100, 8),
   throughput_batch_1: await throughput(Math.min(total, 30_000), 1, 64),
   latency_at_1000_per_s: await steadyLatency(1000, Number(process.env.BENCH_STEADY_SECONDS ?? 20)),
@@ -162,5 +174,5 @@ const results = {
 };
 console.log(JSON.stringify(results, null, 2));
 mkdirSync(join(here, 'results'), { recursive: true });
-writeFileSync(join(here, 'results', `${results.date.slice(0, 19).replace(/:/g, '')}.json`), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(join(here, 'results', `${results.date.slice(0, 19).replace(/:/g, '')}${SPLIT ? '-split' : ''}.json`), `${JSON.stringify(results, null, 2)}\n`);
 await agent.close();
