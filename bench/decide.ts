@@ -35,28 +35,12 @@ import { enqueue } from '../src/store/queue.js';
 import type { Store } from '../src/store/store.js';
 import { log } from '../src/util/log.js';
 import { openTestStore } from '../test/support/stores.js';
+import { eveAlert } from './workload.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const ALERTS = Number(process.argv[2] ?? 5000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 
-/** bench/run.ts eveAlert(): ~2.5 alerts per incident at 5,000 alerts. */
-function eveAlert(i: number, t: number): string {
-  const host = i % 2000;
-  const rule = 2_000_000 + ((i * 7) % 50);
-  const dst = i % 20 === 0 ? '203.0.113.7' : `198.18.${(i >> 8) & 255}.${i & 255}`;
-  return JSON.stringify({
-    timestamp: new Date(t).toISOString().replace('Z', '+0000'),
-    flow_id: 1e15 + i,
-    event_type: 'alert',
-    src_ip: `10.1.${host >> 8}.${host & 255}`,
-    src_port: 40000 + (i % 20000),
-    dest_ip: dst,
-    dest_port: 443,
-    proto: 'TCP',
-    alert: { action: 'allowed', gid: 1, signature_id: rule, rev: 1, signature: `ET BENCH rule ${rule}`, category: 'A Network Trojan was detected', severity: 1 + (i % 3) },
-  });
-}
 
 interface Measured {
   incidents: number;

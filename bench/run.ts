@@ -17,28 +17,12 @@ import { Agent, request } from 'undici';
 import Sqlite from 'better-sqlite3';
 import { startFidoProcess, type FidoProcess } from '../test/support/fido-process.js';
 import { detectorParseRates } from './parse-rates.js';
+import { eveAlert } from './workload.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const TOKEN = 'bench-token-0123456789abcdef';
 const agent = new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 30_000 });
 
-function eveAlert(i: number, t: number): string {
-  // ~1 incident per 4 alerts: 2,000 hosts × 50 rules, with the demo's C2 for one alert in 20.
-  const host = i % 2000;
-  const rule = 2_000_000 + ((i * 7) % 50);
-  const dst = i % 20 === 0 ? '203.0.113.7' : `198.18.${(i >> 8) & 255}.${i & 255}`;
-  return JSON.stringify({
-    timestamp: new Date(t).toISOString().replace('Z', '+0000'),
-    flow_id: 1e15 + i,
-    event_type: 'alert',
-    src_ip: `10.1.${host >> 8}.${host & 255}`,
-    src_port: 40000 + (i % 20000),
-    dest_ip: dst,
-    dest_port: 443,
-    proto: 'TCP',
-    alert: { action: 'allowed', gid: 1, signature_id: rule, rev: 1, signature: `ET BENCH rule ${rule}`, category: 'A Network Trojan was detected', severity: 1 + (i % 3) },
-  });
-}
 
 async function post(url: string, records: string[]): Promise<void> {
   for (;;) {

@@ -12,13 +12,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
-import { selfSignedCert, startHttp, startSmtp } from '../support/servers.js';
-import { writeE2eConfig } from '../support/config.js';
 import { startFidoProcess, waitFor, type FidoProcess } from '../support/fido-process.js';
-import { tempDir } from '../support/stores.js';
+import { startPeers } from '../support/e2e.js';
 
 const TOKEN = 'crash-admin-token-0123456789';
 const ROUNDS = Number(process.env.FIDO_CRASH_ROUNDS ?? 6);
@@ -39,17 +36,8 @@ function alert(n: number): string {
 }
 
 test('SIGKILL during intake and processing loses nothing acknowledged and repeats no delivery', { timeout: 600_000 }, async () => {
-  const dir = tempDir('fido-crash-');
-  const cert = selfSignedCert(dir);
-  const smtp = await startSmtp(cert, 'fido', 'smtp-pass');
-  const hook = await startHttp();
-  const env = {
-    FIDO_CONFIG: writeE2eConfig({ dir, smtpPort: smtp.port, caFile: cert.certFile, webhookUrl: hook.url }),
-    FIDO_DATA_DIR: dir,
-    FIDO_BOOTSTRAP_TOKEN: TOKEN,
-    E2E_SMTP_PASSWORD: 'smtp-pass',
-    E2E_HOOK_SECRET: 'hook-secret',
-  };
+  const peers = await startPeers('fido-crash-', TOKEN);
+  const { dir, smtp, hook, env } = peers;
   const acked = new Set<string>();
   let next = 0;
   let proc: FidoProcess | undefined;
@@ -136,8 +124,6 @@ test('SIGKILL during intake and processing loses nothing acknowledged and repeat
     }
   } finally {
     await proc?.kill('SIGKILL');
-    await smtp.close();
-    await hook.close();
-    rmSync(dir, { recursive: true, force: true });
+    await peers.close();
   }
 });

@@ -5,28 +5,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { startFidoProcess, waitFor, type FidoProcess } from '../support/fido-process.js';
-import { selfSignedCert, startHttp, startSmtp } from '../support/servers.js';
-import { writeE2eConfig } from '../support/config.js';
-import { tempDir } from '../support/stores.js';
+import { startPeers } from '../support/e2e.js';
 
 const TOKEN = 'roles-admin-token-0123456789';
 
 test('api, worker and actions processes on one SQLite file', { timeout: 180_000 }, async () => {
-  const dir = tempDir('fido-roles-');
-  const cert = selfSignedCert(dir);
-  const smtp = await startSmtp(cert, 'fido', 'smtp-pass');
-  const hook = await startHttp();
-  const env = {
-    FIDO_CONFIG: writeE2eConfig({ dir, smtpPort: smtp.port, caFile: cert.certFile, webhookUrl: hook.url }),
-    FIDO_DATA_DIR: dir,
-    FIDO_BOOTSTRAP_TOKEN: TOKEN,
-    E2E_SMTP_PASSWORD: 'smtp-pass',
-    E2E_HOOK_SECRET: 'hook-secret',
-  };
+  const peers = await startPeers('fido-roles-', TOKEN);
+  const { dir, smtp, env } = peers;
   const procs: FidoProcess[] = [];
   try {
     const api = await startFidoProcess({ ...env, FIDO_ROLE: 'api' });
@@ -57,8 +45,6 @@ test('api, worker and actions processes on one SQLite file', { timeout: 180_000 
     assert.equal(smtp.messages.length, count("select count(*) n from actions where kind = 'email'"));
   } finally {
     for (const p of procs) await p.kill('SIGKILL');
-    await smtp.close();
-    await hook.close();
-    rmSync(dir, { recursive: true, force: true });
+    await peers.close();
   }
 });

@@ -14,6 +14,40 @@ import { writeE2eConfig, type E2eConfigOptions } from './config.js';
 
 export const E2E_TOKEN = 'e2e-admin-token-0123456789';
 
+/** The peers a Fido under test talks to, and the environment (FIDO_CONFIG, data dir, secrets) for it. */
+export interface Peers {
+  dir: string;
+  smtp: SmtpHarness;
+  hook: HttpHarness;
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function startPeers(prefix: string, token: string, opts: Partial<Pick<E2eConfigOptions, 'approvalForEscalate' | 'dedupWindow'>> = {}): Promise<Peers> {
+  const dir = tempDir(prefix);
+  const cert = selfSignedCert(dir);
+  const smtp = await startSmtp(cert, 'fido', 'smtp-pass');
+  const hook = await startHttp();
+  const env = {
+    FIDO_CONFIG: writeE2eConfig({ dir, smtpPort: smtp.port, caFile: cert.certFile, webhookUrl: hook.url, ...opts }),
+    FIDO_DATA_DIR: dir,
+    FIDO_BOOTSTRAP_TOKEN: token,
+    E2E_SMTP_PASSWORD: 'smtp-pass',
+    E2E_HOOK_SECRET: 'hook-secret',
+  };
+  return {
+    dir,
+    smtp,
+    hook,
+    env,
+    async close() {
+      await smtp.close();
+      await hook.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 export interface E2e {
   fido: Fido;
   smtp: SmtpHarness;
@@ -24,21 +58,16 @@ export interface E2e {
 }
 
 export async function startE2e(dialect: DialectName, opts: Partial<Pick<E2eConfigOptions, 'approvalForEscalate' | 'dedupWindow'>> = {}): Promise<E2e> {
-  const dir = tempDir('fido-e2e-');
-  const cert = selfSignedCert(dir);
-  const smtp = await startSmtp(cert, 'fido', 'smtp-pass');
-  const hook = await startHttp();
+  const peers = await startPeers('fido-e2e-', E2E_TOKEN, opts);
+  const { smtp, hook } = peers;
   const schema = `fido_e2e_${randomBytes(4).toString('hex')}`;
   const env = {
     ...process.env,
-    E2E_SMTP_PASSWORD: 'smtp-pass',
-    E2E_HOOK_SECRET: 'hook-secret',
-    FIDO_BOOTSTRAP_TOKEN: E2E_TOKEN,
-    FIDO_DATA_DIR: dir,
+    ...peers.env,
     FIDO_ROLE: 'all',
     FIDO_DATABASE_URL: dialect === 'postgres' ? `${PG_URL}?schema=${schema}` : '',
   };
-  const loaded = await loadConfig(writeE2eConfig({ dir, smtpPort: smtp.port, caFile: cert.certFile, webhookUrl: hook.url, ...opts }), env);
+  const loaded = await loadConfig(peers.env.FIDO_CONFIG, env);
   const fido = await startFido({ loaded, env, port: 0 });
   return {
     fido,
@@ -54,15 +83,13 @@ export async function startE2e(dialect: DialectName, opts: Partial<Pick<E2eConfi
     },
     async close() {
       await fido.stop();
-      await smtp.close();
-      await hook.close();
       if (dialect === 'postgres') {
         const c = new pg.Client({ connectionString: PG_URL });
         await c.connect();
         await c.query(`drop schema if exists ${schema} cascade`);
         await c.end();
       }
-      rmSync(dir, { recursive: true, force: true });
+      await peers.close();
     },
   };
 }
