@@ -9,6 +9,7 @@ import type { IncidentDetail } from '../../src/model/incident.js';
 import type { Score } from '../../src/model/score.js';
 import type { Decision } from '../../src/model/decision.js';
 import { toAction } from '../../src/store/incidents.js';
+import { insertAlertRows } from '../support/rows.js';
 
 export const HOSTILE_TITLE = `<script>alert("pwned")</script> & 'single' "double"`;
 
@@ -96,32 +97,7 @@ export async function seedIncident(db: Db, incident: IncidentDetail): Promise<vo
       updated_at: t,
     })
     .execute();
-  for (const a of incident.alerts) {
-    const { raw, ...doc } = a;
-    await db
-      .insertInto('alerts')
-      .values({
-        id: a.id,
-        intake_id: `in-${a.id}`,
-        source: a.source,
-        detector: a.detector,
-        vendor_id: null,
-        fingerprint: `fp-${a.id}`,
-        time: Date.parse(a.time),
-        received_at: Date.parse(a.received_at),
-        title: a.title,
-        severity: a.severity,
-        rule_id: null,
-        host: a.host?.name ?? null,
-        user_name: a.user?.name ?? null,
-        incident_id: incident.id,
-        repeat_count: 1,
-        last_repeat_at: null,
-        doc: JSON.stringify(doc),
-        raw,
-      })
-      .execute();
-  }
+  await insertAlertRows(db, incident.id, incident.alerts);
 }
 
 export interface NewAction {

@@ -5,6 +5,7 @@ import type { Enrichment } from '../../src/model/enrichment.js';
 import type { IncidentDetail } from '../../src/model/incident.js';
 import type { ObservableType } from '../../src/model/observable.js';
 import type { Db } from '../../src/store/store.js';
+import { insertAlertRows } from '../support/rows.js';
 
 export const T0 = Date.parse('2026-11-27T12:00:00.000Z');
 
@@ -79,32 +80,7 @@ export async function insertIncident(db: Db, d: IncidentDetail): Promise<void> {
       updated_at: last,
     })
     .execute();
-  for (const a of d.alerts) {
-    const { raw, ...doc } = a;
-    await db
-      .insertInto('alerts')
-      .values({
-        id: a.id,
-        intake_id: `in-${a.id}`,
-        source: a.source,
-        detector: a.detector,
-        vendor_id: null,
-        fingerprint: `fp-${a.id}`,
-        time: Date.parse(a.time),
-        received_at: Date.parse(a.received_at),
-        title: a.title,
-        severity: a.severity,
-        rule_id: a.rule?.id ?? null,
-        host: a.host?.name ?? null,
-        user_name: a.user?.name ?? null,
-        incident_id: d.id,
-        repeat_count: 0,
-        last_repeat_at: null,
-        doc: JSON.stringify(doc),
-        raw,
-      })
-      .execute();
-  }
+  await insertAlertRows(db, d.id, d.alerts, 0);
   for (const e of d.enrichment) {
     if ('error' in e) continue;
     await db
