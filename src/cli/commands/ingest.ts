@@ -10,7 +10,6 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadConfig } from '../../config/load.js';
 import { startFido } from '../../app.js';
-import { BackpressureError } from '../../intake/receiver.js';
 
 const BATCH = 1000;
 
@@ -43,15 +42,8 @@ export function register(program: Command): void {
       let batch: { raw: string }[] = [];
       const flush = async () => {
         if (!batch.length) return;
-        for (;;) {
-          try {
-            await intake.accept(opts.source, detector, batch);
-            break;
-          } catch (e) {
-            if (!(e instanceof BackpressureError)) throw e;
-            await new Promise((r) => setTimeout(r, e.retryAfterSeconds * 1000));
-          }
-        }
+        // The offline writer has no backlog bound (the file is the backlog), so accept never pushes back.
+        await intake.accept(opts.source, detector, batch);
         records += batch.length;
         batch = [];
         if (bar) bar.update(bytes, { records, skipped });
