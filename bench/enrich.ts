@@ -32,6 +32,7 @@ import { createPipeline } from '../src/pipeline/runner.js';
 import { enqueue } from '../src/store/queue.js';
 import type { Store } from '../src/store/store.js';
 import type { AlertTable, ObservableTable } from '../src/store/schema.js';
+import type { Insertable } from 'kysely';
 import type { ComponentEntry } from '../src/config/schema.js';
 import { log } from '../src/util/log.js';
 
@@ -47,7 +48,7 @@ const providers = (parse(readFileSync(`${here}fido-bench.yaml`, 'utf8')) as { en
 
 async function seed(store: Store): Promise<string[]> {
   const incidents = new Map<string, { id: string; host: string; first: number; last: number; alerts: number }>();
-  const alerts: AlertTable[] = [];
+  const alerts: Insertable<AlertTable>[] = [];
   const observables: ObservableTable[] = [];
   for (let i = 0; i < ALERTS; i++) {
     const h = i % HOSTS;

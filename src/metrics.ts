@@ -1,8 +1,26 @@
 /** The pinned Prometheus metrics (DESIGN.md §5). Label values are bounded: sources, stages, kinds, providers. */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { isMainThread } from 'node:worker_threads';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'fido_process_' });
+// Process metrics once per process: the pipeline thread (thread/pipeline.ts) would report the same process again.
+if (isMainThread) collectDefaultMetrics({ register: registry, prefix: 'fido_process_' });
+
+type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+const peers = new Set<() => Promise<MetricsJson>>();
+
+/** Adds another thread's metrics to what metricsText() serves; returns the function that removes them. */
+export function addMetricsPeer(read: () => Promise<MetricsJson>): () => void {
+  peers.add(read);
+  return () => peers.delete(read);
+}
+
+/** The Prometheus text of this thread's metrics, summed with every peer thread's. */
+export async function metricsText(): Promise<string> {
+  if (peers.size === 0) return registry.metrics();
+  const all = [await registry.getMetricsAsJSON(), ...(await Promise.all([...peers].map((read) => read())))];
+  return AggregatorRegistry.aggregate(all).metrics();
+}
 
 export const intakeAlerts = new Counter({
   name: 'fido_intake_alerts_total',
@@ -45,5 +63,11 @@ export const stageSeconds = new Histogram({
   help: 'Time to process one batch, by stage',
   labelNames: ['stage'] as const,
   buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [registry],
+});
+export const alertDecisionSeconds = new Histogram({
+  name: 'fido_alert_decision_seconds',
+  help: "Per alert, from its intake commit to the first decision of its incident after it",
+  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
   registers: [registry],
 });

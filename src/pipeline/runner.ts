@@ -1,11 +1,16 @@
 /**
  * Runs stages: one loop per stage claims a batch, computes, then writes the result, the next hand-off and
- * the claim's completion in ONE transaction. The runner is the only place that knows the order of stages
- * (through the stages' own enqueue calls). A failed batch is retried item by item so that one poisonous
+ * the claim's completion in ONE transaction. A failed batch is retried item by item so that one poisonous
  * item cannot hold up the others; items that keep failing back off, with their error visible in the queue.
+ *
+ * A loop claims again at once while it finds full batches, and otherwise sleeps until it is woken: by its
+ * upstream stage's commit here (each stage names the stages it hands on to), by `wake()` (intake in this
+ * process), or by the store reporting another connection's commit (another process or thread). The idle
+ * timeout only bounds how long a missed signal can delay work. Claiming only when told saves an empty
+ * claim per stage per batch elsewhere — at small batches that was most of the queries.
  */
 import type { Store } from '../store/store.js';
-import { claim, complete, release, backlog, type ClaimedItem, STAGES } from '../store/queue.js';
+import { claim, complete, release, backlog, type ClaimedItem, type StageName, STAGES } from '../store/queue.js';
 import type { Stage } from './stage.js';
 import { stageBacklog, stageProcessed, stageSeconds } from '../metrics.js';
 import type { Logger } from '../util/log.js';
@@ -16,15 +21,15 @@ export interface PipelineOptions {
   owner: string;
   log: Logger;
   leaseMs?: number;
-  /** Sleep between polls when a stage finds nothing (other processes' work is seen at this pace). */
+  /** Longest sleep of an idle stage without a wake-up (a safety net: wake-ups normally come first). */
   idleMs?: number;
 }
 
 export interface Pipeline {
   start(): void;
   stop(): Promise<void>;
-  /** Wakes idle stage loops, e.g. after intake committed. */
-  wake(): void;
+  /** Wakes idle stage loops (all, or the one named), e.g. after intake committed. */
+  wake(stage?: StageName): void;
   /** Processes until every stage finds nothing to do (for the CLI and tests). */
   drain(maxRounds?: number): Promise<void>;
   /** Runs one batch of one stage; returns how many items it finished. */
@@ -36,10 +41,20 @@ const backoffMs = (attempts: number) => Math.min(60_000, 250 * 2 ** Math.min(att
 export function createPipeline(opts: PipelineOptions): Pipeline {
   const { store, stages, owner, log } = opts;
   const leaseMs = opts.leaseMs ?? 60_000;
-  const idleMs = opts.idleMs ?? 200;
+  const idleMs = opts.idleMs ?? 1000;
   let running = false;
   const loops: Promise<void>[] = [];
-  const wakers = new Set<() => void>();
+  /** Per stage: work may be waiting (set by a wake-up, cleared when its loop claims). */
+  const signalled = new Map<StageName, boolean>(stages.map((s) => [s.name, true]));
+  const sleepers = new Map<StageName, () => void>();
+  const wakeStage = (name: StageName) => {
+    signalled.set(name, true);
+    sleepers.get(name)?.();
+  };
+  const wakeAll = () => {
+    for (const s of stages) wakeStage(s.name);
+  };
+  let unwatch = () => {};
 
   async function commit(stage: Stage<unknown>, items: readonly ClaimedItem[], computed: unknown) {
     await store.db.transaction().execute(async (tx) => {
@@ -48,6 +63,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     });
     stage.afterCommit?.(items, computed);
     stageProcessed.inc({ stage: stage.name }, items.length);
+    for (const next of stage.next) wakeStage(next);
   }
 
   async function runBatch(stage: Stage<unknown>): Promise<number> {
@@ -75,7 +91,6 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       return done;
     } finally {
       end();
-      for (const w of wakers) w();
     }
   }
 
@@ -87,23 +102,24 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
 
   async function loop(stage: Stage<unknown>) {
     while (running) {
+      signalled.set(stage.name, false);
       let n = 0;
       try {
         n = await runBatch(stage);
       } catch (e) {
         log.error({ stage: stage.name, err: (e as Error).message }, 'stage loop error');
       }
-      if (n === 0 && running) {
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(done, idleMs);
-          function done() {
-            clearTimeout(t);
-            wakers.delete(done);
-            resolve();
-          }
-          wakers.add(done);
-        });
-      }
+      // A full batch means more may be waiting; otherwise sleep unless something was signalled meanwhile.
+      if (n >= stage.batchSize || signalled.get(stage.name) || !running) continue;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, idleMs);
+        function done() {
+          clearTimeout(t);
+          sleepers.delete(stage.name);
+          resolve();
+        }
+        sleepers.set(stage.name, done);
+      });
     }
   }
 
@@ -121,16 +137,19 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     start() {
       if (running) return;
       running = true;
+      unwatch = store.watchCommits(wakeAll);
       for (const s of stages) loops.push(loop(s));
     },
     async stop() {
       running = false;
       clearInterval(gauge);
-      for (const w of wakers) w();
+      unwatch();
+      wakeAll();
       await Promise.all(loops.splice(0));
     },
-    wake() {
-      for (const w of wakers) w();
+    wake(stage?: StageName) {
+      if (stage) wakeStage(stage);
+      else wakeAll();
     },
     async drain(maxRounds = 10_000) {
       for (let round = 0; round < maxRounds; round++) {

@@ -11,6 +11,8 @@ export interface Stage<Computed = unknown> {
   readonly name: StageName;
   /** Items claimed per batch. */
   readonly batchSize: number;
+  /** The stages `write` hands items on to: the runner wakes them after each commit. */
+  readonly next: readonly StageName[];
   compute(items: readonly ClaimedItem[]): Promise<Computed>;
   write(tx: Tx, items: readonly ClaimedItem[], computed: Computed): Promise<void>;
   /** Runs after the transaction committed: metrics and in-process notifications only. */

@@ -15,4 +15,11 @@ export interface StoreDialect {
   readonly skipLocked: boolean;
   /** Called once before migrations, e.g. to create the schema named in the URL. */
   prepare?(): Promise<void>;
+  /**
+   * Calls `onCommit` soon after another connection (process or thread) commits work (queue hand-offs,
+   * outbox rows), so that idle loops can sleep instead of polling. Returns the function that stops watching.
+   * SQLite: `PRAGMA data_version` checked every few milliseconds. PostgreSQL: LISTEN on the channel that
+   * the queue's insert trigger notifies.
+   */
+  watchCommits(onCommit: () => void): () => void;
 }

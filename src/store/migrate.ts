@@ -2,13 +2,17 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import type { DialectName } from './dialect.js';
 import * as m0001 from './migrations/0001_initial.js';
+import * as m0002 from './migrations/0002_wakeups_and_decision_latency.js';
 
 interface Migration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
 }
 
 /** Ordered; append new migrations, never edit a released one. */
-const MIGRATIONS: Array<[string, Migration]> = [['0001_initial', m0001]];
+const MIGRATIONS: Array<[string, Migration]> = [
+  ['0001_initial', m0001],
+  ['0002_wakeups_and_decision_latency', m0002],
+];
 
 /** Applies pending migrations, each in its own transaction, recording them in fido_migrations. */
 export async function migrate(db: Kysely<Database>, dialect: DialectName): Promise<string[]> {

@@ -41,6 +41,11 @@ export interface AlertTable {
   incident_id: string | null;
   repeat_count: number;
   last_repeat_at: number | null;
+  /**
+   * When the pipeline was done with it: the first decision of its incident after it arrived, or for a dedup
+   * repeat (which makes no new work) when it was counted. Null while in flight. (Migration 0002.)
+   */
+  decided_at: number | null;
   /** The canonical Alert as JSON, without `raw`. */
   doc: string;
   raw: string;

@@ -14,6 +14,8 @@ export interface Store {
   readonly dialect: DialectName;
   /** PostgreSQL claims add FOR UPDATE SKIP LOCKED so that several processes can share the work. */
   readonly skipLocked: boolean;
+  /** See StoreDialect.watchCommits. */
+  watchCommits(onCommit: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -38,10 +40,23 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   await dialect.prepare?.();
   const db = dialect.connect();
   await migrate(db, dialect.name);
+  const watchers = new Set<() => void>();
   return {
     db,
     dialect: dialect.name,
     skipLocked: dialect.skipLocked,
-    close: () => db.destroy(),
+    watchCommits(onCommit) {
+      const stop = dialect.watchCommits(onCommit);
+      watchers.add(stop);
+      return () => {
+        watchers.delete(stop);
+        stop();
+      };
+    },
+    async close() {
+      for (const stop of watchers) stop(); // a LISTEN connection would keep the process alive
+      watchers.clear();
+      await db.destroy();
+    },
   };
 }

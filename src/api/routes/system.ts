@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { ApiContext } from '../context.js';
-import { registry } from '../../metrics.js';
+import { metricsText, registry } from '../../metrics.js';
 
 export default async function systemRoutes(app: FastifyInstance, { ctx }: { ctx: ApiContext }) {
   const health = async (_req: unknown, reply: import('fastify').FastifyReply) => {
@@ -14,7 +14,7 @@ export default async function systemRoutes(app: FastifyInstance, { ctx }: { ctx:
     }
   };
   const metrics = async (_req: unknown, reply: import('fastify').FastifyReply) =>
-    reply.header('content-type', registry.contentType).send(await registry.metrics());
+    reply.header('content-type', registry.contentType).send(await metricsText());
 
   for (const prefix of ['', '/api/v1']) {
     app.get(`${prefix}/healthz`, { schema: { summary: 'Liveness and store reachability (no auth)', security: [] } }, health);

@@ -38,6 +38,7 @@ async function selectIn<T>(values: readonly string[], run: (chunk: string[]) => 
 export function createCorrelateStage(store: Store, settings: CorrelateSettings, batchSize = 500): Stage<AlertIn[]> {
   return {
     name: 'correlate',
+    next: ['enrich'],
     batchSize,
     async compute(items: readonly ClaimedItem[]) {
       const rows = await selectIn(items.map((i) => i.item_id), (ids) =>
@@ -77,6 +78,7 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
   const touched = new Set<string>(); // incidents with new (non-repeat) alerts: re-enrich, re-score, re-decide
   const assign = new Map<string, string[]>(); // incident → alert ids
   const repeats = new Map<string, { count: number; last: number }>(); // original alert → repeats
+  const repeatIds: string[] = []; // the repeats themselves: done here (they make no new decision)
   const timeline: TimelineRow[] = [];
   const open = (id: string | null | undefined) => {
     const inc = id ? incidents.get(id) : undefined;
@@ -102,6 +104,7 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
       r.count += 1;
       r.last = Math.max(r.last, a.time);
       repeats.set(fp.alert_id, r);
+      repeatIds.push(a.alert.id);
       link(fpIncident, a);
       timeline.push({ incident_id: fpIncident.id, at: a.time, kind: 'repeat', summary: `repeat #${fp.count}: ${a.alert.title}`, alert_id: a.alert.id });
       continue;
@@ -152,6 +155,9 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
     for (let i = 0; i < ids.length; i += CHUNK) {
       await tx.updateTable('alerts').set({ incident_id: incidentId }).where('id', 'in', ids.slice(i, i + CHUNK)).execute();
     }
+  }
+  for (let i = 0; i < repeatIds.length; i += CHUNK) {
+    await tx.updateTable('alerts').set({ decided_at: now }).where('id', 'in', repeatIds.slice(i, i + CHUNK)).execute();
   }
   for (const [alertId, r] of repeats) {
     await tx

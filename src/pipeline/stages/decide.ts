@@ -26,6 +26,7 @@ import type { CompiledPolicy } from '../../policy/rules.js';
 import type { CelSandbox } from '../../policy/sandbox.js';
 import { approvalTimeoutParams } from '../../actions/executor.js';
 import { ulid } from '../../util/ulid.js';
+import { alertDecisionSeconds } from '../../metrics.js';
 import { iso } from '../../util/time.js';
 
 export interface DecideStageDeps {
@@ -54,9 +55,12 @@ const CHUNK = 500;
 export function createDecideStage(deps: DecideStageDeps): Stage<IncidentDecision[]> {
   const now = deps.now ?? Date.now;
   const parts = detailParts(deps);
+  /** Per batch, the decision latency of each alert it decided for the first time; observed after commit. */
+  const latencies = new WeakMap<IncidentDecision[], number[]>();
   return {
     name: 'decide',
-    batchSize: deps.batchSize ?? 100,
+    next: [],
+    batchSize: deps.batchSize ?? 200,
     async compute(items: readonly ClaimedItem[]) {
       const loaded = await loadIncidentDetails(deps.store.db, items.map((i) => i.item_id), { parts });
       // Each incident once (the queue holds one row per item; decision ids are matched by incident below).
@@ -70,7 +74,13 @@ export function createDecideStage(deps: DecideStageDeps): Stage<IncidentDecision
       return details.map((detail, i) => ({ incidentId: detail.id, decision: decisions[i]!, changed: !sameDecision(detail.decision, decisions[i]!) }));
     },
     async write(tx: Tx, _items, decided: IncidentDecision[]) {
-      await record(tx, decided.filter((d) => d.changed), deps, now());
+      const t = now();
+      await record(tx, decided.filter((d) => d.changed), deps, t);
+      latencies.set(decided, await markDecided(tx, decided.map((d) => d.incidentId), t));
+    },
+    afterCommit(_items, decided) {
+      for (const ms of latencies.get(decided) ?? []) alertDecisionSeconds.observe(ms / 1000);
+      latencies.delete(decided);
     },
   };
 }
@@ -123,6 +133,25 @@ async function record(tx: Tx, changed: readonly IncidentDecision[], deps: Decide
     tx,
     changed.map((d, k) => ({ incident_id: d.incidentId, at: now, kind: 'decided' as const, summary: summary(decisions[k]!, queued[k]!) })),
   );
+}
+
+/**
+ * Stamps the incidents' alerts that arrived since their last decision (decided or not, the rules have now
+ * seen them); returns each one's intake-to-decision time in ms.
+ */
+async function markDecided(tx: Tx, incidentIds: readonly string[], now: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < incidentIds.length; i += CHUNK) {
+    const rows = await tx
+      .updateTable('alerts')
+      .set({ decided_at: now })
+      .where('incident_id', 'in', incidentIds.slice(i, i + CHUNK))
+      .where('decided_at', 'is', null)
+      .returning('received_at')
+      .execute();
+    for (const r of rows) out.push(now - r.received_at);
+  }
+  return out;
 }
 
 /** `${incident_id}:${kind}:${target}` — the outbox's once-ever key. */

@@ -56,6 +56,7 @@ export function createNormalizeStage(
   };
   return {
     name: 'normalize',
+    next: ['correlate'],
     batchSize,
     async compute(items: readonly ClaimedItem[]): Promise<Computed> {
       const rows: IntakeRow[] = [];

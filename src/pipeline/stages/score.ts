@@ -44,7 +44,8 @@ export function createScoreStage(deps: ScoreStageDeps): Stage<IncidentScore[]> {
   const parts: DetailParts = { alerts: true, raw: false, enrichment: readsUnfoundAnswers(deps.profile) ? true : 'found', history: false };
   return {
     name: 'score',
-    batchSize: deps.batchSize ?? 100,
+    next: ['decide'],
+    batchSize: deps.batchSize ?? 200,
     async compute(items: readonly ClaimedItem[]) {
       const details = await loadIncidentDetails(deps.store.db, items.map((i) => i.item_id), { parts });
       const out: IncidentScore[] = [];

@@ -43,5 +43,52 @@ export function postgresDialect(config: PostgresConfig): StoreDialect {
     connect() {
       return new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool(poolConfig) }) });
     },
+    watchCommits(onCommit) {
+      return listen(poolConfig, WORK_CHANNEL, onCommit);
+    },
+  };
+}
+
+/** The channel the stage_queue and actions insert triggers notify (migration 0002). */
+export const WORK_CHANNEL = 'fido_work';
+
+/**
+ * LISTEN on its own connection, reconnecting after a second when the connection drops; while it is down
+ * the idle loops' timeout still finds the work, only later.
+ */
+function listen(poolConfig: pg.PoolConfig, channel: string, onNotify: () => void): () => void {
+  let client: pg.Client | null = null;
+  let stopped = false;
+  let retry: NodeJS.Timeout | null = null;
+  const connect = () => {
+    if (stopped) return;
+    const c = new pg.Client(poolConfig);
+    client = c;
+    const again = () => {
+      c.removeAllListeners();
+      c.on('error', () => undefined);
+      void c.end().catch(() => undefined);
+      if (client === c) client = null;
+      if (!stopped && !retry) retry = setTimeout(() => ((retry = null), connect()), 1000).unref();
+    };
+    c.on('notification', () => onNotify());
+    c.on('error', again);
+    c.on('end', again);
+    c.connect()
+      .then(() => c.query(`listen ${channel}`))
+      .then(() => onNotify()) // anything committed while not listening
+      .catch(again);
+  };
+  connect();
+  return () => {
+    stopped = true;
+    if (retry) clearTimeout(retry);
+    const c = client;
+    client = null;
+    if (c) {
+      c.removeAllListeners();
+      c.on('error', () => undefined);
+      void c.end().catch(() => undefined);
+    }
   };
 }

@@ -15,13 +15,30 @@ export interface SqliteConfig {
   synchronous?: 'FULL' | 'NORMAL';
 }
 
+/** How often an idle process looks for other connections' commits (a read of a counter in shared memory). */
+const WATCH_INTERVAL_MS = 5;
+
 export function sqliteDialect(config: SqliteConfig): StoreDialect {
+  let handle: Sqlite.Database | null = null;
   return {
     name: 'sqlite',
     skipLocked: false,
+    watchCommits(onCommit) {
+      // data_version changes only for commits made by OTHER connections: our own are signalled in process.
+      let last: unknown = null;
+      const timer = setInterval(() => {
+        if (!handle?.open) return;
+        const v = handle.pragma('data_version', { simple: true });
+        if (last !== null && v !== last) onCommit();
+        last = v;
+      }, WATCH_INTERVAL_MS);
+      timer.unref();
+      return () => clearInterval(timer);
+    },
     connect() {
       mkdirSync(dirname(config.file), { recursive: true });
       const db = new Sqlite(config.file);
+      handle = db;
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${config.synchronous ?? 'FULL'}`);
       db.pragma('busy_timeout = 10000');
