@@ -248,23 +248,25 @@ type RowKey = Pick<EnrichmentTable, 'incident_id' | 'provider' | 'subject_type' 
 const rowKey = (r: RowKey) => `${r.incident_id}\u0000${r.provider}\u0000${r.subject_type}\u0000${r.subject_value}`;
 
 /**
- * Stores the answers of a batch of incidents: multi-row upserts (a failed lookup never overwrites an earlier
- * good answer), then deletes the rows of providers or subjects this run no longer asked about (provider
- * removed, subject over the cap).
+ * Stores the answers of a batch of incidents: multi-row upserts of the answers that are new or differ from
+ * the stored ones (a failed lookup never overwrites an earlier good answer), then deletes the rows of
+ * providers or subjects this run no longer asked about (provider removed, subject over the cap). Returns,
+ * per incident, whether anything stored changed. Skipping unchanged answers matters: an incident is
+ * re-enriched whenever an alert joins it, and most of its answers are the same as last time.
  */
-async function writeEnrichments(tx: Tx, dialect: DialectName, batch: readonly IncidentEnrichment[], now: number): Promise<void> {
-  if (batch.length === 0) return;
+async function writeEnrichments(tx: Tx, dialect: DialectName, batch: readonly IncidentEnrichment[], now: number): Promise<Set<string>> {
+  const changed = new Set<string>();
+  if (batch.length === 0) return changed;
   // Rows from earlier runs, read before this run's upserts: any of them not written again is stale.
-  const existing: RowKey[] = [];
+  const existing = new Map<string, StoredAnswer>();
   const ids = batch.map((e) => e.incidentId);
   for (let i = 0; i < ids.length; i += CHUNK) {
-    existing.push(
-      ...(await tx
-        .selectFrom('enrichments')
-        .select(['incident_id', 'provider', 'subject_type', 'subject_value'])
-        .where('incident_id', 'in', ids.slice(i, i + CHUNK))
-        .execute()),
-    );
+    const rows = await tx
+      .selectFrom('enrichments')
+      .select(['incident_id', 'provider', 'subject_type', 'subject_value', 'found', 'data', 'error'])
+      .where('incident_id', 'in', ids.slice(i, i + CHUNK))
+      .execute();
+    for (const r of rows) existing.set(rowKey(r), r);
   }
   const toRow = rowMaker(now);
   const good: EnrichmentTable[] = [];
@@ -272,19 +274,28 @@ async function writeEnrichments(tx: Tx, dialect: DialectName, batch: readonly In
   for (const e of batch) {
     for (const r of e.results) {
       const row = toRow(e.incidentId, r);
+      const key = rowKey(row);
+      const before = existing.get(key);
+      existing.delete(key); // asked again: not stale
+      if (before && (row.error === null ? sameAnswer(before, row) : before.error === null || sameAnswer(before, row))) continue;
       (row.error === null ? good : failed).push(row);
+      changed.add(e.incidentId);
     }
   }
   for (let i = 0; i < good.length; i += ROWS_PER_STATEMENT) await upsert(tx, dialect, 'answers', good.slice(i, i + ROWS_PER_STATEMENT));
   for (let i = 0; i < failed.length; i += ROWS_PER_STATEMENT) await upsert(tx, dialect, 'failures', failed.slice(i, i + ROWS_PER_STATEMENT));
-  if (existing.length > 0) {
-    const written = new Set([...good, ...failed].map(rowKey));
-    await deleteStale(
-      tx,
-      existing.filter((r) => !written.has(rowKey(r))),
-    );
+  if (existing.size > 0) {
+    for (const r of existing.values()) changed.add(r.incident_id);
+    await deleteStale(tx, [...existing.values()]);
   }
+  return changed;
 }
+
+type StoredAnswer = RowKey & Pick<EnrichmentTable, 'found' | 'data' | 'error'>;
+
+/** Same content (when it was fetched aside): a good answer stays as stored, with its first fetch time. */
+const sameAnswer = (a: Pick<EnrichmentTable, 'found' | 'data' | 'error'>, b: Pick<EnrichmentTable, 'found' | 'data' | 'error'>) =>
+  Number(a.found) === Number(b.found) && a.data === b.data && a.error === b.error;
 
 const COLUMNS = ['incident_id', 'provider', 'subject_type', 'subject_value', 'found', 'data', 'error', 'fetched_at'] as const;
 const ON_CONFLICT = {
@@ -357,17 +368,19 @@ export function createEnrichStage(deps: EnrichStageDeps): Stage<IncidentEnrichme
   const historyProviders = new Set(deps.enricher.providers.filter((p) => p.kind === 'history').map((p) => p.name));
   return {
     name: 'enrich',
-    batchSize: deps.batchSize ?? 20,
+    next: ['score'],
+    batchSize: deps.batchSize ?? 200,
     async compute(items: readonly ClaimedItem[]) {
       return enrichMany(deps, historyProviders, [...new Set(items.map((i) => i.item_id))]);
     },
     async write(tx: Tx, _items, computed: IncidentEnrichment[]) {
       const t = now();
       const present = computed.filter((e) => e.exists);
-      await writeEnrichments(tx, deps.store.dialect, present, t);
+      const changed = await writeEnrichments(tx, deps.store.dialect, present, t);
+      // The timeline notes what the enrichment found when it changed, not every re-run that found the same.
       await addTimeline(
         tx,
-        present.map((e) => ({ incident_id: e.incidentId, at: t, kind: 'enriched' as const, summary: summarize(e) })),
+        present.filter((e) => changed.has(e.incidentId)).map((e) => ({ incident_id: e.incidentId, at: t, kind: 'enriched' as const, summary: summarize(e) })),
       );
       await enqueue(tx, 'score', present.map((e) => e.incidentId), t);
     },
