@@ -18,6 +18,7 @@ import { createNormalizeStage } from './pipeline/stages/normalize.js';
 import { createCorrelateStage } from './pipeline/stages/correlate.js';
 import { buildWorkerStages, type WorkerStages } from './pipeline/stages/index.js';
 import { buildActionExecutor, type RunningExecutor } from './actions/wiring.js';
+import { startPipelineThread } from './thread/pipeline.js';
 import { createNormalizer, loadDetectors } from './detectors/lib/registry.js';
 import { buildApi } from './api/server.js';
 import { countActiveTokens, createAuthenticator, ensureToken, newToken } from './api/auth.js';
@@ -37,6 +38,14 @@ export interface FidoOptions {
   onBootstrapToken?(token: string): void;
   /** For CLI tools: no API, receivers or actions; the pipeline stages only when `worker` is true. */
   offline?: { worker: boolean };
+  /**
+   * With FIDO_ROLE=all, run the stages and the action executor in a worker thread (thread/pipeline.ts) so
+   * that HTTP intake and the pipeline each have a core; `fido start` does. `pipeline.drain()` is then not
+   * available, so tests that drive the pipeline themselves leave this off.
+   */
+  pipelineThread?: boolean;
+  /** Runs exactly these parts, whatever FIDO_ROLE says (the pipeline thread runs worker + actions). */
+  parts?: ReadonlyArray<Exclude<ProcessRole, 'all'>>;
 }
 
 export interface Fido {
@@ -63,8 +72,10 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
   const role = processRole(env);
   const owner = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const offline = opts.offline;
+  const threaded = !offline && !opts.parts && role === 'all' && (opts.pipelineThread ?? false);
+  const parts: ReadonlyArray<ProcessRole> | null = threaded ? ['api', 'intake'] : opts.parts ?? null;
   const runs = (...roles: ProcessRole[]) =>
-    offline ? offline.worker && roles.includes('worker') : role === 'all' || roles.includes(role);
+    offline ? offline.worker && roles.includes('worker') : parts ? roles.some((r) => parts.includes(r)) : role === 'all' || roles.includes(role);
 
   const store = await openStore({
     databaseUrl: env.FIDO_DATABASE_URL,
@@ -95,7 +106,8 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
     workers = await buildWorkerStages({ store, loaded: opts.loaded });
     stages.push(...workers.stages);
   }
-  const pipeline = createPipeline({ store, stages, owner, log: logger });
+  const thread = threaded ? await startPipelineThread({ configFile: opts.loaded.file, env: { ...env } }, logger) : null;
+  const pipeline = thread?.pipeline ?? createPipeline({ store, stages, owner, log: logger });
 
   const intake = offline || runs('intake', 'api')
     ? createIntakeWriter(store, { maxBacklog: offline ? Number.MAX_SAFE_INTEGER : config.intake?.max_backlog ?? 200_000, onCommit: () => pipeline.wake() })
@@ -156,6 +168,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
       await intake?.close();
       await executor?.stop();
       await pipeline.stop();
+      await thread?.stop();
       await workers?.close();
       await store.close();
     },

@@ -1,0 +1,95 @@
+/**
+ * Runs the pipeline stages and the action executor in a worker thread of this process, so that `fido start`
+ * (one process, DESIGN.md §5) uses two cores: the main thread answers HTTP and writes the intake log while
+ * the thread normalizes, correlates, enriches, scores, decides and acts. Each thread has its own store
+ * connection; SQLite's WAL and BEGIN IMMEDIATE serialise their writes exactly as for FIDO_ROLE processes
+ * sharing one file. The thread's metrics are merged into the main thread's /metrics.
+ *
+ * If the thread fails, the process exits with an error rather than keep accepting alerts nobody processes
+ * (what was accepted is in the intake log; the next start processes it).
+ */
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../util/log.js';
+import type { Pipeline } from '../pipeline/runner.js';
+import { addMetricsPeer } from '../metrics.js';
+import type { FromPipelineThread, PipelineThreadData, ToPipelineThread } from './protocol.js';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+
+export interface PipelineThread {
+  /** Stands in for the in-process pipeline: wake() reaches the thread; drain() and runBatch() are not offered. */
+  pipeline: Pipeline;
+  stop(): Promise<void>;
+}
+
+export async function startPipelineThread(data: PipelineThreadData, log: Logger): Promise<PipelineThread> {
+  const worker = new Worker(new URL('./pipeline-entry.mjs', import.meta.url), { workerData: data });
+  const send = (m: ToPipelineThread) => worker.postMessage(m);
+  const metricRequests = new Map<number, (m: MetricObjectWithValues<MetricValue<string>>[]) => void>();
+  let nextId = 0;
+  let stopping = false;
+  let onStopped: (() => void) | null = null;
+
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.on('message', (m: FromPipelineThread) => {
+      if (m.type === 'ready') resolve();
+      else if (m.type === 'metrics') {
+        metricRequests.get(m.id)?.(m.metrics);
+        metricRequests.delete(m.id);
+      } else if (m.type === 'stopped') onStopped?.();
+      else if (m.type === 'failed') {
+        reject(new Error(`pipeline thread: ${m.error}`));
+        if (!stopping) fail(m.error);
+      }
+    });
+    worker.on('error', (e) => {
+      reject(e);
+      if (!stopping) fail(e.message);
+    });
+    worker.on('exit', (code) => {
+      reject(new Error(`pipeline thread exited with code ${code}`));
+      onStopped?.();
+      if (!stopping) fail(`exited with code ${code}`);
+    });
+  });
+
+  function fail(error: string) {
+    log.fatal({ err: error }, 'the pipeline thread failed; stopping (accepted alerts stay in the intake log)');
+    process.exitCode = 1;
+    process.kill(process.pid, 'SIGTERM');
+  }
+
+  await ready;
+  const removePeer = addMetricsPeer(
+    () =>
+      new Promise((resolve) => {
+        const id = nextId++;
+        metricRequests.set(id, resolve);
+        send({ type: 'metrics', id });
+        // A thread that stopped answering must not hang /metrics.
+        setTimeout(() => {
+          if (metricRequests.delete(id)) resolve([]);
+        }, 2000).unref();
+      }),
+  );
+
+  const notHere = (what: string) => () => Promise.reject(new Error(`${what}: the pipeline runs in its own thread`));
+  return {
+    pipeline: {
+      start() {},
+      wake: () => send({ type: 'wake' }),
+      stop: async () => {},
+      drain: notHere('drain'),
+      runBatch: notHere('runBatch'),
+    },
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      removePeer();
+      await new Promise<void>((resolve) => {
+        onStopped = resolve;
+        send({ type: 'stop' });
+      });
+      await worker.terminate();
+    },
+  };
+}
