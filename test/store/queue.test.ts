@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DIALECTS, openTestStore } from '../support/stores.js';
 import { backlog, claim, complete, enqueue, release } from '../../src/store/queue.js';
+import { openStore } from '../../src/store/store.js';
 
 for (const dialect of DIALECTS) {
   test(`stage queue on ${dialect}: claim, lease expiry, re-enqueue while claimed`, async () => {
@@ -33,6 +34,45 @@ for (const dialect of DIALECTS) {
       assert.equal((await claim(store, 'correlate', 'w4', 10, 5000, 8000)).length, 0);
       assert.equal((await claim(store, 'correlate', 'w4', 10, 5000, 9000)).length, 2);
     } finally {
+      await t.cleanup();
+    }
+  });
+}
+
+for (const dialect of DIALECTS) {
+  test(`store on ${dialect}: a commit by another connection wakes a watcher`, async () => {
+    const t = await openTestStore(dialect);
+    // A second store on the same database: another process or thread in production.
+    const other = await openStore({ databaseUrl: t.url, dataDir: t.dataDir });
+    let stop = () => {};
+    try {
+      let woken = 0;
+      const wokenAgain = () =>
+        new Promise<void>((resolve) => {
+          const seen = woken;
+          const check = setInterval(() => {
+            if (woken > seen) {
+              clearInterval(check);
+              resolve();
+            }
+          }, 2);
+        });
+      stop = t.store.watchCommits(() => woken++);
+      // PostgreSQL: the listener is connecting; its first callback (on connect) covers what came before.
+      if (dialect === 'postgres') await wokenAgain();
+      const next = wokenAgain();
+      await enqueue(other.db, 'normalize', ['x'], 1000);
+      await next; // the test runner's timeout fails this if the commit is never seen
+      assert.equal((await backlog(t.store.db)).normalize, 1);
+      // Stopping stops the callbacks: another commit changes nothing.
+      stop();
+      const after = woken;
+      await enqueue(other.db, 'normalize', ['y'], 1001);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(woken, after);
+    } finally {
+      stop();
+      await other.close();
       await t.cleanup();
     }
   });

@@ -25,11 +25,11 @@ export function sqliteDialect(config: SqliteConfig): StoreDialect {
     skipLocked: false,
     watchCommits(onCommit) {
       // data_version changes only for commits made by OTHER connections: our own are signalled in process.
-      let last: unknown = null;
+      const version = () => (handle?.open ? handle.pragma('data_version', { simple: true }) : null);
+      let last = version();
       const timer = setInterval(() => {
-        if (!handle?.open) return;
-        const v = handle.pragma('data_version', { simple: true });
-        if (last !== null && v !== last) onCommit();
+        const v = version();
+        if (v !== last && last !== null && v !== null) onCommit();
         last = v;
       }, WATCH_INTERVAL_MS);
       timer.unref();
