@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import history, { excludeIncident, type HistoryData } from '../../src/enrich/providers/history.js';
+import history, { excludeIncident, windowStart, type HistoryData } from '../../src/enrich/providers/history.js';
 import { DIALECTS, openTestStore } from '../support/stores.js';
 import { insertAlert, insertIncident } from './support.js';
 import type { Store } from '../../src/store/store.js';
@@ -126,3 +126,14 @@ for (const dialect of DIALECTS) {
     }
   });
 }
+
+test('the history window starts in steps, so an answer stays the same between alerts', () => {
+  const DAY30 = 30 * 86_400_000;
+  const now = Date.parse('2026-11-27T12:34:56.789Z');
+  const start = windowStart(now, DAY30);
+  assert.ok(start <= now - DAY30 && start > now - DAY30 - 3_600_000, 'a 30-day window is 30 days and up to an hour');
+  assert.equal(windowStart(now + 60_000, DAY30), start, 'a minute later: the same window');
+  assert.equal(windowStart(now + 3_600_000, DAY30), start + 3_600_000, 'an hour later: one step on');
+  const hour = windowStart(now, 3_600_000);
+  assert.ok(hour <= now - 3_600_000 && hour > now - 3_600_000 - 36_000, 'a 1-hour window steps by 36 s');
+});

@@ -272,6 +272,50 @@ for (const dialect of DIALECTS) {
       await t.cleanup();
     }
   });
+
+  test(`enrich stage on ${dialect}: a re-run writes only what changed and notes only a change`, async () => {
+    const t = await openTestStore(dialect);
+    const clock = new ManualClock(NOW);
+    const dir = files();
+    try {
+      const { store } = t;
+      await seed(store);
+      const enricher = await createConfiguredEnricher(ENTRIES, { store, configDir: dir, clock });
+      const stage = createEnrichStage({ store, enricher, now: clock.now });
+      const enrichI1 = async () => {
+        await enqueue(store.db, 'enrich', ['I1'], NOW); // runOnce claims as of NOW
+        await runOnce(store, stage);
+      };
+      const rows = () => store.db.selectFrom('enrichments').select(['provider', 'subject_type', 'subject_value', 'fetched_at']).where('incident_id', '=', 'I1').execute();
+      const notes = async () => (await store.db.selectFrom('timeline').select('at').where('incident_id', '=', 'I1').where('kind', '=', 'enriched').execute()).length;
+      await enrichI1();
+      const first = await rows();
+      assert.ok(first.length > 10);
+      assert.equal(await notes(), 1);
+
+      // Nothing new: every answer is the same, so nothing is rewritten and the timeline gets no copy —
+      // but the incident still goes on to score (its alerts may have changed).
+      clock.t += 60_000;
+      await store.db.deleteFrom('stage_queue').execute();
+      await enrichI1();
+      assert.deepEqual(await rows(), first);
+      assert.equal(await notes(), 1);
+      assert.deepEqual((await store.db.selectFrom('stage_queue').select('item_id').where('stage', '=', 'score').execute()).map((r) => r.item_id), ['I1']);
+
+      // A new alert with a new indicator: its answers are added, the others stay as they were.
+      clock.t += 60_000;
+      await insertAlert(store.db, { id: 'A3', incident: 'I1', time: clock.t, host: 'ws-042', observables: [['ip', '198.51.100.77', 'dst']] });
+      await enrichI1();
+      const third = await rows();
+      const added = third.filter((r) => Number(r.fetched_at) === clock.t);
+      assert.ok(added.length >= 3 && added.every((r) => r.subject_value === '198.51.100.77'), JSON.stringify(added));
+      assert.deepEqual(third.filter((r) => Number(r.fetched_at) !== clock.t).map((r) => ({ ...r, fetched_at: Number(r.fetched_at) })), first.map((r) => ({ ...r, fetched_at: Number(r.fetched_at) })));
+      assert.equal(await notes(), 2);
+      await enricher.close();
+    } finally {
+      await t.cleanup();
+    }
+  });
 }
 
 test('lookupAll asks every provider that answers each subject type, in order', async () => {

@@ -240,12 +240,23 @@ function summarize(hits: readonly AlertHit[], incidents: ReadonlyMap<string, Lis
 /** The history of each subject, in the order given; a few statements however many subjects. */
 export async function queryHistoryMany(db: Db, subjects: readonly LookupSubject[], opts: HistoryOptions): Promise<HistoryData[]> {
   if (subjects.length === 0) return [];
-  const hits = await alertHits(db, subjects, opts.now - opts.windowMs, opts.maxAlerts);
+  const start = windowStart(opts.now, opts.windowMs);
+  const hits = await alertHits(db, subjects, start, opts.maxAlerts);
   const ids = new Set<string>();
   for (const list of hits) for (const h of list) if (h.incident_id !== null) ids.add(h.incident_id);
   const incidents = await incidentRows(db, [...ids]);
-  const since = iso(opts.now - opts.windowMs);
+  const since = iso(start);
   return hits.map((list) => summarize(list, incidents, since, opts));
+}
+
+/**
+ * The window's start moves in steps (1/100 of the window, at most an hour: a 30-day window is 30 days and
+ * up to an hour), so that the answer for a subject stays the same between alerts that change nothing — and
+ * an incident re-enriched for every new alert does not rewrite its whole history each time.
+ */
+export function windowStart(now: number, windowMs: number): number {
+  const step = Math.max(1000, Math.min(3_600_000, Math.floor(windowMs / 100)));
+  return Math.floor((now - windowMs) / step) * step;
 }
 
 export async function queryHistory(db: Db, subject: LookupSubject, opts: HistoryOptions): Promise<HistoryData> {
