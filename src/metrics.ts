@@ -4,7 +4,7 @@ import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefault
 
 export const registry = new Registry();
 // Process metrics once per process: the pipeline thread (thread/pipeline.ts) would report the same process again.
-if (isMainThread) collectDefaultMetrics({ register: registry, prefix: 'fido_process_' });
+if (isMainThread) collectDefaultMetrics({ register: registry, prefix: 'fido_' }); // fido_process_cpu_seconds_total, fido_nodejs_heap_size_used_bytes, …
 
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 const peers = new Set<() => Promise<MetricsJson>>();

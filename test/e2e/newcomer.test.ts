@@ -36,7 +36,11 @@ test('first start prints an admin token once; fido demo yields decided incidents
     assert.equal(q.items.length, 1);
     const metrics = await (await api('/metrics')).text();
     assert.match(metrics, /fido_quarantined_total\{source="sensors"\} 1/);
-    assert.match(metrics, /fido_stage_processed_total\{stage="decide"\} \d+/);
+    // The pipeline runs in its own thread: /metrics merges its counters with the main thread's.
+    assert.match(metrics, /fido_stage_processed_total\{stage="decide"\} [1-9]\d*/);
+    assert.match(metrics, /fido_intake_alerts_total\{source="dmz-suricata"\} [1-9]\d*/);
+    assert.match(metrics, /^fido_alert_decision_seconds_count [1-9]\d*/m);
+    assert.equal(metrics.match(/^# TYPE fido_process_cpu_seconds_total /gm)?.length, 1, 'process metrics once');
     const replay = await api(`/quarantine/${q.items[0]!.id}/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ detector: 'cef' }) });
     assert.equal(replay.status, 202);
     const again = await waitFor('the replayed record to be quarantined again', async () => {

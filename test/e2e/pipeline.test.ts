@@ -18,6 +18,8 @@ for (const dialect of DIALECTS) {
     const e = await startE2e(dialect);
     const { fido, smtp, hook, api } = e;
     try {
+      const decisionsObserved = async () => Number(/^fido_alert_decision_seconds_count (\d+)/m.exec(await (await api('/metrics')).text())?.[1] ?? 0);
+      const observedBefore = await decisionsObserved(); // the histogram is per process; the other dialect's run counted too
       const batches = demoBatches();
       batches.push({
         source: 'ids',
@@ -88,6 +90,13 @@ for (const dialect of DIALECTS) {
       for (const r of hook.received) {
         assert.ok(verifySignature('hook-secret', String(r.headers['x-fido-timestamp']), r.body, String(r.headers['x-fido-signature']), 300));
       }
+
+      // Every alert is marked done: at its incident's first decision after it arrived, or (a dedup repeat)
+      // when it was counted; the latency histogram saw each decided one.
+      const stamped = await fido.store.db.selectFrom('alerts').select(['id', 'received_at', 'decided_at']).execute();
+      assert.ok(stamped.length >= 10);
+      for (const a of stamped) assert.ok(a.decided_at !== null && Number(a.decided_at) >= Number(a.received_at), `alert ${a.id} decided after it arrived`);
+      assert.equal((await decisionsObserved()) - observedBefore, stamped.length - 2, 'every alert but the two repeat beacons is observed');
 
       // The line no detector knows is quarantined with its raw text; the flow and DNS events are context.
       const q = (await (await api('/quarantine')).json()) as { items: Array<{ raw: string; reason: string }> };
