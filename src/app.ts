@@ -53,6 +53,8 @@ export interface Fido {
   api: FastifyInstance | null;
   url: string | null;
   pipeline: Pipeline;
+  /** The stages this process runs, in order (empty when they run elsewhere). */
+  stages: readonly Stage<unknown>[];
   intake: ManagedIntakeWriter | null;
   executor: RunningExecutor | null;
   configVersion: string;
@@ -146,7 +148,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
     url = await api.listen({ port, host });
   }
 
-  pipeline.start();
+  if (!offline) pipeline.start(); // CLI tools drain() when they want processing
   for (const r of receivers) await r.start();
   executor?.start();
   logger.info({ role, url, store: store.dialect, config_version: version }, 'fido started');
@@ -157,6 +159,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
     api,
     url,
     pipeline,
+    stages,
     intake,
     executor,
     configVersion: version,

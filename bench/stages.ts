@@ -1,0 +1,52 @@
+/**
+ * `node --import tsx bench/stages.ts [N]`: where the pipeline's time goes. N benchmark alerts are written to
+ * the intake log of a fresh SQLite store (bench/fido-bench.yaml), then the stages run one batch at a time,
+ * in order, in this process (no concurrency, so each stage's time is its own), in rounds as the running
+ * server would take them. Prints, per stage, batches, items and milliseconds per item.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../src/config/load.js';
+import { startFido } from '../src/app.js';
+import { eveAlert } from './workload.js';
+
+const N = Number(process.argv[2] ?? 20_000);
+const ROUND = Number(process.env.BENCH_ROUND ?? 500); // alerts arriving between pipeline rounds
+const here = fileURLToPath(new URL('.', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'fido-stages-'));
+const loaded = await loadConfig(join(here, 'fido-bench.yaml'));
+const fido = await startFido({ loaded, env: { FIDO_DATA_DIR: dir, FIDO_LOG_LEVEL: 'error' }, offline: { worker: true } });
+const stats = new Map<string, { batches: number; items: number; ms: number }>();
+const t0 = Date.now();
+try {
+  const stages = fido.stages;
+  for (let sent = 0; sent < N; ) {
+    const n = Math.min(ROUND, N - sent);
+    await fido.intake!.accept('bench-suricata', 'suricata', Array.from({ length: n }, (_, k) => ({ raw: eveAlert(sent + k, t0) })));
+    sent += n;
+    // One round: each stage until it has nothing left, in order.
+    for (const stage of stages) {
+      for (;;) {
+        const s = performance.now();
+        const done = await fido.pipeline.runBatch(stage);
+        if (done === 0) break;
+        const st = stats.get(stage.name) ?? { batches: 0, items: 0, ms: 0 };
+        st.batches++;
+        st.items += done;
+        st.ms += performance.now() - s;
+        stats.set(stage.name, st);
+      }
+    }
+  }
+  let total = 0;
+  for (const [name, s] of stats) {
+    total += s.ms;
+    console.log(`${name.padEnd(10)} ${String(s.batches).padStart(6)} batches ${String(s.items).padStart(7)} items ${s.ms.toFixed(0).padStart(7)} ms ${(s.ms / s.items * 1000).toFixed(0).padStart(6)} µs/item`);
+  }
+  console.log(`pipeline total ${total.toFixed(0)} ms for ${N} alerts: ${(N / (total / 1000)).toFixed(0)} alerts/s (${(total / N * 1000).toFixed(0)} µs per alert), rounds of ${ROUND}`);
+} finally {
+  await fido.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
