@@ -10,11 +10,8 @@
  *   the rest of it, through its newline, is skipped. Each such line is logged and counted in
  *   `fido_file_lines_truncated_total{source}`. Keep the limit at or below `intake.max_record_bytes`.
  * - Acknowledging means persisting the cursor (device + inode, byte offset, a hash of the file's first bytes)
- *   in `receiver_cursors`, and that happens only after `intake.accept` resolved. A crash between the two
- *   re-delivers that one batch (at most `batch_lines` records) on restart: at-least-once, never lost.
- *   The cursor write is one statement (`writeCursorRow`) on a `Db | Tx`, so that once the IntakeWriter offers
- *   a transaction hook (e.g. `accept(…, { cursor: cursorRow(…) })`) it can move inside the intake commit and
- *   the window closes.
+ *   in `receiver_cursors`, in the same commit as the batch's records (`accept(…, { cursor })`): after a crash
+ *   the file is read on from exactly where the intake log ends, so no line is lost or delivered twice.
  * - Rotation by rename (+ a new file at the path): the open descriptor is read to its end, and kept a further
  *   poll interval for a writer that has not reopened yet; a final line without newline is then handed over;
  *   then the new file is read from offset 0. If Fido was down during a rotation, the old file is found again
@@ -31,6 +28,7 @@
  *   store, one tails the file; another takes over when it stops (lease released) or dies (lease expires).
  *   A holder stalled past its lease may overlap with the next one for a batch (duplicates, not loss).
  */
+import { readCursorValue, writeCursorRows, type CursorRow } from '../store/cursors.js';
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
@@ -132,13 +130,6 @@ export interface FileCursor {
   head: Head;
 }
 
-export interface CursorRow {
-  receiver: string;
-  key: string;
-  value: string;
-  updated_at: number;
-}
-
 const CURSOR_KEY = 'position';
 const HEAD_BYTES = 1024;
 const hashHead = (bytes: Buffer): Head => ({ len: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
@@ -150,24 +141,10 @@ export function cursorRow(source: string, cursor: FileCursor, now = Date.now()):
   return { receiver: receiverName(source), key: CURSOR_KEY, value: JSON.stringify(cursor), updated_at: now };
 }
 
-/** The acknowledgement: one upsert, so that it can run inside the intake's transaction once there is a hook. */
-export async function writeCursorRow(db: Db | Tx, row: CursorRow): Promise<void> {
-  await db
-    .insertInto('receiver_cursors')
-    .values(row)
-    .onConflict((oc) => oc.columns(['receiver', 'key']).doUpdateSet({ value: row.value, updated_at: row.updated_at }))
-    .execute();
-}
-
 /** The stored cursor; undefined when there is none, null when the stored value is unreadable. */
 export async function readCursor(db: Db, source: string): Promise<FileCursor | null | undefined> {
-  const row = await db
-    .selectFrom('receiver_cursors')
-    .select('value')
-    .where('receiver', '=', receiverName(source))
-    .where('key', '=', CURSOR_KEY)
-    .executeTakeFirst();
-  return row ? parseCursor(row.value) : undefined;
+  const value = await readCursorValue(db, receiverName(source), CURSOR_KEY);
+  return value === undefined ? undefined : parseCursor(value);
 }
 
 function parseCursor(text: string): FileCursor | null {
@@ -599,8 +576,10 @@ export class FileReceiver implements Receiver {
     // Checked after the read: if the file is still ours now, it was when the chunk was read.
     if (await this.restartIfRewritten(tail)) return true;
     if (batch.consumed === 0) return this.atEnd(tail);
-    if (batch.records.length > 0 && !(await this.deliver(batch.records))) return false;
-    this.advance(tail, batch, headPart);
+    const moved = advanced(tail, batch, headPart);
+    // The records and the position after them are one commit: a crash can neither lose nor repeat a line.
+    if (batch.records.length > 0 && !(await this.deliver(batch.records, cursorRow(this.source.name, cursorOf({ ...tail, ...moved }))))) return false;
+    this.advance(tail, batch, moved, batch.records.length > 0);
     await this.flushCursor();
     return true;
   }
@@ -625,11 +604,11 @@ export class FileReceiver implements Receiver {
    * Hands a batch to the intake. On backpressure, waits as advised and offers the same batch again. False when
    * it gave up (stopping, or the lease went elsewhere): the batch was not accepted and nothing advances.
    */
-  private async deliver(records: readonly IntakeRecord[]): Promise<boolean> {
+  private async deliver(records: readonly IntakeRecord[], cursor: CursorRow): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       if (this.stopping) return false;
       try {
-        await this.deps.intake.accept(this.source.name, this.detector, records);
+        await this.deps.intake.accept(this.source.name, this.detector, records, { cursor });
         if (attempt > 1) this.log.info({ attempts: attempt }, 'backpressure over; batch accepted');
         return true;
       } catch (e) {
@@ -642,14 +621,15 @@ export class FileReceiver implements Receiver {
     }
   }
 
-  /** The batch is accepted: move the in-memory cursor (it is written right after, or retried next turn). */
-  private advance(tail: Tail, batch: LineBatch, headPart: Buffer | null): void {
-    tail.offset += batch.consumed;
-    tail.skip = batch.skip;
+  /**
+   * The batch is accepted: move the in-memory cursor. `stored` when the intake commit wrote it already;
+   * otherwise (a batch of only blank lines) it is written right after, or retried next turn.
+   */
+  private advance(tail: Tail, batch: LineBatch, moved: Partial<Tail>, stored: boolean): void {
+    Object.assign(tail, moved);
     tail.quietPolls = 0;
-    if (headPart && headPart.length > 0) Object.assign(tail, headOf(Buffer.concat([tail.headBytes, headPart])));
     this.cursor = cursorOf(tail);
-    this.dirty = true;
+    this.dirty = !stored;
     if (batch.truncated > 0) {
       fileLinesTruncated.inc({ source: this.source.name }, batch.truncated);
       this.log.warn({ lines: batch.truncated, max_line_bytes: this.settings.maxLineBytes }, 'over-long lines handed over cut');
@@ -659,7 +639,7 @@ export class FileReceiver implements Receiver {
 
   private async flushCursor(): Promise<void> {
     if (!this.dirty || !this.cursor) return;
-    await writeCursorRow(this.deps.store.db, cursorRow(this.source.name, this.cursor));
+    await writeCursorRows(this.deps.store.db, [cursorRow(this.source.name, this.cursor)]);
     this.dirty = false;
   }
 
@@ -740,6 +720,12 @@ export class FileReceiver implements Receiver {
 }
 
 const headOf = (headBytes: Buffer): { head: Head; headBytes: Buffer } => ({ head: hashHead(headBytes), headBytes });
+/** Where the tail is once `batch` is consumed (the head grows while the file's first bytes are being read). */
+const advanced = (tail: Tail, batch: LineBatch, headPart: Buffer | null): Pick<Tail, 'offset' | 'skip'> & Partial<Tail> => ({
+  offset: tail.offset + batch.consumed,
+  skip: batch.skip,
+  ...(headPart && headPart.length > 0 ? headOf(Buffer.concat([tail.headBytes, headPart])) : {}),
+});
 const cursorOf = (t: Tail): FileCursor => ({ dev: t.dev, ino: t.ino, offset: t.offset, skip: t.skip, head: t.head });
 
 const fileReceiver: ReceiverKind = {

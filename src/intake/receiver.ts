@@ -3,6 +3,7 @@
  * the IntakeWriter and acknowledges upstream (HTTP 202, file offset, IMAP flag…) only after `accept` resolves:
  * that is when the batch is committed. Reference implementation: file.ts.
  */
+import type { CursorRow } from '../store/cursors.js';
 import type { ComponentKind } from '../config/component.js';
 import type { SourceConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
@@ -31,7 +32,12 @@ export interface IntakeWriter {
    * and resolves with their ids once committed. Concurrent calls are group-committed. Throws
    * BackpressureError when the backlog is over its bound.
    */
-  accept(source: string, detector: string | null, records: readonly IntakeRecord[]): Promise<AcceptResult>;
+  accept(source: string, detector: string | null, records: readonly IntakeRecord[], options?: AcceptOptions): Promise<AcceptResult>;
+}
+
+export interface AcceptOptions {
+  /** The receiver's position after these records: stored in the same commit as they are. */
+  cursor?: CursorRow;
 }
 
 export interface ReceiverDeps {

@@ -1,12 +1,13 @@
 /**
  * The intake log writer. Every receiver funnels records through `accept`; calls that arrive in the same
- * tick are group-committed in one transaction (raw rows + normalize hand-offs), which is what makes
- * single-record HTTP posts cheap. A promise resolves only after its transaction committed.
+ * tick are group-committed in one transaction (raw rows + normalize hand-offs + receivers' new positions),
+ * which is what makes single-record HTTP posts cheap. A promise resolves only after its transaction committed.
  */
 import type { Store } from '../store/store.js';
 import { enqueue } from '../store/queue.js';
 import { ulid } from '../util/ulid.js';
 import { intakeAlerts } from '../metrics.js';
+import { writeCursorRows, type CursorRow } from '../store/cursors.js';
 import { BackpressureError, type AcceptResult, type IntakeRecord, type IntakeWriter } from './receiver.js';
 
 export interface IntakeWriterOptions {
@@ -23,6 +24,7 @@ interface Pending {
   detector: string | null;
   records: readonly IntakeRecord[];
   ids: string[];
+  cursor: CursorRow | undefined;
   resolve: (r: AcceptResult) => void;
   reject: (e: unknown) => void;
 }
@@ -65,6 +67,7 @@ export function createIntakeWriter(store: Store, options: IntakeWriterOptions): 
       await store.db.transaction().execute(async (tx) => {
         for (let i = 0; i < rows.length; i += CHUNK) await tx.insertInto('intake').values(rows.slice(i, i + CHUNK)).execute();
         await enqueue(tx, 'normalize', rows.map((r) => r.id), now);
+        await writeCursorRows(tx, batch.flatMap((p) => (p.cursor ? [p.cursor] : [])));
       });
     } catch (e) {
       for (const p of batch) p.reject(e);
@@ -89,15 +92,15 @@ export function createIntakeWriter(store: Store, options: IntakeWriterOptions): 
 
   return {
     backlog: () => counted + sinceCount + pending.reduce((n, p) => n + p.records.length, 0),
-    accept(source, detector, records) {
+    accept(source, detector, records, position) {
       if (closed) return Promise.reject(new Error('intake is shutting down'));
-      if (records.length === 0) return Promise.resolve({ ids: [] });
-      if (this.backlog() + records.length > options.maxBacklog) {
+      if (records.length === 0 && !position?.cursor) return Promise.resolve({ ids: [] });
+      if (records.length > 0 && this.backlog() + records.length > options.maxBacklog) {
         return Promise.reject(new BackpressureError(Math.max(1, Math.ceil(this.backlog() / 20_000))));
       }
       return new Promise<AcceptResult>((resolve, reject) => {
         const t = Date.now();
-        pending.push({ source, detector, records, ids: records.map(() => ulid(t)), resolve, reject });
+        pending.push({ source, detector, records, ids: records.map(() => ulid(t)), cursor: position?.cursor, resolve, reject });
         schedule();
       });
     },

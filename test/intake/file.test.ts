@@ -1,6 +1,7 @@
 /**
- * The file receiver against a real temp file and a real store (SQLite and PostgreSQL). The IntakeWriter is a
- * recording fake of the downstream: the unit under test is the receiver (tailing, cursor, lease).
+ * The file receiver against a real temp file and a real store (SQLite and PostgreSQL), through the real
+ * IntakeWriter (which commits the receiver's position with the records), wrapped to record what it accepted
+ * and to push back on demand.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +10,9 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { DIALECTS, openTestStore, tempDir, type TestStore } from '../support/stores.js';
 import fileReceiver, { fileLinesTruncated, readCursor, receiverName, splitLines, type SplitOptions } from '../../src/intake/file.js';
-import { BackpressureError, type AcceptResult, type IntakeRecord, type IntakeWriter, type Receiver } from '../../src/intake/receiver.js';
+import { BackpressureError, type AcceptOptions, type AcceptResult, type IntakeRecord, type IntakeWriter, type Receiver } from '../../src/intake/receiver.js';
+import { createIntakeWriter, type ManagedIntakeWriter } from '../../src/intake/writer.js';
+import type { Store } from '../../src/store/store.js';
 import type { DialectName } from '../../src/store/dialect.js';
 import type { Logger } from '../../src/util/log.js';
 
@@ -22,21 +25,30 @@ interface Batch {
   raws: string[];
 }
 
-/** Records what it accepted; can be told to refuse with backpressure (once, or until told otherwise). */
+/**
+ * The real intake writer (records and the receiver's position in one commit), recording what it accepted;
+ * can be told to refuse with backpressure (once, or until told otherwise).
+ */
 class RecordingIntake implements IntakeWriter {
   readonly batches: Batch[] = [];
   calls = 0;
   refuseOnce = 0;
   refuseAlways = false;
+  readonly writer: ManagedIntakeWriter;
 
-  async accept(source: string, detector: string | null, records: readonly IntakeRecord[]): Promise<AcceptResult> {
+  constructor(store: Store) {
+    this.writer = createIntakeWriter(store, { maxBacklog: 1e9 });
+  }
+
+  async accept(source: string, detector: string | null, records: readonly IntakeRecord[], options?: AcceptOptions): Promise<AcceptResult> {
     this.calls++;
     if (this.refuseAlways || this.refuseOnce > 0) {
       this.refuseOnce = Math.max(0, this.refuseOnce - 1);
       throw new BackpressureError(0);
     }
+    const result = await this.writer.accept(source, detector, records, options);
     this.batches.push({ source, detector, raws: records.map((r) => r.raw) });
-    return { ids: records.map((_, i) => `${this.calls}-${i}`) };
+    return result;
   }
 
   get raws(): string[] {
@@ -70,7 +82,7 @@ async function withRig(dialect: DialectName, fn: (rig: Rig) => Promise<void>): P
   const logs: string[] = [];
   const log = pino({ level: 'debug' }, { write: (s: string) => void logs.push(s) }) as unknown as Logger;
   const started: Receiver[] = [];
-  const intake = new RecordingIntake();
+  const intake = new RecordingIntake(t.store);
   const path = join(dir, 'alerts.log');
   const rig: Rig = {
     t,
@@ -98,6 +110,7 @@ async function withRig(dialect: DialectName, fn: (rig: Rig) => Promise<void>): P
     await fn(rig);
   } finally {
     for (const r of started) await r.stop();
+    await intake.writer.close();
     await t.cleanup();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -166,7 +179,7 @@ test('splitLines: jsonl counts invalid lines but still hands them over', () => {
 });
 
 test('settings are validated with the source name in the message', () => {
-  const deps = { store: {} as never, intake: new RecordingIntake(), log: pino({ level: 'silent' }) as unknown as Logger, configDir: '/tmp', owner: 'x' };
+  const deps = { store: {} as never, intake: { accept: () => Promise.reject(new Error('not reached')) } satisfies IntakeWriter, log: pino({ level: 'silent' }) as unknown as Logger, configDir: '/tmp', owner: 'x' };
   assert.throws(() => fileReceiver.create({ name: 's1' }, { kind: 'file', path: 'a', format: 'xml' }, deps), /s1.*format/);
   assert.throws(() => fileReceiver.create({ name: 's1' }, { kind: 'file', path: 'a', poll_interval: '1ms' }, deps), /poll_interval/);
 });
@@ -314,26 +327,30 @@ for (const dialect of DIALECTS) {
 
   test(`file receiver on ${dialect}: the lease lets one of two processes tail the file`, () =>
     withRig(dialect, async ({ path, receiver, t }) => {
-      const a = new RecordingIntake();
-      const b = new RecordingIntake();
-      writeFileSync(path, '');
-      const ra = receiver({ intake: a, owner: 'proc-a' });
-      const rb = receiver({ intake: b, owner: 'proc-b' });
-      await Promise.all([ra.start(), rb.start()]);
-      for (let i = 1; i <= 5; i++) appendFileSync(path, `l${i}\n`);
-      await waitFor(() => a.raws.length + b.raws.length >= 5, 'five lines');
-      const [holder, other, holderReceiver] = a.raws.length > 0 ? [a, b, ra] : [b, a, rb];
-      assert.deepEqual(holder.raws, ['l1', 'l2', 'l3', 'l4', 'l5']);
-      assert.equal(other.calls, 0);
+      const a = new RecordingIntake(t.store);
+      const b = new RecordingIntake(t.store);
+      try {
+        writeFileSync(path, '');
+        const ra = receiver({ intake: a, owner: 'proc-a' });
+        const rb = receiver({ intake: b, owner: 'proc-b' });
+        await Promise.all([ra.start(), rb.start()]);
+        for (let i = 1; i <= 5; i++) appendFileSync(path, `l${i}\n`);
+        await waitFor(() => a.raws.length + b.raws.length >= 5, 'five lines');
+        const [holder, other, holderReceiver] = a.raws.length > 0 ? [a, b, ra] : [b, a, rb];
+        assert.deepEqual(holder.raws, ['l1', 'l2', 'l3', 'l4', 'l5']);
+        assert.equal(other.calls, 0);
 
-      await holderReceiver.stop(); // releases the lease: the other takes over from the cursor
-      appendFileSync(path, 'l6\n');
-      await waitFor(() => other.raws.length === 1, 'takeover');
-      assert.deepEqual(other.raws, ['l6']);
-      assert.equal(holder.raws.length, 5);
-      const lease = await t.store.db.selectFrom('leases').select(['name', 'owner']).executeTakeFirstOrThrow();
-      assert.equal(lease.name, receiverName('tail'));
-      assert.equal(lease.owner, other === a ? 'proc-a' : 'proc-b');
+        await holderReceiver.stop(); // releases the lease: the other takes over from the cursor
+        appendFileSync(path, 'l6\n');
+        await waitFor(() => other.raws.length === 1, 'takeover');
+        assert.deepEqual(other.raws, ['l6']);
+        assert.equal(holder.raws.length, 5);
+        const lease = await t.store.db.selectFrom('leases').select(['name', 'owner']).executeTakeFirstOrThrow();
+        assert.equal(lease.name, receiverName('tail'));
+        assert.equal(lease.owner, other === a ? 'proc-a' : 'proc-b');
+      } finally {
+        await Promise.all([a.writer.close(), b.writer.close()]);
+      }
     }));
 
   test(`file receiver on ${dialect}: a live lease of another process blocks; an expired one is taken`, () =>
