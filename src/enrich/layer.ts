@@ -298,9 +298,10 @@ export interface Enricher {
    * For each list of subjects, every answer of every provider that answers its type, in subject order, then
    * provider order (what a lookup() per subject and provider gives). Made for a batch of incidents: a
    * provider+subject asked in several lists is looked up once (the repeats count as coalesced), and a
-   * provider with `lookupMany` gets one call for the whole batch. Never throws.
+   * provider with `lookupMany` gets one call for the whole batch. `skip` leaves out the pairs the caller
+   * already has a current answer for (they are neither asked nor in the result). Never throws.
    */
-  lookupBatch(lists: ReadonlyArray<readonly LookupSubject[]>): Promise<LookupResult[][]>;
+  lookupBatch(lists: ReadonlyArray<readonly LookupSubject[]>, skip?: SkipLookup): Promise<LookupResult[][]>;
   state(provider: string): ProviderState;
   settings(provider: string): ProviderSettings;
   /** Deletes expired rows of the shared cache table; returns how many. */
@@ -308,6 +309,9 @@ export interface Enricher {
   /** Aborts lookups in flight and closes the providers. */
   close(): Promise<void>;
 }
+
+/** For lookupBatch: true for a (list, provider, subject) the caller need not ask about. */
+export type SkipLookup = (list: number, provider: EnrichmentProvider, subject: LookupSubject) => boolean;
 
 export interface EnricherOptions {
   providers: readonly EnrichmentProvider[];
@@ -677,14 +681,15 @@ export function createEnricher(opts: EnricherOptions): Enricher {
     return r;
   }
 
-  async function lookupBatch(lists: ReadonlyArray<readonly LookupSubject[]>): Promise<LookupResult[][]> {
+  async function lookupBatch(lists: ReadonlyArray<readonly LookupSubject[]>, skip?: SkipLookup): Promise<LookupResult[][]> {
     // Each provider+subject once, however many lists ask for it: `plan` holds indexes into `asks`.
     const asks: Ask[] = [];
     const index = new Map<string, number>();
-    const plan = lists.map((subjects) => {
+    const plan = lists.map((subjects, list) => {
       const slots: number[] = [];
       for (const s of subjects) {
         for (const p of runtimesFor(s.type)) {
+          if (skip?.(list, p.provider, s)) continue;
           const ask = askOf(p, s);
           let i = index.get(ask.lruKey);
           if (i === undefined) index.set(ask.lruKey, (i = asks.push(ask) - 1));

@@ -4,6 +4,7 @@
  * checked at most once per `checkEveryMs`). A reload that fails keeps the last good data and logs why, so a
  * half-saved edit never empties an allowlist or an inventory in production.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
@@ -32,10 +33,13 @@ export interface ReloadingFile<T> {
   get(): Promise<T>;
   /** When the data now served was loaded (epoch ms). */
   loadedAt(): number;
+  /** A hash of the text now served (checking for a change first, as get() does): the same in every process. */
+  revision(): Promise<string>;
 }
 
 interface Loaded<T> {
   data: T;
+  hash: string;
   mtimeMs: number;
   size: number;
   at: number;
@@ -67,8 +71,9 @@ export function reloadingFile<T>(
     if (st.mtimeMs === current.mtimeMs && st.size === current.size) return;
     if (st.mtimeMs === failedMtime) return;
     try {
-      const data = parse(await readFile(path, 'utf8'), path);
-      current = { data, mtimeMs: st.mtimeMs, size: st.size, at: opts.now() };
+      const text = await readFile(path, 'utf8');
+      const data = parse(text, path);
+      current = { data, hash: textHash(text), mtimeMs: st.mtimeMs, size: st.size, at: opts.now() };
       failedMtime = -1;
       log.info({ file: path }, 'reloaded enrichment data file');
     } catch (e) {
@@ -85,6 +90,10 @@ export function reloadingFile<T>(
   return {
     path,
     loadedAt: () => current.at,
+    async revision() {
+      await this.get();
+      return current.hash;
+    },
     async get() {
       const now = opts.now();
       if (now - lastCheck >= checkEvery || now < lastCheck) {
@@ -109,8 +118,11 @@ function loadSync<T>(path: string, parse: (text: string, path: string) => T, at:
   } catch (e) {
     throw new DataFileError(path, null, `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  return { data: parse(text, path), mtimeMs: st.mtimeMs, size: st.size, at };
+  return { data: parse(text, path), hash: textHash(text), mtimeMs: st.mtimeMs, size: st.size, at };
 }
+
+/** Short content hash: identifies a version of a data file (or of inline config data). */
+export const textHash = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 16);
 
 export interface YamlItem {
   line: number;

@@ -46,6 +46,14 @@ export interface EnrichmentProvider {
    * Enricher.lookupBatch; `lookup` still answers single subjects (`fido lookup`).
    */
   lookupMany?(subjects: readonly LookupSubject[], signal: AbortSignal): Promise<ProviderAnswer[]>;
+  /**
+   * Optional, for providers whose answers depend only on the subject and their data (a file): an identifier
+   * of that data, the same in every process (a content hash), that changes whenever any answer may change.
+   * The enrich stage keeps an incident's stored answer made at the current revision instead of asking again
+   * each time an alert joins the incident. Leave it out when answers change otherwise (time, the store,
+   * a remote service): such providers are asked every time (through the cache).
+   */
+  revision?(): Promise<string>;
   close?(): Promise<void>;
 }
 

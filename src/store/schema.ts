@@ -129,6 +129,8 @@ export interface EnrichmentTable {
   data: string;
   error: string | null;
   fetched_at: number;
+  /** The provider's data revision the answer was made at (EnrichmentProvider.revision), if it has one. */
+  revision: string | null;
 }
 
 export interface ScoreTable {

@@ -1,4 +1,6 @@
 import { test } from 'node:test';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { DIALECTS, openTestStore } from '../support/stores.js';
 import { claim, complete, enqueue, type ClaimedItem } from '../../src/store/queue.js';
@@ -311,6 +313,20 @@ for (const dialect of DIALECTS) {
       assert.ok(added.length >= 3 && added.every((r) => r.subject_value === '198.51.100.77'), JSON.stringify(added));
       assert.deepEqual(third.filter((r) => Number(r.fetched_at) !== clock.t).map((r) => ({ ...r, fetched_at: Number(r.fetched_at) })), first.map((r) => ({ ...r, fetched_at: Number(r.fetched_at) })));
       assert.equal(await notes(), 2);
+
+      // The inventory file changes: its answers (and only those) are asked again, at the new revision.
+      const before = await store.db.selectFrom('enrichments').select(['provider', 'revision']).where('incident_id', '=', 'I1').where('provider', '=', 'inventory').execute();
+      writeFileSync(join(dir, 'inventory.csv'), 'host,ip,owner,criticality\nws-042.corp.example,10.1.2.3,bob,high\n');
+      clock.t += 60_000; // past the provider's once-a-second look at its file
+      await enrichI1();
+      const fourth = await store.db.selectFrom('enrichments').selectAll().where('incident_id', '=', 'I1').execute();
+      assert.equal(JSON.parse(fourth.find((r) => r.provider === 'inventory' && r.subject_value === 'ws-042')!.data).owner, 'bob');
+      const rewritten = fourth.filter((r) => Number(r.fetched_at) === clock.t);
+      assert.deepEqual([...new Set(rewritten.map((r) => r.provider))], ['inventory']);
+      assert.equal(rewritten.length, before.length, 'every inventory answer, nothing else');
+      assert.equal(new Set(rewritten.map((r) => r.revision)).size, 1);
+      assert.notEqual(rewritten[0]!.revision, before[0]!.revision);
+      assert.equal(await notes(), 3);
       await enricher.close();
     } finally {
       await t.cleanup();

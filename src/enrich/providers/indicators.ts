@@ -193,6 +193,7 @@ const indicators: ProviderKind = {
       subjects: ['ip', 'domain', 'url', 'email', 'md5', 'sha1', 'sha256'],
       local: true,
       inMemory: true,
+      revision: async () => (await Promise.all(files.map((f) => f.revision()))).join('.'),
       async lookup(subject): Promise<ProviderAnswer> {
         const matches: IndicatorMatch[] = [];
         for (const f of files) matches.push(...matchIndicators(await f.get(), subject));

@@ -153,6 +153,7 @@ const inventory: ProviderKind = {
       subjects: ['host', 'ip', 'mac'],
       local: true,
       inMemory: true,
+      revision: () => data.revision(),
       async lookup(subject): Promise<ProviderAnswer> {
         const r = findAsset(await data.get(), subject);
         if (!r) return { found: false, data: {} };

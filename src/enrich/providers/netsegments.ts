@@ -19,6 +19,7 @@ import {
   asRecord,
   criticalityField,
   reloadingFile,
+  textHash,
   resolveDataPath,
   splitList,
   stringField,
@@ -119,12 +120,14 @@ const netsegments: ProviderKind = {
       file = reloadingFile(path, (text, p) => buildTable([...inline, ...parseSegmentsFile(text, p)]), { now: deps.now });
     }
     const inlineTable = buildTable(inline);
+    const inlineRevision = textHash(JSON.stringify(inline));
     return {
       name: cfg.name,
       kind: 'netsegments',
       subjects: ['ip'],
       local: true,
       inMemory: true,
+      revision: async () => (file ? `${inlineRevision}.${await file.revision()}` : inlineRevision),
       async lookup(subject): Promise<ProviderAnswer> {
         const table = file ? await file.get() : inlineTable;
         const matches = table.matchAll(subject.value);

@@ -34,7 +34,7 @@ const MAX_CANDIDATES = 5000;
 const CHUNK = 200;
 /** Incidents whose subjects one statement reads (each adds a part to a UNION ALL; SQLite allows 500). */
 const INCIDENTS_PER_QUERY = 200;
-/** Rows per multi-row upsert (8 parameters each); also bounds the statement texts kept (see upsert()). */
+/** Rows per multi-row upsert (9 parameters each); also bounds the statement texts kept (see upsert()). */
 const ROWS_PER_STATEMENT = 100;
 
 /** The order types are taken in when the cap applies: who and where first, then indicators. */
@@ -53,7 +53,16 @@ export interface IncidentEnrichment {
   incidentId: string;
   /** False when the incident no longer exists: nothing is written or handed on. */
   exists: boolean;
+  /** The answers asked for this time. */
   results: LookupResult[];
+  /** The incident's stored answers before this run, by rowKey (data only for providers without a revision). */
+  stored: Map<string, StoredAnswer>;
+  /** Stored answers still current (made at the provider's current revision): kept, not asked again. */
+  kept: { total: number; found: number };
+  /** Providers that answered (or had a kept answer about) any of its subjects. */
+  providers: number;
+  /** Each provider's data revision for this run (providers that have one). */
+  revisions: ReadonlyMap<string, string>;
   subjects: number;
   /** Subjects left out by the cap. */
   omitted: number;
@@ -185,7 +194,12 @@ function previousOnly(historyProviders: ReadonlySet<string>, incidentId: string,
   return { ...r, data: { ...data }, found: data.alerts > 0 };
 }
 
-/** The batch's incidents: their subjects, every provider's answers for them, in the order of `ids`. */
+/**
+ * The batch's incidents: their subjects, every provider's answers for them, in the order of `ids`. A stored
+ * answer made at its provider's current revision is kept instead of asked again: an incident is re-enriched
+ * whenever an alert joins it, and asking about all its subjects every time made each update cost as much as
+ * the incident's size.
+ */
 async function enrichMany(deps: EnrichStageDeps, historyProviders: ReadonlySet<string>, ids: readonly string[]): Promise<IncidentEnrichment[]> {
   const found = new Map<string, IncidentRef>();
   for (let i = 0; i < ids.length; i += CHUNK) {
@@ -194,24 +208,98 @@ async function enrichMany(deps: EnrichStageDeps, historyProviders: ReadonlySet<s
   }
   const incidents = ids.flatMap((id) => found.get(id) ?? []);
   const subjects = await subjectsOfIncidents(deps.store.db, incidents, deps.maxSubjects ?? DEFAULT_MAX_SUBJECTS);
-  const results = await deps.enricher.lookupBatch(subjects.map((s) => s.subjects));
-  const byId = new Map(
-    incidents.map((inc, i) => [
-      inc.id,
-      {
-        incidentId: inc.id,
-        exists: true,
-        results: results[i]!.map((r) => previousOnly(historyProviders, inc.id, r)),
-        subjects: subjects[i]!.subjects.length,
-        omitted: subjects[i]!.total - subjects[i]!.subjects.length,
-      },
-    ]),
+  const revisions = await providerRevisions(deps.enricher);
+  // Read outside the write transaction: the queue's lease makes this worker the only one on these incidents.
+  const stored = await storedAnswers(deps.store.db, incidents.map((i) => i.id));
+  const current = incidents.map((inc) => {
+    const keep = new Set<string>();
+    for (const row of stored.get(inc.id)?.values() ?? []) {
+      if (row.error === null && row.revision !== null && row.revision === revisions.get(row.provider)) keep.add(answerKey(row.provider, row.subject_type, row.subject_value));
+    }
+    return keep;
+  });
+  const results = await deps.enricher.lookupBatch(
+    subjects.map((s) => s.subjects),
+    (list, provider, subject) => current[list]!.has(answerKey(provider.name, subject.type, subject.value)),
   );
-  return ids.map((id) => byId.get(id) ?? { incidentId: id, exists: false, results: [], subjects: 0, omitted: 0 });
+  const byId = new Map(
+    incidents.map((inc, i) => {
+      const mine = stored.get(inc.id) ?? new Map<string, StoredAnswer>();
+      // Kept: current answers for subjects still asked about (a subject over the cap now goes as stale).
+      let total = 0;
+      let hits = 0;
+      const providers = new Set(results[i]!.map((r) => r.provider));
+      for (const subject of subjects[i]!.subjects) {
+        for (const p of deps.enricher.providersFor(subject.type)) {
+          if (!current[i]!.has(answerKey(p.name, subject.type, subject.value))) continue;
+          providers.add(p.name);
+          total++;
+          if (Number(mine.get(rowKey({ incident_id: inc.id, provider: p.name, subject_type: subject.type, subject_value: subject.value }))?.found)) hits++;
+        }
+      }
+      return [
+        inc.id,
+        {
+          incidentId: inc.id,
+          exists: true,
+          results: results[i]!.map((r) => previousOnly(historyProviders, inc.id, r)),
+          stored: mine,
+          kept: { total, found: hits },
+          providers: providers.size,
+          revisions,
+          subjects: subjects[i]!.subjects.length,
+          omitted: subjects[i]!.total - subjects[i]!.subjects.length,
+        },
+      ] as const;
+    }),
+  );
+  return ids.map(
+    (id) =>
+      byId.get(id) ?? { incidentId: id, exists: false, results: [], stored: new Map(), kept: { total: 0, found: 0 }, providers: 0, revisions, subjects: 0, omitted: 0 },
+  );
+}
+
+const answerKey = (provider: string, type: string, value: string) => `${provider}\u0000${type}\u0000${value}`;
+
+/** The current data revision of every provider that has one (a stat of its files at most once a second). */
+async function providerRevisions(enricher: Enricher): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const p of enricher.providers) {
+    if (!p.revision) continue;
+    try {
+      out.set(p.name, await p.revision());
+    } catch {
+      // No revision this time: its answers are asked for (and its errors reported) as usual.
+    }
+  }
+  return out;
+}
+
+/**
+ * The stored answers of these incidents, by incident and rowKey. `data` is read only for answers without a
+ * revision (history, remote sources): those are compared with the new answer; an answer with a revision is
+ * either kept as it is or, its provider's data having changed, written again.
+ */
+async function storedAnswers(db: Db, ids: readonly string[]): Promise<Map<string, Map<string, StoredAnswer>>> {
+  const out = new Map<string, Map<string, StoredAnswer>>();
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const rows = await db
+      .selectFrom('enrichments')
+      .select(['incident_id', 'provider', 'subject_type', 'subject_value', 'found', 'error', 'revision'])
+      .select(sql<string | null>`case when "revision" is null then "data" else null end`.as('data'))
+      .where('incident_id', 'in', ids.slice(i, i + CHUNK))
+      .execute();
+    for (const r of rows) {
+      let m = out.get(r.incident_id);
+      if (!m) out.set(r.incident_id, (m = new Map()));
+      m.set(rowKey(r), r);
+    }
+  }
+  return out;
 }
 
 /** Turns answers into rows; identical data (one answer shared by several incidents) is serialised once. */
-function rowMaker(now: number): (incidentId: string, r: LookupResult) => EnrichmentTable {
+function rowMaker(now: number, revisions: ReadonlyMap<string, string>): (incidentId: string, r: LookupResult) => EnrichmentTable {
   const json = new Map<Record<string, unknown>, string>();
   let fetchedText = '';
   let fetchedMs = 0;
@@ -226,6 +314,7 @@ function rowMaker(now: number): (incidentId: string, r: LookupResult) => Enrichm
         data: JSON.stringify({ result: r.result }),
         error: `${r.result}: ${r.error}`,
         fetched_at: now,
+        revision: null,
       };
     }
     let data = json.get(r.data);
@@ -240,6 +329,7 @@ function rowMaker(now: number): (incidentId: string, r: LookupResult) => Enrichm
       data,
       error: null,
       fetched_at: fetchedMs,
+      revision: revisions.get(r.provider) ?? null,
     };
   };
 }
@@ -257,50 +347,48 @@ const rowKey = (r: RowKey) => `${r.incident_id}\u0000${r.provider}\u0000${r.subj
 async function writeEnrichments(tx: Tx, dialect: DialectName, batch: readonly IncidentEnrichment[], now: number): Promise<Set<string>> {
   const changed = new Set<string>();
   if (batch.length === 0) return changed;
-  // Rows from earlier runs, read before this run's upserts: any of them not written again is stale.
-  const existing = new Map<string, StoredAnswer>();
-  const ids = batch.map((e) => e.incidentId);
-  for (let i = 0; i < ids.length; i += CHUNK) {
-    const rows = await tx
-      .selectFrom('enrichments')
-      .select(['incident_id', 'provider', 'subject_type', 'subject_value', 'found', 'data', 'error'])
-      .where('incident_id', 'in', ids.slice(i, i + CHUNK))
-      .execute();
-    for (const r of rows) existing.set(rowKey(r), r);
-  }
-  const toRow = rowMaker(now);
   const good: EnrichmentTable[] = [];
   const failed: EnrichmentTable[] = [];
+  const stale: StoredAnswer[] = [];
   for (const e of batch) {
+    const toRow = rowMaker(now, e.revisions);
+    // Stored rows not asked about and not kept are stale.
+    const left = new Map(e.stored);
+    for (const [key, row] of e.stored) {
+      if (row.error === null && row.revision !== null && row.revision === e.revisions.get(row.provider)) left.delete(key);
+    }
     for (const r of e.results) {
       const row = toRow(e.incidentId, r);
       const key = rowKey(row);
-      const before = existing.get(key);
-      existing.delete(key); // asked again: not stale
+      const before = left.get(key);
+      left.delete(key); // asked again: not stale
       if (before && (row.error === null ? sameAnswer(before, row) : before.error === null || sameAnswer(before, row))) continue;
       (row.error === null ? good : failed).push(row);
+      changed.add(e.incidentId);
+    }
+    // A kept row whose subject left the cap is stale too: only subjects asked about this run count.
+    for (const row of left.values()) {
+      stale.push(row);
       changed.add(e.incidentId);
     }
   }
   for (let i = 0; i < good.length; i += ROWS_PER_STATEMENT) await upsert(tx, dialect, 'answers', good.slice(i, i + ROWS_PER_STATEMENT));
   for (let i = 0; i < failed.length; i += ROWS_PER_STATEMENT) await upsert(tx, dialect, 'failures', failed.slice(i, i + ROWS_PER_STATEMENT));
-  if (existing.size > 0) {
-    for (const r of existing.values()) changed.add(r.incident_id);
-    await deleteStale(tx, [...existing.values()]);
-  }
+  if (stale.length > 0) await deleteStale(tx, stale);
   return changed;
 }
 
-type StoredAnswer = RowKey & Pick<EnrichmentTable, 'found' | 'data' | 'error'>;
+type StoredAnswer = RowKey & Pick<EnrichmentTable, 'found' | 'error' | 'revision'> & { data: string | null };
 
 /** Same content (when it was fetched aside): a good answer stays as stored, with its first fetch time. */
-const sameAnswer = (a: Pick<EnrichmentTable, 'found' | 'data' | 'error'>, b: Pick<EnrichmentTable, 'found' | 'data' | 'error'>) =>
-  Number(a.found) === Number(b.found) && a.data === b.data && a.error === b.error;
+const sameAnswer = (a: StoredAnswer, b: EnrichmentTable) =>
+  Number(a.found) === Number(b.found) && a.data === b.data && a.error === b.error && a.revision === b.revision;
 
-const COLUMNS = ['incident_id', 'provider', 'subject_type', 'subject_value', 'found', 'data', 'error', 'fetched_at'] as const;
+const COLUMNS = ['incident_id', 'provider', 'subject_type', 'subject_value', 'found', 'data', 'error', 'fetched_at', 'revision'] as const;
 const ON_CONFLICT = {
   answers: sql`on conflict ("incident_id", "provider", "subject_type", "subject_value") do update set
-    "found" = excluded."found", "data" = excluded."data", "error" = null, "fetched_at" = excluded."fetched_at"`,
+    "found" = excluded."found", "data" = excluded."data", "error" = null, "fetched_at" = excluded."fetched_at",
+    "revision" = excluded."revision"`,
   // An earlier good answer beats a new failure (a rate-limited re-run must not erase what we knew).
   failures: sql`on conflict ("incident_id", "provider", "subject_type", "subject_value") do update set
     "data" = excluded."data", "error" = excluded."error", "fetched_at" = excluded."fetched_at"
@@ -350,9 +438,9 @@ async function deleteStale(tx: Tx, stale: readonly RowKey[]): Promise<void> {
 }
 
 function summarize(e: IncidentEnrichment): string {
-  const found = e.results.filter((r) => !isEnrichmentError(r) && r.found).length;
+  const found = e.results.filter((r) => !isEnrichmentError(r) && r.found).length + e.kept.found;
   const errors = e.results.filter(isEnrichmentError);
-  const providers = new Set(e.results.map((r) => r.provider)).size;
+  const providers = e.providers;
   let s = `enriched ${e.subjects} subject${e.subjects === 1 ? '' : 's'} with ${providers} provider${providers === 1 ? '' : 's'}: ${found} found`;
   if (e.omitted > 0) s += `, ${e.omitted} more subjects over the cap`;
   if (errors.length) {
