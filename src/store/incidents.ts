@@ -12,7 +12,7 @@ import type { ActionTable, AlertTable, EnrichmentTable, IncidentTable, TimelineT
 import { iso } from '../util/time.js';
 import { parseStored } from '../util/json.js';
 
-export function toIncident(row: IncidentTable): Incident {
+export function toIncident(row: Selectable<IncidentTable>): Incident {
   return {
     id: row.id,
     title: row.title,

@@ -85,6 +85,8 @@ export interface IncidentTable {
   decision: string | null;
   created_at: number;
   updated_at: number;
+  /** Counts the changes of its stored enrichment: tells a worker whether its cached copy is current. */
+  enrich_version: Generated<number>;
 }
 
 export interface IncidentKeyTable {

@@ -275,6 +275,48 @@ for (const dialect of DIALECTS) {
     }
   });
 
+  test(`enrich stage on ${dialect}: a worker's copy of the stored answers is dropped once another worker changed them`, async () => {
+    const t = await openTestStore(dialect);
+    const clock = new ManualClock(NOW);
+    const dir = files();
+    try {
+      const { store } = t;
+      await seed(store);
+      const enricher = await createConfiguredEnricher(ENTRIES, { store, configDir: dir, clock });
+      // Two stages: two workers (processes), each with its own copy of what it stored.
+      const [a, b] = [createEnrichStage({ store, enricher, now: clock.now }), createEnrichStage({ store, enricher, now: clock.now })];
+      const run = async (stage: typeof a) => {
+        await enqueue(store.db, 'enrich', ['I1'], NOW);
+        const items = await claim(store, 'enrich', 'w', 10, 60_000, NOW);
+        const computed = await stage.compute(items);
+        await store.db.transaction().execute(async (tx) => {
+          await stage.write(tx, items, computed);
+          await complete(tx, items);
+        });
+        stage.afterCommit?.(items, computed);
+      };
+      const version = async () => Number((await store.db.selectFrom('incidents').select('enrich_version').where('id', '=', 'I1').executeTakeFirstOrThrow()).enrich_version);
+      await run(a);
+      assert.equal(await version(), 1);
+      // b enriches after a new alert: the new indicator's answers are b's, and the version moves on.
+      clock.t += 60_000;
+      await insertAlert(store.db, { id: 'A3', incident: 'I1', time: clock.t, host: 'ws-042', observables: [['ip', '198.51.100.77', 'dst']] });
+      await run(b);
+      assert.equal(await version(), 2);
+      const byB = await store.db.selectFrom('enrichments').select(['provider', 'fetched_at']).where('subject_value', '=', '198.51.100.77').execute();
+      assert.ok(byB.length >= 3);
+      // a runs again: its copy (version 1) lacks b's answers; it must read them, find them current, and
+      // write nothing — with the stale copy it would ask about the indicator again and rewrite its answers.
+      clock.t += 60_000;
+      await run(a);
+      assert.equal(await version(), 2, 'nothing changed');
+      assert.deepEqual(await store.db.selectFrom('enrichments').select(['provider', 'fetched_at']).where('subject_value', '=', '198.51.100.77').execute(), byB);
+      await enricher.close();
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   test(`enrich stage on ${dialect}: a re-run writes only what changed and notes only a change`, async () => {
     const t = await openTestStore(dialect);
     const clock = new ManualClock(NOW);

@@ -8,7 +8,10 @@ import { sql } from 'kysely';
 import type { Stage } from '../stage.js';
 import { enqueue, type ClaimedItem } from '../../store/queue.js';
 import type { Store, Tx } from '../../store/store.js';
+import type { Selectable } from 'kysely';
 import type { IncidentTable } from '../../store/schema.js';
+
+type Incident = Selectable<IncidentTable>;
 import type { Alert } from '../../model/alert.js';
 import { groupKeys } from '../../correlate/keys.js';
 import { addTimeline } from '../../store/incidents.js';
@@ -84,7 +87,7 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
     const inc = id ? incidents.get(id) : undefined;
     return inc && inc.status !== 'closed' ? inc : undefined;
   };
-  const link = (inc: IncidentTable, a: AlertIn) => {
+  const link = (inc: Incident, a: AlertIn) => {
     const list = assign.get(inc.id) ?? [];
     list.push(a.alert.id);
     assign.set(inc.id, list);
@@ -110,7 +113,7 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
       continue;
     }
     const keys = keysOf.get(a.alert.id)!;
-    let inc: IncidentTable | undefined;
+    let inc: Incident | undefined;
     for (const k of keys) {
       const row = keyMap.get(k);
       const cand = row && a.time - row.last_seen <= s.groupWindowMs ? open(row.incident_id) : undefined;
@@ -195,7 +198,7 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
   await enqueue(tx, 'enrich', [...touched], now);
 }
 
-function newIncident(a: AlertIn, now: number): IncidentTable {
+function newIncident(a: AlertIn, now: number): Incident {
   return {
     id: ulid(),
     title: a.alert.title.slice(0, 500),
@@ -212,5 +215,6 @@ function newIncident(a: AlertIn, now: number): IncidentTable {
     decision: null,
     created_at: now,
     updated_at: now,
+    enrich_version: 0,
   };
 }

@@ -15,6 +15,7 @@
  * written with multi-row statements. What is stored is the same as enriching each incident alone.
  */
 import { CompiledQuery, sql } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import type { Stage } from '../stage.js';
 import { enqueue, type ClaimedItem } from '../../store/queue.js';
 import type { Db, Store, Tx } from '../../store/store.js';
@@ -63,6 +64,9 @@ export interface IncidentEnrichment {
   providers: number;
   /** Each provider's data revision for this run (providers that have one). */
   revisions: ReadonlyMap<string, string>;
+  /** incidents.enrich_version as read; write() sets `after` (the stored answers once committed) and its version. */
+  version: number;
+  after?: { version: number; stored: Map<string, StoredAnswer> };
   subjects: number;
   /** Subjects left out by the cap. */
   omitted: number;
@@ -80,6 +84,14 @@ interface IncidentRef {
   host: string | null;
   user_name: string | null;
 }
+
+/**
+ * This worker's copy of incidents' stored answers, valid while the incident's enrich_version is the one it
+ * was taken at (every change to the answers bumps it, whichever process makes it): reading them back for
+ * every update cost as much as the incident's size. Bounded by answers held.
+ */
+type StoredCopies = LRUCache<string, { version: number; stored: Map<string, StoredAnswer> }>;
+const MAX_COPIED_ANSWERS = 300_000;
 
 /** The incident's subjects, capped: its own host and user first, then observables by type in turn, most frequent first. */
 export async function incidentSubjects(db: Db, incident: IncidentRef, max: number): Promise<{ subjects: LookupSubject[]; total: number }> {
@@ -200,17 +212,31 @@ function previousOnly(historyProviders: ReadonlySet<string>, incidentId: string,
  * whenever an alert joins it, and asking about all its subjects every time made each update cost as much as
  * the incident's size.
  */
-async function enrichMany(deps: EnrichStageDeps, historyProviders: ReadonlySet<string>, ids: readonly string[]): Promise<IncidentEnrichment[]> {
-  const found = new Map<string, IncidentRef>();
+async function enrichMany(
+  deps: EnrichStageDeps,
+  historyProviders: ReadonlySet<string>,
+  copies: StoredCopies,
+  ids: readonly string[],
+): Promise<IncidentEnrichment[]> {
+  const found = new Map<string, IncidentRef & { enrich_version: number }>();
   for (let i = 0; i < ids.length; i += CHUNK) {
-    const rows = await deps.store.db.selectFrom('incidents').select(['id', 'host', 'user_name']).where('id', 'in', ids.slice(i, i + CHUNK)).execute();
-    for (const r of rows) found.set(r.id, r);
+    const rows = await deps.store.db
+      .selectFrom('incidents')
+      .select(['id', 'host', 'user_name', 'enrich_version'])
+      .where('id', 'in', ids.slice(i, i + CHUNK))
+      .execute();
+    for (const r of rows) found.set(r.id, { ...r, enrich_version: Number(r.enrich_version) });
   }
   const incidents = ids.flatMap((id) => found.get(id) ?? []);
   const subjects = await subjectsOfIncidents(deps.store.db, incidents, deps.maxSubjects ?? DEFAULT_MAX_SUBJECTS);
   const revisions = await providerRevisions(deps.enricher);
   // Read outside the write transaction: the queue's lease makes this worker the only one on these incidents.
-  const stored = await storedAnswers(deps.store.db, incidents.map((i) => i.id));
+  const stored = new Map<string, Map<string, StoredAnswer>>();
+  for (const inc of incidents) {
+    const copy = copies.get(inc.id);
+    if (copy?.version === inc.enrich_version) stored.set(inc.id, copy.stored);
+  }
+  for (const [id, answers] of await storedAnswers(deps.store.db, incidents.filter((i) => !stored.has(i.id)).map((i) => i.id))) stored.set(id, answers);
   const current = incidents.map((inc) => {
     const keep = new Set<string>();
     for (const row of stored.get(inc.id)?.values() ?? []) {
@@ -247,6 +273,7 @@ async function enrichMany(deps: EnrichStageDeps, historyProviders: ReadonlySet<s
           kept: { total, found: hits },
           providers: providers.size,
           revisions,
+          version: inc.enrich_version,
           subjects: subjects[i]!.subjects.length,
           omitted: subjects[i]!.total - subjects[i]!.subjects.length,
         },
@@ -255,7 +282,7 @@ async function enrichMany(deps: EnrichStageDeps, historyProviders: ReadonlySet<s
   );
   return ids.map(
     (id) =>
-      byId.get(id) ?? { incidentId: id, exists: false, results: [], stored: new Map(), kept: { total: 0, found: 0 }, providers: 0, revisions, subjects: 0, omitted: 0 },
+      byId.get(id) ?? { incidentId: id, exists: false, results: [], stored: new Map(), kept: { total: 0, found: 0 }, providers: 0, revisions, version: 0, subjects: 0, omitted: 0 },
   );
 }
 
@@ -351,6 +378,8 @@ async function writeEnrichments(tx: Tx, dialect: DialectName, batch: readonly In
   const failed: EnrichmentTable[] = [];
   const stale: StoredAnswer[] = [];
   for (const e of batch) {
+    const after = new Map(e.stored);
+    e.after = { version: e.version, stored: after };
     const toRow = rowMaker(now, e.revisions);
     // Stored rows not asked about and not kept are stale.
     const left = new Map(e.stored);
@@ -364,17 +393,28 @@ async function writeEnrichments(tx: Tx, dialect: DialectName, batch: readonly In
       left.delete(key); // asked again: not stale
       if (before && (row.error === null ? sameAnswer(before, row) : before.error === null || sameAnswer(before, row))) continue;
       (row.error === null ? good : failed).push(row);
+      after.set(key, { ...row, data: row.revision === null ? row.data : null });
       changed.add(e.incidentId);
     }
     // A kept row whose subject left the cap is stale too: only subjects asked about this run count.
-    for (const row of left.values()) {
+    for (const [key, row] of left) {
       stale.push(row);
+      after.delete(key);
       changed.add(e.incidentId);
     }
+    if (changed.has(e.incidentId)) e.after.version = e.version + 1;
   }
   for (let i = 0; i < good.length; i += ROWS_PER_STATEMENT) await upsert(tx, dialect, 'answers', good.slice(i, i + ROWS_PER_STATEMENT));
   for (let i = 0; i < failed.length; i += ROWS_PER_STATEMENT) await upsert(tx, dialect, 'failures', failed.slice(i, i + ROWS_PER_STATEMENT));
   if (stale.length > 0) await deleteStale(tx, stale);
+  const bumped = [...changed];
+  for (let i = 0; i < bumped.length; i += CHUNK) {
+    await tx
+      .updateTable('incidents')
+      .set({ enrich_version: sql<number>`enrich_version + 1` })
+      .where('id', 'in', bumped.slice(i, i + CHUNK))
+      .execute();
+  }
   return changed;
 }
 
@@ -454,12 +494,16 @@ function summarize(e: IncidentEnrichment): string {
 export function createEnrichStage(deps: EnrichStageDeps): Stage<IncidentEnrichment[]> {
   const now = deps.now ?? Date.now;
   const historyProviders = new Set(deps.enricher.providers.filter((p) => p.kind === 'history').map((p) => p.name));
+  const copies: StoredCopies = new LRUCache({ maxSize: MAX_COPIED_ANSWERS, sizeCalculation: (c) => c.stored.size + 1 });
   return {
     name: 'enrich',
     next: ['score'],
     batchSize: deps.batchSize ?? 200,
     async compute(items: readonly ClaimedItem[]) {
-      return enrichMany(deps, historyProviders, [...new Set(items.map((i) => i.item_id))]);
+      return enrichMany(deps, historyProviders, copies, [...new Set(items.map((i) => i.item_id))]);
+    },
+    afterCommit(_items, computed) {
+      for (const e of computed) if (e.after) copies.set(e.incidentId, e.after);
     },
     async write(tx: Tx, _items, computed: IncidentEnrichment[]) {
       const t = now();
