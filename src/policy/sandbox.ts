@@ -87,6 +87,11 @@ export class CelSandbox {
     return out;
   }
 
+  /** Starts the worker now rather than on the first evaluation, which would otherwise wait for it. */
+  start(): void {
+    this.ensure();
+  }
+
   /** Stops the worker (tests; a long-running process simply keeps it, unreferenced). */
   async close(): Promise<void> {
     const l = this.live;

@@ -25,6 +25,7 @@ export async function buildWorkerStages(opts: { store: Store; loaded: LoadedConf
   const policy = loadPolicyFromConfig(loaded);
   const enricher = await createConfiguredEnricher(config.enrichment?.providers ?? [], { store, configDir: loaded.dir });
   const sandbox = defaultSandbox();
+  if (policy.rules.length > 0) sandbox.start(); // the first decisions need not wait for the CEL worker to boot
   const stages = [
     createEnrichStage({ store, enricher }),
     createScoreStage({ store, profile, configVersion: version }),
