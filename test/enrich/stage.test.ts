@@ -10,6 +10,8 @@ import { createEnricher, isEnrichmentError } from '../../src/enrich/layer.js';
 import { createConfiguredEnricher, createProviders } from '../../src/enrich/registry.js';
 import { createEnrichStage, incidentSubjects, lookupAll } from '../../src/pipeline/stages/enrich.js';
 import type { Stage } from '../../src/pipeline/stage.js';
+import type { DialectName } from '../../src/store/dialect.js';
+import type { Enricher } from '../../src/enrich/layer.js';
 import type { HistoryData } from '../../src/enrich/providers/history.js';
 import type { ComponentEntry } from '../../src/config/schema.js';
 import { ManualClock, dataDir, insertAlert, insertIncident, scripted } from './support.js';
@@ -62,6 +64,7 @@ async function seed(store: Store): Promise<void> {
   });
 }
 
+/** One batch as the runner does it: claim, compute, write + complete in one transaction, afterCommit. */
 async function runOnce<T>(store: Store, stage: Stage<T>, limit = 10): Promise<void> {
   const items = await claim(store, 'enrich', 'test-worker', limit, 60_000, NOW);
   const computed = await stage.compute(items);
@@ -69,6 +72,25 @@ async function runOnce<T>(store: Store, stage: Stage<T>, limit = 10): Promise<vo
     await stage.write(tx, items, computed);
     await complete(tx, items);
   });
+  stage.afterCommit?.(items, computed);
+}
+
+/** A seeded store (seed()) with the ENTRIES providers on a manual clock; everything closed after `fn`. */
+async function withSeeded(dialect: DialectName, fn: (r: { store: Store; clock: ManualClock; dir: string; enricher: Enricher }) => Promise<void>): Promise<void> {
+  const t = await openTestStore(dialect);
+  const clock = new ManualClock(NOW);
+  const dir = files();
+  try {
+    await seed(t.store);
+    const enricher = await createConfiguredEnricher(ENTRIES, { store: t.store, configDir: dir, clock });
+    try {
+      await fn({ store: t.store, clock, dir, enricher });
+    } finally {
+      await enricher.close();
+    }
+  } finally {
+    await t.cleanup();
+  }
 }
 
 
@@ -275,25 +297,13 @@ for (const dialect of DIALECTS) {
     }
   });
 
-  test(`enrich stage on ${dialect}: a worker's copy of the stored answers is dropped once another worker changed them`, async () => {
-    const t = await openTestStore(dialect);
-    const clock = new ManualClock(NOW);
-    const dir = files();
-    try {
-      const { store } = t;
-      await seed(store);
-      const enricher = await createConfiguredEnricher(ENTRIES, { store, configDir: dir, clock });
+  test(`enrich stage on ${dialect}: a worker's copy of the stored answers is dropped once another worker changed them`, () =>
+    withSeeded(dialect, async ({ store, clock, enricher }) => {
       // Two stages: two workers (processes), each with its own copy of what it stored.
       const [a, b] = [createEnrichStage({ store, enricher, now: clock.now }), createEnrichStage({ store, enricher, now: clock.now })];
       const run = async (stage: typeof a) => {
         await enqueue(store.db, 'enrich', ['I1'], NOW);
-        const items = await claim(store, 'enrich', 'w', 10, 60_000, NOW);
-        const computed = await stage.compute(items);
-        await store.db.transaction().execute(async (tx) => {
-          await stage.write(tx, items, computed);
-          await complete(tx, items);
-        });
-        stage.afterCommit?.(items, computed);
+        await runOnce(store, stage);
       };
       const version = async () => Number((await store.db.selectFrom('incidents').select('enrich_version').where('id', '=', 'I1').executeTakeFirstOrThrow()).enrich_version);
       await run(a);
@@ -311,20 +321,10 @@ for (const dialect of DIALECTS) {
       await run(a);
       assert.equal(await version(), 2, 'nothing changed');
       assert.deepEqual(await store.db.selectFrom('enrichments').select(['provider', 'fetched_at']).where('subject_value', '=', '198.51.100.77').execute(), byB);
-      await enricher.close();
-    } finally {
-      await t.cleanup();
-    }
-  });
+    }));
 
-  test(`enrich stage on ${dialect}: a re-run writes only what changed and notes only a change`, async () => {
-    const t = await openTestStore(dialect);
-    const clock = new ManualClock(NOW);
-    const dir = files();
-    try {
-      const { store } = t;
-      await seed(store);
-      const enricher = await createConfiguredEnricher(ENTRIES, { store, configDir: dir, clock });
+  test(`enrich stage on ${dialect}: a re-run writes only what changed and notes only a change`, () =>
+    withSeeded(dialect, async ({ store, clock, dir, enricher }) => {
       const stage = createEnrichStage({ store, enricher, now: clock.now });
       const enrichI1 = async () => {
         await enqueue(store.db, 'enrich', ['I1'], NOW); // runOnce claims as of NOW
@@ -369,11 +369,7 @@ for (const dialect of DIALECTS) {
       assert.equal(new Set(rewritten.map((r) => r.revision)).size, 1);
       assert.notEqual(rewritten[0]!.revision, before[0]!.revision);
       assert.equal(await notes(), 3);
-      await enricher.close();
-    } finally {
-      await t.cleanup();
-    }
-  });
+    }));
 }
 
 test('lookupAll asks every provider that answers each subject type, in order', async () => {
