@@ -32,6 +32,8 @@ export async function startPipelineThread(data: PipelineThreadData, log: Logger)
   const metricRequests = new Map<number, (m: MetricObjectWithValues<MetricValue<string>>[]) => void>();
   let nextId = 0;
   let stopping = false;
+  let running = false; // failures before 'ready' reject the start instead
+  let exited = false;
   let onStopped: (() => void) | null = null;
 
   const ready = new Promise<void>((resolve, reject) => {
@@ -51,6 +53,7 @@ export async function startPipelineThread(data: PipelineThreadData, log: Logger)
       if (!stopping) fail(e.message);
     });
     worker.on('exit', (code) => {
+      exited = true;
       reject(new Error(`pipeline thread exited with code ${code}`));
       onStopped?.();
       if (!stopping) fail(`exited with code ${code}`);
@@ -58,12 +61,14 @@ export async function startPipelineThread(data: PipelineThreadData, log: Logger)
   });
 
   function fail(error: string) {
+    if (!running) return;
     log.fatal({ err: error }, 'the pipeline thread failed; stopping (accepted alerts stay in the intake log)');
     process.exitCode = 1;
     process.kill(process.pid, 'SIGTERM');
   }
 
   await ready;
+  running = true;
   const removePeer = addMetricsPeer(
     () =>
       new Promise((resolve) => {
@@ -90,10 +95,12 @@ export async function startPipelineThread(data: PipelineThreadData, log: Logger)
       if (stopping) return;
       stopping = true;
       removePeer();
-      await new Promise<void>((resolve) => {
-        onStopped = resolve;
-        send({ type: 'stop' });
-      });
+      if (!exited) {
+        await new Promise<void>((resolve) => {
+          onStopped = resolve;
+          send({ type: 'stop' });
+        });
+      }
       await worker.terminate();
     },
   };
