@@ -238,7 +238,8 @@ for (const dialect of DIALECTS) {
     }
   });
 
-  test(`enrich stage on ${dialect}: stale rows go when the cap drops; rows past one statement are all written`, async () => {
+  // With a revision, the answers still current when the cap drops are not asked again: they must go all the same.
+  for (const revision of [false, true]) test(`enrich stage on ${dialect}: stale rows go when the cap drops${revision ? ' (provider with a revision)' : ''}; rows past one statement are all written`, async () => {
     const t = await openTestStore(dialect);
     const clock = new ManualClock(NOW);
     try {
@@ -247,6 +248,7 @@ for (const dialect of DIALECTS) {
       const ips = Array.from({ length: 130 }, (_, i) => ['ip', `198.51.100.${i}`, 'dst'] as [string, string, string]);
       await insertAlert(store.db, { id: 'A3', incident: 'I1', time: NOW, observables: ips });
       const answers = scripted('answers', (s) => ({ found: true, data: { v: s.value } }), { subjects: ['ip', 'host', 'user'], local: true, inMemory: true });
+      if (revision) answers.revision = () => Promise.resolve('r1');
       const failing = scripted('failing', () => {
         throw new Error('down');
       }, { subjects: ['ip'], local: true, inMemory: true });

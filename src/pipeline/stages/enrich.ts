@@ -58,8 +58,11 @@ export interface IncidentEnrichment {
   results: LookupResult[];
   /** The incident's stored answers before this run, by rowKey (data only for providers without a revision). */
   stored: Map<string, StoredAnswer>;
-  /** Stored answers still current (made at the provider's current revision): kept, not asked again. */
-  kept: { total: number; found: number };
+  /**
+   * Stored answers kept, not asked again: made at their provider's current revision, about a subject asked
+   * about this run. `rows` by rowKey; `found` counts those that found something.
+   */
+  kept: { rows: ReadonlySet<string>; found: number };
   /** Providers that answered (or had a kept answer about) any of its subjects. */
   providers: number;
   /** Each provider's data revision for this run (providers that have one). */
@@ -237,40 +240,42 @@ async function enrichMany(
     if (copy?.version === inc.enrich_version) stored.set(inc.id, copy.stored);
   }
   for (const [id, answers] of await storedAnswers(deps.store.db, incidents.filter((i) => !stored.has(i.id)).map((i) => i.id))) stored.set(id, answers);
-  const current = incidents.map((inc) => {
-    const keep = new Set<string>();
-    for (const row of stored.get(inc.id)?.values() ?? []) {
-      if (row.error === null && row.revision !== null && row.revision === revisions.get(row.provider)) keep.add(answerKey(row.provider, row.subject_type, row.subject_value));
+  // Per incident, the stored answers kept this run: current ones about the subjects asked about now (a
+  // subject over the cap is not asked about, and its answers go as stale).
+  const kept = incidents.map((inc, i) => {
+    const mine = stored.get(inc.id);
+    const keys = new Set<string>(); // answerKey, for lookupBatch to skip
+    const rows = new Set<string>(); // rowKey, for writeEnrichments
+    const providers = new Set<string>();
+    let found = 0;
+    for (const subject of subjects[i]!.subjects) {
+      for (const p of deps.enricher.providersFor(subject.type)) {
+        const key = rowKey({ incident_id: inc.id, provider: p.name, subject_type: subject.type, subject_value: subject.value });
+        const row = mine?.get(key);
+        if (!row || row.error !== null || row.revision === null || row.revision !== revisions.get(row.provider)) continue;
+        keys.add(answerKey(p.name, subject.type, subject.value));
+        rows.add(key);
+        providers.add(p.name);
+        if (Number(row.found)) found++;
+      }
     }
-    return keep;
+    return { keys, rows, providers, found };
   });
   const results = await deps.enricher.lookupBatch(
     subjects.map((s) => s.subjects),
-    (list, provider, subject) => current[list]!.has(answerKey(provider.name, subject.type, subject.value)),
+    (list, provider, subject) => kept[list]!.keys.has(answerKey(provider.name, subject.type, subject.value)),
   );
   const byId = new Map(
     incidents.map((inc, i) => {
-      const mine = stored.get(inc.id) ?? new Map<string, StoredAnswer>();
-      // Kept: current answers for subjects still asked about (a subject over the cap now goes as stale).
-      let total = 0;
-      let hits = 0;
-      const providers = new Set(results[i]!.map((r) => r.provider));
-      for (const subject of subjects[i]!.subjects) {
-        for (const p of deps.enricher.providersFor(subject.type)) {
-          if (!current[i]!.has(answerKey(p.name, subject.type, subject.value))) continue;
-          providers.add(p.name);
-          total++;
-          if (Number(mine.get(rowKey({ incident_id: inc.id, provider: p.name, subject_type: subject.type, subject_value: subject.value }))?.found)) hits++;
-        }
-      }
+      const providers = new Set([...kept[i]!.providers, ...results[i]!.map((r) => r.provider)]);
       return [
         inc.id,
         {
           incidentId: inc.id,
           exists: true,
           results: results[i]!.map((r) => previousOnly(historyProviders, inc.id, r)),
-          stored: mine,
-          kept: { total, found: hits },
+          stored: stored.get(inc.id) ?? new Map<string, StoredAnswer>(),
+          kept: { rows: kept[i]!.rows, found: kept[i]!.found },
           providers: providers.size,
           revisions,
           version: inc.enrich_version,
@@ -282,7 +287,18 @@ async function enrichMany(
   );
   return ids.map(
     (id) =>
-      byId.get(id) ?? { incidentId: id, exists: false, results: [], stored: new Map(), kept: { total: 0, found: 0 }, providers: 0, revisions, version: 0, subjects: 0, omitted: 0 },
+      byId.get(id) ?? {
+        incidentId: id,
+        exists: false,
+        results: [],
+        stored: new Map(),
+        kept: { rows: new Set<string>(), found: 0 },
+        providers: 0,
+        revisions,
+        version: 0,
+        subjects: 0,
+        omitted: 0,
+      },
   );
 }
 
@@ -381,11 +397,9 @@ async function writeEnrichments(tx: Tx, dialect: DialectName, batch: readonly In
     const after = new Map(e.stored);
     e.after = { version: e.version, stored: after };
     const toRow = rowMaker(now, e.revisions);
-    // Stored rows not asked about and not kept are stale.
+    // Stored rows neither kept nor asked about again are stale.
     const left = new Map(e.stored);
-    for (const [key, row] of e.stored) {
-      if (row.error === null && row.revision !== null && row.revision === e.revisions.get(row.provider)) left.delete(key);
-    }
+    for (const key of e.kept.rows) left.delete(key);
     for (const r of e.results) {
       const row = toRow(e.incidentId, r);
       const key = rowKey(row);
@@ -396,7 +410,6 @@ async function writeEnrichments(tx: Tx, dialect: DialectName, batch: readonly In
       after.set(key, { ...row, data: row.revision === null ? row.data : null });
       changed.add(e.incidentId);
     }
-    // A kept row whose subject left the cap is stale too: only subjects asked about this run count.
     for (const [key, row] of left) {
       stale.push(row);
       after.delete(key);
