@@ -45,23 +45,24 @@ export async function startPipelineThread(data: PipelineThreadData, log: Logger)
       } else if (m.type === 'stopped') onStopped?.();
       else if (m.type === 'failed') {
         reject(new Error(`pipeline thread: ${m.error}`));
-        if (!stopping) fail(m.error);
+        fail(m.error);
       }
     });
     worker.on('error', (e) => {
       reject(e);
-      if (!stopping) fail(e.message);
+      fail(e.message);
     });
     worker.on('exit', (code) => {
       exited = true;
       reject(new Error(`pipeline thread exited with code ${code}`));
       onStopped?.();
-      if (!stopping) fail(`exited with code ${code}`);
+      fail(`exited with code ${code}`);
     });
   });
 
+  /** A failure while running (not starting, not stopping) stops the process. */
   function fail(error: string) {
-    if (!running) return;
+    if (!running || stopping) return;
     log.fatal({ err: error }, 'the pipeline thread failed; stopping (accepted alerts stay in the intake log)');
     process.exitCode = 1;
     process.kill(process.pid, 'SIGTERM');

@@ -60,14 +60,17 @@ function listen(poolConfig: pg.PoolConfig, channel: string, onNotify: () => void
   let client: pg.Client | null = null;
   let stopped = false;
   let retry: NodeJS.Timeout | null = null;
+  const hangUp = (c: pg.Client) => {
+    c.removeAllListeners();
+    c.on('error', () => undefined);
+    void c.end().catch(() => undefined);
+  };
   const connect = () => {
     if (stopped) return;
     const c = new pg.Client(poolConfig);
     client = c;
     const again = () => {
-      c.removeAllListeners();
-      c.on('error', () => undefined);
-      void c.end().catch(() => undefined);
+      hangUp(c);
       if (client === c) client = null;
       if (!stopped && !retry) retry = setTimeout(() => ((retry = null), connect()), 1000).unref();
     };
@@ -83,12 +86,7 @@ function listen(poolConfig: pg.PoolConfig, channel: string, onNotify: () => void
   return () => {
     stopped = true;
     if (retry) clearTimeout(retry);
-    const c = client;
+    if (client) hangUp(client);
     client = null;
-    if (c) {
-      c.removeAllListeners();
-      c.on('error', () => undefined);
-      void c.end().catch(() => undefined);
-    }
   };
 }
