@@ -10,8 +10,6 @@ import { enqueue, type ClaimedItem } from '../../store/queue.js';
 import type { Store, Tx } from '../../store/store.js';
 import type { Selectable } from 'kysely';
 import type { IncidentTable } from '../../store/schema.js';
-
-type Incident = Selectable<IncidentTable>;
 import type { Alert } from '../../model/alert.js';
 import { groupKeys } from '../../correlate/keys.js';
 import { addTimeline } from '../../store/incidents.js';
@@ -30,6 +28,7 @@ interface AlertIn {
 }
 
 type TimelineRow = Parameters<typeof addTimeline>[1][number];
+type Incident = Selectable<IncidentTable>;
 const CHUNK = 400;
 
 async function selectIn<T>(values: readonly string[], run: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
@@ -81,7 +80,7 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
   const touched = new Set<string>(); // incidents with new (non-repeat) alerts: re-enrich, re-score, re-decide
   const assign = new Map<string, string[]>(); // incident → alert ids
   const repeats = new Map<string, { count: number; last: number }>(); // original alert → repeats
-  const repeatIds: string[] = []; // the repeats themselves: done here (they make no new decision)
+  const repeatIds = new Set<string>(); // the repeats themselves: done here (they make no new decision)
   const timeline: TimelineRow[] = [];
   const open = (id: string | null | undefined) => {
     const inc = id ? incidents.get(id) : undefined;
@@ -107,7 +106,7 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
       r.count += 1;
       r.last = Math.max(r.last, a.time);
       repeats.set(fp.alert_id, r);
-      repeatIds.push(a.alert.id);
+      repeatIds.add(a.alert.id);
       link(fpIncident, a);
       timeline.push({ incident_id: fpIncident.id, at: a.time, kind: 'repeat', summary: `repeat #${fp.count}: ${a.alert.title}`, alert_id: a.alert.id });
       continue;
@@ -155,12 +154,14 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
       .execute();
   }
   for (const [incidentId, ids] of assign) {
-    for (let i = 0; i < ids.length; i += CHUNK) {
-      await tx.updateTable('alerts').set({ incident_id: incidentId }).where('id', 'in', ids.slice(i, i + CHUNK)).execute();
+    const firsts = ids.filter((id) => !repeatIds.has(id));
+    const again = ids.filter((id) => repeatIds.has(id));
+    for (let i = 0; i < firsts.length; i += CHUNK) {
+      await tx.updateTable('alerts').set({ incident_id: incidentId }).where('id', 'in', firsts.slice(i, i + CHUNK)).execute();
     }
-  }
-  for (let i = 0; i < repeatIds.length; i += CHUNK) {
-    await tx.updateTable('alerts').set({ decided_at: now }).where('id', 'in', repeatIds.slice(i, i + CHUNK)).execute();
+    for (let i = 0; i < again.length; i += CHUNK) {
+      await tx.updateTable('alerts').set({ incident_id: incidentId, decided_at: now }).where('id', 'in', again.slice(i, i + CHUNK)).execute();
+    }
   }
   for (const [alertId, r] of repeats) {
     await tx
