@@ -19,13 +19,14 @@ try {
     if (m.type === 'wake') fido.pipeline.wake('normalize');
     else if (m.type === 'metrics') void registry.getMetricsAsJSON().then((metrics) => send({ type: 'metrics', id: m.id, metrics }));
     else if (m.type === 'stop') {
-      void fido.stop().then(
-        () => {
+      // Whatever stop() says, the main thread is waiting for 'stopped'.
+      void fido
+        .stop()
+        .catch((e: unknown) => send({ type: 'failed', error: (e as Error).message }))
+        .finally(() => {
           send({ type: 'stopped' });
           port.close();
-        },
-        (e: unknown) => send({ type: 'failed', error: (e as Error).message }),
-      );
+        });
     }
   });
   send({ type: 'ready' });

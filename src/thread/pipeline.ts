@@ -45,6 +45,7 @@ export async function startPipelineThread(data: PipelineThreadData, log: Logger)
       } else if (m.type === 'stopped') onStopped?.();
       else if (m.type === 'failed') {
         reject(new Error(`pipeline thread: ${m.error}`));
+        if (stopping) log.error({ err: m.error }, 'the pipeline thread did not stop cleanly');
         fail(m.error);
       }
     });
