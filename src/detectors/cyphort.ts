@@ -33,6 +33,7 @@
  * Severity: event_severity / malwareSeverity on Cyphort's 0-1 scale ×100 (1-10 ×10, 0-100 as is);
  * CEF/LEEF header 0-10 ×10 first. Time: last_activity_time etc., zone-less values in the source's zone.
  */
+import { sniffJsonOrText } from './lib/sniff.js';
 import type { AlertDraft, Endpoint } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
 import { ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
@@ -57,10 +58,7 @@ const cyphort: Detector = {
   description: 'Cyphort / Juniper ATP: v2 and v3 incident API JSON (as FIDO polled it), Cortex CEF and LEEF syslog',
   format: 'text',
   sniff(record: RawRecord): number {
-    const j = record.json;
-    if (isObject(j)) return sniffJson(j);
-    if (j !== undefined) return 0;
-    return /(?:^|[\s>:])(?:CEF:\d{1,2}(?:\.\d{1,2})?|LEEF:\d(?:\.\d)?)\|Cyphort\|/i.test(record.text.slice(0, 4096)) ? 0.95 : 0;
+    return sniffJsonOrText(record, sniffJson, (head) => (/(?:^|[\s>:])(?:CEF:\d{1,2}(?:\.\d{1,2})?|LEEF:\d(?:\.\d)?)\|Cyphort\|/i.test(head) ? 0.95 : 0));
   },
   parse(record: RawRecord): ParseOutcome {
     const j = record.json;

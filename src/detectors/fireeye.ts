@@ -52,6 +52,7 @@
  * Not supported: multi-part MIME e-mail as one record (only its text body), FireEye HX endpoint JSON
  * (a different product; its CEF is read generically here), OS-change details of MAS reports.
  */
+import { sniffJsonOrText } from './lib/sniff.js';
 import type { AlertDraft, DetectorAction, Endpoint, FileInfo } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
 import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
@@ -78,15 +79,13 @@ const fireeye: Detector = {
   description: 'FireEye/Trellix NX, EX, MPS, MAS, CMS: JSON/XML/text notifications, CEF, LEEF; NX rawmsg metadata as context',
   format: 'text',
   sniff(record: RawRecord): number {
-    const j = record.json;
-    if (isObject(j)) return sniffJson(j);
-    if (j !== undefined) return 0;
-    const head = record.text.slice(0, 4096);
-    if (/(?:^|[\s>:])CEF:\d{1,2}(?:\.\d{1,2})?\|(?:FireEye|Trellix)\|/i.test(head)) return 0.95;
-    if (/(?:^|[\s>:])LEEF:\d(?:\.\d)?\|(?:FireEye|Trellix)\|/i.test(head)) return 0.95;
-    if (looksLikeXml(record.text) && /<(?:\w+:)?alerts?[\s>]/.test(head) && /fireeye\.com\/alert|product="[^"]*(?:MPS|MAS|NX|EX|CMS)|appliance-id=/i.test(head)) return 0.9;
-    if (isTextNotification(record.text)) return 0.85;
-    return 0;
+    return sniffJsonOrText(record, sniffJson, (head) => {
+      if (/(?:^|[\s>:])CEF:\d{1,2}(?:\.\d{1,2})?\|(?:FireEye|Trellix)\|/i.test(head)) return 0.95;
+      if (/(?:^|[\s>:])LEEF:\d(?:\.\d)?\|(?:FireEye|Trellix)\|/i.test(head)) return 0.95;
+      if (looksLikeXml(record.text) && /<(?:\w+:)?alerts?[\s>]/.test(head) && /fireeye\.com\/alert|product="[^"]*(?:MPS|MAS|NX|EX|CMS)|appliance-id=/i.test(head)) return 0.9;
+      if (isTextNotification(record.text)) return 0.85;
+      return 0;
+    });
   },
   parse(record: RawRecord): ParseOutcome {
     const j = record.json;

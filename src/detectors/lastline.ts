@@ -32,6 +32,7 @@
  * Context: appliance-status / appliance-checkin / appliance-message (kind "appliance_status") and audit
  * events (kind "audit"): they say nothing about a threat.
  */
+import { sniffJsonOrText } from './lib/sniff.js';
 import type { AlertDraft, Endpoint } from '../model/alert.js';
 import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { mapAction } from './lib/action.js';
@@ -54,12 +55,9 @@ const lastline: Detector = {
   description: 'Lastline Enterprise / VMware NSX NDR: LEEF and CEF syslog notifications, JSON detection events',
   format: 'text',
   sniff(record: RawRecord): number {
-    const j = record.json;
-    if (isObject(j)) return sniffJson(j);
-    if (j !== undefined) return 0;
-    const head = record.text.slice(0, 4096);
-    if (/(?:^|[\s>:])(?:LEEF:\d(?:\.\d)?|CEF:\d{1,2}(?:\.\d{1,2})?)\|(?:Lastline|VMware)\|(?:Enterprise|Lastline|NSX[^|]*(?:NDR|Detection)[^|]*)\|/i.test(head)) return 0.95;
-    return 0;
+    return sniffJsonOrText(record, sniffJson, (head) =>
+      /(?:^|[\s>:])(?:LEEF:\d(?:\.\d)?|CEF:\d{1,2}(?:\.\d{1,2})?)\|(?:Lastline|VMware)\|(?:Enterprise|Lastline|NSX[^|]*(?:NDR|Detection)[^|]*)\|/i.test(head) ? 0.95 : 0,
+    );
   },
   parse(record: RawRecord): ParseOutcome {
     const j = record.json;
