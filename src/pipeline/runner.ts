@@ -56,18 +56,22 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   };
   let unwatch = () => {};
 
+  // Claims and stage results are redone after a lost commit, so they need not wait for the disk (see
+  // StoreDialect.redoable): at small batches the waits were most of a stage's time.
   async function commit(stage: Stage<unknown>, items: readonly ClaimedItem[], computed: unknown) {
-    await store.db.transaction().execute(async (tx) => {
-      await stage.write(tx, items, computed);
-      await complete(tx, items);
-    });
+    await store.redoable((db) =>
+      db.transaction().execute(async (tx) => {
+        await stage.write(tx, items, computed);
+        await complete(tx, items);
+      }),
+    );
     stage.afterCommit?.(items, computed);
     stageProcessed.inc({ stage: stage.name }, items.length);
     for (const next of stage.next) wakeStage(next);
   }
 
   async function runBatch(stage: Stage<unknown>): Promise<number> {
-    const items = await claim(store, stage.name, owner, stage.batchSize, leaseMs);
+    const items = await store.redoable((db) => claim({ db, skipLocked: store.skipLocked }, stage.name, owner, stage.batchSize, leaseMs));
     if (items.length === 0) return 0;
     const end = stageSeconds.startTimer({ stage: stage.name });
     try {

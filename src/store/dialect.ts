@@ -22,4 +22,12 @@ export interface StoreDialect {
    * the queue's insert trigger notifies.
    */
   watchCommits(onCommit: () => void): () => void;
+  /**
+   * Runs `fn` on one connection whose commits may be lost in a power failure (never in a process crash)
+   * because they would be redone: pipeline claims and stage results, which are recomputed from the intake
+   * log. The log is one file, so any later durable commit (intake, the outbox) makes them durable too.
+   * `fn` must use only the `db` it is given. SQLite: synchronous=NORMAL for the duration (no fsync per
+   * commit). Leave it out to commit as usual.
+   */
+  redoable?<T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>): Promise<T>;
 }

@@ -3,7 +3,8 @@
  * lease, and in the same transaction as its result deletes them and enqueues the next stage. A crash leaves
  * the lease to expire and the batch is redone.
  */
-import { sql } from 'kysely';
+import { sql, type QueryCreator } from 'kysely';
+import type { Database } from './schema.js';
 import type { Db, Store, Tx } from './store.js';
 
 export const STAGES = ['normalize', 'correlate', 'enrich', 'score', 'decide'] as const;
@@ -43,26 +44,37 @@ export async function enqueue(tx: Db | Tx, stage: StageName, itemIds: readonly s
   }
 }
 
+/** The stage's items that are due and not leased. */
+const claimable = (db: QueryCreator<Database>, stage: StageName, now: number) =>
+  db
+    .selectFrom('stage_queue')
+    .select('id')
+    .where('stage', '=', stage)
+    .where('available_at', '<=', now)
+    .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]));
+
 export async function claim(
-  store: Store,
+  store: Pick<Store, 'db' | 'skipLocked'>,
   stage: StageName,
   owner: string,
   limit: number,
   leaseMs: number,
   now = Date.now(),
 ): Promise<ClaimedItem[]> {
+  // An UPDATE takes the write lock even when it matches nothing; a stage woken by every commit would make
+  // intake wait for its empty claims. A read finds out first (the UPDATE below stays the atomic claim).
+  const waiting = await claimable(store.db, stage, now).limit(1).executeTakeFirst();
+  if (!waiting) return [];
   // A MATERIALIZED CTE: otherwise PostgreSQL may plan the locking subquery as a nested loop that re-runs
   // per row and claims more than `limit` rows, starving the other workers.
   const rows = await store.db
     .with(
       (cte) => cte('picked').materialized(),
       (db) => {
-        let pick = db
-          .selectFrom('stage_queue')
-          .select('id')
-          .where('stage', '=', stage)
-          .where('available_at', '<=', now)
-          .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+        let pick = claimable(db, stage, now)
+          // In the claim index's order, so the scan stops at `limit` rows; ordered by id alone, every claim
+          // read and sorted the stage's whole backlog (100,000 rows in a burst).
+          .orderBy('available_at')
           .orderBy('id')
           .limit(limit);
         if (store.skipLocked) pick = pick.forUpdate().skipLocked();

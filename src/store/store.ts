@@ -16,6 +16,8 @@ export interface Store {
   readonly skipLocked: boolean;
   /** See StoreDialect.watchCommits. */
   watchCommits(onCommit: () => void): () => void;
+  /** See StoreDialect.redoable: `fn` commits without waiting for the disk where the dialect can. */
+  redoable<T>(fn: (db: Db) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -45,6 +47,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     db,
     dialect: dialect.name,
     skipLocked: dialect.skipLocked,
+    redoable: (fn) => (dialect.redoable ? dialect.redoable(db, fn) : fn(db)),
     watchCommits(onCommit) {
       const stop = dialect.watchCommits(onCommit);
       watchers.add(stop);

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Sqlite from 'better-sqlite3';
-import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver } from 'kysely';
+import { CompiledQuery, Kysely, sql, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type QueryResult } from 'kysely';
 import type { Database } from '../schema.js';
 import type { StoreDialect } from '../dialect.js';
 
@@ -17,6 +17,8 @@ export interface SqliteConfig {
 
 /** How often an idle process looks for other connections' commits (a read of a counter in shared memory). */
 const WATCH_INTERVAL_MS = 5;
+/** How long a statement waits for another connection's write lock before it fails with SQLITE_BUSY. */
+const LOCK_TIMEOUT_MS = 10_000;
 
 export function sqliteDialect(config: SqliteConfig): StoreDialect {
   let handle: Sqlite.Database | null = null;
@@ -35,15 +37,28 @@ export function sqliteDialect(config: SqliteConfig): StoreDialect {
       timer.unref();
       return () => clearInterval(timer);
     },
+    async redoable(db, fn) {
+      if (config.synchronous === 'NORMAL') return fn(db);
+      return db.connection().execute(async (conn) => {
+        await sql`pragma synchronous = NORMAL`.execute(conn);
+        try {
+          return await fn(conn);
+        } finally {
+          await sql`pragma synchronous = FULL`.execute(conn);
+        }
+      });
+    },
     connect() {
       mkdirSync(dirname(config.file), { recursive: true });
       const db = new Sqlite(config.file);
       handle = db;
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${config.synchronous ?? 'FULL'}`);
-      db.pragma('busy_timeout = 10000');
+      db.pragma(`busy_timeout = ${LOCK_TIMEOUT_MS}`);
       db.pragma('foreign_keys = ON');
       db.pragma('cache_size = -65536');
+      // From here on a locked database is waited for by PatientConnection, without blocking the thread.
+      db.pragma('busy_timeout = 0');
       return new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(db) }) });
     },
   };
@@ -82,8 +97,42 @@ function withStatementCache(db: Sqlite.Database, max = 2000): Sqlite.Database {
  * transaction writes, so nothing is lost by taking the lock up front.
  */
 class ImmediateSqliteDriver extends SqliteDriver {
+  readonly #patient = new WeakMap<DatabaseConnection, PatientConnection>();
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    const connection = await super.acquireConnection();
+    let patient = this.#patient.get(connection);
+    if (!patient) this.#patient.set(connection, (patient = new PatientConnection(connection)));
+    return patient;
+  }
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+/**
+ * Waits for another connection's write lock (SQLITE_BUSY) by retrying every few milliseconds instead of in
+ * SQLite's busy handler, which sleeps inside the call and so stops the whole thread: the intake thread then
+ * answered no request while the pipeline thread committed, and the pipeline could not compute meanwhile.
+ * Only a statement that did not start can be BUSY (transactions take the lock in BEGIN IMMEDIATE, and WAL
+ * readers do not wait), so retrying it is safe.
+ */
+class PatientConnection implements DatabaseConnection {
+  constructor(private readonly inner: DatabaseConnection) {}
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    const deadline = Date.now() + LOCK_TIMEOUT_MS;
+    for (let delay = 1; ; delay = Math.min(delay * 2, 4)) {
+      try {
+        return await this.inner.executeQuery<R>(query);
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw e;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+
+  streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+    return this.inner.streamQuery<R>(query, chunkSize);
   }
 }
 
