@@ -54,6 +54,12 @@ export interface EnrichmentProvider {
    * a remote service): such providers are asked every time (through the cache).
    */
   revision?(): Promise<string>;
+  /**
+   * Optional, for providers without a revision: how long (ms) an incident may keep an answer of this provider
+   * before the enrich stage asks again. Without it, the provider is asked each time an alert joins the
+   * incident. New incidents are always asked; this only spares an incident that grows by the second.
+   */
+  readonly reuseMs?: number;
   close?(): Promise<void>;
 }
 

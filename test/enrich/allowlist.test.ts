@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import allowlist, { parseAllowlistFile } from '../../src/enrich/providers/allowlist.js';
 import { dataDir, fileDeps } from './support.js';
 
@@ -65,6 +67,26 @@ test('allowlist: expired entries are ignored, and a match is never cached past i
   assert.equal((await p.lookup({ type: 'ip', value: '198.51.100.78' }, signal)).found, false);
   now = Date.parse('2026-11-28T00:00:00Z');
   assert.equal((await p.lookup({ type: 'ip', value: '198.51.100.79' }, signal)).found, false);
+});
+
+test('allowlist: the revision moves with the entries and when an entry expires, and is the same for the same data', async () => {
+  let now = NOW;
+  const dir = dataDir({ 'allow.yaml': 'entries:\n  - { ip: 198.51.100.78, reason: pen test, expires: "2026-11-27T12:30:00Z" }\n' });
+  const make = (entries: Array<Record<string, unknown>> = []) =>
+    allowlist.create({ name: 'allow', kind: 'allowlist', file: 'allow.yaml', entries }, fileDeps(dir, () => now));
+  const [a, b] = [await make(), await make()];
+  const first = await a.revision!();
+  assert.equal(await b.revision!(), first, 'another process with the same file and config');
+  assert.notEqual(await (await make([{ ip: '192.0.2.1', reason: 'lab' }])).revision!(), first, 'inline entries count');
+  now = Date.parse('2026-11-27T12:29:59Z');
+  assert.equal(await a.revision!(), first);
+  // The entry expires: its answer changes, so the revision must too (stored answers are asked again).
+  now = Date.parse('2026-11-27T12:30:00Z');
+  const expired = await a.revision!();
+  assert.notEqual(expired, first);
+  writeFileSync(join(dir, 'allow.yaml'), 'entries:\n  - { ip: 198.51.100.79, reason: scanner }\n');
+  now += 60_000; // past the once-a-second look at the file
+  assert.notEqual(await a.revision!(), expired);
 });
 
 test('allowlist: bad entries name file and line', () => {

@@ -325,6 +325,48 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await store.db.selectFrom('enrichments').select(['provider', 'fetched_at']).where('subject_value', '=', '198.51.100.77').execute(), byB);
     }));
 
+  // An incident that grows keeps its history answers for `refresh`; new subjects are always asked.
+  for (const refresh of ['30s', '0s']) test(`enrich stage on ${dialect}: history answers are asked again after refresh (${refresh})`, async () => {
+    const t = await openTestStore(dialect);
+    const clock = new ManualClock(NOW);
+    try {
+      await seed(t.store);
+      const entries = ENTRIES.map((e) => (e.kind === 'history' ? { ...e, refresh } : e));
+      const enricher = await createConfiguredEnricher(entries, { store: t.store, configDir: files(), clock });
+      const stage = createEnrichStage({ store: t.store, enricher, now: clock.now });
+      const history = async (value: string) => {
+        const row = await t.store.db.selectFrom('enrichments').select(['data', 'fetched_at']).where('incident_id', '=', 'I1').where('provider', '=', 'history').where('subject_value', '=', value).executeTakeFirst();
+        return row && { incidents: (JSON.parse(row.data) as HistoryData).incidents.map((i) => i.id).sort(), fetched_at: Number(row.fetched_at) };
+      };
+      const enrichI1 = async () => {
+        await enqueue(t.store.db, 'enrich', ['I1'], NOW);
+        await runOnce(t.store, stage);
+      };
+      try {
+        await enrichI1();
+        assert.deepEqual((await history('203.0.113.7'))?.incidents, ['I-prev']);
+        // Elsewhere, another incident sees the same indicator: its history changes.
+        await insertIncident(t.store.db, { id: 'I9', time: clock.t + 5_000, host: 'ws-077' });
+        await insertAlert(t.store.db, { id: 'N1', incident: 'I9', time: clock.t + 5_000, host: 'ws-077', observables: [['ip', '203.0.113.7', 'dst']] });
+        // 10 s later an alert joins I1 with a new indicator: that one is asked about; the stored answer
+        // about 203.0.113.7 is kept within the refresh period (and asked again when there is none).
+        clock.t += 10_000;
+        await insertAlert(t.store.db, { id: 'A3', incident: 'I1', time: clock.t, host: 'ws-042', observables: [['ip', '198.51.100.77', 'dst']] });
+        await enrichI1();
+        assert.equal((await history('198.51.100.77'))?.fetched_at, clock.t);
+        assert.deepEqual((await history('203.0.113.7'))?.incidents, refresh === '0s' ? ['I-prev', 'I9'] : ['I-prev']);
+        // Past the refresh period it is asked again.
+        clock.t += 30_000;
+        await enrichI1();
+        assert.deepEqual((await history('203.0.113.7'))?.incidents, ['I-prev', 'I9']);
+      } finally {
+        await enricher.close();
+      }
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   test(`enrich stage on ${dialect}: a re-run writes only what changed and notes only a change`, () =>
     withSeeded(dialect, async ({ store, clock, dir, enricher }) => {
       const stage = createEnrichStage({ store, enricher, now: clock.now });

@@ -20,7 +20,7 @@ import { Type, type Static } from 'typebox';
 import type { ProviderKind, EnrichmentProvider, ProviderAnswer, LookupSubject } from '../provider.js';
 import { providerSettingsSchema, resolveSettings } from '../layer.js';
 import { CidrTable, domainAndParents, hashType, hostKeys, normalizeDomain, normalizeUrl, parseCidr, parseIp, userKeys } from '../values.js';
-import { DataFileError, asRecord, reloadingFile, resolveDataPath, stringField, yamlItems, type ReloadingFile } from '../localfile.js';
+import { DataFileError, asRecord, reloadingFile, resolveDataPath, stringField, textHash, yamlItems, type ReloadingFile } from '../localfile.js';
 import { iso } from '../../util/time.js';
 
 export const SUBJECT_KEYS = ['ip', 'cidr', 'domain', 'url', 'md5', 'sha1', 'sha256', 'hash', 'email', 'host', 'user'] as const;
@@ -222,6 +222,7 @@ const allowlist: ProviderKind = {
       file = reloadingFile(path, (text, p) => buildAllowIndex([...inline, ...parseAllowlistFile(text, p)]), { now: deps.now });
     }
     const inlineIndex = buildAllowIndex(inline);
+    const inlineHash = textHash(JSON.stringify(cfg.entries ?? []));
     const ttlMs = resolveSettings(cfg, true).ttlMs;
     return {
       name: cfg.name,
@@ -229,6 +230,15 @@ const allowlist: ProviderKind = {
       subjects: ['ip', 'domain', 'url', 'md5', 'sha1', 'sha256', 'email', 'host', 'user'],
       local: true,
       inMemory: true,
+      // Answers change with the entries (config and file) and when an entry expires: the count of expired
+      // entries only grows, so it moves whenever the set of live entries does.
+      async revision() {
+        const idx = file ? await file.get() : inlineIndex;
+        const now = deps.now();
+        let expired = 0;
+        for (const e of idx.entries) if (e.expiresAt !== null && e.expiresAt <= now) expired++;
+        return `${inlineHash}:${file ? await file.revision() : ''}:${expired}`;
+      },
       async lookup(subject): Promise<ProviderAnswer> {
         const idx = file ? await file.get() : inlineIndex;
         const now = deps.now();

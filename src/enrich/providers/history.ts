@@ -2,7 +2,9 @@
  * History from Fido's own store: earlier alerts and incidents that involved the same host, user or indicator
  * within a window (default 30 days), and how analysts judged those incidents. It is `local` (it reads the
  * store, which is already shared between processes) and by default not cached, because it changes with every
- * alert.
+ * alert. An incident that grows keeps its history answers for `refresh` (default 30s) before they are asked
+ * again: re-reading the history of every subject whenever an alert joined cost more than the rest of the
+ * enrichment. A new incident always gets its history as of now.
  *
  * The answer covers every incident the subject appears in, the current one included, with per-incident
  * alert counts and times, so that the caller can exclude the incident being scored: the enrich stage does
@@ -11,6 +13,7 @@
  *   - name: history
  *     kind: history
  *     window: 30d
+ *     refresh: 30s
  */
 import { sql, type RawBuilder } from 'kysely';
 import { Type, type Static } from 'typebox';
@@ -29,6 +32,8 @@ const Schema = Type.Object(
     kind: Type.Literal('history'),
     ...providerSettingsSchema,
     window: Type.Optional(Duration),
+    /** How long an incident keeps a history answer before it is asked again (0s: every time an alert joins). */
+    refresh: Type.Optional(Duration),
     max_incidents: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Incidents listed per answer (counts cover all)' })),
     max_alerts: Type.Optional(Type.Integer({ minimum: 100, description: 'Alerts read per lookup before counts are marked truncated' })),
   },
@@ -300,9 +305,11 @@ const history: ProviderKind = {
     const opts = { windowMs, maxIncidents: cfg.max_incidents ?? 50, maxAlerts: cfg.max_alerts ?? 10_000 };
     // History moves with every alert: no caching unless the config asks for it.
     const toAnswer = (data: HistoryData): ProviderAnswer => ({ found: data.alerts > 0, data: { ...data }, ...(cfg.ttl === undefined ? { ttlMs: 0 } : {}) });
+    const refreshMs = parseDuration(cfg.refresh ?? '30s', 'refresh');
     return {
       name: cfg.name,
       kind: 'history',
+      reuseMs: refreshMs,
       subjects: ['host', 'user', 'ip', 'domain', 'url', 'md5', 'sha1', 'sha256', 'email', 'mac'],
       local: true,
       async lookup(subject): Promise<ProviderAnswer> {

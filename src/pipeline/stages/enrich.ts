@@ -23,7 +23,7 @@ import type { DialectName } from '../../store/dialect.js';
 import type { EnrichmentTable } from '../../store/schema.js';
 import { addTimeline } from '../../store/incidents.js';
 import { OBSERVABLE_TYPES, type ObservableType } from '../../model/observable.js';
-import type { LookupSubject } from '../../enrich/provider.js';
+import type { EnrichmentProvider, LookupSubject } from '../../enrich/provider.js';
 import { isEnrichmentError, type Enricher, type LookupResult } from '../../enrich/layer.js';
 import { excludeIncident, isHistoryData } from '../../enrich/providers/history.js';
 import { parseIp } from '../../enrich/values.js';
@@ -230,6 +230,7 @@ async function enrichMany(
       .execute();
     for (const r of rows) found.set(r.id, { ...r, enrich_version: Number(r.enrich_version) });
   }
+  const t = (deps.now ?? Date.now)();
   const incidents = ids.flatMap((id) => found.get(id) ?? []);
   const subjects = await subjectsOfIncidents(deps.store.db, incidents, deps.maxSubjects ?? DEFAULT_MAX_SUBJECTS);
   const revisions = await providerRevisions(deps.enricher);
@@ -252,7 +253,7 @@ async function enrichMany(
       for (const p of deps.enricher.providersFor(subject.type)) {
         const key = rowKey({ incident_id: inc.id, provider: p.name, subject_type: subject.type, subject_value: subject.value });
         const row = mine?.get(key);
-        if (!row || row.error !== null || row.revision === null || row.revision !== revisions.get(row.provider)) continue;
+        if (!row || row.error !== null || !stillCurrent(row, p, revisions, t)) continue;
         keys.add(answerKey(p.name, subject.type, subject.value));
         rows.add(key);
         providers.add(p.name);
@@ -302,6 +303,15 @@ async function enrichMany(
   );
 }
 
+/**
+ * A stored answer that need not be asked again: made at its provider's current revision, or, for a provider
+ * with a reuse period, confirmed within it (`checked_at`: when it was last fetched or found unchanged).
+ */
+function stillCurrent(row: StoredAnswer, p: EnrichmentProvider, revisions: ReadonlyMap<string, string>, now: number): boolean {
+  if (row.revision !== null) return row.revision === revisions.get(row.provider);
+  return p.reuseMs !== undefined && now - row.checked_at < p.reuseMs;
+}
+
 const answerKey = (provider: string, type: string, value: string) => `${provider}\u0000${type}\u0000${value}`;
 
 /** The current data revision of every provider that has one (a stat of its files at most once a second). */
@@ -328,14 +338,14 @@ async function storedAnswers(db: Db, ids: readonly string[]): Promise<Map<string
   for (let i = 0; i < ids.length; i += CHUNK) {
     const rows = await db
       .selectFrom('enrichments')
-      .select(['incident_id', 'provider', 'subject_type', 'subject_value', 'found', 'error', 'revision'])
+      .select(['incident_id', 'provider', 'subject_type', 'subject_value', 'found', 'error', 'revision', 'fetched_at'])
       .select(sql<string | null>`case when "revision" is null then "data" else null end`.as('data'))
       .where('incident_id', 'in', ids.slice(i, i + CHUNK))
       .execute();
     for (const r of rows) {
       let m = out.get(r.incident_id);
       if (!m) out.set(r.incident_id, (m = new Map()));
-      m.set(rowKey(r), r);
+      m.set(rowKey(r), { ...r, checked_at: Number(r.fetched_at) });
     }
   }
   return out;
@@ -405,9 +415,13 @@ async function writeEnrichments(tx: Tx, dialect: DialectName, batch: readonly In
       const key = rowKey(row);
       const before = left.get(key);
       left.delete(key); // asked again: not stale
-      if (before && (row.error === null ? sameAnswer(before, row) : before.error === null || sameAnswer(before, row))) continue;
+      if (before && (row.error === null ? sameAnswer(before, row) : before.error === null || sameAnswer(before, row))) {
+        // Stored as it was (with its first fetch time); this worker's copy notes that it was confirmed now.
+        if (row.error === null) after.set(key, { ...before, checked_at: now });
+        continue;
+      }
       (row.error === null ? good : failed).push(row);
-      after.set(key, { ...row, data: row.revision === null ? row.data : null });
+      after.set(key, { ...row, data: row.revision === null ? row.data : null, checked_at: now });
       changed.add(e.incidentId);
     }
     for (const [key, row] of left) {
@@ -431,7 +445,12 @@ async function writeEnrichments(tx: Tx, dialect: DialectName, batch: readonly In
   return changed;
 }
 
-type StoredAnswer = RowKey & Pick<EnrichmentTable, 'found' | 'error' | 'revision'> & { data: string | null };
+type StoredAnswer = RowKey &
+  Pick<EnrichmentTable, 'found' | 'error' | 'revision' | 'fetched_at'> & {
+    data: string | null;
+    /** When this answer was last fetched or found unchanged, as far as this worker knows (fetched_at when read). */
+    checked_at: number;
+  };
 
 /** Same content (when it was fetched aside): a good answer stays as stored, with its first fetch time. */
 const sameAnswer = (a: StoredAnswer, b: EnrichmentTable) =>
