@@ -15,7 +15,9 @@ export interface FidoProcess {
 }
 
 export async function startFidoProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<FidoProcess> {
-  const child = spawn(process.execPath, [FIDO_BIN, 'start'], {
+  // FIDO_NODE_ARGS: extra node flags for the server (e.g. --cpu-prof to profile a benchmark run).
+  const nodeArgs = (process.env.FIDO_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, FIDO_BIN, 'start'], {
     env: { ...process.env, FIDO_LOG_LEVEL: 'warn', FIDO_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
