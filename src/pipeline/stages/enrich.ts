@@ -407,14 +407,12 @@ async function writeEnrichments(tx: Tx, dialect: DialectName, batch: readonly In
     const after = new Map(e.stored);
     e.after = { version: e.version, stored: after };
     const toRow = rowMaker(now, e.revisions);
-    // Stored rows neither kept nor asked about again are stale.
-    const left = new Map(e.stored);
-    for (const key of e.kept.rows) left.delete(key);
+    const asked = new Set<string>();
     for (const r of e.results) {
       const row = toRow(e.incidentId, r);
       const key = rowKey(row);
-      const before = left.get(key);
-      left.delete(key); // asked again: not stale
+      const before = e.stored.get(key);
+      asked.add(key);
       if (before && (row.error === null ? sameAnswer(before, row) : before.error === null || sameAnswer(before, row))) {
         // Stored as it was (with its first fetch time); this worker's copy notes that it was confirmed now.
         if (row.error === null) after.set(key, { ...before, checked_at: now });
@@ -424,7 +422,9 @@ async function writeEnrichments(tx: Tx, dialect: DialectName, batch: readonly In
       after.set(key, { ...row, data: row.revision === null ? row.data : null, checked_at: now });
       changed.add(e.incidentId);
     }
-    for (const [key, row] of left) {
+    // Stored rows neither kept nor asked about again are stale.
+    for (const [key, row] of e.stored) {
+      if (e.kept.rows.has(key) || asked.has(key)) continue;
       stale.push(row);
       after.delete(key);
       changed.add(e.incidentId);
