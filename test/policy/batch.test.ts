@@ -3,7 +3,7 @@
  * one by one on overrun), contexts holding only the variables the rules read, and evaluatePolicies giving
  * exactly the decisions evaluatePolicy gives one incident at a time.
  */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PolicyRuleConfig } from '../../src/config/schema.js';
 import type { IncidentDetail } from '../../src/model/incident.js';
@@ -13,9 +13,9 @@ import { evaluatePolicies, evaluatePolicy, policyVariables } from '../../src/pol
 import { loadPolicy } from '../../src/policy/rules.js';
 import { CelSandbox, type BatchProgram } from '../../src/policy/sandbox.js';
 import { alert, enr, incident } from '../score/fixtures.js';
+import { fileSandbox } from './support.js';
 
-const sandbox = new CelSandbox();
-after(() => sandbox.close());
+const sandbox = fileSandbox();
 
 const ctxOf = (d: IncidentDetail, providers: string[] = []) => buildPolicyContext(d, providers);
 const titled = (title: string, over: Partial<IncidentDetail> = {}) => incident({ alerts: [alert({ title })], ...over });

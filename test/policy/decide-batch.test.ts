@@ -2,25 +2,21 @@
  * The decide stage on a batch of incidents, both dialects: each incident gets its own decision row, outbox
  * rows pointing at that decision, and its own timeline summary — the same as deciding them one by one.
  */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DIALECTS, openTestStore } from '../support/stores.js';
 import { createDecideStage, idempotencyKey, type DecideStageDeps } from '../../src/pipeline/stages/decide.js';
 import { loadPolicy } from '../../src/policy/rules.js';
-import { CelSandbox } from '../../src/policy/sandbox.js';
 import type { ActionGuard, PolicyDecision } from '../../src/policy/evaluate.js';
 import type { PolicyRuleConfig } from '../../src/config/schema.js';
 import type { ClaimedItem } from '../../src/store/queue.js';
 import type { Store } from '../../src/store/store.js';
 import { alert, enr, incident, insertIncident, T0 } from '../score/fixtures.js';
+import { MAIL_AND_WEBHOOK, fileSandbox } from './support.js';
 
-const sandbox = new CelSandbox();
-after(() => sandbox.close());
+const sandbox = fileSandbox();
 
-const TARGETS = new Map([
-  ['soc-mail', 'email'],
-  ['soar-webhook', 'webhook'],
-]);
+const TARGETS = MAIL_AND_WEBHOOK;
 
 const RULES: PolicyRuleConfig[] = [
   { name: 'allowlisted', when: 'enrichment.allowlist.exists(e, e.found)', outcome: 'log' },

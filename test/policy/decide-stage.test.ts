@@ -1,23 +1,19 @@
 /** The decide stage on a real store, both dialects: decision rows, incident, timeline and the actions outbox. */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DIALECTS, openTestStore } from '../support/stores.js';
 import { createDecideStage, idempotencyKey, type DecideStageDeps } from '../../src/pipeline/stages/decide.js';
 import { loadPolicy } from '../../src/policy/rules.js';
-import { CelSandbox } from '../../src/policy/sandbox.js';
 import type { PolicyDecision } from '../../src/policy/evaluate.js';
 import type { PolicyRuleConfig } from '../../src/config/schema.js';
 import type { ClaimedItem } from '../../src/store/queue.js';
 import type { Store } from '../../src/store/store.js';
 import { incident, insertIncident, T0 } from '../score/fixtures.js';
+import { MAIL_AND_WEBHOOK, fileSandbox } from './support.js';
 
-const sandbox = new CelSandbox();
-after(() => sandbox.close());
+const sandbox = fileSandbox();
 
-const TARGETS = new Map([
-  ['soc-mail', 'email'],
-  ['soar-webhook', 'webhook'],
-]);
+const TARGETS = MAIL_AND_WEBHOOK;
 
 const RULES: PolicyRuleConfig[] = [
   { name: 'critical', when: 'score.total >= 80', outcome: 'escalate', then: [{ action: 'soc-mail', params: { to: 'soc' } }, { action: 'soar-webhook' }], approval: { mode: 'required', timeout: '4h', default: 'approve' } },

@@ -1,16 +1,15 @@
 /** evaluatePolicy: first match wins, continue, default decision, dry-run, approval, errors, guards; and dry-run reports. */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PolicyRuleConfig } from '../../src/config/schema.js';
 import type { IncidentDetail } from '../../src/model/incident.js';
 import { evaluatePolicy, type ActionGuard } from '../../src/policy/evaluate.js';
 import { dryRunRules } from '../../src/policy/dryrun.js';
 import { loadPolicy } from '../../src/policy/rules.js';
-import { CelSandbox } from '../../src/policy/sandbox.js';
 import { alert, enr, incident } from '../score/fixtures.js';
+import { fileSandbox } from './support.js';
 
-const sandbox = new CelSandbox();
-after(() => sandbox.close());
+const sandbox = fileSandbox();
 
 const TARGETS = new Map([
   ['soc-mail', 'email'],

@@ -7,11 +7,9 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { FidoConfig } from '../../src/config/schema.js';
 import { PolicyLoadError, loadPolicy, loadPolicyFromConfig, targetKinds, type PolicyError } from '../../src/policy/rules.js';
+import { MAIL_AND_WEBHOOK } from './support.js';
 
-const TARGETS = new Map([
-  ['soc-mail', 'email'],
-  ['soar-webhook', 'webhook'],
-]);
+const TARGETS = MAIL_AND_WEBHOOK;
 
 function withDir<T>(files: Record<string, string>, fn: (dir: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'fido-policy-'));
