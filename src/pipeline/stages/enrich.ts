@@ -211,15 +211,16 @@ function previousOnly(historyProviders: ReadonlySet<string>, incidentId: string,
 
 /**
  * The batch's incidents: their subjects, every provider's answers for them, in the order of `ids`. A stored
- * answer made at its provider's current revision is kept instead of asked again: an incident is re-enriched
- * whenever an alert joins it, and asking about all its subjects every time made each update cost as much as
- * the incident's size.
+ * answer made at its provider's current revision, or confirmed within its provider's reuse period before `t`
+ * (now), is kept instead of asked again: an incident is re-enriched whenever an alert joins it, and asking
+ * about all its subjects every time made each update cost as much as the incident's size.
  */
 async function enrichMany(
   deps: EnrichStageDeps,
   historyProviders: ReadonlySet<string>,
   copies: StoredCopies,
   ids: readonly string[],
+  t: number,
 ): Promise<IncidentEnrichment[]> {
   const found = new Map<string, IncidentRef & { enrich_version: number }>();
   for (let i = 0; i < ids.length; i += CHUNK) {
@@ -230,7 +231,6 @@ async function enrichMany(
       .execute();
     for (const r of rows) found.set(r.id, { ...r, enrich_version: Number(r.enrich_version) });
   }
-  const t = (deps.now ?? Date.now)();
   const incidents = ids.flatMap((id) => found.get(id) ?? []);
   const subjects = await subjectsOfIncidents(deps.store.db, incidents, deps.maxSubjects ?? DEFAULT_MAX_SUBJECTS);
   const revisions = await providerRevisions(deps.enricher);
@@ -532,7 +532,7 @@ export function createEnrichStage(deps: EnrichStageDeps): Stage<IncidentEnrichme
     next: ['score'],
     batchSize: deps.batchSize ?? 200,
     async compute(items: readonly ClaimedItem[]) {
-      return enrichMany(deps, historyProviders, copies, [...new Set(items.map((i) => i.item_id))]);
+      return enrichMany(deps, historyProviders, copies, [...new Set(items.map((i) => i.item_id))], now());
     },
     afterCommit(_items, computed) {
       for (const e of computed) if (e.after) copies.set(e.incidentId, e.after);
