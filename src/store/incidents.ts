@@ -7,10 +7,12 @@ import type { Enrichment } from '../model/enrichment.js';
 import type { Incident, IncidentDetail, IncidentStatus, TimelineEntry, Verdict } from '../model/incident.js';
 import type { ObservableType } from '../model/observable.js';
 import type { Score } from '../model/score.js';
-import { sql, type Selectable } from 'kysely';
+import type { Selectable } from 'kysely';
 import type { ActionTable, AlertTable, EnrichmentTable, IncidentTable, TimelineTable } from './schema.js';
 import { iso } from '../util/time.js';
 import { parseStored } from '../util/json.js';
+import { updateRows, type RowUpdate } from './update-rows.js';
+import type { AlertDocs } from './alert-docs.js';
 
 export function toIncident(row: Selectable<IncidentTable>): Incident {
   return {
@@ -72,6 +74,8 @@ export interface DetailOptions {
   /** Alerts per incident (default 500). */
   alertLimit?: number;
   parts?: DetailParts;
+  /** Where parsed alert documents are kept between calls (the pipeline's stages pass the store's). */
+  docs?: AlertDocs;
 }
 
 /** Incidents per round of queries (bounds the IN lists). */
@@ -93,6 +97,8 @@ export async function loadIncidentDetails(db: Db, ids: readonly string[], opts: 
 
 async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<string, IncidentDetail>): Promise<void> {
   const parts = { alerts: true, raw: true, enrichment: true, history: true, ...opts.parts };
+  // Documents come from the cache when one is given and the raw records are not wanted (they are not kept).
+  const docs = parts.raw ? undefined : opts.docs;
   const alertLimit = opts.alertLimit ?? 500;
   const rows = await db.selectFrom('incidents').selectAll().where('id', 'in', chunk).execute();
   if (rows.length === 0) return;
@@ -103,7 +109,8 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
       ? limitedPerIncident(db, 'alerts', ids, alertLimit, (some, limit) => {
           let q = db
             .selectFrom('alerts')
-            .select(['doc', 'repeat_count', 'incident_id'])
+            .select(['id', 'repeat_count', 'incident_id'])
+            .$if(!docs, (qb) => qb.select('doc'))
             .$if(parts.raw, (qb) => qb.select('raw'))
             .where('incident_id', 'in', some)
             .$if(some.length > 1, (qb) => qb.orderBy('incident_id'))
@@ -152,6 +159,12 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
     return (id: string): R[] => m.get(id) ?? [];
   };
   const alertsOf = byIncident(alerts);
+  const cached = docs ? await docs.load(db, alerts.map((a) => a.id)) : undefined;
+  const alertOf = (a: (typeof alerts)[number]): ReturnType<typeof toAlert>[] => {
+    if (!cached) return [toAlert({ raw: '', doc: a.doc!, ...a })];
+    const doc = cached.get(a.id);
+    return doc ? [{ ...(doc as Alert), raw: '', repeat_count: a.repeat_count, incident_id: a.incident_id }] : []; // deleted meanwhile
+  };
   const enrichOf = byIncident(enrich);
   const decisionsOf = byIncident(decisions);
   const actionsOf = byIncident(actions);
@@ -161,7 +174,7 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
   for (const row of rows) {
     out.set(row.id, {
       ...toIncident(row),
-      alerts: alertsOf(row.id).map((a) => toAlert({ raw: '', ...a })),
+      alerts: alertsOf(row.id).flatMap(alertOf),
       enrichment: enrichOf(row.id).map((e) => toEnrichment(e, fetchedAt)),
       decisions: decisionsOf(row.id).map((d) => ({ ...parseStored<Decision>(d.doc, 'decision')!, decided_at: iso(d.created_at) })),
       actions: actionsOf(row.id).map(toAction),
@@ -230,43 +243,15 @@ function toTimelineEntry(t: Selectable<TimelineTable>): TimelineEntry {
   };
 }
 
-/** Per-incident values the score and decide stages write. */
-export interface IncidentUpdate {
-  id: string;
-  score?: string | null;
-  score_total?: number | null;
-  decision?: string | null;
-}
+/** Per-incident values the stages write (score and decision; correlate's counters and times). */
+export type IncidentUpdate = RowUpdate<'incidents'>;
 
 /**
- * Sets each incident's own values (and `updated_at` on all) with one statement per 500 incidents —
- * `UPDATE incidents SET col = CASE id WHEN … THEN … ELSE col END … WHERE id IN (…)` — instead of one
- * statement each. Ids must be distinct. A column only some updates carry keeps its value on the others.
+ * Sets each incident's own values, and `updated_at` on all, with one statement per chunk (update-rows.ts).
+ * Ids must be distinct. A column only some updates carry keeps its value on the others.
  */
 export async function updateIncidents(db: Db, updates: readonly IncidentUpdate[], updatedAt: number): Promise<void> {
-  for (let i = 0; i < updates.length; i += 500) {
-    const chunk = updates.slice(i, i + 500);
-    const perId = <K extends 'score' | 'score_total' | 'decision'>(col: K, cast: boolean) => {
-      const having = chunk.filter((u) => u[col] !== undefined);
-      if (having.length === 0) return undefined;
-      // PostgreSQL types an untyped parameter in THEN as text: integers need the cast (SQLite ignores it).
-      const whens = having.map((u) => (cast ? sql`when ${u.id} then cast(${u[col]} as integer)` : sql`when ${u.id} then ${u[col]}`));
-      return sql<IncidentTable[K]>`case ${sql.ref('id')} ${sql.join(whens, sql` `)} else ${sql.ref(col)} end`;
-    };
-    const score = perId('score', false);
-    const scoreTotal = perId('score_total', true);
-    const decision = perId('decision', false);
-    await db
-      .updateTable('incidents')
-      .set({
-        updated_at: updatedAt,
-        ...(score ? { score } : {}),
-        ...(scoreTotal ? { score_total: scoreTotal } : {}),
-        ...(decision ? { decision } : {}),
-      })
-      .where('id', 'in', chunk.map((u) => u.id))
-      .execute();
-  }
+  await updateRows(db, 'incidents', updates, { updated_at: updatedAt });
 }
 
 export async function addTimeline(

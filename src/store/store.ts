@@ -5,6 +5,7 @@ import type { DialectName, StoreDialect } from './dialect.js';
 import { sqliteDialect } from './sqlite/dialect.js';
 import { postgresDialect } from './postgres/dialect.js';
 import { migrate } from './migrate.js';
+import { AlertDocs } from './alert-docs.js';
 
 export type Db = Kysely<Database>;
 export type Tx = Transaction<Database>;
@@ -14,6 +15,8 @@ export interface Store {
   readonly dialect: DialectName;
   /** PostgreSQL claims add FOR UPDATE SKIP LOCKED so that several processes can share the work. */
   readonly skipLocked: boolean;
+  /** The alert documents this process has parsed (alert-docs.ts). */
+  readonly alertDocs: AlertDocs;
   /** See StoreDialect.watchCommits. */
   watchCommits(onCommit: () => void): () => void;
   /** See StoreDialect.redoable: `fn` commits without waiting for the disk where the dialect can. */
@@ -47,6 +50,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     db,
     dialect: dialect.name,
     skipLocked: dialect.skipLocked,
+    alertDocs: new AlertDocs(),
     redoable: (fn) => (dialect.redoable ? dialect.redoable(db, fn) : fn(db)),
     watchCommits(onCommit) {
       const stop = dialect.watchCommits(onCommit);

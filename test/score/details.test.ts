@@ -1,13 +1,16 @@
 /**
  * Reading and writing incidents a batch at a time (store/incidents.ts), both dialects: loadIncidentDetails
  * gives each incident what loadIncidentDetail gives it — alert and timeline caps included — and leaves out
- * only the parts not asked for; updateIncidents sets each incident's own values.
+ * only the parts not asked for, with or without the parsed-document cache (AlertDocs); updateIncidents and
+ * updateRows set each row's own values.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DIALECTS, openTestStore } from '../support/stores.js';
 import { addTimeline, loadIncidentDetail, loadIncidentDetails, updateIncidents } from '../../src/store/incidents.js';
 import type { Db } from '../../src/store/store.js';
+import { updateRows } from '../../src/store/update-rows.js';
+import { AlertDocs } from '../../src/store/alert-docs.js';
 import { alert, enr, incident, insertIncident, T0 } from './fixtures.js';
 
 const ID = (c: string) => `01JDDETAILS${c.repeat(15)}`;
@@ -121,6 +124,70 @@ for (const dialect of DIALECTS) {
       const b = await db.selectFrom('incidents').select(['score', 'score_total', 'decision']).where('id', '=', ID('B')).executeTakeFirstOrThrow();
       assert.deepEqual(b, { score: 'later', score_total: 5, decision: '{"rule":"x"}' });
       await updateIncidents(db, [], T0 + 4); // nothing to do
+
+      // Correlate's columns: millisecond times need 64 bits on PostgreSQL; host and user take null.
+      const late = T0 + 3_000_000_000;
+      await updateIncidents(db, [{ id: ID('A'), alert_count: 9, severity: 80, first_seen: T0 - 1, last_seen: late, host: 'ws-9', user_name: null }], T0 + 5);
+      const a = await db.selectFrom('incidents').select(['alert_count', 'severity', 'first_seen', 'last_seen', 'host', 'user_name']).where('id', '=', ID('A')).executeTakeFirstOrThrow();
+      assert.deepEqual({ ...a, first_seen: Number(a.first_seen), last_seen: Number(a.last_seen) }, { alert_count: 9, severity: 80, first_seen: T0 - 1, last_seen: late, host: 'ws-9', user_name: null });
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test(`updateRows on ${dialect}: hundreds of alerts, each its own incident and stamp, in chunks`, async () => {
+    const t = await openTestStore(dialect);
+    try {
+      const { db } = t.store;
+      await seed(db);
+      const ids = (await db.selectFrom('alerts').select('id').orderBy('id').execute()).map((r) => r.id);
+      // More rows than one statement takes (400), ids that do not exist, and a value with SQL in it.
+      const updates = [...ids, ...Array.from({ length: 450 }, (_, i) => `no-such-alert-${i}`)].map((id, i) =>
+        i % 2 ? { id, incident_id: `inc-${i}'); drop table alerts; --` } : { id, incident_id: `inc-${i}`, decided_at: T0 + i },
+      );
+      await updateRows(db, 'alerts', updates);
+      const rows = await db.selectFrom('alerts').select(['id', 'incident_id', 'decided_at']).orderBy('id').execute();
+      assert.deepEqual(
+        rows.map((r) => [r.id, r.incident_id, r.decided_at === null ? null : Number(r.decided_at)]),
+        ids.map((id, i) => [id, i % 2 ? `inc-${i}'); drop table alerts; --` : `inc-${i}`, i % 2 ? null : T0 + i]),
+      );
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test(`AlertDocs on ${dialect}: documents read once, then from memory; frozen; bounded`, async () => {
+    const t = await openTestStore(dialect);
+    try {
+      const { db } = t.store;
+      await seed(db);
+      const parts = { raw: false, history: false, enrichment: false } as const;
+      const plain = await loadIncidentDetails(db, [ID('A'), ID('B')], { parts });
+      const docs = new AlertDocs(100);
+      const viaDocs = await loadIncidentDetails(db, [ID('A'), ID('B')], { parts, docs });
+      assert.deepEqual(viaDocs, plain);
+      assert.equal(docs.size, 9);
+      // Held documents are not read again (the store's copy is changed behind the cache's back to show it)…
+      const a0 = plain.get(ID('A'))!.alerts[0]!;
+      await db.updateTable('alerts').set({ doc: JSON.stringify({ ...a0, title: 'changed in the store' }) }).where('id', '=', a0.id).execute();
+      assert.equal((await loadIncidentDetails(db, [ID('A')], { parts, docs })).get(ID('A'))!.alerts[0]!.title, 'a0');
+      assert.equal((await loadIncidentDetails(db, [ID('A')], { parts })).get(ID('A'))!.alerts[0]!.title, 'changed in the store');
+      // …and they are shared, so nobody may change them.
+      const shared = (await docs.load(db, [a0.id])).get(a0.id)!;
+      assert.throws(() => ((shared.observables as unknown as unknown[]).length = 0), TypeError);
+      assert.throws(() => ((shared as { title: string }).title = 'x'), TypeError);
+      // Asking for raw records bypasses the cache (raw is not kept).
+      assert.equal((await loadIncidentDetails(db, [ID('A')], { parts: { ...parts, raw: true }, docs })).get(ID('A'))!.alerts[0]!.raw, '{}');
+
+      const small = new AlertDocs(2);
+      const ids = (await db.selectFrom('alerts').select('id').orderBy('id').limit(3).execute()).map((r) => r.id);
+      assert.equal((await small.load(db, [...ids, 'no-such-alert'])).size, 3);
+      assert.equal(small.size, 2);
+      small.remember('remembered', { ...a0, raw: 'not kept' });
+      assert.equal(small.size, 2);
+      const got = (await small.load(db, ['remembered'])).get('remembered')!;
+      assert.equal(got.title, 'a0');
+      assert.equal('raw' in got, false);
     } finally {
       await t.cleanup();
     }

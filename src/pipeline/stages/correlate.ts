@@ -10,11 +10,11 @@ import { enqueue, type ClaimedItem } from '../../store/queue.js';
 import type { Store, Tx } from '../../store/store.js';
 import type { Selectable } from 'kysely';
 import type { IncidentTable } from '../../store/schema.js';
-import type { Alert } from '../../model/alert.js';
+import type { AlertDoc } from '../../store/alert-docs.js';
 import { groupKeys } from '../../correlate/keys.js';
-import { addTimeline } from '../../store/incidents.js';
+import { addTimeline, updateIncidents } from '../../store/incidents.js';
+import { updateRows } from '../../store/update-rows.js';
 import { ulid } from '../../util/ulid.js';
-import { parseStored } from '../../util/json.js';
 
 export interface CorrelateSettings {
   dedupWindowMs: number;
@@ -22,7 +22,7 @@ export interface CorrelateSettings {
 }
 
 interface AlertIn {
-  alert: Alert;
+  alert: AlertDoc;
   fingerprint: string;
   time: number;
 }
@@ -43,12 +43,17 @@ export function createCorrelateStage(store: Store, settings: CorrelateSettings, 
     next: ['enrich'],
     batchSize,
     async compute(items: readonly ClaimedItem[]) {
-      const rows = await selectIn(items.map((i) => i.item_id), (ids) =>
-        store.db.selectFrom('alerts').select(['id', 'doc', 'fingerprint', 'time', 'incident_id']).where('id', 'in', ids).execute(),
-      );
+      const rows = (
+        await selectIn(items.map((i) => i.item_id), (ids) =>
+          store.db.selectFrom('alerts').select(['id', 'fingerprint', 'time', 'incident_id']).where('id', 'in', ids).execute(),
+        )
+      ).filter((r) => r.incident_id === null);
+      const docs = await store.alertDocs.load(store.db, rows.map((r) => r.id));
       return rows
-        .filter((r) => r.incident_id === null)
-        .map((r) => ({ alert: parseStored<Alert>(r.doc, 'alert')!, fingerprint: r.fingerprint, time: r.time }))
+        .flatMap((r) => {
+          const alert = docs.get(r.id);
+          return alert ? [{ alert, fingerprint: r.fingerprint, time: r.time }] : [];
+        })
         .sort((a, b) => a.time - b.time || (a.alert.id < b.alert.id ? -1 : 1));
     },
     async write(tx: Tx, _items, alerts: AlertIn[]) {
@@ -137,32 +142,20 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
 
   const newRows = [...created].map((id) => incidents.get(id)!);
   for (let i = 0; i < newRows.length; i += 100) await tx.insertInto('incidents').values(newRows.slice(i, i + 100)).execute();
-  for (const id of changed) {
-    const inc = incidents.get(id)!;
-    await tx
-      .updateTable('incidents')
-      .set({
-        alert_count: inc.alert_count,
-        severity: inc.severity,
-        first_seen: inc.first_seen,
-        last_seen: inc.last_seen,
-        host: inc.host,
-        user_name: inc.user_name,
-        updated_at: now,
-      })
-      .where('id', '=', id)
-      .execute();
-  }
-  for (const [incidentId, ids] of assign) {
-    const firsts = ids.filter((id) => !repeatIds.has(id));
-    const again = ids.filter((id) => repeatIds.has(id));
-    for (let i = 0; i < firsts.length; i += CHUNK) {
-      await tx.updateTable('alerts').set({ incident_id: incidentId }).where('id', 'in', firsts.slice(i, i + CHUNK)).execute();
-    }
-    for (let i = 0; i < again.length; i += CHUNK) {
-      await tx.updateTable('alerts').set({ incident_id: incidentId, decided_at: now }).where('id', 'in', again.slice(i, i + CHUNK)).execute();
-    }
-  }
+  await updateIncidents(
+    tx,
+    [...changed].map((id) => {
+      const inc = incidents.get(id)!;
+      const { alert_count, severity, first_seen, last_seen, host, user_name } = inc;
+      return { id, alert_count, severity, first_seen, last_seen, host, user_name };
+    }),
+    now,
+  );
+  // A repeat makes no new decision: it is done here.
+  const assigned = [...assign].flatMap(([incidentId, ids]) =>
+    ids.map((id) => (repeatIds.has(id) ? { id, incident_id: incidentId, decided_at: now } : { id, incident_id: incidentId })),
+  );
+  await updateRows(tx, 'alerts', assigned);
   for (const [alertId, r] of repeats) {
     await tx
       .updateTable('alerts')

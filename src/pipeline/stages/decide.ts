@@ -62,7 +62,7 @@ export function createDecideStage(deps: DecideStageDeps): Stage<IncidentDecision
     next: [],
     batchSize: deps.batchSize ?? 200,
     async compute(items: readonly ClaimedItem[]) {
-      const loaded = await loadIncidentDetails(deps.store.db, items.map((i) => i.item_id), { parts });
+      const loaded = await loadIncidentDetails(deps.store.db, items.map((i) => i.item_id), { parts, docs: deps.store.alertDocs });
       // Each incident once (the queue holds one row per item; decision ids are matched by incident below).
       const details = [...new Set(items.map((i) => i.item_id))].map((id) => loaded.get(id)).filter((d): d is IncidentDetail => d !== undefined);
       const decisions = evaluatePolicies(deps.policy, details, {

@@ -37,6 +37,8 @@ interface Computed {
   alerts: Array<{ alert: Alert; fingerprint: string; intakeId: string }>;
   context: Array<{ id: string; source: string; detector: string; event: ContextEvent; raw: string }>;
   quarantine: Array<{ row: IntakeRow; reason: string; detector: string | null }>;
+  /** Set by write(): the alerts it stored (a re-delivered one is not stored again). */
+  stored?: Alert[];
 }
 
 const CHUNK = 200;
@@ -91,6 +93,7 @@ export function createNormalizeStage(
     },
     async write(tx: Tx, _items, c: Computed): Promise<void> {
       const inserted: string[] = [];
+      c.stored = [];
       for (let i = 0; i < c.alerts.length; i += CHUNK) {
         const chunk = c.alerts.slice(i, i + CHUNK);
         const ids = await tx
@@ -109,6 +112,7 @@ export function createNormalizeStage(
           await tx.insertInto('observables').values(obs.slice(j, j + CHUNK)).onConflict((oc) => oc.doNothing()).execute();
         }
         inserted.push(...fresh);
+        for (const { alert } of chunk) if (fresh.has(alert.id)) c.stored.push(alert);
       }
       for (let i = 0; i < c.context.length; i += CHUNK) {
         const rows = c.context.slice(i, i + CHUNK).map((e) => ({
@@ -140,6 +144,8 @@ export function createNormalizeStage(
     // Counted after commit, so a batch redone after a crash is not counted twice.
     afterCommit(_items, c: Computed) {
       for (const q of c.quarantine) quarantined.inc({ source: q.row.source });
+      // The next stages read these alerts again.
+      for (const alert of c.stored ?? []) store.alertDocs.remember(alert.id, alert);
     },
   };
 }

@@ -47,7 +47,7 @@ export function createScoreStage(deps: ScoreStageDeps): Stage<IncidentScore[]> {
     next: ['decide'],
     batchSize: deps.batchSize ?? 200,
     async compute(items: readonly ClaimedItem[]) {
-      const details = await loadIncidentDetails(deps.store.db, items.map((i) => i.item_id), { parts });
+      const details = await loadIncidentDetails(deps.store.db, items.map((i) => i.item_id), { parts, docs: deps.store.alertDocs });
       const out: IncidentScore[] = [];
       const t = now();
       for (const item of items) {
