@@ -1,13 +1,19 @@
 /**
- * Runs stages: one loop per stage claims a batch, computes, then writes the result, the next hand-off and
- * the claim's completion in ONE transaction. A failed batch is retried item by item so that one poisonous
- * item cannot hold up the others; items that keep failing back off, with their error visible in the queue.
+ * Runs stages: a stage claims a batch, computes, then writes the result, the next hand-off and the claim's
+ * completion in ONE transaction. A failed batch is retried item by item so that one poisonous item cannot
+ * hold up the others; items that keep failing back off, with their error visible in the queue.
  *
- * A loop claims again at once while it finds full batches, and otherwise sleeps until it is woken: by its
- * upstream stage's commit here (each stage names the stages it hands on to), by `wake()` (intake in this
- * process), or by the store reporting another connection's commit (another process or thread). The idle
- * timeout only bounds how long a missed signal can delay work. Claiming only when told saves an empty
- * claim per stage per batch elsewhere — at small batches that was most of the queries.
+ * Stages run in lanes: a lane is a run of consecutive stages that one loop takes in pipeline order, a batch
+ * of each per pass, so what a pass's first stage takes reaches the lane's last stage in the same pass. A
+ * stage that waits on outside services (`awaitsServices`: enrichment lookups) starts a new lane, so the
+ * stages before it keep going while it waits. (With a loop per stage, every stage's batch was interleaved
+ * with all the others' and took as long as all of them together: an alert waited that long at each stage.)
+ *
+ * A lane passes again at once while it finds work, and otherwise sleeps until it is woken: by an upstream
+ * stage's commit here (each stage names the stages it hands on to), by `wake()` (intake in this process),
+ * or by the store reporting another connection's commit (another process or thread). The idle timeout only
+ * bounds how long a missed signal can delay work. Claiming only when told saves empty claims — at small
+ * batches those were most of the queries.
  */
 import type { Store } from '../store/store.js';
 import { claim, complete, release, backlog, type ClaimedItem, type StageName, STAGES } from '../store/queue.js';
@@ -44,12 +50,14 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   const idleMs = opts.idleMs ?? 1000;
   let running = false;
   const loops: Promise<void>[] = [];
-  /** Per stage: work may be waiting (set by a wake-up, cleared when its loop claims). */
+  /** Per stage: work may be waiting (set by a wake-up, cleared when its lane passes). */
   const signalled = new Map<StageName, boolean>(stages.map((s) => [s.name, true]));
-  const sleepers = new Map<StageName, () => void>();
+  /** Per lane: wakes it from its idle sleep. */
+  const sleepers = new Map<number, () => void>();
   const wakeStage = (name: StageName) => {
     signalled.set(name, true);
-    sleepers.get(name)?.();
+    const lane = laneOf.get(name);
+    if (lane !== undefined) sleepers.get(lane)?.();
   };
   const wakeAll = () => {
     for (const s of stages) wakeStage(s.name);
@@ -104,25 +112,36 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     await release(store.db, items, msg, Date.now() + backoffMs(items[0]?.attempts ?? 1)).catch(() => undefined);
   }
 
-  async function loop(stage: Stage<unknown>) {
+  /** Lanes: runs of stages, split before each stage that awaits outside services. */
+  const lanes: Stage<unknown>[][] = [];
+  for (const s of stages) {
+    if (s.awaitsServices || lanes.length === 0) lanes.push([]);
+    lanes.at(-1)!.push(s);
+  }
+  const laneOf = new Map<StageName, number>(lanes.flatMap((lane, i) => lane.map((s) => [s.name, i] as const)));
+
+  async function runLane(lane: Stage<unknown>[], index: number) {
     while (running) {
-      signalled.set(stage.name, false);
-      let n = 0;
-      try {
-        n = await runBatch(stage);
-      } catch (e) {
-        log.error({ stage: stage.name, err: (e as Error).message }, 'stage loop error');
+      for (const s of lane) signalled.set(s.name, false);
+      let busy = false;
+      for (const stage of lane) {
+        if (!running) break;
+        try {
+          busy = (await runBatch(stage)) > 0 || busy;
+        } catch (e) {
+          log.error({ stage: stage.name, err: (e as Error).message }, 'stage loop error');
+        }
       }
-      // A full batch means more may be waiting; otherwise sleep unless something was signalled meanwhile.
-      if (n >= stage.batchSize || signalled.get(stage.name) || !running) continue;
+      // Work done means more may be waiting; otherwise sleep unless something was signalled meanwhile.
+      if (busy || lane.some((s) => signalled.get(s.name)) || !running) continue;
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, idleMs);
         function done() {
           clearTimeout(t);
-          sleepers.delete(stage.name);
+          sleepers.delete(index);
           resolve();
         }
-        sleepers.set(stage.name, done);
+        sleepers.set(index, done);
       });
     }
   }
@@ -142,7 +161,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       if (running) return;
       running = true;
       unwatch = store.watchCommits(wakeAll);
-      for (const s of stages) loops.push(loop(s));
+      lanes.forEach((lane, i) => loops.push(runLane(lane, i)));
     },
     async stop() {
       running = false;

@@ -13,6 +13,11 @@ export interface Stage<Computed = unknown> {
   readonly batchSize: number;
   /** The stages `write` hands items on to: the runner wakes them after each commit. */
   readonly next: readonly StageName[];
+  /**
+   * True when compute() waits on services outside the store (lookups over the network). The runner then
+   * starts a new lane at this stage (runner.ts), so the stages before it keep going while it waits.
+   */
+  readonly awaitsServices?: boolean;
   compute(items: readonly ClaimedItem[]): Promise<Computed>;
   write(tx: Tx, items: readonly ClaimedItem[], computed: Computed): Promise<void>;
   /** Runs after the transaction committed: metrics and in-process notifications only. */

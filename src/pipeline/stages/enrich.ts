@@ -530,6 +530,7 @@ export function createEnrichStage(deps: EnrichStageDeps): Stage<IncidentEnrichme
   return {
     name: 'enrich',
     next: ['score'],
+    awaitsServices: true, // providers may ask services over the network
     batchSize: deps.batchSize ?? 200,
     async compute(items: readonly ClaimedItem[]) {
       return enrichMany(deps, historyProviders, copies, [...new Set(items.map((i) => i.item_id))], now());
