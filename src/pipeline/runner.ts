@@ -50,6 +50,14 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   const idleMs = opts.idleMs ?? 1000;
   let running = false;
   const loops: Promise<void>[] = [];
+  /** Lanes: runs of stages, split before each stage that awaits outside services. */
+  const lanes: Stage<unknown>[][] = [];
+  for (const s of stages) {
+    if (s.awaitsServices || lanes.length === 0) lanes.push([]);
+    lanes.at(-1)!.push(s);
+  }
+  const laneOf = new Map<StageName, number>(lanes.flatMap((lane, i) => lane.map((s) => [s.name, i] as const)));
+
   /** Per stage: work may be waiting (set by a wake-up, cleared when its lane passes). */
   const signalled = new Map<StageName, boolean>(stages.map((s) => [s.name, true]));
   /** Per lane: wakes it from its idle sleep. */
@@ -111,14 +119,6 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     log.error({ stage: stage.name, item: items[0]?.item_id, attempts: items[0]?.attempts, err: msg }, 'stage item failed');
     await release(store.db, items, msg, Date.now() + backoffMs(items[0]?.attempts ?? 1)).catch(() => undefined);
   }
-
-  /** Lanes: runs of stages, split before each stage that awaits outside services. */
-  const lanes: Stage<unknown>[][] = [];
-  for (const s of stages) {
-    if (s.awaitsServices || lanes.length === 0) lanes.push([]);
-    lanes.at(-1)!.push(s);
-  }
-  const laneOf = new Map<StageName, number>(lanes.flatMap((lane, i) => lane.map((s) => [s.name, i] as const)));
 
   async function runLane(lane: Stage<unknown>[], index: number) {
     while (running) {

@@ -161,7 +161,7 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
   const alertsOf = byIncident(alerts);
   const cached = docs ? await docs.load(db, alerts.map((a) => a.id)) : undefined;
   const alertOf = (a: (typeof alerts)[number]): ReturnType<typeof toAlert>[] => {
-    if (!cached) return [toAlert({ raw: '', doc: a.doc!, ...a })];
+    if (!cached) return [toAlert({ raw: '', ...a, doc: a.doc! })];
     const doc = cached.get(a.id);
     return doc ? [{ ...(doc as Alert), raw: '', repeat_count: a.repeat_count, incident_id: a.incident_id }] : []; // deleted meanwhile
   };
