@@ -130,6 +130,26 @@ for (const dialect of DIALECTS) {
       await updateIncidents(db, [{ id: ID('A'), alert_count: 9, severity: 80, first_seen: T0 - 1, last_seen: late, host: 'ws-9', user_name: null }], T0 + 5);
       const a = await db.selectFrom('incidents').select(['alert_count', 'severity', 'first_seen', 'last_seen', 'host', 'user_name']).where('id', '=', ID('A')).executeTakeFirstOrThrow();
       assert.deepEqual({ ...a, first_seen: Number(a.first_seen), last_seen: Number(a.last_seen) }, { alert_count: 9, severity: 80, first_seen: T0 - 1, last_seen: late, host: 'ws-9', user_name: null });
+
+      // A column null on some rows and a number on others, and one null on every row.
+      await updateIncidents(
+        db,
+        [
+          { id: ID('A'), score_total: null, host: null, user_name: null },
+          { id: ID('B'), score_total: 41, host: null, user_name: null },
+          { id: ID('C'), score_total: 7, host: null, user_name: null },
+        ],
+        T0 + 6,
+      );
+      const three = await db.selectFrom('incidents').select(['id', 'score_total', 'host', 'user_name', 'updated_at']).orderBy('id').execute();
+      assert.deepEqual(
+        three.map((r) => [r.id, r.score_total === null ? null : Number(r.score_total), r.host, r.user_name, Number(r.updated_at)]),
+        [
+          [ID('A'), null, null, null, T0 + 6],
+          [ID('B'), 41, null, null, T0 + 6],
+          [ID('C'), 7, null, null, T0 + 6],
+        ],
+      );
     } finally {
       await t.cleanup();
     }
