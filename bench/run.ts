@@ -7,7 +7,9 @@
  *   latency:    a steady 1,000 alerts/s for a fixed time; per alert, from its intake commit (the moment the
  *               202 is sent) to the first decision of its incident made after it (alerts.decided_at, which
  *               the decide stage stamps whether or not the decision changed);
- *   memory:     the server's peak RSS (VmHWM).
+ *   memory:     the server's peak RSS (VmHWM);
+ *   cpu:        the server's CPU time (all threads, user + system) per alert, steadier than latency on a
+ *               shared machine.
  * Results are printed and written to bench/results/<date>.json.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -89,8 +91,19 @@ async function withServer<T>(fn: (srv: FidoProcess, dir: string, all: FidoProces
 
 const peakRss = (procs: FidoProcess[]) => procs.reduce((sum, p) => sum + peakRssMb(p.child.pid!), 0);
 
+/** CPU time (user + system, all threads) the server processes have used so far, in ms. */
+function cpuMs(procs: FidoProcess[]): number {
+  const tick = 1000 / 100; // USER_HZ is 100 on Linux
+  return procs.reduce((sum, p) => {
+    // Fields after the command name (which may hold spaces) start at state; utime and stime are 14 and 15.
+    const fields = readFileSync(`/proc/${p.child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return sum + (Number(fields[11]) + Number(fields[12])) * tick;
+  }, 0);
+}
+
 async function throughput(total: number, batch: number, concurrency: number) {
   return withServer(async (srv, dir, procs) => {
+    const cpu0 = cpuMs(procs);
     const t0 = Date.now();
     let next = 0;
     const worker = async () => {
@@ -111,6 +124,7 @@ async function throughput(total: number, batch: number, concurrency: number) {
       intake_per_s: Math.round(total / ((acked - t0) / 1000)),
       decided_per_s: Math.round(total / ((done - t0) / 1000)),
       seconds: (done - t0) / 1000,
+      cpu_ms_per_alert: Math.round(((cpuMs(procs) - cpu0) / total) * 1000) / 1000,
       peak_rss_mb: peakRss(procs),
     };
   });
@@ -118,6 +132,7 @@ async function throughput(total: number, batch: number, concurrency: number) {
 
 async function steadyLatency(rate: number, seconds: number) {
   return withServer(async (srv, dir, procs) => {
+    const cpu0 = cpuMs(procs);
     const t0 = Date.now();
     const tick = 10; // ms: 10 alerts per tick at 1,000/s
     const perTick = Math.max(1, Math.round((rate * tick) / 1000));
@@ -131,6 +146,7 @@ async function steadyLatency(rate: number, seconds: number) {
     }
     await Promise.all(inflight);
     await waitDecided(dir, sent, 120_000);
+    const cpu = cpuMs(procs) - cpu0;
     const db = openDb(dir);
     // decided_at: when the first decision of the alert's incident after it arrived was made. Dedup repeats make
     // no new decision (they are stamped when counted) and are left out, as are alerts not yet decided.
@@ -156,6 +172,8 @@ async function steadyLatency(rate: number, seconds: number) {
       p99_ms: pct(lat, 99),
       max_ms: lat[lat.length - 1] ?? NaN,
       p99_ms_by_second: p99BySecond,
+      // The server's CPU per alert (all threads): steadier than latency on a shared machine.
+      cpu_ms_per_alert: Math.round((cpu / sent) * 1000) / 1000,
       peak_rss_mb: peakRss(procs),
     };
   });

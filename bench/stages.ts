@@ -2,7 +2,8 @@
  * `node --import tsx bench/stages.ts [N]`: where the pipeline's time goes. N benchmark alerts are written to
  * the intake log of a fresh SQLite store (bench/fido-bench.yaml), then the stages run one batch at a time,
  * in order, in this process (no concurrency, so each stage's time is its own), in rounds as the running
- * server would take them. Prints, per stage, batches, items and milliseconds per item.
+ * server would take them. Prints, per stage, batches, items, and wall-clock and CPU time per item (CPU time of the whole process,
+ * so GC and helper threads count; steadier than wall time on a shared machine).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,12 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'fido-stages-'));
 const loaded = await loadConfig(join(here, process.env.BENCH_CONFIG ?? 'fido-bench.yaml'));
 const fido = await startFido({ loaded, env: { FIDO_DATA_DIR: dir, FIDO_LOG_LEVEL: 'error' }, offline: { worker: true } });
-const stats = new Map<string, { batches: number; items: number; ms: number }>();
+const stats = new Map<string, { batches: number; items: number; ms: number; cpuMs: number }>();
+/** CPU time of this process (all threads), in ms: unlike wall time, not inflated by a busy shared machine. */
+const cpuNow = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 const t0 = Date.now();
 try {
   const stages = fido.stages;
@@ -30,22 +36,28 @@ try {
     for (const stage of stages) {
       for (;;) {
         const s = performance.now();
+        const c = cpuNow();
         const done = await fido.pipeline.runBatch(stage);
         if (done === 0) break;
-        const st = stats.get(stage.name) ?? { batches: 0, items: 0, ms: 0 };
+        const st = stats.get(stage.name) ?? { batches: 0, items: 0, ms: 0, cpuMs: 0 };
         st.batches++;
         st.items += done;
         st.ms += performance.now() - s;
+        st.cpuMs += cpuNow() - c;
         stats.set(stage.name, st);
       }
     }
   }
   let total = 0;
+  let cpu = 0;
   for (const [name, s] of stats) {
     total += s.ms;
-    console.log(`${name.padEnd(10)} ${String(s.batches).padStart(6)} batches ${String(s.items).padStart(7)} items ${s.ms.toFixed(0).padStart(7)} ms ${(s.ms / s.items * 1000).toFixed(0).padStart(6)} µs/item`);
+    cpu += s.cpuMs;
+    console.log(
+      `${name.padEnd(10)} ${String(s.batches).padStart(6)} batches ${String(s.items).padStart(7)} items ${s.ms.toFixed(0).padStart(7)} ms ${(s.ms / s.items * 1000).toFixed(0).padStart(6)} µs/item, CPU ${(s.cpuMs / s.items * 1000).toFixed(0).padStart(6)} µs/item`,
+    );
   }
-  console.log(`pipeline total ${total.toFixed(0)} ms for ${N} alerts: ${(N / (total / 1000)).toFixed(0)} alerts/s (${(total / N * 1000).toFixed(0)} µs per alert), rounds of ${ROUND}`);
+  console.log(`pipeline total ${total.toFixed(0)} ms for ${N} alerts: ${(N / (total / 1000)).toFixed(0)} alerts/s (${(total / N * 1000).toFixed(0)} µs per alert; CPU ${(cpu / N * 1000).toFixed(0)} µs), rounds of ${ROUND}`);
 } finally {
   await fido.stop();
   rmSync(dir, { recursive: true, force: true });

@@ -5,6 +5,7 @@
  */
 import type { Store } from '../store/store.js';
 import { enqueue } from '../store/queue.js';
+import { insertRows } from '../store/insert-rows.js';
 import { ulid } from '../util/ulid.js';
 import { intakeAlerts } from '../metrics.js';
 import { writeCursorRows, type CursorRow } from '../store/cursors.js';
@@ -35,7 +36,6 @@ export interface ManagedIntakeWriter extends IntakeWriter {
   close(): Promise<void>;
 }
 
-const CHUNK = 400;
 
 export function createIntakeWriter(store: Store, options: IntakeWriterOptions): ManagedIntakeWriter {
   let pending: Pending[] = [];
@@ -65,7 +65,7 @@ export function createIntakeWriter(store: Store, options: IntakeWriterOptions): 
     );
     try {
       await store.db.transaction().execute(async (tx) => {
-        for (let i = 0; i < rows.length; i += CHUNK) await tx.insertInto('intake').values(rows.slice(i, i + CHUNK)).execute();
+        await insertRows(tx, 'intake', ['id', 'source', 'detector', 'received_at', 'raw'], rows);
         await enqueue(tx, 'normalize', rows.map((r) => r.id), now);
         await writeCursorRows(tx, batch.flatMap((p) => (p.cursor ? [p.cursor] : [])));
       });

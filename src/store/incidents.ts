@@ -1,5 +1,6 @@
 /** Read side of incidents: the list the API pages through and the detail every later stage reads. */
 import type { Db } from './store.js';
+import { insertRows } from './insert-rows.js';
 import type { Alert } from '../model/alert.js';
 import type { ActionRecord, ActionState } from '../model/action.js';
 import type { Decision } from '../model/decision.js';
@@ -258,15 +259,6 @@ export async function addTimeline(
   db: Db,
   entries: ReadonlyArray<{ incident_id: string; at: number; kind: TimelineEntry['kind']; summary: string; alert_id?: string | null; action_id?: string | null }>,
 ): Promise<void> {
-  for (let i = 0; i < entries.length; i += 500) {
-    const rows = entries.slice(i, i + 500).map((e) => ({
-      incident_id: e.incident_id,
-      at: e.at,
-      kind: e.kind,
-      summary: e.summary.slice(0, 1000),
-      alert_id: e.alert_id ?? null,
-      action_id: e.action_id ?? null,
-    }));
-    if (rows.length) await db.insertInto('timeline').values(rows).execute();
-  }
+  const rows = entries.map((e) => ({ ...e, summary: e.summary.slice(0, 1000) }));
+  await insertRows(db, 'timeline', ['incident_id', 'at', 'kind', 'summary', 'alert_id', 'action_id'], rows);
 }

@@ -6,6 +6,7 @@
 import { sql, type QueryCreator } from 'kysely';
 import type { Database } from './schema.js';
 import type { Db, Store, Tx } from './store.js';
+import { insertRows } from './insert-rows.js';
 
 export const STAGES = ['normalize', 'correlate', 'enrich', 'score', 'decide'] as const;
 export type StageName = (typeof STAGES)[number];
@@ -21,28 +22,12 @@ export interface ClaimedItem {
 /** Enqueues items; an item already queued for the stage is marked changed so a current claim keeps it. */
 export async function enqueue(tx: Db | Tx, stage: StageName, itemIds: readonly string[], now = Date.now()): Promise<void> {
   if (itemIds.length === 0) return;
-  const unique = [...new Set(itemIds)];
-  for (let i = 0; i < unique.length; i += 500) {
-    const rows = unique.slice(i, i + 500).map((item_id) => ({
-      stage,
-      item_id,
-      version: 1,
-      available_at: now,
-      attempts: 0,
-      created_at: now,
-    }));
-    await tx
-      .insertInto('stage_queue')
-      .values(rows)
-      .onConflict((oc) =>
-        oc.columns(['stage', 'item_id']).doUpdateSet({
-          version: sql<number>`stage_queue.version + 1`,
-          available_at: now,
-        }),
-      )
-      .execute();
-  }
+  const rows = [...new Set(itemIds)].map((item_id) => ({ stage, item_id, version: 1, available_at: now, attempts: 0, created_at: now }));
+  await insertRows(tx, 'stage_queue', QUEUE_COLUMNS, rows, { onConflict: REQUEUE });
 }
+
+const QUEUE_COLUMNS = ['stage', 'item_id', 'version', 'available_at', 'attempts', 'created_at'] as const;
+const REQUEUE = `on conflict ("stage", "item_id") do update set "version" = "stage_queue"."version" + 1, "available_at" = excluded."available_at"`;
 
 /** The stage's items that are due and not leased. */
 const claimable = (db: QueryCreator<Database>, stage: StageName, now: number) =>

@@ -14,6 +14,7 @@ import type { AlertDoc } from '../../store/alert-docs.js';
 import { groupKeys } from '../../correlate/keys.js';
 import { addTimeline, updateIncidents } from '../../store/incidents.js';
 import { updateRows } from '../../store/update-rows.js';
+import { insertRows } from '../../store/insert-rows.js';
 import { ulid } from '../../util/ulid.js';
 
 export interface CorrelateSettings {
@@ -141,7 +142,7 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
   }
 
   const newRows = [...created].map((id) => incidents.get(id)!);
-  for (let i = 0; i < newRows.length; i += 100) await tx.insertInto('incidents').values(newRows.slice(i, i + 100)).execute();
+  await insertRows(tx, 'incidents', INCIDENT_COLUMNS, newRows);
   await updateIncidents(
     tx,
     [...changed].map((id) => {
@@ -163,34 +164,21 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
       .where('id', '=', alertId)
       .execute();
   }
-  const keyUpserts = [...keyMap.values()];
-  for (let i = 0; i < keyUpserts.length; i += CHUNK) {
-    await tx
-      .insertInto('incident_keys')
-      .values(keyUpserts.slice(i, i + CHUNK))
-      .onConflict((oc) =>
-        oc.column('key').doUpdateSet((eb) => ({ incident_id: eb.ref('excluded.incident_id'), last_seen: eb.ref('excluded.last_seen') })),
-      )
-      .execute();
-  }
-  const fpUpserts = [...fpMap.values()];
-  for (let i = 0; i < fpUpserts.length; i += CHUNK) {
-    await tx
-      .insertInto('fingerprints')
-      .values(fpUpserts.slice(i, i + CHUNK))
-      .onConflict((oc) =>
-        oc.column('fingerprint').doUpdateSet((eb) => ({
-          alert_id: eb.ref('excluded.alert_id'),
-          incident_id: eb.ref('excluded.incident_id'),
-          last_seen: eb.ref('excluded.last_seen'),
-          count: eb.ref('excluded.count'),
-        })),
-      )
-      .execute();
-  }
+  await insertRows(tx, 'incident_keys', ['key', 'incident_id', 'last_seen'], [...keyMap.values()], {
+    onConflict: 'on conflict ("key") do update set "incident_id" = excluded."incident_id", "last_seen" = excluded."last_seen"',
+  });
+  await insertRows(tx, 'fingerprints', ['fingerprint', 'alert_id', 'incident_id', 'last_seen', 'count'], [...fpMap.values()], {
+    onConflict: `on conflict ("fingerprint") do update set "alert_id" = excluded."alert_id", "incident_id" = excluded."incident_id",
+      "last_seen" = excluded."last_seen", "count" = excluded."count"`,
+  });
   await addTimeline(tx, timeline);
   await enqueue(tx, 'enrich', [...touched], now);
 }
+
+const INCIDENT_COLUMNS = [
+  'id', 'title', 'status', 'verdict', 'first_seen', 'last_seen', 'alert_count', 'severity', 'host', 'user_name',
+  'score_total', 'score', 'decision', 'created_at', 'updated_at', 'enrich_version',
+] as const satisfies ReadonlyArray<keyof Incident>;
 
 function newIncident(a: AlertIn, now: number): Incident {
   return {

@@ -14,14 +14,14 @@
  * Enricher.lookupBatch (one call per provider+subject, one for all of a provider with lookupMany), and
  * written with multi-row statements. What is stored is the same as enriching each incident alone.
  */
-import { CompiledQuery, sql } from 'kysely';
+import { sql } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { Stage } from '../stage.js';
 import { enqueue, type ClaimedItem } from '../../store/queue.js';
 import type { Db, Store, Tx } from '../../store/store.js';
-import type { DialectName } from '../../store/dialect.js';
 import type { EnrichmentTable } from '../../store/schema.js';
 import { addTimeline } from '../../store/incidents.js';
+import { insertRows } from '../../store/insert-rows.js';
 import { OBSERVABLE_TYPES, type ObservableType } from '../../model/observable.js';
 import type { EnrichmentProvider, LookupSubject } from '../../enrich/provider.js';
 import { isEnrichmentError, type Enricher, type LookupResult } from '../../enrich/layer.js';
@@ -35,7 +35,7 @@ const MAX_CANDIDATES = 5000;
 const CHUNK = 200;
 /** Incidents whose subjects one statement reads (each adds a part to a UNION ALL; SQLite allows 500). */
 const INCIDENTS_PER_QUERY = 200;
-/** Rows per multi-row upsert (9 parameters each); also bounds the statement texts kept (see upsert()). */
+/** Values per IN list of a delete. */
 const ROWS_PER_STATEMENT = 100;
 
 /** The order types are taken in when the cap applies: who and where first, then indicators. */
@@ -397,7 +397,7 @@ const rowKey = (r: RowKey) => `${r.incident_id}\u0000${r.provider}\u0000${r.subj
  * per incident, whether anything stored changed. Skipping unchanged answers matters: an incident is
  * re-enriched whenever an alert joins it, and most of its answers are the same as last time.
  */
-async function writeEnrichments(tx: Tx, dialect: DialectName, batch: readonly IncidentEnrichment[], now: number): Promise<Set<string>> {
+async function writeEnrichments(tx: Tx, batch: readonly IncidentEnrichment[], now: number): Promise<Set<string>> {
   const changed = new Set<string>();
   if (batch.length === 0) return changed;
   const good: EnrichmentTable[] = [];
@@ -431,8 +431,8 @@ async function writeEnrichments(tx: Tx, dialect: DialectName, batch: readonly In
     }
     if (changed.has(e.incidentId)) e.after.version = e.version + 1;
   }
-  for (let i = 0; i < good.length; i += ROWS_PER_STATEMENT) await upsert(tx, dialect, 'answers', good.slice(i, i + ROWS_PER_STATEMENT));
-  for (let i = 0; i < failed.length; i += ROWS_PER_STATEMENT) await upsert(tx, dialect, 'failures', failed.slice(i, i + ROWS_PER_STATEMENT));
+  await insertRows(tx, 'enrichments', COLUMNS, good, { onConflict: ON_CONFLICT.answers });
+  await insertRows(tx, 'enrichments', COLUMNS, failed, { onConflict: ON_CONFLICT.failures });
   if (stale.length > 0) await deleteStale(tx, stale);
   const bumped = [...changed];
   for (let i = 0; i < bumped.length; i += CHUNK) {
@@ -458,34 +458,14 @@ const sameAnswer = (a: StoredAnswer, b: EnrichmentTable) =>
 
 const COLUMNS = ['incident_id', 'provider', 'subject_type', 'subject_value', 'found', 'data', 'error', 'fetched_at', 'revision'] as const;
 const ON_CONFLICT = {
-  answers: sql`on conflict ("incident_id", "provider", "subject_type", "subject_value") do update set
+  answers: `on conflict ("incident_id", "provider", "subject_type", "subject_value") do update set
     "found" = excluded."found", "data" = excluded."data", "error" = null, "fetched_at" = excluded."fetched_at",
     "revision" = excluded."revision"`,
   // An earlier good answer beats a new failure (a rate-limited re-run must not erase what we knew).
-  failures: sql`on conflict ("incident_id", "provider", "subject_type", "subject_value") do update set
+  failures: `on conflict ("incident_id", "provider", "subject_type", "subject_value") do update set
     "data" = excluded."data", "error" = excluded."error", "fetched_at" = excluded."fetched_at"
     where "enrichments"."error" is not null`,
 };
-/** Statement text by dialect, kind and row count (at most ROWS_PER_STATEMENT of each). */
-const upsertTexts = new Map<string, string>();
-
-/**
- * A multi-row upsert into `enrichments`. Building a statement of a hundred rows costs the query builder more
- * than the database spends running it, and its text depends only on the dialect and the row count: each text
- * is built once, then run with the rows' values (a template's parameters come in the order they are written).
- */
-async function upsert(tx: Tx, dialect: DialectName, kind: keyof typeof ON_CONFLICT, rows: readonly EnrichmentTable[]): Promise<void> {
-  const key = `${dialect}:${kind}:${rows.length}`;
-  let text = upsertTexts.get(key);
-  if (text === undefined) {
-    const tuple = sql`(${sql.join(COLUMNS.map(() => null))})`;
-    text = sql`insert into "enrichments" (${sql.join(COLUMNS.map((c) => sql.ref(c)))}) values ${sql.join(rows.map(() => tuple))} ${ON_CONFLICT[kind]}`.compile(tx).sql;
-    upsertTexts.set(key, text);
-  }
-  const params: unknown[] = [];
-  for (const r of rows) for (const c of COLUMNS) params.push(r[c]);
-  await tx.executeQuery(CompiledQuery.raw(text, params));
-}
 
 /** Deletes these rows: one statement per incident, provider and subject type. */
 async function deleteStale(tx: Tx, stale: readonly RowKey[]): Promise<void> {
@@ -541,7 +521,7 @@ export function createEnrichStage(deps: EnrichStageDeps): Stage<IncidentEnrichme
     async write(tx: Tx, _items, computed: IncidentEnrichment[]) {
       const t = now();
       const present = computed.filter((e) => e.exists);
-      const changed = await writeEnrichments(tx, deps.store.dialect, present, t);
+      const changed = await writeEnrichments(tx, present, t);
       // The timeline notes what the enrichment found when it changed, not every re-run that found the same.
       await addTimeline(
         tx,

@@ -5,6 +5,7 @@
 import type { Stage } from '../stage.js';
 import type { ClaimedItem } from '../../store/queue.js';
 import { enqueue } from '../../store/queue.js';
+import { insertRows } from '../../store/insert-rows.js';
 import type { Store, Tx } from '../../store/store.js';
 import type { AlertDraft, Alert } from '../../model/alert.js';
 import { severityLabel } from '../../model/alert.js';
@@ -96,21 +97,20 @@ export function createNormalizeStage(
       c.stored = [];
       for (let i = 0; i < c.alerts.length; i += CHUNK) {
         const chunk = c.alerts.slice(i, i + CHUNK);
-        const ids = await tx
-          .insertInto('alerts')
-          .values(chunk.map(({ alert, fingerprint, intakeId }) => alertRow(alert, fingerprint, intakeId)))
-          .onConflict((oc) => oc.columns(['source', 'detector', 'vendor_id']).doNothing())
-          .returning('id')
-          .execute();
-        const fresh = new Set(ids.map((r) => r.id));
+        const ids = await insertRows(
+          tx,
+          'alerts',
+          ALERT_COLUMNS,
+          chunk.map(({ alert, fingerprint, intakeId }) => alertRow(alert, fingerprint, intakeId)),
+          { onConflict: 'on conflict ("source", "detector", "vendor_id") do nothing', returning: ['id'] },
+        );
+        const fresh = new Set(ids.map((r) => r.id as string));
         const obs = chunk
           .filter(({ alert }) => fresh.has(alert.id))
           .flatMap(({ alert }) =>
             alert.observables.map((o) => ({ alert_id: alert.id, type: o.type, value: o.value, role: o.role, time: Date.parse(alert.time) })),
           );
-        for (let j = 0; j < obs.length; j += CHUNK) {
-          await tx.insertInto('observables').values(obs.slice(j, j + CHUNK)).onConflict((oc) => oc.doNothing()).execute();
-        }
+        await insertRows(tx, 'observables', ['alert_id', 'type', 'value', 'role', 'time'], obs, { onConflict: 'on conflict do nothing' });
         inserted.push(...fresh);
         for (const { alert } of chunk) if (fresh.has(alert.id)) c.stored.push(alert);
       }
@@ -150,6 +150,11 @@ export function createNormalizeStage(
   };
 }
 
+
+const ALERT_COLUMNS = [
+  'id', 'intake_id', 'source', 'detector', 'vendor_id', 'fingerprint', 'time', 'received_at', 'title', 'severity',
+  'rule_id', 'host', 'user_name', 'incident_id', 'repeat_count', 'last_repeat_at', 'doc', 'raw',
+] as const satisfies ReadonlyArray<keyof ReturnType<typeof alertRow>>;
 
 function alertRow(alert: Alert, fingerprint: string, intakeId: string) {
   const { raw, ...doc } = alert;

@@ -11,6 +11,7 @@
 import type { Stage } from '../stage.js';
 import { enqueue, type ClaimedItem } from '../../store/queue.js';
 import type { Store, Tx } from '../../store/store.js';
+import { insertRows } from '../../store/insert-rows.js';
 import { addTimeline, loadIncidentDetails, updateIncidents, type DetailParts } from '../../store/incidents.js';
 import type { Score } from '../../model/score.js';
 import { readsUnfoundAnswers, scoreIncident } from '../../score/index.js';
@@ -34,8 +35,6 @@ export interface IncidentScore {
 /** What is stored: the Score plus the profile version that produced it. */
 export type StoredScore = Score & { profile_version: string };
 
-/** Rows per multi-row insert. */
-const CHUNK = 500;
 
 export function createScoreStage(deps: ScoreStageDeps): Stage<IncidentScore[]> {
   const now = deps.now ?? Date.now;
@@ -68,17 +67,15 @@ export function createScoreStage(deps: ScoreStageDeps): Stage<IncidentScore[]> {
 
 async function record(tx: Tx, changed: readonly IncidentScore[], deps: ScoreStageDeps, now: number): Promise<void> {
   const docs = changed.map((s) => JSON.stringify({ ...s.score, profile_version: deps.profile.version } satisfies StoredScore));
-  for (let i = 0; i < changed.length; i += CHUNK) {
-    const rows = changed.slice(i, i + CHUNK).map((s, k) => ({
-      incident_id: s.incidentId,
-      profile: s.score.profile,
-      total: s.score.total,
-      doc: docs[i + k]!,
-      config_version: deps.configVersion,
-      created_at: now,
-    }));
-    await tx.insertInto('scores').values(rows).execute();
-  }
+  const rows = changed.map((s, k) => ({
+    incident_id: s.incidentId,
+    profile: s.score.profile,
+    total: s.score.total,
+    doc: docs[k]!,
+    config_version: deps.configVersion,
+    created_at: now,
+  }));
+  await insertRows(tx, 'scores', ['incident_id', 'profile', 'total', 'doc', 'config_version', 'created_at'], rows);
   await updateIncidents(tx, changed.map((s, k) => ({ id: s.incidentId, score: docs[k]!, score_total: s.score.total })), now);
   await addTimeline(tx, changed.map((s) => ({ incident_id: s.incidentId, at: now, kind: 'scored' as const, summary: summary(s.score) })));
 }
