@@ -81,6 +81,14 @@ test('sqlite store: redoable work commits with synchronous=NORMAL, and FULL hold
     assert.equal((await backlog(store.db)).normalize, 1);
   }));
 
+test('sqlite store: statement journals stay in memory; the WAL is checkpointed every 10,000 pages', () =>
+  withFileStore(async (store) => {
+    const pragma = async (name: string) => Object.values((await sql.raw<Record<string, number>>(`pragma ${name}`).execute(store.db)).rows[0]!)[0];
+    assert.equal(await pragma('temp_store'), 2); // MEMORY
+    assert.equal(await pragma('wal_autocheckpoint'), 10_000);
+    assert.equal(await pragma('journal_mode'), 'wal');
+  }));
+
 for (const dialect of DIALECTS) {
   test(`store on ${dialect}: redoable work is committed like any other`, async () => {
     const t = await openTestStore(dialect);

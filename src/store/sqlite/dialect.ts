@@ -57,6 +57,13 @@ export function sqliteDialect(config: SqliteConfig): StoreDialect {
       db.pragma(`busy_timeout = ${LOCK_TIMEOUT_MS}`);
       db.pragma('foreign_keys = ON');
       db.pragma('cache_size = -65536');
+      // Multi-row statements keep a statement journal (to undo just that statement); past 64 KiB SQLite put
+      // it in a temporary file, a fifth of everything the pipeline wrote. In memory, it is never written.
+      db.pragma('temp_store = MEMORY');
+      // Checkpoint the WAL every ~40 MB instead of every ~4 MB: a page the pipeline rewrites many times
+      // between two checkpoints is copied into the database once. With the above, the pipeline writes ~35%
+      // fewer bytes and takes ~10% less time (bench/stages.ts).
+      db.pragma('wal_autocheckpoint = 10000');
       // From here on a locked database is waited for by PatientConnection, without blocking the thread.
       db.pragma('busy_timeout = 0');
       return new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(db) }) });
