@@ -56,20 +56,26 @@ export interface IncidentEnrichment {
   exists: boolean;
   /** The answers asked for this time. */
   results: LookupResult[];
-  /** The incident's stored answers before this run, by rowKey (data only for providers without a revision). */
+  /**
+   * The incident's stored answers before this run, by answerKey (data only for providers without a
+   * revision). Possibly this worker's copy: write() leaves it as it is and lists its `changes` instead.
+   */
   stored: Map<string, StoredAnswer>;
   /**
    * Stored answers kept, not asked again: made at their provider's current revision, about a subject asked
-   * about this run. `rows` by rowKey; `found` counts those that found something.
+   * about this run. `rows` by answerKey; `found` counts those that found something.
    */
   kept: { rows: ReadonlySet<string>; found: number };
   /** Providers that answered (or had a kept answer about) any of its subjects. */
   providers: number;
   /** Each provider's data revision for this run (providers that have one). */
   revisions: ReadonlyMap<string, string>;
-  /** incidents.enrich_version as read; write() sets `after` (the stored answers once committed) and its version. */
+  /**
+   * incidents.enrich_version as read. write() sets `after`: the version once committed, and what changes in
+   * `stored` (an answer by key, or null when its row goes), which afterCommit applies to this worker's copy.
+   */
   version: number;
-  after?: { version: number; stored: Map<string, StoredAnswer> };
+  after?: { version: number; changes: Array<[string, StoredAnswer | null]> };
   subjects: number;
   /** Subjects left out by the cap. */
   omitted: number;
@@ -245,30 +251,31 @@ async function enrichMany(
   // subject over the cap is not asked about, and its answers go as stale).
   const kept = incidents.map((inc, i) => {
     const mine = stored.get(inc.id);
-    const keys = new Set<string>(); // answerKey, for lookupBatch to skip
-    const rows = new Set<string>(); // rowKey, for writeEnrichments
+    const rows = new Set<string>(); // answerKey, for lookupBatch to skip and writeEnrichments to keep
     const providers = new Set<string>();
     let found = 0;
-    for (const subject of subjects[i]!.subjects) {
-      for (const p of deps.enricher.providersFor(subject.type)) {
-        const key = rowKey({ incident_id: inc.id, provider: p.name, subject_type: subject.type, subject_value: subject.value });
-        const row = mine?.get(key);
-        if (!row || row.error !== null || !stillCurrent(row, p, revisions, t)) continue;
-        keys.add(answerKey(p.name, subject.type, subject.value));
-        rows.add(key);
-        providers.add(p.name);
-        if (Number(row.found)) found++;
+    if (mine?.size) {
+      for (const subject of subjects[i]!.subjects) {
+        for (const p of deps.enricher.providersFor(subject.type)) {
+          const key = answerKey(p.name, subject.type, subject.value);
+          const row = mine.get(key);
+          if (!row || row.error !== null || !stillCurrent(row, p, revisions, t)) continue;
+          rows.add(key);
+          providers.add(p.name);
+          if (Number(row.found)) found++;
+        }
       }
     }
-    return { keys, rows, providers, found };
+    return { rows, providers, found };
   });
   const results = await deps.enricher.lookupBatch(
     subjects.map((s) => s.subjects),
-    (list, provider, subject) => kept[list]!.keys.has(answerKey(provider.name, subject.type, subject.value)),
+    (list, provider, subject) => kept[list]!.rows.size > 0 && kept[list]!.rows.has(answerKey(provider.name, subject.type, subject.value)),
   );
   const byId = new Map(
     incidents.map((inc, i) => {
-      const providers = new Set([...kept[i]!.providers, ...results[i]!.map((r) => r.provider)]);
+      const providers = new Set(kept[i]!.providers);
+      for (const r of results[i]!) providers.add(r.provider);
       return [
         inc.id,
         {
@@ -312,6 +319,7 @@ function stillCurrent(row: StoredAnswer, p: EnrichmentProvider, revisions: Reado
   return p.reuseMs !== undefined && now - row.checked_at < p.reuseMs;
 }
 
+/** An answer's key among its incident's answers. */
 const answerKey = (provider: string, type: string, value: string) => `${provider}\u0000${type}\u0000${value}`;
 
 /** The current data revision of every provider that has one (a stat of its files at most once a second). */
@@ -329,7 +337,7 @@ async function providerRevisions(enricher: Enricher): Promise<Map<string, string
 }
 
 /**
- * The stored answers of these incidents, by incident and rowKey. `data` is read only for answers without a
+ * The stored answers of these incidents, by incident and answerKey. `data` is read only for answers without a
  * revision (history, remote sources): those are compared with the new answer; an answer with a revision is
  * either kept as it is or, its provider's data having changed, written again.
  */
@@ -345,7 +353,7 @@ async function storedAnswers(db: Db, ids: readonly string[]): Promise<Map<string
     for (const r of rows) {
       let m = out.get(r.incident_id);
       if (!m) out.set(r.incident_id, (m = new Map()));
-      m.set(rowKey(r), { ...r, checked_at: Number(r.fetched_at) });
+      m.set(keyOfRow(r), { ...r, checked_at: Number(r.fetched_at) });
     }
   }
   return out;
@@ -388,7 +396,7 @@ function rowMaker(now: number, revisions: ReadonlyMap<string, string>): (inciden
 }
 
 type RowKey = Pick<EnrichmentTable, 'incident_id' | 'provider' | 'subject_type' | 'subject_value'>;
-const rowKey = (r: RowKey) => `${r.incident_id}\u0000${r.provider}\u0000${r.subject_type}\u0000${r.subject_value}`;
+const keyOfRow = (r: RowKey) => answerKey(r.provider, r.subject_type, r.subject_value);
 
 /**
  * Stores the answers of a batch of incidents: multi-row upserts of the answers that are new or differ from
@@ -404,29 +412,29 @@ async function writeEnrichments(tx: Tx, batch: readonly IncidentEnrichment[], no
   const failed: EnrichmentTable[] = [];
   const stale: StoredAnswer[] = [];
   for (const e of batch) {
-    const after = new Map(e.stored);
-    e.after = { version: e.version, stored: after };
+    const changes: Array<[string, StoredAnswer | null]> = [];
+    e.after = { version: e.version, changes };
     const toRow = rowMaker(now, e.revisions);
     const asked = new Set<string>();
     for (const r of e.results) {
       const row = toRow(e.incidentId, r);
-      const key = rowKey(row);
+      const key = keyOfRow(row);
       const before = e.stored.get(key);
       asked.add(key);
       if (before && (row.error === null ? sameAnswer(before, row) : before.error === null || sameAnswer(before, row))) {
         // Stored as it was (with its first fetch time); this worker's copy notes that it was confirmed now.
-        if (row.error === null) after.set(key, { ...before, checked_at: now });
+        if (row.error === null) changes.push([key, { ...before, checked_at: now }]);
         continue;
       }
       (row.error === null ? good : failed).push(row);
-      after.set(key, { ...row, data: row.revision === null ? row.data : null, checked_at: now });
+      changes.push([key, { ...row, data: row.revision === null ? row.data : null, checked_at: now }]);
       changed.add(e.incidentId);
     }
     // Stored rows neither kept nor asked about again are stale.
     for (const [key, row] of e.stored) {
       if (e.kept.rows.has(key) || asked.has(key)) continue;
       stale.push(row);
-      after.delete(key);
+      changes.push([key, null]);
       changed.add(e.incidentId);
     }
     if (changed.has(e.incidentId)) e.after.version = e.version + 1;
@@ -516,7 +524,15 @@ export function createEnrichStage(deps: EnrichStageDeps): Stage<IncidentEnrichme
       return enrichMany(deps, historyProviders, copies, [...new Set(items.map((i) => i.item_id))], now());
     },
     afterCommit(_items, computed) {
-      for (const e of computed) if (e.after) copies.set(e.incidentId, e.after);
+      // The answers as committed: the ones read (or this worker's copy of them), changed as write() listed.
+      for (const e of computed) {
+        if (!e.after) continue;
+        for (const [key, answer] of e.after.changes) {
+          if (answer) e.stored.set(key, answer);
+          else e.stored.delete(key);
+        }
+        copies.set(e.incidentId, { version: e.after.version, stored: e.stored });
+      }
     },
     async write(tx: Tx, _items, computed: IncidentEnrichment[]) {
       const t = now();
