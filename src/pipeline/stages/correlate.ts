@@ -30,6 +30,9 @@ interface AlertIn {
 
 type TimelineRow = Parameters<typeof addTimeline>[1][number];
 type Incident = Selectable<IncidentTable>;
+/** What correlation reads and changes of an incident (not its score and decision documents). */
+const TRACKED = ['id', 'status', 'first_seen', 'last_seen', 'alert_count', 'severity', 'host', 'user_name', 'updated_at'] as const;
+type Tracked = Pick<Incident, (typeof TRACKED)[number]>;
 const CHUNK = 400;
 
 async function selectIn<T>(values: readonly string[], run: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
@@ -76,12 +79,12 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
   );
   const incidentIds = [...new Set([...fps.map((f) => f.incident_id), ...keyRows.map((k) => k.incident_id)].filter((x): x is string => !!x))];
   const incidents = new Map(
-    (await selectIn(incidentIds, (c) => tx.selectFrom('incidents').selectAll().where('id', 'in', c).execute())).map((i) => [i.id, i]),
+    (await selectIn(incidentIds, (c) => tx.selectFrom('incidents').select(TRACKED).where('id', 'in', c).execute())).map((i): [string, Tracked] => [i.id, i]),
   );
 
   const fpMap = new Map(fps.map((f) => [f.fingerprint, { ...f }]));
   const keyMap = new Map(keyRows.map((k) => [k.key, { ...k }]));
-  const created = new Set<string>();
+  const created = new Map<string, Incident>();
   const changed = new Set<string>();
   const touched = new Set<string>(); // incidents with new (non-repeat) alerts: re-enrich, re-score, re-decide
   const assign = new Map<string, string[]>(); // incident → alert ids
@@ -92,7 +95,7 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
     const inc = id ? incidents.get(id) : undefined;
     return inc && inc.status !== 'closed' ? inc : undefined;
   };
-  const link = (inc: Incident, a: AlertIn) => {
+  const link = (inc: Tracked, a: AlertIn) => {
     const list = assign.get(inc.id) ?? [];
     list.push(a.alert.id);
     assign.set(inc.id, list);
@@ -118,16 +121,17 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
       continue;
     }
     const keys = keysOf.get(a.alert.id)!;
-    let inc: Incident | undefined;
+    let inc: Tracked | undefined;
     for (const k of keys) {
       const row = keyMap.get(k);
       const cand = row && a.time - row.last_seen <= s.groupWindowMs ? open(row.incident_id) : undefined;
       if (cand && (!inc || cand.last_seen > inc.last_seen)) inc = cand;
     }
     if (!inc) {
-      inc = newIncident(a, now);
-      incidents.set(inc.id, inc);
-      created.add(inc.id);
+      const fresh = newIncident(a, now);
+      incidents.set(fresh.id, fresh);
+      created.set(fresh.id, fresh);
+      inc = fresh;
     } else {
       inc.alert_count += 1;
       inc.severity = Math.max(inc.severity, a.alert.severity);
@@ -141,8 +145,8 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
     timeline.push({ incident_id: inc.id, at: a.time, kind: 'alert', summary: `${a.alert.detector}: ${a.alert.title}`, alert_id: a.alert.id });
   }
 
-  const newRows = [...created].map((id) => incidents.get(id)!);
-  await insertRows(tx, 'incidents', INCIDENT_COLUMNS, newRows);
+  // A new incident's row is the object correlation went on changing.
+  await insertRows(tx, 'incidents', INCIDENT_COLUMNS, [...created.values()]);
   await updateIncidents(
     tx,
     [...changed].map((id) => {
