@@ -36,7 +36,6 @@ export interface ManagedIntakeWriter extends IntakeWriter {
   close(): Promise<void>;
 }
 
-
 export function createIntakeWriter(store: Store, options: IntakeWriterOptions): ManagedIntakeWriter {
   let pending: Pending[] = [];
   let scheduled = false;
