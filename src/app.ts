@@ -19,6 +19,7 @@ import { createCorrelateStage } from './pipeline/stages/correlate.js';
 import { buildWorkerStages, type WorkerStages } from './pipeline/stages/index.js';
 import { buildActionExecutor, type RunningExecutor } from './actions/wiring.js';
 import { startPipelineThread } from './thread/pipeline.js';
+import { warmUp } from './pipeline/warm-up.js';
 import { createNormalizer, loadDetectors } from './detectors/lib/registry.js';
 import { buildApi } from './api/server.js';
 import { countActiveTokens, createAuthenticator, ensureToken, newToken } from './api/auth.js';
@@ -46,6 +47,11 @@ export interface FidoOptions {
   pipelineThread?: boolean;
   /** Runs exactly these parts, whatever FIDO_ROLE says (the pipeline thread runs worker + actions). */
   parts?: ReadonlyArray<Exclude<ProcessRole, 'all'>>;
+  /**
+   * Warm the pipeline on made-up alerts before it takes work (pipeline/warm-up.ts), unless the config says
+   * `pipeline.warm_up: false`. `fido start` does; tests that drive the pipeline need not.
+   */
+  warmUp?: boolean;
 }
 
 export interface Fido {
@@ -97,6 +103,10 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
 
   const stages: Stage<unknown>[] = [];
   let workers: WorkerStages | null = null;
+  if (runs('worker') && !offline && opts.warmUp && config.pipeline?.warm_up !== false) {
+    const warmed = await warmUp(opts.loaded, { dataDir: env.FIDO_DATA_DIR ?? './data', log: logger });
+    logger.info(warmed, 'pipeline warmed up');
+  }
   if (runs('worker')) {
     stages.push(createNormalizeStage(store, normalizer, timeZones) as Stage<unknown>);
     stages.push(
@@ -108,7 +118,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
     workers = await buildWorkerStages({ store, loaded: opts.loaded });
     stages.push(...workers.stages);
   }
-  const thread = threaded ? await startPipelineThread({ configFile: opts.loaded.file, env: { ...env } }, logger) : null;
+  const thread = threaded ? await startPipelineThread({ configFile: opts.loaded.file, env: { ...env }, warmUp: opts.warmUp ?? false }, logger) : null;
   const pipeline = thread?.pipeline ?? createPipeline({ store, stages, owner, log: logger });
 
   const intake = offline || runs('intake', 'api')

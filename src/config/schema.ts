@@ -120,6 +120,16 @@ export const ConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    pipeline: Type.Optional(
+      Type.Object(
+        {
+          warm_up: Type.Optional(
+            Type.Boolean({ description: '`fido start` first runs the pipeline on made-up alerts in a scratch store (default true)' }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     sources: Type.Optional(Type.Array(SourceSchema)),
     detectors: Type.Optional(
       Type.Object({ json: Type.Optional(Type.Array(JsonMappingSchema)) }, { additionalProperties: false }),

@@ -71,5 +71,11 @@ export interface ProviderDeps {
 }
 
 export interface ProviderKind extends ComponentKind {
+  /**
+   * Answers from this machine only (its files, Fido's store), never from a service: such providers may be
+   * asked about made-up subjects, as the pipeline's warm-up does (pipeline/warm-up.ts). Leave it out for
+   * anything that asks over the network.
+   */
+  readonly local?: true;
   create(entry: ComponentEntry, deps: ProviderDeps): Promise<EnrichmentProvider>;
 }

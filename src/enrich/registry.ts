@@ -12,6 +12,9 @@ import indicators from './providers/indicators.js';
 
 export const providerKinds: readonly ProviderKind[] = [netsegments, inventory, allowlist, history, indicators];
 
+/** Whether providers of this kind answer from this machine only (ProviderKind.local). */
+export const isLocalKind = (kind: string): boolean => providerKinds.find((k) => k.kind === kind)?.local === true;
+
 export interface ProvidersDeps {
   store: Store;
   /** Directory of the config file: relative data-file paths resolve against it. */

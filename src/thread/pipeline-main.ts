@@ -14,7 +14,7 @@ const send = (m: FromPipelineThread) => port.postMessage(m);
 
 try {
   const loaded = await loadConfig(data.configFile, data.env);
-  const fido = await startFido({ loaded, env: data.env, parts: ['worker', 'actions'] });
+  const fido = await startFido({ loaded, env: data.env, parts: ['worker', 'actions'], warmUp: data.warmUp });
   port.on('message', (m: ToPipelineThread) => {
     if (m.type === 'wake') fido.pipeline.wake('normalize');
     else if (m.type === 'metrics') void registry.getMetricsAsJSON().then((metrics) => send({ type: 'metrics', id: m.id, metrics }));

@@ -5,6 +5,8 @@ export interface PipelineThreadData {
   /** The config file the main thread loaded; the thread loads the same file (same version). */
   configFile: string;
   env: Record<string, string | undefined>;
+  /** See FidoOptions.warmUp. */
+  warmUp: boolean;
 }
 
 export type ToPipelineThread =

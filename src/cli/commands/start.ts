@@ -18,7 +18,7 @@ export function register(program: Command): void {
         return;
       }
       let firstToken: string | null = null;
-      const fido = await startFido({ loaded, pipelineThread: true, onBootstrapToken: (t) => (firstToken = t) });
+      const fido = await startFido({ loaded, pipelineThread: true, warmUp: true, onBootstrapToken: (t) => (firstToken = t) });
       const out = [`Fido is running: ${fido.url ?? '(no API in this role)'}`, `config: ${loaded.file} (version ${loaded.version})`, `store: ${fido.store.dialect}`];
       if (firstToken) {
         out.push(

@@ -211,6 +211,7 @@ export function matchEntries(idx: AllowIndex, subject: LookupSubject): AllowEntr
 
 const allowlist: ProviderKind = {
   kind: 'allowlist',
+  local: true,
   description: 'Allowlist of vetted indicators, hosts and users, each with a reason, optional rule scope and expiry',
   configSchema: Schema,
   async create(entry, deps): Promise<EnrichmentProvider> {

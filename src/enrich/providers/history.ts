@@ -297,6 +297,7 @@ export function isHistoryData(data: Record<string, unknown>): data is Record<str
 
 const history: ProviderKind = {
   kind: 'history',
+  local: true,
   description: "Fido's own history: earlier alerts, incidents and analyst verdicts for the same host, user or indicator",
   configSchema: Schema,
   async create(entry, deps): Promise<EnrichmentProvider> {

@@ -179,6 +179,7 @@ const MAX_MATCHES = 20;
 
 const indicators: ProviderKind = {
   kind: 'indicators',
+  local: true,
   description: 'Local indicator lists (CSV or text): IPs, CIDRs, domains, URLs, e-mail addresses and hashes with a verdict',
   configSchema: Schema,
   async create(entry, deps): Promise<EnrichmentProvider> {

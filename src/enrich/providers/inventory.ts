@@ -140,6 +140,7 @@ export function findAsset(idx: InventoryIndex, subject: LookupSubject): Found | 
 
 const inventory: ProviderKind = {
   kind: 'inventory',
+  local: true,
   description: 'Asset inventory CSV: host, IP or MAC → owner, OS, criticality, tags (reloads on change)',
   configSchema: Schema,
   async create(entry, deps): Promise<EnrichmentProvider> {

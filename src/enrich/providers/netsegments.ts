@@ -106,6 +106,7 @@ function buildTable(segments: readonly Segment[]): CidrTable<Segment> {
 
 const netsegments: ProviderKind = {
   kind: 'netsegments',
+  local: true,
   description: 'Network segments: IP → segment name, zone and criticality (longest-prefix match, IPv4 and IPv6)',
   configSchema: Schema,
   async create(entry, deps): Promise<EnrichmentProvider> {
