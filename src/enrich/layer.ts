@@ -30,6 +30,7 @@ import type { EnrichmentProvider, LookupSubject, ProviderAnswer } from './provid
 import { enrichLookups } from '../metrics.js';
 import { iso } from '../util/time.js';
 import { log } from '../util/log.js';
+import { chunksOf } from '../store/chunks.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Settings
@@ -454,8 +455,7 @@ export function createEnricher(opts: EnricherOptions): Enricher {
     const found = new Map<string, CacheEntry>();
     if (!store || p.provider.local) return found;
     try {
-      for (let i = 0; i < keys.length; i += WARM_CHUNK) {
-        const chunk = keys.slice(i, i + WARM_CHUNK);
+      for (const chunk of chunksOf(keys, WARM_CHUNK)) {
         const rows = await store.db
           .selectFrom('enrich_cache')
           .select(['key', 'found', 'data', 'fetched_at', 'expires_at'])

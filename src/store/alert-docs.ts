@@ -9,6 +9,7 @@
 import type { Alert } from '../model/alert.js';
 import type { Db } from './store.js';
 import { parseStored } from '../util/json.js';
+import { chunksOf } from './chunks.js';
 
 /** An Alert as stored in `alerts.doc` (without `raw`). */
 export type AlertDoc = Readonly<Omit<Alert, 'raw'>>;
@@ -41,9 +42,8 @@ export class AlertDocs {
         out.set(id, doc);
       } else missing.push(id);
     }
-    for (let i = 0; i < missing.length; i += CHUNK) {
-      const rows = await db.selectFrom('alerts').select(['id', 'doc']).where('id', 'in', missing.slice(i, i + CHUNK)).execute();
-      for (const r of rows) {
+    for (const chunk of chunksOf(missing, CHUNK)) {
+      for (const r of await db.selectFrom('alerts').select(['id', 'doc']).where('id', 'in', chunk).execute()) {
         const doc = deepFreeze(parseStored<Omit<Alert, 'raw'>>(r.doc, 'alert')!);
         this.#put(r.id, doc);
         out.set(r.id, doc);

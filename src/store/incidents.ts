@@ -14,6 +14,7 @@ import { iso } from '../util/time.js';
 import { parseStored } from '../util/json.js';
 import { updateRows, type RowUpdate } from './update-rows.js';
 import type { AlertDocs } from './alert-docs.js';
+import { chunksOf } from './chunks.js';
 
 export function toIncident(row: Selectable<IncidentTable>): Incident {
   return {
@@ -92,7 +93,7 @@ const TIMELINE_LIMIT = 1000;
 export async function loadIncidentDetails(db: Db, ids: readonly string[], opts: DetailOptions = {}): Promise<Map<string, IncidentDetail>> {
   const out = new Map<string, IncidentDetail>();
   const unique = [...new Set(ids)];
-  for (let i = 0; i < unique.length; i += DETAIL_CHUNK) await loadChunk(db, unique.slice(i, i + DETAIL_CHUNK), opts, out);
+  for (const chunk of chunksOf(unique, DETAIL_CHUNK)) await loadChunk(db, chunk, opts, out);
   return out;
 }
 

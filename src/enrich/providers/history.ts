@@ -25,6 +25,7 @@ import { VERDICTS, type Verdict } from '../../model/incident.js';
 import { providerSettingsSchema } from '../layer.js';
 import { normalizeValue } from '../values.js';
 import { iso, isoOrNull } from '../../util/time.js';
+import { chunksOf } from '../../store/chunks.js';
 
 const Schema = Type.Object(
   {
@@ -188,11 +189,11 @@ type Listed = { row: IncidentRow; times?: { first_seen: string; last_seen: strin
 
 async function incidentRows(db: Db, ids: readonly string[]): Promise<Map<string, Listed>> {
   const out = new Map<string, Listed>();
-  for (let i = 0; i < ids.length; i += CHUNK) {
+  for (const chunk of chunksOf(ids, CHUNK)) {
     const rows = await db
       .selectFrom('incidents')
       .select(['id', 'title', 'status', 'verdict', 'first_seen', 'last_seen', 'score_total'])
-      .where('id', 'in', ids.slice(i, i + CHUNK))
+      .where('id', 'in', chunk)
       .execute();
     for (const r of rows) out.set(r.id, { row: r });
   }

@@ -16,6 +16,7 @@ import { addTimeline, updateIncidents } from '../../store/incidents.js';
 import { updateRows } from '../../store/update-rows.js';
 import { insertRows } from '../../store/insert-rows.js';
 import { ulid } from '../../util/ulid.js';
+import { selectInChunks } from '../../store/chunks.js';
 
 export interface CorrelateSettings {
   dedupWindowMs: number;
@@ -35,11 +36,7 @@ const TRACKED = ['id', 'status', 'first_seen', 'last_seen', 'alert_count', 'seve
 type Tracked = Pick<Incident, (typeof TRACKED)[number]>;
 const CHUNK = 400;
 
-async function selectIn<T>(values: readonly string[], run: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
-  const out: T[] = [];
-  for (let i = 0; i < values.length; i += CHUNK) out.push(...(await run(values.slice(i, i + CHUNK))));
-  return out;
-}
+const selectIn = <T>(values: readonly string[], select: (chunk: string[]) => Promise<readonly T[]>) => selectInChunks(values, CHUNK, select);
 
 export function createCorrelateStage(store: Store, settings: CorrelateSettings, batchSize = 500): Stage<AlertIn[]> {
   return {

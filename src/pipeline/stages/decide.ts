@@ -28,6 +28,7 @@ import { approvalTimeoutParams } from '../../actions/executor.js';
 import { ulid } from '../../util/ulid.js';
 import { alertDecisionSeconds } from '../../metrics.js';
 import { iso } from '../../util/time.js';
+import { chunksOf } from '../../store/chunks.js';
 
 export interface DecideStageDeps {
   store: Store;
@@ -107,20 +108,17 @@ async function record(tx: Tx, changed: readonly IncidentDecision[], deps: Decide
   const docs = decisions.map((d) => JSON.stringify(d));
   // Decision ids, for the outbox rows; each incident is at most once in a batch (one queue row per item).
   const ids = new Map<string, number>();
-  for (let i = 0; i < changed.length; i += CHUNK) {
-    const rows = changed.slice(i, i + CHUNK).map((d, k) => {
-      const decision = decisions[i + k]!;
-      return {
-        incident_id: d.incidentId,
-        rule: decision.rule,
-        outcome: decision.outcome,
-        doc: docs[i + k]!,
-        dry_run: decision.dry_run ? 1 : 0,
-        config_version: decision.config_version,
-        created_at: now,
-      };
-    });
-    for (const r of await tx.insertInto('decisions').values(rows).returning(['id', 'incident_id']).execute()) ids.set(r.incident_id, Number(r.id));
+  const rows = changed.map((d, k) => ({
+    incident_id: d.incidentId,
+    rule: decisions[k]!.rule,
+    outcome: decisions[k]!.outcome,
+    doc: docs[k]!,
+    dry_run: decisions[k]!.dry_run ? 1 : 0,
+    config_version: decisions[k]!.config_version,
+    created_at: now,
+  }));
+  for (const chunk of chunksOf(rows, CHUNK)) {
+    for (const r of await tx.insertInto('decisions').values(chunk).returning(['id', 'incident_id']).execute()) ids.set(r.incident_id, Number(r.id));
   }
   await updateIncidents(tx, changed.map((d, k) => ({ id: d.incidentId, decision: docs[k]! })), now);
   const queued = await queueActions(
@@ -141,11 +139,11 @@ async function record(tx: Tx, changed: readonly IncidentDecision[], deps: Decide
  */
 async function markDecided(tx: Tx, incidentIds: readonly string[], now: number): Promise<number[]> {
   const out: number[] = [];
-  for (let i = 0; i < incidentIds.length; i += CHUNK) {
+  for (const chunk of chunksOf(incidentIds, CHUNK)) {
     const rows = await tx
       .updateTable('alerts')
       .set({ decided_at: now })
-      .where('incident_id', 'in', incidentIds.slice(i, i + CHUNK))
+      .where('incident_id', 'in', chunk)
       .where('decided_at', 'is', null)
       .returning('received_at')
       .execute();
@@ -181,10 +179,10 @@ async function queueActions(
     }
   });
   const inserted = new Set<string>();
-  for (let i = 0; i < candidates.length; i += CHUNK) {
+  for (const chunk of chunksOf(candidates, CHUNK)) {
     const rows = await tx
       .insertInto('actions')
-      .values(candidates.slice(i, i + CHUNK).map((c) => c.row))
+      .values(chunk.map((c) => c.row))
       .onConflict((oc) => oc.column('idempotency_key').doNothing())
       .returning('idempotency_key')
       .execute();

@@ -27,6 +27,7 @@ import type { EnrichmentProvider, LookupSubject } from '../../enrich/provider.js
 import { isEnrichmentError, type Enricher, type LookupResult } from '../../enrich/layer.js';
 import { excludeIncident, isHistoryData } from '../../enrich/providers/history.js';
 import { parseIp } from '../../enrich/values.js';
+import { chunksOf } from '../../store/chunks.js';
 
 export const DEFAULT_MAX_SUBJECTS = 200;
 /** Distinct observables read per incident before the cap picks among them. */
@@ -229,12 +230,8 @@ async function enrichMany(
   t: number,
 ): Promise<IncidentEnrichment[]> {
   const found = new Map<string, IncidentRef & { enrich_version: number }>();
-  for (let i = 0; i < ids.length; i += CHUNK) {
-    const rows = await deps.store.db
-      .selectFrom('incidents')
-      .select(['id', 'host', 'user_name', 'enrich_version'])
-      .where('id', 'in', ids.slice(i, i + CHUNK))
-      .execute();
+  for (const chunk of chunksOf(ids, CHUNK)) {
+    const rows = await deps.store.db.selectFrom('incidents').select(['id', 'host', 'user_name', 'enrich_version']).where('id', 'in', chunk).execute();
     for (const r of rows) found.set(r.id, { ...r, enrich_version: Number(r.enrich_version) });
   }
   const incidents = ids.flatMap((id) => found.get(id) ?? []);
@@ -343,12 +340,12 @@ async function providerRevisions(enricher: Enricher): Promise<Map<string, string
  */
 async function storedAnswers(db: Db, ids: readonly string[]): Promise<Map<string, Map<string, StoredAnswer>>> {
   const out = new Map<string, Map<string, StoredAnswer>>();
-  for (let i = 0; i < ids.length; i += CHUNK) {
+  for (const chunk of chunksOf(ids, CHUNK)) {
     const rows = await db
       .selectFrom('enrichments')
       .select(['incident_id', 'provider', 'subject_type', 'subject_value', 'found', 'error', 'revision', 'fetched_at'])
       .select(sql<string | null>`case when "revision" is null then "data" else null end`.as('data'))
-      .where('incident_id', 'in', ids.slice(i, i + CHUNK))
+      .where('incident_id', 'in', chunk)
       .execute();
     for (const r of rows) {
       let m = out.get(r.incident_id);
@@ -442,13 +439,8 @@ async function writeEnrichments(tx: Tx, batch: readonly IncidentEnrichment[], no
   await insertRows(tx, 'enrichments', COLUMNS, good, { onConflict: ON_CONFLICT.answers });
   await insertRows(tx, 'enrichments', COLUMNS, failed, { onConflict: ON_CONFLICT.failures });
   if (stale.length > 0) await deleteStale(tx, stale);
-  const bumped = [...changed];
-  for (let i = 0; i < bumped.length; i += CHUNK) {
-    await tx
-      .updateTable('incidents')
-      .set({ enrich_version: sql<number>`enrich_version + 1` })
-      .where('id', 'in', bumped.slice(i, i + CHUNK))
-      .execute();
+  for (const chunk of chunksOf([...changed], CHUNK)) {
+    await tx.updateTable('incidents').set({ enrich_version: sql<number>`enrich_version + 1` }).where('id', 'in', chunk).execute();
   }
   return changed;
 }
@@ -485,13 +477,13 @@ async function deleteStale(tx: Tx, stale: readonly RowKey[]): Promise<void> {
     groups.set(k, g);
   }
   for (const g of groups.values()) {
-    for (let i = 0; i < g.values.length; i += ROWS_PER_STATEMENT) {
+    for (const values of chunksOf(g.values, ROWS_PER_STATEMENT)) {
       await tx
         .deleteFrom('enrichments')
         .where('incident_id', '=', g.incident_id)
         .where('provider', '=', g.provider)
         .where('subject_type', '=', g.subject_type)
-        .where('subject_value', 'in', g.values.slice(i, i + ROWS_PER_STATEMENT))
+        .where('subject_value', 'in', values)
         .execute();
     }
   }

@@ -14,6 +14,7 @@ import { alertFingerprint } from '../../correlate/fingerprint.js';
 import { ulid } from '../../util/ulid.js';
 import { iso } from '../../util/time.js';
 import { quarantined } from '../../metrics.js';
+import { chunksOf, selectInChunks } from '../../store/chunks.js';
 
 export type NormalizeResult =
   | { detector: string; alerts: AlertDraft[] }
@@ -62,11 +63,8 @@ export function createNormalizeStage(
     next: ['correlate'],
     batchSize,
     async compute(items: readonly ClaimedItem[]): Promise<Computed> {
-      const rows: IntakeRow[] = [];
       const ids = items.map((i) => i.item_id);
-      for (let i = 0; i < ids.length; i += CHUNK) {
-        rows.push(...(await store.db.selectFrom('intake').selectAll().where('id', 'in', ids.slice(i, i + CHUNK)).execute()));
-      }
+      const rows: IntakeRow[] = await selectInChunks(ids, CHUNK, (chunk) => store.db.selectFrom('intake').selectAll().where('id', 'in', chunk).execute());
       rows.sort((a, b) => (a.id < b.id ? -1 : 1));
       const out: Computed = { alerts: [], context: [], quarantine: [] };
       for (const row of rows) {
@@ -95,8 +93,7 @@ export function createNormalizeStage(
     async write(tx: Tx, _items, c: Computed): Promise<void> {
       const inserted: string[] = [];
       c.stored = [];
-      for (let i = 0; i < c.alerts.length; i += CHUNK) {
-        const chunk = c.alerts.slice(i, i + CHUNK);
+      for (const chunk of chunksOf(c.alerts, CHUNK)) {
         const ids = await insertRows(
           tx,
           'alerts',
@@ -114,8 +111,8 @@ export function createNormalizeStage(
         inserted.push(...fresh);
         for (const { alert } of chunk) if (fresh.has(alert.id)) c.stored.push(alert);
       }
-      for (let i = 0; i < c.context.length; i += CHUNK) {
-        const rows = c.context.slice(i, i + CHUNK).map((e) => ({
+      for (const chunk of chunksOf(c.context, CHUNK)) {
+        const rows = chunk.map((e) => ({
           id: e.id,
           source: e.source,
           detector: e.detector,
@@ -126,8 +123,8 @@ export function createNormalizeStage(
         }));
         await tx.insertInto('context_events').values(rows).onConflict((oc) => oc.column('id').doNothing()).execute();
       }
-      for (let i = 0; i < c.quarantine.length; i += CHUNK) {
-        const rows = c.quarantine.slice(i, i + CHUNK).map(({ row, reason, detector }) => ({
+      for (const chunk of chunksOf(c.quarantine, CHUNK)) {
+        const rows = chunk.map(({ row, reason, detector }) => ({
           id: row.id,
           intake_id: row.id,
           source: row.source,
