@@ -161,7 +161,9 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
   if (!offline) pipeline.start(); // CLI tools drain() when they want processing
   for (const r of receivers) await r.start();
   executor?.start();
-  logger.info({ role, url, store: store.dialect, config_version: version }, 'fido started');
+  // The pipeline thread of `fido start` (opts.parts) is a part of the process, not a start of its own.
+  if (opts.parts) logger.info({ parts: opts.parts, config_version: version }, 'pipeline thread started');
+  else logger.info({ role, url, store: store.dialect, config_version: version }, 'fido started');
 
   let stopped = false;
   return {
