@@ -30,7 +30,7 @@ import type { EnrichmentProvider, LookupSubject, ProviderAnswer } from './provid
 import { enrichLookups } from '../metrics.js';
 import { iso } from '../util/time.js';
 import { log } from '../util/log.js';
-import { chunksOf } from '../store/chunks.js';
+import { chunksOf } from '../util/chunks.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Settings

@@ -17,6 +17,7 @@
  */
 import { Worker, MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { ENV_SPEC } from './cel.js';
+import { chunksOf } from '../util/chunks.js';
 
 export type SandboxResult = { ok: true; value: boolean } | { ok: false; error: string };
 
@@ -80,8 +81,7 @@ export class CelSandbox {
   evaluateBatch(programs: readonly BatchProgram[], contexts: ReadonlyArray<Record<string, unknown>>): SandboxReply {
     if (programs.length === 0) return contexts.map(() => []);
     const out: SandboxReply = [];
-    for (let i = 0; i < contexts.length; i += this.opts.maxBatch) {
-      const chunk = contexts.slice(i, i + this.opts.maxBatch);
+    for (const chunk of chunksOf(contexts, this.opts.maxBatch)) {
       out.push(...(this.roundTrip(programs, chunk) ?? this.oneByOne(programs, chunk)));
     }
     return out;

@@ -9,7 +9,7 @@
 import type { Alert } from '../model/alert.js';
 import type { Db } from './store.js';
 import { parseStored } from '../util/json.js';
-import { chunksOf } from './chunks.js';
+import { chunksOf } from '../util/chunks.js';
 
 /** An Alert as stored in `alerts.doc` (without `raw`). */
 export type AlertDoc = Readonly<Omit<Alert, 'raw'>>;

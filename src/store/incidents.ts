@@ -14,7 +14,7 @@ import { iso } from '../util/time.js';
 import { parseStored } from '../util/json.js';
 import { updateRows, type RowUpdate } from './update-rows.js';
 import type { AlertDocs } from './alert-docs.js';
-import { chunksOf } from './chunks.js';
+import { chunksOf } from '../util/chunks.js';
 
 export function toIncident(row: Selectable<IncidentTable>): Incident {
   return {

@@ -13,6 +13,7 @@
 import { CompiledQuery, sql } from 'kysely';
 import type { Database } from './schema.js';
 import type { Db } from './store.js';
+import { chunksOf } from '../util/chunks.js';
 
 /** Parameters per statement: below SQLite's limit (32,766) and PostgreSQL's (65,535). */
 const MAX_PARAMETERS = 30_000;
@@ -45,8 +46,7 @@ export async function insertRows<T extends keyof Database & string, C extends ke
   if (rows.length === 0) return out;
   const numbered = numberedPlaceholders(db);
   const perStatement = Math.max(1, Math.min(MAX_ROWS, Math.floor(MAX_PARAMETERS / columns.length)));
-  for (let i = 0; i < rows.length; i += perStatement) {
-    const chunk = rows.slice(i, i + perStatement);
+  for (const chunk of chunksOf(rows, perStatement)) {
     const params: unknown[] = [];
     for (const r of chunk) for (const c of columns) params.push(r[c] ?? null);
     const result = await db.executeQuery<Row>(CompiledQuery.raw(textOf(numbered, table, columns, chunk.length, opts), params));

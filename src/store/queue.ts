@@ -7,6 +7,10 @@ import { sql, type QueryCreator } from 'kysely';
 import type { Database } from './schema.js';
 import type { Db, Store, Tx } from './store.js';
 import { insertRows } from './insert-rows.js';
+import { chunksOf } from '../util/chunks.js';
+
+/** Ids per IN list when finishing items. */
+const IDS_PER_STATEMENT = 500;
 
 export const STAGES = ['normalize', 'correlate', 'enrich', 'score', 'decide'] as const;
 export type StageName = (typeof STAGES)[number];
@@ -83,17 +87,12 @@ export async function complete(tx: Tx, items: readonly ClaimedItem[]): Promise<v
     byVersion.set(it.version, ids);
   }
   for (const [version, ids] of byVersion) {
-    for (let i = 0; i < ids.length; i += 500) {
-      await tx.deleteFrom('stage_queue').where('id', 'in', ids.slice(i, i + 500)).where('version', '=', version).execute();
+    for (const chunk of chunksOf(ids, IDS_PER_STATEMENT)) {
+      await tx.deleteFrom('stage_queue').where('id', 'in', chunk).where('version', '=', version).execute();
     }
   }
-  const ids = items.map((i) => i.id);
-  for (let i = 0; i < ids.length; i += 500) {
-    await tx
-      .updateTable('stage_queue')
-      .set({ lease_owner: null, lease_until: null, attempts: 0 })
-      .where('id', 'in', ids.slice(i, i + 500))
-      .execute();
+  for (const chunk of chunksOf(items.map((i) => i.id), IDS_PER_STATEMENT)) {
+    await tx.updateTable('stage_queue').set({ lease_owner: null, lease_until: null, attempts: 0 }).where('id', 'in', chunk).execute();
   }
 }
 

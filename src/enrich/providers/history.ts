@@ -25,7 +25,7 @@ import { VERDICTS, type Verdict } from '../../model/incident.js';
 import { providerSettingsSchema } from '../layer.js';
 import { normalizeValue } from '../values.js';
 import { iso, isoOrNull } from '../../util/time.js';
-import { chunksOf } from '../../store/chunks.js';
+import { chunksOf } from '../../util/chunks.js';
 
 const Schema = Type.Object(
   {

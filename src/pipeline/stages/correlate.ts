@@ -16,7 +16,7 @@ import { addTimeline, updateIncidents } from '../../store/incidents.js';
 import { updateRows } from '../../store/update-rows.js';
 import { insertRows } from '../../store/insert-rows.js';
 import { ulid } from '../../util/ulid.js';
-import { selectInChunks } from '../../store/chunks.js';
+import { selectInChunks } from '../../util/chunks.js';
 
 export interface CorrelateSettings {
   dedupWindowMs: number;

@@ -28,7 +28,7 @@ import { approvalTimeoutParams } from '../../actions/executor.js';
 import { ulid } from '../../util/ulid.js';
 import { alertDecisionSeconds } from '../../metrics.js';
 import { iso } from '../../util/time.js';
-import { chunksOf } from '../../store/chunks.js';
+import { chunksOf } from '../../util/chunks.js';
 
 export interface DecideStageDeps {
   store: Store;
@@ -108,13 +108,13 @@ async function record(tx: Tx, changed: readonly IncidentDecision[], deps: Decide
   const docs = decisions.map((d) => JSON.stringify(d));
   // Decision ids, for the outbox rows; each incident is at most once in a batch (one queue row per item).
   const ids = new Map<string, number>();
-  const rows = changed.map((d, k) => ({
-    incident_id: d.incidentId,
-    rule: decisions[k]!.rule,
-    outcome: decisions[k]!.outcome,
+  const rows = decisions.map((decision, k) => ({
+    incident_id: changed[k]!.incidentId,
+    rule: decision.rule,
+    outcome: decision.outcome,
     doc: docs[k]!,
-    dry_run: decisions[k]!.dry_run ? 1 : 0,
-    config_version: decisions[k]!.config_version,
+    dry_run: decision.dry_run ? 1 : 0,
+    config_version: decision.config_version,
     created_at: now,
   }));
   for (const chunk of chunksOf(rows, CHUNK)) {

@@ -27,7 +27,7 @@ import type { EnrichmentProvider, LookupSubject } from '../../enrich/provider.js
 import { isEnrichmentError, type Enricher, type LookupResult } from '../../enrich/layer.js';
 import { excludeIncident, isHistoryData } from '../../enrich/providers/history.js';
 import { parseIp } from '../../enrich/values.js';
-import { chunksOf } from '../../store/chunks.js';
+import { chunksOf } from '../../util/chunks.js';
 
 export const DEFAULT_MAX_SUBJECTS = 200;
 /** Distinct observables read per incident before the cap picks among them. */

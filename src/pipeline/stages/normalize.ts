@@ -14,7 +14,7 @@ import { alertFingerprint } from '../../correlate/fingerprint.js';
 import { ulid } from '../../util/ulid.js';
 import { iso } from '../../util/time.js';
 import { quarantined } from '../../metrics.js';
-import { chunksOf, selectInChunks } from '../../store/chunks.js';
+import { chunksOf, selectInChunks } from '../../util/chunks.js';
 
 export type NormalizeResult =
   | { detector: string; alerts: AlertDraft[] }

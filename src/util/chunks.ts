@@ -1,7 +1,7 @@
 /**
- * Long lists go to the database in chunks: each database bounds a statement's parameters (SQLite 32,766,
- * PostgreSQL 65,535), and SQLite's statement cache keeps one entry per distinct text, so a bounded chunk
- * length also bounds the number of distinct texts an IN list makes.
+ * Long lists are handled a bounded piece at a time. Mostly for the database: each bounds a statement's
+ * parameters (SQLite 32,766, PostgreSQL 65,535), and SQLite's statement cache keeps one entry per distinct
+ * text, so a bounded chunk length also bounds the number of distinct texts an IN list makes.
  */
 export function* chunksOf<T>(list: readonly T[], size: number): Generator<T[]> {
   for (let i = 0; i < list.length; i += size) yield list.slice(i, i + size);

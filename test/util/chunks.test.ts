@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chunksOf, selectInChunks } from '../../src/store/chunks.js';
+import { chunksOf, selectInChunks } from '../../src/util/chunks.js';
 
 test('chunksOf splits a list in order, the last chunk holding the rest', () => {
   assert.deepEqual([...chunksOf([1, 2, 3, 4, 5], 2)], [[1, 2], [3, 4], [5]]);
