@@ -32,7 +32,7 @@
  *   70; the indicator becomes the field of its type (ADDR ip observable, DOMAIN domain, URL url, EMAIL
  *   e-mail, USER_NAME user, FILE_HASH/CERT_HASH hash, FILE_NAME file name).
  * weird → context "weird". JSON records of other Zeek logs with a "_path" → context of that kind (conn →
- * "flow"). A masked or unset ts (btest baselines write XXXXXXXXXX.XXXXXX) falls back to the received time.
+ * "flow"). A masked or unset ts (btest baselines replace each digit with an X) falls back to the received time.
  */
 import type { AlertDraft, DetectorAction, FileInfo } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
