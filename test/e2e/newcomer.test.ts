@@ -1,11 +1,12 @@
 /**
  * A newcomer's first run, through the real CLI: `fido start` with no token configured creates an admin
- * token and prints it once with the URL; `fido demo` feeds the demo mix; incidents, scores and decisions
- * appear; the quarantined line can be replayed; a second start prints no token.
+ * token and prints it once with the URL; `fido demo` feeds the demo mix and receives the notifications
+ * (approving an escalation delivers its webhook); incidents, scores and decisions appear; the quarantined
+ * line can be replayed; a second start prints no token.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import type { Incident } from '../../src/model/incident.js';
 import { FIDO_BIN, startFidoProcess, waitFor } from '../support/fido-process.js';
@@ -21,9 +22,29 @@ test('first start prints an admin token once; fido demo yields decided incidents
     const token = m[1]!;
     const api = (path: string, init: RequestInit = {}) => fetch(`${proc.url}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) } });
 
-    const demo = spawnSync(process.execPath, [FIDO_BIN, 'demo', '--url', proc.url, '--token', token], { encoding: 'utf8', timeout: 60_000 });
-    assert.equal(demo.status, 0, demo.stderr);
-    assert.match(demo.stdout, /13 records posted/);
+    // The demo stands in for the demo configuration's mailbox and SOAR (loopback 2525 and 8780), waits for
+    // the actions to settle, and with --keep stays up so that an approved action is delivered too.
+    const demo = spawn(process.execPath, [FIDO_BIN, 'demo', '--url', proc.url, '--token', token, '--keep'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let demoOut = '';
+    demo.stdout.on('data', (c: Buffer) => (demoOut += c.toString()));
+    demo.stderr.on('data', (c: Buffer) => (demoOut += c.toString()));
+    const demoExit = new Promise<number | null>((resolve) => demo.on('exit', (code) => resolve(code)));
+    try {
+      await waitFor('the demo to settle', async () => (/Ctrl-C stops them/.test(demoOut) ? true : undefined), 90_000);
+      assert.match(demoOut, /13 records posted/);
+      assert.match(demoOut, /stand-in receiver: soc-mail \(smtp:\/\/127\.0\.0\.1:2525\)/);
+      assert.match(demoOut, /delivered \(soc-mail\): e-mail to soc@demo\.example: \[Fido\] notify: /);
+      assert.match(demoOut, /Delivered: [1-9]\d* e-mail\(s\), 0 webhook\(s\)\./);
+      assert.match(demoOut, /action\(s\) wait for an analyst's approval/);
+      const waiting = (await (await api('/actions?state=awaiting_approval')).json()) as { items: Array<{ id: string; kind: string }> };
+      const hook = waiting.items.find((a) => a.kind === 'webhook');
+      assert.ok(hook, "the escalation's webhook waits for approval");
+      assert.equal((await api(`/actions/${hook.id}/approve`, { method: 'POST' })).status, 200);
+      await waitFor('the approved webhook at the stand-in', async () => (/delivered \(soar-webhook\): webhook \/fido: escalate: .* — signature valid/.test(demoOut) ? true : undefined));
+    } finally {
+      demo.kill('SIGINT');
+    }
+    assert.equal(await demoExit, 0, demoOut);
 
     const incidents = await waitFor('decided demo incidents', async () => {
       const list = (await (await api('/incidents')).json()) as { items: Incident[] };
