@@ -89,6 +89,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
     databaseUrl: env.FIDO_DATABASE_URL,
     dataDir: resolve(env.FIDO_DATA_DIR ?? './data'),
     sqliteSynchronous: config.store?.sqlite_synchronous,
+    cachedAlerts: config.pipeline?.cached_alerts,
   });
   await store.db
     .insertInto('config_versions')

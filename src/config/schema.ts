@@ -126,6 +126,18 @@ export const ConfigSchema = Type.Object(
           warm_up: Type.Optional(
             Type.Boolean({ description: '`fido start` first runs the pipeline on made-up alerts in a scratch store (default true)' }),
           ),
+          cached_alerts: Type.Optional(
+            Type.Integer({
+              minimum: 0,
+              description: 'Parsed alert documents kept in memory so that stages do not re-read them (default 50000; ~1.1 KB of memory each)',
+            }),
+          ),
+          cached_answers: Type.Optional(
+            Type.Integer({
+              minimum: 0,
+              description: "Incidents' stored enrichment answers kept in memory by the enrich stage (default 300000; ~0.8 KB of memory each)",
+            }),
+          ),
         },
         { additionalProperties: false },
       ),

@@ -29,6 +29,8 @@ export interface StoreOptions {
   databaseUrl?: string | undefined;
   dataDir: string;
   sqliteSynchronous?: 'FULL' | 'NORMAL';
+  /** Parsed alert documents kept in memory (AlertDocs); default 50,000. */
+  cachedAlerts?: number | undefined;
 }
 
 export function dialectFor(options: StoreOptions): StoreDialect {
@@ -50,7 +52,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     db,
     dialect: dialect.name,
     skipLocked: dialect.skipLocked,
-    alertDocs: new AlertDocs(),
+    alertDocs: new AlertDocs(options.cachedAlerts),
     redoable: (fn) => (dialect.redoable ? dialect.redoable(db, fn) : fn(db)),
     watchCommits(onCommit) {
       const stop = dialect.watchCommits(onCommit);

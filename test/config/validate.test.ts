@@ -29,6 +29,12 @@ test('errors name the key and its line', () => {
   assert.equal(by('correlation.group_window')?.line, 9);
 });
 
+test('pipeline cache sizes are whole numbers, zero turning a cache off', () => {
+  assert.deepEqual(errorsOf('pipeline:\n  cached_alerts: 0\n  cached_answers: 1000\n'), []);
+  const errs = errorsOf('pipeline:\n  cached_alerts: -1\n  cached_answers: 2.5\n');
+  assert.deepEqual(errs.map((e) => [e.key, e.line]), [['pipeline.cached_alerts', 2], ['pipeline.cached_answers', 3]]);
+});
+
 test('component entries are checked against their kind', () => {
   const errs = errorsOf(['enrichment:', '  providers:', '    - name: x', '      kind: crystal-ball', 'sources:', '  - name: s', '    time_zone: Mars/Olympus'].join('\n'));
   const kind = errs.find((e) => e.key === 'enrichment.providers[0].kind');

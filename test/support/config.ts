@@ -13,6 +13,8 @@ export interface E2eConfigOptions {
   /** Extra YAML appended under policy.rules (already indented by 4). */
   approvalForEscalate?: boolean;
   dedupWindow?: string;
+  /** pipeline.cached_alerts and cached_answers set to 0: results must not depend on the caches. */
+  withoutCaches?: boolean;
 }
 
 export function writeE2eConfig(o: E2eConfigOptions): string {
@@ -69,6 +71,7 @@ actions:
       url: ${o.webhookUrl}
       secret: \${env:E2E_HOOK_SECRET}
       allow_private: true
+${o.withoutCaches ? 'pipeline: { cached_alerts: 0, cached_answers: 0 }' : ''}
 `,
   );
   return file;

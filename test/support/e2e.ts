@@ -23,7 +23,10 @@ export interface Peers {
   close(): Promise<void>;
 }
 
-export async function startPeers(prefix: string, token: string, opts: Partial<Pick<E2eConfigOptions, 'approvalForEscalate' | 'dedupWindow'>> = {}): Promise<Peers> {
+/** What an end-to-end run may change in its configuration. */
+export type E2eOptions = Partial<Pick<E2eConfigOptions, 'approvalForEscalate' | 'dedupWindow' | 'withoutCaches'>>;
+
+export async function startPeers(prefix: string, token: string, opts: E2eOptions = {}): Promise<Peers> {
   const dir = tempDir(prefix);
   const cert = selfSignedCert(dir);
   const smtp = await startSmtp(cert, 'fido', 'smtp-pass');
@@ -57,7 +60,7 @@ export interface E2e {
   close(): Promise<void>;
 }
 
-export async function startE2e(dialect: DialectName, opts: Partial<Pick<E2eConfigOptions, 'approvalForEscalate' | 'dedupWindow'>> = {}): Promise<E2e> {
+export async function startE2e(dialect: DialectName, opts: E2eOptions = {}): Promise<E2e> {
   const peers = await startPeers('fido-e2e-', E2E_TOKEN, opts);
   const { smtp, hook } = peers;
   const schema = `fido_e2e_${randomBytes(4).toString('hex')}`;

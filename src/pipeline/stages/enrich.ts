@@ -49,6 +49,8 @@ export interface EnrichStageDeps {
   batchSize?: number;
   /** Subjects looked up per incident (default 200). */
   maxSubjects?: number;
+  /** Stored answers kept in this worker's copies (default 300,000; `pipeline.cached_answers`). */
+  cachedAnswers?: number | undefined;
 }
 
 export interface IncidentEnrichment {
@@ -101,7 +103,7 @@ interface IncidentRef {
  * every update cost as much as the incident's size. Bounded by answers held.
  */
 type StoredCopies = LRUCache<string, { version: number; stored: Map<string, StoredAnswer> }>;
-const MAX_COPIED_ANSWERS = 300_000;
+const DEFAULT_COPIED_ANSWERS = 300_000;
 
 /** The incident's subjects, capped: its own host and user first, then observables by type in turn, most frequent first. */
 export async function incidentSubjects(db: Db, incident: IncidentRef, max: number): Promise<{ subjects: LookupSubject[]; total: number }> {
@@ -506,7 +508,7 @@ function summarize(e: IncidentEnrichment): string {
 export function createEnrichStage(deps: EnrichStageDeps): Stage<IncidentEnrichment[]> {
   const now = deps.now ?? Date.now;
   const historyProviders = new Set(deps.enricher.providers.filter((p) => p.kind === 'history').map((p) => p.name));
-  const copies: StoredCopies = new LRUCache({ maxSize: MAX_COPIED_ANSWERS, sizeCalculation: (c) => c.stored.size + 1 });
+  const copies: StoredCopies = new LRUCache({ maxSize: Math.max(1, deps.cachedAnswers ?? DEFAULT_COPIED_ANSWERS), sizeCalculation: (c) => c.stored.size + 1 });
   return {
     name: 'enrich',
     next: ['score'],

@@ -27,7 +27,7 @@ export async function buildWorkerStages(opts: { store: Store; loaded: LoadedConf
   const sandbox = defaultSandbox();
   if (policy.rules.length > 0) sandbox.start(); // the first decisions need not wait for the CEL worker to boot
   const stages = [
-    createEnrichStage({ store, enricher }),
+    createEnrichStage({ store, enricher, cachedAnswers: config.pipeline?.cached_answers }),
     createScoreStage({ store, profile, configVersion: version }),
     createDecideStage({ store, policy, configVersion: version, targetKinds: targetKinds(config), dryRun: config.policy?.dry_run ?? false, sandbox }),
   ] as Stage<unknown>[];
