@@ -63,7 +63,7 @@ for (const dialect of DIALECTS) {
       assert.equal(a!.alert_count, 2, 'the repeat is counted on the alert, not as a new alert');
       assert.equal(b!.host, 'ws-2');
       assert.equal(c!.host, 'ws-1');
-      const alertsOfA = await db.selectFrom('alerts').select(['title', 'repeat_count']).where('incident_id', '=', a!.id).orderBy('time').execute();
+      const alertsOfA = await db.selectFrom('alerts').select(['id', 'title', 'repeat_count']).where('incident_id', '=', a!.id).orderBy('time').execute();
       assert.deepEqual(alertsOfA.map((x) => x.title), ['Beacon', 'Beacon', 'Download']);
       assert.equal(alertsOfA[0]!.repeat_count, 2);
       const tl = await db.selectFrom('timeline').select('kind').where('incident_id', '=', a!.id).orderBy('at').execute();
@@ -82,6 +82,17 @@ for (const dialect of DIALECTS) {
       await pipeline.drain();
       const v = await db.selectFrom('alerts').select('id').where('vendor_id', '=', 'v-1').execute();
       assert.equal(v.length, 1);
+
+      // Repeats in later batches keep counting on the original: two more (one batch each), then two at once.
+      const beacon = (at: number) => ({ raw: draft({ at, host: { name: 'ws-1' }, dst: { ip: '203.0.113.9' }, observables: [evil] }) });
+      for (const batch of [[beacon(4 * MIN)], [beacon(5 * MIN)], [beacon(6 * MIN), beacon(7 * MIN)]]) {
+        await intake.accept('s', null, batch);
+        await pipeline.drain();
+      }
+      const original = await db.selectFrom('alerts').select(['repeat_count', 'last_repeat_at']).where('id', '=', alertsOfA[0]!.id).executeTakeFirstOrThrow();
+      assert.deepEqual([Number(original.repeat_count), Number(original.last_repeat_at)], [6, T0 + 7 * MIN]);
+      const fingerprint = await db.selectFrom('fingerprints').select('count').where('alert_id', '=', alertsOfA[0]!.id).executeTakeFirstOrThrow();
+      assert.equal(Number(fingerprint.count), 6);
 
       // A closed incident takes no new alerts.
       await db.updateTable('incidents').set({ status: 'closed' }).where('id', '=', c!.id).execute();

@@ -85,7 +85,7 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
   const changed = new Set<string>();
   const touched = new Set<string>(); // incidents with new (non-repeat) alerts: re-enrich, re-score, re-decide
   const assign = new Map<string, string[]>(); // incident → alert ids
-  const repeats = new Map<string, { count: number; last: number }>(); // original alert → repeats
+  const repeats = new Map<string, { count: number; last: number }>(); // original alert → its repeat_count, last repeat
   const repeatIds = new Set<string>(); // the repeats themselves: done here (they make no new decision)
   const timeline: TimelineRow[] = [];
   const open = (id: string | null | undefined) => {
@@ -108,10 +108,8 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
     if (fp && fpIncident) {
       fp.count += 1;
       fp.last_seen = Math.max(fp.last_seen, a.time);
-      const r = repeats.get(fp.alert_id) ?? { count: 0, last: 0 };
-      r.count += 1;
-      r.last = Math.max(r.last, a.time);
-      repeats.set(fp.alert_id, r);
+      // The fingerprint counts its original alert and each repeat since, as the original's repeat_count does.
+      repeats.set(fp.alert_id, { count: fp.count, last: Math.max(repeats.get(fp.alert_id)?.last ?? 0, a.time) });
       repeatIds.add(a.alert.id);
       link(fpIncident, a);
       timeline.push({ incident_id: fpIncident.id, at: a.time, kind: 'repeat', summary: `repeat #${fp.count}: ${a.alert.title}`, alert_id: a.alert.id });
@@ -158,13 +156,7 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
     ids.map((id) => (repeatIds.has(id) ? { id, incident_id: incidentId, decided_at: now } : { id, incident_id: incidentId })),
   );
   await updateRows(tx, 'alerts', assigned);
-  for (const [alertId, r] of repeats) {
-    await tx
-      .updateTable('alerts')
-      .set({ repeat_count: sql<number>`repeat_count + ${r.count}`, last_repeat_at: r.last })
-      .where('id', '=', alertId)
-      .execute();
-  }
+  await updateRows(tx, 'alerts', [...repeats].map(([id, r]) => ({ id, repeat_count: r.count, last_repeat_at: r.last })));
   await insertRows(tx, 'incident_keys', ['key', 'incident_id', 'last_seen'], [...keyMap.values()], {
     onConflict: 'on conflict ("key") do update set "incident_id" = excluded."incident_id", "last_seen" = excluded."last_seen"',
   });
