@@ -52,8 +52,7 @@ export async function claim(
 ): Promise<ClaimedItem[]> {
   // An UPDATE takes the write lock even when it matches nothing; a stage woken by every commit would make
   // intake wait for its empty claims. A read finds out first (the UPDATE below stays the atomic claim).
-  const waiting = await claimable(store.db, stage, now).limit(1).executeTakeFirst();
-  if (!waiting) return [];
+  if (!(await hasDueItems(store.db, stage, now))) return [];
   // A MATERIALIZED CTE: otherwise PostgreSQL may plan the locking subquery as a nested loop that re-runs
   // per row and claims more than `limit` rows, starving the other workers.
   const rows = await store.db
@@ -78,6 +77,29 @@ export async function claim(
   return rows.sort((a, b) => a.id - b.id);
 }
 
+/**
+ * Claims inside a write transaction that will also finish the items (the SQLite path for store-only stages):
+ * no lease is written, because no one else can take them before the transaction ends, and a crash rolls the
+ * claim back with the rest. `onlyIds` narrows the claim to those queue rows (redoing a failed batch item by
+ * item). `attempts` counts this one, as claim() would have stored it.
+ */
+export async function claimInTransaction(
+  tx: Tx,
+  stage: StageName,
+  limit: number,
+  opts: { now?: number; onlyIds?: readonly number[] } = {},
+): Promise<ClaimedItem[]> {
+  let q = claimable(tx, stage, opts.now ?? Date.now()).select(['item_id', 'version', 'attempts']);
+  if (opts.onlyIds) q = q.where('id', 'in', [...opts.onlyIds]);
+  const rows = await q.orderBy('available_at').orderBy('id').limit(limit).execute();
+  return rows.map((r) => ({ id: r.id, item_id: r.item_id, version: r.version, attempts: r.attempts + 1 }));
+}
+
+/** Whether the stage has an item due (a read: it takes no lock). */
+export async function hasDueItems(db: Db, stage: StageName, now = Date.now()): Promise<boolean> {
+  return (await claimable(db, stage, now).limit(1).executeTakeFirst()) !== undefined;
+}
+
 /** Removes finished items; one re-enqueued meanwhile (version moved on) is released to run again. */
 export async function complete(tx: Tx, items: readonly ClaimedItem[]): Promise<void> {
   const byVersion = new Map<number, number[]>();
@@ -96,12 +118,15 @@ export async function complete(tx: Tx, items: readonly ClaimedItem[]): Promise<v
   }
 }
 
-/** Puts failed items back with a delay and the error, so the failure is visible in the backlog. */
+/**
+ * Puts failed items back with a delay and the error, so the failure is visible in the backlog. Their attempts
+ * are stored as counted at the claim (a claim in a rolled-back transaction stored none).
+ */
 export async function release(db: Db, items: readonly ClaimedItem[], error: string, retryAt: number): Promise<void> {
   if (items.length === 0) return;
   await db
     .updateTable('stage_queue')
-    .set({ lease_owner: null, lease_until: null, available_at: retryAt, last_error: error.slice(0, 2000) })
+    .set({ lease_owner: null, lease_until: null, available_at: retryAt, last_error: error.slice(0, 2000), attempts: Math.max(...items.map((i) => i.attempts)) })
     .where('id', 'in', items.map((i) => i.id))
     .execute();
 }

@@ -67,7 +67,7 @@ async function seed(store: Store): Promise<void> {
 /** One batch as the runner does it: claim, compute, write + complete in one transaction, afterCommit. */
 async function runOnce<T>(store: Store, stage: Stage<T>, limit = 10): Promise<void> {
   const items = await claim(store, 'enrich', 'test-worker', limit, 60_000, NOW);
-  const computed = await stage.compute(items);
+  const computed = await stage.compute(items, store.db);
   await store.db.transaction().execute(async (tx) => {
     await stage.write(tx, items, computed);
     await complete(tx, items);
@@ -286,8 +286,8 @@ for (const dialect of DIALECTS) {
       const asked = scripted('asked', () => ({ found: false, data: {} }), { subjects: ['ip', 'host', 'user', 'domain', 'url', 'sha256'], local: true, inMemory: true });
       const stage = createEnrichStage({ store, enricher: createEnricher({ providers: [asked] }) });
       const item = (id: string) => ({ item_id: id }) as ClaimedItem;
-      const together = await stage.compute([item('I1'), item('I-big')]);
-      const apart = [...(await stage.compute([item('I1')])), ...(await stage.compute([item('I-big')]))];
+      const together = await stage.compute([item('I1'), item('I-big')], store.db);
+      const apart = [...(await stage.compute([item('I1')], store.db)), ...(await stage.compute([item('I-big')], store.db))];
       const view = (list: typeof together) => list.map((e) => [e.incidentId, e.subjects, e.omitted, e.results.map((r) => `${r.subject.type}:${r.subject.value}`)]);
       assert.deepEqual(view(together), view(apart));
       assert.deepEqual([together[1]!.subjects, together[1]!.omitted], [200, 4800], 'the flood is read up to the candidate limit');

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openTestStore } from '../support/stores.js';
+import { DIALECTS, openTestStore } from '../support/stores.js';
 import { createPipeline } from '../../src/pipeline/runner.js';
 import type { Stage } from '../../src/pipeline/stage.js';
 import { enqueue, type StageName } from '../../src/store/queue.js';
@@ -80,3 +80,46 @@ test('runner lanes: the stages before a waiting lookup keep going; an item cross
     await t.cleanup();
   }
 });
+
+for (const dialect of DIALECTS) {
+  test(`store-only stages on ${dialect}: ${dialect === 'sqlite' ? 'claimed, computed and written in one transaction' : 'claimed with a lease'}; a poisonous item is set aside, counted, the rest go on`, async () => {
+    const t = await openTestStore(dialect);
+    const whole = dialect === 'sqlite';
+    const leases: Array<string | null> = [];
+    const stage: Stage<string[]> = {
+      name: 'normalize',
+      next: ['correlate'],
+      batchSize: 10,
+      storeOnly: true,
+      async compute(items, db) {
+        assert.equal(db.isTransaction, whole, 'compute reads through the write transaction only when the batch runs in one');
+        const rows = await db.selectFrom('stage_queue').select('lease_owner').where('id', 'in', items.map((i) => i.id)).execute();
+        leases.push(...rows.map((r) => r.lease_owner));
+        if (items.some((i) => i.item_id === 'poison')) throw new Error('poison!');
+        return items.map((i) => i.item_id);
+      },
+      async write(tx, _items, ids) {
+        await enqueue(tx, 'correlate', ids);
+      },
+    };
+    const pipeline = createPipeline({ store: t.store, stages: [stage] as Stage<unknown>[], owner: 'w1', log });
+    const queued = (s: StageName) =>
+      t.store.db.selectFrom('stage_queue').select(['item_id', 'attempts', 'last_error', 'lease_owner', 'available_at']).where('stage', '=', s).orderBy('item_id').execute();
+    try {
+      await enqueue(t.store.db, 'normalize', ['a1', 'poison', 'a2']);
+      assert.equal(await pipeline.runBatch(stage as Stage<unknown>), 2, 'the batch failed; item by item, two went through');
+      assert.deepEqual(new Set(leases), new Set([whole ? null : 'w1']), whole ? 'no lease is written' : 'claimed with a lease');
+      assert.deepEqual((await queued('correlate')).map((r) => r.item_id), ['a1', 'a2']);
+      const [poison] = await queued('normalize');
+      assert.deepEqual([poison!.item_id, Number(poison!.attempts), poison!.last_error, poison!.lease_owner], ['poison', 1, 'poison!', null], 'the batch and its item-by-item redo are one attempt');
+      assert.ok(Number(poison!.available_at) > Date.now(), 'it backs off');
+      // Due again, it fails again: the attempts go on counting (a rolled-back claim stored none itself).
+      await t.store.db.updateTable('stage_queue').set({ available_at: 0 }).where('item_id', '=', 'poison').execute();
+      assert.equal(await pipeline.runBatch(stage as Stage<unknown>), 0);
+      assert.equal(Number((await queued('normalize'))[0]!.attempts), 2);
+    } finally {
+      await pipeline.stop();
+      await t.cleanup();
+    }
+  });
+}

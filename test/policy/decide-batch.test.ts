@@ -39,7 +39,7 @@ function stageOf(store: Store, over: Partial<DecideStageDeps> = {}) {
 }
 
 async function run(store: Store, stage: ReturnType<typeof createDecideStage>, ids: string[]) {
-  const computed = await stage.compute(items(ids));
+  const computed = await stage.compute(items(ids), store.db);
   await store.db.transaction().execute((tx) => stage.write(tx, items(ids), computed));
   return computed;
 }

@@ -35,7 +35,7 @@ function stageOf(store: Store, over: Partial<DecideStageDeps> = {}) {
 }
 
 async function run(store: Store, stage: ReturnType<typeof createDecideStage>, id: string) {
-  const computed = await stage.compute(item(id));
+  const computed = await stage.compute(item(id), store.db);
   await store.db.transaction().execute((tx) => stage.write(tx, item(id), computed));
 }
 

@@ -12,7 +12,7 @@ import { alert, enr, incident, insertIncident, T0 } from './fixtures.js';
 const items = (ids: string[]): ClaimedItem[] => ids.map((item_id, i) => ({ id: i + 1, item_id, version: 1, attempts: 1 }));
 
 async function runStage(store: Store, stage: ReturnType<typeof createScoreStage>, ids: string[]) {
-  const computed = await stage.compute(items(ids));
+  const computed = await stage.compute(items(ids), store.db);
   await store.db.transaction().execute((tx) => stage.write(tx, items(ids), computed));
   return computed;
 }

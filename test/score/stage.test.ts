@@ -11,7 +11,7 @@ import { alert, enr, incident, insertIncident, T0 } from './fixtures.js';
 const items = (...ids: string[]): ClaimedItem[] => ids.map((item_id, i) => ({ id: i + 1, item_id, version: 1, attempts: 1 }));
 
 async function runStage(store: Store, stage: ReturnType<typeof createScoreStage>, claimed: ClaimedItem[]) {
-  const computed = await stage.compute(claimed);
+  const computed = await stage.compute(claimed, store.db);
   await store.db.transaction().execute((tx) => stage.write(tx, claimed, computed));
   return computed;
 }

@@ -7,7 +7,7 @@
 import { sql } from 'kysely';
 import type { Stage } from '../stage.js';
 import { enqueue, type ClaimedItem } from '../../store/queue.js';
-import type { Store, Tx } from '../../store/store.js';
+import type { Db, Store, Tx } from '../../store/store.js';
 import type { Selectable } from 'kysely';
 import type { IncidentTable } from '../../store/schema.js';
 import type { AlertDoc } from '../../store/alert-docs.js';
@@ -43,13 +43,14 @@ export function createCorrelateStage(store: Store, settings: CorrelateSettings, 
     name: 'correlate',
     next: ['enrich'],
     batchSize,
-    async compute(items: readonly ClaimedItem[]) {
+    storeOnly: true,
+    async compute(items: readonly ClaimedItem[], db: Db) {
       const rows = (
         await selectIn(items.map((i) => i.item_id), (ids) =>
-          store.db.selectFrom('alerts').select(['id', 'fingerprint', 'time', 'incident_id']).where('id', 'in', ids).execute(),
+          db.selectFrom('alerts').select(['id', 'fingerprint', 'time', 'incident_id']).where('id', 'in', ids).execute(),
         )
       ).filter((r) => r.incident_id === null);
-      const docs = await store.alertDocs.load(store.db, rows.map((r) => r.id));
+      const docs = await store.alertDocs.load(db, rows.map((r) => r.id));
       return rows
         .flatMap((r) => {
           const alert = docs.get(r.id);

@@ -6,7 +6,7 @@ import type { Stage } from '../stage.js';
 import type { ClaimedItem } from '../../store/queue.js';
 import { enqueue } from '../../store/queue.js';
 import { insertRows } from '../../store/insert-rows.js';
-import type { Store, Tx } from '../../store/store.js';
+import type { Db, Store, Tx } from '../../store/store.js';
 import type { AlertDraft, Alert } from '../../model/alert.js';
 import { severityLabel } from '../../model/alert.js';
 import type { ContextEvent } from '../../detectors/detector.js';
@@ -62,9 +62,10 @@ export function createNormalizeStage(
     name: 'normalize',
     next: ['correlate'],
     batchSize,
-    async compute(items: readonly ClaimedItem[]): Promise<Computed> {
+    storeOnly: true,
+    async compute(items: readonly ClaimedItem[], db: Db): Promise<Computed> {
       const ids = items.map((i) => i.item_id);
-      const rows: IntakeRow[] = await selectInChunks(ids, CHUNK, (chunk) => store.db.selectFrom('intake').selectAll().where('id', 'in', chunk).execute());
+      const rows: IntakeRow[] = await selectInChunks(ids, CHUNK, (chunk) => db.selectFrom('intake').selectAll().where('id', 'in', chunk).execute());
       rows.sort((a, b) => (a.id < b.id ? -1 : 1));
       const out: Computed = { alerts: [], context: [], quarantine: [] };
       for (const row of rows) {

@@ -10,7 +10,7 @@
  */
 import type { Stage } from '../stage.js';
 import { enqueue, type ClaimedItem } from '../../store/queue.js';
-import type { Store, Tx } from '../../store/store.js';
+import type { Db, Store, Tx } from '../../store/store.js';
 import { insertRows } from '../../store/insert-rows.js';
 import { addTimeline, loadIncidentDetails, updateIncidents, type DetailParts } from '../../store/incidents.js';
 import type { Score } from '../../model/score.js';
@@ -45,8 +45,9 @@ export function createScoreStage(deps: ScoreStageDeps): Stage<IncidentScore[]> {
     name: 'score',
     next: ['decide'],
     batchSize: deps.batchSize ?? 200,
-    async compute(items: readonly ClaimedItem[]) {
-      const details = await loadIncidentDetails(deps.store.db, items.map((i) => i.item_id), { parts, docs: deps.store.alertDocs });
+    storeOnly: true,
+    async compute(items: readonly ClaimedItem[], db: Db) {
+      const details = await loadIncidentDetails(db, items.map((i) => i.item_id), { parts, docs: deps.store.alertDocs });
       const out: IncidentScore[] = [];
       const t = now();
       for (const item of items) {
