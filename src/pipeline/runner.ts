@@ -19,7 +19,8 @@
  * transaction instead: no lease to write and clear, no separate commit for the claim — at the small batches
  * of a steady trickle those were a third of a stage's cost. Enrichment (which waits on services) and
  * decisions (which wait on the policy sandbox's thread) keep the lease, so the write lock is never held
- * while waiting on anything but the store.
+ * while waiting on anything but the store; so does normalize, whose parsing would hold the lock that intake
+ * needs to acknowledge (bench: intake 9,000–11,000 alerts/s instead of 16,000–19,000 in a burst).
  */
 import type { Store } from '../store/store.js';
 import { claim, claimInTransaction, complete, hasDueItems, release, backlog, type ClaimedItem, type StageName, STAGES } from '../store/queue.js';

@@ -20,9 +20,10 @@ export interface Stage<Computed = unknown> {
    */
   readonly awaitsServices?: boolean;
   /**
-   * True when compute() only reads the store (through `db`) and computes: no network, no other thread. On
-   * SQLite the runner then claims, computes and writes a batch in one write transaction, which saves the
-   * claim's own commit and lease (most of a small batch's cost); the write lock is held while it computes.
+   * True when compute() only reads the store (through `db`) and computes briefly: no network, no other
+   * thread. On SQLite the runner then claims, computes and writes a batch in one write transaction, which
+   * saves the claim's own commit and lease; the write lock is held while it computes, so a stage whose
+   * compute is long (normalize parses) should not set it.
    */
   readonly storeOnly?: boolean;
   /** `db`: what to read the store through — the write transaction itself when the batch runs in one. */

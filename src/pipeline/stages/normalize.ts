@@ -62,7 +62,6 @@ export function createNormalizeStage(
     name: 'normalize',
     next: ['correlate'],
     batchSize,
-    storeOnly: true,
     async compute(items: readonly ClaimedItem[], db: Db): Promise<Computed> {
       const ids = items.map((i) => i.item_id);
       const rows: IntakeRow[] = await selectInChunks(ids, CHUNK, (chunk) => db.selectFrom('intake').selectAll().where('id', 'in', chunk).execute());
