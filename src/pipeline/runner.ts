@@ -95,13 +95,13 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
    * Claims, computes and writes in one transaction (store-only stages on SQLite); `only` narrows the claim
    * to that item. Tells `onClaim` what it claimed before computing, so that a failure knows the items.
    */
-  async function runWhole(stage: Stage<unknown>, only: ClaimedItem | undefined, onClaim: (items: readonly ClaimedItem[]) => void) {
+  async function runWhole(stage: Stage<unknown>, only?: ClaimedItem, onClaim?: (items: readonly ClaimedItem[]) => void) {
     let computed: unknown;
     const items = await store.redoable((db) =>
       db.transaction().execute(async (tx) => {
         const claimed = await claimInTransaction(tx, stage.name, only ? 1 : stage.batchSize, only ? { onlyIds: [only.id] } : {});
         if (claimed.length === 0) return claimed;
-        onClaim(claimed);
+        onClaim?.(claimed);
         computed = await stage.compute(claimed, tx);
         await stage.write(tx, claimed, computed);
         await complete(tx, claimed);
@@ -129,7 +129,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       if (items.length === 0) return 0;
     }
     const run = async (only?: ClaimedItem): Promise<number> => {
-      if (whole) return runWhole(stage, only, (claimed) => (items = only ? items : claimed));
+      if (whole) return only ? runWhole(stage, only) : runWhole(stage, undefined, (claimed) => (items = claimed));
       const batch = only ? [only] : items;
       await commit(stage, batch, await stage.compute(batch, store.db));
       return batch.length;

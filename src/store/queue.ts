@@ -108,11 +108,15 @@ export async function complete(tx: Tx, items: readonly ClaimedItem[]): Promise<v
     ids.push(it.id);
     byVersion.set(it.version, ids);
   }
+  let deleted = 0;
   for (const [version, ids] of byVersion) {
     for (const chunk of chunksOf(ids, IDS_PER_STATEMENT)) {
-      await tx.deleteFrom('stage_queue').where('id', 'in', chunk).where('version', '=', version).execute();
+      const r = await tx.deleteFrom('stage_queue').where('id', 'in', chunk).where('version', '=', version).executeTakeFirst();
+      deleted += Number(r.numDeletedRows);
     }
   }
+  // Usually every item is gone now; only the re-enqueued ones (if any) need their lease released.
+  if (deleted === items.length) return;
   for (const chunk of chunksOf(items.map((i) => i.id), IDS_PER_STATEMENT)) {
     await tx.updateTable('stage_queue').set({ lease_owner: null, lease_until: null, attempts: 0 }).where('id', 'in', chunk).execute();
   }
