@@ -26,8 +26,7 @@ import suricata from '../src/detectors/suricata.js';
 import { createIntakeWriter } from '../src/intake/writer.js';
 import { createPipeline } from '../src/pipeline/runner.js';
 import type { Stage } from '../src/pipeline/stage.js';
-import { createNormalizeStage } from '../src/pipeline/stages/normalize.js';
-import { createCorrelateStage } from '../src/pipeline/stages/correlate.js';
+import { createIngest } from '../src/pipeline/ingest/index.js';
 import { buildWorkerStages } from '../src/pipeline/stages/index.js';
 import { compileCondition } from '../src/policy/cel.js';
 import { defaultSandbox } from '../src/policy/sandbox.js';
@@ -75,25 +74,25 @@ async function prepare(store: Store) {
   const normalizer = createNormalizer(createRegistry([suricata]));
   const workers = await buildWorkerStages({ store, loaded });
   const [enrich, score, decide] = workers.stages as [Stage<unknown>, Stage<unknown>, Stage<unknown>];
-  const early: Stage<unknown>[] = [
-    createNormalizeStage(store, normalizer) as Stage<unknown>,
-    createCorrelateStage(store, {
+  const ingest = createIngest({
+    store,
+    normalizer,
+    owner: 'bench',
+    log,
+    correlation: {
       dedupWindowMs: parseDuration(config.correlation?.dedup_window ?? '10m', 'dedup_window'),
       groupWindowMs: parseDuration(config.correlation?.group_window ?? '2h', 'group_window'),
-    }) as Stage<unknown>,
-    enrich,
-  ];
+    },
+  });
   const intake = createIntakeWriter(store, { maxBacklog: Number.MAX_SAFE_INTEGER });
   const t = Date.now();
   const records = Array.from({ length: ALERTS }, (_, i) => ({ raw: eveAlert(i, t) }));
   for (let i = 0; i < records.length; i += 1000) await intake.accept('bench-suricata', 'suricata', records.slice(i, i + 1000));
   await intake.close();
-  const pipeline = createPipeline({ store, stages: [...early, score, decide], owner: 'bench', log });
-  // Earlier stages only: leaves every incident queued for score.
-  for (let moved = 1; moved > 0; ) {
-    moved = 0;
-    for (const s of early) moved += await pipeline.runBatch(s);
-  }
+  const pipeline = createPipeline({ store, stages: [enrich, score, decide], owner: 'bench', log });
+  // Ingest and enrich only: leaves every incident queued for score.
+  while ((await ingest.runBatch()) > 0);
+  while ((await pipeline.runBatch(enrich)) > 0);
   return { pipeline, score, decide, close: () => workers.close() };
 }
 

@@ -50,16 +50,43 @@ function openDb(dir: string) {
   return new Sqlite(join(dir, 'fido.db'), { readonly: true, fileMustExist: true });
 }
 
-async function waitDecided(dir: string, expectedAlerts: number, timeoutMs: number): Promise<number> {
+/**
+ * Waits until ingest has consumed `expectedRecords` records and every incident's decision has seen its
+ * newest alert (decided_seq = last_seq, nothing queued): then every alert is decided. Two cheap reads, so
+ * polling does not compete with the server for the disk or the CPU.
+ */
+async function waitDecided(dir: string, expectedRecords: number, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   const db = openDb(dir);
   try {
+    const cursor = db.prepare(`select seq from pipeline_cursors where name = 'ingest'`);
+    const undecided = db.prepare('select count(*) as n from incidents where decided_seq < last_seq');
+    const queued = db.prepare('select count(*) as n from stage_queue');
     for (;;) {
-      const { alerts, decided } = db.prepare('select count(*) alerts, count(decided_at) decided from alerts').get() as { alerts: number; decided: number };
-      if (alerts >= expectedAlerts && decided === alerts) return Date.now();
-      if (Date.now() > deadline) throw new Error(`not decided in time: ${decided} of ${alerts}/${expectedAlerts} alerts`);
+      const at = Number((cursor.get() as { seq: number } | undefined)?.seq ?? 0);
+      if (at >= expectedRecords && (undecided.get() as { n: number }).n === 0 && (queued.get() as { n: number }).n === 0) return Date.now();
+      if (Date.now() > deadline) throw new Error(`not decided in time: ingest at ${at} of ${expectedRecords} records`);
       await new Promise((r) => setTimeout(r, 20));
     }
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Per alert (duplicates left out: they make no decision), its intake commit time and how long after it the
+ * first decision of its incident that had seen it was made (decision_marks).
+ */
+function alertLatencies(dir: string): Array<{ at: number; ms: number }> {
+  const db = openDb(dir);
+  try {
+    return db
+      .prepare(
+        `select a.received_at as at,
+           (select min(m.at) from decision_marks m where m.incident_id = a.incident_id and m.through_seq >= a.seq) - a.received_at as ms
+         from alerts a where a.duplicate_of is null and a.incident_id is not null`,
+      )
+      .all() as { at: number; ms: number }[];
   } finally {
     db.close();
   }
@@ -161,16 +188,7 @@ async function steadyLatency(rate: number, seconds: number) {
     await Promise.all(inflight);
     await waitDecided(dir, sent, 120_000);
     const cpu = cpuMs(procs) - cpu0;
-    const db = openDb(dir);
-    // decided_at: when the first decision of the alert's incident after it arrived was made. Dedup repeats make
-    // no new decision (they are stamped when counted) and are left out, as are alerts not yet decided.
-    const rows = db
-      .prepare(
-        `select a.received_at as at, a.decided_at - a.received_at as ms from alerts a
-          where a.decided_at is not null and a.id not in (select alert_id from timeline where kind = 'repeat' and alert_id is not null)`,
-      )
-      .all() as { at: number; ms: number }[];
-    db.close();
+    const rows = alertLatencies(dir).filter((r) => r.ms !== null);
     const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
     const lat = rows.map((r) => r.ms).sort((a, b) => a - b);
     // p99 per second of arrival: shows warm-up, and whether the pipeline keeps up (flat) or falls behind (growing).

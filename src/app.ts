@@ -14,8 +14,7 @@ import { receiverKinds } from './intake/receivers.js';
 import type { Receiver } from './intake/receiver.js';
 import { createPipeline, type Pipeline } from './pipeline/runner.js';
 import type { Stage } from './pipeline/stage.js';
-import { createNormalizeStage } from './pipeline/stages/normalize.js';
-import { createCorrelateStage } from './pipeline/stages/correlate.js';
+import { createIngest, type Ingest } from './pipeline/ingest/index.js';
 import { buildWorkerStages, type WorkerStages } from './pipeline/stages/index.js';
 import { buildActionExecutor, type RunningExecutor } from './actions/wiring.js';
 import { startPipelineThread } from './thread/pipeline.js';
@@ -103,24 +102,29 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
   const timeZones = new Map((config.sources ?? []).flatMap((s) => (s.time_zone ? [[s.name, s.time_zone] as const] : [])));
 
   const stages: Stage<unknown>[] = [];
+  let ingest: Ingest | undefined;
   let workers: WorkerStages | null = null;
   if (runs('worker') && !offline && opts.warmUp && config.pipeline?.warm_up !== false) {
     const warmed = await warmUp(opts.loaded, { dataDir: env.FIDO_DATA_DIR ?? './data', log: logger });
     logger.info(warmed, 'pipeline warmed up');
   }
   if (runs('worker')) {
-    stages.push(createNormalizeStage(store, normalizer, timeZones) as Stage<unknown>);
-    stages.push(
-      createCorrelateStage(store, {
+    ingest = createIngest({
+      store,
+      normalizer,
+      timeZones,
+      owner,
+      log: logger,
+      correlation: {
         dedupWindowMs: parseDuration(config.correlation?.dedup_window ?? '10m', 'correlation.dedup_window'),
         groupWindowMs: parseDuration(config.correlation?.group_window ?? '2h', 'correlation.group_window'),
-      }) as Stage<unknown>,
-    );
+      },
+    });
     workers = await buildWorkerStages({ store, loaded: opts.loaded });
     stages.push(...workers.stages);
   }
   const thread = threaded ? await startPipelineThread({ configFile: opts.loaded.file, env: { ...env }, warmUp: opts.warmUp ?? false }, logger) : null;
-  const pipeline = thread?.pipeline ?? createPipeline({ store, stages, owner, log: logger });
+  const pipeline = thread?.pipeline ?? createPipeline({ store, ingest, stages, owner, log: logger });
 
   const intake = offline || runs('intake', 'api')
     ? createIntakeWriter(store, { maxBacklog: offline ? Number.MAX_SAFE_INTEGER : config.intake?.max_backlog ?? 200_000, onCommit: () => pipeline.wake() })

@@ -6,19 +6,23 @@ export const registry = new Registry();
 // Process metrics once per process: the pipeline thread (thread/pipeline.ts) would report the same process again.
 if (isMainThread) collectDefaultMetrics({ register: registry, prefix: 'fido_' }); // fido_process_cpu_seconds_total, fido_nodejs_heap_size_used_bytes, …
 
-type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
-const peers = new Set<() => Promise<MetricsJson>>();
+export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+const peers = new Set<() => MetricsJson>();
 
-/** Adds another thread's metrics to what metricsText() serves; returns the function that removes them. */
-export function addMetricsPeer(read: () => Promise<MetricsJson>): () => void {
-  peers.add(read);
-  return () => peers.delete(read);
+/**
+ * Adds another thread's metrics to what metricsText() serves; returns the function that removes them.
+ * `last` returns the snapshot that thread last pushed: /metrics never waits on a thread that may be busy
+ * (a late answer, or a missing one, would make its counters vanish and reappear — resets to Prometheus).
+ */
+export function addMetricsPeer(last: () => MetricsJson): () => void {
+  peers.add(last);
+  return () => peers.delete(last);
 }
 
-/** The Prometheus text of this thread's metrics, summed with every peer thread's. */
+/** The Prometheus text of this thread's metrics, summed with every peer thread's last snapshot. */
 export async function metricsText(): Promise<string> {
   if (peers.size === 0) return registry.metrics();
-  const all = [await registry.getMetricsAsJSON(), ...(await Promise.all([...peers].map((read) => read())))];
+  const all = [await registry.getMetricsAsJSON(), ...[...peers].map((last) => last())];
   return AggregatorRegistry.aggregate(all).metrics();
 }
 
@@ -37,6 +41,12 @@ export const stageProcessed = new Counter({
 export const stageBacklog = new Gauge({
   name: 'fido_stage_backlog',
   help: 'Items waiting for a pipeline stage',
+  labelNames: ['stage'] as const,
+  registers: [registry],
+});
+export const stageLagSeconds = new Gauge({
+  name: 'fido_stage_lag_seconds',
+  help: 'How long the oldest item waiting for a pipeline stage has waited (0 when none waits)',
   labelNames: ['stage'] as const,
   registers: [registry],
 });
@@ -67,7 +77,7 @@ export const stageSeconds = new Histogram({
 });
 export const alertDecisionSeconds = new Histogram({
   name: 'fido_alert_decision_seconds',
-  help: "Per alert, from its intake commit to the first decision of its incident after it",
+  help: "Per incident decision, from the intake commit of its oldest alert not yet decided to the decision",
   buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
   registers: [registry],
 });

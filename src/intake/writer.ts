@@ -1,18 +1,18 @@
 /**
  * The intake log writer. Every receiver funnels records through `accept`; calls that arrive in the same
- * tick are group-committed in one transaction (raw rows + normalize hand-offs + receivers' new positions),
- * which is what makes single-record HTTP posts cheap. A promise resolves only after its transaction committed.
+ * tick are group-committed in one transaction (the records and the receivers' new positions), which is what
+ * makes single-record HTTP posts cheap. A promise resolves only after its transaction committed, at the
+ * store's full durability: the log is the truth everything else is derived from.
  */
 import type { Store } from '../store/store.js';
-import { enqueue } from '../store/queue.js';
-import { insertRows } from '../store/insert-rows.js';
+import { appendRecords, INGEST_CURSOR, lockForAppend, logBacklog } from '../store/log.js';
 import { ulid } from '../util/ulid.js';
 import { intakeAlerts } from '../metrics.js';
 import { writeCursorRows, type CursorRow } from '../store/cursors.js';
 import { BackpressureError, type AcceptResult, type IntakeRecord, type IntakeWriter } from './receiver.js';
 
 export interface IntakeWriterOptions {
-  /** Queued items across all stages beyond which accept() refuses with BackpressureError. */
+  /** Records not yet ingested beyond which accept() refuses with BackpressureError. */
   maxBacklog: number;
   /** How often the backlog count is refreshed from the store (it is shared with other processes). */
   backlogRefreshMs?: number;
@@ -45,8 +45,7 @@ export function createIntakeWriter(store: Store, options: IntakeWriterOptions): 
   let closed = false;
 
   const refresh = async () => {
-    const row = await store.db.selectFrom('stage_queue').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
-    counted = Number(row?.n ?? 0);
+    counted = (await logBacklog(store.db, INGEST_CURSOR)).records;
     sinceCount = 0;
   };
   const timer = setInterval(() => void refresh().catch(() => undefined), options.backlogRefreshMs ?? 250);
@@ -64,8 +63,8 @@ export function createIntakeWriter(store: Store, options: IntakeWriterOptions): 
     );
     try {
       await store.db.transaction().execute(async (tx) => {
-        await insertRows(tx, 'intake', ['id', 'source', 'detector', 'received_at', 'raw'], rows);
-        await enqueue(tx, 'normalize', rows.map((r) => r.id), now);
+        await lockForAppend(tx, store.dialect);
+        await appendRecords(tx, rows);
         await writeCursorRows(tx, batch.flatMap((p) => (p.cursor ? [p.cursor] : [])));
       });
     } catch (e) {
@@ -77,7 +76,7 @@ export function createIntakeWriter(store: Store, options: IntakeWriterOptions): 
       intakeAlerts.inc({ source: p.source }, p.records.length);
       p.resolve({ ids: p.ids });
     }
-    options.onCommit?.();
+    if (rows.length > 0) options.onCommit?.();
   }
 
   function schedule() {

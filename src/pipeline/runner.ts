@@ -1,35 +1,39 @@
 /**
- * Runs stages: a stage claims a batch, computes, then writes the result, the next hand-off and the claim's
- * completion in ONE transaction. A failed batch is retried item by item so that one poisonous item cannot
- * hold up the others; items that keep failing back off, with their error visible in the queue.
+ * Runs the pipeline: ingest (the intake log → alerts and incidents, ingest/index.ts) and the incident stages
+ * after it (enrich → score → decide), which claim changed incidents from the work queue (store/queue.ts),
+ * compute, then write the result, the next hand-off and the claim's completion in ONE transaction. A failed
+ * stage batch is retried item by item so that one poisonous incident cannot hold up the others; items that
+ * keep failing back off, with their error visible in the queue.
  *
- * Stages run in lanes: a lane is a run of consecutive stages that one loop takes in pipeline order, a batch
- * of each per pass, so what a pass's first stage takes reaches the lane's last stage in the same pass. A
- * stage that waits on outside services (`awaitsServices`: enrichment lookups) starts a new lane, so the
- * stages before it keep going while it waits. (With a loop per stage, every stage's batch was interleaved
- * with all the others' and took as long as all of them together: an alert waited that long at each stage.)
+ * Steps run in lanes: a lane is a run of consecutive steps that one loop takes in pipeline order, a batch
+ * of each per pass, so what a pass's first step takes reaches the lane's last step in the same pass. A
+ * stage that waits on outside services (`awaitsServices`: enrichment lookups) starts a new lane, so ingest
+ * keeps going while it waits.
  *
  * A lane passes again at once while it finds work, and otherwise sleeps until it is woken: by an upstream
- * stage's commit here (each stage names the stages it hands on to), by `wake()` (intake in this process),
- * or by the store reporting another connection's commit (another process or thread). The idle timeout only
- * bounds how long a missed signal can delay work. Claiming only when told saves empty claims — at small
- * batches those were most of the queries.
+ * step's commit here (each step names the steps it hands on to), by `wake()` (intake in this process), or by
+ * the store reporting another connection's commit (another process or thread). The idle timeout only
+ * bounds how long a missed signal can delay work.
  *
  * On SQLite (one writer at a time), a `storeOnly` stage's batch is claimed, computed and written in ONE write
- * transaction instead: no lease to write and clear, no separate commit for the claim — at the small batches
- * of a steady trickle those were a third of a stage's cost. Enrichment (which waits on services) and
- * decisions (which wait on the policy sandbox's thread) keep the lease, so the write lock is never held
- * while waiting on anything but the store; so does normalize, whose parsing would hold the lock that intake
- * needs to acknowledge (bench: intake 9,000–11,000 alerts/s instead of 16,000–19,000 in a burst).
+ * transaction instead: no lease to write and clear, no separate commit for the claim. Enrichment (which
+ * waits on services) and decisions (which wait on the policy sandbox's thread) keep the lease, so the write
+ * lock is never held while waiting on anything but the store.
  */
 import type { Store } from '../store/store.js';
 import { claim, claimInTransaction, complete, hasDueItems, release, backlog, type ClaimedItem, type StageName, STAGES } from '../store/queue.js';
 import type { Stage } from './stage.js';
-import { stageBacklog, stageProcessed, stageSeconds } from '../metrics.js';
+import type { Ingest } from './ingest/index.js';
+import { stageBacklog, stageLagSeconds, stageProcessed, stageSeconds } from '../metrics.js';
 import type { Logger } from '../util/log.js';
+
+/** What a lane runs: ingest or a queue stage. */
+export type StepName = 'ingest' | StageName;
 
 export interface PipelineOptions {
   store: Store;
+  /** The log consumer that feeds the stages; absent in tests that drive the stages alone. */
+  ingest?: Ingest;
   stages: ReadonlyArray<Stage<any>>; // eslint-disable-line @typescript-eslint/no-explicit-any -- each stage has its own Computed type
   owner: string;
   log: Logger;
@@ -41,41 +45,61 @@ export interface PipelineOptions {
 export interface Pipeline {
   start(): void;
   stop(): Promise<void>;
-  /** Wakes idle stage loops (all, or the one named), e.g. after intake committed. */
-  wake(stage?: StageName): void;
+  /** Wakes idle loops (all, or the one that runs the step named), e.g. ingest after intake committed. */
+  wake(step?: StepName): void;
   /** Processes until every stage finds nothing to do (for the CLI and tests). */
   drain(maxRounds?: number): Promise<void>;
   /** Runs one batch of one stage; returns how many items it finished. */
   runBatch(stage: Stage<unknown>): Promise<number>;
 }
 
+interface Step {
+  name: StepName;
+  next: readonly StepName[];
+  awaitsServices: boolean;
+  run(): Promise<number>;
+}
+
 const backoffMs = (attempts: number) => Math.min(60_000, 250 * 2 ** Math.min(attempts, 8));
 
 export function createPipeline(opts: PipelineOptions): Pipeline {
-  const { store, stages, owner, log } = opts;
+  const { store, stages, owner, log, ingest } = opts;
   const leaseMs = opts.leaseMs ?? 60_000;
   const idleMs = opts.idleMs ?? 1000;
   let running = false;
   const loops: Promise<void>[] = [];
-  /** Lanes: runs of stages, split before each stage that awaits outside services. */
-  const lanes: Stage<unknown>[][] = [];
-  for (const s of stages) {
+  const steps: Step[] = stages.map((s) => ({ name: s.name, next: s.next, awaitsServices: s.awaitsServices ?? false, run: () => runBatch(s) }));
+  if (ingest) {
+    steps.unshift({
+      name: 'ingest',
+      next: ['enrich'],
+      awaitsServices: false,
+      run: async () => {
+        const n = await ingest.runBatch();
+        if (n > 0) wakeStep('enrich');
+        return n;
+      },
+    });
+  }
+  /** Lanes: runs of steps, split before each stage that awaits outside services. */
+  const lanes: Step[][] = [];
+  for (const s of steps) {
     if (s.awaitsServices || lanes.length === 0) lanes.push([]);
     lanes.at(-1)!.push(s);
   }
-  const laneOf = new Map<StageName, number>(lanes.flatMap((lane, i) => lane.map((s) => [s.name, i] as const)));
+  const laneOf = new Map<StepName, number>(lanes.flatMap((lane, i) => lane.map((s) => [s.name, i] as const)));
 
-  /** Per stage: work may be waiting (set by a wake-up, cleared when its lane passes). */
-  const signalled = new Map<StageName, boolean>(stages.map((s) => [s.name, true]));
+  /** Per step: work may be waiting (set by a wake-up, cleared when its lane passes). */
+  const signalled = new Map<StepName, boolean>(steps.map((s) => [s.name, true]));
   /** Per lane: wakes it from its idle sleep. */
   const sleepers = new Map<number, () => void>();
-  const wakeStage = (name: StageName) => {
+  const wakeStep = (name: StepName) => {
     signalled.set(name, true);
     const lane = laneOf.get(name);
     if (lane !== undefined) sleepers.get(lane)?.();
   };
   const wakeAll = () => {
-    for (const s of stages) wakeStage(s.name);
+    for (const s of steps) wakeStep(s.name);
   };
   let unwatch = () => {};
 
@@ -115,7 +139,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   function committed(stage: Stage<unknown>, items: readonly ClaimedItem[], computed: unknown) {
     stage.afterCommit?.(items, computed);
     stageProcessed.inc({ stage: stage.name }, items.length);
-    for (const next of stage.next) wakeStage(next);
+    for (const next of stage.next) wakeStep(next);
   }
 
   async function runBatch(stage: Stage<unknown>): Promise<number> {
@@ -164,16 +188,16 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     await release(store.db, items, msg, Date.now() + backoffMs(items[0]?.attempts ?? 1)).catch(() => undefined);
   }
 
-  async function runLane(lane: Stage<unknown>[], index: number) {
+  async function runLane(lane: Step[], index: number) {
     while (running) {
       for (const s of lane) signalled.set(s.name, false);
       let busy = false;
-      for (const stage of lane) {
+      for (const step of lane) {
         if (!running) break;
         try {
-          busy = (await runBatch(stage)) > 0 || busy;
+          busy = (await step.run()) > 0 || busy;
         } catch (e) {
-          log.error({ stage: stage.name, err: (e as Error).message }, 'stage loop error');
+          log.error({ stage: step.name, err: (e as Error).message }, 'stage loop error');
         }
       }
       // Work done means more may be waiting; otherwise sleep unless something was signalled meanwhile.
@@ -190,14 +214,25 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     }
   }
 
-  const gauge = setInterval(() => {
-    backlog(store.db)
-      .then((b) => {
-        for (const s of STAGES) stageBacklog.set({ stage: s }, b[s]);
-      })
-      .catch(() => undefined);
-  }, 1000);
-  gauge.unref();
+  /** Backlog in items and in seconds of lag; the records behind ingest count for normalize and correlate, which it fuses. */
+  async function measureBacklog() {
+    const t = Date.now();
+    const lag = (oldest: number | null) => (oldest === null ? 0 : Math.max(0, (t - oldest) / 1000));
+    if (ingest) {
+      const b = await ingest.backlog();
+      for (const s of ['normalize', 'correlate'] as const) {
+        stageBacklog.set({ stage: s }, b.records);
+        stageLagSeconds.set({ stage: s }, lag(b.oldestReceivedAt));
+      }
+    }
+    if (stages.length === 0) return;
+    const b = await backlog(store.db);
+    for (const s of STAGES) {
+      stageBacklog.set({ stage: s }, b[s].items);
+      stageLagSeconds.set({ stage: s }, lag(b[s].oldest));
+    }
+  }
+  let gauge: NodeJS.Timeout | undefined;
 
   return {
     runBatch,
@@ -205,6 +240,11 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       if (running) return;
       running = true;
       unwatch = store.watchCommits(wakeAll);
+      // Measured at once, so the backlog is true right after a start, then every second.
+      const measure = () => void measureBacklog().catch(() => undefined);
+      measure();
+      gauge = setInterval(measure, 1000);
+      gauge.unref();
       lanes.forEach((lane, i) => loops.push(runLane(lane, i)));
     },
     async stop() {
@@ -213,15 +253,16 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       unwatch();
       wakeAll();
       await Promise.all(loops.splice(0));
+      await ingest?.stop();
     },
-    wake(stage?: StageName) {
-      if (stage) wakeStage(stage);
+    wake(step?: StepName) {
+      if (step) wakeStep(step);
       else wakeAll();
     },
     async drain(maxRounds = 10_000) {
       for (let round = 0; round < maxRounds; round++) {
         let n = 0;
-        for (const s of stages) n += await runBatch(s);
+        for (const s of steps) n += await s.run();
         if (n === 0) return;
       }
     },

@@ -16,12 +16,14 @@ import type { LoadedConfig } from '../config/load.js';
 import type { Logger } from '../util/log.js';
 import { isLocalKind } from '../enrich/registry.js';
 import { registry } from '../metrics.js';
+import { decidedCounts } from '../store/fates.js';
 
 const SOURCE = 'fido-warm-up';
 
 export interface WarmUpResult {
-  /** Made-up alerts sent; of those stored, how many an incident's decision covered (all, unless one failed). */
+  /** Made-up alerts sent; how many were stored as alerts (the rest are repeats), and how many of those an incident's decision covered (all, unless one failed). */
   alerts: number;
+  stored: number;
   decided: number;
   incidents: number;
   ms: number;
@@ -62,12 +64,8 @@ export async function warmUp(loaded: LoadedConfig, opts: { dataDir: string; aler
       sent += n;
       await fido.pipeline.drain();
     }
-    const db = fido.store.db;
-    const counts = await db
-      .selectFrom('alerts')
-      .select((eb) => [eb.fn.count<number>('decided_at').as('decided'), eb.fn.count<number>('incident_id').distinct().as('incidents')])
-      .executeTakeFirstOrThrow();
-    return { alerts: total, decided: Number(counts.decided), incidents: Number(counts.incidents), ms: Math.round(performance.now() - started) };
+    const counts = await decidedCounts(fido.store.db);
+    return { alerts: total, stored: counts.alerts, decided: counts.decided, incidents: counts.incidents, ms: Math.round(performance.now() - started) };
   } finally {
     await fido.stop();
     rmSync(dir, { recursive: true, force: true });

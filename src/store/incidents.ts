@@ -106,14 +106,14 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
   if (rows.length === 0) return;
   const ids = rows.map((r) => r.id);
   const none = Promise.resolve([]);
-  const [alerts, enrich, decisions, actions, timeline] = await Promise.all([
+  const [alerts, enrich, decisions, actions, timeline, arrivals] = await Promise.all([
     parts.alerts
       ? limitedPerIncident(db, 'alerts', ids, alertLimit, (some, limit) => {
           let q = db
             .selectFrom('alerts')
             .select(['id', 'repeat_count', 'incident_id'])
             .$if(!docs, (qb) => qb.select('doc'))
-            .$if(parts.raw, (qb) => qb.select('raw'))
+            .$if(parts.raw, (qb) => qb.select(['raw', 'intake_id']))
             .where('incident_id', 'in', some)
             .$if(some.length > 1, (qb) => qb.orderBy('incident_id'))
             .orderBy('time')
@@ -149,6 +149,20 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
           return q.execute();
         })
       : none,
+    // Alerts and repeats are on the timeline as they are stored, not as timeline rows of their own.
+    parts.history
+      ? limitedPerIncident(db, 'alerts', ids, TIMELINE_LIMIT, (some, limit) => {
+          let q = db
+            .selectFrom('alerts')
+            .select(['id', 'incident_id', 'time', 'detector', 'title', 'duplicate_of'])
+            .where('incident_id', 'in', some)
+            .$if(some.length > 1, (qb) => qb.orderBy('incident_id'))
+            .orderBy('time')
+            .orderBy('id');
+          if (limit !== undefined) q = q.limit(limit);
+          return q.execute();
+        })
+      : none,
   ]);
   const byIncident = <R extends { incident_id: string | null }>(list: readonly R[]) => {
     const m = new Map<string, R[]>();
@@ -160,6 +174,7 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
     }
     return (id: string): R[] => m.get(id) ?? [];
   };
+  if (parts.raw) await fillRaw(db, alerts as Array<{ raw?: string; intake_id?: string }>);
   const alertsOf = byIncident(alerts);
   const cached = docs ? await docs.load(db, alerts.map((a) => a.id)) : undefined;
   const alertOf = (a: (typeof alerts)[number]): ReturnType<typeof toAlert>[] => {
@@ -171,6 +186,7 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
   const decisionsOf = byIncident(decisions);
   const actionsOf = byIncident(actions);
   const timelineOf = byIncident(timeline);
+  const arrivalsOf = byIncident(arrivals);
   // An incident's answers mostly share a few fetch times: format each once.
   const fetchedAt = memoIso();
   for (const row of rows) {
@@ -180,7 +196,7 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
       enrichment: enrichOf(row.id).map((e) => toEnrichment(e, fetchedAt)),
       decisions: decisionsOf(row.id).map((d) => ({ ...parseStored<Decision>(d.doc, 'decision')!, decided_at: iso(d.created_at) })),
       actions: actionsOf(row.id).map(toAction),
-      timeline: timelineOf(row.id).map(toTimelineEntry),
+      timeline: mergeByTime(arrivalsOf(row.id).map(toArrival), timelineOf(row.id).map(toTimelineEntry), TIMELINE_LIMIT),
     });
   }
 }
@@ -212,6 +228,17 @@ async function limitedPerIncident<R>(
   return rows;
 }
 
+/** Alerts stored since migration 0004 keep no copy of the raw text: it is their intake record's. */
+async function fillRaw(db: Db, alerts: Array<{ raw?: string; intake_id?: string }>): Promise<void> {
+  const missing = alerts.filter((a) => a.raw === '' && a.intake_id);
+  if (missing.length === 0) return;
+  const raw = new Map<string, string>();
+  for (const chunk of chunksOf([...new Set(missing.map((a) => a.intake_id!))], DETAIL_CHUNK)) {
+    for (const r of await db.selectFrom('intake').select(['id', 'raw']).where('id', 'in', chunk).execute()) raw.set(r.id, r.raw);
+  }
+  for (const a of missing) a.raw = raw.get(a.intake_id!) ?? '';
+}
+
 function memoIso(): (ms: number) => string {
   const seen = new Map<number, string>();
   return (ms) => {
@@ -233,6 +260,24 @@ function toEnrichment(e: EnrichmentTable, isoOf: (ms: number) => string): Incide
     cache: 'hit',
   };
   return en;
+}
+
+function toArrival(a: Pick<AlertTable, 'id' | 'time' | 'detector' | 'title' | 'duplicate_of'>): TimelineEntry {
+  return a.duplicate_of
+    ? { at: iso(Number(a.time)), kind: 'repeat', summary: `repeat of ${a.duplicate_of}: ${a.title}`.slice(0, 1000), alert_id: a.id }
+    : { at: iso(Number(a.time)), kind: 'alert', summary: `${a.detector}: ${a.title}`.slice(0, 1000), alert_id: a.id };
+}
+
+/** Two lists in time order merged into one (the first wins ties), at most `limit` long. */
+function mergeByTime(a: readonly TimelineEntry[], b: readonly TimelineEntry[], limit: number): TimelineEntry[] {
+  const out: TimelineEntry[] = [];
+  let i = 0;
+  let j = 0;
+  while (out.length < limit && (i < a.length || j < b.length)) {
+    if (j >= b.length || (i < a.length && a[i]!.at <= b[j]!.at)) out.push(a[i++]!);
+    else out.push(b[j++]!);
+  }
+  return out;
 }
 
 function toTimelineEntry(t: Selectable<TimelineTable>): TimelineEntry {

@@ -4,6 +4,7 @@ import type { DialectName } from './dialect.js';
 import * as m0001 from './migrations/0001_initial.js';
 import * as m0002 from './migrations/0002_wakeups_and_decision_latency.js';
 import * as m0003 from './migrations/0003_enrichment_revision.js';
+import * as m0004 from './migrations/0004_log_structured_pipeline.js';
 
 interface Migration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -14,6 +15,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['0001_initial', m0001],
   ['0002_wakeups_and_decision_latency', m0002],
   ['0003_enrichment_revision', m0003],
+  ['0004_log_structured_pipeline', m0004],
 ];
 
 /** Applies pending migrations, each in its own transaction, recording them in fido_migrations. */

@@ -1,7 +1,9 @@
 /**
- * The durable hand-off between stages (DESIGN.md §4). One row per (stage, item); a stage claims rows with a
- * lease, and in the same transaction as its result deletes them and enqueues the next stage. A crash leaves
- * the lease to expire and the batch is redone.
+ * The incident work queue: which incidents the stages after ingest (enrich → score → decide) have to look at
+ * again. One row per (stage, incident), so an incident that changes many times while it waits is worked once
+ * (enqueueing it again only bumps its version). A stage claims rows with a lease, and in the same transaction
+ * as its result deletes them and enqueues the next stage. A crash leaves the lease to expire and the batch is
+ * redone. (Records are not queued: ingest reads the intake log after its cursor, store/log.ts.)
  */
 import { sql, type QueryCreator } from 'kysely';
 import type { Database } from './schema.js';
@@ -12,7 +14,7 @@ import { chunksOf } from '../util/chunks.js';
 /** Ids per IN list when finishing items. */
 const IDS_PER_STATEMENT = 500;
 
-export const STAGES = ['normalize', 'correlate', 'enrich', 'score', 'decide'] as const;
+export const STAGES = ['enrich', 'score', 'decide'] as const;
 export type StageName = (typeof STAGES)[number];
 
 export interface ClaimedItem {
@@ -135,13 +137,16 @@ export async function release(db: Db, items: readonly ClaimedItem[], error: stri
     .execute();
 }
 
-export async function backlog(db: Db): Promise<Record<StageName, number>> {
+/** Per stage: incidents waiting, and since when the oldest has waited (null when none). */
+export async function backlog(db: Db): Promise<Record<StageName, { items: number; oldest: number | null }>> {
   const rows = await db
     .selectFrom('stage_queue')
-    .select(['stage', (eb) => eb.fn.countAll<number>().as('n')])
+    .select(['stage', (eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.min('created_at').as('oldest')])
     .groupBy('stage')
     .execute();
-  const out = Object.fromEntries(STAGES.map((s) => [s, 0])) as Record<StageName, number>;
-  for (const r of rows) if ((STAGES as readonly string[]).includes(r.stage)) out[r.stage as StageName] = Number(r.n);
+  const out = Object.fromEntries(STAGES.map((s) => [s, { items: 0, oldest: null }])) as Record<StageName, { items: number; oldest: number | null }>;
+  for (const r of rows) {
+    if ((STAGES as readonly string[]).includes(r.stage)) out[r.stage as StageName] = { items: Number(r.n), oldest: r.oldest === null ? null : Number(r.oldest) };
+  }
   return out;
 }

@@ -5,6 +5,8 @@
 import type { Generated } from 'kysely';
 
 export interface IntakeTable {
+  /** The log's order (migration 0004): what the pipeline's cursor counts. */
+  seq: Generated<number>;
   id: string;
   source: string;
   /** Detector forced by the receiver's config or the request; null means auto-detect. */
@@ -22,6 +24,8 @@ export interface QuarantineTable {
   raw: string;
   created_at: number;
   replayed_at: number | null;
+  /** The id the record was appended under again when replayed (migration 0004). */
+  replayed_as: string | null;
 }
 
 export interface AlertTable {
@@ -48,7 +52,12 @@ export interface AlertTable {
   decided_at: number | null;
   /** The canonical Alert as JSON, without `raw`. */
   doc: string;
+  /** '' since migration 0004: the raw text is the intake record's (older alerts kept a copy here). */
   raw: string;
+  /** intake.seq of the record it came from (migration 0004). */
+  seq: number | null;
+  /** Set on a dedup repeat or a re-delivery (same vendor id): the alert it repeats (migration 0004). */
+  duplicate_of: string | null;
 }
 
 export interface ObservableTable {
@@ -66,7 +75,9 @@ export interface ContextEventTable {
   kind: string;
   time: number;
   doc: string;
+  /** '' when `intake_id` is set: the raw text is the intake record's. */
   raw: string;
+  intake_id: string | null;
 }
 
 export interface IncidentTable {
@@ -87,6 +98,27 @@ export interface IncidentTable {
   updated_at: number;
   /** Counts the changes of its stored enrichment: tells a worker whether its cached copy is current. */
   enrich_version: Generated<number>;
+  /** intake.seq of its newest alert, and of the newest its current decision has seen (migration 0004). */
+  last_seq: Generated<number>;
+  decided_seq: Generated<number>;
+  /** received_at of its oldest alert not yet decided; null when every alert is. */
+  pending_since: number | null;
+}
+
+/** When an incident was decided, through which record: an alert's decision time is its first mark at or after its seq. */
+export interface DecisionMarkTable {
+  incident_id: string;
+  through_seq: number;
+  at: number;
+}
+
+/** A consumer's position in the intake log, with a lease when several processes could take it. */
+export interface PipelineCursorTable {
+  name: string;
+  seq: number;
+  owner: string | null;
+  lease_until: number | null;
+  updated_at: number;
 }
 
 export interface IncidentKeyTable {
@@ -262,4 +294,6 @@ export interface Database {
   api_tokens: ApiTokenTable;
   stage_queue: StageQueueTable;
   leases: LeaseTable;
+  decision_marks: DecisionMarkTable;
+  pipeline_cursors: PipelineCursorTable;
 }

@@ -3,7 +3,8 @@
  * (one process, DESIGN.md §5) uses two cores: the main thread answers HTTP and writes the intake log while
  * the thread normalizes, correlates, enriches, scores, decides and acts. Each thread has its own store
  * connection; SQLite's WAL and BEGIN IMMEDIATE serialise their writes exactly as for FIDO_ROLE processes
- * sharing one file. The thread's metrics are merged into the main thread's /metrics.
+ * sharing one file. The thread pushes snapshots of its metrics, which the main thread's /metrics merges with
+ * its own without asking the thread (whose event loop may be busy with a long batch).
  *
  * If the thread fails, the process exits with an error rather than keep accepting alerts nobody processes
  * (what was accepted is in the intake log; the next start processes it).
@@ -11,9 +12,8 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../util/log.js';
 import type { Pipeline } from '../pipeline/runner.js';
-import { addMetricsPeer } from '../metrics.js';
+import { addMetricsPeer, type MetricsJson } from '../metrics.js';
 import type { FromPipelineThread, PipelineThreadData, ToPipelineThread } from './protocol.js';
-import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 
 export interface PipelineThread {
   /** Stands in for the in-process pipeline: wake() reaches the thread; drain() and runBatch() are not offered. */
@@ -29,8 +29,8 @@ export async function startPipelineThread(data: PipelineThreadData, log: Logger)
     resourceLimits: { maxYoungGenerationSizeMb: 192 },
   });
   const send = (m: ToPipelineThread) => worker.postMessage(m);
-  const metricRequests = new Map<number, (m: MetricObjectWithValues<MetricValue<string>>[]) => void>();
-  let nextId = 0;
+  // The thread's last pushed metrics: kept until stop, so its series never vanish while it runs late.
+  let metrics: MetricsJson = [];
   let stopping = false;
   let running = false; // failures before 'ready' reject the start instead
   let exited = false;
@@ -39,10 +39,8 @@ export async function startPipelineThread(data: PipelineThreadData, log: Logger)
   const ready = new Promise<void>((resolve, reject) => {
     worker.on('message', (m: FromPipelineThread) => {
       if (m.type === 'ready') resolve();
-      else if (m.type === 'metrics') {
-        metricRequests.get(m.id)?.(m.metrics);
-        metricRequests.delete(m.id);
-      } else if (m.type === 'stopped') onStopped?.();
+      else if (m.type === 'metrics') metrics = m.metrics;
+      else if (m.type === 'stopped') onStopped?.();
       else if (m.type === 'failed') {
         reject(new Error(`pipeline thread: ${m.error}`));
         if (stopping) log.error({ err: m.error }, 'the pipeline thread did not stop cleanly');
@@ -71,18 +69,7 @@ export async function startPipelineThread(data: PipelineThreadData, log: Logger)
 
   await ready;
   running = true;
-  const removePeer = addMetricsPeer(
-    () =>
-      new Promise((resolve) => {
-        const id = nextId++;
-        metricRequests.set(id, resolve);
-        send({ type: 'metrics', id });
-        // A thread that stopped answering must not hang /metrics.
-        setTimeout(() => {
-          if (metricRequests.delete(id)) resolve([]);
-        }, 2000).unref();
-      }),
-  );
+  const removePeer = addMetricsPeer(() => metrics);
 
   const notHere = (what: string) => () => Promise.reject(new Error(`${what}: the pipeline runs in its own thread`));
   return {
@@ -96,13 +83,13 @@ export async function startPipelineThread(data: PipelineThreadData, log: Logger)
     async stop() {
       if (stopping) return;
       stopping = true;
-      removePeer();
       if (!exited) {
         await new Promise<void>((resolve) => {
           onStopped = resolve;
           send({ type: 'stop' });
         });
       }
+      removePeer();
       await worker.terminate();
     },
   };

@@ -1,5 +1,5 @@
 /** Messages between the main thread (API, intake) and the pipeline thread (stages, action executor). */
-import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { MetricsJson } from '../metrics.js';
 
 export interface PipelineThreadData {
   /** The config file the main thread loaded; the thread loads the same file (same version). */
@@ -11,11 +11,17 @@ export interface PipelineThreadData {
 
 export type ToPipelineThread =
   | { type: 'wake' }
-  | { type: 'metrics'; id: number }
   | { type: 'stop' };
 
 export type FromPipelineThread =
   | { type: 'ready' }
-  | { type: 'metrics'; id: number; metrics: MetricObjectWithValues<MetricValue<string>>[] }
+  /**
+   * A snapshot of the thread's registry, pushed unasked: once before 'ready', every METRICS_PUSH_MS while
+   * running, and once before 'stopped'. Each replaces the previous one; /metrics serves the last.
+   */
+  | { type: 'metrics'; metrics: MetricsJson }
   | { type: 'stopped' }
   | { type: 'failed'; error: string };
+
+/** How often the pipeline thread pushes its metrics (a scrape sees them at most about this late). */
+export const METRICS_PUSH_MS = 500;

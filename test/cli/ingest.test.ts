@@ -30,8 +30,10 @@ test('fido ingest stores every line once, parses what it can, quarantines the re
       const n = (q: string) => (db.prepare(q).get() as { n: number }).n;
       assert.equal(n("select count(*) n from intake where source = 'lab'"), records);
       assert.equal(n('select count(*) n from quarantine'), 1);
-      // eve_small holds one alert; the same line again is a re-delivery (same vendor id): stored once.
-      assert.equal(n('select count(*) n from alerts'), 1);
+      // eve_small holds one alert; the same line again is a re-delivery (same vendor id): a duplicate of it.
+      assert.equal(n('select count(*) n from alerts where duplicate_of is null'), 1);
+      assert.equal(n('select count(*) n from alerts where duplicate_of is not null'), 1);
+      assert.equal(n("select count(*) n from intake i where not exists (select 1 from alerts a where a.intake_id = i.id) and not exists (select 1 from context_events c where c.intake_id = i.id) and not exists (select 1 from quarantine q where q.intake_id = i.id) and i.raw <> ''"), 0, 'every non-empty record has a fate');
       assert.equal(n('select count(*) n from context_events'), eve.length - 1);
       assert.equal(n('select count(*) n from stage_queue'), 0);
       assert.equal(n('select count(*) n from incidents where decision is not null'), 1);

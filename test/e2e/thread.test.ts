@@ -1,11 +1,15 @@
-/** `fido start` runs the pipeline in a worker thread: a thread that cannot start stops the start, with the reason. */
+/**
+ * `fido start` runs the pipeline in a worker thread: a thread that cannot start stops the start, with the
+ * reason; while it works, /metrics carries its series on every scrape, never going down.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FIDO_BIN } from '../support/fido-process.js';
+import { FIDO_BIN, startFidoProcess, waitFor } from '../support/fido-process.js';
+import { startPeers } from '../support/e2e.js';
 import { tempDir } from '../support/stores.js';
 
 const demo = fileURLToPath(new URL('../../demo/', import.meta.url));
@@ -31,3 +35,76 @@ test('fido start: a pipeline thread that cannot start (a missing data file) stop
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** The counter and histogram series of a Prometheus text (their values only go up while the process lives). */
+function counterSeries(text: string): Map<string, number> {
+  const monotonic = new Set([...text.matchAll(/^# TYPE (\w+) (?:counter|histogram)$/gm)].map((m) => m[1]!));
+  const series = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^((\w+?)(?:_bucket|_count|_sum)?(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (m && monotonic.has(m[2]!)) series.set(m[1]!, Number(m[3]));
+  }
+  return series;
+}
+
+test('fido start: every /metrics scrape carries the pipeline thread\'s series while it works; no counter goes down', { timeout: 180_000 }, async () => {
+  const token = 'thread-admin-token-0123456789';
+  const peers = await startPeers('fido-thread-metrics-', token);
+  const proc = await startFidoProcess(peers.env);
+  try {
+    const headers = { authorization: `Bearer ${token}` };
+    const decide = 'fido_stage_processed_total{stage="decide"}';
+    let previous = new Map<string, number>();
+    let scrapes = 0;
+    const scrape = async () => {
+      const r = await fetch(`${proc.url}/metrics`, { headers });
+      assert.equal(r.status, 200);
+      const now = counterSeries(await r.text());
+      for (const [name, value] of previous) {
+        // A series that vanishes or goes down is a counter reset to Prometheus.
+        assert.ok(now.has(name), `scrape ${scrapes}: ${name} vanished`);
+        assert.ok(now.get(name)! >= value, `scrape ${scrapes}: ${name} went down from ${value} to ${now.get(name)}`);
+      }
+      previous = now;
+      scrapes++;
+      return now;
+    };
+
+    // Alerts pour in while a scraper reads /metrics back to back.
+    let feeding = true;
+    const scraper = (async () => {
+      while (feeding) await scrape();
+    })();
+    scraper.catch(() => (feeding = false)); // a failed scrape stops the feeding; `await scraper` reports it
+    for (let n = 0; n < 1500 && feeding; n += 50) {
+      const body = Array.from({ length: 50 }, (_, k) => alert(n + k)).join('\n');
+      const r = await fetch(`${proc.url}/api/v1/alerts/ids`, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-ndjson' }, body });
+      assert.equal(r.status, 202, await r.text());
+    }
+    feeding = false;
+    await scraper;
+
+    // The thread's series (only the thread decides) appear, and stay while it runs.
+    await waitFor('the pipeline thread\'s decide series in /metrics', async () => ((await scrape()).get(decide) ? true : undefined));
+    for (let i = 0; i < 5; i++) assert.ok((await scrape()).get(decide)! > 0);
+    assert.ok(scrapes > 5, `scraped ${scrapes} times`);
+  } finally {
+    await proc.kill('SIGKILL');
+    await peers.close();
+  }
+});
+
+function alert(n: number): string {
+  const host = n % 50;
+  return JSON.stringify({
+    timestamp: new Date().toISOString(),
+    flow_id: 7e14 + n,
+    event_type: 'alert',
+    src_ip: `10.7.0.${host}`,
+    src_port: 30000 + n,
+    dest_ip: '203.0.113.9',
+    dest_port: 443,
+    proto: 'TCP',
+    alert: { action: 'allowed', signature_id: 3100000 + (n % 3), signature: `THREAD test rule ${n % 3}`, category: 'A Network Trojan was detected', severity: 2 },
+  });
+}

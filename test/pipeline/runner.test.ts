@@ -1,6 +1,6 @@
 /**
  * The stage runner's lanes (runner.ts): a stage that awaits outside services starts a new lane, so the
- * stages before it keep going while it waits; within a lane an item goes through every stage in one pass.
+ * steps before it keep going while it waits; within a lane an item goes through every stage in one pass.
  * Real queue, real SQLite store; the stages are small ones that hand item ids on.
  */
 import { test } from 'node:test';
@@ -45,34 +45,30 @@ test('runner lanes: the stages before a waiting lookup keep going; an item cross
   let release!: () => void;
   const lookups = new Promise<void>((r) => (release = r));
   const stages = [
-    handOn('normalize', 'correlate', seen),
-    handOn('correlate', 'enrich', seen),
-    handOn('enrich', 'score', seen, { awaitsServices: true, gate: () => lookups }),
-    handOn('score', null, seen),
+    handOn('enrich', 'score', seen),
+    handOn('score', 'decide', seen, { awaitsServices: true, gate: () => lookups }),
+    handOn('decide', null, seen),
   ] as Stage<unknown>[];
   const pipeline = createPipeline({ store: t.store, stages, owner: 'test', log, idleMs: 60_000 });
   const got = (name: StageName, id: string) => seen.some(([n, ids]) => n === name && ids.includes(id));
   try {
     pipeline.start();
-    await t.store.db.transaction().execute((tx) => enqueue(tx, 'normalize', ['a1']));
-    pipeline.wake('normalize');
-    await until('a1 at the lookup', () => got('enrich', 'a1'));
-    // The lookup waits; what arrives meanwhile still goes through normalize and correlate, in one pass each.
+    await t.store.db.transaction().execute((tx) => enqueue(tx, 'enrich', ['a1']));
+    pipeline.wake('enrich');
+    await until('a1 at the lookup', () => got('score', 'a1'));
+    // The lookup waits; what arrives meanwhile still goes through the first lane.
     const before = seen.length;
-    await t.store.db.transaction().execute((tx) => enqueue(tx, 'normalize', ['a2']));
-    pipeline.wake('normalize');
-    await until('a2 correlated', () => got('correlate', 'a2'));
-    assert.deepEqual(seen.slice(before), [
-      ['normalize', ['a2']],
-      ['correlate', ['a2']],
-    ]);
-    assert.equal(got('score', 'a1'), false);
+    await t.store.db.transaction().execute((tx) => enqueue(tx, 'enrich', ['a2']));
+    pipeline.wake('enrich');
+    await until('a2 enriched', () => got('enrich', 'a2'));
+    assert.deepEqual(seen.slice(before), [['enrich', ['a2']]]);
+    assert.equal(got('decide', 'a1'), false);
     release();
-    await until('both scored', () => got('score', 'a1') && got('score', 'a2'));
-    // a1 went through enrich and then score in the same pass of the second lane.
-    const lane2 = seen.filter(([n]) => n === 'enrich' || n === 'score');
-    const i = lane2.findIndex(([n, ids]) => n === 'enrich' && ids.includes('a1'));
-    assert.deepEqual(lane2[i + 1], ['score', ['a1']]);
+    await until('both decided', () => got('decide', 'a1') && got('decide', 'a2'));
+    // a1 went through score and then decide in the same pass of the second lane.
+    const lane2 = seen.filter(([n]) => n === 'score' || n === 'decide');
+    const i = lane2.findIndex(([n, ids]) => n === 'score' && ids.includes('a1'));
+    assert.deepEqual(lane2[i + 1], ['decide', ['a1']]);
     await until('queue empty', async () => (await t.store.db.selectFrom('stage_queue').select('id').execute()).length === 0);
   } finally {
     release();
@@ -87,8 +83,8 @@ for (const dialect of DIALECTS) {
     const whole = dialect === 'sqlite';
     const leases: Array<string | null> = [];
     const stage: Stage<string[]> = {
-      name: 'normalize',
-      next: ['correlate'],
+      name: 'score',
+      next: ['decide'],
       batchSize: 10,
       storeOnly: true,
       async compute(items, db) {
@@ -99,24 +95,24 @@ for (const dialect of DIALECTS) {
         return items.map((i) => i.item_id);
       },
       async write(tx, _items, ids) {
-        await enqueue(tx, 'correlate', ids);
+        await enqueue(tx, 'decide', ids);
       },
     };
     const pipeline = createPipeline({ store: t.store, stages: [stage] as Stage<unknown>[], owner: 'w1', log });
     const queued = (s: StageName) =>
       t.store.db.selectFrom('stage_queue').select(['item_id', 'attempts', 'last_error', 'lease_owner', 'available_at']).where('stage', '=', s).orderBy('item_id').execute();
     try {
-      await enqueue(t.store.db, 'normalize', ['a1', 'poison', 'a2']);
+      await enqueue(t.store.db, 'score', ['a1', 'poison', 'a2']);
       assert.equal(await pipeline.runBatch(stage as Stage<unknown>), 2, 'the batch failed; item by item, two went through');
       assert.deepEqual(new Set(leases), new Set([whole ? null : 'w1']), whole ? 'no lease is written' : 'claimed with a lease');
-      assert.deepEqual((await queued('correlate')).map((r) => r.item_id), ['a1', 'a2']);
-      const [poison] = await queued('normalize');
+      assert.deepEqual((await queued('decide')).map((r) => r.item_id), ['a1', 'a2']);
+      const [poison] = await queued('score');
       assert.deepEqual([poison!.item_id, Number(poison!.attempts), poison!.last_error, poison!.lease_owner], ['poison', 1, 'poison!', null], 'the batch and its item-by-item redo are one attempt');
       assert.ok(Number(poison!.available_at) > Date.now(), 'it backs off');
       // Due again, it fails again: the attempts go on counting (a rolled-back claim stored none itself).
       await t.store.db.updateTable('stage_queue').set({ available_at: 0 }).where('item_id', '=', 'poison').execute();
       assert.equal(await pipeline.runBatch(stage as Stage<unknown>), 0);
-      assert.equal(Number((await queued('normalize'))[0]!.attempts), 2);
+      assert.equal(Number((await queued('score'))[0]!.attempts), 2);
     } finally {
       await pipeline.stop();
       await t.cleanup();

@@ -28,7 +28,8 @@ test('warm-up runs made-up alerts through a scratch pipeline and leaves no trace
     const result = await warmUp(await loadConfig(demoConfig), { dataDir, alerts: 400, log });
     // Every stage ran: every stored alert is covered by a decision (a tenth are repeats, done at correlate).
     assert.equal(result.alerts, 400);
-    assert.equal(result.decided, 400);
+    assert.ok(result.stored > 300, 'most made-up alerts are alerts, the rest repeats');
+    assert.equal(result.decided, result.stored);
     assert.ok(result.incidents >= 300 && result.incidents < 400, `${result.incidents} incidents`);
 
     assert.equal(existsSync(join(dataDir, '.warm-up')), false);

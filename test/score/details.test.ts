@@ -78,13 +78,16 @@ for (const dialect of DIALECTS) {
         ['allowlist:host:10.0.0.1', 'allowlist:ip:10.0.0.1', 'allowlist:ip:10.0.0.2', 'history:ip:10.0.0.9', 'inventory:host:ws-042'],
       );
       assert.equal((a.enrichment[3] as { error?: string }).error, 'timeout');
-      assert.deepEqual([a.decisions.length, a.actions.length, a.timeline.length], [1, 1, 1]);
+      assert.deepEqual([a.decisions.length, a.actions.length, a.timeline.length], [1, 1, 3]);
+      // Its two alerts are on the timeline as stored, beside the timeline's own row.
+      assert.deepEqual(a.timeline.filter((x) => x.kind === 'alert').map((x) => x.alert_id), a.alerts.map((x) => x.id));
       assert.equal(a.alerts[0]!.raw, '{}');
       assert.deepEqual(many.get(ID('B'))!.alerts.map((x) => x.title), ['b6', 'b5', 'b4', 'b3']);
-      const tl = many.get(ID('C'))!.timeline;
-      assert.equal(tl.length, 1000);
+      const all = many.get(ID('C'))!.timeline;
+      assert.equal(all.length, 1000);
+      const tl = all.filter((x) => x.kind !== 'alert' || x.alert_id === undefined);
       assert.equal(tl[0]!.summary, 't1002');
-      assert.equal(tl[999]!.summary, 't3');
+      assert.equal(tl.at(-1)!.summary, all.length === tl.length ? 't3' : 't4', 'the oldest entries, its alert among them');
 
       // Parts left out are empty; the incident row is always there.
       const lean = await loadIncidentDetails(db, [ID('A'), ID('B')], { parts: { raw: false, history: false, enrichment: false } });

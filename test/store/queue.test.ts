@@ -9,30 +9,30 @@ for (const dialect of DIALECTS) {
     const t = await openTestStore(dialect);
     try {
       const { store } = t;
-      await enqueue(store.db, 'correlate', ['a', 'b', 'c'], 1000);
-      assert.deepEqual((await backlog(store.db)).correlate, 3);
+      await enqueue(store.db, 'score', ['a', 'b', 'c'], 1000);
+      assert.deepEqual((await backlog(store.db)).score.items, 3);
 
-      const first = await claim(store, 'correlate', 'w1', 2, 5000, 1000);
+      const first = await claim(store, 'score', 'w1', 2, 5000, 1000);
       assert.deepEqual(first.map((c) => c.item_id), ['a', 'b']);
       // A second worker sees only what is not leased.
-      const second = await claim(store, 'correlate', 'w2', 10, 5000, 1001);
+      const second = await claim(store, 'score', 'w2', 10, 5000, 1001);
       assert.deepEqual(second.map((c) => c.item_id), ['c']);
 
       // 'a' is enqueued again while w1 holds it: completing w1's claim must keep it queued.
-      await enqueue(store.db, 'correlate', ['a'], 1002);
+      await enqueue(store.db, 'score', ['a'], 1002);
       await store.db.transaction().execute((tx) => complete(tx, first));
       const left = await store.db.selectFrom('stage_queue').select(['item_id', 'lease_owner']).orderBy('item_id').execute();
       assert.deepEqual(left.map((r) => r.item_id), ['a', 'c']);
       assert.equal(left[0]!.lease_owner, null);
 
       // w2 crashes: its lease on 'c' expires and another worker gets it.
-      const third = await claim(store, 'correlate', 'w3', 10, 5000, 7000);
+      const third = await claim(store, 'score', 'w3', 10, 5000, 7000);
       assert.deepEqual(third.map((c) => c.item_id).sort(), ['a', 'c']);
       assert.equal(third.find((c) => c.item_id === 'c')!.attempts, 2);
 
       await release(store.db, third, 'boom', 9000);
-      assert.equal((await claim(store, 'correlate', 'w4', 10, 5000, 8000)).length, 0);
-      assert.equal((await claim(store, 'correlate', 'w4', 10, 5000, 9000)).length, 2);
+      assert.equal((await claim(store, 'score', 'w4', 10, 5000, 8000)).length, 0);
+      assert.equal((await claim(store, 'score', 'w4', 10, 5000, 9000)).length, 2);
     } finally {
       await t.cleanup();
     }
@@ -61,13 +61,13 @@ for (const dialect of DIALECTS) {
       // PostgreSQL: the listener is connecting; its first callback (on connect) covers what came before.
       if (dialect === 'postgres') await wokenAgain();
       const next = wokenAgain();
-      await enqueue(other.db, 'normalize', ['x'], 1000);
+      await enqueue(other.db, 'enrich', ['x'], 1000);
       await next; // the test runner's timeout fails this if the commit is never seen
-      assert.equal((await backlog(t.store.db)).normalize, 1);
+      assert.equal((await backlog(t.store.db)).enrich.items, 1);
       // Stopping stops the callbacks: another commit changes nothing.
       stop();
       const after = woken;
-      await enqueue(other.db, 'normalize', ['y'], 1001);
+      await enqueue(other.db, 'enrich', ['y'], 1001);
       await new Promise((r) => setTimeout(r, 100));
       assert.equal(woken, after);
     } finally {

@@ -37,25 +37,25 @@ test('sqlite store: a write waits for another connection’s lock without stoppi
     const ticker = setInterval(() => ticks++, 1);
     setTimeout(() => other.exec('rollback'), 50);
     try {
-      await enqueue(store.db, 'normalize', ['a'], 1000);
+      await enqueue(store.db, 'enrich', ['a'], 1000);
     } finally {
       clearInterval(ticker);
     }
     assert.ok(ticks > 0, 'the thread ran timers while the write waited');
-    assert.equal((await backlog(store.db)).normalize, 1);
+    assert.equal((await backlog(store.db)).enrich.items, 1);
   }));
 
 test('sqlite store: an empty claim does not wait for the write lock; a claim with work does', () =>
   withFileStore(async (store, other) => {
     other.exec('begin immediate');
     // Nothing queued: the claim finds out by reading and returns at once, lock or no lock.
-    assert.deepEqual(await claim(store, 'normalize', 'w', 10, 60_000), []);
+    assert.deepEqual(await claim(store, 'enrich', 'w', 10, 60_000), []);
     other.exec('rollback');
 
-    await enqueue(store.db, 'normalize', ['a'], 1000);
+    await enqueue(store.db, 'enrich', ['a'], 1000);
     other.exec('begin immediate');
     let claimed = false;
-    const pending = claim(store, 'normalize', 'w', 10, 60_000, 2000).then((items) => {
+    const pending = claim(store, 'enrich', 'w', 10, 60_000, 2000).then((items) => {
       claimed = true;
       return items;
     });
@@ -70,7 +70,7 @@ test('sqlite store: redoable work commits with synchronous=NORMAL, and FULL hold
     const level = async (db: Store['db']) => (await sql<{ synchronous: number }>`pragma synchronous`.execute(db)).rows[0]!.synchronous;
     assert.equal(await level(store.db), 2); // FULL
     const inside = await store.redoable(async (db) => {
-      await db.transaction().execute((tx) => enqueue(tx, 'normalize', ['a'], 1000));
+      await db.transaction().execute((tx) => enqueue(tx, 'enrich', ['a'], 1000));
       return level(db);
     });
     assert.equal(inside, 1); // NORMAL
@@ -78,7 +78,7 @@ test('sqlite store: redoable work commits with synchronous=NORMAL, and FULL hold
     // A failure inside restores FULL too.
     await assert.rejects(store.redoable(() => Promise.reject(new Error('boom'))), /boom/);
     assert.equal(await level(store.db), 2);
-    assert.equal((await backlog(store.db)).normalize, 1);
+    assert.equal((await backlog(store.db)).enrich.items, 1);
   }));
 
 test('sqlite store: statement journals stay in memory; the WAL is checkpointed every 10,000 pages', () =>
@@ -94,11 +94,11 @@ for (const dialect of DIALECTS) {
     const t = await openTestStore(dialect);
     try {
       const n = await t.store.redoable(async (db) => {
-        await db.transaction().execute((tx) => enqueue(tx, 'correlate', ['x', 'y'], 1000));
-        return (await backlog(db)).correlate;
+        await db.transaction().execute((tx) => enqueue(tx, 'score', ['x', 'y'], 1000));
+        return (await backlog(db)).score.items;
       });
       assert.equal(n, 2);
-      assert.equal((await backlog(t.store.db)).correlate, 2);
+      assert.equal((await backlog(t.store.db)).score.items, 2);
     } finally {
       await t.cleanup();
     }

@@ -1,12 +1,14 @@
-/** Alerts by id (an intake id answers too), and the quarantine with replay. */
+/** Alerts by id (any id a 202 returned answers with what became of it), and the quarantine with replay. */
 import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
 import { Type } from 'typebox';
 import type { ApiContext } from '../context.js';
 import { Cursor, Doc, Limit, OptionalBody, errors } from '../schemas.js';
-import { toAlert } from '../../store/incidents.js';
-import { enqueue } from '../../store/queue.js';
+import { recordFate } from '../../store/fates.js';
+import { appendRecords, lockForAppend } from '../../store/log.js';
 import { audit } from '../../store/audit.js';
 import { iso } from '../../util/time.js';
+import { ulid } from '../../util/ulid.js';
 
 const IdParam = Type.Object({ id: Type.String({ pattern: '^[0-9A-HJKMNP-TV-Z]{26}$' }) });
 
@@ -17,19 +19,24 @@ export default async function alertRoutes(app: FastifyInstance, { ctx }: { ctx: 
     '/alerts/:id',
     {
       config: { role: 'viewer' },
-      schema: { summary: 'One canonical alert, raw text included', params: IdParam, response: { 200: Doc('Alert'), ...errors(400, 401, 403, 404) } },
+      schema: {
+        summary: 'What became of a record: the alert (raw text included), a duplicate of one, a context event, a quarantine entry, or pending',
+        params: IdParam,
+        response: { 200: Doc('Alert with `fate`: alert | duplicate | context | quarantined | pending'), ...errors(400, 401, 403, 404) },
+      },
     },
     async (req, reply) => {
       const { id } = req.params as { id: string };
-      const row =
-        (await db.selectFrom('alerts').select(['doc', 'raw', 'repeat_count', 'incident_id']).where('id', '=', id).executeTakeFirst()) ??
-        (await db.selectFrom('alerts').select(['doc', 'raw', 'repeat_count', 'incident_id']).where('intake_id', '=', id).orderBy('id').executeTakeFirst());
-      if (row) return toAlert(row);
-      const q = await db.selectFrom('quarantine').select(['reason']).where('intake_id', '=', id).executeTakeFirst();
-      if (q) return reply.code(404).send({ error: 'quarantined', message: `record ${id} was quarantined: ${q.reason}` });
-      const pending = await db.selectFrom('intake').select('id').where('id', '=', id).executeTakeFirst();
-      if (pending) return reply.code(404).send({ error: 'pending', message: `record ${id} is accepted and not normalized yet, or is a context event` });
-      return reply.code(404).send({ error: 'not_found', message: `no alert ${id}` });
+      const f = await recordFate(db, id);
+      if (!f) return reply.code(404).send({ error: 'not_found', message: `no record or alert ${id}` });
+      switch (f.fate) {
+        case 'alert':
+          return { ...f.alert, fate: f.fate, decided_at: f.decided_at };
+        case 'duplicate':
+          return { ...f.alert, fate: f.fate, duplicate_of: f.duplicate_of, repeat_count: f.repeat_count };
+        default:
+          return f;
+      }
     },
   );
 
@@ -45,9 +52,15 @@ export default async function alertRoutes(app: FastifyInstance, { ctx }: { ctx: 
     },
     async (req) => {
       const { source, limit = 50, cursor } = req.query as { source?: string; limit?: number; cursor?: string };
-      let q = db.selectFrom('quarantine').selectAll().where('replayed_at', 'is', null).orderBy('id', 'desc').limit(limit + 1);
-      if (source) q = q.where('source', '=', source);
-      if (cursor) q = q.where('id', '<', cursor);
+      let q = db
+        .selectFrom('quarantine as q')
+        .leftJoin('intake as i', 'i.id', 'q.intake_id')
+        .select(['q.id', 'q.source', 'q.detector', 'q.reason', 'q.created_at', sql<string>`coalesce(nullif(q."raw", ''), i."raw", '')`.as('raw')])
+        .where('q.replayed_at', 'is', null)
+        .orderBy('q.id', 'desc')
+        .limit(limit + 1);
+      if (source) q = q.where('q.source', '=', source);
+      if (cursor) q = q.where('q.id', '<', cursor);
       const rows = await q.execute();
       const page = rows.slice(0, limit);
       return {
@@ -65,22 +78,31 @@ export default async function alertRoutes(app: FastifyInstance, { ctx }: { ctx: 
         summary: 'Run a quarantined record through normalize again (after a parser fix or a detector change)',
         params: IdParam,
         body: OptionalBody(Type.Object({ detector: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9_-]{0,63}$' })) }, { additionalProperties: false })),
-        response: { 202: Type.Object({ replayed: Type.String() }), ...errors(400, 401, 403, 404) },
+        response: { 202: Type.Object({ replayed: Type.String(), as: Type.String() }), ...errors(400, 401, 403, 404) },
       },
     },
     async (req, reply) => {
       const { id } = req.params as { id: string };
       const detector = (req.body as { detector?: string } | undefined)?.detector;
+      // The log is never rewritten: the record is appended again under a new id, and the entry points at it.
+      const as = ulid();
       const ok = await db.transaction().execute(async (tx) => {
-        const q = await tx.deleteFrom('quarantine').where('intake_id', '=', id).returning('intake_id').executeTakeFirst();
+        await lockForAppend(tx, ctx.store.dialect);
+        const q = await tx
+          .selectFrom('quarantine as q')
+          .innerJoin('intake as i', 'i.id', 'q.intake_id')
+          .select(['q.intake_id', 'i.source', 'i.detector', sql<string>`coalesce(nullif(q."raw", ''), i."raw")`.as('raw')])
+          .where('q.intake_id', '=', id)
+          .where('q.replayed_at', 'is', null)
+          .executeTakeFirst();
         if (!q) return false;
-        if (detector) await tx.updateTable('intake').set({ detector }).where('id', '=', id).execute();
-        await enqueue(tx, 'normalize', [id]);
-        await audit(tx, req.principal!.name, 'quarantine.replay', id, { detector: detector ?? null });
+        await appendRecords(tx, [{ id: as, source: q.source, detector: detector ?? q.detector, received_at: Date.now(), raw: q.raw }]);
+        await tx.updateTable('quarantine').set({ replayed_at: Date.now(), replayed_as: as }).where('intake_id', '=', id).execute();
+        await audit(tx, req.principal!.name, 'quarantine.replay', id, { detector: detector ?? null, as });
         return true;
       });
       if (!ok) return reply.code(404).send({ error: 'not_found', message: `no quarantined record ${id}` });
-      return reply.code(202).send({ replayed: id });
+      return reply.code(202).send({ replayed: id, as });
     },
   );
 }

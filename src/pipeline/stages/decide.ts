@@ -16,7 +16,9 @@
  */
 import type { Stage } from '../stage.js';
 import type { ClaimedItem } from '../../store/queue.js';
-import type { Store, Tx } from '../../store/store.js';
+import type { Db, Store, Tx } from '../../store/store.js';
+import { insertRows } from '../../store/insert-rows.js';
+import { updateRows } from '../../store/update-rows.js';
 import type { ActionTable } from '../../store/schema.js';
 import { addTimeline, loadIncidentDetails, updateIncidents, type DetailParts } from '../../store/incidents.js';
 import type { Decision } from '../../model/decision.js';
@@ -48,6 +50,10 @@ export interface IncidentDecision {
   incidentId: string;
   decision: PolicyDecision;
   changed: boolean;
+  /** The newest record of the incident when it was read: the decision has seen every alert up to it. */
+  through: number;
+  /** received_at of its oldest alert not decided before, as read (null: none). */
+  pendingSince: number | null;
 }
 
 /** Rows per multi-row insert. */
@@ -63,6 +69,8 @@ export function createDecideStage(deps: DecideStageDeps): Stage<IncidentDecision
     next: [],
     batchSize: deps.batchSize ?? 200,
     async compute(items: readonly ClaimedItem[]) {
+      // Read before the details: a decision may see more alerts than this says, never fewer.
+      const progress = await readProgress(deps.store.db, items.map((i) => i.item_id));
       const loaded = await loadIncidentDetails(deps.store.db, items.map((i) => i.item_id), { parts, docs: deps.store.alertDocs });
       // Each incident once (the queue holds one row per item; decision ids are matched by incident below).
       const details = [...new Set(items.map((i) => i.item_id))].map((id) => loaded.get(id)).filter((d): d is IncidentDetail => d !== undefined);
@@ -72,12 +80,22 @@ export function createDecideStage(deps: DecideStageDeps): Stage<IncidentDecision
         ...(deps.guards ? { guards: deps.guards } : {}),
         ...(deps.sandbox ? { sandbox: deps.sandbox } : {}),
       });
-      return details.map((detail, i) => ({ incidentId: detail.id, decision: decisions[i]!, changed: !sameDecision(detail.decision, decisions[i]!) }));
+      return details.map((detail, i) => ({
+        incidentId: detail.id,
+        decision: decisions[i]!,
+        changed: !sameDecision(detail.decision, decisions[i]!),
+        through: progress.get(detail.id)?.last_seq ?? 0,
+        pendingSince: progress.get(detail.id)?.pending_since ?? null,
+      }));
     },
     async write(tx: Tx, _items, decided: IncidentDecision[]) {
       const t = now();
       await record(tx, decided.filter((d) => d.changed), deps, t);
-      latencies.set(decided, await markDecided(tx, decided.map((d) => d.incidentId), t));
+      await markDecided(tx, decided, t);
+      latencies.set(
+        decided,
+        decided.flatMap((d) => (d.pendingSince === null ? [] : [t - d.pendingSince])),
+      );
     },
     afterCommit(_items, decided) {
       for (const ms of latencies.get(decided) ?? []) alertDecisionSeconds.observe(ms / 1000);
@@ -133,23 +151,40 @@ async function record(tx: Tx, changed: readonly IncidentDecision[], deps: Decide
   );
 }
 
-/**
- * Stamps the incidents' alerts that arrived since their last decision (decided or not, the rules have now
- * seen them); returns each one's intake-to-decision time in ms.
- */
-async function markDecided(tx: Tx, incidentIds: readonly string[], now: number): Promise<number[]> {
-  const out: number[] = [];
-  for (const chunk of chunksOf(incidentIds, CHUNK)) {
-    const rows = await tx
-      .updateTable('alerts')
-      .set({ decided_at: now })
-      .where('incident_id', 'in', chunk)
-      .where('decided_at', 'is', null)
-      .returning('received_at')
-      .execute();
-    for (const r of rows) out.push(now - r.received_at);
+/** Each incident's newest record and oldest undecided alert, as they are now. */
+async function readProgress(db: Db, ids: readonly string[]): Promise<Map<string, { last_seq: number; pending_since: number | null }>> {
+  const out = new Map<string, { last_seq: number; pending_since: number | null }>();
+  for (const chunk of chunksOf([...new Set(ids)], CHUNK)) {
+    const rows = await db.selectFrom('incidents').select(['id', 'last_seq', 'pending_since']).where('id', 'in', chunk).execute();
+    for (const r of rows) out.set(r.id, { last_seq: Number(r.last_seq), pending_since: r.pending_since === null ? null : Number(r.pending_since) });
   }
   return out;
+}
+
+/**
+ * Records that the incidents' alerts up to `through` are decided (whether or not the decision changed, the
+ * rules have now seen them): the incident's decided_seq, and a mark that tells each alert when. An
+ * incident that gained alerts meanwhile keeps its pending_since: those are not decided yet.
+ */
+async function markDecided(tx: Tx, decided: readonly IncidentDecision[], now: number): Promise<void> {
+  const moved = decided.filter((d) => d.through > 0);
+  if (moved.length === 0) return;
+  await updateRows(tx, 'incidents', moved.map((d) => ({ id: d.incidentId, decided_seq: d.through })));
+  for (const chunk of chunksOf(moved, CHUNK)) {
+    await tx
+      .updateTable('incidents')
+      .set({ pending_since: null })
+      .where('id', 'in', chunk.map((d) => d.incidentId))
+      .whereRef('last_seq', '<=', 'decided_seq')
+      .execute();
+  }
+  await insertRows(
+    tx,
+    'decision_marks',
+    ['incident_id', 'through_seq', 'at'],
+    moved.map((d) => ({ incident_id: d.incidentId, through_seq: d.through, at: now })),
+    { onConflict: 'on conflict do nothing' },
+  );
 }
 
 /** `${incident_id}:${kind}:${target}` — the outbox's once-ever key. */

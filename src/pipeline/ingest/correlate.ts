@@ -1,19 +1,20 @@
 /**
- * correlate: dedup and incident grouping. Runs inside the write transaction because each alert's result
- * depends on the ones before it; reads are batched (one query per table per batch) and the decisions are
- * made in memory. On PostgreSQL an advisory lock serialises correlation across processes, so two workers
- * never open two incidents for one group.
+ * Dedup and incident grouping for a batch of new alerts, inside ingest's write transaction (each alert's
+ * result depends on the ones before it). Reads are batched (one query per table per batch), decisions are
+ * made in memory, and each incident, key and fingerprint is written once per batch however many alerts
+ * touched it. The caller holds whatever serialises correlation across processes.
+ *
+ *  - a repeat (same fingerprint within the dedup window, its incident still open) becomes a duplicate of the
+ *    alert it repeats, which counts it; it makes no new work;
+ *  - otherwise an alert joins the open incident that shares a grouping key within the group window (the
+ *    most recently active one), or opens a new incident.
  */
-import { sql } from 'kysely';
-import type { Stage } from '../stage.js';
-import { enqueue, type ClaimedItem } from '../../store/queue.js';
-import type { Db, Store, Tx } from '../../store/store.js';
 import type { Selectable } from 'kysely';
+import type { Tx } from '../../store/store.js';
 import type { IncidentTable } from '../../store/schema.js';
 import type { AlertDoc } from '../../store/alert-docs.js';
 import { groupKeys } from '../../correlate/keys.js';
-import { addTimeline, updateIncidents } from '../../store/incidents.js';
-import { updateRows } from '../../store/update-rows.js';
+import { updateIncidents } from '../../store/incidents.js';
 import { insertRows } from '../../store/insert-rows.js';
 import { ulid } from '../../util/ulid.js';
 import { selectInChunks } from '../../util/chunks.js';
@@ -23,51 +24,35 @@ export interface CorrelateSettings {
   groupWindowMs: number;
 }
 
-interface AlertIn {
+export interface AlertIn {
   alert: AlertDoc;
   fingerprint: string;
   time: number;
+  seq: number;
+  receivedAt: number;
 }
 
-type TimelineRow = Parameters<typeof addTimeline>[1][number];
+export interface Correlated {
+  /** Per alert id: its incident, and for a repeat the alert it repeats. */
+  placed: Map<string, { incidentId: string; duplicateOf: string | null }>;
+  /** Alerts repeated: their new repeat_count and the time of the last repeat (written once the rows exist). */
+  repeats: Array<{ id: string; repeat_count: number; last_repeat_at: number }>;
+  /** Incidents with new (non-repeat) alerts: to enrich, score and decide again. */
+  touched: Set<string>;
+}
+
 type Incident = Selectable<IncidentTable>;
 /** What correlation reads and changes of an incident (not its score and decision documents). */
-const TRACKED = ['id', 'status', 'first_seen', 'last_seen', 'alert_count', 'severity', 'host', 'user_name', 'updated_at'] as const;
+const TRACKED = ['id', 'status', 'first_seen', 'last_seen', 'alert_count', 'severity', 'host', 'user_name', 'updated_at', 'last_seq', 'pending_since'] as const;
 type Tracked = Pick<Incident, (typeof TRACKED)[number]>;
 const CHUNK = 400;
 
 const selectIn = <T>(values: readonly string[], select: (chunk: string[]) => Promise<readonly T[]>) => selectInChunks(values, CHUNK, select);
 
-export function createCorrelateStage(store: Store, settings: CorrelateSettings, batchSize = 500): Stage<AlertIn[]> {
-  return {
-    name: 'correlate',
-    next: ['enrich'],
-    batchSize,
-    storeOnly: true,
-    async compute(items: readonly ClaimedItem[], db: Db) {
-      const rows = (
-        await selectIn(items.map((i) => i.item_id), (ids) =>
-          db.selectFrom('alerts').select(['id', 'fingerprint', 'time', 'incident_id']).where('id', 'in', ids).execute(),
-        )
-      ).filter((r) => r.incident_id === null);
-      const docs = await store.alertDocs.load(db, rows.map((r) => r.id));
-      return rows
-        .flatMap((r) => {
-          const alert = docs.get(r.id);
-          return alert ? [{ alert, fingerprint: r.fingerprint, time: r.time }] : [];
-        })
-        .sort((a, b) => a.time - b.time || (a.alert.id < b.alert.id ? -1 : 1));
-    },
-    async write(tx: Tx, _items, alerts: AlertIn[]) {
-      if (alerts.length === 0) return;
-      if (store.dialect === 'postgres') await sql`select pg_advisory_xact_lock(727101)`.execute(tx);
-      await correlateBatch(tx, alerts, settings);
-    },
-  };
-}
-
-async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): Promise<void> {
-  const now = Date.now();
+/** `alerts` in time order. */
+export async function correlateBatch(tx: Tx, alerts: readonly AlertIn[], s: CorrelateSettings, now = Date.now()): Promise<Correlated> {
+  const out: Correlated = { placed: new Map(), repeats: [], touched: new Set() };
+  if (alerts.length === 0) return out;
   const keysOf = new Map(alerts.map((a) => [a.alert.id, groupKeys(a.alert)]));
   const fps = await selectIn([...new Set(alerts.map((a) => a.fingerprint))], (c) =>
     tx.selectFrom('fingerprints').selectAll().where('fingerprint', 'in', c).execute(),
@@ -77,26 +62,23 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
   );
   const incidentIds = [...new Set([...fps.map((f) => f.incident_id), ...keyRows.map((k) => k.incident_id)].filter((x): x is string => !!x))];
   const incidents = new Map(
-    (await selectIn(incidentIds, (c) => tx.selectFrom('incidents').select(TRACKED).where('id', 'in', c).execute())).map((i): [string, Tracked] => [i.id, i]),
+    (await selectIn(incidentIds, (c) => tx.selectFrom('incidents').select(TRACKED).where('id', 'in', c).execute())).map((i): [string, Tracked] => [
+      i.id,
+      { ...i, last_seq: Number(i.last_seq) },
+    ]),
   );
 
   const fpMap = new Map(fps.map((f) => [f.fingerprint, { ...f }]));
   const keyMap = new Map(keyRows.map((k) => [k.key, { ...k }]));
   const created = new Map<string, Incident>();
   const changed = new Set<string>();
-  const touched = new Set<string>(); // incidents with new (non-repeat) alerts: re-enrich, re-score, re-decide
-  const assign = new Map<string, string[]>(); // incident → alert ids
   const repeats = new Map<string, { count: number; last: number }>(); // original alert → its repeat_count, last repeat
-  const repeatIds = new Set<string>(); // the repeats themselves: done here (they make no new decision)
-  const timeline: TimelineRow[] = [];
   const open = (id: string | null | undefined) => {
     const inc = id ? incidents.get(id) : undefined;
     return inc && inc.status !== 'closed' ? inc : undefined;
   };
-  const link = (inc: Tracked, a: AlertIn) => {
-    const list = assign.get(inc.id) ?? [];
-    list.push(a.alert.id);
-    assign.set(inc.id, list);
+  const link = (inc: Tracked, a: AlertIn, duplicateOf: string | null) => {
+    out.placed.set(a.alert.id, { incidentId: inc.id, duplicateOf });
     inc.last_seen = Math.max(inc.last_seen, a.time);
     inc.first_seen = Math.min(inc.first_seen, a.time);
     inc.updated_at = now;
@@ -111,9 +93,7 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
       fp.last_seen = Math.max(fp.last_seen, a.time);
       // The fingerprint counts its original alert and each repeat since, as the original's repeat_count does.
       repeats.set(fp.alert_id, { count: fp.count, last: Math.max(repeats.get(fp.alert_id)?.last ?? 0, a.time) });
-      repeatIds.add(a.alert.id);
-      link(fpIncident, a);
-      timeline.push({ incident_id: fpIncident.id, at: a.time, kind: 'repeat', summary: `repeat #${fp.count}: ${a.alert.title}`, alert_id: a.alert.id });
+      link(fpIncident, a, fp.alert_id);
       continue;
     }
     const keys = keysOf.get(a.alert.id)!;
@@ -134,11 +114,12 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
       inc.host ??= a.alert.host?.name?.toLowerCase() ?? a.alert.host?.ip ?? null;
       inc.user_name ??= a.alert.user?.name?.toLowerCase() ?? null;
     }
-    link(inc, a);
-    touched.add(inc.id);
+    inc.last_seq = Math.max(inc.last_seq, a.seq);
+    inc.pending_since ??= a.receivedAt;
+    link(inc, a, null);
+    out.touched.add(inc.id);
     for (const k of keys) keyMap.set(k, { key: k, incident_id: inc.id, last_seen: Math.max(keyMap.get(k)?.last_seen ?? 0, a.time) });
     fpMap.set(a.fingerprint, { fingerprint: a.fingerprint, alert_id: a.alert.id, incident_id: inc.id, last_seen: a.time, count: 1 });
-    timeline.push({ incident_id: inc.id, at: a.time, kind: 'alert', summary: `${a.alert.detector}: ${a.alert.title}`, alert_id: a.alert.id });
   }
 
   // A new incident's row is the object correlation went on changing.
@@ -147,17 +128,11 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
     tx,
     [...changed].map((id) => {
       const inc = incidents.get(id)!;
-      const { alert_count, severity, first_seen, last_seen, host, user_name } = inc;
-      return { id, alert_count, severity, first_seen, last_seen, host, user_name };
+      const { alert_count, severity, first_seen, last_seen, host, user_name, last_seq, pending_since } = inc;
+      return { id, alert_count, severity, first_seen, last_seen, host, user_name, last_seq, pending_since };
     }),
     now,
   );
-  // A repeat makes no new decision: it is done here.
-  const assigned = [...assign].flatMap(([incidentId, ids]) =>
-    ids.map((id) => (repeatIds.has(id) ? { id, incident_id: incidentId, decided_at: now } : { id, incident_id: incidentId })),
-  );
-  await updateRows(tx, 'alerts', assigned);
-  await updateRows(tx, 'alerts', [...repeats].map(([id, r]) => ({ id, repeat_count: r.count, last_repeat_at: r.last })));
   await insertRows(tx, 'incident_keys', ['key', 'incident_id', 'last_seen'], [...keyMap.values()], {
     onConflict: 'on conflict ("key") do update set "incident_id" = excluded."incident_id", "last_seen" = excluded."last_seen"',
   });
@@ -165,13 +140,13 @@ async function correlateBatch(tx: Tx, alerts: AlertIn[], s: CorrelateSettings): 
     onConflict: `on conflict ("fingerprint") do update set "alert_id" = excluded."alert_id", "incident_id" = excluded."incident_id",
       "last_seen" = excluded."last_seen", "count" = excluded."count"`,
   });
-  await addTimeline(tx, timeline);
-  await enqueue(tx, 'enrich', [...touched], now);
+  out.repeats = [...repeats].map(([id, r]) => ({ id, repeat_count: r.count, last_repeat_at: r.last }));
+  return out;
 }
 
 const INCIDENT_COLUMNS = [
   'id', 'title', 'status', 'verdict', 'first_seen', 'last_seen', 'alert_count', 'severity', 'host', 'user_name',
-  'score_total', 'score', 'decision', 'created_at', 'updated_at', 'enrich_version',
+  'score_total', 'score', 'decision', 'created_at', 'updated_at', 'enrich_version', 'last_seq', 'decided_seq', 'pending_since',
 ] as const satisfies ReadonlyArray<keyof Incident>;
 
 function newIncident(a: AlertIn, now: number): Incident {
@@ -192,5 +167,8 @@ function newIncident(a: AlertIn, now: number): Incident {
     created_at: now,
     updated_at: now,
     enrich_version: 0,
+    last_seq: 0,
+    decided_seq: 0,
+    pending_since: null,
   };
 }

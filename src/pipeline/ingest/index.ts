@@ -1,0 +1,274 @@
+/**
+ * ingest: the intake log → alerts, context events and quarantine entries, deduplicated and grouped into
+ * incidents, in ONE transaction per batch of records that also moves the log cursor (DESIGN.md §4). No
+ * per-record hand-off: a crash leaves the cursor where the last commit put it, and the records after it are
+ * derived again, with the same result (parse.ts is pure; correlation reads what the last commit wrote).
+ *
+ * The records are read and parsed outside the transaction, so parsing never holds the write lock that
+ * intake needs to acknowledge; the transaction then checks that the cursor has not moved (compare-and-set,
+ * log.ts) and writes. Several processes may run ingest: the cursor's lease picks the one that works, and
+ * the compare-and-set fences one whose lease ran out while it worked.
+ *
+ * A batch that fails is retried in halves down to single records; a single record that keeps failing is
+ * quarantined with the error, so one poisonous record cannot stop the log.
+ */
+import { sql } from 'kysely';
+import type { Store, Tx } from '../../store/store.js';
+import { advanceCursor, INGEST_CURSOR, leaseCursor, logBacklog, readAfter, readCursor, releaseCursor, type LogBacklog, type LogRecord } from '../../store/log.js';
+import { enqueue } from '../../store/queue.js';
+import { insertRows } from '../../store/insert-rows.js';
+import { updateRows } from '../../store/update-rows.js';
+import type { Alert } from '../../model/alert.js';
+import { quarantined, stageProcessed } from '../../metrics.js';
+import { selectInChunks } from '../../util/chunks.js';
+import type { Logger } from '../../util/log.js';
+import { parseRecords, type Parsed, type ParsedAlert, type ParsedQuarantine, type RecordNormalizer } from './parse.js';
+import { correlateBatch, type AlertIn, type CorrelateSettings } from './correlate.js';
+
+export type { CorrelateSettings } from './correlate.js';
+export type { RecordNormalizer, NormalizeResult } from './parse.js';
+
+export interface IngestDeps {
+  store: Store;
+  normalizer: RecordNormalizer;
+  correlation: CorrelateSettings;
+  owner: string;
+  log: Logger;
+  /** source name → IANA zone (or offset) of that source's zone-less timestamps (syslog 3164…). */
+  timeZones?: ReadonlyMap<string, string>;
+  /** Records per batch (default 1000). */
+  batchSize?: number;
+  /** How long the cursor's lease lasts without renewal (default 60 s). */
+  leaseMs?: number;
+  now?: () => number;
+}
+
+export interface Ingest {
+  /** Derives one batch; returns the number of records it consumed (0: nothing to do, or another worker has the log). */
+  runBatch(): Promise<number>;
+  backlog(): Promise<LogBacklog>;
+  /** Gives the cursor's lease up. */
+  stop(): Promise<void>;
+}
+
+/** Thrown inside the transaction when another worker moved the cursor: everything is rolled back. */
+class CursorMoved extends Error {}
+
+/** Attempts of a single record before it is quarantined with its error. */
+const SINGLE_RECORD_ATTEMPTS = 3;
+const CORRELATION_LOCK = 727101;
+
+export function createIngest(deps: IngestDeps): Ingest {
+  const { store, owner, log } = deps;
+  const now = deps.now ?? Date.now;
+  const batchSize = deps.batchSize ?? 1000;
+  const leaseMs = deps.leaseMs ?? 60_000;
+  const timeZones = deps.timeZones ?? new Map<string, string>();
+  /** The cursor as this worker last committed or read it; undefined: read it again. */
+  let cursor: number | undefined;
+  let leaseUntil = 0;
+  /** The record that failed alone, and how often (it is quarantined after SINGLE_RECORD_ATTEMPTS). */
+  let failing: { seq: number; attempts: number } | undefined;
+  /** After a failure: the batch size to try next (halved down to 1, back to full after a success). */
+  let limit = batchSize;
+
+  async function holdsLease(): Promise<boolean> {
+    const t = now();
+    if (leaseUntil - t > leaseMs / 2) return true;
+    if (!(await store.redoable((db) => leaseCursor(db, INGEST_CURSOR, owner, leaseMs, t)))) {
+      leaseUntil = 0;
+      cursor = undefined; // someone else is working the log: what we knew of it is stale
+      return false;
+    }
+    leaseUntil = t + leaseMs;
+    return true;
+  }
+
+  async function runBatch(): Promise<number> {
+    if (!(await holdsLease())) return 0;
+    cursor ??= await readCursor(store.db, INGEST_CURSOR);
+    const records = await readAfter(store.db, cursor, limit);
+    if (records.length === 0) return 0;
+    const from = cursor;
+    try {
+      const parsed = parseRecords(records, deps.normalizer, timeZones);
+      const stored = await store.redoable((db) => db.transaction().execute((tx) => derive(tx, from, records, parsed)));
+      committed(records, parsed, stored);
+      limit = batchSize;
+      failing = undefined;
+      return records.length;
+    } catch (e) {
+      if (e instanceof CursorMoved) {
+        cursor = undefined;
+        return 0;
+      }
+      return failed(from, records, e);
+    }
+  }
+
+  async function failed(from: number, records: readonly LogRecord[], e: unknown): Promise<number> {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (records.length > 1) {
+      limit = Math.max(1, Math.floor(records.length / 2));
+      log.warn({ err: msg, records: records.length, next: limit }, 'ingest batch failed; retrying in smaller batches');
+      return 0;
+    }
+    const record = records[0]!;
+    failing = failing?.seq === record.seq ? { seq: record.seq, attempts: failing.attempts + 1 } : { seq: record.seq, attempts: 1 };
+    log.error({ record: record.id, attempts: failing.attempts, err: msg }, 'ingest failed on a record');
+    if (failing.attempts < SINGLE_RECORD_ATTEMPTS) {
+      await new Promise((r) => setTimeout(r, 250 * 2 ** failing!.attempts));
+      return 0;
+    }
+    // Quarantined with the error, so the log moves on and the record can be replayed after a fix.
+    const entry: ParsedQuarantine = { record, reason: `ingest failed: ${msg}`, detector: record.detector };
+    const parsed: Parsed = { alerts: [], context: [], quarantine: [entry] };
+    const stored = await store.redoable((db) => db.transaction().execute((tx) => derive(tx, from, records, parsed)));
+    committed(records, parsed, stored);
+    failing = undefined;
+    return 1;
+  }
+
+  /** Writes what a batch derives and moves the cursor past it; returns the alerts stored as new (not duplicates). */
+  async function derive(tx: Tx, from: number, records: readonly LogRecord[], parsed: Parsed): Promise<Alert[]> {
+    if (store.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${CORRELATION_LOCK})`.execute(tx);
+    const to = records[records.length - 1]!.seq;
+    if (!(await advanceCursor(tx, INGEST_CURSOR, from, to, owner))) throw new CursorMoved('the log cursor moved');
+    const t = now();
+    const redelivered = await findRedelivered(tx, parsed.alerts);
+    const fresh = parsed.alerts.filter((p) => !redelivered.has(p.alert.id));
+    const incoming: AlertIn[] = fresh
+      .map((p) => ({ alert: p.alert, fingerprint: p.fingerprint, time: Date.parse(p.alert.time), seq: p.record.seq, receivedAt: p.record.received_at }))
+      .sort((a, b) => a.time - b.time || (a.alert.id < b.alert.id ? -1 : 1));
+    const correlated = await correlateBatch(tx, incoming, deps.correlation, t);
+    const placed = (id: string) => correlated.placed.get(id);
+    const rows = parsed.alerts.map((p) => {
+      const again = redelivered.get(p.alert.id);
+      if (again) {
+        const incidentId = again.incidentId ?? placed(again.of)?.incidentId ?? null;
+        return alertRow(p, { incidentId, duplicateOf: again.of, vendorId: null });
+      }
+      const at = placed(p.alert.id);
+      return alertRow(p, { incidentId: at?.incidentId ?? null, duplicateOf: at?.duplicateOf ?? null, vendorId: p.alert.vendor_id ?? null });
+    });
+    await insertRows(tx, 'alerts', ALERT_COLUMNS, rows);
+    const observed = fresh.filter((p) => placed(p.alert.id)?.duplicateOf === null);
+    await insertRows(
+      tx,
+      'observables',
+      ['alert_id', 'type', 'value', 'role', 'time'],
+      observed.flatMap(({ alert }) => alert.observables.map((o) => ({ alert_id: alert.id, type: o.type, value: o.value, role: o.role, time: Date.parse(alert.time) }))),
+      { onConflict: 'on conflict do nothing' },
+    );
+    await updateRows(tx, 'alerts', correlated.repeats);
+    await insertRows(
+      tx,
+      'context_events',
+      ['id', 'intake_id', 'source', 'detector', 'kind', 'time', 'doc', 'raw'],
+      parsed.context.map((c) => ({
+        id: c.id,
+        intake_id: c.record.id,
+        source: c.record.source,
+        detector: c.detector,
+        kind: c.event.kind,
+        time: Date.parse(c.event.time) || c.record.received_at,
+        doc: JSON.stringify(c.event),
+        raw: '',
+      })),
+    );
+    await insertRows(
+      tx,
+      'quarantine',
+      ['id', 'intake_id', 'source', 'detector', 'reason', 'raw', 'created_at', 'replayed_at'],
+      parsed.quarantine.map((q) => ({
+        id: q.record.id,
+        intake_id: q.record.id,
+        source: q.record.source,
+        detector: q.detector,
+        reason: q.reason.slice(0, 2000),
+        raw: '',
+        created_at: t,
+        replayed_at: null,
+      })),
+      { onConflict: 'on conflict ("intake_id") do nothing' },
+    );
+    await enqueue(tx, 'enrich', [...correlated.touched], t);
+    return fresh.filter((p) => placed(p.alert.id)?.duplicateOf === null).map((p) => p.alert);
+  }
+
+  function committed(records: readonly LogRecord[], parsed: Parsed, stored: readonly Alert[]) {
+    cursor = records[records.length - 1]!.seq;
+    stageProcessed.inc({ stage: 'normalize' }, records.length);
+    stageProcessed.inc({ stage: 'correlate' }, parsed.alerts.length);
+    for (const q of parsed.quarantine) quarantined.inc({ source: q.record.source });
+    // The next stages read these alerts again.
+    for (const alert of stored) store.alertDocs.remember(alert.id, alert);
+  }
+
+  return {
+    runBatch,
+    backlog: () => logBacklog(store.db, INGEST_CURSOR),
+    async stop() {
+      if (leaseUntil > 0) await releaseCursor(store.db, INGEST_CURSOR, owner).catch(() => undefined);
+      leaseUntil = 0;
+    },
+  };
+}
+
+/**
+ * Alerts the detector has delivered before (same source, detector and vendor id), earlier or within the
+ * batch: alert id → the alert it repeats, and that alert's incident when it is already stored.
+ */
+async function findRedelivered(tx: Tx, alerts: readonly ParsedAlert[]): Promise<Map<string, { of: string; incidentId: string | null }>> {
+  const out = new Map<string, { of: string; incidentId: string | null }>();
+  const withVendorId = alerts.filter((p) => p.alert.vendor_id);
+  if (withVendorId.length === 0) return out;
+  const key = (source: string, detector: string, vendorId: string) => `${source}\u0000${detector}\u0000${vendorId}`;
+  const seen = new Map<string, { of: string; incidentId: string | null }>();
+  const vendorIds = [...new Set(withVendorId.map((p) => p.alert.vendor_id!))];
+  const existing = await selectInChunks(vendorIds, 400, (chunk) =>
+    tx.selectFrom('alerts').select(['id', 'source', 'detector', 'vendor_id', 'incident_id']).where('vendor_id', 'in', chunk).execute(),
+  );
+  for (const r of existing) seen.set(key(r.source, r.detector, r.vendor_id!), { of: r.id, incidentId: r.incident_id });
+  for (const p of withVendorId) {
+    const k = key(p.alert.source, p.alert.detector, p.alert.vendor_id!);
+    const first = seen.get(k);
+    if (first) out.set(p.alert.id, first);
+    else seen.set(k, { of: p.alert.id, incidentId: null });
+  }
+  return out;
+}
+
+const ALERT_COLUMNS = [
+  'id', 'intake_id', 'seq', 'source', 'detector', 'vendor_id', 'fingerprint', 'time', 'received_at', 'title', 'severity',
+  'rule_id', 'host', 'user_name', 'incident_id', 'duplicate_of', 'repeat_count', 'last_repeat_at', 'doc', 'raw',
+] as const satisfies ReadonlyArray<keyof ReturnType<typeof alertRow>>;
+
+function alertRow(p: ParsedAlert, at: { incidentId: string | null; duplicateOf: string | null; vendorId: string | null }) {
+  const { raw: _raw, ...doc } = p.alert;
+  const alert = p.alert;
+  return {
+    id: alert.id,
+    intake_id: p.record.id,
+    seq: p.record.seq,
+    source: alert.source,
+    detector: alert.detector,
+    vendor_id: at.vendorId,
+    fingerprint: p.fingerprint,
+    time: Date.parse(alert.time),
+    received_at: p.record.received_at,
+    title: alert.title,
+    severity: alert.severity,
+    rule_id: alert.rule?.id ?? null,
+    host: alert.host?.name?.toLowerCase() ?? alert.host?.ip ?? null,
+    user_name: alert.user?.name?.toLowerCase() ?? null,
+    incident_id: at.incidentId,
+    duplicate_of: at.duplicateOf,
+    repeat_count: 1,
+    last_repeat_at: null,
+    doc: JSON.stringify(doc),
+    // The raw text is the intake record's: stored once.
+    raw: '',
+  };
+}
+

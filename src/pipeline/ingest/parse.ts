@@ -1,0 +1,98 @@
+/**
+ * Records of the intake log → canonical alerts, context events or quarantine entries. Pure: the same
+ * records give the same result (ids of a record's second and later alerts come from its id), which is what
+ * lets a batch be derived again after a crash.
+ */
+import type { AlertDraft, Alert } from '../../model/alert.js';
+import { severityLabel } from '../../model/alert.js';
+import type { ContextEvent } from '../../detectors/detector.js';
+import type { LogRecord } from '../../store/log.js';
+import { alertFingerprint } from '../../correlate/fingerprint.js';
+import { iso } from '../../util/time.js';
+
+export type NormalizeResult =
+  | { detector: string; alerts: AlertDraft[] }
+  | { detector: string; context: ContextEvent[] }
+  | { error: string; detector?: string };
+
+/** The detector registry as ingest sees it (detectors/lib/registry.ts provides it). */
+export interface RecordNormalizer {
+  /** `receivedAt` makes a redone batch yield the same alerts (year inference, records without a time). */
+  normalize(text: string, detector: string | null, opts: { receivedAt: Date; timeZone?: string }): NormalizeResult;
+}
+
+export interface ParsedAlert {
+  alert: Alert;
+  fingerprint: string;
+  record: LogRecord;
+}
+
+export interface ParsedContext {
+  id: string;
+  event: ContextEvent;
+  detector: string;
+  record: LogRecord;
+}
+
+export interface ParsedQuarantine {
+  record: LogRecord;
+  reason: string;
+  detector: string | null;
+}
+
+export interface Parsed {
+  alerts: ParsedAlert[];
+  context: ParsedContext[];
+  quarantine: ParsedQuarantine[];
+}
+
+/**
+ * @param timeZones source name → IANA zone (or offset) of that source's zone-less timestamps (syslog 3164…).
+ */
+export function parseRecords(records: readonly LogRecord[], normalizer: RecordNormalizer, timeZones: ReadonlyMap<string, string>): Parsed {
+  const out: Parsed = { alerts: [], context: [], quarantine: [] };
+  for (const record of records) {
+    const tz = timeZones.get(record.source);
+    const r = normalizer.normalize(record.raw, record.detector, { receivedAt: new Date(record.received_at), ...(tz ? { timeZone: tz } : {}) });
+    if ('error' in r) {
+      out.quarantine.push({ record, reason: r.error, detector: r.detector ?? record.detector });
+    } else if ('context' in r) {
+      if (r.context.length === 0) out.quarantine.push({ record, reason: `${r.detector}: the record holds no alert and no event`, detector: r.detector });
+      r.context.forEach((event, i) => out.context.push({ id: derivedId(record.id, i), event, detector: r.detector, record }));
+    } else {
+      if (r.alerts.length === 0) out.quarantine.push({ record, reason: `${r.detector}: the record holds no alert and no event`, detector: r.detector });
+      r.alerts.forEach((draft, i) => {
+        const alert: Alert = {
+          ...draft,
+          id: derivedId(record.id, i),
+          source: record.source,
+          detector: r.detector,
+          received_at: iso(record.received_at),
+          severity_label: draft.severity_label ?? severityLabel(draft.severity),
+          raw: record.raw,
+        };
+        out.alerts.push({ alert, fingerprint: alertFingerprint(record.source, r.detector, draft), record });
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * The id of a record's i-th alert or event: the record's own id for the first (so the id a 202 returned
+ * finds it), and for the others the record's id with its random part counted on — the same on every run.
+ */
+export function derivedId(recordId: string, i: number): string {
+  if (i === 0) return recordId;
+  // A ULID is 10 time characters and 16 random ones (Crockford base 32); replace the last 4 of those by i.
+  const B32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+  let n = i;
+  let tail = '';
+  for (let k = 0; k < 4; k++) {
+    tail = B32[n % 32]! + tail;
+    n = Math.floor(n / 32);
+  }
+  const candidate = recordId.slice(0, 22) + tail;
+  // Never the record's own id (when its last four characters happen to spell i).
+  return candidate === recordId ? recordId.slice(0, 21) + (recordId[21] === 'Z' ? '0' : 'Z') + tail : candidate;
+}

@@ -1,0 +1,105 @@
+/**
+ * The intake log and its consumers' cursors (DESIGN.md §4: the log is the truth, the rest is derived).
+ *
+ * Records are appended in intake commits and numbered by `seq`. A consumer reads the records after its
+ * cursor, derives what it derives, and moves the cursor in the SAME transaction with a compare-and-set
+ * (`advanceCursor`): a worker that lost a race (another process, or itself after a lease expired) finds the
+ * cursor moved and rolls back, so no record is derived twice and none is skipped.
+ *
+ * Readers may only trust that no record will appear below the newest seq they read if seqs commit in
+ * order: SQLite has one writer at a time; on PostgreSQL `lockForAppend` serialises intake commits.
+ */
+import { sql } from 'kysely';
+import type { Db, Tx } from './store.js';
+import type { DialectName } from './dialect.js';
+import { insertRows } from './insert-rows.js';
+
+export interface LogRecord {
+  seq: number;
+  id: string;
+  source: string;
+  detector: string | null;
+  received_at: number;
+  raw: string;
+}
+
+export type NewRecord = Omit<LogRecord, 'seq'>;
+
+/** The consumer that turns records into alerts, context events and quarantine entries. */
+export const INGEST_CURSOR = 'ingest';
+const APPEND_LOCK = 727102;
+
+/** On PostgreSQL, holds intake commits in order until this transaction ends (see above). */
+export async function lockForAppend(tx: Tx, dialect: DialectName): Promise<void> {
+  if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${APPEND_LOCK})`.execute(tx);
+}
+
+/** Appends records (inside a transaction that took lockForAppend). */
+export async function appendRecords(tx: Tx, records: readonly NewRecord[]): Promise<void> {
+  await insertRows(tx, 'intake', ['id', 'source', 'detector', 'received_at', 'raw'], records);
+}
+
+/** Up to `limit` records after `seq`, in log order. */
+export async function readAfter(db: Db, seq: number, limit: number): Promise<LogRecord[]> {
+  const rows = await db
+    .selectFrom('intake')
+    .select(['seq', 'id', 'source', 'detector', 'received_at', 'raw'])
+    .where('seq', '>', seq)
+    .orderBy('seq')
+    .limit(limit)
+    .execute();
+  for (const r of rows) r.seq = Number(r.seq);
+  return rows;
+}
+
+export async function readCursor(db: Db, name: string): Promise<number> {
+  const row = await db.selectFrom('pipeline_cursors').select('seq').where('name', '=', name).executeTakeFirst();
+  return Number(row?.seq ?? 0);
+}
+
+/**
+ * Moves the cursor from `from` to `to` if it is still at `from` (and, with `owner`, still leased to it);
+ * false when another worker moved it first: the caller must roll back what it derived.
+ */
+export async function advanceCursor(tx: Tx, name: string, from: number, to: number, owner?: string): Promise<boolean> {
+  let q = tx.updateTable('pipeline_cursors').set({ seq: to, updated_at: Date.now() }).where('name', '=', name).where('seq', '=', from);
+  if (owner !== undefined) q = q.where('owner', '=', owner);
+  const r = await q.executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+/**
+ * Takes or renews the cursor's lease for `owner` when it is free, expired or already its own; true when
+ * `owner` holds it now. Several processes may run the consumer: only the holder does the work.
+ */
+export async function leaseCursor(db: Db, name: string, owner: string, ms: number, now = Date.now()): Promise<boolean> {
+  const r = await db
+    .updateTable('pipeline_cursors')
+    .set({ owner, lease_until: now + ms })
+    .where('name', '=', name)
+    .where((eb) => eb.or([eb('owner', 'is', null), eb('owner', '=', owner), eb('lease_until', '<', now)]))
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+/** Gives the lease up (at stop) so another process need not wait for it to expire. */
+export async function releaseCursor(db: Db, name: string, owner: string): Promise<void> {
+  await db.updateTable('pipeline_cursors').set({ owner: null, lease_until: null }).where('name', '=', name).where('owner', '=', owner).execute();
+}
+
+export interface LogBacklog {
+  /** Records after the cursor. */
+  records: number;
+  /** received_at of the oldest of them (null when none): the consumer's lag. */
+  oldestReceivedAt: number | null;
+}
+
+/** How far the consumer is behind the log (two index lookups). */
+export async function logBacklog(db: Db, name: string): Promise<LogBacklog> {
+  const cursor = await readCursor(db, name);
+  const newest = await db.selectFrom('intake').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirst();
+  const records = Math.max(0, Number(newest?.seq ?? 0) - cursor);
+  if (records === 0) return { records, oldestReceivedAt: null };
+  const oldest = await db.selectFrom('intake').select('received_at').where('seq', '>', cursor).orderBy('seq').limit(1).executeTakeFirst();
+  return { records, oldestReceivedAt: oldest ? Number(oldest.received_at) : null };
+}

@@ -1,0 +1,200 @@
+/**
+ * ingest (src/pipeline/ingest): the intake log → alerts, duplicates, context events and quarantine, grouped
+ * into incidents, one transaction per batch with the log cursor. Real stores, both dialects.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DIALECTS, openTestStore, type TestStore } from '../support/stores.js';
+import { createIntakeWriter } from '../../src/intake/writer.js';
+import { createPipeline } from '../../src/pipeline/runner.js';
+import { createIngest, type CorrelateSettings, type RecordNormalizer } from '../../src/pipeline/ingest/index.js';
+import { derivedId } from '../../src/pipeline/ingest/parse.js';
+import { loadIncidentDetail } from '../../src/store/incidents.js';
+import { recordFate } from '../../src/store/fates.js';
+import { INGEST_CURSOR, readCursor } from '../../src/store/log.js';
+import type { AlertDraft } from '../../src/model/alert.js';
+import { log } from '../../src/util/log.js';
+
+// Records in these tests are AlertDrafts as JSON, so correlation is tested apart from any vendor format.
+const draftNormalizer: RecordNormalizer = {
+  normalize(text) {
+    if (text.startsWith('ctx:')) return { detector: 'draft', context: [{ kind: 'dhcp', time: new Date(T0).toISOString(), data: { lease: text.slice(4) }, observables: [] }] };
+    if (text.startsWith('two:')) {
+      const d = JSON.parse(text.slice(4)) as AlertDraft;
+      return { detector: 'draft', alerts: [d, { ...d, title: `${d.title} (2)`, rule: { id: 'r-second' } }] };
+    }
+    try {
+      return { detector: 'draft', alerts: [JSON.parse(text) as AlertDraft] };
+    } catch {
+      return { error: 'not a draft' };
+    }
+  },
+};
+
+const WINDOWS: CorrelateSettings = { dedupWindowMs: 10 * 60_000, groupWindowMs: 60 * 60_000 };
+const ingestOf = (t: TestStore, owner = 'test', normalizer = draftNormalizer) =>
+  createIngest({ store: t.store, normalizer, correlation: WINDOWS, owner, log, batchSize: 100 });
+
+const MIN = 60_000;
+const T0 = Date.parse('2026-11-27T10:00:00Z');
+function draft(over: Partial<AlertDraft> & { at: number }): string {
+  const { at, ...rest } = over;
+  const d: AlertDraft = { time: new Date(T0 + at).toISOString(), title: 'Beacon', severity: 60, rule: { id: 'r1' }, observables: [], ...rest };
+  return JSON.stringify(d);
+}
+
+for (const dialect of DIALECTS) {
+  test(`ingest on ${dialect}: every record's fate, dedup by fingerprint and vendor id, grouping by entity and indicator, windows`, async () => {
+    const t = await openTestStore(dialect);
+    const intake = createIntakeWriter(t.store, { maxBacklog: 1e9 });
+    const pipeline = createPipeline({ store: t.store, ingest: ingestOf(t), stages: [], owner: 'test', log });
+    try {
+      const evil = { type: 'ip' as const, value: '203.0.113.9', role: 'dst' };
+      const records = [
+        // 1: ws-1 beacons to evil → new incident A
+        draft({ at: 0, host: { name: 'WS-1' }, dst: { ip: '203.0.113.9' }, observables: [evil] }),
+        // 2: exact repeat 1 min later → a repeat, not new work
+        draft({ at: MIN, host: { name: 'ws-1' }, dst: { ip: '203.0.113.9' }, observables: [evil] }),
+        // 3: same host, different rule, same indicator → joins A
+        draft({ at: 2 * MIN, host: { name: 'ws-1' }, rule: { id: 'r2' }, title: 'Download', dst: { ip: '203.0.113.9' }, observables: [evil] }),
+        // 4: another host, same indicator → its own incident B (entity differs)
+        draft({ at: 3 * MIN, host: { name: 'ws-2' }, dst: { ip: '203.0.113.9' }, observables: [evil] }),
+        // 5: ws-1 again after the group window → new incident C
+        draft({ at: 200 * MIN, host: { name: 'ws-1' }, rule: { id: 'r2' }, title: 'Download', dst: { ip: '203.0.113.9' }, observables: [evil] }),
+        // 6: 'not a draft' goes to quarantine with its raw text
+        'garbage <script>',
+      ];
+      const { ids } = await intake.accept('s', null, records.map((raw) => ({ raw })));
+      await pipeline.drain();
+      const db = t.store.db;
+      const incidents = await db.selectFrom('incidents').selectAll().orderBy('first_seen').execute();
+      assert.equal(incidents.length, 3);
+      const [a, b, c] = incidents;
+      assert.equal(a!.host, 'ws-1');
+      assert.equal(a!.alert_count, 2, 'the repeat is counted on the alert, not as a new alert');
+      assert.equal(b!.host, 'ws-2');
+      assert.equal(c!.host, 'ws-1');
+      const alertsOfA = await db.selectFrom('alerts').select(['id', 'title', 'repeat_count', 'duplicate_of', 'raw']).where('incident_id', '=', a!.id).orderBy('time').execute();
+      assert.deepEqual(alertsOfA.map((x) => x.title), ['Beacon', 'Beacon', 'Download']);
+      assert.equal(alertsOfA[0]!.repeat_count, 2);
+      assert.deepEqual(alertsOfA.map((x) => x.duplicate_of), [null, alertsOfA[0]!.id, null]);
+      assert.ok(alertsOfA.every((x) => x.raw === ''), 'the raw text is stored once, in the log');
+      const detail = (await loadIncidentDetail(db, a!.id))!;
+      assert.deepEqual(detail.timeline.filter((x) => x.kind === 'alert' || x.kind === 'repeat').map((x) => x.kind), ['alert', 'repeat', 'alert']);
+      assert.equal(detail.alerts[0]!.raw, records[0], 'the alert reads its raw text from the log');
+
+      // Every id the intake returned has one fate.
+      const fates = await Promise.all(ids.map((id) => recordFate(db, id)));
+      assert.deepEqual(fates.map((f) => f!.fate), ['alert', 'duplicate', 'alert', 'alert', 'alert', 'quarantined']);
+      const repeat = fates[1]!;
+      assert.ok(repeat.fate === 'duplicate' && repeat.duplicate_of === ids[0] && repeat.repeat_count === 2);
+      const garbage = fates[5]!;
+      assert.ok(garbage.fate === 'quarantined' && garbage.raw === 'garbage <script>' && garbage.reason === 'not a draft');
+      assert.equal(await readCursor(db, INGEST_CURSOR), 6);
+      // Each incident was handed to enrich once; the repeat made no new work for C.
+      const enrich = await db.selectFrom('stage_queue').select('item_id').where('stage', '=', 'enrich').execute();
+      assert.deepEqual(enrich.map((e) => e.item_id).sort(), [a!.id, b!.id, c!.id].sort());
+      // Re-delivery of an alert with the same vendor_id: once within a batch, once in a later one. The first is
+      // the alert; the others are duplicates of it, in its incident, and make no new work.
+      const dup = draft({ at: 300 * MIN, vendor_id: 'v-1', host: { name: 'ws-9' } });
+      const first = await intake.accept('s', null, [{ raw: dup }, { raw: dup }]);
+      await pipeline.drain();
+      const later = await intake.accept('s', null, [{ raw: dup }]);
+      await pipeline.drain();
+      const v = await db.selectFrom('alerts').select(['id', 'incident_id']).where('vendor_id', '=', 'v-1').execute();
+      assert.deepEqual(v.map((x) => x.id), [first.ids[0]]);
+      for (const id of [first.ids[1]!, later.ids[0]!]) {
+        const f = await recordFate(db, id);
+        assert.ok(f?.fate === 'duplicate' && f.duplicate_of === first.ids[0] && f.alert.incident_id === v[0]!.incident_id, JSON.stringify(f));
+      }
+
+      // Repeats in later batches keep counting on the original: two more (one batch each), then two at once.
+      const beacon = (at: number) => ({ raw: draft({ at, host: { name: 'ws-1' }, dst: { ip: '203.0.113.9' }, observables: [evil] }) });
+      for (const batch of [[beacon(4 * MIN)], [beacon(5 * MIN)], [beacon(6 * MIN), beacon(7 * MIN)]]) {
+        await intake.accept('s', null, batch);
+        await pipeline.drain();
+      }
+      const original = await db.selectFrom('alerts').select(['repeat_count', 'last_repeat_at']).where('id', '=', alertsOfA[0]!.id).executeTakeFirstOrThrow();
+      assert.deepEqual([Number(original.repeat_count), Number(original.last_repeat_at)], [6, T0 + 7 * MIN]);
+      const fingerprint = await db.selectFrom('fingerprints').select('count').where('alert_id', '=', alertsOfA[0]!.id).executeTakeFirstOrThrow();
+      assert.equal(Number(fingerprint.count), 6);
+
+      // A closed incident takes no new alerts.
+      await db.updateTable('incidents').set({ status: 'closed' }).where('id', '=', c!.id).execute();
+      await intake.accept('s', null, [{ raw: draft({ at: 201 * MIN, host: { name: 'ws-1' }, rule: { id: 'r2' }, title: 'Download', dst: { ip: '203.0.113.9' }, observables: [evil] }) }]);
+      await pipeline.drain();
+      assert.equal((await db.selectFrom('incidents').select('id').execute()).length, 5);
+
+      // A context event, and a record with two alerts: each id (the second derived from the record's) answers.
+      const more = await intake.accept('s', null, [{ raw: 'ctx:10.0.0.9' }, { raw: `two:${draft({ at: 400 * MIN, host: { name: 'ws-7' } })}` }]);
+      assert.equal((await recordFate(db, more.ids[0]!))!.fate, 'pending', 'pending until ingest reaches it');
+      await pipeline.drain();
+      const ctx = await recordFate(db, more.ids[0]!);
+      assert.ok(ctx?.fate === 'context' && ctx.kind === 'dhcp' && ctx.raw === 'ctx:10.0.0.9', JSON.stringify(ctx));
+      const second = await recordFate(db, derivedId(more.ids[1]!, 1));
+      assert.ok(second?.fate === 'alert' && second.alert.title === 'Beacon (2)');
+      assert.equal(await recordFate(db, '01ARZ3NDEKTSV4RRFFQ69G5FAV'), null, 'an id never accepted is unknown');
+    } finally {
+      await intake.close();
+      await t.cleanup();
+    }
+  });
+}
+
+for (const dialect of DIALECTS) {
+  test(`ingest on ${dialect}: a worker whose lease ran out cannot commit; the log is derived once`, async () => {
+    const t = await openTestStore(dialect);
+    const intake = createIntakeWriter(t.store, { maxBacklog: 1e9 });
+    const a = ingestOf(t, 'worker-a');
+    const b = ingestOf(t, 'worker-b');
+    try {
+      const rec = (i: number) => ({ raw: draft({ at: i * MIN, host: { name: `h${i}` } }) });
+      await intake.accept('s', null, [rec(1), rec(2)]);
+      assert.equal(await a.runBatch(), 2);
+      await intake.accept('s', null, [rec(3)]);
+      assert.equal(await b.runBatch(), 0, 'b waits: a holds the lease');
+      // a stalls past its lease; b takes the log over and goes on.
+      await t.store.db.updateTable('pipeline_cursors').set({ lease_until: 0 }).execute();
+      assert.equal(await b.runBatch(), 1);
+      await intake.accept('s', null, [rec(4)]);
+      // a wakes up believing it still holds the lease: its commit is refused and rolled back whole.
+      assert.equal(await a.runBatch(), 0);
+      assert.equal(await b.runBatch(), 1);
+      const alerts = await t.store.db.selectFrom('alerts').select('id').execute();
+      assert.equal(alerts.length, 4, 'each record derived exactly once');
+      assert.equal(await readCursor(t.store.db, INGEST_CURSOR), 4);
+    } finally {
+      await a.stop();
+      await b.stop();
+      await intake.close();
+      await t.cleanup();
+    }
+  });
+}
+
+test('ingest: a record that makes its batch fail is found by halving and quarantined with the error; the rest go on', async () => {
+  const t = await openTestStore('sqlite');
+  const intake = createIntakeWriter(t.store, { maxBacklog: 1e9 });
+  // The detector yields an alert the store refuses (no title): the write fails, not the parse.
+  const poisonous: RecordNormalizer = {
+    normalize: (text, detector, opts) =>
+      text === 'poison' ? { detector: 'draft', alerts: [{ ...(JSON.parse(draft({ at: 0 })) as AlertDraft), title: null as unknown as string }] } : draftNormalizer.normalize(text, detector, opts),
+  };
+  const ingest = ingestOf(t, 'w', poisonous);
+  try {
+    const records = [1, 2, 3].map((i) => ({ raw: draft({ at: i * MIN, host: { name: `h${i}` } }) }));
+    const { ids } = await intake.accept('s', null, [...records, { raw: 'poison' }, { raw: draft({ at: 9 * MIN, host: { name: 'h9' } }) }]);
+    for (let rounds = 0; (await readCursor(t.store.db, INGEST_CURSOR)) < 5; rounds++) {
+      assert.ok(rounds < 30, 'ingest got past the poisonous record');
+      await ingest.runBatch();
+    }
+    const fates = await Promise.all(ids.map((id) => recordFate(t.store.db, id)));
+    assert.deepEqual(fates.map((f) => f!.fate), ['alert', 'alert', 'alert', 'quarantined', 'alert']);
+    const q = fates[3]!;
+    assert.ok(q.fate === 'quarantined' && /^ingest failed: /.test(q.reason) && q.raw === 'poison', JSON.stringify(q));
+  } finally {
+    await ingest.stop();
+    await intake.close();
+    await t.cleanup();
+  }
+});
