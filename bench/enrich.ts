@@ -31,7 +31,9 @@ import { createEnrichStage } from '../src/pipeline/stages/enrich.js';
 import { createPipeline } from '../src/pipeline/runner.js';
 import { enqueue } from '../src/store/queue.js';
 import type { Store } from '../src/store/store.js';
-import type { AlertTable, ObservableTable } from '../src/store/schema.js';
+import type { AlertTable } from '../src/store/schema.js';
+import type { AlertDoc } from '../src/store/alert-docs.js';
+import { ObservationTally, recordObservations } from '../src/store/observations.js';
 import type { Insertable } from 'kysely';
 import type { ComponentEntry } from '../src/config/schema.js';
 import { log } from '../src/util/log.js';
@@ -49,7 +51,7 @@ const providers = (parse(readFileSync(`${here}fido-bench.yaml`, 'utf8')) as { en
 async function seed(store: Store): Promise<string[]> {
   const incidents = new Map<string, { id: string; host: string; first: number; last: number; alerts: number }>();
   const alerts: Insertable<AlertTable>[] = [];
-  const observables: ObservableTable[] = [];
+  const tally = new ObservationTally();
   for (let i = 0; i < ALERTS; i++) {
     const h = i % HOSTS;
     const rule = 2_000_000 + ((i * 7) % 50);
@@ -82,7 +84,8 @@ async function seed(store: Store): Promise<string[]> {
       doc: '{}',
       raw: '',
     });
-    observables.push({ alert_id: id, type: 'ip', value: src, role: 'src', time }, { alert_id: id, type: 'ip', value: dst, role: 'dst', time });
+    const doc = { observables: [{ type: 'ip', value: src, role: 'src' }, { type: 'ip', value: dst, role: 'dst' }] } as unknown as AlertDoc;
+    tally.addAlert(incId, doc, time, false, []);
   }
   const incRows = [...incidents.values()].map((i) => ({
     id: i.id,
@@ -104,7 +107,7 @@ async function seed(store: Store): Promise<string[]> {
   await store.db.transaction().execute(async (tx) => {
     for (let i = 0; i < incRows.length; i += 200) await tx.insertInto('incidents').values(incRows.slice(i, i + 200)).execute();
     for (let i = 0; i < alerts.length; i += 200) await tx.insertInto('alerts').values(alerts.slice(i, i + 200)).execute();
-    for (let i = 0; i < observables.length; i += 500) await tx.insertInto('observables').values(observables.slice(i, i + 500)).execute();
+    await recordObservations(tx, tally.rows());
   });
   return incRows.map((i) => i.id);
 }

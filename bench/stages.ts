@@ -27,7 +27,8 @@ const cpuNow = () => {
 };
 const t0 = Date.now();
 try {
-  const stages = fido.stages;
+  const ingest = fido.ingest!;
+  const stages = [{ name: 'ingest', run: () => ingest.runBatch() }, ...fido.stages.map((s) => ({ name: s.name, run: () => fido.pipeline.runBatch(s) }))];
   for (let sent = 0; sent < N; ) {
     const n = Math.min(ROUND, N - sent);
     await fido.intake!.accept('bench-suricata', 'suricata', Array.from({ length: n }, (_, k) => ({ raw: eveAlert(sent + k, t0) })));
@@ -37,7 +38,7 @@ try {
       for (;;) {
         const s = performance.now();
         const c = cpuNow();
-        const done = await fido.pipeline.runBatch(stage);
+        const done = await stage.run();
         if (done === 0) break;
         const st = stats.get(stage.name) ?? { batches: 0, items: 0, ms: 0, cpuMs: 0 };
         st.batches++;

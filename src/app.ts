@@ -58,7 +58,9 @@ export interface Fido {
   api: FastifyInstance | null;
   url: string | null;
   pipeline: Pipeline;
-  /** The stages this process runs, in order (empty when they run elsewhere). */
+  /** The log consumer this process runs (undefined when it runs elsewhere). */
+  ingest: Ingest | undefined;
+  /** The incident stages this process runs, in order (empty when they run elsewhere). */
   stages: readonly Stage<unknown>[];
   intake: ManagedIntakeWriter | null;
   executor: RunningExecutor | null;
@@ -176,6 +178,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
     api,
     url,
     pipeline,
+    ingest,
     stages,
     intake,
     executor,

@@ -60,12 +60,16 @@ export interface AlertTable {
   duplicate_of: string | null;
 }
 
-export interface ObservableTable {
-  alert_id: string;
+/** Per incident and indicator: how many alerts carried it, and when (store/observations.ts; migration 0004). */
+export interface IncidentObservableTable {
+  incident_id: string;
   type: string;
   value: string;
-  role: string;
-  time: number;
+  alerts: number;
+  /** Alerts counting their repeats. */
+  events: number;
+  first_seen: number;
+  last_seen: number;
 }
 
 export interface ContextEventTable {
@@ -276,7 +280,7 @@ export interface Database {
   intake: IntakeTable;
   quarantine: QuarantineTable;
   alerts: AlertTable;
-  observables: ObservableTable;
+  incident_observables: IncidentObservableTable;
   context_events: ContextEventTable;
   incidents: IncidentTable;
   incident_keys: IncidentKeyTable;

@@ -6,6 +6,9 @@ import type { Clock } from '../../src/enrich/layer.js';
 import type { EnrichmentProvider, LookupSubject, ProviderAnswer, ProviderDeps } from '../../src/enrich/provider.js';
 import type { ObservableType } from '../../src/model/observable.js';
 import type { Store } from '../../src/store/store.js';
+import type { AlertDoc } from '../../src/store/alert-docs.js';
+import { ObservationTally, recordObservations } from '../../src/store/observations.js';
+import { parseIp } from '../../src/enrich/values.js';
 import { enrichLookups } from '../../src/metrics.js';
 
 /** Time stands still until advance(); sleepers wake in order of their due time. */
@@ -188,6 +191,13 @@ export async function insertAlert(
       raw: '',
     })
     .execute();
-  const obs = (a.observables ?? []).map(([type, value, role]) => ({ alert_id: a.id, type, value, role, time: a.time }));
-  if (obs.length) await db.insertInto('observables').values(obs).execute();
+  // Its indicators in its incident, as ingest records them (store/observations.ts).
+  if (a.incident === null) return;
+  const tally = new ObservationTally();
+  const doc = { observables: (a.observables ?? []).map(([type, value, role]) => ({ type, value, role })) } as unknown as AlertDoc;
+  const also: Array<[string, string]> = [];
+  if (a.host) also.push([parseIp(a.host) ? 'ip' : 'host', a.host]);
+  if (a.user) also.push(['user', a.user]);
+  for (let i = 0; i < (a.repeats ?? 1); i++) tally.addAlert(a.incident, doc, a.time, i > 0, also);
+  await recordObservations(db, tally.rows());
 }

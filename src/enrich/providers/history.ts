@@ -6,6 +6,10 @@
  * again: re-reading the history of every subject whenever an alert joined cost more than the rest of the
  * enrichment. A new incident always gets its history as of now.
  *
+ * It reads incident_observables (store/observations.ts): per incident, how many alerts carried the subject and
+ * when the last did; the window applies to that last time, so an incident active in the window counts with
+ * all its alerts that carried the subject.
+ *
  * The answer covers every incident the subject appears in, the current one included, with per-incident
  * alert counts and times, so that the caller can exclude the incident being scored: the enrich stage does
  * that with `excludeIncident()` before it stores the answer, so scoring reads "previous" history directly.
@@ -36,7 +40,9 @@ const Schema = Type.Object(
     /** How long an incident keeps a history answer before it is asked again (0s: every time an alert joins). */
     refresh: Type.Optional(Duration),
     max_incidents: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Incidents listed per answer (counts cover all)' })),
-    max_alerts: Type.Optional(Type.Integer({ minimum: 100, description: 'Alerts read per lookup before counts are marked truncated' })),
+    max_alerts: Type.Optional(
+      Type.Integer({ minimum: 100, description: 'Incidents (per spelling of the subject) read per lookup before counts are marked truncated' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -69,25 +75,27 @@ export interface HistoryData {
   verdicts: Record<Verdict, number>;
   /** Alerts not (yet) grouped into an incident. */
   ungrouped: { alerts: number; events: number; last_seen: string | null };
-  /** The alert scan hit max_alerts: counts are lower bounds. */
+  /** The scan hit max_alerts incidents: counts are lower bounds. */
   truncated: boolean;
 }
 
-interface AlertHit {
-  id: string;
-  incident_id: string | null;
-  time: number;
-  repeat_count: number;
+/** One incident's alerts that carried a subject (incident_observables rows, summed over the subject's spellings). */
+interface IncidentHit {
+  incident_id: string;
+  alerts: number;
+  events: number;
+  last_seen: number;
 }
 
 const CHUNK = 400;
-/** Subjects per statement: each adds one or two parts to a UNION ALL (SQLite allows 500). */
+/** Subjects per statement: each adds a part to a UNION ALL (SQLite allows 500). */
 const SUBJECTS_PER_QUERY = 100;
 
 interface HistoryOptions {
   now: number;
   windowMs: number;
   maxIncidents: number;
+  /** Rows (incident × spelling of the subject) read per lookup before counts are marked truncated. */
   maxAlerts: number;
 }
 
@@ -96,91 +104,79 @@ function variants(subject: LookupSubject): string[] {
   return [...new Set([v, normalizeValue(subject.type, v) ?? v, v.toLowerCase()])];
 }
 
-/** Alerts that mention each subject: as an observable, and for hosts and users also in the alert's own columns. */
-async function alertHits(db: Db, subjects: readonly LookupSubject[], since: number, cap: number): Promise<AlertHit[][]> {
-  return (await alertHitsTogether(db, subjects, since, cap)) ?? (await alertHitsApart(db, subjects, since, cap));
-}
-
-const HIT_COLUMNS = sql`a."id", a."incident_id", a."time", a."repeat_count"`;
-/** The alert column a host or user subject is also found in. */
-const columnOf = (s: LookupSubject) => (s.type === 'host' ? 'host' : s.type === 'user' ? 'user_name' : null);
+type HitRow = { incident_id: string; type: string; value: string; alerts: number; events: number; last_seen: number };
+const HIT_COLUMNS = sql`"incident_id", "type", "value", "alerts", "events", "last_seen"`;
 
 /**
- * Every subject in one statement (one part per observable type and alert column) that reads at most `cap`
- * rows: when it does not need them all, no subject has more than `cap` rows, so no subject's own LIMIT would
- * have cut anything and the answer is exact. Null when there are more: then each subject needs its own LIMIT.
+ * The incidents whose alerts carried each subject within the window (an observable of the alert, or for hosts
+ * and users its own host or user), from incident_observables: one row per incident and indicator however
+ * many alerts it has, so a lookup costs what the subject's incidents number, not its alerts.
  */
-async function alertHitsTogether(db: Db, subjects: readonly LookupSubject[], since: number, cap: number): Promise<AlertHit[][] | null> {
-  // Where a row comes from (an observable type, or ":host" / ":user_name" for the alert columns) and the
-  // value it matched → the subjects it belongs to.
+async function incidentHits(db: Db, subjects: readonly LookupSubject[], since: number, cap: number): Promise<{ hits: IncidentHit[][]; truncated: boolean[] }> {
+  return (await hitsTogether(db, subjects, since, cap)) ?? (await hitsApart(db, subjects, since, cap));
+}
+
+/** Adds a row to a subject's hits (its spellings may each have a row for the same incident: counted once). */
+function addHit(hits: Map<string, IncidentHit>, r: HitRow): void {
+  const h = hits.get(r.incident_id);
+  const row = { incident_id: r.incident_id, alerts: Number(r.alerts), events: Number(r.events), last_seen: Number(r.last_seen) };
+  if (!h) hits.set(r.incident_id, row);
+  else {
+    h.alerts = Math.max(h.alerts, row.alerts);
+    h.events = Math.max(h.events, row.events);
+    h.last_seen = Math.max(h.last_seen, row.last_seen);
+  }
+}
+
+/**
+ * Every subject in one statement (one part per type) that reads at most `cap` rows: then no subject's own
+ * LIMIT would have cut anything and the answer is exact. Null when there are more.
+ */
+async function hitsTogether(db: Db, subjects: readonly LookupSubject[], since: number, cap: number): Promise<{ hits: IncidentHit[][]; truncated: boolean[] } | null> {
   const owners = new Map<string, number[]>();
   const values = new Map<string, Set<string>>();
-  const own = (source: string, value: string, i: number) => {
-    const k = `${source}\u0000${value}`;
-    const list = owners.get(k);
-    if (!list) owners.set(k, [i]);
-    else if (list[list.length - 1] !== i) list.push(i);
-    const set = values.get(source);
-    if (set) set.add(value);
-    else values.set(source, new Set([value]));
-  };
   subjects.forEach((s, i) => {
-    const column = columnOf(s);
     for (const v of variants(s)) {
-      own(s.type, v, i);
-      if (column) own(`:${column}`, v, i);
+      const k = `${s.type}\u0000${v}`;
+      const list = owners.get(k);
+      if (!list) owners.set(k, [i]);
+      else if (list[list.length - 1] !== i) list.push(i);
+      const set = values.get(s.type);
+      if (set) set.add(v);
+      else values.set(s.type, new Set([v]));
     }
   });
-  const parts = [...values].map(([source, set]) => {
-    const list = sql.join([...set]);
-    if (!source.startsWith(':')) {
-      return sql`select o."type" as "source", o."value" as "value", ${HIT_COLUMNS}
-        from "observables" o join "alerts" a on a."id" = o."alert_id"
-        where o."type" = ${source} and o."value" in (${list}) and o."time" >= ${since}`;
-    }
-    const column = sql.ref(`a.${source.slice(1)}`);
-    return sql`select ${sql.lit(source)} as "source", ${column} as "value", ${HIT_COLUMNS}
-      from "alerts" a where ${column} in (${list}) and a."time" >= ${since}`;
-  });
-  if (parts.length === 0) return subjects.map(() => []);
-  const { rows } = await sql<AlertHit & { source: string; value: string }>`${sql.join(parts, sql` union all `)} limit ${cap + 1}`.execute(db);
+  const parts = [...values].map(
+    ([type, set]) => sql`select ${HIT_COLUMNS} from "incident_observables" where "type" = ${type} and "value" in (${sql.join([...set])}) and "last_seen" >= ${since}`,
+  );
+  if (parts.length === 0) return { hits: subjects.map(() => []), truncated: subjects.map(() => false) };
+  const { rows } = await sql<HitRow>`${sql.join(parts, sql` union all `)} limit ${cap + 1}`.execute(db);
   if (rows.length > cap) return null;
-  const byId = subjects.map(() => new Map<string, AlertHit>());
-  for (const r of rows) {
-    const hit = { id: r.id, incident_id: r.incident_id, time: Number(r.time), repeat_count: Number(r.repeat_count) };
-    for (const i of owners.get(`${r.source}\u0000${r.value}`) ?? []) byId[i]!.set(r.id, hit);
-  }
-  return byId.map((m) => [...m.values()]);
+  const byIncident = subjects.map(() => new Map<string, IncidentHit>());
+  for (const r of rows) for (const i of owners.get(`${r.type}\u0000${r.value}`) ?? []) addHit(byIncident[i]!, r);
+  return { hits: byIncident.map((m) => [...m.values()]), truncated: subjects.map(() => false) };
 }
 
-/**
- * Each subject with its own newest-first LIMIT, as a query of its own would read it, in one statement per
- * SUBJECTS_PER_QUERY subjects: a UNION ALL with one part per subject and source.
- */
-async function alertHitsApart(db: Db, subjects: readonly LookupSubject[], since: number, cap: number): Promise<AlertHit[][]> {
-  const byId = subjects.map(() => new Map<string, AlertHit>());
+/** Each subject with its own newest-first LIMIT, SUBJECTS_PER_QUERY subjects per statement. */
+async function hitsApart(db: Db, subjects: readonly LookupSubject[], since: number, cap: number): Promise<{ hits: IncidentHit[][]; truncated: boolean[] }> {
+  const byIncident = subjects.map(() => new Map<string, IncidentHit>());
+  const counted = subjects.map(() => 0);
   for (let from = 0; from < subjects.length; from += SUBJECTS_PER_QUERY) {
     const parts: RawBuilder<unknown>[] = [];
     for (let i = from; i < Math.min(subjects.length, from + SUBJECTS_PER_QUERY); i++) {
       const subject = subjects[i]!;
-      const values = sql.join(variants(subject));
       parts.push(sql`select * from (
-          select ${HIT_COLUMNS}, ${sql.lit(i)} as "subject"
-          from "observables" o join "alerts" a on a."id" = o."alert_id"
-          where o."type" = ${subject.type} and o."value" in (${values}) and o."time" >= ${since}
-          order by o."time" desc limit ${cap}) h`);
-      const column = columnOf(subject);
-      if (column) {
-        parts.push(sql`select * from (
-            select ${HIT_COLUMNS}, ${sql.lit(i)} as "subject"
-            from "alerts" a where ${sql.ref(`a.${column}`)} in (${values}) and a."time" >= ${since}
-            order by a."time" desc limit ${cap}) h`);
-      }
+          select ${HIT_COLUMNS}, ${sql.lit(i)} as "subject" from "incident_observables"
+          where "type" = ${subject.type} and "value" in (${sql.join(variants(subject))}) and "last_seen" >= ${since}
+          order by "last_seen" desc limit ${cap}) h`);
     }
-    const { rows } = await sql<AlertHit & { subject: number }>`${sql.join(parts, sql` union all `)}`.execute(db);
-    for (const r of rows) byId[Number(r.subject)]!.set(r.id, { id: r.id, incident_id: r.incident_id, time: Number(r.time), repeat_count: Number(r.repeat_count) });
+    const { rows } = await sql<HitRow & { subject: number }>`${sql.join(parts, sql` union all `)}`.execute(db);
+    for (const r of rows) {
+      counted[Number(r.subject)]!++;
+      addHit(byIncident[Number(r.subject)]!, r);
+    }
   }
-  return byId.map((m) => [...m.values()]);
+  return { hits: byIncident.map((m) => [...m.values()]), truncated: counted.map((n) => n >= cap) };
 }
 
 type IncidentRow = { id: string; title: string; status: string; verdict: string | null; first_seen: number; last_seen: number; score_total: number | null };
@@ -200,31 +196,18 @@ async function incidentRows(db: Db, ids: readonly string[]): Promise<Map<string,
   return out;
 }
 
-function summarize(hits: readonly AlertHit[], incidents: ReadonlyMap<string, Listed>, since: string, opts: HistoryOptions): HistoryData {
-  const perIncident = new Map<string, { alerts: number; events: number }>();
-  const ungrouped = { alerts: 0, events: 0, last: null as number | null };
-  for (const h of hits) {
-    if (h.incident_id === null) {
-      ungrouped.alerts++;
-      ungrouped.events += h.repeat_count;
-      ungrouped.last = Math.max(ungrouped.last ?? 0, h.time);
-      continue;
-    }
-    const c = perIncident.get(h.incident_id) ?? { alerts: 0, events: 0 };
-    c.alerts++;
-    c.events += h.repeat_count;
-    perIncident.set(h.incident_id, c);
-  }
+function summarize(hits: readonly IncidentHit[], truncated: boolean, incidents: ReadonlyMap<string, Listed>, since: string, opts: HistoryOptions): HistoryData {
+  const perIncident = new Map(hits.map((h) => [h.incident_id, h]));
   const listed = [...perIncident.keys()].flatMap((id) => incidents.get(id) ?? []);
   listed.sort((a, b) => b.row.last_seen - a.row.last_seen || (a.row.id < b.row.id ? 1 : -1));
   const verdicts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
   for (const { row: r } of listed) if (r.verdict && r.verdict in verdicts) verdicts[r.verdict as Verdict]++;
-  const lastTime = Math.max(...hits.map((h) => h.time), -Infinity);
+  const lastTime = Math.max(...hits.map((h) => h.last_seen), -Infinity);
   return {
     window_ms: opts.windowMs,
     since,
-    alerts: hits.length,
-    events: hits.reduce((n, h) => n + h.repeat_count, 0),
+    alerts: hits.reduce((n, h) => n + h.alerts, 0),
+    events: hits.reduce((n, h) => n + h.events, 0),
     last_seen: Number.isFinite(lastTime) ? iso(lastTime) : null,
     incident_count: listed.length,
     incidents: listed.slice(0, opts.maxIncidents).map((l) => ({
@@ -238,8 +221,9 @@ function summarize(hits: readonly AlertHit[], incidents: ReadonlyMap<string, Lis
       score: l.row.score_total,
     })),
     verdicts,
-    ungrouped: { alerts: ungrouped.alerts, events: ungrouped.events, last_seen: isoOrNull(ungrouped.last) },
-    truncated: hits.length >= opts.maxAlerts,
+    // Every alert is grouped since migration 0004; kept in the answer's shape for its readers.
+    ungrouped: { alerts: 0, events: 0, last_seen: null },
+    truncated,
   };
 }
 
@@ -247,12 +231,12 @@ function summarize(hits: readonly AlertHit[], incidents: ReadonlyMap<string, Lis
 export async function queryHistoryMany(db: Db, subjects: readonly LookupSubject[], opts: HistoryOptions): Promise<HistoryData[]> {
   if (subjects.length === 0) return [];
   const start = windowStart(opts.now, opts.windowMs);
-  const hits = await alertHits(db, subjects, start, opts.maxAlerts);
+  const { hits, truncated } = await incidentHits(db, subjects, start, opts.maxAlerts);
   const ids = new Set<string>();
-  for (const list of hits) for (const h of list) if (h.incident_id !== null) ids.add(h.incident_id);
+  for (const list of hits) for (const h of list) ids.add(h.incident_id);
   const incidents = await incidentRows(db, [...ids]);
   const since = iso(start);
-  return hits.map((list) => summarize(list, incidents, since, opts));
+  return hits.map((list, i) => summarize(list, truncated[i]!, incidents, since, opts));
 }
 
 /**

@@ -111,74 +111,52 @@ export async function incidentSubjects(db: Db, incident: IncidentRef, max: numbe
 }
 
 type Observed = { type: string; value: string };
-type Columns = { host: string | null; user_name: string | null };
 
 /** incidentSubjects for many incidents, with a few statements for all of them. */
 async function subjectsOfIncidents(db: Db, incidents: readonly IncidentRef[], max: number): Promise<Array<{ subjects: LookupSubject[]; total: number }>> {
   const observed = incidents.map(() => [] as Observed[]);
-  const columns = incidents.map(() => [] as Columns[]);
   for (let from = 0; from < incidents.length; from += INCIDENTS_PER_QUERY) {
     const ids = incidents.slice(from, from + INCIDENTS_PER_QUERY).map((i) => i.id);
     const got = (await candidatesTogether(db, ids)) ?? (await candidatesApart(db, ids));
-    got.observed.forEach((o, j) => (observed[from + j] = o));
-    got.columns.forEach((c, j) => (columns[from + j] = c));
+    got.forEach((o, j) => (observed[from + j] = o));
   }
-  return incidents.map((inc, i) => capSubjects(inc, observed[i]!, columns[i]!, max));
+  return incidents.map((inc, i) => capSubjects(inc, observed[i]!, max));
 }
 
 /**
- * Each incident's observables by frequency, and the hosts and users of its alerts, for all the incidents at
- * once: exact when each statement reads at most MAX_CANDIDATES rows (then no incident's own LIMIT would have
- * cut anything, and ordering the whole by frequency orders each incident's rows as its own query would).
- * Null when there are more. (Plain SQL here and below: the query builder spends more building these
- * statements than the database running them.)
+ * Each incident's indicators (its alerts' observables, hosts and users: incident_observables) by how many of
+ * its alerts carried them, for all the incidents at once: exact when the statement reads at most
+ * MAX_CANDIDATES rows (then no incident's own LIMIT would have cut anything, and ordering the whole by
+ * frequency orders each incident's rows as its own query would). Null when there are more. (Plain SQL here
+ * and below: the query builder spends more building these statements than the database running them.)
  */
-async function candidatesTogether(db: Db, ids: readonly string[]): Promise<{ observed: Observed[][]; columns: Columns[][] } | null> {
+async function candidatesTogether(db: Db, ids: readonly string[]): Promise<Observed[][] | null> {
   const at = new Map(ids.map((id, i) => [id, i]));
-  const list = sql.join(ids);
   const counted = await sql<Observed & { incident_id: string }>`
-    select a."incident_id", o."type", o."value", count(o."alert_id") as "n"
-    from "observables" o join "alerts" a on a."id" = o."alert_id"
-    where a."incident_id" in (${list})
-    group by a."incident_id", o."type", o."value"
-    order by "n" desc, o."type", o."value" limit ${MAX_CANDIDATES + 1}`.execute(db);
+    select "incident_id", "type", "value" from "incident_observables" where "incident_id" in (${sql.join(ids)})
+    order by "alerts" desc, "type", "value" limit ${MAX_CANDIDATES + 1}`.execute(db);
   if (counted.rows.length > MAX_CANDIDATES) return null;
-  const distinct = await sql<Columns & { incident_id: string }>`
-    select distinct "incident_id", "host", "user_name" from "alerts" where "incident_id" in (${list}) limit ${MAX_CANDIDATES + 1}`.execute(db);
-  if (distinct.rows.length > MAX_CANDIDATES) return null;
   const observed = ids.map(() => [] as Observed[]);
-  const columns = ids.map(() => [] as Columns[]);
   for (const r of counted.rows) observed[at.get(r.incident_id)!]!.push(r);
-  for (const r of distinct.rows) columns[at.get(r.incident_id)!]!.push(r);
-  return { observed, columns };
+  return observed;
 }
 
 /** The same with each incident's own LIMIT: UNION ALLs with one part per incident, the query it would run alone. */
-async function candidatesApart(db: Db, ids: readonly string[]): Promise<{ observed: Observed[][]; columns: Columns[][] }> {
-  const counted = ids.map(
+async function candidatesApart(db: Db, ids: readonly string[]): Promise<Observed[][]> {
+  const parts = ids.map(
     (id, i) => sql`select * from (
-      select o."type", o."value", count(o."alert_id") as "n", ${sql.lit(i)} as "incident"
-      from "observables" o join "alerts" a on a."id" = o."alert_id"
-      where a."incident_id" = ${id}
-      group by o."type", o."value"
-      order by "n" desc, o."type", o."value" limit ${MAX_CANDIDATES}) c`,
+      select "type", "value", "alerts", ${sql.lit(i)} as "incident" from "incident_observables" where "incident_id" = ${id}
+      order by "alerts" desc, "type", "value" limit ${MAX_CANDIDATES}) c`,
   );
   // The outer ORDER BY keeps each incident's rows in the order its own query gives (the database's collation).
-  const { rows } = await sql<Observed & { incident: number }>`${sql.join(counted, sql` union all `)}
-    order by "incident", "n" desc, "type", "value"`.execute(db);
-  const distinct = ids.map(
-    (id, i) => sql`select * from (
-      select distinct "host", "user_name", ${sql.lit(i)} as "incident" from "alerts" where "incident_id" = ${id} limit ${MAX_CANDIDATES}) d`,
-  );
-  const hosts = await sql<Columns & { incident: number }>`${sql.join(distinct, sql` union all `)}`.execute(db);
+  const { rows } = await sql<Observed & { incident: number }>`${sql.join(parts, sql` union all `)}
+    order by "incident", "alerts" desc, "type", "value"`.execute(db);
   const observed = ids.map(() => [] as Observed[]);
-  const columns = ids.map(() => [] as Columns[]);
   for (const r of rows) observed[Number(r.incident)]!.push(r);
-  for (const r of hosts.rows) columns[Number(r.incident)]!.push(r);
-  return { observed, columns };
+  return observed;
 }
 
-function capSubjects(incident: IncidentRef, observed: readonly Observed[], columns: readonly Columns[], max: number): { subjects: LookupSubject[]; total: number } {
+function capSubjects(incident: IncidentRef, observed: readonly Observed[], max: number): { subjects: LookupSubject[]; total: number } {
   const first: LookupSubject[] = [];
   if (incident.host) first.push({ type: parseIp(incident.host) ? 'ip' : 'host', value: incident.host });
   if (incident.user_name) first.push({ type: 'user', value: incident.user_name });
@@ -191,10 +169,6 @@ function capSubjects(incident: IncidentRef, observed: readonly Observed[], colum
     buckets.get(s.type)!.push(s);
   };
   for (const o of observed) add({ type: o.type as ObservableType, value: o.value });
-  for (const c of columns) {
-    if (c.host) add({ type: parseIp(c.host) ? 'ip' : 'host', value: c.host });
-    if (c.user_name) add({ type: 'user', value: c.user_name });
-  }
 
   const total = first.length + [...buckets.values()].reduce((n, b) => n + b.length, 0);
   const subjects = first.slice(0, max);

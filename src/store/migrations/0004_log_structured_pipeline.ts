@@ -13,7 +13,13 @@
  *   decision has seen; pending_since: when the oldest record not yet decided was received.
  * - decision_marks: when each decision of an incident was made and through which record, so an alert's
  *   decision time is known without stamping every alert row.
- * - alerts_undecided goes: alerts are no longer updated when decided.
+ * - alerts_undecided, alerts_intake, alerts_host and alerts_user go: alerts are no longer updated when decided,
+ *   a record's first alert has the record's id, and history reads incident_observables.
+ * - observables (a row and two index entries per indicator of every alert) become incident_observables: per
+ *   incident and indicator, how many alerts carried it and when, upserted once per batch. History and the
+ *   choice of what to enrich read that; the alerts' own indicators are in their documents.
+ * - On SQLite, fingerprints and incident_keys are rebuilt WITHOUT ROWID: one b-tree each instead of a table
+ *   and its key index, written once per alert.
  *
  * In-flight work of the old pipeline is carried over: records still queued for normalize, and alerts still
  * queued for correlate (their alert rows are removed), are placed after the cursor and derived again.
@@ -25,6 +31,10 @@ type Dialect = 'sqlite' | 'postgres';
 export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   const pg = dialect === 'postgres';
   await sql`drop index if exists alerts_undecided`.execute(db);
+  await sql`drop index if exists alerts_intake`.execute(db);
+  // History reads incident_observables now, not the alerts' host and user columns.
+  await sql`drop index if exists alerts_host`.execute(db);
+  await sql`drop index if exists alerts_user`.execute(db);
 
   // Alerts still waiting for correlate are derived again from their records: remove them first.
   await sql`delete from observables where alert_id in (select a.id from alerts a join stage_queue q on q.item_id = a.id and q.stage = 'correlate')`.execute(db);
@@ -67,6 +77,11 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   await db.schema.alterTable('alerts').addColumn('seq', 'bigint').execute();
   await db.schema.alterTable('alerts').addColumn('duplicate_of', 'text').execute();
   await sql`update alerts set seq = (select i.seq from intake i where i.id = alerts.intake_id)`.execute(db);
+  // Repeats were alert rows with a 'repeat' timeline entry; now they name the alert they repeat, and the
+  // timeline shows alerts and repeats from the alerts themselves.
+  await sql`update alerts set duplicate_of = (select f.alert_id from fingerprints f where f.fingerprint = alerts.fingerprint and f.alert_id <> alerts.id)
+    where id in (select alert_id from timeline where kind = 'repeat' and alert_id is not null)`.execute(db);
+  await sql`delete from timeline where kind in ('alert', 'repeat') and alert_id is not null`.execute(db);
   await db.schema.alterTable('context_events').addColumn('intake_id', 'text').execute();
   await db.schema.alterTable('quarantine').addColumn('replayed_as', 'text').execute();
 
@@ -80,6 +95,34 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   await sql`update incidents set pending_since = (select min(a.received_at) from alerts a where a.incident_id = incidents.id and a.decided_at is null)
     where decided_seq < last_seq`.execute(db);
 
+  await sql`create table incident_observables (
+    incident_id text not null,
+    type text not null,
+    value text not null,
+    alerts integer not null,
+    events integer not null,
+    first_seen bigint not null,
+    last_seen bigint not null,
+    primary key (incident_id, type, value))${pg ? sql`` : sql` without rowid`}`.execute(db);
+  await sql`create index incident_observables_value on incident_observables (type, value, last_seen)`.execute(db);
+  await sql`insert into incident_observables (incident_id, type, value, alerts, events, first_seen, last_seen)
+    select a.incident_id, o.type, o.value, count(distinct a.id), sum(a.repeat_count), min(o.time), max(o.time)
+    from observables o join alerts a on a.id = o.alert_id
+    where a.incident_id is not null and a.duplicate_of is null
+    group by a.incident_id, o.type, o.value`.execute(db);
+  for (const [type, column] of [['host', 'host'], ['user', 'user_name']] as const) {
+    await sql`insert into incident_observables (incident_id, type, value, alerts, events, first_seen, last_seen)
+      select incident_id, ${type}, ${sql.ref(column)}, count(*), sum(repeat_count), min(time), max(time)
+      from alerts where incident_id is not null and ${sql.ref(column)} is not null and duplicate_of is null
+      group by incident_id, ${sql.ref(column)}
+      on conflict do nothing`.execute(db);
+  }
+  await sql`drop table observables`.execute(db);
+  if (!pg) {
+    await rebuildWithoutRowid(db, 'fingerprints', sql`fingerprint text primary key, alert_id text not null, incident_id text, last_seen bigint not null, count integer not null`);
+    await rebuildWithoutRowid(db, 'incident_keys', sql`key text primary key, incident_id text not null, last_seen bigint not null`);
+  }
+
   await sql`create table decision_marks (
     incident_id text not null,
     through_seq bigint not null,
@@ -89,4 +132,11 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   await sql`insert into decision_marks (incident_id, through_seq, at)
     select a.incident_id, max(a.seq), a.decided_at from alerts a
     where a.incident_id is not null and a.decided_at is not null and a.seq is not null group by a.incident_id, a.decided_at`.execute(db);
+}
+
+async function rebuildWithoutRowid(db: Kysely<unknown>, table: string, columns: ReturnType<typeof sql>): Promise<void> {
+  await sql`create table ${sql.table(`${table}_v2`)} (${columns}) without rowid`.execute(db);
+  await sql`insert into ${sql.table(`${table}_v2`)} select * from ${sql.table(table)}`.execute(db);
+  await sql`drop table ${sql.table(table)}`.execute(db);
+  await sql`alter table ${sql.table(`${table}_v2`)} rename to ${sql.table(table)}`.execute(db);
 }
