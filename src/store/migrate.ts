@@ -18,8 +18,18 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['0004_log_structured_pipeline', m0004],
 ];
 
+export interface MigrateOptions {
+  /**
+   * Stop after this migration (it and those before it are applied; later ones are left pending). For tests
+   * that build a store at an earlier release's schema and then upgrade it. Unknown names throw.
+   */
+  upTo?: string;
+}
+
 /** Applies pending migrations, each in its own transaction, recording them in fido_migrations. */
-export async function migrate(db: Kysely<Database>, dialect: DialectName): Promise<string[]> {
+export async function migrate(db: Kysely<Database>, dialect: DialectName, options: MigrateOptions = {}): Promise<string[]> {
+  const last = options.upTo === undefined ? MIGRATIONS.length - 1 : MIGRATIONS.findIndex(([name]) => name === options.upTo);
+  if (last < 0) throw new Error(`migrate: no migration named "${options.upTo}"`);
   const raw = db as unknown as Kysely<{ fido_migrations: { name: string; applied_at: number } }>;
   await raw.schema
     .createTable('fido_migrations')
@@ -28,7 +38,7 @@ export async function migrate(db: Kysely<Database>, dialect: DialectName): Promi
     .addColumn('applied_at', 'bigint', (c) => c.notNull())
     .execute();
   const applied: string[] = [];
-  for (const [name, migration] of MIGRATIONS) {
+  for (const [name, migration] of MIGRATIONS.slice(0, last + 1)) {
     const done = await raw.selectFrom('fido_migrations').select('name').where('name', '=', name).executeTakeFirst();
     if (done) continue;
     await raw.transaction().execute(async (tx) => {

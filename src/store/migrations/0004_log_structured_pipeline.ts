@@ -30,17 +30,21 @@ type Dialect = 'sqlite' | 'postgres';
 
 export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   const pg = dialect === 'postgres';
+  // Alerts still waiting for correlate are derived again from their records: remove them first.
+  await sql`delete from observables where alert_id in (select a.id from alerts a join stage_queue q on q.item_id = a.id and q.stage = 'correlate')`.execute(db);
+  await sql`create temporary table fido_redo as
+    select distinct a.intake_id as id from alerts a join stage_queue q on q.item_id = a.id and q.stage = 'correlate'
+    union select item_id from stage_queue where stage = 'normalize'
+    union select i.id from intake i
+      where not exists (select 1 from alerts a where a.intake_id = i.id)
+        and not exists (select 1 from context_events c where c.id = i.id)
+        and not exists (select 1 from quarantine q where q.intake_id = i.id)`.execute(db);
+  // (A record with none of those was a re-delivery the old normalize dropped: ingest makes it a duplicate.)
   await sql`drop index if exists alerts_undecided`.execute(db);
   await sql`drop index if exists alerts_intake`.execute(db);
   // History reads incident_observables now, not the alerts' host and user columns.
   await sql`drop index if exists alerts_host`.execute(db);
   await sql`drop index if exists alerts_user`.execute(db);
-
-  // Alerts still waiting for correlate are derived again from their records: remove them first.
-  await sql`delete from observables where alert_id in (select a.id from alerts a join stage_queue q on q.item_id = a.id and q.stage = 'correlate')`.execute(db);
-  await sql`create temporary table fido_redo as
-    select distinct a.intake_id as id from alerts a join stage_queue q on q.item_id = a.id and q.stage = 'correlate'
-    union select item_id from stage_queue where stage = 'normalize'`.execute(db);
   await sql`delete from alerts where intake_id in (select id from fido_redo)`.execute(db);
   await sql`delete from context_events where id in (select id from fido_redo)`.execute(db);
   await sql`delete from stage_queue where stage in ('normalize', 'correlate')`.execute(db);
@@ -61,7 +65,11 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   await sql`drop table intake`.execute(db);
   await sql`alter table intake_v2 rename to intake`.execute(db);
   await sql`create unique index intake_id on intake (id)`.execute(db);
-  if (pg) await sql`select setval(pg_get_serial_sequence('intake', 'seq'), greatest(1, (select coalesce(max(seq), 0) from intake)), (select count(*) > 0 from intake))`.execute(db);
+  if (pg) {
+    await sql`select setval(pg_get_serial_sequence('intake', 'seq'), greatest(1, (select coalesce(max(seq), 0) from intake)), (select count(*) > 0 from intake))`.execute(db);
+    // Records are the work now: their commit wakes idle workers in every process (migration 0002's channel).
+    await sql`create trigger intake_notify_work after insert on intake for each statement execute function fido_notify_work()`.execute(db);
+  }
   await sql`drop table fido_redo`.execute(db);
 
   await db.schema
@@ -128,10 +136,14 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
     through_seq bigint not null,
     at bigint not null,
     primary key (incident_id, through_seq))${pg ? sql`` : sql` without rowid`}`.execute(db);
-  // Decisions already made: a mark per incident and decision time, through the newest alert it decided.
+  // Decisions already made: a mark per incident and decision time, through the newest alert it decided
+  // (repeats left out: the old pipeline stamped them when it counted them, not when it decided).
   await sql`insert into decision_marks (incident_id, through_seq, at)
-    select a.incident_id, max(a.seq), a.decided_at from alerts a
-    where a.incident_id is not null and a.decided_at is not null and a.seq is not null group by a.incident_id, a.decided_at`.execute(db);
+    select incident_id, through_seq, min(at) from (
+      select a.incident_id, max(a.seq) as through_seq, a.decided_at as at from alerts a
+      where a.incident_id is not null and a.decided_at is not null and a.seq is not null and a.duplicate_of is null
+      group by a.incident_id, a.decided_at) d
+    group by incident_id, through_seq`.execute(db);
 }
 
 async function rebuildWithoutRowid(db: Kysely<unknown>, table: string, columns: ReturnType<typeof sql>): Promise<void> {
