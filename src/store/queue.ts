@@ -33,7 +33,12 @@ export async function enqueue(tx: Db | Tx, stage: StageName, itemIds: readonly s
 }
 
 const QUEUE_COLUMNS = ['stage', 'item_id', 'version', 'available_at', 'attempts', 'created_at'] as const;
-const REQUEUE = `on conflict ("stage", "item_id") do update set "version" = "stage_queue"."version" + 1, "available_at" = excluded."available_at"`;
+/**
+ * Enqueued again while queued: the version moves on, and the item keeps its place (an earlier due time wins).
+ * Moving it to the back instead starved an incident that kept getting alerts: it was never due first.
+ */
+const REQUEUE = `on conflict ("stage", "item_id") do update set "version" = "stage_queue"."version" + 1,
+  "available_at" = case when excluded."available_at" < "stage_queue"."available_at" then excluded."available_at" else "stage_queue"."available_at" end`;
 
 /** The stage's items that are due and not leased. */
 const claimable = (db: QueryCreator<Database>, stage: StageName, now: number) =>

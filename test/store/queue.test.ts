@@ -40,6 +40,25 @@ for (const dialect of DIALECTS) {
 }
 
 for (const dialect of DIALECTS) {
+  test(`stage queue on ${dialect}: an item enqueued again keeps its place, so one that keeps changing is not starved`, async () => {
+    const t = await openTestStore(dialect);
+    try {
+      const { store } = t;
+      await enqueue(store.db, 'enrich', ['busy'], 1000);
+      await enqueue(store.db, 'enrich', ['quiet'], 1001);
+      for (let k = 0; k < 5; k++) await enqueue(store.db, 'enrich', ['busy'], 2000 + k);
+      assert.deepEqual((await claim(store, 'enrich', 'w', 1, 5000, 3000)).map((c) => c.item_id), ['busy']);
+      // A backing-off item is pulled forward by new work.
+      const quiet = await claim(store, 'enrich', 'w', 1, 5000, 3000);
+      assert.deepEqual(quiet.map((c) => c.item_id), ['quiet']);
+      await release(store.db, quiet, 'boom', 60_000);
+      await enqueue(store.db, 'enrich', ['quiet'], 4000);
+      assert.deepEqual((await claim(store, 'enrich', 'w', 10, 5000, 4000)).map((c) => c.item_id), ['quiet']);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   test(`store on ${dialect}: a commit by another connection wakes a watcher`, async () => {
     const t = await openTestStore(dialect);
     // A second store on the same database: another process or thread in production.
