@@ -24,7 +24,7 @@ export interface Peers {
 }
 
 /** What an end-to-end run may change in its configuration. */
-export type E2eOptions = Partial<Pick<E2eConfigOptions, 'approvalForEscalate' | 'dedupWindow' | 'withoutCaches'>>;
+export type E2eOptions = Partial<Pick<E2eConfigOptions, 'approvalForEscalate' | 'dedupWindow' | 'withoutCaches' | 'withoutWarmUp'>>;
 
 export async function startPeers(prefix: string, token: string, opts: E2eOptions = {}): Promise<Peers> {
   const dir = tempDir(prefix);
