@@ -21,10 +21,10 @@
  * lock is never held while waiting on anything but the store.
  */
 import type { Store } from '../store/store.js';
-import { claim, claimInTransaction, complete, hasDueItems, release, backlog, type ClaimedItem, type StageName, STAGES } from '../store/queue.js';
+import { claim, claimInTransaction, complete, hasDueItems, release, type ClaimedItem, type StageName } from '../store/queue.js';
 import type { Stage } from './stage.js';
 import type { Ingest } from './ingest/index.js';
-import { stageBacklog, stageLagSeconds, stageProcessed, stageSeconds } from '../metrics.js';
+import { stageProcessed, stageSeconds } from '../metrics.js';
 import type { Logger } from '../util/log.js';
 
 /** What a lane runs: ingest or a queue stage. */
@@ -214,25 +214,6 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     }
   }
 
-  /** Backlog in items and in seconds of lag; the records behind ingest count for normalize and correlate, which it fuses. */
-  async function measureBacklog() {
-    const t = Date.now();
-    const lag = (oldest: number | null) => (oldest === null ? 0 : Math.max(0, (t - oldest) / 1000));
-    if (ingest) {
-      const b = await ingest.backlog();
-      for (const s of ['normalize', 'correlate'] as const) {
-        stageBacklog.set({ stage: s }, b.records);
-        stageLagSeconds.set({ stage: s }, lag(b.oldestReceivedAt));
-      }
-    }
-    if (stages.length === 0) return;
-    const b = await backlog(store.db);
-    for (const s of STAGES) {
-      stageBacklog.set({ stage: s }, b[s].items);
-      stageLagSeconds.set({ stage: s }, lag(b[s].oldest));
-    }
-  }
-  let gauge: NodeJS.Timeout | undefined;
 
   return {
     runBatch,
@@ -240,16 +221,10 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       if (running) return;
       running = true;
       unwatch = store.watchCommits(wakeAll);
-      // Measured at once, so the backlog is true right after a start, then every second.
-      const measure = () => void measureBacklog().catch(() => undefined);
-      measure();
-      gauge = setInterval(measure, 1000);
-      gauge.unref();
       lanes.forEach((lane, i) => loops.push(runLane(lane, i)));
     },
     async stop() {
       running = false;
-      clearInterval(gauge);
       unwatch();
       wakeAll();
       await Promise.all(loops.splice(0));

@@ -115,6 +115,16 @@ test('health needs no token; metrics and the OpenAPI document do', async () => {
     const m = await api.app.inject({ url: '/api/v1/metrics', headers: auth('viewer') });
     assert.equal(m.statusCode, 200);
     assert.match(m.body, /fido_intake_alerts_total/);
+    // The backlog is read from the store at each scrape: true at once, in records and in seconds of lag.
+    const t0 = Date.now();
+    const posted = await api.app.inject({ method: 'POST', url: '/api/v1/alerts/ids', headers: { ...auth('analyst'), 'content-type': 'application/x-ndjson' }, payload: [eve('a'), eve('b'), eve('c')].join('\n') });
+    assert.equal(posted.statusCode, 202);
+    await new Promise((r) => setTimeout(r, 20));
+    const after = (await api.app.inject({ url: '/api/v1/metrics', headers: auth('viewer') })).body;
+    assert.match(after, /^fido_stage_backlog\{stage="normalize"\} 3$/m);
+    assert.match(after, /^fido_stage_backlog\{stage="decide"\} 0$/m);
+    const lag = Number(/^fido_stage_lag_seconds\{stage="normalize"\} (\S+)$/m.exec(after)?.[1]);
+    assert.ok(lag > 0 && lag <= (Date.now() - t0) / 1000 + 0.001, `lag ${lag}`);
     assert.equal((await api.app.inject({ url: '/api/v1/openapi.json' })).statusCode, 401);
     const doc = (await api.app.inject({ url: '/api/v1/openapi.json', headers: auth('viewer') })).json() as { paths: Record<string, unknown> };
     for (const p of ['/api/v1/alerts/{source}', '/api/v1/incidents', '/api/v1/incidents/{id}', '/api/v1/actions/{id}/approve']) assert.ok(doc.paths[p], p);

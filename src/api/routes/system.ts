@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { ApiContext } from '../context.js';
 import { metricsText, registry } from '../../metrics.js';
+import { measureBacklog } from '../../pipeline/backlog.js';
 
 export default async function systemRoutes(app: FastifyInstance, { ctx }: { ctx: ApiContext }) {
   const health = async (_req: unknown, reply: import('fastify').FastifyReply) => {
@@ -13,8 +14,11 @@ export default async function systemRoutes(app: FastifyInstance, { ctx }: { ctx:
       return reply.code(503).send({ status: 'unavailable', store: ctx.store.dialect });
     }
   };
-  const metrics = async (_req: unknown, reply: import('fastify').FastifyReply) =>
-    reply.header('content-type', registry.contentType).send(await metricsText());
+  const metrics = async (_req: unknown, reply: import('fastify').FastifyReply) => {
+    // A store that does not answer must not cost the rest of the figures.
+    await measureBacklog(ctx.store).catch(() => undefined);
+    return reply.header('content-type', registry.contentType).send(await metricsText());
+  };
 
   for (const prefix of ['', '/api/v1']) {
     app.get(`${prefix}/healthz`, { schema: { summary: 'Liveness and store reachability (no auth)', security: [] } }, health);

@@ -14,7 +14,7 @@
  */
 import { sql } from 'kysely';
 import type { Store, Tx } from '../../store/store.js';
-import { advanceCursor, INGEST_CURSOR, leaseCursor, logBacklog, readAfter, readCursor, releaseCursor, type LogBacklog, type LogRecord } from '../../store/log.js';
+import { advanceCursor, INGEST_CURSOR, leaseCursor, readAfter, readCursor, releaseCursor, type LogRecord } from '../../store/log.js';
 import { enqueue } from '../../store/queue.js';
 import { insertRows } from '../../store/insert-rows.js';
 import { updateRows } from '../../store/update-rows.js';
@@ -48,7 +48,6 @@ export interface IngestDeps {
 export interface Ingest {
   /** Derives one batch; returns the number of records it consumed (0: nothing to do, or another worker has the log). */
   runBatch(): Promise<number>;
-  backlog(): Promise<LogBacklog>;
   /** Gives the cursor's lease up. */
   stop(): Promise<void>;
 }
@@ -209,7 +208,6 @@ export function createIngest(deps: IngestDeps): Ingest {
 
   return {
     runBatch,
-    backlog: () => logBacklog(store.db, INGEST_CURSOR),
     async stop() {
       if (leaseUntil > 0) await releaseCursor(store.db, INGEST_CURSOR, owner).catch(() => undefined);
       leaseUntil = 0;
