@@ -27,6 +27,8 @@ import { log, type Logger } from './util/log.js';
 
 export const PROCESS_ROLES = ['all', 'api', 'intake', 'worker', 'actions'] as const;
 export type ProcessRole = (typeof PROCESS_ROLES)[number];
+/** What a process or thread can run: a role's parts, and the two halves of `worker` (ingest, incidents). */
+export type Part = Exclude<ProcessRole, 'all'> | 'ingest' | 'incidents';
 
 export interface FidoOptions {
   loaded: LoadedConfig;
@@ -39,13 +41,13 @@ export interface FidoOptions {
   /** For CLI tools: no API, receivers or actions; the pipeline stages only when `worker` is true. */
   offline?: { worker: boolean };
   /**
-   * With FIDO_ROLE=all, run the stages and the action executor in a worker thread (thread/pipeline.ts) so
-   * that HTTP intake and the pipeline each have a core; `fido start` does. `pipeline.drain()` is then not
-   * available, so tests that drive the pipeline themselves leave this off.
+   * With FIDO_ROLE=all, run the pipeline in two worker threads (thread/pipeline.ts: ingest; the incident
+   * stages and the action executor) so that HTTP intake and the pipeline share the cores; `fido start` does.
+   * `pipeline.drain()` is then not available, so tests that drive the pipeline themselves leave this off.
    */
   pipelineThread?: boolean;
-  /** Runs exactly these parts, whatever FIDO_ROLE says (the pipeline thread runs worker + actions). */
-  parts?: ReadonlyArray<Exclude<ProcessRole, 'all'>>;
+  /** Runs exactly these parts, whatever FIDO_ROLE says (the pipeline threads of `fido start`). */
+  parts?: ReadonlyArray<Part>;
   /**
    * Warm the pipeline on made-up alerts before it takes work (pipeline/warm-up.ts), unless the config says
    * `pipeline.warm_up: false`. `fido start` does; tests that drive the pipeline need not.
@@ -82,9 +84,13 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
   const owner = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const offline = opts.offline;
   const threaded = !offline && !opts.parts && role === 'all' && (opts.pipelineThread ?? false);
-  const parts: ReadonlyArray<ProcessRole> | null = threaded ? ['api', 'intake'] : opts.parts ?? null;
-  const runs = (...roles: ProcessRole[]) =>
-    offline ? offline.worker && roles.includes('worker') : parts ? roles.some((r) => parts.includes(r)) : role === 'all' || roles.includes(role);
+  const parts: ReadonlyArray<Part> | null = threaded ? ['api', 'intake'] : opts.parts ?? null;
+  const runs = (...roles: Part[]) =>
+    offline
+      ? offline.worker && roles.includes('worker')
+      : parts
+        ? roles.some((r) => parts.includes(r))
+        : role === 'all' || roles.includes(role as Part);
 
   const store = await openStore({
     databaseUrl: env.FIDO_DATABASE_URL,
@@ -106,27 +112,39 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
   const stages: Stage<unknown>[] = [];
   let ingest: Ingest | undefined;
   let workers: WorkerStages | null = null;
-  if (runs('worker') && !offline && opts.warmUp && config.pipeline?.warm_up !== false) {
-    const warmed = await warmUp(opts.loaded, { dataDir: env.FIDO_DATA_DIR ?? './data', log: logger });
+  if (runs('worker', 'ingest', 'incidents') && !offline && opts.warmUp && config.pipeline?.warm_up !== false) {
+    const warmed = await warmUp(opts.loaded, { dataDir: env.FIDO_DATA_DIR ?? './data', log: logger, name: (parts ?? ['worker']).join('-') });
     logger.info(warmed, 'pipeline warmed up');
   }
-  if (runs('worker')) {
+  if (runs('worker', 'ingest')) {
     ingest = createIngest({
       store,
       normalizer,
       timeZones,
       owner,
       log: logger,
+      rememberAlerts: runs('worker', 'incidents'),
       correlation: {
         dedupWindowMs: parseDuration(config.correlation?.dedup_window ?? '10m', 'correlation.dedup_window'),
         groupWindowMs: parseDuration(config.correlation?.group_window ?? '2h', 'correlation.group_window'),
       },
     });
+  }
+  if (runs('worker', 'incidents')) {
     workers = await buildWorkerStages({ store, loaded: opts.loaded });
     stages.push(...workers.stages);
   }
-  const thread = threaded ? await startPipelineThread({ configFile: opts.loaded.file, env: { ...env }, warmUp: opts.warmUp ?? false }, logger) : null;
-  const pipeline = thread?.pipeline ?? createPipeline({ store, ingest, stages, owner, log: logger });
+  // Two pipeline threads, so that the pipeline has both cores once intake is idle: ingest (parsing and
+  // correlation) in one, the incident stages (enrich, score, decide) and the action executor in the other.
+  // Each has its own store connection; a commit in one wakes the other through the store (watchCommits).
+  const threadData = { configFile: opts.loaded.file, env: { ...env }, warmUp: opts.warmUp ?? false };
+  const threads = threaded
+    ? await Promise.all([
+        startPipelineThread({ ...threadData, parts: ['ingest'] }, logger),
+        startPipelineThread({ ...threadData, parts: ['incidents', 'actions'] }, logger),
+      ])
+    : [];
+  const pipeline = threads[0]?.pipeline ?? createPipeline({ store, ingest, stages, owner, log: logger });
 
   const intake = offline || runs('intake', 'api')
     ? createIntakeWriter(store, { maxBacklog: offline ? Number.MAX_SAFE_INTEGER : config.intake?.max_backlog ?? 200_000, onCommit: () => pipeline.wake() })
@@ -191,7 +209,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
       await intake?.close();
       await executor?.stop();
       await pipeline.stop();
-      await thread?.stop();
+      for (const t of threads) await t.stop();
       await workers?.close();
       await store.close();
     },

@@ -33,12 +33,13 @@ export interface WarmUpResult {
  * Runs `alerts` made-up alerts through a scratch pipeline built from `loaded`, in rounds like a steady load,
  * in `<dataDir>/.warm-up`.
  */
-export async function warmUp(loaded: LoadedConfig, opts: { dataDir: string; alerts?: number; log: Logger }): Promise<WarmUpResult> {
+export async function warmUp(loaded: LoadedConfig, opts: { dataDir: string; alerts?: number; log: Logger; name?: string }): Promise<WarmUpResult> {
   // Imported here: app.ts builds the pipeline that imports this module.
   const { startFido } = await import('../app.js');
   const started = performance.now();
   const total = opts.alerts ?? 3000;
-  const dir = join(resolve(opts.dataDir), '.warm-up');
+  // Each pipeline thread warms its own code, in a scratch store of its own.
+  const dir = join(resolve(opts.dataDir), opts.name ? `.warm-up-${opts.name}` : '.warm-up');
   rmSync(dir, { recursive: true, force: true });
   const { config } = loaded;
   const scratch: LoadedConfig = {

@@ -1,7 +1,7 @@
 /**
- * Runs the pipeline stages and the action executor in a worker thread of this process, so that `fido start`
- * (one process, DESIGN.md §5) uses two cores: the main thread answers HTTP and writes the intake log while
- * the thread normalizes, correlates, enriches, scores, decides and acts. Each thread has its own store
+ * Runs parts of the pipeline in a worker thread of this process, so that `fido start` (one process, DESIGN.md
+ * §5) uses both cores: the main thread answers HTTP and writes the intake log while one thread ingests
+ * (parses, deduplicates, correlates) and another enriches, scores, decides and acts. Each thread has its own store
  * connection; SQLite's WAL and BEGIN IMMEDIATE serialise their writes exactly as for FIDO_ROLE processes
  * sharing one file. The thread pushes snapshots of its metrics, which the main thread's /metrics merges with
  * its own without asking the thread (whose event loop may be busy with a long batch).

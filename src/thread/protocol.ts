@@ -1,5 +1,6 @@
-/** Messages between the main thread (API, intake) and the pipeline thread (stages, action executor). */
+/** Messages between the main thread (API, intake) and a pipeline thread (ingest, or the incident stages and action executor). */
 import type { MetricsJson } from '../metrics.js';
+import type { Part } from '../app.js';
 
 export interface PipelineThreadData {
   /** The config file the main thread loaded; the thread loads the same file (same version). */
@@ -7,6 +8,8 @@ export interface PipelineThreadData {
   env: Record<string, string | undefined>;
   /** See FidoOptions.warmUp. */
   warmUp: boolean;
+  /** What this thread runs (FidoOptions.parts). */
+  parts: Part[];
 }
 
 export type ToPipelineThread =

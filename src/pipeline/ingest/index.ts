@@ -40,6 +40,11 @@ export interface IngestDeps {
   timeZones?: ReadonlyMap<string, string>;
   /** Records per batch (default 2000: larger batches share more index pages per commit; a batch holds the write lock ~0.2 s). */
   batchSize?: number;
+  /**
+   * Keep the new alerts' documents in the store's cache (AlertDocs) for the incident stages that read them
+   * next: only worth it where those stages run in the same thread (default true).
+   */
+  rememberAlerts?: boolean;
   /** How long the cursor's lease lasts without renewal (default 60 s). */
   leaseMs?: number;
   now?: () => number;
@@ -203,7 +208,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     stageProcessed.inc({ stage: 'correlate' }, parsed.alerts.length);
     for (const q of parsed.quarantine) quarantined.inc({ source: q.record.source });
     // The next stages read these alerts again.
-    for (const alert of stored) store.alertDocs.remember(alert.id, alert);
+    if (deps.rememberAlerts !== false) for (const alert of stored) store.alertDocs.remember(alert.id, alert);
   }
 
   return {
