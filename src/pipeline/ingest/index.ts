@@ -67,7 +67,7 @@ const CORRELATION_LOCK = 727101;
 export function createIngest(deps: IngestDeps): Ingest {
   const { store, owner, log } = deps;
   const now = deps.now ?? Date.now;
-  const batchSize = deps.batchSize ?? 2000;
+  const batchSize = deps.batchSize ?? 500;
   const leaseMs = deps.leaseMs ?? 60_000;
   const timeZones = deps.timeZones ?? new Map<string, string>();
   /** The cursor as this worker last committed or read it; undefined: read it again. */
