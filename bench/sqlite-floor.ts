@@ -9,7 +9,7 @@
  * where there is one. Then, timed, as the server does it:
  *
  *   intake   one transaction per 100-record request at synchronous=FULL (acknowledged: must reach the disk)
- *   ingest   one transaction per 2,000 records at synchronous=NORMAL (redone from the log after a crash):
+ *   ingest   one transaction per 500 records at synchronous=NORMAL (redone from the log after a crash):
  *     read   the batch after the cursor; the redelivery check (alerts_vendor); fingerprints, incident keys
  *            and incidents the batch refers to (each once per batch)
  *     write  the alert row with its document; incidents inserted or updated once per batch; incident_keys,
@@ -37,7 +37,7 @@ import { eveAlert } from './workload.js';
 
 /** Records per intake request (the benchmark posts batches of 100) and per ingest transaction (ingest's default). */
 export const REQUEST = 100;
-export const INGEST_BATCH = 2000;
+export const INGEST_BATCH = 500;
 
 export interface SqliteFloor {
   alerts: number;
