@@ -8,7 +8,8 @@ import type { Enrichment } from '../model/enrichment.js';
 import type { Incident, IncidentDetail, IncidentStatus, TimelineEntry, Verdict } from '../model/incident.js';
 import type { ObservableType } from '../model/observable.js';
 import type { Score } from '../model/score.js';
-import type { Selectable } from 'kysely';
+import type { Selectable, SelectQueryBuilder } from 'kysely';
+import type { Database } from './schema.js';
 import type { ActionTable, AlertTable, EnrichmentTable, IncidentTable, TimelineTable } from './schema.js';
 import { iso } from '../util/time.js';
 import { parseStored } from '../util/json.js';
@@ -108,19 +109,17 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
   const none = Promise.resolve([]);
   const [alerts, enrich, decisions, actions, timeline, arrivals] = await Promise.all([
     parts.alerts
-      ? limitedPerIncident(db, 'alerts', ids, alertLimit, (some, limit) => {
-          let q = db
-            .selectFrom('alerts')
-            .select(['id', 'repeat_count', 'incident_id'])
-            .$if(!docs, (qb) => qb.select('doc'))
-            .$if(parts.raw, (qb) => qb.select(['raw', 'intake_id']))
-            .where('incident_id', 'in', some)
-            .$if(some.length > 1, (qb) => qb.orderBy('incident_id'))
-            .orderBy('time')
-            .orderBy('id');
-          if (limit !== undefined) q = q.limit(limit);
-          return q.execute();
-        })
+      ? limitedPerIncident(db, 'alerts', ids, alertLimit, (some, limit) =>
+          oldestAlerts(
+            db
+              .selectFrom('alerts')
+              .select(['id', 'repeat_count', 'incident_id'])
+              .$if(!docs, (qb) => qb.select('doc'))
+              .$if(parts.raw, (qb) => qb.select(['raw', 'intake_id'])),
+            some,
+            limit,
+          ).execute(),
+        )
       : none,
     parts.enrichment
       ? db
@@ -151,17 +150,9 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
       : none,
     // Alerts and repeats are on the timeline as they are stored, not as timeline rows of their own.
     parts.history
-      ? limitedPerIncident(db, 'alerts', ids, TIMELINE_LIMIT, (some, limit) => {
-          let q = db
-            .selectFrom('alerts')
-            .select(['id', 'incident_id', 'time', 'detector', 'title', 'duplicate_of'])
-            .where('incident_id', 'in', some)
-            .$if(some.length > 1, (qb) => qb.orderBy('incident_id'))
-            .orderBy('time')
-            .orderBy('id');
-          if (limit !== undefined) q = q.limit(limit);
-          return q.execute();
-        })
+      ? limitedPerIncident(db, 'alerts', ids, TIMELINE_LIMIT, (some, limit) =>
+          oldestAlerts(db.selectFrom('alerts').select(['id', 'incident_id', 'time', 'detector', 'title', 'duplicate_of']), some, limit).execute(),
+        )
       : none,
   ]);
   const byIncident = <R extends { incident_id: string | null }>(list: readonly R[]) => {
@@ -199,6 +190,16 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
       timeline: mergeByTime(arrivalsOf(row.id).map(toArrival), timelineOf(row.id).map(toTimelineEntry), TIMELINE_LIMIT),
     });
   }
+}
+
+/** The alerts of these incidents, each incident's oldest first, at most `limit` (one incident's read). */
+function oldestAlerts<O>(q: SelectQueryBuilder<Database, 'alerts', O>, incidentIds: string[], limit: number | undefined): SelectQueryBuilder<Database, 'alerts', O> {
+  return q
+    .where('incident_id', 'in', incidentIds)
+    .$if(incidentIds.length > 1, (qb) => qb.orderBy('incident_id'))
+    .orderBy('time')
+    .orderBy('id')
+    .$if(limit !== undefined, (qb) => qb.limit(limit!));
 }
 
 /**

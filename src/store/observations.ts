@@ -7,16 +7,10 @@
 import type { Db } from './store.js';
 import type { AlertDoc } from './alert-docs.js';
 import { insertRows } from './insert-rows.js';
+import type { IncidentObservableTable } from './schema.js';
 
-export interface Observation {
-  incident_id: string;
-  type: string;
-  value: string;
-  alerts: number;
-  events: number;
-  first_seen: number;
-  last_seen: number;
-}
+/** A row of incident_observables. */
+export type Observation = IncidentObservableTable;
 
 /** Adds up a batch's observations in memory. */
 export class ObservationTally {
