@@ -1,6 +1,6 @@
 /**
  * Parse rate of every detector (records/s, single core, no I/O) on its records: the shared vendor samples
- * (shared/samples, beside the repository) and the documentation-based records of test/fixtures/samples.
+ * (test/fixtures/vendor-samples, copied from shared/samples) and the documentation-based records of test/fixtures/samples.
  * Every record is parsed repeatedly through the registry with its detector named, as the normalize stage
  * does for a source configured with a detector. Detectors without any record are listed with records 0.
  */
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { loadDetectors, normalizeRecord, type DetectorRegistry } from '../src/detectors/lib/registry.js';
 import { FIXTURE_SAMPLES, SAMPLES, fixtureRecords, sampleLines } from '../test/detectors/helpers.js';
 
-/** shared/samples folders named after the product rather than the detector that reads them. */
+/** vendor-samples folders named after the product rather than the detector that reads them. */
 const SHARED_FOLDER_DETECTOR: Readonly<Record<string, string>> = {
   fireeye_nx: 'fireeye',
   fortinet_fortigate: 'fortigate',
@@ -43,7 +43,7 @@ export function recordsByDetector(registry: DetectorRegistry): Map<string, strin
   // Shared samples: one record per line; Zeek TSV header lines (#…) are not records.
   for (const folder of folders(SAMPLES)) {
     const lines = sampleLines(folder, '').filter((l) => !l.file.endsWith('.md') && !l.text.startsWith('#'));
-    add(SHARED_FOLDER_DETECTOR[folder] ?? folder, `shared/samples/${folder}`, lines.map((l) => l.text));
+    add(SHARED_FOLDER_DETECTOR[folder] ?? folder, `vendor-samples/${folder}`, lines.map((l) => l.text));
   }
   for (const detector of folders(FIXTURE_SAMPLES)) {
     add(detector, `test/fixtures/samples/${detector}`, fixtureRecords(detector).map((r) => r.text));

@@ -1,7 +1,8 @@
 /**
  * Shared by the detector tests: where the records live and how to read them.
  *
- *   shared/samples/<folder>/           real vendor output (beside the repository; see its README.md)
+ *   test/fixtures/vendor-samples/<folder>/  real vendor output, copied from the project's shared/samples (see
+ *                                      its README.md and each folder's SOURCE.md for where each file comes from)
  *   test/fixtures/samples/<detector>/  records written after vendor documentation, for what the shared
  *                                      samples lack (see SOURCE.md in each folder)
  *
@@ -14,8 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { isWholeRecordFile } from '../../src/cli/commands/detectors-test.js';
 
-/** <repo>/../shared/samples (CI clones main with shared/ beside it). */
-export const SAMPLES = fileURLToPath(new URL('../../../shared/samples/', import.meta.url));
+/** <repo>/test/fixtures/vendor-samples: in the repository, so that a plain clone runs every test. */
+export const SAMPLES = fileURLToPath(new URL('../fixtures/vendor-samples/', import.meta.url));
 
 /** <repo>/test/fixtures/samples: one folder per detector, named as the detector. */
 export const FIXTURE_SAMPLES = fileURLToPath(new URL('../fixtures/samples/', import.meta.url));
