@@ -31,6 +31,9 @@ type Row = Readonly<Record<string, unknown>>;
 /** Statement texts by placeholder style, table, columns, row count and clauses. */
 const texts = new Map<string, string>();
 const MAX_TEXTS = 5000;
+/** And by their length: a text of 500 rows is tens of kilobytes. */
+const MAX_TEXT_CHARS = 4_000_000;
+let textChars = 0;
 /** The placeholder style of each connection or transaction seen (`?` for SQLite, `$1` for PostgreSQL). */
 const styles = new WeakMap<Db, boolean>();
 
@@ -65,7 +68,12 @@ function textOf(numbered: boolean, table: string, columns: readonly string[], ro
   text = `insert into ${quote(table)} (${columns.map(quote).join(', ')}) values ${tuples.join(', ')}`;
   if (opts.onConflict) text += ` ${opts.onConflict}`;
   if (opts.returning?.length) text += ` returning ${opts.returning.map(quote).join(', ')}`;
-  if (texts.size >= MAX_TEXTS) texts.delete(texts.keys().next().value!);
+  textChars += text.length;
+  while (texts.size > 0 && (texts.size >= MAX_TEXTS || textChars > MAX_TEXT_CHARS)) {
+    const oldest = texts.keys().next().value!;
+    textChars -= texts.get(oldest)!.length;
+    texts.delete(oldest);
+  }
   texts.set(key, text);
   return text;
 }

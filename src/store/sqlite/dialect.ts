@@ -73,11 +73,14 @@ export function sqliteDialect(config: SqliteConfig): StoreDialect {
 
 /**
  * Kysely prepares every query anew; preparing costs more than running most of ours. The same SQL text
- * (parameters are bound, so the text repeats) reuses its prepared statement. Bounded: a query whose text
- * varies with an IN-list length adds entries, and the oldest are dropped.
+ * (parameters are bound, so the text repeats) reuses its prepared statement. Bounded by count and by the
+ * length of the texts held: a multi-row insert of hundreds of rows is a statement of tens of kilobytes whose
+ * compiled program is larger still, and a burst prepares one per batch size it meets (bench: held by count
+ * alone, each connection's cache grew by hundreds of megabytes over a 300,000-alert burst).
  */
-function withStatementCache(db: Sqlite.Database, max = 2000): Sqlite.Database {
+function withStatementCache(db: Sqlite.Database, max = 2000, maxChars = 2_000_000): Sqlite.Database {
   const cache = new Map<string, Sqlite.Statement>();
+  let chars = 0;
   const prepare = db.prepare.bind(db);
   return new Proxy(db, {
     get(target, prop, receiver) {
@@ -88,7 +91,12 @@ function withStatementCache(db: Sqlite.Database, max = 2000): Sqlite.Database {
           cache.delete(sql);
         } else {
           stmt = prepare(sql);
-          if (cache.size >= max) cache.delete(cache.keys().next().value!);
+          chars += sql.length;
+          while (cache.size > 0 && (cache.size >= max || chars > maxChars)) {
+            const oldest = cache.keys().next().value!;
+            cache.delete(oldest);
+            chars -= oldest.length;
+          }
         }
         cache.set(sql, stmt);
         return stmt;
