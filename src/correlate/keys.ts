@@ -9,6 +9,16 @@ const MAX_KEYS = 48;
 const INDICATOR_TYPES = new Set(['ip', 'domain', 'url', 'md5', 'sha1', 'sha256', 'email']);
 const LOCAL_ROLES = new Set(['src', 'host', 'user']);
 
+/** The alert's host as its row and its incident store it: its name in lower case, else its address. */
+export function alertHost(a: AlertDraft): string | null {
+  return a.host?.name?.toLowerCase() ?? a.host?.ip ?? null;
+}
+
+/** The alert's user as its row and its incident store it: the name in lower case. */
+export function alertUser(a: AlertDraft): string | null {
+  return a.user?.name?.toLowerCase() ?? null;
+}
+
 /** The entities an alert is about: its host and user; for network alerts without either, the source address. */
 export function alertEntities(a: AlertDraft): string[] {
   const out: string[] = [];

@@ -214,7 +214,6 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     }
   }
 
-
   return {
     runBatch,
     start() {

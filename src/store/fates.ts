@@ -6,7 +6,7 @@
 import { sql } from 'kysely';
 import type { Db } from './store.js';
 import type { Alert } from '../model/alert.js';
-import { INGEST_CURSOR, readCursor } from './log.js';
+import { INGEST_CURSOR, rawText, readCursor } from './log.js';
 import { parseStored } from '../util/json.js';
 import { iso } from '../util/time.js';
 
@@ -18,9 +18,6 @@ export type RecordFate =
   | { fate: 'pending'; id: string; source: string; received_at: string; records_ahead: number };
 
 export type StoredAlert = Alert & { repeat_count: number; incident_id: string | null };
-
-/** The raw text: the alert's own copy for alerts stored before migration 0004, else the intake record's. */
-const RAW = sql<string>`coalesce(nullif(a."raw", ''), i."raw", '')`;
 
 /** The fate of the record (or of one alert of it) with this id; null when no such id was ever accepted. */
 export async function recordFate(db: Db, id: string): Promise<RecordFate | null> {
@@ -35,7 +32,7 @@ export async function recordFate(db: Db, id: string): Promise<RecordFate | null>
   const context = await db
     .selectFrom('context_events as c')
     .leftJoin('intake as i', 'i.id', 'c.intake_id')
-    .select(['c.id', 'c.kind', 'c.source', 'c.detector', 'c.time', 'c.doc', sql<string>`coalesce(nullif(c."raw", ''), i."raw", '')`.as('raw')])
+    .select(['c.id', 'c.kind', 'c.source', 'c.detector', 'c.time', 'c.doc', rawText('c').as('raw')])
     .where('c.id', '=', id)
     .executeTakeFirst();
   if (context) {
@@ -53,7 +50,7 @@ export async function recordFate(db: Db, id: string): Promise<RecordFate | null>
   const q = await db
     .selectFrom('quarantine as q')
     .leftJoin('intake as i', 'i.id', 'q.intake_id')
-    .select(['q.id', 'q.source', 'q.detector', 'q.reason', 'q.replayed_as', sql<string>`coalesce(nullif(q."raw", ''), i."raw", '')`.as('raw')])
+    .select(['q.id', 'q.source', 'q.detector', 'q.reason', 'q.replayed_as', rawText('q').as('raw')])
     .where('q.intake_id', '=', id)
     .executeTakeFirst();
   if (q) return { fate: 'quarantined', id: q.id, source: q.source, detector: q.detector, reason: q.reason, raw: q.raw, replayed_as: q.replayed_as };
@@ -78,7 +75,7 @@ async function alertById(db: Db, id: string): Promise<AlertRowFound | null> {
     db
       .selectFrom('alerts as a')
       .leftJoin('intake as i', 'i.id', 'a.intake_id')
-      .select(['a.doc', 'a.repeat_count', 'a.incident_id', 'a.duplicate_of', 'a.seq', 'a.decided_at', RAW.as('raw')]);
+      .select(['a.doc', 'a.repeat_count', 'a.incident_id', 'a.duplicate_of', 'a.seq', 'a.decided_at', rawText('a').as('raw')]);
   // An alert's id, or the id of the record it came from (its first alert).
   const row = (await select().where('a.id', '=', id).executeTakeFirst()) ?? (await select().where('a.intake_id', '=', id).orderBy('a.id').executeTakeFirst());
   if (!row) return null;

@@ -9,7 +9,7 @@
  * Readers may only trust that no record will appear below the newest seq they read if seqs commit in
  * order: SQLite has one writer at a time; on PostgreSQL `lockForAppend` serialises intake commits.
  */
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Db, Tx } from './store.js';
 import type { DialectName } from './dialect.js';
 import { insertRows } from './insert-rows.js';
@@ -37,6 +37,15 @@ export async function lockForAppend(tx: Tx, dialect: DialectName): Promise<void>
 /** Appends records (inside a transaction that took lockForAppend). */
 export async function appendRecords(tx: Tx, records: readonly NewRecord[]): Promise<void> {
   await insertRows(tx, 'intake', ['id', 'source', 'detector', 'received_at', 'raw'], records);
+}
+
+/**
+ * The raw text of what a row of `table` (alerts, context_events, quarantine) was derived from, in a query
+ * that left-joins its record as `i`: the row's own copy where it kept one (stored before migration 0004),
+ * else the record's.
+ */
+export function rawText(table: string): RawBuilder<string> {
+  return sql<string>`coalesce(nullif(${sql.ref(`${table}.raw`)}, ''), i."raw", '')`;
 }
 
 /** Up to `limit` records after `seq`, in log order. */

@@ -5,12 +5,13 @@ const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 let lastTime = -1;
 const lastRandom = new Uint8Array(16);
 
-function encodeTime(t: number): string {
+/** `n` in the ULID alphabet (Crockford base 32), `width` characters, most significant first. */
+export function encodeBase32(n: number, width: number): string {
   let s = '';
-  for (let i = 9; i >= 0; i--) {
-    const mod = t % 32;
+  for (let i = width - 1; i >= 0; i--) {
+    const mod = n % 32;
     s = ALPHABET[mod] + s;
-    t = (t - mod) / 32;
+    n = (n - mod) / 32;
   }
   return s;
 }
@@ -34,7 +35,7 @@ export function ulid(now = Date.now()): string {
   }
   let r = '';
   for (let i = 0; i < 16; i++) r += ALPHABET[lastRandom[i]!];
-  return encodeTime(now) + r;
+  return encodeBase32(now, 10) + r;
 }
 
 export const ULID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;

@@ -8,7 +8,7 @@ import type { ObservableType } from '../../src/model/observable.js';
 import type { Store } from '../../src/store/store.js';
 import type { AlertDoc } from '../../src/store/alert-docs.js';
 import { ObservationTally, recordObservations } from '../../src/store/observations.js';
-import { parseIp } from '../../src/enrich/values.js';
+import { columnIndicators } from '../../src/pipeline/ingest/index.js';
 import { enrichLookups } from '../../src/metrics.js';
 
 /** Time stands still until advance(); sleepers wake in order of their due time. */
@@ -195,9 +195,7 @@ export async function insertAlert(
   if (a.incident === null) return;
   const tally = new ObservationTally();
   const doc = { observables: (a.observables ?? []).map(([type, value, role]) => ({ type, value, role })) } as unknown as AlertDoc;
-  const also: Array<[string, string]> = [];
-  if (a.host) also.push([parseIp(a.host) ? 'ip' : 'host', a.host]);
-  if (a.user) also.push(['user', a.user]);
+  const also = columnIndicators({ host: a.host ?? null, user_name: a.user ?? null });
   for (let i = 0; i < (a.repeats ?? 1); i++) tally.addAlert(a.incident, doc, a.time, i > 0, also);
   await recordObservations(db, tally.rows());
 }

@@ -1,11 +1,10 @@
 /** Alerts by id (any id a 202 returned answers with what became of it), and the quarantine with replay. */
 import type { FastifyInstance } from 'fastify';
-import { sql } from 'kysely';
 import { Type } from 'typebox';
 import type { ApiContext } from '../context.js';
 import { Cursor, Doc, Limit, OptionalBody, errors } from '../schemas.js';
 import { recordFate } from '../../store/fates.js';
-import { appendRecords, lockForAppend } from '../../store/log.js';
+import { appendRecords, lockForAppend, rawText } from '../../store/log.js';
 import { audit } from '../../store/audit.js';
 import { iso } from '../../util/time.js';
 import { ulid } from '../../util/ulid.js';
@@ -55,7 +54,7 @@ export default async function alertRoutes(app: FastifyInstance, { ctx }: { ctx: 
       let q = db
         .selectFrom('quarantine as q')
         .leftJoin('intake as i', 'i.id', 'q.intake_id')
-        .select(['q.id', 'q.source', 'q.detector', 'q.reason', 'q.created_at', sql<string>`coalesce(nullif(q."raw", ''), i."raw", '')`.as('raw')])
+        .select(['q.id', 'q.source', 'q.detector', 'q.reason', 'q.created_at', rawText('q').as('raw')])
         .where('q.replayed_at', 'is', null)
         .orderBy('q.id', 'desc')
         .limit(limit + 1);
@@ -91,7 +90,7 @@ export default async function alertRoutes(app: FastifyInstance, { ctx }: { ctx: 
         const q = await tx
           .selectFrom('quarantine as q')
           .innerJoin('intake as i', 'i.id', 'q.intake_id')
-          .select(['q.intake_id', 'i.source', 'i.detector', sql<string>`coalesce(nullif(q."raw", ''), i."raw")`.as('raw')])
+          .select(['q.intake_id', 'i.source', 'i.detector', rawText('q').as('raw')])
           .where('q.intake_id', '=', id)
           .where('q.replayed_at', 'is', null)
           .executeTakeFirst();

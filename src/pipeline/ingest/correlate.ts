@@ -13,7 +13,7 @@ import type { Selectable } from 'kysely';
 import type { Tx } from '../../store/store.js';
 import type { IncidentTable } from '../../store/schema.js';
 import type { AlertDoc } from '../../store/alert-docs.js';
-import { groupKeys } from '../../correlate/keys.js';
+import { alertHost, alertUser, groupKeys } from '../../correlate/keys.js';
 import { updateIncidents } from '../../store/incidents.js';
 import { insertRows } from '../../store/insert-rows.js';
 import { ulid } from '../../util/ulid.js';
@@ -111,8 +111,8 @@ export async function correlateBatch(tx: Tx, alerts: readonly AlertIn[], s: Corr
     } else {
       inc.alert_count += 1;
       inc.severity = Math.max(inc.severity, a.alert.severity);
-      inc.host ??= a.alert.host?.name?.toLowerCase() ?? a.alert.host?.ip ?? null;
-      inc.user_name ??= a.alert.user?.name?.toLowerCase() ?? null;
+      inc.host ??= alertHost(a.alert);
+      inc.user_name ??= alertUser(a.alert);
     }
     inc.last_seq = Math.max(inc.last_seq, a.seq);
     inc.pending_since ??= a.receivedAt;
@@ -159,8 +159,8 @@ function newIncident(a: AlertIn, now: number): Incident {
     last_seen: a.time,
     alert_count: 1,
     severity: a.alert.severity,
-    host: a.alert.host?.name?.toLowerCase() ?? a.alert.host?.ip ?? (a.alert.user?.name ? null : a.alert.src?.ip ?? null),
-    user_name: a.alert.user?.name?.toLowerCase() ?? null,
+    host: alertHost(a.alert) ?? (a.alert.user?.name ? null : a.alert.src?.ip ?? null),
+    user_name: alertUser(a.alert),
     score_total: null,
     score: null,
     decision: null,

@@ -20,6 +20,7 @@ import { insertRows } from '../../store/insert-rows.js';
 import { updateRows } from '../../store/update-rows.js';
 import { ObservationTally, recordObservations } from '../../store/observations.js';
 import { parseIp } from '../../enrich/values.js';
+import { alertHost, alertUser } from '../../correlate/keys.js';
 import type { Alert } from '../../model/alert.js';
 import { quarantined, stageProcessed } from '../../metrics.js';
 import { selectInChunks } from '../../util/chunks.js';
@@ -166,7 +167,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       const row = rows[i]!;
       // Re-deliveries add nothing; repeats count as events of the indicators they carry.
       if (row.incident_id === null || redelivered.has(p.alert.id)) return;
-      tally.addAlert(row.incident_id, p.alert, row.time, row.duplicate_of !== null, columnsOf(row));
+      tally.addAlert(row.incident_id, p.alert, row.time, row.duplicate_of !== null, columnIndicators(row));
     });
     await recordObservations(tx, tally.rows());
     await updateRows(tx, 'alerts', correlated.repeats);
@@ -265,8 +266,8 @@ async function findRedelivered(tx: Tx, alerts: readonly ParsedAlert[]): Promise<
   return out;
 }
 
-/** The alert's host and user columns as indicators (a host column may hold an address). */
-function columnsOf(row: { host: string | null; user_name: string | null }): Array<[string, string]> {
+/** An alert's host and user columns as indicators (a host column may hold an address). */
+export function columnIndicators(row: { host: string | null; user_name: string | null }): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   if (row.host) out.push([parseIp(row.host) ? 'ip' : 'host', row.host]);
   if (row.user_name) out.push(['user', row.user_name]);
@@ -294,8 +295,8 @@ function alertRow(p: ParsedAlert, at: { incidentId: string | null; duplicateOf: 
     title: alert.title,
     severity: alert.severity,
     rule_id: alert.rule?.id ?? null,
-    host: alert.host?.name?.toLowerCase() ?? alert.host?.ip ?? null,
-    user_name: alert.user?.name?.toLowerCase() ?? null,
+    host: alertHost(alert),
+    user_name: alertUser(alert),
     incident_id: at.incidentId,
     duplicate_of: at.duplicateOf,
     repeat_count: 1,

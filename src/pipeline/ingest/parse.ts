@@ -9,6 +9,7 @@ import type { ContextEvent } from '../../detectors/detector.js';
 import type { LogRecord } from '../../store/log.js';
 import { alertFingerprint } from '../../correlate/fingerprint.js';
 import { iso } from '../../util/time.js';
+import { encodeBase32 } from '../../util/ulid.js';
 
 export type NormalizeResult =
   | { detector: string; alerts: AlertDraft[] }
@@ -56,11 +57,11 @@ export function parseRecords(records: readonly LogRecord[], normalizer: RecordNo
     const r = normalizer.normalize(record.raw, record.detector, { receivedAt: new Date(record.received_at), ...(tz ? { timeZone: tz } : {}) });
     if ('error' in r) {
       out.quarantine.push({ record, reason: r.error, detector: r.detector ?? record.detector });
+    } else if (('context' in r ? r.context : r.alerts).length === 0) {
+      out.quarantine.push({ record, reason: `${r.detector}: the record holds no alert and no event`, detector: r.detector });
     } else if ('context' in r) {
-      if (r.context.length === 0) out.quarantine.push({ record, reason: `${r.detector}: the record holds no alert and no event`, detector: r.detector });
       r.context.forEach((event, i) => out.context.push({ id: derivedId(record.id, i), event, detector: r.detector, record }));
     } else {
-      if (r.alerts.length === 0) out.quarantine.push({ record, reason: `${r.detector}: the record holds no alert and no event`, detector: r.detector });
       r.alerts.forEach((draft, i) => {
         const alert: Alert = {
           ...draft,
@@ -84,14 +85,8 @@ export function parseRecords(records: readonly LogRecord[], normalizer: RecordNo
  */
 export function derivedId(recordId: string, i: number): string {
   if (i === 0) return recordId;
-  // A ULID is 10 time characters and 16 random ones (Crockford base 32); replace the last 4 of those by i.
-  const B32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-  let n = i;
-  let tail = '';
-  for (let k = 0; k < 4; k++) {
-    tail = B32[n % 32]! + tail;
-    n = Math.floor(n / 32);
-  }
+  // A ULID is 10 time characters and 16 random ones; replace the last 4 of those by i.
+  const tail = encodeBase32(i, 4);
   const candidate = recordId.slice(0, 22) + tail;
   // Never the record's own id (when its last four characters happen to spell i).
   return candidate === recordId ? recordId.slice(0, 21) + (recordId[21] === 'Z' ? '0' : 'Z') + tail : candidate;
