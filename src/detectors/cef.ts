@@ -31,6 +31,7 @@ import { mapAction } from './lib/action.js';
 import { hostOfUrl, makeObservable, normalizeHash, type HashType } from './lib/observables.js';
 import { receivedTime } from './lib/context.js';
 import { UNKNOWN_SEVERITY } from './lib/severity.js';
+import { trimEndChars } from './lib/text.js';
 import { tryParseTimestamp, parseTimestamp, parseZone } from './lib/time.js';
 import { compact } from './lib/values.js';
 
@@ -44,7 +45,7 @@ const cef: Detector = {
     return record.json === undefined && findCefStart(record.text) >= 0 ? 0.6 : 0;
   },
   parse(record: RawRecord): ParseOutcome {
-    const ev = parseCef(record.text.replace(/[\r\n]+$/, ''));
+    const ev = parseCef(trimEndChars(record.text, '\r\n'));
     return { kind: 'alerts', alerts: [alertFrom(ev)] };
   },
 };

@@ -43,7 +43,7 @@ import { defined } from './lib/record.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
 import { parseSnortAlertBody, snortPrioritySeverity } from './lib/snort-alert.js';
 import { parseSyslog, type SyslogMessage } from './lib/syslog.js';
-import { excerpt } from './lib/text.js';
+import { excerpt, trimEndChars } from './lib/text.js';
 import { tryParseTimestamp } from './lib/time.js';
 import { compact, withoutEmpty } from './lib/values.js';
 
@@ -71,7 +71,7 @@ const ftd: Detector = {
     return 0;
   },
   parse(record: RawRecord): ParseOutcome {
-    const text = (record.text.length > MAX_TEXT ? record.text.slice(0, MAX_TEXT) : record.text).replace(/[\r\n]+$/, '');
+    const text = trimEndChars(record.text.length > MAX_TEXT ? record.text.slice(0, MAX_TEXT) : record.text, '\r\n');
     const m = MARKER.exec(text.slice(0, 2048));
     if (!m) {
       if (/(?:^|\s)SFIMS:/.test(text.slice(0, 2048))) return { kind: 'alerts', alerts: [sfimsAlert(text)] };
@@ -115,6 +115,16 @@ export function fieldsOf(body: string): Fields {
       // not JSON after all: read it as Key: Value text
     }
   }
+  // A quoted value ends at the first '"' followed by ',' or the end. Values start ever further right, so one
+  // search result serves every later value that starts before it (a search per key was quadratic).
+  let found = { from: -1, close: -1 };
+  const closingQuote = (from: number): number => {
+    if (found.from >= 0 && from >= found.from && (found.close < 0 || from <= found.close)) return found.close;
+    let close = body.indexOf('"', from);
+    while (close >= 0 && close + 1 < body.length && body[close + 1] !== ',') close = body.indexOf('"', close + 1);
+    found = { from, close };
+    return close;
+  };
   KEY.lastIndex = 0;
   let m = KEY.exec(body);
   let count = 0;
@@ -124,8 +134,7 @@ export function fieldsOf(body: string): Fields {
     let value: string;
     let resume: number;
     if (body[start] === '"') {
-      let close = body.indexOf('"', start + 1);
-      while (close >= 0 && close + 1 < body.length && body[close + 1] !== ',') close = body.indexOf('"', close + 1);
+      const close = closingQuote(start + 1);
       if (close >= 0) {
         value = body.slice(start + 1, close);
         resume = close + 1;
@@ -343,10 +352,13 @@ function asaAlert(family: string, level: number, id: string, body: string, time:
       dst = { ip: m[4] };
     }
   } else if (kind === 'threat-detection') {
-    const m = /\[\s*([^\]]{1,64}?)\s*\]\s*drop rate-(\d) exceeded/.exec(text);
+    // No "[" inside the brackets: each character is scanned from one "[" only (linear); the name is trimmed here.
+    const m = /\[([^[\]]*)\]\s*drop rate-(\d) exceeded/.exec(text);
+    const name = m?.[1]!.trim();
+    const rated = m && name && name.length <= 64 ? { name, rate: m[2]! } : undefined;
     const host = /(?:Host|Subnet) ([0-9A-Fa-f:.]{2,45})(?:\/\d+)? is (attacking|targeted)/.exec(text);
-    title = m ? `Threat detection: ${m[1]} drop rate-${m[2]} exceeded` : `Threat detection: ${text.slice(0, 120)}`;
-    if (m) ruleId = `threat-detection:${m[1]!.toLowerCase().replace(/\s+/g, '-')}`;
+    title = rated ? `Threat detection: ${rated.name} drop rate-${rated.rate} exceeded` : `Threat detection: ${text.slice(0, 120)}`;
+    if (rated) ruleId = `threat-detection:${rated.name.toLowerCase().replace(/\s+/g, '-')}`;
     if (host) {
       if (host[2] === 'attacking') src = { ip: host[1] };
       else dst = { ip: host[1] };
@@ -429,10 +441,14 @@ function vendorId(f: Fields, env: SyslogMessage | undefined, tail: string | unde
   return [val(f.DeviceUUID) ?? env?.hostname ?? '', val(f.InstanceID) ?? '', val(f.ConnectionID) ?? '', val(f.FirstPacketSecond) ?? env?.rawTimestamp ?? '', val(f.SrcIP) ?? '', val(f.SrcPort) ?? '', tail ?? ''].join(':');
 }
 
+/** The syslog header before the %FTD marker, without the "host :" colon some senders put before it. */
 function envelopeOf(prefix: string): SyslogMessage | undefined {
-  const p = prefix.replace(/\s*:?\s*$/, ' ');
-  if (p.trim() === '') return undefined;
-  return parseSyslog(p.trimStart());
+  // Trimmed by hand: /\s*:?\s*$/ took cubic time on a long run of spaces.
+  let p = prefix.trimEnd();
+  if (p.endsWith(':')) p = p.slice(0, -1).trimEnd();
+  p = p.trimStart();
+  if (p === '') return undefined;
+  return parseSyslog(`${p} `);
 }
 
 function timeOf(env: SyslogMessage | undefined, firstPacket: string | undefined): string {

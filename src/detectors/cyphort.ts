@@ -44,7 +44,7 @@ import { findLeefStart, parseLeef } from './lib/leef.js';
 import { canonicalIp, hostOfUrl, makeObservable, normalizeHash } from './lib/observables.js';
 import { defined } from './lib/record.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
-import { excerpt, scalarString } from './lib/text.js';
+import { excerpt, scalarString, trimEndChars } from './lib/text.js';
 import { parseTimestamp, tryParseTimestamp } from './lib/time.js';
 import { compact, isObject, own, type JsonObject } from './lib/values.js';
 
@@ -65,7 +65,7 @@ const cyphort: Detector = {
     if (Array.isArray(j)) throw new ParseError('a bare Cyphort v2 row cannot be classified: send it inside its response object ({"downloads_array": [[…]]} etc.)');
     if (isObject(j)) return { kind: 'alerts', alerts: alertsFromJson(j) };
     if (j !== undefined) throw new ParseError('Cyphort record must be a JSON object, CEF or LEEF');
-    const text = record.text.replace(/[\r\n]+$/, '');
+    const text = trimEndChars(record.text, '\r\n');
     if (findCefStart(text) >= 0) {
       const ev = parseCef(text);
       checkVendor(ev.vendor);

@@ -65,7 +65,7 @@ import { findLeefStart, parseLeef, parseLeefAttributes } from './lib/leef.js';
 import { canonicalIp, hostOfUrl, makeObservable, normalizeHash } from './lib/observables.js';
 import { defined } from './lib/record.js';
 import { UNKNOWN_SEVERITY } from './lib/severity.js';
-import { excerpt } from './lib/text.js';
+import { excerpt, trimEndChars } from './lib/text.js';
 import { parseTimestamp, parseZone, tryParseTimestamp } from './lib/time.js';
 import { compact, isObject, own, type JsonObject } from './lib/values.js';
 import { looksLikeXml, parseXml, xmlToJson } from './lib/xml-lite.js';
@@ -94,7 +94,7 @@ const fireeye: Detector = {
       return { kind: 'alerts', alerts: alertsFromNotification(j) };
     }
     if (j !== undefined) throw new ParseError('FireEye record must be a JSON object, XML, CEF, LEEF or a text notification');
-    const text = record.text.replace(/[\r\n]+$/, '');
+    const text = trimEndChars(record.text, '\r\n');
     if (findCefStart(text) >= 0) return { kind: 'alerts', alerts: [alertFromCef(text)] };
     if (findLeefStart(text) >= 0) return { kind: 'alerts', alerts: [alertFromLeef(text)] };
     if (looksLikeXml(text)) {
@@ -153,11 +153,13 @@ function alertList(j: JsonObject): JsonObject[] {
   return [];
 }
 
+// A line's indent is white space that is not a line break: with \s, every line start of a long blank run
+// rescanned the rest of the run (quadratic, and every multi-line record is sniffed here).
 function isTextNotification(text: string): boolean {
   if (!text.includes('\n')) return false;
   const head = text.slice(0, 16384);
-  if (!/^\s*occurred\s*:/m.test(head)) return false;
-  return /alert\s*:?\s*\(id\s*:/i.test(head) || (/^\s*(?:md5sum|alert-url|src)\s*:/m.test(head) && /fireeye|\bMPS\b|appliance|malware/i.test(head));
+  if (!/^[^\S\n\r\u2028\u2029]*occurred\s*:/m.test(head)) return false;
+  return /alert\s*(?::\s*)?\(id\s*:/i.test(head) || (/^[^\S\n\r\u2028\u2029]*(?:md5sum|alert-url|src)\s*:/m.test(head) && /fireeye|\bMPS\b|appliance|malware/i.test(head));
 }
 
 function tryJson(s: string): unknown {
@@ -379,12 +381,11 @@ function textNotificationToJson(text: string): JsonObject {
   for (const rawLine of text.split(/\r?\n/).slice(0, 5000)) {
     const line = rawLine.replace(/\t/g, '  ');
     if (line.trim() === '') continue;
-    // "key: value", "key: (k:v, …)", "key:" and FireEye's "alert (id:…, name:…)" without the colon.
-    const m = /^(\s*)([A-Za-z][\w.\-]{0,63})\s*(\(.*\))\s*:?\s*$/.exec(line) ?? /^(\s*)([A-Za-z][\w.\- ]{0,63}?)\s*:\s?(.*)$/.exec(line);
+    const m = notificationLine(line);
     if (!m) continue;
-    const indent = m[1]!.length;
-    const key = m[2]!.trim().toLowerCase();
-    const rest = m[3]!.trim();
+    const { indent } = m;
+    const key = m.key.toLowerCase();
+    const rest = m.rest.trim();
     while (stack.length > 1 && stack[stack.length - 1]!.indent >= indent) stack.pop();
     const parent = stack[stack.length - 1]!.obj;
     const inline = /^\((.*)\)$/.exec(rest);
@@ -392,7 +393,7 @@ function textNotificationToJson(text: string): JsonObject {
     if (rest === '' || inline) {
       const obj: JsonObject = {};
       if (inline) for (const part of inline[1]!.split(/,\s*/)) {
-        const kv = /^\s*([\w.\-]+)\s*:\s*(.*)$/.exec(part);
+        const kv = /^\s*([\w.\-]+)\s*:\s*(.*)$/s.exec(part);
         if (kv) obj[kv[1]!] = kv[2]!.trim();
       }
       value = obj;
@@ -408,11 +409,45 @@ function textNotificationToJson(text: string): JsonObject {
   // FIDO's subject line ("malware-callback detected: …") names the type when the body does not.
   const alert = own(root, 'alert');
   if (isObject(alert) && own(alert, 'name') === undefined) {
-    const subject = /^\s*subject\s*:\s*([a-z-]+)\s+detected/im.exec(text);
+    const subject = /^[^\S\n\r\u2028\u2029]*subject\s*:\s*([a-z-]+)\s+detected/im.exec(text);
     if (subject) alert.name = subject[1]!;
   }
   if (!isObject(alert) && !Array.isArray(alert)) return { alert: root };
   return root;
+}
+
+const LINE_BREAK = /[\r\u2028\u2029]/;
+const KEY = /^[A-Za-z][\w.\-]{0,63}$/;
+const SPACED_KEY = /^[A-Za-z][\w.\- ]{0,63}$/;
+
+/**
+ * One line of the text notification (no "\n" in it): "key (k:v, …)" with an optional colon after the
+ * parenthesis, else "key: value" (the key may hold spaces; "key:" opens a block). The indent is the leading
+ * white space. Scanned by hand: the regular expressions this replaces took quadratic time on long blank runs
+ * between the parts. A value holding another line break (\r, U+2028, U+2029) does not count, as before.
+ */
+function notificationLine(line: string): { indent: number; key: string; rest: string } | undefined {
+  const body = line.trimStart();
+  const indent = line.length - body.length;
+  if (!/^[A-Za-z]/.test(body)) return undefined;
+  // "key (…)": the parenthesis runs to the last ")", after which only white space and one ":" may follow.
+  let end = body.trimEnd();
+  if (end.endsWith(':')) end = end.slice(0, -1).trimEnd();
+  const open = end.indexOf('(');
+  if (open > 0 && end.endsWith(')') && !LINE_BREAK.test(end.slice(open))) {
+    // Before the parenthesis: the key (no spaces in it) and white space.
+    const key = end.slice(0, open).trimEnd();
+    if (KEY.test(key)) return { indent, key, rest: end.slice(open) };
+  }
+  // "key: value": the key ends at the first colon.
+  const colon = body.indexOf(':');
+  if (colon < 0) return undefined;
+  const key = body.slice(0, colon).trimEnd();
+  if (!SPACED_KEY.test(key)) return undefined;
+  let rest = body.slice(colon + 1);
+  if (/^\s/.test(rest)) rest = rest.slice(1);
+  if (LINE_BREAK.test(rest)) return undefined;
+  return { indent, key, rest };
 }
 
 // ---- CEF and LEEF ----------------------------------------------------------------------------------------

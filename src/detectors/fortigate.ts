@@ -41,7 +41,7 @@ import { canonicalIp, makeObservable, normalizeDomain, normalizeHash } from './l
 import { defined } from './lib/record.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
 import { parseSyslog } from './lib/syslog.js';
-import { excerpt } from './lib/text.js';
+import { excerpt, trimEndChars } from './lib/text.js';
 import { parseZone, tryParseTimestamp } from './lib/time.js';
 import { compact, withoutEmpty } from './lib/values.js';
 
@@ -73,7 +73,7 @@ const fortigate: Detector = {
   },
   parse(record: RawRecord): ParseOutcome {
     const text = record.text.length > MAX_LINE ? record.text.slice(0, MAX_LINE) : record.text;
-    const { fields: f, prefix } = parseKv(text.replace(/[\r\n]+$/, ''));
+    const { fields: f, prefix } = parseKv(trimEndChars(text, '\r\n'));
     if (f.logid === undefined || f.type === undefined) {
       throw new ParseError(`not a FortiOS log: ${f.logid === undefined ? 'logid' : 'type'} is missing (starts: ${excerpt(text.trim(), 60)})`);
     }

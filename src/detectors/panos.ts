@@ -150,7 +150,9 @@ function placeMisc(subtype: string, misc: string | undefined, dport: string | un
   url?: string; domain?: string; host?: string; file?: { name?: string; path?: string };
 } {
   if (!misc || misc === '-') return {};
-  const urlLike = subtype === 'url' || (/^[^/\s\\]+\.[^/\s\\]+(?::\d+)?\//.test(misc) && subtype !== 'file');
+  // "host.tld[:port]/…": a dot after the first character of the first segment. (Written so that the two
+  // halves cannot trade characters: /^[^/\s\\]+\.[^/\s\\]+/ took quadratic time on a run of dots.)
+  const urlLike = subtype === 'url' || (/^[^/\s\\][^/\s\\.]*\.[^/\s\\]+\//.test(misc) && subtype !== 'file');
   if (urlLike) {
     const url = absolute(misc, dport, app);
     const host = /^(?:[a-z][a-z0-9+.-]*:\/\/)?([^/:?#]+)/i.exec(misc)?.[1];

@@ -35,6 +35,7 @@ import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type R
 import { makeObservable } from './lib/observables.js';
 import { addressField, field, findPanosCsv, panosTime, panosUser, parsePanos, type PanosRecord } from './lib/panos.js';
 import { defined } from './lib/record.js';
+import { trimEndWhile } from './lib/text.js';
 import { withoutEmpty } from './lib/values.js';
 
 const G = {
@@ -166,7 +167,7 @@ function describe(text: string): Record<string, string> {
   while ((m = re.exec(text.slice(0, 4096))) !== null && marks.length < 32) marks.push({ key: m[1]!.toLowerCase(), start: m.index, end: m.index + m[0].length });
   marks.forEach((k, i) => {
     const stop = i + 1 < marks.length ? marks[i + 1]!.start : Math.min(text.length, 4096);
-    const value = text.slice(k.end, stop).replace(/[.,\s]+$/, '').trim();
+    const value = trimEndWhile(text.slice(k.end, stop), (c) => c === '.' || c === ',' || /\s/.test(c)).trim();
     if (value && !(k.key in out)) out[k.key] = value;
   });
   return out;

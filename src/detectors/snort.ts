@@ -37,7 +37,7 @@ import { defined } from './lib/record.js';
 import { UNKNOWN_SEVERITY } from './lib/severity.js';
 import { parseSnortAlertBody, snortPrioritySeverity, splitAddress, type SnortAlertBody } from './lib/snort-alert.js';
 import { parseSyslog } from './lib/syslog.js';
-import { excerpt } from './lib/text.js';
+import { excerpt, trimEndChars } from './lib/text.js';
 import { inferYear, zonedToUtc } from './lib/time.js';
 import { isObject, own, type JsonObject } from './lib/values.js';
 
@@ -58,7 +58,8 @@ const snort: Detector = {
     const ts = TS.exec(text);
     if (ts && /^\s*,/.test(text.slice(ts[0].length)) && /,\s*\d{1,10}\s*,\s*\d{1,12}\s*,|,\s*\d{1,10}:\d{1,12}:\d{1,10}\s*,/.test(text)) return 0.9; // CSV
     if (body && /(?:^|\s)snort(?:\[\d+\])?:\s*\[/.test(text)) return 0.9; // syslog
-    if (body && /\{[A-Za-z0-9_-]{1,16}\}\s*\S+\s*->/.test(text) && /\[Priority:\s*\d+\]/.test(text)) return 0.8;
+    // [^\s{]: a source never holds "{", so each "{proto}" scans up to the next one only (\S+ made it quadratic).
+    if (body && /\{[A-Za-z0-9_-]{1,16}\}\s*[^\s{]+\s*->/.test(text) && /\[Priority:\s*\d+\]/.test(text)) return 0.8;
     if (isContinuation(text)) return 0.55; // alert_full lines without the rule header: claimed to explain why not
     return 0;
   },
@@ -69,7 +70,7 @@ const snort: Detector = {
       if (!isObject(j)) throw new ParseError('Snort alert_json record must be a JSON object');
       return { kind: 'alerts', alerts: [jsonAlert(j)] };
     }
-    const text = record.text.replace(/^\uFEFF/, '').replace(/[\r\n]+$/, '');
+    const text = trimEndChars(record.text.replace(/^\uFEFF/, ''), '\r\n');
     if (/\r?\n/.test(text)) return { kind: 'alerts', alerts: fullBlocks(text) };
     const trimmed = text.trimStart();
     const ts = TS.exec(trimmed);
@@ -126,14 +127,27 @@ function fullBlocks(text: string): AlertDraft[] {
   return out;
 }
 
-const CONTINUATION = [
+const CONTINUATION: Array<{ test(line: string): boolean }> = [
   /^\[(?:Classification|Priority|Xref =>)[^\]]*\]/,
-  /^\d{2}\/\d{2}(?:\/\d{2,4})?-\d{2}:\d{2}:\d{2}(?:\.\d+)?\s+\S+\s*->\s*\S+\s*$/,
+  { test: isFlowLine },
   /^(?:TCP|UDP|ICMP|IP|SCTP) TTL:\d+/,
   /^[*UAPRSF12]{8} Seq: 0x/,
   /^Len: \d+$/,
   /^Type:\s*\d+\s+Code:\s*\d+/,
 ];
+
+/**
+ * alert_full's "MM/DD-hh:mm:ss.f src -> dst" line, nothing after it. Read by tokens: as a regular expression
+ * (\S+\s*->\s*\S+\s*$) the arrow could be found in either token, which took quadratic time on "->" runs.
+ */
+function isFlowLine(line: string): boolean {
+  const ts = /^\d{2}\/\d{2}(?:\/\d{2,4})?-\d{2}:\d{2}:\d{2}(?:\.\d+)?\s+/.exec(line);
+  if (!ts) return false;
+  const parts = line.slice(ts[0].length).trim().split(/\s+/);
+  if (parts.length === 3) return parts[1] === '->';
+  if (parts.length === 2) return (parts[0]!.length > 2 && parts[0]!.endsWith('->')) || (parts[1]!.length > 2 && parts[1]!.startsWith('->'));
+  return parts.length === 1 && parts[0]!.slice(1, -1).includes('->');
+}
 
 function isContinuation(text: string): boolean {
   const t = text.trim();
@@ -277,7 +291,8 @@ function leadingTime(prefix: string): string | undefined {
   const direct = TS.exec(t);
   if (direct) return snortTime(direct);
   // After a syslog header ("… snort[12]: 05/30-19:09:10.917356 [**] …"): the last Snort timestamp before the rule.
-  const inner = /(\d{2}\/\d{2}(?:\/\d{2,4})?-\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)\s*(?:\[[^\]]{0,32}\]\s*)*(?:\[\*\*\])?\s*$/.exec(t.slice(-200));
+  // t is trimmed, so no "\s*" before the end: two adjacent ones made the search quadratic.
+  const inner = /(\d{2}\/\d{2}(?:\/\d{2,4})?-\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)\s*(?:\[[^\]]{0,32}\]\s*)*(?:\[\*\*\])?$/.exec(t.slice(-200));
   if (inner) {
     const m = TS.exec(inner[1]!);
     if (m) return snortTime(m);

@@ -46,7 +46,7 @@ import { LooseFields, baseName } from './lib/fieldmap.js';
 import { hostOfUrl, makeObservable, normalizeDomain, normalizeUrl } from './lib/observables.js';
 import { defined } from './lib/record.js';
 import { parseSyslog } from './lib/syslog.js';
-import { excerpt } from './lib/text.js';
+import { excerpt, trimEndChars } from './lib/text.js';
 import { parseTimestamp, tryParseTimestamp } from './lib/time.js';
 import { compact, isObject } from './lib/values.js';
 
@@ -57,12 +57,37 @@ const KNOWN_KEYS = ['InsertedAt', 'EventID', 'EventTime', 'ActionTaken', 'UserNa
 const FIRST_KEY = new RegExp(`(?:^|[\\s:;>"])(${KNOWN_KEYS.join('|')})\\s?=`);
 
 // SAV local log messages, with named groups: type, name, and the file quoted (qfile) or bare (file).
-const SAV_PATTERNS: RegExp[] = [
-  // savscan first: its "found in file" path may hold spaces, which the generic message cannot allow.
-  />>>\s*(?<type>Virus|Threat|Adware or PUA|Application)\s+'(?<name>[^'\r\n]{1,256})'\s+found in file\s+(?<file>\S[^\r\n]{0,2047}?)\s*$/i,
-  /File\s+"(?<qfile>[^"\r\n]{1,2048})"\s+belongs to\s+(?<type>virus\/spyware|virus|spyware|adware or PUA|suspicious file|malware|threat)\s+'(?<name>[^'\r\n]{1,256})'/i,
-  /(?<type>Virus\/spyware|Virus|Spyware|Adware or PUA|Suspicious behaviou?r|Suspicious file|Malicious behaviou?r|Threat|Malware|Exploit)\s+'(?<name>[^'\r\n]{1,256})'\s+(?:has been\s+)?(?:detected|found)(?:\s+in\s+(?:file\s+)?(?:"(?<qfile>[^"\r\n]{1,2048})"|(?<file>[^\s"]{1,2048})))?/i,
+interface SavMatch {
+  groups: Record<string, string | undefined>;
+  /** Where the message starts and ends in the record. */
+  index: number;
+  end: number;
+}
+
+const SAVSCAN = />>>\s*(?<type>Virus|Threat|Adware or PUA|Application)\s+'(?<name>[^'\r\n]{1,256})'\s+found in file\s+/i;
+
+const SAV_PATTERNS: Array<(text: string) => SavMatch | undefined> = [
+  // savscan first: its "found in file" path may hold spaces, which the generic message cannot allow. The path
+  // is the rest of the record (one line, at most 2048 characters, trailing white space dropped), checked
+  // here: as a lazy run before \s*$ it took quadratic time on a long blank run.
+  (text) => {
+    const m = SAVSCAN.exec(text);
+    if (!m) return undefined;
+    const start = m.index + m[0].length;
+    const file = text.slice(start).trimEnd();
+    if (file === '' || file.length > 2048 || /[\r\n]/.test(file)) return undefined;
+    return { groups: { ...m.groups, file }, index: m.index, end: text.length };
+  },
+  regexMatcher(/File\s+"(?<qfile>[^"\r\n]{1,2048})"\s+belongs to\s+(?<type>virus\/spyware|virus|spyware|adware or PUA|suspicious file|malware|threat)\s+'(?<name>[^'\r\n]{1,256})'/i),
+  regexMatcher(/(?<type>Virus\/spyware|Virus|Spyware|Adware or PUA|Suspicious behaviou?r|Suspicious file|Malicious behaviou?r|Threat|Malware|Exploit)\s+'(?<name>[^'\r\n]{1,256})'\s+(?:has been\s+)?(?:detected|found)(?:\s+in\s+(?:file\s+)?(?:"(?<qfile>[^"\r\n]{1,2048})"|(?<file>[^\s"]{1,2048})))?/i),
 ];
+
+function regexMatcher(re: RegExp): (text: string) => SavMatch | undefined {
+  return (text) => {
+    const m = re.exec(text);
+    return m ? { groups: { ...m.groups }, index: m.index, end: m.index + m[0].length } : undefined;
+  };
+}
 
 const sophosAv: Detector = {
   name: 'sophos_av',
@@ -74,19 +99,19 @@ const sophosAv: Detector = {
     const kv = logWriterKeys(text);
     if (kv.threat && kv.count >= 3) return 0.92;
     if (kv.event && kv.count >= 3 && /ComputerName\s?=|ComputerIPAddress\s?=/.test(text)) return 0.9;
-    if (SAV_PATTERNS.some((re) => re.test(text))) return 0.85;
+    if (SAV_PATTERNS.some((match) => match(text) !== undefined)) return 0.85;
     return 0;
   },
   parse(record: RawRecord): ParseOutcome {
     if (isObject(record.json) || Array.isArray(record.json)) throw new ParseError('Sophos anti-virus records are text lines, not JSON');
-    const text = record.text.replace(/[\r\n]+$/, '');
+    const text = trimEndChars(record.text, '\r\n');
     const start = FIRST_KEY.exec(text);
     if (start && logWriterKeys(text).count >= 2) {
       const at = start.index + start[0].indexOf(start[1]!);
       return fromLogWriter(text.slice(0, at), parseFields(text.slice(at)));
     }
-    for (const re of SAV_PATTERNS) {
-      const m = re.exec(text);
+    for (const match of SAV_PATTERNS) {
+      const m = match(text);
       if (m) return { kind: 'alerts', alerts: [fromSavLine(text, m)] };
     }
     throw new ParseError(`not a Sophos anti-virus line (no Log Writer Key=Value; fields or SAV detection message; starts: ${excerpt(text.trim())})`);
@@ -94,12 +119,16 @@ const sophosAv: Detector = {
 };
 export default sophosAv;
 
-const KEY_PATTERNS = KNOWN_KEYS.map((k) => new RegExp(`(?:^|[\\s:;>"])${k}\\s?=`));
+// One pattern for every key, built from constants only so that the ReDoS test can fold and check it.
+const ANY_KEY = new RegExp(`(?:^|[\\s:;>"])(${KNOWN_KEYS.join('|')})\\s?=`, 'g');
 
 function logWriterKeys(text: string): { count: number; threat: boolean; event: boolean } {
-  let count = 0;
-  for (const re of KEY_PATTERNS) if (re.test(text)) count++;
-  return { count, threat: /(?:^|[\s:;>"])Threat(?:Name|Type)\s?=/.test(text), event: /(?:^|[\s:;>"])EventType\s?=/.test(text) };
+  const seen = new Set<string>();
+  for (const m of text.matchAll(ANY_KEY)) {
+    seen.add(m[1]!);
+    if (seen.size === KNOWN_KEYS.length) break;
+  }
+  return { count: seen.size, threat: seen.has('ThreatName') || seen.has('ThreatType'), event: seen.has('EventType') };
 }
 
 /**
@@ -164,7 +193,8 @@ function fromLogWriter(prefix: string, f: LooseFields): ParseOutcome {
 }
 
 function policyEvent(prefix: string, eventType: string, f: LooseFields): ContextEvent {
-  const kind = eventType.trim().toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 64) || 'sophos_event';
+  // After the first replace no two "_" meet, so one at each end is all there is to drop.
+  const kind = eventType.trim().toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '').slice(0, 64) || 'sophos_event';
   const user = userOf(f.get('UserName'));
   const data = compact({
     event_id: f.get('EventID'),
@@ -203,13 +233,13 @@ function prefixTime(prefix: string): string | undefined {
 
 // ---- SAV local log lines --------------------------------------------------------------------------------------
 
-function fromSavLine(text: string, m: RegExpExecArray): AlertDraft {
-  const g = m.groups ?? {};
+function fromSavLine(text: string, m: SavMatch): AlertDraft {
+  const g = m.groups;
   const name = (g.name ?? '').trim();
   const type = g.type ? normalizeType(g.type) : undefined;
   // A bare path ends the sentence: "… detected in /tmp/evil.sh." loses the full stop, not the extension.
-  const path = g.qfile?.trim() || g.file?.trim().replace(/[.,;]+$/, '') || undefined;
-  const after = text.slice(m.index + m[0].length);
+  const path = g.qfile?.trim() || (g.file === undefined ? undefined : trimEndChars(g.file.trim(), '.,;')) || undefined;
+  const after = text.slice(m.end);
   const actionWord = /cleanup unavailable|could not be cleaned|not cleanable/i.test(after) ? 'none' : /(moved|quarantin|deleted|cleaned up|removed|blocked|access (?:was )?denied)/i.exec(after)?.[1];
   const syslog = parseSyslog(text);
   return {
@@ -265,7 +295,7 @@ function actionOf(action: string | undefined, status: string | undefined): Detec
 function userOf(v: string | undefined): AlertDraft['user'] {
   if (!v || v === '-' || v.toLowerCase() === 'n/a') return undefined;
   const slash = v.lastIndexOf('\\');
-  if (slash > 0) return compact({ name: v.slice(slash + 1) || undefined, domain: v.slice(0, slash).replace(/\\+$/, '') || undefined });
+  if (slash > 0) return compact({ name: v.slice(slash + 1) || undefined, domain: trimEndChars(v.slice(0, slash), '\\') || undefined });
   return { name: v };
 }
 
@@ -278,6 +308,14 @@ function familyOf(name: string): string | undefined {
 function siteOf(site: string | undefined): { url?: string; domain?: string } {
   if (!site) return {};
   const url = normalizeUrl(site) ? site : undefined;
-  const host = url ? hostOfUrl(url) : site.replace(/[:/].*$/, '');
+  const host = url ? hostOfUrl(url) : beforePortOrPath(site);
   return { url, domain: host && normalizeDomain(host) ? host : undefined };
+}
+
+/** "host:port/path" → "host": what /[:/].*$/ removed (from the first ":" or "/" of the last line), in one pass. */
+function beforePortOrPath(site: string): string {
+  const lastLine = Math.max(site.lastIndexOf('\n'), site.lastIndexOf('\r'), site.lastIndexOf('\u2028'), site.lastIndexOf('\u2029')) + 1;
+  const tail = site.slice(lastLine);
+  const cut = tail.search(/[:/]/);
+  return cut < 0 ? site : site.slice(0, lastLine + cut);
 }

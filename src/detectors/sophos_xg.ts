@@ -35,7 +35,7 @@ import { canonicalIp, hostOfUrl, makeObservable, normalizeDomain, normalizeHash 
 import { defined } from './lib/record.js';
 import { UNKNOWN_SEVERITY } from './lib/severity.js';
 import { parseSyslog } from './lib/syslog.js';
-import { excerpt } from './lib/text.js';
+import { excerpt, trimEndChars } from './lib/text.js';
 import { parseZone, tryParseTimestamp } from './lib/time.js';
 import { compact, withoutEmpty } from './lib/values.js';
 
@@ -68,7 +68,7 @@ const sophos: Detector = {
   },
   parse(record: RawRecord): ParseOutcome {
     const text = record.text.length > MAX_LINE ? record.text.slice(0, MAX_LINE) : record.text;
-    const line = text.replace(/[\r\n]+$/, '');
+    const line = trimEndChars(text, '\r\n');
     const { fields: f, prefix } = parseKv(line);
     joinBareContinuations(line, f);
     const logType = val(f.log_type);
@@ -158,7 +158,9 @@ function avAlert(f: Fields, time: string): AlertDraft {
 
 function atpAlert(f: Fields, time: string): AlertDraft {
   const b = base(f, time);
-  const threat = val(f.threatname)?.replace(/\s+\//g, '/');
+  // White space before a "/" goes ("Troj /Agent" → "Troj/Agent"); each run is looked at once (/\s+\//g rescanned
+  // a long run from each of its characters).
+  const threat = val(f.threatname)?.replace(/\s+/g, (ws: string, at: number, s: string) => (s[at + ws.length] === '/' ? '' : ws));
   const url = val(f.url);
   const urlIsIp = url !== undefined && canonicalIp(url) !== undefined;
   return {

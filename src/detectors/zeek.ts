@@ -40,7 +40,7 @@ import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type R
 import { receivedTime } from './lib/context.js';
 import { canonicalIp, makeObservable, normalizeDomain, normalizeHash, normalizeUrl } from './lib/observables.js';
 import { defined } from './lib/record.js';
-import { excerpt } from './lib/text.js';
+import { excerpt, trimEndChars } from './lib/text.js';
 import { tryParseTimestamp } from './lib/time.js';
 import { compact, isObject, own, type JsonObject } from './lib/values.js';
 
@@ -99,7 +99,7 @@ const zeek: Detector = {
       if (!isObject(j)) throw new ParseError('Zeek JSON record must be an object (one log entry per line)');
       return fromJson(j);
     }
-    const text = record.text.replace(/^\uFEFF/, '').replace(/[\r\n]+$/, '');
+    const text = trimEndChars(record.text.replace(/^\uFEFF/, ''), '\r\n');
     if (/\r?\n/.test(text)) return fromTsvFile(text);
     const trimmed = text.trimStart();
     if (trimmed.startsWith('#')) return { kind: 'context', events: [headerEvent(trimmed)] };
@@ -234,7 +234,9 @@ function applyHeader(fmt: TsvFormat, line: string): TsvFormat {
 function headerEvent(text: string): ContextEvent {
   const directives: Record<string, string> = {};
   for (const line of text.split(/\r?\n/).slice(0, 64)) {
-    const m = /^#([a-z_]+)[ \t]?(.*)$/.exec(line);
+    // A line with a stray line break is no directive. Checked first, so that the match cannot fail at its end
+    // and backtrack through the name (quadratic).
+    const m = /[\r\u2028\u2029]/.test(line) ? null : /^#([a-z_]+)[ \t]?(.*)$/s.exec(line);
     if (m && !(m[1]! in directives)) directives[m[1]!] = m[2]!.replace(/\t/g, ' ').slice(0, 4096);
   }
   return { kind: 'zeek_log_header', time: receivedTime(), data: { directives, note: 'Zeek TSV header line: no event' }, observables: [] };

@@ -213,7 +213,7 @@ export function guessType(value: string): ObservableType | 'cidr' | null {
   if (normalizeUrl(v)) return 'url';
   const h = hashType(v);
   if (h) return h;
-  if (/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v)) return 'email';
+  if (/^[^@\s]+@[^@\s][^@\s.]*\.[^@\s]+$/.test(v)) return 'email';
   if (normalizeMac(v) && /[:.-]/.test(v)) return 'mac';
   if (normalizeDomain(v)) return 'domain';
   return null;

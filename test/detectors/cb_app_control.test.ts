@@ -14,6 +14,7 @@ import { ParseError } from '../../src/detectors/detector.js';
 import { withParseContext } from '../../src/detectors/lib/context.js';
 import { rawRecord } from '../../src/detectors/lib/registry.js';
 import { fastEnough, fixtureLine } from './helpers.js';
+import { assertLinear } from './linear.js';
 import { assertNoCrash, hostileVariants, obs, otherSampleLines, propertyChecks, registry, runner, sniffOf } from './json-detector-helpers.js';
 
 const ac = await runner('cb_app_control');
@@ -158,4 +159,18 @@ test('property: arbitrary JSON, arbitrary text and mutated lines only ever raise
     safe(line.slice(0, i) + junk + line.slice(i));
   }), { numRuns: 300 });
   assert.ok(obs(ac.alert(SYSLOG)).length > 0);
+});
+
+test('issue 13: a date field with up to 255 KB of blanks takes linear time (it took quadratic time: minutes)', async () => {
+  const date = /date="[^"]*"/;
+  for (const [name, value] of [
+    ['blanks inside the date', (n: number) => `1/8/2015 4:23${' '.repeat(n)}:07 PM`],
+    ['blanks after the date, then more', (n: number) => `1/8/2015 4:23:07 PM${' '.repeat(n)}x`],
+    ['tabs and spaces alone', (n: number) => '\t '.repeat(n / 2)],
+  ] as const) {
+    const make = (n: number) => SYSLOG.replace(date, `date="${value(n)}"`);
+    await assertLinear(`cb_app_control date, ${name}`, make, (text) => ac.run(text));
+    const a = ac.alert(make(255 * 1024));
+    assert.equal(a.time, '2025-01-08T16:23:07.000Z', `${name}: no date, so the syslog header's time`);
+  }
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import ftd, { fieldsOf } from '../../src/detectors/cisco_ftd.js';
 import { fastEnough, fixtureLine } from './helpers.js';
+import { assertLinear } from './linear.js';
 import { OTHER_FORMATS, alertOf, assertOthersSniffLow, contextOf, holdsContract, junkHoldsContract, reasonOf, sniff } from './net-helpers.js';
 
 // Records (test/fixtures/samples/cisco_ftd/) written after "Cisco Secure Firewall Threat Defense Syslog Messages" (430001-430005, field names as
@@ -167,4 +168,17 @@ test('property: generated 430001 events map back; junk and mutations hold the co
     { numRuns: 150 },
   );
   junkHoldsContract(ftd, INTRUSION);
+});
+
+test('issue 13: an envelope with a long run of blanks takes linear time (it took cubic time: seconds at 2 KiB)', async () => {
+  // The %FTD marker is looked for in the first 2 KiB, so that is where the envelope can grow: 120 to 1920.
+  const sizes = [120, 480, 1920];
+  const [header, body] = INTRUSION.split(' : ') as [string, string];
+  for (const [name, blank] of [['spaces', ' '], ['tabs and spaces', '\t '], ['blanks around a colon', ' : ']] as const) {
+    const make = (n: number) => `${header}${blank.repeat(n / blank.length)}x : ${body}`;
+    await assertLinear(`cisco_ftd envelope, ${name}`, make, (text) => holdsContract(ftd, text), { sizes });
+    assert.ok(alertOf(ftd, make(1920)).title.startsWith('SERVER-OTHER Apache Log4j'), name);
+  }
+  const spaced = alertOf(ftd, `${header}${' '.repeat(1800)}: ${body}`);
+  assert.equal(spaced.time, '2024-06-15T10:01:12.000Z', 'the envelope is still read');
 });

@@ -5,6 +5,7 @@ import { rawRecord } from '../../src/detectors/lib/registry.js';
 import fireeye from '../../src/detectors/fireeye.js';
 import type { AlertDraft } from '../../src/model/alert.js';
 import { fastEnough, fixtureLine, fixtureText, sampleLine, sampleLines } from './helpers.js';
+import { assertLinear } from './linear.js';
 import { foreignSampleRecords } from './foreign-samples.js';
 import { obs, registry, runner } from './json-detector-helpers.js';
 
@@ -330,4 +331,26 @@ test('property: generated CEF callbacks round-trip malware, addresses, ports and
     assert.equal(a.severity, sev * 10);
     assert.equal(a.action, 'blocked');
   }), { numRuns: 300 });
+});
+
+test('issue 13: text notifications with long blank runs take linear time, also through auto-detection', async () => {
+  const text = fixtureText('fireeye', 'notification_text.whole.txt');
+  const at = (marker: string, blank: (n: number) => string) => (n: number) => text.replace(marker, `${marker}${blank(n)}`);
+  const cases: Array<[string, (n: number) => string]> = [
+    ['blank lines before "occurred"', at('  action: notified\n', (n) => '\n'.repeat(n))],
+    ['lines of spaces between the blocks', at('    port: 51234\n', (n) => '   \n'.repeat(n / 4))],
+    ['spaces after a key and its colon', (n) => text.replace('  src:\n', `  src${' '.repeat(n)}:\n`)],
+    ['spaces after "alert (id:…)"', (n) => text.replace('alert: (id:4242, name:malware-callback)', `alert (id:4242, name:malware-callback)${' '.repeat(n)}x`)],
+    ['spaces inside "alert: (id"', (n) => text.replace('alert: (id:', `alert${' '.repeat(n)}: (id:`)],
+    ['blank lines before the subject', (n) => `${'\n'.repeat(n)}${text.replace('alert: (id:4242, name:malware-callback)', 'alert: (id:4242)')}`],
+  ];
+  for (const [name, make] of cases) {
+    await assertLinear(`fireeye text notification, ${name}`, make, (t) => run(t));
+    await assertLinear(`auto-detection of a fireeye text notification, ${name}`, make, (t) => run(t, 'auto'));
+    assert.equal(alertOf(make(1024), 'auto').time, '2016-11-03T14:05:11.000Z', `${name}: still read as a notification`);
+  }
+  // Any multi-line record is offered to this detector's sniff on auto-detection.
+  for (const blank of ['\n', ' \n', '\r\n\t']) {
+    await assertLinear(`auto-detection of a multi-line record of ${JSON.stringify(blank)}`, (n) => `hello\n${blank.repeat(n / blank.length)}occurred: x`, (t) => run(t, 'auto'));
+  }
 });

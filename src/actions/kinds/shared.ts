@@ -27,7 +27,8 @@ export function readTlsCaFile(target: { name: string; tls_ca_file?: string }, co
 
 /** The incident's link on the API; only http(s) base URLs produce a link. */
 export function incidentUrl(publicUrl: string, incidentId: string): string | null {
-  const base = publicUrl.replace(/\/+$/, '');
+  // The look-behind enters a run of slashes at its first one only (/\/+$/ rescanned the run from each).
+  const base = publicUrl.replace(/(?<!\/)\/+$/, '');
   if (!/^https?:\/\//i.test(base)) return null;
   return `${base}/api/v1/incidents/${encodeURIComponent(incidentId)}`;
 }

@@ -73,20 +73,23 @@ export function parseCef(text: string, opts: SyslogOptions = {}): CefEvent {
  */
 export function splitHeader(text: string, from: number, count: number): { fields: string[]; rest: string } {
   const fields: string[] = [];
+  // Copied a run at a time (between escapes and pipes), not a character at a time.
   let cur = '';
+  let run = from;
   let i = from;
   for (; i < text.length && fields.length < count; i++) {
     const c = text[i]!;
     if (c === '\\' && (text[i + 1] === '|' || text[i + 1] === '\\')) {
-      cur += text[i + 1];
+      cur += text.slice(run, i) + text[i + 1];
       i++;
+      run = i + 1;
     } else if (c === '|') {
-      fields.push(cur.trim());
+      fields.push((cur + text.slice(run, i)).trim());
       cur = '';
-    } else {
-      cur += c;
+      run = i + 1;
     }
   }
+  cur += text.slice(run, Math.min(i, text.length));
   if (fields.length === count - 1 && i >= text.length && cur !== '') fields.push(cur.trim());
   return { fields, rest: fields.length === count ? text.slice(i) : '' };
 }

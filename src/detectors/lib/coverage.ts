@@ -64,12 +64,47 @@ export function fieldFilled(alert: AlertDraft, field: CoverageField): boolean {
   return true;
 }
 
+/**
+ * Every double-quoted part (backslash escapes honoured) → "…", as /"(?:[^"\\]|\\.)*"/g did, in one pass: that
+ * pattern rescanned to the end from every quote of an unterminated string (quadratic). A quote whose string
+ * breaks off (a backslash before a line break, or the end) fails at that point, and so does every quote its
+ * scan passed: the search goes on after the break, or stops at the end.
+ */
+export function maskQuoted(s: string): string {
+  let out = '';
+  let i = 0;
+  for (;;) {
+    const open = s.indexOf('"', i);
+    if (open < 0) break;
+    let j = open + 1;
+    let broken = -1;
+    while (j < s.length && s[j] !== '"') {
+      if (s[j] !== '\\') j++;
+      else if (j + 1 < s.length && !LINE_BREAKS.includes(s[j + 1]!)) j += 2;
+      else {
+        broken = j;
+        break;
+      }
+    }
+    if (broken >= 0) {
+      out += s.slice(i, broken + 1);
+      i = broken + 1;
+      continue;
+    }
+    if (j >= s.length) break;
+    out += `${s.slice(i, open)}"…"`;
+    i = j + 1;
+  }
+  return out + s.slice(i);
+}
+
+const LINE_BREAKS = '\n\r\u2028\u2029';
+
 /** Masks what differs between records so that reasons of one kind group together. */
 export function reasonKey(reason: string): string {
-  return reason
+  return maskQuoted(reason
     .replace(/\(starts: .*$/s, '(starts: …)')
-    .replace(/\(keys: .*$/s, '(keys: …)')
-    .replace(/"(?:[^"\\]|\\.)*"/g, '"…"')
+    .replace(/\(keys: .*$/s, '(keys: …)'))
     .replace(/\b\d+\b/g, 'N')
     .replace(/\s+/g, ' ')
     .trim()

@@ -62,22 +62,24 @@ function readValue(text: string, i: number): { value: string; next: number } {
     const end = skipToken(text, i);
     return { value: text.slice(i, end), next: end };
   }
+  // Copied a run at a time (between escapes), not a character at a time: a long value makes one string.
   let value = '';
   let j = i + 1;
+  let run = j;
   while (j < text.length) {
     const c = text[j]!;
     if (c === '\\' && (text[j + 1] === q || text[j + 1] === '\\')) {
-      value += text[j + 1];
+      value += text.slice(run, j) + text[j + 1];
       j += 2;
+      run = j;
     } else if (c === q) {
-      return { value, next: j + 1 };
+      return { value: value + text.slice(run, j), next: j + 1 };
     } else {
-      value += c;
       j++;
     }
   }
   // Unterminated quote (a truncated line): keep what there is rather than lose the field.
-  return { value, next: j };
+  return { value: value + text.slice(run, j), next: j };
 }
 
 // ---- reading parsed fields ---------------------------------------------------------------------------------

@@ -13,7 +13,7 @@
 import { ParseError } from '../detector.js';
 import { splitHeader, parseCefExtension } from './cef.js';
 import { parseSyslog, type SyslogMessage, type SyslogOptions } from './syslog.js';
-import { excerpt } from './text.js';
+import { excerpt, trimEndChars } from './text.js';
 
 export interface LeefEvent {
   /** "1.0" or "2.0" as written. */
@@ -93,7 +93,7 @@ export function decodeDelimiter(field: string): string | undefined {
 
 /** Splits attributes on `delimiter`; falls back to CEF-style key scanning when the delimiter never occurs. */
 export function parseLeefAttributes(attrs: string, delimiter: string): Record<string, string> {
-  const text = attrs.replace(/[\r\n]+$/, '');
+  const text = trimEndChars(attrs, '\r\n');
   if (!text.includes(delimiter) && /\s[A-Za-z0-9_.-]+=/.test(text)) return parseCefExtension(text);
   const out = Object.create(null) as Record<string, string>;
   let lastKey: string | undefined;

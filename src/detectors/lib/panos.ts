@@ -14,7 +14,7 @@
 import { ParseError } from '../detector.js';
 import { splitCsvLine } from './csv.js';
 import { parseSyslog, type SyslogMessage } from './syslog.js';
-import { excerpt } from './text.js';
+import { excerpt, trimEndChars } from './text.js';
 import { tryParseTimestamp } from './time.js';
 
 export const PANOS_TYPES = new Set([
@@ -47,7 +47,7 @@ export function findPanosCsv(text: string): { index: number; type: string } | un
 
 /** Splits a PAN-OS CSV record; throws ParseError when the text is not one. */
 export function parsePanos(text: string): PanosRecord {
-  const line = text.replace(/[\r\n]+$/, '');
+  const line = trimEndChars(text, '\r\n');
   const found = findPanosCsv(line);
   if (!found) throw new ParseError(`not a PAN-OS CSV log (no "<n>,<receive time>,<serial>,<TYPE>," found; starts: ${excerpt(line.trim(), 60)})`);
   const prefix = line.slice(0, found.index).trim();

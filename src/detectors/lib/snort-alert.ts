@@ -66,34 +66,128 @@ export function parseSnortAlertBody(text: string): SnortAlertBody | undefined {
   };
   const action = /\[(Drop|wDrop|SDrop|sDrop|drop|block|blocked|reject|reset|would[ _-]?(?:drop|block)|alert|pass|allow|rewrite|replace)\]\s*(?:\[\*\*\]\s*)?$/i.exec(before);
   if (action) body.action = action[1];
-  const brackets = /\[(Classification|Priority|Impact|AppID|Xref =>)\s*:?\s*([^\]]{0,512})\]/g;
-  let m: RegExpExecArray | null;
-  let count = 0;
-  while ((m = brackets.exec(rest)) !== null && count++ < 64) {
-    const key = m[1]!;
-    const value = m[2]!.trim();
+  for (const { key, value } of bracketFields(rest)) {
     if (key === 'Classification' && body.classification === undefined) body.classification = value;
     else if (key === 'Priority' && body.priority === undefined && /^\d{1,3}$/.test(value)) body.priority = Number(value);
     else if (key === 'Impact' && body.impact === undefined) body.impact = value;
     else if (key === 'AppID' && body.appId === undefined) body.appId = value;
     else if (key === 'Xref =>' && body.xrefs.length < 16) body.xrefs.push(value);
   }
-  const from = /From "([^"]{0,256})"(?: at ([^[{]{1,64}?))?\s*(?=\[|\{|$)/.exec(rest);
+  const from = deviceAndTime(rest);
   if (from) {
-    body.device = from[1];
-    if (from[2]) body.at = from[2].trim();
+    body.device = from.device;
+    if (from.at) body.at = from.at;
   }
-  const flow = /\{([A-Za-z0-9_-]{1,16})\}\s*([^\s>]{1,80}?)\s*->\s*(\S{1,80})/.exec(rest);
+  const flow = findFlow(rest);
   if (flow) {
-    body.proto = flow[1]!.toUpperCase();
-    const s = splitAddress(flow[2]!, body.proto);
-    const d = splitAddress(flow[3]!, body.proto);
+    body.proto = flow.proto.toUpperCase();
+    const s = splitAddress(flow.src, body.proto);
+    const d = splitAddress(flow.dst, body.proto);
     body.src = s.ip;
     body.sport = s.port;
     body.dst = d.ip;
     body.dport = d.port;
   }
   return body;
+}
+
+// The searches below are scans by hand, with the same results as the regular expressions they replace, which
+// took polynomial time: /\[(Classification|…)\s*:?\s*([^\]]{0,512})\]/g on blank runs and on names without a
+// "]"; /From "([^"]{0,256})"(?: at ([^[{]{1,64}?))?\s*(?=\[|\{|$)/ on 'From "" at ' repeats;
+// /\{([A-Za-z0-9_-]{1,16})\}\s*([^\s>]{1,80}?)\s*->\s*(\S{1,80})/ on runs of blanks or of "{x}".
+
+const SPACE = /\s/;
+
+/**
+ * "[Classification: …]", "[Priority: n]"…: the name, white space, an optional ":", white space, then at most
+ * 512 characters up to the next "]"; at most 64 of them. The next "]" is looked up once for all the names
+ * before it.
+ */
+function bracketFields(rest: string): Array<{ key: string; value: string }> {
+  const out: Array<{ key: string; value: string }> = [];
+  const names = /\[(Classification|Priority|Impact|AppID|Xref =>)/g;
+  let close = -1;
+  for (let m = names.exec(rest); m && out.length < 64; m = names.exec(rest)) {
+    let i = m.index + m[0].length;
+    while (i < rest.length && SPACE.test(rest[i]!)) i++;
+    if (rest[i] === ':') i++;
+    while (i < rest.length && SPACE.test(rest[i]!)) i++;
+    if (close < i) close = rest.indexOf(']', i);
+    if (close < 0) break;
+    if (close - i > 512) continue;
+    out.push({ key: m[1]!, value: rest.slice(i, close).trim() });
+    names.lastIndex = close + 1;
+  }
+  return out;
+}
+
+/**
+ * SFIMS 'From "device"', then either " at <time>" (1-64 characters, white space after them not counted) up
+ * to the next "[" or "{" or the end, or only white space before the next "[" / "{" or the end.
+ */
+function deviceAndTime(rest: string): { device: string; at?: string } | undefined {
+  const from = /From "([^"]{0,256})"/g;
+  const bracket = /[[{]/g;
+  let next = -2; // the next "[" or "{" from the last position asked about; -1: none
+  const stopAt = (i: number): number => {
+    if (next === -2 || (next >= 0 && next < i)) {
+      bracket.lastIndex = i;
+      next = bracket.exec(rest)?.index ?? -1;
+    }
+    return next < 0 ? rest.length : next;
+  };
+  let blankFrom = { stop: -1, at: 0 }; // where the white space before `stop` begins (once per stop)
+  for (let m = from.exec(rest); m; m = from.exec(rest)) {
+    const end = m.index + m[0].length;
+    if (rest.startsWith(' at ', end)) {
+      const start = end + 4;
+      const stop = stopAt(start);
+      if (blankFrom.stop !== stop) {
+        let e = stop;
+        while (e > start && SPACE.test(rest[e - 1]!)) e--;
+        blankFrom = { stop, at: e };
+      }
+      const textEnd = Math.max(blankFrom.at, start);
+      if (stop > start && Math.max(textEnd - start, 1) <= 64) return { device: m[1]!, at: rest.slice(start, textEnd).trim() };
+    }
+    const blank = /\s*(?:[[{]|$)/y;
+    blank.lastIndex = end;
+    if (blank.test(rest)) return { device: m[1]! };
+    from.lastIndex = m.index + 1;
+  }
+  return undefined;
+}
+
+/**
+ * "{PROTO} src -> dst": the first "{proto}" (1-16 word characters) that is followed by white space, a source
+ * of 1-80 characters (no white space, no ">"; the shortest that an arrow follows), white space, "->", white
+ * space and a destination (the next 1-80 non-blank characters).
+ */
+function findFlow(rest: string): { proto: string; src: string; dst: string } | undefined {
+  const braces = /\{([A-Za-z0-9_-]{1,16})\}/g;
+  for (let m = braces.exec(rest); m; m = braces.exec(rest)) {
+    let i = m.index + m[0].length;
+    while (i < rest.length && SPACE.test(rest[i]!)) i++;
+    const srcStart = i;
+    let arrow = -1;
+    while (i < rest.length && i - srcStart < 80 && !SPACE.test(rest[i]!) && rest[i] !== '>') {
+      i++;
+      let j = i;
+      while (j < rest.length && SPACE.test(rest[j]!)) j++;
+      if (rest.startsWith('->', j)) {
+        arrow = j;
+        break;
+      }
+      if (j > i) break; // white space, but no arrow after it: the source cannot go on
+    }
+    if (arrow < 0) continue;
+    let k = arrow + 2;
+    while (k < rest.length && SPACE.test(rest[k]!)) k++;
+    let end = k;
+    while (end < rest.length && end - k < 80 && !SPACE.test(rest[end]!)) end++;
+    if (end > k) return { proto: m[1]!, src: rest.slice(srcStart, i), dst: rest.slice(k, end) };
+  }
+  return undefined;
 }
 
 /** "1.2.3.4:80", "[2001:db8::1]:80", "2001:db8::1:80" (TCP/UDP), "1.2.3.4" → address and port. */

@@ -55,6 +55,21 @@ export function scalarString(value: unknown): string | undefined {
   return undefined;
 }
 
+// A regular expression such as /[\r\n]+$/ is tried at every position of a long run and rescans the rest of
+// the run each time (quadratic); these loops look at each character once.
+
+/** `s` without the trailing characters for which `drop` holds. */
+export function trimEndWhile(s: string, drop: (c: string) => boolean): string {
+  let end = s.length;
+  while (end > 0 && drop(s[end - 1]!)) end--;
+  return end === s.length ? s : s.slice(0, end);
+}
+
+/** `s` without trailing characters that occur in `chars` (e.g. trimEndChars(line, '\r\n')). */
+export function trimEndChars(s: string, chars: string): string {
+  return trimEndWhile(s, (c) => chars.includes(c));
+}
+
 /** A short, printable excerpt for error messages (JSON-escaped so controls stay visible but harmless). */
 export function excerpt(s: string, max = 40): string {
   const cut = clip(s, max);

@@ -107,7 +107,7 @@ function csvEntries(text: string, file: string, defaults: { source: string; verd
 function textEntries(text: string, file: string, defaults: { source: string; verdict: IndicatorVerdict }): IndicatorEntry[] {
   const out: IndicatorEntry[] = [];
   text.split(/\r?\n/).forEach((l, i) => {
-    const v = l.replace(/(^|\s)#.*$/, '').trim();
+    const v = l.replace(/(^|\s)#.*$/s, '').trim();
     if (v) out.push(toEntry({ indicator: v }, defaults, { file, line: i + 1 }));
   });
   return out;
