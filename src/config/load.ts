@@ -64,7 +64,8 @@ export function checkConfigFile(file?: string): { file: string; errors: ConfigEr
   } catch (e) {
     if (!(e instanceof PolicyLoadError)) throw e;
     for (const p of e.errors) {
-      errors.push({ key: p.rule ? `policy rule "${p.rule}"${p.file !== path ? ` (${p.file})` : ''}` : `policy (${p.file})`, line: p.file === path ? p.line : null, message: p.message });
+      const key = p.key ?? (p.rule ? `policy rule "${p.rule}"${p.file !== path ? ` (${p.file})` : ''}` : `policy (${p.file})`);
+      errors.push({ key, line: p.file === path ? p.line : null, message: p.message });
     }
   }
   try {

@@ -9,6 +9,26 @@ export interface PlannedAction {
   approval: 'auto' | 'required';
 }
 
+/** A rule whose `when` could not be evaluated: an error (missing key, type error, …) or the time limit. */
+export interface RuleFailure {
+  rule: string;
+  kind: 'error' | 'timeout';
+  error: string;
+}
+
+/**
+ * Present when a rule failed: the policy's fallback (`policy.fallback`) was applied, because the failed rule
+ * might have matched. Its actions are planned with the rules' own; its outcome names the decision unless
+ * the rules decided something stronger (then `rule` stays the deciding rule's name, else it is "(fallback)").
+ */
+export interface DecisionFallback {
+  outcome: DecisionOutcome;
+  /** The rules that failed, in order (details in the decision's `errors`). */
+  rules: string[];
+  /** e.g. 'rule "slow-rule" timed out: evaluation exceeded the time limit of 250 ms' */
+  reason: string;
+}
+
 export interface Decision {
   rule: string;
   outcome: DecisionOutcome;
@@ -17,5 +37,8 @@ export interface Decision {
   config_version: string;
   /** Every rule that matched, in order; `rule` is the first non-continuing one. */
   matched?: string[];
+  /** Rules that could not be evaluated. */
+  errors?: RuleFailure[];
+  fallback?: DecisionFallback;
   decided_at?: string;
 }

@@ -132,6 +132,10 @@ export function checkPattern(pattern: string): string | null {
  */
 export const ENV_SPEC = Object.freeze({
   variables: POLICY_VARIABLES,
+  // Every limit @marcbachmann/cel-js 8 has (lib/options.js). All are structural, checked when an expression
+  // is parsed; the library has no run-time budget (iterations, string or list sizes), so run-time cost is
+  // bounded by the context caps (context.ts), macro nesting (above), the sandbox's time and heap limits, and
+  // the fallback when a condition fails anyway (evaluate.ts).
   limits: Object.freeze({ maxAstNodes: CEL_LIMITS.maxAstNodes, maxDepth: CEL_LIMITS.maxDepth, maxListElements: 1000, maxMapEntries: 1000, maxCallArguments: 16 }),
   safeMatches: SAFE_MATCHES,
   maxMatchInput: CEL_LIMITS.maxMatchInput,

@@ -7,23 +7,35 @@
  *    its actions are planned too and evaluation goes on. Matched rules are listed in `matched`.
  *  - Nothing matched: the default decision, rule "(default)", outcome "log", no actions.
  *  - Only `continue` rules matched: the last of them names the decision.
- *  - A rule whose `when` fails (a type error, a missing key, the time limit) does not match; the error is
- *    recorded in `errors` so that it shows on the incident instead of vanishing.
+ *  - Fail safe: a rule whose `when` fails (a type error, a missing key, the time limit) might have matched,
+ *    so it is never taken as "no match": the failure is recorded in `errors` (rule, error or timeout),
+ *    evaluation goes on, and the policy's fallback (`policy.fallback`, default: outcome notify) applies —
+ *    its actions are planned after the matched rules' ones, and its outcome names the decision (rule
+ *    "(fallback)") unless the rules decided a stronger one. `fallback` on the decision says why.
  *  - Dry run (global `dryRun`, or the rule's `dry_run`): the actions are planned and recorded, marked
  *    `dry_run`, and the decide stage queues none of them.
  *  - Approval: each action carries its rule's approval mode (and timeout/default when set).
  *  - Guards: pure checks (rate, blast radius, protected hosts and users) run over the planned actions and
  *    may block some; blocked actions are recorded with the reason. The stock set is empty for now.
  */
-import type { Decision, PlannedAction } from '../model/decision.js';
+import type { Decision, DecisionFallback, DecisionOutcome, PlannedAction, RuleFailure } from '../model/decision.js';
 import type { IncidentDetail } from '../model/incident.js';
 import { buildPolicyContext, type CelContext } from './context.js';
-import type { CompiledPolicy, CompiledRule } from './rules.js';
+import { DEFAULT_FALLBACK, type CompiledFallback, type CompiledPolicy, type CompiledRule } from './rules.js';
 import { defaultSandbox, type BatchProgram, type CelSandbox, type SandboxResult } from './sandbox.js';
 import type { PolicyVariable } from './cel.js';
 
 export const DEFAULT_RULE = '(default)';
 export const DEFAULT_OUTCOME = 'log';
+/** The decision's rule when the fallback's outcome names it. */
+export const FALLBACK_RULE = '(fallback)';
+
+/**
+ * Which outcome is stronger, for "the fallback never weakens what the rules decided". An outcome the table
+ * does not know (a custom label) counts as notify: something deliberate, but no response.
+ */
+const OUTCOME_RANK: Readonly<Record<string, number>> = { ignore: 0, log: 1, notify: 2, respond: 3, escalate: 4 };
+const rankOf = (o: DecisionOutcome): number => OUTCOME_RANK[o] ?? OUTCOME_RANK.notify!;
 
 /** A planned action with where it came from and how it must be run. */
 export interface PolicyAction extends PlannedAction {
@@ -33,10 +45,7 @@ export interface PolicyAction extends PlannedAction {
   approval_default?: 'approve' | 'deny';
 }
 
-export interface RuleError {
-  rule: string;
-  error: string;
-}
+export type RuleError = RuleFailure;
 
 export interface BlockedAction {
   action: PolicyAction;
@@ -101,7 +110,8 @@ export function evaluatePolicies(policy: CompiledPolicy, details: readonly Incid
     const programs = rules.map((r): BatchProgram => ({ program: r.when.program, patterns: r.when.patterns, final: !r.continue }));
     results = (opts.sandbox ?? defaultSandbox()).evaluateBatch(programs, contexts);
   }
-  return details.map((detail, i) => decideFrom(rules, detail, results[i] ?? [], opts));
+  const fallback = policy.fallback ?? DEFAULT_FALLBACK;
+  return details.map((detail, i) => decideFrom(rules, fallback, detail, results[i] ?? [], opts));
 }
 
 /** Every variable any rule of the policy reads (CompiledCondition.variables). */
@@ -112,15 +122,17 @@ export function policyVariables(policy: CompiledPolicy): PolicyVariable[] {
 }
 
 /** Applies the rules' results (in rule order, possibly stopped early) the way the rules decide. */
-function decideFrom(rules: readonly CompiledRule[], detail: IncidentDetail, results: readonly RuleResult[], opts: EvaluateOptions): PolicyDecision {
+function decideFrom(rules: readonly CompiledRule[], fallback: CompiledFallback, detail: IncidentDetail, results: readonly RuleResult[], opts: EvaluateOptions): PolicyDecision {
   const matched: CompiledRule[] = [];
   const errors: RuleError[] = [];
+  const failed: CompiledRule[] = [];
   let decider: CompiledRule | undefined;
   for (let k = 0; k < rules.length && k < results.length; k++) {
     const rule = rules[k]!;
     const r = results[k]!;
     if (!r.ok) {
-      errors.push({ rule: rule.name, error: r.error });
+      errors.push({ rule: rule.name, kind: r.timeout ? 'timeout' : 'error', error: r.error });
+      failed.push(rule);
       continue;
     }
     if (!r.value) continue;
@@ -131,27 +143,54 @@ function decideFrom(rules: readonly CompiledRule[], detail: IncidentDetail, resu
     }
   }
   decider ??= matched[matched.length - 1];
-  return decide(detail, decider, matched, errors, opts);
+  return decide(detail, decider, matched, errors, failed.length ? { fallback, failed } : undefined, opts);
 }
 
-function decide(detail: IncidentDetail, decider: CompiledRule | undefined, matched: readonly CompiledRule[], errors: RuleError[], opts: EvaluateOptions): PolicyDecision {
+interface FallbackUse {
+  fallback: CompiledFallback;
+  failed: readonly CompiledRule[];
+}
+
+function decide(
+  detail: IncidentDetail,
+  decider: CompiledRule | undefined,
+  matched: readonly CompiledRule[],
+  errors: RuleError[],
+  use: FallbackUse | undefined,
+  opts: EvaluateOptions,
+): PolicyDecision {
   const dryRun = opts.dryRun ?? false;
-  const planned = planActions(matched, dryRun);
+  // A failed rule that was only being tried out (dry_run) would not have acted either: nor does its fallback.
+  const fallbackRule = use && { name: FALLBACK_RULE, ...use.fallback, dryRun: use.failed.every((r) => r.dryRun) };
+  const planned = planActions(fallbackRule ? [...matched, fallbackRule] : matched, dryRun);
   const { allowed, blocked } = applyGuards(planned, detail, opts.guards ?? []);
+  const ruled = { rule: decider?.name ?? DEFAULT_RULE, outcome: decider?.outcome ?? DEFAULT_OUTCOME, dryRun: decider?.dryRun ?? false };
+  // The fallback names the decision when nothing decided, or when it is stronger than what did.
+  const fallbackNames = fallbackRule !== undefined && (!decider || rankOf(fallbackRule.outcome) > rankOf(ruled.outcome));
+  const named = fallbackNames ? { rule: FALLBACK_RULE, outcome: fallbackRule.outcome, dryRun: fallbackRule.dryRun } : ruled;
   return {
-    rule: decider?.name ?? DEFAULT_RULE,
-    outcome: decider?.outcome ?? DEFAULT_OUTCOME,
+    rule: named.rule,
+    outcome: named.outcome,
     actions: allowed,
-    dry_run: dryRun || (decider?.dryRun ?? false),
+    dry_run: dryRun || named.dryRun,
     config_version: opts.configVersion,
     matched: matched.map((r) => r.name),
     errors,
+    ...(use ? { fallback: fallbackRecord(use.fallback, errors) } : {}),
     blocked,
   };
 }
 
+function fallbackRecord(fallback: CompiledFallback, errors: readonly RuleError[]): DecisionFallback {
+  const reason = errors.map((e) => `rule "${e.rule}" ${e.kind === 'timeout' ? 'timed out' : 'failed'}: ${e.error}`).join('; ');
+  return { outcome: fallback.outcome, rules: errors.map((e) => e.rule), reason };
+}
+
+/** What planning needs of a rule (the fallback has these too). */
+export type PlanningRule = Pick<CompiledRule, 'name' | 'actions' | 'approval' | 'dryRun'>;
+
 /** Actions of all matched rules in order; the same (kind, target) twice is planned once (first wins). */
-export function planActions(rules: readonly CompiledRule[], dryRun: boolean): PolicyAction[] {
+export function planActions(rules: readonly PlanningRule[], dryRun: boolean): PolicyAction[] {
   const seen = new Set<string>();
   const out: PolicyAction[] = [];
   for (const rule of rules) {

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { LineCounter, parseDocument, isNode, isScalar, type Document } from 'yaml';
 import { Value } from 'typebox/value';
 import { parseDuration } from '../config/duration.js';
-import { PolicyRuleSchema, type FidoConfig, type PolicyRuleConfig } from '../config/schema.js';
+import { PolicyFallbackSchema, PolicyRuleSchema, type FidoConfig, type PolicyFallbackConfig, type PolicyRuleConfig } from '../config/schema.js';
 import { CelCompileError, compileCondition, type CompiledCondition } from './cel.js';
 
 export interface RuleOrigin {
@@ -45,8 +45,23 @@ export interface CompiledRule {
   origin: RuleOrigin;
 }
 
+/**
+ * `policy.fallback`: what a decision gets when a rule's `when` fails (an error or the time limit), since the
+ * failed rule might have matched (evaluate.ts applies it).
+ */
+export interface CompiledFallback {
+  outcome: string;
+  actions: CompiledAction[];
+  approval: RuleApproval;
+}
+
+/** Notify for review, with no actions: a failed rule is never taken as "no match", even without config. */
+export const DEFAULT_FALLBACK: Readonly<CompiledFallback> = Object.freeze({ outcome: 'notify', actions: [], approval: { mode: 'auto' as const } });
+
 export interface CompiledPolicy {
   rules: readonly CompiledRule[];
+  /** Absent: DEFAULT_FALLBACK. */
+  fallback?: CompiledFallback;
   /** Configured enrichment provider names: each is a key of `enrichment` in the rule context. */
   providers: readonly string[];
   /** Target name → kind. */
@@ -56,6 +71,8 @@ export interface CompiledPolicy {
 export interface PolicyError {
   file: string;
   rule: string | null;
+  /** Config key when the problem is not in a rule (e.g. `policy.fallback`). */
+  key?: string;
   line: number | null;
   message: string;
 }
@@ -76,6 +93,8 @@ export interface PolicySources {
   rules?: readonly unknown[];
   /** `policy.files`, relative to baseDir. */
   files?: readonly string[];
+  /** `policy.fallback` as parsed from the config. */
+  fallback?: unknown;
   baseDir: string;
   /** Target name → kind, from `actions.targets`. */
   targets: ReadonlyMap<string, string>;
@@ -97,8 +116,9 @@ export function loadPolicy(src: PolicySources): CompiledPolicy {
   });
   for (const f of src.files ?? []) loadFile(resolve(src.baseDir, f), f, src.targets, rules, errors);
   duplicates(rules, errors);
+  const fallback = compileFallback(src.fallback, configFile, (key) => lineIn(configDoc, ['policy', 'fallback', ...(key ? [key] : [])]), src.targets, errors);
   if (errors.length) throw new PolicyLoadError(errors);
-  return { rules, providers: [...(src.providers ?? [])], targets: new Map(src.targets) };
+  return { rules, fallback: fallback ?? DEFAULT_FALLBACK, providers: [...(src.providers ?? [])], targets: new Map(src.targets) };
 }
 
 /** The policy of a loaded config (config/load.ts LoadedConfig). */
@@ -107,6 +127,7 @@ export function loadPolicyFromConfig(loaded: { config: FidoConfig; dir: string; 
   return loadPolicy({
     rules: config.policy?.rules ?? [],
     files: config.policy?.files ?? [],
+    fallback: config.policy?.fallback,
     baseDir: loaded.dir,
     targets: targetKinds(config),
     providers: (config.enrichment?.providers ?? []).map((p) => p.name),
@@ -204,13 +225,7 @@ function compileRule(raw: unknown, where: Where, targets: ReadonlyMap<string, st
   const rule = raw as PolicyRuleConfig;
   const before = errors.length;
   const when = compileWhen(rule.when, where, fail);
-  const actions = (rule.then ?? []).flatMap((t, i): CompiledAction[] => {
-    const kind = targets.get(t.action);
-    if (kind !== undefined) return [{ target: t.action, kind, params: { ...(t.params ?? {}) } }];
-    const known = [...targets.keys()].join(', ') || 'none configured';
-    fail(`then[${i}]: unknown action target "${t.action}" (targets: ${known})`, 'then');
-    return [];
-  });
+  const actions = actionsOf(rule.then, targets, fail);
   const approval = approvalOf(rule, fail);
   if (errors.length > before || !when || !approval) return;
   rules.push({
@@ -243,7 +258,42 @@ function compileWhen(source: string, where: Where, fail: (m: string, key?: strin
   }
 }
 
-function approvalOf(rule: PolicyRuleConfig, fail: (m: string, key?: string) => void): RuleApproval | null {
+/** `then:` resolved against the configured targets. */
+function actionsOf(then: PolicyRuleConfig['then'], targets: ReadonlyMap<string, string>, fail: (m: string, key?: string) => void): CompiledAction[] {
+  return (then ?? []).flatMap((t, i): CompiledAction[] => {
+    const kind = targets.get(t.action);
+    if (kind !== undefined) return [{ target: t.action, kind, params: { ...(t.params ?? {}) } }];
+    const known = [...targets.keys()].join(', ') || 'none configured';
+    fail(`then[${i}]: unknown action target "${t.action}" (targets: ${known})`, 'then');
+    return [];
+  });
+}
+
+/** `policy.fallback`, checked like a rule's `outcome`/`then`/`approval`; null when absent or invalid. */
+function compileFallback(
+  raw: unknown,
+  file: string,
+  at: (key?: string) => number | null,
+  targets: ReadonlyMap<string, string>,
+  errors: PolicyError[],
+): CompiledFallback | null {
+  if (raw === undefined || raw === null) return null;
+  const fail = (message: string, key?: string) =>
+    errors.push({ file, rule: null, key: `policy.fallback${key ? `.${key}` : ''}`, line: at(key), message: `fallback: ${message}` });
+  const before = errors.length;
+  for (const e of Value.Errors(PolicyFallbackSchema, raw)) {
+    if (e.keyword === 'boolean') continue;
+    fail(`${e.instancePath || '(value)'}: ${e.message}`, e.instancePath.split('/')[1] || undefined);
+  }
+  if (errors.length > before) return null;
+  const cfg = raw as PolicyFallbackConfig;
+  const actions = actionsOf(cfg.then, targets, fail);
+  const approval = approvalOf(cfg, fail);
+  if (errors.length > before || !approval) return null;
+  return { outcome: cfg.outcome ?? DEFAULT_FALLBACK.outcome, actions, approval };
+}
+
+function approvalOf(rule: Pick<PolicyRuleConfig, 'approval'>, fail: (m: string, key?: string) => void): RuleApproval | null {
   const a = rule.approval ?? 'auto';
   if (typeof a === 'string') return { mode: a };
   if (a.mode === 'auto' && (a.timeout !== undefined || a.default !== undefined)) {

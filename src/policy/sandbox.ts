@@ -19,7 +19,8 @@ import { Worker, MessageChannel, receiveMessageOnPort, type MessagePort } from '
 import { ENV_SPEC } from './cel.js';
 import { chunksOf } from '../util/chunks.js';
 
-export type SandboxResult = { ok: true; value: boolean } | { ok: false; error: string };
+/** `timeout` marks a condition stopped by the time limit (as opposed to one that failed by itself). */
+export type SandboxResult = { ok: true; value: boolean } | { ok: false; error: string; timeout?: true };
 
 export interface SandboxProgram {
   program: string;
@@ -113,7 +114,8 @@ export class CelSandbox {
     for (const p of programs) {
       // A lone program has just overrun by itself: it is not run again.
       const r = programs.length > 1 ? this.roundTrip([p], [context])?.[0]?.[0] : undefined;
-      results.push(r ?? { ok: false, error: `evaluation exceeded the time limit of ${this.opts.timeLimitMs} ms` });
+      // No answer also covers a worker that died (e.g. over its heap limit): both are "took too much".
+      results.push(r ?? { ok: false, error: `evaluation exceeded the time limit of ${this.opts.timeLimitMs} ms`, timeout: true });
       if (p.final && r?.ok && r.value) break;
     }
     return results;

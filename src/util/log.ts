@@ -9,3 +9,27 @@ export const log = pino({
   },
 });
 export type Logger = typeof log;
+
+/** What a log line may say about an error: its type, code and a bounded one-line message (never its other
+ * properties, which for database errors can hold values, nor a stack, which can be long). */
+export interface ErrorContext {
+  type: string;
+  code?: string;
+  message: string;
+}
+
+export const MAX_LOGGED_MESSAGE = 300;
+
+/** Single line, at most `max` characters: a bounded excerpt of text that may come from outside. */
+export function excerpt(text: string, max = MAX_LOGGED_MESSAGE): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+export function errorContext(e: unknown): ErrorContext {
+  if (e instanceof Error) {
+    const code = (e as { code?: unknown }).code;
+    return { type: e.name, ...(typeof code === 'string' ? { code } : {}), message: excerpt(e.message) };
+  }
+  return { type: typeof e, message: excerpt(String(e)) };
+}

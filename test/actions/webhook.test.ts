@@ -4,6 +4,8 @@ import { rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { hostname } from 'node:os';
 import webhook, { isPublicAddress, parseRetryAfter, signBody, verifySignature } from '../../src/actions/kinds/webhook.js';
 import { createActionExecutor, type ActionExecutor } from '../../src/actions/executor.js';
 import { ActionError, type ActionTarget } from '../../src/actions/action.js';
@@ -42,8 +44,8 @@ describe('helpers', () => {
     assert.equal(parseRetryAfter(undefined), undefined);
     assert.equal(parseRetryAfter('soon'), undefined);
   });
-  test('isPublicAddress: only global unicast', () => {
-    for (const a of ['127.0.0.1', '10.0.0.1', '192.168.1.1', '172.16.0.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', 'fd00::1', 'fe80::1', '::ffff:127.0.0.1', 'nonsense']) {
+  test('isPublicAddress: only global unicast (the shared guard; every form is in test/util/outbound.test.ts)', () => {
+    for (const a of ['127.0.0.1', '10.0.0.1', '192.168.1.1', '172.16.0.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', 'fd00::1', 'fe80::1', '::ffff:127.0.0.1', '::7f00:1', '::a9fe:a9fe', 'nonsense']) {
       assert.equal(isPublicAddress(a), false, a);
     }
     for (const a of ['8.8.8.8', '2001:4860:4860::8888']) assert.equal(isPublicAddress(a), true, a);
@@ -57,16 +59,31 @@ describe('webhook target config', () => {
     await assert.rejects(hook('https://user:pw@example.com/x'), /credentials in the URL/);
     await assert.rejects(hook('http://127.0.0.1:9/x', { allow_private: false }), /not a public address/);
     await assert.rejects(hook('http://[::1]:9/x', { allow_private: false }), /not a public address/);
-    await assert.rejects(hook('http://169.254.169.254/latest', { allow_private: false }), /not a public address/);
+    await assert.rejects(hook('http://169.254.169.254/latest', { allow_private: false }), /cloud metadata/);
+    // IPv4-compatible and -mapped spellings of loopback and metadata.
+    await assert.rejects(hook('http://[::7f00:1]:9/x', { allow_private: false }), /actions\.targets\.hook\.url: ::7f00:1 is not a public address \(IPv4-compatible/);
+    await assert.rejects(hook('http://[::ffff:127.0.0.1]:9/x', { allow_private: false }), /IPv4-mapped form of 127\.0\.0\.1/);
+    await assert.rejects(hook('http://localhost:9/x', { allow_private: false }), /localhost is a loopback name/);
+    // Metadata stays out of reach with allow_private too.
+    await assert.rejects(hook('http://[::a9fe:a9fe]/latest'), /cloud metadata address .*refused even with allow_private/);
+    await assert.rejects(hook('http://169.254.169.254/latest'), /cloud metadata/);
     await assert.rejects(hook('https://example.com/x', { headers: { 'X-Fido-Signature': 'forged' } }), /set by Fido/);
     await assert.rejects(hook('https://example.com/x', { headers: { 'Idempotency-Key': 'x' } }), /set by Fido/);
   });
 
-  test('a host name that resolves to a private address is refused at connect time, for good', async () => {
+  test('a host name that resolves to a private address is refused at connect time, for good', async (t0) => {
+    // A name that is not a loopback name but resolves locally: this machine's own (names are otherwise
+    // checked with a stand-in resolver in test/util/outbound.test.ts).
+    const name = hostname();
+    const addresses = await lookup(name, { all: true }).catch(() => []);
+    if (addresses.length === 0 || addresses.some((a) => isPublicAddress(a.address))) {
+      t0.skip(`${name} does not resolve to non-public addresses only`);
+      return;
+    }
     const srv = await startHttp();
     try {
       const port = new URL(srv.url).port;
-      const t = await hook(`http://localhost:${port}/hook`, { allow_private: false });
+      const t = await hook(`http://${name}:${port}/hook`, { allow_private: false });
       const incident = sampleIncident();
       await assert.rejects(
         t.execute({ action: actionRecord(incident.id, 'webhook', 'hook'), incident, idempotencyKey: 'k', signal: AbortSignal.timeout(5000) }),

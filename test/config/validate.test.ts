@@ -8,6 +8,7 @@ import { parseConfigText } from '../../src/config/validate.js';
 import { configKinds, loadConfig, DEMO_CONFIG } from '../../src/config/load.js';
 import { resolveSecretsDeep } from '../../src/config/secrets.js';
 import { FIDO_BIN } from '../support/fido-process.js';
+import { createActionTargets } from '../../src/actions/registry.js';
 
 const errorsOf = (text: string) => parseConfigText(text, configKinds).errors;
 
@@ -80,4 +81,44 @@ test('fido config validate also compiles policy rules and names the rule and lin
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /policy\.yaml:6: policy rule "redos": /);
   assert.match(r.stderr, /policy rule "ghost": .*nowhere/);
+});
+
+// Outbound guard (issue 13, item 6): validate reports a private webhook target exactly as start refuses it.
+const hookConfig = (url: string, extra = '') =>
+  ['actions:', '  targets:', '    - name: hook', '      kind: webhook', `      url: "${url}"`, '      secret: s3cret', ...(extra ? [`      ${extra}`] : [])].join('\n');
+
+test('a private webhook target without allow_private: validate reports what start refuses, with the same message', async () => {
+  for (const url of ['http://10.0.0.5/hook', 'http://[::7f00:1]/hook', 'http://[::ffff:127.0.0.1]/hook', 'http://localhost:8080/hook', 'http://169.254.169.254/']) {
+    const errs = errorsOf(hookConfig(url));
+    assert.equal(errs.length, 1, `${url}: ${JSON.stringify(errs)}`);
+    assert.deepEqual([errs[0]!.key, errs[0]!.line], ['actions.targets[0].url', 5], url);
+    const entry = { name: 'hook', kind: 'webhook', url, secret: 's3cret' };
+    await assert.rejects(createActionTargets([entry], { configDir: '.', publicUrl: 'http://127.0.0.1:8700' }), (e: Error) => {
+      assert.equal(e.message, `actions.targets.hook.url: ${errs[0]!.message}`, url);
+      return true;
+    });
+  }
+  assert.match(errorsOf(hookConfig('http://[::7f00:1]/hook'))[0]!.message, /IPv4-compatible \(deprecated\) form of 127\.0\.0\.1 \(loopback\)\); set allow_private: true/);
+  // allow_private lifts it — except for cloud metadata.
+  assert.deepEqual(errorsOf(hookConfig('http://10.0.0.5/hook', 'allow_private: true')), []);
+  assert.deepEqual(errorsOf(hookConfig('https://hooks.example.com/fido')), []);
+  // A secret reference in the URL is resolved, and checked, at start only.
+  assert.deepEqual(errorsOf(hookConfig('https://${env:HOOK_HOST}/fido')), []);
+  assert.match(errorsOf(hookConfig('http://[::a9fe:a9fe]/', 'allow_private: true'))[0]!.message, /refused even with allow_private/);
+});
+
+test('fido config validate: a private webhook target and a bad policy.fallback, each with key and line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fido-cfg-'));
+  const hook = join(dir, 'hook.yaml');
+  writeFileSync(hook, hookConfig('http://[::a9fe:a9fe]/latest'));
+  const fallback = join(dir, 'fallback.yaml');
+  writeFileSync(fallback, [hookConfig('https://hooks.example.com/fido'), 'policy:', '  fallback:', '    outcome: escalate', '    then: [{ action: pager }]'].join('\n'));
+  for (const [file, expected] of [
+    [hook, /hook\.yaml:5: actions\.targets\[0\]\.url: ::a9fe:a9fe is a cloud metadata address/],
+    [fallback, /fallback\.yaml:10: policy\.fallback\.then: fallback: then\[0\]: unknown action target "pager" \(targets: hook\)/],
+  ] as const) {
+    const r = spawnSync(process.execPath, [FIDO_BIN, 'config', 'validate', file], { encoding: 'utf8' });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, expected);
+  }
 });

@@ -19,7 +19,7 @@ const sandbox = fileSandbox();
 
 const ctxOf = (d: IncidentDetail, providers: string[] = []) => buildPolicyContext(d, providers);
 const titled = (title: string, over: Partial<IncidentDetail> = {}) => incident({ alerts: [alert({ title })], ...over });
-const TIME_LIMIT = (ms: number) => ({ ok: false, error: `evaluation exceeded the time limit of ${ms} ms` });
+const TIME_LIMIT = (ms: number) => ({ ok: false, error: `evaluation exceeded the time limit of ${ms} ms`, timeout: true });
 
 // Quadratic in the title's length: about 10 ms at 300 characters, seconds at the 8 KiB cap.
 const SLOW = compileCondition('incident.title.split("").exists(x, incident.title.split("").exists(y, x + y == "zz"))');
@@ -161,7 +161,8 @@ test('evaluatePolicies decides every incident exactly as evaluatePolicy does one
       ['critical', ['critical'], ['broken-for-some']],
       ['medium', ['tag-vip', 'medium'], []],
       ['broken-for-some', ['broken-for-some'], []],
-      ['never-reached-for-most', ['never-reached-for-most'], ['broken-for-some']],
+      // broken-for-some failed and never-reached-for-most only logs: the fallback (notify) is stronger.
+      ['(fallback)', ['never-reached-for-most'], ['broken-for-some']],
       ['allowlisted', ['allowlisted'], []],
       ['(default)', [], []],
     ],

@@ -42,6 +42,13 @@ test('refused at load: syntax errors, unknown variables, non-boolean conditions,
   assert.match(compileError('x'.repeat(5000)).message, /limit is 4096/);
 });
 
+test("the CEL library's own limits apply when a rule loads: AST nodes, depth, list literals, call arguments", () => {
+  assert.match(compileError(`${Array(1100).fill('1').join('+')} > 0`).message, /Exceeded maxAstNodes \(2000\)/);
+  assert.match(compileError(`${'('.repeat(70)}true${')'.repeat(70)}`).message, /Exceeded maxDepth \(64\)/);
+  assert.match(compileError(`1 in [${Array(1001).fill('1').join(',')}]`).message, /Exceeded maxListElements \(1000\)/);
+  assert.match(compileError(`incident.title.matches(${Array(17).fill('"a"').join(',')})`).message, /Exceeded maxCallArguments \(16\)/);
+});
+
 test('prototypes are out of reach, and provider data cannot pollute them', () => {
   const detail = incident({ enrichment: [enr('inventory', 'host', 'ws-042', JSON.parse('{"__proto__": {"polluted": true}, "constructor": "x"}') as Record<string, unknown>)] });
   for (const src of ['incident.constructor != null', 'incident["__proto__"] != null', 'incident.title.constructor != null', 'alerts[0].toString != null', 'incident.get != null', 'incident.has != null']) {
@@ -91,7 +98,7 @@ test('the time limit stops an expression that would run too long, and the sandbo
     const slow = compileCondition('incident.title.split("").exists(x, incident.title.split("").exists(y, x + y == "zz"))');
     const quick = compileCondition('incident.severity >= 0');
     const [r1, r2] = fast.evaluate([slow, quick], ctx);
-    assert.deepEqual(r1, { ok: false, error: 'evaluation exceeded the time limit of 100 ms' });
+    assert.deepEqual(r1, { ok: false, error: 'evaluation exceeded the time limit of 100 ms', timeout: true });
     assert.deepEqual(r2, { ok: true, value: true });
   } finally {
     void fast.close();

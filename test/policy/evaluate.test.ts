@@ -89,13 +89,17 @@ test('dry run: per rule and global; actions are planned and marked, the decision
   assert.ok(global.actions.every((a) => a.dry_run));
 });
 
-test('a rule that fails to evaluate does not match, and its error is recorded', () => {
+test('a rule that fails to evaluate does not match; its error is recorded and the fallback applies', () => {
   const p = policyOf({ name: 'broken', when: 'incident.host.startsWith("srv")', then: [{ action: 'edr' }] }, ...RULES);
   const d = evaluatePolicy(p, scored(60, { host: null }), decideOpts);
+  // medium (notify) is as strong as the default fallback (notify): it keeps naming the decision.
   assert.equal(d.rule, 'medium');
   assert.equal(d.errors.length, 1);
   assert.equal(d.errors[0]!.rule, 'broken');
+  assert.equal(d.errors[0]!.kind, 'error');
   assert.match(d.errors[0]!.error, /no matching overload|null/);
+  assert.deepEqual(d.fallback?.rules, ['broken']);
+  assert.deepEqual(d.actions.map((a) => a.target), ['soc-mail']);
 });
 
 test('guards can block planned actions, and say why', () => {

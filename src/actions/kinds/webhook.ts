@@ -11,17 +11,12 @@
  * Redirects are refused rather than followed: a signed body should go where the admin pointed it, not where
  * the receiver (or someone who took over its name) sends it.
  *
- * Where it may go: the URL is admin configuration, so it is trusted to name the receiver; the guard is
- * against mistakes and misuse that turn Fido into a probe of its own network (a typo to an internal host,
- * cloud metadata at 169.254.169.254, localhost admin ports). Only http and https are allowed, credentials
- * in the URL are refused (use `headers`), and unless `allow_private: true`, every address the host name
- * resolves to must be public unicast. The check runs in the connection's own DNS lookup, so it holds for
- * the address actually connected to (no window for DNS rebinding between check and connect).
+ * Where it may go: the shared outbound guard (util/outbound.ts). Only http and https are allowed,
+ * credentials in the URL are refused (use `headers`), and unless `allow_private: true`, the URL's address and
+ * every address its host name resolves to must be public unicast (cloud metadata never). The name is checked
+ * in the connection's own DNS lookup, so the check holds for the address actually connected to.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
-import { isIP } from 'node:net';
-import ipaddr from 'ipaddr.js';
 import { Agent, request } from 'undici';
 import { Type, type Static } from 'typebox';
 import { Duration, type ComponentEntry } from '../../config/schema.js';
@@ -29,6 +24,10 @@ import { parseDuration } from '../../config/duration.js';
 import type { IncidentDetail } from '../../model/incident.js';
 import { ActionError, type ActionContext, type ActionDeps, type ActionKind, type ActionOutcome, type ActionTarget } from '../action.js';
 import { incidentUrl, readTlsCaFile, secretValue } from './shared.js';
+import { guardedLookup, outboundUrlProblem } from '../../util/outbound.js';
+import type { ComponentProblem } from '../../config/component.js';
+
+export { isPublicAddress } from '../../util/outbound.js';
 
 export const WebhookConfigSchema = Type.Object(
   {
@@ -44,7 +43,7 @@ export const WebhookConfigSchema = Type.Object(
     ),
     tls_ca_file: Type.Optional(Type.String({ description: 'PEM file of the CA(s) that sign the receiver certificate (relative to the config file)' })),
     allow_private: Type.Optional(
-      Type.Boolean({ description: 'Allow loopback, private, link-local and other non-public addresses. Default false' }),
+      Type.Boolean({ description: 'Allow loopback, private, link-local and other non-public addresses (never cloud metadata). Default false' }),
     ),
   },
   { additionalProperties: false },
@@ -85,46 +84,13 @@ export function verifySignature(
 
 // ───────────────────────────── address guard ─────────────────────────────
 
-/** Public unicast only: ipaddr.js names every special range (loopback, private, linkLocal, uniqueLocal, …). */
-export function isPublicAddress(address: string): boolean {
-  if (!ipaddr.isValid(address)) return false;
-  return ipaddr.process(address).range() === 'unicast';
-}
-
-class PrivateAddressError extends Error {
-  readonly code = 'EFIDO_PRIVATE_ADDRESS';
-  constructor(host: string, address: string) {
-    super(`${host} resolves to ${address}, which is not a public address; set allow_private: true on the target if this is intended`);
-  }
-}
-
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
-
-/** A `lookup` for net/tls.connect that refuses names resolving to any non-public address. */
-function publicOnlyLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
-  dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-    if (err) return callback(err, '', 0);
-    const bad = addresses.find((a) => !isPublicAddress(a.address));
-    if (bad) return callback(new PrivateAddressError(hostname, bad.address), '', 0);
-    if (options.all) return callback(null, addresses);
-    const first = addresses[0]!;
-    callback(null, first.address, first.family);
-  });
-}
-
-function checkUrl(raw: string, allowPrivate: boolean, key: string): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new Error(`${key}: not a valid URL`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${key}: only http and https URLs are allowed`);
-  if (url.username || url.password) throw new Error(`${key}: credentials in the URL are not allowed (they end up in logs); use headers`);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  // An IP literal never goes through DNS lookup, so it is checked here.
-  if (!allowPrivate && isIP(host) && !isPublicAddress(host)) throw new Error(`${key}: ${host} is not a public address; set allow_private: true if this is intended`);
-  return url;
+/** What `fido config validate` reports and create() refuses: the URL's scheme, credentials and address. */
+function check(entry: Readonly<Record<string, unknown>>): ComponentProblem[] {
+  const cfg = entry as unknown as WebhookConfig;
+  // A URL holding a secret reference is checked at start, resolved (validate does not resolve secrets).
+  if (/\$\{(env|file):/.test(cfg.url)) return [];
+  const problem = outboundUrlProblem(cfg.url, { allowPrivate: cfg.allow_private ?? false });
+  return problem ? [{ key: 'url', message: problem }] : [];
 }
 
 // ───────────────────────────── the request ─────────────────────────────
@@ -216,7 +182,9 @@ async function create(entry: ComponentEntry, deps: ActionDeps): Promise<ActionTa
   const cfg = entry as unknown as WebhookConfig;
   const key = `actions.targets.${cfg.name}`;
   const allowPrivate = cfg.allow_private ?? false;
-  const url = checkUrl(cfg.url, allowPrivate, `${key}.url`);
+  const problem = check(entry)[0];
+  if (problem) throw new Error(`${key}.${problem.key}: ${problem.message}`);
+  const url = new URL(cfg.url);
   const hmacKey = secretValue(cfg.secret, `${key}.secret`);
   const headers = extraHeaders(cfg);
   const timeoutMs = cfg.timeout !== undefined ? parseDuration(cfg.timeout, `${key}.timeout`) : DEFAULT_TIMEOUT_MS;
@@ -228,7 +196,8 @@ async function create(entry: ComponentEntry, deps: ActionDeps): Promise<ActionTa
       rejectUnauthorized: true,
       timeout: timeoutMs,
       ...(ca ? { ca } : {}),
-      ...(allowPrivate ? {} : { lookup: publicOnlyLookup }),
+      // Always: even with allow_private, a name must not lead to cloud metadata.
+      lookup: guardedLookup(allowPrivate),
     },
   });
 
@@ -278,6 +247,7 @@ const webhook: ActionKind = {
   kind: 'webhook',
   description: 'Signed JSON POST (HMAC-SHA256) to an http(s) URL, with an Idempotency-Key',
   configSchema: WebhookConfigSchema,
+  check,
   create,
 };
 export default webhook;
