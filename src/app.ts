@@ -22,6 +22,8 @@ import { warmUp } from './pipeline/warm-up.js';
 import { createNormalizer, loadDetectors } from './detectors/lib/registry.js';
 import { buildApi } from './api/server.js';
 import { countActiveTokens, createAuthenticator, ensureToken, newToken } from './api/auth.js';
+import { resolveHttpLimits } from './api/limits.js';
+import { DEFAULT_FAILED_AUTH_LIMIT } from './api/auth-limit.js';
 import type { SourceConfig } from './config/schema.js';
 import { log, type Logger } from './util/log.js';
 
@@ -124,6 +126,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
       owner,
       log: logger,
       rememberAlerts: runs('worker', 'incidents'),
+      ...(config.pipeline?.parse_time_limit ? { parseTimeLimitMs: parseDuration(config.pipeline.parse_time_limit, 'pipeline.parse_time_limit') } : {}),
       correlation: {
         dedupWindowMs: parseDuration(config.correlation?.dedup_window ?? '10m', 'correlation.dedup_window'),
         groupWindowMs: parseDuration(config.correlation?.group_window ?? '2h', 'correlation.group_window'),
@@ -167,6 +170,9 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
   let url: string | null = null;
   if (runs('api', 'intake')) {
     const sources = new Map<string, SourceConfig>((config.sources ?? []).map((s) => [s.name, s]));
+    const http = resolveHttpLimits(config.server);
+    for (const w of http.warnings) logger.warn(w);
+    const failedAttempts = config.auth?.failed_attempts;
     api = await buildApi({
       store,
       intake,
@@ -177,6 +183,13 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
       maxRecordsPerRequest: 10_000,
       configVersion: version,
       authenticate: createAuthenticator(store.db),
+      http: http.limits,
+      failedAuth: {
+        limit: failedAttempts?.limit ?? DEFAULT_FAILED_AUTH_LIMIT.limit,
+        windowMs:
+          failedAttempts?.window !== undefined ? parseDuration(failedAttempts.window, 'auth.failed_attempts.window') : DEFAULT_FAILED_AUTH_LIMIT.windowMs,
+      },
+      trustProxy: config.server?.trust_proxy ?? [],
     });
     const port = opts.port ?? Number(env.FIDO_PORT ?? config.server?.port ?? 8700);
     const host = env.FIDO_HOST ?? config.server?.host ?? '127.0.0.1';

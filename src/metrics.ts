@@ -50,6 +50,13 @@ export const stageLagSeconds = new Gauge({
   labelNames: ['stage'] as const,
   registers: [registry],
 });
+export const parseTimeLimited = new Counter({
+  name: 'fido_parse_time_limit_total',
+  help: 'Records set aside (quarantined) because parsing them took longer than the parse time limit, by source',
+  labelNames: ['source'] as const,
+  registers: [registry],
+});
+
 export const quarantined = new Counter({
   name: 'fido_quarantined_total',
   help: 'Records no detector could parse, by source',
@@ -79,5 +86,51 @@ export const alertDecisionSeconds = new Histogram({
   name: 'fido_alert_decision_seconds',
   help: "Per incident decision, from the intake commit of its oldest alert not yet decided to the decision",
   buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  registers: [registry],
+});
+export const authFailures = new Counter({
+  name: 'fido_auth_failures_total',
+  help: 'Requests refused with 401, by reason: invalid (a token was presented and did not verify) or missing (no Authorization header)',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+export const authRateLimited = new Counter({
+  name: 'fido_auth_rate_limited_total',
+  help: 'Requests refused with 429 because their address passed auth.failed_attempts',
+  registers: [registry],
+});
+export const httpConnections = new Gauge({
+  name: 'fido_http_connections',
+  help: 'Open HTTP connections, by state: served, or shed (accepted past server.max_connections[_per_address], answered 503)',
+  labelNames: ['state'] as const,
+  registers: [registry],
+});
+export const httpConnectionsShed = new Counter({
+  name: 'fido_http_connections_shed_total',
+  help: 'HTTP connections accepted past a limit and answered 503 (/healthz excepted), by reason: total or per_address',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+export const httpConnectionsDropped = new Counter({
+  name: 'fido_http_connections_dropped_total',
+  help: 'HTTP connections closed unanswered because as many were already being shed as the server allows',
+  registers: [registry],
+});
+export const apiServerErrors = new Counter({
+  name: 'fido_api_server_errors_total',
+  help: 'API responses with a 5xx status, by method, route (the route pattern, "(no route)" when none matched) and status',
+  labelNames: ['method', 'route', 'status'] as const,
+  registers: [registry],
+});
+export const intakeCommitFailures = new Counter({
+  name: 'fido_intake_commit_failures_total',
+  help: 'Intake log transactions that failed (their records were refused to the receivers, which retry or answer 503), by source in the transaction',
+  labelNames: ['source'] as const,
+  registers: [registry],
+});
+export const intakeCommitFailedRecords = new Counter({
+  name: 'fido_intake_commit_failed_records_total',
+  help: 'Raw records refused because their intake log transaction failed, by source',
+  labelNames: ['source'] as const,
   registers: [registry],
 });

@@ -3,6 +3,8 @@ import type { Store } from '../store/store.js';
 import type { ManagedIntakeWriter } from '../intake/writer.js';
 import type { SourceConfig } from '../config/schema.js';
 import type { Principal, Role } from './auth.js';
+import type { HttpLimits } from './limits.js';
+import type { FailedAuthLimit } from './auth-limit.js';
 
 export interface ApiContext {
   store: Store;
@@ -15,6 +17,12 @@ export interface ApiContext {
   maxRecordsPerRequest: number;
   configVersion: string;
   authenticate(header: string | undefined): Promise<Principal | null>;
+  /** Timeouts and connection limits (server.* keys, see connections.ts); the defaults when absent. */
+  http?: HttpLimits;
+  /** auth.failed_attempts (see auth-limit.ts); the default limit when absent. */
+  failedAuth?: FailedAuthLimit;
+  /** server.trust_proxy: addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client. */
+  trustProxy?: readonly string[];
   /** Called after a verdict is stored (e.g. to undo reversible actions on false_positive). */
   onVerdict?(incidentId: string, verdict: string, actor: string): Promise<void>;
 }
@@ -26,5 +34,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Minimum role for the route; absent means public (only /healthz). */
     role?: Role;
+    /** Answered even on a connection accepted past the connection limits (health checks; connections.ts). */
+    shedExempt?: boolean;
   }
 }

@@ -10,6 +10,9 @@ const Duration = Type.Union([Type.String({ pattern: DURATION_PATTERN }), Type.Nu
   description: 'e.g. 30s, 15m, 2h, 7d, or a number of seconds',
 });
 export { Duration };
+/** A duration that must be above zero (timeouts: zero would mean "never"); checked in validate.ts. */
+const Timeout = (description: string) =>
+  Type.Union([Type.String({ pattern: DURATION_PATTERN }), Type.Number({ exclusiveMinimum: 0 })], { description });
 
 const Entry = (extra: Record<string, TSchema>) =>
   Type.Object({ name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' }), kind: Type.String(), ...extra });
@@ -54,41 +57,56 @@ export const JsonMappingSchema = Type.Object(
   { additionalProperties: false },
 );
 
+const PolicyThen = Type.Array(
+  Type.Object(
+    {
+      action: Type.String({ description: 'Name of a target under actions.targets' }),
+      params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    },
+    { additionalProperties: false },
+  ),
+);
+
+const PolicyApproval = Type.Union([
+  Type.Literal('auto'),
+  Type.Literal('required'),
+  Type.Object(
+    {
+      mode: Type.Union([Type.Literal('auto'), Type.Literal('required')]),
+      timeout: Type.Optional(Duration),
+      default: Type.Optional(Type.Union([Type.Literal('approve'), Type.Literal('deny')])),
+    },
+    { additionalProperties: false },
+  ),
+]);
+
 export const PolicyRuleSchema = Type.Object(
   {
     name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' }),
     description: Type.Optional(Type.String()),
     when: Type.String({ description: 'CEL expression over incident, alerts, enrichment and score' }),
     outcome: Type.Optional(Type.String({ description: 'ignore | log | notify | respond | escalate' })),
-    then: Type.Optional(
-      Type.Array(
-        Type.Object(
-          {
-            action: Type.String({ description: 'Name of a target under actions.targets' }),
-            params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-          },
-          { additionalProperties: false },
-        ),
-      ),
-    ),
-    approval: Type.Optional(
-      Type.Union([
-        Type.Literal('auto'),
-        Type.Literal('required'),
-        Type.Object(
-          {
-            mode: Type.Union([Type.Literal('auto'), Type.Literal('required')]),
-            timeout: Type.Optional(Duration),
-            default: Type.Optional(Type.Union([Type.Literal('approve'), Type.Literal('deny')])),
-          },
-          { additionalProperties: false },
-        ),
-      ]),
-    ),
+    then: Type.Optional(PolicyThen),
+    approval: Type.Optional(PolicyApproval),
     dry_run: Type.Optional(Type.Boolean()),
     continue: Type.Optional(Type.Boolean({ description: 'Keep evaluating later rules after this one matches' })),
   },
   { additionalProperties: false },
+);
+
+/**
+ * What happens when a rule's `when` fails (an error or the time limit): the failed rule might have matched,
+ * so the incident must not pass as "no match" (docs/policy.md "When a rule fails").
+ */
+export const PolicyFallbackSchema = Type.Object(
+  {
+    outcome: Type.Optional(
+      Type.String({ description: 'Outcome of the decision when a rule could not be evaluated, unless the rules decided a stronger one (default notify)' }),
+    ),
+    then: Type.Optional(PolicyThen),
+    approval: Type.Optional(PolicyApproval),
+  },
+  { additionalProperties: false, description: 'Applied when a rule fails to evaluate (error or time limit); default: outcome notify, no actions' },
 );
 
 export const ConfigSchema = Type.Object(
@@ -100,6 +118,36 @@ export const ConfigSchema = Type.Object(
           port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
           max_body_bytes: Type.Optional(Type.Integer({ minimum: 1024 })),
           public_url: Type.Optional(Type.String()),
+          headers_timeout: Type.Optional(
+            Timeout('Time a client has to send the request line and headers (default 20s); slowloris defence'),
+          ),
+          request_timeout: Type.Optional(
+            Timeout('Time a client has to send the whole request, body included (default 2m); at least headers_timeout'),
+          ),
+          keep_alive_timeout: Type.Optional(
+            Timeout('How long an idle keep-alive connection waits for its next request (default 72s)'),
+          ),
+          idle_timeout: Type.Optional(
+            Timeout('A connection on which no byte moves either way for this long is closed (default 60s)'),
+          ),
+          max_connections: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              description: 'Connections served at once; past it new ones get 503 + Retry-After (default: derived from the open-file limit)',
+            }),
+          ),
+          max_connections_per_address: Type.Optional(
+            Type.Integer({
+              minimum: 0,
+              description: 'Connections served at once per client address (default 256; 0 = no per-address limit)',
+            }),
+          ),
+          trust_proxy: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), {
+              description:
+                'Addresses or CIDRs of reverse proxies: their X-Forwarded-For names the client (for the failed-token limit), and their connections skip the per-address limit',
+            }),
+          ),
         },
         { additionalProperties: false },
       ),
@@ -138,6 +186,9 @@ export const ConfigSchema = Type.Object(
               description: "Incidents' stored enrichment answers kept in memory by the enrich stage (default 300000; ~0.8 KB of memory each)",
             }),
           ),
+          parse_time_limit: Type.Optional(
+            Timeout('A record whose parse takes longer is quarantined with the reason "parse time limit" instead of parsed again after every restart (default 1s)'),
+          ),
         },
         { additionalProperties: false },
       ),
@@ -170,6 +221,7 @@ export const ConfigSchema = Type.Object(
           dry_run: Type.Optional(Type.Boolean({ description: 'Record decisions but queue no actions' })),
           rules: Type.Optional(Type.Array(PolicyRuleSchema)),
           files: Type.Optional(Type.Array(Type.String(), { description: 'Extra YAML files holding `rules:`' })),
+          fallback: Type.Optional(PolicyFallbackSchema),
         },
         { additionalProperties: false },
       ),
@@ -188,6 +240,17 @@ export const ConfigSchema = Type.Object(
     auth: Type.Optional(
       Type.Object(
         {
+          failed_attempts: Type.Optional(
+            Type.Object(
+              {
+                limit: Type.Optional(
+                  Type.Integer({ minimum: 0, description: 'Failed token attempts per client address per window before 429 (default 10; 0 = no limit)' }),
+                ),
+                window: Type.Optional(Duration),
+              },
+              { additionalProperties: false },
+            ),
+          ),
           tokens: Type.Optional(
             Type.Array(
               Type.Object(
@@ -212,5 +275,6 @@ export type FidoConfig = Static<typeof ConfigSchema>;
 export type SourceConfig = Static<typeof SourceSchema>;
 export type JsonMapping = Static<typeof JsonMappingSchema>;
 export type PolicyRuleConfig = Static<typeof PolicyRuleSchema>;
+export type PolicyFallbackConfig = Static<typeof PolicyFallbackSchema>;
 /** A declared component entry: common keys plus whatever its kind's schema allows. */
 export type ComponentEntry = { name: string; kind: string } & Record<string, unknown>;

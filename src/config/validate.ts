@@ -10,6 +10,10 @@ import type { TSchema } from 'typebox';
 import type { ComponentKind } from './component.js';
 import { ConfigSchema, type FidoConfig } from './schema.js';
 import { resolveTimeZone } from '../detectors/lib/time.js';
+import { DEFAULT_TIMEOUTS } from '../api/limits.js';
+import { DEFAULT_FAILED_AUTH_LIMIT } from '../api/auth-limit.js';
+import { addressMatcher } from '../api/client-address.js';
+import { parseDuration } from './duration.js';
 
 export interface ConfigError {
   /** Dotted key path, e.g. enrichment.providers[1].file */
@@ -118,7 +122,15 @@ function kindErrors(
       });
       return;
     }
-    out.push(...schemaErrors(doc, lc, [...base, i], kind.configSchema, entry));
+    const shape = schemaErrors(doc, lc, [...base, i], kind.configSchema, entry);
+    out.push(...shape);
+    // The kind's own checks, the same that its constructor makes at start (e.g. a private webhook address).
+    if (shape.length === 0 && kind.check) {
+      for (const p of kind.check(entry as Record<string, unknown>)) {
+        const path = [...base, i, ...p.key.split('.')];
+        out.push({ key: keyOf(path), line: lineOf(doc, lc, path), message: p.message });
+      }
+    }
   });
   return out;
 }
@@ -166,7 +178,47 @@ export function parseConfigText(text: string, kinds: ConfigKinds): ParsedConfig 
       }
     }
   });
+  errors.push(...serverErrors(doc, lc, config));
   return { config, version, errors };
+}
+
+/** What the schema cannot say about the HTTP limits: timeouts that contradict, proxies that do not parse. */
+function serverErrors(doc: Document, lc: LineCounter, config: FidoConfig): ConfigError[] {
+  const out: ConfigError[] = [];
+  const at = (path: PathPart[], message: string) => out.push({ key: keyOf(path), line: lineOf(doc, lc, path), message });
+  // A value the schema refused is reported there already: undefined here.
+  const ms = (v: string | number | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    try {
+      return parseDuration(v);
+    } catch {
+      return undefined;
+    }
+  };
+  const server = config.server ?? {};
+  for (const key of ['headers_timeout', 'request_timeout', 'keep_alive_timeout', 'idle_timeout'] as const) {
+    // A number is bounded by the schema; text such as "0s" only here.
+    const v = server[key];
+    const n = typeof v === 'string' ? ms(v) : undefined;
+    if (n !== undefined && !(n > 0)) at(['server', key], 'must be above zero');
+  }
+  const headers = ms(server.headers_timeout) ?? parseDuration(DEFAULT_TIMEOUTS.headers);
+  const request = ms(server.request_timeout) ?? parseDuration(DEFAULT_TIMEOUTS.request);
+  if (headers > request) {
+    at(['server', server.headers_timeout !== undefined ? 'headers_timeout' : 'request_timeout'], 'server.headers_timeout must not be longer than server.request_timeout');
+  }
+  try {
+    addressMatcher(server.trust_proxy ?? []);
+  } catch (e) {
+    const m = /^server\.trust_proxy\[(\d+)\]: (.*)$/.exec((e as Error).message);
+    if (m) at(['server', 'trust_proxy', Number(m[1])], m[2]!);
+  }
+  const failed = config.auth?.failed_attempts;
+  const window = ms(failed?.window);
+  if (window !== undefined && (failed?.limit ?? DEFAULT_FAILED_AUTH_LIMIT.limit) > 0 && !(window > 0)) {
+    at(['auth', 'failed_attempts', 'window'], 'must be above zero (limit: 0 turns the limit off)');
+  }
+  return out;
 }
 
 export function formatConfigErrors(file: string, errors: readonly ConfigError[]): string {

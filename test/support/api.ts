@@ -3,7 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../src/api/server.js';
 import { createAuthenticator, ensureToken } from '../../src/api/auth.js';
 import { createIntakeWriter, type ManagedIntakeWriter } from '../../src/intake/writer.js';
-import type { SourceConfig } from '../../src/config/schema.js';
+import type { FidoConfig, SourceConfig } from '../../src/config/schema.js';
+import { resolveHttpLimits } from '../../src/api/limits.js';
+import type { FailedAuthLimit } from '../../src/api/auth-limit.js';
 import { openTestStore, type TestStore } from './stores.js';
 import type { DialectName } from '../../src/store/dialect.js';
 
@@ -19,7 +21,15 @@ export interface TestApi {
 
 export async function testApi(
   dialect: DialectName = 'sqlite',
-  opts: { maxBacklog?: number; maxBodyBytes?: number; allowUndeclared?: boolean; sources?: SourceConfig[] } = {},
+  opts: {
+    maxBacklog?: number;
+    maxBodyBytes?: number;
+    allowUndeclared?: boolean;
+    sources?: SourceConfig[];
+    /** server.* keys for the HTTP limits (timeouts, connections), resolved as at start. */
+    server?: FidoConfig['server'];
+    failedAuth?: FailedAuthLimit;
+  } = {},
 ): Promise<TestApi> {
   const t = await openTestStore(dialect);
   for (const role of ['viewer', 'analyst', 'admin'] as const) await ensureToken(t.store.db, TOKENS[role], role, role);
@@ -34,6 +44,9 @@ export async function testApi(
     maxRecordsPerRequest: 1000,
     configVersion: 'test',
     authenticate: createAuthenticator(t.store.db),
+    http: resolveHttpLimits(opts.server ?? {}).limits,
+    trustProxy: opts.server?.trust_proxy ?? [],
+    ...(opts.failedAuth ? { failedAuth: opts.failedAuth } : {}),
   });
   return {
     app,

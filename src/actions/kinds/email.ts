@@ -121,14 +121,42 @@ export function renderSubject(template: string, incident: IncidentDetail): strin
     incident_id: incident.id,
   };
   const filled = template.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (m, k: string) => (k in fields ? fields[k as keyof typeof fields] : m));
-  // A header: no line breaks from alert text, and a sane length.
-  return filled.replace(/[\r\n\t]+/g, ' ').trim().slice(0, 250);
+  // Neutralised as a whole, so that pieces from two fields (or a field and the template) cannot join into a trick.
+  return headerText(filled, MAX_SUBJECT_CHARS);
+}
+
+const MAX_SUBJECT_CHARS = 250;
+
+/**
+ * Text (from alerts, so attacker-chosen) made safe to be a header value. What a mail client shows is the text
+ * as sent, and nothing else:
+ * - RFC 2047 encoded words: a client decodes `=?utf-8?B?…?=` in a header into whatever it encodes, so an alert
+ *   title could show as any subject. A space after the `=` makes it plain text, still readable as what came.
+ * - Line breaks (CR, LF, NEL, U+2028/2029) and other control characters become spaces: nothing can end the
+ *   header and start another (`\r\nBcc: …`), fold it, or hide in it (NUL, ESC).
+ * - Invisible format characters go: bidi overrides (U+202E shows `invoice\u202Efdp.exe` as `invoiceexe.pdf`),
+ *   isolates, zero-width characters — before the step above, as they could otherwise hide a `=?` from it.
+ * - Runs of white space become one space (a subject pushed out of sight by 500 spaces); the length is bounded
+ *   by whole characters, with an ellipsis where it was cut.
+ */
+export function headerText(text: string, maxChars: number): string {
+  const clean = text
+    .replace(/\p{Cf}/gu, '')
+    .replace(/\p{Cs}/gu, '\uFFFD')
+    .replace(/[\p{Cc}\p{Zl}\p{Zp}]/gu, ' ')
+    .replace(/=\?/g, '= ?')
+    .replace(/\s+/g, ' ')
+    .trim();
+  const chars = Array.from(clean);
+  return chars.length > maxChars ? `${chars.slice(0, maxChars - 1).join('').trimEnd()}…` : clean;
 }
 
 function checkSubjectTemplate(template: string, key: string): void {
-  for (const m of template.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
-    if (!(SUBJECT_FIELDS as readonly string[]).includes(m[1]!)) {
-      throw new Error(`${key}: unknown placeholder {{${m[1]}}} (known: ${SUBJECT_FIELDS.join(', ')})`);
+  // Braces excluded inside, spaces trimmed here: \s*([^}]*?)\s* took cubic time on a long blank run.
+  for (const m of template.matchAll(/\{\{([^{}]*)\}\}/g)) {
+    const name = m[1]!.trim();
+    if (!(SUBJECT_FIELDS as readonly string[]).includes(name)) {
+      throw new Error(`${key}: unknown placeholder {{${name}}} (known: ${SUBJECT_FIELDS.join(', ')})`);
     }
   }
 }
@@ -297,7 +325,7 @@ async function create(entry: ComponentEntry, deps: ActionDeps): Promise<ActionTa
             text: msg.text,
             html: msg.html,
             messageId,
-            headers: { 'X-Fido-Idempotency-Key': ctx.idempotencyKey.replace(/[\r\n]+/g, ' ') },
+            headers: { 'X-Fido-Idempotency-Key': headerText(ctx.idempotencyKey, 200) },
           }),
           ctx.signal,
         );

@@ -21,7 +21,8 @@ export default async function systemRoutes(app: FastifyInstance, { ctx }: { ctx:
   };
 
   for (const prefix of ['', '/api/v1']) {
-    app.get(`${prefix}/healthz`, { schema: { summary: 'Liveness and store reachability (no auth)', security: [] } }, health);
+    // shedExempt: answered even on a connection past the limits, so a health check does not fail while Fido sheds.
+    app.get(`${prefix}/healthz`, { config: { shedExempt: true }, schema: { summary: 'Liveness and store reachability (no auth)', security: [] } }, health);
     app.get(`${prefix}/metrics`, { config: { role: 'viewer' }, schema: { summary: 'Prometheus metrics' } }, metrics);
   }
 }
