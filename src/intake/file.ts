@@ -41,7 +41,7 @@ import { Duration, type SourceConfig } from '../config/schema.js';
 import { registry } from '../metrics.js';
 import type { Db, Tx } from '../store/store.js';
 import type { Logger } from '../util/log.js';
-import { BackpressureError, type IntakeRecord, type Receiver, type ReceiverDeps, type ReceiverKind } from './receiver.js';
+import { BackpressureError, recordOfBytes, type IntakeRecord, type Receiver, type ReceiverDeps, type ReceiverKind } from './receiver.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Settings
@@ -290,10 +290,10 @@ function utf8Boundary(buf: Buffer, at: number): number {
 
 function pushRecord(out: LineBatch, line: Buffer, format: SplitOptions['format']): void {
   const bytes = line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line;
-  const raw = bytes.toString('utf8');
-  if (raw.trim() === '') return;
-  if (format === 'jsonl' && !isJson(raw)) out.invalidJson++;
-  out.records.push({ raw });
+  const record = recordOfBytes(bytes);
+  if (record.raw.trim() === '') return;
+  if (format === 'jsonl' && !isJson(record.raw)) out.invalidJson++;
+  out.records.push(record);
 }
 
 function isJson(text: string): boolean {

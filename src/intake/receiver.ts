@@ -3,6 +3,7 @@
  * the IntakeWriter and acknowledges upstream (HTTP 202, file offset, IMAP flag…) only after `accept` resolves:
  * that is when the batch is committed. Reference implementation: file.ts.
  */
+import { isUtf8 } from 'node:buffer';
 import type { CursorRow } from '../store/cursors.js';
 import type { ComponentKind } from '../config/component.js';
 import type { SourceConfig } from '../config/schema.js';
@@ -10,8 +11,19 @@ import type { Store } from '../store/store.js';
 import type { Logger } from '../util/log.js';
 
 export interface IntakeRecord {
-  /** One record as received: a line, or one JSON value re-serialised only when it came inside an array. */
+  /** One record as received: a line, or one JSON value as its text stood in the body. */
   raw: string;
+  /**
+   * The record's exact bytes, base64, when they are not valid UTF-8 (`raw` is then their decoding, with
+   * U+FFFD for each invalid sequence: what detectors parse and people read). recordOfBytes sets it.
+   */
+  raw_base64?: string;
+}
+
+/** A record from the bytes a receiver read: stored byte for byte whatever their encoding. */
+export function recordOfBytes(bytes: Buffer): IntakeRecord {
+  const raw = bytes.toString('utf8');
+  return isUtf8(bytes) ? { raw } : { raw, raw_base64: bytes.toString('base64') };
 }
 
 export interface AcceptResult {

@@ -7,7 +7,8 @@
 import type { Store } from '../store/store.js';
 import { appendRecords, INGEST_CURSOR, lockForAppend, logBacklog } from '../store/log.js';
 import { ulid } from '../util/ulid.js';
-import { intakeAlerts } from '../metrics.js';
+import { intakeAlerts, intakeCommitFailedRecords, intakeCommitFailures } from '../metrics.js';
+import { errorContext, log } from '../util/log.js';
 import { writeCursorRows, type CursorRow } from '../store/cursors.js';
 import { BackpressureError, type AcceptResult, type IntakeRecord, type IntakeWriter } from './receiver.js';
 
@@ -44,13 +45,20 @@ export function createIntakeWriter(store: Store, options: IntakeWriterOptions): 
   let sinceCount = 0;
   let closed = false;
 
+  let refreshFailing = false;
   const refresh = async () => {
     counted = (await logBacklog(store.db, INGEST_CURSOR)).records;
     sinceCount = 0;
+    refreshFailing = false;
   };
-  const timer = setInterval(() => void refresh().catch(() => undefined), options.backlogRefreshMs ?? 250);
+  // The estimate stays usable on a failed refresh; said once per run of failures, not every 250 ms.
+  const refreshFailed = (e: unknown) => {
+    if (!refreshFailing) log.warn({ err: errorContext(e) }, 'intake: the backlog count could not be read; using the last one');
+    refreshFailing = true;
+  };
+  const timer = setInterval(() => void refresh().catch(refreshFailed), options.backlogRefreshMs ?? 250);
   timer.unref();
-  void refresh().catch(() => undefined);
+  void refresh().catch(refreshFailed);
 
   async function flush(): Promise<void> {
     scheduled = false;
@@ -59,7 +67,7 @@ export function createIntakeWriter(store: Store, options: IntakeWriterOptions): 
     if (batch.length === 0) return;
     const now = Date.now();
     const rows = batch.flatMap((p) =>
-      p.records.map((r, i) => ({ id: p.ids[i]!, source: p.source, detector: p.detector, received_at: now, raw: r.raw })),
+      p.records.map((r, i) => ({ id: p.ids[i]!, source: p.source, detector: p.detector, received_at: now, raw: r.raw, raw_base64: r.raw_base64 ?? null })),
     );
     try {
       await store.db.transaction().execute(async (tx) => {
@@ -68,6 +76,7 @@ export function createIntakeWriter(store: Store, options: IntakeWriterOptions): 
         await writeCursorRows(tx, batch.flatMap((p) => (p.cursor ? [p.cursor] : [])));
       });
     } catch (e) {
+      commitFailed(batch, rows, e);
       for (const p of batch) p.reject(e);
       return;
     }
@@ -77,6 +86,35 @@ export function createIntakeWriter(store: Store, options: IntakeWriterOptions): 
       p.resolve({ ids: p.ids });
     }
     if (rows.length > 0) options.onCommit?.();
+  }
+
+  /**
+   * Nothing fails silently: the receivers answer 503 or retry, and the operator sees why. The line says which
+   * sources, how many records and bytes, and the error (bounded); never record text, which is attacker data
+   * and may hold secrets.
+   */
+  function commitFailed(batch: readonly Pending[], rows: ReadonlyArray<{ raw: string | NodeJS.ArrayBufferView }>, e: unknown): void {
+    const sources = new Map<string, { records: number; detector: string | null }>();
+    for (const p of batch) {
+      const s = sources.get(p.source) ?? { records: 0, detector: p.detector };
+      s.records += p.records.length;
+      sources.set(p.source, s);
+    }
+    for (const [source, s] of sources) {
+      intakeCommitFailures.inc({ source });
+      if (s.records > 0) intakeCommitFailedRecords.inc({ source }, s.records);
+    }
+    log.error(
+      {
+        err: errorContext(e),
+        sources: Object.fromEntries(sources),
+        records: rows.length,
+        bytes: rows.reduce((n, r) => n + Buffer.byteLength(r.raw), 0),
+        requests: batch.length,
+        cursors: batch.filter((p) => p.cursor).map((p) => p.cursor!.receiver),
+      },
+      'intake commit failed: records refused (receivers retry; HTTP answers 503)',
+    );
   }
 
   function schedule() {

@@ -1,3 +1,4 @@
+import type { ObservableType } from './observable.js';
 import type { Score } from './score.js';
 import type { Decision } from './decision.js';
 
@@ -33,9 +34,42 @@ import type { Alert } from './alert.js';
 import type { Enrichment } from './enrichment.js';
 import type { ActionRecord } from './action.js';
 
+/** correlate/digest.ts keeps it: what every alert of an incident contributes to rules and score, bounded. */
+export interface DigestRule {
+  source: string;
+  detector: string;
+  rule_id: string | null;
+  rule_name: string | null;
+  /** For alerts without a rule id or name: their title tells the rules apart. */
+  title: string | null;
+  /** Its alerts in the incident (repeats of one alert count once). */
+  alerts: number;
+  /** The highest severity among them. */
+  severity: number;
+  /** The alert that stands for the rule: its most severe, the newest among equals. */
+  alert: string;
+}
+
+export interface IncidentDigest {
+  rules: DigestRule[];
+  /** Distinct rules beyond DIGEST_MAX_RULES. */
+  more_rules: number;
+  sources: string[];
+  detectors: string[];
+  /** Ids of the newest alerts by arrival, oldest first. */
+  recent: string[];
+}
+
 /** The shape of GET /incidents/{id}; also what `fido score` reads and what actions render. */
 export interface IncidentDetail extends Incident {
+  /**
+   * What every alert contributes (distinct rules with their counts and most severe alert, sources,
+   * detectors, the newest alerts); `alerts` may hold only some of them.
+   */
+  digest?: IncidentDigest;
   alerts: Alert[];
+  /** Every indicator of its alerts, newest first (bounded), when the reader asked for them. */
+  indicators?: Array<{ type: ObservableType; value: string }>;
   enrichment: Array<Enrichment | (Omit<Enrichment, 'data' | 'found' | 'cache'> & { error: string })>;
   decisions: Decision[];
   actions: ActionRecord[];

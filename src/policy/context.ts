@@ -2,12 +2,14 @@
  * What a rule's `when` sees (docs/policy.md):
  *
  *   incident     { id, title, status, verdict, alert_count, host, user, severity, severity_label,
- *                  first_seen, last_seen, detectors, sources, rules }
- *   alerts       the canonical alerts (newest 100, without `raw`)
+ *                  first_seen, last_seen, detectors, sources, rules }, over every alert of the incident
+ *   alerts       the alerts that stand for the whole incident (without `raw`): each distinct rule's most
+ *                severe alert and the newest alerts by arrival (correlate/digest.ts), at most 200
  *   score        { total, profile, components: {threat, asset, …}, factors: [{factor, points, evidence}] }
  *   enrichment   provider name → [{ subject: {type, value}, data, found }]  (every configured provider
  *                has a key, so `enrichment.allowlist.exists(…)` works when nothing was found)
- *   observables  every distinct {type, value, role} of the alerts (first 500)
+ *   observables  every distinct {type, value, role} of those alerts, then every other indicator of the
+ *                incident's alerts, newest first (role ""), at most 500
  *
  * Everything is bounded (list lengths, string lengths, nesting depth) because evaluation time grows with
  * the data, and alert fields are attacker-influenced. Types follow one rule: numbers Fido computes (counts,
@@ -18,9 +20,10 @@ import { severityLabel } from '../model/alert.js';
 import type { IncidentDetail } from '../model/incident.js';
 import type { Score } from '../model/score.js';
 import { POLICY_VARIABLES, type PolicyVariable } from './cel.js';
+import { digestRuleNames } from '../correlate/digest.js';
 
 export const CONTEXT_LIMITS = Object.freeze({
-  alerts: 100,
+  alerts: 200,
   observables: 500,
   perProvider: 200,
   /** Longer strings are cut (rules comparing e.g. command lines see the first 8 KiB). */
@@ -89,7 +92,9 @@ function distinct(values: Iterable<string | undefined | null>): string[] {
 
 function incidentValue(d: IncidentDetail, alerts: readonly Alert[]): CelMap {
   const severities = alerts.map((a) => a.severity).filter((s): s is number => typeof s === 'number' && Number.isFinite(s));
-  const severity = severities.length ? Math.max(...severities) : 0;
+  // The digest covers every alert (each rule with its highest severity), the alerts loaded only some.
+  const digest = d.digest && d.digest.rules.length > 0 ? d.digest : undefined;
+  const severity = Math.max(0, ...severities, ...(digest?.rules.map((r) => r.severity) ?? []));
   const out = celValue({
     id: d.id,
     title: d.title,
@@ -100,9 +105,9 @@ function incidentValue(d: IncidentDetail, alerts: readonly Alert[]): CelMap {
     first_seen: d.first_seen,
     last_seen: d.last_seen,
     severity_label: severityLabel(severity),
-    detectors: distinct(alerts.map((a) => a.detector)),
-    sources: distinct(alerts.map((a) => a.source)),
-    rules: distinct(alerts.flatMap((a) => [a.rule?.id, a.rule?.name])),
+    detectors: distinct([...(digest?.detectors ?? []), ...alerts.map((a) => a.detector)]),
+    sources: distinct([...(digest?.sources ?? []), ...alerts.map((a) => a.source)]),
+    rules: distinct([...(digest ? digestRuleNames(digest) : []), ...alerts.flatMap((a) => [a.rule?.id, a.rule?.name])]),
   }) as CelMap;
   setInts(out, { alert_count: d.alert_count ?? alerts.length, severity });
   return out;
@@ -134,18 +139,20 @@ function enrichmentValue(d: IncidentDetail, providers: readonly string[]): Map<s
   return out;
 }
 
-function observablesValue(alerts: readonly Alert[]): unknown[] {
+function observablesValue(alerts: readonly Alert[], indicators: IncidentDetail['indicators'] = []): unknown[] {
   const seen = new Set<string>();
   const out: unknown[] = [];
-  for (const a of alerts) {
-    for (const o of a.observables ?? []) {
-      const key = `${o.type}\u0000${o.value}\u0000${o.role}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      out.push(celValue({ type: o.type, value: o.value, role: o.role }));
-      if (out.length >= CONTEXT_LIMITS.observables) return out;
-    }
-  }
+  const add = (type: string, value: string, role: string): boolean => {
+    const key = `${type}\u0000${value}\u0000${role}`;
+    if (seen.has(key)) return true;
+    seen.add(key);
+    out.push(celValue({ type, value, role }));
+    return out.length < CONTEXT_LIMITS.observables;
+  };
+  for (const a of alerts) for (const o of a.observables ?? []) if (!add(o.type, o.value, o.role)) return out;
+  // Indicators of the alerts not loaded: whether an alert carried it, not in which role.
+  const known = new Set([...seen].map((k) => k.slice(0, k.lastIndexOf('\u0000'))));
+  for (const i of indicators) if (!known.has(`${i.type}\u0000${i.value}`) && !add(i.type, i.value, '')) return out;
   return out;
 }
 
@@ -163,7 +170,7 @@ export function buildPolicyContext(detail: IncidentDetail, providers: readonly s
   if (want.has('alerts')) out.alerts = allAlerts().slice(-CONTEXT_LIMITS.alerts).map(alertValue);
   if (want.has('score')) out.score = scoreValue(detail.score);
   if (want.has('enrichment')) out.enrichment = enrichmentValue(detail, providers);
-  if (want.has('observables')) out.observables = observablesValue(allAlerts());
+  if (want.has('observables')) out.observables = observablesValue(allAlerts(), detail.indicators);
   return out;
 }
 

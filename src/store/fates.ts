@@ -6,18 +6,18 @@
 import { sql } from 'kysely';
 import type { Db } from './store.js';
 import type { Alert } from '../model/alert.js';
-import { INGEST_CURSOR, rawText, readCursor } from './log.js';
+import { INGEST_CURSOR, rawForm, rawText, readCursor, type RawForm } from './log.js';
 import { parseStored } from '../util/json.js';
 import { iso } from '../util/time.js';
 
 export type RecordFate =
   | { fate: 'alert'; alert: StoredAlert; decided_at: string | null }
   | { fate: 'duplicate'; alert: StoredAlert; duplicate_of: string; repeat_count: number }
-  | { fate: 'context'; id: string; kind: string; source: string; detector: string; time: string; event: Record<string, unknown>; raw: string }
-  | { fate: 'quarantined'; id: string; source: string; detector: string | null; reason: string; raw: string; replayed_as: string | null }
+  | ({ fate: 'context'; id: string; kind: string; source: string; detector: string; time: string; event: Record<string, unknown>; raw: string } & RawForm)
+  | ({ fate: 'quarantined'; id: string; source: string; detector: string | null; reason: string; raw: string; replayed_as: string | null } & RawForm)
   | { fate: 'pending'; id: string; source: string; received_at: string; records_ahead: number };
 
-export type StoredAlert = Alert & { repeat_count: number; incident_id: string | null };
+export type StoredAlert = Alert & { repeat_count: number; incident_id: string | null } & RawForm;
 
 /** The fate of the record (or of one alert of it) with this id; null when no such id was ever accepted. */
 export async function recordFate(db: Db, id: string): Promise<RecordFate | null> {
@@ -32,7 +32,7 @@ export async function recordFate(db: Db, id: string): Promise<RecordFate | null>
   const context = await db
     .selectFrom('context_events as c')
     .leftJoin('intake as i', 'i.id', 'c.intake_id')
-    .select(['c.id', 'c.kind', 'c.source', 'c.detector', 'c.time', 'c.doc', rawText('c').as('raw')])
+    .select(['c.id', 'c.kind', 'c.source', 'c.detector', 'c.time', 'c.doc', rawText('c').as('raw'), 'i.raw_base64'])
     .where('c.id', '=', id)
     .executeTakeFirst();
   if (context) {
@@ -45,15 +45,16 @@ export async function recordFate(db: Db, id: string): Promise<RecordFate | null>
       time: iso(Number(context.time)),
       event: parseStored<Record<string, unknown>>(context.doc, 'context event') ?? {},
       raw: context.raw,
+      ...rawForm(context.raw_base64),
     };
   }
   const q = await db
     .selectFrom('quarantine as q')
     .leftJoin('intake as i', 'i.id', 'q.intake_id')
-    .select(['q.id', 'q.source', 'q.detector', 'q.reason', 'q.replayed_as', rawText('q').as('raw')])
+    .select(['q.id', 'q.source', 'q.detector', 'q.reason', 'q.replayed_as', rawText('q').as('raw'), 'i.raw_base64'])
     .where('q.intake_id', '=', id)
     .executeTakeFirst();
-  if (q) return { fate: 'quarantined', id: q.id, source: q.source, detector: q.detector, reason: q.reason, raw: q.raw, replayed_as: q.replayed_as };
+  if (q) return { fate: 'quarantined', id: q.id, source: q.source, detector: q.detector, reason: q.reason, raw: q.raw, replayed_as: q.replayed_as, ...rawForm(q.raw_base64) };
   const record = await db.selectFrom('intake').select(['seq', 'source', 'received_at']).where('id', '=', id).executeTakeFirst();
   if (!record) return null;
   const cursor = await readCursor(db, INGEST_CURSOR);
@@ -75,13 +76,13 @@ async function alertById(db: Db, id: string): Promise<AlertRowFound | null> {
     db
       .selectFrom('alerts as a')
       .leftJoin('intake as i', 'i.id', 'a.intake_id')
-      .select(['a.doc', 'a.repeat_count', 'a.incident_id', 'a.duplicate_of', 'a.seq', 'a.decided_at', rawText('a').as('raw')]);
+      .select(['a.doc', 'a.repeat_count', 'a.incident_id', 'a.duplicate_of', 'a.seq', 'a.decided_at', rawText('a').as('raw'), 'i.raw_base64']);
   // An alert's id, or the id of the record it came from (its first alert).
   const row = (await select().where('a.id', '=', id).executeTakeFirst()) ?? (await select().where('a.intake_id', '=', id).orderBy('a.id').executeTakeFirst());
   if (!row) return null;
   const doc = parseStored<Alert>(row.doc, 'alert')!;
   return {
-    alert: { ...doc, raw: row.raw, repeat_count: row.repeat_count, incident_id: row.incident_id },
+    alert: { ...doc, raw: row.raw, ...rawForm(row.raw_base64), repeat_count: row.repeat_count, incident_id: row.incident_id },
     duplicate_of: row.duplicate_of,
     seq: row.seq === null ? null : Number(row.seq),
     incident_id: row.incident_id,

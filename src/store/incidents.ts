@@ -16,6 +16,8 @@ import { parseStored } from '../util/json.js';
 import { updateRows, type RowUpdate } from './update-rows.js';
 import type { AlertDocs } from './alert-docs.js';
 import { chunksOf } from '../util/chunks.js';
+import { coveringAlertIds, readDigest } from '../correlate/digest.js';
+import { rawForm, type RawForm } from './log.js';
 
 export function toIncident(row: Selectable<IncidentTable>): Incident {
   return {
@@ -33,9 +35,12 @@ export function toIncident(row: Selectable<IncidentTable>): Incident {
   };
 }
 
-export function toAlert(row: Pick<AlertTable, 'doc' | 'raw' | 'repeat_count' | 'incident_id'>): Alert & { repeat_count: number; incident_id: string | null } {
+export function toAlert(
+  row: Pick<AlertTable, 'doc' | 'raw' | 'repeat_count' | 'incident_id'> & Partial<RawForm>,
+): Alert & { repeat_count: number; incident_id: string | null } & Partial<RawForm> {
   const doc = parseStored<Alert>(row.doc, 'alert')!;
-  return { ...doc, raw: row.raw, repeat_count: row.repeat_count, incident_id: row.incident_id };
+  const form = row.raw_encoding === undefined ? {} : row.raw_encoding === 'bytes' ? { raw_encoding: row.raw_encoding, raw_base64: row.raw_base64 } : { raw_encoding: row.raw_encoding };
+  return { ...doc, raw: row.raw, ...form, repeat_count: row.repeat_count, incident_id: row.incident_id };
 }
 
 export function toAction(row: ActionTable): ActionRecord {
@@ -61,17 +66,60 @@ export async function loadIncidentDetail(db: Db, id: string, opts: { alertLimit?
   return (await loadIncidentDetails(db, [id], opts)).get(id) ?? null;
 }
 
+/**
+ * One page of an incident's alerts (repeats included), oldest first by alert time as the detail lists them:
+ * the alerts after `after` (an alert id of the previous page), and the cursor of the next page if any.
+ */
+export async function loadIncidentAlerts(
+  db: Db,
+  incidentId: string,
+  page: { limit: number; after?: string },
+): Promise<{ items: Alert[]; next_cursor: string | null; total: number }> {
+  let q = oldestAlerts(db.selectFrom('alerts').select(['id', 'repeat_count', 'incident_id', 'doc', 'raw', 'intake_id', 'time']), [incidentId], page.limit + 1);
+  if (page.after) {
+    const from = await db.selectFrom('alerts').select(['time', 'id']).where('id', '=', page.after).where('incident_id', '=', incidentId).executeTakeFirst();
+    if (!from) return { items: [], next_cursor: null, total: await countAlerts(db, incidentId) };
+    q = q.where((eb) => eb.or([eb('time', '>', from.time), eb.and([eb('time', '=', from.time), eb('id', '>', from.id)])]));
+  }
+  const rows = await q.execute();
+  const shown = rows.slice(0, page.limit);
+  await fillRaw(db, shown);
+  return {
+    items: shown.map((r) => toAlert(r)),
+    next_cursor: rows.length > page.limit ? shown[shown.length - 1]!.id : null,
+    total: await countAlerts(db, incidentId),
+  };
+}
+
+/** Alert rows of the incident, repeats included (what the detail's alerts list and pages through). */
+export async function countAlerts(db: Db, incidentId: string): Promise<number> {
+  const r = await db.selectFrom('alerts').select((eb) => eb.fn.countAll<number>().as('n')).where('incident_id', '=', incidentId).executeTakeFirst();
+  return Number(r?.n ?? 0);
+}
+
 /** What loadIncidentDetails reads besides the incident row; each part defaults to true. */
 export interface DetailParts {
-  /** The alerts (oldest first, at most `alertLimit`). Without them `alerts` is empty. */
-  alerts?: boolean;
+  /**
+   * The alerts: true, the oldest first, at most `alertLimit`; 'covering', the alerts that stand for the whole
+   * incident (its digest's: each rule's most severe and the newest by arrival, in arrival order), what the
+   * stages that score and decide read. Without them `alerts` is empty.
+   */
+  alerts?: boolean | 'covering';
   /** Each alert's raw record. Without it `raw` is '' (scoring and rules never look at it). */
   raw?: boolean;
   /** The enrichment rows; 'found' reads only those that found something (no misses, no errors). */
   enrichment?: boolean | 'found';
   /** Decisions, actions and the timeline. Without it the three are empty. */
   history?: boolean;
+  /**
+   * Every indicator of the incident's alerts (incident_observables), newest first, at most INDICATOR_LIMIT:
+   * `indicators`. Default false.
+   */
+  indicators?: boolean;
 }
+
+/** Indicators read per incident for the rules (policy/context.ts lists at most 500 observables). */
+const INDICATOR_LIMIT = 500;
 
 export interface DetailOptions {
   /** Alerts per incident (default 500). */
@@ -99,7 +147,7 @@ export async function loadIncidentDetails(db: Db, ids: readonly string[], opts: 
 }
 
 async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<string, IncidentDetail>): Promise<void> {
-  const parts = { alerts: true, raw: true, enrichment: true, history: true, ...opts.parts };
+  const parts = { alerts: true, raw: true, enrichment: true, history: true, indicators: false, ...opts.parts };
   // Documents come from the cache when one is given and the raw records are not wanted (they are not kept).
   const docs = parts.raw ? undefined : opts.docs;
   const alertLimit = opts.alertLimit ?? 500;
@@ -107,18 +155,17 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
   if (rows.length === 0) return;
   const ids = rows.map((r) => r.id);
   const none = Promise.resolve([]);
-  const [alerts, enrich, decisions, actions, timeline, arrivals] = await Promise.all([
-    parts.alerts
+  const alertColumns = (q: SelectQueryBuilder<Database, 'alerts', object>) =>
+    q
+      .select(['id', 'repeat_count', 'incident_id'])
+      .$if(!docs, (qb) => qb.select('doc'))
+      .$if(parts.raw, (qb) => qb.select(['raw', 'intake_id']));
+  const [alerts, enrich, decisions, actions, timeline, arrivals, indicators] = await Promise.all([
+    parts.alerts === 'covering'
+      ? coveringAlerts(db, rows, () => alertColumns(db.selectFrom('alerts')), alertLimit)
+      : parts.alerts
       ? limitedPerIncident(db, 'alerts', ids, alertLimit, (some, limit) =>
-          oldestAlerts(
-            db
-              .selectFrom('alerts')
-              .select(['id', 'repeat_count', 'incident_id'])
-              .$if(!docs, (qb) => qb.select('doc'))
-              .$if(parts.raw, (qb) => qb.select(['raw', 'intake_id'])),
-            some,
-            limit,
-          ).execute(),
+          oldestAlerts(alertColumns(db.selectFrom('alerts')), some, limit).execute(),
         )
       : none,
     parts.enrichment
@@ -154,6 +201,20 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
           oldestAlerts(db.selectFrom('alerts').select(['id', 'incident_id', 'time', 'detector', 'title', 'duplicate_of']), some, limit).execute(),
         )
       : none,
+    parts.indicators
+      ? limitedPerIncident(db, 'incident_observables', ids, INDICATOR_LIMIT, (some, limit) =>
+          db
+            .selectFrom('incident_observables')
+            .select(['incident_id', 'type', 'value'])
+            .where('incident_id', 'in', some)
+            .$if(some.length > 1, (qb) => qb.orderBy('incident_id'))
+            .orderBy('last_seen', 'desc')
+            .orderBy('type')
+            .orderBy('value')
+            .$if(limit !== undefined, (qb) => qb.limit(limit!))
+            .execute(),
+        )
+      : none,
   ]);
   const byIncident = <R extends { incident_id: string | null }>(list: readonly R[]) => {
     const m = new Map<string, R[]>();
@@ -178,18 +239,40 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
   const actionsOf = byIncident(actions);
   const timelineOf = byIncident(timeline);
   const arrivalsOf = byIncident(arrivals);
+  const indicatorsOf = byIncident(indicators);
   // An incident's answers mostly share a few fetch times: format each once.
   const fetchedAt = memoIso();
   for (const row of rows) {
     out.set(row.id, {
       ...toIncident(row),
+      digest: readDigest(row.digest),
       alerts: alertsOf(row.id).flatMap(alertOf),
       enrichment: enrichOf(row.id).map((e) => toEnrichment(e, fetchedAt)),
       decisions: decisionsOf(row.id).map((d) => ({ ...parseStored<Decision>(d.doc, 'decision')!, decided_at: iso(d.created_at) })),
       actions: actionsOf(row.id).map(toAction),
       timeline: mergeByTime(arrivalsOf(row.id).map(toArrival), timelineOf(row.id).map(toTimelineEntry), TIMELINE_LIMIT),
+      ...(parts.indicators ? { indicators: indicatorsOf(row.id).map((i) => ({ type: i.type as ObservableType, value: i.value })) } : {}),
     });
   }
+}
+
+/**
+ * The alerts of each incident's digest (coveringAlertIds), each incident's in arrival order. An incident
+ * without a digest (written outside ingest) gets its oldest alerts instead.
+ */
+async function coveringAlerts<R extends { id: string; incident_id: string | null }>(
+  db: Db,
+  incidents: ReadonlyArray<Pick<IncidentTable, 'id' | 'digest'>>,
+  select: () => SelectQueryBuilder<Database, 'alerts', R>,
+  limit: number,
+): Promise<R[]> {
+  const ids = incidents.flatMap((i) => (i.digest ? coveringAlertIds(readDigest(i.digest)) : []));
+  const rows: Array<R & { seq: number | null }> = [];
+  for (const chunk of chunksOf(ids, DETAIL_CHUNK)) rows.push(...((await select().select('seq').where('id', 'in', chunk).execute()) as Array<R & { seq: number | null }>));
+  rows.sort((a, b) => (a.incident_id! < b.incident_id! ? -1 : a.incident_id! > b.incident_id! ? 1 : Number(a.seq) - Number(b.seq) || (a.id < b.id ? -1 : 1)));
+  const without = incidents.filter((i) => !i.digest).map((i) => i.id);
+  if (without.length) rows.push(...((await limitedPerIncident(db, 'alerts', without, limit, (some, l) => oldestAlerts(select(), some, l).execute())) as typeof rows));
+  return rows;
 }
 
 /** The alerts of these incidents, each incident's oldest first, at most `limit` (one incident's read). */
@@ -209,7 +292,7 @@ function oldestAlerts<O>(q: SelectQueryBuilder<Database, 'alerts', O>, incidentI
  */
 async function limitedPerIncident<R>(
   db: Db,
-  table: 'alerts' | 'timeline',
+  table: 'alerts' | 'timeline' | 'incident_observables',
   ids: string[],
   limit: number,
   read: (ids: string[], limit?: number) => Promise<R[]>,
@@ -229,15 +312,21 @@ async function limitedPerIncident<R>(
   return rows;
 }
 
-/** Alerts stored since migration 0004 keep no copy of the raw text: it is their intake record's. */
-async function fillRaw(db: Db, alerts: Array<{ raw?: string; intake_id?: string }>): Promise<void> {
-  const missing = alerts.filter((a) => a.raw === '' && a.intake_id);
-  if (missing.length === 0) return;
-  const raw = new Map<string, string>();
-  for (const chunk of chunksOf([...new Set(missing.map((a) => a.intake_id!))], DETAIL_CHUNK)) {
-    for (const r of await db.selectFrom('intake').select(['id', 'raw']).where('id', 'in', chunk).execute()) raw.set(r.id, r.raw);
+/**
+ * Alerts stored since migration 0004 keep no copy of the raw text: it is their intake record's. Sets each
+ * alert's raw text and how its record was received (raw_encoding, and raw_base64 for bytes not UTF-8).
+ */
+async function fillRaw(db: Db, alerts: Array<{ raw?: string; intake_id?: string } & Partial<RawForm>>): Promise<void> {
+  const wanted = [...new Set(alerts.flatMap((a) => (a.intake_id ? [a.intake_id] : [])))];
+  const records = new Map<string, { raw: string; raw_base64: string | null }>();
+  for (const chunk of chunksOf(wanted, DETAIL_CHUNK)) {
+    for (const r of await db.selectFrom('intake').select(['id', 'raw', 'raw_base64']).where('id', 'in', chunk).execute()) records.set(r.id, r);
   }
-  for (const a of missing) a.raw = raw.get(a.intake_id!) ?? '';
+  for (const a of alerts) {
+    const record = a.intake_id ? records.get(a.intake_id) : undefined;
+    if (a.raw === '') a.raw = record?.raw ?? '';
+    Object.assign(a, rawForm(record?.raw_base64));
+  }
 }
 
 function memoIso(): (ms: number) => string {

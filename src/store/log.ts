@@ -23,7 +23,8 @@ export interface LogRecord {
   raw: string;
 }
 
-export type NewRecord = Omit<LogRecord, 'seq'>;
+/** A record to append; `raw_base64`: its exact bytes when they are not valid UTF-8 (IntakeRecord). */
+export type NewRecord = Omit<LogRecord, 'seq'> & { raw_base64: string | null };
 
 /** The consumer that turns records into alerts, context events and quarantine entries. */
 export const INGEST_CURSOR = 'ingest';
@@ -36,7 +37,7 @@ export async function lockForAppend(tx: Tx, dialect: DialectName): Promise<void>
 
 /** Appends records (inside a transaction that took lockForAppend). */
 export async function appendRecords(tx: Tx, records: readonly NewRecord[]): Promise<void> {
-  await insertRows(tx, 'intake', ['id', 'source', 'detector', 'received_at', 'raw'], records);
+  await insertRows(tx, 'intake', ['id', 'source', 'detector', 'received_at', 'raw', 'raw_base64'], records);
 }
 
 /**
@@ -46,6 +47,17 @@ export async function appendRecords(tx: Tx, records: readonly NewRecord[]): Prom
  */
 export function rawText(table: string): RawBuilder<string> {
   return sql<string>`coalesce(nullif(${sql.ref(`${table}.raw`)}, ''), i."raw", '')`;
+}
+
+/**
+ * How a record was received, as the API shows it beside its raw text: UTF-8 text (raw is exact), or bytes
+ * that were not valid UTF-8 (raw is their decoding; raw_base64 the bytes themselves).
+ */
+export type RawForm = { raw_encoding: 'utf-8' } | { raw_encoding: 'bytes'; raw_base64: string };
+
+/** The RawForm of a record from its intake.raw_base64. */
+export function rawForm(base64: string | null | undefined): RawForm {
+  return base64 ? { raw_encoding: 'bytes', raw_base64: base64 } : { raw_encoding: 'utf-8' };
 }
 
 /** Up to `limit` records after `seq`, in log order. */

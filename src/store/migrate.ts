@@ -5,6 +5,8 @@ import * as m0001 from './migrations/0001_initial.js';
 import * as m0002 from './migrations/0002_wakeups_and_decision_latency.js';
 import * as m0003 from './migrations/0003_enrichment_revision.js';
 import * as m0004 from './migrations/0004_log_structured_pipeline.js';
+import * as m0005 from './migrations/0005_incident_digest.js';
+import * as m0006 from './migrations/0006_intake_raw_bytes.js';
 
 interface Migration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -16,6 +18,8 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['0002_wakeups_and_decision_latency', m0002],
   ['0003_enrichment_revision', m0003],
   ['0004_log_structured_pipeline', m0004],
+  ['0005_incident_digest', m0005],
+  ['0006_intake_raw_bytes', m0006],
 ];
 
 export interface MigrateOptions {

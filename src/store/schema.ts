@@ -13,6 +13,8 @@ export interface IntakeTable {
   detector: string | null;
   received_at: number;
   raw: string;
+  /** The exact bytes, base64, of a record that was not valid UTF-8 (`raw` is then their decoding); migration 0006. */
+  raw_base64: string | null;
 }
 
 export interface QuarantineTable {
@@ -107,6 +109,8 @@ export interface IncidentTable {
   decided_seq: Generated<number>;
   /** received_at of its oldest alert not yet decided; null when every alert is. */
   pending_since: number | null;
+  /** What every alert contributes to rules and score, bounded (correlate/digest.ts; migration 0005). */
+  digest: string | null;
 }
 
 /** When an incident was decided, through which record: an alert's decision time is its first mark at or after its seq. */

@@ -155,6 +155,14 @@ test('splitLines: complete lines only, CRLF, blank lines, BOM, batch limit, flus
   assert.equal(flushed.consumed, 6);
 });
 
+test('splitLines: a line that is not UTF-8 keeps its exact bytes beside its decoding', () => {
+  const latin1 = Buffer.from([0x63, 0x61, 0x66, 0xe9]); // "café" in Latin-1
+  const b = splitLines(Buffer.concat([Buffer.from('ok\n'), latin1, Buffer.from('\r\n')]), false, opts());
+  assert.deepEqual(b.records[0], { raw: 'ok' });
+  assert.equal(b.records[1]!.raw, latin1.toString('utf8'));
+  assert.deepEqual(Buffer.from(b.records[1]!.raw_base64!, 'base64'), latin1);
+});
+
 test('splitLines: over-long lines are cut on a character boundary and the rest skipped', () => {
   const long = 'a' + 'é'.repeat(200); // 401 bytes; byte 256 is inside an é
   const b = splitLines(Buffer.from(`${long}\nnext\n`), false, opts());

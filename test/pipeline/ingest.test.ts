@@ -14,6 +14,7 @@ import { recordFate } from '../../src/store/fates.js';
 import { INGEST_CURSOR, readCursor } from '../../src/store/log.js';
 import type { AlertDraft } from '../../src/model/alert.js';
 import { log } from '../../src/util/log.js';
+import { registry } from '../../src/metrics.js';
 
 // Records in these tests are AlertDrafts as JSON, so correlation is tested apart from any vendor format.
 const draftNormalizer: RecordNormalizer = {
@@ -192,6 +193,40 @@ test('ingest: a record that makes its batch fail is found by halving and quarant
     assert.deepEqual(fates.map((f) => f!.fate), ['alert', 'alert', 'alert', 'quarantined', 'alert']);
     const q = fates[3]!;
     assert.ok(q.fate === 'quarantined' && /^ingest failed: /.test(q.reason) && q.raw === 'poison', JSON.stringify(q));
+  } finally {
+    await ingest.stop();
+    await intake.close();
+    await t.cleanup();
+  }
+});
+
+test('ingest: a record whose parse overruns the parse time limit is quarantined with its raw text, counted, and not parsed again', async () => {
+  const t = await openTestStore('sqlite');
+  const intake = createIntakeWriter(t.store, { maxBacklog: 1e9 });
+  let slowParses = 0;
+  // Stands in for a parser that is not linear on some shape: it takes 60 ms on the record 'slow'.
+  const slow: RecordNormalizer = {
+    normalize(text, detector, opts) {
+      if (text !== 'slow') return draftNormalizer.normalize(text, detector, opts);
+      slowParses++;
+      const until = performance.now() + 60;
+      while (performance.now() < until);
+      return draftNormalizer.normalize(draft({ at: 0, host: { name: 'slow' } }), detector, opts);
+    },
+  };
+  const ingest = createIngest({ store: t.store, normalizer: slow, correlation: WINDOWS, owner: 'w', log, batchSize: 100, parseTimeLimitMs: 20 });
+  try {
+    const before = (await registry.getSingleMetricAsString('fido_parse_time_limit_total')).match(/source="s"} (\d+)/)?.[1] ?? '0';
+    const { ids } = await intake.accept('s', null, [{ raw: draft({ at: MIN, host: { name: 'h1' } }) }, { raw: 'slow' }, { raw: draft({ at: 2 * MIN, host: { name: 'h2' } }) }]);
+    assert.equal(await ingest.runBatch(), 3, 'one batch: the slow record did not stop the others');
+    assert.equal(await ingest.runBatch(), 0, 'and it is not parsed again');
+    assert.equal(slowParses, 1);
+    const fates = await Promise.all(ids.map((id) => recordFate(t.store.db, id)));
+    assert.deepEqual(fates.map((f) => f!.fate), ['alert', 'quarantined', 'alert']);
+    const q = fates[1]!;
+    assert.ok(q.fate === 'quarantined' && /^parse time limit: parsing took \d+ ms \(limit 20 ms\)$/.test(q.reason) && q.raw === 'slow', JSON.stringify(q));
+    const after = (await registry.getSingleMetricAsString('fido_parse_time_limit_total')).match(/source="s"} (\d+)/)?.[1];
+    assert.equal(Number(after), Number(before) + 1);
   } finally {
     await ingest.stop();
     await intake.close();

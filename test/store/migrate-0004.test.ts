@@ -51,7 +51,7 @@ const CONFIG_VERSION = 'cfg-3f9a1c';
 /** The tables as d4fd70e's schema.ts declared them (the ones migration 0004 changes, without its columns). */
 interface OldDatabase
   extends Omit<Database, 'intake' | 'alerts' | 'context_events' | 'quarantine' | 'incidents' | 'decision_marks' | 'pipeline_cursors' | 'incident_observables'> {
-  intake: Omit<IntakeTable, 'seq'>;
+  intake: Omit<IntakeTable, 'seq' | 'raw_base64'>;
   observables: { alert_id: string; type: string; value: string; role: string; time: number };
   alerts: Omit<AlertTable, 'seq' | 'duplicate_of'>;
   context_events: Omit<ContextEventTable, 'intake_id'>;
@@ -637,7 +637,18 @@ for (const dialect of DIALECTS) {
       store = await upgrade(place);
       const db = store.db;
       const applied = await sql<{ name: string }>`select name from fido_migrations order by name`.execute(db);
-      assert.equal(applied.rows.at(-1)?.name, '0004_log_structured_pipeline');
+      // This one and every later migration (0005 folds the stored alerts into incident digests).
+      for (const name of ['0004_log_structured_pipeline', '0005_incident_digest', '0006_intake_raw_bytes']) {
+        assert.ok(applied.rows.some((m) => m.name === name), name);
+      }
+
+      await t.test("migration 0005: each incident's digest covers every alert stored before, repeats left out", async () => {
+        const d = await loadIncidentDetail(db, inc1);
+        assert.ok(d?.digest);
+        assert.deepEqual(d.digest.recent, [r.beacon.id, r.cobalt.id], 'in arrival order');
+        assert.deepEqual(d.digest.rules.map((x) => [x.alert, x.alerts]).sort(), [[r.beacon.id, 1], [r.cobalt.id, 1]].sort());
+        assert.deepEqual(d.digest.detectors, ['suricata']);
+      });
 
       await t.test('every alert stored before is found, with its raw text, incident and decision time', async () => {
         for (const [record, incident, decidedAt] of [[r.beacon, inc1, s.times.D1], [r.cobalt, inc1, s.times.D2]] as const) {
@@ -732,7 +743,7 @@ for (const dialect of DIALECTS) {
         // Timeline notes other than alert arrivals (see 'the timeline shows each alert once').
         const notArrival = (rows: Array<Record<string, unknown>>) => rows.filter((x) => x.kind !== 'alert' && x.kind !== 'repeat');
         assert.deepEqual(notArrival(await rowsOf(db, 'timeline', 'id')), notArrival(s.before.timeline!));
-        const incidents = without(await rowsOf(db, 'incidents', 'id'), 'last_seq', 'decided_seq', 'pending_since');
+        const incidents = without(await rowsOf(db, 'incidents', 'id'), 'last_seq', 'decided_seq', 'pending_since', 'digest');
         assert.deepEqual(incidents, s.before.incidents);
       });
 

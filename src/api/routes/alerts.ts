@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import type { ApiContext } from '../context.js';
 import { Cursor, Doc, Limit, OptionalBody, errors } from '../schemas.js';
 import { recordFate } from '../../store/fates.js';
-import { appendRecords, lockForAppend, rawText } from '../../store/log.js';
+import { appendRecords, lockForAppend, rawForm, rawText } from '../../store/log.js';
 import { audit } from '../../store/audit.js';
 import { iso } from '../../util/time.js';
 import { ulid } from '../../util/ulid.js';
@@ -54,7 +54,7 @@ export default async function alertRoutes(app: FastifyInstance, { ctx }: { ctx: 
       let q = db
         .selectFrom('quarantine as q')
         .leftJoin('intake as i', 'i.id', 'q.intake_id')
-        .select(['q.id', 'q.source', 'q.detector', 'q.reason', 'q.created_at', rawText('q').as('raw')])
+        .select(['q.id', 'q.source', 'q.detector', 'q.reason', 'q.created_at', rawText('q').as('raw'), 'i.raw_base64'])
         .where('q.replayed_at', 'is', null)
         .orderBy('q.id', 'desc')
         .limit(limit + 1);
@@ -63,7 +63,7 @@ export default async function alertRoutes(app: FastifyInstance, { ctx }: { ctx: 
       const rows = await q.execute();
       const page = rows.slice(0, limit);
       return {
-        items: page.map((r) => ({ id: r.id, source: r.source, detector: r.detector, reason: r.reason, raw: r.raw, created_at: iso(r.created_at) })),
+        items: page.map((r) => ({ id: r.id, source: r.source, detector: r.detector, reason: r.reason, raw: r.raw, ...rawForm(r.raw_base64), created_at: iso(r.created_at) })),
         next_cursor: rows.length > limit ? page[page.length - 1]!.id : null,
       };
     },
@@ -90,12 +90,13 @@ export default async function alertRoutes(app: FastifyInstance, { ctx }: { ctx: 
         const q = await tx
           .selectFrom('quarantine as q')
           .innerJoin('intake as i', 'i.id', 'q.intake_id')
-          .select(['q.intake_id', 'i.source', 'i.detector', rawText('q').as('raw')])
+          .select(['q.intake_id', 'i.source', 'i.detector', rawText('q').as('raw'), 'i.raw_base64'])
           .where('q.intake_id', '=', id)
           .where('q.replayed_at', 'is', null)
           .executeTakeFirst();
         if (!q) return false;
-        await appendRecords(tx, [{ id: as, source: q.source, detector: detector ?? q.detector, received_at: Date.now(), raw: q.raw }]);
+        // Appended as received: the same bytes when they were not UTF-8.
+        await appendRecords(tx, [{ id: as, source: q.source, detector: detector ?? q.detector, received_at: Date.now(), raw: q.raw, raw_base64: q.raw_base64 }]);
         await tx.updateTable('quarantine').set({ replayed_at: Date.now(), replayed_as: as }).where('intake_id', '=', id).execute();
         await audit(tx, req.principal!.name, 'quarantine.replay', id, { detector: detector ?? null, as });
         return true;

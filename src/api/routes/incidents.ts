@@ -5,9 +5,11 @@ import { Type } from 'typebox';
 import type { ApiContext } from '../context.js';
 import { Cursor, Doc, Limit, errors } from '../schemas.js';
 import { INCIDENT_STATUSES, VERDICTS, type IncidentStatus, type Verdict } from '../../model/incident.js';
-import { loadIncidentDetail, toIncident, addTimeline } from '../../store/incidents.js';
+import { countAlerts, loadIncidentAlerts, loadIncidentDetail, toIncident, addTimeline } from '../../store/incidents.js';
 import { audit } from '../../store/audit.js';
 
+/** Alerts in an incident's detail; the rest are paged. */
+const DETAIL_ALERTS = 500;
 const IdParam = Type.Object({ id: Type.String({ pattern: '^[0-9A-HJKMNP-TV-Z]{26}$' }) });
 const Status = Type.Union(INCIDENT_STATUSES.map((s) => Type.Literal(s)));
 const VerdictT = Type.Union(VERDICTS.map((s) => Type.Literal(s)));
@@ -70,9 +72,35 @@ export default async function incidentRoutes(app: FastifyInstance, { ctx }: { ct
     },
     async (req, reply) => {
       const { id } = req.params as { id: string };
-      const detail = await loadIncidentDetail(db, id);
+      const detail = await loadIncidentDetail(db, id, { alertLimit: DETAIL_ALERTS });
       if (!detail) return reply.code(404).send({ error: 'not_found', message: `no incident ${id}` });
-      return detail;
+      // `alerts` holds the oldest DETAIL_ALERTS; the rest are paged through /incidents/{id}/alerts.
+      const total = detail.alerts.length < DETAIL_ALERTS ? detail.alerts.length : await countAlerts(db, id);
+      const last = detail.alerts[detail.alerts.length - 1];
+      return { ...detail, alerts_total: total, alerts_next: total > detail.alerts.length && last ? last.id : null };
+    },
+  );
+
+  app.get(
+    '/incidents/:id/alerts',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary: "Page through an incident's alerts (repeats included), oldest first",
+        params: IdParam,
+        querystring: Type.Object({ limit: Limit, cursor: Cursor }),
+        response: {
+          200: Type.Object({ items: Type.Array(Doc('Alert')), next_cursor: Type.Union([Type.String(), Type.Null()]), total: Type.Integer() }),
+          ...errors(400, 401, 403, 404),
+        },
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const { limit = 50, cursor } = req.query as { limit?: number; cursor?: string };
+      const exists = await db.selectFrom('incidents').select('id').where('id', '=', id).executeTakeFirst();
+      if (!exists) return reply.code(404).send({ error: 'not_found', message: `no incident ${id}` });
+      return loadIncidentAlerts(db, id, { limit, ...(cursor ? { after: cursor } : {}) });
     },
   );
 

@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadConfig } from '../../config/load.js';
 import { startFido } from '../../app.js';
+import { recordOfBytes, type IntakeRecord } from '../../intake/receiver.js';
 
 const BATCH = 1000;
 
@@ -39,7 +40,7 @@ export function register(program: Command): void {
       let bytes = 0;
       let records = 0;
       let skipped = 0;
-      let batch: { raw: string }[] = [];
+      let batch: IntakeRecord[] = [];
       const flush = async () => {
         if (!batch.length) return;
         // The offline writer has no backlog bound (the file is the backlog), so accept never pushes back.
@@ -49,18 +50,20 @@ export function register(program: Command): void {
         if (bar) bar.update(bytes, { records, skipped });
         else process.stderr.write(`ingest: ${records} records (${Math.round((bytes / Math.max(1, size)) * 100)}%)\n`);
       };
-      const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+      // Read as latin1, one character per byte, so each line's bytes come back exactly (recordOfBytes keeps
+      // lines that are not UTF-8 byte for byte).
+      const lines = createInterface({ input: createReadStream(path, 'latin1'), crlfDelay: Infinity });
       let n = 0;
       for await (const line of lines) {
         n++;
-        bytes += Buffer.byteLength(line) + 1;
+        bytes += line.length + 1;
         if (line.trim() === '') continue;
-        if (Buffer.byteLength(line) > limit) {
+        if (line.length > limit) {
           skipped++;
-          process.stderr.write(`line ${n}: ${Buffer.byteLength(line)} bytes is over --max-record-bytes ${limit}; skipped\n`);
+          process.stderr.write(`line ${n}: ${line.length} bytes is over --max-record-bytes ${limit}; skipped\n`);
           continue;
         }
-        batch.push({ raw: line });
+        batch.push(recordOfBytes(Buffer.from(line, 'latin1')));
         if (batch.length >= BATCH) await flush();
       }
       await flush();

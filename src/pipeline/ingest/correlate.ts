@@ -14,6 +14,7 @@ import type { Tx } from '../../store/store.js';
 import type { IncidentTable } from '../../store/schema.js';
 import type { AlertDoc } from '../../store/alert-docs.js';
 import { alertHost, alertUser, groupKeys } from '../../correlate/keys.js';
+import { foldAlert, readDigest, writeDigest, type IncidentDigest } from '../../correlate/digest.js';
 import { updateIncidents } from '../../store/incidents.js';
 import { insertRows } from '../../store/insert-rows.js';
 import { ulid } from '../../util/ulid.js';
@@ -43,7 +44,7 @@ export interface Correlated {
 
 type Incident = Selectable<IncidentTable>;
 /** What correlation reads and changes of an incident (not its score and decision documents). */
-const TRACKED = ['id', 'status', 'first_seen', 'last_seen', 'alert_count', 'severity', 'host', 'user_name', 'updated_at', 'last_seq', 'pending_since'] as const;
+const TRACKED = ['id', 'status', 'first_seen', 'last_seen', 'alert_count', 'severity', 'host', 'user_name', 'updated_at', 'last_seq', 'pending_since', 'digest'] as const;
 type Tracked = Pick<Incident, (typeof TRACKED)[number]>;
 const CHUNK = 400;
 
@@ -73,6 +74,8 @@ export async function correlateBatch(tx: Tx, alerts: readonly AlertIn[], s: Corr
   const created = new Map<string, Incident>();
   const changed = new Set<string>();
   const repeats = new Map<string, { count: number; last: number }>(); // original alert → its repeat_count, last repeat
+  const digests = new Map<string, IncidentDigest>(); // incidents whose digest new alerts changed
+  const joined: Array<{ incident: Tracked; alert: AlertIn }> = []; // new alerts placed, in time order
   const open = (id: string | null | undefined) => {
     const inc = id ? incidents.get(id) : undefined;
     return inc && inc.status !== 'closed' ? inc : undefined;
@@ -117,11 +120,20 @@ export async function correlateBatch(tx: Tx, alerts: readonly AlertIn[], s: Corr
     inc.last_seq = Math.max(inc.last_seq, a.seq);
     inc.pending_since ??= a.receivedAt;
     link(inc, a, null);
+    joined.push({ incident: inc, alert: a });
     out.touched.add(inc.id);
     for (const k of keys) keyMap.set(k, { key: k, incident_id: inc.id, last_seen: Math.max(keyMap.get(k)?.last_seen ?? 0, a.time) });
     fpMap.set(a.fingerprint, { fingerprint: a.fingerprint, alert_id: a.alert.id, incident_id: inc.id, last_seen: a.time, count: 1 });
   }
 
+  // Digests take the new alerts in arrival order (the loop above went in time order).
+  joined.sort((x, y) => x.alert.seq - y.alert.seq);
+  for (const { incident, alert } of joined) {
+    let digest = digests.get(incident.id);
+    if (!digest) digests.set(incident.id, (digest = readDigest(incident.digest)));
+    foldAlert(digest, alert.alert);
+  }
+  for (const [id, d] of digests) incidents.get(id)!.digest = writeDigest(d);
   // A new incident's row is the object correlation went on changing.
   await insertRows(tx, 'incidents', INCIDENT_COLUMNS, [...created.values()]);
   await updateIncidents(
@@ -129,7 +141,9 @@ export async function correlateBatch(tx: Tx, alerts: readonly AlertIn[], s: Corr
     [...changed].map((id) => {
       const inc = incidents.get(id)!;
       const { alert_count, severity, first_seen, last_seen, host, user_name, last_seq, pending_since } = inc;
-      return { id, alert_count, severity, first_seen, last_seen, host, user_name, last_seq, pending_since };
+      // Only new alerts change the digest: a batch of repeats leaves it as it is.
+      const digest = digests.has(id) ? { digest: inc.digest } : {};
+      return { id, alert_count, severity, first_seen, last_seen, host, user_name, last_seq, pending_since, ...digest };
     }),
     now,
   );
@@ -146,7 +160,7 @@ export async function correlateBatch(tx: Tx, alerts: readonly AlertIn[], s: Corr
 
 const INCIDENT_COLUMNS = [
   'id', 'title', 'status', 'verdict', 'first_seen', 'last_seen', 'alert_count', 'severity', 'host', 'user_name',
-  'score_total', 'score', 'decision', 'created_at', 'updated_at', 'enrich_version', 'last_seq', 'decided_seq', 'pending_since',
+  'score_total', 'score', 'decision', 'created_at', 'updated_at', 'enrich_version', 'last_seq', 'decided_seq', 'pending_since', 'digest',
 ] as const satisfies ReadonlyArray<keyof Incident>;
 
 function newIncident(a: AlertIn, now: number): Incident {
@@ -170,5 +184,6 @@ function newIncident(a: AlertIn, now: number): Incident {
     last_seq: 0,
     decided_seq: 0,
     pending_since: null,
+    digest: null,
   };
 }

@@ -22,10 +22,10 @@ import { ObservationTally, recordObservations } from '../../store/observations.j
 import { parseIp } from '../../enrich/values.js';
 import { alertHost, alertUser } from '../../correlate/keys.js';
 import type { Alert } from '../../model/alert.js';
-import { quarantined, stageProcessed } from '../../metrics.js';
+import { parseTimeLimited, quarantined, stageProcessed } from '../../metrics.js';
 import { selectInChunks } from '../../util/chunks.js';
 import type { Logger } from '../../util/log.js';
-import { parseRecords, type Parsed, type ParsedAlert, type ParsedQuarantine, type RecordNormalizer } from './parse.js';
+import { PARSE_TIME_LIMIT, parseRecords, type Parsed, type ParsedAlert, type ParsedQuarantine, type RecordNormalizer } from './parse.js';
 import { correlateBatch, type AlertIn, type CorrelateSettings } from './correlate.js';
 
 export type { CorrelateSettings } from './correlate.js';
@@ -49,6 +49,8 @@ export interface IngestDeps {
    * next: only worth it where those stages run in the same thread (default true).
    */
   rememberAlerts?: boolean;
+  /** A record whose parse takes longer is quarantined with the reason "parse time limit" (default 1 s). */
+  parseTimeLimitMs?: number;
   /** How long the cursor's lease lasts without renewal (default 60 s). */
   leaseMs?: number;
   now?: () => number;
@@ -101,7 +103,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     if (records.length === 0) return 0;
     const from = cursor;
     try {
-      const parsed = parseRecords(records, deps.normalizer, timeZones);
+      const parsed = parseRecords(records, deps.normalizer, timeZones, deps.parseTimeLimitMs);
       const stored = await store.redoable((db) => db.transaction().execute((tx) => derive(tx, from, records, parsed)));
       committed(records, parsed, stored);
       limit = batchSize;
@@ -210,7 +212,13 @@ export function createIngest(deps: IngestDeps): Ingest {
     cursor = records[records.length - 1]!.seq;
     stageProcessed.inc({ stage: 'normalize' }, records.length);
     stageProcessed.inc({ stage: 'correlate' }, parsed.alerts.length);
-    for (const q of parsed.quarantine) quarantined.inc({ source: q.record.source });
+    for (const q of parsed.quarantine) {
+      quarantined.inc({ source: q.record.source });
+      if (q.reason.startsWith(PARSE_TIME_LIMIT)) {
+        parseTimeLimited.inc({ source: q.record.source });
+        log.warn({ record: q.record.id, source: q.record.source, detector: q.detector, bytes: q.record.raw.length, reason: q.reason }, 'record set aside: parse time limit');
+      }
+    }
     // The next stages read these alerts again.
     if (deps.rememberAlerts !== false) for (const alert of stored) store.alertDocs.remember(alert.id, alert);
   }

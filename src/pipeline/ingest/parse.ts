@@ -1,6 +1,6 @@
 /**
- * Records of the intake log → canonical alerts, context events or quarantine entries. Pure: the same
- * records give the same result (ids of a record's second and later alerts come from its id), which is what
+ * Records of the intake log → canonical alerts, context events or quarantine entries. Pure but for the
+ * parse time limit: the same records give the same result (ids of a record's second and later alerts come from its id), which is what
  * lets a batch be derived again after a crash.
  */
 import type { AlertDraft, Alert } from '../../model/alert.js';
@@ -47,15 +47,34 @@ export interface Parsed {
   quarantine: ParsedQuarantine[];
 }
 
+/** Reason of a record set aside because parsing it took too long. */
+export const PARSE_TIME_LIMIT = 'parse time limit';
+/** Default of `timeLimitMs`: far above any record of a linear parser (256 KB: a few ms). */
+export const DEFAULT_PARSE_TIME_LIMIT_MS = 1000;
+
 /**
  * @param timeZones source name → IANA zone (or offset) of that source's zone-less timestamps (syslog 3164…).
+ * @param timeLimitMs a record whose parse took longer is quarantined ("parse time limit") instead of
+ *   derived: every parser is meant to be linear (test/detectors/linear-time.test.ts), and this is the last
+ *   line of defence if one is not, so that the record is set aside once, with its raw text, and is not
+ *   parsed again after every restart. (It cannot stop a parse that runs; the batch waits for it once.)
  */
-export function parseRecords(records: readonly LogRecord[], normalizer: RecordNormalizer, timeZones: ReadonlyMap<string, string>): Parsed {
+export function parseRecords(
+  records: readonly LogRecord[],
+  normalizer: RecordNormalizer,
+  timeZones: ReadonlyMap<string, string>,
+  timeLimitMs = DEFAULT_PARSE_TIME_LIMIT_MS,
+): Parsed {
   const out: Parsed = { alerts: [], context: [], quarantine: [] };
   for (const record of records) {
     const tz = timeZones.get(record.source);
+    const started = performance.now();
     const r = normalizer.normalize(record.raw, record.detector, { receivedAt: new Date(record.received_at), ...(tz ? { timeZone: tz } : {}) });
-    if ('error' in r) {
+    const took = performance.now() - started;
+    if (took > timeLimitMs) {
+      const detector = 'error' in r ? (r.detector ?? record.detector) : r.detector;
+      out.quarantine.push({ record, reason: `${PARSE_TIME_LIMIT}: parsing took ${Math.round(took)} ms (limit ${timeLimitMs} ms)`, detector });
+    } else if ('error' in r) {
       out.quarantine.push({ record, reason: r.error, detector: r.detector ?? record.detector });
     } else if (('context' in r ? r.context : r.alerts).length === 0) {
       out.quarantine.push({ record, reason: `${r.detector}: the record holds no alert and no event`, detector: r.detector });

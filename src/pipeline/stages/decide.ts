@@ -113,10 +113,12 @@ function detailParts(deps: DecideStageDeps): DetailParts {
   if (deps.guards?.length) return {};
   const vars = new Set(policyVariables(deps.policy));
   return {
-    alerts: vars.has('incident') || vars.has('alerts') || vars.has('observables'),
+    // The alerts that stand for the whole incident, and every indicator: a rule sees what any alert says.
+    alerts: vars.has('incident') || vars.has('alerts') || vars.has('observables') ? 'covering' : false,
     raw: false,
     enrichment: vars.has('enrichment'),
     history: false,
+    indicators: vars.has('observables'),
   };
 }
 

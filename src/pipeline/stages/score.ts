@@ -38,9 +38,9 @@ export type StoredScore = Score & { profile_version: string };
 
 export function createScoreStage(deps: ScoreStageDeps): Stage<IncidentScore[]> {
   const now = deps.now ?? Date.now;
-  // Scoring reads the incident, its alerts and the enrichment rows its engine looks at (most rows found
+  // Scoring reads the incident, the alerts that stand for all of them (its digest's) and the enrichment rows its engine looks at (most rows found
   // nothing, and the default engine ignores those); not the raw records or the history.
-  const parts: DetailParts = { alerts: true, raw: false, enrichment: readsUnfoundAnswers(deps.profile) ? true : 'found', history: false };
+  const parts: DetailParts = { alerts: 'covering', raw: false, enrichment: readsUnfoundAnswers(deps.profile) ? true : 'found', history: false };
   return {
     name: 'score',
     next: ['decide'],
