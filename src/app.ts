@@ -26,6 +26,7 @@ import { resolveHttpLimits } from './api/limits.js';
 import { DEFAULT_FAILED_AUTH_LIMIT } from './api/auth-limit.js';
 import type { SourceConfig } from './config/schema.js';
 import { log, type Logger } from './util/log.js';
+import { DEFAULT_PARSE_TIME_LIMIT_MS, type ParseWatch } from './pipeline/ingest/parse.js';
 
 export const PROCESS_ROLES = ['all', 'api', 'intake', 'worker', 'actions'] as const;
 export type ProcessRole = (typeof PROCESS_ROLES)[number];
@@ -50,6 +51,8 @@ export interface FidoOptions {
   pipelineThread?: boolean;
   /** Runs exactly these parts, whatever FIDO_ROLE says (the pipeline threads of `fido start`). */
   parts?: ReadonlyArray<Part>;
+  /** The ingest thread's side of its supervisor (thread/pipeline.ts): the parse watch, and what to set aside. */
+  parseSupervision?: { watch: ParseWatch; setAside: ReadonlyMap<number, string> };
   /**
    * Warm the pipeline on made-up alerts before it takes work (pipeline/warm-up.ts), unless the config says
    * `pipeline.warm_up: false`. `fido start` does; tests that drive the pipeline need not.
@@ -111,6 +114,9 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
   const normalizer = createNormalizer(detectors);
   const timeZones = new Map((config.sources ?? []).flatMap((s) => (s.time_zone ? [[s.name, s.time_zone] as const] : [])));
 
+  const parseTimeLimitMs = config.pipeline?.parse_time_limit
+    ? parseDuration(config.pipeline.parse_time_limit, 'pipeline.parse_time_limit')
+    : DEFAULT_PARSE_TIME_LIMIT_MS;
   const stages: Stage<unknown>[] = [];
   let ingest: Ingest | undefined;
   let workers: WorkerStages | null = null;
@@ -126,7 +132,8 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
       owner,
       log: logger,
       rememberAlerts: runs('worker', 'incidents'),
-      ...(config.pipeline?.parse_time_limit ? { parseTimeLimitMs: parseDuration(config.pipeline.parse_time_limit, 'pipeline.parse_time_limit') } : {}),
+      parseTimeLimitMs,
+      ...(opts.parseSupervision ? { parseWatch: opts.parseSupervision.watch, setAside: opts.parseSupervision.setAside } : {}),
       correlation: {
         dedupWindowMs: parseDuration(config.correlation?.dedup_window ?? '10m', 'correlation.dedup_window'),
         groupWindowMs: parseDuration(config.correlation?.group_window ?? '2h', 'correlation.group_window'),
@@ -140,10 +147,12 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
   // Two pipeline threads, so that the pipeline has both cores once intake is idle: ingest (parsing and
   // correlation) in one, the incident stages (enrich, score, decide) and the action executor in the other.
   // Each has its own store connection; a commit in one wakes the other through the store (watchCommits).
+  // The ingest thread is supervised: a parse that overruns twice the parse time limit is stopped (the thread
+  // is replaced and the record set aside), since it cannot be stopped from inside the thread.
   const threadData = { configFile: opts.loaded.file, env: { ...env }, warmUp: opts.warmUp ?? false };
   const threads = threaded
     ? await Promise.all([
-        startPipelineThread({ ...threadData, parts: ['ingest'] }, logger),
+        startPipelineThread({ ...threadData, parts: ['ingest'] }, logger, { parseTimeLimitMs }),
         startPipelineThread({ ...threadData, parts: ['incidents', 'actions'] }, logger),
       ])
     : [];

@@ -21,7 +21,13 @@ const pushMetrics = () =>
 try {
   const loaded = await loadConfig(data.configFile, data.env);
   // Metrics are pushed only from here on: the warm-up inside startFido counts and then resets them.
-  const fido = await startFido({ loaded, env: data.env, parts: data.parts, warmUp: data.warmUp });
+  const fido = await startFido({
+    loaded,
+    env: data.env,
+    parts: data.parts,
+    warmUp: data.warmUp,
+    ...(data.parseWatch ? { parseSupervision: { watch: new Float64Array(data.parseWatch), setAside: new Map(data.setAside ?? []) } } : {}),
+  });
   // On a timer, not on request: the main thread serves /metrics from the last snapshot, even while a long
   // synchronous batch keeps this thread's event loop busy.
   const timer = setInterval(() => void pushMetrics(), METRICS_PUSH_MS);

@@ -10,6 +10,10 @@ export interface PipelineThreadData {
   warmUp: boolean;
   /** What this thread runs (FidoOptions.parts). */
   parts: Part[];
+  /** The ingest thread's parse watch (FidoOptions.parseWatch), shared with its supervisor. */
+  parseWatch?: SharedArrayBuffer;
+  /** Records (seq, reason) the supervisor stopped a parse of: ingest sets them aside unparsed. */
+  setAside?: Array<[number, string]>;
 }
 
 export type ToPipelineThread =

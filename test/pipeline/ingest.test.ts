@@ -233,3 +233,29 @@ test('ingest: a record whose parse overruns the parse time limit is quarantined 
     await t.cleanup();
   }
 });
+
+test('ingest: a record its supervisor set aside is quarantined without being parsed, and the rest are derived', async () => {
+  const t = await openTestStore('sqlite');
+  const intake = createIntakeWriter(t.store, { maxBacklog: 1e9 });
+  const never: RecordNormalizer = {
+    normalize(text, detector, opts) {
+      if (text === 'hang') throw new Error('the record set aside was parsed');
+      return draftNormalizer.normalize(text, detector, opts);
+    },
+  };
+  try {
+    const { ids } = await intake.accept('s', null, [{ raw: draft({ at: MIN, host: { name: 'h1' } }) }, { raw: 'hang' }, { raw: draft({ at: 2 * MIN, host: { name: 'h2' } }) }]);
+    const seqs = await t.store.db.selectFrom('intake').select(['id', 'seq']).where('id', 'in', ids).execute();
+    const hang = Number(seqs.find((r) => r.id === ids[1])!.seq);
+    const reason = 'parse time limit: parsing went on for more than 2000 ms and was stopped';
+    const ingest = createIngest({ store: t.store, normalizer: never, correlation: WINDOWS, owner: 'w', log, setAside: new Map([[hang, reason]]) });
+    assert.equal(await ingest.runBatch(), 3);
+    await ingest.stop();
+    const fates = await Promise.all(ids.map((id) => recordFate(t.store.db, id)));
+    assert.deepEqual(fates.map((f) => f!.fate), ['alert', 'quarantined', 'alert']);
+    assert.ok(fates[1]!.fate === 'quarantined' && fates[1]!.reason === reason && fates[1]!.raw === 'hang', JSON.stringify(fates[1]));
+  } finally {
+    await intake.close();
+    await t.cleanup();
+  }
+});

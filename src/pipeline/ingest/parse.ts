@@ -53,24 +53,47 @@ export const PARSE_TIME_LIMIT = 'parse time limit';
 export const DEFAULT_PARSE_TIME_LIMIT_MS = 1000;
 
 /**
- * @param timeZones source name → IANA zone (or offset) of that source's zone-less timestamps (syslog 3164…).
- * @param timeLimitMs a record whose parse took longer is quarantined ("parse time limit") instead of
- *   derived: every parser is meant to be linear (test/detectors/linear-time.test.ts), and this is the last
- *   line of defence if one is not, so that the record is set aside once, with its raw text, and is not
- *   parsed again after every restart. (It cannot stop a parse that runs; the batch waits for it once.)
+ * What the thread that parses shows its supervisor (thread/pipeline.ts): the seq of the record it is parsing
+ * (0: none) and since when (Date.now()), in a Float64Array over shared memory.
  */
-export function parseRecords(
-  records: readonly LogRecord[],
-  normalizer: RecordNormalizer,
-  timeZones: ReadonlyMap<string, string>,
-  timeLimitMs = DEFAULT_PARSE_TIME_LIMIT_MS,
-): Parsed {
+export type ParseWatch = Float64Array;
+export const newParseWatch = (): ParseWatch => new Float64Array(new SharedArrayBuffer(2 * Float64Array.BYTES_PER_ELEMENT));
+
+export interface ParseOptions {
+  /**
+   * A record whose parse took longer is quarantined ("parse time limit") instead of derived: every parser
+   * is meant to be linear (test/detectors/linear-time.test.ts), and this is the last line of defence if one
+   * is not, so that the record is set aside once, with its raw text, and not parsed again after a restart.
+   */
+  timeLimitMs?: number;
+  /** Set while each record is parsed, for a supervisor that can stop a parse that does not end. */
+  watch?: ParseWatch;
+  /** Records not to parse (seq → reason): a supervisor stopped their parse. They are quarantined. */
+  setAside?: ReadonlyMap<number, string>;
+}
+
+/**
+ * @param timeZones source name → IANA zone (or offset) of that source's zone-less timestamps (syslog 3164…).
+ */
+export function parseRecords(records: readonly LogRecord[], normalizer: RecordNormalizer, timeZones: ReadonlyMap<string, string>, opts: ParseOptions = {}): Parsed {
   const out: Parsed = { alerts: [], context: [], quarantine: [] };
+  const timeLimitMs = opts.timeLimitMs ?? DEFAULT_PARSE_TIME_LIMIT_MS;
+  const { watch, setAside } = opts;
   for (const record of records) {
+    const stopped = setAside?.get(record.seq);
+    if (stopped !== undefined) {
+      out.quarantine.push({ record, reason: stopped, detector: record.detector });
+      continue;
+    }
     const tz = timeZones.get(record.source);
+    if (watch) {
+      watch[1] = Date.now();
+      watch[0] = record.seq;
+    }
     const started = performance.now();
     const r = normalizer.normalize(record.raw, record.detector, { receivedAt: new Date(record.received_at), ...(tz ? { timeZone: tz } : {}) });
     const took = performance.now() - started;
+    if (watch) watch[0] = 0;
     if (took > timeLimitMs) {
       const detector = 'error' in r ? (r.detector ?? record.detector) : r.detector;
       out.quarantine.push({ record, reason: `${PARSE_TIME_LIMIT}: parsing took ${Math.round(took)} ms (limit ${timeLimitMs} ms)`, detector });

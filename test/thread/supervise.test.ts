@@ -1,0 +1,34 @@
+/**
+ * The ingest thread's supervisor (thread/pipeline.ts): a parse that does not end is stopped by replacing the
+ * thread, the record is set aside for the new thread (which quarantines it unparsed: test/pipeline/ingest),
+ * the process goes on, and the replaced thread's counts stay in /metrics (no counter reset). The thread is a
+ * real worker speaking the real protocol that spins forever on one record (test/support/stuck-parse-entry.mjs).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startPipelineThread } from '../../src/thread/pipeline.js';
+import { metricsText } from '../../src/metrics.js';
+import { log } from '../../src/util/log.js';
+
+test('a parse that never ends is stopped: the thread is replaced, the record set aside, the counts kept', async () => {
+  const entry = new URL('../support/stuck-parse-entry.mjs', import.meta.url);
+  const thread = await startPipelineThread({ configFile: '', env: {}, warmUp: false, parts: ['ingest'] }, log, { parseTimeLimitMs: 50, entry });
+  try {
+    await waitFor(async () => /fido_test_parsed_total 5\b/.test(await metricsText()), 'the first thread pushed its count');
+    thread.pipeline.wake(); // the first thread gets stuck on record 7
+    await waitFor(async () => /fido_test_set_aside\{reason="parse time limit: parsing went on for more than \d+ ms and was stopped"\} 1/.test(await metricsText()), 'a new thread took over with record 7 set aside');
+    const text = await metricsText();
+    assert.match(text, /fido_test_parsed_total 7\b/, "the replaced thread's count (5) and the new one's (2) are both served");
+    assert.equal(process.exitCode ?? 0, 0, 'the process goes on');
+  } finally {
+    await thread.stop();
+  }
+});
+
+async function waitFor(cond: () => Promise<boolean>, what: string, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
