@@ -65,7 +65,7 @@ import { findLeefStart, parseLeef, parseLeefAttributes } from './lib/leef.js';
 import { canonicalIp, hostOfUrl, makeObservable, normalizeHash } from './lib/observables.js';
 import { defined } from './lib/record.js';
 import { UNKNOWN_SEVERITY } from './lib/severity.js';
-import { excerpt, trimEndChars } from './lib/text.js';
+import { BREAK_IN_LINE, excerpt, trimEndChars } from './lib/text.js';
 import { parseTimestamp, parseZone, tryParseTimestamp } from './lib/time.js';
 import { compact, isObject, own, type JsonObject } from './lib/values.js';
 import { looksLikeXml, parseXml, xmlToJson } from './lib/xml-lite.js';
@@ -416,7 +416,6 @@ function textNotificationToJson(text: string): JsonObject {
   return root;
 }
 
-const LINE_BREAK = /[\r\u2028\u2029]/;
 const KEY = /^[A-Za-z][\w.\-]{0,63}$/;
 const SPACED_KEY = /^[A-Za-z][\w.\- ]{0,63}$/;
 
@@ -434,7 +433,7 @@ function notificationLine(line: string): { indent: number; key: string; rest: st
   let end = body.trimEnd();
   if (end.endsWith(':')) end = end.slice(0, -1).trimEnd();
   const open = end.indexOf('(');
-  if (open > 0 && end.endsWith(')') && !LINE_BREAK.test(end.slice(open))) {
+  if (open > 0 && end.endsWith(')') && !BREAK_IN_LINE.test(end.slice(open))) {
     // Before the parenthesis: the key (no spaces in it) and white space.
     const key = end.slice(0, open).trimEnd();
     if (KEY.test(key)) return { indent, key, rest: end.slice(open) };
@@ -446,7 +445,7 @@ function notificationLine(line: string): { indent: number; key: string; rest: st
   if (!SPACED_KEY.test(key)) return undefined;
   let rest = body.slice(colon + 1);
   if (/^\s/.test(rest)) rest = rest.slice(1);
-  if (LINE_BREAK.test(rest)) return undefined;
+  if (BREAK_IN_LINE.test(rest)) return undefined;
   return { indent, key, rest };
 }
 

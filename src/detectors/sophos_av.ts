@@ -46,7 +46,7 @@ import { LooseFields, baseName } from './lib/fieldmap.js';
 import { hostOfUrl, makeObservable, normalizeDomain, normalizeUrl } from './lib/observables.js';
 import { defined } from './lib/record.js';
 import { parseSyslog } from './lib/syslog.js';
-import { excerpt, trimEndChars } from './lib/text.js';
+import { excerpt, LINE_BREAKS, trimEndChars } from './lib/text.js';
 import { parseTimestamp, tryParseTimestamp } from './lib/time.js';
 import { compact, isObject } from './lib/values.js';
 
@@ -54,7 +54,6 @@ const SCALE = 'sophos threat type/action (computed; Sophos writes no severity)';
 
 // Keys that open a Log Writer record; at least two of them (or one threat key) must be present.
 const KNOWN_KEYS = ['InsertedAt', 'EventID', 'EventTime', 'ActionTaken', 'UserName', 'Status', 'ThreatType', 'ThreatName', 'FullFilePath', 'ScanType', 'ComputerName', 'ComputerDomain', 'ComputerIPAddress', 'EventType', 'Action', 'ReportingName', 'SubType', 'Name'];
-const FIRST_KEY = new RegExp(`(?:^|[\\s:;>"])(${KNOWN_KEYS.join('|')})\\s?=`);
 
 // SAV local log messages, with named groups: type, name, and the file quoted (qfile) or bare (file).
 interface SavMatch {
@@ -105,9 +104,9 @@ const sophosAv: Detector = {
   parse(record: RawRecord): ParseOutcome {
     if (isObject(record.json) || Array.isArray(record.json)) throw new ParseError('Sophos anti-virus records are text lines, not JSON');
     const text = trimEndChars(record.text, '\r\n');
-    const start = FIRST_KEY.exec(text);
-    if (start && logWriterKeys(text).count >= 2) {
-      const at = start.index + start[0].indexOf(start[1]!);
+    const kv = logWriterKeys(text);
+    if (kv.first && kv.count >= 2) {
+      const at = kv.first.index! + kv.first[0].indexOf(kv.first[1]!);
       return fromLogWriter(text.slice(0, at), parseFields(text.slice(at)));
     }
     for (const match of SAV_PATTERNS) {
@@ -122,13 +121,16 @@ export default sophosAv;
 // One pattern for every key, built from constants only so that the ReDoS test can fold and check it.
 const ANY_KEY = new RegExp(`(?:^|[\\s:;>"])(${KNOWN_KEYS.join('|')})\\s?=`, 'g');
 
-function logWriterKeys(text: string): { count: number; threat: boolean; event: boolean } {
+/** The Log Writer keys of a text: how many distinct, which kinds, and the first (where the fields start). */
+function logWriterKeys(text: string): { count: number; threat: boolean; event: boolean; first: RegExpMatchArray | undefined } {
   const seen = new Set<string>();
+  let first: RegExpMatchArray | undefined;
   for (const m of text.matchAll(ANY_KEY)) {
+    first ??= m;
     seen.add(m[1]!);
     if (seen.size === KNOWN_KEYS.length) break;
   }
-  return { count: seen.size, threat: seen.has('ThreatName') || seen.has('ThreatType'), event: seen.has('EventType') };
+  return { count: seen.size, threat: seen.has('ThreatName') || seen.has('ThreatType'), event: seen.has('EventType'), first };
 }
 
 /**
@@ -314,7 +316,7 @@ function siteOf(site: string | undefined): { url?: string; domain?: string } {
 
 /** "host:port/path" → "host": what /[:/].*$/ removed (from the first ":" or "/" of the last line), in one pass. */
 function beforePortOrPath(site: string): string {
-  const lastLine = Math.max(site.lastIndexOf('\n'), site.lastIndexOf('\r'), site.lastIndexOf('\u2028'), site.lastIndexOf('\u2029')) + 1;
+  const lastLine = Math.max(...[...LINE_BREAKS].map((c) => site.lastIndexOf(c))) + 1;
   const tail = site.slice(lastLine);
   const cut = tail.search(/[:/]/);
   return cut < 0 ? site : site.slice(0, lastLine + cut);

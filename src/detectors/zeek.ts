@@ -40,7 +40,7 @@ import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type R
 import { receivedTime } from './lib/context.js';
 import { canonicalIp, makeObservable, normalizeDomain, normalizeHash, normalizeUrl } from './lib/observables.js';
 import { defined } from './lib/record.js';
-import { excerpt, trimEndChars } from './lib/text.js';
+import { BREAK_IN_LINE, excerpt, trimEndChars } from './lib/text.js';
 import { tryParseTimestamp } from './lib/time.js';
 import { compact, isObject, own, type JsonObject } from './lib/values.js';
 
@@ -236,7 +236,7 @@ function headerEvent(text: string): ContextEvent {
   for (const line of text.split(/\r?\n/).slice(0, 64)) {
     // A line with a stray line break is no directive. Checked first, so that the match cannot fail at its end
     // and backtrack through the name (quadratic).
-    const m = /[\r\u2028\u2029]/.test(line) ? null : /^#([a-z_]+)[ \t]?(.*)$/s.exec(line);
+    const m = BREAK_IN_LINE.test(line) ? null : /^#([a-z_]+)[ \t]?(.*)$/s.exec(line);
     if (m && !(m[1]! in directives)) directives[m[1]!] = m[2]!.replace(/\t/g, ' ').slice(0, 4096);
   }
   return { kind: 'zeek_log_header', time: receivedTime(), data: { directives, note: 'Zeek TSV header line: no event' }, observables: [] };

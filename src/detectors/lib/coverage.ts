@@ -10,6 +10,7 @@
  */
 import type { AlertDraft } from '../../model/alert.js';
 import type { NormalizeResult } from './registry.js';
+import { LINE_BREAKS } from './text.js';
 
 export const COVERAGE_FIELDS = [
   'time', 'title', 'rule.id', 'rule.name', 'severity', 'action', 'src.ip', 'dst.ip', 'src.port', 'dst.port',
@@ -98,7 +99,6 @@ export function maskQuoted(s: string): string {
   return out + s.slice(i);
 }
 
-const LINE_BREAKS = '\n\r\u2028\u2029';
 
 /** Masks what differs between records so that reasons of one kind group together. */
 export function reasonKey(reason: string): string {

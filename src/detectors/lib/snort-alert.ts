@@ -97,6 +97,14 @@ export function parseSnortAlertBody(text: string): SnortAlertBody | undefined {
 // /\{([A-Za-z0-9_-]{1,16})\}\s*([^\s>]{1,80}?)\s*->\s*(\S{1,80})/ on runs of blanks or of "{x}".
 
 const SPACE = /\s/;
+/** From `end`: white space up to the next bracketed field or the end of the line. */
+const BLANK_TO_FIELD = /\s*(?:[[{]|$)/y;
+
+/** The first index at or after `i` that is not white space. */
+function skipSpace(s: string, i: number): number {
+  while (i < s.length && SPACE.test(s[i]!)) i++;
+  return i;
+}
 
 /**
  * "[Classification: …]", "[Priority: n]"…: the name, white space, an optional ":", white space, then at most
@@ -109,9 +117,9 @@ function bracketFields(rest: string): Array<{ key: string; value: string }> {
   let close = -1;
   for (let m = names.exec(rest); m && out.length < 64; m = names.exec(rest)) {
     let i = m.index + m[0].length;
-    while (i < rest.length && SPACE.test(rest[i]!)) i++;
+    i = skipSpace(rest, i);
     if (rest[i] === ':') i++;
-    while (i < rest.length && SPACE.test(rest[i]!)) i++;
+    i = skipSpace(rest, i);
     if (close < i) close = rest.indexOf(']', i);
     if (close < 0) break;
     if (close - i > 512) continue;
@@ -150,9 +158,8 @@ function deviceAndTime(rest: string): { device: string; at?: string } | undefine
       const textEnd = Math.max(blankFrom.at, start);
       if (stop > start && Math.max(textEnd - start, 1) <= 64) return { device: m[1]!, at: rest.slice(start, textEnd).trim() };
     }
-    const blank = /\s*(?:[[{]|$)/y;
-    blank.lastIndex = end;
-    if (blank.test(rest)) return { device: m[1]! };
+    BLANK_TO_FIELD.lastIndex = end;
+    if (BLANK_TO_FIELD.test(rest)) return { device: m[1]! };
     from.lastIndex = m.index + 1;
   }
   return undefined;
@@ -167,13 +174,12 @@ function findFlow(rest: string): { proto: string; src: string; dst: string } | u
   const braces = /\{([A-Za-z0-9_-]{1,16})\}/g;
   for (let m = braces.exec(rest); m; m = braces.exec(rest)) {
     let i = m.index + m[0].length;
-    while (i < rest.length && SPACE.test(rest[i]!)) i++;
+    i = skipSpace(rest, i);
     const srcStart = i;
     let arrow = -1;
     while (i < rest.length && i - srcStart < 80 && !SPACE.test(rest[i]!) && rest[i] !== '>') {
       i++;
-      let j = i;
-      while (j < rest.length && SPACE.test(rest[j]!)) j++;
+      const j = skipSpace(rest, i);
       if (rest.startsWith('->', j)) {
         arrow = j;
         break;
@@ -181,8 +187,7 @@ function findFlow(rest: string): { proto: string; src: string; dst: string } | u
       if (j > i) break; // white space, but no arrow after it: the source cannot go on
     }
     if (arrow < 0) continue;
-    let k = arrow + 2;
-    while (k < rest.length && SPACE.test(rest[k]!)) k++;
+    const k = skipSpace(rest, arrow + 2);
     let end = k;
     while (end < rest.length && end - k < 80 && !SPACE.test(rest[end]!)) end++;
     if (end > k) return { proto: m[1]!, src: rest.slice(srcStart, i), dst: rest.slice(k, end) };

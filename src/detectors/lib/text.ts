@@ -65,6 +65,11 @@ export function trimEndWhile(s: string, drop: (c: string) => boolean): string {
   return end === s.length ? s : s.slice(0, end);
 }
 
+/** The characters that end a line for JavaScript (`^`, `$` and `.` without the `s` flag). */
+export const LINE_BREAKS = '\n\r\u2028\u2029';
+/** A line terminator left inside a line split at "\n" (a line of such text is not one line). */
+export const BREAK_IN_LINE = /[\r\u2028\u2029]/;
+
 /** `s` without trailing characters that occur in `chars` (e.g. trimEndChars(line, '\r\n')). */
 export function trimEndChars(s: string, chars: string): string {
   return trimEndWhile(s, (c) => chars.includes(c));

@@ -28,7 +28,7 @@ import { parseDuration } from '../../config/duration.js';
 import { VERDICTS, type Verdict } from '../../model/incident.js';
 import { providerSettingsSchema } from '../layer.js';
 import { normalizeValue } from '../values.js';
-import { iso, isoOrNull } from '../../util/time.js';
+import { iso } from '../../util/time.js';
 import { chunksOf } from '../../util/chunks.js';
 
 const Schema = Type.Object(
@@ -79,7 +79,7 @@ export interface HistoryData {
   truncated: boolean;
 }
 
-/** One incident's alerts that carried a subject (incident_observables rows, summed over the subject's spellings). */
+/** One incident's alerts that carried a subject (incident_observables rows; the subject's spellings counted once: addHit). */
 interface IncidentHit {
   incident_id: string;
   alerts: number;
