@@ -132,8 +132,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
       owner,
       log: logger,
       rememberAlerts: runs('worker', 'incidents'),
-      parseTimeLimitMs,
-      ...(opts.parseSupervision ? { parseWatch: opts.parseSupervision.watch, setAside: opts.parseSupervision.setAside } : {}),
+      parse: { timeLimitMs: parseTimeLimitMs, ...opts.parseSupervision },
       correlation: {
         dedupWindowMs: parseDuration(config.correlation?.dedup_window ?? '10m', 'correlation.dedup_window'),
         groupWindowMs: parseDuration(config.correlation?.group_window ?? '2h', 'correlation.group_window'),

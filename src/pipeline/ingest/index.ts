@@ -25,7 +25,7 @@ import type { Alert } from '../../model/alert.js';
 import { parseTimeLimited, quarantined, stageProcessed } from '../../metrics.js';
 import { selectInChunks } from '../../util/chunks.js';
 import type { Logger } from '../../util/log.js';
-import { PARSE_TIME_LIMIT, parseRecords, type ParseWatch, type Parsed, type ParsedAlert, type ParsedQuarantine, type RecordNormalizer } from './parse.js';
+import { PARSE_TIME_LIMIT, parseRecords, type ParseOptions, type Parsed, type ParsedAlert, type ParsedQuarantine, type RecordNormalizer } from './parse.js';
 import { correlateBatch, type AlertIn, type CorrelateSettings } from './correlate.js';
 
 export type { CorrelateSettings } from './correlate.js';
@@ -49,11 +49,8 @@ export interface IngestDeps {
    * next: only worth it where those stages run in the same thread (default true).
    */
   rememberAlerts?: boolean;
-  /** A record whose parse takes longer is quarantined with the reason "parse time limit" (default 1 s). */
-  parseTimeLimitMs?: number;
-  /** See ParseOptions: shown to a supervisor that can stop a parse, and what it stopped. */
-  parseWatch?: ParseWatch;
-  setAside?: ReadonlyMap<number, string>;
+  /** The parse time limit, and a supervisor's watch and what it set aside (ParseOptions). */
+  parse?: ParseOptions;
   /** How long the cursor's lease lasts without renewal (default 60 s). */
   leaseMs?: number;
   now?: () => number;
@@ -106,11 +103,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     if (records.length === 0) return 0;
     const from = cursor;
     try {
-      const parsed = parseRecords(records, deps.normalizer, timeZones, {
-        ...(deps.parseTimeLimitMs !== undefined ? { timeLimitMs: deps.parseTimeLimitMs } : {}),
-        ...(deps.parseWatch ? { watch: deps.parseWatch } : {}),
-        ...(deps.setAside ? { setAside: deps.setAside } : {}),
-      });
+      const parsed = parseRecords(records, deps.normalizer, timeZones, deps.parse);
       const stored = await store.redoable((db) => db.transaction().execute((tx) => derive(tx, from, records, parsed)));
       committed(records, parsed, stored);
       limit = batchSize;
