@@ -4,6 +4,7 @@
  * share any key.
  */
 import type { AlertDraft } from '../model/alert.js';
+import { parseIp } from '../enrich/values.js';
 
 const MAX_KEYS = 48;
 const INDICATOR_TYPES = new Set(['ip', 'domain', 'url', 'md5', 'sha1', 'sha256', 'email']);
@@ -12,6 +13,17 @@ const LOCAL_ROLES = new Set(['src', 'host', 'user']);
 /** The alert's host as its row and its incident store it: its name in lower case, else its address. */
 export function alertHost(a: AlertDraft): string | null {
   return a.host?.name?.toLowerCase() ?? a.host?.ip ?? null;
+}
+
+/**
+ * A row's host and user columns (an alert's or an incident's) as indicators: a host column holding an
+ * address is an `ip`. Ingest counts them among the incident's indicators; enrich asks about them first.
+ */
+export function columnIndicators(row: { host: string | null; user_name: string | null }): Array<['ip' | 'host' | 'user', string]> {
+  const out: Array<['ip' | 'host' | 'user', string]> = [];
+  if (row.host) out.push([parseIp(row.host) ? 'ip' : 'host', row.host]);
+  if (row.user_name) out.push(['user', row.user_name]);
+  return out;
 }
 
 /** The alert's user as its row and its incident store it: the name in lower case. */

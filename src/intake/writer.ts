@@ -5,7 +5,7 @@
  * store's full durability: the log is the truth everything else is derived from.
  */
 import type { Store } from '../store/store.js';
-import { appendRecords, INGEST_CURSOR, lockForAppend, logBacklog } from '../store/log.js';
+import { appendRecords, INGEST_CURSOR, lockForAppend, logBacklogRecords } from '../store/log.js';
 import { ulid } from '../util/ulid.js';
 import { intakeAlerts, intakeCommitFailedRecords, intakeCommitFailures } from '../metrics.js';
 import { errorContext, log } from '../util/log.js';
@@ -47,7 +47,7 @@ export function createIntakeWriter(store: Store, options: IntakeWriterOptions): 
 
   let refreshFailing = false;
   const refresh = async () => {
-    counted = (await logBacklog(store.db, INGEST_CURSOR)).records;
+    counted = await logBacklogRecords(store.db, INGEST_CURSOR);
     sinceCount = 0;
     refreshFailing = false;
   };

@@ -5,8 +5,8 @@
  */
 import { sql } from 'kysely';
 import type { Db } from './store.js';
-import type { Alert } from '../model/alert.js';
 import { INGEST_CURSOR, rawForm, rawText, readCursor, type RawForm } from './log.js';
+import { toAlert } from './incidents.js';
 import { parseStored } from '../util/json.js';
 import { iso } from '../util/time.js';
 
@@ -17,7 +17,7 @@ export type RecordFate =
   | ({ fate: 'quarantined'; id: string; source: string; detector: string | null; reason: string; raw: string; replayed_as: string | null } & RawForm)
   | { fate: 'pending'; id: string; source: string; received_at: string; records_ahead: number };
 
-export type StoredAlert = Alert & { repeat_count: number; incident_id: string | null } & RawForm;
+export type StoredAlert = ReturnType<typeof toAlert>;
 
 /** The fate of the record (or of one alert of it) with this id; null when no such id was ever accepted. */
 export async function recordFate(db: Db, id: string): Promise<RecordFate | null> {
@@ -80,9 +80,8 @@ async function alertById(db: Db, id: string): Promise<AlertRowFound | null> {
   // An alert's id, or the id of the record it came from (its first alert).
   const row = (await select().where('a.id', '=', id).executeTakeFirst()) ?? (await select().where('a.intake_id', '=', id).orderBy('a.id').executeTakeFirst());
   if (!row) return null;
-  const doc = parseStored<Alert>(row.doc, 'alert')!;
   return {
-    alert: { ...doc, raw: row.raw, ...rawForm(row.raw_base64), repeat_count: row.repeat_count, incident_id: row.incident_id },
+    alert: toAlert(row),
     duplicate_of: row.duplicate_of,
     seq: row.seq === null ? null : Number(row.seq),
     incident_id: row.incident_id,

@@ -16,7 +16,7 @@ import { parseStored } from '../util/json.js';
 import { updateRows, type RowUpdate } from './update-rows.js';
 import type { AlertDocs } from './alert-docs.js';
 import { chunksOf } from '../util/chunks.js';
-import { coveringAlertIds, readDigest } from '../correlate/digest.js';
+import { coveringAlertIds, emptyDigest, readDigest, type IncidentDigest } from '../correlate/digest.js';
 import { rawForm, type RawForm } from './log.js';
 
 export function toIncident(row: Selectable<IncidentTable>): Incident {
@@ -35,12 +35,12 @@ export function toIncident(row: Selectable<IncidentTable>): Incident {
   };
 }
 
+/** An alert row as the API shows it; with its record's `raw_base64` read (null or not), how it was received too. */
 export function toAlert(
-  row: Pick<AlertTable, 'doc' | 'raw' | 'repeat_count' | 'incident_id'> & Partial<RawForm>,
+  row: Pick<AlertTable, 'doc' | 'raw' | 'repeat_count' | 'incident_id'> & { raw_base64?: string | null },
 ): Alert & { repeat_count: number; incident_id: string | null } & Partial<RawForm> {
   const doc = parseStored<Alert>(row.doc, 'alert')!;
-  const form = row.raw_encoding === undefined ? {} : row.raw_encoding === 'bytes' ? { raw_encoding: row.raw_encoding, raw_base64: row.raw_base64 } : { raw_encoding: row.raw_encoding };
-  return { ...doc, raw: row.raw, ...form, repeat_count: row.repeat_count, incident_id: row.incident_id };
+  return { ...doc, raw: row.raw, ...(row.raw_base64 === undefined ? {} : rawForm(row.raw_base64)), repeat_count: row.repeat_count, incident_id: row.incident_id };
 }
 
 export function toAction(row: ActionTable): ActionRecord {
@@ -154,6 +154,8 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
   const rows = await db.selectFrom('incidents').selectAll().where('id', 'in', chunk).execute();
   if (rows.length === 0) return;
   const ids = rows.map((r) => r.id);
+  // Read once: the covering alerts are chosen from it, and the detail carries it.
+  const digests = new Map(rows.map((r) => [r.id, r.digest ? readDigest(r.digest) : undefined]));
   const none = Promise.resolve([]);
   const alertColumns = (q: SelectQueryBuilder<Database, 'alerts', object>) =>
     q
@@ -162,7 +164,7 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
       .$if(parts.raw, (qb) => qb.select(['raw', 'intake_id']));
   const [alerts, enrich, decisions, actions, timeline, arrivals, indicators] = await Promise.all([
     parts.alerts === 'covering'
-      ? coveringAlerts(db, rows, () => alertColumns(db.selectFrom('alerts')), alertLimit)
+      ? coveringAlerts(db, digests, () => alertColumns(db.selectFrom('alerts')), alertLimit)
       : parts.alerts
       ? limitedPerIncident(db, 'alerts', ids, alertLimit, (some, limit) =>
           oldestAlerts(alertColumns(db.selectFrom('alerts')), some, limit).execute(),
@@ -245,7 +247,7 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
   for (const row of rows) {
     out.set(row.id, {
       ...toIncident(row),
-      digest: readDigest(row.digest),
+      digest: digests.get(row.id) ?? emptyDigest(),
       alerts: alertsOf(row.id).flatMap(alertOf),
       enrichment: enrichOf(row.id).map((e) => toEnrichment(e, fetchedAt)),
       decisions: decisionsOf(row.id).map((d) => ({ ...parseStored<Decision>(d.doc, 'decision')!, decided_at: iso(d.created_at) })),
@@ -262,15 +264,15 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
  */
 async function coveringAlerts<R extends { id: string; incident_id: string | null }>(
   db: Db,
-  incidents: ReadonlyArray<Pick<IncidentTable, 'id' | 'digest'>>,
+  digests: ReadonlyMap<string, IncidentDigest | undefined>,
   select: () => SelectQueryBuilder<Database, 'alerts', R>,
   limit: number,
 ): Promise<R[]> {
-  const ids = incidents.flatMap((i) => (i.digest ? coveringAlertIds(readDigest(i.digest)) : []));
+  const ids = [...digests.values()].flatMap((d) => (d ? coveringAlertIds(d) : []));
   const rows: Array<R & { seq: number | null }> = [];
   for (const chunk of chunksOf(ids, DETAIL_CHUNK)) rows.push(...((await select().select('seq').where('id', 'in', chunk).execute()) as Array<R & { seq: number | null }>));
   rows.sort((a, b) => (a.incident_id! < b.incident_id! ? -1 : a.incident_id! > b.incident_id! ? 1 : Number(a.seq) - Number(b.seq) || (a.id < b.id ? -1 : 1)));
-  const without = incidents.filter((i) => !i.digest).map((i) => i.id);
+  const without = [...digests].filter(([, d]) => !d).map(([id]) => id);
   if (without.length) rows.push(...((await limitedPerIncident(db, 'alerts', without, limit, (some, l) => oldestAlerts(select(), some, l).execute())) as typeof rows));
   return rows;
 }
@@ -314,9 +316,9 @@ async function limitedPerIncident<R>(
 
 /**
  * Alerts stored since migration 0004 keep no copy of the raw text: it is their intake record's. Sets each
- * alert's raw text and how its record was received (raw_encoding, and raw_base64 for bytes not UTF-8).
+ * alert's raw text and its record's raw_base64 (toAlert shows how it was received).
  */
-async function fillRaw(db: Db, alerts: Array<{ raw?: string; intake_id?: string } & Partial<RawForm>>): Promise<void> {
+async function fillRaw(db: Db, alerts: Array<{ raw?: string; intake_id?: string; raw_base64?: string | null }>): Promise<void> {
   const wanted = [...new Set(alerts.flatMap((a) => (a.intake_id ? [a.intake_id] : [])))];
   const records = new Map<string, { raw: string; raw_base64: string | null }>();
   for (const chunk of chunksOf(wanted, DETAIL_CHUNK)) {
@@ -325,7 +327,7 @@ async function fillRaw(db: Db, alerts: Array<{ raw?: string; intake_id?: string 
   for (const a of alerts) {
     const record = a.intake_id ? records.get(a.intake_id) : undefined;
     if (a.raw === '') a.raw = record?.raw ?? '';
-    Object.assign(a, rawForm(record?.raw_base64));
+    a.raw_base64 = record?.raw_base64 ?? null;
   }
 }
 

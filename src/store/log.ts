@@ -115,11 +115,20 @@ export interface LogBacklog {
   oldestReceivedAt: number | null;
 }
 
-/** How far the consumer is behind the log (two index lookups). */
-export async function logBacklog(db: Db, name: string): Promise<LogBacklog> {
+/** Records after the consumer's cursor (two index lookups). */
+export async function logBacklogRecords(db: Db, name: string): Promise<number> {
+  return (await afterCursor(db, name)).records;
+}
+
+async function afterCursor(db: Db, name: string): Promise<{ cursor: number; records: number }> {
   const cursor = await readCursor(db, name);
   const newest = await db.selectFrom('intake').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirst();
-  const records = Math.max(0, Number(newest?.seq ?? 0) - cursor);
+  return { cursor, records: Math.max(0, Number(newest?.seq ?? 0) - cursor) };
+}
+
+/** How far the consumer is behind the log: records, and when the oldest of them came (three index lookups). */
+export async function logBacklog(db: Db, name: string): Promise<LogBacklog> {
+  const { cursor, records } = await afterCursor(db, name);
   if (records === 0) return { records, oldestReceivedAt: null };
   const oldest = await db.selectFrom('intake').select('received_at').where('seq', '>', cursor).orderBy('seq').limit(1).executeTakeFirst();
   return { records, oldestReceivedAt: oldest ? Number(oldest.received_at) : null };

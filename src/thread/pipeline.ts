@@ -126,7 +126,7 @@ export async function startPipelineThread(data: PipelineThreadData, log: Logger,
     try {
       await current.ready;
     } catch (e) {
-      fail({ ...current, ending: false }, `the replacement ingest thread did not start: ${(e as Error).message}`);
+      fail(current, `the replacement ingest thread did not start: ${(e as Error).message}`);
       return;
     }
     replacing = false;

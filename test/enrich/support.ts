@@ -8,7 +8,7 @@ import type { ObservableType } from '../../src/model/observable.js';
 import type { Store } from '../../src/store/store.js';
 import type { AlertDoc } from '../../src/store/alert-docs.js';
 import { ObservationTally, recordObservations } from '../../src/store/observations.js';
-import { columnIndicators } from '../../src/pipeline/ingest/index.js';
+import { columnIndicators } from '../../src/correlate/keys.js';
 import { enrichLookups } from '../../src/metrics.js';
 
 /** Time stands still until advance(); sleepers wake in order of their due time. */

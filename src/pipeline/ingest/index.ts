@@ -19,8 +19,7 @@ import { enqueue } from '../../store/queue.js';
 import { insertRows } from '../../store/insert-rows.js';
 import { updateRows } from '../../store/update-rows.js';
 import { ObservationTally, recordObservations } from '../../store/observations.js';
-import { parseIp } from '../../enrich/values.js';
-import { alertHost, alertUser } from '../../correlate/keys.js';
+import { alertHost, alertUser, columnIndicators } from '../../correlate/keys.js';
 import type { Alert } from '../../model/alert.js';
 import { parseTimeLimited, quarantined, stageProcessed } from '../../metrics.js';
 import { selectInChunks } from '../../util/chunks.js';
@@ -271,14 +270,6 @@ async function findRedelivered(tx: Tx, alerts: readonly ParsedAlert[]): Promise<
     if (first) out.set(p.alert.id, first);
     else seen.set(k, { of: p.alert.id, incidentId: null });
   }
-  return out;
-}
-
-/** An alert's host and user columns as indicators (a host column may hold an address). */
-export function columnIndicators(row: { host: string | null; user_name: string | null }): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  if (row.host) out.push([parseIp(row.host) ? 'ip' : 'host', row.host]);
-  if (row.user_name) out.push(['user', row.user_name]);
   return out;
 }
 

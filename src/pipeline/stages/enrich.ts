@@ -26,7 +26,7 @@ import { OBSERVABLE_TYPES, type ObservableType } from '../../model/observable.js
 import type { EnrichmentProvider, LookupSubject } from '../../enrich/provider.js';
 import { isEnrichmentError, type Enricher, type LookupResult } from '../../enrich/layer.js';
 import { excludeIncident, isHistoryData } from '../../enrich/providers/history.js';
-import { parseIp } from '../../enrich/values.js';
+import { columnIndicators } from '../../correlate/keys.js';
 import { chunksOf } from '../../util/chunks.js';
 
 export const DEFAULT_MAX_SUBJECTS = 200;
@@ -157,9 +157,7 @@ async function candidatesApart(db: Db, ids: readonly string[]): Promise<Observed
 }
 
 function capSubjects(incident: IncidentRef, observed: readonly Observed[], max: number): { subjects: LookupSubject[]; total: number } {
-  const first: LookupSubject[] = [];
-  if (incident.host) first.push({ type: parseIp(incident.host) ? 'ip' : 'host', value: incident.host });
-  if (incident.user_name) first.push({ type: 'user', value: incident.user_name });
+  const first: LookupSubject[] = columnIndicators(incident).map(([type, value]) => ({ type, value }));
 
   const buckets = new Map<ObservableType, LookupSubject[]>(TYPE_ORDER.map((t) => [t, []]));
   const seen = new Set(first.map(keyOf));
