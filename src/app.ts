@@ -23,7 +23,7 @@ import { createNormalizer, loadDetectors } from './detectors/lib/registry.js';
 import { buildApi } from './api/server.js';
 import { countActiveTokens, createAuthenticator, ensureToken, newToken } from './api/auth.js';
 import { resolveHttpLimits } from './api/limits.js';
-import { DEFAULT_FAILED_AUTH_LIMIT } from './api/auth-limit.js';
+import { resolveFailedAuthLimit } from './api/auth-limit.js';
 import type { SourceConfig } from './config/schema.js';
 import { log, type Logger } from './util/log.js';
 import { DEFAULT_PARSE_TIME_LIMIT_MS, type ParseWatch } from './pipeline/ingest/parse.js';
@@ -180,7 +180,6 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
     const sources = new Map<string, SourceConfig>((config.sources ?? []).map((s) => [s.name, s]));
     const http = resolveHttpLimits(config.server);
     for (const w of http.warnings) logger.warn(w);
-    const failedAttempts = config.auth?.failed_attempts;
     api = await buildApi({
       store,
       intake,
@@ -192,11 +191,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
       configVersion: version,
       authenticate: createAuthenticator(store.db),
       http: http.limits,
-      failedAuth: {
-        limit: failedAttempts?.limit ?? DEFAULT_FAILED_AUTH_LIMIT.limit,
-        windowMs:
-          failedAttempts?.window !== undefined ? parseDuration(failedAttempts.window, 'auth.failed_attempts.window') : DEFAULT_FAILED_AUTH_LIMIT.windowMs,
-      },
+      failedAuth: resolveFailedAuthLimit(config.auth),
       trustProxy: config.server?.trust_proxy ?? [],
     });
     const port = opts.port ?? Number(env.FIDO_PORT ?? config.server?.port ?? 8700);

@@ -11,6 +11,8 @@
  * at another.
  */
 import { LRUCache } from 'lru-cache';
+import type { FidoConfig } from '../config/schema.js';
+import { parseDuration } from '../config/duration.js';
 
 export interface FailedAuthLimit {
   /** Failures per window before the address is limited; 0 turns the limit off. */
@@ -19,6 +21,15 @@ export interface FailedAuthLimit {
 }
 
 export const DEFAULT_FAILED_AUTH_LIMIT: FailedAuthLimit = { limit: 10, windowMs: 60_000 };
+
+/** `auth.failed_attempts` → the limit, with the defaults for what is not set. */
+export function resolveFailedAuthLimit(auth: FidoConfig['auth']): FailedAuthLimit {
+  const set = auth?.failed_attempts;
+  return {
+    limit: set?.limit ?? DEFAULT_FAILED_AUTH_LIMIT.limit,
+    windowMs: set?.window !== undefined ? parseDuration(set.window, 'auth.failed_attempts.window') : DEFAULT_FAILED_AUTH_LIMIT.windowMs,
+  };
+}
 
 export interface FailedAuthLimiter {
   /** Seconds until `key` may present a token again; 0 when it is not limited. */
