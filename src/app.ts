@@ -133,6 +133,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
       log: logger,
       rememberAlerts: runs('worker', 'incidents'),
       parse: { timeLimitMs: parseTimeLimitMs, ...opts.parseSupervision },
+      coalesceMs: config.pipeline?.coalesce_when_behind === undefined ? undefined : parseDuration(config.pipeline.coalesce_when_behind, 'pipeline.coalesce_when_behind'),
       correlation: {
         dedupWindowMs: parseDuration(config.correlation?.dedup_window ?? '10m', 'correlation.dedup_window'),
         groupWindowMs: parseDuration(config.correlation?.group_window ?? '2h', 'correlation.group_window'),

@@ -186,6 +186,12 @@ export const ConfigSchema = Type.Object(
               description: "Incidents' stored enrichment answers kept in memory by the enrich stage (default 300000; ~0.8 KB of memory each)",
             }),
           ),
+          coalesce_when_behind: Type.Optional(
+            Type.Union(Duration.anyOf, {
+              description:
+                'While ingest is behind (a burst), how long an incident just worked waits before it is enriched, scored and decided again, so that the alerts arriving meanwhile share one pass (default 5s; 0: never wait). Everything waiting is due once ingest catches up.',
+            }),
+          ),
           parse_time_limit: Type.Optional(
             Timeout('A record whose parse takes longer is quarantined with the reason "parse time limit" instead of parsed again after every restart (default 1s)'),
           ),

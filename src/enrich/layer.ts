@@ -30,7 +30,7 @@ import type { EnrichmentProvider, LookupSubject, ProviderAnswer } from './provid
 import { enrichLookups } from '../metrics.js';
 import { iso } from '../util/time.js';
 import { log } from '../util/log.js';
-import { chunksOf } from '../util/chunks.js';
+import { pow2ChunksOf } from '../util/chunks.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Settings
@@ -455,7 +455,7 @@ export function createEnricher(opts: EnricherOptions): Enricher {
     const found = new Map<string, CacheEntry>();
     if (!store || p.provider.local) return found;
     try {
-      for (const chunk of chunksOf(keys, WARM_CHUNK)) {
+      for (const chunk of pow2ChunksOf(keys, WARM_CHUNK)) {
         const rows = await store.db
           .selectFrom('enrich_cache')
           .select(['key', 'found', 'data', 'fetched_at', 'expires_at'])

@@ -9,7 +9,7 @@
 import type { Alert } from '../model/alert.js';
 import type { Db } from './store.js';
 import { parseStored } from '../util/json.js';
-import { chunksOf } from '../util/chunks.js';
+import { pow2ChunksOf } from '../util/chunks.js';
 
 /** An Alert as stored in `alerts.doc` (without `raw`). */
 export type AlertDoc = Readonly<Omit<Alert, 'raw'>>;
@@ -42,7 +42,7 @@ export class AlertDocs {
         out.set(id, doc);
       } else missing.push(id);
     }
-    for (const chunk of chunksOf(missing, CHUNK)) {
+    for (const chunk of pow2ChunksOf(missing, CHUNK)) {
       for (const r of await db.selectFrom('alerts').select(['id', 'doc']).where('id', 'in', chunk).execute()) {
         const doc = deepFreeze(parseStored<Omit<Alert, 'raw'>>(r.doc, 'alert')!);
         this.#put(r.id, doc);

@@ -15,7 +15,7 @@ import { iso } from '../util/time.js';
 import { parseStored } from '../util/json.js';
 import { updateRows, type RowUpdate } from './update-rows.js';
 import type { AlertDocs } from './alert-docs.js';
-import { chunksOf } from '../util/chunks.js';
+import { pow2ChunksOf } from '../util/chunks.js';
 import { coveringAlertIds, emptyDigest, readDigest, type IncidentDigest } from '../correlate/digest.js';
 import { rawForm, type RawForm } from './log.js';
 
@@ -142,7 +142,7 @@ const TIMELINE_LIMIT = 1000;
 export async function loadIncidentDetails(db: Db, ids: readonly string[], opts: DetailOptions = {}): Promise<Map<string, IncidentDetail>> {
   const out = new Map<string, IncidentDetail>();
   const unique = [...new Set(ids)];
-  for (const chunk of chunksOf(unique, DETAIL_CHUNK)) await loadChunk(db, chunk, opts, out);
+  for (const chunk of pow2ChunksOf(unique, DETAIL_CHUNK)) await loadChunk(db, chunk, opts, out);
   return out;
 }
 
@@ -270,7 +270,7 @@ async function coveringAlerts<R extends { id: string; incident_id: string | null
 ): Promise<R[]> {
   const ids = [...digests.values()].flatMap((d) => (d ? coveringAlertIds(d) : []));
   const rows: Array<R & { seq: number | null }> = [];
-  for (const chunk of chunksOf(ids, DETAIL_CHUNK)) rows.push(...((await select().select('seq').where('id', 'in', chunk).execute()) as Array<R & { seq: number | null }>));
+  for (const chunk of pow2ChunksOf(ids, DETAIL_CHUNK)) rows.push(...((await select().select('seq').where('id', 'in', chunk).execute()) as Array<R & { seq: number | null }>));
   rows.sort((a, b) => (a.incident_id! < b.incident_id! ? -1 : a.incident_id! > b.incident_id! ? 1 : Number(a.seq) - Number(b.seq) || (a.id < b.id ? -1 : 1)));
   const without = [...digests].filter(([, d]) => !d).map(([id]) => id);
   if (without.length) rows.push(...((await limitedPerIncident(db, 'alerts', without, limit, (some, l) => oldestAlerts(select(), some, l).execute())) as typeof rows));
@@ -321,7 +321,7 @@ async function limitedPerIncident<R>(
 async function fillRaw(db: Db, alerts: Array<{ raw?: string; intake_id?: string; raw_base64?: string | null }>): Promise<void> {
   const wanted = [...new Set(alerts.flatMap((a) => (a.intake_id ? [a.intake_id] : [])))];
   const records = new Map<string, { raw: string; raw_base64: string | null }>();
-  for (const chunk of chunksOf(wanted, DETAIL_CHUNK)) {
+  for (const chunk of pow2ChunksOf(wanted, DETAIL_CHUNK)) {
     for (const r of await db.selectFrom('intake').select(['id', 'raw', 'raw_base64']).where('id', 'in', chunk).execute()) records.set(r.id, r);
   }
   for (const a of alerts) {

@@ -3,7 +3,8 @@
  * hundred rows cost Kysely more than the database spent running it (a value node per cell, then a compiler
  * pass over them): ~8% of the pipeline thread's time, and much of its garbage. The text of such a statement
  * depends only on the table, the columns, the row count, the conflict clause and the dialect's placeholder
- * style, so each text is made once and then run with the rows' values.
+ * style, so each text is made once and then run with the rows' values; rows go in chunks whose counts are
+ * powers of two, so that few texts (and prepared statements) serve every batch size.
  *
  *   await insertRows(tx, 'timeline', ['incident_id', 'at', 'kind', 'summary'], rows);
  *   const fresh = await insertRows(tx, 'alerts', ALERT_COLUMNS, rows, { onConflict: 'on conflict (…) do nothing', returning: ['id'] });
@@ -13,7 +14,7 @@
 import { CompiledQuery, sql } from 'kysely';
 import type { Database } from './schema.js';
 import type { Db } from './store.js';
-import { chunksOf } from '../util/chunks.js';
+import { pow2ChunksOf } from '../util/chunks.js';
 
 /** Parameters per statement: below SQLite's limit (32,766) and PostgreSQL's (65,535). */
 const MAX_PARAMETERS = 30_000;
@@ -49,7 +50,7 @@ export async function insertRows<T extends keyof Database & string, C extends ke
   if (rows.length === 0) return out;
   const numbered = numberedPlaceholders(db);
   const perStatement = Math.max(1, Math.min(MAX_ROWS, Math.floor(MAX_PARAMETERS / columns.length)));
-  for (const chunk of chunksOf(rows, perStatement)) {
+  for (const chunk of pow2ChunksOf(rows, perStatement)) {
     const params: unknown[] = [];
     for (const r of chunk) for (const c of columns) params.push(r[c] ?? null);
     const result = await db.executeQuery<Row>(CompiledQuery.raw(textOf(numbered, table, columns, chunk.length, opts), params));

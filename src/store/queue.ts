@@ -9,7 +9,7 @@ import { sql, type QueryCreator } from 'kysely';
 import type { Database } from './schema.js';
 import type { Db, Store, Tx } from './store.js';
 import { insertRows } from './insert-rows.js';
-import { chunksOf } from '../util/chunks.js';
+import { pow2ChunksOf } from '../util/chunks.js';
 
 /** Ids per IN list when finishing items. */
 const IDS_PER_STATEMENT = 500;
@@ -39,6 +39,17 @@ const QUEUE_COLUMNS = ['stage', 'item_id', 'version', 'available_at', 'attempts'
  */
 const REQUEUE = `on conflict ("stage", "item_id") do update set "version" = "stage_queue"."version" + 1,
   "available_at" = case when excluded."available_at" < "stage_queue"."available_at" then excluded."available_at" else "stage_queue"."available_at" end`;
+
+/**
+ * Makes every item of the stage that waits for a later due time due now, except items backing off after a
+ * failure (attempts > 0). A read first: after most batches there is nothing to bring forward, and an UPDATE
+ * would write anyway.
+ */
+export async function dueNow(tx: Tx, stage: StageName, now = Date.now()): Promise<void> {
+  const waiting = await tx.selectFrom('stage_queue').select('id').where('stage', '=', stage).where('available_at', '>', now).where('attempts', '=', 0).limit(1).execute();
+  if (waiting.length === 0) return;
+  await tx.updateTable('stage_queue').set({ available_at: now }).where('stage', '=', stage).where('available_at', '>', now).where('attempts', '=', 0).execute();
+}
 
 /** The stage's items that are due and not leased. */
 const claimable = (db: QueryCreator<Database>, stage: StageName, now: number) =>
@@ -117,14 +128,14 @@ export async function complete(tx: Tx, items: readonly ClaimedItem[]): Promise<v
   }
   let deleted = 0;
   for (const [version, ids] of byVersion) {
-    for (const chunk of chunksOf(ids, IDS_PER_STATEMENT)) {
+    for (const chunk of pow2ChunksOf(ids, IDS_PER_STATEMENT)) {
       const r = await tx.deleteFrom('stage_queue').where('id', 'in', chunk).where('version', '=', version).executeTakeFirst();
       deleted += Number(r.numDeletedRows);
     }
   }
   // Usually every item is gone now; only the re-enqueued ones (if any) need their lease released.
   if (deleted === items.length) return;
-  for (const chunk of chunksOf(items.map((i) => i.id), IDS_PER_STATEMENT)) {
+  for (const chunk of pow2ChunksOf(items.map((i) => i.id), IDS_PER_STATEMENT)) {
     await tx.updateTable('stage_queue').set({ lease_owner: null, lease_until: null, attempts: 0 }).where('id', 'in', chunk).execute();
   }
 }

@@ -11,7 +11,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Database } from './schema.js';
 import type { Db } from './store.js';
-import { chunksOf } from '../util/chunks.js';
+import { pow2ChunksOf } from '../util/chunks.js';
 
 type Table = 'incidents' | 'alerts';
 type Value = string | number | null;
@@ -43,7 +43,7 @@ export async function updateRows<T extends Table>(
   }
   const fixed = (Object.entries(all) as [string, Value][]).map(([col, v]) => sql`${sql.ref(col)} = ${v}`);
   for (const { columns, rows: group } of byColumns.values()) {
-    for (const chunk of chunksOf(group, CHUNK)) {
+    for (const chunk of pow2ChunksOf(group, CHUNK)) {
       if (columns.length === 0) {
         if (fixed.length > 0) await sql`update ${sql.table(table)} set ${sql.join(fixed)} where ${sql.ref('id')} in (${sql.join(chunk.map((r) => r.id))})`.execute(db);
         continue;

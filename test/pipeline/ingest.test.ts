@@ -260,3 +260,62 @@ test('ingest: a record its supervisor set aside is quarantined without being par
     await t.cleanup();
   }
 });
+
+for (const dialect of DIALECTS) {
+  test(`ingest on ${dialect}: while behind, changed incidents wait to be worked together; once caught up, all are due`, async () => {
+    const t = await openTestStore(dialect);
+    const intake = createIntakeWriter(t.store, { maxBacklog: 1e9 });
+    let clock = T0;
+    const COALESCE = 5000;
+    // Batches of 4: a full batch means ingest is behind.
+    const ingest = createIngest({ store: t.store, normalizer: draftNormalizer, correlation: WINDOWS, owner: 'test', log, batchSize: 4, coalesceMs: COALESCE, now: () => clock });
+    const queued = async () =>
+      new Map(
+        (await t.store.db.selectFrom('stage_queue').innerJoin('incidents', 'incidents.id', 'stage_queue.item_id').select(['incidents.host', 'stage_queue.available_at', 'stage_queue.attempts']).where('stage', '=', 'enrich').execute()).map(
+          (r) => [r.host, { due: Number(r.available_at), attempts: r.attempts }],
+        ),
+      );
+    try {
+      const rec = (host: string, i: number) => ({ raw: draft({ at: i * MIN, host: { name: host } }) });
+      // Not behind: due at once.
+      await intake.accept('s', null, [rec('h0', 0)]);
+      assert.equal(await ingest.runBatch(), 1);
+      assert.equal((await queued()).get('h0')?.due, T0);
+
+      // A burst: the first batch is full. h0, already waiting and due, keeps its place; h1-h3 wait.
+      clock += 1000;
+      await intake.accept('s', null, [rec('h0', 1), rec('h1', 2), rec('h2', 3), rec('h3', 4), rec('h4', 5), rec('h5', 6), rec('h6', 7), rec('h7', 8)]);
+      assert.equal(await ingest.runBatch(), 4);
+      let q = await queued();
+      assert.equal(q.get('h0')?.due, T0, 'an incident already due stays due');
+      for (const h of ['h1', 'h2', 'h3']) assert.equal(q.get(h)?.due, clock + COALESCE, `${h} waits while ingest is behind`);
+      // A failing incident backing off is not brought forward by what follows.
+      await t.store.db.updateTable('stage_queue').set({ attempts: 2, available_at: clock + 60_000 }).where('item_id', '=', (await t.store.db.selectFrom('incidents').select('id').where('host', '=', 'h1').executeTakeFirstOrThrow()).id).execute();
+
+      // The second batch is full too and empties the log: the next read finds nothing and makes what waits due.
+      clock += 100;
+      assert.equal(await ingest.runBatch(), 4);
+      q = await queued();
+      for (const h of ['h4', 'h5', 'h6', 'h7']) assert.equal(q.get(h)?.due, clock + COALESCE);
+      clock += 100;
+      assert.equal(await ingest.runBatch(), 0);
+      q = await queued();
+      for (const h of ['h2', 'h3', 'h4', 'h5', 'h6', 'h7']) assert.equal(q.get(h)?.due, clock, `${h} is due once ingest caught up`);
+      assert.deepEqual(q.get('h1'), { due: clock - 200 + 60_000, attempts: 2 }, 'the backing-off incident keeps its retry time');
+
+      // A batch that is not full after a burst does the same within its own transaction.
+      clock += 100;
+      await intake.accept('s', null, [rec('h8', 9), rec('h9', 10), rec('h10', 11), rec('h11', 12)]);
+      assert.equal(await ingest.runBatch(), 4);
+      await intake.accept('s', null, [rec('h12', 13)]);
+      clock += 100;
+      assert.equal(await ingest.runBatch(), 1);
+      q = await queued();
+      for (const h of ['h8', 'h9', 'h10', 'h11', 'h12']) assert.equal(q.get(h)?.due, clock);
+    } finally {
+      await ingest.stop();
+      await intake.close();
+      await t.cleanup();
+    }
+  });
+}

@@ -29,7 +29,7 @@ import { VERDICTS, type Verdict } from '../../model/incident.js';
 import { providerSettingsSchema } from '../layer.js';
 import { normalizeValue } from '../values.js';
 import { iso } from '../../util/time.js';
-import { chunksOf } from '../../util/chunks.js';
+import { padToPow2, pow2ChunksOf } from '../../util/chunks.js';
 
 const Schema = Type.Object(
   {
@@ -147,7 +147,7 @@ async function hitsTogether(db: Db, subjects: readonly LookupSubject[], since: n
     }
   });
   const parts = [...values].map(
-    ([type, set]) => sql`select ${HIT_COLUMNS} from "incident_observables" where "type" = ${type} and "value" in (${sql.join([...set])}) and "last_seen" >= ${since}`,
+    ([type, set]) => sql`select ${HIT_COLUMNS} from "incident_observables" where "type" = ${type} and "value" in (${sql.join(padToPow2([...set]))}) and "last_seen" >= ${since}`,
   );
   if (parts.length === 0) return { hits: subjects.map(() => []), truncated: subjects.map(() => false) };
   const { rows } = await sql<HitRow>`${sql.join(parts, sql` union all `)} limit ${cap + 1}`.execute(db);
@@ -185,7 +185,7 @@ type Listed = { row: IncidentRow; times?: { first_seen: string; last_seen: strin
 
 async function incidentRows(db: Db, ids: readonly string[]): Promise<Map<string, Listed>> {
   const out = new Map<string, Listed>();
-  for (const chunk of chunksOf(ids, CHUNK)) {
+  for (const chunk of pow2ChunksOf(ids, CHUNK)) {
     const rows = await db
       .selectFrom('incidents')
       .select(['id', 'title', 'status', 'verdict', 'first_seen', 'last_seen', 'score_total'])

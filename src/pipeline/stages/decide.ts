@@ -30,7 +30,7 @@ import { approvalTimeoutParams } from '../../actions/executor.js';
 import { ulid } from '../../util/ulid.js';
 import { alertDecisionSeconds } from '../../metrics.js';
 import { iso } from '../../util/time.js';
-import { chunksOf } from '../../util/chunks.js';
+import { pow2ChunksOf } from '../../util/chunks.js';
 
 export interface DecideStageDeps {
   store: Store;
@@ -137,7 +137,7 @@ async function record(tx: Tx, changed: readonly IncidentDecision[], deps: Decide
     config_version: decision.config_version,
     created_at: now,
   }));
-  for (const chunk of chunksOf(rows, CHUNK)) {
+  for (const chunk of pow2ChunksOf(rows, CHUNK)) {
     for (const r of await tx.insertInto('decisions').values(chunk).returning(['id', 'incident_id']).execute()) ids.set(r.incident_id, Number(r.id));
   }
   await updateIncidents(tx, changed.map((d, k) => ({ id: d.incidentId, decision: docs[k]! })), now);
@@ -156,7 +156,7 @@ async function record(tx: Tx, changed: readonly IncidentDecision[], deps: Decide
 /** Each incident's newest record and oldest undecided alert, as they are now. */
 async function readProgress(db: Db, ids: readonly string[]): Promise<Map<string, { last_seq: number; pending_since: number | null }>> {
   const out = new Map<string, { last_seq: number; pending_since: number | null }>();
-  for (const chunk of chunksOf([...new Set(ids)], CHUNK)) {
+  for (const chunk of pow2ChunksOf([...new Set(ids)], CHUNK)) {
     const rows = await db.selectFrom('incidents').select(['id', 'last_seq', 'pending_since']).where('id', 'in', chunk).execute();
     for (const r of rows) out.set(r.id, { last_seq: Number(r.last_seq), pending_since: r.pending_since === null ? null : Number(r.pending_since) });
   }
@@ -172,7 +172,7 @@ async function markDecided(tx: Tx, decided: readonly IncidentDecision[], now: nu
   const moved = decided.filter((d) => d.through > 0);
   if (moved.length === 0) return;
   await updateRows(tx, 'incidents', moved.map((d) => ({ id: d.incidentId, decided_seq: d.through })));
-  for (const chunk of chunksOf(moved, CHUNK)) {
+  for (const chunk of pow2ChunksOf(moved, CHUNK)) {
     await tx
       .updateTable('incidents')
       .set({ pending_since: null })
@@ -216,7 +216,7 @@ async function queueActions(
     }
   });
   const inserted = new Set<string>();
-  for (const chunk of chunksOf(candidates, CHUNK)) {
+  for (const chunk of pow2ChunksOf(candidates, CHUNK)) {
     const rows = await tx
       .insertInto('actions')
       .values(chunk.map((c) => c.row))

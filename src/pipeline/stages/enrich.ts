@@ -27,7 +27,7 @@ import type { EnrichmentProvider, LookupSubject } from '../../enrich/provider.js
 import { isEnrichmentError, type Enricher, type LookupResult } from '../../enrich/layer.js';
 import { excludeIncident, isHistoryData } from '../../enrich/providers/history.js';
 import { columnIndicators } from '../../correlate/keys.js';
-import { chunksOf } from '../../util/chunks.js';
+import { pow2ChunksOf } from '../../util/chunks.js';
 
 export const DEFAULT_MAX_SUBJECTS = 200;
 /** Distinct observables read per incident before the cap picks among them. */
@@ -114,11 +114,10 @@ type Observed = { type: string; value: string };
 
 /** incidentSubjects for many incidents, with a few statements for all of them. */
 async function subjectsOfIncidents(db: Db, incidents: readonly IncidentRef[], max: number): Promise<Array<{ subjects: LookupSubject[]; total: number }>> {
-  const observed = incidents.map(() => [] as Observed[]);
-  for (let from = 0; from < incidents.length; from += INCIDENTS_PER_QUERY) {
-    const ids = incidents.slice(from, from + INCIDENTS_PER_QUERY).map((i) => i.id);
-    const got = (await candidatesTogether(db, ids)) ?? (await candidatesApart(db, ids));
-    got.forEach((o, j) => (observed[from + j] = o));
+  const observed: Observed[][] = [];
+  for (const chunk of pow2ChunksOf(incidents, INCIDENTS_PER_QUERY)) {
+    const ids = chunk.map((i) => i.id);
+    observed.push(...((await candidatesTogether(db, ids)) ?? (await candidatesApart(db, ids))));
   }
   return incidents.map((inc, i) => capSubjects(inc, observed[i]!, max));
 }
@@ -204,7 +203,7 @@ async function enrichMany(
   t: number,
 ): Promise<IncidentEnrichment[]> {
   const found = new Map<string, IncidentRef & { enrich_version: number }>();
-  for (const chunk of chunksOf(ids, CHUNK)) {
+  for (const chunk of pow2ChunksOf(ids, CHUNK)) {
     const rows = await deps.store.db.selectFrom('incidents').select(['id', 'host', 'user_name', 'enrich_version']).where('id', 'in', chunk).execute();
     for (const r of rows) found.set(r.id, { ...r, enrich_version: Number(r.enrich_version) });
   }
@@ -314,7 +313,7 @@ async function providerRevisions(enricher: Enricher): Promise<Map<string, string
  */
 async function storedAnswers(db: Db, ids: readonly string[]): Promise<Map<string, Map<string, StoredAnswer>>> {
   const out = new Map<string, Map<string, StoredAnswer>>();
-  for (const chunk of chunksOf(ids, CHUNK)) {
+  for (const chunk of pow2ChunksOf(ids, CHUNK)) {
     const rows = await db
       .selectFrom('enrichments')
       .select(['incident_id', 'provider', 'subject_type', 'subject_value', 'found', 'error', 'revision', 'fetched_at'])
@@ -413,7 +412,7 @@ async function writeEnrichments(tx: Tx, batch: readonly IncidentEnrichment[], no
   await insertRows(tx, 'enrichments', COLUMNS, good, { onConflict: ON_CONFLICT.answers });
   await insertRows(tx, 'enrichments', COLUMNS, failed, { onConflict: ON_CONFLICT.failures });
   if (stale.length > 0) await deleteStale(tx, stale);
-  for (const chunk of chunksOf([...changed], CHUNK)) {
+  for (const chunk of pow2ChunksOf([...changed], CHUNK)) {
     await tx.updateTable('incidents').set({ enrich_version: sql<number>`enrich_version + 1` }).where('id', 'in', chunk).execute();
   }
   return changed;
@@ -451,7 +450,7 @@ async function deleteStale(tx: Tx, stale: readonly RowKey[]): Promise<void> {
     groups.set(k, g);
   }
   for (const g of groups.values()) {
-    for (const values of chunksOf(g.values, ROWS_PER_STATEMENT)) {
+    for (const values of pow2ChunksOf(g.values, ROWS_PER_STATEMENT)) {
       await tx
         .deleteFrom('enrichments')
         .where('incident_id', '=', g.incident_id)
