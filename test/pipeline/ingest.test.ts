@@ -265,9 +265,10 @@ for (const dialect of DIALECTS) {
   test(`ingest on ${dialect}: while behind, changed incidents wait to be worked together; once caught up, all are due`, async () => {
     const t = await openTestStore(dialect);
     const intake = createIntakeWriter(t.store, { maxBacklog: 1e9 });
-    let clock = T0;
-    const COALESCE = 5000;
-    // Batches of 4: a full batch means ingest is behind.
+    // Ingest's clock, set against the records' real receive times: `lag` ms after them.
+    let clock = Date.now();
+    const lagBy = (ms: number) => (clock = Date.now() + ms);
+    const COALESCE = 2000;
     const ingest = createIngest({ store: t.store, normalizer: draftNormalizer, correlation: WINDOWS, owner: 'test', log, batchSize: 4, coalesceMs: COALESCE, now: () => clock });
     const queued = async () =>
       new Map(
@@ -277,38 +278,46 @@ for (const dialect of DIALECTS) {
       );
     try {
       const rec = (host: string, i: number) => ({ raw: draft({ at: i * MIN, host: { name: host } }) });
-      // Not behind: due at once.
+      // Not behind (the record has just arrived): due at once.
       await intake.accept('s', null, [rec('h0', 0)]);
+      lagBy(0);
       assert.equal(await ingest.runBatch(), 1);
-      assert.equal((await queued()).get('h0')?.due, T0);
+      const h0Due = clock;
+      assert.equal((await queued()).get('h0')?.due, h0Due);
 
-      // A burst: the first batch is full. h0, already waiting and due, keeps its place; h1-h3 wait.
-      clock += 1000;
+      // A burst: its records have waited 3 s when ingest reads them. h0, already waiting and due, keeps its
+      // place; h1-h3 wait COALESCE (the lag, at most COALESCE).
       await intake.accept('s', null, [rec('h0', 1), rec('h1', 2), rec('h2', 3), rec('h3', 4), rec('h4', 5), rec('h5', 6), rec('h6', 7), rec('h7', 8)]);
+      lagBy(3000);
       assert.equal(await ingest.runBatch(), 4);
       let q = await queued();
-      assert.equal(q.get('h0')?.due, T0, 'an incident already due stays due');
+      assert.equal(q.get('h0')?.due, h0Due, 'an incident already due stays due');
       for (const h of ['h1', 'h2', 'h3']) assert.equal(q.get(h)?.due, clock + COALESCE, `${h} waits while ingest is behind`);
       // A failing incident backing off is not brought forward by what follows.
-      await t.store.db.updateTable('stage_queue').set({ attempts: 2, available_at: clock + 60_000 }).where('item_id', '=', (await t.store.db.selectFrom('incidents').select('id').where('host', '=', 'h1').executeTakeFirstOrThrow()).id).execute();
+      const retryAt = clock + 60_000;
+      const h1 = (await t.store.db.selectFrom('incidents').select('id').where('host', '=', 'h1').executeTakeFirstOrThrow()).id;
+      await t.store.db.updateTable('stage_queue').set({ attempts: 2, available_at: retryAt }).where('item_id', '=', h1).execute();
 
-      // The second batch is full too and empties the log: the next read finds nothing and makes what waits due.
-      clock += 100;
+      // Behind by 1.5 s: the wait is the lag. This batch empties the log; the next read finds nothing and
+      // makes everything waiting due.
+      const received = Number((await t.store.db.selectFrom('intake').select('received_at').orderBy('seq', 'desc').executeTakeFirstOrThrow()).received_at);
+      clock = received + 1500;
       assert.equal(await ingest.runBatch(), 4);
       q = await queued();
-      for (const h of ['h4', 'h5', 'h6', 'h7']) assert.equal(q.get(h)?.due, clock + COALESCE);
+      for (const h of ['h4', 'h5', 'h6', 'h7']) assert.equal(q.get(h)?.due, clock + 1500);
       clock += 100;
       assert.equal(await ingest.runBatch(), 0);
       q = await queued();
       for (const h of ['h2', 'h3', 'h4', 'h5', 'h6', 'h7']) assert.equal(q.get(h)?.due, clock, `${h} is due once ingest caught up`);
-      assert.deepEqual(q.get('h1'), { due: clock - 200 + 60_000, attempts: 2 }, 'the backing-off incident keeps its retry time');
+      assert.deepEqual(q.get('h1'), { due: retryAt, attempts: 2 }, 'the backing-off incident keeps its retry time');
 
-      // A batch that is not full after a burst does the same within its own transaction.
-      clock += 100;
+      // A batch that is no longer behind after a burst does the same within its own transaction.
       await intake.accept('s', null, [rec('h8', 9), rec('h9', 10), rec('h10', 11), rec('h11', 12)]);
+      lagBy(5000);
       assert.equal(await ingest.runBatch(), 4);
+      assert.equal((await queued()).get('h8')?.due, clock + COALESCE);
       await intake.accept('s', null, [rec('h12', 13)]);
-      clock += 100;
+      lagBy(0);
       assert.equal(await ingest.runBatch(), 1);
       q = await queued();
       for (const h of ['h8', 'h9', 'h10', 'h11', 'h12']) assert.equal(q.get(h)?.due, clock);

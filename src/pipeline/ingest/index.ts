@@ -46,8 +46,8 @@ export interface IngestDeps {
    */
   batchSize?: number;
   /**
-   * While ingest is behind, how long an incident that was just worked waits before it is worked again
-   * (`pipeline.coalesce_when_behind`, default 5 s; 0: never). See `coalesce` below.
+   * While ingest is behind, the longest an incident that was just worked waits before it is worked again
+   * (`pipeline.coalesce_when_behind`, default 5 s; 0: never). See coalesceWait below.
    */
   coalesceMs?: number;
   /**
@@ -74,8 +74,8 @@ class CursorMoved extends Error {}
 
 const DEFAULT_BATCH = 5000;
 export const DEFAULT_COALESCE_MS = 5000;
-/** A batch this large means records arrive faster than ingest takes them: ingest is behind. */
-const BEHIND_RECORDS = 1000;
+/** Ingest is behind when the oldest record of a batch has waited this long. */
+const BEHIND_MS = 1000;
 
 /** Attempts of a single record before it is quarantined with its error. */
 const SINGLE_RECORD_ATTEMPTS = 3;
@@ -128,10 +128,10 @@ export function createIngest(deps: IngestDeps): Ingest {
     const from = cursor;
     try {
       const parsed = parseRecords(records, deps.normalizer, timeZones, deps.parse);
-      const behind = coalesceMs > 0 && records.length >= Math.min(BEHIND_RECORDS, batchSize);
-      const stored = await store.redoable((db) => db.transaction().execute((tx) => derive(tx, from, records, parsed, behind)));
+      const wait = coalesceWait(records);
+      const stored = await store.redoable((db) => db.transaction().execute((tx) => derive(tx, from, records, parsed, wait)));
       committed(records, parsed, stored);
-      delayed = behind;
+      delayed = wait > 0;
       limit = batchSize;
       failing = undefined;
       return records.length;
@@ -161,7 +161,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     // Quarantined with the error, so the log moves on and the record can be replayed after a fix.
     const entry: ParsedQuarantine = { record, reason: `ingest failed: ${msg}`, detector: record.detector };
     const parsed: Parsed = { alerts: [], context: [], quarantine: [entry] };
-    const stored = await store.redoable((db) => db.transaction().execute((tx) => derive(tx, from, records, parsed, false)));
+    const stored = await store.redoable((db) => db.transaction().execute((tx) => derive(tx, from, records, parsed, 0)));
     committed(records, parsed, stored);
     delayed = false;
     failing = undefined;
@@ -169,7 +169,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   }
 
   /** Writes what a batch derives and moves the cursor past it; returns the alerts stored as new (not duplicates). */
-  async function derive(tx: Tx, from: number, records: readonly LogRecord[], parsed: Parsed, behind: boolean): Promise<Alert[]> {
+  async function derive(tx: Tx, from: number, records: readonly LogRecord[], parsed: Parsed, wait: number): Promise<Alert[]> {
     if (store.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${CORRELATION_LOCK})`.execute(tx);
     const to = records[records.length - 1]!.seq;
     if (!(await advanceCursor(tx, INGEST_CURSOR, from, to, owner))) throw new CursorMoved('the log cursor moved');
@@ -231,21 +231,31 @@ export function createIngest(deps: IngestDeps): Ingest {
       })),
       { onConflict: 'on conflict ("intake_id") do nothing' },
     );
-    await coalesce(tx, [...correlated.touched], behind, t);
+    await coalesce(tx, [...correlated.touched], wait, t);
     return fresh.filter((p) => placed(p.alert.id)?.duplicateOf === null).map((p) => p.alert);
   }
 
   /**
-   * Hands the changed incidents to enrich. While ingest is behind, an incident that is not already waiting
-   * is due only `coalesceMs` later: each pass over an incident (enrich, score, decide) costs about the same
-   * whether one alert joined it or a hundred, and under a burst the stages, working every incident again
-   * after every batch, took a core that ingest needed while deciding on each incident many times over. The
-   * alerts that arrive meanwhile join the same pass. Once ingest has caught up, everything waiting is due at
-   * once, so the delay never outlasts the burst; below the threshold nothing waits at all.
+   * How long the incidents a batch changes wait before they are worked again: while ingest is behind (its
+   * batch's oldest record has waited BEHIND_MS or more), as long as it is behind, up to coalesceMs. Each pass
+   * over an incident (enrich, score, decide) costs about the same whether one alert joined it or a hundred;
+   * under a burst the stages, working every incident again after every batch, took a core that ingest
+   * needed while deciding on each incident many times over. Waiting, the alerts that arrive meanwhile join
+   * the same pass; an incident is rarely decided sooner than ingest can catch up anyway.
    */
-  async function coalesce(tx: Tx, incidents: readonly string[], behind: boolean, t: number): Promise<void> {
-    await enqueue(tx, 'enrich', incidents, behind ? t + coalesceMs : t);
-    if (!behind && delayed) await dueNow(tx, 'enrich', t);
+  function coalesceWait(records: readonly LogRecord[]): number {
+    const lag = now() - records[0]!.received_at;
+    return coalesceMs > 0 && lag >= BEHIND_MS ? Math.min(coalesceMs, lag) : 0;
+  }
+
+  /**
+   * Hands the changed incidents to enrich, due `wait` ms from now (an incident already waiting keeps the
+   * earlier due time). Once ingest is no longer behind, everything waiting is due at once, so no delay
+   * outlasts the burst that caused it.
+   */
+  async function coalesce(tx: Tx, incidents: readonly string[], wait: number, t: number): Promise<void> {
+    await enqueue(tx, 'enrich', incidents, t + wait);
+    if (wait === 0 && delayed) await dueNow(tx, 'enrich', t);
   }
 
   function committed(records: readonly LogRecord[], parsed: Parsed, stored: readonly Alert[]) {
