@@ -166,14 +166,16 @@ async function hitsApart(db: Db, subjects: readonly LookupSubject[], since: numb
     for (let i = from; i < Math.min(subjects.length, from + SUBJECTS_PER_QUERY); i++) {
       const subject = subjects[i]!;
       parts.push(sql`select * from (
-          select ${HIT_COLUMNS}, ${sql.lit(i)} as "subject" from "incident_observables"
+          select ${HIT_COLUMNS}, ${sql.lit(i - from)} as "subject" from "incident_observables"
           where "type" = ${subject.type} and "value" in (${sql.join(variants(subject))}) and "last_seen" >= ${since}
           order by "last_seen" desc limit ${cap}) h`);
     }
     const { rows } = await sql<HitRow & { subject: number }>`${sql.join(parts, sql` union all `)}`.execute(db);
+    // The literal is the subject's place in this statement, so that every statement of as many subjects has
+    // the same text (one prepared statement), not one text per batch.
     for (const r of rows) {
-      counted[Number(r.subject)]!++;
-      addHit(byIncident[Number(r.subject)]!, r);
+      counted[from + Number(r.subject)]!++;
+      addHit(byIncident[from + Number(r.subject)]!, r);
     }
   }
   return { hits: byIncident.map((m) => [...m.values()]), truncated: counted.map((n) => n >= cap) };
