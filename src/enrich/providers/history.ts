@@ -19,7 +19,7 @@
  *     window: 30d
  *     refresh: 30s
  */
-import { sql, type RawBuilder } from 'kysely';
+import { sql } from 'kysely';
 import { Type, type Static } from 'typebox';
 import type { ProviderKind, EnrichmentProvider, ProviderAnswer, LookupSubject } from '../provider.js';
 import type { Db } from '../../store/store.js';
@@ -157,28 +157,38 @@ async function hitsTogether(db: Db, subjects: readonly LookupSubject[], since: n
   return { hits: byIncident.map((m) => [...m.values()]), truncated: subjects.map(() => false) };
 }
 
-/** Each subject with its own newest-first LIMIT, SUBJECTS_PER_QUERY subjects per statement. */
+/**
+ * Each subject with its own newest-first LIMIT, up to SUBJECTS_PER_QUERY subjects per statement. The
+ * statement's text depends only on how many subjects it has (a power of two; each subject's variants padded
+ * to three, its literal its place in the statement), so a few prepared statements serve every batch: before,
+ * each batch prepared its own statements of tens of kilobytes, which pushed the rest out of the cache.
+ */
 async function hitsApart(db: Db, subjects: readonly LookupSubject[], since: number, cap: number): Promise<{ hits: IncidentHit[][]; truncated: boolean[] }> {
   const byIncident = subjects.map(() => new Map<string, IncidentHit>());
   const counted = subjects.map(() => 0);
-  for (let from = 0; from < subjects.length; from += SUBJECTS_PER_QUERY) {
-    const parts: RawBuilder<unknown>[] = [];
-    for (let i = from; i < Math.min(subjects.length, from + SUBJECTS_PER_QUERY); i++) {
-      const subject = subjects[i]!;
-      parts.push(sql`select * from (
-          select ${HIT_COLUMNS}, ${sql.lit(i - from)} as "subject" from "incident_observables"
-          where "type" = ${subject.type} and "value" in (${sql.join(variants(subject))}) and "last_seen" >= ${since}
-          order by "last_seen" desc limit ${cap}) h`);
-    }
+  let from = 0;
+  for (const chunk of pow2ChunksOf(subjects, SUBJECTS_PER_QUERY)) {
+    const parts = chunk.map(
+      (subject, i) => sql`select * from (
+          select ${HIT_COLUMNS}, ${sql.lit(i)} as "subject" from "incident_observables"
+          where "type" = ${subject.type} and "value" in (${sql.join(threeVariants(subject))}) and "last_seen" >= ${since}
+          order by "last_seen" desc limit ${cap}) h`,
+    );
     const { rows } = await sql<HitRow & { subject: number }>`${sql.join(parts, sql` union all `)}`.execute(db);
-    // The literal is the subject's place in this statement, so that every statement of as many subjects has
-    // the same text (one prepared statement), not one text per batch.
     for (const r of rows) {
       counted[from + Number(r.subject)]!++;
       addHit(byIncident[from + Number(r.subject)]!, r);
     }
+    from += chunk.length;
   }
   return { hits: byIncident.map((m) => [...m.values()]), truncated: counted.map((n) => n >= cap) };
+}
+
+/** variants(), always three (the last repeated; a repeat changes nothing in IN). */
+function threeVariants(subject: LookupSubject): string[] {
+  const v = variants(subject);
+  while (v.length < 3) v.push(v[v.length - 1]!);
+  return v;
 }
 
 type IncidentRow = { id: string; title: string; status: string; verdict: string | null; first_seen: number; last_seen: number; score_total: number | null };
