@@ -34,21 +34,29 @@ export async function enqueue(tx: Db | Tx, stage: StageName, itemIds: readonly s
 
 const QUEUE_COLUMNS = ['stage', 'item_id', 'version', 'available_at', 'attempts', 'created_at'] as const;
 /**
- * Enqueued again while queued: the version moves on, and the item keeps its place (an earlier due time wins).
- * Moving it to the back instead starved an incident that kept getting alerts: it was never due first.
+ * Enqueued again while waiting: the version moves on, and the item keeps its place (an earlier due time
+ * wins). Moving it to the back instead starved an incident that kept getting alerts: it was never due first.
+ * Enqueued again while being worked (leased): it is due after this enqueue (the latest, if several), not at
+ * its old due time; with that time it went ahead of everything once released, so the incidents that kept
+ * changing were worked over and over while the others waited (a burst of 1,000,000 alerts held one incident
+ * undecided for two minutes).
  */
 const REQUEUE = `on conflict ("stage", "item_id") do update set "version" = "stage_queue"."version" + 1,
-  "available_at" = case when excluded."available_at" < "stage_queue"."available_at" then excluded."available_at" else "stage_queue"."available_at" end`;
+  "available_at" = case
+    when "stage_queue"."lease_owner" is not null then
+      case when excluded."available_at" > "stage_queue"."available_at" then excluded."available_at" else "stage_queue"."available_at" end
+    when excluded."available_at" < "stage_queue"."available_at" then excluded."available_at"
+    else "stage_queue"."available_at" end`;
 
 /**
  * Makes every item of the stage that waits for a later due time due now, except items backing off after a
- * failure (attempts > 0). A read first: after most batches there is nothing to bring forward, and an UPDATE
- * would write anyway.
+ * failure (released: no lease, attempts > 0). A read first: after most batches there is nothing to bring
+ * forward, and an UPDATE would write anyway.
  */
 export async function dueNow(tx: Tx, stage: StageName, now = Date.now()): Promise<void> {
-  const waiting = await tx.selectFrom('stage_queue').select('id').where('stage', '=', stage).where('available_at', '>', now).where('attempts', '=', 0).limit(1).execute();
-  if (waiting.length === 0) return;
-  await tx.updateTable('stage_queue').set({ available_at: now }).where('stage', '=', stage).where('available_at', '>', now).where('attempts', '=', 0).execute();
+  const waiting = sql<boolean>`"stage" = ${stage} and "available_at" > ${now} and ("attempts" = 0 or "lease_owner" is not null)`;
+  if ((await tx.selectFrom('stage_queue').select('id').where(waiting).limit(1).execute()).length === 0) return;
+  await tx.updateTable('stage_queue').set({ available_at: now }).where(waiting).execute();
 }
 
 /** The stage's items that are due and not leased. */

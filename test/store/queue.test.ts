@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DIALECTS, openTestStore } from '../support/stores.js';
-import { backlog, claim, complete, enqueue, release } from '../../src/store/queue.js';
+import { backlog, claim, complete, dueNow, enqueue, release } from '../../src/store/queue.js';
 import { openStore } from '../../src/store/store.js';
 
 for (const dialect of DIALECTS) {
@@ -54,6 +54,44 @@ for (const dialect of DIALECTS) {
       await release(store.db, quiet, 'boom', 60_000);
       await enqueue(store.db, 'enrich', ['quiet'], 4000);
       assert.deepEqual((await claim(store, 'enrich', 'w', 10, 5000, 4000)).map((c) => c.item_id), ['quiet']);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test(`stage queue on ${dialect}: an item enqueued again while it is worked goes behind the items due before that`, async () => {
+    const t = await openTestStore(dialect);
+    try {
+      const { store } = t;
+      await enqueue(store.db, 'enrich', ['busy'], 1000);
+      await enqueue(store.db, 'enrich', ['a', 'b'], 1500);
+      const worked = await claim(store, 'enrich', 'w', 1, 5000, 2000);
+      assert.deepEqual(worked.map((c) => c.item_id), ['busy']);
+      // New alerts while it is worked: it is due after the latest of them, not at its old 1000.
+      await enqueue(store.db, 'enrich', ['busy'], 2100);
+      await enqueue(store.db, 'enrich', ['busy'], 2200);
+      await store.db.transaction().execute((tx) => complete(tx, worked));
+      const row = await store.db.selectFrom('stage_queue').select(['available_at', 'lease_owner']).where('item_id', '=', 'busy').executeTakeFirstOrThrow();
+      assert.deepEqual([Number(row.available_at), row.lease_owner], [2200, null]);
+      assert.deepEqual((await claim(store, 'enrich', 'w', 2, 5000, 3000)).map((c) => c.item_id), ['a', 'b'], 'the items due before it go first');
+      assert.deepEqual((await claim(store, 'enrich', 'w', 2, 5000, 3000)).map((c) => c.item_id), ['busy']);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test(`stage queue on ${dialect}: dueNow brings waiting and worked items forward, not ones backing off`, async () => {
+    const t = await openTestStore(dialect);
+    try {
+      const { store } = t;
+      await enqueue(store.db, 'enrich', ['later', 'failing', 'worked'], 1000);
+      const failing = await claim(store, 'enrich', 'w', 3, 5000, 1000);
+      await release(store.db, failing.filter((c) => c.item_id === 'failing'), 'boom', 60_000);
+      await store.db.updateTable('stage_queue').set({ lease_owner: null, lease_until: null, attempts: 0 }).where('item_id', '=', 'later').execute();
+      await store.db.updateTable('stage_queue').set({ available_at: 9000 }).where('item_id', 'in', ['later', 'worked']).execute();
+      await store.db.transaction().execute((tx) => dueNow(tx, 'enrich', 2000));
+      const due = new Map((await store.db.selectFrom('stage_queue').select(['item_id', 'available_at']).execute()).map((r) => [r.item_id, Number(r.available_at)]));
+      assert.deepEqual(Object.fromEntries(due), { later: 2000, worked: 2000, failing: 60_000 });
     } finally {
       await t.cleanup();
     }
