@@ -85,7 +85,7 @@ async function seed(store: Store): Promise<string[]> {
       raw: '',
     });
     const doc = { observables: [{ type: 'ip', value: src, role: 'src' }, { type: 'ip', value: dst, role: 'dst' }] } as unknown as AlertDoc;
-    tally.addAlert(incId, doc, time, false, []);
+    tally.addAlert(incId, doc, time, false, [], i + 1);
   }
   const incRows = [...incidents.values()].map((i) => ({
     id: i.id,

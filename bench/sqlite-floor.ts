@@ -123,7 +123,7 @@ async function prepare(n: number) {
       const columns: Array<[string, string]> = [];
       if (host) columns.push([parseIp(host) ? 'ip' : 'host', host]);
       if (user) columns.push(['user', user]);
-      tally.addAlert(incident, alert, time, false, columns);
+      tally.addAlert(incident, alert, time, false, columns, seq);
       vendorIds.push(draft.vendor_id!);
       alerts.push([
         id, id, seq, 'bench', 'suricata', draft.vendor_id ?? null, fingerprint, time, t0, draft.title, draft.severity,

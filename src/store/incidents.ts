@@ -8,7 +8,7 @@ import type { Enrichment } from '../model/enrichment.js';
 import type { Incident, IncidentDetail, IncidentStatus, TimelineEntry, Verdict } from '../model/incident.js';
 import type { ObservableType } from '../model/observable.js';
 import type { Score } from '../model/score.js';
-import type { Selectable, SelectQueryBuilder } from 'kysely';
+import { sql, type Selectable, type SelectQueryBuilder } from 'kysely';
 import type { Database } from './schema.js';
 import type { ActionTable, AlertTable, EnrichmentTable, IncidentTable, TimelineTable } from './schema.js';
 import { iso } from '../util/time.js';
@@ -175,7 +175,8 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
           .selectFrom('enrichments')
           .selectAll()
           .where('incident_id', 'in', ids)
-          .$if(parts.enrichment === 'found', (qb) => qb.where('found', '=', 1))
+          // A literal, not a parameter: only then can SQLite use the partial index enrichments_found.
+          .$if(parts.enrichment === 'found', (qb) => qb.where(sql<boolean>`"found" = 1`))
           .orderBy('incident_id')
           .orderBy('provider')
           .orderBy('subject_value')

@@ -72,6 +72,8 @@ export interface IncidentObservableTable {
   events: number;
   first_seen: number;
   last_seen: number;
+  /** intake.seq of the record that first brought it to the incident (migration 0007; 0 for older rows). */
+  first_seq: Generated<number>;
 }
 
 export interface ContextEventTable {
@@ -107,6 +109,8 @@ export interface IncidentTable {
   /** intake.seq of its newest alert, and of the newest its current decision has seen (migration 0004). */
   last_seq: Generated<number>;
   decided_seq: Generated<number>;
+  /** The newest record its enrichment has seen: later indicators are the new ones (migration 0007). */
+  enriched_seq: Generated<number>;
   /** received_at of its oldest alert not yet decided; null when every alert is. */
   pending_since: number | null;
   /** What every alert contributes to rules and score, bounded (correlate/digest.ts; migration 0005). */

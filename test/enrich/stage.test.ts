@@ -325,6 +325,83 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await store.db.selectFrom('enrichments').select(['provider', 'fetched_at']).where('subject_value', '=', '198.51.100.77').execute(), byB);
     }));
 
+  test(`enrich stage on ${dialect}: a pass asks only the indicators new since the last; a new revision, a lapsed reuse period or a new worker make it whole`, async () => {
+    const t = await openTestStore(dialect);
+    const clock = new ManualClock(NOW);
+    try {
+      const { store } = t;
+      let rev = 'r1';
+      // One provider with a data revision (a file), one without that may reuse its answers for 30 s (history).
+      const fixed = { ...scripted('fixed', (s) => ({ found: s.value === '203.0.113.7', data: { rev } }), { subjects: ['ip', 'host'], local: true, inMemory: true }), revision: async () => rev };
+      const timed = { ...scripted('timed', () => ({ found: false, data: {} }), { subjects: ['ip', 'host'], local: true, inMemory: true }), reuseMs: 30_000 };
+      const enricher = createEnricher({ providers: [fixed, timed], clock });
+      const asked = () => {
+        const out = { fixed: fixed.calls.map((c) => c.value).sort(), timed: timed.calls.map((c) => c.value).sort() };
+        fixed.calls.length = 0;
+        timed.calls.length = 0;
+        return out;
+      };
+      let seq = 0;
+      const alert = async (ip: string) => {
+        seq++;
+        await insertAlert(store.db, { id: `A${seq}`, incident: 'I1', time: clock.t, host: 'ws-1', observables: [['ip', ip, 'dst']], seq });
+      };
+      /** One pass; whether it was whole and how many subjects it asked about (the timeline says so too). */
+      const pass = async (stage: ReturnType<typeof createEnrichStage>) => {
+        await enqueue(store.db, 'enrich', ['I1'], NOW);
+        const items = await claim(store, 'enrich', 'test-worker', 10, 60_000, NOW);
+        const [e] = await stage.compute(items, store.db);
+        await store.db.transaction().execute(async (tx) => {
+          await stage.write(tx, items, [e!]);
+          await complete(tx, items);
+        });
+        stage.afterCommit?.(items, [e!]);
+        return { whole: e!.whole, subjects: e!.subjects };
+      };
+      const answered = async () => (await store.db.selectFrom('enrichments').select(['provider', 'subject_value']).where('incident_id', '=', 'I1').execute()).map((r) => `${r.provider} ${r.subject_value}`).sort();
+      await insertIncident(store.db, { id: 'I1', time: NOW, host: 'ws-1' });
+      const stage = createEnrichStage({ store, enricher, now: clock.now });
+
+      await alert('203.0.113.7');
+      assert.deepEqual(await pass(stage), { whole: true, subjects: 2 });
+      assert.deepEqual(asked(), { fixed: ['203.0.113.7', 'ws-1'], timed: ['203.0.113.7', 'ws-1'] }, 'the first pass is whole');
+
+      clock.t += 1000;
+      await alert('198.51.100.1');
+      assert.deepEqual(await pass(stage), { whole: false, subjects: 1 });
+      assert.deepEqual(asked(), { fixed: ['198.51.100.1'], timed: ['198.51.100.1'] }, 'then only what is new');
+      assert.deepEqual(await answered(), ['fixed 198.51.100.1', 'fixed 203.0.113.7', 'fixed ws-1', 'timed 198.51.100.1', 'timed 203.0.113.7', 'timed ws-1'], 'the other answers stay');
+      assert.deepEqual(await pass(stage), { whole: false, subjects: 0 });
+      assert.deepEqual(asked(), { fixed: [], timed: [] }, 'nothing new, nothing asked');
+
+      // The file changed: the next pass is whole, and asks the provider with the revision again about everything.
+      rev = 'r2';
+      clock.t += 1000;
+      await alert('198.51.100.2');
+      assert.deepEqual(await pass(stage), { whole: true, subjects: 4 });
+      assert.deepEqual(asked(), { fixed: ['198.51.100.1', '198.51.100.2', '203.0.113.7', 'ws-1'], timed: ['198.51.100.2'] });
+
+      // The reuse period lapsed: whole again; the answers made at the current revision are kept.
+      clock.t += 30_000;
+      await alert('198.51.100.3');
+      assert.deepEqual(await pass(stage), { whole: true, subjects: 5 });
+      assert.deepEqual(asked(), { fixed: ['198.51.100.3'], timed: ['198.51.100.1', '198.51.100.2', '198.51.100.3', '203.0.113.7', 'ws-1'] });
+
+      // Another worker (or a restart) knows nothing of the incident's passes: its first is whole, reading
+      // the stored answers instead of asking again where they are current: all of the file's, and the one
+      // reusable answer fetched within 30 s (the store keeps when an answer was fetched, not when it was last
+      // found unchanged, which only the worker that asked knows).
+      clock.t += 1000;
+      await alert('198.51.100.4');
+      assert.deepEqual(await pass(createEnrichStage({ store, enricher, now: clock.now })), { whole: true, subjects: 6 });
+      assert.deepEqual(asked(), { fixed: ['198.51.100.4'], timed: ['198.51.100.1', '198.51.100.2', '198.51.100.4', '203.0.113.7', 'ws-1'] });
+      assert.equal(Number((await store.db.selectFrom('incidents').select('enriched_seq').where('id', '=', 'I1').executeTakeFirstOrThrow()).enriched_seq), seq);
+      await enricher.close();
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   // An incident that grows keeps its history answers for `refresh`; new subjects are always asked.
   for (const refresh of ['30s', '0s']) test(`enrich stage on ${dialect}: history answers are asked again after refresh (${refresh})`, async () => {
     const t = await openTestStore(dialect);

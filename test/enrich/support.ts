@@ -163,10 +163,14 @@ export async function insertIncident(
     .execute();
 }
 
-/** Inserts an alert and its observables ([type, value, role]). */
+/**
+ * Inserts an alert and its observables ([type, value, role]). With `seq` (its record's place in the log), as
+ * ingest stores one: the indicators new to the incident are marked with it and the incident's last_seq moves
+ * on; without, they count as old (seen by any enrichment), as rows from before migration 0007.
+ */
 export async function insertAlert(
   db: AnyDb,
-  a: { id: string; incident: string | null; time: number; host?: string | null; user?: string | null; repeats?: number; observables?: Array<[string, string, string]> },
+  a: { id: string; incident: string | null; time: number; host?: string | null; user?: string | null; repeats?: number; observables?: Array<[string, string, string]>; seq?: number },
 ): Promise<void> {
   await db
     .insertInto('alerts')
@@ -189,6 +193,7 @@ export async function insertAlert(
       last_repeat_at: null,
       doc: '{}',
       raw: '',
+      seq: a.seq ?? null,
     })
     .execute();
   // Its indicators in its incident, as ingest records them (store/observations.ts).
@@ -196,6 +201,7 @@ export async function insertAlert(
   const tally = new ObservationTally();
   const doc = { observables: (a.observables ?? []).map(([type, value, role]) => ({ type, value, role })) } as unknown as AlertDoc;
   const also = columnIndicators({ host: a.host ?? null, user_name: a.user ?? null });
-  for (let i = 0; i < (a.repeats ?? 1); i++) tally.addAlert(a.incident, doc, a.time, i > 0, also);
+  for (let i = 0; i < (a.repeats ?? 1); i++) tally.addAlert(a.incident, doc, a.time, i > 0, also, a.seq ?? 0);
   await recordObservations(db, tally.rows());
+  if (a.seq !== undefined) await db.updateTable('incidents').set({ last_seq: a.seq }).where('id', '=', a.incident).where('last_seq', '<', a.seq).execute();
 }

@@ -183,6 +183,7 @@ function newIncident(a: AlertIn, now: number): Incident {
     enrich_version: 0,
     last_seq: 0,
     decided_seq: 0,
+    enriched_seq: 0,
     pending_since: null,
     digest: null,
   };

@@ -196,7 +196,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       const row = rows[i]!;
       // Re-deliveries add nothing; repeats count as events of the indicators they carry.
       if (row.incident_id === null || redelivered.has(p.alert.id)) return;
-      tally.addAlert(row.incident_id, p.alert, row.time, row.duplicate_of !== null, columnIndicators(row));
+      tally.addAlert(row.incident_id, p.alert, row.time, row.duplicate_of !== null, columnIndicators(row), row.seq);
     });
     await recordObservations(tx, tally.rows());
     await updateRows(tx, 'alerts', correlated.repeats);
