@@ -22,6 +22,18 @@ test('canonicalIp: IPv4 and IPv6 canonical forms', () => {
   assert.equal(canonicalIp('10.0.0[.]1'), '10.0.0.1');
 });
 
+test('canonicalIp: every dotted quad gets the same answer from the canonical shortcut as from the full path', () => {
+  // The shortcut returns canonical quads as they are; the rest (leading zeros, > 255, spaces) go the long way.
+  const part = (i: number) => [String(i % 256), String(i % 300), `0${i % 100}`, String((i * 7) % 256).padStart(3, '0')][i % 4]!;
+  for (let i = 0; i < 20_000; i++) {
+    const q = [part(i), part(i >> 2), part(i >> 4), part(i >> 6)].join('.');
+    const parts = q.split('.').map(Number);
+    const expected = parts.every((n) => n <= 255) ? parts.join('.') : undefined;
+    assert.equal(canonicalIp(q), expected, q);
+    assert.equal(canonicalIp(` ${q}`), expected, `" ${q}"`);
+  }
+});
+
 test('canonicalIp: IPv4-mapped IPv6 is unwrapped', () => {
   assert.equal(canonicalIp('::ffff:1.2.3.4'), '1.2.3.4');
   assert.equal(canonicalIp('::FFFF:0102:0304'), '1.2.3.4');

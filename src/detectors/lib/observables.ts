@@ -46,8 +46,13 @@ export function refang(value: string): string {
  * zero-padding devices mean; inet_aton-style octal/hex/short forms are rejected as garbage). Accepts
  * brackets ([2001:db8::1]) and defanged dots.
  */
+/** A dotted quad already in canonical form (no leading zeros, each part up to 255). */
+const CANONICAL_V4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
 export function canonicalIp(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length > 64) return undefined;
+  // Most addresses are already canonical: returned as they are, without refanging and rebuilding them.
+  if (CANONICAL_V4.test(value)) return value;
   let s = refang(value.trim());
   if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
   const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);

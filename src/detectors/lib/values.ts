@@ -76,14 +76,14 @@ export function toNumber(v: unknown): number | undefined {
 
 /** Drops keys whose value is undefined, and returns undefined for an object left empty. */
 export function compact<T extends object>(obj: T): T | undefined {
-  const out: Record<string, unknown> = {};
-  let any = false;
-  for (const [k, v] of Object.entries(obj)) {
-    if (v === undefined) continue;
-    out[k] = v;
-    any = true;
+  // On every alert's every part: a key loop without Object.entries' pair arrays (a third of a parse's time).
+  let out: Record<string, unknown> | undefined;
+  const src = obj as Record<string, unknown>;
+  for (const k of Object.keys(src)) {
+    const v = src[k];
+    if (v !== undefined) (out ??= {})[k] = v;
   }
-  return any ? (out as T) : undefined;
+  return out as T | undefined;
 }
 
 /** Drops keys whose value is undefined or the empty string (a context event's data); always an object. */
