@@ -325,7 +325,7 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await store.db.selectFrom('enrichments').select(['provider', 'fetched_at']).where('subject_value', '=', '198.51.100.77').execute(), byB);
     }));
 
-  test(`enrich stage on ${dialect}: a pass asks only the indicators new since the last; a new revision, a lapsed reuse period or a new worker make it whole`, async () => {
+  test(`enrich stage on ${dialect}: a pass asks only the indicators new since the last; a new revision or a new worker make it whole, a lapsed reuse period a refresh`, async () => {
     const t = await openTestStore(dialect);
     const clock = new ManualClock(NOW);
     try {
@@ -381,11 +381,13 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await pass(stage), { whole: true, subjects: 4 });
       assert.deepEqual(asked(), { fixed: ['198.51.100.1', '198.51.100.2', '203.0.113.7', 'ws-1'], timed: ['198.51.100.2'] });
 
-      // The reuse period lapsed: whole again; the answers made at the current revision are kept.
+      // The reuse period lapsed: a refresh asks the provider without a revision about every subject again,
+      // the one with a revision only about the new one (its answers are current by revision), and removes nothing.
       clock.t += 30_000;
       await alert('198.51.100.3');
-      assert.deepEqual(await pass(stage), { whole: true, subjects: 5 });
+      assert.deepEqual(await pass(stage), { whole: false, subjects: 5 });
       assert.deepEqual(asked(), { fixed: ['198.51.100.3'], timed: ['198.51.100.1', '198.51.100.2', '198.51.100.3', '203.0.113.7', 'ws-1'] });
+      assert.equal((await answered()).length, 10, 'five subjects, two providers: nothing removed');
 
       // Another worker (or a restart) knows nothing of the incident's passes: its first is whole, reading
       // the stored answers instead of asking again where they are current: all of the file's, and the one
@@ -396,6 +398,13 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await pass(createEnrichStage({ store, enricher, now: clock.now })), { whole: true, subjects: 6 });
       assert.deepEqual(asked(), { fixed: ['198.51.100.4'], timed: ['198.51.100.1', '198.51.100.2', '198.51.100.4', '203.0.113.7', 'ws-1'] });
       assert.equal(Number((await store.db.selectFrom('incidents').select('enriched_seq').where('id', '=', 'I1').executeTakeFirstOrThrow()).enriched_seq), seq);
+
+      // A failure stored for the provider with a revision is asked again at the next refresh.
+      await store.db.updateTable('enrichments').set({ error: 'timeout: late', revision: null, found: 0 }).where('provider', '=', 'fixed').where('subject_value', '=', 'ws-1').execute();
+      clock.t += 30_000;
+      await alert('198.51.100.5');
+      assert.deepEqual(await pass(stage), { whole: false, subjects: 7 });
+      assert.deepEqual(asked().fixed, ['198.51.100.5', 'ws-1']);
       await enricher.close();
     } finally {
       await t.cleanup();

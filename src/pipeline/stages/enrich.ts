@@ -12,10 +12,11 @@
  * A pass is incremental when it can be: it asks only about the indicators that came to the incident since its
  * last pass (incident_observables.first_seq after incidents.enriched_seq) and leaves the stored answers
  * about the others as they are. A whole pass (every subject, each stored answer checked, stale ones removed)
- * runs when this worker has not made one for the incident yet, a provider's data changed since, a provider
- * without a revision is due to be asked again (its reuse period), or the new indicators would take the
- * incident over the cap. Before, every pass was whole, so it cost as much as the incident's size: at 100
- * alerts per incident, six times as much as at five.
+ * runs when this worker has not made one for the incident yet, a provider's data changed since, or the new
+ * indicators would take the incident over the cap. When the reuse period of the providers without a revision
+ * (history) lapses, a refresh asks those about every subject and the others only about new ones. Before,
+ * every pass was whole, so it cost as much as the incident's size: at 100 alerts per incident, six times as
+ * much as at five.
  *
  * Both work on the whole batch at once, because per incident the overhead (a query each, a lookup call each)
  * cost far more than the work: the batch's subjects are read with a few statements, looked up with one
@@ -91,8 +92,10 @@ export interface IncidentEnrichment {
   subjects: number;
   /** Subjects left out by the cap. */
   omitted: number;
-  /** A whole pass (every subject), not only the indicators new since the last one. */
+  /** A whole pass: every subject, every stored answer checked, stale ones removed. */
   whole: boolean;
+  /** A whole pass or a refresh (every subject asked of the providers without a revision): it starts a new reuse period. */
+  renews: boolean;
   /** False when `stored` holds only some of the incident's answers (an incremental pass without a copy). */
   storedComplete: boolean;
   /** incidents.last_seq when read, before its indicators: the pass has seen every indicator up to it. */
@@ -238,14 +241,21 @@ async function enrichMany(
   const incidents = ids.flatMap((id) => found.get(id) ?? []);
   const revisions = await providerRevisions(deps.enricher);
   const revisionKey = revisionKeyOf(revisions);
-  // Incremental where this worker's last whole pass still stands: only the indicators new since.
+  // Where this worker's last whole pass still stands (same revisions): incremental, asking only about the
+  // indicators new since, until the reuse period of the providers without a revision lapses; then a refresh,
+  // which asks those providers about every subject again and the others only about the new ones (their
+  // stored answers are current by revision). Otherwise a whole pass.
   const incremental = new Map<string, LookupSubject[]>();
-  const candidates = incidents.filter((inc) => {
+  const refresh = new Map<string, Set<string>>(); // incident → keyOf its new subjects
+  const standing = incidents.filter((inc) => {
     const last = passes.get(inc.id);
-    return inc.enriched_seq > 0 && last !== undefined && last.revisions === revisionKey && t - last.at < memory.refreshMs;
+    return inc.enriched_seq > 0 && last !== undefined && last.revisions === revisionKey;
   });
-  for (const [id, fresh] of await newSubjects(deps.store.db, candidates.map((i) => i.id))) {
-    if (passes.get(id)!.known + fresh.length <= max) incremental.set(id, fresh);
+  for (const [id, fresh] of await newSubjects(deps.store.db, standing.map((i) => i.id))) {
+    const last = passes.get(id)!;
+    if (last.known + fresh.length > max) continue;
+    if (t - last.at < memory.refreshMs) incremental.set(id, fresh);
+    else refresh.set(id, new Set(fresh.map(keyOf)));
   }
   const whole = incidents.filter((inc) => !incremental.has(inc.id));
   const wholeSubjects = new Map(whole.map((inc, i) => [inc.id, i] as const));
@@ -255,14 +265,18 @@ async function enrichMany(
     return fresh ? { subjects: fresh, total: fresh.length } : subjectsOfWhole[wholeSubjects.get(inc.id)!]!;
   });
   // Read outside the write transaction: the queue's lease makes this worker the only one on these incidents.
-  // A whole pass needs every stored answer (this worker's copy or the store's); an incremental one only
-  // asks new subjects, so it takes the copy if there is one and reads nothing otherwise.
+  // A whole pass needs every stored answer (this worker's copy or the store's); a refresh those of providers
+  // without a revision (the ones it asks again and compares); an incremental pass only asks new subjects, so
+  // it takes the copy if there is one and reads nothing otherwise.
   const stored = new Map<string, Map<string, StoredAnswer>>();
   for (const inc of incidents) {
     const copy = copies.get(inc.id);
     if (copy?.version === inc.enrich_version) stored.set(inc.id, copy.stored);
   }
-  for (const [id, answers] of await storedAnswers(deps.store.db, whole.filter((i) => !stored.has(i.id)).map((i) => i.id))) stored.set(id, answers);
+  const unread = (list: typeof incidents) => list.filter((i) => !stored.has(i.id)).map((i) => i.id);
+  const partial = new Set(unread(incidents.filter((i) => refresh.has(i.id))));
+  for (const [id, answers] of await storedAnswers(deps.store.db, partial, { withoutRevision: true })) stored.set(id, answers);
+  for (const [id, answers] of await storedAnswers(deps.store.db, unread(whole.filter((i) => !refresh.has(i.id))))) stored.set(id, answers);
   // Per incident, the stored answers kept this run: current ones about the subjects asked about now (a
   // subject over the cap is not asked about, and its answers go as stale).
   const kept = incidents.map((inc, i) => {
@@ -284,15 +298,22 @@ async function enrichMany(
     }
     return { rows, providers, found };
   });
+  const fresh = incidents.map((inc) => refresh.get(inc.id));
   const results = await deps.enricher.lookupBatch(
     subjects.map((s) => s.subjects),
-    (list, provider, subject) => kept[list]!.rows.size > 0 && kept[list]!.rows.has(answerKey(provider.name, subject.type, subject.value)),
+    (list, provider, subject) =>
+      (kept[list]!.rows.size > 0 && kept[list]!.rows.has(answerKey(provider.name, subject.type, subject.value))) ||
+      // A refresh asks a provider with a revision only about new subjects, and ones it failed on before.
+      (fresh[list] !== undefined &&
+        provider.revision !== undefined &&
+        !fresh[list]!.has(keyOf(subject)) &&
+        !failedBefore(stored.get(incidents[list]!.id), answerKey(provider.name, subject.type, subject.value))),
   );
   const byId = new Map(
     incidents.map((inc, i) => {
       const providers = new Set(kept[i]!.providers);
       for (const r of results[i]!) providers.add(r.provider);
-      const fresh = incremental.get(inc.id);
+      const incrementalSubjects = incremental.get(inc.id);
       return [
         inc.id,
         {
@@ -306,10 +327,11 @@ async function enrichMany(
           version: inc.enrich_version,
           subjects: subjects[i]!.subjects.length,
           omitted: subjects[i]!.total - subjects[i]!.subjects.length,
-          whole: !fresh,
-          storedComplete: stored.has(inc.id),
+          whole: !incrementalSubjects && !refresh.has(inc.id),
+          renews: !incrementalSubjects,
+          storedComplete: stored.has(inc.id) && !partial.has(inc.id),
           seenSeq: inc.last_seq,
-          known: fresh ? passes.get(inc.id)!.known + fresh.length : subjects[i]!.total,
+          known: incrementalSubjects ? passes.get(inc.id)!.known + incrementalSubjects.length : subjects[i]!.total,
           computedAt: t,
         },
       ] as const;
@@ -329,6 +351,7 @@ async function enrichMany(
         subjects: 0,
         omitted: 0,
         whole: true,
+        renews: true,
         storedComplete: false,
         seenSeq: 0,
         known: 0,
@@ -336,6 +359,9 @@ async function enrichMany(
       },
   );
 }
+
+/** A stored answer that is a failure (failures are stored without a revision, so a refresh reads them). */
+const failedBefore = (stored: ReadonlyMap<string, StoredAnswer> | undefined, key: string) => (stored?.get(key)?.error ?? null) !== null;
 
 const revisionKeyOf = (revisions: ReadonlyMap<string, string>) => [...revisions].map(([name, rev]) => `${name}=${rev}`).join(',');
 
@@ -399,14 +425,15 @@ async function providerRevisions(enricher: Enricher): Promise<Map<string, string
  * revision (history, remote sources): those are compared with the new answer; an answer with a revision is
  * either kept as it is or, its provider's data having changed, written again.
  */
-async function storedAnswers(db: Db, ids: readonly string[]): Promise<Map<string, Map<string, StoredAnswer>>> {
+async function storedAnswers(db: Db, ids: Iterable<string>, opts: { withoutRevision?: boolean } = {}): Promise<Map<string, Map<string, StoredAnswer>>> {
   const out = new Map<string, Map<string, StoredAnswer>>();
-  for (const chunk of pow2ChunksOf(ids, CHUNK)) {
+  for (const chunk of pow2ChunksOf([...ids], CHUNK)) {
     const rows = await db
       .selectFrom('enrichments')
       .select(['incident_id', 'provider', 'subject_type', 'subject_value', 'found', 'error', 'revision', 'fetched_at'])
       .select(sql<string | null>`case when "revision" is null then "data" else null end`.as('data'))
       .where('incident_id', 'in', chunk)
+      .$if(opts.withoutRevision === true, (q) => q.where('revision', 'is', null))
       .execute();
     for (const r of rows) {
       let m = out.get(r.incident_id);
@@ -583,7 +610,7 @@ export function createEnrichStage(deps: EnrichStageDeps): Stage<IncidentEnrichme
       // The answers as committed: the ones read (or this worker's copy of them), changed as write() listed.
       for (const e of computed) {
         if (!e.after) continue;
-        if (e.whole) passes.set(e.incidentId, { at: e.computedAt, revisions: revisionKeyOf(e.revisions), known: e.known });
+        if (e.renews) passes.set(e.incidentId, { at: e.computedAt, revisions: revisionKeyOf(e.revisions), known: e.known });
         else {
           const last = passes.get(e.incidentId);
           if (last) last.known = e.known;
