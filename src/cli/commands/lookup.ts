@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { openStore } from '../../store/store.js';
-import { OBSERVABLE_TYPES, type ObservableType } from '../../model/observable.js';
+import { OBSERVABLE_TYPES, isObservableType, type ObservableType } from '../../model/observable.js';
 import type { LookupSubject } from '../../enrich/provider.js';
 import { createConfiguredEnricher } from '../../enrich/registry.js';
 import { isEnrichmentError, type Enricher, type LookupResult } from '../../enrich/layer.js';
@@ -25,7 +25,7 @@ export function parseSubjectArg(arg: string): LookupSubject {
   const prefix = colon > 0 ? arg.slice(0, colon).toLowerCase() : '';
   let type: ObservableType | 'hash' | 'cidr' | null;
   let value: string;
-  if ((OBSERVABLE_TYPES as readonly string[]).includes(prefix) || prefix === 'hash') {
+  if (isObservableType(prefix) || prefix === 'hash') {
     type = prefix as ObservableType | 'hash';
     value = arg.slice(colon + 1);
   } else {

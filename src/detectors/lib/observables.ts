@@ -11,7 +11,7 @@ import ipaddr from 'ipaddr.js';
 import { domainToASCII } from 'node:url';
 import { parse as parseDomain } from 'tldts';
 import { DETECTOR_ACTIONS, clampSeverity, severityLabel, type AlertDraft, type DetectorAction, type Endpoint } from '../../model/alert.js';
-import { OBSERVABLE_TYPES, type Observable, type ObservableType } from '../../model/observable.js';
+import { isObservableType, type Observable, type ObservableType } from '../../model/observable.js';
 import { ParseError } from '../detector.js';
 import { MAX_COMMAND_LINE, MAX_FIELD, cleanText, cleanToken } from './text.js';
 import { compact as pack, isObject, toInt } from './values.js';
@@ -41,13 +41,14 @@ export function refang(value: string): string {
 
 // ---- IPs -------------------------------------------------------------------------------------------------
 
+/** A dotted quad already in canonical form (no leading zeros, each part up to 255). */
+const CANONICAL_V4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
 /**
  * Canonical IP or undefined. IPv4 must be four decimal parts (leading zeros read as decimal, which is what
  * zero-padding devices mean; inet_aton-style octal/hex/short forms are rejected as garbage). Accepts
  * brackets ([2001:db8::1]) and defanged dots.
  */
-/** A dotted quad already in canonical form (no leading zeros, each part up to 255). */
-const CANONICAL_V4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 export function canonicalIp(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length > 64) return undefined;
@@ -277,8 +278,8 @@ export function normalizeObservables(list: unknown): Observable[] {
   if (!Array.isArray(list)) return [];
   const out: Array<Observable | undefined> = [];
   for (const o of list.slice(0, MAX_OBSERVABLES * 4)) {
-    if (!isObject(o) || !(OBSERVABLE_TYPES as readonly unknown[]).includes(o.type)) continue;
-    out.push(makeObservable(o.type as ObservableType, o.value, typeof o.role === 'string' ? o.role : 'other'));
+    if (!isObject(o) || !isObservableType(o.type)) continue;
+    out.push(makeObservable(o.type, o.value, typeof o.role === 'string' ? o.role : 'other'));
   }
   return dedupeObservables(out);
 }

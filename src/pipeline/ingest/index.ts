@@ -73,7 +73,7 @@ export interface Ingest {
 class CursorMoved extends Error {}
 
 const DEFAULT_BATCH = 5000;
-export const DEFAULT_COALESCE_MS = 5000;
+const DEFAULT_COALESCE_MS = 5000;
 /** Ingest is behind when the oldest record of a batch has waited this long. */
 const BEHIND_MS = 1000;
 
@@ -118,11 +118,9 @@ export function createIngest(deps: IngestDeps): Ingest {
     cursor ??= await readCursor(store.db, INGEST_CURSOR);
     const records = await readAfter(store.db, cursor, limit);
     if (records.length === 0) {
-      // Caught up after a burst whose last batch was still large: what waits is due now (see coalesce).
-      if (delayed) {
-        await store.redoable((db) => db.transaction().execute((tx) => dueNow(tx, 'enrich', now())));
-        delayed = false;
-      }
+      // Caught up after a burst whose last batch was still behind: what waits is due now (see coalesce).
+      if (delayed) await store.redoable((db) => db.transaction().execute((tx) => releaseWaiting(tx, now())));
+      delayed = false;
       return 0;
     }
     const from = cursor;
@@ -255,7 +253,12 @@ export function createIngest(deps: IngestDeps): Ingest {
    */
   async function coalesce(tx: Tx, incidents: readonly string[], wait: number, t: number): Promise<void> {
     await enqueue(tx, 'enrich', incidents, t + wait);
-    if (wait === 0 && delayed) await dueNow(tx, 'enrich', t);
+    if (wait === 0) await releaseWaiting(tx, t);
+  }
+
+  /** Makes the incidents left waiting by earlier batches due now, if any may be waiting. */
+  async function releaseWaiting(tx: Tx, t: number): Promise<void> {
+    if (delayed) await dueNow(tx, 'enrich', t);
   }
 
   function committed(records: readonly LogRecord[], parsed: Parsed, stored: readonly Alert[]) {

@@ -32,7 +32,7 @@ import type { EnrichmentTable } from '../../store/schema.js';
 import { addTimeline } from '../../store/incidents.js';
 import { insertRows } from '../../store/insert-rows.js';
 import { updateRows } from '../../store/update-rows.js';
-import { OBSERVABLE_TYPES, type ObservableType } from '../../model/observable.js';
+import { isObservableType, type ObservableType } from '../../model/observable.js';
 import type { EnrichmentProvider, LookupSubject } from '../../enrich/provider.js';
 import { isEnrichmentError, type Enricher, type LookupResult } from '../../enrich/layer.js';
 import { excludeIncident, isHistoryData } from '../../enrich/providers/history.js';
@@ -102,7 +102,7 @@ export interface IncidentEnrichment {
   seenSeq: number;
   /** Distinct subjects the incident has, as far as this pass knows (for the cap of later incremental passes). */
   known: number;
-  /** When the pass read and asked (a whole pass stands for `refreshMs` from then). */
+  /** When the pass read and asked (one that `renews` stands for `refreshMs` from then). */
   computedAt: number;
 }
 
@@ -128,11 +128,12 @@ type StoredCopies = LRUCache<string, { version: number; stored: Map<string, Stor
 const DEFAULT_COPIED_ANSWERS = 300_000;
 
 /**
- * This worker's last whole pass per incident: when, at which provider revisions, and how many distinct
- * subjects the incident has had since. Without an entry (a restart, or evicted), the next pass is whole.
+ * This worker's last pass per incident that asked about every subject (whole, or a refresh): when, at which
+ * provider revisions, and how many distinct subjects the incident has had since. Without an entry (a
+ * restart, or evicted), the next pass is whole.
  */
-type WholePasses = LRUCache<string, { at: number; revisions: string; known: number }>;
-const WHOLE_PASSES_KEPT = 200_000;
+type LastPasses = LRUCache<string, { at: number; revisions: string; known: number }>;
+const LAST_PASSES_KEPT = 200_000;
 
 /** The incident's subjects, capped: its own host and user first, then observables by type in turn, most frequent first. */
 export async function incidentSubjects(db: Db, incident: IncidentRef, max: number): Promise<{ subjects: LookupSubject[]; total: number }> {
@@ -190,7 +191,7 @@ function capSubjects(incident: IncidentRef, observed: readonly Observed[], max: 
   const buckets = new Map<ObservableType, LookupSubject[]>(TYPE_ORDER.map((t) => [t, []]));
   const seen = new Set(first.map(keyOf));
   const add = (s: LookupSubject) => {
-    if (!(OBSERVABLE_TYPES as readonly string[]).includes(s.type) || !s.value || seen.has(keyOf(s))) return;
+    if (!isObservableType(s.type) || !s.value || seen.has(keyOf(s))) return;
     seen.add(keyOf(s));
     buckets.get(s.type)!.push(s);
   };
@@ -227,7 +228,7 @@ function previousOnly(historyProviders: ReadonlySet<string>, incidentId: string,
 async function enrichMany(
   deps: EnrichStageDeps,
   historyProviders: ReadonlySet<string>,
-  memory: { copies: StoredCopies; passes: WholePasses; refreshMs: number },
+  memory: { copies: StoredCopies; passes: LastPasses; refreshMs: number },
   ids: readonly string[],
   t: number,
 ): Promise<IncidentEnrichment[]> {
@@ -241,7 +242,7 @@ async function enrichMany(
   const incidents = ids.flatMap((id) => found.get(id) ?? []);
   const revisions = await providerRevisions(deps.enricher);
   const revisionKey = revisionKeyOf(revisions);
-  // Where this worker's last whole pass still stands (same revisions): incremental, asking only about the
+  // Where this worker's last pass over every subject still stands (same revisions): incremental, asking only about the
   // indicators new since, until the reuse period of the providers without a revision lapses; then a refresh,
   // which asks those providers about every subject again and the others only about the new ones (their
   // stored answers are current by revision). Otherwise a whole pass.
@@ -257,12 +258,13 @@ async function enrichMany(
     if (t - last.at < memory.refreshMs) incremental.set(id, fresh);
     else refresh.set(id, new Set(fresh.map(keyOf)));
   }
-  const whole = incidents.filter((inc) => !incremental.has(inc.id));
-  const wholeSubjects = new Map(whole.map((inc, i) => [inc.id, i] as const));
-  const subjectsOfWhole = await subjectsOfIncidents(deps.store.db, whole, max);
+  // Whole passes and refreshes ask about every subject.
+  const everySubject = incidents.filter((inc) => !incremental.has(inc.id));
+  const at = new Map(everySubject.map((inc, i) => [inc.id, i] as const));
+  const allSubjects = await subjectsOfIncidents(deps.store.db, everySubject, max);
   const subjects = incidents.map((inc) => {
     const fresh = incremental.get(inc.id);
-    return fresh ? { subjects: fresh, total: fresh.length } : subjectsOfWhole[wholeSubjects.get(inc.id)!]!;
+    return fresh ? { subjects: fresh, total: fresh.length } : allSubjects[at.get(inc.id)!]!;
   });
   // Read outside the write transaction: the queue's lease makes this worker the only one on these incidents.
   // A whole pass needs every stored answer (this worker's copy or the store's); a refresh those of providers
@@ -276,7 +278,7 @@ async function enrichMany(
   const unread = (list: typeof incidents) => list.filter((i) => !stored.has(i.id)).map((i) => i.id);
   const partial = new Set(unread(incidents.filter((i) => refresh.has(i.id))));
   for (const [id, answers] of await storedAnswers(deps.store.db, partial, { withoutRevision: true })) stored.set(id, answers);
-  for (const [id, answers] of await storedAnswers(deps.store.db, unread(whole.filter((i) => !refresh.has(i.id))))) stored.set(id, answers);
+  for (const [id, answers] of await storedAnswers(deps.store.db, unread(everySubject.filter((i) => !refresh.has(i.id))))) stored.set(id, answers);
   // Per incident, the stored answers kept this run: current ones about the subjects asked about now (a
   // subject over the cap is not asked about, and its answers go as stale).
   const kept = incidents.map((inc, i) => {
@@ -298,15 +300,15 @@ async function enrichMany(
     }
     return { rows, providers, found };
   });
-  const fresh = incidents.map((inc) => refresh.get(inc.id));
+  const refreshing = incidents.map((inc) => refresh.get(inc.id));
   const results = await deps.enricher.lookupBatch(
     subjects.map((s) => s.subjects),
     (list, provider, subject) =>
       (kept[list]!.rows.size > 0 && kept[list]!.rows.has(answerKey(provider.name, subject.type, subject.value))) ||
       // A refresh asks a provider with a revision only about new subjects, and ones it failed on before.
-      (fresh[list] !== undefined &&
+      (refreshing[list] !== undefined &&
         provider.revision !== undefined &&
-        !fresh[list]!.has(keyOf(subject)) &&
+        !refreshing[list]!.has(keyOf(subject)) &&
         !failedBefore(stored.get(incidents[list]!.id), answerKey(provider.name, subject.type, subject.value))),
   );
   const byId = new Map(
@@ -366,12 +368,12 @@ const failedBefore = (stored: ReadonlyMap<string, StoredAnswer> | undefined, key
 const revisionKeyOf = (revisions: ReadonlyMap<string, string>) => [...revisions].map(([name, rev]) => `${name}=${rev}`).join(',');
 
 /**
- * How long a whole pass stands before the next pass of the incident must be whole again: the shortest reuse
+ * How long a pass that asked about every subject stands before the next must refresh: the shortest reuse
  * period of the providers without a data revision (their answers change with time or with other incidents:
- * history), none (0: every pass is whole) when such a provider has no reuse period, for ever when every
+ * history), none (0: every pass refreshes) when such a provider has no reuse period, for ever when every
  * provider has a revision (a new revision makes the next pass whole anyway).
  */
-function wholePassEvery(providers: readonly EnrichmentProvider[]): number {
+function refreshEvery(providers: readonly EnrichmentProvider[]): number {
   let every = Infinity;
   for (const p of providers) if (!p.revision) every = Math.min(every, p.reuseMs ?? 0);
   return every;
@@ -388,7 +390,7 @@ async function newSubjects(db: Db, ids: readonly string[]): Promise<Map<string, 
       select o."incident_id", o."type", o."value" from "incident_observables" o join "incidents" i on i."id" = o."incident_id"
       where o."incident_id" in (${sql.join(chunk)}) and o."first_seq" > i."enriched_seq"`.execute(db);
     for (const r of rows) {
-      if ((OBSERVABLE_TYPES as readonly string[]).includes(r.type) && r.value) out.get(r.incident_id)!.push({ type: r.type as ObservableType, value: r.value });
+      if (isObservableType(r.type) && r.value) out.get(r.incident_id)!.push({ type: r.type, value: r.value });
     }
   }
   return out;
@@ -596,8 +598,8 @@ export function createEnrichStage(deps: EnrichStageDeps): Stage<IncidentEnrichme
   const now = deps.now ?? Date.now;
   const historyProviders = new Set(deps.enricher.providers.filter((p) => p.kind === 'history').map((p) => p.name));
   const copies: StoredCopies = new LRUCache({ maxSize: Math.max(1, deps.cachedAnswers ?? DEFAULT_COPIED_ANSWERS), sizeCalculation: (c) => c.stored.size + 1 });
-  const passes: WholePasses = new LRUCache({ max: WHOLE_PASSES_KEPT });
-  const memory = { copies, passes, refreshMs: wholePassEvery(deps.enricher.providers) };
+  const passes: LastPasses = new LRUCache({ max: LAST_PASSES_KEPT });
+  const memory = { copies, passes, refreshMs: refreshEvery(deps.enricher.providers) };
   return {
     name: 'enrich',
     next: ['score'],
