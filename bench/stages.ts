@@ -3,7 +3,7 @@
  * the intake log of a fresh SQLite store (bench/fido-bench.yaml), then the stages run one batch at a time,
  * in order, in this process (no concurrency, so each stage's time is its own), in rounds as the running
  * server would take them. Prints, per stage, batches, items, and wall-clock and CPU time per item (CPU time of the whole process,
- * so GC and helper threads count; steadier than wall time on a shared machine).
+ * so GC and helper threads count; steadier than wall time on a shared machine). BENCH_STAGES=ingest,enrich runs only those.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +28,10 @@ const cpuNow = () => {
 const t0 = Date.now();
 try {
   const ingest = fido.ingest!;
-  const stages = [{ name: 'ingest', run: () => ingest.runBatch() }, ...fido.stages.map((s) => ({ name: s.name, run: () => fido.pipeline.runBatch(s) }))];
+  const only = process.env.BENCH_STAGES?.split(','); // e.g. BENCH_STAGES=ingest: profile one stage alone
+  const stages = [{ name: 'ingest', run: () => ingest.runBatch() }, ...fido.stages.map((s) => ({ name: s.name, run: () => fido.pipeline.runBatch(s) }))].filter(
+    (s) => !only || only.includes(s.name),
+  );
   for (let sent = 0; sent < N; ) {
     const n = Math.min(ROUND, N - sent);
     await fido.intake!.accept('bench-suricata', 'suricata', Array.from({ length: n }, (_, k) => ({ raw: eveAlert(sent + k, t0) })));

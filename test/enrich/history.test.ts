@@ -111,8 +111,8 @@ for (const dialect of DIALECTS) {
         await insertAlert(db, { id: `S${i}`, incident: `I-scan-${i}`, time, host: i < 120 ? 'scanner-01' : null, observables: [['ip', '198.51.100.9', 'dst']] });
       }
       const p = await history.create({ name: 'history', kind: 'history', window: '30d', max_alerts: 100 }, { store: t.store, configDir: '/', now: () => NOW });
-      // Behind 110 subjects without history, so that the read in parts (one statement per 100 subjects) finds
-      // these in its second statement.
+      // Behind 110 subjects without history: the two over max_alerts are read again apart (one statement per
+      // 100 subjects), the others keep what the statement for all of them read.
       const unseen: LookupSubject[] = Array.from({ length: 110 }, (_, i) => ({ type: 'ip', value: `192.0.2.${i}` }));
       const subjects: LookupSubject[] = [
         ...unseen,

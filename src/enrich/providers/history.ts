@@ -113,7 +113,19 @@ const HIT_COLUMNS = sql`"incident_id", "type", "value", "alerts", "events", "las
  * many alerts it has, so a lookup costs what the subject's incidents number, not its alerts.
  */
 async function incidentHits(db: Db, subjects: readonly LookupSubject[], since: number, cap: number): Promise<{ hits: IncidentHit[][]; truncated: boolean[] }> {
-  return (await hitsTogether(db, subjects, since, cap)) ?? (await hitsApart(db, subjects, since, cap));
+  const together = await hitsTogether(db, subjects, since, cap);
+  if (!together) return hitsApart(db, subjects, since, cap);
+  // A subject with `cap` rows or more may have more than were wanted: it alone is read with its own
+  // newest-first LIMIT. (Before, one such subject, a C2 address in every incident, sent every subject of
+  // the batch down that path: a statement part per subject instead of one per type.)
+  const heavy = together.heavy;
+  if (heavy.length === 0) return together;
+  const apart = await hitsApart(db, heavy.map((i) => subjects[i]!), since, cap);
+  heavy.forEach((i, k) => {
+    together.hits[i] = apart.hits[k]!;
+    together.truncated[i] = apart.truncated[k]!;
+  });
+  return together;
 }
 
 /** Adds a row to a subject's hits (its spellings may each have a row for the same incident: counted once). */
@@ -128,11 +140,20 @@ function addHit(hits: Map<string, IncidentHit>, r: HitRow): void {
   }
 }
 
+/** Rows one statement of hitsTogether may read (beyond it, every subject is read apart). */
+const TOGETHER_ROWS = 50_000;
+
 /**
- * Every subject in one statement (one part per type) that reads at most `cap` rows: then no subject's own
- * LIMIT would have cut anything and the answer is exact. Null when there are more.
+ * Every subject in one statement (one part per type), which reads at most max(cap, TOGETHER_ROWS) rows:
+ * exact for each subject with fewer than `cap` rows (its own LIMIT would have cut nothing); `heavy` lists
+ * the others (by index), whose hits the caller reads again with their LIMIT. Null when there are more rows.
  */
-async function hitsTogether(db: Db, subjects: readonly LookupSubject[], since: number, cap: number): Promise<{ hits: IncidentHit[][]; truncated: boolean[] } | null> {
+async function hitsTogether(
+  db: Db,
+  subjects: readonly LookupSubject[],
+  since: number,
+  cap: number,
+): Promise<{ hits: IncidentHit[][]; truncated: boolean[]; heavy: number[] } | null> {
   const owners = new Map<string, number[]>();
   const values = new Map<string, Set<string>>();
   subjects.forEach((s, i) => {
@@ -149,12 +170,20 @@ async function hitsTogether(db: Db, subjects: readonly LookupSubject[], since: n
   const parts = [...values].map(
     ([type, set]) => sql`select ${HIT_COLUMNS} from "incident_observables" where "type" = ${type} and "value" in (${sql.join(padToPow2([...set]))}) and "last_seen" >= ${since}`,
   );
-  if (parts.length === 0) return { hits: subjects.map(() => []), truncated: subjects.map(() => false) };
-  const { rows } = await sql<HitRow>`${sql.join(parts, sql` union all `)} limit ${cap + 1}`.execute(db);
-  if (rows.length > cap) return null;
+  if (parts.length === 0) return { hits: subjects.map(() => []), truncated: subjects.map(() => false), heavy: [] };
+  const most = Math.max(cap, TOGETHER_ROWS);
+  const { rows } = await sql<HitRow>`${sql.join(parts, sql` union all `)} limit ${most + 1}`.execute(db);
+  if (rows.length > most) return null;
   const byIncident = subjects.map(() => new Map<string, IncidentHit>());
-  for (const r of rows) for (const i of owners.get(`${r.type}\u0000${r.value}`) ?? []) addHit(byIncident[i]!, r);
-  return { hits: byIncident.map((m) => [...m.values()]), truncated: subjects.map(() => false) };
+  const read = subjects.map(() => 0); // rows per subject, its spellings together (hitsApart's LIMIT counts so)
+  for (const r of rows) {
+    for (const i of owners.get(`${r.type}\u0000${r.value}`) ?? []) {
+      read[i]!++;
+      addHit(byIncident[i]!, r);
+    }
+  }
+  const heavy = read.flatMap((n, i) => (n >= cap ? [i] : []));
+  return { hits: byIncident.map((m) => [...m.values()]), truncated: subjects.map(() => false), heavy };
 }
 
 /**

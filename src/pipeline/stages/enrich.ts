@@ -482,6 +482,16 @@ function rowMaker(now: number, revisions: ReadonlyMap<string, string>): (inciden
   };
 }
 
+/**
+ * Subject types whose not-found answers are stored: that the inventory or the directory does not know the
+ * incident's host or user is a fact scoring and policy use (fido-classic: a host missing from the inventory
+ * has no managed antivirus). For indicators (addresses, domains, hashes…) nothing found is the common case
+ * and says nothing: stored, it was a row per provider for every new indicator of every incident, most of
+ * the enrichment's writes and reads. The incident lists what was found and what failed; the timeline says
+ * how many subjects were asked.
+ */
+const UNFOUND_KEPT_FOR: ReadonlySet<string> = new Set<ObservableType>(['host', 'user']);
+
 type RowKey = Pick<EnrichmentTable, 'incident_id' | 'provider' | 'subject_type' | 'subject_value'>;
 const keyOfRow = (r: RowKey) => answerKey(r.provider, r.subject_type, r.subject_value);
 
@@ -508,6 +518,15 @@ async function writeEnrichments(tx: Tx, batch: readonly IncidentEnrichment[], no
       const key = keyOfRow(row);
       const before = e.stored.get(key);
       asked.add(key);
+      if (row.error === null && !row.found && !UNFOUND_KEPT_FOR.has(row.subject_type)) {
+        // Nothing known about an indicator is not stored; an answer stored before (found, or failed) goes.
+        if (before) {
+          stale.push(before);
+          changes.push([key, null]);
+          changed.add(e.incidentId);
+        }
+        continue;
+      }
       if (before && (row.error === null ? sameAnswer(before, row) : before.error === null || sameAnswer(before, row))) {
         // Stored as it was (with its first fetch time); this worker's copy notes that it was confirmed now.
         if (row.error === null) changes.push([key, { ...before, checked_at: now }]);
