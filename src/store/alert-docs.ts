@@ -27,8 +27,10 @@ export class AlertDocs {
 
   /** Keeps a document (after the transaction that stored it committed). */
   remember(id: string, doc: Omit<Alert, 'raw'> | Alert): void {
-    const { raw: _raw, ...rest } = doc as Alert;
-    this.#put(id, deepFreeze(rest));
+    if ('raw' in doc) {
+      const { raw: _raw, ...rest } = doc;
+      this.#put(id, deepFreeze(rest));
+    } else this.#put(id, deepFreeze(doc));
   }
 
   /** The documents of `ids`, from memory or else read (and kept) from the store; absent ids are left out. */

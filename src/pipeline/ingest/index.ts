@@ -20,7 +20,7 @@ import { insertRows } from '../../store/insert-rows.js';
 import { updateRows } from '../../store/update-rows.js';
 import { ObservationTally, recordObservations } from '../../store/observations.js';
 import { alertHost, alertUser, columnIndicators } from '../../correlate/keys.js';
-import type { Alert } from '../../model/alert.js';
+import type { AlertDoc } from '../../store/alert-docs.js';
 import { parseTimeLimited, quarantined, stageProcessed } from '../../metrics.js';
 import { selectInChunks } from '../../util/chunks.js';
 import type { Logger } from '../../util/log.js';
@@ -167,7 +167,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   }
 
   /** Writes what a batch derives and moves the cursor past it; returns the alerts stored as new (not duplicates). */
-  async function derive(tx: Tx, from: number, records: readonly LogRecord[], parsed: Parsed, wait: number): Promise<Alert[]> {
+  async function derive(tx: Tx, from: number, records: readonly LogRecord[], parsed: Parsed, wait: number): Promise<AlertDoc[]> {
     if (store.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${CORRELATION_LOCK})`.execute(tx);
     const to = records[records.length - 1]!.seq;
     if (!(await advanceCursor(tx, INGEST_CURSOR, from, to, owner))) throw new CursorMoved('the log cursor moved');
@@ -261,7 +261,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     if (delayed) await dueNow(tx, 'enrich', t);
   }
 
-  function committed(records: readonly LogRecord[], parsed: Parsed, stored: readonly Alert[]) {
+  function committed(records: readonly LogRecord[], parsed: Parsed, stored: readonly AlertDoc[]) {
     cursor = records[records.length - 1]!.seq;
     stageProcessed.inc({ stage: 'normalize' }, records.length);
     stageProcessed.inc({ stage: 'correlate' }, parsed.alerts.length);
@@ -333,7 +333,6 @@ const ALERT_COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof ReturnType<typeof alertRow>>;
 
 function alertRow(p: ParsedAlert, at: { incidentId: string | null; duplicateOf: string | null; vendorId: string | null }) {
-  const { raw: _raw, ...doc } = p.alert;
   const alert = p.alert;
   return {
     id: alert.id,
@@ -354,7 +353,7 @@ function alertRow(p: ParsedAlert, at: { incidentId: string | null; duplicateOf: 
     duplicate_of: at.duplicateOf,
     repeat_count: 1,
     last_repeat_at: null,
-    doc: JSON.stringify(doc),
+    doc: JSON.stringify(alert),
     // The raw text is the intake record's: stored once.
     raw: '',
   };

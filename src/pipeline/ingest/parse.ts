@@ -3,7 +3,8 @@
  * parse time limit: the same records give the same result (ids of a record's second and later alerts come from its id), which is what
  * lets a batch be derived again after a crash.
  */
-import type { AlertDraft, Alert } from '../../model/alert.js';
+import type { AlertDraft } from '../../model/alert.js';
+import type { AlertDoc } from '../../store/alert-docs.js';
 import { severityLabel } from '../../model/alert.js';
 import type { ContextEvent } from '../../detectors/detector.js';
 import type { LogRecord } from '../../store/log.js';
@@ -23,7 +24,8 @@ export interface RecordNormalizer {
 }
 
 export interface ParsedAlert {
-  alert: Alert;
+  /** The alert as stored (its raw text is the record's: `record.raw`). */
+  alert: AlertDoc;
   fingerprint: string;
   record: LogRecord;
 }
@@ -107,14 +109,15 @@ export function parseRecords(records: readonly LogRecord[], normalizer: RecordNo
       r.context.forEach((event, i) => out.context.push({ id: derivedId(record.id, i), event, detector: r.detector, record }));
     } else {
       r.alerts.forEach((draft, i) => {
-        const alert: Alert = {
+        // Without `raw`: the document is what ingest stores and caches, and copying each alert again to
+        // leave the raw text out cost ingest more than the copy here.
+        const alert: AlertDoc = {
           ...draft,
           id: derivedId(record.id, i),
           source: record.source,
           detector: r.detector,
           received_at: iso(record.received_at),
           severity_label: draft.severity_label ?? severityLabel(draft.severity),
-          raw: record.raw,
         };
         out.alerts.push({ alert, fingerprint: alertFingerprint(record.source, r.detector, draft), record });
       });
