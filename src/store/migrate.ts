@@ -8,6 +8,7 @@ import * as m0004 from './migrations/0004_log_structured_pipeline.js';
 import * as m0005 from './migrations/0005_incident_digest.js';
 import * as m0006 from './migrations/0006_intake_raw_bytes.js';
 import * as m0007 from './migrations/0007_incremental_enrichment.js';
+import * as m0008 from './migrations/0008_shared_enrichment_passes.js';
 
 interface Migration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -22,6 +23,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['0005_incident_digest', m0005],
   ['0006_intake_raw_bytes', m0006],
   ['0007_incremental_enrichment', m0007],
+  ['0008_shared_enrichment_passes', m0008],
 ];
 
 export interface MigrateOptions {

@@ -111,6 +111,13 @@ export interface IncidentTable {
   decided_seq: Generated<number>;
   /** The newest record its enrichment has seen: later indicators are the new ones (migration 0007). */
   enriched_seq: Generated<number>;
+  /**
+   * Its last enrichment pass over every subject: when, at which providers and revisions, and how many
+   * distinct subjects it has had since (migration 0008; pipeline/stages/enrich.ts).
+   */
+  enrich_pass_at: Generated<number | null>;
+  enrich_pass_key: Generated<string | null>;
+  enrich_known: Generated<number>;
   /** received_at of its oldest alert not yet decided; null when every alert is. */
   pending_since: number | null;
   /** What every alert contributes to rules and score, bounded (correlate/digest.ts; migration 0005). */

@@ -329,7 +329,7 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await store.db.selectFrom('enrichments').select(['provider', 'fetched_at']).where('subject_value', '=', '198.51.100.77').execute(), byB);
     }));
 
-  test(`enrich stage on ${dialect}: a pass asks only the indicators new since the last; a new revision or a new worker make it whole, a lapsed reuse period a refresh`, async () => {
+  test(`enrich stage on ${dialect}: a pass asks only the indicators new since the last, whichever worker makes it; a new revision or provider makes it whole, a lapsed reuse period a refresh`, async () => {
     const t = await openTestStore(dialect);
     const clock = new ManualClock(NOW);
     try {
@@ -394,14 +394,12 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(asked(), { fixed: ['198.51.100.3'], timed: ['198.51.100.1', '198.51.100.2', '198.51.100.3', '203.0.113.7', 'ws-1'] });
       assert.equal((await answered()).length, 10, 'five subjects, two providers: nothing removed');
 
-      // Another worker (or a restart) knows nothing of the incident's passes: its first is whole, reading
-      // the stored answers instead of asking again where they are current: all of the file's, and the one
-      // reusable answer fetched within 30 s (the store keeps when an answer was fetched, not when it was last
-      // found unchanged, which only the worker that asked knows).
+      // Another worker (or a restart) goes on from the incident's last pass over every subject, which is kept
+      // with the incident: it asks only about what is new.
       clock.t += 1000;
       await alert('198.51.100.4');
-      assert.deepEqual(await pass(createEnrichStage({ store, enricher, now: clock.now })), { whole: true, subjects: 6 });
-      assert.deepEqual(asked(), { fixed: ['198.51.100.4'], timed: ['198.51.100.1', '198.51.100.2', '198.51.100.4', '203.0.113.7', 'ws-1'] });
+      assert.deepEqual(await pass(createEnrichStage({ store, enricher, now: clock.now })), { whole: false, subjects: 1 });
+      assert.deepEqual(asked(), { fixed: ['198.51.100.4'], timed: ['198.51.100.4'] });
       assert.equal(Number((await store.db.selectFrom('incidents').select('enriched_seq').where('id', '=', 'I1').executeTakeFirstOrThrow()).enriched_seq), seq);
 
       // A failure stored for the provider with a revision is asked again at the next refresh.
@@ -410,6 +408,18 @@ for (const dialect of DIALECTS) {
       await alert('198.51.100.5');
       assert.deepEqual(await pass(stage), { whole: false, subjects: 7 });
       assert.deepEqual(asked().fixed, ['198.51.100.5', 'ws-1']);
+
+      // Another set of providers (here one more) makes the next pass whole, whichever worker makes it.
+      const extra = scripted('extra', () => ({ found: true, data: {} }), { subjects: ['ip'], local: true, inMemory: true });
+      const more = createEnricher({ providers: [fixed, timed, extra], clock });
+      clock.t += 1000;
+      await alert('198.51.100.6');
+      assert.deepEqual(await pass(createEnrichStage({ store, enricher: more, now: clock.now })), { whole: true, subjects: 8 });
+      assert.deepEqual(
+        extra.calls.map((c) => c.value).sort(),
+        ['198.51.100.1', '198.51.100.2', '198.51.100.3', '198.51.100.4', '198.51.100.5', '198.51.100.6', '203.0.113.7'],
+      );
+      await more.close();
       await enricher.close();
     } finally {
       await t.cleanup();

@@ -184,6 +184,9 @@ function newIncident(a: AlertIn, now: number): Incident {
     last_seq: 0,
     decided_seq: 0,
     enriched_seq: 0,
+    enrich_pass_at: null,
+    enrich_pass_key: null,
+    enrich_known: 0,
     pending_since: null,
     digest: null,
   };

@@ -12,8 +12,9 @@
  * A pass is incremental when it can be: it asks only about the indicators that came to the incident since its
  * last pass (incident_observables.first_seq after incidents.enriched_seq) and leaves the stored answers
  * about the others as they are. A whole pass (every subject, each stored answer checked, stale ones removed)
- * runs when this worker has not made one for the incident yet, a provider's data changed since, or the new
- * indicators would take the incident over the cap. When the reuse period of the providers without a revision
+ * runs when the incident has had none yet, the providers or their data changed since, or the new
+ * indicators would take the incident over the cap. The last such pass is kept with the incident
+ * (incidents.enrich_pass_*), so a restart or another worker goes on from it. When the reuse period of the providers without a revision
  * (history) lapses, a refresh asks those about every subject and the others only about new ones. Before,
  * every pass was whole, so it cost as much as the incident's size: at 100 alerts per incident, six times as
  * much as at five.
@@ -83,6 +84,8 @@ export interface IncidentEnrichment {
   providers: number;
   /** Each provider's data revision for this run (providers that have one). */
   revisions: ReadonlyMap<string, string>;
+  /** The providers and revisions this run asked (passKeyOf): stored with the incident when the pass `renews`. */
+  passKey: string;
   /**
    * incidents.enrich_version as read. write() sets `after`: the version once committed, and what changes in
    * `stored` (an answer by key, or null when its row goes), which afterCommit applies to this worker's copy.
@@ -126,14 +129,6 @@ interface IncidentRef {
  */
 type StoredCopies = LRUCache<string, { version: number; stored: Map<string, StoredAnswer> }>;
 const DEFAULT_COPIED_ANSWERS = 300_000;
-
-/**
- * This worker's last pass per incident that asked about every subject (whole, or a refresh): when, at which
- * provider revisions, and how many distinct subjects the incident has had since. Without an entry (a
- * restart, or evicted), the next pass is whole.
- */
-type LastPasses = LRUCache<string, { at: number; revisions: string; known: number }>;
-const LAST_PASSES_KEPT = 200_000;
 
 /** The incident's subjects, capped: its own host and user first, then observables by type in turn, most frequent first. */
 export async function incidentSubjects(db: Db, incident: IncidentRef, max: number): Promise<{ subjects: LookupSubject[]; total: number }> {
@@ -228,32 +223,37 @@ function previousOnly(historyProviders: ReadonlySet<string>, incidentId: string,
 async function enrichMany(
   deps: EnrichStageDeps,
   historyProviders: ReadonlySet<string>,
-  memory: { copies: StoredCopies; passes: LastPasses; refreshMs: number },
+  memory: { copies: StoredCopies; refreshMs: number },
   ids: readonly string[],
   t: number,
 ): Promise<IncidentEnrichment[]> {
-  const { copies, passes } = memory;
+  const { copies } = memory;
   const max = deps.maxSubjects ?? DEFAULT_MAX_SUBJECTS;
-  const found = new Map<string, IncidentRef & { enrich_version: number; last_seq: number; enriched_seq: number }>();
+  const found = new Map<string, IncidentRef & { enrich_version: number; last_seq: number; enriched_seq: number; pass: LastPass | null }>();
   for (const chunk of pow2ChunksOf(ids, CHUNK)) {
-    const rows = await deps.store.db.selectFrom('incidents').select(['id', 'host', 'user_name', 'enrich_version', 'last_seq', 'enriched_seq']).where('id', 'in', chunk).execute();
-    for (const r of rows) found.set(r.id, { ...r, enrich_version: Number(r.enrich_version), last_seq: Number(r.last_seq), enriched_seq: Number(r.enriched_seq) });
+    const rows = await deps.store.db
+      .selectFrom('incidents')
+      .select(['id', 'host', 'user_name', 'enrich_version', 'last_seq', 'enriched_seq', 'enrich_pass_at', 'enrich_pass_key', 'enrich_known'])
+      .where('id', 'in', chunk)
+      .execute();
+    for (const r of rows) {
+      const pass = r.enrich_pass_at === null || r.enrich_pass_key === null ? null : { at: Number(r.enrich_pass_at), key: r.enrich_pass_key, known: Number(r.enrich_known) };
+      found.set(r.id, { id: r.id, host: r.host, user_name: r.user_name, enrich_version: Number(r.enrich_version), last_seq: Number(r.last_seq), enriched_seq: Number(r.enriched_seq), pass });
+    }
   }
   const incidents = ids.flatMap((id) => found.get(id) ?? []);
   const revisions = await providerRevisions(deps.enricher);
-  const revisionKey = revisionKeyOf(revisions);
-  // Where this worker's last pass over every subject still stands (same revisions): incremental, asking only about the
-  // indicators new since, until the reuse period of the providers without a revision lapses; then a refresh,
-  // which asks those providers about every subject again and the others only about the new ones (their
-  // stored answers are current by revision). Otherwise a whole pass.
+  const passKey = passKeyOf(deps.enricher.providers, revisions);
+  // Where the incident's last pass over every subject still stands (same providers, same revisions):
+  // incremental, asking only about the indicators new since, until the reuse period of the providers without
+  // a revision lapses; then a refresh, which asks those providers about every subject again and the others
+  // only about the new ones (their stored answers are current by revision). Otherwise a whole pass.
   const incremental = new Map<string, LookupSubject[]>();
   const refresh = new Map<string, Set<string>>(); // incident → keyOf its new subjects
-  const standing = incidents.filter((inc) => {
-    const last = passes.get(inc.id);
-    return inc.enriched_seq > 0 && last !== undefined && last.revisions === revisionKey;
-  });
+  const standing = incidents.filter((inc) => inc.enriched_seq > 0 && inc.pass?.key === passKey);
+  const byId = new Map(incidents.map((inc) => [inc.id, inc] as const));
   for (const [id, fresh] of await newSubjects(deps.store.db, standing.map((i) => i.id))) {
-    const last = passes.get(id)!;
+    const last = byId.get(id)!.pass!;
     if (last.known + fresh.length > max) continue;
     if (t - last.at < memory.refreshMs) incremental.set(id, fresh);
     else refresh.set(id, new Set(fresh.map(keyOf)));
@@ -311,7 +311,7 @@ async function enrichMany(
         !refreshing[list]!.has(keyOf(subject)) &&
         !failedBefore(stored.get(incidents[list]!.id), answerKey(provider.name, subject.type, subject.value))),
   );
-  const byId = new Map(
+  const computed = new Map(
     incidents.map((inc, i) => {
       const providers = new Set(kept[i]!.providers);
       for (const r of results[i]!) providers.add(r.provider);
@@ -326,6 +326,7 @@ async function enrichMany(
           kept: { rows: kept[i]!.rows, found: kept[i]!.found },
           providers: providers.size,
           revisions,
+          passKey,
           version: inc.enrich_version,
           subjects: subjects[i]!.subjects.length,
           omitted: subjects[i]!.total - subjects[i]!.subjects.length,
@@ -333,7 +334,7 @@ async function enrichMany(
           renews: !incrementalSubjects,
           storedComplete: stored.has(inc.id) && !partial.has(inc.id),
           seenSeq: inc.last_seq,
-          known: incrementalSubjects ? passes.get(inc.id)!.known + incrementalSubjects.length : subjects[i]!.total,
+          known: incrementalSubjects ? inc.pass!.known + incrementalSubjects.length : subjects[i]!.total,
           computedAt: t,
         },
       ] as const;
@@ -341,7 +342,7 @@ async function enrichMany(
   );
   return ids.map(
     (id) =>
-      byId.get(id) ?? {
+      computed.get(id) ?? {
         incidentId: id,
         exists: false,
         results: [],
@@ -349,6 +350,7 @@ async function enrichMany(
         kept: { rows: new Set<string>(), found: 0 },
         providers: 0,
         revisions,
+        passKey,
         version: 0,
         subjects: 0,
         omitted: 0,
@@ -365,7 +367,19 @@ async function enrichMany(
 /** A stored answer that is a failure (failures are stored without a revision, so a refresh reads them). */
 const failedBefore = (stored: ReadonlyMap<string, StoredAnswer> | undefined, key: string) => (stored?.get(key)?.error ?? null) !== null;
 
-const revisionKeyOf = (revisions: ReadonlyMap<string, string>) => [...revisions].map(([name, rev]) => `${name}=${rev}`).join(',');
+/** An incident's last pass over every subject (incidents.enrich_pass_*). */
+interface LastPass {
+  at: number;
+  key: string;
+  known: number;
+}
+
+/**
+ * What a pass asked: every provider by name, with its data revision where it has one. A pass made with
+ * another set (a provider added, removed or renamed, a data file changed) does not stand for this one.
+ */
+const passKeyOf = (providers: readonly EnrichmentProvider[], revisions: ReadonlyMap<string, string>) =>
+  providers.map((p) => (revisions.has(p.name) ? `${p.name}=${revisions.get(p.name)}` : p.name)).join(',');
 
 /**
  * How long a pass that asked about every subject stands before the next must refresh: the shortest reuse
@@ -617,8 +631,7 @@ export function createEnrichStage(deps: EnrichStageDeps): Stage<IncidentEnrichme
   const now = deps.now ?? Date.now;
   const historyProviders = new Set(deps.enricher.providers.filter((p) => p.kind === 'history').map((p) => p.name));
   const copies: StoredCopies = new LRUCache({ maxSize: Math.max(1, deps.cachedAnswers ?? DEFAULT_COPIED_ANSWERS), sizeCalculation: (c) => c.stored.size + 1 });
-  const passes: LastPasses = new LRUCache({ max: LAST_PASSES_KEPT });
-  const memory = { copies, passes, refreshMs: refreshEvery(deps.enricher.providers) };
+  const memory = { copies, refreshMs: refreshEvery(deps.enricher.providers) };
   return {
     name: 'enrich',
     next: ['score'],
@@ -631,11 +644,6 @@ export function createEnrichStage(deps: EnrichStageDeps): Stage<IncidentEnrichme
       // The answers as committed: the ones read (or this worker's copy of them), changed as write() listed.
       for (const e of computed) {
         if (!e.after) continue;
-        if (e.renews) passes.set(e.incidentId, { at: e.computedAt, revisions: revisionKeyOf(e.revisions), known: e.known });
-        else {
-          const last = passes.get(e.incidentId);
-          if (last) last.known = e.known;
-        }
         if (!e.storedComplete) {
           copies.delete(e.incidentId);
           continue;
@@ -651,8 +659,18 @@ export function createEnrichStage(deps: EnrichStageDeps): Stage<IncidentEnrichme
       const t = now();
       const present = computed.filter((e) => e.exists);
       const changed = await writeEnrichments(tx, present, t);
-      // The indicators up to seenSeq have been asked about: the next pass asks only later ones.
-      await updateRows(tx, 'incidents', present.map((e) => ({ id: e.incidentId, enriched_seq: e.seenSeq })));
+      // The indicators up to seenSeq have been asked about: the next pass asks only later ones. A pass over
+      // every subject is the one later passes go on from, whichever worker makes them.
+      await updateRows(
+        tx,
+        'incidents',
+        present.map((e) => ({
+          id: e.incidentId,
+          enriched_seq: e.seenSeq,
+          enrich_known: e.known,
+          ...(e.renews ? { enrich_pass_at: e.computedAt, enrich_pass_key: e.passKey } : {}),
+        })),
+      );
       // The timeline notes what the enrichment found when it changed, not every re-run that found the same.
       await addTimeline(
         tx,
