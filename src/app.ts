@@ -30,8 +30,16 @@ import { DEFAULT_PARSE_TIME_LIMIT_MS, type ParseWatch } from './pipeline/ingest/
 
 export const PROCESS_ROLES = ['all', 'api', 'intake', 'worker', 'actions'] as const;
 export type ProcessRole = (typeof PROCESS_ROLES)[number];
-/** What a process or thread can run: a role's parts, and the two halves of `worker` (ingest, incidents). */
-export type Part = Exclude<ProcessRole, 'all'> | 'ingest' | 'incidents';
+/**
+ * What a process or thread can run: a role's parts, the two halves of `worker` (ingest, incidents), and
+ * `idle-incidents`: the incident stages, worked only once ingest here has had nothing to ingest for a
+ * second (the ingest thread of `fido start`, which would otherwise sit idle while the incident thread
+ * drains a burst).
+ */
+export type Part = Exclude<ProcessRole, 'all'> | 'ingest' | 'incidents' | 'idle-incidents';
+
+/** How long the ingest thread must have had nothing to ingest before it works incident passes (idle-incidents). */
+const HELP_AFTER_IDLE_MS = 1000;
 
 export interface FidoOptions {
   loaded: LoadedConfig;
@@ -140,23 +148,27 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
       },
     });
   }
-  if (runs('worker', 'incidents')) {
+  if (runs('worker', 'incidents', 'idle-incidents')) {
     workers = await buildWorkerStages({ store, loaded: opts.loaded });
     stages.push(...workers.stages);
   }
   // Two pipeline threads, so that the pipeline has both cores once intake is idle: ingest (parsing and
   // correlation) in one, the incident stages (enrich, score, decide) and the action executor in the other.
+  // The ingest thread works incident passes too, once it has had nothing to ingest for a second: after a
+  // burst the incident thread had seconds of passes left on one core while the other was idle.
   // Each has its own store connection; a commit in one wakes the other through the store (watchCommits).
   // The ingest thread is supervised: a parse that overruns twice the parse time limit is stopped (the thread
   // is replaced and the record set aside), since it cannot be stopped from inside the thread.
   const threadData = { configFile: opts.loaded.file, env: { ...env }, warmUp: opts.warmUp ?? false };
   const threads = threaded
     ? await Promise.all([
-        startPipelineThread({ ...threadData, parts: ['ingest'] }, logger, { parseTimeLimitMs }),
+        startPipelineThread({ ...threadData, parts: ['ingest', 'idle-incidents'] }, logger, { parseTimeLimitMs }),
         startPipelineThread({ ...threadData, parts: ['incidents', 'actions'] }, logger),
       ])
     : [];
-  const pipeline = threads[0]?.pipeline ?? createPipeline({ store, ingest, stages, owner, log: logger });
+  const helps = parts?.includes('idle-incidents') === true && !runs('worker', 'incidents');
+  const pipeline =
+    threads[0]?.pipeline ?? createPipeline({ store, ingest, stages, owner, log: logger, ...(helps ? { stagesWhenIngestIdleFor: HELP_AFTER_IDLE_MS } : {}) });
 
   const intake = offline || runs('intake', 'api')
     ? createIntakeWriter(store, { maxBacklog: offline ? Number.MAX_SAFE_INTEGER : config.intake?.max_backlog ?? 200_000, onCommit: () => pipeline.wake() })

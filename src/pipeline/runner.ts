@@ -40,6 +40,13 @@ export interface PipelineOptions {
   leaseMs?: number;
   /** Longest sleep of an idle stage without a wake-up (a safety net: wake-ups normally come first). */
   idleMs?: number;
+  /**
+   * Work the stages only once ingest has found nothing to do for this long (ms): for a thread whose job is
+   * ingest and that helps another with incident passes when it would otherwise sit idle. Not at once: in a
+   * burst ingest catches up with intake for moments, and a pass started then held it up for hundreds of
+   * milliseconds (the burst was slower with the help than without).
+   */
+  stagesWhenIngestIdleFor?: number;
 }
 
 export interface Pipeline {
@@ -68,7 +75,17 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   const idleMs = opts.idleMs ?? 1000;
   let running = false;
   const loops: Promise<void>[] = [];
-  const steps: Step[] = stages.map((s) => ({ name: s.name, next: s.next, awaitsServices: s.awaitsServices ?? false, run: () => runBatch(s) }));
+  const idleFor = ingest ? opts.stagesWhenIngestIdleFor : undefined;
+  /** Since when ingest has found nothing (see stagesWhenIngestIdleFor); null while it works, and before its first batch. */
+  let idleSince: number | null = null;
+  let helpTimer: NodeJS.Timeout | undefined;
+  const held = () => idleFor !== undefined && (idleSince === null || Date.now() - idleSince < idleFor);
+  const steps: Step[] = stages.map((s) => ({
+    name: s.name,
+    next: s.next,
+    awaitsServices: s.awaitsServices ?? false,
+    run: () => (held() ? Promise.resolve(0) : runBatch(s)),
+  }));
   if (ingest) {
     steps.unshift({
       name: 'ingest',
@@ -76,7 +93,17 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       awaitsServices: false,
       run: async () => {
         const n = await ingest.runBatch();
-        if (n > 0) wakeStep('enrich');
+        if (n > 0) {
+          idleSince = null;
+          wakeStep('enrich');
+        } else if (idleSince === null && idleFor !== undefined) {
+          // Stages held back while ingest worked may go once it has been idle long enough.
+          idleSince = Date.now();
+          clearTimeout(helpTimer);
+          helpTimer = setTimeout(() => {
+            if (idleSince !== null) for (const s of stages) wakeStep(s.name);
+          }, idleFor);
+        }
         return n;
       },
     });
@@ -224,6 +251,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     },
     async stop() {
       running = false;
+      clearTimeout(helpTimer);
       unwatch();
       wakeAll();
       await Promise.all(loops.splice(0));

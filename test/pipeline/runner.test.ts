@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DIALECTS, openTestStore } from '../support/stores.js';
 import { createPipeline } from '../../src/pipeline/runner.js';
+import type { Ingest } from '../../src/pipeline/ingest/index.js';
 import type { Stage } from '../../src/pipeline/stage.js';
 import { enqueue, type StageName } from '../../src/store/queue.js';
 import { log } from '../../src/util/log.js';
@@ -119,3 +120,75 @@ for (const dialect of DIALECTS) {
     }
   });
 }
+
+/** An ingest with `pending` batches of work, each taking a few milliseconds; events records each batch. */
+function busyIngest(events: string[], pending: { n: number }): Ingest {
+  return {
+    async runBatch() {
+      if (pending.n === 0) return 0;
+      await new Promise((r) => setTimeout(r, 10));
+      pending.n--;
+      events.push('ingest');
+      return 1;
+    },
+    async stop() {},
+  };
+}
+
+function recording(events: string[], awaitsServices: boolean): Stage<unknown> {
+  return {
+    name: 'enrich',
+    next: [],
+    batchSize: 10,
+    awaitsServices,
+    async compute(items) {
+      for (const i of items) events.push(`enrich ${i.item_id}`);
+      return null;
+    },
+    async write() {},
+  };
+}
+
+for (const held of [true, false]) {
+  test(`runner: ${held ? 'with stagesWhenIngestIdleFor the stages wait until ingest has had no work for a while' : 'without stagesWhenIngestIdleFor the stages go between ingest batches'}`, async () => {
+    const t = await openTestStore('sqlite');
+    const events: string[] = [];
+    const pending = { n: 3 };
+    await t.store.db.transaction().execute((tx) => enqueue(tx, 'enrich', ['a1']));
+    const pipeline = createPipeline({
+      store: t.store,
+      ingest: busyIngest(events, pending),
+      stages: [recording(events, false)],
+      owner: 'test',
+      log,
+      idleMs: 60_000,
+      ...(held ? { stagesWhenIngestIdleFor: 50 } : {}),
+    });
+    try {
+      pipeline.start();
+      await until('a1 enriched', () => events.includes('enrich a1'));
+      await until('ingest done', () => pending.n === 0);
+      assert.deepEqual(events, held ? ['ingest', 'ingest', 'ingest', 'enrich a1'] : ['ingest', 'enrich a1', 'ingest', 'ingest']);
+    } finally {
+      await pipeline.stop();
+      await t.cleanup();
+    }
+  });
+}
+
+test('runner: stages in a lane of their own, held back while ingest worked, are woken when it has been idle long enough', async () => {
+  const t = await openTestStore('sqlite');
+  const events: string[] = [];
+  const pending = { n: 2 };
+  await t.store.db.transaction().execute((tx) => enqueue(tx, 'enrich', ['a2']));
+  // The stage's lane sleeps for a minute unless woken, longer than `until` waits.
+  const pipeline = createPipeline({ store: t.store, ingest: busyIngest(events, pending), stages: [recording(events, true)], owner: 'test', log, idleMs: 60_000, stagesWhenIngestIdleFor: 50 });
+  try {
+    pipeline.start();
+    await until('a2 enriched', () => events.includes('enrich a2'));
+    assert.deepEqual(events, ['ingest', 'ingest', 'enrich a2']);
+  } finally {
+    await pipeline.stop();
+    await t.cleanup();
+  }
+});
