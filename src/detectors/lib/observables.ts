@@ -49,7 +49,6 @@ const CANONICAL_V4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]
  * zero-padding devices mean; inet_aton-style octal/hex/short forms are rejected as garbage). Accepts
  * brackets ([2001:db8::1]) and defanged dots.
  */
-
 export function canonicalIp(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length > 64) return undefined;
   // Most addresses are already canonical: returned as they are, without refanging and rebuilding them.

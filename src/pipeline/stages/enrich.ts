@@ -14,10 +14,10 @@
  * about the others as they are. A whole pass (every subject, each stored answer checked, stale ones removed)
  * runs when the incident has had none yet, the providers or their data changed since, or the new
  * indicators would take the incident over the cap. The last such pass is kept with the incident
- * (incidents.enrich_pass_*), so a restart or another worker goes on from it. When the reuse period of the providers without a revision
- * (history) lapses, a refresh asks those about every subject and the others only about new ones. Before,
- * every pass was whole, so it cost as much as the incident's size: at 100 alerts per incident, six times as
- * much as at five.
+ * (incidents.enrich_pass_*), so a restart or another worker goes on from it. When the reuse period of the
+ * providers without a revision (history) lapses, a refresh asks those about every subject and the others
+ * only about new ones. Before, every pass was whole, so it cost as much as the incident's size: at 100
+ * alerts per incident, six times as much as at five.
  *
  * Both work on the whole batch at once, because per incident the overhead (a query each, a lookup call each)
  * cost far more than the work: the batch's subjects are read with a few statements, looked up with one
@@ -251,9 +251,8 @@ async function enrichMany(
   const incremental = new Map<string, LookupSubject[]>();
   const refresh = new Map<string, Set<string>>(); // incident → keyOf its new subjects
   const standing = incidents.filter((inc) => inc.enriched_seq > 0 && inc.pass?.key === passKey);
-  const byId = new Map(incidents.map((inc) => [inc.id, inc] as const));
   for (const [id, fresh] of await newSubjects(deps.store.db, standing.map((i) => i.id))) {
-    const last = byId.get(id)!.pass!;
+    const last = found.get(id)!.pass!;
     if (last.known + fresh.length > max) continue;
     if (t - last.at < memory.refreshMs) incremental.set(id, fresh);
     else refresh.set(id, new Set(fresh.map(keyOf)));
@@ -527,6 +526,12 @@ async function writeEnrichments(tx: Tx, batch: readonly IncidentEnrichment[], no
     e.after = { version: e.version, changes };
     const toRow = rowMaker(now, e.revisions);
     const asked = new Set<string>();
+    /** A stored answer goes: its row is deleted and this worker's copy forgets it. */
+    const drop = (key: string, row: StoredAnswer) => {
+      stale.push(row);
+      changes.push([key, null]);
+      changed.add(e.incidentId);
+    };
     for (const r of e.results) {
       const row = toRow(e.incidentId, r);
       const key = keyOfRow(row);
@@ -534,11 +539,7 @@ async function writeEnrichments(tx: Tx, batch: readonly IncidentEnrichment[], no
       asked.add(key);
       if (row.error === null && !row.found && !UNFOUND_KEPT_FOR.has(row.subject_type)) {
         // Nothing known about an indicator is not stored; an answer stored before (found, or failed) goes.
-        if (before) {
-          stale.push(before);
-          changes.push([key, null]);
-          changed.add(e.incidentId);
-        }
+        if (before) drop(key, before);
         continue;
       }
       if (before && (row.error === null ? sameAnswer(before, row) : before.error === null || sameAnswer(before, row))) {
@@ -552,12 +553,7 @@ async function writeEnrichments(tx: Tx, batch: readonly IncidentEnrichment[], no
     }
     // Stored rows neither kept nor asked about again are stale (an incremental pass asks only new subjects,
     // so it leaves the others' rows as they are).
-    if (e.whole) for (const [key, row] of e.stored) {
-      if (e.kept.rows.has(key) || asked.has(key)) continue;
-      stale.push(row);
-      changes.push([key, null]);
-      changed.add(e.incidentId);
-    }
+    if (e.whole) for (const [key, row] of e.stored) if (!e.kept.rows.has(key) && !asked.has(key)) drop(key, row);
     if (changed.has(e.incidentId)) e.after.version = e.version + 1;
   }
   await insertRows(tx, 'enrichments', COLUMNS, good, { onConflict: ON_CONFLICT.answers });
