@@ -10,11 +10,11 @@
  *
  *   intake   one transaction per 100-record request at synchronous=FULL (acknowledged: must reach the disk)
  *   ingest   one transaction per 500 records at synchronous=NORMAL (redone from the log after a crash):
- *     read   the batch after the cursor; the redelivery check (alerts_vendor); fingerprints, incident keys
- *            and incidents the batch refers to (each once per batch)
- *     write  the alert row with its document; incidents inserted or updated once per batch; incident_keys,
- *            fingerprints and incident_observables upserted once per batch and value; the enrich hand-off
- *            (stage_queue, once per incident per batch); the cursor
+ *     read   the batch after the cursor; the redelivery check (alerts_vendor); incident keys and incidents
+ *            the batch refers to (each once per batch). The dedup state (fingerprints) is in memory.
+ *     write  the alert row with its document; incidents inserted or updated once per batch; incident_keys
+ *            and incident_observables upserted once per batch and value; the enrich hand-off (stage_queue,
+ *            once per incident per batch); the cursor
  *
  * Prepared single-row statements (better-sqlite3's fastest form). Enrichment, scoring and decisions are
  * left out: they run per incident, not per alert. If this floor is below a throughput goal, the goal needs a
@@ -90,7 +90,6 @@ async function prepare(n: number) {
     const alerts: unknown[][] = [];
     const vendorIds: string[] = [];
     const keys = new Map<string, { incident: string; lastSeen: number }>();
-    const fingerprints = new Map<string, unknown[]>();
     const incidents = new Map<string, { fresh: boolean; title: string; time: number; severity: number; host: string | null; lastSeq: number; count: number }>();
     const tally = new ObservationTally();
     for (let i = start; i < Math.min(n, start + INGEST_BATCH); i++) {
@@ -117,7 +116,6 @@ async function prepare(n: number) {
         incidentOfKey.set(k, incident);
         keys.set(k, { incident, lastSeen: time });
       }
-      fingerprints.set(fingerprint, [fingerprint, id, incident, time]);
       const host = draft.host?.name?.toLowerCase() ?? draft.host?.ip ?? null;
       const user = draft.user?.name?.toLowerCase() ?? null;
       const columns: Array<[string, string]> = [];
@@ -131,7 +129,7 @@ async function prepare(n: number) {
       ]);
     }
     for (const id of incidents.keys()) existing.add(id);
-    out.push({ intake, alerts, vendorIds, keys, fingerprints, incidents, observations: tally.rows() as Observation[], receivedAt: t0 });
+    out.push({ intake, alerts, vendorIds, keys, incidents, observations: tally.rows() as Observation[], receivedAt: t0 });
   }
   return out;
 }
@@ -141,7 +139,6 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number): SqliteFloor {
     intake: db.prepare('insert into intake (id, source, detector, received_at, raw) values (?, ?, ?, ?, ?)'),
     readLog: db.prepare('select seq, id, source, detector, received_at, raw from intake where seq > ? order by seq limit ?'),
     readVendor: db.prepare('select id, incident_id from alerts where source = ? and detector = ? and vendor_id = ?'),
-    readFingerprint: db.prepare('select * from fingerprints where fingerprint = ?'),
     readKey: db.prepare('select * from incident_keys where key = ?'),
     readIncident: db.prepare('select id, status, first_seen, last_seen, alert_count, severity, host, user_name, updated_at, last_seq, pending_since from incidents where id = ?'),
     alert: db.prepare(`insert into alerts (id, intake_id, seq, source, detector, vendor_id, fingerprint, time, received_at, title, severity,
@@ -153,8 +150,6 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number): SqliteFloor {
       updated_at = ?, last_seq = ?, pending_since = coalesce(pending_since, ?) where id = ?`),
     key: db.prepare(`insert into incident_keys (key, incident_id, last_seen) values (?, ?, ?)
       on conflict (key) do update set incident_id = excluded.incident_id, last_seen = excluded.last_seen`),
-    fingerprint: db.prepare(`insert into fingerprints (fingerprint, alert_id, incident_id, last_seen, count) values (?, ?, ?, ?, 1)
-      on conflict (fingerprint) do update set alert_id = excluded.alert_id, incident_id = excluded.incident_id, last_seen = excluded.last_seen, count = excluded.count`),
     observation: db.prepare(`insert into incident_observables (incident_id, type, value, alerts, events, first_seen, last_seen) values (?, ?, ?, ?, ?, ?, ?)
       on conflict (incident_id, type, value) do update set alerts = incident_observables.alerts + excluded.alerts,
       events = incident_observables.events + excluded.events, first_seen = min(incident_observables.first_seen, excluded.first_seen),
@@ -170,7 +165,6 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number): SqliteFloor {
   const readTx = (b: Prepared, cursor: number) => {
     st.readLog.all(cursor, b.intake.length);
     for (const v of b.vendorIds) st.readVendor.get('bench', 'suricata', v);
-    for (const f of b.fingerprints.keys()) st.readFingerprint.get(f);
     for (const k of b.keys.keys()) st.readKey.get(k);
     for (const id of b.incidents.keys()) st.readIncident.get(id);
   };
@@ -181,7 +175,6 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number): SqliteFloor {
       else st.updateIncident.run(i.count, i.severity, i.time, now, i.lastSeq, b.receivedAt, id);
     }
     for (const [k, v] of b.keys) st.key.run(k, v.incident, v.lastSeen);
-    for (const f of b.fingerprints.values()) st.fingerprint.run(...f);
     for (const o of b.observations) st.observation.run(o.incident_id, o.type, o.value, o.alerts, o.events, o.first_seen, o.last_seen);
     for (const id of b.incidents.keys()) st.enqueue.run(id, now, now);
     if (st.cursor.run(cursor + b.intake.length, now, cursor).changes !== 1) throw new Error('cursor did not move');

@@ -9,6 +9,7 @@ import * as m0005 from './migrations/0005_incident_digest.js';
 import * as m0006 from './migrations/0006_intake_raw_bytes.js';
 import * as m0007 from './migrations/0007_incremental_enrichment.js';
 import * as m0008 from './migrations/0008_shared_enrichment_passes.js';
+import * as m0009 from './migrations/0009_fingerprints_in_memory.js';
 
 interface Migration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -24,6 +25,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['0006_intake_raw_bytes', m0006],
   ['0007_incremental_enrichment', m0007],
   ['0008_shared_enrichment_passes', m0008],
+  ['0009_fingerprints_in_memory', m0009],
 ];
 
 export interface MigrateOptions {

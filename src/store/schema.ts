@@ -146,14 +146,6 @@ export interface IncidentKeyTable {
   last_seen: number;
 }
 
-export interface FingerprintTable {
-  fingerprint: string;
-  alert_id: string;
-  incident_id: string | null;
-  last_seen: number;
-  count: number;
-}
-
 export interface TimelineTable {
   id: Generated<number>;
   incident_id: string;
@@ -299,7 +291,6 @@ export interface Database {
   context_events: ContextEventTable;
   incidents: IncidentTable;
   incident_keys: IncidentKeyTable;
-  fingerprints: FingerprintTable;
   timeline: TimelineTable;
   enrich_cache: EnrichCacheTable;
   enrichments: EnrichmentTable;

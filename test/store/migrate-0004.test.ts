@@ -57,6 +57,8 @@ interface OldDatabase
   context_events: Omit<ContextEventTable, 'intake_id'>;
   quarantine: Omit<QuarantineTable, 'replayed_as'>;
   incidents: Omit<IncidentTable, 'last_seq' | 'decided_seq' | 'pending_since'>;
+  /** Dropped by migration 0009 (the dedup state is kept in memory since). */
+  fingerprints: { fingerprint: string; alert_id: string; incident_id: string | null; last_seen: number; count: number };
 }
 
 type Normalizer = ReturnType<typeof createNormalizer>;
@@ -602,14 +604,13 @@ async function writeScenario(old: PreviousRelease): Promise<Scenario> {
   };
 }
 
-/** Tables migration 0004 does not touch, and the order to compare them in. */
+/** Tables migration 0004 does not touch (nor later ones), and the order to compare them in. */
 const UNCHANGED: Record<string, string> = {
   decisions: 'id',
   actions: 'id',
   action_attempts: 'id',
   scores: 'id',
   enrichments: 'incident_id, provider, subject_type, subject_value',
-  fingerprints: 'fingerprint',
   incident_keys: 'key',
 };
 

@@ -1,8 +1,10 @@
 /**
  * Dedup and incident grouping for a batch of new alerts, inside ingest's write transaction (each alert's
  * result depends on the ones before it). Reads are batched (one query per table per batch), decisions are
- * made in memory, and each incident, key and fingerprint is written once per batch however many alerts
- * touched it. The caller holds whatever serialises correlation across processes.
+ * made in memory, and each incident and key is written once per batch however many alerts touched it. The
+ * dedup state (fingerprints.ts) is the caller's, in memory: what a batch changes in it comes back in
+ * `fingerprints`, for the caller to keep once the batch has committed. The caller holds whatever serialises
+ * correlation across processes.
  *
  *  - a repeat (same fingerprint within the dedup window, its incident still open) becomes a duplicate of the
  *    alert it repeats, which counts it; it makes no new work;
@@ -19,6 +21,7 @@ import { updateIncidents } from '../../store/incidents.js';
 import { insertRows } from '../../store/insert-rows.js';
 import { ulid } from '../../util/ulid.js';
 import { selectInChunks } from '../../util/chunks.js';
+import type { FingerprintEntry } from './fingerprints.js';
 
 export interface CorrelateSettings {
   dedupWindowMs: number;
@@ -40,6 +43,8 @@ export interface Correlated {
   repeats: Array<{ id: string; repeat_count: number; last_repeat_at: number }>;
   /** Incidents with new (non-repeat) alerts: to enrich, score and decide again. */
   touched: Set<string>;
+  /** The dedup entries the batch changed, in the order it touched them last. */
+  fingerprints: Map<string, FingerprintEntry>;
 }
 
 type Incident = Selectable<IncidentTable>;
@@ -51,17 +56,21 @@ const CHUNK = 400;
 const selectIn = <T>(values: readonly string[], select: (chunk: string[]) => Promise<readonly T[]>) => selectInChunks(values, CHUNK, select);
 
 /** `alerts` in time order. */
-export async function correlateBatch(tx: Tx, alerts: readonly AlertIn[], s: CorrelateSettings, now = Date.now()): Promise<Correlated> {
-  const out: Correlated = { placed: new Map(), repeats: [], touched: new Set() };
+export async function correlateBatch(
+  tx: Tx,
+  alerts: readonly AlertIn[],
+  known: (fingerprint: string) => FingerprintEntry | undefined,
+  s: CorrelateSettings,
+  now = Date.now(),
+): Promise<Correlated> {
+  const out: Correlated = { placed: new Map(), repeats: [], touched: new Set(), fingerprints: new Map() };
   if (alerts.length === 0) return out;
   const keysOf = new Map(alerts.map((a) => [a.alert.id, groupKeys(a.alert)]));
-  const fps = await selectIn([...new Set(alerts.map((a) => a.fingerprint))], (c) =>
-    tx.selectFrom('fingerprints').selectAll().where('fingerprint', 'in', c).execute(),
-  );
+  const fps = alerts.flatMap((a) => known(a.fingerprint) ?? []);
   const keyRows = await selectIn([...new Set([...keysOf.values()].flat())], (c) =>
     tx.selectFrom('incident_keys').selectAll().where('key', 'in', c).execute(),
   );
-  const incidentIds = [...new Set([...fps.map((f) => f.incident_id), ...keyRows.map((k) => k.incident_id)].filter((x): x is string => !!x))];
+  const incidentIds = [...new Set([...fps.map((f) => f.incidentId), ...keyRows.map((k) => k.incident_id)].filter((x): x is string => !!x))];
   const incidents = new Map(
     (await selectIn(incidentIds, (c) => tx.selectFrom('incidents').select(TRACKED).where('id', 'in', c).execute())).map((i): [string, Tracked] => [
       i.id,
@@ -69,7 +78,19 @@ export async function correlateBatch(tx: Tx, alerts: readonly AlertIn[], s: Corr
     ]),
   );
 
-  const fpMap = new Map(fps.map((f) => [f.fingerprint, { ...f }]));
+  const fpMap = out.fingerprints;
+  const fingerprint = (fp: string) => {
+    let e = fpMap.get(fp);
+    if (!e) {
+      const was = known(fp);
+      if (was) fpMap.set(fp, (e = { ...was }));
+    }
+    return e;
+  };
+  const touch = (fp: string, e: FingerprintEntry) => {
+    fpMap.delete(fp);
+    fpMap.set(fp, e);
+  };
   const keyMap = new Map(keyRows.map((k) => [k.key, { ...k }]));
   const created = new Map<string, Incident>();
   const changed = new Set<string>();
@@ -89,14 +110,16 @@ export async function correlateBatch(tx: Tx, alerts: readonly AlertIn[], s: Corr
   };
 
   for (const a of alerts) {
-    const fp = fpMap.get(a.fingerprint);
-    const fpIncident = fp && a.time - fp.last_seen <= s.dedupWindowMs ? open(fp.incident_id) : undefined;
+    const fp = fingerprint(a.fingerprint);
+    const fpIncident = fp && a.time - fp.lastSeen <= s.dedupWindowMs ? open(fp.incidentId) : undefined;
     if (fp && fpIncident) {
       fp.count += 1;
-      fp.last_seen = Math.max(fp.last_seen, a.time);
+      fp.lastSeen = Math.max(fp.lastSeen, a.time);
+      fp.touchedAt = Math.max(fp.touchedAt, a.receivedAt);
+      touch(a.fingerprint, fp);
       // The fingerprint counts its original alert and each repeat since, as the original's repeat_count does.
-      repeats.set(fp.alert_id, { count: fp.count, last: Math.max(repeats.get(fp.alert_id)?.last ?? 0, a.time) });
-      link(fpIncident, a, fp.alert_id);
+      repeats.set(fp.alertId, { count: fp.count, last: Math.max(repeats.get(fp.alertId)?.last ?? 0, a.time) });
+      link(fpIncident, a, fp.alertId);
       continue;
     }
     const keys = keysOf.get(a.alert.id)!;
@@ -123,7 +146,7 @@ export async function correlateBatch(tx: Tx, alerts: readonly AlertIn[], s: Corr
     joined.push({ incident: inc, alert: a });
     out.touched.add(inc.id);
     for (const k of keys) keyMap.set(k, { key: k, incident_id: inc.id, last_seen: Math.max(keyMap.get(k)?.last_seen ?? 0, a.time) });
-    fpMap.set(a.fingerprint, { fingerprint: a.fingerprint, alert_id: a.alert.id, incident_id: inc.id, last_seen: a.time, count: 1 });
+    touch(a.fingerprint, { alertId: a.alert.id, incidentId: inc.id, lastSeen: a.time, count: 1, touchedAt: a.receivedAt });
   }
 
   // Digests take the new alerts in arrival order (the loop above went in time order).
@@ -149,10 +172,6 @@ export async function correlateBatch(tx: Tx, alerts: readonly AlertIn[], s: Corr
   );
   await insertRows(tx, 'incident_keys', ['key', 'incident_id', 'last_seen'], [...keyMap.values()], {
     onConflict: 'on conflict ("key") do update set "incident_id" = excluded."incident_id", "last_seen" = excluded."last_seen"',
-  });
-  await insertRows(tx, 'fingerprints', ['fingerprint', 'alert_id', 'incident_id', 'last_seen', 'count'], [...fpMap.values()], {
-    onConflict: `on conflict ("fingerprint") do update set "alert_id" = excluded."alert_id", "incident_id" = excluded."incident_id",
-      "last_seen" = excluded."last_seen", "count" = excluded."count"`,
   });
   out.repeats = [...repeats].map(([id, r]) => ({ id, repeat_count: r.count, last_repeat_at: r.last }));
   return out;

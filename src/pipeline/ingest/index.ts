@@ -26,6 +26,7 @@ import { selectInChunks } from '../../util/chunks.js';
 import type { Logger } from '../../util/log.js';
 import { PARSE_TIME_LIMIT, parseRecords, type ParseOptions, type Parsed, type ParsedAlert, type ParsedQuarantine, type RecordNormalizer } from './parse.js';
 import { correlateBatch, type AlertIn, type CorrelateSettings } from './correlate.js';
+import { DEFAULT_MAX_FINGERPRINTS, FINGERPRINT_SLACK_MS, Fingerprints, type FingerprintEntry } from './fingerprints.js';
 
 export type { CorrelateSettings } from './correlate.js';
 export type { RecordNormalizer, NormalizeResult } from './parse.js';
@@ -59,6 +60,8 @@ export interface IngestDeps {
   parse?: ParseOptions;
   /** How long the cursor's lease lasts without renewal (default 60 s). */
   leaseMs?: number;
+  /** Most fingerprints the dedup state remembers (default 1,000,000; fingerprints.ts). */
+  maxFingerprints?: number;
   now?: () => number;
 }
 
@@ -67,6 +70,11 @@ export interface Ingest {
   runBatch(): Promise<number>;
   /** Gives the cursor's lease up. */
   stop(): Promise<void>;
+}
+
+interface Derived {
+  stored: AlertDoc[];
+  fingerprints: ReadonlyMap<string, FingerprintEntry>;
 }
 
 /** Thrown inside the transaction when another worker moved the cursor: everything is rolled back. */
@@ -90,6 +98,9 @@ export function createIngest(deps: IngestDeps): Ingest {
   const timeZones = deps.timeZones ?? new Map<string, string>();
   /** The cursor as this worker last committed or read it; undefined: read it again. */
   let cursor: number | undefined;
+  /** The dedup state as of `cursor` (rebuilt whenever the cursor is read again). */
+  let fingerprints: Fingerprints | undefined;
+  const fingerprintLimits = { keepMs: deps.correlation.dedupWindowMs + FINGERPRINT_SLACK_MS, max: deps.maxFingerprints ?? DEFAULT_MAX_FINGERPRINTS };
   let leaseUntil = 0;
   /** The record that failed alone, and how often (it is quarantined after SINGLE_RECORD_ATTEMPTS). */
   let failing: { seq: number; attempts: number } | undefined;
@@ -115,7 +126,10 @@ export function createIngest(deps: IngestDeps): Ingest {
 
   async function runBatch(): Promise<number> {
     if (!(await holdsLease())) return 0;
-    cursor ??= await readCursor(store.db, INGEST_CURSOR);
+    if (cursor === undefined) {
+      cursor = await readCursor(store.db, INGEST_CURSOR);
+      fingerprints = await Fingerprints.load(store.db, await receivedAt(store.db, cursor, now()), fingerprintLimits);
+    }
     const records = await readAfter(store.db, cursor, limit);
     if (records.length === 0) {
       // Caught up after a burst whose last batch was still behind: what waits is due now (see coalesce).
@@ -127,8 +141,8 @@ export function createIngest(deps: IngestDeps): Ingest {
     try {
       const parsed = parseRecords(records, deps.normalizer, timeZones, deps.parse);
       const wait = coalesceWait(records);
-      const stored = await store.redoable((db) => db.transaction().execute((tx) => derive(tx, from, records, parsed, wait)));
-      committed(records, parsed, stored);
+      const derived = await store.redoable((db) => db.transaction().execute((tx) => derive(tx, from, records, parsed, wait)));
+      committed(records, parsed, derived);
       delayed = wait > 0;
       limit = batchSize;
       failing = undefined;
@@ -159,15 +173,18 @@ export function createIngest(deps: IngestDeps): Ingest {
     // Quarantined with the error, so the log moves on and the record can be replayed after a fix.
     const entry: ParsedQuarantine = { record, reason: `ingest failed: ${msg}`, detector: record.detector };
     const parsed: Parsed = { alerts: [], context: [], quarantine: [entry] };
-    const stored = await store.redoable((db) => db.transaction().execute((tx) => derive(tx, from, records, parsed, 0)));
-    committed(records, parsed, stored);
+    const derived = await store.redoable((db) => db.transaction().execute((tx) => derive(tx, from, records, parsed, 0)));
+    committed(records, parsed, derived);
     delayed = false;
     failing = undefined;
     return 1;
   }
 
-  /** Writes what a batch derives and moves the cursor past it; returns the alerts stored as new (not duplicates). */
-  async function derive(tx: Tx, from: number, records: readonly LogRecord[], parsed: Parsed, wait: number): Promise<AlertDoc[]> {
+  /**
+   * Writes what a batch derives and moves the cursor past it; returns the alerts stored as new (not
+   * duplicates) and the dedup entries to keep once it has committed.
+   */
+  async function derive(tx: Tx, from: number, records: readonly LogRecord[], parsed: Parsed, wait: number): Promise<Derived> {
     if (store.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${CORRELATION_LOCK})`.execute(tx);
     const to = records[records.length - 1]!.seq;
     if (!(await advanceCursor(tx, INGEST_CURSOR, from, to, owner))) throw new CursorMoved('the log cursor moved');
@@ -177,7 +194,8 @@ export function createIngest(deps: IngestDeps): Ingest {
     const incoming: AlertIn[] = fresh
       .map((p) => ({ alert: p.alert, fingerprint: p.fingerprint, time: Date.parse(p.alert.time), seq: p.record.seq, receivedAt: p.record.received_at }))
       .sort((a, b) => a.time - b.time || (a.alert.id < b.alert.id ? -1 : 1));
-    const correlated = await correlateBatch(tx, incoming, deps.correlation, t);
+    const state = fingerprints!;
+    const correlated = await correlateBatch(tx, incoming, (fp) => state.get(fp), deps.correlation, t);
     const placed = (id: string) => correlated.placed.get(id);
     const rows = parsed.alerts.map((p) => {
       const again = redelivered.get(p.alert.id);
@@ -230,7 +248,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       { onConflict: 'on conflict ("intake_id") do nothing' },
     );
     await coalesce(tx, [...correlated.touched], wait, t);
-    return fresh.filter((p) => placed(p.alert.id)?.duplicateOf === null).map((p) => p.alert);
+    return { stored: fresh.filter((p) => placed(p.alert.id)?.duplicateOf === null).map((p) => p.alert), fingerprints: correlated.fingerprints };
   }
 
   /**
@@ -261,8 +279,9 @@ export function createIngest(deps: IngestDeps): Ingest {
     if (delayed) await dueNow(tx, 'enrich', t);
   }
 
-  function committed(records: readonly LogRecord[], parsed: Parsed, stored: readonly AlertDoc[]) {
+  function committed(records: readonly LogRecord[], parsed: Parsed, { stored, fingerprints: changed }: Derived) {
     cursor = records[records.length - 1]!.seq;
+    fingerprints!.apply(changed);
     stageProcessed.inc({ stage: 'normalize' }, records.length);
     stageProcessed.inc({ stage: 'correlate' }, parsed.alerts.length);
     for (const q of parsed.quarantine) {
@@ -283,6 +302,12 @@ export function createIngest(deps: IngestDeps): Ingest {
       leaseUntil = 0;
     },
   };
+}
+
+/** When the record at the cursor was received (`otherwise`: none, the log is empty). */
+async function receivedAt(db: Store['db'], seq: number, otherwise: number): Promise<number> {
+  const r = await db.selectFrom('intake').select('received_at').where('seq', '=', seq).executeTakeFirst();
+  return r ? Number(r.received_at) : otherwise;
 }
 
 /**
