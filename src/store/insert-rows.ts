@@ -1,20 +1,20 @@
 /**
  * Multi-row INSERTs on the pipeline's hot path, without the query builder. Building a statement of a few
  * hundred rows cost Kysely more than the database spent running it (a value node per cell, then a compiler
- * pass over them): ~8% of the pipeline thread's time, and much of its garbage. The text of such a statement
- * depends only on the table, the columns, the row count, the conflict clause and the dialect's placeholder
- * style, so each text is made once and then run with the rows' values; rows go in chunks whose counts are
- * powers of two, so that few texts (and prepared statements) serve every batch size.
+ * pass over them): ~8% of the pipeline thread's time, and much of its garbage. Each text is made once per
+ * shape (statement-texts.ts) and then run with the rows' values; rows go in chunks whose counts are powers
+ * of two, so that few texts (and prepared statements) serve every batch size.
  *
  *   await insertRows(tx, 'timeline', ['incident_id', 'at', 'kind', 'summary'], rows);
  *   const fresh = await insertRows(tx, 'alerts', ALERT_COLUMNS, rows, { onConflict: 'on conflict (…) do nothing', returning: ['id'] });
  *
  * Values are always bound as parameters; `onConflict` is SQL text written by the caller (never data).
  */
-import { CompiledQuery, sql } from 'kysely';
+import { CompiledQuery } from 'kysely';
 import type { Database } from './schema.js';
 import type { Db } from './store.js';
 import { pow2ChunksOf } from '../util/chunks.js';
+import { numberedPlaceholders, placeholders, quote, statementText } from './statement-texts.js';
 
 /** Parameters per statement: below SQLite's limit (32,766) and PostgreSQL's (65,535). */
 const MAX_PARAMETERS = 30_000;
@@ -28,15 +28,6 @@ export interface InsertOptions {
 }
 
 type Row = Readonly<Record<string, unknown>>;
-
-/** Statement texts by placeholder style, table, columns, row count and clauses. */
-const texts = new Map<string, string>();
-const MAX_TEXTS = 5000;
-/** And by their length: a text of 500 rows is tens of kilobytes. */
-const MAX_TEXT_CHARS = 4_000_000;
-let textChars = 0;
-/** The placeholder style of each connection or transaction seen (`?` for SQLite, `$1` for PostgreSQL). */
-const styles = new WeakMap<Db, boolean>();
 
 /** Inserts `rows` (their values of `columns`; a missing value is null); returns the `returning` columns. */
 export async function insertRows<T extends keyof Database & string, C extends keyof Database[T] & string>(
@@ -60,33 +51,14 @@ export async function insertRows<T extends keyof Database & string, C extends ke
 }
 
 function textOf(numbered: boolean, table: string, columns: readonly string[], rows: number, opts: InsertOptions): string {
-  const key = `${numbered ? '$' : '?'}\u0000${table}\u0000${columns.join(',')}\u0000${rows}\u0000${opts.onConflict ?? ''}\u0000${opts.returning?.join(',') ?? ''}`;
-  let text = texts.get(key);
-  if (text !== undefined) return text;
-  const tuples: string[] = [];
-  let n = 0;
-  for (let r = 0; r < rows; r++) tuples.push(`(${columns.map(() => (numbered ? `$${++n}` : '?')).join(', ')})`);
-  text = `insert into ${quote(table)} (${columns.map(quote).join(', ')}) values ${tuples.join(', ')}`;
-  if (opts.onConflict) text += ` ${opts.onConflict}`;
-  if (opts.returning?.length) text += ` returning ${opts.returning.map(quote).join(', ')}`;
-  textChars += text.length;
-  while (texts.size > 0 && (texts.size >= MAX_TEXTS || textChars > MAX_TEXT_CHARS)) {
-    const oldest = texts.keys().next().value!;
-    textChars -= texts.get(oldest)!.length;
-    texts.delete(oldest);
-  }
-  texts.set(key, text);
-  return text;
-}
-
-const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
-
-/** Whether this connection numbers its placeholders ($1, $2: PostgreSQL) or not (?: SQLite). */
-function numberedPlaceholders(db: Db): boolean {
-  let numbered = styles.get(db);
-  if (numbered === undefined) {
-    numbered = sql`${0}`.compile(db).sql !== '?';
-    styles.set(db, numbered);
-  }
-  return numbered;
+  const key = `insert\u0000${numbered ? '$' : '?'}\u0000${table}\u0000${columns.join(',')}\u0000${rows}\u0000${opts.onConflict ?? ''}\u0000${opts.returning?.join(',') ?? ''}`;
+  return statementText(key, () => {
+    const next = placeholders(numbered);
+    const tuples: string[] = [];
+    for (let r = 0; r < rows; r++) tuples.push(`(${columns.map(next).join(', ')})`);
+    let text = `insert into ${quote(table)} (${columns.map(quote).join(', ')}) values ${tuples.join(', ')}`;
+    if (opts.onConflict) text += ` ${opts.onConflict}`;
+    if (opts.returning?.length) text += ` returning ${opts.returning.map(quote).join(', ')}`;
+    return text;
+  });
 }

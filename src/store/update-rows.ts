@@ -3,15 +3,18 @@
  *
  *   UPDATE t SET a = v.column2, b = v.column3 FROM (VALUES (?, ?, ?), …) AS v WHERE t.id = v.column1
  *
- * instead of one UPDATE per row. The correlate stage touches hundreds of incidents and alerts per batch;
- * built one by one, those statements cost more to build than to run. (An earlier form, `a = CASE id WHEN …`,
- * compared each row with every WHEN: 5 ms for 400 incidents, quadratic in the chunk.) Both SQLite (3.33+)
- * and PostgreSQL name a VALUES list's columns column1, column2, ….
+ * instead of one UPDATE per row. Ingest touches hundreds of incidents and alerts per batch, and each stage
+ * its batch of incidents; built one by one, those statements cost more to build than to run. (An earlier
+ * form, `a = CASE id WHEN …`, compared each row with every WHEN: 5 ms for 400 incidents, quadratic in the
+ * chunk.) Both SQLite (3.33+) and PostgreSQL name a VALUES list's columns column1, column2, …. As for
+ * insert-rows.ts, the text is made once per shape (statement-texts.ts) without the query builder, whose
+ * node per cell was the larger part of this function's time and garbage.
  */
-import { sql, type RawBuilder } from 'kysely';
+import { CompiledQuery } from 'kysely';
 import type { Database } from './schema.js';
 import type { Db } from './store.js';
 import { pow2ChunksOf } from '../util/chunks.js';
+import { numberedPlaceholders, placeholders, quote, statementText } from './statement-texts.js';
 
 type Table = 'incidents' | 'alerts';
 type Value = string | number | null;
@@ -21,6 +24,13 @@ export type RowUpdate<T extends Table> = { id: string } & { [C in Column<T>]?: V
 type Row = Readonly<Record<string, Value | undefined>> & { id: string };
 
 const CHUNK = 400;
+
+/**
+ * How a column's values go into the VALUES list of a chunk: not at all when null on every row (PostgreSQL
+ * could not type it; the column is set to null), as text, or cast to a number (PostgreSQL types an untyped
+ * parameter in VALUES as text; SQLite gives the cast INTEGER or REAL affinity, as the column has).
+ */
+type Slot = 'none' | 'text' | 'bigint' | 'double precision';
 
 /**
  * Sets, per row, the columns its update carries; a column a row does not carry keeps its value. `all` sets
@@ -41,37 +51,53 @@ export async function updateRows<T extends Table>(
     group.rows.push(r);
     byColumns.set(key, group);
   }
-  const fixed = (Object.entries(all) as [string, Value][]).map(([col, v]) => sql`${sql.ref(col)} = ${v}`);
+  const fixed = Object.entries(all) as Array<[string, Value]>;
+  const numbered = numberedPlaceholders(db);
   for (const { columns, rows: group } of byColumns.values()) {
     for (const chunk of pow2ChunksOf(group, CHUNK)) {
-      if (columns.length === 0) {
-        if (fixed.length > 0) await sql`update ${sql.table(table)} set ${sql.join(fixed)} where ${sql.ref('id')} in (${sql.join(chunk.map((r) => r.id))})`.execute(db);
-        continue;
+      const slots = columns.map((col) => slotOf(chunk, col));
+      const params: Value[] = fixed.map(([, v]) => v);
+      for (const r of chunk) {
+        params.push(r.id);
+        columns.forEach((col, i) => {
+          if (slots[i] !== 'none') params.push(r[col] ?? null);
+        });
       }
-      // A column null on every row of the chunk gets no VALUES slot (PostgreSQL could not type it).
-      const sets = [...fixed];
-      const slots: Array<(r: Row) => RawBuilder<unknown>> = [];
-      for (const col of columns) {
-        const slot = slotOf(chunk, col);
-        if (slot) slots.push(slot);
-        sets.push(slot ? sql`${sql.ref(col)} = ${sql.ref(`v.column${slots.length + 1}`)}` : sql`${sql.ref(col)} = null`);
-      }
-      const tuples = chunk.map((r) => sql`(${sql.join([sql`${r.id}`, ...slots.map((slot) => slot(r))])})`);
-      await sql`update ${sql.table(table)} set ${sql.join(sets)}
-        from (values ${sql.join(tuples)}) as v where ${sql.ref(`${table}.id`)} = ${sql.ref('v.column1')}`.execute(db);
+      const text = textOf(numbered, table, fixed.map(([col]) => col), columns, slots, chunk.length);
+      if (text) await db.executeQuery(CompiledQuery.raw(text, params));
     }
   }
 }
 
-/**
- * How the column's value of a row goes into the VALUES list, or null when it is null on every row.
- * PostgreSQL types an untyped parameter in VALUES as text: numbers need a cast (SQLite ignores it).
- */
-function slotOf(rows: readonly Row[], col: string): ((r: Row) => RawBuilder<unknown>) | null {
-  if (rows.every((r) => r[col] === null)) return null;
-  const numeric = rows.some((r) => typeof r[col] === 'number');
-  if (!numeric) return (r) => sql`${r[col]}`;
-  const real = rows.some((r) => typeof r[col] === 'number' && !Number.isInteger(r[col]));
-  const cast = sql.raw(real ? 'double precision' : 'bigint');
-  return (r) => (r[col] === null ? sql`${null}` : sql`cast(${r[col]} as ${cast})`);
+function textOf(numbered: boolean, table: string, fixed: readonly string[], columns: readonly string[], slots: readonly Slot[], rows: number): string | null {
+  if (columns.length === 0 && fixed.length === 0) return null;
+  const key = `update\u0000${numbered ? '$' : '?'}\u0000${table}\u0000${fixed.join(',')}\u0000${columns.map((c, i) => `${c}:${slots[i]}`).join(',')}\u0000${rows}`;
+  return statementText(key, () => {
+    const next = placeholders(numbered);
+    const sets = fixed.map((col) => `${quote(col)} = ${next()}`);
+    if (columns.length === 0) {
+      return `update ${quote(table)} set ${sets.join(', ')} where "id" in (${Array.from({ length: rows }, next).join(', ')})`;
+    }
+    let n = 1;
+    for (const [i, col] of columns.entries()) sets.push(`${quote(col)} = ${slots[i] === 'none' ? 'null' : `v.column${++n}`}`);
+    const value = (slot: Slot) => (slot === 'text' ? next() : `cast(${next()} as ${slot})`);
+    const tuples = Array.from({ length: rows }, () => `(${[next(), ...slots.filter((s) => s !== 'none').map(value)].join(', ')})`);
+    return `update ${quote(table)} set ${sets.join(', ')} from (values ${tuples.join(', ')}) as v where ${quote(table)}."id" = v.column1`;
+  });
+}
+
+function slotOf(rows: readonly Row[], col: string): Slot {
+  let numeric = false;
+  let real = false;
+  let any = false;
+  for (const r of rows) {
+    const v = r[col];
+    if (v === null || v === undefined) continue;
+    any = true;
+    if (typeof v === 'number') {
+      numeric = true;
+      if (!Number.isInteger(v)) real = true;
+    }
+  }
+  return !any ? 'none' : !numeric ? 'text' : real ? 'double precision' : 'bigint';
 }
