@@ -10,6 +10,7 @@ import * as m0006 from './migrations/0006_intake_raw_bytes.js';
 import * as m0007 from './migrations/0007_incremental_enrichment.js';
 import * as m0008 from './migrations/0008_shared_enrichment_passes.js';
 import * as m0009 from './migrations/0009_fingerprints_in_memory.js';
+import * as m0010 from './migrations/0010_fractional_score_totals.js';
 
 interface Migration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -26,6 +27,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['0007_incremental_enrichment', m0007],
   ['0008_shared_enrichment_passes', m0008],
   ['0009_fingerprints_in_memory', m0009],
+  ['0010_fractional_score_totals', m0010],
 ];
 
 export interface MigrateOptions {

@@ -24,9 +24,8 @@ for (const dialect of DIALECTS) {
         ['id', 'title', 'status', 'first_seen', 'last_seen', 'alert_count', 'severity', 'host', 'user_name', 'score_total', 'created_at', 'updated_at', 'pending_since'],
         ids.map((id, i) => ({ id, title: `t${i}`, status: 'new', first_seen: T0, last_seen: T0, alert_count: 1, severity: 10, host: `h${i}`, user_name: 'u', score_total: 5, created_at: T0, updated_at: T0, pending_since: T0 })),
       );
-      // score_total is an integer column: PostgreSQL rounds a real into it, SQLite keeps it as given.
-      const real = (x: number) => (dialect === 'postgres' ? Math.round(x) : x);
-      // Rows 0-599 carry title, alert_count, score_total (a real on odd rows, null on even ones) and host
+      // Rows 0-599 carry title, alert_count, score_total (a fraction on odd rows, kept on both stores since
+      // migration 0010; null on even ones) and host
       // (null on every row); rows 600-899 only severity. Three chunks of the first set, one of the second.
       const first = ids.slice(0, 600).map((id, i) => ({ id, title: i === 7 ? HOSTILE : `new ${i}`, alert_count: 100 + i, score_total: i % 2 ? i + 0.25 : null, host: null }));
       const second = ids.slice(600).map((id, i) => ({ id, severity: 50 + (i % 40) }));
@@ -37,10 +36,19 @@ for (const dialect of DIALECTS) {
         const got = [r.title, Number(r.alert_count), r.score_total === null ? null : Number(r.score_total), r.host, Number(r.severity), Number(r.updated_at), r.user_name];
         const want =
           i < 600
-            ? [i === 7 ? HOSTILE : `new ${i}`, 100 + i, i % 2 ? real(i + 0.25) : null, null, 10, T0 + 1, 'u']
+            ? [i === 7 ? HOSTILE : `new ${i}`, 100 + i, i % 2 ? i + 0.25 : null, null, 10, T0 + 1, 'u']
             : [`t${i}`, 1, 5, `h${i}`, 50 + ((i - 600) % 40), T0 + 1, 'u'];
         assert.deepEqual(got, want, `row ${i}`);
       });
+
+      // Each recorded score keeps its fraction too (migration 0010).
+      await insertRows(db, 'scores', ['incident_id', 'profile', 'total', 'doc', 'config_version', 'created_at'], [
+        { incident_id: ids[1]!, profile: 'default', total: 69.6, doc: '{}', config_version: 'v', created_at: T0 },
+      ]);
+      const recorded = await db.selectFrom('scores').select('total').where('incident_id', '=', ids[1]!).executeTakeFirstOrThrow();
+      assert.equal(Number(recorded.total), 69.6);
+      const atLeast70 = await db.selectFrom('incidents').select('id').where('score_total', '>=', 70).where('id', 'in', [ids[69]!, ids[71]!]).execute();
+      assert.deepEqual(atLeast70.map((r) => r.id), [ids[71]!], '69.25 is below 70 on both stores');
 
       // Only values shared by every row: one statement by id.
       await updateRows(db, 'incidents', ids.slice(0, 3).map((id) => ({ id })), { status: 'closed' });
