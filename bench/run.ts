@@ -330,20 +330,26 @@ const rate = (alerts: number, ms: number) => (ms > 0 ? Math.round(alerts / (ms /
 
 /**
  * Decided rates over windows of the run: the first `window` alerts (from the first post), the last
- * (from the moment the horizon passed total - window), each consecutive window, and last / first.
+ * (from the moment the horizon passed total - window), each consecutive window, and last / first. Also the
+ * ingested rate (the log cursor) by window: whether deriving slows as the store grows, apart from when
+ * incident passes happen to fall and from the catch-up once intake has ended.
  */
 function flatness(samples: readonly Sample[], total: number) {
   const window = Math.min(FLAT_WINDOW, Math.floor(total / 2));
   const first = rate(window, crossedAt(samples, window));
   const last = rate(window, crossedAt(samples, total) - crossedAt(samples, total - window));
   const byWindow: Array<number | null> = [];
-  for (let k = 1; k * window <= total; k++) byWindow.push(rate(window, crossedAt(samples, k * window) - crossedAt(samples, (k - 1) * window)));
+  const ingestedByWindow: Array<number | null> = [];
+  for (let k = 1; k * window <= total; k++) {
+    byWindow.push(rate(window, crossedAt(samples, k * window) - crossedAt(samples, (k - 1) * window)));
+    ingestedByWindow.push(rate(window, crossedAt(samples, k * window, 'cursor') - crossedAt(samples, (k - 1) * window, 'cursor')));
+  }
   const ratio = first && last ? Math.round((last / first) * 1000) / 1000 : null;
   // The horizon at the end of each second after the first post: how decisions progressed through the run.
   const bySecond: number[] = [];
   for (const { t, horizon } of samples) bySecond[Math.floor(t / 1000)] = horizon;
   for (let i = 0; i < bySecond.length; i++) bySecond[i] ??= bySecond[i - 1] ?? 0;
-  return { window, decided_per_s_first: first, decided_per_s_last: last, last_to_first: ratio, decided_per_s_by_window: byWindow, horizon_by_second: bySecond };
+  return { window, decided_per_s_first: first, decided_per_s_last: last, last_to_first: ratio, decided_per_s_by_window: byWindow, ingested_per_s_by_window: ingestedByWindow, horizon_by_second: bySecond };
 }
 
 // ---------------------------------------------------------------------------------------- deployments
@@ -659,6 +665,8 @@ function summary(r: Record<string, unknown>): string {
       `${''.padEnd(4)}decided: first ${n(b.window)} ${n(b.decided_per_s_first)}/s, last ${n(b.window)} ${n(b.decided_per_s_last)}/s (last/first ${n(b.last_to_first, 3)}); ` +
         `intake done at ${n(b.intake_seconds, 1)} s, ingest at ${n(b.ingest_seconds, 1)} s (${n(b.ingest_per_s)}/s), decided at ${n(b.seconds, 1)} s`,
     );
+    const byWindow = (rates: ReadonlyArray<number | null>) => rates.map((x) => (x === null ? '—' : n(x))).join(', ');
+    lines.push(`${''.padEnd(4)}by ${n(b.window)}: decided ${byWindow(b.decided_per_s_by_window)}/s; ingested ${byWindow(b.ingested_per_s_by_window)}/s`);
   }
   const f = r.floors as Floors | undefined;
   if (f) {
