@@ -26,7 +26,7 @@
  *   BENCH_STEADY=1000:10,5000:50  steady runs as rate:records-per-request (one request per tick;
  *                              tick = records / rate: 10 ms for both defaults)
  *   BENCH_STEADY_SECONDS=20    length of each steady run
- *   BENCH_FLOOR_ALERTS=100000  alerts for the SQLite floor
+ *   BENCH_FLOOR_ALERTS=1000000 alerts for the SQLite floor (its first and last 100,000 are timed apart too)
  *   BENCH_ONLY=floor,parse,burst,long,latency,pg   the parts to run (comma-separated; default all)
  *   BENCH_SPLIT=1              SQLite runs as api + worker + actions processes (FIDO_ROLE) instead of one
  *   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres   where to create (and drop) a fresh database
@@ -44,7 +44,7 @@ import pg from 'pg';
 import { startFidoProcess, type FidoProcess } from '../test/support/fido-process.js';
 import { detectorParseRates } from './parse-rates.js';
 import { parseFloor } from './parse-floor.js';
-import { sqliteFloor, REQUEST as FLOOR_REQUEST, INGEST_BATCH as FLOOR_BATCH } from './sqlite-floor.js';
+import { sqliteFloor, REQUEST as FLOOR_REQUEST, INGEST_BATCH as FLOOR_BATCH, WINDOW as FLOOR_WINDOW } from './sqlite-floor.js';
 import { eveAlert } from './workload.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -62,7 +62,7 @@ const BURST_ALERTS = count('BENCH_ALERTS', 300_000);
 const LONG_ALERTS = count('BENCH_LONG_ALERTS', 1_000_000);
 const PG_ALERTS = count('BENCH_PG_ALERTS', 100_000);
 const STEADY_SECONDS = count('BENCH_STEADY_SECONDS', 20);
-const FLOOR_ALERTS = count('BENCH_FLOOR_ALERTS', 100_000);
+const FLOOR_ALERTS = count('BENCH_FLOOR_ALERTS', 1_000_000);
 const STEADY = (env.BENCH_STEADY ?? '1000:10,5000:50').split(',').map((s) => {
   const [rate, batch] = s.split(':').map(Number);
   if (!rate || !batch || rate <= 0 || batch <= 0 || !Number.isInteger(batch)) throw new Error(`BENCH_STEADY: expected rate:batch pairs, got "${s}"`);
@@ -671,7 +671,10 @@ function summary(r: Record<string, unknown>): string {
   const f = r.floors as Floors | undefined;
   if (f) {
     row(`floor: SQLite intake+ingest (${n(f.sqlite.alerts)})`, f.sqlite.alerts_per_s, 1e6 / f.sqlite.intake_us, f.sqlite.cpu_us / 1000, null);
-    lines.push(`${''.padEnd(4)}intake ${f.sqlite.intake_us} µs, ingest reads ${f.sqlite.ingest_read_us} µs, writes ${f.sqlite.ingest_write_us} µs per alert`);
+    lines.push(
+      `${''.padEnd(4)}intake ${f.sqlite.intake_us} µs, ingest reads ${f.sqlite.ingest_read_us} µs, writes ${f.sqlite.ingest_write_us} µs per alert` +
+        (f.sqlite.first_window_us === null ? '' : `; the first ${n(FLOOR_WINDOW)} alerts ${f.sqlite.first_window_us} µs each, the last ${n(FLOOR_WINDOW)} ${f.sqlite.last_window_us} µs`),
+    );
     row('floor: JSON.parse of the record', 1e6 / f.json_parse_us_per_alert, null, f.json_parse_us_per_alert / 1000, null);
     row('floor: Suricata detector parse', 1e6 / f.detector_parse_us_per_alert, null, f.detector_parse_us_per_alert / 1000, null);
   }

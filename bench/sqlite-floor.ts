@@ -49,7 +49,16 @@ export interface SqliteFloor {
   /** This process's CPU µs per alert (SQLite runs in it; the fsyncs are waits, not CPU). */
   cpu_us: number;
   alerts_per_s: number;
+  /**
+   * Wall-clock µs per alert over the first and the last WINDOW alerts, when the run has two windows: how
+   * the same writes slow down as the store grows.
+   */
+  first_window_us: number | null;
+  last_window_us: number | null;
 }
+
+/** Alerts per window of first_window_us / last_window_us. */
+export const WINDOW = 100_000;
 
 export async function sqliteFloor(n: number): Promise<SqliteFloor> {
   const dir = mkdtempSync(join(tmpdir(), 'fido-floor-'));
@@ -187,6 +196,8 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number): SqliteFloor {
   };
   const c0 = cpuUs();
   const w0 = performance.now();
+  /** performance.now() after each batch, to time the first and the last window. */
+  const doneAt: number[] = [];
   let cursor = 0;
   for (const b of batches) {
     // Intake commits must reach the disk before the 202; ingest's are redone from the log after a crash.
@@ -210,6 +221,7 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number): SqliteFloor {
       throw e;
     }
     cursor += b.intake.length;
+    doneAt.push(performance.now());
   }
   const wall = performance.now() - w0;
   const cpu = cpuUs() - c0;
@@ -222,14 +234,24 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number): SqliteFloor {
     total_us: perAlert(wall),
     cpu_us: Math.round((cpu / n) * 10) / 10,
     alerts_per_s: Math.round(n / (wall / 1000)),
+    ...windows(doneAt, w0, n),
   };
+}
+
+/** first_window_us and last_window_us from the batches' end times (each batch is INGEST_BATCH alerts). */
+function windows(doneAt: readonly number[], start: number, n: number): Pick<SqliteFloor, 'first_window_us' | 'last_window_us'> {
+  const per = WINDOW / INGEST_BATCH;
+  if (n < 2 * WINDOW || doneAt.length < 2 * per) return { first_window_us: null, last_window_us: null };
+  const us = (ms: number) => Math.round((ms / WINDOW) * 10_000) / 10;
+  return { first_window_us: us(doneAt[per - 1]! - start), last_window_us: us(doneAt.at(-1)! - doneAt.at(-1 - per)!) };
 }
 
 export function describeFloor(f: SqliteFloor): string {
   return (
     `SQLite floor, intake → ingest (v2 data model): ${f.alerts_per_s} alerts/s, ${f.total_us} µs/alert ` +
     `(intake ${f.intake_us}, ingest reads ${f.ingest_read_us}, ingest writes ${f.ingest_write_us}; CPU ${f.cpu_us}), ` +
-    `${f.alerts} alerts, requests of ${REQUEST}, ingest transactions of ${INGEST_BATCH}`
+    `${f.alerts} alerts, requests of ${REQUEST}, ingest transactions of ${INGEST_BATCH}` +
+    (f.first_window_us === null ? '' : `; first ${WINDOW} alerts ${f.first_window_us} µs/alert, last ${WINDOW} ${f.last_window_us} µs/alert`)
   );
 }
 
