@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/sqlite-floor.ts [N] [--json]`: the floor under the pipeline's throughput on this
+ * `node --import tsx bench/sqlite-floor.ts [N] [--json] [--model=logs]`: the floor under the pipeline's throughput on this
  * machine — how fast SQLite alone executes what intake and ingest must read and write per alert in the
  * Pipeline v2 data model (issue 12), with none of Fido's code in the timed part. `npm run bench` prints it
  * beside the end-to-end figures.
@@ -40,6 +40,7 @@ export const REQUEST = 100;
 export const INGEST_BATCH = 500;
 
 export interface SqliteFloor {
+  model: FloorModel;
   alerts: number;
   /** Wall-clock µs per alert of each part, and in all. */
   intake_us: number;
@@ -55,12 +56,23 @@ export interface SqliteFloor {
    */
   first_window_us: number | null;
   last_window_us: number | null;
+  /** Model `logs`: building the indicators' value index once, after the run, per alert. */
+  bulk_index_us?: number;
 }
 
 /** Alerts per window of first_window_us / last_window_us. */
 export const WINDOW = 100_000;
 
-export async function sqliteFloor(n: number): Promise<SqliteFloor> {
+/**
+ * Which data model the floor writes. `current`: Fido's schema as it is. `logs`: the one proposed for the
+ * next step (README, Performance) — the grouping keys in memory and appended to a log table, the indicators
+ * appended to a log table instead of upserted into incident_observables, neither with a random-key index on
+ * the write path; the value index over the indicators is then built in one go at the end and reported
+ * apart (bulk_index_us), as a periodic bulk job off the write path would.
+ */
+export type FloorModel = 'current' | 'logs';
+
+export async function sqliteFloor(n: number, model: FloorModel = 'current'): Promise<SqliteFloor> {
   const dir = mkdtempSync(join(tmpdir(), 'fido-floor-'));
   try {
     const store = await openStore({ dataDir: dir });
@@ -74,7 +86,7 @@ export async function sqliteFloor(n: number): Promise<SqliteFloor> {
       db.pragma('cache_size = -65536');
       db.pragma('temp_store = MEMORY');
       db.pragma('wal_autocheckpoint = 10000');
-      return run(db, batches, n);
+      return run(db, batches, n, model);
     } finally {
       db.close();
     }
@@ -143,7 +155,13 @@ async function prepare(n: number) {
   return out;
 }
 
-function run(db: Sqlite.Database, batches: Prepared[], n: number): SqliteFloor {
+function run(db: Sqlite.Database, batches: Prepared[], n: number, model: FloorModel): SqliteFloor {
+  const logs = model === 'logs';
+  if (logs) {
+    db.exec(`create table fido_floor_key_log (key text not null, incident_id text not null, last_seen integer not null)`);
+    db.exec(`create table fido_floor_indicator_log (incident_id text not null, type text not null, value text not null, alerts integer not null,
+      events integer not null, first_seen integer not null, last_seen integer not null)`);
+  }
   const st = {
     intake: db.prepare('insert into intake (id, source, detector, received_at, raw) values (?, ?, ?, ?, ?)'),
     readLog: db.prepare('select seq, id, source, detector, received_at, raw from intake where seq > ? order by seq limit ?'),
@@ -166,6 +184,12 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number): SqliteFloor {
     enqueue: db.prepare(`insert into stage_queue (stage, item_id, version, available_at, attempts, created_at) values ('enrich', ?, 1, ?, 0, ?)
       on conflict (stage, item_id) do update set version = stage_queue.version + 1, available_at = excluded.available_at`),
     cursor: db.prepare(`update pipeline_cursors set seq = ?, updated_at = ? where name = 'ingest' and seq = ?`),
+    ...(logs
+      ? {
+          key: db.prepare(`insert into fido_floor_key_log (key, incident_id, last_seen) values (?, ?, ?)`),
+          observation: db.prepare(`insert into fido_floor_indicator_log (incident_id, type, value, alerts, events, first_seen, last_seen) values (?, ?, ?, ?, ?, ?, ?)`),
+        }
+      : {}),
   };
 
   const intakeTx = db.transaction((records: ReadonlyArray<[string, string]>, now: number) => {
@@ -174,7 +198,7 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number): SqliteFloor {
   const readTx = (b: Prepared, cursor: number) => {
     st.readLog.all(cursor, b.intake.length);
     for (const v of b.vendorIds) st.readVendor.get('bench', 'suricata', v);
-    for (const k of b.keys.keys()) st.readKey.get(k);
+    if (!logs) for (const k of b.keys.keys()) st.readKey.get(k);
     for (const id of b.incidents.keys()) st.readIncident.get(id);
   };
   const writeTx = (b: Prepared, cursor: number, now: number) => {
@@ -224,9 +248,16 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number): SqliteFloor {
     doneAt.push(performance.now());
   }
   const wall = performance.now() - w0;
+  let bulk: number | undefined;
+  if (logs) {
+    const s = performance.now();
+    db.exec('create index fido_floor_indicator_value on fido_floor_indicator_log (type, value, last_seen)');
+    bulk = performance.now() - s;
+  }
   const cpu = cpuUs() - c0;
   const perAlert = (totalMs: number) => Math.round((totalMs / n) * 10_000) / 10;
   return {
+    model,
     alerts: n,
     intake_us: perAlert(ms.intake),
     ingest_read_us: perAlert(ms.read),
@@ -235,6 +266,7 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number): SqliteFloor {
     cpu_us: Math.round((cpu / n) * 10) / 10,
     alerts_per_s: Math.round(n / (wall / 1000)),
     ...windows(doneAt, w0, n),
+    ...(bulk === undefined ? {} : { bulk_index_us: perAlert(bulk) }),
   };
 }
 
@@ -248,15 +280,17 @@ function windows(doneAt: readonly number[], start: number, n: number): Pick<Sqli
 
 export function describeFloor(f: SqliteFloor): string {
   return (
-    `SQLite floor, intake → ingest (v2 data model): ${f.alerts_per_s} alerts/s, ${f.total_us} µs/alert ` +
+    `SQLite floor, intake → ingest (${f.model === 'logs' ? 'proposed: keys and indicators as logs' : 'v2 data model'}): ${f.alerts_per_s} alerts/s, ${f.total_us} µs/alert ` +
     `(intake ${f.intake_us}, ingest reads ${f.ingest_read_us}, ingest writes ${f.ingest_write_us}; CPU ${f.cpu_us}), ` +
     `${f.alerts} alerts, requests of ${REQUEST}, ingest transactions of ${INGEST_BATCH}` +
-    (f.first_window_us === null ? '' : `; first ${WINDOW} alerts ${f.first_window_us} µs/alert, last ${WINDOW} ${f.last_window_us} µs/alert`)
+    (f.first_window_us === null ? '' : `; first ${WINDOW} alerts ${f.first_window_us} µs/alert, last ${WINDOW} ${f.last_window_us} µs/alert`) +
+    (f.bulk_index_us === undefined ? '' : `; the indicators' value index built after the run: ${f.bulk_index_us} µs/alert`)
   );
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const n = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 100_000);
-  const floor = await sqliteFloor(n);
+  const model = process.argv.includes('--model=logs') ? 'logs' : 'current';
+  const floor = await sqliteFloor(n, model);
   console.log(process.argv.includes('--json') ? JSON.stringify(floor) : describeFloor(floor));
 }
