@@ -149,7 +149,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
     });
   }
   if (runs('worker', 'incidents', 'idle-incidents')) {
-    workers = await buildWorkerStages({ store, loaded: opts.loaded });
+    workers = await buildWorkerStages({ store, loaded: opts.loaded, startSandbox: runs('worker', 'incidents') });
     stages.push(...workers.stages);
   }
   // Two pipeline threads, so that the pipeline has both cores once intake is idle: ingest (parsing and

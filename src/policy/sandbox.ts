@@ -93,6 +93,11 @@ export class CelSandbox {
     this.ensure();
   }
 
+  /** Whether the worker is running (started, and not closed or lost since). */
+  get running(): boolean {
+    return this.live !== null;
+  }
+
   /** Stops the worker (tests; a long-running process simply keeps it, unreferenced). */
   async close(): Promise<void> {
     const l = this.live;

@@ -18,14 +18,25 @@ export interface WorkerStages {
   close(): Promise<void>;
 }
 
-export async function buildWorkerStages(opts: { store: Store; loaded: LoadedConfig }): Promise<WorkerStages> {
+export interface WorkerStagesOptions {
+  store: Store;
+  loaded: LoadedConfig;
+  /**
+   * Start the policy sandbox's worker now (default), so that the first decisions need not wait for it to
+   * boot. False for a thread that decides only now and then (the ingest thread, which works incident passes
+   * only when it has nothing to ingest): its first decision starts the worker.
+   */
+  startSandbox?: boolean;
+}
+
+export async function buildWorkerStages(opts: WorkerStagesOptions): Promise<WorkerStages> {
   const { store, loaded } = opts;
   const { config, version } = loaded;
   const profile = resolveProfile(config.scoring?.profile ?? 'default', config.scoring?.profiles ?? {});
   const policy = loadPolicyFromConfig(loaded);
   const enricher = await createConfiguredEnricher(config.enrichment?.providers ?? [], { store, configDir: loaded.dir });
   const sandbox = defaultSandbox();
-  if (policy.rules.length > 0) sandbox.start(); // the first decisions need not wait for the CEL worker to boot
+  if (policy.rules.length > 0 && opts.startSandbox !== false) sandbox.start();
   const stages = [
     createEnrichStage({ store, enricher, cachedAnswers: config.pipeline?.cached_answers }),
     createScoreStage({ store, profile, configVersion: version }),
