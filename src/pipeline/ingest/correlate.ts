@@ -66,7 +66,17 @@ export async function correlateBatch(
   const out: Correlated = { placed: new Map(), repeats: [], touched: new Set(), fingerprints: new Map() };
   if (alerts.length === 0) return out;
   const keysOf = new Map(alerts.map((a) => [a.alert.id, groupKeys(a.alert)]));
-  const fps = alerts.flatMap((a) => known(a.fingerprint) ?? []);
+  // The batch's own copy of each dedup entry it meets (every one is touched below, as a repeat or replaced).
+  const fpMap = out.fingerprints;
+  const fingerprint = (fp: string) => {
+    let e = fpMap.get(fp);
+    if (!e) {
+      const was = known(fp);
+      if (was) fpMap.set(fp, (e = { ...was }));
+    }
+    return e;
+  };
+  const fps = alerts.flatMap((a) => fingerprint(a.fingerprint) ?? []);
   const keyRows = await selectIn([...new Set([...keysOf.values()].flat())], (c) =>
     tx.selectFrom('incident_keys').selectAll().where('key', 'in', c).execute(),
   );
@@ -78,15 +88,6 @@ export async function correlateBatch(
     ]),
   );
 
-  const fpMap = out.fingerprints;
-  const fingerprint = (fp: string) => {
-    let e = fpMap.get(fp);
-    if (!e) {
-      const was = known(fp);
-      if (was) fpMap.set(fp, (e = { ...was }));
-    }
-    return e;
-  };
   const touch = (fp: string, e: FingerprintEntry) => {
     fpMap.delete(fp);
     fpMap.set(fp, e);
