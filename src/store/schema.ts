@@ -140,10 +140,18 @@ export interface PipelineCursorTable {
   updated_at: number;
 }
 
-export interface IncidentKeyTable {
+/**
+ * The grouping keys each ingest batch changed, at the cursor it moved to (`pos`): read back by a worker
+ * that takes the log over (pipeline/ingest/group-keys.ts; migration 0011).
+ */
+export interface IncidentKeyLogTable {
+  pos: number;
   key: string;
   incident_id: string;
+  /** Time of the key's newest alert. */
   last_seen: number;
+  /** When that batch's newest record carrying the key was received. */
+  received_at: number;
 }
 
 export interface TimelineTable {
@@ -290,7 +298,7 @@ export interface Database {
   incident_observables: IncidentObservableTable;
   context_events: ContextEventTable;
   incidents: IncidentTable;
-  incident_keys: IncidentKeyTable;
+  incident_key_log: IncidentKeyLogTable;
   timeline: TimelineTable;
   enrich_cache: EnrichCacheTable;
   enrichments: EnrichmentTable;

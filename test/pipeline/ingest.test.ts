@@ -33,8 +33,8 @@ const draftNormalizer: RecordNormalizer = {
 };
 
 const WINDOWS: CorrelateSettings = { dedupWindowMs: 10 * 60_000, groupWindowMs: 60 * 60_000 };
-const ingestOf = (t: TestStore, owner = 'test', normalizer = draftNormalizer, maxFingerprints?: number) =>
-  createIngest({ store: t.store, normalizer, correlation: WINDOWS, owner, log, batchSize: 100, maxFingerprints });
+const ingestOf = (t: TestStore, owner = 'test', normalizer = draftNormalizer, maxFingerprints?: number, maxGroupKeys?: number) =>
+  createIngest({ store: t.store, normalizer, correlation: WINDOWS, owner, log, batchSize: 100, maxFingerprints, maxGroupKeys });
 
 const MIN = 60_000;
 const T0 = Date.parse('2026-11-27T10:00:00Z');
@@ -219,6 +219,52 @@ for (const dialect of DIALECTS) {
       assert.ok(h.fate === 'alert' && first.fate === 'alert' && h.alert.incident_id === first.alert.incident_id, `${JSON.stringify(h)} ${JSON.stringify(first)}`);
       const count = await db.selectFrom('alerts').select('repeat_count').where('id', '=', original!).executeTakeFirstOrThrow();
       assert.equal(Number(count.repeat_count), 3, 'the forgotten original counts no more repeats');
+    } finally {
+      for (const w of workers) await w.stop();
+      await intake.close();
+      await t.cleanup();
+    }
+  });
+}
+
+for (const dialect of DIALECTS) {
+  test(`ingest on ${dialect}: the grouping keys are read back from their log by the next worker, and a key forgotten groups apart without losing alerts`, async () => {
+    const t = await openTestStore(dialect);
+    const intake = createIntakeWriter(t.store, { maxBacklog: 1e9 });
+    const workers: Array<ReturnType<typeof ingestOf>> = [];
+    /** A worker of its own (a process started anew) that ingests what waits. */
+    const worker = async (owner: string, maxGroupKeys?: number) => {
+      const w = ingestOf(t, owner, draftNormalizer, undefined, maxGroupKeys);
+      workers.push(w);
+      while ((await w.runBatch()) > 0);
+      return w;
+    };
+    const incidentOf = async (id: string) => {
+      const f = await recordFate(t.store.db, id);
+      assert.ok(f?.fate === 'alert', `${id}: ${JSON.stringify(f)}`);
+      return f.alert.incident_id;
+    };
+    // Host ws-1 talking to 203.0.113.9, under a different rule each time: no repeats, one shared key.
+    const toC2 = (at: number, rule: string) => ({ raw: draft({ at, title: `Beacon ${rule}`, rule: { id: rule }, host: { name: 'ws-1' }, observables: [{ type: 'ip', value: '203.0.113.9', role: 'dst' }] }) });
+    try {
+      const [first] = (await intake.accept('s', null, [toC2(0, 'r1')])).ids;
+      await (await worker('w1')).stop();
+      const [second] = (await intake.accept('s', null, [toC2(MIN, 'r2')])).ids;
+      await (await worker('w2')).stop();
+      const incident = await incidentOf(first!);
+      assert.equal(await incidentOf(second!), incident, 'the second worker knew the key host:ws-1|ip:203.0.113.9 from the log');
+
+      // A worker that may remember one key: an alert of another host pushes ws-1's keys out, and the next
+      // ws-1 alert opens an incident of its own. Nothing is lost: every alert is stored, each in one incident.
+      const [other] = (await intake.accept('s', null, [{ raw: draft({ at: 2 * MIN, host: { name: 'ws-2' }, rule: { id: 'r9' } }) }])).ids;
+      const w3 = await worker('w3', 1);
+      const [third] = (await intake.accept('s', null, [toC2(3 * MIN, 'r3')])).ids;
+      while ((await w3.runBatch()) > 0);
+      const apart = await incidentOf(third!);
+      assert.ok(apart && apart !== incident, 'grouped apart once the key was forgotten');
+      assert.ok((await incidentOf(other!)) !== incident);
+      const alerts = await t.store.db.selectFrom('alerts').select('id').execute();
+      assert.equal(alerts.length, 4);
     } finally {
       for (const w of workers) await w.stop();
       await intake.close();

@@ -27,31 +27,31 @@ for (const dialect of DIALECTS) {
       );
 
       // Upserts: the conflict clause decides; RETURNING gives the rows written, inside a transaction too.
-      const keys = ['key', 'incident_id', 'last_seen'] as const;
-      const upsert = `on conflict ("key") do update set "incident_id" = excluded."incident_id", "last_seen" = excluded."last_seen"`;
-      await insertRows(db, 'incident_keys', keys, [{ key: 'host:a', incident_id: 'i1', last_seen: T0 }, { key: hostile, incident_id: 'i1', last_seen: T0 }]);
+      // (pipeline_cursors: a table keyed by one text column; these names are no cursor of Fido's.)
+      const cols = ['name', 'seq', 'owner', 'updated_at'] as const;
+      const upsert = `on conflict ("name") do update set "owner" = excluded."owner", "updated_at" = excluded."updated_at"`;
+      const row = (name: string, owner: string, at: number) => ({ name, seq: 0, owner, updated_at: at });
+      await insertRows(db, 'pipeline_cursors', cols, [row('host:a', 'i1', T0), row(hostile, 'i1', T0)]);
       const back = await db.transaction().execute((tx) =>
-        insertRows(tx, 'incident_keys', keys, [{ key: 'host:a', incident_id: 'i2', last_seen: T0 + 1 }, { key: 'host:b', incident_id: 'i2', last_seen: T0 + 1 }], {
-          onConflict: upsert,
-          returning: ['key', 'incident_id'],
-        }),
+        insertRows(tx, 'pipeline_cursors', cols, [row('host:a', 'i2', T0 + 1), row('host:b', 'i2', T0 + 1)], { onConflict: upsert, returning: ['name', 'owner'] }),
       );
-      assert.deepEqual(back.map((r) => [r.key, r.incident_id]).sort(), [['host:a', 'i2'], ['host:b', 'i2']]);
-      const stored = await db.selectFrom('incident_keys').select(['key', 'incident_id', 'last_seen']).orderBy('key').execute();
-      assert.deepEqual(stored.map((r) => [r.key, r.incident_id, Number(r.last_seen)]), [
+      assert.deepEqual(back.map((r) => [r.name, r.owner]).sort(), [['host:a', 'i2'], ['host:b', 'i2']]);
+      const ours = ['host:a', 'host:b', 'host:c', hostile];
+      const stored = await db.selectFrom('pipeline_cursors').select(['name', 'owner', 'updated_at']).where('name', 'in', ours).orderBy('name').execute();
+      assert.deepEqual(stored.map((r) => [r.name, r.owner, Number(r.updated_at)]), [
         ['host:a', 'i2', T0 + 1],
         ['host:b', 'i2', T0 + 1],
         [hostile, 'i1', T0],
       ]);
 
       // DO NOTHING returns only what it inserted (normalize tells re-delivered alerts apart this way).
-      const fresh = await insertRows(db, 'incident_keys', keys, [{ key: 'host:a', incident_id: 'i3', last_seen: T0 }, { key: 'host:c', incident_id: 'i3', last_seen: T0 }], {
-        onConflict: 'on conflict ("key") do nothing',
-        returning: ['key'],
+      const fresh = await insertRows(db, 'pipeline_cursors', cols, [row('host:a', 'i3', T0), row('host:c', 'i3', T0)], {
+        onConflict: 'on conflict ("name") do nothing',
+        returning: ['name'],
       });
-      assert.deepEqual(fresh.map((r) => r.key), ['host:c']);
+      assert.deepEqual(fresh.map((r) => r.name), ['host:c']);
       // Nothing to insert: no statement, no rows.
-      assert.deepEqual(await insertRows(db, 'incident_keys', keys, [], { returning: ['key'] }), []);
+      assert.deepEqual(await insertRows(db, 'pipeline_cursors', cols, [], { returning: ['name'] }), []);
       assert.equal(Number((await db.selectFrom('timeline').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n), 1200);
     } finally {
       await t.cleanup();

@@ -59,6 +59,8 @@ interface OldDatabase
   incidents: Omit<IncidentTable, 'last_seq' | 'decided_seq' | 'pending_since'>;
   /** Dropped by migration 0009 (the dedup state is kept in memory since). */
   fingerprints: { fingerprint: string; alert_id: string; incident_id: string | null; last_seen: number; count: number };
+  /** Dropped by migration 0011 (the grouping keys are kept in memory and logged since). */
+  incident_keys: { key: string; incident_id: string; last_seen: number };
 }
 
 type Normalizer = ReturnType<typeof createNormalizer>;
@@ -587,6 +589,7 @@ async function writeScenario(old: PreviousRelease): Promise<Scenario> {
   const db = old.db as unknown as Kysely<unknown>;
   const before: Scenario['before'] = {};
   for (const [table, order] of Object.entries(UNCHANGED)) before[table] = await rowsOf(db, table, order);
+  before.incident_keys = await rowsOf(db, 'incident_keys', 'key');
   before.alerts = await rowsOf(db, 'alerts', 'id');
   before.incidents = await rowsOf(db, 'incidents', 'id');
   before.context_events = await rowsOf(db, 'context_events', 'id');
@@ -611,7 +614,6 @@ const UNCHANGED: Record<string, string> = {
   action_attempts: 'id',
   scores: 'id',
   enrichments: 'incident_id, provider, subject_type, subject_value',
-  incident_keys: 'key',
 };
 
 function score(total: number): Score {
@@ -746,6 +748,17 @@ for (const dialect of DIALECTS) {
         assert.deepEqual(notArrival(await rowsOf(db, 'timeline', 'id')), notArrival(s.before.timeline!));
         const incidents = without(await rowsOf(db, 'incidents', 'id'), 'last_seq', 'decided_seq', 'pending_since', 'digest', 'enriched_seq', 'enrich_pass_at', 'enrich_pass_key', 'enrich_known');
         assert.deepEqual(incidents, s.before.incidents);
+      });
+
+      await t.test('migration 0011: every grouping key is carried into the key log at the cursor', async () => {
+        const log = await db.selectFrom('incident_key_log').select(['pos', 'key', 'incident_id', 'last_seen', 'received_at']).orderBy('key').execute();
+        const cursor = await readCursor(db, INGEST_CURSOR);
+        assert.ok(s.before.incident_keys!.length >= 2, 'the previous release stored keys');
+        assert.deepEqual(
+          log.map((k) => ({ key: k.key, incident_id: k.incident_id, last_seen: Number(k.last_seen), pos: Number(k.pos), received_at: Number(k.received_at) })),
+          s.before.incident_keys!.map((k) => ({ ...k, pos: cursor, received_at: k.last_seen })),
+        );
+        // (The next subtest's ingest finds them: the in-flight records join their incidents by these keys.)
       });
 
       await t.test('the timeline shows each alert once', async () => {

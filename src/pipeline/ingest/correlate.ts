@@ -1,10 +1,10 @@
 /**
  * Dedup and incident grouping for a batch of new alerts, inside ingest's write transaction (each alert's
  * result depends on the ones before it). Reads are batched (one query per table per batch), decisions are
- * made in memory, and each incident and key is written once per batch however many alerts touched it. The
- * dedup state (fingerprints.ts) is the caller's, in memory: what a batch changes in it comes back in
- * `fingerprints`, for the caller to keep once the batch has committed. The caller holds whatever serialises
- * correlation across processes.
+ * made in memory, and each incident is written once per batch however many alerts touched it. The dedup
+ * state (fingerprints.ts) and the grouping keys (group-keys.ts) are the caller's, in memory: what a batch
+ * changes in them comes back in `fingerprints` and `groupKeys`, for the caller to log and keep once the
+ * batch has committed. The caller holds whatever serialises correlation across processes.
  *
  *  - a repeat (same fingerprint within the dedup window, its incident still open) becomes a duplicate of the
  *    alert it repeats, which counts it; it makes no new work;
@@ -22,6 +22,7 @@ import { insertRows } from '../../store/insert-rows.js';
 import { ulid } from '../../util/ulid.js';
 import { selectInChunks } from '../../util/chunks.js';
 import type { FingerprintEntry } from './fingerprints.js';
+import type { GroupKeyEntry } from './group-keys.js';
 
 export interface CorrelateSettings {
   dedupWindowMs: number;
@@ -45,6 +46,14 @@ export interface Correlated {
   touched: Set<string>;
   /** The dedup entries the batch changed, in the order it touched them last. */
   fingerprints: Map<string, FingerprintEntry>;
+  /** The grouping keys the batch changed, in the order it touched them last. */
+  groupKeys: Map<string, GroupKeyEntry>;
+}
+
+/** What ingest remembers as of the batch before: the dedup state and the grouping keys. */
+export interface Remembered {
+  fingerprint(fingerprint: string): FingerprintEntry | undefined;
+  groupKey(key: string): GroupKeyEntry | undefined;
 }
 
 type Incident = Selectable<IncidentTable>;
@@ -59,11 +68,11 @@ const selectIn = <T>(values: readonly string[], select: (chunk: string[]) => Pro
 export async function correlateBatch(
   tx: Tx,
   alerts: readonly AlertIn[],
-  known: (fingerprint: string) => FingerprintEntry | undefined,
+  known: Remembered,
   s: CorrelateSettings,
   now = Date.now(),
 ): Promise<Correlated> {
-  const out: Correlated = { placed: new Map(), repeats: [], touched: new Set(), fingerprints: new Map() };
+  const out: Correlated = { placed: new Map(), repeats: [], touched: new Set(), fingerprints: new Map(), groupKeys: new Map() };
   if (alerts.length === 0) return out;
   const keysOf = new Map(alerts.map((a) => [a.alert.id, groupKeys(a.alert)]));
   // The batch's own copy of each dedup entry it meets (every one is touched below, as a repeat or replaced).
@@ -71,18 +80,25 @@ export async function correlateBatch(
   const fingerprint = (fp: string) => {
     let e = fpMap.get(fp);
     if (!e) {
-      const was = known(fp);
+      const was = known.fingerprint(fp);
       if (was) fpMap.set(fp, (e = { ...was }));
     }
     return e;
   };
-  const fps = alerts.flatMap((a) => fingerprint(a.fingerprint) ?? []);
-  const keyRows = await selectIn([...new Set([...keysOf.values()].flat())], (c) =>
-    tx.selectFrom('incident_keys').selectAll().where('key', 'in', c).execute(),
-  );
-  const incidentIds = [...new Set([...fps.map((f) => f.incidentId), ...keyRows.map((k) => k.incident_id)].filter((x): x is string => !!x))];
+  // Likewise each grouping key: the batch's copy, changed as alerts join.
+  const keyMap = out.groupKeys;
+  const groupKey = (key: string) => keyMap.get(key) ?? known.groupKey(key);
+  const incidentIds = new Set<string>();
+  for (const a of alerts) {
+    const id = fingerprint(a.fingerprint)?.incidentId;
+    if (id) incidentIds.add(id);
+    for (const k of keysOf.get(a.alert.id)!) {
+      const e = known.groupKey(k);
+      if (e) incidentIds.add(e.incidentId);
+    }
+  }
   const incidents = new Map(
-    (await selectIn(incidentIds, (c) => tx.selectFrom('incidents').select(TRACKED).where('id', 'in', c).execute())).map((i): [string, Tracked] => [
+    (await selectIn([...incidentIds], (c) => tx.selectFrom('incidents').select(TRACKED).where('id', 'in', c).execute())).map((i): [string, Tracked] => [
       i.id,
       { ...i, last_seq: Number(i.last_seq) },
     ]),
@@ -92,7 +108,6 @@ export async function correlateBatch(
     fpMap.delete(fp);
     fpMap.set(fp, e);
   };
-  const keyMap = new Map(keyRows.map((k) => [k.key, { ...k }]));
   const created = new Map<string, Incident>();
   const changed = new Set<string>();
   const repeats = new Map<string, { count: number; last: number }>(); // original alert → its repeat_count, last repeat
@@ -126,8 +141,8 @@ export async function correlateBatch(
     const keys = keysOf.get(a.alert.id)!;
     let inc: Tracked | undefined;
     for (const k of keys) {
-      const row = keyMap.get(k);
-      const cand = row && a.time - row.last_seen <= s.groupWindowMs ? open(row.incident_id) : undefined;
+      const e = groupKey(k);
+      const cand = e && a.time - e.lastSeen <= s.groupWindowMs ? open(e.incidentId) : undefined;
       if (cand && (!inc || cand.last_seen > inc.last_seen)) inc = cand;
     }
     if (!inc) {
@@ -146,7 +161,11 @@ export async function correlateBatch(
     link(inc, a, null);
     joined.push({ incident: inc, alert: a });
     out.touched.add(inc.id);
-    for (const k of keys) keyMap.set(k, { key: k, incident_id: inc.id, last_seen: Math.max(keyMap.get(k)?.last_seen ?? 0, a.time) });
+    for (const k of keys) {
+      const was = groupKey(k);
+      keyMap.delete(k);
+      keyMap.set(k, { incidentId: inc.id, lastSeen: Math.max(was?.lastSeen ?? 0, a.time), touchedAt: Math.max(was?.touchedAt ?? 0, a.receivedAt) });
+    }
     touch(a.fingerprint, { alertId: a.alert.id, incidentId: inc.id, lastSeen: a.time, count: 1, touchedAt: a.receivedAt });
   }
 
@@ -171,9 +190,6 @@ export async function correlateBatch(
     }),
     now,
   );
-  await insertRows(tx, 'incident_keys', ['key', 'incident_id', 'last_seen'], [...keyMap.values()], {
-    onConflict: 'on conflict ("key") do update set "incident_id" = excluded."incident_id", "last_seen" = excluded."last_seen"',
-  });
   out.repeats = [...repeats].map(([id, r]) => ({ id, repeat_count: r.count, last_repeat_at: r.last }));
   return out;
 }

@@ -14,6 +14,7 @@
 import type { Db } from '../../store/store.js';
 import { selectInChunks } from '../../util/chunks.js';
 import { encodeBase32 } from '../../util/ulid.js';
+import { NumberColumn, RecentSlots, type RecentLimits } from './recent.js';
 
 export interface FingerprintEntry {
   /** The original alert (the repeats are its duplicates). */
@@ -27,91 +28,48 @@ export interface FingerprintEntry {
   touchedAt: number;
 }
 
-export interface FingerprintLimits {
-  keepMs: number;
-  max: number;
-}
+export type FingerprintLimits = RecentLimits;
 
 /** Besides the dedup window, how long a fingerprint is remembered after its last alert was received. */
 export const FINGERPRINT_SLACK_MS = 3_600_000;
 export const DEFAULT_MAX_FINGERPRINTS = 1_000_000;
 
 export class Fingerprints {
-  /**
-   * Fingerprint → its slot in the columns below, in the order they were last touched, so the first ones are
-   * the first to forget. Columns instead of an object per entry: 1,000,000 entries as objects took ~450 MB
-   * of the ingest thread's heap, which its collector marked again and again.
-   */
-  readonly #slots = new Map<string, number>();
-  #alertIds: string[] = [];
-  #incidentIds: Array<string | null> = [];
-  #lastSeen = new Float64Array(1024);
-  #count = new Float64Array(1024);
-  #touchedAt = new Float64Array(1024);
-  /** Slots freed by forgetting, taken again before new ones. */
-  readonly #free: number[] = [];
-  #used = 0;
+  readonly #recent: RecentSlots;
+  readonly #alertIds: string[] = [];
+  readonly #incidentIds: Array<string | null> = [];
+  readonly #lastSeen = new NumberColumn();
+  readonly #count = new NumberColumn();
 
-  constructor(private readonly limits: FingerprintLimits) {}
+  constructor(limits: FingerprintLimits) {
+    this.#recent = new RecentSlots(limits, (s) => {
+      this.#alertIds[s] = '';
+      this.#incidentIds[s] = null;
+    });
+  }
 
   get size(): number {
-    return this.#slots.size;
+    return this.#recent.size;
   }
 
   get(fingerprint: string): FingerprintEntry | undefined {
-    const s = this.#slots.get(fingerprint);
+    const s = this.#recent.slotOf(fingerprint);
     if (s === undefined) return undefined;
-    return { alertId: this.#alertIds[s]!, incidentId: this.#incidentIds[s]!, lastSeen: this.#lastSeen[s]!, count: this.#count[s]!, touchedAt: this.#touchedAt[s]! };
+    return { alertId: this.#alertIds[s]!, incidentId: this.#incidentIds[s]!, lastSeen: this.#lastSeen.get(s), count: this.#count.get(s), touchedAt: this.#recent.touchedAt(s) };
   }
 
   /** Takes in what a committed batch changed (never before the commit: a rolled-back batch changes nothing). */
   apply(changes: ReadonlyMap<string, FingerprintEntry>): void {
     let newest = 0;
     for (const [fp, e] of changes) {
-      this.#put(fp, e);
+      const s = this.#recent.touch(fp, e.touchedAt);
+      this.#alertIds[s] = e.alertId;
+      this.#incidentIds[s] = e.incidentId;
+      this.#lastSeen.set(s, e.lastSeen);
+      this.#count.set(s, e.count);
       if (e.touchedAt > newest) newest = e.touchedAt;
     }
-    if (newest > 0) this.#forget(newest);
-  }
-
-  #put(fingerprint: string, e: FingerprintEntry): void {
-    let s = this.#slots.get(fingerprint);
-    if (s === undefined) {
-      s = this.#free.pop() ?? this.#newSlot();
-      // A fingerprint is cut from a longer digest text, which the cut would keep alive: keep a copy of its own.
-      fingerprint = Buffer.from(fingerprint, 'latin1').toString('latin1');
-    } else this.#slots.delete(fingerprint);
-    this.#alertIds[s] = e.alertId;
-    this.#incidentIds[s] = e.incidentId;
-    this.#lastSeen[s] = e.lastSeen;
-    this.#count[s] = e.count;
-    this.#touchedAt[s] = e.touchedAt;
-    this.#slots.set(fingerprint, s);
-  }
-
-  #newSlot(): number {
-    if (this.#used === this.#lastSeen.length) {
-      const grow = (a: Float64Array) => {
-        const b = new Float64Array(a.length * 2);
-        b.set(a);
-        return b;
-      };
-      this.#lastSeen = grow(this.#lastSeen);
-      this.#count = grow(this.#count);
-      this.#touchedAt = grow(this.#touchedAt);
-    }
-    return this.#used++;
-  }
-
-  #forget(now: number): void {
-    const before = now - this.limits.keepMs;
-    for (const [fp, s] of this.#slots) {
-      if (this.#slots.size <= this.limits.max && this.#touchedAt[s]! >= before) break;
-      this.#slots.delete(fp);
-      this.#alertIds[s] = '';
-      this.#incidentIds[s] = null;
-      this.#free.push(s);
-    }
+    if (newest > 0) this.#recent.forget(newest);
   }
 
   /**

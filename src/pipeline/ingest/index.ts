@@ -27,6 +27,7 @@ import type { Logger } from '../../util/log.js';
 import { PARSE_TIME_LIMIT, parseRecords, type ParseOptions, type Parsed, type ParsedAlert, type ParsedQuarantine, type RecordNormalizer } from './parse.js';
 import { correlateBatch, type AlertIn, type CorrelateSettings } from './correlate.js';
 import { DEFAULT_MAX_FINGERPRINTS, FINGERPRINT_SLACK_MS, Fingerprints, type FingerprintEntry } from './fingerprints.js';
+import { DEFAULT_MAX_GROUP_KEYS, GROUP_KEY_SLACK_MS, GroupKeys, type GroupKeyEntry } from './group-keys.js';
 
 export type { CorrelateSettings } from './correlate.js';
 export type { RecordNormalizer, NormalizeResult } from './parse.js';
@@ -62,6 +63,8 @@ export interface IngestDeps {
   leaseMs?: number;
   /** Most fingerprints the dedup state remembers (default 1,000,000; fingerprints.ts). */
   maxFingerprints?: number;
+  /** Most grouping keys remembered (default 1,000,000; group-keys.ts). */
+  maxGroupKeys?: number;
   now?: () => number;
 }
 
@@ -75,6 +78,7 @@ export interface Ingest {
 interface Derived {
   stored: AlertDoc[];
   fingerprints: ReadonlyMap<string, FingerprintEntry>;
+  groupKeys: ReadonlyMap<string, GroupKeyEntry>;
 }
 
 /** Thrown inside the transaction when another worker moved the cursor: everything is rolled back. */
@@ -98,9 +102,11 @@ export function createIngest(deps: IngestDeps): Ingest {
   const timeZones = deps.timeZones ?? new Map<string, string>();
   /** The cursor as this worker last committed or read it; undefined: read it again. */
   let cursor: number | undefined;
-  /** The dedup state as of `cursor` (rebuilt whenever the cursor is read again). */
+  /** The dedup state and the grouping keys as of `cursor` (rebuilt whenever the cursor is read again). */
   let fingerprints: Fingerprints | undefined;
+  let groupKeys: GroupKeys | undefined;
   const fingerprintLimits = { keepMs: deps.correlation.dedupWindowMs + FINGERPRINT_SLACK_MS, max: deps.maxFingerprints ?? DEFAULT_MAX_FINGERPRINTS };
+  const groupKeyLimits = { keepMs: deps.correlation.groupWindowMs + GROUP_KEY_SLACK_MS, max: deps.maxGroupKeys ?? DEFAULT_MAX_GROUP_KEYS };
   let leaseUntil = 0;
   /** The record that failed alone, and how often (it is quarantined after SINGLE_RECORD_ATTEMPTS). */
   let failing: { seq: number; attempts: number } | undefined;
@@ -128,7 +134,9 @@ export function createIngest(deps: IngestDeps): Ingest {
     if (!(await holdsLease())) return 0;
     if (cursor === undefined) {
       cursor = await readCursor(store.db, INGEST_CURSOR);
-      fingerprints = await Fingerprints.load(store.db, await receivedAt(store.db, cursor, now()), fingerprintLimits);
+      const at = await receivedAt(store.db, cursor, now());
+      fingerprints = await Fingerprints.load(store.db, at, fingerprintLimits);
+      groupKeys = await GroupKeys.load(store.db, at, groupKeyLimits);
     }
     const records = await readAfter(store.db, cursor, limit);
     if (records.length === 0) {
@@ -194,8 +202,9 @@ export function createIngest(deps: IngestDeps): Ingest {
     const incoming: AlertIn[] = fresh
       .map((p) => ({ alert: p.alert, fingerprint: p.fingerprint, time: Date.parse(p.alert.time), seq: p.record.seq, receivedAt: p.record.received_at }))
       .sort((a, b) => a.time - b.time || (a.alert.id < b.alert.id ? -1 : 1));
-    const state = fingerprints!;
-    const correlated = await correlateBatch(tx, incoming, (fp) => state.get(fp), deps.correlation, t);
+    const [fps, keys] = [fingerprints!, groupKeys!];
+    const correlated = await correlateBatch(tx, incoming, { fingerprint: (fp) => fps.get(fp), groupKey: (k) => keys.get(k) }, deps.correlation, t);
+    await keys.write(tx, to, correlated.groupKeys, t);
     const placed = (id: string) => correlated.placed.get(id);
     const rows = parsed.alerts.map((p) => {
       const again = redelivered.get(p.alert.id);
@@ -248,7 +257,11 @@ export function createIngest(deps: IngestDeps): Ingest {
       { onConflict: 'on conflict ("intake_id") do nothing' },
     );
     await coalesce(tx, [...correlated.touched], wait, t);
-    return { stored: fresh.filter((p) => placed(p.alert.id)?.duplicateOf === null).map((p) => p.alert), fingerprints: correlated.fingerprints };
+    return {
+      stored: fresh.filter((p) => placed(p.alert.id)?.duplicateOf === null).map((p) => p.alert),
+      fingerprints: correlated.fingerprints,
+      groupKeys: correlated.groupKeys,
+    };
   }
 
   /**
@@ -279,9 +292,10 @@ export function createIngest(deps: IngestDeps): Ingest {
     if (delayed) await dueNow(tx, 'enrich', t);
   }
 
-  function committed(records: readonly LogRecord[], parsed: Parsed, { stored, fingerprints: changed }: Derived) {
+  function committed(records: readonly LogRecord[], parsed: Parsed, derived: Derived) {
     cursor = records[records.length - 1]!.seq;
-    fingerprints!.apply(changed);
+    fingerprints!.apply(derived.fingerprints);
+    groupKeys!.apply(cursor, derived.groupKeys);
     stageProcessed.inc({ stage: 'normalize' }, records.length);
     stageProcessed.inc({ stage: 'correlate' }, parsed.alerts.length);
     for (const q of parsed.quarantine) {
@@ -292,7 +306,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       }
     }
     // The next stages read these alerts again.
-    if (deps.rememberAlerts !== false) for (const alert of stored) store.alertDocs.remember(alert.id, alert);
+    if (deps.rememberAlerts !== false) for (const alert of derived.stored) store.alertDocs.remember(alert.id, alert);
   }
 
   return {
