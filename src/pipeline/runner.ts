@@ -76,10 +76,16 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   let running = false;
   const loops: Promise<void>[] = [];
   const idleFor = ingest ? opts.stagesWhenIngestIdleFor : undefined;
-  /** Since when ingest has found nothing (see stagesWhenIngestIdleFor); null while it works, and before its first batch. */
-  let idleSince: number | null = null;
+  /** Whether ingest has found nothing since its last work (see stagesWhenIngestIdleFor); false before its first batch. */
+  let idle = false;
+  /**
+   * Set by the timer that runs once ingest has been idle for `idleFor`, cleared when it works again. A flag
+   * rather than a comparison of clocks: a timer due in 50 ms may fire when Date.now() says 49, and a stage
+   * held back then slept until something else woke it.
+   */
+  let released = false;
   let helpTimer: NodeJS.Timeout | undefined;
-  const held = () => idleFor !== undefined && (idleSince === null || Date.now() - idleSince < idleFor);
+  const held = () => idleFor !== undefined && !released;
   const steps: Step[] = stages.map((s) => ({
     name: s.name,
     next: s.next,
@@ -94,14 +100,18 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       run: async () => {
         const n = await ingest.runBatch();
         if (n > 0) {
-          idleSince = null;
+          idle = false;
+          released = false;
+          clearTimeout(helpTimer);
           wakeStep('enrich');
-        } else if (idleSince === null && idleFor !== undefined) {
+        } else if (!idle && idleFor !== undefined) {
           // Stages held back while ingest worked may go once it has been idle long enough.
-          idleSince = Date.now();
+          idle = true;
           clearTimeout(helpTimer);
           helpTimer = setTimeout(() => {
-            if (idleSince !== null) for (const s of stages) wakeStep(s.name);
+            if (!idle) return;
+            released = true;
+            for (const s of stages) wakeStep(s.name);
           }, idleFor);
         }
         return n;
