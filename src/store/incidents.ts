@@ -18,6 +18,7 @@ import type { AlertDocs } from './alert-docs.js';
 import { pow2ChunksOf } from '../util/chunks.js';
 import { coveringAlertIds, emptyDigest, readDigest, type IncidentDigest } from '../correlate/digest.js';
 import { rawForm, type RawForm } from './log.js';
+import { incidentObservations } from './observations.js';
 
 export function toIncident(row: Selectable<IncidentTable>): Incident {
   return {
@@ -112,8 +113,8 @@ export interface DetailParts {
   /** Decisions, actions and the timeline. Without it the three are empty. */
   history?: boolean;
   /**
-   * Every indicator of the incident's alerts (incident_observables), newest first, at most INDICATOR_LIMIT:
-   * `indicators`. Default false.
+   * Every indicator of the incident's alerts (incidentObservations: folded and logged), newest first, at
+   * most INDICATOR_LIMIT: `indicators`. Default false.
    */
   indicators?: boolean;
 }
@@ -166,7 +167,7 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
     parts.alerts === 'covering'
       ? coveringAlerts(db, digests, () => alertColumns(db.selectFrom('alerts')), alertLimit)
       : parts.alerts
-      ? limitedPerIncident(db, 'alerts', ids, alertLimit, (some, limit) =>
+      ? limitedPerIncident(db, ['alerts'], ids, alertLimit, (some, limit) =>
           oldestAlerts(alertColumns(db.selectFrom('alerts')), some, limit).execute(),
         )
       : none,
@@ -186,7 +187,7 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
     parts.history ? db.selectFrom('decisions').select(['incident_id', 'doc', 'created_at']).where('incident_id', 'in', ids).orderBy('incident_id').orderBy('id').execute() : none,
     parts.history ? db.selectFrom('actions').selectAll().where('incident_id', 'in', ids).orderBy('incident_id').orderBy('created_at').orderBy('id').execute() : none,
     parts.history
-      ? limitedPerIncident(db, 'timeline', ids, TIMELINE_LIMIT, (some, limit) => {
+      ? limitedPerIncident(db, ['timeline'], ids, TIMELINE_LIMIT, (some, limit) => {
           let q = db
             .selectFrom('timeline')
             .selectAll()
@@ -200,23 +201,18 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
       : none,
     // Alerts and repeats are on the timeline as they are stored, not as timeline rows of their own.
     parts.history
-      ? limitedPerIncident(db, 'alerts', ids, TIMELINE_LIMIT, (some, limit) =>
+      ? limitedPerIncident(db, ['alerts'], ids, TIMELINE_LIMIT, (some, limit) =>
           oldestAlerts(db.selectFrom('alerts').select(['id', 'incident_id', 'time', 'detector', 'title', 'duplicate_of']), some, limit).execute(),
         )
       : none,
     parts.indicators
-      ? limitedPerIncident(db, 'incident_observables', ids, INDICATOR_LIMIT, (some, limit) =>
-          db
-            .selectFrom('incident_observables')
-            .select(['incident_id', 'type', 'value'])
-            .where('incident_id', 'in', some)
-            .$if(some.length > 1, (qb) => qb.orderBy('incident_id'))
-            .orderBy('last_seen', 'desc')
-            .orderBy('type')
-            .orderBy('value')
-            .$if(limit !== undefined, (qb) => qb.limit(limit!))
-            .execute(),
-        )
+      ? limitedPerIncident(db, ['incident_observables', 'observation_log'], ids, INDICATOR_LIMIT, async (some, limit) => {
+          const byIncident = some.length > 1 ? sql`"incident_id", ` : sql``;
+          const { rows } = await sql<{ incident_id: string; type: string; value: string }>`
+            select "incident_id", "type", "value" from ${incidentObservations(some)} o
+            order by ${byIncident}"last_seen" desc, "type", "value"${limit === undefined ? sql`` : sql` limit ${limit}`}`.execute(db);
+          return rows;
+        })
       : none,
   ]);
   const byIncident = <R extends { incident_id: string | null }>(list: readonly R[]) => {
@@ -274,7 +270,7 @@ async function coveringAlerts<R extends { id: string; incident_id: string | null
   for (const chunk of pow2ChunksOf(ids, DETAIL_CHUNK)) rows.push(...((await select().select('seq').where('id', 'in', chunk).execute()) as Array<R & { seq: number | null }>));
   rows.sort((a, b) => (a.incident_id! < b.incident_id! ? -1 : a.incident_id! > b.incident_id! ? 1 : Number(a.seq) - Number(b.seq) || (a.id < b.id ? -1 : 1)));
   const without = [...digests].filter(([, d]) => !d).map(([id]) => id);
-  if (without.length) rows.push(...((await limitedPerIncident(db, 'alerts', without, limit, (some, l) => oldestAlerts(select(), some, l).execute())) as typeof rows));
+  if (without.length) rows.push(...((await limitedPerIncident(db, ['alerts'], without, limit, (some, l) => oldestAlerts(select(), some, l).execute())) as typeof rows));
   return rows;
 }
 
@@ -290,25 +286,29 @@ function oldestAlerts<O>(q: SelectQueryBuilder<Database, 'alerts', O>, incidentI
 
 /**
  * Rows of a per-incident list capped at `limit` per incident (oldest first). The incidents within the cap —
- * nearly all — are read with one query; the few over it (counted on the incident index) one by one with
- * LIMIT, so a huge incident costs what it always did and no more.
+ * nearly all — are read with one query; the few over it (their rows in `tables` counted on the incident
+ * index: at least as many as the list has) one by one with LIMIT, so a huge incident costs what it always
+ * did and no more.
  */
 async function limitedPerIncident<R>(
   db: Db,
-  table: 'alerts' | 'timeline' | 'incident_observables',
+  tables: ReadonlyArray<'alerts' | 'timeline' | 'incident_observables' | 'observation_log'>,
   ids: string[],
   limit: number,
   read: (ids: string[], limit?: number) => Promise<R[]>,
 ): Promise<R[]> {
   if (ids.length === 1) return read(ids, limit);
-  const over = await db
-    .selectFrom(table)
-    .select('incident_id')
-    .where('incident_id', 'in', ids)
-    .groupBy('incident_id')
-    .having((eb) => eb.fn.countAll(), '>', limit)
-    .execute();
-  const big = new Set(over.map((r) => r.incident_id));
+  const counts = new Map<string, number>();
+  for (const table of tables) {
+    const rows = await db
+      .selectFrom(table)
+      .select(['incident_id', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('incident_id', 'in', ids)
+      .groupBy('incident_id')
+      .execute();
+    for (const r of rows) if (r.incident_id !== null) counts.set(r.incident_id, (counts.get(r.incident_id) ?? 0) + Number(r.n));
+  }
+  const big = new Set([...counts].flatMap(([id, n]) => (n > limit ? [id] : [])));
   const small = ids.filter((id) => !big.has(id));
   const rows = small.length ? await read(small) : [];
   for (const id of big) if (id !== null) rows.push(...(await read([id], limit)));

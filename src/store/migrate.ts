@@ -12,6 +12,7 @@ import * as m0008 from './migrations/0008_shared_enrichment_passes.js';
 import * as m0009 from './migrations/0009_fingerprints_in_memory.js';
 import * as m0010 from './migrations/0010_fractional_score_totals.js';
 import * as m0011 from './migrations/0011_group_keys_in_memory.js';
+import * as m0012 from './migrations/0012_observation_log.js';
 
 interface Migration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -30,6 +31,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['0009_fingerprints_in_memory', m0009],
   ['0010_fractional_score_totals', m0010],
   ['0011_group_keys_in_memory', m0011],
+  ['0012_observation_log', m0012],
 ];
 
 export interface MigrateOptions {

@@ -3,7 +3,16 @@
  * many alerts carried it, how many events counting repeats, and when first and last (incident_observables).
  * One upsert per incident and indicator per ingest batch, however many alerts carried it; history and the
  * choice of what to enrich read this, and each alert's own indicators stay in its document.
+ *
+ * While ingest is behind, its batches append their counts to observation_log instead (logObservations),
+ * and it folds the log into incident_observables when it catches up or the log has grown past a bound
+ * (foldObservations). Upserting a new indicator writes a random page of each of the table's b-trees at
+ * every commit, more pages the more the store holds; a batch's log rows go to the end of each incident's
+ * range, and a fold writes the same upserts sorted, many to a page. Readers of an incident's indicators
+ * read both, added up (incidentObservations); history reads the table alone, so in a burst it does not
+ * count the indicators of the last batches until they are folded.
  */
+import { sql, type RawBuilder } from 'kysely';
 import type { Db } from './store.js';
 import type { AlertDoc } from './alert-docs.js';
 import { insertRows } from './insert-rows.js';
@@ -62,4 +71,45 @@ const UPSERT = `on conflict ("incident_id", "type", "value") do update set
 /** Adds the tallied observations to the stored ones. */
 export async function recordObservations(db: Db, rows: readonly Observation[]): Promise<void> {
   await insertRows(db, 'incident_observables', COLUMNS, rows, { onConflict: UPSERT });
+}
+
+/** Appends a batch's tallied observations to the log, at `pos` (the cursor the batch moves to). */
+export async function logObservations(db: Db, pos: number, rows: readonly Observation[]): Promise<void> {
+  await insertRows(db, 'observation_log', [...COLUMNS, 'pos'], rows.map((r) => ({ ...r, pos })));
+}
+
+/**
+ * Adds every logged observation to incident_observables, in one statement sorted by the table's key, and
+ * empties the log; returns how many log rows it folded. In the transaction of whoever may append to the log
+ * (ingest, under its lock), so that nothing is folded twice or lost.
+ */
+export async function foldObservations(db: Db): Promise<number> {
+  const cols = sql.join(COLUMNS.map((c) => sql.ref(c)));
+  // WHERE true: SQLite needs a WHERE in an INSERT … SELECT with ON CONFLICT, to parse it.
+  await sql`insert into "incident_observables" (${cols})
+    select "incident_id", "type", "value", sum("alerts"), sum("events"), min("first_seen"), max("last_seen"), min("first_seq")
+    from "observation_log" where true group by "incident_id", "type", "value" order by "incident_id", "type", "value"
+    ${sql.raw(UPSERT)}`.execute(db);
+  const deleted = await db.deleteFrom('observation_log').executeTakeFirst();
+  return Number(deleted.numDeletedRows);
+}
+
+/** How many rows the log holds, to fold. */
+export async function countLoggedObservations(db: Db): Promise<number> {
+  const r = await db.selectFrom('observation_log').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+/**
+ * The indicators of the incidents `ids`, folded and logged added up: a subquery with incident_observables'
+ * columns, to select from (`from ${incidentObservations(ids)} o`).
+ */
+export function incidentObservations(ids: readonly string[]): RawBuilder<Observation> {
+  const cols = sql.join(COLUMNS.map((c) => sql.ref(c)));
+  const list = sql.join(ids);
+  return sql<Observation>`(select "incident_id", "type", "value", sum("alerts") as "alerts", sum("events") as "events",
+    min("first_seen") as "first_seen", max("last_seen") as "last_seen", min("first_seq") as "first_seq" from (
+      select ${cols} from "incident_observables" where "incident_id" in (${list})
+      union all select ${cols} from "observation_log" where "incident_id" in (${list})) u
+    group by "incident_id", "type", "value")`;
 }

@@ -76,6 +76,13 @@ export interface IncidentObservableTable {
   first_seq: Generated<number>;
 }
 
+/**
+ * What ingest adds to incident_observables while it is behind, one row per incident, indicator and batch
+ * (`pos`: the cursor the batch moved to), folded into incident_observables when ingest catches up
+ * (store/observations.ts; migration 0012).
+ */
+export type ObservationLogTable = Omit<IncidentObservableTable, 'first_seq'> & { pos: number; first_seq: number };
+
 export interface ContextEventTable {
   id: string;
   source: string;
@@ -296,6 +303,7 @@ export interface Database {
   quarantine: QuarantineTable;
   alerts: AlertTable;
   incident_observables: IncidentObservableTable;
+  observation_log: ObservationLogTable;
   context_events: ContextEventTable;
   incidents: IncidentTable;
   incident_key_log: IncidentKeyLogTable;

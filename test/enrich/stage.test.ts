@@ -15,6 +15,7 @@ import type { Enricher } from '../../src/enrich/layer.js';
 import type { HistoryData } from '../../src/enrich/providers/history.js';
 import type { ComponentEntry } from '../../src/config/schema.js';
 import { ManualClock, dataDir, insertAlert, insertIncident, scripted } from './support.js';
+import { foldObservations } from '../../src/store/observations.js';
 
 const NOW = Date.parse('2026-11-27T12:00:00Z');
 const DAY = 86_400_000;
@@ -419,6 +420,28 @@ for (const dialect of DIALECTS) {
         extra.calls.map((c) => c.value).sort(),
         ['198.51.100.1', '198.51.100.2', '198.51.100.3', '198.51.100.4', '198.51.100.5', '198.51.100.6', '203.0.113.7'],
       );
+
+      // Indicators that ingest logged while behind (observation_log, not folded yet): the new one is asked
+      // about, the one the incident had is not; a whole pass asks about them all; folded, nothing is new.
+      const logged = async (ip: string) => {
+        seq++;
+        await insertAlert(store.db, { id: `A${seq}`, incident: 'I1', time: clock.t, host: 'ws-1', observables: [['ip', ip, 'dst']], seq, logged: true });
+      };
+      // (Back to the two providers: the first pass is whole, the set having changed.)
+      const later = createEnrichStage({ store, enricher, now: clock.now });
+      clock.t += 1000;
+      assert.equal((await pass(later)).whole, true);
+      await logged('198.51.100.7');
+      await logged('203.0.113.7');
+      asked();
+      assert.deepEqual(await pass(later), { whole: false, subjects: 1 });
+      assert.deepEqual(asked(), { fixed: ['198.51.100.7'], timed: ['198.51.100.7'] });
+      await logged('198.51.100.8');
+      rev = 'r3';
+      assert.deepEqual(await pass(later), { whole: true, subjects: 10 });
+      assert.deepEqual(asked().fixed, ['198.51.100.1', '198.51.100.2', '198.51.100.3', '198.51.100.4', '198.51.100.5', '198.51.100.6', '198.51.100.7', '198.51.100.8', '203.0.113.7', 'ws-1']);
+      await store.db.transaction().execute((tx) => foldObservations(tx));
+      assert.deepEqual(await pass(later), { whole: false, subjects: 0 });
       await more.close();
       await enricher.close();
     } finally {

@@ -7,7 +7,7 @@ import type { EnrichmentProvider, LookupSubject, ProviderAnswer, ProviderDeps } 
 import type { ObservableType } from '../../src/model/observable.js';
 import type { Store } from '../../src/store/store.js';
 import type { AlertDoc } from '../../src/store/alert-docs.js';
-import { ObservationTally, recordObservations } from '../../src/store/observations.js';
+import { logObservations, ObservationTally, recordObservations } from '../../src/store/observations.js';
 import { columnIndicators } from '../../src/correlate/keys.js';
 import { enrichLookups } from '../../src/metrics.js';
 
@@ -166,11 +166,12 @@ export async function insertIncident(
 /**
  * Inserts an alert and its observables ([type, value, role]). With `seq` (its record's place in the log), as
  * ingest stores one: the indicators new to the incident are marked with it and the incident's last_seq moves
- * on; without, they count as old (seen by any enrichment), as rows from before migration 0007.
+ * on; without, they count as old (seen by any enrichment), as rows from before migration 0007. With
+ * `logged`, its indicators go to observation_log as ingest writes them while behind (at `seq`), not folded.
  */
 export async function insertAlert(
   db: AnyDb,
-  a: { id: string; incident: string | null; time: number; host?: string | null; user?: string | null; repeats?: number; observables?: Array<[string, string, string]>; seq?: number },
+  a: { id: string; incident: string | null; time: number; host?: string | null; user?: string | null; repeats?: number; observables?: Array<[string, string, string]>; seq?: number; logged?: boolean },
 ): Promise<void> {
   await db
     .insertInto('alerts')
@@ -202,6 +203,7 @@ export async function insertAlert(
   const doc = { observables: (a.observables ?? []).map(([type, value, role]) => ({ type, value, role })) } as unknown as AlertDoc;
   const also = columnIndicators({ host: a.host ?? null, user_name: a.user ?? null });
   for (let i = 0; i < (a.repeats ?? 1); i++) tally.addAlert(a.incident, doc, a.time, i > 0, also, a.seq ?? 0);
-  await recordObservations(db, tally.rows());
+  if (a.logged) await logObservations(db, a.seq ?? 0, tally.rows());
+  else await recordObservations(db, tally.rows());
   if (a.seq !== undefined) await db.updateTable('incidents').set({ last_seq: a.seq }).where('id', '=', a.incident).where('last_seq', '<', a.seq).execute();
 }

@@ -9,7 +9,7 @@ import { createIntakeWriter } from '../../src/intake/writer.js';
 import { createPipeline } from '../../src/pipeline/runner.js';
 import { createIngest, type CorrelateSettings, type RecordNormalizer } from '../../src/pipeline/ingest/index.js';
 import { derivedId } from '../../src/pipeline/ingest/parse.js';
-import { loadIncidentDetail } from '../../src/store/incidents.js';
+import { loadIncidentDetail, loadIncidentDetails } from '../../src/store/incidents.js';
 import { recordFate } from '../../src/store/fates.js';
 import { INGEST_CURSOR, readCursor } from '../../src/store/log.js';
 import type { AlertDraft } from '../../src/model/alert.js';
@@ -267,6 +267,61 @@ for (const dialect of DIALECTS) {
       assert.equal(alerts.length, 4);
     } finally {
       for (const w of workers) await w.stop();
+      await intake.close();
+      await t.cleanup();
+    }
+  });
+}
+
+for (const dialect of DIALECTS) {
+  test(`ingest on ${dialect}: while behind, indicators are logged and read with the folded ones; folded past a bound and once caught up`, async () => {
+    const t = await openTestStore(dialect);
+    const db = t.store.db;
+    const intake = createIntakeWriter(t.store, { maxBacklog: 1e9 });
+    let lag = 0;
+    const ingest = createIngest({ store: t.store, normalizer: draftNormalizer, correlation: WINDOWS, owner: 'test', log, batchSize: 2, foldRows: 5, now: () => Date.now() + lag });
+    const logged = async () => Number((await db.selectFrom('observation_log').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    const folded = async () => Number((await db.selectFrom('incident_observables').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    /** ws-1's incident's indicators, as the incident page and enrich read them: value → alerts. */
+    const indicators = async () => {
+      const inc = await db.selectFrom('incidents').select('id').where('host', '=', 'ws-1').executeTakeFirstOrThrow();
+      const d = (await loadIncidentDetails(db, [inc.id], { parts: { indicators: true } })).get(inc.id);
+      return d?.indicators?.map((i) => i.value).sort();
+    };
+    const toDst = (i: number) => ({
+      raw: draft({ at: i * 1000, host: { name: 'ws-1' }, dst: { ip: `198.18.0.${i}` }, observables: [{ type: 'ip', value: `198.18.0.${i}`, role: 'dst' }] }),
+    });
+    try {
+      // Keeping up: upserted at once.
+      await intake.accept('s', null, [toDst(1)]);
+      assert.equal(await ingest.runBatch(), 1);
+      assert.deepEqual([await logged(), await folded()], [0, 2], 'ws-1 and 198.18.0.1, in the table');
+
+      // Behind (the records waited 3 s): each batch's indicators go to the log, and the incident's page shows them.
+      await intake.accept('s', null, [toDst(2), toDst(3), toDst(4), toDst(5), toDst(6), toDst(7)]);
+      lag = 3000;
+      assert.equal(await ingest.runBatch(), 2);
+      assert.deepEqual([await logged(), await folded()], [3, 2], 'ws-1 again, 198.18.0.2 and .3: one log row each');
+      assert.deepEqual(await indicators(), ['198.18.0.1', '198.18.0.2', '198.18.0.3', 'ws-1']);
+      assert.equal(await ingest.runBatch(), 2);
+      assert.equal(await logged(), 6);
+      // Past the bound (5 rows), the log is folded before the next batch, even though ingest is still behind.
+      assert.equal(await ingest.runBatch(), 2);
+      assert.deepEqual([await logged(), await folded()], [3, 6], 'the six rows folded into ws-1 and five addresses; this batch logged');
+      const ws1 = await db.selectFrom('incident_observables').select(['alerts', 'first_seq']).where('value', '=', 'ws-1').executeTakeFirstOrThrow();
+      assert.deepEqual([Number(ws1.alerts), Number(ws1.first_seq)], [5, 1], 'the counts added up; first brought by record 1');
+
+      // Caught up: the next read finds nothing and folds the rest. Nothing counted twice, nothing lost.
+      assert.equal(await ingest.runBatch(), 0);
+      assert.deepEqual([await logged(), await folded()], [0, 8]);
+      const all = await db.selectFrom('incident_observables').select(['value', 'alerts']).orderBy('value').execute();
+      assert.deepEqual(
+        all.map((r) => [r.value, Number(r.alerts)]),
+        [...[1, 2, 3, 4, 5, 6, 7].map((i) => [`198.18.0.${i}`, 1]), ['ws-1', 7]],
+      );
+      assert.deepEqual(await indicators(), [...[1, 2, 3, 4, 5, 6, 7].map((i) => `198.18.0.${i}`), 'ws-1']);
+    } finally {
+      await ingest.stop();
       await intake.close();
       await t.cleanup();
     }

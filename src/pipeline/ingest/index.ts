@@ -18,7 +18,7 @@ import { advanceCursor, INGEST_CURSOR, leaseCursor, readAfter, readCursor, relea
 import { dueNow, enqueue } from '../../store/queue.js';
 import { insertRows } from '../../store/insert-rows.js';
 import { updateRows } from '../../store/update-rows.js';
-import { ObservationTally, recordObservations } from '../../store/observations.js';
+import { countLoggedObservations, foldObservations, logObservations, ObservationTally, recordObservations } from '../../store/observations.js';
 import { alertHost, alertUser, columnIndicators } from '../../correlate/keys.js';
 import type { AlertDoc } from '../../store/alert-docs.js';
 import { parseTimeLimited, quarantined, stageProcessed } from '../../metrics.js';
@@ -65,6 +65,8 @@ export interface IngestDeps {
   maxFingerprints?: number;
   /** Most grouping keys remembered (default 1,000,000; group-keys.ts). */
   maxGroupKeys?: number;
+  /** Indicator rows logged while behind past which they are folded before the next batch (default FOLD_ROWS). */
+  foldRows?: number;
   now?: () => number;
 }
 
@@ -77,6 +79,8 @@ export interface Ingest {
 
 interface Derived {
   stored: AlertDoc[];
+  /** Indicator rows appended to observation_log. */
+  logged: number;
   fingerprints: ReadonlyMap<string, FingerprintEntry>;
   groupKeys: ReadonlyMap<string, GroupKeyEntry>;
 }
@@ -88,6 +92,11 @@ const DEFAULT_BATCH = 5000;
 const DEFAULT_COALESCE_MS = 5000;
 /** Ingest is behind when the oldest record of a batch has waited this long. */
 const BEHIND_MS = 1000;
+/**
+ * Indicator rows logged while behind that make ingest fold them before its next batch, without waiting to
+ * catch up: each fold sorts this many upserts into incident_observables in one transaction (store/observations.ts).
+ */
+const FOLD_ROWS = 50_000;
 
 /** Attempts of a single record before it is quarantined with its error. */
 const SINGLE_RECORD_ATTEMPTS = 3;
@@ -99,6 +108,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   const batchSize = deps.batchSize ?? DEFAULT_BATCH;
   const coalesceMs = deps.coalesceMs ?? DEFAULT_COALESCE_MS;
   const leaseMs = deps.leaseMs ?? 60_000;
+  const foldRows = deps.foldRows ?? FOLD_ROWS;
   const timeZones = deps.timeZones ?? new Map<string, string>();
   /** The cursor as this worker last committed or read it; undefined: read it again. */
   let cursor: number | undefined;
@@ -117,6 +127,8 @@ export function createIngest(deps: IngestDeps): Ingest {
    * while behind may have left some.
    */
   let delayed = true;
+  /** Indicator rows in observation_log (counted whenever the cursor is read). */
+  let logged = 0;
 
   async function holdsLease(): Promise<boolean> {
     const t = now();
@@ -137,19 +149,25 @@ export function createIngest(deps: IngestDeps): Ingest {
       const at = await receivedAt(store.db, cursor, now());
       fingerprints = await Fingerprints.load(store.db, at, fingerprintLimits);
       groupKeys = await GroupKeys.load(store.db, at, groupKeyLimits);
+      logged = await countLoggedObservations(store.db);
     }
+    if (logged >= foldRows) await fold();
     const records = await readAfter(store.db, cursor, limit);
     if (records.length === 0) {
-      // Caught up after a burst whose last batch was still behind: what waits is due now (see coalesce).
+      // Caught up after a burst whose last batch was still behind: what waits is due now (see coalesce), and
+      // what was logged is folded.
       if (delayed) await store.redoable((db) => db.transaction().execute((tx) => releaseWaiting(tx, now())));
       delayed = false;
+      if (logged > 0) await fold();
       return 0;
     }
     const from = cursor;
     try {
       const parsed = parseRecords(records, deps.normalizer, timeZones, deps.parse);
-      const wait = coalesceWait(records);
-      const derived = await store.redoable((db) => db.transaction().execute((tx) => derive(tx, from, records, parsed, wait)));
+      const lag = now() - records[0]!.received_at;
+      const behind = lag >= BEHIND_MS;
+      const wait = coalesceWait(lag);
+      const derived = await store.redoable((db) => db.transaction().execute((tx) => derive(tx, from, records, parsed, wait, behind)));
       committed(records, parsed, derived);
       delayed = wait > 0;
       limit = batchSize;
@@ -181,7 +199,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     // Quarantined with the error, so the log moves on and the record can be replayed after a fix.
     const entry: ParsedQuarantine = { record, reason: `ingest failed: ${msg}`, detector: record.detector };
     const parsed: Parsed = { alerts: [], context: [], quarantine: [entry] };
-    const derived = await store.redoable((db) => db.transaction().execute((tx) => derive(tx, from, records, parsed, 0)));
+    const derived = await store.redoable((db) => db.transaction().execute((tx) => derive(tx, from, records, parsed, 0, false)));
     committed(records, parsed, derived);
     delayed = false;
     failing = undefined;
@@ -192,7 +210,7 @@ export function createIngest(deps: IngestDeps): Ingest {
    * Writes what a batch derives and moves the cursor past it; returns the alerts stored as new (not
    * duplicates) and the dedup entries to keep once it has committed.
    */
-  async function derive(tx: Tx, from: number, records: readonly LogRecord[], parsed: Parsed, wait: number): Promise<Derived> {
+  async function derive(tx: Tx, from: number, records: readonly LogRecord[], parsed: Parsed, wait: number, behind: boolean): Promise<Derived> {
     if (store.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${CORRELATION_LOCK})`.execute(tx);
     const to = records[records.length - 1]!.seq;
     if (!(await advanceCursor(tx, INGEST_CURSOR, from, to, owner))) throw new CursorMoved('the log cursor moved');
@@ -223,7 +241,10 @@ export function createIngest(deps: IngestDeps): Ingest {
       if (row.incident_id === null || redelivered.has(p.alert.id)) return;
       tally.addAlert(row.incident_id, p.alert, row.time, row.duplicate_of !== null, columnIndicators(row), row.seq);
     });
-    await recordObservations(tx, tally.rows());
+    // Behind, a batch's indicators are logged, to be folded in bulk; otherwise they are upserted at once.
+    const observations = tally.rows();
+    if (behind) await logObservations(tx, to, observations);
+    else await recordObservations(tx, observations);
     await updateRows(tx, 'alerts', correlated.repeats);
     await insertRows(
       tx,
@@ -261,6 +282,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       stored: fresh.filter((p) => placed(p.alert.id)?.duplicateOf === null).map((p) => p.alert),
       fingerprints: correlated.fingerprints,
       groupKeys: correlated.groupKeys,
+      logged: behind ? observations.length : 0,
     };
   }
 
@@ -272,9 +294,23 @@ export function createIngest(deps: IngestDeps): Ingest {
    * needed while deciding on each incident many times over. Waiting, the alerts that arrive meanwhile join
    * the same pass; an incident is rarely decided sooner than ingest can catch up anyway.
    */
-  function coalesceWait(records: readonly LogRecord[]): number {
-    const lag = now() - records[0]!.received_at;
+  function coalesceWait(lag: number): number {
     return coalesceMs > 0 && lag >= BEHIND_MS ? Math.min(coalesceMs, lag) : 0;
+  }
+
+  /**
+   * Folds observation_log into incident_observables, under the lock ingest takes (on PostgreSQL), in a
+   * transaction of its own: after a burst, or while one goes on and the log has grown past FOLD_ROWS.
+   */
+  async function fold(): Promise<void> {
+    const folded = await store.redoable((db) =>
+      db.transaction().execute(async (tx) => {
+        if (store.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${CORRELATION_LOCK})`.execute(tx);
+        return foldObservations(tx);
+      }),
+    );
+    if (folded > 0) log.debug({ rows: folded }, 'indicators folded');
+    logged = 0;
   }
 
   /**
@@ -295,6 +331,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   function committed(records: readonly LogRecord[], parsed: Parsed, derived: Derived) {
     cursor = records[records.length - 1]!.seq;
     fingerprints!.apply(derived.fingerprints);
+    logged += derived.logged;
     groupKeys!.apply(cursor, derived.groupKeys);
     stageProcessed.inc({ stage: 'normalize' }, records.length);
     stageProcessed.inc({ stage: 'correlate' }, parsed.alerts.length);

@@ -38,6 +38,7 @@ import type { EnrichmentProvider, LookupSubject } from '../../enrich/provider.js
 import { isEnrichmentError, type Enricher, type LookupResult } from '../../enrich/layer.js';
 import { excludeIncident, isHistoryData } from '../../enrich/providers/history.js';
 import { columnIndicators } from '../../correlate/keys.js';
+import { incidentObservations } from '../../store/observations.js';
 import { pow2ChunksOf } from '../../util/chunks.js';
 
 export const DEFAULT_MAX_SUBJECTS = 200;
@@ -148,7 +149,7 @@ async function subjectsOfIncidents(db: Db, incidents: readonly IncidentRef[], ma
 }
 
 /**
- * Each incident's indicators (its alerts' observables, hosts and users: incident_observables) by how many of
+ * Each incident's indicators (its alerts' observables, hosts and users: incidentObservations) by how many of
  * its alerts carried them, for all the incidents at once: exact when the statement reads at most
  * MAX_CANDIDATES rows (then no incident's own LIMIT would have cut anything, and ordering the whole by
  * frequency orders each incident's rows as its own query would). Null when there are more. (Plain SQL here
@@ -157,7 +158,7 @@ async function subjectsOfIncidents(db: Db, incidents: readonly IncidentRef[], ma
 async function candidatesTogether(db: Db, ids: readonly string[]): Promise<Observed[][] | null> {
   const at = new Map(ids.map((id, i) => [id, i]));
   const counted = await sql<Observed & { incident_id: string }>`
-    select "incident_id", "type", "value" from "incident_observables" where "incident_id" in (${sql.join(ids)})
+    select "incident_id", "type", "value" from ${incidentObservations(ids)} o
     order by "alerts" desc, "type", "value" limit ${MAX_CANDIDATES + 1}`.execute(db);
   if (counted.rows.length > MAX_CANDIDATES) return null;
   const observed = ids.map(() => [] as Observed[]);
@@ -169,7 +170,7 @@ async function candidatesTogether(db: Db, ids: readonly string[]): Promise<Obser
 async function candidatesApart(db: Db, ids: readonly string[]): Promise<Observed[][]> {
   const parts = ids.map(
     (id, i) => sql`select * from (
-      select "type", "value", "alerts", ${sql.lit(i)} as "incident" from "incident_observables" where "incident_id" = ${id}
+      select "type", "value", "alerts", ${sql.lit(i)} as "incident" from ${incidentObservations([id])} o
       order by "alerts" desc, "type", "value" limit ${MAX_CANDIDATES}) c`,
   );
   // The outer ORDER BY keeps each incident's rows in the order its own query gives (the database's collation).
@@ -400,8 +401,8 @@ async function newSubjects(db: Db, ids: readonly string[]): Promise<Map<string, 
   const out = new Map<string, LookupSubject[]>(ids.map((id) => [id, []]));
   for (const chunk of pow2ChunksOf(ids, CHUNK)) {
     const { rows } = await sql<Observed & { incident_id: string }>`
-      select o."incident_id", o."type", o."value" from "incident_observables" o join "incidents" i on i."id" = o."incident_id"
-      where o."incident_id" in (${sql.join(chunk)}) and o."first_seq" > i."enriched_seq"`.execute(db);
+      select o."incident_id", o."type", o."value" from ${incidentObservations(chunk)} o join "incidents" i on i."id" = o."incident_id"
+      where o."first_seq" > i."enriched_seq"`.execute(db);
     for (const r of rows) {
       if (isObservableType(r.type) && r.value) out.get(r.incident_id)!.push({ type: r.type, value: r.value });
     }
