@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/sqlite-floor.ts [N] [--json] [--model=logs]`: the floor under the pipeline's throughput on this
+ * `node --import tsx bench/sqlite-floor.ts [N] [--json] [--model=upserts]`: the floor under the pipeline's throughput on this
  * machine — how fast SQLite alone executes what intake and ingest must read and write per alert in the
  * Pipeline v2 data model (issue 12), with none of Fido's code in the timed part. `npm run bench` prints it
  * beside the end-to-end figures.
@@ -10,11 +10,13 @@
  *
  *   intake   one transaction per 100-record request at synchronous=FULL (acknowledged: must reach the disk)
  *   ingest   one transaction per 500 records at synchronous=NORMAL (redone from the log after a crash):
- *     read   the batch after the cursor; the redelivery check (alerts_vendor); incident keys and incidents
- *            the batch refers to (each once per batch). The dedup state (fingerprints) is in memory.
- *     write  the alert row with its document; incidents inserted or updated once per batch; incident_keys
- *            and incident_observables upserted once per batch and value; the enrich hand-off (stage_queue,
- *            once per incident per batch); the cursor
+ *     read   the batch after the cursor; the redelivery check (alerts_vendor); the incidents the batch
+ *            refers to (each once per batch). The dedup state and the grouping keys are in memory.
+ *     write  the alert row with its document; incidents inserted or updated once per batch; the grouping
+ *            keys the batch changed appended to incident_key_log; the indicator counts appended to
+ *            observation_log (ingest is behind: this is a burst), folded into incident_observables each
+ *            time the log passes 50,000 rows (timed with the writes: ingest does it between batches); the
+ *            enrich hand-off (stage_queue, once per incident per batch); the cursor
  *
  * Prepared single-row statements (better-sqlite3's fastest form). Enrichment, scoring and decisions are
  * left out: they run per incident, not per alert. If this floor is below a throughput goal, the goal needs a
@@ -56,21 +58,21 @@ export interface SqliteFloor {
    */
   first_window_us: number | null;
   last_window_us: number | null;
-  /** Model `logs`: building the indicators' value index once, after the run, per alert. */
-  bulk_index_us?: number;
 }
 
 /** Alerts per window of first_window_us / last_window_us. */
 export const WINDOW = 100_000;
 
 /**
- * Which data model the floor writes. `current`: Fido's schema as it is. `logs`: the one proposed for the
- * next step (README, Performance) — the grouping keys in memory and appended to a log table, the indicators
- * appended to a log table instead of upserted into incident_observables, neither with a random-key index on
- * the write path; the value index over the indicators is then built in one go at the end and reported
- * apart (bulk_index_us), as a periodic bulk job off the write path would.
+ * Which data model the floor writes. `current`: Fido's, as described above. `upserts`: the one before
+ * migrations 0011 and 0012, for comparison — the grouping keys read and upserted in a table (incident_keys,
+ * keyed by the key), the indicator counts upserted into incident_observables by every batch: random-key
+ * b-tree writes that slowed SQLite down as the store grew.
  */
-export type FloorModel = 'current' | 'logs';
+export type FloorModel = 'current' | 'upserts';
+
+/** Rows of observation_log past which ingest folds it (FOLD_ROWS in src/pipeline/ingest/index.ts). */
+const FOLD_ROWS = 50_000;
 
 export async function sqliteFloor(n: number, model: FloorModel = 'current'): Promise<SqliteFloor> {
   const dir = mkdtempSync(join(tmpdir(), 'fido-floor-'));
@@ -156,17 +158,13 @@ async function prepare(n: number) {
 }
 
 function run(db: Sqlite.Database, batches: Prepared[], n: number, model: FloorModel): SqliteFloor {
-  const logs = model === 'logs';
-  if (logs) {
-    db.exec(`create table fido_floor_key_log (key text not null, incident_id text not null, last_seen integer not null)`);
-    db.exec(`create table fido_floor_indicator_log (incident_id text not null, type text not null, value text not null, alerts integer not null,
-      events integer not null, first_seen integer not null, last_seen integer not null)`);
-  }
+  const upserts = model === 'upserts';
+  // The table migration 0011 dropped, as migration 0004 left it.
+  if (upserts) db.exec(`create table fido_floor_incident_keys (key text primary key, incident_id text not null, last_seen integer not null) without rowid`);
   const st = {
     intake: db.prepare('insert into intake (id, source, detector, received_at, raw) values (?, ?, ?, ?, ?)'),
     readLog: db.prepare('select seq, id, source, detector, received_at, raw from intake where seq > ? order by seq limit ?'),
     readVendor: db.prepare('select id, incident_id from alerts where source = ? and detector = ? and vendor_id = ?'),
-    readKey: db.prepare('select * from incident_keys where key = ?'),
     readIncident: db.prepare('select id, status, first_seen, last_seen, alert_count, severity, host, user_name, updated_at, last_seq, pending_since from incidents where id = ?'),
     alert: db.prepare(`insert into alerts (id, intake_id, seq, source, detector, vendor_id, fingerprint, time, received_at, title, severity,
       rule_id, host, user_name, incident_id, duplicate_of, repeat_count, last_repeat_at, doc, raw)
@@ -175,22 +173,34 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number, model: FloorMo
       enrich_version, last_seq, decided_seq, pending_since) values (?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, 0, ?, 0, ?)`),
     updateIncident: db.prepare(`update incidents set alert_count = alert_count + ?, severity = max(severity, ?), last_seen = max(last_seen, ?),
       updated_at = ?, last_seq = ?, pending_since = coalesce(pending_since, ?) where id = ?`),
-    key: db.prepare(`insert into incident_keys (key, incident_id, last_seen) values (?, ?, ?)
-      on conflict (key) do update set incident_id = excluded.incident_id, last_seen = excluded.last_seen`),
-    observation: db.prepare(`insert into incident_observables (incident_id, type, value, alerts, events, first_seen, last_seen) values (?, ?, ?, ?, ?, ?, ?)
-      on conflict (incident_id, type, value) do update set alerts = incident_observables.alerts + excluded.alerts,
-      events = incident_observables.events + excluded.events, first_seen = min(incident_observables.first_seen, excluded.first_seen),
-      last_seen = max(incident_observables.last_seen, excluded.last_seen)`),
     enqueue: db.prepare(`insert into stage_queue (stage, item_id, version, available_at, attempts, created_at) values ('enrich', ?, 1, ?, 0, ?)
       on conflict (stage, item_id) do update set version = stage_queue.version + 1, available_at = excluded.available_at`),
     cursor: db.prepare(`update pipeline_cursors set seq = ?, updated_at = ? where name = 'ingest' and seq = ?`),
-    ...(logs
+    // current
+    keyLog: db.prepare(`insert into incident_key_log (pos, key, incident_id, last_seen, received_at) values (?, ?, ?, ?, ?)`),
+    observationLog: db.prepare(`insert into observation_log (incident_id, pos, type, value, alerts, events, first_seen, last_seen, first_seq) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    // As store/observations.ts foldObservations writes it.
+    fold: db.prepare(`insert into incident_observables (incident_id, type, value, alerts, events, first_seen, last_seen, first_seq)
+      select incident_id, type, value, sum(alerts), sum(events), min(first_seen), max(last_seen), min(first_seq) from observation_log where true
+      group by incident_id, type, value order by incident_id, type, value
+      on conflict (incident_id, type, value) do update set alerts = incident_observables.alerts + excluded.alerts,
+      events = incident_observables.events + excluded.events, first_seen = min(incident_observables.first_seen, excluded.first_seen),
+      last_seen = max(incident_observables.last_seen, excluded.last_seen)`),
+    emptyLog: db.prepare('delete from observation_log'),
+    // upserts
+    ...(upserts
       ? {
-          key: db.prepare(`insert into fido_floor_key_log (key, incident_id, last_seen) values (?, ?, ?)`),
-          observation: db.prepare(`insert into fido_floor_indicator_log (incident_id, type, value, alerts, events, first_seen, last_seen) values (?, ?, ?, ?, ?, ?, ?)`),
+          readKey: db.prepare('select * from fido_floor_incident_keys where key = ?'),
+          key: db.prepare(`insert into fido_floor_incident_keys (key, incident_id, last_seen) values (?, ?, ?)
+            on conflict (key) do update set incident_id = excluded.incident_id, last_seen = excluded.last_seen`),
+          observation: db.prepare(`insert into incident_observables (incident_id, type, value, alerts, events, first_seen, last_seen) values (?, ?, ?, ?, ?, ?, ?)
+            on conflict (incident_id, type, value) do update set alerts = incident_observables.alerts + excluded.alerts,
+            events = incident_observables.events + excluded.events, first_seen = min(incident_observables.first_seen, excluded.first_seen),
+            last_seen = max(incident_observables.last_seen, excluded.last_seen)`),
         }
       : {}),
   };
+  let logged = 0;
 
   const intakeTx = db.transaction((records: ReadonlyArray<[string, string]>, now: number) => {
     for (const [id, raw] of records) st.intake.run(id, 'bench', 'suricata', now, raw);
@@ -198,7 +208,7 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number, model: FloorMo
   const readTx = (b: Prepared, cursor: number) => {
     st.readLog.all(cursor, b.intake.length);
     for (const v of b.vendorIds) st.readVendor.get('bench', 'suricata', v);
-    if (!logs) for (const k of b.keys.keys()) st.readKey.get(k);
+    if (st.readKey) for (const k of b.keys.keys()) st.readKey.get(k);
     for (const id of b.incidents.keys()) st.readIncident.get(id);
   };
   const writeTx = (b: Prepared, cursor: number, now: number) => {
@@ -207,8 +217,15 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number, model: FloorMo
       if (i.fresh) st.newIncident.run(id, i.title, i.time, i.time, i.count, i.severity, i.host, now, now, i.lastSeq, b.receivedAt);
       else st.updateIncident.run(i.count, i.severity, i.time, now, i.lastSeq, b.receivedAt, id);
     }
-    for (const [k, v] of b.keys) st.key.run(k, v.incident, v.lastSeen);
-    for (const o of b.observations) st.observation.run(o.incident_id, o.type, o.value, o.alerts, o.events, o.first_seen, o.last_seen);
+    const pos = cursor + b.intake.length;
+    if (st.key && st.observation) {
+      for (const [k, v] of b.keys) st.key.run(k, v.incident, v.lastSeen);
+      for (const o of b.observations) st.observation.run(o.incident_id, o.type, o.value, o.alerts, o.events, o.first_seen, o.last_seen);
+    } else {
+      for (const [k, v] of b.keys) st.keyLog.run(pos, k, v.incident, v.lastSeen, b.receivedAt);
+      for (const o of b.observations) st.observationLog.run(o.incident_id, pos, o.type, o.value, o.alerts, o.events, o.first_seen, o.last_seen, o.first_seq);
+      logged += b.observations.length;
+    }
     for (const id of b.incidents.keys()) st.enqueue.run(id, now, now);
     if (st.cursor.run(cursor + b.intake.length, now, cursor).changes !== 1) throw new Error('cursor did not move');
   };
@@ -245,15 +262,19 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number, model: FloorMo
       throw e;
     }
     cursor += b.intake.length;
+    // Past the bound (or at the end, caught up), ingest folds the indicator log, in a transaction of its own.
+    if (logged >= FOLD_ROWS || (logged > 0 && b === batches[batches.length - 1])) {
+      s = performance.now();
+      db.transaction(() => {
+        st.fold.run();
+        st.emptyLog.run();
+      })();
+      logged = 0;
+      ms.write += performance.now() - s;
+    }
     doneAt.push(performance.now());
   }
   const wall = performance.now() - w0;
-  let bulk: number | undefined;
-  if (logs) {
-    const s = performance.now();
-    db.exec('create index fido_floor_indicator_value on fido_floor_indicator_log (type, value, last_seen)');
-    bulk = performance.now() - s;
-  }
   const cpu = cpuUs() - c0;
   const perAlert = (totalMs: number) => Math.round((totalMs / n) * 10_000) / 10;
   return {
@@ -266,7 +287,6 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number, model: FloorMo
     cpu_us: Math.round((cpu / n) * 10) / 10,
     alerts_per_s: Math.round(n / (wall / 1000)),
     ...windows(doneAt, w0, n),
-    ...(bulk === undefined ? {} : { bulk_index_us: perAlert(bulk) }),
   };
 }
 
@@ -280,17 +300,16 @@ function windows(doneAt: readonly number[], start: number, n: number): Pick<Sqli
 
 export function describeFloor(f: SqliteFloor): string {
   return (
-    `SQLite floor, intake → ingest (${f.model === 'logs' ? 'proposed: keys and indicators as logs' : 'v2 data model'}): ${f.alerts_per_s} alerts/s, ${f.total_us} µs/alert ` +
+    `SQLite floor, intake → ingest (${f.model === 'upserts' ? 'keys and indicators upserted, as before migrations 0011 and 0012' : "Fido's data model"}): ${f.alerts_per_s} alerts/s, ${f.total_us} µs/alert ` +
     `(intake ${f.intake_us}, ingest reads ${f.ingest_read_us}, ingest writes ${f.ingest_write_us}; CPU ${f.cpu_us}), ` +
     `${f.alerts} alerts, requests of ${REQUEST}, ingest transactions of ${INGEST_BATCH}` +
-    (f.first_window_us === null ? '' : `; first ${WINDOW} alerts ${f.first_window_us} µs/alert, last ${WINDOW} ${f.last_window_us} µs/alert`) +
-    (f.bulk_index_us === undefined ? '' : `; the indicators' value index built after the run: ${f.bulk_index_us} µs/alert`)
+    (f.first_window_us === null ? '' : `; first ${WINDOW} alerts ${f.first_window_us} µs/alert, last ${WINDOW} ${f.last_window_us} µs/alert`)
   );
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const n = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 100_000);
-  const model = process.argv.includes('--model=logs') ? 'logs' : 'current';
+  const model = process.argv.includes('--model=upserts') ? 'upserts' : 'current';
   const floor = await sqliteFloor(n, model);
   console.log(process.argv.includes('--json') ? JSON.stringify(floor) : describeFloor(floor));
 }
