@@ -30,6 +30,7 @@
  *   BENCH_ONLY=floor,parse,burst,long,latency,pg   the parts to run (comma-separated; default all)
  *   BENCH_SPLIT=1              SQLite runs as api + worker + actions processes (FIDO_ROLE) instead of one
  *   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres   where to create (and drop) a fresh database
+ *   BENCH_CONFIG=fido-bench.yaml  the server's configuration, a file in bench/ (to compare settings)
  * Results are printed (JSON, then a summary with the floors beside the totals and the goals) and written to
  * bench/results/<date>.json.
  */
@@ -400,7 +401,7 @@ async function freshPgDatabase(): Promise<{ url: string; name: string; drop(): P
 async function withDeployment<T>(layout: Layout, fn: (d: Deployment) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'fido-bench-'));
   const database = layout.store === 'postgres' ? await freshPgDatabase() : null;
-  const base: Record<string, string> = { FIDO_CONFIG: join(here, 'fido-bench.yaml'), FIDO_DATA_DIR: dir, FIDO_BOOTSTRAP_TOKEN: TOKEN, FIDO_LOG_LEVEL: 'error' };
+  const base: Record<string, string> = { FIDO_CONFIG: join(here, env.BENCH_CONFIG ?? 'fido-bench.yaml'), FIDO_DATA_DIR: dir, FIDO_BOOTSTRAP_TOKEN: TOKEN, FIDO_LOG_LEVEL: 'error' };
   if (database) base.FIDO_DATABASE_URL = database.url;
   const procs: Deployment['procs'] = [];
   let probe: Probe | undefined;
