@@ -4,6 +4,7 @@ import Sqlite from 'better-sqlite3';
 import { CompiledQuery, Kysely, sql, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type QueryResult } from 'kysely';
 import type { Database } from '../schema.js';
 import type { StoreDialect } from '../dialect.js';
+import { statementTimes } from '../sql-times.js';
 
 export interface SqliteConfig {
   /** Path of the database file. */
@@ -132,9 +133,14 @@ class ImmediateSqliteDriver extends SqliteDriver {
  * readers do not wait), so retrying it is safe.
  */
 class PatientConnection implements DatabaseConnection {
+  readonly #times = statementTimes();
   constructor(private readonly inner: DatabaseConnection) {}
 
-  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+  executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    return this.#times ? this.#times.time(query.sql, () => this.#patiently<R>(query)) : this.#patiently<R>(query);
+  }
+
+  async #patiently<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const deadline = Date.now() + LOCK_TIMEOUT_MS;
     for (let delay = 1; ; delay = Math.min(delay * 2, 4)) {
       try {
