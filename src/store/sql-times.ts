@@ -3,7 +3,7 @@
  * shows only "executeQuery": the statements run after an await, out of their callers' stacks). With
  * `FIDO_SQL_TIMES=<dir>`, each thread adds up the time of each statement, by its first words and per window
  * of WINDOW_MS since it started, and writes the sums to `<dir>/<pid>-<thread>.json` every few seconds and at
- * exit. `node --import tsx bench/sql-times.ts <dir>` prints them. Unset (the default), nothing is measured.
+ * exit. Wall time: a `begin immediate` includes the wait for another connection's write lock. `node --import tsx bench/sql-times.ts <dir>` prints them. Unset (the default), nothing is measured.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
