@@ -68,6 +68,11 @@ const UPSERT = `on conflict ("incident_id", "type", "value") do update set
   "first_seen" = case when excluded."first_seen" < "incident_observables"."first_seen" then excluded."first_seen" else "incident_observables"."first_seen" end,
   "last_seen" = case when excluded."last_seen" > "incident_observables"."last_seen" then excluded."last_seen" else "incident_observables"."last_seen" end`;
 
+const COLUMN_REFS = sql.join(COLUMNS.map((c) => sql.ref(c)));
+/** An incident's rows of one indicator added up, in COLUMNS' order (folding and reading add up alike). */
+const ADDED_UP = sql`"incident_id", "type", "value", sum("alerts") as "alerts", sum("events") as "events",
+  min("first_seen") as "first_seen", max("last_seen") as "last_seen", min("first_seq") as "first_seq"`;
+
 /** Adds the tallied observations to the stored ones. */
 export async function recordObservations(db: Db, rows: readonly Observation[]): Promise<void> {
   await insertRows(db, 'incident_observables', COLUMNS, rows, { onConflict: UPSERT });
@@ -84,11 +89,9 @@ export async function logObservations(db: Db, pos: number, rows: readonly Observ
  * (ingest, under its lock), so that nothing is folded twice or lost.
  */
 export async function foldObservations(db: Db): Promise<number> {
-  const cols = sql.join(COLUMNS.map((c) => sql.ref(c)));
   // WHERE true: SQLite needs a WHERE in an INSERT … SELECT with ON CONFLICT, to parse it.
-  await sql`insert into "incident_observables" (${cols})
-    select "incident_id", "type", "value", sum("alerts"), sum("events"), min("first_seen"), max("last_seen"), min("first_seq")
-    from "observation_log" where true group by "incident_id", "type", "value" order by "incident_id", "type", "value"
+  await sql`insert into "incident_observables" (${COLUMN_REFS})
+    select ${ADDED_UP} from "observation_log" where true group by "incident_id", "type", "value" order by "incident_id", "type", "value"
     ${sql.raw(UPSERT)}`.execute(db);
   const deleted = await db.deleteFrom('observation_log').executeTakeFirst();
   return Number(deleted.numDeletedRows);
@@ -105,11 +108,9 @@ export async function countLoggedObservations(db: Db): Promise<number> {
  * columns, to select from (`from ${incidentObservations(ids)} o`).
  */
 export function incidentObservations(ids: readonly string[]): RawBuilder<Observation> {
-  const cols = sql.join(COLUMNS.map((c) => sql.ref(c)));
   const list = sql.join(ids);
-  return sql<Observation>`(select "incident_id", "type", "value", sum("alerts") as "alerts", sum("events") as "events",
-    min("first_seen") as "first_seen", max("last_seen") as "last_seen", min("first_seq") as "first_seq" from (
-      select ${cols} from "incident_observables" where "incident_id" in (${list})
-      union all select ${cols} from "observation_log" where "incident_id" in (${list})) u
+  return sql<Observation>`(select ${ADDED_UP} from (
+      select ${COLUMN_REFS} from "incident_observables" where "incident_id" in (${list})
+      union all select ${COLUMN_REFS} from "observation_log" where "incident_id" in (${list})) u
     group by "incident_id", "type", "value")`;
 }

@@ -60,15 +60,12 @@ export class Fingerprints {
 
   /** Takes in what a committed batch changed (never before the commit: a rolled-back batch changes nothing). */
   apply(changes: ReadonlyMap<string, FingerprintEntry>): void {
-    let newest = 0;
-    for (const [fp, e] of changes) {
-      const s = this.#recent.touch(fp, e.touchedAt);
+    const newest = this.#recent.takeIn(changes, (s, e) => {
       this.#alertIds[s] = e.alertId;
       this.#incidentIds[s] = e.incidentId;
       this.#lastSeen.set(s, e.lastSeen);
       this.#count.set(s, e.count);
-      if (e.touchedAt > newest) newest = e.touchedAt;
-    }
+    });
     if (newest > 0) this.#recent.forget(newest);
   }
 

@@ -91,14 +91,10 @@ export class GroupKeys {
 
   /** Puts the entries in; returns the newest touch among them (0: none). */
   #take(changes: ReadonlyMap<string, GroupKeyEntry>): number {
-    let newest = 0;
-    for (const [key, e] of changes) {
-      const s = this.#recent.touch(key, e.touchedAt);
+    return this.#recent.takeIn(changes, (s, e) => {
       this.#incidentIds[s] = e.incidentId;
       this.#lastSeen.set(s, e.lastSeen);
-      if (e.touchedAt > newest) newest = e.touchedAt;
-    }
-    return newest;
+    });
   }
 
   /**

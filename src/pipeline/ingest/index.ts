@@ -211,7 +211,7 @@ export function createIngest(deps: IngestDeps): Ingest {
    * duplicates) and the dedup entries to keep once it has committed.
    */
   async function derive(tx: Tx, from: number, records: readonly LogRecord[], parsed: Parsed, wait: number, behind: boolean): Promise<Derived> {
-    if (store.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${CORRELATION_LOCK})`.execute(tx);
+    await lockCorrelation(tx);
     const to = records[records.length - 1]!.seq;
     if (!(await advanceCursor(tx, INGEST_CURSOR, from, to, owner))) throw new CursorMoved('the log cursor moved');
     const t = now();
@@ -298,6 +298,11 @@ export function createIngest(deps: IngestDeps): Ingest {
     return coalesceMs > 0 && lag >= BEHIND_MS ? Math.min(coalesceMs, lag) : 0;
   }
 
+  /** On PostgreSQL, serialises correlation and the indicator log across processes until the transaction ends. */
+  async function lockCorrelation(tx: Tx): Promise<void> {
+    if (store.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${CORRELATION_LOCK})`.execute(tx);
+  }
+
   /**
    * Folds observation_log into incident_observables, under the lock ingest takes (on PostgreSQL), in a
    * transaction of its own: after a burst, or while one goes on and the log has grown past FOLD_ROWS.
@@ -305,7 +310,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   async function fold(): Promise<void> {
     const folded = await store.redoable((db) =>
       db.transaction().execute(async (tx) => {
-        if (store.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${CORRELATION_LOCK})`.execute(tx);
+        await lockCorrelation(tx);
         return foldObservations(tx);
       }),
     );

@@ -52,6 +52,19 @@ export class RecentSlots {
     return s;
   }
 
+  /**
+   * Touches the key of each entry at its `touchedAt`, in order, and lets `put` fill that slot of the owner's
+   * columns; returns the newest touch among them (0: none), for forget.
+   */
+  takeIn<E extends { touchedAt: number }>(entries: ReadonlyMap<string, E>, put: (slot: number, entry: E) => void): number {
+    let newest = 0;
+    for (const [key, e] of entries) {
+      put(this.touch(key, e.touchedAt), e);
+      if (e.touchedAt > newest) newest = e.touchedAt;
+    }
+    return newest;
+  }
+
   /** Forgets, least recently touched first, what was touched before `newest - keepMs` and what is past `max`. */
   forget(newest: number): void {
     const before = newest - this.limits.keepMs;
