@@ -3,7 +3,8 @@
  * the intake log of a fresh SQLite store (bench/fido-bench.yaml), then the stages run one batch at a time,
  * in order, in this process (no concurrency, so each stage's time is its own), in rounds as the running
  * server would take them. Prints, per stage, batches, items, and wall-clock and CPU time per item (CPU time of the whole process,
- * so GC and helper threads count; steadier than wall time on a shared machine). BENCH_STAGES=ingest,enrich runs only those.
+ * so GC and helper threads count; steadier than wall time on a shared machine). BENCH_STAGES=ingest,enrich runs only those;
+ * BENCH_KEEP=1 keeps the store and prints where.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,5 +74,6 @@ try {
   }
 } finally {
   await fido.stop();
-  rmSync(dir, { recursive: true, force: true });
+  if (process.env.BENCH_KEEP) console.log(`store kept in ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
 }

@@ -183,7 +183,8 @@ export const ConfigSchema = Type.Object(
           cached_answers: Type.Optional(
             Type.Integer({
               minimum: 0,
-              description: "Incidents' stored enrichment answers kept in memory by the enrich stage (default 300000; ~0.8 KB of memory each)",
+              description:
+                'No longer used (accepted so that configurations written for earlier releases still load): the enrich stage reads the stored answers it needs from the store',
             }),
           ),
           coalesce_when_behind: Type.Optional(

@@ -13,7 +13,7 @@ export interface E2eConfigOptions {
   /** Extra YAML appended under policy.rules (already indented by 4). */
   approvalForEscalate?: boolean;
   dedupWindow?: string;
-  /** pipeline.cached_alerts and cached_answers set to 0: results must not depend on the caches. */
+  /** pipeline.cached_alerts set to 0: results must not depend on the cache. */
   withoutCaches?: boolean;
   /** pipeline.warm_up: false (a start then takes ~2 s less; for tests that start Fido many times). */
   withoutWarmUp?: boolean;
@@ -80,6 +80,6 @@ ${pipelineSection(o)}
 }
 
 function pipelineSection(o: E2eConfigOptions): string {
-  const settings = [...(o.withoutCaches ? ['cached_alerts: 0', 'cached_answers: 0'] : []), ...(o.withoutWarmUp ? ['warm_up: false'] : [])];
+  const settings = [...(o.withoutCaches ? ['cached_alerts: 0'] : []), ...(o.withoutWarmUp ? ['warm_up: false'] : [])];
   return settings.length ? `pipeline: { ${settings.join(', ')} }` : '';
 }

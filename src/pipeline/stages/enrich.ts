@@ -25,7 +25,6 @@
  * written with multi-row statements. What is stored is the same as enriching each incident alone.
  */
 import { sql } from 'kysely';
-import { LRUCache } from 'lru-cache';
 import type { Stage } from '../stage.js';
 import { enqueue, type ClaimedItem } from '../../store/queue.js';
 import type { Db, Store, Tx } from '../../store/store.js';
@@ -61,8 +60,6 @@ export interface EnrichStageDeps {
   batchSize?: number;
   /** Subjects looked up per incident (default 200). */
   maxSubjects?: number;
-  /** Stored answers kept in this worker's copies (default 300,000; `pipeline.cached_answers`). */
-  cachedAnswers?: number | undefined;
 }
 
 export interface IncidentEnrichment {
@@ -73,7 +70,8 @@ export interface IncidentEnrichment {
   results: LookupResult[];
   /**
    * The incident's stored answers before this run, by answerKey (data only for providers without a
-   * revision). Possibly this worker's copy: write() leaves it as it is and lists its `changes` instead.
+   * revision): every one for a whole pass, those without a revision for a refresh, none for an incremental
+   * pass (it asks only about new subjects).
    */
   stored: Map<string, StoredAnswer>;
   /**
@@ -87,12 +85,6 @@ export interface IncidentEnrichment {
   revisions: ReadonlyMap<string, string>;
   /** The providers and revisions this run asked (passKeyOf): stored with the incident when the pass `renews`. */
   passKey: string;
-  /**
-   * incidents.enrich_version as read. write() sets `after`: the version once committed, and what changes in
-   * `stored` (an answer by key, or null when its row goes), which afterCommit applies to this worker's copy.
-   */
-  version: number;
-  after?: { version: number; changes: Array<[string, StoredAnswer | null]> };
   subjects: number;
   /** Subjects left out by the cap. */
   omitted: number;
@@ -100,8 +92,6 @@ export interface IncidentEnrichment {
   whole: boolean;
   /** A whole pass or a refresh (every subject asked of the providers without a revision): it starts a new reuse period. */
   renews: boolean;
-  /** False when `stored` holds only some of the incident's answers (an incremental pass without a copy). */
-  storedComplete: boolean;
   /** incidents.last_seq when read, before its indicators: the pass has seen every indicator up to it. */
   seenSeq: number;
   /** Distinct subjects the incident has, as far as this pass knows (for the cap of later incremental passes). */
@@ -122,14 +112,6 @@ interface IncidentRef {
   host: string | null;
   user_name: string | null;
 }
-
-/**
- * This worker's copy of incidents' stored answers, valid while the incident's enrich_version is the one it
- * was taken at (every change to the answers bumps it, whichever process makes it): reading them back for
- * every update cost as much as the incident's size. Bounded by answers held.
- */
-type StoredCopies = LRUCache<string, { version: number; stored: Map<string, StoredAnswer> }>;
-const DEFAULT_COPIED_ANSWERS = 300_000;
 
 /** The incident's subjects, capped: its own host and user first, then observables by type in turn, most frequent first. */
 export async function incidentSubjects(db: Db, incident: IncidentRef, max: number): Promise<{ subjects: LookupSubject[]; total: number }> {
@@ -224,22 +206,21 @@ function previousOnly(historyProviders: ReadonlySet<string>, incidentId: string,
 async function enrichMany(
   deps: EnrichStageDeps,
   historyProviders: ReadonlySet<string>,
-  memory: { copies: StoredCopies; refreshMs: number },
+  refreshMs: number,
   ids: readonly string[],
   t: number,
 ): Promise<IncidentEnrichment[]> {
-  const { copies } = memory;
   const max = deps.maxSubjects ?? DEFAULT_MAX_SUBJECTS;
-  const found = new Map<string, IncidentRef & { enrich_version: number; last_seq: number; enriched_seq: number; pass: LastPass | null }>();
+  const found = new Map<string, IncidentRef & { last_seq: number; enriched_seq: number; pass: LastPass | null }>();
   for (const chunk of pow2ChunksOf(ids, CHUNK)) {
     const rows = await deps.store.db
       .selectFrom('incidents')
-      .select(['id', 'host', 'user_name', 'enrich_version', 'last_seq', 'enriched_seq', 'enrich_pass_at', 'enrich_pass_key', 'enrich_known'])
+      .select(['id', 'host', 'user_name', 'last_seq', 'enriched_seq', 'enrich_pass_at', 'enrich_pass_key', 'enrich_known'])
       .where('id', 'in', chunk)
       .execute();
     for (const r of rows) {
       const pass = r.enrich_pass_at === null || r.enrich_pass_key === null ? null : { at: Number(r.enrich_pass_at), key: r.enrich_pass_key, known: Number(r.enrich_known) };
-      found.set(r.id, { id: r.id, host: r.host, user_name: r.user_name, enrich_version: Number(r.enrich_version), last_seq: Number(r.last_seq), enriched_seq: Number(r.enriched_seq), pass });
+      found.set(r.id, { id: r.id, host: r.host, user_name: r.user_name, last_seq: Number(r.last_seq), enriched_seq: Number(r.enriched_seq), pass });
     }
   }
   const incidents = ids.flatMap((id) => found.get(id) ?? []);
@@ -255,7 +236,7 @@ async function enrichMany(
   for (const [id, fresh] of await newSubjects(deps.store.db, standing.map((i) => i.id))) {
     const last = found.get(id)!.pass!;
     if (last.known + fresh.length > max) continue;
-    if (t - last.at < memory.refreshMs) incremental.set(id, fresh);
+    if (t - last.at < refreshMs) incremental.set(id, fresh);
     else refresh.set(id, new Set(fresh.map(keyOf)));
   }
   // Whole passes and refreshes ask about every subject.
@@ -267,18 +248,12 @@ async function enrichMany(
     return fresh ? { subjects: fresh, total: fresh.length } : allSubjects[at.get(inc.id)!]!;
   });
   // Read outside the write transaction: the queue's lease makes this worker the only one on these incidents.
-  // A whole pass needs every stored answer (this worker's copy or the store's); a refresh those of providers
-  // without a revision (the ones it asks again and compares); an incremental pass only asks new subjects, so
-  // it takes the copy if there is one and reads nothing otherwise.
+  // A whole pass needs every stored answer; a refresh those of providers without a revision (the ones it
+  // asks again and compares); an incremental pass only asks new subjects, and reads none.
   const stored = new Map<string, Map<string, StoredAnswer>>();
-  for (const inc of incidents) {
-    const copy = copies.get(inc.id);
-    if (copy?.version === inc.enrich_version) stored.set(inc.id, copy.stored);
-  }
-  const unread = (list: typeof incidents) => list.filter((i) => !stored.has(i.id)).map((i) => i.id);
-  const partial = new Set(unread(incidents.filter((i) => refresh.has(i.id))));
-  for (const [id, answers] of await storedAnswers(deps.store.db, partial, { withoutRevision: true })) stored.set(id, answers);
-  for (const [id, answers] of await storedAnswers(deps.store.db, unread(everySubject.filter((i) => !refresh.has(i.id))))) stored.set(id, answers);
+  const refreshed = incidents.filter((i) => refresh.has(i.id)).map((i) => i.id);
+  for (const [id, answers] of await storedAnswers(deps.store.db, refreshed, { withoutRevision: true })) stored.set(id, answers);
+  for (const [id, answers] of await storedAnswers(deps.store.db, everySubject.filter((i) => !refresh.has(i.id)).map((i) => i.id))) stored.set(id, answers);
   // Per incident, the stored answers kept this run: current ones about the subjects asked about now (a
   // subject over the cap is not asked about, and its answers go as stale).
   const kept = incidents.map((inc, i) => {
@@ -327,12 +302,10 @@ async function enrichMany(
           providers: providers.size,
           revisions,
           passKey,
-          version: inc.enrich_version,
           subjects: subjects[i]!.subjects.length,
           omitted: subjects[i]!.total - subjects[i]!.subjects.length,
           whole: !incrementalSubjects && !refresh.has(inc.id),
           renews: !incrementalSubjects,
-          storedComplete: stored.has(inc.id) && !partial.has(inc.id),
           seenSeq: inc.last_seq,
           known: incrementalSubjects ? inc.pass!.known + incrementalSubjects.length : subjects[i]!.total,
           computedAt: t,
@@ -351,12 +324,10 @@ async function enrichMany(
         providers: 0,
         revisions,
         passKey,
-        version: 0,
         subjects: 0,
         omitted: 0,
         whole: true,
         renews: true,
-        storedComplete: false,
         seenSeq: 0,
         known: 0,
         computedAt: t,
@@ -412,11 +383,11 @@ async function newSubjects(db: Db, ids: readonly string[]): Promise<Map<string, 
 
 /**
  * A stored answer that need not be asked again: made at its provider's current revision, or, for a provider
- * with a reuse period, confirmed within it (`checked_at`: when it was last fetched or found unchanged).
+ * with a reuse period, fetched within it.
  */
 function stillCurrent(row: StoredAnswer, p: EnrichmentProvider, revisions: ReadonlyMap<string, string>, now: number): boolean {
   if (row.revision !== null) return row.revision === revisions.get(row.provider);
-  return p.reuseMs !== undefined && now - row.checked_at < p.reuseMs;
+  return p.reuseMs !== undefined && now - Number(row.fetched_at) < p.reuseMs;
 }
 
 /** An answer's key among its incident's answers. */
@@ -454,7 +425,7 @@ async function storedAnswers(db: Db, ids: Iterable<string>, opts: { withoutRevis
     for (const r of rows) {
       let m = out.get(r.incident_id);
       if (!m) out.set(r.incident_id, (m = new Map()));
-      m.set(keyOfRow(r), { ...r, checked_at: Number(r.fetched_at) });
+      m.set(keyOfRow(r), r);
     }
   }
   return out;
@@ -523,14 +494,11 @@ async function writeEnrichments(tx: Tx, batch: readonly IncidentEnrichment[], no
   const failed: EnrichmentTable[] = [];
   const stale: StoredAnswer[] = [];
   for (const e of batch) {
-    const changes: Array<[string, StoredAnswer | null]> = [];
-    e.after = { version: e.version, changes };
     const toRow = rowMaker(now, e.revisions);
     const asked = new Set<string>();
-    /** A stored answer goes: its row is deleted and this worker's copy forgets it. */
-    const drop = (key: string, row: StoredAnswer) => {
+    /** A stored answer goes: its row is deleted. */
+    const drop = (row: StoredAnswer) => {
       stale.push(row);
-      changes.push([key, null]);
       changed.add(e.incidentId);
     };
     for (const r of e.results) {
@@ -540,38 +508,26 @@ async function writeEnrichments(tx: Tx, batch: readonly IncidentEnrichment[], no
       asked.add(key);
       if (row.error === null && !row.found && !UNFOUND_KEPT_FOR.has(row.subject_type)) {
         // Nothing known about an indicator is not stored; an answer stored before (found, or failed) goes.
-        if (before) drop(key, before);
+        if (before) drop(before);
         continue;
       }
       if (before && (row.error === null ? sameAnswer(before, row) : before.error === null || sameAnswer(before, row))) {
-        // Stored as it was (with its first fetch time); this worker's copy notes that it was confirmed now.
-        if (row.error === null) changes.push([key, { ...before, checked_at: now }]);
-        continue;
+        continue; // stored as it was, with its first fetch time
       }
       (row.error === null ? good : failed).push(row);
-      changes.push([key, { ...row, data: row.revision === null ? row.data : null, checked_at: now }]);
       changed.add(e.incidentId);
     }
     // Stored rows neither kept nor asked about again are stale (an incremental pass asks only new subjects,
     // so it leaves the others' rows as they are).
-    if (e.whole) for (const [key, row] of e.stored) if (!e.kept.rows.has(key) && !asked.has(key)) drop(key, row);
-    if (changed.has(e.incidentId)) e.after.version = e.version + 1;
+    if (e.whole) for (const [key, row] of e.stored) if (!e.kept.rows.has(key) && !asked.has(key)) drop(row);
   }
   await insertRows(tx, 'enrichments', COLUMNS, good, { onConflict: ON_CONFLICT.answers });
   await insertRows(tx, 'enrichments', COLUMNS, failed, { onConflict: ON_CONFLICT.failures });
   if (stale.length > 0) await deleteStale(tx, stale);
-  for (const chunk of pow2ChunksOf([...changed], CHUNK)) {
-    await tx.updateTable('incidents').set({ enrich_version: sql<number>`enrich_version + 1` }).where('id', 'in', chunk).execute();
-  }
   return changed;
 }
 
-type StoredAnswer = RowKey &
-  Pick<EnrichmentTable, 'found' | 'error' | 'revision' | 'fetched_at'> & {
-    data: string | null;
-    /** When this answer was last fetched or found unchanged, as far as this worker knows (fetched_at when read). */
-    checked_at: number;
-  };
+type StoredAnswer = RowKey & Pick<EnrichmentTable, 'found' | 'error' | 'revision' | 'fetched_at'> & { data: string | null };
 
 /** Same content (when it was fetched aside): a good answer stays as stored, with its first fetch time. */
 const sameAnswer = (a: StoredAnswer, b: EnrichmentTable) =>
@@ -627,30 +583,14 @@ function summarize(e: IncidentEnrichment): string {
 export function createEnrichStage(deps: EnrichStageDeps): Stage<IncidentEnrichment[]> {
   const now = deps.now ?? Date.now;
   const historyProviders = new Set(deps.enricher.providers.filter((p) => p.kind === 'history').map((p) => p.name));
-  const copies: StoredCopies = new LRUCache({ maxSize: Math.max(1, deps.cachedAnswers ?? DEFAULT_COPIED_ANSWERS), sizeCalculation: (c) => c.stored.size + 1 });
-  const memory = { copies, refreshMs: refreshEvery(deps.enricher.providers) };
+  const refreshMs = refreshEvery(deps.enricher.providers);
   return {
     name: 'enrich',
     next: ['score'],
     awaitsServices: true, // providers may ask services over the network
     batchSize: deps.batchSize ?? 200,
     async compute(items: readonly ClaimedItem[]) {
-      return enrichMany(deps, historyProviders, memory, [...new Set(items.map((i) => i.item_id))], now());
-    },
-    afterCommit(_items, computed) {
-      // The answers as committed: the ones read (or this worker's copy of them), changed as write() listed.
-      for (const e of computed) {
-        if (!e.after) continue;
-        if (!e.storedComplete) {
-          copies.delete(e.incidentId);
-          continue;
-        }
-        for (const [key, answer] of e.after.changes) {
-          if (answer) e.stored.set(key, answer);
-          else e.stored.delete(key);
-        }
-        copies.set(e.incidentId, { version: e.after.version, stored: e.stored });
-      }
+      return enrichMany(deps, historyProviders, refreshMs, [...new Set(items.map((i) => i.item_id))], now());
     },
     async write(tx: Tx, _items, computed: IncidentEnrichment[]) {
       const t = now();

@@ -38,7 +38,7 @@ export async function buildWorkerStages(opts: WorkerStagesOptions): Promise<Work
   const sandbox = defaultSandbox();
   if (policy.rules.length > 0 && opts.startSandbox !== false) sandbox.start();
   const stages = [
-    createEnrichStage({ store, enricher, cachedAnswers: config.pipeline?.cached_answers }),
+    createEnrichStage({ store, enricher }),
     createScoreStage({ store, profile, configVersion: version }),
     createDecideStage({ store, policy, configVersion: version, targetKinds: targetKinds(config), dryRun: config.policy?.dry_run ?? false, sandbox }),
   ] as Stage<unknown>[];
