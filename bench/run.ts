@@ -27,6 +27,7 @@
  *                              tick = records / rate: 10 ms for both defaults)
  *   BENCH_STEADY_SECONDS=20    length of each steady run
  *   BENCH_FLOOR_ALERTS=1000000 alerts for the SQLite floor (its first and last 100,000 are timed apart too)
+ *   BENCH_FLOOR_BATCH=20000    records per ingest transaction in the SQLite floor (ingest's most)
  *   BENCH_ONLY=floor,parse,burst,long,latency,pg   the parts to run (comma-separated; default all)
  *   BENCH_SPLIT=1              SQLite runs as api + worker + actions processes (FIDO_ROLE) instead of one
  *   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres   where to create (and drop) a fresh database
