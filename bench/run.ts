@@ -112,8 +112,10 @@ const agent = new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 30_
 /** How long one post keeps retrying 429/503 (backpressure) before the run fails. */
 const POST_RETRY_MS = 300_000;
 
-async function post(url: string, records: string[]): Promise<void> {
-  const deadline = Date.now() + POST_RETRY_MS;
+/** Posts until the records are acknowledged; returns how long that took (ms), backpressure retries included. */
+async function post(url: string, records: string[]): Promise<number> {
+  const start = Date.now();
+  const deadline = start + POST_RETRY_MS;
   for (;;) {
     const res = await request(`${url}/api/v1/alerts/bench-suricata`, {
       method: 'POST',
@@ -122,7 +124,7 @@ async function post(url: string, records: string[]): Promise<void> {
       body: records.join('\n'),
     });
     await res.body.text();
-    if (res.statusCode === 202) return;
+    if (res.statusCode === 202) return Date.now() - start;
     if ((res.statusCode === 429 || res.statusCode === 503) && Date.now() < deadline) {
       await sleep(50);
       continue;
@@ -133,19 +135,24 @@ async function post(url: string, records: string[]): Promise<void> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Posts alerts 0…total-1 as fast as the server takes them; resolves when the last is acknowledged. */
-async function sendBurst(url: string, total: number, t0: number): Promise<void> {
+/**
+ * Posts alerts 0…total-1 as fast as the server takes them; resolves, when the last is acknowledged, with how
+ * long each request waited for its acknowledgement (ms).
+ */
+async function sendBurst(url: string, total: number, t0: number): Promise<number[]> {
   let next = 0;
+  const acks: number[] = [];
   const sender = async () => {
     while (next < total) {
       const start = next;
       next = Math.min(total, next + BURST_BATCH);
       const recs: string[] = [];
       for (let i = start; i < next; i++) recs.push(eveAlert(i, t0, { unique: true }));
-      await post(url, recs);
+      acks.push(await post(url, recs));
     }
   };
   await Promise.all(Array.from({ length: BURST_CONCURRENCY }, sender));
+  return acks;
 }
 
 /**
@@ -155,7 +162,7 @@ async function sendBurst(url: string, total: number, t0: number): Promise<void> 
 async function sendSteady(url: string, rate: number, batch: number, seconds: number) {
   const tickMs = (batch / rate) * 1000;
   const ticks = Math.round((seconds * 1000) / tickMs);
-  const inflight: Promise<void>[] = [];
+  const inflight: Promise<number>[] = [];
   let lateMax = 0;
   let sent = 0;
   const t0 = Date.now();
@@ -473,8 +480,9 @@ async function burst(layout: Layout, total: number) {
     const tracking = trackDecided(d.probe, t0, total, d.pollMs, decideBoundMs(total), failed.signal);
     tracking.catch(() => undefined); // reported when awaited below; meanwhile not an unhandled rejection
     let acked: number;
+    let acks: number[];
     try {
-      await sendBurst(d.url, total, t0);
+      acks = await sendBurst(d.url, total, t0);
       acked = Date.now();
     } catch (e) {
       failed.abort();
@@ -503,6 +511,9 @@ async function burst(layout: Layout, total: number) {
       ingest_per_s: rate(total, ingested),
       ingest_seconds: ingested / 1000,
       decided_when_intake_done: atIntakeEnd,
+      // How long each request of BURST_BATCH records waited for its 202 (the intake commit waits for the
+      // write lock while ingest commits a batch).
+      ack_ms: latencyStats(acks.sort((a, b) => a - b)),
       cpu_ms_per_alert: perAlert(cpu, total),
       ...(db0 !== null && db1 !== null ? { postgres_cpu_ms_per_alert: perAlert(db1 - db0, total) } : {}),
       generator_cpu_ms_per_alert: perAlert(gen, total),
