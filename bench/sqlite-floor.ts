@@ -171,7 +171,7 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number, model: FloorMo
       rule_id, host, user_name, incident_id, duplicate_of, repeat_count, last_repeat_at, doc, raw)
       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, 1, null, ?, '')`),
     newIncident: db.prepare(`insert into incidents (id, title, status, first_seen, last_seen, alert_count, severity, host, created_at, updated_at,
-      enrich_version, last_seq, decided_seq, pending_since) values (?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, 0, ?, 0, ?)`),
+      last_seq, decided_seq, pending_since) values (?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`),
     updateIncident: db.prepare(`update incidents set alert_count = alert_count + ?, severity = max(severity, ?), last_seen = max(last_seen, ?),
       updated_at = ?, last_seq = ?, pending_since = coalesce(pending_since, ?) where id = ?`),
     enqueue: db.prepare(`insert into stage_queue (stage, item_id, version, available_at, attempts, created_at) values ('enrich', ?, 1, ?, 0, ?)

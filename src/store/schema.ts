@@ -111,8 +111,6 @@ export interface IncidentTable {
   decision: string | null;
   created_at: number;
   updated_at: number;
-  /** Counts the changes of its stored enrichment: tells a worker whether its cached copy is current. */
-  enrich_version: Generated<number>;
   /** intake.seq of its newest alert, and of the newest its current decision has seen (migration 0004). */
   last_seq: Generated<number>;
   decided_seq: Generated<number>;

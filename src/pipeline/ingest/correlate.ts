@@ -196,7 +196,7 @@ export async function correlateBatch(
 
 const INCIDENT_COLUMNS = [
   'id', 'title', 'status', 'verdict', 'first_seen', 'last_seen', 'alert_count', 'severity', 'host', 'user_name',
-  'score_total', 'score', 'decision', 'created_at', 'updated_at', 'enrich_version', 'last_seq', 'decided_seq', 'pending_since', 'digest',
+  'score_total', 'score', 'decision', 'created_at', 'updated_at', 'last_seq', 'decided_seq', 'pending_since', 'digest',
 ] as const satisfies ReadonlyArray<keyof Incident>;
 
 function newIncident(a: AlertIn, now: number): Incident {
@@ -216,7 +216,6 @@ function newIncident(a: AlertIn, now: number): Incident {
     decision: null,
     created_at: now,
     updated_at: now,
-    enrich_version: 0,
     last_seq: 0,
     decided_seq: 0,
     enriched_seq: 0,
