@@ -35,7 +35,7 @@
  * Results are printed (JSON, then a summary with the floors beside the totals and the goals) and written to
  * bench/results/<date>.json.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -436,15 +436,51 @@ async function stop(p: FidoProcess): Promise<void> {
   await p.kill('SIGKILL');
 }
 
-/** CPU time (user + system, all threads) a process has used so far, in ms. */
-function processCpuMs(pid: number): number {
+/** CPU time (user + system) in ms from a /proc stat file: of a process (all its threads) or of one thread. */
+function statCpuMs(path: string): number {
   const tick = 1000 / 100; // USER_HZ is 100 on Linux
   // Fields after the command name (which may hold spaces) start at state; utime and stime are 14 and 15.
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const fields = readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) * tick;
 }
 
+const processCpuMs = (pid: number) => statCpuMs(`/proc/${pid}/stat`);
 const fidoCpuMs = (d: Deployment) => d.procs.reduce((sum, p) => sum + processCpuMs(p.proc.child.pid!), 0);
+
+/**
+ * CPU time so far of each kind of thread in Fido's processes, ms: `main` (HTTP and intake, or a role's whole
+ * pipeline), the threads Fido names (util/thread-name.ts: fido-ingest → `ingest`, fido-incidents, fido-cel),
+ * and `runtime`: everything else, V8's compiler and garbage collector threads and libuv's pool, plus any thread
+ * that has ended. Prefixed by role when the deployment has several processes.
+ */
+function threadCpuMs(d: Deployment): Map<string, number> {
+  const out = new Map<string, number>();
+  const add = (k: string, ms: number) => out.set(k, (out.get(k) ?? 0) + ms);
+  for (const { role, proc } of d.procs) {
+    const pid = proc.child.pid!;
+    const prefix = d.procs.length > 1 ? `${role}/` : '';
+    let named = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+        const label = Number(tid) === pid ? 'main' : comm.startsWith('fido-') ? comm.slice('fido-'.length) : null;
+        if (label === null) continue;
+        const ms = statCpuMs(`/proc/${pid}/task/${tid}/stat`);
+        add(prefix + label, ms);
+        named += ms;
+      } catch {
+        // the thread ended while being read: its time is in the process's, counted as runtime
+      }
+    }
+    add(`${prefix}runtime`, processCpuMs(pid) - named);
+  }
+  return out;
+}
+
+/** Per kind of thread (threadCpuMs), the CPU ms per alert between two readings. */
+function threadCpuPerAlert(before: Map<string, number>, after: Map<string, number>, alerts: number): Record<string, number> {
+  return Object.fromEntries([...after].map(([k, ms]) => [k, perAlert(ms - (before.get(k) ?? 0), alerts)]));
+}
 const generatorCpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
@@ -473,6 +509,7 @@ const decideBoundMs = (alerts: number) => 120_000 + alerts * 5;
 async function burst(layout: Layout, total: number) {
   return withDeployment(layout, async (d) => {
     const cpu0 = fidoCpuMs(d);
+    const threads0 = threadCpuMs(d);
     const db0 = await d.probe.dbCpuMs();
     const gen0 = generatorCpuMs();
     const t0 = Date.now();
@@ -491,6 +528,7 @@ async function burst(layout: Layout, total: number) {
     }
     const { doneAt, samples } = await tracking;
     const cpu = fidoCpuMs(d) - cpu0;
+    const threads = threadCpuPerAlert(threads0, threadCpuMs(d), total);
     const db1 = await d.probe.dbCpuMs();
     const gen = generatorCpuMs() - gen0;
     const rss = peakRss(d);
@@ -515,6 +553,8 @@ async function burst(layout: Layout, total: number) {
       // write lock while ingest commits a batch).
       ack_ms: latencyStats(acks.sort((a, b) => a - b)),
       cpu_ms_per_alert: perAlert(cpu, total),
+      // The same by thread: which one is the critical path, and what the runtime's own threads take.
+      cpu_ms_per_alert_by_thread: threads,
       ...(db0 !== null && db1 !== null ? { postgres_cpu_ms_per_alert: perAlert(db1 - db0, total) } : {}),
       generator_cpu_ms_per_alert: perAlert(gen, total),
       ...rss,
@@ -680,6 +720,8 @@ function summary(r: Record<string, unknown>): string {
     );
     const byWindow = (rates: ReadonlyArray<number | null>) => rates.map((x) => (x === null ? '—' : n(x))).join(', ');
     lines.push(`${''.padEnd(4)}by ${n(b.window)}: decided ${byWindow(b.decided_per_s_by_window)}/s; ingested ${byWindow(b.ingested_per_s_by_window)}/s`);
+    const threads = Object.entries(b.cpu_ms_per_alert_by_thread).sort((x, y) => y[1] - x[1]);
+    lines.push(`${''.padEnd(4)}server CPU by thread, µs/alert: ${threads.map(([k, ms]) => `${k} ${n(ms * 1000, 1)}`).join(', ')}`);
   }
   const f = r.floors as Floors | undefined;
   if (f) {

@@ -4,10 +4,17 @@
 // through workerData, so there is one source of truth. It runs only programs that cel.ts compiled and
 // checked, each with the patterns validated for it; it answers each batch on its port, then raises the
 // shared flag the main thread waits on.
+import { writeFileSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { Environment } from '@marcbachmann/cel-js';
 
 const { port, signal, spec } = workerData;
+// Named as util/thread-name.ts names Fido's threads (best effort, Linux only).
+try {
+  writeFileSync('/proc/thread-self/comm', 'fido-cel');
+} catch {
+  // not Linux: the thread keeps its name
+}
 const MAX_CACHED = 500;
 
 const NONE = new Set();

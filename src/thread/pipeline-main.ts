@@ -6,11 +6,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadConfig } from '../config/load.js';
 import { startFido } from '../app.js';
 import { registry } from '../metrics.js';
+import { nameThisThread } from '../util/thread-name.js';
 import { METRICS_PUSH_MS, type FromPipelineThread, type PipelineThreadData, type ToPipelineThread } from './protocol.js';
 
 const port = parentPort!;
 const data = workerData as PipelineThreadData;
 const send = (m: FromPipelineThread) => port.postMessage(m);
+// fido-ingest, fido-incidents: what `top -H` and the benchmark's CPU per thread show.
+nameThisThread(`fido-${data.parts[0] ?? 'pipeline'}`);
 
 // Pushes run one after another, so that snapshots arrive in the order they were taken (an older one arriving
 // last would show counters going down). A failed push leaves the main thread with the previous snapshot.

@@ -1,11 +1,12 @@
 /**
  * `fido start` runs the pipeline in a worker thread: a thread that cannot start stops the start, with the
- * reason; while it works, /metrics carries its series on every scrape, never going down.
+ * reason; while it works, /metrics carries its series on every scrape, never going down, and its threads
+ * carry their names.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FIDO_BIN, startFidoProcess, waitFor } from '../support/fido-process.js';
@@ -88,6 +89,10 @@ test('fido start: every /metrics scrape carries the pipeline thread\'s series wh
     await waitFor('the pipeline thread\'s decide series in /metrics', async () => ((await scrape()).get(decide) ? true : undefined));
     for (let i = 0; i < 5; i++) assert.ok((await scrape()).get(decide)! > 0);
     assert.ok(scrapes > 5, `scraped ${scrapes} times`);
+    // The operating system shows which thread is which (top -H; the benchmark's CPU by thread).
+    const pid = proc.child.pid!;
+    const names = readdirSync(`/proc/${pid}/task`).map((tid) => readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim());
+    for (const name of ['fido-ingest', 'fido-incidents', 'fido-cel']) assert.ok(names.includes(name), `${name} among ${names.join(', ')}`);
   } finally {
     await proc.kill('SIGKILL');
     await peers.close();
