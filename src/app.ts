@@ -15,6 +15,7 @@ import type { Receiver } from './intake/receiver.js';
 import { createPipeline, type Pipeline } from './pipeline/runner.js';
 import type { Stage } from './pipeline/stage.js';
 import { createIngest, type Ingest } from './pipeline/ingest/index.js';
+import { startParseThread, type RecordParser } from './pipeline/ingest/parse-thread.js';
 import { buildWorkerStages, type WorkerStages } from './pipeline/stages/index.js';
 import { buildActionExecutor, type RunningExecutor } from './actions/wiring.js';
 import { startPipelineThread } from './thread/pipeline.js';
@@ -132,6 +133,20 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
     const warmed = await warmUp(opts.loaded, { dataDir: env.FIDO_DATA_DIR ?? './data', log: logger, name: (parts ?? ['worker']).join('-') });
     logger.info(warmed, 'pipeline warmed up');
   }
+  let parser: RecordParser | undefined;
+  if (runs('worker', 'ingest') && !offline && (parts?.includes('ingest') || role === 'worker')) {
+    // Where ingest runs in `fido start` (its thread) or a worker process: parsing on a thread of its own.
+    const watch = opts.parseSupervision?.watch;
+    parser = await startParseThread({
+      jsonMappings: config.detectors?.json ?? [],
+      timeZones: [...timeZones],
+      timeLimitMs: parseTimeLimitMs,
+      ...(watch ? { watch: watch.buffer as SharedArrayBuffer, setAside: [...(opts.parseSupervision?.setAside ?? [])] } : {}),
+    }).catch((e: unknown) => {
+      logger.warn({ err: (e as Error).message }, 'the parse thread did not start; ingest parses on its own thread');
+      return undefined;
+    });
+  }
   if (runs('worker', 'ingest')) {
     ingest = createIngest({
       store,
@@ -141,6 +156,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
       log: logger,
       rememberAlerts: runs('worker', 'incidents'),
       parse: { timeLimitMs: parseTimeLimitMs, ...opts.parseSupervision },
+      ...(parser ? { parser } : {}),
       coalesceMs: config.pipeline?.coalesce_when_behind === undefined ? undefined : parseDuration(config.pipeline.coalesce_when_behind, 'pipeline.coalesce_when_behind'),
       correlation: {
         dedupWindowMs: parseDuration(config.correlation?.dedup_window ?? '10m', 'correlation.dedup_window'),
@@ -238,6 +254,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
       await intake?.close();
       await executor?.stop();
       await pipeline.stop();
+      await parser?.close();
       for (const t of threads) await t.stop();
       await workers?.close();
       await store.close();

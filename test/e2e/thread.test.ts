@@ -92,7 +92,7 @@ test('fido start: every /metrics scrape carries the pipeline thread\'s series wh
     // The operating system shows which thread is which (top -H; the benchmark's CPU by thread).
     const pid = proc.child.pid!;
     const names = readdirSync(`/proc/${pid}/task`).map((tid) => readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim());
-    for (const name of ['fido-ingest', 'fido-incidents', 'fido-cel']) assert.ok(names.includes(name), `${name} among ${names.join(', ')}`);
+    for (const name of ['fido-ingest', 'fido-parse', 'fido-incidents', 'fido-cel']) assert.ok(names.includes(name), `${name} among ${names.join(', ')}`);
   } finally {
     await proc.kill('SIGKILL');
     await peers.close();

@@ -28,6 +28,8 @@ export interface ParsedAlert {
   alert: AlertDoc;
   fingerprint: string;
   record: LogRecord;
+  /** The alert's JSON text, when the parse thread made it (parse-thread.ts); otherwise ingest makes it. */
+  json?: string;
 }
 
 export interface ParsedContext {
