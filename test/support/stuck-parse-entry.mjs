@@ -1,8 +1,8 @@
 // A pipeline thread for test/thread/supervise.test.ts that speaks the real protocol (thread/protocol.ts) and
 // gets stuck parsing record 7 — forever, in a loop nothing inside the thread can stop — unless its
-// supervisor set record 7 aside. It pushes a counter so the test can see that the counts of a replaced
+// supervisor set record 7 aside (with env STUCK_IN=parse-thread, in a thread of its own, as ingest's parse thread). It pushes a counter so the test can see that the counts of a replaced
 // thread are kept: 5 before it gets stuck, 2 from the thread that replaces it.
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, Worker, workerData } from 'node:worker_threads';
 
 const STUCK_SEQ = 7;
 const watch = new Float64Array(workerData.parseWatch);
@@ -12,7 +12,11 @@ const counter = (value) => [{ name: 'fido_test_parsed_total', help: 'test', type
 
 parentPort.postMessage({ type: 'metrics', metrics: counter(replacement ? 2 : 5) });
 parentPort.on('message', (m) => {
-  if (m.type === 'wake' && !replacement) {
+  if (m.type === 'wake' && !replacement && workerData.env?.STUCK_IN === 'parse-thread') {
+    // As ingest with its parse thread: the parse that never ends runs in a thread of this thread's own,
+    // which writes the same watch, while this one only waits.
+    new Worker(new URL('./stuck-parse-child.mjs', import.meta.url), { workerData: { parseWatch: workerData.parseWatch, seq: STUCK_SEQ } });
+  } else if (m.type === 'wake' && !replacement) {
     watch[1] = Date.now();
     watch[0] = STUCK_SEQ;
     for (;;); // the parse that never ends
