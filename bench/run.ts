@@ -449,7 +449,7 @@ const fidoCpuMs = (d: Deployment) => d.procs.reduce((sum, p) => sum + processCpu
 
 /**
  * CPU time so far of each kind of thread in Fido's processes, ms: `main` (HTTP and intake, or a role's whole
- * pipeline), the threads Fido names (util/thread-name.ts: fido-ingest → `ingest`, fido-incidents, fido-cel),
+ * pipeline), the threads Fido names (util/thread-name.ts: fido-ingest → `ingest`, fido-parse, fido-incidents, fido-cel),
  * and `runtime`: everything else, V8's compiler and garbage collector threads and libuv's pool, plus any thread
  * that has ended. Prefixed by role when the deployment has several processes.
  */

@@ -134,20 +134,20 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
     logger.info(warmed, 'pipeline warmed up');
   }
   let parser: RecordParser | undefined;
-  if (runs('worker', 'ingest') && !offline && (parts?.includes('ingest') || role === 'worker')) {
-    // Where ingest runs in `fido start` (its thread) or a worker process: parsing on a thread of its own.
-    const watch = opts.parseSupervision?.watch;
-    parser = await startParseThread({
-      jsonMappings: config.detectors?.json ?? [],
-      timeZones: [...timeZones],
-      timeLimitMs: parseTimeLimitMs,
-      ...(watch ? { watch: watch.buffer as SharedArrayBuffer, setAside: [...(opts.parseSupervision?.setAside ?? [])] } : {}),
-    }).catch((e: unknown) => {
-      logger.warn({ err: (e as Error).message }, 'the parse thread did not start; ingest parses on its own thread');
-      return undefined;
-    });
-  }
   if (runs('worker', 'ingest')) {
+    // Where ingest runs in `fido start` (its thread) or a worker process, it parses on a thread of its own.
+    if (!offline && (parts?.includes('ingest') || role === 'worker')) {
+      const watch = opts.parseSupervision?.watch;
+      parser = await startParseThread({
+        jsonMappings: config.detectors?.json ?? [],
+        timeZones: [...timeZones],
+        timeLimitMs: parseTimeLimitMs,
+        ...(watch ? { watch: watch.buffer as SharedArrayBuffer, setAside: [...(opts.parseSupervision?.setAside ?? [])] } : {}),
+      }).catch((e: unknown) => {
+        logger.warn({ err: (e as Error).message }, 'the parse thread did not start; ingest parses on its own thread');
+        return undefined;
+      });
+    }
     ingest = createIngest({
       store,
       normalizer,

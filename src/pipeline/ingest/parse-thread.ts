@@ -80,23 +80,25 @@ export async function startParseThread(data: ParseThreadData): Promise<RecordPar
     for (const w of waiting.values()) w.reject(broken);
     waiting.clear();
   };
+  /** The batch answered; the process is kept alive by the thread only while a batch waits. */
+  const answered = (id: number) => {
+    const w = waiting.get(id);
+    waiting.delete(id);
+    if (waiting.size === 0) worker.unref();
+    return w;
+  };
   const ready = new Promise<void>((resolve, reject) => {
     worker.on('message', (m: FromParseThread) => {
       if (m.type === 'ready') resolve();
       else if (m.type === 'parsed') {
-        const w = waiting.get(m.id);
-        waiting.delete(m.id);
-        if (waiting.size === 0) worker.unref();
+        const w = answered(m.id);
         w?.resolve(fromWire(w.records, m.parsed));
       } else {
         const e = new Error(`parse thread: ${m.error}`);
         if (m.id === undefined) {
           reject(e);
           failAll(e);
-        } else {
-          waiting.get(m.id)?.reject(e);
-          waiting.delete(m.id);
-        }
+        } else answered(m.id)?.reject(e);
       }
     });
     worker.on('error', (e) => {
@@ -110,7 +112,6 @@ export async function startParseThread(data: ParseThreadData): Promise<RecordPar
     });
   });
   await ready;
-  // Keeps the process alive only while a batch is being parsed.
   worker.unref();
   return {
     parse(records) {
