@@ -2,8 +2,9 @@
  * `npm run bench`: the figures issue 12 (Pipeline v2) asks for, measured against the real server (`fido start`
  * as child processes) over HTTP on this machine, with the load generator (this process) sharing its cores.
  *
- *   floor    what SQLite alone needs per alert for intake + ingest in the v2 data model (sqlite-floor.ts),
- *            and what parsing alone costs (parse-floor.ts): JSON.parse of the records, the Suricata detector;
+ *   floor    what SQLite alone needs per alert for intake + ingest in the v2 data model and in the least one
+ *            (alerts and incidents only) (sqlite-floor.ts), and what parsing alone costs (parse-floor.ts):
+ *            JSON.parse of the records, the Suricata detector; with the burst, what 20,000/s leaves for the rest;
  *   parse    every detector's parse rate on its samples (parse-rates.ts);
  *   burst    N unique alerts posted in batches of 100 (8 requests in flight) to the embedded default
  *            (SQLite, synchronous=FULL for intake and the outbox), timed from the first post until every
@@ -46,7 +47,7 @@ import pg from 'pg';
 import { startFidoProcess, type FidoProcess } from '../test/support/fido-process.js';
 import { detectorParseRates } from './parse-rates.js';
 import { parseFloor } from './parse-floor.js';
-import { sqliteFloor, REQUEST as FLOOR_REQUEST, INGEST_BATCH as FLOOR_BATCH, WINDOW as FLOOR_WINDOW } from './sqlite-floor.js';
+import { describeWrites, sqliteFloor, type SqliteFloor, REQUEST as FLOOR_REQUEST, INGEST_BATCH as FLOOR_BATCH, WINDOW as FLOOR_WINDOW } from './sqlite-floor.js';
 import { eveAlert } from './workload.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -616,9 +617,12 @@ async function steadyLatency(layout: Layout, perSecond: number, batch: number, s
 
 async function floors() {
   const sqlite = await sqliteFloor(FLOOR_ALERTS);
+  // The least any design of issue 12 writes: what SQLite costs with no grouping keys, indicators or hand-off.
+  const minimal = await sqliteFloor(FLOOR_ALERTS, 'minimal');
   const parse = await parseFloor();
   return {
     sqlite: { ...sqlite, records_per_request: FLOOR_REQUEST, records_per_ingest_transaction: FLOOR_BATCH },
+    sqlite_minimal: minimal,
     json_parse_us_per_alert: parse.json_parse_us,
     detector_parse_us_per_alert: parse.detector_parse_us,
   };
@@ -694,9 +698,33 @@ function goals(r: Record<string, unknown>) {
   return out;
 }
 
+/** A figure for the summary: thousands separated, `digits` decimals at most, '—' for none. */
+function n(v: number | null | undefined, digits = 0): string {
+  return v === null || v === undefined || Number.isNaN(v) ? '—' : v.toLocaleString('en', { maximumFractionDigits: digits });
+}
+
+/**
+ * What 20,000 alerts/s leaves for Fido's own code on this machine: two cores give 100 µs of CPU per alert, of
+ * which the load generator takes its share and the floors theirs (SQLite with the least data model, JSON.parse,
+ * the detector's parse); the rest is what everything else (HTTP, correlation, the incident stages, the
+ * runtime's compiler and GC) may use, beside what it uses in the burst.
+ */
+function budget(f: Floors, b: Burst): string {
+  const cores = cpus().length;
+  const total = (cores * 1e6) / 20_000;
+  const generator = b.generator_cpu_ms_per_alert * 1000;
+  const floors = f.sqlite_minimal.cpu_us + f.json_parse_us_per_alert + f.detector_parse_us_per_alert;
+  const left = total - generator - floors;
+  const used = b.cpu_ms_per_alert * 1000 - floors;
+  return (
+    `budget at 20,000/s on ${cores} cores: ${n(total, 1)} µs CPU per alert − generator ${n(generator, 1)} − floors ${n(floors, 1)} ` +
+    `(SQLite alerts+incidents only ${f.sqlite_minimal.cpu_us}, JSON.parse ${f.json_parse_us_per_alert}, detector ${f.detector_parse_us_per_alert}) ` +
+    `= ${n(left, 1)} µs for everything else; the burst used ${n(used, 1)}`
+  );
+}
+
 /** The end-to-end figures with the floors beside them, one line each. */
 function summary(r: Record<string, unknown>): string {
-  const n = (v: number | null | undefined, digits = 0) => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toLocaleString('en', { maximumFractionDigits: digits }));
   // Server CPU: all of Fido's processes and threads; on PostgreSQL also the database server's (postgres_cpu_ms_per_alert).
   const lines = ['', 'summary                                   decided/s    intake/s   µs/alert   server CPU µs/alert   peak RSS MB'];
   const row = (label: string, decided: number | null, intake: number | null, cpuMs: number | null, rss: number | null) =>
@@ -725,13 +753,19 @@ function summary(r: Record<string, unknown>): string {
   }
   const f = r.floors as Floors | undefined;
   if (f) {
-    row(`floor: SQLite intake+ingest (${n(f.sqlite.alerts)})`, f.sqlite.alerts_per_s, 1e6 / f.sqlite.intake_us, f.sqlite.cpu_us / 1000, null);
-    lines.push(
-      `${''.padEnd(4)}intake ${f.sqlite.intake_us} µs, ingest reads ${f.sqlite.ingest_read_us} µs, writes ${f.sqlite.ingest_write_us} µs per alert` +
-        (f.sqlite.first_window_us === null ? '' : `; the first ${n(FLOOR_WINDOW)} alerts ${f.sqlite.first_window_us} µs each, the last ${n(FLOOR_WINDOW)} ${f.sqlite.last_window_us} µs`),
-    );
+    const floorRows = (name: string, floor: SqliteFloor) => {
+      row(`floor: SQLite ${name} (${n(floor.alerts)})`, floor.alerts_per_s, 1e6 / floor.intake_us, floor.cpu_us / 1000, null);
+      lines.push(
+        `${''.padEnd(4)}intake ${floor.intake_us} µs, ingest reads ${floor.ingest_read_us} µs, writes ${floor.ingest_write_us} µs per alert (${describeWrites(floor.ingest_writes_us)})` +
+          (floor.first_window_us === null ? '' : `; the first ${n(FLOOR_WINDOW)} alerts ${floor.first_window_us} µs each, the last ${n(FLOOR_WINDOW)} ${floor.last_window_us} µs`),
+      );
+    };
+    floorRows('intake+ingest', f.sqlite);
+    floorRows('alerts+incidents only', f.sqlite_minimal);
     row('floor: JSON.parse of the record', 1e6 / f.json_parse_us_per_alert, null, f.json_parse_us_per_alert / 1000, null);
     row('floor: Suricata detector parse', 1e6 / f.detector_parse_us_per_alert, null, f.detector_parse_us_per_alert / 1000, null);
+    const b = r.burst as Burst | undefined;
+    if (b) lines.push(budget(f, b));
   }
   for (const s of STEADY) {
     const lat = r[`latency_at_${s.rate}_per_s`] as (Steady & Record<string, number>) | undefined;

@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/sqlite-floor.ts [N] [--json] [--model=upserts]`: the floor under the pipeline's throughput on this
+ * `node --import tsx bench/sqlite-floor.ts [N] [--json] [--model=upserts|minimal]`: the floor under the pipeline's throughput on this
  * machine — how fast SQLite alone executes what intake and ingest must read and write per alert in the
  * Pipeline v2 data model (issue 12), with none of Fido's code in the timed part. `npm run bench` prints it
  * beside the end-to-end figures.
@@ -52,6 +52,8 @@ export interface SqliteFloor {
   total_us: number;
   /** This process's CPU µs per alert (SQLite runs in it; the fsyncs are waits, not CPU). */
   cpu_us: number;
+  /** Wall-clock µs per alert of each kind of ingest write (their sum is ingest_write_us): what each part of the data model costs. */
+  ingest_writes_us: Record<WritePart, number>;
   alerts_per_s: number;
   /**
    * Wall-clock µs per alert over the first and the last WINDOW alerts, when the run has two windows: how
@@ -68,9 +70,14 @@ export const WINDOW = 100_000;
  * Which data model the floor writes. `current`: Fido's, as described above. `upserts`: the one before
  * migrations 0011 and 0012, for comparison — the grouping keys read and upserted in a table (incident_keys,
  * keyed by the key), the indicator counts upserted into incident_observables by every batch: random-key
- * b-tree writes that slowed SQLite down as the store grew.
+ * b-tree writes that slowed SQLite down as the store grew. `minimal`: the least issue 12 describes — the
+ * alert rows and the incidents, no grouping keys, no indicators, no hand-off to the incident stages: what
+ * SQLite would cost if everything else lived elsewhere.
  */
-export type FloorModel = 'current' | 'upserts';
+export type FloorModel = 'current' | 'upserts' | 'minimal';
+
+/** The kinds of ingest write, timed apart (the commit writes the pages all of them dirtied). */
+type WritePart = 'alerts' | 'incidents' | 'keys' | 'indicators' | 'hand_off' | 'commit';
 
 /** Rows of observation_log past which ingest folds it (FOLD_ROWS in src/pipeline/ingest/index.ts). */
 const FOLD_ROWS = 50_000;
@@ -160,6 +167,7 @@ async function prepare(n: number) {
 
 function run(db: Sqlite.Database, batches: Prepared[], n: number, model: FloorModel): SqliteFloor {
   const upserts = model === 'upserts';
+  const minimal = model === 'minimal';
   // The table migration 0011 dropped, as migration 0004 left it.
   if (upserts) db.exec(`create table fido_floor_incident_keys (key text primary key, incident_id text not null, last_seen integer not null) without rowid`);
   const st = {
@@ -202,6 +210,14 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number, model: FloorMo
       : {}),
   };
   let logged = 0;
+  const parts: Record<WritePart, number> = { alerts: 0, incidents: 0, keys: 0, indicators: 0, hand_off: 0, commit: 0 };
+  let lap = 0;
+  /** Adds the time since the last lap to `part`. */
+  const timed = (part: WritePart) => {
+    const t = performance.now();
+    parts[part] += t - lap;
+    lap = t;
+  };
 
   const intakeTx = db.transaction((records: ReadonlyArray<[string, string]>, now: number) => {
     for (const [id, raw] of records) st.intake.run(id, 'bench', 'suricata', now, raw);
@@ -213,22 +229,30 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number, model: FloorMo
     for (const id of b.incidents.keys()) st.readIncident.get(id);
   };
   const writeTx = (b: Prepared, cursor: number, now: number) => {
+    lap = performance.now();
     for (const a of b.alerts) st.alert.run(...a);
+    timed('alerts');
     for (const [id, i] of b.incidents) {
       if (i.fresh) st.newIncident.run(id, i.title, i.time, i.time, i.count, i.severity, i.host, now, now, i.lastSeq, b.receivedAt);
       else st.updateIncident.run(i.count, i.severity, i.time, now, i.lastSeq, b.receivedAt, id);
     }
+    if (st.cursor.run(cursor + b.intake.length, now, cursor).changes !== 1) throw new Error('cursor did not move');
+    timed('incidents');
+    if (minimal) return;
     const pos = cursor + b.intake.length;
     if (st.key && st.observation) {
       for (const [k, v] of b.keys) st.key.run(k, v.incident, v.lastSeen);
+      timed('keys');
       for (const o of b.observations) st.observation.run(o.incident_id, o.type, o.value, o.alerts, o.events, o.first_seen, o.last_seen);
     } else {
       for (const [k, v] of b.keys) st.keyLog.run(pos, k, v.incident, v.lastSeen, b.receivedAt);
+      timed('keys');
       for (const o of b.observations) st.observationLog.run(o.incident_id, pos, o.type, o.value, o.alerts, o.events, o.first_seen, o.last_seen, o.first_seq);
       logged += b.observations.length;
     }
+    timed('indicators');
     for (const id of b.incidents.keys()) st.enqueue.run(id, now, now);
-    if (st.cursor.run(cursor + b.intake.length, now, cursor).changes !== 1) throw new Error('cursor did not move');
+    timed('hand_off');
   };
 
   const ms = { intake: 0, read: 0, write: 0 };
@@ -256,7 +280,9 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number, model: FloorMo
       const m = performance.now();
       ms.read += m - s;
       writeTx(b, cursor, Date.now());
+      lap = performance.now();
       db.exec('commit');
+      timed('commit');
       ms.write += performance.now() - m;
     } catch (e) {
       db.exec('rollback');
@@ -272,6 +298,7 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number, model: FloorMo
       })();
       logged = 0;
       ms.write += performance.now() - s;
+      parts.indicators += performance.now() - s;
     }
     doneAt.push(performance.now());
   }
@@ -286,6 +313,7 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number, model: FloorMo
     ingest_write_us: perAlert(ms.write),
     total_us: perAlert(wall),
     cpu_us: Math.round((cpu / n) * 10) / 10,
+    ingest_writes_us: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, perAlert(v)])) as Record<WritePart, number>,
     alerts_per_s: Math.round(n / (wall / 1000)),
     ...windows(doneAt, w0, n),
   };
@@ -299,10 +327,24 @@ function windows(doneAt: readonly number[], start: number, n: number): Pick<Sqli
   return { first_window_us: us(doneAt[per - 1]! - start), last_window_us: us(doneAt.at(-1)! - doneAt.at(-1 - per)!) };
 }
 
+const MODEL_NAMES: Record<FloorModel, string> = {
+  current: "Fido's data model",
+  upserts: 'keys and indicators upserted, as before migrations 0011 and 0012',
+  minimal: 'alerts and incidents only',
+};
+
+/** "alerts 9.8, incidents 0.6, …": the ingest writes by kind, in µs per alert. */
+export function describeWrites(w: SqliteFloor['ingest_writes_us']): string {
+  return Object.entries(w)
+    .filter(([, us]) => us > 0)
+    .map(([part, us]) => `${part.replace('_', '-')} ${us}`)
+    .join(', ');
+}
+
 export function describeFloor(f: SqliteFloor): string {
   return (
-    `SQLite floor, intake → ingest (${f.model === 'upserts' ? 'keys and indicators upserted, as before migrations 0011 and 0012' : "Fido's data model"}): ${f.alerts_per_s} alerts/s, ${f.total_us} µs/alert ` +
-    `(intake ${f.intake_us}, ingest reads ${f.ingest_read_us}, ingest writes ${f.ingest_write_us}; CPU ${f.cpu_us}), ` +
+    `SQLite floor, intake → ingest (${MODEL_NAMES[f.model]}): ${f.alerts_per_s} alerts/s, ${f.total_us} µs/alert ` +
+    `(intake ${f.intake_us}, ingest reads ${f.ingest_read_us}, ingest writes ${f.ingest_write_us} [${describeWrites(f.ingest_writes_us)}]; CPU ${f.cpu_us}), ` +
     `${f.alerts} alerts, requests of ${REQUEST}, ingest transactions of ${INGEST_BATCH}` +
     (f.first_window_us === null ? '' : `; first ${WINDOW} alerts ${f.first_window_us} µs/alert, last ${WINDOW} ${f.last_window_us} µs/alert`)
   );
@@ -310,7 +352,8 @@ export function describeFloor(f: SqliteFloor): string {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const n = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 100_000);
-  const model = process.argv.includes('--model=upserts') ? 'upserts' : 'current';
+  const model = (process.argv.find((a) => a.startsWith('--model='))?.slice('--model='.length) ?? 'current') as FloorModel;
+  if (!(model in MODEL_NAMES)) throw new Error(`--model: one of ${Object.keys(MODEL_NAMES).join(', ')}`);
   const floor = await sqliteFloor(n, model);
   console.log(process.argv.includes('--json') ? JSON.stringify(floor) : describeFloor(floor));
 }
