@@ -10,7 +10,7 @@ import type { LoadedConfig } from './config/load.js';
 import { parseDuration } from './config/duration.js';
 import { openStore, type Store } from './store/store.js';
 import { createIntakeWriter, type ManagedIntakeWriter } from './intake/writer.js';
-import { receiverKinds } from './intake/receivers.js';
+import { createReceivers } from './intake/registry.js';
 import type { Receiver } from './intake/receiver.js';
 import { createPipeline, type Pipeline } from './pipeline/runner.js';
 import type { Stage } from './pipeline/stage.js';
@@ -130,7 +130,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
   let ingest: Ingest | undefined;
   let workers: WorkerStages | null = null;
   if (runs('worker', 'ingest', 'incidents') && !offline && opts.warmUp && config.pipeline?.warm_up !== false) {
-    const warmed = await warmUp(opts.loaded, { dataDir: env.FIDO_DATA_DIR ?? './data', log: logger, name: (parts ?? ['worker']).join('-') });
+    const warmed = await warmUp(opts.loaded, { start: startFido, dataDir: env.FIDO_DATA_DIR ?? './data', log: logger, name: (parts ?? ['worker']).join('-') });
     logger.info(warmed, 'pipeline warmed up');
   }
   let parser: RecordParser | undefined;
@@ -190,15 +190,8 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
     ? createIntakeWriter(store, { maxBacklog: offline ? Number.MAX_SAFE_INTEGER : config.intake?.max_backlog ?? 200_000, onCommit: () => pipeline.wake() })
     : null;
 
-  const receivers: Receiver[] = [];
-  if (intake && runs('intake')) {
-    for (const source of config.sources ?? []) {
-      const settings = source.receiver ?? { kind: 'http' };
-      const kind = receiverKinds.find((k) => k.kind === settings.kind)!;
-      const r = kind.create(source, { name: source.name, ...settings }, { store, intake, log: logger, configDir: dir, owner });
-      if (r) receivers.push(r);
-    }
-  }
+  const receivers: Receiver[] =
+    intake && runs('intake') ? await createReceivers(config.sources ?? [], { store, intake, log: logger, configDir: dir, owner }) : [];
 
   const publicUrl = config.server?.public_url ?? `http://${env.FIDO_HOST ?? config.server?.host ?? '127.0.0.1'}:${env.FIDO_PORT ?? config.server?.port ?? 8700}`;
   const executor = runs('actions') ? await buildActionExecutor({ store, loaded: opts.loaded, owner, publicUrl, log: logger }) : null;

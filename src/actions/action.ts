@@ -4,8 +4,8 @@
  * It must pass `idempotencyKey` to the remote side when the remote side supports one (headers, correlation
  * ids), so that a retried attempt after a crash is recognised there too. Reference: kinds/webhook.ts.
  */
-import type { ComponentKind } from '../config/component.js';
-import type { ComponentEntry } from '../config/schema.js';
+import type { TSchema } from 'typebox';
+import type { Component } from '../component/component.js';
 import type { ActionRecord } from '../model/action.js';
 import type { IncidentDetail } from '../model/incident.js';
 
@@ -48,6 +48,13 @@ export interface ActionDeps {
   publicUrl: string;
 }
 
-export interface ActionKind extends ComponentKind {
-  create(entry: ComponentEntry, deps: ActionDeps): Promise<ActionTarget>;
+/**
+ * An action kind: one file in actions/kinds/ that default-exports `defineAction({…})` (component/component.ts).
+ * Reference: kinds/webhook.ts.
+ */
+export type ActionComponent<S extends TSchema = TSchema> = Component<S, ActionDeps, ActionTarget>;
+
+/** Declares an action kind; its `create` gets the target's entry typed by its schema. */
+export function defineAction<S extends TSchema>(component: ActionComponent<S>): ActionComponent<S> {
+  return component;
 }

@@ -1,33 +1,15 @@
-/** Every action kind Fido ships; `actions.targets[].kind` names one. */
-import { Value } from 'typebox/value';
-import type { ComponentEntry } from '../config/schema.js';
-import type { ActionDeps, ActionKind, ActionTarget } from './action.js';
-import email from './kinds/email.js';
-import webhook from './kinds/webhook.js';
+/** Every action kind Fido ships (one file each in kinds/); `actions.targets[].kind` names one. */
+import type { ComponentEntry } from '../component/component.js';
+import { discoverComponents } from '../component/discover.js';
+import { instantiate } from '../component/instantiate.js';
+import type { ActionComponent, ActionDeps, ActionTarget } from './action.js';
 
-export const actionKinds: readonly ActionKind[] = [email, webhook];
+export const actionKinds: readonly ActionComponent[] = await discoverComponents(new URL('./kinds/', import.meta.url), 'action');
 
-/**
- * Builds the configured targets (`actions.targets`), keyed by name, for the executor. Each entry is checked
- * against its kind's schema again here, so a caller that skipped config validation still gets a clear error.
- */
+/** Builds the configured targets (`actions.targets`), keyed by name, for the executor (component/instantiate.ts). */
 export async function createActionTargets(entries: readonly ComponentEntry[], deps: ActionDeps): Promise<Map<string, ActionTarget>> {
-  const targets = new Map<string, ActionTarget>();
-  try {
-    for (const entry of entries) {
-      const key = `actions.targets.${entry.name}`;
-      const kind = actionKinds.find((k) => k.kind === entry.kind);
-      if (!kind) throw new Error(`${key}.kind: unknown action kind "${entry.kind}" (known: ${actionKinds.map((k) => k.kind).join(', ')})`);
-      if (targets.has(entry.name)) throw new Error(`${key}: duplicate target name`);
-      const problem = Value.Errors(kind.configSchema, entry)[0];
-      if (problem) throw new Error(`${key}${problem.instancePath.replace(/\//g, '.')}: ${problem.message}`);
-      targets.set(entry.name, await kind.create(entry, deps));
-    }
-  } catch (e) {
-    await closeActionTargets(targets);
-    throw e;
-  }
-  return targets;
+  const built = await instantiate({ path: 'actions.targets', what: 'action', close: (t) => t.close?.() }, actionKinds, entries, deps);
+  return new Map(built.map((b) => [b.entry.name, b.instance]));
 }
 
 /** Releases connections held by targets (SMTP transports, HTTP agents). */

@@ -8,7 +8,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { providerKinds } from '../enrich/registry.js';
 import { actionKinds } from '../actions/registry.js';
-import { receiverKinds } from '../intake/receivers.js';
+import { receiverKinds } from '../intake/registry.js';
+import { markChecked } from '../component/instantiate.js';
 import type { FidoConfig } from './schema.js';
 import { formatConfigErrors, parseConfigText, type ConfigError, type ConfigKinds } from './validate.js';
 import { resolveSecretsDeep } from './secrets.js';
@@ -92,5 +93,8 @@ export async function loadConfig(file?: string, env: NodeJS.ProcessEnv = process
     }
   }
   const config = resolveSecretsDeep(parsed.config, '', env);
+  // Checked above, with line numbers: building them does not check them again (component/instantiate.ts).
+  for (const entry of [...(config.enrichment?.providers ?? []), ...(config.actions?.targets ?? [])]) markChecked(entry);
+  for (const source of config.sources ?? []) if (source.receiver) markChecked(source.receiver);
   return { config, version: hash.digest('hex').slice(0, 16), file: path, dir, text };
 }

@@ -7,7 +7,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { TSchema } from 'typebox';
-import type { ComponentKind } from './component.js';
+import type { AnyComponent } from '../component/component.js';
 import { ConfigSchema, type FidoConfig } from './schema.js';
 import { resolveTimeZone } from '../detectors/lib/time.js';
 import { DEFAULT_TIMEOUTS } from '../api/limits.js';
@@ -23,9 +23,9 @@ export interface ConfigError {
 }
 
 export interface ConfigKinds {
-  receivers: readonly ComponentKind[];
-  providers: readonly ComponentKind[];
-  actions: readonly ComponentKind[];
+  receivers: readonly AnyComponent[];
+  providers: readonly AnyComponent[];
+  actions: readonly AnyComponent[];
 }
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -100,7 +100,7 @@ function kindErrors(
   lc: LineCounter,
   base: PathPart[],
   entries: unknown,
-  kinds: readonly ComponentKind[],
+  kinds: readonly AnyComponent[],
   what: string,
 ): ConfigError[] {
   if (!Array.isArray(entries)) return [];
@@ -122,11 +122,11 @@ function kindErrors(
       });
       return;
     }
-    const shape = schemaErrors(doc, lc, [...base, i], kind.configSchema, entry);
+    const shape = schemaErrors(doc, lc, [...base, i], kind.schema, entry);
     out.push(...shape);
     // The kind's own checks, the same that its constructor makes at start (e.g. a private webhook address).
     if (shape.length === 0 && kind.check) {
-      for (const p of kind.check(entry as Record<string, unknown>)) {
+      for (const p of kind.check(entry as never)) {
         const path = [...base, i, ...p.key.split('.')];
         out.push({ key: keyOf(path), line: lineOf(doc, lc, path), message: p.message });
       }

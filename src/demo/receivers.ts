@@ -14,7 +14,7 @@ import { SMTPServer } from 'smtp-server';
 import type { EmailConfig } from '../actions/kinds/email.js';
 import type { WebhookConfig } from '../actions/kinds/webhook.js';
 import { verifySignature } from '../actions/kinds/webhook.js';
-import { secretValue } from '../actions/kinds/shared.js';
+import { secretValue } from '../actions/target-config.js';
 
 export interface Delivery {
   kind: 'email' | 'webhook';

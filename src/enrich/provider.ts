@@ -5,8 +5,8 @@
  * metrics, so a provider file contains only what is specific to its source. A provider never decides or
  * scores. Reference implementation: providers/netsegments.ts.
  */
-import type { ComponentKind } from '../config/component.js';
-import type { ComponentEntry } from '../config/schema.js';
+import type { TSchema } from 'typebox';
+import type { Component } from '../component/component.js';
 import type { ObservableType } from '../model/observable.js';
 import type { Store } from '../store/store.js';
 
@@ -60,6 +60,12 @@ export interface EnrichmentProvider {
    * incident. New incidents are always asked; this only spares an incident that grows by the second.
    */
   readonly reuseMs?: number;
+  /**
+   * Optional, for providers whose answers can count the incident that asks (history: "alerts for this host"
+   * includes the incident's own): the answer as it stands without that incident, which is what the enrich stage
+   * stores. Undefined: the answer never includes the asking incident.
+   */
+  withoutIncident?(answer: ProviderAnswer, incidentId: string): ProviderAnswer;
   close?(): Promise<void>;
 }
 
@@ -70,12 +76,20 @@ export interface ProviderDeps {
   now: () => number;
 }
 
-export interface ProviderKind extends ComponentKind {
+/**
+ * An enrichment provider kind: one file in enrich/providers/ that default-exports `defineProvider({…})`
+ * (component.ts). Reference: providers/netsegments.ts.
+ */
+export interface ProviderComponent<S extends TSchema = TSchema> extends Component<S, ProviderDeps, EnrichmentProvider> {
   /**
    * Answers from this machine only (its files, Fido's store), never from a service: such providers may be
    * asked about made-up subjects, as the pipeline's warm-up does (pipeline/warm-up.ts). Leave it out for
    * anything that asks over the network.
    */
   readonly local?: true;
-  create(entry: ComponentEntry, deps: ProviderDeps): Promise<EnrichmentProvider>;
+}
+
+/** Declares a provider kind; its `create` gets the entry typed by its schema. */
+export function defineProvider<S extends TSchema>(component: ProviderComponent<S>): ProviderComponent<S> {
+  return component;
 }

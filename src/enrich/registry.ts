@@ -1,18 +1,14 @@
-/** Every enrichment provider kind Fido ships; config entries name one by `kind`. */
-import { Value } from 'typebox/value';
-import type { ComponentEntry } from '../config/schema.js';
+/** Every enrichment provider kind Fido ships (one file each in providers/); config entries name one by `kind`. */
+import type { ComponentEntry } from '../component/component.js';
+import { discoverComponents } from '../component/discover.js';
+import { instantiate } from '../component/instantiate.js';
 import type { Store } from '../store/store.js';
-import type { EnrichmentProvider, ProviderKind } from './provider.js';
+import type { EnrichmentProvider, ProviderComponent } from './provider.js';
 import { createEnricher, systemClock, type Clock, type Enricher, type ProviderSettingsConfig } from './layer.js';
-import netsegments from './providers/netsegments.js';
-import inventory from './providers/inventory.js';
-import allowlist from './providers/allowlist.js';
-import history from './providers/history.js';
-import indicators from './providers/indicators.js';
 
-export const providerKinds: readonly ProviderKind[] = [netsegments, inventory, allowlist, history, indicators];
+export const providerKinds: readonly ProviderComponent[] = await discoverComponents(new URL('./providers/', import.meta.url), 'provider');
 
-/** Whether providers of this kind answer from this machine only (ProviderKind.local). */
+/** Whether providers of this kind answer from this machine only (ProviderComponent.local). */
 export const isLocalKind = (kind: string): boolean => providerKinds.find((k) => k.kind === kind)?.local === true;
 
 export interface ProvidersDeps {
@@ -23,32 +19,18 @@ export interface ProvidersDeps {
 }
 
 /**
- * Builds the configured providers (`enrichment.providers`). Each entry is checked against its kind's schema
- * again, so a caller that skipped config validation still gets an error that names the key; a bad data file
- * fails here with `file:line: reason`.
+ * Builds the configured providers (`enrichment.providers`), through the one instantiation path
+ * (component/instantiate.ts); a bad data file fails here with `file:line: reason`.
  */
 export async function createProviders(entries: readonly ComponentEntry[], deps: ProvidersDeps): Promise<EnrichmentProvider[]> {
   const clock = deps.clock ?? systemClock;
-  const out: EnrichmentProvider[] = [];
-  try {
-    for (const entry of entries) {
-      const key = `enrichment.providers.${entry.name}`;
-      const kind = providerKinds.find((k) => k.kind === entry.kind);
-      if (!kind) throw new Error(`${key}.kind: unknown provider kind "${entry.kind}" (known: ${providerKinds.map((k) => k.kind).join(', ')})`);
-      if (out.some((p) => p.name === entry.name)) throw new Error(`${key}: duplicate provider name`);
-      const problem = Value.Errors(kind.configSchema, entry)[0];
-      if (problem) throw new Error(`${key}${problem.instancePath.replace(/\//g, '.')}: ${problem.message}`);
-      try {
-        out.push(await kind.create(entry, { store: deps.store, configDir: deps.configDir, now: clock.now }));
-      } catch (e) {
-        throw new Error(`${key}: ${(e as Error).message}`);
-      }
-    }
-  } catch (e) {
-    await Promise.allSettled(out.map((p) => p.close?.()));
-    throw e;
-  }
-  return out;
+  const built = await instantiate(
+    { path: 'enrichment.providers', what: 'provider', close: (p) => p.close?.() },
+    providerKinds,
+    entries,
+    { store: deps.store, configDir: deps.configDir, now: clock.now },
+  );
+  return built.map((b) => b.instance);
 }
 
 /** The providers of the config behind the shared layer, with each entry's ttl/limits/breaker settings. */

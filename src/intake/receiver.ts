@@ -1,11 +1,12 @@
 /**
- * The contract of a receiver kind (http, file, syslog, sql, imap, pull, bus). A receiver hands raw records to
+ * The contract of a receiver kind (one file each in receivers/: http, file). A receiver hands raw records to
  * the IntakeWriter and acknowledges upstream (HTTP 202, file offset, IMAP flag…) only after `accept` resolves:
- * that is when the batch is committed. Reference implementation: file.ts.
+ * that is when the batch is committed. Reference implementation: receivers/file.ts.
  */
 import { isUtf8 } from 'node:buffer';
 import type { CursorRow } from '../store/cursors.js';
-import type { ComponentKind } from '../config/component.js';
+import type { TSchema } from 'typebox';
+import type { Component } from '../component/component.js';
 import type { SourceConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../util/log.js';
@@ -67,7 +68,19 @@ export interface Receiver {
   stop(): Promise<void>;
 }
 
-export interface ReceiverKind extends ComponentKind {
-  /** Returns null when the kind needs no background task (http: the API routes serve it). */
-  create(source: SourceConfig, settings: Record<string, unknown>, deps: ReceiverDeps): Receiver | null;
+/** What a receiver is built with: the deps of every receiver, and the source it receives for. */
+export interface ReceiverBuild extends ReceiverDeps {
+  source: SourceConfig;
+}
+
+/**
+ * A receiver kind: one file in receivers/ that default-exports `defineReceiver({…})` (component/component.ts).
+ * Its entry is the source's `receiver:` section with the source's name. `create` returns null when the kind
+ * needs no background task (http: the API routes serve it).
+ */
+export type ReceiverComponent<S extends TSchema = TSchema> = Component<S, ReceiverBuild, Receiver | null>;
+
+/** Declares a receiver kind; its `create` gets the entry typed by its schema. */
+export function defineReceiver<S extends TSchema>(component: ReceiverComponent<S>): ReceiverComponent<S> {
+  return component;
 }

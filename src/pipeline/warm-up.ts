@@ -6,12 +6,13 @@
  *
  * So `fido start` first runs the pipeline on made-up Suricata alerts, in a scratch SQLite store of its own
  * (`.warm-up/` in the data directory, deleted afterwards, and before, should a crash have left it): the same stages, detectors, correlation, scoring and policy, with the
- * configured enrichment providers that answer from this machine only (ProviderKind.local; none that asks a
+ * configured enrichment providers that answer from this machine only (ProviderComponent.local; none that asks a
  * service about made-up addresses). Nothing of it reaches the real store or the metrics, and no action runs
  * (the scratch instance has no executor). The addresses are from 198.18.0.0/15, set aside for benchmarks.
  */
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { startFido } from '../app.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Logger } from '../util/log.js';
 import { isLocalKind } from '../enrich/registry.js';
@@ -30,12 +31,14 @@ export interface WarmUpResult {
 }
 
 /**
- * Runs `alerts` made-up alerts through a scratch pipeline built from `loaded`, in rounds like a steady load,
- * in `<dataDir>/.warm-up`.
+ * Runs `alerts` made-up alerts through a scratch pipeline built from `loaded` by `start` (app.ts's startFido,
+ * handed in by its caller: this module is part of what it builds), in rounds like a steady load, in
+ * `<dataDir>/.warm-up`.
  */
-export async function warmUp(loaded: LoadedConfig, opts: { dataDir: string; alerts?: number; log: Logger; name?: string }): Promise<WarmUpResult> {
-  // Imported here: app.ts builds the pipeline that imports this module.
-  const { startFido } = await import('../app.js');
+export async function warmUp(
+  loaded: LoadedConfig,
+  opts: { start: typeof startFido; dataDir: string; alerts?: number; log: Logger; name?: string },
+): Promise<WarmUpResult> {
   const started = performance.now();
   const total = opts.alerts ?? 3000;
   // Each pipeline thread warms its own code, in a scratch store of its own.
@@ -51,7 +54,7 @@ export async function warmUp(loaded: LoadedConfig, opts: { dataDir: string; aler
     },
   };
   const quiet = opts.log.child({ component: 'warm-up' }, { level: 'error' });
-  const fido = await startFido({
+  const fido = await opts.start({
     loaded: scratch,
     env: { FIDO_DATA_DIR: dir, FIDO_BOOTSTRAP_TOKEN: 'warm-up-token-not-used-0000' },
     logger: quiet,

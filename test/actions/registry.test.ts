@@ -64,6 +64,6 @@ test('createActionTargets builds targets by name and names the bad entry', async
       ],
       deps,
     ),
-    /duplicate target name/,
+    /actions\.targets\.x: duplicate action name/,
   );
 });

@@ -118,7 +118,7 @@ test('the commands register with their options', () => {
 });
 
 test('the CLI registry includes the detectors.json mappings of the config file', async () => {
-  const { cliRegistry } = await import('../../src/cli/commands/detectors.js');
+  const { cliRegistry } = await import('../../src/cli/detector-registry.js');
   const dir = mkdtempSync(join(tmpdir(), 'fido-cfg-'));
   try {
     const file = join(dir, 'fido.yaml');

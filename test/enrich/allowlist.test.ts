@@ -72,7 +72,7 @@ test('allowlist: expired entries are ignored, and a match is never cached past i
 test('allowlist: the revision moves with the entries and when an entry expires, and is the same for the same data', async () => {
   let now = NOW;
   const dir = dataDir({ 'allow.yaml': 'entries:\n  - { ip: 198.51.100.78, reason: pen test, expires: "2026-11-27T12:30:00Z" }\n' });
-  const make = (entries: Array<Record<string, unknown>> = []) =>
+  const make = (entries: Array<{ ip: string; reason: string }> = []) =>
     allowlist.create({ name: 'allow', kind: 'allowlist', file: 'allow.yaml', entries }, fileDeps(dir, () => now));
   const [a, b] = [await make(), await make()];
   const first = await a.revision!();

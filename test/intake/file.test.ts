@@ -9,7 +9,8 @@ import { appendFileSync, copyFileSync, existsSync, readdirSync, readlinkSync, re
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { DIALECTS, openTestStore, tempDir, type TestStore } from '../support/stores.js';
-import fileReceiver, { fileLinesTruncated, readCursor, receiverName, splitLines, type SplitOptions } from '../../src/intake/file.js';
+import fileReceiver, { fileLinesTruncated, readCursor, receiverName, splitLines, type SplitOptions } from '../../src/intake/receivers/file.js';
+import { createReceivers } from '../../src/intake/registry.js';
 import { BackpressureError, type AcceptOptions, type AcceptResult, type IntakeRecord, type IntakeWriter, type Receiver } from '../../src/intake/receiver.js';
 import { createIntakeWriter, type ManagedIntakeWriter } from '../../src/intake/writer.js';
 import type { Store } from '../../src/store/store.js';
@@ -72,7 +73,7 @@ interface Rig {
   path: string;
   logs: string[];
   /** A receiver for source `source` on `path`, stopped at the end of the test if still running. */
-  receiver(opts?: { intake?: IntakeWriter; owner?: string; source?: string; detector?: string; settings?: Record<string, unknown> }): Receiver;
+  receiver(opts?: { intake?: IntakeWriter; owner?: string; source?: string; detector?: string; settings?: Record<string, unknown> }): Promise<Receiver>;
   intake: RecordingIntake;
 }
 
@@ -90,11 +91,11 @@ async function withRig(dialect: DialectName, fn: (rig: Rig) => Promise<void>): P
     path,
     logs,
     intake,
-    receiver(o = {}) {
+    async receiver(o = {}) {
       const name = o.source ?? 'tail';
       const settings = { kind: 'file', path: 'alerts.log', poll_interval: '20ms', ...o.settings };
       const source = { name, ...(o.detector ? { detector: o.detector } : {}), receiver: settings };
-      const r = fileReceiver.create(source, settings, {
+      const [r] = await createReceivers([source], {
         store: t.store,
         intake: o.intake ?? intake,
         log,
@@ -186,10 +187,13 @@ test('splitLines: jsonl counts invalid lines but still hands them over', () => {
   assert.equal(b.invalidJson, 1);
 });
 
-test('settings are validated with the source name in the message', () => {
+test('settings are checked where the receiver is built, and the message names the source and key', async () => {
   const deps = { store: {} as never, intake: { accept: () => Promise.reject(new Error('not reached')) } satisfies IntakeWriter, log: pino({ level: 'silent' }) as unknown as Logger, configDir: '/tmp', owner: 'x' };
-  assert.throws(() => fileReceiver.create({ name: 's1' }, { kind: 'file', path: 'a', format: 'xml' }, deps), /s1.*format/);
-  assert.throws(() => fileReceiver.create({ name: 's1' }, { kind: 'file', path: 'a', poll_interval: '1ms' }, deps), /poll_interval/);
+  const built = (receiver: Record<string, unknown>) => createReceivers([{ name: 's1', receiver: receiver as { kind: string } }], deps);
+  await assert.rejects(built({ kind: 'file', path: 'a', format: 'xml' }), /^Error: sources\.s1\.receiver\.format: /);
+  await assert.rejects(built({ kind: 'file', path: 'a', poll_interval: '1ms' }), /^Error: sources\.s1\.receiver\.poll_interval: must be at least 10ms/);
+  await assert.rejects(built({ kind: 'syslog' }), /sources\.s1\.receiver\.kind: unknown receiver kind "syslog" \(known: file, http\)/);
+  assert.equal(fileReceiver.kind, 'file');
 });
 
 // ---------------------------------------------------------------------------------------------------------
@@ -199,7 +203,7 @@ for (const dialect of DIALECTS) {
   test(`file receiver on ${dialect}: partial lines wait; a restart resumes without re-reading`, () =>
     withRig(dialect, async ({ path, receiver, intake, t }) => {
       writeFileSync(path, 'one\ntw');
-      const r1 = receiver();
+      const r1 = await receiver();
       await r1.start();
       await waitFor(() => intake.raws.length === 1, 'first line');
       appendFileSync(path, 'o\nthree\n');
@@ -212,7 +216,7 @@ for (const dialect of DIALECTS) {
       assert.equal(await t.store.db.selectFrom('leases').select('name').executeTakeFirst(), undefined, 'stop releases the lease');
 
       appendFileSync(path, 'four\nfi'); // written while Fido is down
-      const r2 = receiver();
+      const r2 = await receiver();
       await r2.start();
       await waitFor(() => intake.raws.length === 4, 'line written while stopped');
       appendFileSync(path, 've\n');
@@ -223,7 +227,7 @@ for (const dialect of DIALECTS) {
   test(`file receiver on ${dialect}: rotation delivers the old file's last lines once, then the new file`, () =>
     withRig(dialect, async ({ path, receiver, intake, t }) => {
       writeFileSync(path, 'a1\na2\n');
-      await receiver().start();
+      await (await receiver()).start();
       await waitFor(() => intake.raws.length === 2, 'first lines');
       // One synchronous block: the receiver (same event loop) sees the state only after all of it.
       appendFileSync(path, 'a3\n');
@@ -241,14 +245,14 @@ for (const dialect of DIALECTS) {
   test(`file receiver on ${dialect}: rotation while stopped reads the rest of the old file first`, () =>
     withRig(dialect, async ({ path, receiver, intake }) => {
       writeFileSync(path, 'a1\n');
-      const r1 = receiver();
+      const r1 = await receiver();
       await r1.start();
       await waitFor(() => intake.raws.length === 1, 'first line');
       await r1.stop();
       appendFileSync(path, 'a2\n');
       renameSync(path, `${path}.1`);
       writeFileSync(path, 'b1\n');
-      await receiver().start();
+      await (await receiver()).start();
       await waitFor(() => intake.raws.includes('b1'), 'new file');
       assert.deepEqual(intake.raws, ['a1', 'a2', 'b1']);
     }));
@@ -256,7 +260,7 @@ for (const dialect of DIALECTS) {
   test(`file receiver on ${dialect}: truncation (copytruncate) restarts at 0 without re-reading`, () =>
     withRig(dialect, async ({ path, receiver, intake }) => {
       writeFileSync(path, 'line-1\nline-2\nline-3\n');
-      await receiver().start();
+      await (await receiver()).start();
       await waitFor(() => intake.raws.length === 3, 'first lines');
       copyFileSync(path, `${path}.1`);
       truncateSync(path, 0);
@@ -274,14 +278,14 @@ for (const dialect of DIALECTS) {
     withRig(dialect, async ({ path, receiver, intake, t }) => {
       writeFileSync(path, 'old1\nold2\npart');
       const settings = { start_at: 'end' };
-      const r1 = receiver({ settings, detector: 'auto' });
+      const r1 = await receiver({ settings, detector: 'auto' });
       await r1.start();
       await waitFor(async () => (await readCursor(t.store.db, 'tail')) !== undefined, 'position recorded');
       appendFileSync(path, 'ial\nnew1\n');
       await waitFor(() => intake.raws.length === 2, 'new lines');
       await r1.stop();
       appendFileSync(path, 'new2\n');
-      await receiver({ settings }).start();
+      await (await receiver({ settings })).start();
       await waitFor(() => intake.raws.length === 3, 'line written while stopped');
       assert.deepEqual(intake.raws, ['partial', 'new1', 'new2']);
       assert.equal(intake.batches[0]!.detector, null, '"auto" means auto-detection');
@@ -289,7 +293,7 @@ for (const dialect of DIALECTS) {
 
   test(`file receiver on ${dialect}: a file that does not exist yet is waited for and read whole`, () =>
     withRig(dialect, async ({ path, receiver, intake, logs }) => {
-      await receiver({ settings: { start_at: 'end' } }).start();
+      await (await receiver({ settings: { start_at: 'end' } })).start();
       await waitFor(() => logs.some((l) => l.includes('waiting for the file to exist')), 'receiver waiting');
       writeFileSync(path, 'w1\nw2\n');
       await waitFor(() => intake.raws.length === 2, 'lines of the new file');
@@ -299,7 +303,7 @@ for (const dialect of DIALECTS) {
   test(`file receiver on ${dialect}: jsonl hands invalid lines over as raw text; detector is passed`, () =>
     withRig(dialect, async ({ path, receiver, intake, logs }) => {
       writeFileSync(path, '{"a":1}\nnot json {\n\n{"b":[2]}\r\n');
-      await receiver({ detector: 'suricata', settings: { format: 'jsonl' } }).start();
+      await (await receiver({ detector: 'suricata', settings: { format: 'jsonl' } })).start();
       await waitFor(() => logs.some((l) => l.includes('not JSON')), 'invalid line logged (after its batch was accepted)');
       assert.deepEqual(intake.raws, ['{"a":1}', 'not json {', '{"b":[2]}']);
       assert.ok(intake.batches.every((b) => b.detector === 'suricata'));
@@ -309,7 +313,7 @@ for (const dialect of DIALECTS) {
     withRig(dialect, async ({ path, receiver, intake }) => {
       const source = `long-${dialect}`;
       writeFileSync(path, `short\n${'x'.repeat(300)}`);
-      await receiver({ source, settings: { max_line_bytes: 256 } }).start();
+      await (await receiver({ source, settings: { max_line_bytes: 256 } })).start();
       await waitFor(() => intake.raws.length === 2, 'head of the long line');
       appendFileSync(path, 'yyy\nafter\n');
       await waitFor(() => intake.raws.length === 3, 'line after the long one');
@@ -322,7 +326,7 @@ for (const dialect of DIALECTS) {
     withRig(dialect, async ({ path, receiver, intake, t }) => {
       intake.refuseAlways = true;
       writeFileSync(path, 'p1\np2\n');
-      await receiver().start();
+      await (await receiver()).start();
       await waitFor(() => intake.calls >= 3, 'retries under backpressure');
       const held = await readCursor(t.store.db, 'tail');
       assert.ok(held == null || held.offset === 0, 'nothing acknowledged while refused');
@@ -339,8 +343,8 @@ for (const dialect of DIALECTS) {
       const b = new RecordingIntake(t.store);
       try {
         writeFileSync(path, '');
-        const ra = receiver({ intake: a, owner: 'proc-a' });
-        const rb = receiver({ intake: b, owner: 'proc-b' });
+        const ra = await receiver({ intake: a, owner: 'proc-a' });
+        const rb = await receiver({ intake: b, owner: 'proc-b' });
         await Promise.all([ra.start(), rb.start()]);
         for (let i = 1; i <= 5; i++) appendFileSync(path, `l${i}\n`);
         await waitFor(() => a.raws.length + b.raws.length >= 5, 'five lines');
@@ -365,7 +369,7 @@ for (const dialect of DIALECTS) {
     withRig(dialect, async ({ path, receiver, intake, t }) => {
       await t.store.db.insertInto('leases').values({ name: receiverName('tail'), owner: 'ghost', until: Date.now() + 60_000 }).execute();
       writeFileSync(path, 'g1\n');
-      await receiver().start();
+      await (await receiver()).start();
       await sleep(300); // several polls: a correct receiver reads nothing (this can only pass wrongly, not fail)
       assert.equal(intake.calls, 0);
       await t.store.db.updateTable('leases').set({ until: Date.now() - 1 }).execute();

@@ -18,15 +18,15 @@ import { createHash } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import { Type, type Static } from 'typebox';
-import { Duration, type ComponentEntry } from '../../config/schema.js';
+import { Duration } from '../../config/schema.js';
 import { parseDuration } from '../../config/duration.js';
 import type { Alert, Endpoint } from '../../model/alert.js';
 import type { ActionRecord } from '../../model/action.js';
 import type { IncidentDetail } from '../../model/incident.js';
 import type { Decision } from '../../model/decision.js';
 import { log } from '../../util/log.js';
-import { ActionError, type ActionContext, type ActionDeps, type ActionKind, type ActionOutcome, type ActionTarget } from '../action.js';
-import { incidentUrl, readTlsCaFile, secretValue } from './shared.js';
+import { ActionError, defineAction, type ActionContext, type ActionDeps, type ActionOutcome, type ActionTarget } from '../action.js';
+import { incidentUrl, readTlsCaFile, secretValue } from '../target-config.js';
 
 export const EmailConfigSchema = Type.Object(
   {
@@ -304,8 +304,7 @@ function transportOptions(cfg: EmailConfig, deps: ActionDeps): SMTPTransport.Opt
   };
 }
 
-async function create(entry: ComponentEntry, deps: ActionDeps): Promise<ActionTarget> {
-  const cfg = entry as unknown as EmailConfig;
+async function create(cfg: EmailConfig, deps: ActionDeps): Promise<ActionTarget> {
   const subject = cfg.subject ?? DEFAULT_SUBJECT;
   checkSubjectTemplate(subject, `actions.targets.${cfg.name}.subject`);
   const transport = nodemailer.createTransport(transportOptions(cfg, deps));
@@ -341,10 +340,10 @@ async function create(entry: ComponentEntry, deps: ActionDeps): Promise<ActionTa
   };
 }
 
-const email: ActionKind = {
+const email = defineAction({
   kind: 'email',
   description: 'Email over SMTP (STARTTLS or implicit TLS, verified), text and HTML, with the score explained',
-  configSchema: EmailConfigSchema,
+  schema: EmailConfigSchema,
   create,
-};
+});
 export default email;

@@ -19,13 +19,13 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { Type, type Static } from 'typebox';
-import { Duration, type ComponentEntry } from '../../config/schema.js';
+import { Duration } from '../../config/schema.js';
 import { parseDuration } from '../../config/duration.js';
 import type { IncidentDetail } from '../../model/incident.js';
-import { ActionError, type ActionContext, type ActionDeps, type ActionKind, type ActionOutcome, type ActionTarget } from '../action.js';
-import { incidentUrl, readTlsCaFile, secretValue } from './shared.js';
+import { ActionError, defineAction, type ActionContext, type ActionDeps, type ActionOutcome, type ActionTarget } from '../action.js';
+import { incidentUrl, readTlsCaFile, secretValue } from '../target-config.js';
 import { guardedLookup, outboundUrlProblem } from '../../util/outbound.js';
-import type { ComponentProblem } from '../../config/component.js';
+import type { ComponentProblem } from '../../component/component.js';
 
 export { isPublicAddress } from '../../util/outbound.js';
 
@@ -85,8 +85,7 @@ export function verifySignature(
 // ───────────────────────────── address guard ─────────────────────────────
 
 /** What `fido config validate` reports and create() refuses: the URL's scheme, credentials and address. */
-function check(entry: Readonly<Record<string, unknown>>): ComponentProblem[] {
-  const cfg = entry as unknown as WebhookConfig;
+function check(cfg: WebhookConfig): ComponentProblem[] {
   // A URL holding a secret reference is checked at start, resolved (validate does not resolve secrets).
   if (/\$\{(env|file):/.test(cfg.url)) return [];
   const problem = outboundUrlProblem(cfg.url, { allowPrivate: cfg.allow_private ?? false });
@@ -178,11 +177,10 @@ function extraHeaders(cfg: WebhookConfig): Record<string, string> {
   return out;
 }
 
-async function create(entry: ComponentEntry, deps: ActionDeps): Promise<ActionTarget> {
-  const cfg = entry as unknown as WebhookConfig;
+async function create(cfg: WebhookConfig, deps: ActionDeps): Promise<ActionTarget> {
   const key = `actions.targets.${cfg.name}`;
   const allowPrivate = cfg.allow_private ?? false;
-  const problem = check(entry)[0];
+  const problem = check(cfg)[0];
   if (problem) throw new Error(`${key}.${problem.key}: ${problem.message}`);
   const url = new URL(cfg.url);
   const hmacKey = secretValue(cfg.secret, `${key}.secret`);
@@ -243,11 +241,11 @@ async function create(entry: ComponentEntry, deps: ActionDeps): Promise<ActionTa
   };
 }
 
-const webhook: ActionKind = {
+const webhook = defineAction({
   kind: 'webhook',
   description: 'Signed JSON POST (HMAC-SHA256) to an http(s) URL, with an Idempotency-Key',
-  configSchema: WebhookConfigSchema,
+  schema: WebhookConfigSchema,
   check,
   create,
-};
+});
 export default webhook;

@@ -22,7 +22,7 @@ import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { CoverageCollector, formatCoverage, type CoverageReport } from '../../detectors/lib/coverage.js';
 import { normalizeRecord, type DetectorRegistry } from '../../detectors/lib/registry.js';
-import { commandRegistry } from './detectors.js';
+import { commandRegistry } from '../detector-registry.js';
 
 export const RECORD_FILE_EXTENSIONS = ['.jsonl', '.ndjson', '.json', '.log', '.txt', '.cef', '.leef'] as const;
 

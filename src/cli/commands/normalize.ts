@@ -13,7 +13,7 @@ import type { Alert, AlertDraft } from '../../model/alert.js';
 import { severityLabel } from '../../model/alert.js';
 import { normalizeRecord, type DetectorRegistry } from '../../detectors/lib/registry.js';
 import { ulid } from '../../util/ulid.js';
-import { commandRegistry } from './detectors.js';
+import { commandRegistry } from '../detector-registry.js';
 
 export interface NormalizeCommandOptions {
   detector: string;

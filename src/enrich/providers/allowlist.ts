@@ -16,8 +16,8 @@
  * A date-only expiry means "through that day" (UTC).
  */
 import { basename } from 'node:path';
-import { Type, type Static } from 'typebox';
-import type { ProviderKind, EnrichmentProvider, ProviderAnswer, LookupSubject } from '../provider.js';
+import { Type, type Static, type TOptional, type TString } from 'typebox';
+import { defineProvider, type EnrichmentProvider, type ProviderAnswer, type LookupSubject } from '../provider.js';
 import { providerSettingsSchema, resolveSettings } from '../layer.js';
 import { CidrTable, domainAndParents, hashType, hostKeys, normalizeDomain, normalizeUrl, parseCidr, parseIp, userKeys } from '../values.js';
 import { DataFileError, asRecord, reloadingFile, resolveDataPath, stringField, textHash, yamlItems, type ReloadingFile } from '../localfile.js';
@@ -26,10 +26,13 @@ import { iso } from '../../util/time.js';
 export const SUBJECT_KEYS = ['ip', 'cidr', 'domain', 'url', 'md5', 'sha1', 'sha256', 'hash', 'email', 'host', 'user'] as const;
 type SubjectKey = (typeof SUBJECT_KEYS)[number];
 
+/** One optional string per subject key, typed key by key (Object.fromEntries would lose the keys). */
+const subjectFields = Object.fromEntries(SUBJECT_KEYS.map((k) => [k, Type.Optional(Type.String())])) as { [K in SubjectKey]: TOptional<TString> };
+
 const RuleScope = Type.Union([Type.String(), Type.Number(), Type.Array(Type.Union([Type.String(), Type.Number()]))]);
 const EntrySchema = Type.Object(
   {
-    ...Object.fromEntries(SUBJECT_KEYS.map((k) => [k, Type.Optional(Type.String())])),
+    ...subjectFields,
     rule: Type.Optional(RuleScope),
     reason: Type.String({ minLength: 1, description: 'Why this is allowed (shown with every match)' }),
     expires: Type.Optional(Type.String({ description: 'ISO date or date-time; a date means through that day (UTC)' })),
@@ -49,7 +52,6 @@ const Schema = Type.Object(
   },
   { additionalProperties: false },
 );
-type Config = Static<typeof Schema>;
 
 export interface AllowEntry {
   type: Exclude<SubjectKey, 'hash'>;
@@ -209,13 +211,12 @@ export function matchEntries(idx: AllowIndex, subject: LookupSubject): AllowEntr
   }
 }
 
-const allowlist: ProviderKind = {
+const allowlist = defineProvider({
   kind: 'allowlist',
   local: true,
   description: 'Allowlist of vetted indicators, hosts and users, each with a reason, optional rule scope and expiry',
-  configSchema: Schema,
-  async create(entry, deps): Promise<EnrichmentProvider> {
-    const cfg = entry as unknown as Config;
+  schema: Schema,
+  async create(cfg, deps): Promise<EnrichmentProvider> {
     const inline = (cfg.entries ?? []).map((e, i) => toEntry(e as Record<string, unknown>, { file: `enrichment.providers[${cfg.name}].entries`, line: i + 1 }));
     let file: ReloadingFile<AllowIndex> | null = null;
     if (cfg.file) {
@@ -267,6 +268,6 @@ const allowlist: ProviderKind = {
       },
     };
   },
-};
+});
 
 export default allowlist;

@@ -21,7 +21,7 @@
  */
 import { sql } from 'kysely';
 import { Type, type Static } from 'typebox';
-import type { ProviderKind, EnrichmentProvider, ProviderAnswer, LookupSubject } from '../provider.js';
+import { defineProvider, type EnrichmentProvider, type ProviderAnswer, type LookupSubject } from '../provider.js';
 import type { Db } from '../../store/store.js';
 import { Duration } from '../../config/schema.js';
 import { parseDuration } from '../../config/duration.js';
@@ -46,7 +46,6 @@ const Schema = Type.Object(
   },
   { additionalProperties: false },
 );
-type Config = Static<typeof Schema>;
 
 export interface HistoryIncident {
   id: string;
@@ -321,13 +320,12 @@ export function isHistoryData(data: Record<string, unknown>): data is Record<str
   return Array.isArray(data.incidents) && typeof data.alerts === 'number' && typeof data.verdicts === 'object';
 }
 
-const history: ProviderKind = {
+const history = defineProvider({
   kind: 'history',
   local: true,
   description: "Fido's own history: earlier alerts, incidents and analyst verdicts for the same host, user or indicator",
-  configSchema: Schema,
-  async create(entry, deps): Promise<EnrichmentProvider> {
-    const cfg = entry as unknown as Config;
+  schema: Schema,
+  async create(cfg, deps): Promise<EnrichmentProvider> {
     const windowMs = parseDuration(cfg.window ?? '30d', 'window');
     const opts = { windowMs, maxIncidents: cfg.max_incidents ?? 50, maxAlerts: cfg.max_alerts ?? 10_000 };
     // History moves with every alert: no caching unless the config asks for it.
@@ -345,8 +343,15 @@ const history: ProviderKind = {
       async lookupMany(subjects): Promise<ProviderAnswer[]> {
         return (await queryHistoryMany(deps.store.db, subjects, { ...opts, now: deps.now() })).map(toAnswer);
       },
+      // An incident's history counts the incident itself; scoring reads what came before it.
+      withoutIncident(answer, incidentId): ProviderAnswer {
+        if (!isHistoryData(answer.data)) return answer;
+        const data = excludeIncident(answer.data, incidentId);
+        // Without the incident in it the answer stands as it is (found already says data.alerts > 0).
+        return data === answer.data ? answer : { ...answer, data: { ...data }, found: data.alerts > 0 };
+      },
     };
   },
-};
+});
 
 export default history;

@@ -15,7 +15,7 @@
  */
 import { basename } from 'node:path';
 import { Type, type Static } from 'typebox';
-import type { ProviderKind, EnrichmentProvider, ProviderAnswer, LookupSubject } from '../provider.js';
+import { defineProvider, type EnrichmentProvider, type ProviderAnswer, type LookupSubject } from '../provider.js';
 import type { ObservableType } from '../../model/observable.js';
 import { providerSettingsSchema } from '../layer.js';
 import { parseCsv } from '../csv.js';
@@ -39,7 +39,6 @@ const Schema = Type.Object(
   },
   { additionalProperties: false },
 );
-type Config = Static<typeof Schema>;
 
 type EntryType = Exclude<ObservableType, 'user' | 'host' | 'mac'> | 'cidr';
 const ENTRY_TYPES: readonly EntryType[] = ['ip', 'cidr', 'domain', 'url', 'md5', 'sha1', 'sha256', 'email'];
@@ -177,13 +176,12 @@ export function matchIndicators(idx: IndicatorIndex, subject: LookupSubject): In
 
 const MAX_MATCHES = 20;
 
-const indicators: ProviderKind = {
+const indicators = defineProvider({
   kind: 'indicators',
   local: true,
   description: 'Local indicator lists (CSV or text): IPs, CIDRs, domains, URLs, e-mail addresses and hashes with a verdict',
-  configSchema: Schema,
-  async create(entry, deps): Promise<EnrichmentProvider> {
-    const cfg = entry as unknown as Config;
+  schema: Schema,
+  async create(cfg, deps): Promise<EnrichmentProvider> {
     const opts: ListOptions = { format: cfg.format ?? 'auto', source: cfg.source, verdict: cfg.verdict ?? 'malicious' };
     const files: ReloadingFile<IndicatorIndex>[] = (Array.isArray(cfg.file) ? cfg.file : [cfg.file]).map((f) =>
       reloadingFile(resolveDataPath(f, deps.configDir), (text, p) => buildIndicatorIndex(parseIndicatorList(text, p, opts)), { now: deps.now }),
@@ -219,6 +217,6 @@ const indicators: ProviderKind = {
       },
     };
   },
-};
+});
 
 export default indicators;

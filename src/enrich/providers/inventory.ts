@@ -10,7 +10,7 @@
  */
 import { basename } from 'node:path';
 import { Type, type Static } from 'typebox';
-import type { ProviderKind, EnrichmentProvider, ProviderAnswer, LookupSubject } from '../provider.js';
+import { defineProvider, type EnrichmentProvider, type ProviderAnswer, type LookupSubject } from '../provider.js';
 import { providerSettingsSchema } from '../layer.js';
 import { parseCsvTable } from '../csv.js';
 import { canonicalIp, hostKeys, normalizeMac } from '../values.js';
@@ -25,7 +25,6 @@ const Schema = Type.Object(
   },
   { additionalProperties: false },
 );
-type Config = Static<typeof Schema>;
 
 const KNOWN = ['host', 'ip', 'mac', 'owner', 'os', 'criticality', 'tags'];
 
@@ -138,13 +137,12 @@ export function findAsset(idx: InventoryIndex, subject: LookupSubject): Found | 
   }
 }
 
-const inventory: ProviderKind = {
+const inventory = defineProvider({
   kind: 'inventory',
   local: true,
   description: 'Asset inventory CSV: host, IP or MAC → owner, OS, criticality, tags (reloads on change)',
-  configSchema: Schema,
-  async create(entry, deps): Promise<EnrichmentProvider> {
-    const cfg = entry as unknown as Config;
+  schema: Schema,
+  async create(cfg, deps): Promise<EnrichmentProvider> {
     const path = resolveDataPath(cfg.file, deps.configDir);
     const data = reloadingFile(path, parseInventory, { now: deps.now });
     const source = basename(path);
@@ -180,6 +178,6 @@ const inventory: ProviderKind = {
       },
     };
   },
-};
+});
 
 export default inventory;

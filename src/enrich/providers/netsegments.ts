@@ -11,7 +11,7 @@
  *       - { cidr: 10.20.0.0/16, name: servers, zone: internal, criticality: high }
  */
 import { Type, type Static } from 'typebox';
-import type { ProviderKind, EnrichmentProvider, ProviderAnswer } from '../provider.js';
+import { defineProvider, type EnrichmentProvider, type ProviderAnswer } from '../provider.js';
 import { providerSettingsSchema } from '../layer.js';
 import { CidrTable, parseCidr } from '../values.js';
 import {
@@ -53,7 +53,6 @@ const Schema = Type.Object(
   },
   { additionalProperties: false },
 );
-type Config = Static<typeof Schema>;
 
 export interface Segment {
   name: string;
@@ -104,13 +103,12 @@ function buildTable(segments: readonly Segment[]): CidrTable<Segment> {
   return t;
 }
 
-const netsegments: ProviderKind = {
+const netsegments = defineProvider({
   kind: 'netsegments',
   local: true,
   description: 'Network segments: IP → segment name, zone and criticality (longest-prefix match, IPv4 and IPv6)',
-  configSchema: Schema,
-  async create(entry, deps): Promise<EnrichmentProvider> {
-    const cfg = entry as unknown as Config;
+  schema: Schema,
+  async create(cfg, deps): Promise<EnrichmentProvider> {
     const inline = (cfg.segments ?? []).flatMap((s, i) =>
       toSegments(s as unknown as Record<string, unknown>, { file: `enrichment.providers[${cfg.name}].segments`, line: i + 1 }),
     );
@@ -150,6 +148,6 @@ const netsegments: ProviderKind = {
       },
     };
   },
-};
+});
 
 export default netsegments;

@@ -35,7 +35,6 @@ import { updateRows } from '../../store/update-rows.js';
 import { isObservableType, type ObservableType } from '../../model/observable.js';
 import type { EnrichmentProvider, LookupSubject } from '../../enrich/provider.js';
 import { isEnrichmentError, type Enricher, type LookupResult } from '../../enrich/layer.js';
-import { excludeIncident, isHistoryData } from '../../enrich/providers/history.js';
 import { columnIndicators } from '../../correlate/keys.js';
 import { incidentObservations } from '../../store/observations.js';
 import { pow2ChunksOf } from '../../util/chunks.js';
@@ -188,13 +187,16 @@ function capSubjects(incident: IncidentRef, observed: readonly Observed[], max: 
   return { subjects, total };
 }
 
-/** History answers cover the incident itself; store them as "previous" history for scoring. */
-function previousOnly(historyProviders: ReadonlySet<string>, incidentId: string, r: LookupResult): LookupResult {
-  if (isEnrichmentError(r) || !historyProviders.has(r.provider) || !isHistoryData(r.data)) return r;
-  const data = excludeIncident(r.data, incidentId);
-  // Without the incident in it the answer stands as it is (found already says data.alerts > 0).
-  if (data === r.data) return r;
-  return { ...r, data: { ...data }, found: data.alerts > 0 };
+/**
+ * The answer as its provider says it stands without the asking incident (EnrichmentProvider.withoutIncident:
+ * history counts the incident's own alerts), so that scoring reads "earlier" as earlier.
+ */
+function withoutItself(counting: ReadonlyMap<string, EnrichmentProvider>, incidentId: string, r: LookupResult): LookupResult {
+  if (isEnrichmentError(r)) return r;
+  const provider = counting.get(r.provider);
+  if (!provider?.withoutIncident) return r;
+  const answer = provider.withoutIncident({ found: r.found, data: r.data }, incidentId);
+  return answer.data === r.data && answer.found === r.found ? r : { ...r, found: answer.found, data: answer.data };
 }
 
 /**
@@ -205,7 +207,7 @@ function previousOnly(historyProviders: ReadonlySet<string>, incidentId: string,
  */
 async function enrichMany(
   deps: EnrichStageDeps,
-  historyProviders: ReadonlySet<string>,
+  counting: ReadonlyMap<string, EnrichmentProvider>,
   refreshMs: number,
   ids: readonly string[],
   t: number,
@@ -296,7 +298,7 @@ async function enrichMany(
         {
           incidentId: inc.id,
           exists: true,
-          results: results[i]!.map((r) => previousOnly(historyProviders, inc.id, r)),
+          results: results[i]!.map((r) => withoutItself(counting, inc.id, r)),
           stored: stored.get(inc.id) ?? new Map<string, StoredAnswer>(),
           kept: { rows: kept[i]!.rows, found: kept[i]!.found },
           providers: providers.size,
@@ -582,7 +584,8 @@ function summarize(e: IncidentEnrichment): string {
 
 export function createEnrichStage(deps: EnrichStageDeps): Stage<IncidentEnrichment[]> {
   const now = deps.now ?? Date.now;
-  const historyProviders = new Set(deps.enricher.providers.filter((p) => p.kind === 'history').map((p) => p.name));
+  // The providers whose answers can count the incident that asks.
+  const counting = new Map(deps.enricher.providers.filter((p) => p.withoutIncident).map((p) => [p.name, p]));
   const refreshMs = refreshEvery(deps.enricher.providers);
   return {
     name: 'enrich',
@@ -590,7 +593,7 @@ export function createEnrichStage(deps: EnrichStageDeps): Stage<IncidentEnrichme
     awaitsServices: true, // providers may ask services over the network
     batchSize: deps.batchSize ?? 200,
     async compute(items: readonly ClaimedItem[]) {
-      return enrichMany(deps, historyProviders, refreshMs, [...new Set(items.map((i) => i.item_id))], now());
+      return enrichMany(deps, counting, refreshMs, [...new Set(items.map((i) => i.item_id))], now());
     },
     async write(tx: Tx, _items, computed: IncidentEnrichment[]) {
       const t = now();

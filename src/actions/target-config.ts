@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { isSecretRef, resolveSecretRefs } from '../../config/secrets.js';
+import { isSecretRef, resolveSecretRefs } from '../config/secrets.js';
 
 /** A config value that may be a secret reference (`${env:…}`, `${file:…}`): resolved when it is one, as written otherwise. */
 export function secretValue(value: string, key: string): string;

@@ -28,20 +28,19 @@
  *   store, one tails the file; another takes over when it stops (lease released) or dies (lease expires).
  *   A holder stalled past its lease may overlap with the next one for a batch (duplicates, not loss).
  */
-import { readCursorValue, writeCursorRows, type CursorRow } from '../store/cursors.js';
+import { readCursorValue, writeCursorRows, type CursorRow } from '../../store/cursors.js';
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Counter } from 'prom-client';
 import { Type, type Static } from 'typebox';
-import { Value } from 'typebox/value';
-import { parseDuration } from '../config/duration.js';
-import { Duration, type SourceConfig } from '../config/schema.js';
-import { registry } from '../metrics.js';
-import type { Db, Tx } from '../store/store.js';
-import type { Logger } from '../util/log.js';
-import { BackpressureError, recordOfBytes, type IntakeRecord, type Receiver, type ReceiverDeps, type ReceiverKind } from './receiver.js';
+import { parseDuration } from '../../config/duration.js';
+import { Duration, type SourceConfig } from '../../config/schema.js';
+import { registry } from '../../metrics.js';
+import type { Db, Tx } from '../../store/store.js';
+import type { Logger } from '../../util/log.js';
+import { BackpressureError, recordOfBytes, type IntakeRecord, defineReceiver, type Receiver, type ReceiverDeps } from '../receiver.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Settings
@@ -84,15 +83,12 @@ export interface FileSettings {
 const DEFAULTS = { format: 'lines', start_at: 'beginning', poll_interval: '1s', max_line_bytes: 1024 * 1024, batch_lines: 500 } as const;
 const MIN_POLL_MS = 10;
 
-/** Validates a source's receiver settings (the loader did already; this guards direct use) and applies defaults. */
-export function resolveSettings(source: SourceConfig, settings: Record<string, unknown>, configDir: string): FileSettings {
-  const value: unknown = { name: source.name, kind: 'file', ...settings };
-  if (!Value.Check(FileReceiverSchema, value)) {
-    const problems = Value.Errors(FileReceiverSchema, value).map((e) => `${e.instancePath || '(settings)'} ${e.message}`);
-    throw new Error(`source ${source.name}: invalid file receiver settings: ${problems.join('; ')}`);
-  }
-  const pollMs = parseDuration(value.poll_interval ?? DEFAULTS.poll_interval, `sources.${source.name}.receiver.poll_interval`);
-  if (pollMs < MIN_POLL_MS) throw new Error(`source ${source.name}: poll_interval must be at least ${MIN_POLL_MS}ms`);
+const pollIntervalMs = (value: FileReceiverConfig) => parseDuration(value.poll_interval ?? DEFAULTS.poll_interval, `sources.${value.name}.receiver.poll_interval`);
+
+/** A checked entry with its defaults applied. */
+export function resolveSettings(value: FileReceiverConfig, configDir: string): FileSettings {
+  const pollMs = pollIntervalMs(value);
+  if (pollMs < MIN_POLL_MS) throw new Error(`sources.${value.name}.receiver.poll_interval: must be at least ${MIN_POLL_MS}ms`);
   return {
     path: resolve(configDir, value.path),
     format: value.format ?? DEFAULTS.format,
@@ -728,10 +724,11 @@ const advanced = (tail: Tail, batch: LineBatch, headPart: Buffer | null): Pick<T
 });
 const cursorOf = (t: Tail): FileCursor => ({ dev: t.dev, ino: t.ino, offset: t.offset, skip: t.skip, head: t.head });
 
-const fileReceiver: ReceiverKind = {
+const fileReceiver = defineReceiver({
   kind: 'file',
   description: 'Tails a log file (text or JSON lines), following rotation and truncation',
-  configSchema: FileReceiverSchema,
-  create: (source, settings, deps) => new FileReceiver(source, resolveSettings(source, settings, deps.configDir), deps),
-};
+  schema: FileReceiverSchema,
+  check: (config) => (pollIntervalMs(config) < MIN_POLL_MS ? [{ key: 'poll_interval', message: `must be at least ${MIN_POLL_MS}ms` }] : []),
+  create: async (config, deps) => new FileReceiver(deps.source, resolveSettings(config, deps.configDir), deps),
+});
 export default fileReceiver;
