@@ -22,7 +22,7 @@ import { startPipelineThread } from './thread/pipeline.js';
 import { warmUp } from './pipeline/warm-up.js';
 import { createNormalizer, loadDetectors } from './detectors/lib/registry.js';
 import { buildApi } from './api/server.js';
-import { countActiveTokens, createAuthenticator, ensureToken, newToken } from './api/auth.js';
+import { countActiveTokens, createAuthenticator, ensureToken, newToken, tokenProblem } from './api/auth.js';
 import { resolveHttpLimits } from './api/limits.js';
 import { resolveFailedAuthLimit } from './api/auth-limit.js';
 import type { SourceConfig } from './config/schema.js';
@@ -106,6 +106,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
         ? roles.some((r) => parts.includes(r))
         : role === 'all' || roles.includes(role as Part);
 
+  refuseUnusableTokens(opts.loaded, env);
   const store = await openStore({
     databaseUrl: env.FIDO_DATABASE_URL,
     dataDir: resolve(env.FIDO_DATA_DIR ?? './data'),
@@ -198,6 +199,22 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
 
   let api: FastifyInstance | null = null;
   let url: string | null = null;
+  let stopped = false;
+  /** Stops what this start started, in the reverse order; also when the API cannot listen. */
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await api?.close();
+    for (const r of receivers) await r.stop();
+    await intake?.close();
+    await executor?.stop();
+    await pipeline.stop();
+    await parser?.close();
+    for (const t of threads) await t.stop();
+    await workers?.close();
+    await store.close();
+  };
+
   if (runs('api', 'intake')) {
     const sources = new Map<string, SourceConfig>((config.sources ?? []).map((s) => [s.name, s]));
     const http = resolveHttpLimits(config.server);
@@ -218,7 +235,12 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
     });
     const port = opts.port ?? Number(env.FIDO_PORT ?? config.server?.port ?? 8700);
     const host = env.FIDO_HOST ?? config.server?.host ?? '127.0.0.1';
-    url = await api.listen({ port, host });
+    try {
+      url = await api.listen({ port, host });
+    } catch (e) {
+      await stop();
+      throw new Error(`cannot listen on ${host}:${port}: ${listenFailure(e)}`, { cause: e });
+    }
   }
 
   if (!offline) pipeline.start(); // CLI tools drain() when they want processing
@@ -228,7 +250,6 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
   if (opts.parts) logger.info({ parts: opts.parts, config_version: version }, 'pipeline thread started');
   else logger.info({ role, url, store: store.dialect, config_version: version }, 'fido started');
 
-  let stopped = false;
   return {
     store,
     api,
@@ -239,19 +260,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
     intake,
     executor,
     configVersion: version,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await api?.close();
-      for (const r of receivers) await r.stop();
-      await intake?.close();
-      await executor?.stop();
-      await pipeline.stop();
-      await parser?.close();
-      for (const t of threads) await t.stop();
-      await workers?.close();
-      await store.close();
-    },
+    stop,
   };
 }
 
@@ -262,5 +271,29 @@ async function provisionTokens(store: Store, loaded: LoadedConfig, env: NodeJS.P
     const token = newToken();
     await ensureToken(store.db, token, 'first-admin', 'admin');
     onBootstrap?.(token);
+  }
+}
+
+/** "address already in use" and the like: what a failed listen means, for the message that ends the start. */
+function listenFailure(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const meaning: Record<string, string> = {
+    EADDRINUSE: 'the address is already in use (another Fido, or another program, listens there)',
+    EACCES: 'permission denied (ports below 1024 need privileges)',
+    EADDRNOTAVAIL: 'no interface of this machine has that address',
+  };
+  return (code && meaning[code]) ?? (e as Error).message;
+}
+
+/**
+ * Refuses, before anything starts, an API token that no request could present (tokenProblem): otherwise it
+ * would be stored and every request with it answered 401. Names the setting, never the value.
+ */
+function refuseUnusableTokens(loaded: LoadedConfig, env: NodeJS.ProcessEnv): void {
+  const given: Array<[setting: string, token: string]> = (loaded.config.auth?.tokens ?? []).map((t) => [`auth.tokens.${t.name}.token`, t.token]);
+  if (env.FIDO_BOOTSTRAP_TOKEN) given.push(['FIDO_BOOTSTRAP_TOKEN', env.FIDO_BOOTSTRAP_TOKEN]);
+  for (const [setting, token] of given) {
+    const problem = tokenProblem(token);
+    if (problem) throw new Error(`${setting}: ${problem}`);
   }
 }

@@ -21,6 +21,21 @@ export function newToken(): string {
   return `fido_${randomBytes(32).toString('base64url')}`;
 }
 
+/** A token as a request presents it: 10 to 200 characters, no white space (`Authorization: Bearer …`). */
+const TOKEN_SHAPE = { min: 10, max: 200 };
+
+/**
+ * Why no request could ever present `token` (too short, too long, white space in it), or null. A token that
+ * cannot be presented is refused where it is configured, instead of being stored and never matching.
+ */
+export function tokenProblem(token: string): string | null {
+  if (/\s/.test(token)) return 'a token cannot contain white space';
+  if (token.length < TOKEN_SHAPE.min || token.length > TOKEN_SHAPE.max) {
+    return `a token must be ${TOKEN_SHAPE.min} to ${TOKEN_SHAPE.max} characters long (this one has ${token.length})`;
+  }
+  return null;
+}
+
 export function roleAtLeast(have: Role, need: Role): boolean {
   return ROLES.indexOf(have) >= ROLES.indexOf(need);
 }
@@ -47,8 +62,8 @@ export async function countActiveTokens(db: Db): Promise<number> {
 export function createAuthenticator(db: Db, cacheMs = 5_000) {
   const cache = new Map<string, { p: Principal | null; until: number }>();
   return async function authenticate(header: string | undefined): Promise<Principal | null> {
-    const m = header ? /^Bearer\s+(\S{10,200})\s*$/i.exec(header) : null;
-    if (!m) return null;
+    const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    if (!m || tokenProblem(m[1]!)) return null;
     const hash = hashToken(m[1]!);
     const now = Date.now();
     const hit = cache.get(hash);

@@ -6,10 +6,11 @@
  *
  *   fido lookup ip:203.0.113.7 user:alice sha256:9f86d0…   (a bare value is typed by its shape)
  */
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import { openStore } from '../../store/store.js';
+import { openStore, type StoreOptions } from '../../store/store.js';
 import { OBSERVABLE_TYPES, isObservableType, type ObservableType } from '../../model/observable.js';
 import type { LookupSubject } from '../../enrich/provider.js';
 import { createConfiguredEnricher } from '../../enrich/registry.js';
@@ -98,11 +99,7 @@ export function register(program: Command): void {
         entries = entries.filter((e) => opts.provider!.includes(e.name));
       }
       if (entries.length === 0) process.stderr.write(`fido lookup: ${loaded.file} configures no enrichment providers\n`);
-      const store = await openStore({
-        databaseUrl: process.env.FIDO_DATABASE_URL,
-        dataDir: resolve(process.env.FIDO_DATA_DIR ?? './data'),
-        sqliteSynchronous: loaded.config.store?.sqlite_synchronous,
-      });
+      const store = await openStore(lookupStore(loaded.config.store?.sqlite_synchronous));
       try {
         const enricher = await createConfiguredEnricher(entries, { store, configDir: loaded.dir });
         try {
@@ -116,4 +113,14 @@ export function register(program: Command): void {
         await store.close();
       }
     });
+}
+
+/**
+ * The store a lookup reads (the shared answer cache, history): the configured one, but an empty one in memory
+ * when the embedded store does not exist yet, so that a lookup never creates `./data` as a side effect.
+ */
+function lookupStore(sqliteSynchronous: 'FULL' | 'NORMAL' | undefined): StoreOptions {
+  const dataDir = resolve(process.env.FIDO_DATA_DIR ?? './data');
+  const databaseUrl = process.env.FIDO_DATABASE_URL ?? (existsSync(join(dataDir, 'fido.db')) ? undefined : 'sqlite::memory:');
+  return { databaseUrl, dataDir, sqliteSynchronous };
 }

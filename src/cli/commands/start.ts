@@ -18,7 +18,15 @@ export function register(program: Command): void {
         return;
       }
       let firstToken: string | null = null;
-      const fido = await startFido({ loaded, pipelineThread: true, warmUp: true, onBootstrapToken: (t) => (firstToken = t) });
+      let fido;
+      try {
+        fido = await startFido({ loaded, pipelineThread: true, warmUp: true, onBootstrapToken: (t) => (firstToken = t) });
+      } catch (e) {
+        // What started was stopped again (app.ts): the process ends with the message instead of running without its API.
+        process.stderr.write(`fido start: ${(e as Error).message}\n`);
+        process.exitCode = 1;
+        return;
+      }
       const out = [`Fido is running: ${fido.url ?? '(no API in this role)'}`, `config: ${loaded.file} (version ${loaded.version})`, `store: ${fido.store.dialect}`];
       if (firstToken) {
         out.push(
