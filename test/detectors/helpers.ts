@@ -82,11 +82,11 @@ export function fixtureRecords(detector: string): Array<{ where: string; text: s
     );
 }
 
-/** Runs fn and fails if it took longer than ms (catastrophic backtracking shows up as seconds). */
-export function fastEnough<T>(ms: number, fn: () => T): { value: T; elapsed: number } {
-  const t0 = performance.now();
-  const value = fn();
-  const elapsed = performance.now() - t0;
-  if (elapsed > ms) throw new Error(`took ${elapsed.toFixed(0)} ms (limit ${ms} ms)`);
-  return { value, elapsed };
+/**
+ * Runs fn on a pathological input and returns what it returned. Not a speed limit (speed is the bench's):
+ * catastrophic backtracking on these inputs takes hours, which ends the test at its timeout, and how the work
+ * grows with the input is linear-time.test.ts's to check, by ratios rather than by wall-clock limits.
+ */
+export function finishes<T>(fn: () => T): { value: T } {
+  return { value: fn() };
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { rawRecord } from '../../src/detectors/lib/registry.js';
 import protectwise from '../../src/detectors/protectwise.js';
-import { fastEnough, fixtureLine } from './helpers.js';
+import { finishes, fixtureLine } from './helpers.js';
 import { foreignSampleRecords } from './foreign-samples.js';
 import { obs, runner } from './json-detector-helpers.js';
 
@@ -86,7 +86,7 @@ test('truncated records and pathological input neither throw nor hang', () => {
     const r = run(text.slice(0, cut), 'auto');
     assert.ok('error' in r || 'alerts' in r || 'context' in r);
   }
-  fastEnough(3000, () => run(JSON.stringify({ ...EVENT, observations: Array.from({ length: 20_000 }, () => EVENT.observations[0]) })));
+  finishes(() => run(JSON.stringify({ ...EVENT, observations: Array.from({ length: 20_000 }, () => EVENT.observations[0]) })));
   assert.equal(alertsOf(JSON.stringify({ ...EVENT, observations: Array.from({ length: 1500 }, () => EVENT.observations[0]) })).length, 1000);
 });
 

@@ -168,10 +168,9 @@ test('a lookup past its timeout reports timeout and aborts the provider signal',
     return new Promise(() => undefined); // never answers, ignores the signal
   });
   const e = createEnricher({ providers: [p], clock: systemClock, settings: { [name]: { timeout: '50ms' } } });
-  const t0 = Date.now();
+  // The provider never answers: only the layer's timeout can end the lookup.
   const r = failed(await e.lookup(name, ip('192.0.2.1')));
   assert.equal(r.result, 'timeout');
-  assert.ok(Date.now() - t0 < 2000);
   assert.equal((seen as AbortSignal | null)?.aborted, true);
   assert.equal(await metric(name, 'error'), 1);
   await e.close();
