@@ -11,7 +11,7 @@ import { actionKinds } from '../actions/registry.js';
 import { receiverKinds } from '../intake/registry.js';
 import { markChecked } from '../component/instantiate.js';
 import type { FidoConfig } from './schema.js';
-import { formatConfigErrors, parseConfigText, type ConfigError, type ConfigKinds } from './validate.js';
+import { formatConfigErrors, parseConfigText, secretErrors, type ConfigError, type ConfigKinds } from './validate.js';
 import { resolveSecretsDeep } from './secrets.js';
 import { loadPolicyFromConfig, PolicyLoadError } from '../policy/rules.js';
 import { resolveProfile, ProfileError } from '../score/profile.js';
@@ -59,7 +59,8 @@ export function checkConfigFile(file?: string): { file: string; errors: ConfigEr
   }
   const parsed = parseConfigText(text, configKinds);
   if (parsed.errors.length) return { file: path, errors: parsed.errors };
-  const errors: ConfigError[] = [];
+  // Secrets are checked (set, readable), never resolved into anything shown.
+  const errors: ConfigError[] = secretErrors(text);
   try {
     loadPolicyFromConfig({ config: parsed.config, dir: dirname(path), file: path, text });
   } catch (e) {
@@ -92,6 +93,8 @@ export async function loadConfig(file?: string, env: NodeJS.ProcessEnv = process
       throw new ConfigInvalidError(path, [{ key: 'policy.files', line: null, message: `cannot read ${f}: ${(e as NodeJS.ErrnoException).code ?? 'error'}` }]);
     }
   }
+  const unresolved = secretErrors(text, env);
+  if (unresolved.length) throw new ConfigInvalidError(path, unresolved);
   const config = resolveSecretsDeep(parsed.config, '', env);
   // Checked above, with line numbers: building them does not check them again (component/instantiate.ts).
   for (const entry of [...(config.enrichment?.providers ?? []), ...(config.actions?.targets ?? [])]) markChecked(entry);

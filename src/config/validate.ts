@@ -14,6 +14,7 @@ import { DEFAULT_TIMEOUTS } from '../api/limits.js';
 import { DEFAULT_FAILED_AUTH_LIMIT } from '../api/auth-limit.js';
 import { addressMatcher } from '../api/client-address.js';
 import { parseDuration } from './duration.js';
+import { resolveSecretRefs } from './secrets.js';
 
 export interface ConfigError {
   /** Dotted key path, e.g. enrichment.providers[1].file */
@@ -218,6 +219,30 @@ function serverErrors(doc: Document, lc: LineCounter, config: FidoConfig): Confi
   if (window !== undefined && (failed?.limit ?? DEFAULT_FAILED_AUTH_LIMIT.limit) > 0 && !(window > 0)) {
     at(['auth', 'failed_attempts', 'window'], 'must be above zero (limit: 0 turns the limit off)');
   }
+  return out;
+}
+
+/**
+ * Secret references (`${env:NAME}`, `${file:PATH}`) that would not resolve in `env`: each reported at its key
+ * and line, by the variable's name or the file's path, never by a value.
+ */
+export function secretErrors(text: string, env: NodeJS.ProcessEnv = process.env): ConfigError[] {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, merge: false });
+  if (doc.errors.length) return [];
+  const out: ConfigError[] = [];
+  const walk = (value: unknown, path: PathPart[]): void => {
+    if (typeof value === 'string') {
+      try {
+        resolveSecretRefs(value, keyOf(path), env);
+      } catch (e) {
+        const key = keyOf(path);
+        out.push({ key, line: lineOf(doc, lc, path), message: (e as Error).message.replace(`${key}: `, '') });
+      }
+    } else if (Array.isArray(value)) value.forEach((v, i) => walk(v, [...path, i]));
+    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
+  };
+  walk(doc.toJS({ maxAliasCount: 100 }), []);
   return out;
 }
 

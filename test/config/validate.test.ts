@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { parseConfigText } from '../../src/config/validate.js';
+import { parseConfigText, secretErrors } from '../../src/config/validate.js';
 import { configKinds, loadConfig, DEMO_CONFIG } from '../../src/config/load.js';
 import { resolveSecretsDeep } from '../../src/config/secrets.js';
 import { FIDO_BIN } from '../support/fido-process.js';
@@ -59,6 +59,40 @@ test('secret references resolve from env and files, and name what is missing', (
   const v = resolveSecretsDeep({ a: { pw: `\${file:${join(dir, 'pw')}}`, k: 'key-${env:K}' } }, '', { K: 'v' });
   assert.deepEqual(v, { a: { pw: 's3cret', k: 'key-v' } });
   assert.throws(() => resolveSecretsDeep({ x: [{ y: '${env:NOPE}' }] }, '', {}), /x\[0\]\.y: environment variable NOPE is not set/);
+});
+
+test('unresolvable secret references are reported at their key and line, by name, never by value', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fido-secret-'));
+  writeFileSync(join(dir, 'pw'), 'the-file-secret\n');
+  const text = [
+    'actions:',
+    '  targets:',
+    '    - name: mail',
+    '      kind: email',
+    '      host: smtp.example',
+    '      password: ${env:FIDO_TEST_UNSET_PW}',
+    `      user: \${file:${join(dir, 'pw')}}`,
+    `      from: \${file:${join(dir, 'missing')}}`,
+    '      to: [soc@example.org]',
+    'auth:',
+    '  tokens:',
+    '    - { name: soc, role: viewer, token: "${env:FIDO_TEST_SET_TOKEN}" }',
+  ].join('\n');
+  const errors = secretErrors(text, { FIDO_TEST_SET_TOKEN: 'the-env-secret-value' });
+  assert.deepEqual(
+    errors.map((e) => [e.key, e.line, e.message]),
+    [
+      ['actions.targets[0].password', 6, 'environment variable FIDO_TEST_UNSET_PW is not set'],
+      ['actions.targets[0].from', 8, `cannot read secret file ${join(dir, 'missing')}: ENOENT`],
+    ],
+  );
+  assert.doesNotMatch(JSON.stringify(errors), /the-file-secret|the-env-secret-value/);
+  // fido config validate reports them too, with the file's name and the line.
+  const file = join(dir, 'fido.yaml');
+  writeFileSync(file, text);
+  const r = spawnSync(process.execPath, [FIDO_BIN, 'config', 'validate', file], { encoding: 'utf8', env: { ...process.env, FIDO_TEST_SET_TOKEN: 'the-env-secret-value' } });
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout + r.stderr, new RegExp(`fido\\.yaml:6: actions\\.targets\\[0\\]\\.password: environment variable FIDO_TEST_UNSET_PW is not set`));
 });
 
 test('fido config validate exits 1 with key and line, 0 when valid', () => {
