@@ -1,8 +1,8 @@
 /**
  * Warms the pipeline's code before it takes real work. A freshly started process runs every function in
- * V8's interpreter until it has been called often enough to compile: at a steady 1,000 alerts/s the first
- * seconds after a start cost about twice what later ones do, and alerts waited 300–900 ms instead of under
- * 200 ms (bench/run.ts; a start after a crash meets the backlog the same way).
+ * V8's interpreter until it has been called often enough to compile: at a steady rate the first seconds
+ * after a start cost about twice what later ones do, and alerts waited several times longer for their
+ * decision (bench/run.ts measures it; a start after a crash meets the backlog the same way).
  *
  * So `fido start` first runs the pipeline on made-up Suricata alerts, in a scratch SQLite store of its own
  * (`.warm-up/` in the data directory, deleted afterwards, and before, should a crash have left it): the same stages, detectors, correlation, scoring and policy, with the

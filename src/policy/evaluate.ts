@@ -1,7 +1,7 @@
 /**
  * Deciding: the compiled policy applied to one incident (DESIGN.md §8), or to many at once with the same
  * result per incident (evaluatePolicies, for the decide stage). Pure — the same policy, incident and options
- * give the same decision — so the decide stage, dry-run and backtest share it.
+ * give the same decision — so the decide stage and `fido policy try` (dryrun.ts) share it.
  *
  *  - Rules run in order. The first rule whose `when` is true decides, unless it has `continue: true`: then
  *    its actions are planned too and evaluation goes on. Matched rules are listed in `matched`.

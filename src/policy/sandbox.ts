@@ -1,7 +1,7 @@
 /**
  * Hard time limit for rule evaluation. Conditions run in a worker thread; the caller blocks on a shared
  * flag (Atomics.wait) for at most the time limit, so evaluation stays synchronous — the policy evaluator is
- * a pure function and the decide stage, dry-run and backtest all call it the same way. A worker that does
+ * a pure function and the decide stage and `fido policy try` call it the same way. A worker that does
  * not answer in time is terminated (a busy thread cannot be interrupted any other way) and replaced on the
  * next call. The worker also has a small heap limit, so an expression that builds huge lists fails instead
  * of exhausting the process.

@@ -1,7 +1,7 @@
 /**
  * Scoring: an enriched incident in, `{ total, components, explanation }` out (DESIGN.md §7). Pure: the same
- * incident, profile and `now` always give the same score, which is what makes a backtest meaningful and a
- * re-run after a crash harmless. `now` only matters for expiries and windows (allowlist entries, history).
+ * incident, profile and `now` always give the same score, which is what makes `fido score` agree with the
+ * score stage and a re-run after a crash harmless. `now` only matters for expiries and windows (allowlist entries, history).
  */
 import type { IncidentDetail } from '../model/incident.js';
 import type { Score } from '../model/score.js';

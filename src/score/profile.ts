@@ -11,7 +11,7 @@
  *       strict:    { extends: default, threat: { max: 70 } } # a new profile based on one
  *
  * The resolved profile carries a version (a hash of its settings) so that a stored score says exactly which
- * weights produced it, and a backtest can tell when they changed.
+ * weights produced it, and scores made with other weights can be told apart.
  */
 import { createHash } from 'node:crypto';
 import { Type, type Static, type TSchema } from 'typebox';

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { IncidentDetail } from '../../model/incident.js';
+import { InputError, readIncident } from '../incident-input.js';
 import type { FidoConfig } from '../../config/schema.js';
 import { configKinds } from '../../config/load.js';
 import { formatConfigErrors, parseConfigText } from '../../config/validate.js';
@@ -18,8 +18,6 @@ interface Options {
   json?: boolean;
   at?: string;
 }
-
-class InputError extends Error {}
 
 export function register(program: Command): void {
   program
@@ -67,45 +65,4 @@ function readConfig(path: string | undefined): FidoConfig | null {
   const parsed = parseConfigText(text, configKinds);
   if (parsed.errors.length) throw new InputError(`invalid config:\n${formatConfigErrors(path, parsed.errors)}`);
   return parsed.config;
-}
-
-function readIncident(file: string | undefined): IncidentDetail {
-  const source = !file || file === '-' ? 'stdin' : file;
-  let text: string;
-  try {
-    text = readFileSync(source === 'stdin' ? 0 : source, 'utf8');
-  } catch (e) {
-    throw new InputError(`cannot read ${source}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw new InputError(`${source} is not JSON: ${(e as Error).message}`);
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new InputError(`${source}: expected one incident object`);
-  const d = doc as Partial<IncidentDetail>;
-  for (const key of ['alerts', 'enrichment'] as const) {
-    if (d[key] !== undefined && !Array.isArray(d[key])) throw new InputError(`${source}: "${key}" must be a list`);
-  }
-  // The API shape has every field; a hand-written file may not. Scoring needs only these defaults.
-  return {
-    id: '',
-    title: '',
-    status: 'new',
-    verdict: null,
-    first_seen: '',
-    last_seen: '',
-    alert_count: d.alerts?.length ?? 0,
-    host: null,
-    user: null,
-    score: null,
-    decision: null,
-    decisions: [],
-    actions: [],
-    timeline: [],
-    ...d,
-    alerts: d.alerts ?? [],
-    enrichment: d.enrichment ?? [],
-  };
 }

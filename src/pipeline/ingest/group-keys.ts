@@ -2,8 +2,7 @@
  * Grouping state: for each grouping key (correlate/keys.ts), the incident it last joined and the time of its
  * newest alert, kept in the memory of the worker that holds the ingest cursor instead of in a table upserted
  * for every alert. That table (incident_keys, dropped by migration 0011) was a random-key b-tree insert per
- * key, which made SQLite slower the more it held: over 1,000,000 alerts the floor's 157 µs per alert fell to
- * 88 without it (bench/sqlite-floor.ts).
+ * key, which made SQLite slower the more it held (bench/sqlite-floor.ts --model=upserts measures it).
  *
  * Unlike the dedup state, it cannot be rebuilt cheaply from the alert rows (the keys come from each alert's
  * document, a group window of them to parse), so each batch appends the keys it changed to a log,

@@ -44,7 +44,7 @@ export interface IngestDeps {
   /**
    * Most records per batch (default 20,000: DEFAULT_BATCH). A batch takes what is waiting, so this bounds it
    * only when ingest is behind: then larger batches share more index pages and incident rows per commit, at
-   * the cost of holding the write lock that intake and the incident stages wait for longer (~50 µs per record).
+   * the cost of holding the write lock that intake and the incident stages wait for longer.
    */
   batchSize?: number;
   /**
@@ -96,9 +96,9 @@ class CursorMoved extends Error {}
 /**
  * Each commit writes every page its batch dirtied, and the alerts' per-incident index and the indicator rows
  * dirty about a page per incident the batch touches, however few rows each gets: in a large store a small
- * batch pays for those pages on every commit. Over 1,000,000 benchmark alerts (2,000 incidents) batches of
- * 20,000 ingested 11,300/s against 9,200-9,800 with 5,000, and no slower as the store grew; 50,000 gained
- * nothing more (README, Performance: bench/results/2026-12-06T1829*, T1833*, T1841*).
+ * batch pays for those pages on every commit. Over 1,000,000 benchmark alerts batches of 20,000 ingested
+ * faster than batches of 5,000, and no slower as the store grew; 50,000 gained nothing more (README,
+ * Performance, has the figures).
  */
 const DEFAULT_BATCH = 20_000;
 const DEFAULT_COALESCE_MS = 5000;

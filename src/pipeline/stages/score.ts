@@ -46,7 +46,7 @@ export function createScoreStage(deps: ScoreStageDeps): Stage<IncidentScore[]> {
     next: ['decide'],
     batchSize: deps.batchSize ?? 200,
     // Not storeOnly: computing inside the write transaction held the lock that intake and ingest (other
-    // threads since pipeline v2) wait for, ~1 ms per incident (bench: intake 6,000 instead of 10,500/s).
+    // threads since pipeline v2) wait for, for the whole of the batch's scoring.
     async compute(items: readonly ClaimedItem[], db: Db) {
       const details = await loadIncidentDetails(db, items.map((i) => i.item_id), { parts, docs: deps.store.alertDocs });
       const out: IncidentScore[] = [];

@@ -1,0 +1,61 @@
+/**
+ * `fido policy try [FILE|-]`: runs the configured policy on one incident (the JSON GET /incidents/{id}
+ * returns) and prints, for every rule and not only up to the deciding one, whether it matched and why not
+ * (policy/dryrun.ts): the answer to "why didn't my rule fire?". Nothing is queued or stored.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Command } from 'commander';
+import { configKinds, configPath } from '../../config/load.js';
+import { formatConfigErrors, parseConfigText } from '../../config/validate.js';
+import { dryRunRules, type DryRunReport } from '../../policy/dryrun.js';
+import { loadPolicyFromConfig, PolicyLoadError } from '../../policy/rules.js';
+import { InputError, readIncident } from '../incident-input.js';
+
+export function register(program: Command): void {
+  const policy = program.command('policy').description('Policy rules');
+  policy
+    .command('try [file]')
+    .description('Run the policy on an incident JSON (the shape of GET /incidents/{id}; "-" or no file reads stdin) and say what each rule did')
+    .option('-c, --config <file>', 'config whose policy to run (default: $FIDO_CONFIG, else the demo configuration)')
+    .option('--json', 'print the report as JSON')
+    .action((file: string | undefined, opts: { config?: string; json?: boolean }) => {
+      try {
+        const report = dryRunRules(loadConfiguredPolicy(opts.config), readIncident(file));
+        process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+      } catch (e) {
+        if (!(e instanceof InputError)) throw e;
+        process.stderr.write(`fido policy try: ${e.message}\n`);
+        process.exitCode = 1;
+      }
+    });
+}
+
+function loadConfiguredPolicy(configFile: string | undefined) {
+  const file = configPath(configFile);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new InputError(`cannot read config ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  const parsed = parseConfigText(text, configKinds);
+  if (parsed.errors.length) throw new InputError(`invalid config:\n${formatConfigErrors(file, parsed.errors)}`);
+  try {
+    return loadPolicyFromConfig({ config: parsed.config, dir: dirname(file), file, text });
+  } catch (e) {
+    if (e instanceof PolicyLoadError) throw new InputError(e.message);
+    throw e;
+  }
+}
+
+/** The decision, then a line per rule: ✔ matched, · did not, ✖ failed, with the reason. */
+function formatReport(report: DryRunReport): string {
+  const d = report.decision;
+  const mark = { match: '✔', 'no-match': '·', error: '✖' } as const;
+  const lines = [
+    `decision: rule "${d.rule}" → ${d.outcome}${d.actions.length ? ` (${d.actions.map((a) => `${a.kind} → ${a.target}`).join(', ')})` : ''}`,
+    ...report.rules.map((r) => `${mark[r.result]} ${r.rule}${r.decides ? ' (decides)' : ''}: ${r.reason}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
