@@ -3,14 +3,12 @@
  * returns) and prints, for every rule and not only up to the deciding one, whether it matched and why not
  * (policy/dryrun.ts): the answer to "why didn't my rule fire?". Nothing is queued or stored.
  */
-import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
-import { configKinds, configPath } from '../../config/load.js';
-import { formatConfigErrors, parseConfigText } from '../../config/validate.js';
+import { configPath } from '../../config/load.js';
 import { dryRunRules, type DryRunReport } from '../../policy/dryrun.js';
 import { loadPolicyFromConfig, PolicyLoadError } from '../../policy/rules.js';
-import { InputError, readIncident } from '../incident-input.js';
+import { InputError, readConfigFile, readIncident } from '../input.js';
 
 export function register(program: Command): void {
   const policy = program.command('policy').description('Policy rules');
@@ -33,16 +31,9 @@ export function register(program: Command): void {
 
 function loadConfiguredPolicy(configFile: string | undefined) {
   const file = configPath(configFile);
-  let text: string;
+  const { config, text } = readConfigFile(file);
   try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new InputError(`cannot read config ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  const parsed = parseConfigText(text, configKinds);
-  if (parsed.errors.length) throw new InputError(`invalid config:\n${formatConfigErrors(file, parsed.errors)}`);
-  try {
-    return loadPolicyFromConfig({ config: parsed.config, dir: dirname(file), file, text });
+    return loadPolicyFromConfig({ config, dir: dirname(file), file, text });
   } catch (e) {
     if (e instanceof PolicyLoadError) throw new InputError(e.message);
     throw e;

@@ -4,12 +4,9 @@
  * "why 85?". Profile overrides come from the config (`--config`, else $FIDO_CONFIG, else none). Nothing is
  * looked up or stored: the score depends only on the file, the profile and `--at`.
  */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { InputError, readIncident } from '../incident-input.js';
+import { InputError, readConfigFile, readIncident } from '../input.js';
 import type { FidoConfig } from '../../config/schema.js';
-import { configKinds } from '../../config/load.js';
-import { formatConfigErrors, parseConfigText } from '../../config/validate.js';
 import { explanationSum, formatScore, resolveProfile, scoreIncident, type ProfileOverrides } from '../../score/index.js';
 
 interface Options {
@@ -55,14 +52,5 @@ function run(file: string | undefined, opts: Options): void {
 }
 
 function readConfig(path: string | undefined): FidoConfig | null {
-  if (!path) return null;
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new InputError(`cannot read config ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  const parsed = parseConfigText(text, configKinds);
-  if (parsed.errors.length) throw new InputError(`invalid config:\n${formatConfigErrors(path, parsed.errors)}`);
-  return parsed.config;
+  return path ? readConfigFile(path).config : null;
 }

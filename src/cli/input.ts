@@ -1,12 +1,29 @@
 /**
- * An incident as a CLI command reads it: the JSON that GET /incidents/{id} returns, from a file or standard
- * input, with the defaults a hand-written file may leave out (`fido score`, `fido policy try`).
+ * What the offline CLI commands read (`fido score`, `fido policy try`): a configuration, checked but with its
+ * secrets left unresolved, and an incident as the JSON that GET /incidents/{id} returns, from a file or
+ * standard input, with the defaults a hand-written file may leave out.
  */
 import { readFileSync } from 'node:fs';
 import type { IncidentDetail } from '../model/incident.js';
+import type { FidoConfig } from '../config/schema.js';
+import { configKinds } from '../config/load.js';
+import { formatConfigErrors, parseConfigText } from '../config/validate.js';
 
 /** Bad input to a command: reported as `fido <command>: message`, exit code 1. */
 export class InputError extends Error {}
+
+/** Reads and checks the configuration at `path` (secret references are not resolved: nothing here needs them). */
+export function readConfigFile(path: string): { config: FidoConfig; text: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new InputError(`cannot read config ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  const parsed = parseConfigText(text, configKinds);
+  if (parsed.errors.length) throw new InputError(`invalid config:\n${formatConfigErrors(path, parsed.errors)}`);
+  return { config: parsed.config, text };
+}
 
 /** Reads one incident from `file` ("-" or none: standard input). */
 export function readIncident(file: string | undefined): IncidentDetail {
