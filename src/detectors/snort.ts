@@ -286,15 +286,22 @@ function actionOf(action: string | undefined, disposition: string | undefined): 
   return 'detected'; // alert, allow, pass: the engine reported and let the packet through
 }
 
+/** Snort timestamps (MM/DD[/YY]-hh:mm:ss[.f]) anywhere in a text. */
+const ANY_TIMESTAMP = /\d{2}\/\d{2}(?:\/\d{2,4})?-\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?/g;
+/** Nothing but bracketed groups ("[1:2003:8]", "[**]"), each of at most 32 characters. */
+const ONLY_GROUPS = /^\s*(?:\[[^\]]{0,32}\]\s*)*$/;
+
 function leadingTime(prefix: string): string | undefined {
   const t = prefix.trim();
   const direct = TS.exec(t);
   if (direct) return snortTime(direct);
-  // After a syslog header ("… snort[12]: 05/30-19:09:10.917356 [**] …"): the last Snort timestamp before the rule.
-  // t is trimmed, so no "\s*" before the end: two adjacent ones made the search quadratic.
-  const inner = /(\d{2}\/\d{2}(?:\/\d{2,4})?-\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)\s*(?:\[[^\]]{0,32}\]\s*)*(?:\[\*\*\])?$/.exec(t.slice(-200));
-  if (inner) {
-    const m = TS.exec(inner[1]!);
+  // After a syslog header ("… snort[12]: 05/30-19:09:10.917356 [**] …"): the Snort timestamp that only
+  // bracketed groups follow. Found as timestamps (a fixed shape) and a check of what follows each, anchored at
+  // both ends: one pattern that did both, unanchored at its start, took cubic time on repeated near-timestamps.
+  const tail = t.slice(-200);
+  for (const found of tail.matchAll(ANY_TIMESTAMP)) {
+    if (!ONLY_GROUPS.test(tail.slice(found.index + found[0].length))) continue;
+    const m = TS.exec(found[0]);
     if (m) return snortTime(m);
   }
   return undefined;

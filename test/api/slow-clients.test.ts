@@ -11,6 +11,7 @@ import { TOKENS, testApi, type TestApi } from '../support/api.js';
 import { startSlowClients, type Shape, type SlowClients, type SlowSocket } from '../support/slow-clients.js';
 import { registry } from '../../src/metrics.js';
 import type { FidoConfig } from '../../src/config/schema.js';
+import { waitFor } from '../support/wait.js';
 
 const POST_HEAD = `POST /api/v1/alerts/ids HTTP/1.1\r\nHost: fido\r\nAuthorization: Bearer ${TOKENS.analyst}\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n`;
 
@@ -72,13 +73,6 @@ function held(api: TestApi): Promise<number> {
   return new Promise((resolve, reject) => api.app.server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
 }
 
-async function waitFor(what: string, ok: () => Promise<boolean>, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 test('3,000 slow connections: /healthz and intake keep answering, and the timeouts close every one', async () => {
   // Timeouts long enough that the whole flood is in before the first of them ends, even on a busy machine.

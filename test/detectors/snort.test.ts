@@ -60,6 +60,14 @@ test('syslog output (RFC 3164 header with snort[pid]: tag); the header time is u
   assert.equal(pfsense.time, '2024-01-21T00:23:42.000Z');
 });
 
+test('after a header that is not syslog, the Snort timestamp that only bracketed groups follow is the time', () => {
+  const line = (prefix: string) => `${prefix} [**] [1:2:3] "x" [**] [Priority: 3] {TCP} 10.0.0.1:1 -> 10.0.0.2:2`;
+  const opts = { receivedAt: new Date('2026-06-01T00:00:00Z') };
+  assert.equal(alertOf(snort, line('sensor-7 snort: 05/30-19:09:10.917356'), opts).time, '2026-05-30T19:09:10.917Z');
+  // An earlier timestamp followed by text is not it; the one before the groups is.
+  assert.equal(alertOf(snort, line('relay 05/29-01:00:00 x 05/30-19:09:10.917356 [1:2:3]'), opts).time, '2026-05-30T19:09:10.917Z');
+});
+
 test('alert_full: a whole block is one alert with its time and flow; a lone header line is timed at reception', () => {
   const block = fixtureText('snort', 'alert_full_udp.whole.txt');
   const a = alertOf(snort, block);

@@ -16,6 +16,7 @@ import { createIntakeWriter, type ManagedIntakeWriter } from '../../src/intake/w
 import type { Store } from '../../src/store/store.js';
 import type { DialectName } from '../../src/store/dialect.js';
 import type { Logger } from '../../src/util/log.js';
+import { waitFor } from '../support/wait.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Harness
@@ -57,13 +58,6 @@ class RecordingIntake implements IntakeWriter {
   }
 }
 
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -205,9 +199,9 @@ for (const dialect of DIALECTS) {
       writeFileSync(path, 'one\ntw');
       const r1 = await receiver();
       await r1.start();
-      await waitFor(() => intake.raws.length === 1, 'first line');
+      await waitFor('first line', () => intake.raws.length === 1);
       appendFileSync(path, 'o\nthree\n');
-      await waitFor(() => intake.raws.length === 3, 'three lines');
+      await waitFor('three lines', () => intake.raws.length === 3);
       assert.deepEqual(intake.raws, ['one', 'two', 'three']);
       assert.ok(intake.batches.every((b) => b.source === 'tail' && b.detector === null));
       await r1.stop();
@@ -218,9 +212,9 @@ for (const dialect of DIALECTS) {
       appendFileSync(path, 'four\nfi'); // written while Fido is down
       const r2 = await receiver();
       await r2.start();
-      await waitFor(() => intake.raws.length === 4, 'line written while stopped');
+      await waitFor('line written while stopped', () => intake.raws.length === 4);
       appendFileSync(path, 've\n');
-      await waitFor(() => intake.raws.length === 5, 'completed line');
+      await waitFor('completed line', () => intake.raws.length === 5);
       assert.deepEqual(intake.raws, ['one', 'two', 'three', 'four', 'five']);
     }));
 
@@ -228,15 +222,15 @@ for (const dialect of DIALECTS) {
     withRig(dialect, async ({ path, receiver, intake, t }) => {
       writeFileSync(path, 'a1\na2\n');
       await (await receiver()).start();
-      await waitFor(() => intake.raws.length === 2, 'first lines');
+      await waitFor('first lines', () => intake.raws.length === 2);
       // One synchronous block: the receiver (same event loop) sees the state only after all of it.
       appendFileSync(path, 'a3\n');
       renameSync(path, `${path}.1`);
       appendFileSync(`${path}.1`, 'a4 from a writer that has not reopened\nfinal without newline');
       writeFileSync(path, 'b1\nb2\n');
-      await waitFor(() => intake.raws.includes('b2'), 'new file');
+      await waitFor('new file', () => intake.raws.includes('b2'));
       appendFileSync(path, 'b3\n');
-      await waitFor(() => intake.raws.includes('b3'), 'appended to the new file');
+      await waitFor('appended to the new file', () => intake.raws.includes('b3'));
       assert.deepEqual(intake.raws, ['a1', 'a2', 'a3', 'a4 from a writer that has not reopened', 'final without newline', 'b1', 'b2', 'b3']);
       const cursor = await readCursor(t.store.db, 'tail');
       assert.equal(cursor?.ino, String(statSync(path, { bigint: true }).ino));
@@ -247,13 +241,13 @@ for (const dialect of DIALECTS) {
       writeFileSync(path, 'a1\n');
       const r1 = await receiver();
       await r1.start();
-      await waitFor(() => intake.raws.length === 1, 'first line');
+      await waitFor('first line', () => intake.raws.length === 1);
       await r1.stop();
       appendFileSync(path, 'a2\n');
       renameSync(path, `${path}.1`);
       writeFileSync(path, 'b1\n');
       await (await receiver()).start();
-      await waitFor(() => intake.raws.includes('b1'), 'new file');
+      await waitFor('new file', () => intake.raws.includes('b1'));
       assert.deepEqual(intake.raws, ['a1', 'a2', 'b1']);
     }));
 
@@ -261,16 +255,16 @@ for (const dialect of DIALECTS) {
     withRig(dialect, async ({ path, receiver, intake }) => {
       writeFileSync(path, 'line-1\nline-2\nline-3\n');
       await (await receiver()).start();
-      await waitFor(() => intake.raws.length === 3, 'first lines');
+      await waitFor('first lines', () => intake.raws.length === 3);
       copyFileSync(path, `${path}.1`);
       truncateSync(path, 0);
       appendFileSync(path, 'n1\n');
-      await waitFor(() => intake.raws.includes('n1'), 'line after truncation');
+      await waitFor('line after truncation', () => intake.raws.includes('n1'));
       // Truncated and regrown past the old offset before a poll: told apart by the first bytes.
       copyFileSync(path, `${path}.2`);
       truncateSync(path, 0);
       appendFileSync(path, `r1 ${'x'.repeat(60)}\nr2\n`);
-      await waitFor(() => intake.raws.includes('r2'), 'regrown file');
+      await waitFor('regrown file', () => intake.raws.includes('r2'));
       assert.deepEqual(intake.raws, ['line-1', 'line-2', 'line-3', 'n1', `r1 ${'x'.repeat(60)}`, 'r2']);
     }));
 
@@ -280,13 +274,13 @@ for (const dialect of DIALECTS) {
       const settings = { start_at: 'end' };
       const r1 = await receiver({ settings, detector: 'auto' });
       await r1.start();
-      await waitFor(async () => (await readCursor(t.store.db, 'tail')) !== undefined, 'position recorded');
+      await waitFor('position recorded', async () => (await readCursor(t.store.db, 'tail')) !== undefined);
       appendFileSync(path, 'ial\nnew1\n');
-      await waitFor(() => intake.raws.length === 2, 'new lines');
+      await waitFor('new lines', () => intake.raws.length === 2);
       await r1.stop();
       appendFileSync(path, 'new2\n');
       await (await receiver({ settings })).start();
-      await waitFor(() => intake.raws.length === 3, 'line written while stopped');
+      await waitFor('line written while stopped', () => intake.raws.length === 3);
       assert.deepEqual(intake.raws, ['partial', 'new1', 'new2']);
       assert.equal(intake.batches[0]!.detector, null, '"auto" means auto-detection');
     }));
@@ -294,9 +288,9 @@ for (const dialect of DIALECTS) {
   test(`file receiver on ${dialect}: a file that does not exist yet is waited for and read whole`, () =>
     withRig(dialect, async ({ path, receiver, intake, logs }) => {
       await (await receiver({ settings: { start_at: 'end' } })).start();
-      await waitFor(() => logs.some((l) => l.includes('waiting for the file to exist')), 'receiver waiting');
+      await waitFor('receiver waiting', () => logs.some((l) => l.includes('waiting for the file to exist')));
       writeFileSync(path, 'w1\nw2\n');
-      await waitFor(() => intake.raws.length === 2, 'lines of the new file');
+      await waitFor('lines of the new file', () => intake.raws.length === 2);
       assert.deepEqual(intake.raws, ['w1', 'w2']);
     }));
 
@@ -304,7 +298,7 @@ for (const dialect of DIALECTS) {
     withRig(dialect, async ({ path, receiver, intake, logs }) => {
       writeFileSync(path, '{"a":1}\nnot json {\n\n{"b":[2]}\r\n');
       await (await receiver({ detector: 'suricata', settings: { format: 'jsonl' } })).start();
-      await waitFor(() => logs.some((l) => l.includes('not JSON')), 'invalid line logged (after its batch was accepted)');
+      await waitFor('invalid line logged (after its batch was accepted)', () => logs.some((l) => l.includes('not JSON')));
       assert.deepEqual(intake.raws, ['{"a":1}', 'not json {', '{"b":[2]}']);
       assert.ok(intake.batches.every((b) => b.detector === 'suricata'));
     }));
@@ -314,9 +308,9 @@ for (const dialect of DIALECTS) {
       const source = `long-${dialect}`;
       writeFileSync(path, `short\n${'x'.repeat(300)}`);
       await (await receiver({ source, settings: { max_line_bytes: 256 } })).start();
-      await waitFor(() => intake.raws.length === 2, 'head of the long line');
+      await waitFor('head of the long line', () => intake.raws.length === 2);
       appendFileSync(path, 'yyy\nafter\n');
-      await waitFor(() => intake.raws.length === 3, 'line after the long one');
+      await waitFor('line after the long one', () => intake.raws.length === 3);
       assert.deepEqual(intake.raws, ['short', 'x'.repeat(256), 'after']);
       const metric = await fileLinesTruncated.get();
       assert.equal(metric.values.find((v) => v.labels.source === source)?.value, 1);
@@ -327,13 +321,13 @@ for (const dialect of DIALECTS) {
       intake.refuseAlways = true;
       writeFileSync(path, 'p1\np2\n');
       await (await receiver()).start();
-      await waitFor(() => intake.calls >= 3, 'retries under backpressure');
+      await waitFor('retries under backpressure', () => intake.calls >= 3);
       const held = await readCursor(t.store.db, 'tail');
       assert.ok(held == null || held.offset === 0, 'nothing acknowledged while refused');
       intake.refuseAlways = false;
       intake.refuseOnce = 1;
-      await waitFor(() => intake.raws.length === 2, 'batch accepted');
-      await waitFor(async () => (await readCursor(t.store.db, 'tail'))?.offset === 6, 'cursor written');
+      await waitFor('batch accepted', () => intake.raws.length === 2);
+      await waitFor('cursor written', async () => (await readCursor(t.store.db, 'tail'))?.offset === 6);
       assert.deepEqual(intake.batches.map((b) => b.raws), [['p1', 'p2']]);
     }));
 
@@ -347,14 +341,14 @@ for (const dialect of DIALECTS) {
         const rb = await receiver({ intake: b, owner: 'proc-b' });
         await Promise.all([ra.start(), rb.start()]);
         for (let i = 1; i <= 5; i++) appendFileSync(path, `l${i}\n`);
-        await waitFor(() => a.raws.length + b.raws.length >= 5, 'five lines');
+        await waitFor('five lines', () => a.raws.length + b.raws.length >= 5);
         const [holder, other, holderReceiver] = a.raws.length > 0 ? [a, b, ra] : [b, a, rb];
         assert.deepEqual(holder.raws, ['l1', 'l2', 'l3', 'l4', 'l5']);
         assert.equal(other.calls, 0);
 
         await holderReceiver.stop(); // releases the lease: the other takes over from the cursor
         appendFileSync(path, 'l6\n');
-        await waitFor(() => other.raws.length === 1, 'takeover');
+        await waitFor('takeover', () => other.raws.length === 1);
         assert.deepEqual(other.raws, ['l6']);
         assert.equal(holder.raws.length, 5);
         const lease = await t.store.db.selectFrom('leases').select(['name', 'owner']).executeTakeFirstOrThrow();
@@ -373,7 +367,7 @@ for (const dialect of DIALECTS) {
       await sleep(300); // several polls: a correct receiver reads nothing (this can only pass wrongly, not fail)
       assert.equal(intake.calls, 0);
       await t.store.db.updateTable('leases').set({ until: Date.now() - 1 }).execute();
-      await waitFor(() => intake.raws.length === 1, 'taken over expired lease');
+      await waitFor('taken over expired lease', () => intake.raws.length === 1);
       assert.deepEqual(intake.raws, ['g1']);
     }));
 }

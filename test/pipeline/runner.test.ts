@@ -11,6 +11,7 @@ import type { Ingest } from '../../src/pipeline/ingest/index.js';
 import type { Stage } from '../../src/pipeline/stage.js';
 import { enqueue, type StageName } from '../../src/store/queue.js';
 import { log } from '../../src/util/log.js';
+import { waitFor } from '../support/wait.js';
 
 type Seen = Array<[StageName, string[]]>;
 
@@ -32,13 +33,6 @@ function handOn(name: StageName, next: StageName | null, seen: Seen, opts: { awa
   };
 }
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 test('runner lanes: the stages before a waiting lookup keep going; an item crosses a lane in one pass', async () => {
   const t = await openTestStore('sqlite');
@@ -56,21 +50,21 @@ test('runner lanes: the stages before a waiting lookup keep going; an item cross
     pipeline.start();
     await t.store.db.transaction().execute((tx) => enqueue(tx, 'enrich', ['a1']));
     pipeline.wake('enrich');
-    await until('a1 at the lookup', () => got('score', 'a1'));
+    await waitFor('a1 at the lookup', () => got('score', 'a1'));
     // The lookup waits; what arrives meanwhile still goes through the first lane.
     const before = seen.length;
     await t.store.db.transaction().execute((tx) => enqueue(tx, 'enrich', ['a2']));
     pipeline.wake('enrich');
-    await until('a2 enriched', () => got('enrich', 'a2'));
+    await waitFor('a2 enriched', () => got('enrich', 'a2'));
     assert.deepEqual(seen.slice(before), [['enrich', ['a2']]]);
     assert.equal(got('decide', 'a1'), false);
     release();
-    await until('both decided', () => got('decide', 'a1') && got('decide', 'a2'));
+    await waitFor('both decided', () => got('decide', 'a1') && got('decide', 'a2'));
     // a1 went through score and then decide in the same pass of the second lane.
     const lane2 = seen.filter(([n]) => n === 'score' || n === 'decide');
     const i = lane2.findIndex(([n, ids]) => n === 'score' && ids.includes('a1'));
     assert.deepEqual(lane2[i + 1], ['decide', ['a1']]);
-    await until('queue empty', async () => (await t.store.db.selectFrom('stage_queue').select('id').execute()).length === 0);
+    await waitFor('queue empty', async () => (await t.store.db.selectFrom('stage_queue').select('id').execute()).length === 0);
   } finally {
     release();
     await pipeline.stop();
@@ -166,8 +160,8 @@ for (const held of [true, false]) {
     });
     try {
       pipeline.start();
-      await until('a1 enriched', () => events.includes('enrich a1'));
-      await until('ingest done', () => pending.n === 0);
+      await waitFor('a1 enriched', () => events.includes('enrich a1'));
+      await waitFor('ingest done', () => pending.n === 0);
       assert.deepEqual(events, held ? ['ingest', 'ingest', 'ingest', 'enrich a1'] : ['ingest', 'enrich a1', 'ingest', 'ingest']);
     } finally {
       await pipeline.stop();
@@ -185,7 +179,7 @@ test('runner: stages in a lane of their own, held back while ingest worked, are 
   const pipeline = createPipeline({ store: t.store, ingest: busyIngest(events, pending), stages: [recording(events, true)], owner: 'test', log, idleMs: 60_000, stagesWhenIngestIdleFor: 50 });
   try {
     pipeline.start();
-    await until('a2 enriched', () => events.includes('enrich a2'));
+    await waitFor('a2 enriched', () => events.includes('enrich a2'));
     assert.deepEqual(events, ['ingest', 'ingest', 'enrich a2']);
   } finally {
     await pipeline.stop();

@@ -10,14 +10,15 @@ import assert from 'node:assert/strict';
 import { startPipelineThread } from '../../src/thread/pipeline.js';
 import { metricsText } from '../../src/metrics.js';
 import { log } from '../../src/util/log.js';
+import { waitFor } from '../support/wait.js';
 
 test('a parse that never ends is stopped: the thread is replaced, the record set aside, the counts kept', async () => {
   const entry = new URL('../support/stuck-parse-entry.mjs', import.meta.url);
   const thread = await startPipelineThread({ configFile: '', env: {}, warmUp: false, parts: ['ingest'] }, log, { parseTimeLimitMs: 50, entry });
   try {
-    await waitFor(async () => /fido_test_parsed_total 5\b/.test(await metricsText()), 'the first thread pushed its count');
+    await waitFor('the first thread pushed its count', async () => /fido_test_parsed_total 5\b/.test(await metricsText()));
     thread.pipeline.wake(); // the first thread gets stuck on record 7
-    await waitFor(async () => /fido_test_set_aside\{reason="parse time limit: parsing went on for more than \d+ ms and was stopped"\} 1/.test(await metricsText()), 'a new thread took over with record 7 set aside');
+    await waitFor('a new thread took over with record 7 set aside', async () => /fido_test_set_aside\{reason="parse time limit: parsing went on for more than \d+ ms and was stopped"\} 1/.test(await metricsText()));
     const text = await metricsText();
     assert.match(text, /fido_test_parsed_total 7\b/, "the replaced thread's count (5) and the new one's (2) are both served");
     assert.equal(process.exitCode ?? 0, 0, 'the process goes on');
@@ -32,18 +33,11 @@ test('a parse that never ends in the ingest thread\'s parse thread is stopped to
   const thread = await startPipelineThread({ configFile: '', env: { STUCK_IN: 'parse-thread' }, warmUp: false, parts: ['ingest'] }, log, { parseTimeLimitMs: 50, entry });
   try {
     thread.pipeline.wake(); // the first thread's parse thread gets stuck on record 7
-    await waitFor(async () => threadNames().includes('fido-stuck-par'), 'the parse thread started');
-    await waitFor(async () => /fido_test_set_aside\{reason="parse time limit: parsing went on for more than \d+ ms and was stopped"\} 1/.test(await metricsText()), 'a new thread took over with record 7 set aside');
-    await waitFor(async () => !threadNames().includes('fido-stuck-par'), 'the stuck parse thread ended with the thread that started it');
+    await waitFor('the parse thread started', async () => threadNames().includes('fido-stuck-par'));
+    await waitFor('a new thread took over with record 7 set aside', async () => /fido_test_set_aside\{reason="parse time limit: parsing went on for more than \d+ ms and was stopped"\} 1/.test(await metricsText()));
+    await waitFor('the stuck parse thread ended with the thread that started it', async () => !threadNames().includes('fido-stuck-par'));
   } finally {
     await thread.stop();
   }
 });
 
-async function waitFor(cond: () => Promise<boolean>, what: string, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
