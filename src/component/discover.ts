@@ -17,14 +17,19 @@ export async function modulesIn(dir: URL): Promise<string[]> {
     .sort();
 }
 
-export async function discoverComponents<C extends AnyComponent>(dir: URL, point: string): Promise<C[]> {
+export async function discoverComponents<C extends { readonly kind: string }>(
+  dir: URL,
+  point: string,
+  is: (x: unknown) => boolean = isComponent,
+): Promise<C[]> {
   const found = new Map<string, { component: C; file: string }>();
   for (const file of await modulesIn(dir)) {
     const exported = ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
-    if (!isComponent(exported)) throw new Error(`${file}: a ${point} module must default-export a component (kind, description, schema, create)`);
-    const other = found.get(exported.kind);
-    if (other) throw new Error(`${file}: ${point} kind "${exported.kind}" is already defined by ${other.file}`);
-    found.set(exported.kind, { component: exported as C, file });
+    if (!is(exported)) throw new Error(`${file}: a ${point} module must default-export a ${point} (its plug-in point's define… function makes one)`);
+    const kind = (exported as C).kind;
+    const other = found.get(kind);
+    if (other) throw new Error(`${file}: ${point} kind "${kind}" is already defined by ${other.file}`);
+    found.set(kind, { component: exported as C, file });
   }
   return [...found.values()].map((f) => f.component).sort((a, b) => (a.kind < b.kind ? -1 : 1));
 }

@@ -6,31 +6,16 @@
 import type { IncidentDetail } from '../model/incident.js';
 import type { Score } from '../model/score.js';
 import type { ResolvedProfile } from './profile.js';
-import { scoreDefault } from './default.js';
-import { scoreClassic } from './fido-classic.js';
+import { scoringEngine } from './engines.js';
 
 export function scoreIncident(detail: IncidentDetail, profile: ResolvedProfile, now: number = Date.now()): Score {
-  const s = profile.settings;
-  switch (s.engine) {
-    case 'default':
-      return scoreDefault(detail, s, profile.name, now);
-    case 'fido-classic':
-      return scoreClassic(detail, s, profile.name, now);
-  }
+  // The settings passed the engine's schema when the profile was resolved (profile.ts).
+  return scoringEngine(profile.settings.engine).score(detail, profile.settings as never, profile.name, now);
 }
 
-/**
- * Whether the profile's engine reads enrichment rows that found nothing. `default` looks only at answers
- * that found something (every reader goes through fromProviders); fido-classic also counts a host the
- * inventory does not know. The score stage reads only the rows the engine looks at.
- */
+/** Whether the profile's engine reads enrichment rows that found nothing (ScoringEngine.readsUnfoundAnswers). */
 export function readsUnfoundAnswers(profile: ResolvedProfile): boolean {
-  switch (profile.settings.engine) {
-    case 'default':
-      return false;
-    case 'fido-classic':
-      return true;
-  }
+  return scoringEngine(profile.settings.engine).readsUnfoundAnswers;
 }
 
 /** One line per explanation entry, aligned, ending with the total: what `fido score` prints. */

@@ -1,6 +1,6 @@
 /**
- * Scoring profiles are data: weights, tiers, thresholds and windows (DESIGN.md §7). Two engines read them:
- * `default` (the modern profile, docs/scoring.md) and `fido-classic` (Netflix FIDO's matrix). A profile is a
+ * Scoring profiles are data: weights, tiers, thresholds and windows (DESIGN.md §7), read by a scoring engine
+ * (engines/: `default`, the modern profile, docs/scoring.md; `fido-classic`, Netflix FIDO's matrix). A profile is a
  * built-in document plus the overrides from fido.yaml, deep-merged and validated against its engine's
  * schema, so a typo in an override ("treat:") is an error naming the key rather than a silently ignored key.
  *
@@ -14,156 +14,11 @@
  * weights produced it, and scores made with other weights can be told apart.
  */
 import { createHash } from 'node:crypto';
-import { Type, type Static, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
-import { DEFAULT_PROFILE } from './default.js';
-import { FIDO_CLASSIC_PROFILE } from './fido-classic.js';
+import { scoringEngines } from './engines.js';
 
-// ───────────────────────────── shared pieces ─────────────────────────────
-
-const Points = (description?: string) => Type.Integer({ minimum: -100, maximum: 100, ...(description ? { description } : {}) });
-const Weight = (description?: string) => Type.Number({ minimum: -1000, maximum: 1000, ...(description ? { description } : {}) });
-const Names = (description: string) => Type.Array(Type.String({ minLength: 1 }), { description });
-const Obj = <T extends Record<string, TSchema>>(props: T, description?: string) =>
-  Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
-const Range = { min: Points('Lowest points this component may contribute'), max: Points('Highest points this component may contribute') };
-const Criticality = Obj({ low: Points(), medium: Points(), high: Points(), critical: Points() });
-
-// ───────────────────────────── default engine ─────────────────────────────
-
-export const DefaultSettingsSchema = Obj({
-  engine: Type.Literal('default'),
-  description: Type.String(),
-  providers: Obj(
-    {
-      netsegments: Names('Providers answering with network segments {segment, zone, criticality}'),
-      inventory: Names('Providers answering with assets {host, criticality, tags}'),
-      allowlist: Names('Providers answering with allowlist entries {entries: [{match, reason, rules, expires}]}'),
-      history: Names('Providers answering with earlier verdicts {verdicts: {true_positive, false_positive, benign}}'),
-      indicators: Names('Providers answering with intel verdicts {verdict, sources}'),
-      directory: Names('Providers answering about users {groups, tags, privileged}'),
-    },
-    'Configured enrichment provider names per source of facts',
-  ),
-  threat: Obj({
-    ...Range,
-    severity: Obj({ info: Points(), low: Points(), medium: Points(), high: Points(), critical: Points() }, 'By the highest alert severity label'),
-    detector_action: Obj(
-      { allowed: Points(), detected: Points(), unknown: Points(), blocked: Points(), quarantined: Points() },
-      'By what the detector itself did; the highest-scoring action among the alerts counts',
-    ),
-    indicator: Obj({
-      malicious: Points(),
-      suspicious: Points(),
-      benign: Points(),
-      more_malicious_each: Points('Per further distinct malicious indicator'),
-      more_malicious_max: Points(),
-    }),
-  }),
-  asset: Obj({
-    ...Range,
-    criticality: Criticality,
-    zones: Type.Record(Type.String(), Points(), { description: 'Network zone name (lower case) → points' }),
-    tags: Type.Record(Type.String(), Points(), { description: 'Asset tag (lower case) → points' }),
-  }),
-  user: Obj({
-    ...Range,
-    privileged_groups: Names('Groups or tags (case-insensitive) that make a user privileged'),
-    privileged: Points(),
-    privileged_names: Names('Account names (case-insensitive, without domain) that are privileged by themselves'),
-    privileged_name: Points(),
-    vip_groups: Names('Groups or tags (case-insensitive) of people attackers target: executives, finance…'),
-    vip: Points(),
-  }),
-  history: Obj({
-    ...Range,
-    true_positive_each: Points(),
-    false_positive_each: Points(),
-    benign_is_false_positive: Type.Boolean(),
-    window_days: Type.Integer({ minimum: 1, maximum: 3650, description: 'Ignore history last seen longer ago than this' }),
-  }),
-  allowlist: Obj({ points: Points() }),
-  repeats: Obj({
-    ...Range,
-    per_extra_alert: Points(),
-    detectors: Points('When two or more different detectors raised alerts in the incident'),
-  }),
-});
-export type DefaultSettings = Static<typeof DefaultSettingsSchema>;
-
-// ───────────────────────────── fido-classic engine ─────────────────────────────
-
-const Tier = Obj({ min: Type.Number(), factor: Type.Number() });
-const IpList = Obj({
-  threshold: Weight('Minimum tiered sum before the list counts'),
-  weight: Weight(),
-  multiplier: Weight(),
-  tiers: Type.Array(Tier, { description: 'Per-item positives p: the first tier with p ≥ min contributes factor × p' }),
-});
-const Thresholds = Obj({ high_above: Type.Number(), high: Weight(), medium_above: Type.Number(), medium: Weight(), low: Weight() });
-const Adjust = Obj({ above: Type.Number(), set_to: Type.Number(), add: Type.Number() });
-
-export const ClassicSettingsSchema = Obj({
-  engine: Type.Literal('fido-classic'),
-  description: Type.String(),
-  providers: Obj({
-    virustotal: Names('Providers answering with VirusTotal v2/v3 reports'),
-    threatgrid: Names('Providers answering with ThreatGRID threat scores'),
-    alienvault: Names('Providers answering with AlienVault OTX reputation {activity, reliability, risk}'),
-    inventory: Names('Providers answering with assets {patches, av, tags}'),
-    netsegments: Names('Providers answering with network segments {zone}'),
-    directory: Names('Providers answering about users {title, department}'),
-    history: Names('Providers answering with earlier sightings {alerts, last_seen}'),
-  }),
-  asset_score: Type.Boolean({ description: 'FIDO fido.director.assetscore: score machine and user posture' }),
-  virustotal: Obj({
-    trojan_threshold: Weight(),
-    trojan_weight: Weight(),
-    regular_threshold: Weight(),
-    regular_weight: Weight(),
-    url_threshold: Weight(),
-    url_weight: Weight(),
-    ip: Obj({ downloaded: IpList, communicating: IpList, urls: IpList, feed_weight: Type.Number({ exclusiveMinimum: 0 }) }),
-  }),
-  threatgrid: Obj({ feed_weight: Type.Number({ exclusiveMinimum: 0 }) }),
-  alienvault: Obj({ malware_values: Names('Activities that count (case-insensitive)'), risk: Thresholds, reliability: Thresholds }),
-  antivirus: Obj({
-    detectors: Names('Detector names whose alerts are antivirus detections'),
-    trojan_weight: Weight(),
-    trojan_multiplier: Weight(),
-    regular_weight: Weight(),
-    regular_multiplier: Weight(),
-  }),
-  artifacts: Obj({ threshold: Weight(), weight: Weight(), incrementer: Weight(), multiplier: Weight() }),
-  previous_alert: Obj({
-    same_incident_minutes: Type.Number({ minimum: 0 }),
-    callbacks_hours: Type.Number({ minimum: 0 }),
-    long_hours: Type.Number({ minimum: 0 }),
-    mid: Adjust,
-    long: Adjust,
-  }),
-  machine: Obj({
-    critical_patches: Obj({ threshold: Weight(), weight: Weight() }),
-    high_patches: Obj({ threshold: Weight(), weight: Weight() }),
-    low_patches: Obj({ threshold: Weight(), weight: Weight() }),
-    av_not_installed: Weight(),
-    av_not_running: Weight(),
-    pci_zones: Names('Network zones that mark a PCI asset'),
-    pci_tags: Names('Asset tags that mark a PCI asset'),
-  }),
-  user: Obj({
-    titles: Names('Job titles (case-insensitive) that raise the user score'),
-    title_weight: Weight(),
-    departments: Names('Departments (case-insensitive) that raise the user score'),
-    department_weight: Weight(),
-  }),
-});
-export type ClassicSettings = Static<typeof ClassicSettingsSchema>;
-
-// ───────────────────────────── resolving ─────────────────────────────
-
-export type ProfileSettings = DefaultSettings | ClassicSettings;
-export type ProfileEngine = ProfileSettings['engine'];
+/** A profile's settings: its engine's (engines/*.ts), which names the engine. */
+export type ProfileSettings = { readonly engine: string } & Readonly<Record<string, unknown>>;
 
 export interface ResolvedProfile {
   name: string;
@@ -172,12 +27,10 @@ export interface ResolvedProfile {
   settings: ProfileSettings;
 }
 
-export const BUILTIN_PROFILES: Readonly<Record<string, ProfileSettings>> = Object.freeze({
-  default: DEFAULT_PROFILE,
-  'fido-classic': FIDO_CLASSIC_PROFILE,
-});
-
-const SCHEMAS: Record<ProfileEngine, TSchema> = { default: DefaultSettingsSchema, 'fido-classic': ClassicSettingsSchema };
+/** Each engine's built-in profile, under the engine's name. */
+export const BUILTIN_PROFILES: Readonly<Record<string, ProfileSettings>> = Object.freeze(
+  Object.fromEntries(scoringEngines.map((e) => [e.kind, e.builtin as ProfileSettings])),
+);
 
 export class ProfileError extends Error {
   override readonly name = 'ProfileError';
@@ -209,7 +62,7 @@ export function resolveProfile(name: string, overrides: ProfileOverrides = {}): 
   const builtin = BUILTIN_PROFILES[baseName]!;
   if ('engine' in patch && patch.engine !== builtin.engine) throw new ProfileError(name, [`engine: cannot change "${builtin.engine}" in an override`]);
   const merged = deepMerge(builtin, patch);
-  const schema = SCHEMAS[builtin.engine];
+  const schema = scoringEngines.find((e) => e.kind === builtin.engine)!.schema;
   const problems = [...Value.Errors(schema, merged)]
     .filter((e) => e.keyword !== 'boolean') // additionalProperties reports each extra key twice
     .map((e) => `${keyPath(e.instancePath, e.params)}: ${e.message}`);

@@ -11,6 +11,8 @@ import { instantiate, markChecked } from '../../src/component/instantiate.js';
 import { providerKinds } from '../../src/enrich/registry.js';
 import { actionKinds } from '../../src/actions/registry.js';
 import { receiverKinds } from '../../src/intake/registry.js';
+import { scoringEngines } from '../../src/score/engines.js';
+import { Value } from 'typebox/value';
 
 /** A folder of component modules (plain ESM), removed after `fn`. */
 async function withFolder(files: Record<string, string>, fn: (dir: URL) => Promise<void>): Promise<void> {
@@ -35,7 +37,7 @@ test('discovery: every module of the folder, sorted by kind; tests and declarati
 
 test('discovery: a module that exports no component, or a kind defined twice, is an error naming the file', async () => {
   await withFolder({ 'helpers.js': 'export const x = 1;\n' }, async (dir) => {
-    await assert.rejects(discoverComponents(dir, 'widget'), /helpers\.js: a widget module must default-export a component/);
+    await assert.rejects(discoverComponents(dir, 'widget'), /helpers\.js: a widget module must default-export a widget/);
   });
   await withFolder({ 'one.js': moduleOf('same'), 'two.js': moduleOf('same') }, async (dir) => {
     await assert.rejects(discoverComponents(dir, 'widget'), /two\.js: widget kind "same" is already defined by .*one\.js/);
@@ -48,6 +50,12 @@ test("the shipped plug-in points are found by their folders, and each kind's sch
   assert.deepEqual(receiverKinds.map((k) => k.kind), ['file', 'http']);
   for (const k of [...providerKinds, ...actionKinds, ...receiverKinds]) {
     assert.equal((k.schema as { properties?: Record<string, { const?: string }> }).properties?.kind?.const, k.kind, k.kind);
+  }
+  // Scoring engines: each built-in profile names its engine and passes its engine's schema.
+  assert.deepEqual(scoringEngines.map((e) => e.kind), ['default', 'fido-classic']);
+  for (const e of scoringEngines) {
+    assert.equal((e.builtin as { engine?: string }).engine, e.kind);
+    assert.equal(Value.Check(e.schema, e.builtin), true, e.kind);
   }
 });
 

@@ -30,12 +30,12 @@ const SRC = join(ROOT, 'src');
  */
 const BOUNDED: ReadonlyArray<{ file: string; source: string; reason: string }> = [
   {
-    file: 'src/score/fido-classic.ts',
+    file: 'src/score/engines/fido-classic.ts',
     source: '0+$',
     reason: 'fmt() applies it to n.toFixed(2) of a finite number: at most ~25 characters',
   },
   {
-    file: 'src/score/default.ts',
+    file: 'src/score/engines/default.ts',
     source: '@.*$',
     reason: 'applied to user names of alerts and of the incident, which finalizeAlert cuts to 256 characters (cleanToken, USER_MAX)',
   },

@@ -23,7 +23,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Score } from '../../src/model/score.js';
 import { explanationSum } from '../../src/score/explain.js';
-import { normalise, roundHalfEven } from '../../src/score/fido-classic.js';
+import { normalise, roundHalfEven } from '../../src/score/engines/fido-classic.js';
 import { resolveProfile, scoreIncident } from '../../src/score/index.js';
 import { alert, enr, incident, T0 } from './fixtures.js';
 

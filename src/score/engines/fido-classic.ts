@@ -31,12 +31,83 @@
  * Unchanged on purpose: PCI adds no points (it forced "Re-image" in FIDO; here it is a 0-point line that
  * policy can test), the 0/5/…/100 granularity, and banker's rounding.
  */
-import type { Alert } from '../model/alert.js';
-import type { IncidentDetail } from '../model/incident.js';
-import type { Score } from '../model/score.js';
-import type { ClassicSettings } from './profile.js';
-import { Explanation } from './explain.js';
-import { alertsOf, answers, clip, fromProviders, isRecord, list, num, str, strings, subjectText, time, type Answer } from './inputs.js';
+import type { Alert } from '../../model/alert.js';
+import type { IncidentDetail } from '../../model/incident.js';
+import type { Score } from '../../model/score.js';
+import { Explanation } from '../explain.js';
+import { alertsOf, answers, clip, fromProviders, isRecord, list, num, str, strings, subjectText, time, type Answer } from '../inputs.js';
+import { Type, type Static } from 'typebox';
+import { defineScoringEngine } from '../engine.js';
+import { Names, Obj, Weight } from '../settings.js';
+
+// ───────────────────────────── settings ─────────────────────────────
+
+const Tier = Obj({ min: Type.Number(), factor: Type.Number() });
+const IpList = Obj({
+  threshold: Weight('Minimum tiered sum before the list counts'),
+  weight: Weight(),
+  multiplier: Weight(),
+  tiers: Type.Array(Tier, { description: 'Per-item positives p: the first tier with p ≥ min contributes factor × p' }),
+});
+const Thresholds = Obj({ high_above: Type.Number(), high: Weight(), medium_above: Type.Number(), medium: Weight(), low: Weight() });
+const Adjust = Obj({ above: Type.Number(), set_to: Type.Number(), add: Type.Number() });
+
+export const ClassicSettingsSchema = Obj({
+  engine: Type.Literal('fido-classic'),
+  description: Type.String(),
+  providers: Obj({
+    virustotal: Names('Providers answering with VirusTotal v2/v3 reports'),
+    threatgrid: Names('Providers answering with ThreatGRID threat scores'),
+    alienvault: Names('Providers answering with AlienVault OTX reputation {activity, reliability, risk}'),
+    inventory: Names('Providers answering with assets {patches, av, tags}'),
+    netsegments: Names('Providers answering with network segments {zone}'),
+    directory: Names('Providers answering about users {title, department}'),
+    history: Names('Providers answering with earlier sightings {alerts, last_seen}'),
+  }),
+  asset_score: Type.Boolean({ description: 'FIDO fido.director.assetscore: score machine and user posture' }),
+  virustotal: Obj({
+    trojan_threshold: Weight(),
+    trojan_weight: Weight(),
+    regular_threshold: Weight(),
+    regular_weight: Weight(),
+    url_threshold: Weight(),
+    url_weight: Weight(),
+    ip: Obj({ downloaded: IpList, communicating: IpList, urls: IpList, feed_weight: Type.Number({ exclusiveMinimum: 0 }) }),
+  }),
+  threatgrid: Obj({ feed_weight: Type.Number({ exclusiveMinimum: 0 }) }),
+  alienvault: Obj({ malware_values: Names('Activities that count (case-insensitive)'), risk: Thresholds, reliability: Thresholds }),
+  antivirus: Obj({
+    detectors: Names('Detector names whose alerts are antivirus detections'),
+    trojan_weight: Weight(),
+    trojan_multiplier: Weight(),
+    regular_weight: Weight(),
+    regular_multiplier: Weight(),
+  }),
+  artifacts: Obj({ threshold: Weight(), weight: Weight(), incrementer: Weight(), multiplier: Weight() }),
+  previous_alert: Obj({
+    same_incident_minutes: Type.Number({ minimum: 0 }),
+    callbacks_hours: Type.Number({ minimum: 0 }),
+    long_hours: Type.Number({ minimum: 0 }),
+    mid: Adjust,
+    long: Adjust,
+  }),
+  machine: Obj({
+    critical_patches: Obj({ threshold: Weight(), weight: Weight() }),
+    high_patches: Obj({ threshold: Weight(), weight: Weight() }),
+    low_patches: Obj({ threshold: Weight(), weight: Weight() }),
+    av_not_installed: Weight(),
+    av_not_running: Weight(),
+    pci_zones: Names('Network zones that mark a PCI asset'),
+    pci_tags: Names('Asset tags that mark a PCI asset'),
+  }),
+  user: Obj({
+    titles: Names('Job titles (case-insensitive) that raise the user score'),
+    title_weight: Weight(),
+    departments: Names('Departments (case-insensitive) that raise the user score'),
+    department_weight: Weight(),
+  }),
+});
+export type ClassicSettings = Static<typeof ClassicSettingsSchema>;
 
 export const FIDO_CLASSIC_PROFILE: ClassicSettings = {
   engine: 'fido-classic',
@@ -411,3 +482,13 @@ function user(ex: Explanation, f: Facts, s: ClassicSettings): void {
   }
   settle(ex, 'user', ex.component('user'));
 }
+
+export default defineScoringEngine({
+  kind: 'fido-classic',
+  description: "Netflix FIDO's scoring matrix (threat, asset, user, machine), as it documented it",
+  schema: ClassicSettingsSchema,
+  builtin: FIDO_CLASSIC_PROFILE,
+  // It counts a host the inventory does not know.
+  readsUnfoundAnswers: true,
+  score: scoreClassic,
+});

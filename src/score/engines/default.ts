@@ -10,12 +10,11 @@
  *   allowlist a vetted exception: one large negative line naming the entry and its reason
  *   repeats   how much is going on: alerts in the incident, more than one detector
  */
-import type { Alert } from '../model/alert.js';
-import { severityLabel } from '../model/alert.js';
-import type { IncidentDetail } from '../model/incident.js';
-import type { Score } from '../model/score.js';
-import type { DefaultSettings } from './profile.js';
-import { Explanation } from './explain.js';
+import type { Alert } from '../../model/alert.js';
+import { severityLabel } from '../../model/alert.js';
+import type { IncidentDetail } from '../../model/incident.js';
+import type { Score } from '../../model/score.js';
+import { Explanation } from '../explain.js';
 import {
   alertsOf,
   answers,
@@ -33,7 +32,72 @@ import {
   CRITICALITIES,
   type Answer,
   type Criticality,
-} from './inputs.js';
+} from '../inputs.js';
+import { Type, type Static } from 'typebox';
+import { defineScoringEngine } from '../engine.js';
+import { CriticalityPoints, Names, Obj, Points, Range } from '../settings.js';
+
+// ───────────────────────────── settings ─────────────────────────────
+
+export const DefaultSettingsSchema = Obj({
+  engine: Type.Literal('default'),
+  description: Type.String(),
+  providers: Obj(
+    {
+      netsegments: Names('Providers answering with network segments {segment, zone, criticality}'),
+      inventory: Names('Providers answering with assets {host, criticality, tags}'),
+      allowlist: Names('Providers answering with allowlist entries {entries: [{match, reason, rules, expires}]}'),
+      history: Names('Providers answering with earlier verdicts {verdicts: {true_positive, false_positive, benign}}'),
+      indicators: Names('Providers answering with intel verdicts {verdict, sources}'),
+      directory: Names('Providers answering about users {groups, tags, privileged}'),
+    },
+    'Configured enrichment provider names per source of facts',
+  ),
+  threat: Obj({
+    ...Range,
+    severity: Obj({ info: Points(), low: Points(), medium: Points(), high: Points(), critical: Points() }, 'By the highest alert severity label'),
+    detector_action: Obj(
+      { allowed: Points(), detected: Points(), unknown: Points(), blocked: Points(), quarantined: Points() },
+      'By what the detector itself did; the highest-scoring action among the alerts counts',
+    ),
+    indicator: Obj({
+      malicious: Points(),
+      suspicious: Points(),
+      benign: Points(),
+      more_malicious_each: Points('Per further distinct malicious indicator'),
+      more_malicious_max: Points(),
+    }),
+  }),
+  asset: Obj({
+    ...Range,
+    criticality: CriticalityPoints,
+    zones: Type.Record(Type.String(), Points(), { description: 'Network zone name (lower case) → points' }),
+    tags: Type.Record(Type.String(), Points(), { description: 'Asset tag (lower case) → points' }),
+  }),
+  user: Obj({
+    ...Range,
+    privileged_groups: Names('Groups or tags (case-insensitive) that make a user privileged'),
+    privileged: Points(),
+    privileged_names: Names('Account names (case-insensitive, without domain) that are privileged by themselves'),
+    privileged_name: Points(),
+    vip_groups: Names('Groups or tags (case-insensitive) of people attackers target: executives, finance…'),
+    vip: Points(),
+  }),
+  history: Obj({
+    ...Range,
+    true_positive_each: Points(),
+    false_positive_each: Points(),
+    benign_is_false_positive: Type.Boolean(),
+    window_days: Type.Integer({ minimum: 1, maximum: 3650, description: 'Ignore history last seen longer ago than this' }),
+  }),
+  allowlist: Obj({ points: Points() }),
+  repeats: Obj({
+    ...Range,
+    per_extra_alert: Points(),
+    detectors: Points('When two or more different detectors raised alerts in the incident'),
+  }),
+});
+export type DefaultSettings = Static<typeof DefaultSettingsSchema>;
 
 export const DEFAULT_PROFILE: DefaultSettings = {
   engine: 'default',
@@ -381,3 +445,13 @@ function repeats(ex: Explanation, f: Facts, s: DefaultSettings): void {
   }
   ex.bound('repeats', s.repeats.min, s.repeats.max);
 }
+
+export default defineScoringEngine({
+  kind: 'default',
+  description: 'One explainable 0–100 scale from six bounded components (docs/scoring.md)',
+  schema: DefaultSettingsSchema,
+  builtin: DEFAULT_PROFILE,
+  // Every reader goes through fromProviders, which looks only at answers that found something.
+  readsUnfoundAnswers: false,
+  score: scoreDefault,
+});
