@@ -11,7 +11,8 @@ import { actionKinds } from '../actions/registry.js';
 import { receiverKinds } from '../intake/registry.js';
 import { markChecked } from '../component/instantiate.js';
 import type { FidoConfig } from './schema.js';
-import { formatConfigErrors, parseConfigText, secretErrors, type ConfigError, type ConfigKinds } from './validate.js';
+import { detectorErrors, formatConfigErrors, parseConfigText, secretErrors, type ConfigError, type ConfigKinds } from './validate.js';
+import { loadDetectors } from '../detectors/lib/registry.js';
 import { resolveSecretsDeep } from './secrets.js';
 import { loadPolicyFromConfig, PolicyLoadError } from '../policy/rules.js';
 import { resolveProfile, ProfileError } from '../score/profile.js';
@@ -49,7 +50,7 @@ export function configPath(file?: string): string {
  * Validates without resolving secrets: for `fido config validate`. Beyond the schema, it compiles the
  * policy rules (CEL, regex checks, action targets) and resolves the scoring profile, as `fido start` would.
  */
-export function checkConfigFile(file?: string): { file: string; errors: ConfigError[] } {
+export async function checkConfigFile(file?: string): Promise<{ file: string; errors: ConfigError[] }> {
   const path = configPath(file);
   let text: string;
   try {
@@ -60,7 +61,7 @@ export function checkConfigFile(file?: string): { file: string; errors: ConfigEr
   const parsed = parseConfigText(text, configKinds);
   if (parsed.errors.length) return { file: path, errors: parsed.errors };
   // Secrets are checked (set, readable), never resolved into anything shown.
-  const errors: ConfigError[] = secretErrors(text);
+  const errors: ConfigError[] = [...secretErrors(text), ...(await unknownDetectors(text, parsed.config))];
   try {
     loadPolicyFromConfig({ config: parsed.config, dir: dirname(path), file: path, text });
   } catch (e) {
@@ -93,11 +94,24 @@ export async function loadConfig(file?: string, env: NodeJS.ProcessEnv = process
       throw new ConfigInvalidError(path, [{ key: 'policy.files', line: null, message: `cannot read ${f}: ${(e as NodeJS.ErrnoException).code ?? 'error'}` }]);
     }
   }
-  const unresolved = secretErrors(text, env);
-  if (unresolved.length) throw new ConfigInvalidError(path, unresolved);
+  const problems = [...secretErrors(text, env), ...(await unknownDetectors(text, parsed.config))];
+  if (problems.length) throw new ConfigInvalidError(path, problems);
   const config = resolveSecretsDeep(parsed.config, '', env);
   // Checked above, with line numbers: building them does not check them again (component/instantiate.ts).
   for (const entry of [...(config.enrichment?.providers ?? []), ...(config.actions?.targets ?? [])]) markChecked(entry);
   for (const source of config.sources ?? []) if (source.receiver) markChecked(source.receiver);
   return { config, version: hash.digest('hex').slice(0, 16), file: path, dir, text };
+}
+
+/** Sources naming a detector that neither Fido nor the configuration's JSON mappings define. */
+async function unknownDetectors(text: string, config: FidoConfig): Promise<ConfigError[]> {
+  if (!(config.sources ?? []).some((s) => s.detector !== undefined && s.detector !== 'auto')) return [];
+  let names: string[];
+  try {
+    names = (await loadDetectors({ jsonMappings: config.detectors?.json ?? [] })).list().map((d) => d.name);
+  } catch (e) {
+    // A bad mapping: the schema check reports it, and start refuses it with its own message.
+    return [{ key: 'detectors.json', line: null, message: (e as Error).message }];
+  }
+  return detectorErrors(text, config, names);
 }

@@ -246,6 +246,47 @@ export function secretErrors(text: string, env: NodeJS.ProcessEnv = process.env)
   return out;
 }
 
+/**
+ * Sources that name a detector that does not exist (`known`: the built-in detectors and the configuration's
+ * JSON mappings), at their key and line, with the nearest known name when one is close.
+ */
+export function detectorErrors(text: string, config: FidoConfig, known: readonly string[]): ConfigError[] {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, merge: false });
+  const out: ConfigError[] = [];
+  (config.sources ?? []).forEach((s, i) => {
+    if (s.detector === undefined || s.detector === 'auto' || known.includes(s.detector)) return;
+    const near = nearest(s.detector, known);
+    out.push({
+      key: `sources[${i}].detector`,
+      line: lineOf(doc, lc, ['sources', i, 'detector']),
+      message: `unknown detector "${s.detector}"${near ? ` (did you mean "${near}"?)` : ''}; "auto" or one of: ${[...known].sort().join(', ')}`,
+    });
+  });
+  return out;
+}
+
+/** The name within two edits of `word` (case aside), the nearest first; undefined when none is that close. */
+export function nearest(word: string, names: readonly string[]): string | undefined {
+  let best: { name: string; d: number } | undefined;
+  for (const name of names) {
+    const d = editDistance(word.toLowerCase(), name.toLowerCase());
+    if (d <= 2 && (!best || d < best.d)) best = { name, d };
+  }
+  return best?.name;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
 export function formatConfigErrors(file: string, errors: readonly ConfigError[]): string {
   return errors.map((e) => `${file}${e.line ? `:${e.line}` : ''}: ${e.key}: ${e.message}`).join('\n');
 }

@@ -95,6 +95,24 @@ test('unresolvable secret references are reported at their key and line, by name
   assert.match(r.stdout + r.stderr, new RegExp(`fido\\.yaml:6: actions\\.targets\\[0\\]\\.password: environment variable FIDO_TEST_UNSET_PW is not set`));
 });
 
+test('a source naming a detector that does not exist is refused at its key and line, with the nearest name', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fido-detector-'));
+  const file = join(dir, 'fido.yaml');
+  writeFileSync(
+    file,
+    ['sources:', '  - name: ids', '    detector: suricatta', '  - name: mapped', '    detector: my-app', '  - name: other', '    detector: nothing-like-it', 'detectors:', '  json:', '    - name: my-app', '      fields: { title: msg }'].join('\n'),
+  );
+  await assert.rejects(loadConfig(file), (e: Error) => {
+    assert.match(e.message, /fido\.yaml:3: sources\[0\]\.detector: unknown detector "suricatta" \(did you mean "suricata"\?\); "auto" or one of: .*\bmy-app\b/);
+    assert.match(e.message, /fido\.yaml:7: sources\[2\]\.detector: unknown detector "nothing-like-it"; "auto" or one of/);
+    assert.doesNotMatch(e.message, /sources\[1\]/, 'a JSON mapping of the configuration is a detector');
+    return true;
+  });
+  const r = spawnSync(process.execPath, [FIDO_BIN, 'config', 'validate', file], { encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /fido\.yaml:3: sources\[0\]\.detector: unknown detector "suricatta" \(did you mean "suricata"\?\)/);
+});
+
 test('fido config validate exits 1 with key and line, 0 when valid', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fido-cfg-'));
   const bad = join(dir, 'bad.yaml');

@@ -8,8 +8,8 @@ export function register(program: Command): void {
   config
     .command('validate [file]')
     .description('Check a fido.yaml (default: $FIDO_CONFIG, else the demo configuration)')
-    .action((file: string | undefined) => {
-      const r = checkConfigFile(file);
+    .action(async (file: string | undefined) => {
+      const r = await checkConfigFile(file);
       if (r.errors.length) {
         process.stderr.write(`${formatConfigErrors(r.file, r.errors)}\n${r.errors.length} error(s)\n`);
         process.exitCode = 1;
