@@ -11,7 +11,7 @@ import { actionKinds } from '../actions/registry.js';
 import { receiverKinds } from '../intake/registry.js';
 import { markChecked } from '../component/instantiate.js';
 import type { FidoConfig } from './schema.js';
-import { detectorErrors, formatConfigErrors, parseConfigText, secretErrors, type ConfigError, type ConfigKinds } from './validate.js';
+import { detectorErrors, formatConfigErrors, parseConfigText, secretErrors, type ConfigError, type ConfigKinds, type ParsedConfig } from './validate.js';
 import { loadDetectors } from '../detectors/lib/registry.js';
 import { resolveSecretsDeep } from './secrets.js';
 import { loadPolicyFromConfig, PolicyLoadError } from '../policy/rules.js';
@@ -61,7 +61,7 @@ export async function checkConfigFile(file?: string): Promise<{ file: string; er
   const parsed = parseConfigText(text, configKinds);
   if (parsed.errors.length) return { file: path, errors: parsed.errors };
   // Secrets are checked (set, readable), never resolved into anything shown.
-  const errors: ConfigError[] = [...secretErrors(text), ...(await unknownDetectors(text, parsed.config))];
+  const errors: ConfigError[] = [...secretErrors(parsed), ...(await unknownDetectors(parsed))];
   try {
     loadPolicyFromConfig({ config: parsed.config, dir: dirname(path), file: path, text });
   } catch (e) {
@@ -94,7 +94,7 @@ export async function loadConfig(file?: string, env: NodeJS.ProcessEnv = process
       throw new ConfigInvalidError(path, [{ key: 'policy.files', line: null, message: `cannot read ${f}: ${(e as NodeJS.ErrnoException).code ?? 'error'}` }]);
     }
   }
-  const problems = [...secretErrors(text, env), ...(await unknownDetectors(text, parsed.config))];
+  const problems = [...secretErrors(parsed, env), ...(await unknownDetectors(parsed))];
   if (problems.length) throw new ConfigInvalidError(path, problems);
   const config = resolveSecretsDeep(parsed.config, '', env);
   // Checked above, with line numbers: building them does not check them again (component/instantiate.ts).
@@ -104,7 +104,8 @@ export async function loadConfig(file?: string, env: NodeJS.ProcessEnv = process
 }
 
 /** Sources naming a detector that neither Fido nor the configuration's JSON mappings define. */
-async function unknownDetectors(text: string, config: FidoConfig): Promise<ConfigError[]> {
+async function unknownDetectors(parsed: ParsedConfig): Promise<ConfigError[]> {
+  const { config } = parsed;
   if (!(config.sources ?? []).some((s) => s.detector !== undefined && s.detector !== 'auto')) return [];
   let names: string[];
   try {
@@ -113,5 +114,5 @@ async function unknownDetectors(text: string, config: FidoConfig): Promise<Confi
     // A bad mapping: the schema check reports it, and start refuses it with its own message.
     return [{ key: 'detectors.json', line: null, message: (e as Error).message }];
   }
-  return detectorErrors(text, config, names);
+  return detectorErrors(parsed, names);
 }

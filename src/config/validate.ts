@@ -41,7 +41,7 @@ function validatorFor(schema: TSchema): ValidateFunction {
   return v;
 }
 
-type PathPart = string | number;
+export type PathPart = string | number;
 
 function keyOf(path: PathPart[]): string {
   return path.reduce<string>((s, p) => (typeof p === 'number' ? `${s}[${p}]` : s ? `${s}.${p}` : p), '');
@@ -141,6 +141,8 @@ export interface ParsedConfig {
   /** sha256 of the text: the version every decision records. */
   version: string;
   errors: ConfigError[];
+  /** The line of a key of the text (null: not in it), for checks made after the parse. */
+  lineOf(path: PathPart[]): number | null;
 }
 
 export function parseConfigText(text: string, kinds: ConfigKinds): ParsedConfig {
@@ -152,10 +154,11 @@ export function parseConfigText(text: string, kinds: ConfigKinds): ParsedConfig 
     line: e.linePos?.[0]?.line ?? lc.linePos(e.pos[0]).line,
     message: e.message.split('\n')[0] ?? 'invalid YAML',
   }));
-  if (errors.length) return { config: {}, version, errors };
+  const at = (path: PathPart[]) => lineOf(doc, lc, path);
+  if (errors.length) return { config: {}, version, errors, lineOf: at };
   const value = (doc.toJS({ maxAliasCount: 100 }) ?? {}) as unknown;
   if (typeof value !== 'object' || Array.isArray(value)) {
-    return { config: {}, version, errors: [{ key: '(root)', line: 1, message: 'the config must be a mapping' }] };
+    return { config: {}, version, errors: [{ key: '(root)', line: 1, message: 'the config must be a mapping' }], lineOf: at };
   }
   errors.push(...schemaErrors(doc, lc, [], ConfigSchema, value));
   const config = value as FidoConfig;
@@ -180,7 +183,7 @@ export function parseConfigText(text: string, kinds: ConfigKinds): ParsedConfig 
     }
   });
   errors.push(...serverErrors(doc, lc, config));
-  return { config, version, errors };
+  return { config, version, errors, lineOf: at };
 }
 
 /** What the schema cannot say about the HTTP limits: timeouts that contradict, proxies that do not parse. */
@@ -226,10 +229,7 @@ function serverErrors(doc: Document, lc: LineCounter, config: FidoConfig): Confi
  * Secret references (`${env:NAME}`, `${file:PATH}`) that would not resolve in `env`: each reported at its key
  * and line, by the variable's name or the file's path, never by a value.
  */
-export function secretErrors(text: string, env: NodeJS.ProcessEnv = process.env): ConfigError[] {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, merge: false });
-  if (doc.errors.length) return [];
+export function secretErrors(parsed: ParsedConfig, env: NodeJS.ProcessEnv = process.env): ConfigError[] {
   const out: ConfigError[] = [];
   const walk = (value: unknown, path: PathPart[]): void => {
     if (typeof value === 'string') {
@@ -237,12 +237,12 @@ export function secretErrors(text: string, env: NodeJS.ProcessEnv = process.env)
         resolveSecretRefs(value, keyOf(path), env);
       } catch (e) {
         const key = keyOf(path);
-        out.push({ key, line: lineOf(doc, lc, path), message: (e as Error).message.replace(`${key}: `, '') });
+        out.push({ key, line: parsed.lineOf(path), message: (e as Error).message.replace(`${key}: `, '') });
       }
     } else if (Array.isArray(value)) value.forEach((v, i) => walk(v, [...path, i]));
     else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
   };
-  walk(doc.toJS({ maxAliasCount: 100 }), []);
+  walk(parsed.config, []);
   return out;
 }
 
@@ -250,16 +250,14 @@ export function secretErrors(text: string, env: NodeJS.ProcessEnv = process.env)
  * Sources that name a detector that does not exist (`known`: the built-in detectors and the configuration's
  * JSON mappings), at their key and line, with the nearest known name when one is close.
  */
-export function detectorErrors(text: string, config: FidoConfig, known: readonly string[]): ConfigError[] {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, merge: false });
+export function detectorErrors(parsed: ParsedConfig, known: readonly string[]): ConfigError[] {
   const out: ConfigError[] = [];
-  (config.sources ?? []).forEach((s, i) => {
+  (parsed.config.sources ?? []).forEach((s, i) => {
     if (s.detector === undefined || s.detector === 'auto' || known.includes(s.detector)) return;
     const near = nearest(s.detector, known);
     out.push({
       key: `sources[${i}].detector`,
-      line: lineOf(doc, lc, ['sources', i, 'detector']),
+      line: parsed.lineOf(['sources', i, 'detector']),
       message: `unknown detector "${s.detector}"${near ? ` (did you mean "${near}"?)` : ''}; "auto" or one of: ${[...known].sort().join(', ')}`,
     });
   });

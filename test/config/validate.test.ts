@@ -78,7 +78,7 @@ test('unresolvable secret references are reported at their key and line, by name
     '  tokens:',
     '    - { name: soc, role: viewer, token: "${env:FIDO_TEST_SET_TOKEN}" }',
   ].join('\n');
-  const errors = secretErrors(text, { FIDO_TEST_SET_TOKEN: 'the-env-secret-value' });
+  const errors = secretErrors(parseConfigText(text, configKinds), { FIDO_TEST_SET_TOKEN: 'the-env-secret-value' });
   assert.deepEqual(
     errors.map((e) => [e.key, e.line, e.message]),
     [
