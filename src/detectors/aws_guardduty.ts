@@ -38,7 +38,7 @@
  *   observables public IPs of the instance, other port-probe sources, remote IPv6, every threat file hash
  */
 import type { AlertDraft, Endpoint } from '../model/alert.js';
-import { ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { makeObservable } from './lib/observables.js';
 import { receivedTime } from './lib/context.js';
 import { UNKNOWN_SEVERITY } from './lib/severity.js';
@@ -70,7 +70,7 @@ const guardduty: Detector = {
     return { kind: 'alerts', alerts: [findingAlert(new Reader(j))] };
   },
 };
-export default guardduty;
+export default defineDetector(guardduty);
 
 function readerOf(x: unknown): Reader {
   if (!isObject(x)) throw new ParseError('finding must be a JSON object');

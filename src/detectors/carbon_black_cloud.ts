@@ -41,7 +41,7 @@
  *   vendor_id   id
  */
 import type { AlertDraft, DetectorAction } from '../model/alert.js';
-import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { makeObservable } from './lib/observables.js';
 import { receivedTime } from './lib/context.js';
 import { UNKNOWN_SEVERITY, scaleSeverity } from './lib/severity.js';
@@ -69,7 +69,7 @@ const cbCloud: Detector = {
     return { kind: 'alerts', alerts: page ?? [alertOf(new Reader(j))] };
   },
 };
-export default cbCloud;
+export default defineDetector(cbCloud);
 
 function shapeOf(j: unknown): 'alert' | 'event' | 'notification' | undefined {
   if (!isObject(j)) return undefined;

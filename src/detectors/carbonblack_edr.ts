@@ -38,7 +38,7 @@
  * key is the CB server's address, not the endpoint's, and is not used.
  */
 import type { AlertDraft } from '../model/alert.js';
-import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { makeObservable } from './lib/observables.js';
 import { receivedTime } from './lib/context.js';
 import { UNKNOWN_SEVERITY } from './lib/severity.js';
@@ -77,7 +77,7 @@ const cbEdr: Detector = {
     return { kind: 'alerts', alerts: [alertOf(r, type, kind)] };
   },
 };
-export default cbEdr;
+export default defineDetector(cbEdr);
 
 function kindOf(r: Reader, type: string): Kind {
   if (type.startsWith('alert.')) return 'alert';

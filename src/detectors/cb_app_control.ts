@@ -43,7 +43,7 @@
  *   vendor_id   the event id (API id, CEF externalId), else none
  */
 import type { AlertDraft, DetectorAction } from '../model/alert.js';
-import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { findCefStart, parseCef, type CefEvent } from './lib/cef.js';
 import { parseKv } from './lib/kv.js';
 import { parseSyslog } from './lib/syslog.js';
@@ -116,7 +116,7 @@ const appControl: Detector = {
     return isAlert(ev) ? { kind: 'alerts', alerts: [alertOf(ev)] } : { kind: 'context', events: [contextOf(ev)] };
   },
 };
-export default appControl;
+export default defineDetector(appControl);
 
 function isApiEvent(j: unknown): boolean {
   if (!isObject(j)) return false;

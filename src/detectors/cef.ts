@@ -25,7 +25,7 @@
  *   observables        + smac / dmac (roles src / dst)
  */
 import type { AlertDraft, FileInfo } from '../model/alert.js';
-import { ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { cefSeverity, findCefStart, parseCef, type CefEvent } from './lib/cef.js';
 import { mapAction } from './lib/action.js';
 import { hostOfUrl, makeObservable, normalizeHash, type HashType } from './lib/observables.js';
@@ -49,7 +49,7 @@ const cef: Detector = {
     return { kind: 'alerts', alerts: [alertFrom(ev)] };
   },
 };
-export default cef;
+export default defineDetector(cef);
 
 function alertFrom(ev: CefEvent): AlertDraft {
   const x = ev.extension;

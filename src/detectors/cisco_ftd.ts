@@ -34,7 +34,7 @@
  */
 import type { AlertDraft, DetectorAction, Endpoint } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
-import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { mapAction } from './lib/action.js';
 import { receivedTime } from './lib/context.js';
 import { copyFields, kvInt } from './lib/kv.js';
@@ -93,7 +93,7 @@ const ftd: Detector = {
     return asaMessage(m[1]!, level, id, body, timeOf(envelope, undefined));
   },
 };
-export default ftd;
+export default defineDetector(ftd);
 
 // ---- Key: Value ----------------------------------------------------------------------------------------
 

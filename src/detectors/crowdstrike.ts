@@ -41,7 +41,7 @@
  */
 import type { AlertDraft, DetectorAction } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
-import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { makeObservable } from './lib/observables.js';
 import { receivedTime } from './lib/context.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
@@ -99,7 +99,7 @@ const crowdstrike: Detector = {
     return { kind: 'alerts', alerts: [detectionAlert(streamingDetection(new Reader({}, 'metadata'), root, 'DetectionSummaryEvent'))] };
   },
 };
-export default crowdstrike;
+export default defineDetector(crowdstrike);
 
 function isAlertsApiEntity(j: Record<string, unknown>): boolean {
   return typeof own(j, 'composite_id') === 'string' && isObject(own(j, 'device')) && (own(j, 'falcon_host_link') !== undefined || own(j, 'agent_id') !== undefined || own(j, 'cid') !== undefined);

@@ -36,7 +36,7 @@
 import { sniffJsonOrText } from './lib/sniff.js';
 import type { AlertDraft, Endpoint } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
-import { ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { cefSeverity, findCefStart, parseCef } from './lib/cef.js';
 import { receivedTime } from './lib/context.js';
 import { LooseFields, firstDomain, firstUrl, meaningfulIp, objectList, pickList, pickObject, pickString, portOf, scalarMembers, splitAddresses } from './lib/fieldmap.js';
@@ -81,7 +81,7 @@ const cyphort: Detector = {
     throw new ParseError(`not a Cyphort record (no JSON, CEF or LEEF; starts: ${excerpt(text.trim())})`);
   },
 };
-export default cyphort;
+export default defineDetector(cyphort);
 
 function checkVendor(vendor: string): void {
   if (!/^cyphort$/i.test(vendor)) throw new ParseError(`vendor is "${excerpt(vendor)}", not Cyphort`);

@@ -55,7 +55,7 @@
 import { sniffJsonOrText } from './lib/sniff.js';
 import type { AlertDraft, DetectorAction, Endpoint, FileInfo } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
-import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import suricata from './suricata.js';
 import { mapAction } from './lib/action.js';
 import { cefSeverity, findCefStart, parseCef, splitHeader } from './lib/cef.js';
@@ -107,7 +107,7 @@ const fireeye: Detector = {
     throw new ParseError(`not a FireEye record (no JSON, XML, CEF, LEEF or text notification; starts: ${excerpt(text.trim())})`);
   },
 };
-export default fireeye;
+export default defineDetector(fireeye);
 
 // ---- sniffing ---------------------------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@
  * verdict → "dns". Severity scale: FortiOS level/severity/crlevel words (documented above).
  */
 import type { AlertDraft, DetectorAction, FileInfo } from '../model/alert.js';
-import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { mapAction } from './lib/action.js';
 import { receivedTime } from './lib/context.js';
 import { copyFields, kvInt, kvPort, parseKv } from './lib/kv.js';
@@ -93,7 +93,7 @@ const fortigate: Detector = {
     throw new ParseError(`FortiOS log type "${excerpt(f.type, 32)}" is not one this detector knows (traffic, utm, event)`);
   },
 };
-export default fortigate;
+export default defineDetector(fortigate);
 
 // ---- alerts ------------------------------------------------------------------------------------------------
 

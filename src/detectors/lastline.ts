@@ -34,7 +34,7 @@
  */
 import { sniffJsonOrText } from './lib/sniff.js';
 import type { AlertDraft, Endpoint } from '../model/alert.js';
-import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { mapAction } from './lib/action.js';
 import { cefSeverity, findCefStart, parseCef } from './lib/cef.js';
 import { receivedTime } from './lib/context.js';
@@ -80,7 +80,7 @@ const lastline: Detector = {
     throw new ParseError(`not a Lastline record (no LEEF or CEF header; starts: ${excerpt(text.trim())})`);
   },
 };
-export default lastline;
+export default defineDetector(lastline);
 
 function checkVendor(vendor: string): void {
   if (!/^(lastline|vmware)$/i.test(vendor)) throw new ParseError(`vendor is "${excerpt(vendor)}", not Lastline`);

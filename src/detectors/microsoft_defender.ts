@@ -37,7 +37,7 @@
  */
 import type { AlertDraft, DetectorAction } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
-import { ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { canonicalIp, hostOfUrl, makeObservable } from './lib/observables.js';
 import { receivedTime } from './lib/context.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
@@ -62,7 +62,7 @@ const defender: Detector = {
     return { kind: 'alerts', alerts: page ?? [alertOf(j)] };
   },
 };
-export default defender;
+export default defineDetector(defender);
 
 type Shape = 'graph' | 'mde' | 'siem';
 

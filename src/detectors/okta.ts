@@ -36,7 +36,7 @@
  */
 import type { AlertDraft, DetectorAction } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
-import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { makeObservable } from './lib/observables.js';
 import { parseTimestamp } from './lib/time.js';
 import { Reader, defined, ipList, splitAccount } from './lib/record.js';
@@ -83,7 +83,7 @@ const okta: Detector = {
     return { kind: 'alerts', alerts: [alertOf(ev, base)] };
   },
 };
-export default okta;
+export default defineDetector(okta);
 
 interface Event {
   r: Reader;

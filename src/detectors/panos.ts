@@ -34,7 +34,7 @@
  */
 import type { AlertDraft, DetectorAction } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
-import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { mapAction } from './lib/action.js';
 import { canonicalIp, makeObservable, normalizeDomain } from './lib/observables.js';
 import { addressField, field, findPanosCsv, panosTime, panosUser, parsePanos, splitThreatId, type PanosRecord } from './lib/panos.js';
@@ -82,7 +82,7 @@ const panos: Detector = {
     return { kind: 'context', events: [otherEvent(rec)] };
   },
 };
-export default panos;
+export default defineDetector(panos);
 
 // ---- THREAT ------------------------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@
  * host_id, device_name, serial. Observables: user (user), public ip (src), private ip (tunnel), machine (host).
  */
 import type { Observable } from '../model/observable.js';
-import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { makeObservable } from './lib/observables.js';
 import { addressField, field, findPanosCsv, panosTime, panosUser, parsePanos, type PanosRecord } from './lib/panos.js';
 import { defined } from './lib/record.js';
@@ -67,7 +67,7 @@ const detector: Detector = {
     throw new ParseError(`PAN-OS ${rec.type} log${rec.subtype ? ` (${rec.subtype})` : ''} is not a GlobalProtect log (use the panos detector)`);
   },
 };
-export default detector;
+export default defineDetector(detector);
 
 function gpEvent(rec: PanosRecord): ContextEvent {
   // Realign on the event id if a column was added or dropped before it.

@@ -33,7 +33,7 @@
  */
 import type { AlertDraft, Endpoint } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
-import { ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { receivedTime } from './lib/context.js';
 import { firstDomain, internalSide, meaningfulIp, objectList, pickObject, pickString, portOf } from './lib/fieldmap.js';
 import { hostOfUrl, makeObservable } from './lib/observables.js';
@@ -65,7 +65,7 @@ const protectwise: Detector = {
     return { kind: 'alerts', alerts: alertsOf(j) };
   },
 };
-export default protectwise;
+export default defineDetector(protectwise);
 
 const THREAT_KEYS = ['killChainStage', 'threatLevel', 'threatScore', 'threatSubCategory'];
 

@@ -42,7 +42,7 @@
  *   time         alertInfo.createdAt, else reportedAt; vendor_id alertInfo.alertId
  */
 import type { AlertDraft, DetectorAction } from '../model/alert.js';
-import { ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { makeObservable } from './lib/observables.js';
 import { receivedTime } from './lib/context.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
@@ -70,7 +70,7 @@ const sentinelOne: Detector = {
     return { kind: 'alerts', alerts: [alertOf(j)] };
   },
 };
-export default sentinelOne;
+export default defineDetector(sentinelOne);
 
 type Kind = 'threat' | 'alert' | 'flat';
 

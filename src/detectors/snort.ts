@@ -28,7 +28,7 @@
  */
 import type { AlertDraft, DetectorAction } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
-import { ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { parseContext, receivedTime } from './lib/context.js';
 import { splitCsvLine } from './lib/csv.js';
 import { portOf } from './lib/fieldmap.js';
@@ -78,7 +78,7 @@ const snort: Detector = {
     return { kind: 'alerts', alerts: [lineAlert(text)] };
   },
 };
-export default snort;
+export default defineDetector(snort);
 
 // ---- fast / syslog / full ------------------------------------------------------------------------------
 

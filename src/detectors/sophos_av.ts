@@ -39,7 +39,7 @@
  * policy enforcement rather than threats.
  */
 import type { AlertDraft, DetectorAction } from '../model/alert.js';
-import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { mapAction } from './lib/action.js';
 import { receivedTime } from './lib/context.js';
 import { LooseFields, baseName } from './lib/fieldmap.js';
@@ -116,7 +116,7 @@ const sophosAv: Detector = {
     throw new ParseError(`not a Sophos anti-virus line (no Log Writer Key=Value; fields or SAV detection message; starts: ${excerpt(text.trim())})`);
   },
 };
-export default sophosAv;
+export default defineDetector(sophosAv);
 
 // One pattern for every key, built from constants only so that the ReDoS test can fold and check it.
 const ANY_KEY = new RegExp(`(?:^|[\\s:;>"])(${KNOWN_KEYS.join('|')})\\s?=`, 'g');

@@ -37,7 +37,7 @@
  *   vendor_id   id | event_service_event_id
  */
 import type { AlertDraft, DetectorAction } from '../model/alert.js';
-import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { makeObservable } from './lib/observables.js';
 import { receivedTime } from './lib/context.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
@@ -71,7 +71,7 @@ const sophos: Detector = {
     return isAlert(r, type) ? { kind: 'alerts', alerts: [alertOf(r, type)] } : { kind: 'context', events: [contextOf(r, type)] };
   },
 };
-export default sophos;
+export default defineDetector(sophos);
 
 function isAlert(r: Reader, type: string): boolean {
   // The alerts APIs: a description and a data section (SIEM alerts), or raisedAt (Common API).

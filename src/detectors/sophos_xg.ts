@@ -27,7 +27,7 @@
  * zones these abbreviations mean on Sophos/Cyberoam devices), else the source's zone.
  */
 import type { AlertDraft, DetectorAction, FileInfo } from '../model/alert.js';
-import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { mapAction } from './lib/action.js';
 import { receivedTime } from './lib/context.js';
 import { copyFields, kvInt, kvPort, parseKv } from './lib/kv.js';
@@ -97,7 +97,7 @@ const sophos: Detector = {
     return context('event', f, time);
   },
 };
-export default sophos;
+export default defineDetector(sophos);
 
 // ---- alerts ------------------------------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@
  */
 import type { AlertDraft, DetectorAction, Endpoint, FileInfo } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
-import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { canonicalIp, deriveObservables, makeObservable, normalizeDomain } from './lib/observables.js';
 import { parseTimestamp } from './lib/time.js';
 import { UNKNOWN_SEVERITY } from './lib/severity.js';
@@ -67,7 +67,7 @@ const suricata: Detector = {
     return { kind: 'context', events: [contextFrom(j, eventType, time)] };
   },
 };
-export default suricata;
+export default defineDetector(suricata);
 
 // ---- alerts -------------------------------------------------------------------------------------------------
 

@@ -36,7 +36,7 @@
  */
 import type { AlertDraft, DetectorAction, FileInfo } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
-import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { receivedTime } from './lib/context.js';
 import { canonicalIp, makeObservable, normalizeDomain, normalizeHash, normalizeUrl } from './lib/observables.js';
 import { defined } from './lib/record.js';
@@ -114,7 +114,7 @@ const zeek: Detector = {
     return outcomeOf([rowOf(cols, layout.fields, DEFAULT_FORMAT)], layout.path);
   },
 };
-export default zeek;
+export default defineDetector(zeek);
 
 // ---- JSON ----------------------------------------------------------------------------------------------
 

@@ -30,17 +30,23 @@ const moduleOf = (kind: string) =>
 
 test('discovery: every module of the folder, sorted by kind; tests and declarations are not components', async () => {
   await withFolder({ 'b.js': moduleOf('zeta'), 'a.js': moduleOf('alpha'), 'a.test.js': 'throw new Error("not imported")', 'a.d.ts': 'x' }, async (dir) => {
-    const found = await discoverComponents(dir, 'widget');
+    const found = await discoverComponents<{ kind: string }>(dir, 'widget');
     assert.deepEqual(found.map((c) => c.kind), ['alpha', 'zeta']);
   });
 });
 
-test('discovery: a module that exports no component, or a kind defined twice, is an error naming the file', async () => {
+test('discovery: a module that fails to load, exports no component, or repeats a kind is an error naming the file', async () => {
   await withFolder({ 'helpers.js': 'export const x = 1;\n' }, async (dir) => {
-    await assert.rejects(discoverComponents(dir, 'widget'), /helpers\.js: a widget module must default-export a widget/);
+    await assert.rejects(discoverComponents(dir, 'widget'), /widget file helpers\.js: default export is not an object/);
+  });
+  await withFolder({ 'half.js': 'export default { kind: "half" };\n' }, async (dir) => {
+    await assert.rejects(discoverComponents(dir, 'widget'), /widget file half\.js: default export has no description, schema, create/);
+  });
+  await withFolder({ 'broken.js': 'export default {\n' }, async (dir) => {
+    await assert.rejects(discoverComponents(dir, 'widget'), /widget file broken\.js failed to load/);
   });
   await withFolder({ 'one.js': moduleOf('same'), 'two.js': moduleOf('same') }, async (dir) => {
-    await assert.rejects(discoverComponents(dir, 'widget'), /two\.js: widget kind "same" is already defined by .*one\.js/);
+    await assert.rejects(discoverComponents(dir, 'widget'), /widget file two\.js: name "same" is already used by one\.js/);
   });
 });
 

@@ -12,12 +12,10 @@
  *   0.5    a configured JSON mapping without `match`
  *   < 0.5  not claimed
  */
-import { readdir } from 'node:fs/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { join } from 'node:path';
+import { discoverComponents } from '../../component/discover.js';
 import type { AlertDraft } from '../../model/alert.js';
 import type { JsonMapping } from '../../config/schema.js';
-import { ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from '../detector.js';
+import { ParseError, detectorProblem, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from '../detector.js';
 import { jsonMappingDetector } from './json-mapping.js';
 import { finalizeAlert, normalizeObservables } from './observables.js';
 import { withParseContext } from './context.js';
@@ -73,42 +71,8 @@ export async function loadDetectors(opts: LoadOptions = {}): Promise<DetectorReg
   return createRegistry(detectors, mappings);
 }
 
-async function discover(dir: string | URL): Promise<Detector[]> {
-  const path = typeof dir === 'string' ? dir : fileURLToPath(dir);
-  const files = (await readdir(path, { withFileTypes: true }))
-    .filter((e) => e.isFile() && /\.(ts|js)$/.test(e.name) && !/\.d\.ts$|\.test\.(ts|js)$/.test(e.name) && !/^detector\.(ts|js)$/.test(e.name))
-    .map((e) => e.name)
-    .sort();
-  const out: Detector[] = [];
-  const byName = new Map<string, string>();
-  for (const file of files) {
-    let mod: Record<string, unknown>;
-    try {
-      mod = (await import(pathToFileURL(join(path, file)).href)) as Record<string, unknown>;
-    } catch (e) {
-      throw new Error(`detector file ${file} failed to load: ${(e as Error).message}`);
-    }
-    const d = mod.default;
-    const problem = shapeProblem(d);
-    if (problem) throw new Error(`detector file ${file}: default export ${problem}`);
-    const det = d as Detector;
-    const clash = byName.get(det.name);
-    if (clash) throw new Error(`detector file ${file}: name "${det.name}" is already used by ${clash}`);
-    byName.set(det.name, file);
-    out.push(det);
-  }
-  return out;
-}
-
-/** Why a value is not a Detector, or undefined when it is one. */
-export function shapeProblem(d: unknown): string | undefined {
-  if (!isObject(d)) return 'is not an object (export default a Detector)';
-  if (typeof d.name !== 'string' || !/^[a-z][a-z0-9_-]{0,63}$/.test(d.name)) return 'has no valid name (lower-case, [a-z0-9_-])';
-  if (typeof d.description !== 'string' || d.description.trim() === '') return `"${d.name}" has no description`;
-  if (d.format !== 'json' && d.format !== 'text') return `"${d.name}" has format ${String(d.format)}; expected "json" or "text"`;
-  if (typeof d.sniff !== 'function') return `"${d.name}" has no sniff()`;
-  if (typeof d.parse !== 'function') return `"${d.name}" has no parse()`;
-  return undefined;
+function discover(dir: string | URL): Promise<Detector[]> {
+  return discoverComponents<Detector>(dir, 'detector', { problemOf: detectorProblem, nameOf: (d) => d.name, skip: ['detector'] });
 }
 
 /** A registry over a fixed list (mapping names get tie-break priority). Exported for tests and tools. */
