@@ -232,6 +232,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
       http: http.limits,
       failedAuth: resolveFailedAuthLimit(config.auth),
       trustProxy: config.server?.trust_proxy ?? [],
+      accessLog: config.server?.access_log ?? false,
     });
     const port = opts.port ?? Number(env.FIDO_PORT ?? config.server?.port ?? 8700);
     const host = env.FIDO_HOST ?? config.server?.host ?? '127.0.0.1';

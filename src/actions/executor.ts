@@ -31,6 +31,7 @@ import { log as rootLog, type Logger } from '../util/log.js';
 import { iso } from '../util/time.js';
 import { parseStored } from '../util/json.js';
 import { ActionError, type ActionOutcome, type ActionTarget } from './action.js';
+import { FidoError } from '../errors.js';
 
 // ───────────────────────────── settings ─────────────────────────────
 
@@ -160,14 +161,11 @@ function errorText(e: unknown): string {
 
 // ───────────────────────────── approvals (API) ─────────────────────────────
 
-/** Raised by approve/deny; `status` maps to the HTTP answer (404 unknown id, 409 wrong state). */
-export class ActionStateError extends Error {
-  override readonly name = 'ActionStateError';
-  constructor(
-    message: string,
-    readonly status: 404 | 409,
-  ) {
-    super(message);
+/** Raised by approve/deny: `not_found` for an unknown id, `conflict` for an action in another state. */
+export class ActionStateError extends FidoError {
+  override name = 'ActionStateError';
+  constructor(message: string, code: 'not_found' | 'conflict') {
+    super(code, message);
   }
 }
 
@@ -193,9 +191,9 @@ async function decideByHand(store: Pick<Store, 'db'>, id: string, actor: string,
     const row = await settleApproval(tx, id, d, now);
     if (!row) {
       const current = await tx.selectFrom('actions').select('state').where('id', '=', id).executeTakeFirst();
-      if (!current) throw new ActionStateError(`action ${id} does not exist`, 404);
+      if (!current) throw new ActionStateError(`action ${id} does not exist`, 'not_found');
       const verb = d.to === 'pending' ? 'approved' : 'denied';
-      throw new ActionStateError(`action ${id} is ${current.state}; only an action awaiting approval can be ${verb}`, 409);
+      throw new ActionStateError(`action ${id} is ${current.state}; only an action awaiting approval can be ${verb}`, 'conflict');
     }
     const approved = d.to === 'pending';
     await record(
@@ -291,13 +289,13 @@ function decodeCursor(cursor: string): [number, string] {
   } catch {
     // fall through to the error below
   }
-  throw new Error('cursor: not a cursor returned by this list');
+  throw new FidoError('bad_request', 'cursor: not a cursor returned by this list');
 }
 
 /** Newest first, keyset-paged on (created_at, id). Throws on an unknown state or a foreign cursor. */
 export async function listActions(db: Db, opts: { state?: string | undefined; limit: number; cursor?: string | undefined }): Promise<ActionPage> {
   if (opts.state !== undefined && !(ACTION_STATES as readonly string[]).includes(opts.state)) {
-    throw new Error(`state: expected one of ${ACTION_STATES.join(', ')}`);
+    throw new FidoError('bad_request', `state: expected one of ${ACTION_STATES.join(', ')}`, { allowed: ACTION_STATES });
   }
   const limit = Math.max(1, Math.min(500, Math.floor(opts.limit) || 50));
   let q = db.selectFrom('actions').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1);

@@ -23,6 +23,8 @@ export interface ApiContext {
   failedAuth?: FailedAuthLimit;
   /** server.trust_proxy: addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client. */
   trustProxy?: readonly string[];
+  /** server.access_log: one info line per answered request (util/access-log.ts). */
+  accessLog?: boolean;
   /** Called after a verdict is stored (e.g. to undo reversible actions on false_positive). */
   onVerdict?(incidentId: string, verdict: string, actor: string): Promise<void>;
 }
@@ -36,5 +38,7 @@ declare module 'fastify' {
     role?: Role;
     /** Answered even on a connection accepted past the connection limits (health checks; connections.ts). */
     shedExempt?: boolean;
+    /** The content types the route's body may have (default application/json); a 415 lists them. */
+    bodyTypes?: readonly string[];
   }
 }

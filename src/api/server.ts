@@ -14,6 +14,10 @@ import { guardConnections } from './connections.js';
 import { resolveHttpLimits } from './limits.js';
 import { authFailures, authRateLimited } from '../metrics.js';
 import { reportServerErrors } from '../util/server-errors.js';
+import { logAccess } from '../util/access-log.js';
+import { FidoError } from '../errors.js';
+import { answerErrors } from './errors.js';
+import { validationError } from './validation.js';
 import intakeRoutes from './routes/intake.js';
 import incidentRoutes from './routes/incidents.js';
 import alertRoutes from './routes/alerts.js';
@@ -41,16 +45,19 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     },
     // Only the named proxies may say who the client is; anyone else could name any address.
     trustProxy: trustProxy.length ? trustProxy : false,
+    schemaErrorFormatter: (errors, part) => validationError(errors, part),
   }).withTypeProvider<TypeBoxTypeProvider>();
   // Every 5xx is logged (bounded context, no secrets) and counted: the logger above is off (issue 13).
   reportServerErrors(app);
+  if (ctx.accessLog) logAccess(app);
   const guard = guardConnections(app.server, limits, addressMatcher(trustProxy));
   const failedAuth = createFailedAuthLimiter(ctx.failedAuth ?? DEFAULT_FAILED_AUTH_LIMIT);
 
   // Bodies are validated strictly (a number posted where a string belongs is refused, not coerced); query
   // strings and path parameters are text by nature, so they are coerced to the declared types.
-  const strict = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true, strict: false });
-  const lenient = new Ajv({ coerceTypes: 'array', removeAdditional: false, useDefaults: true, strict: false });
+  // verbose: validation.ts reads the schema beside an error to list what would have been accepted.
+  const strict = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true, strict: false, allErrors: false, verbose: true });
+  const lenient = new Ajv({ coerceTypes: 'array', removeAdditional: false, useDefaults: true, strict: false, allErrors: false, verbose: true });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : lenient).compile(schema));
 
   await app.register(swagger, {
@@ -70,20 +77,17 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     guard.answering(socket);
     reply.header('connection', 'close');
     if (req.routeOptions.config?.shedExempt) return;
-    return reply
-      .code(503)
-      .header('retry-after', String(limits.retryAfterSeconds))
-      .send({
-        error: 'overloaded',
-        message:
-          shed === 'per_address'
-            ? `too many connections from this address (server.max_connections_per_address ${limits.maxConnectionsPerAddress}); retry later`
-            : `too many connections (server.max_connections ${limits.maxConnections}); retry later`,
-      });
+    throw new FidoError(
+      'overloaded',
+      shed === 'per_address'
+        ? `too many connections from this address (server.max_connections_per_address ${limits.maxConnectionsPerAddress}); retry later`
+        : `too many connections (server.max_connections ${limits.maxConnections}); retry later`,
+      { retryAfterSeconds: limits.retryAfterSeconds },
+    );
   });
 
   app.decorateRequest('principal', null);
-  app.addHook('onRequest', async (req, reply) => {
+  app.addHook('onRequest', async (req) => {
     const need = req.routeOptions.config?.role;
     if (!need) return;
     // A limited address is refused before its token is looked at (auth-limit.ts says why).
@@ -91,10 +95,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     const wait = failedAuth.retryAfter(key);
     if (wait > 0) {
       authRateLimited.inc();
-      return reply
-        .code(429)
-        .header('retry-after', String(wait))
-        .send({ error: 'too_many_failed_attempts', message: `too many failed token attempts from this address; retry after ${wait}s` });
+      throw new FidoError('too_many_failed_attempts', `too many failed token attempts from this address; retry after ${wait}s`, { retryAfterSeconds: wait });
     }
     const p = await ctx.authenticate(req.headers.authorization);
     if (!p) {
@@ -102,25 +103,19 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       authFailures.inc({ reason: presented ? 'invalid' : 'missing' });
       // Only a presented token is a guess; a request without one is refused but not counted against the address.
       if (presented) failedAuth.failed(key);
-      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'a valid bearer token is required' });
+      throw new FidoError('unauthorized', 'a valid bearer token is required');
     }
     if (!roleAtLeast(p.role, need)) {
-      return reply.code(403).send({ error: 'forbidden', message: `this needs the ${need} role; the token has ${p.role}` });
+      throw new FidoError('forbidden', `this needs the ${need} role; the token has ${p.role}`);
     }
     req.principal = p;
   });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, _req, reply) => {
-    const status = err.statusCode ?? 500;
-    if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
-    if (status === 413) return reply.code(413).send({ error: 'too_large', message: `request body is larger than ${ctx.maxBodyBytes} bytes` });
-    if (status >= 500) {
-      reply.log.error(err);
-      return reply.code(status).send({ error: 'internal', message: 'internal error' });
-    }
-    return reply.code(status).send({ error: err.code ?? 'error', message: err.message });
+  answerErrors(app, ctx.maxBodyBytes);
+  app.addHook('onRoute', (route) => {
+    // HEAD routes share their GET's schema, and what a route says itself wins.
+    if (route.schema && !route.schema.hide && route.method !== 'HEAD') Object.assign(route.schema, { ...describeOperation(route.method, route.url), ...route.schema });
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
 
   await app.register(systemRoutes, { ctx });
   await app.register(
@@ -129,9 +124,27 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       await api.register(incidentRoutes, { ctx });
       await api.register(alertRoutes, { ctx });
       await api.register(actionRoutes, { ctx });
-      api.get('/openapi.json', { config: { role: 'viewer' }, schema: { hide: true } }, async () => app.swagger());
+      // Public, like /healthz: it describes the API, not anything stored (issue 14).
+      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: '/api/v1' },
   );
   return app;
+}
+
+/**
+ * The OpenAPI tag and operation id of a route, from its path: GET /api/v1/incidents/:id → tag "incidents",
+ * id "getIncidentsById"; POST /api/v1/actions/:id/approve → "postActionsByIdApprove".
+ */
+export function describeOperation(method: string | string[], url: string): { tags: string[]; operationId: string } {
+  const segments = url.replace(/^\/api\/v1/, '').split('/').filter(Boolean);
+  const words = segments.map((s) => (s.startsWith(':') ? `by_${s.slice(1)}` : s));
+  const verb = (Array.isArray(method) ? method[0]! : method).toLowerCase();
+  const camel = words
+    .join('_')
+    .split(/[_-]/)
+    .filter(Boolean)
+    .map((w) => w[0]!.toUpperCase() + w.slice(1))
+    .join('');
+  return { tags: [segments[0] && !segments[0].startsWith(':') ? segments[0] : 'system'], operationId: `${verb}${camel}` };
 }

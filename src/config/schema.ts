@@ -118,6 +118,9 @@ export const ConfigSchema = Type.Object(
           port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
           max_body_bytes: Type.Optional(Type.Integer({ minimum: 1024 })),
           public_url: Type.Optional(Type.String()),
+          access_log: Type.Optional(
+            Type.Boolean({ description: 'Log one line per request: method, route, status, time, client, token name (default false)' }),
+          ),
           headers_timeout: Type.Optional(
             Timeout('Time a client has to send the request line and headers (default 20s); slowloris defence'),
           ),

@@ -10,6 +10,7 @@ import type { Component } from '../component/component.js';
 import type { SourceConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../util/log.js';
+import { FidoError } from '../errors.js';
 
 export interface IntakeRecord {
   /** One record as received: a line, or one JSON value as its text stood in the body. */
@@ -32,10 +33,11 @@ export interface AcceptResult {
 }
 
 /** Raised when the backlog is past its bound: receivers back off (HTTP answers 429/503 with Retry-After). */
-export class BackpressureError extends Error {
-  override readonly name = 'BackpressureError';
-  constructor(readonly retryAfterSeconds: number) {
-    super(`intake backlog is full; retry after ${retryAfterSeconds}s`);
+export class BackpressureError extends FidoError {
+  override name = 'BackpressureError';
+  declare readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number) {
+    super('backpressure', `intake backlog is full; retry after ${retryAfterSeconds}s`, { retryAfterSeconds });
   }
 }
 

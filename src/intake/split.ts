@@ -5,17 +5,16 @@
  * (recordOfBytes). Errors name the line or element that is wrong; nothing is half-accepted.
  */
 import { isUtf8 } from 'node:buffer';
+import { FidoError } from '../errors.js';
 import { recordOfBytes, type IntakeRecord } from './receiver.js';
 
 export type BodyFormat = 'json' | 'ndjson' | 'text';
 
-export class BodyError extends Error {
-  override readonly name = 'BodyError';
-  constructor(
-    message: string,
-    readonly status: 400 | 413,
-  ) {
-    super(message);
+/** A body that cannot be taken: `bad_request` names the line or element at fault, `too_large` the limit. */
+export class BodyError extends FidoError {
+  override name = 'BodyError';
+  constructor(message: string, code: 'bad_request' | 'too_large' = 'bad_request') {
+    super(code, message);
   }
 }
 
@@ -24,12 +23,20 @@ export interface SplitLimits {
   maxRecords: number;
 }
 
+const FORMAT_OF_TYPE: Readonly<Record<string, BodyFormat>> = {
+  'application/json': 'json',
+  'application/x-ndjson': 'ndjson',
+  'application/ndjson': 'ndjson',
+  'application/jsonl': 'ndjson',
+  'text/plain': 'text',
+};
+
+/** The content types an intake body may have. */
+export const BODY_TYPES: readonly string[] = Object.keys(FORMAT_OF_TYPE);
+
 export function formatOf(contentType: string | undefined): BodyFormat | null {
   const t = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  if (t === 'application/json') return 'json';
-  if (t === 'application/x-ndjson' || t === 'application/ndjson' || t === 'application/jsonl') return 'ndjson';
-  if (t === 'text/plain') return 'text';
-  return null;
+  return FORMAT_OF_TYPE[t] ?? null;
 }
 
 /** The lines of a body, as bytes, without their LF or CRLF, blank ones left out; numbered from 1. */
@@ -57,7 +64,7 @@ function jsonError(e: unknown): string {
 /** JSON must be UTF-8 (RFC 8259): a body that is not is refused, naming where, instead of stored changed. */
 function utf8Text(bytes: Buffer, where: string): string {
   if (isUtf8(bytes)) return bytes.toString('utf8');
-  throw new BodyError(`${where} is not valid UTF-8 (JSON must be); send records in another encoding as text/plain, where they are kept byte for byte`, 400);
+  throw new BodyError(`${where} is not valid UTF-8 (JSON must be); send records in another encoding as text/plain, where they are kept byte for byte`);
 }
 
 /**
@@ -110,7 +117,7 @@ export function splitBody(body: Buffer, format: BodyFormat, limits: SplitLimits)
     try {
       value = JSON.parse(text);
     } catch (e) {
-      throw new BodyError(`body is not valid JSON: ${jsonError(e)}`, 400);
+      throw new BodyError(`body is not valid JSON: ${jsonError(e)}`);
     }
     if (Array.isArray(value)) {
       const spans = arrayElementSpans(text);
@@ -119,12 +126,12 @@ export function splitBody(body: Buffer, format: BodyFormat, limits: SplitLimits)
         // A string element is a text record (a syslog line…): its value; an object is stored as it was sent.
         if (typeof el === 'string') return { where, record: { raw: el } };
         if (el && typeof el === 'object' && !Array.isArray(el)) return { where, record: { raw: text.slice(...spans[i]!) } };
-        throw new BodyError(`element ${i} is ${Array.isArray(el) ? 'an array' : el === null ? 'null' : `a ${typeof el}`}; expected an object or a string`, 400);
+        throw new BodyError(`element ${i} is ${Array.isArray(el) ? 'an array' : el === null ? 'null' : `a ${typeof el}`}; expected an object or a string`);
       });
     } else if (value && typeof value === 'object') {
       records = [{ where: 'body', record: { raw: text.trim() } }];
     } else {
-      throw new BodyError(`body is ${value === null ? 'null' : `a ${typeof value}`}; expected a JSON object or array`, 400);
+      throw new BodyError(`body is ${value === null ? 'null' : `a ${typeof value}`}; expected a JSON object or array`);
     }
   } else if (format === 'ndjson') {
     records = lines(body).map(({ n, bytes }) => {
@@ -132,20 +139,20 @@ export function splitBody(body: Buffer, format: BodyFormat, limits: SplitLimits)
       try {
         JSON.parse(text);
       } catch (e) {
-        throw new BodyError(`line ${n} is not valid JSON: ${jsonError(e)}`, 400);
+        throw new BodyError(`line ${n} is not valid JSON: ${jsonError(e)}`);
       }
       return { where: `line ${n}`, record: { raw: text } };
     });
   } else {
     records = lines(body).map(({ n, bytes }) => ({ where: `line ${n}`, record: recordOfBytes(bytes) }));
   }
-  if (records.length === 0) throw new BodyError('the body holds no records', 400);
+  if (records.length === 0) throw new BodyError('the body holds no records');
   if (records.length > limits.maxRecords) {
-    throw new BodyError(`${records.length} records in one request; the limit is ${limits.maxRecords}`, 413);
+    throw new BodyError(`${records.length} records in one request; the limit is ${limits.maxRecords}`, 'too_large');
   }
   for (const { where, record } of records) {
     const size = record.raw_base64 ? Buffer.byteLength(record.raw_base64, 'base64') : Buffer.byteLength(record.raw);
-    if (size > limits.maxRecordBytes) throw new BodyError(`${where} is ${size} bytes; the limit per record is ${limits.maxRecordBytes}`, 413);
+    if (size > limits.maxRecordBytes) throw new BodyError(`${where} is ${size} bytes; the limit per record is ${limits.maxRecordBytes}`, 'too_large');
   }
   return records.map((r) => r.record);
 }

@@ -9,7 +9,7 @@
  * log is throttled per method, route and status; the counter never is, and the next line logged for that
  * kind says how many were left out.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { apiServerErrors } from '../metrics.js';
 import { errorContext, excerpt, log, type Logger } from './log.js';
 
@@ -39,16 +39,8 @@ export function reportServerErrors(app: FastifyInstance, opts: ServerErrorOption
     const left = allow(`${req.method} ${route} ${status}`);
     if (left === null) return;
     const err = thrown.get(req);
-    const principal = (req as { principal?: { name?: unknown } | null }).principal?.name;
     const line = {
-      method: req.method,
-      route,
-      path: excerpt(req.url.split('?')[0] ?? '', MAX_PATH),
-      status,
-      ms: Math.round(reply.elapsedTime),
-      req_id: req.id,
-      client: req.ip,
-      ...(typeof principal === 'string' ? { principal } : {}),
+      ...requestContext(req, reply),
       ...(err !== undefined ? { err: errorContext(err) } : {}),
       ...(left > 0 ? { suppressed_before: left } : {}),
     };
@@ -57,6 +49,21 @@ export function reportServerErrors(app: FastifyInstance, opts: ServerErrorOption
     if (status === 503) logger.warn(line, `API answered ${status}`);
     else logger.error(line, `API answered ${status}`);
   });
+}
+
+/** What a log line may say about a request: never headers, bodies or query strings (they can hold secrets). */
+export function requestContext(req: FastifyRequest, reply: FastifyReply) {
+  const principal = (req as { principal?: { name?: unknown } | null }).principal?.name;
+  return {
+    method: req.method,
+    route: req.routeOptions.url ?? '(no route)',
+    path: excerpt(req.url.split('?')[0] ?? '', MAX_PATH),
+    status: reply.statusCode,
+    ms: Math.round(reply.elapsedTime),
+    req_id: req.id,
+    client: req.ip,
+    ...(typeof principal === 'string' ? { principal } : {}),
+  };
 }
 
 /**

@@ -207,9 +207,9 @@ for (const dialect of DIALECTS) {
         { actor: 'system', action: 'action.succeeded' },
       ]);
 
-      await assert.rejects(approveAction(t.store, id, 'bob'), (e: unknown) => e instanceof ActionStateError && e.status === 409 && /is succeeded/.test(e.message));
-      await assert.rejects(denyAction(t.store, id, 'bob', 'late'), (e: unknown) => e instanceof ActionStateError && e.status === 409);
-      await assert.rejects(approveAction(t.store, 'no-such-action', 'bob'), (e: unknown) => e instanceof ActionStateError && e.status === 404);
+      await assert.rejects(approveAction(t.store, id, 'bob'), (e: unknown) => e instanceof ActionStateError && e.code === 'conflict' && /is succeeded/.test(e.message));
+      await assert.rejects(denyAction(t.store, id, 'bob', 'late'), (e: unknown) => e instanceof ActionStateError && e.code === 'conflict');
+      await assert.rejects(approveAction(t.store, 'no-such-action', 'bob'), (e: unknown) => e instanceof ActionStateError && e.code === 'not_found');
     });
 
     test('deny: never runs, reason kept, audited', async () => {

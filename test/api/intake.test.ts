@@ -4,6 +4,7 @@ import { auth, testApi } from '../support/api.js';
 import { DIALECTS } from '../support/stores.js';
 import { INGEST_CURSOR, readCursor } from '../../src/store/log.js';
 import { recordFate } from '../../src/store/fates.js';
+import type { InjectOptions } from 'fastify';
 
 const eve = (sig: string) => JSON.stringify({ timestamp: '2026-11-27T10:00:00.000000+0000', event_type: 'alert', src_ip: '10.0.0.5', dest_ip: '203.0.113.9', alert: { signature: sig, signature_id: 1, severity: 1 } });
 
@@ -62,6 +63,8 @@ test('intake refuses bad input with a status and a message that names the proble
     assert.equal(r.statusCode, 413);
     r = await post('<a/>', 'application/xml');
     assert.equal(r.statusCode, 415);
+    assert.deepEqual(r.json().allowed, ['application/json', 'application/x-ndjson', 'application/ndjson', 'application/jsonl', 'text/plain']);
+    assert.match(r.json().message, /application\/xml.*send one of application\/json/);
     r = await post('{"a":1}', 'application/json', { authorization: 'Bearer nope-nope-nope' });
     assert.equal(r.statusCode, 401);
     r = await post('{"a":1}', 'application/json', auth('viewer'));
@@ -87,6 +90,8 @@ test('undeclared sources: admin only, and only when the config allows it', async
     const r = await req(closed, 'admin');
     assert.equal(r.statusCode, 404);
     assert.match(r.json().message, /not declared/);
+    assert.equal(r.json().error, 'unknown_source');
+    assert.ok(Array.isArray(r.json().allowed) && r.json().allowed.includes('ids'), 'the declared sources are listed');
   } finally {
     await api.close();
     await closed.close();
@@ -106,7 +111,7 @@ test('backpressure: 429 with Retry-After once the backlog passes its bound', asy
   }
 });
 
-test('health needs no token; metrics and the OpenAPI document do', async () => {
+test('health and the OpenAPI document need no token; metrics do', async () => {
   const api = await testApi('sqlite');
   try {
     assert.equal((await api.app.inject({ url: '/healthz' })).statusCode, 200);
@@ -125,9 +130,49 @@ test('health needs no token; metrics and the OpenAPI document do', async () => {
     assert.match(after, /^fido_stage_backlog\{stage="decide"\} 0$/m);
     const lag = Number(/^fido_stage_lag_seconds\{stage="normalize"\} (\S+)$/m.exec(after)?.[1]);
     assert.ok(lag > 0 && lag <= (Date.now() - t0) / 1000 + 0.001, `lag ${lag}`);
-    assert.equal((await api.app.inject({ url: '/api/v1/openapi.json' })).statusCode, 401);
-    const doc = (await api.app.inject({ url: '/api/v1/openapi.json', headers: auth('viewer') })).json() as { paths: Record<string, unknown> };
+    // The OpenAPI document is public: it describes the API, not what is stored.
+    const doc = (await api.app.inject({ url: '/api/v1/openapi.json' })).json() as { paths: Record<string, Record<string, { operationId?: string; tags?: string[] }>> };
     for (const p of ['/api/v1/alerts/{source}', '/api/v1/incidents', '/api/v1/incidents/{id}', '/api/v1/actions/{id}/approve']) assert.ok(doc.paths[p], p);
+    const operations = Object.values(doc.paths).flatMap((methods) => Object.values(methods));
+    const ids = operations.map((o) => o.operationId);
+    assert.ok(ids.every((id) => typeof id === 'string' && id.length > 0), 'every operation has an id');
+    assert.equal(new Set(ids).size, ids.length, `operation ids are unique: ${ids.join(', ')}`);
+    assert.ok(ids.includes('postActionsByIdApprove') && ids.includes('getIncidents'), ids.join(', '));
+    assert.ok(operations.every((o) => (o.tags?.length ?? 0) === 1), 'every operation has a tag');
+    assert.ok(!doc.paths['/healthz'] && doc.paths['/api/v1/healthz'], 'each probe path is listed once');
+  } finally {
+    await api.close();
+  }
+});
+
+test('every error answer has one shape: error (a code), message, and allowed when there is a choice', async () => {
+  const api = await testApi('sqlite');
+  try {
+    const check = async (req: InjectOptions, status: number, code: string) => {
+      const r = await api.app.inject(req);
+      assert.equal(r.statusCode, status, `${JSON.stringify(req)}: ${r.body}`);
+      const body = r.json() as Record<string, unknown>;
+      assert.equal(body.error, code, r.body);
+      assert.equal(typeof body.message, 'string');
+      assert.deepEqual(Object.keys(body).filter((k) => !['error', 'message', 'allowed'].includes(k)), [], r.body);
+      return body;
+    };
+    await check({ url: '/api/v1/nothing-here', headers: auth('viewer') }, 404, 'not_found');
+    await check({ url: '/api/v1/incidents' }, 401, 'unauthorized');
+    await check({ url: '/api/v1/incidents/01ARZ3NDEKTSV4RRFFQ69G5FAV', headers: auth('viewer') }, 404, 'not_found');
+    await check({ url: '/api/v1/incidents/not-an-id', headers: auth('viewer') }, 400, 'bad_request');
+    await check({ method: 'POST', url: '/api/v1/actions/01ARZ3NDEKTSV4RRFFQ69G5FAV/approve', headers: auth('analyst') }, 404, 'not_found');
+    await check({ method: 'POST', url: '/api/v1/actions/01ARZ3NDEKTSV4RRFFQ69G5FAV/approve', headers: auth('viewer') }, 403, 'forbidden');
+    const listed = await check({ url: '/api/v1/actions?cursor=bm9wZQ', headers: auth('viewer') }, 400, 'bad_request');
+    assert.match(String(listed.message), /cursor/);
+    const unknown = await check({ url: '/api/v1/incidents?stauts=open', headers: auth('viewer') }, 400, 'bad_request');
+    assert.match(String(unknown.message), /unknown parameter "stauts"; accepted: status, /);
+    assert.ok((unknown.allowed as string[]).includes('status'));
+    const badValue = await check({ url: '/api/v1/actions?state=everything', headers: auth('viewer') }, 400, 'bad_request');
+    assert.match(String(badValue.message), /state must be one of: .*awaiting_approval/);
+    assert.ok((badValue.allowed as string[]).includes('pending'), JSON.stringify(badValue));
+    const r = await api.app.inject({ url: '/api/v1/incidents/01ARZ3NDEKTSV4RRFFQ69G5FAV', headers: { authorization: 'Bearer x' } });
+    assert.equal(r.headers['www-authenticate'], 'Bearer');
   } finally {
     await api.close();
   }

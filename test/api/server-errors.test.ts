@@ -6,6 +6,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
+import { spawnSync } from 'node:child_process';
 import { auth, testApi, TOKENS } from '../support/api.js';
 import { log } from '../../src/util/log.js';
 import { apiServerErrors, intakeCommitFailedRecords, intakeCommitFailures } from '../../src/metrics.js';
@@ -110,4 +111,38 @@ test('a failed intake commit: logged by the writer (sources, counts, error; no r
   } finally {
     await api.close();
   }
+});
+
+test('server.access_log: one info line per request, with route, status and who, never the query string', async (t) => {
+  const quiet = await testApi('sqlite');
+  const api = await testApi('sqlite', { server: { access_log: true } });
+  const lines: Array<Record<string, unknown>> = [];
+  t.mock.method(log, 'info', (obj: Record<string, unknown>, msg: string) => void (msg === 'request' && lines.push(obj)));
+  try {
+    await quiet.app.inject({ url: '/api/v1/incidents', headers: auth('viewer') });
+    assert.equal(lines.length, 0, 'off unless configured');
+    await api.app.inject({ url: '/api/v1/incidents?q=secret-search-term', headers: auth('viewer') });
+    await api.app.inject({ url: '/api/v1/incidents' });
+    assert.equal(lines.length, 2);
+    assert.deepEqual([lines[0]!.method, lines[0]!.route, lines[0]!.path, lines[0]!.status, lines[0]!.principal], ['GET', '/api/v1/incidents', '/api/v1/incidents', 200, 'viewer']);
+    assert.deepEqual([lines[1]!.status, lines[1]!.principal], [401, undefined]);
+    assert.ok(!JSON.stringify(lines).includes('secret-search-term'));
+    assert.ok(!JSON.stringify(lines).includes(TOKENS.viewer));
+  } finally {
+    await quiet.close();
+    await api.close();
+  }
+});
+
+test('log lines carry the level by name and the time in ISO 8601', () => {
+  const out = spawnSync(process.execPath, ['--import', 'tsx', '-e', "import('./src/util/log.ts').then((m) => m.log.warn({ n: 1 }, 'hello'))"], {
+    cwd: new URL('../..', import.meta.url),
+    env: { ...process.env, FIDO_LOG_LEVEL: 'info' },
+    encoding: 'utf8',
+  });
+  assert.equal(out.status, 0, out.stderr);
+  const line = JSON.parse(out.stdout.trim()) as { level: unknown; time: unknown; msg: unknown };
+  assert.equal(line.level, 'warn');
+  assert.match(String(line.time), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  assert.equal(line.msg, 'hello');
 });

@@ -46,6 +46,7 @@ export async function testApi(
     authenticate: createAuthenticator(t.store.db),
     http: resolveHttpLimits(opts.server ?? {}).limits,
     trustProxy: opts.server?.trust_proxy ?? [],
+    accessLog: opts.server?.access_log ?? false,
     ...(opts.failedAuth ? { failedAuth: opts.failedAuth } : {}),
   });
   return {

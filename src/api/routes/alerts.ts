@@ -2,12 +2,13 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { ApiContext } from '../context.js';
-import { Cursor, Doc, Limit, OptionalBody, errors } from '../schemas.js';
+import { Cursor, Doc, Limit, OptionalBody, errors, Query } from '../schemas.js';
 import { recordFate } from '../../store/fates.js';
 import { appendRecords, lockForAppend, rawForm, rawText } from '../../store/log.js';
 import { audit } from '../../store/audit.js';
 import { iso } from '../../util/time.js';
 import { ulid } from '../../util/ulid.js';
+import { FidoError } from '../../errors.js';
 
 const IdParam = Type.Object({ id: Type.String({ pattern: '^[0-9A-HJKMNP-TV-Z]{26}$' }) });
 
@@ -24,10 +25,10 @@ export default async function alertRoutes(app: FastifyInstance, { ctx }: { ctx: 
         response: { 200: Doc('Alert with `fate`: alert | duplicate | context | quarantined | pending'), ...errors(400, 401, 403, 404) },
       },
     },
-    async (req, reply) => {
+    async (req) => {
       const { id } = req.params as { id: string };
       const f = await recordFate(db, id);
-      if (!f) return reply.code(404).send({ error: 'not_found', message: `no record or alert ${id}` });
+      if (!f) throw new FidoError('not_found', `no record or alert ${id}`);
       switch (f.fate) {
         case 'alert':
           return { ...f.alert, fate: f.fate, decided_at: f.decided_at };
@@ -45,7 +46,7 @@ export default async function alertRoutes(app: FastifyInstance, { ctx }: { ctx: 
       config: { role: 'analyst' },
       schema: {
         summary: 'Records no detector could parse, with the reason and the raw text',
-        querystring: Type.Object({ source: Type.Optional(Type.String({ maxLength: 64 })), limit: Limit, cursor: Cursor }),
+        querystring: Query({ source: Type.Optional(Type.String({ maxLength: 64 })), limit: Limit, cursor: Cursor }),
         response: { 200: Type.Object({ items: Type.Array(Doc('Quarantined record')), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...errors(400, 401, 403) },
       },
     },
@@ -101,7 +102,7 @@ export default async function alertRoutes(app: FastifyInstance, { ctx }: { ctx: 
         await audit(tx, req.principal!.name, 'quarantine.replay', id, { detector: detector ?? null, as });
         return true;
       });
-      if (!ok) return reply.code(404).send({ error: 'not_found', message: `no quarantined record ${id}` });
+      if (!ok) throw new FidoError('not_found', `no quarantined record ${id}`);
       return reply.code(202).send({ replayed: id, as });
     },
   );

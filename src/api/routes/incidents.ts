@@ -3,10 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { Type } from 'typebox';
 import type { ApiContext } from '../context.js';
-import { Cursor, Doc, Limit, errors } from '../schemas.js';
+import { Cursor, Doc, Limit, errors, Query } from '../schemas.js';
 import { INCIDENT_STATUSES, VERDICTS, type IncidentStatus, type Verdict } from '../../model/incident.js';
 import { countAlerts, loadIncidentAlerts, loadIncidentDetail, toIncident, addTimeline } from '../../store/incidents.js';
 import { audit } from '../../store/audit.js';
+import { FidoError } from '../../errors.js';
 
 /** Alerts in an incident's detail; the rest are paged. */
 const DETAIL_ALERTS = 500;
@@ -28,7 +29,7 @@ export default async function incidentRoutes(app: FastifyInstance, { ctx }: { ct
       config: { role: 'viewer' },
       schema: {
         summary: 'List incidents, newest first',
-        querystring: Type.Object({
+        querystring: Query({
           status: Type.Optional(Status),
           min_score: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
           q: Type.Optional(Type.String({ maxLength: 200, description: 'Substring of title, host or user' })),
@@ -70,10 +71,10 @@ export default async function incidentRoutes(app: FastifyInstance, { ctx }: { ct
         response: { 200: Doc('IncidentDetail'), ...errors(400, 401, 403, 404) },
       },
     },
-    async (req, reply) => {
+    async (req) => {
       const { id } = req.params as { id: string };
       const detail = await loadIncidentDetail(db, id, { alertLimit: DETAIL_ALERTS });
-      if (!detail) return reply.code(404).send({ error: 'not_found', message: `no incident ${id}` });
+      if (!detail) throw new FidoError('not_found', `no incident ${id}`);
       // `alerts` holds the oldest DETAIL_ALERTS; the rest are paged through /incidents/{id}/alerts.
       const total = detail.alerts.length < DETAIL_ALERTS ? detail.alerts.length : await countAlerts(db, id);
       const last = detail.alerts[detail.alerts.length - 1];
@@ -88,18 +89,18 @@ export default async function incidentRoutes(app: FastifyInstance, { ctx }: { ct
       schema: {
         summary: "Page through an incident's alerts (repeats included), oldest first",
         params: IdParam,
-        querystring: Type.Object({ limit: Limit, cursor: Cursor }),
+        querystring: Query({ limit: Limit, cursor: Cursor }),
         response: {
           200: Type.Object({ items: Type.Array(Doc('Alert')), next_cursor: Type.Union([Type.String(), Type.Null()]), total: Type.Integer() }),
           ...errors(400, 401, 403, 404),
         },
       },
     },
-    async (req, reply) => {
+    async (req) => {
       const { id } = req.params as { id: string };
       const { limit = 50, cursor } = req.query as { limit?: number; cursor?: string };
       const exists = await db.selectFrom('incidents').select('id').where('id', '=', id).executeTakeFirst();
-      if (!exists) return reply.code(404).send({ error: 'not_found', message: `no incident ${id}` });
+      if (!exists) throw new FidoError('not_found', `no incident ${id}`);
       return loadIncidentAlerts(db, id, { limit, ...(cursor ? { after: cursor } : {}) });
     },
   );
@@ -118,7 +119,7 @@ export default async function incidentRoutes(app: FastifyInstance, { ctx }: { ct
         response: { 200: Doc('Incident'), ...errors(400, 401, 403, 404) },
       },
     },
-    async (req, reply) => {
+    async (req) => {
       const { id } = req.params as { id: string };
       const body = req.body as { verdict: Verdict; status?: IncidentStatus; note?: string };
       const status = body.status ?? (body.verdict === 'true_positive' ? 'triaged' : 'closed');
@@ -131,7 +132,7 @@ export default async function incidentRoutes(app: FastifyInstance, { ctx }: { ct
         await audit(tx, actor, 'incident.verdict', id, { verdict: body.verdict, status, note: body.note ?? null });
         return r;
       });
-      if (!updated) return reply.code(404).send({ error: 'not_found', message: `no incident ${id}` });
+      if (!updated) throw new FidoError('not_found', `no incident ${id}`);
       await ctx.onVerdict?.(id, body.verdict, actor);
       return toIncident(updated);
     },

@@ -2,10 +2,11 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { ApiContext } from '../context.js';
-import { BodyError, formatOf, splitBody } from '../../intake/split.js';
-import { BackpressureError, type IntakeRecord } from '../../intake/receiver.js';
+import { BODY_TYPES, formatOf, splitBody } from '../../intake/split.js';
+import { BackpressureError } from '../../intake/receiver.js';
+import { FidoError } from '../../errors.js';
 import { roleAtLeast } from '../auth.js';
-import { errors } from '../schemas.js';
+import { errors, Query } from '../schemas.js';
 import { audit } from '../../store/audit.js';
 
 const SOURCE = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
@@ -15,7 +16,7 @@ export default async function intakeRoutes(app: FastifyInstance, { ctx }: { ctx:
   // names what is wrong.
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser(
-    ['application/json', 'application/x-ndjson', 'application/ndjson', 'application/jsonl', 'text/plain'],
+    [...BODY_TYPES],
     { parseAs: 'buffer' },
     (_req, body, done) => done(null, body),
   );
@@ -23,11 +24,11 @@ export default async function intakeRoutes(app: FastifyInstance, { ctx }: { ctx:
   app.post(
     '/alerts/:source',
     {
-      config: { role: 'analyst' },
+      config: { role: 'analyst', bodyTypes: BODY_TYPES },
       schema: {
         summary: 'Submit alerts: one JSON object, a JSON array, NDJSON, or text lines (syslog, CEF, LEEF…)',
         params: Type.Object({ source: Type.String({ pattern: SOURCE }) }),
-        querystring: Type.Object({
+        querystring: Query({
           detector: Type.Optional(
             Type.String({
               pattern: '^[a-z][a-z0-9_-]{0,63}$',
@@ -45,12 +46,14 @@ export default async function intakeRoutes(app: FastifyInstance, { ctx }: { ctx:
     async (req, reply) => {
       const { source } = req.params as { source: string };
       const { detector: forced } = req.query as { detector?: string };
-      if (!ctx.intake) return reply.code(503).header('retry-after', '5').send({ error: 'unavailable', message: 'this process does not take intake' });
+      if (!ctx.intake) throw new FidoError('unavailable', 'this process does not take intake');
       const declared = ctx.sources.get(source);
       if (!declared) {
-        if (!ctx.allowUndeclaredSources) return reply.code(404).send({ error: 'unknown_source', message: `source "${source}" is not declared in the configuration` });
+        if (!ctx.allowUndeclaredSources) {
+          throw new FidoError('unknown_source', `source "${source}" is not declared in the configuration`, { allowed: [...ctx.sources.keys()].sort() });
+        }
         if (!roleAtLeast(req.principal!.role, 'admin')) {
-          return reply.code(403).send({ error: 'forbidden', message: `source "${source}" is not declared; only an admin token may post to undeclared sources` });
+          throw new FidoError('forbidden', `source "${source}" is not declared; only an admin token may post to undeclared sources`);
         }
       }
       // The configuration chooses the detector (issue 13): a per-request choice that differs from it would let
@@ -58,20 +61,17 @@ export default async function intakeRoutes(app: FastifyInstance, { ctx }: { ctx:
       const configured = declared?.detector ?? 'auto';
       const override = forced !== undefined && forced !== configured;
       if (override && !roleAtLeast(req.principal!.role, 'admin')) {
-        return reply.code(403).send({
-          error: 'forbidden',
-          message: `source "${source}" is configured with detector "${configured}"; choosing another per request (?detector=${forced}) needs the admin role`,
-        });
+        throw new FidoError(
+          'forbidden',
+          `source "${source}" is configured with detector "${configured}"; choosing another per request (?detector=${forced}) needs the admin role`,
+        );
       }
       const format = formatOf(req.headers['content-type']);
-      if (!format) return reply.code(415).send({ error: 'unsupported_media_type', message: 'use application/json, application/x-ndjson or text/plain' });
-      let records: IntakeRecord[];
-      try {
-        records = splitBody(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), format, { maxRecordBytes: ctx.maxRecordBytes, maxRecords: ctx.maxRecordsPerRequest });
-      } catch (e) {
-        if (e instanceof BodyError) return reply.code(e.status).send({ error: e.status === 413 ? 'too_large' : 'bad_request', message: e.message });
-        throw e;
-      }
+      if (!format) throw unsupportedType(req.headers['content-type']);
+      const records = splitBody(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), format, {
+        maxRecordBytes: ctx.maxRecordBytes,
+        maxRecords: ctx.maxRecordsPerRequest,
+      });
       const chosen = override ? forced : configured;
       const detectorName = chosen === 'auto' ? null : chosen;
       // Recorded before the records are taken: an override that cannot be recorded does not happen.
@@ -84,20 +84,21 @@ export default async function intakeRoutes(app: FastifyInstance, { ctx }: { ctx:
             records: records.length,
           });
         } catch (e) {
-          req.log.error(e);
-          return reply.code(503).header('retry-after', '5').send({ error: 'unavailable', message: 'the detector override could not be recorded in the audit log; retry' });
+          throw new FidoError('unavailable', 'the detector override could not be recorded in the audit log; retry', { cause: e });
         }
       }
       try {
         const { ids } = await ctx.intake.accept(source, detectorName, records);
         return reply.code(202).send({ accepted: ids.length, ids });
       } catch (e) {
-        if (e instanceof BackpressureError) {
-          return reply.code(429).header('retry-after', String(e.retryAfterSeconds)).send({ error: 'backpressure', message: e.message });
-        }
-        req.log.error(e);
-        return reply.code(503).header('retry-after', '5').send({ error: 'unavailable', message: 'the intake log could not be written; retry' });
+        if (e instanceof BackpressureError) throw e;
+        throw new FidoError('unavailable', 'the intake log could not be written; retry', { cause: e });
       }
     },
   );
+}
+
+function unsupportedType(contentType: string | undefined): FidoError {
+  const given = contentType ? `content type "${contentType.split(';')[0]!.trim().slice(0, 100)}" is not accepted` : 'no content type given';
+  return new FidoError('unsupported_media_type', `${given}; send one of ${BODY_TYPES.join(', ')}`, { allowed: BODY_TYPES });
 }

@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import type { ApiContext } from '../context.js';
 import { metricsText, registry } from '../../metrics.js';
 import { measureBacklog } from '../../pipeline/backlog.js';
+import { errorContext, log } from '../../util/log.js';
 
 export default async function systemRoutes(app: FastifyInstance, { ctx }: { ctx: ApiContext }) {
   const health = async (_req: unknown, reply: import('fastify').FastifyReply) => {
@@ -16,13 +17,15 @@ export default async function systemRoutes(app: FastifyInstance, { ctx }: { ctx:
   };
   const metrics = async (_req: unknown, reply: import('fastify').FastifyReply) => {
     // A store that does not answer must not cost the rest of the figures.
-    await measureBacklog(ctx.store).catch(() => undefined);
+    await measureBacklog(ctx.store).catch((e: unknown) => log.warn({ err: errorContext(e) }, 'metrics: the backlog could not be measured; its figures are the last ones'));
     return reply.header('content-type', registry.contentType).send(await metricsText());
   };
 
   for (const prefix of ['', '/api/v1']) {
     // shedExempt: answered even on a connection past the limits, so a health check does not fail while Fido sheds.
-    app.get(`${prefix}/healthz`, { config: { shedExempt: true }, schema: { summary: 'Liveness and store reachability (no auth)', security: [] } }, health);
-    app.get(`${prefix}/metrics`, { config: { role: 'viewer' }, schema: { summary: 'Prometheus metrics' } }, metrics);
+    // The root paths are for probes and scrapers; the document lists each once, under /api/v1.
+    const doc = { tags: ['system'], hide: prefix === '' };
+    app.get(`${prefix}/healthz`, { config: { shedExempt: true }, schema: { ...doc, summary: 'Liveness and store reachability (no auth)', security: [] } }, health);
+    app.get(`${prefix}/metrics`, { config: { role: 'viewer' }, schema: { ...doc, summary: 'Prometheus metrics' } }, metrics);
   }
 }
