@@ -15,9 +15,9 @@
  * repeated effect is recognised there. On PostgreSQL, claims use FOR UPDATE SKIP LOCKED so that any number of
  * executors share the outbox without running an action twice.
  *
- * Approval timeouts live inside params (no extra column), under the reserved key `__approval`:
- *   { "__approval": { "timeout_at": "2026-11-27T13:00:00.000Z", "default": "deny" | "approve" } }
- * The decide stage writes it with `approvalTimeoutParams()`. Without it, an action waits for a human forever.
+ * An action awaiting approval may have a deadline (`approval_due_at`) after which `approval_default` applies;
+ * the decide stage sets both from the rule (`approvalTimeout()`). Without one, it waits for a person.
+ * A denial records who denied it and why (`denied_by`, `denial_reason`).
  */
 import { sql, type ExpressionBuilder } from 'kysely';
 import type { FidoConfig } from '../config/schema.js';
@@ -105,30 +105,13 @@ export function backoffDelay(attempt: number, s: Pick<ExecutorSettings, 'backoff
   return Math.max(jittered, asked);
 }
 
-// ───────────────────────────── approval timeouts (params convention) ─────────────────────────────
+// ───────────────────────────── approval timeouts ─────────────────────────────
 
-export const APPROVAL_PARAM = '__approval';
 export type ApprovalDefault = 'approve' | 'deny';
 
-export interface ApprovalTimeout {
-  /** ISO-8601 instant after which `default` is applied. */
-  timeout_at: string;
-  default: ApprovalDefault;
-}
-
-/** What the decide stage merges into the params of an action that needs approval and has a timeout. */
-export function approvalTimeoutParams(timeoutMs: number, dflt: ApprovalDefault, now = Date.now()): { [APPROVAL_PARAM]: ApprovalTimeout } {
-  return { [APPROVAL_PARAM]: { timeout_at: iso(now + timeoutMs), default: dflt } };
-}
-
-/** Reads the convention back; a missing or malformed `default` means "deny" (the safe choice). */
-export function readApprovalTimeout(params: Record<string, unknown>): { at: number; default: ApprovalDefault } | null {
-  const a = params[APPROVAL_PARAM];
-  if (!a || typeof a !== 'object') return null;
-  const { timeout_at, default: dflt } = a as Record<string, unknown>;
-  const at = typeof timeout_at === 'number' ? timeout_at : typeof timeout_at === 'string' ? Date.parse(timeout_at) : NaN;
-  if (!Number.isFinite(at)) return null;
-  return { at, default: dflt === 'approve' ? 'approve' : 'deny' };
+/** The columns the decide stage sets on an action that needs approval and has a timeout. */
+export function approvalTimeout(timeoutMs: number, dflt: ApprovalDefault, now = Date.now()): { approval_due_at: number; approval_default: ApprovalDefault } {
+  return { approval_due_at: now + timeoutMs, approval_default: dflt };
 }
 
 // ───────────────────────────── shared writes ─────────────────────────────
@@ -169,7 +152,7 @@ export class ActionStateError extends FidoError {
   }
 }
 
-type Settlement = { to: 'pending'; approvedBy: string } | { to: 'denied'; reason: string };
+type Settlement = { to: 'pending'; approvedBy: string } | { to: 'denied'; deniedBy: string; reason: string };
 
 /**
  * Moves one awaiting_approval row on, guarded by its state so that a concurrent approve, deny or timeout
@@ -179,7 +162,7 @@ async function settleApproval(tx: Tx, id: string, d: Settlement, now: number): P
   const set =
     d.to === 'pending'
       ? { state: 'pending', approved_by: d.approvedBy, next_attempt_at: now, updated_at: now }
-      : { state: 'denied', last_error: d.reason.slice(0, MAX_ERROR_CHARS), updated_at: now };
+      : { state: 'denied', denied_by: d.deniedBy, denial_reason: d.reason.slice(0, MAX_ERROR_CHARS), updated_at: now };
   const res = await tx.updateTable('actions').set(set).where('id', '=', id).where('state', '=', 'awaiting_approval').executeTakeFirst();
   if (Number(res.numUpdatedRows) === 0) return null;
   return (await tx.selectFrom('actions').selectAll().where('id', '=', id).executeTakeFirstOrThrow()) as ActionTable;
@@ -217,29 +200,28 @@ export function approveAction(store: Pick<Store, 'db'>, id: string, actor: strin
   return decideByHand(store, id, actor, { to: 'pending', approvedBy: actor }, now);
 }
 
-/** awaiting_approval → denied, keeping the reason in last_error. Throws ActionStateError for other states. */
+/** awaiting_approval → denied, with who and why. Throws ActionStateError for other states. */
 export function denyAction(store: Pick<Store, 'db'>, id: string, actor: string, reason: string, now = Date.now()): Promise<ActionRecord> {
   const why = reason.trim() || 'no reason given';
-  return decideByHand(store, id, actor, { to: 'denied', reason: why }, now);
+  return decideByHand(store, id, actor, { to: 'denied', deniedBy: actor, reason: why }, now);
 }
 
-/** Applies `params.__approval` timeouts that have passed. Returns how many actions it settled. */
+/** Applies the approval defaults whose deadline has passed. Returns how many actions it settled. */
 export async function applyApprovalTimeouts(store: Pick<Store, 'db'>, now = Date.now()): Promise<number> {
-  // The deadline is inside the params JSON; LIKE (portable, a superset: `_` matches any character) keeps
-  // the read to awaiting rows that carry one, and those are human-scale in number.
   const rows = await store.db
     .selectFrom('actions')
-    .select(['id', 'params'])
+    .select(['id', 'approval_due_at', 'approval_default'])
+    .where('approval_due_at', '<=', now)
     .where('state', '=', 'awaiting_approval')
-    .where('params', 'like', `%"${APPROVAL_PARAM}"%`)
     .execute();
   let settled = 0;
   for (const r of rows) {
-    const t = readApprovalTimeout(parseStored<Record<string, unknown>>(r.params, 'action params') ?? {});
-    if (!t || t.at > now) continue;
+    const t = { at: Number(r.approval_due_at), default: r.approval_default === 'approve' ? 'approve' : 'deny' } as const;
     const done = await store.db.transaction().execute(async (tx) => {
       const d: Settlement =
-        t.default === 'approve' ? { to: 'pending', approvedBy: `${SYSTEM_ACTOR}:approval-timeout` } : { to: 'denied', reason: `approval timed out at ${iso(t.at)}` };
+        t.default === 'approve'
+          ? { to: 'pending', approvedBy: `${SYSTEM_ACTOR}:approval-timeout` }
+          : { to: 'denied', deniedBy: `${SYSTEM_ACTOR}:approval-timeout`, reason: `approval timed out at ${iso(t.at)}` };
       const row = await settleApproval(tx, r.id, d, now);
       if (!row) return false; // approved or denied by hand meanwhile
       await record(

@@ -5,6 +5,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../store/store.js';
 import { ulid } from '../util/ulid.js';
+import { errorContext, log } from '../util/log.js';
 
 export const ROLES = ['viewer', 'analyst', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -79,7 +80,15 @@ export function createAuthenticator(db: Db, cacheMs = 5_000) {
     const p: Principal | null = ok ? { tokenId: row.id, name: row.name, role: row.role as Role } : null;
     if (cache.size > 10_000) cache.clear();
     cache.set(hash, { p, until: now + cacheMs });
-    if (p) void db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', p.tokenId).execute().catch(() => undefined);
+    if (p) {
+      // Bookkeeping only: the request goes on, the failure is logged.
+      void db
+        .updateTable('api_tokens')
+        .set({ last_used_at: now })
+        .where('id', '=', p.tokenId)
+        .execute()
+        .catch((err: unknown) => log.warn({ token: p.name, err: errorContext(err) }, "auth: the token's last use was not recorded"));
+    }
     return p;
   };
 }

@@ -29,7 +29,7 @@ import type { Store } from '../store/store.js';
 import type { EnrichmentProvider, LookupSubject, ProviderAnswer } from './provider.js';
 import { enrichLookups } from '../metrics.js';
 import { iso } from '../util/time.js';
-import { log } from '../util/log.js';
+import { errorContext, log } from '../util/log.js';
 import { pow2ChunksOf } from '../util/chunks.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -488,7 +488,7 @@ export function createEnricher(opts: EnricherOptions): Enricher {
     }
     if (clock.now() - lastPrune >= PRUNE_EVERY_MS) {
       lastPrune = clock.now();
-      pruneSharedCache().catch(() => undefined);
+      pruneSharedCache().catch((err: unknown) => log.warn({ err: errorContext(err) }, 'enrich: expired cache entries not pruned; retried later'));
     }
   }
 

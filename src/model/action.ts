@@ -14,5 +14,11 @@ export interface ActionRecord {
   created_at: string;
   updated_at: string;
   approved_by: string | null;
+  /** An action awaiting approval whose rule set a timeout: when its default is applied, and which. */
+  approval_due_at: string | null;
+  approval_default: 'approve' | 'deny' | null;
+  /** Who denied it (a person, or `system:approval-timeout`) and why. */
+  denied_by: string | null;
+  denial_reason: string | null;
   dry_run: boolean;
 }

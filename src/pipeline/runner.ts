@@ -25,7 +25,7 @@ import { claim, claimInTransaction, complete, hasDueItems, release, type Claimed
 import type { Stage } from './stage.js';
 import type { Ingest } from './ingest/index.js';
 import { stageProcessed, stageSeconds } from '../metrics.js';
-import type { Logger } from '../util/log.js';
+import { errorContext, type Logger } from '../util/log.js';
 
 /** What a lane runs: ingest or a queue stage. */
 export type StepName = 'ingest' | StageName;
@@ -222,7 +222,10 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   async function fail(stage: Stage<unknown>, items: readonly ClaimedItem[], e: unknown) {
     const msg = e instanceof Error ? e.message : String(e);
     log.error({ stage: stage.name, item: items[0]?.item_id, attempts: items[0]?.attempts, err: msg }, 'stage item failed');
-    await release(store.db, items, msg, Date.now() + backoffMs(items[0]?.attempts ?? 1)).catch(() => undefined);
+    // Not released, the items come back when their lease ends; the log says why they waited longer.
+    await release(store.db, items, msg, Date.now() + backoffMs(items[0]?.attempts ?? 1)).catch((err: unknown) =>
+      log.warn({ stage: stage.name, items: items.length, err: errorContext(err) }, 'stage items not released after a failure; they are retried when their lease ends'),
+    );
   }
 
   async function runLane(lane: Step[], index: number) {

@@ -58,6 +58,10 @@ export function toAction(row: ActionTable): ActionRecord {
     created_at: iso(row.created_at),
     updated_at: iso(row.updated_at),
     approved_by: row.approved_by,
+    approval_due_at: row.approval_due_at === null ? null : iso(Number(row.approval_due_at)),
+    approval_default: row.approval_default === 'approve' || row.approval_default === 'deny' ? row.approval_default : null,
+    denied_by: row.denied_by,
+    denial_reason: row.denial_reason,
     dry_run: row.dry_run === 1,
   };
 }

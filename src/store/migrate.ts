@@ -14,6 +14,7 @@ import * as m0010 from './migrations/0010_fractional_score_totals.js';
 import * as m0011 from './migrations/0011_group_keys_in_memory.js';
 import * as m0012 from './migrations/0012_observation_log.js';
 import * as m0013 from './migrations/0013_drop_enrich_version.js';
+import * as m0014 from './migrations/0014_action_approval_columns.js';
 
 interface Migration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -34,6 +35,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['0011_group_keys_in_memory', m0011],
   ['0012_observation_log', m0012],
   ['0013_drop_enrich_version', m0013],
+  ['0014_action_approval_columns', m0014],
 ];
 
 export interface MigrateOptions {

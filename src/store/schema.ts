@@ -230,6 +230,11 @@ export interface ActionTable {
   last_error: string | null;
   result: string | null;
   approved_by: string | null;
+  /** When an action awaiting approval gets `approval_default` applied; null: it waits for a person. */
+  approval_due_at: number | null;
+  approval_default: string | null;
+  denied_by: string | null;
+  denial_reason: string | null;
   created_at: number;
   updated_at: number;
 }

@@ -7,6 +7,7 @@ import { loadConfig } from '../config/load.js';
 import { startFido } from '../app.js';
 import { registry } from '../metrics.js';
 import { nameThisThread } from '../util/thread-name.js';
+import { errorContext, log } from '../util/log.js';
 import { METRICS_PUSH_MS, type FromPipelineThread, type PipelineThreadData, type ToPipelineThread } from './protocol.js';
 
 const port = parentPort!;
@@ -19,7 +20,9 @@ nameThisThread(`fido-${data.parts[0] ?? 'pipeline'}`);
 // last would show counters going down). A failed push leaves the main thread with the previous snapshot.
 let pushing = Promise.resolve();
 const pushMetrics = () =>
-  (pushing = pushing.then(async () => send({ type: 'metrics', metrics: await registry.getMetricsAsJSON() })).catch(() => {}));
+  (pushing = pushing
+    .then(async () => send({ type: 'metrics', metrics: await registry.getMetricsAsJSON() }))
+    .catch((err: unknown) => log.warn({ err: errorContext(err) }, 'pipeline thread: metrics not pushed; the main thread keeps the previous snapshot')));
 
 try {
   const loaded = await loadConfig(data.configFile, data.env);

@@ -2,14 +2,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ActionStateError,
-  approvalTimeoutParams,
+  approvalTimeout,
   approveAction,
   backoffDelay,
   createActionExecutor,
   denyAction,
   executorSettings,
   listActions,
-  readApprovalTimeout,
   type ActionExecutorOptions,
 } from '../../src/actions/executor.js';
 import { ActionError, type ActionContext, type ActionOutcome, type ActionTarget } from '../../src/actions/action.js';
@@ -17,7 +16,7 @@ import webhook from '../../src/actions/kinds/webhook.js';
 import { actionsTotal } from '../../src/metrics.js';
 import { openStore } from '../../src/store/store.js';
 import { DIALECTS, openTestStore, type TestStore } from '../support/stores.js';
-import { actionRow, insertAction, sampleIncident, seedIncident, startHttp } from './fixtures.js';
+import { actionRow, insertAction, sampleIncident, seedIncident, startHttp, type NewAction } from './fixtures.js';
 
 /** A target driven by a script: each call gets the next behaviour (the last one repeats). */
 class ScriptedTarget implements ActionTarget {
@@ -60,13 +59,8 @@ describe('pure helpers', () => {
     assert.equal(executorSettings(undefined).maxAttempts, 6);
   });
 
-  test('approval timeout convention round-trips; a missing default means deny', () => {
-    const p = approvalTimeoutParams(60_000, 'approve', 1_000);
-    assert.deepEqual(p, { __approval: { timeout_at: '1970-01-01T00:01:01.000Z', default: 'approve' } });
-    assert.deepEqual(readApprovalTimeout(p), { at: 61_000, default: 'approve' });
-    assert.deepEqual(readApprovalTimeout({ __approval: { timeout_at: 5 } }), { at: 5, default: 'deny' });
-    assert.equal(readApprovalTimeout({}), null);
-    assert.equal(readApprovalTimeout({ __approval: { timeout_at: 'never' } }), null);
+  test('an approval timeout is a deadline and a default', () => {
+    assert.deepEqual(approvalTimeout(60_000, 'approve', 1_000), { approval_due_at: 61_000, approval_default: 'approve' });
   });
 });
 
@@ -99,7 +93,7 @@ for (const dialect of DIALECTS) {
     }
 
     /** A fresh incident with one queued action for `target`; returns the action id. */
-    async function queue(target: ActionTarget, extra: { state?: 'pending' | 'awaiting_approval'; dry_run?: boolean; params?: Record<string, unknown> } = {}) {
+    async function queue(target: ActionTarget, extra: Omit<NewAction, 'id' | 'incident_id' | 'kind' | 'target' | 'now'> = {}) {
       const incident = sampleIncident(`INC-${dialect}-${++n}`);
       await seedIncident(t.store.db, incident);
       const id = `ACT-${dialect}-${n}`;
@@ -218,7 +212,8 @@ for (const dialect of DIALECTS) {
       const id = await queue(target, { state: 'awaiting_approval' });
       const rec = await denyAction(t.store, id, 'carol', 'false positive: pentest');
       assert.equal(rec.state, 'denied');
-      assert.equal(rec.last_error, 'false positive: pentest');
+      assert.deepEqual([rec.denied_by, rec.denial_reason, rec.last_error], ['carol', 'false positive: pentest', null]);
+      assert.deepEqual(Object.keys(rec.params), [], 'no bookkeeping in the params');
       await ex.runOnce();
       assert.equal(target.calls.length, 0);
       assert.deepEqual(await audit(id), [{ actor: 'carol', action: 'action.denied' }]);
@@ -230,8 +225,8 @@ for (const dialect of DIALECTS) {
     test('approval timeout: default deny, default approve, and not before the deadline', async () => {
       const target = new ScriptedTarget('t6', 'k-timeout', [ok()]);
       const ex = executor(target);
-      const denied = await queue(target, { state: 'awaiting_approval', params: { reason: 'x', ...approvalTimeoutParams(600_000, 'deny', clock) } });
-      const approved = await queue(target, { state: 'awaiting_approval', params: approvalTimeoutParams(600_000, 'approve', clock) });
+      const denied = await queue(target, { state: 'awaiting_approval', params: { reason: 'x' }, approval: approvalTimeout(600_000, 'deny', clock) });
+      const approved = await queue(target, { state: 'awaiting_approval', approval: approvalTimeout(600_000, 'approve', clock) });
 
       clock += 599_999;
       assert.equal((await ex.runOnce()).timedOut, 0);
@@ -243,7 +238,8 @@ for (const dialect of DIALECTS) {
       assert.equal(s.succeeded, 1, 'default approve runs in the same round');
       const d = await actionRow(t.store.db, denied);
       assert.equal(d.state, 'denied');
-      assert.match(d.last_error ?? '', /approval timed out/);
+      assert.match(d.denial_reason ?? '', /approval timed out/);
+      assert.equal(d.denied_by, 'system:approval-timeout');
       const a = await actionRow(t.store.db, approved);
       assert.equal(a.state, 'succeeded');
       assert.equal(a.approved_by, 'system:approval-timeout');

@@ -108,6 +108,8 @@ export interface NewAction {
   state?: 'pending' | 'awaiting_approval';
   dry_run?: boolean;
   params?: Record<string, unknown>;
+  /** The deadline and default of an approval (approvalTimeout()). */
+  approval?: { approval_due_at: number; approval_default: 'approve' | 'deny' };
   now: number;
 }
 
@@ -134,6 +136,10 @@ export async function insertAction(db: Db, a: NewAction): Promise<void> {
       last_error: null,
       result: null,
       approved_by: null,
+      approval_due_at: a.approval?.approval_due_at ?? null,
+      approval_default: a.approval?.approval_default ?? null,
+      denied_by: null,
+      denial_reason: null,
       created_at: a.now,
       updated_at: a.now,
     })
@@ -164,6 +170,10 @@ export function actionRecord(incidentId: string, kind: string, target: string, i
     last_error: null,
     result: null,
     approved_by: null,
+    approval_due_at: null,
+    approval_default: null,
+    denied_by: null,
+    denial_reason: null,
     created_at: 0,
     updated_at: 0,
   });

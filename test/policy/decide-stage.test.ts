@@ -84,8 +84,8 @@ for (const dialect of DIALECTS) {
       assert.equal((await store.db.selectFrom('decisions').selectAll().execute()).length, 3);
       actions = await store.db.selectFrom('actions').selectAll().orderBy('target').execute();
       assert.deepEqual(actions.map((x) => [x.target, x.state]), [['soar-webhook', 'awaiting_approval'], ['soc-mail', 'pending']]);
-      const webhook = JSON.parse(actions[0]!.params) as { __approval: { timeout_at: string; default: string } };
-      assert.deepEqual(webhook.__approval, { timeout_at: new Date(T0 + 10_000 + 4 * 3_600_000).toISOString(), default: 'approve' });
+      assert.deepEqual([Number(actions[0]!.approval_due_at), actions[0]!.approval_default], [T0 + 10_000 + 4 * 3_600_000, 'approve']);
+      assert.ok(!actions[0]!.params.includes('approval'), `the params hold the rule's parameters only: ${actions[0]!.params}`);
 
       const tl = await store.db.selectFrom('timeline').select(['kind', 'summary']).where('incident_id', '=', inc.id).orderBy('id').execute();
       assert.deepEqual(tl.map((x) => x.kind), ['decided', 'decided', 'decided']);

@@ -52,6 +52,10 @@ async function seed(db: Db) {
       last_error: null,
       result: null,
       approved_by: null,
+      approval_due_at: null,
+      approval_default: null,
+      denied_by: null,
+      denial_reason: null,
       created_at: T0,
       updated_at: T0,
     })

@@ -56,3 +56,31 @@ function testStore(store: Store, url: string, dataDir: string, dropRest?: () => 
     },
   };
 }
+
+/** Where a test store lives (a SQLite file, or a PostgreSQL schema of its own), and how to remove it. */
+export interface StorePlace {
+  dialect: DialectName;
+  url: string;
+  dataDir: string;
+  drop(): Promise<void>;
+}
+
+export function newStorePlace(dialect: DialectName): StorePlace {
+  const dataDir = tempDir('fido-migrate-');
+  if (dialect === 'sqlite') return { dialect, url: `sqlite:${join(dataDir, 'fido.db')}`, dataDir, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
+  const schema = `fido_t_${randomBytes(6).toString('hex')}`;
+  const u = new URL(PG_URL);
+  u.searchParams.set('schema', schema);
+  return {
+    dialect,
+    url: u.toString(),
+    dataDir,
+    async drop() {
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`drop schema if exists ${schema} cascade`);
+      await c.end();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

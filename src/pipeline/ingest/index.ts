@@ -23,7 +23,7 @@ import { alertHost, alertUser, columnIndicators } from '../../correlate/keys.js'
 import type { AlertDoc } from '../../store/alert-docs.js';
 import { parseTimeLimited, quarantined, stageProcessed } from '../../metrics.js';
 import { selectInChunks } from '../../util/chunks.js';
-import type { Logger } from '../../util/log.js';
+import { errorContext, type Logger } from '../../util/log.js';
 import { PARSE_TIME_LIMIT, parseRecords, type ParseOptions, type Parsed, type ParsedAlert, type ParsedQuarantine, type RecordNormalizer } from './parse.js';
 import { correlateBatch, type AlertIn, type CorrelateSettings } from './correlate.js';
 import { DEFAULT_MAX_FINGERPRINTS, FINGERPRINT_SLACK_MS, Fingerprints, type FingerprintEntry } from './fingerprints.js';
@@ -409,7 +409,12 @@ export function createIngest(deps: IngestDeps): Ingest {
   return {
     runBatch,
     async stop() {
-      if (leaseUntil > 0) await releaseCursor(store.db, INGEST_CURSOR, owner).catch(() => undefined);
+      // Not released, the lease simply runs out: another process takes the log over a lease later.
+      if (leaseUntil > 0) {
+        await releaseCursor(store.db, INGEST_CURSOR, owner).catch((err: unknown) =>
+          log.warn({ owner, err: errorContext(err) }, 'ingest: the cursor lease was not released at stop; it ends by itself'),
+        );
+      }
       leaseUntil = 0;
     },
   };

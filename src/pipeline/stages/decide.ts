@@ -9,8 +9,8 @@
  *    new alerts, a config change or a redone batch never queues an action twice;
  *  - dry-run actions (global `policy.dry_run` or the rule's `dry_run`) are recorded in the decision only —
  *    never in the outbox, where they would also take the idempotency key from a later real run;
- *  - an action whose rule requires approval waits in `awaiting_approval`; a timeout and its default travel
- *    in params under `__approval` (the executor's convention, approvalTimeoutParams()).
+ *  - an action whose rule requires approval waits in `awaiting_approval`; a timeout and its default are
+ *    columns of the action (`approval_due_at`, `approval_default`: the executor applies them).
  *
  * A decision identical to the incident's current one (ignoring when it was made) is not recorded again.
  */
@@ -26,7 +26,7 @@ import type { IncidentDetail } from '../../model/incident.js';
 import { evaluatePolicies, policyVariables, type ActionGuard, type PolicyAction, type PolicyDecision } from '../../policy/evaluate.js';
 import type { CompiledPolicy } from '../../policy/rules.js';
 import type { CelSandbox } from '../../policy/sandbox.js';
-import { approvalTimeoutParams } from '../../actions/executor.js';
+import { approvalTimeout } from '../../actions/executor.js';
 import { ulid } from '../../util/ulid.js';
 import { alertDecisionSeconds } from '../../metrics.js';
 import { iso } from '../../util/time.js';
@@ -232,8 +232,7 @@ async function queueActions(
 
 function outboxRow(incidentId: string, decisionId: number, a: PolicyAction, now: number): ActionTable {
   const awaiting = a.approval === 'required';
-  const params =
-    awaiting && a.approval_timeout_ms !== undefined ? { ...a.params, ...approvalTimeoutParams(a.approval_timeout_ms, a.approval_default ?? 'deny', now) } : a.params;
+  const due = awaiting && a.approval_timeout_ms !== undefined ? approvalTimeout(a.approval_timeout_ms, a.approval_default ?? 'deny', now) : undefined;
   return {
     id: ulid(now),
     incident_id: incidentId,
@@ -241,7 +240,7 @@ function outboxRow(incidentId: string, decisionId: number, a: PolicyAction, now:
     kind: a.kind,
     target: a.target,
     idempotency_key: idempotencyKey(incidentId, a.kind, a.target),
-    params: JSON.stringify(params),
+    params: JSON.stringify(a.params),
     state: awaiting ? 'awaiting_approval' : 'pending',
     approval: a.approval,
     dry_run: 0,
@@ -252,6 +251,10 @@ function outboxRow(incidentId: string, decisionId: number, a: PolicyAction, now:
     last_error: null,
     result: null,
     approved_by: null,
+    approval_due_at: due?.approval_due_at ?? null,
+    approval_default: due?.approval_default ?? null,
+    denied_by: null,
+    denial_reason: null,
     created_at: now,
     updated_at: now,
   };
