@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { providerKinds } from '../enrich/registry.js';
+import { createProviders, isLocalKind, providerKinds } from '../enrich/registry.js';
+import { openStore } from '../store/store.js';
 import { actionKinds } from '../actions/registry.js';
 import { receiverKinds } from '../intake/registry.js';
 import { markChecked } from '../component/instantiate.js';
@@ -61,7 +62,7 @@ export async function checkConfigFile(file?: string): Promise<{ file: string; er
   const parsed = parseConfigText(text, configKinds);
   if (parsed.errors.length) return { file: path, errors: parsed.errors };
   // Secrets are checked (set, readable), never resolved into anything shown.
-  const errors: ConfigError[] = [...secretErrors(parsed), ...(await unknownDetectors(parsed))];
+  const errors: ConfigError[] = [...secretErrors(parsed), ...(await unknownDetectors(parsed)), ...(await dataFileErrors(parsed, dirname(path)))];
   try {
     loadPolicyFromConfig({ config: parsed.config, dir: dirname(path), file: path, text });
   } catch (e) {
@@ -78,6 +79,34 @@ export async function checkConfigFile(file?: string): Promise<{ file: string; er
     errors.push({ key: 'scoring', line: null, message: e.message });
   }
   return { file: path, errors };
+}
+
+/**
+ * What `fido start` would find wrong in the data files the providers read (an inventory, segments, an
+ * allowlist, an indicators list: missing, unreadable, malformed): each local provider is built, as start
+ * builds it, against an empty store in memory, and closed again. Providers that ask a service are not
+ * called: validate never reaches out.
+ */
+async function dataFileErrors(parsed: ParsedConfig, configDir: string): Promise<ConfigError[]> {
+  const entries = parsed.config.enrichment?.providers ?? [];
+  if (!entries.some((e) => isLocalKind(e.kind))) return [];
+  const errors: ConfigError[] = [];
+  const store = await openStore({ databaseUrl: 'sqlite::memory:', dataDir: configDir });
+  try {
+    for (const [i, entry] of entries.entries()) {
+      if (!isLocalKind(entry.kind)) continue;
+      try {
+        for (const p of await createProviders([entry], { store, configDir })) await p.close?.();
+      } catch (e) {
+        // instantiate() names the entry by its name; the key here names it by position, as the other checks do.
+        const message = (e as Error).message.replace(`enrichment.providers.${entry.name}: `, '');
+        errors.push({ key: `enrichment.providers[${i}]`, line: parsed.lineOf(['enrichment', 'providers', i]), message });
+      }
+    }
+  } finally {
+    await store.close();
+  }
+  return errors;
 }
 
 export async function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {

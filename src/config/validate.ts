@@ -15,6 +15,7 @@ import { DEFAULT_FAILED_AUTH_LIMIT } from '../api/auth-limit.js';
 import { addressMatcher } from '../api/client-address.js';
 import { parseDuration } from './duration.js';
 import { resolveSecretRefs } from './secrets.js';
+import { DURATION_PATTERN } from './duration.js';
 
 export interface ConfigError {
   /** Dotted key path, e.g. enrichment.providers[1].file */
@@ -30,7 +31,8 @@ export interface ConfigKinds {
 }
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
-const ajv = addFormats(new Ajv({ allErrors: true, strict: false, coerceTypes: false, useDefaults: false }));
+// verbose: describe() reads the schema beside an error (the known keys, a pattern's meaning).
+const ajv = addFormats(new Ajv({ allErrors: true, strict: false, coerceTypes: false, useDefaults: false, verbose: true }));
 const compiled = new WeakMap<object, ValidateFunction>();
 function validatorFor(schema: TSchema): ValidateFunction {
   let v = compiled.get(schema);
@@ -58,8 +60,18 @@ function lineOf(doc: Document, lc: LineCounter, path: PathPart[]): number | null
 function describe(e: ErrorObject): { extra: PathPart[]; message: string } {
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
-    case 'additionalProperties':
-      return { extra: [String(p.additionalProperty)], message: 'unknown key' };
+    case 'additionalProperties': {
+      const key = String(p.additionalProperty);
+      const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      const near = nearest(key, known);
+      const hint = near ? `; did you mean "${near}"?` : known.length ? ` (known keys: ${known.join(', ')})` : '';
+      return { extra: [key], message: `unknown key${hint}` };
+    }
+    case 'pattern':
+      if (p.pattern === DURATION_PATTERN) {
+        return { extra: [], message: 'is not a duration: a number and a unit — ms, s, m, h or d (500ms, 20s, 5m, 2h, 1d) — or a number of milliseconds' };
+      }
+      return { extra: [], message: e.message ?? 'invalid' };
     case 'required':
       return { extra: [String(p.missingProperty)], message: 'is required' };
     case 'enum':

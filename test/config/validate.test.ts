@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -173,4 +173,46 @@ test('fido config validate: a private webhook target and a bad policy.fallback, 
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, expected);
   }
+});
+
+test('validate reads the data files the providers name, suggests near-miss keys and says what a duration is', async () => {
+  const { checkConfigFile } = await import('../../src/config/load.js');
+  const dir = mkdtempSync(join(tmpdir(), 'fido-validate-'));
+  writeFileSync(join(dir, 'segs.yaml'), 'segments: [oops\n');
+  writeFileSync(join(dir, 'assets.csv'), 'host,criticality\nweb-1,high\n');
+  const file = join(dir, 'fido.yaml');
+  writeFileSync(
+    file,
+    [
+      'server:',
+      '  prot: 8700',
+      '  headers_timeout: 20 seconds',
+      'sources:',
+      '  - { name: ids, detector: suricata }',
+      'enrichment:',
+      '  providers:',
+      '    - { name: assets, kind: inventory, file: assets.csv }',
+      '    - { name: gone, kind: inventory, file: missing.csv }',
+      '    - { name: segs, kind: netsegments, file: segs.yaml }',
+      '',
+    ].join('\n'),
+  );
+  const { errors } = await checkConfigFile(file);
+  const at = (key: string) => errors.find((e) => e.key === key);
+  assert.match(at('server.prot')?.message ?? '', /unknown key; did you mean "port"\?/);
+  assert.equal(at('server.prot')?.line, 2);
+  assert.match(at('server.headers_timeout')?.message ?? '', /is not a duration: .*20s.*milliseconds/);
+  // Schema errors come first; with them fixed, the data files are read as start would read them.
+  writeFileSync(file, readFileSync(file, 'utf8').replace('  prot: 8700\n', '  port: 8700\n').replace('20 seconds', '20s'));
+  const second = (await checkConfigFile(file)).errors;
+  assert.deepEqual(
+    second.map((e) => [e.key, e.line]),
+    [
+      ['enrichment.providers[1]', 9],
+      ['enrichment.providers[2]', 10],
+    ],
+    JSON.stringify(second),
+  );
+  assert.match(second[0]!.message, /missing\.csv: cannot read: ENOENT/);
+  assert.match(second[1]!.message, /segs\.yaml:\d+: .*end with a \]/);
 });
