@@ -14,8 +14,9 @@
  * A step over the ratio still passes if it ends under a generous time budget (0.5 µs a character: linear
  * parsing takes 0.001-0.15): see within().
  *
- * One absolute check, the blow-up guard, with a margin of two orders of magnitude: no input of 64 KiB or
- * less may take GUARD_MS (linear parsing of 64 KiB takes 0.05-2 ms here). It makes cubic work fail in
+ * One absolute check, the blow-up guard, with a margin of more than two orders of magnitude: no input of 64
+ * KiB or less may take GUARD_MS (linear parsing of 64 KiB takes 0.05-3 ms here, and has taken 256 ms with two
+ * suites sharing the two cores, hence the margin). It makes cubic work fail in
  * seconds instead of hanging the suite, and catches super-linear work that is confined to the first few KiB
  * of a record (the step ratios cannot see a cost that stops growing at 2 KiB; a cubic one is still seconds).
  */
@@ -48,7 +49,7 @@ const FLOOR_MS_PER_KIB = 0.01;
 export function floorFor(size: number): number {
   return Math.max(FLOOR_MS, (size / KIB) * FLOOR_MS_PER_KIB);
 }
-export const GUARD_MS = 250;
+export const GUARD_MS = 1000;
 export const GUARD_MAX_SIZE = 64 * KIB;
 
 /** Minimum time (ms) of `fn` over at least `runs` runs, going on while the total stays under `budgetMs`. */

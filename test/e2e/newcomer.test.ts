@@ -7,14 +7,34 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Incident } from '../../src/model/incident.js';
 import { FIDO_BIN, startFidoProcess, waitFor } from '../support/fido-process.js';
 import { tempDir } from '../support/stores.js';
+import { freePort } from '../support/servers.js';
+
+/**
+ * The demo configuration as shipped, in a folder of its own, with the loopback ports of its mailbox and SOAR
+ * (2525 and 8780) moved to free ones: two suites running at once must not meet there.
+ */
+async function demoConfigOnFreePorts(dir: string): Promise<{ file: string; smtp: number; soar: number }> {
+  const folder = join(dir, 'demo');
+  cpSync(fileURLToPath(new URL('../../demo/', import.meta.url)), folder, { recursive: true });
+  const [smtp, soar] = [await freePort(), await freePort()];
+  const file = join(folder, 'fido.yaml');
+  const text = readFileSync(file, 'utf8');
+  const moved = text.replace(/^(\s+port: )2525$/m, `$1${smtp}`).replace('http://127.0.0.1:8780/fido', `http://127.0.0.1:${soar}/fido`);
+  assert.notEqual(moved, text, 'the demo configuration names its stand-ins where this test expects them');
+  writeFileSync(file, moved);
+  return { file, smtp, soar };
+}
 
 test('first start prints an admin token once; fido demo yields decided incidents; quarantine replay', { timeout: 180_000 }, async () => {
   const dir = tempDir('fido-newcomer-');
-  const env = { FIDO_DATA_DIR: dir, FIDO_BOOTSTRAP_TOKEN: '' };
+  const demoConfig = await demoConfigOnFreePorts(dir);
+  const env = { FIDO_DATA_DIR: join(dir, 'data'), FIDO_BOOTSTRAP_TOKEN: '', FIDO_CONFIG: demoConfig.file };
   let proc = await startFidoProcess(env);
   try {
     const m = /created\. It is shown only this once:\s+(fido_\S+)/.exec(proc.output());
@@ -22,9 +42,12 @@ test('first start prints an admin token once; fido demo yields decided incidents
     const token = m[1]!;
     const api = (path: string, init: RequestInit = {}) => fetch(`${proc.url}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) } });
 
-    // The demo stands in for the demo configuration's mailbox and SOAR (loopback 2525 and 8780), waits for
-    // the actions to settle, and with --keep stays up so that an approved action is delivered too.
-    const demo = spawn(process.execPath, [FIDO_BIN, 'demo', '--url', proc.url, '--token', token, '--keep'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The demo stands in for the demo configuration's mailbox and SOAR (on loopback), waits for the actions
+    // to settle, and with --keep stays up so that an approved action is delivered too.
+    const demo = spawn(process.execPath, [FIDO_BIN, 'demo', '--url', proc.url, '--token', token, '--keep'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, FIDO_CONFIG: demoConfig.file },
+    });
     let demoOut = '';
     demo.stdout.on('data', (c: Buffer) => (demoOut += c.toString()));
     demo.stderr.on('data', (c: Buffer) => (demoOut += c.toString()));
@@ -32,7 +55,7 @@ test('first start prints an admin token once; fido demo yields decided incidents
     try {
       await waitFor('the demo to settle', async () => (/Ctrl-C stops them/.test(demoOut) ? true : undefined), 90_000);
       assert.match(demoOut, /13 records posted/);
-      assert.match(demoOut, /stand-in receiver: soc-mail \(smtp:\/\/127\.0\.0\.1:2525\)/);
+      assert.ok(demoOut.includes(`stand-in receiver: soc-mail (smtp://127.0.0.1:${demoConfig.smtp})`), demoOut);
       assert.match(demoOut, /delivered \(soc-mail\): e-mail to soc@demo\.example: \[Fido\] notify: /);
       assert.match(demoOut, /Delivered: [1-9]\d* e-mail\(s\), 0 webhook\(s\)\./);
       assert.match(demoOut, /action\(s\) wait for an analyst's approval/);

@@ -25,7 +25,7 @@ test('every provider schema accepts the common settings and rejects unknown keys
     '    - { name: bad, kind: inventory, file: x.csv, tll: 5m }',
   ].join('\n');
   const r = parseConfigText(text, { receivers: [], providers: providerKinds, actions: [] });
-  assert.deepEqual(r.errors.map((e) => `${e.key}@${e.line}: ${e.message}`), ['enrichment.providers[5].tll@8: unknown key']);
+  assert.deepEqual(r.errors.map((e) => `${e.key}@${e.line}: ${e.message}`), ['enrichment.providers[5].tll@8: unknown key; did you mean "ttl"?']);
 });
 
 test("the demo configuration's enrichment section validates", () => {

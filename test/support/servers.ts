@@ -123,3 +123,16 @@ export async function startHttp(respond: Responder = () => ({ status: 200, body:
       }),
   };
 }
+
+/**
+ * A loopback TCP port nobody listens on right now (the kernel's choice). For configurations that must name a
+ * port before anything listens on it, so that two suites on one machine do not meet on a fixed one.
+ */
+export async function freePort(): Promise<number> {
+  const { createServer: createTcpServer } = await import('node:net');
+  const server = createTcpServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
