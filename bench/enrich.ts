@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { openTestStore } from '../test/support/stores.js';
 import { createConfiguredEnricher } from '../src/enrich/registry.js';
-import { systemClock, type Clock } from '../src/enrich/layer.js';
+import { systemClock, type Clock } from '../src/enrich/limits.js';
 import { createEnrichStage } from '../src/pipeline/stages/enrich.js';
 import { createPipeline } from '../src/pipeline/runner.js';
 import { enqueue } from '../src/store/queue.js';

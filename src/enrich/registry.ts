@@ -4,7 +4,9 @@ import { discoverComponents } from '../component/discover.js';
 import { instantiate } from '../component/instantiate.js';
 import type { Store } from '../store/store.js';
 import type { EnrichmentProvider, ProviderComponent } from './provider.js';
-import { createEnricher, systemClock, type Clock, type Enricher, type ProviderSettingsConfig } from './layer.js';
+import { createEnricher, type Enricher } from './layer.js';
+import { systemClock, type Clock } from './limits.js';
+import type { ProviderSettingsConfig } from './settings.js';
 
 export const providerKinds: readonly ProviderComponent[] = await discoverComponents(new URL('./providers/', import.meta.url), 'provider');
 

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createEnricher, isEnrichmentError, resolveSettings, systemClock, type LookupResult } from '../../src/enrich/layer.js';
+import { createEnricher, isEnrichmentError, type LookupResult } from '../../src/enrich/layer.js';
+import { systemClock } from '../../src/enrich/limits.js';
+import { resolveSettings } from '../../src/enrich/settings.js';
 import type { Enrichment, EnrichmentError } from '../../src/model/enrichment.js';
 import { DIALECTS, openTestStore } from '../support/stores.js';
 import { CountingClock, ManualClock, metric, scripted, settle, uniqueName } from './support.js';

@@ -2,7 +2,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Clock } from '../../src/enrich/layer.js';
+import type { Clock } from '../../src/enrich/limits.js';
 import type { EnrichmentProvider, LookupSubject, ProviderAnswer, ProviderDeps } from '../../src/enrich/provider.js';
 import type { ObservableType } from '../../src/model/observable.js';
 import type { Store } from '../../src/store/store.js';

@@ -18,7 +18,7 @@
 import { basename } from 'node:path';
 import { Type, type Static, type TOptional, type TString } from 'typebox';
 import { defineProvider, type EnrichmentProvider, type ProviderAnswer, type LookupSubject } from '../provider.js';
-import { providerSettingsSchema, resolveSettings } from '../layer.js';
+import { providerSettingsSchema, resolveSettings } from '../settings.js';
 import { CidrTable, domainAndParents, hashType, hostKeys, normalizeDomain, normalizeUrl, parseCidr, parseIp, userKeys } from '../values.js';
 import { DataFileError, asRecord, reloadingFile, resolveDataPath, stringField, textHash, yamlItems, type ReloadingFile } from '../localfile.js';
 import { iso } from '../../util/time.js';

@@ -26,7 +26,7 @@ import type { Db } from '../../store/store.js';
 import { Duration } from '../../config/schema.js';
 import { parseDuration } from '../../config/duration.js';
 import { VERDICTS, type Verdict } from '../../model/incident.js';
-import { providerSettingsSchema } from '../layer.js';
+import { providerSettingsSchema } from '../settings.js';
 import { normalizeValue } from '../values.js';
 import { iso } from '../../util/time.js';
 import { padToPow2, pow2ChunksOf } from '../../util/chunks.js';

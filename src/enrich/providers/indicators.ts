@@ -17,7 +17,7 @@ import { basename } from 'node:path';
 import { Type, type Static } from 'typebox';
 import { defineProvider, type EnrichmentProvider, type ProviderAnswer, type LookupSubject } from '../provider.js';
 import type { ObservableType } from '../../model/observable.js';
-import { providerSettingsSchema } from '../layer.js';
+import { providerSettingsSchema } from '../settings.js';
 import { parseCsv } from '../csv.js';
 import { CidrTable, domainAndParents, guessType, normalizeDomain, normalizeUrl, normalizeValue, parseCidr, parseIp, refang } from '../values.js';
 import { DataFileError, reloadingFile, resolveDataPath, type ReloadingFile } from '../localfile.js';

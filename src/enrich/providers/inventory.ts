@@ -11,7 +11,7 @@
 import { basename } from 'node:path';
 import { Type, type Static } from 'typebox';
 import { defineProvider, type EnrichmentProvider, type ProviderAnswer, type LookupSubject } from '../provider.js';
-import { providerSettingsSchema } from '../layer.js';
+import { providerSettingsSchema } from '../settings.js';
 import { parseCsvTable } from '../csv.js';
 import { canonicalIp, hostKeys, normalizeMac } from '../values.js';
 import { DataFileError, criticalityField, reloadingFile, resolveDataPath, splitList, type Criticality } from '../localfile.js';

@@ -12,7 +12,7 @@
  */
 import { Type, type Static } from 'typebox';
 import { defineProvider, type EnrichmentProvider, type ProviderAnswer } from '../provider.js';
-import { providerSettingsSchema } from '../layer.js';
+import { providerSettingsSchema } from '../settings.js';
 import { CidrTable, parseCidr } from '../values.js';
 import {
   DataFileError,
