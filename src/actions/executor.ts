@@ -15,23 +15,21 @@
  * repeated effect is recognised there. On PostgreSQL, claims use FOR UPDATE SKIP LOCKED so that any number of
  * executors share the outbox without running an action twice.
  *
- * An action awaiting approval may have a deadline (`approval_due_at`) after which `approval_default` applies;
- * the decide stage sets both from the rule (`approvalTimeout()`). Without one, it waits for a person.
- * A denial records who denied it and why (`denied_by`, `denial_reason`).
+ * Approvals (approve, deny, deadlines) are approvals.ts; each round applies the deadlines that passed. The
+ * API lists the outbox with list.ts.
  */
 import { sql, type ExpressionBuilder } from 'kysely';
 import type { FidoConfig } from '../config/schema.js';
 import { parseDuration } from '../config/duration.js';
 import { actionsTotal } from '../metrics.js';
-import { ACTION_STATES, type ActionRecord } from '../model/action.js';
 import type { Database, ActionTable } from '../store/schema.js';
-import type { Db, Store, Tx } from '../store/store.js';
-import { addTimeline, loadIncidentDetail, toAction } from '../store/incidents.js';
-import { log as rootLog, type Logger } from '../util/log.js';
+import type { Store, Tx } from '../store/store.js';
+import { loadIncidentDetail, toAction } from '../store/incidents.js';
+import { errorContext, log as rootLog, type Logger } from '../util/log.js';
 import { iso } from '../util/time.js';
-import { parseStored } from '../util/json.js';
 import { ActionError, type ActionOutcome, type ActionTarget } from './action.js';
-import { FidoError } from '../errors.js';
+import { applyApprovalTimeouts } from './approvals.js';
+import { errorText, label, record, SYSTEM_ACTOR, type OutcomeNote } from './notes.js';
 
 // ───────────────────────────── settings ─────────────────────────────
 
@@ -65,7 +63,12 @@ export interface ActionExecutorOptions extends ExecutorSettings {
   callTimeoutMs?: number;
   /** Rows claimed per round by the start() loop (default 10); they run concurrently. */
   batchSize?: number;
-  /** Sleep between rounds when there was nothing (or not a full batch) to do (default 1000 ms). */
+  /**
+   * The longest sleep between rounds (default 1000 ms). The loop wakes at once when another connection
+   * commits (a decision queues an action, an analyst approves one) and sleeps no longer than until the next
+   * time-based event (a retry's backoff, an approval's deadline, a lease that runs out); this bound only
+   * covers what neither announces.
+   */
   pollIntervalMs?: number;
   now?: () => number;
   /** [0, 1); injected for deterministic backoff in tests. */
@@ -94,8 +97,8 @@ export interface ActionExecutor {
 
 // The server may ask for a long pause (Retry-After); honour it, but not beyond this.
 const RETRY_AFTER_CAP_MS = 6 * 3_600_000;
-const MAX_ERROR_CHARS = 2_000;
-const SYSTEM_ACTOR = 'system';
+/** The least time between two rounds that commits elsewhere started. */
+const COMMIT_ROUND_GAP_MS = 50;
 
 /** Exponential backoff with full jitter: uniform in [0, min(max, base·2^(attempt-1))], at least Retry-After. */
 export function backoffDelay(attempt: number, s: Pick<ExecutorSettings, 'backoffBaseMs' | 'backoffMaxMs'>, random: () => number, retryAfterMs?: number): number {
@@ -103,199 +106,6 @@ export function backoffDelay(attempt: number, s: Pick<ExecutorSettings, 'backoff
   const jittered = Math.floor(random() * ceiling);
   const asked = retryAfterMs !== undefined && retryAfterMs > 0 ? Math.min(retryAfterMs, RETRY_AFTER_CAP_MS) : 0;
   return Math.max(jittered, asked);
-}
-
-// ───────────────────────────── approval timeouts ─────────────────────────────
-
-export type ApprovalDefault = 'approve' | 'deny';
-
-/** The columns the decide stage sets on an action that needs approval and has a timeout. */
-export function approvalTimeout(timeoutMs: number, dflt: ApprovalDefault, now = Date.now()): { approval_due_at: number; approval_default: ApprovalDefault } {
-  return { approval_due_at: now + timeoutMs, approval_default: dflt };
-}
-
-// ───────────────────────────── shared writes ─────────────────────────────
-
-interface OutcomeNote {
-  actor: string;
-  /** audit_log.action, e.g. action.succeeded */
-  event: string;
-  summary: string;
-  detail: Record<string, unknown>;
-}
-
-/** Timeline entry on the incident plus an audit row, in the caller's transaction. */
-async function record(tx: Tx | Db, row: Pick<ActionTable, 'id' | 'incident_id'>, note: OutcomeNote, now: number): Promise<void> {
-  await addTimeline(tx, [{ incident_id: row.incident_id, at: now, kind: 'action', summary: note.summary, action_id: row.id }]);
-  await tx
-    .insertInto('audit_log')
-    .values({ at: now, actor: note.actor, action: note.event, subject: `action:${row.id}`, detail: JSON.stringify({ incident_id: row.incident_id, ...note.detail }) })
-    .execute();
-}
-
-function label(row: Pick<ActionTable, 'kind' | 'target'>): string {
-  return `${row.kind} → ${row.target}`;
-}
-
-function errorText(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return (msg || 'unknown error').slice(0, MAX_ERROR_CHARS);
-}
-
-// ───────────────────────────── approvals (API) ─────────────────────────────
-
-/** Raised by approve/deny: `not_found` for an unknown id, `conflict` for an action in another state. */
-export class ActionStateError extends FidoError {
-  override name = 'ActionStateError';
-  constructor(message: string, code: 'not_found' | 'conflict') {
-    super(code, message);
-  }
-}
-
-type Settlement = { to: 'pending'; approvedBy: string } | { to: 'denied'; deniedBy: string; reason: string };
-
-/**
- * Moves one awaiting_approval row on, guarded by its state so that a concurrent approve, deny or timeout
- * cannot both win. Returns the updated row, or null when the row was not awaiting approval any more.
- */
-async function settleApproval(tx: Tx, id: string, d: Settlement, now: number): Promise<ActionTable | null> {
-  const set =
-    d.to === 'pending'
-      ? { state: 'pending', approved_by: d.approvedBy, next_attempt_at: now, updated_at: now }
-      : { state: 'denied', denied_by: d.deniedBy, denial_reason: d.reason.slice(0, MAX_ERROR_CHARS), updated_at: now };
-  const res = await tx.updateTable('actions').set(set).where('id', '=', id).where('state', '=', 'awaiting_approval').executeTakeFirst();
-  if (Number(res.numUpdatedRows) === 0) return null;
-  return (await tx.selectFrom('actions').selectAll().where('id', '=', id).executeTakeFirstOrThrow()) as ActionTable;
-}
-
-async function decideByHand(store: Pick<Store, 'db'>, id: string, actor: string, d: Settlement, now: number): Promise<ActionRecord> {
-  if (!actor.trim()) throw new Error('an approval needs the name of who gives it');
-  return store.db.transaction().execute(async (tx) => {
-    const row = await settleApproval(tx, id, d, now);
-    if (!row) {
-      const current = await tx.selectFrom('actions').select('state').where('id', '=', id).executeTakeFirst();
-      if (!current) throw new ActionStateError(`action ${id} does not exist`, 'not_found');
-      const verb = d.to === 'pending' ? 'approved' : 'denied';
-      throw new ActionStateError(`action ${id} is ${current.state}; only an action awaiting approval can be ${verb}`, 'conflict');
-    }
-    const approved = d.to === 'pending';
-    await record(
-      tx,
-      row,
-      {
-        actor,
-        event: approved ? 'action.approved' : 'action.denied',
-        summary: approved ? `${label(row)} approved by ${actor}` : `${label(row)} denied by ${actor}: ${d.reason}`,
-        detail: { kind: row.kind, target: row.target, ...(approved ? {} : { reason: d.reason }) },
-      },
-      now,
-    );
-    if (!approved) actionsTotal.inc({ kind: row.kind, outcome: 'denied' });
-    return toAction(row);
-  });
-}
-
-/** awaiting_approval → pending (runs on the next round). Throws ActionStateError for other states. */
-export function approveAction(store: Pick<Store, 'db'>, id: string, actor: string, now = Date.now()): Promise<ActionRecord> {
-  return decideByHand(store, id, actor, { to: 'pending', approvedBy: actor }, now);
-}
-
-/** awaiting_approval → denied, with who and why. Throws ActionStateError for other states. */
-export function denyAction(store: Pick<Store, 'db'>, id: string, actor: string, reason: string, now = Date.now()): Promise<ActionRecord> {
-  const why = reason.trim() || 'no reason given';
-  return decideByHand(store, id, actor, { to: 'denied', deniedBy: actor, reason: why }, now);
-}
-
-/** Applies the approval defaults whose deadline has passed. Returns how many actions it settled. */
-export async function applyApprovalTimeouts(store: Pick<Store, 'db'>, now = Date.now()): Promise<number> {
-  const rows = await store.db
-    .selectFrom('actions')
-    .select(['id', 'approval_due_at', 'approval_default'])
-    .where('approval_due_at', '<=', now)
-    .where('state', '=', 'awaiting_approval')
-    .execute();
-  let settled = 0;
-  for (const r of rows) {
-    const t = { at: Number(r.approval_due_at), default: r.approval_default === 'approve' ? 'approve' : 'deny' } as const;
-    const done = await store.db.transaction().execute(async (tx) => {
-      const d: Settlement =
-        t.default === 'approve'
-          ? { to: 'pending', approvedBy: `${SYSTEM_ACTOR}:approval-timeout` }
-          : { to: 'denied', deniedBy: `${SYSTEM_ACTOR}:approval-timeout`, reason: `approval timed out at ${iso(t.at)}` };
-      const row = await settleApproval(tx, r.id, d, now);
-      if (!row) return false; // approved or denied by hand meanwhile
-      await record(
-        tx,
-        row,
-        {
-          actor: SYSTEM_ACTOR,
-          event: 'action.approval_timeout',
-          summary: `${label(row)}: no approval by ${iso(t.at)}, default "${t.default}" applied`,
-          detail: { kind: row.kind, target: row.target, default: t.default, timeout_at: iso(t.at) },
-        },
-        now,
-      );
-      if (t.default === 'deny') actionsTotal.inc({ kind: row.kind, outcome: 'denied' });
-      return true;
-    });
-    if (done) settled++;
-  }
-  return settled;
-}
-
-// ───────────────────────────── listing (API) ─────────────────────────────
-
-export interface ActionListItem extends ActionRecord {
-  /** What the target reported on success (message id, HTTP status, …). */
-  result: Record<string, unknown> | null;
-  /** When a pending action is due (after a retry: the backoff); null for final states. */
-  next_attempt_at: string | null;
-}
-
-export interface ActionPage {
-  items: ActionListItem[];
-  /** Pass back as `cursor` for the next page; null on the last page. */
-  next_cursor: string | null;
-}
-
-const FINAL_STATES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'dead', 'denied', 'skipped']);
-
-function encodeCursor(row: Pick<ActionTable, 'created_at' | 'id'>): string {
-  return Buffer.from(JSON.stringify([row.created_at, row.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): [number, string] {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && typeof v[0] === 'number' && typeof v[1] === 'string') return [v[0], v[1]];
-  } catch {
-    // fall through to the error below
-  }
-  throw new FidoError('bad_request', 'cursor: not a cursor returned by this list');
-}
-
-/** Newest first, keyset-paged on (created_at, id). Throws on an unknown state or a foreign cursor. */
-export async function listActions(db: Db, opts: { state?: string | undefined; limit: number; cursor?: string | undefined }): Promise<ActionPage> {
-  if (opts.state !== undefined && !(ACTION_STATES as readonly string[]).includes(opts.state)) {
-    throw new FidoError('bad_request', `state: expected one of ${ACTION_STATES.join(', ')}`, { allowed: ACTION_STATES });
-  }
-  const limit = Math.max(1, Math.min(500, Math.floor(opts.limit) || 50));
-  let q = db.selectFrom('actions').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1);
-  if (opts.state) q = q.where('state', '=', opts.state);
-  if (opts.cursor) {
-    const [at, id] = decodeCursor(opts.cursor);
-    q = q.where((eb) => eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('id', '<', id)])]));
-  }
-  const rows = await q.execute();
-  const page = rows.slice(0, limit);
-  return {
-    items: page.map((r) => ({
-      ...toAction(r),
-      result: parseStored<Record<string, unknown>>(r.result, 'action result'),
-      next_attempt_at: FINAL_STATES.has(r.state) ? null : iso(r.next_attempt_at),
-    })),
-    next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null,
-  };
 }
 
 // ───────────────────────────── the executor ─────────────────────────────
@@ -486,10 +296,32 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
     return summary;
   }
 
-  // The loop: a round, then a sleep that stop() can cut short.
+  /** Milliseconds until the earliest time-based event of the outbox, or null when none is pending. */
+  async function nextDueIn(): Promise<number | null> {
+    const r = await store.db
+      .selectFrom('actions')
+      .select((eb) => [
+        eb.fn.min(eb.case().when(eb.and([eb('state', '=', 'pending'), eb('dry_run', '=', 0)])).then(eb.ref('next_attempt_at')).end()).as('retry'),
+        eb.fn.min(eb.case().when('state', '=', 'running').then(eb.ref('lease_until')).end()).as('lease'),
+        eb.fn.min(eb.case().when('state', '=', 'awaiting_approval').then(eb.ref('approval_due_at')).end()).as('approval'),
+      ])
+      .where('state', 'in', ['pending', 'running', 'awaiting_approval'])
+      .executeTakeFirst();
+    const times = [r?.retry, r?.lease, r?.approval].filter((t) => t !== null && t !== undefined).map(Number);
+    return times.length ? Math.max(0, Math.min(...times) - now()) : null;
+  }
+
+  // The loop: a round, then a sleep that a commit elsewhere, the next due time or stop() cuts short.
   let loop: Promise<void> | null = null;
   let stopping = false;
   let wake: (() => void) | null = null;
+  // A commit seen during a round: it may have queued work the round's claim did not see.
+  let signalled = false;
+  let unwatch: () => void = () => undefined;
+  const poke = () => {
+    signalled = true;
+    wake?.();
+  };
 
   function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
@@ -505,14 +337,20 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
 
   async function run(): Promise<void> {
     while (!stopping) {
+      signalled = false;
       let full = false;
+      let idleMs = pollIntervalMs;
       try {
         const s = await runOnce(batchSize);
         full = s.claimed >= batchSize; // more may be waiting: go again at once
+        if (!full) idleMs = Math.min(pollIntervalMs, (await nextDueIn()) ?? pollIntervalMs);
       } catch (e) {
-        logger.error({ err: errorText(e) }, 'action executor round failed');
+        logger.error({ err: errorContext(e) }, 'action executor round failed; the next round retries');
       }
-      if (!full && !stopping) await sleep(pollIntervalMs);
+      if (full || stopping) continue;
+      // Commits come by the hundred in an alert storm and most queue no action: rounds they start are spaced.
+      if (signalled) await new Promise((resolve) => setTimeout(resolve, COMMIT_ROUND_GAP_MS));
+      else await sleep(idleMs);
     }
   }
 
@@ -521,10 +359,12 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
     start() {
       if (loop) return;
       stopping = false;
+      unwatch = store.watchCommits(poke);
       loop = run();
     },
     async stop() {
       stopping = true;
+      unwatch();
       wake?.();
       await loop;
       loop = null;

@@ -1,22 +1,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  ActionStateError,
-  approvalTimeout,
-  approveAction,
-  backoffDelay,
-  createActionExecutor,
-  denyAction,
-  executorSettings,
-  listActions,
-  type ActionExecutorOptions,
-} from '../../src/actions/executor.js';
+import { backoffDelay, createActionExecutor, executorSettings, type ActionExecutorOptions } from '../../src/actions/executor.js';
+import { ActionStateError, approvalTimeout, approveAction, denyAction } from '../../src/actions/approvals.js';
+import { listActions } from '../../src/actions/list.js';
 import { ActionError, type ActionContext, type ActionOutcome, type ActionTarget } from '../../src/actions/action.js';
 import webhook from '../../src/actions/kinds/webhook.js';
 import { actionsTotal } from '../../src/metrics.js';
 import { openStore } from '../../src/store/store.js';
 import { DIALECTS, openTestStore, type TestStore } from '../support/stores.js';
 import { actionRow, insertAction, sampleIncident, seedIncident, startHttp, type NewAction } from './fixtures.js';
+import { waitFor } from '../support/wait.js';
 
 /** A target driven by a script: each call gets the next behaviour (the last one repeats). */
 class ScriptedTarget implements ActionTarget {
@@ -348,6 +341,26 @@ for (const dialect of DIALECTS) {
       const later = await queue(target);
       await new Promise((r) => setTimeout(r, 60));
       assert.equal((await actionRow(t.store.db, later)).state, 'pending', 'nothing runs after stop');
+    });
+
+    test('start() wakes on a commit by another connection and at the next due time, not on its poll', async () => {
+      const target = new ScriptedTarget('t11', 'k-wake', [fail('busy'), ok(), ok()]);
+      // The real clock; a poll far beyond the waits below: only a wake-up can make this test pass.
+      const ex = executor(target, { now: Date.now, backoffBaseMs: 200, backoffMaxMs: 200, leaseMs: 5_000, owner: 'waker', pollIntervalMs: 3_600_000 });
+      const other = await openStore({ databaseUrl: t.url, dataDir: t.dataDir, sqliteSynchronous: 'NORMAL' });
+      ex.start();
+      try {
+        // Queued by another process (the decide stage's connection): its commit wakes the sleeping loop.
+        const incident = sampleIncident(`INC-${dialect}-wake`);
+        await seedIncident(other.db, incident);
+        await insertAction(other.db, { id: `ACT-${dialect}-wake`, incident_id: incident.id, kind: target.kind, target: target.name, now: Date.now() });
+        // The first call fails and is retried 200 ms later: the loop sleeps until then, not for its poll.
+        await waitFor('the retried action to succeed', async () => ((await actionRow(t.store.db, `ACT-${dialect}-wake`)).state === 'succeeded' ? true : undefined), 30_000);
+        assert.equal(target.calls.length, 2);
+      } finally {
+        await ex.stop();
+        await other.close();
+      }
     });
   });
 }

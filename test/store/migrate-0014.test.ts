@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import { DIALECTS, newStorePlace } from '../support/stores.js';
 import { dialectFor, openStore } from '../../src/store/store.js';
 import { migrate } from '../../src/store/migrate.js';
-import { applyApprovalTimeouts } from '../../src/actions/executor.js';
+import { applyApprovalTimeouts } from '../../src/actions/approvals.js';
 
 const DUE = Date.parse('2026-11-27T13:00:00.000Z');
 

@@ -4,7 +4,8 @@ import { Type } from 'typebox';
 import type { ApiContext } from '../context.js';
 import { Doc, Limit, OptionalBody, errors, Query } from '../schemas.js';
 import { ACTION_STATES } from '../../model/action.js';
-import { approveAction, denyAction, listActions } from '../../actions/executor.js';
+import { approveAction, denyAction } from '../../actions/approvals.js';
+import { listActions } from '../../actions/list.js';
 
 const IdParam = Type.Object({ id: Type.String({ pattern: '^[0-9A-HJKMNP-TV-Z]{26}$' }) });
 

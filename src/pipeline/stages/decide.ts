@@ -26,7 +26,7 @@ import type { IncidentDetail } from '../../model/incident.js';
 import { evaluatePolicies, policyVariables, type ActionGuard, type PolicyAction, type PolicyDecision } from '../../policy/evaluate.js';
 import type { CompiledPolicy } from '../../policy/rules.js';
 import type { CelSandbox } from '../../policy/sandbox.js';
-import { approvalTimeout } from '../../actions/executor.js';
+import { approvalTimeout } from '../../actions/approvals.js';
 import { ulid } from '../../util/ulid.js';
 import { alertDecisionSeconds } from '../../metrics.js';
 import { iso } from '../../util/time.js';
