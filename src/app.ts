@@ -26,7 +26,7 @@ import { countActiveTokens, createAuthenticator, ensureToken, newToken, tokenPro
 import { resolveHttpLimits } from './api/limits.js';
 import { resolveFailedAuthLimit } from './api/auth-limit.js';
 import type { SourceConfig } from './config/schema.js';
-import { log, type Logger } from './util/log.js';
+import { errorContext, log, type Logger } from './util/log.js';
 import { DEFAULT_PARSE_TIME_LIMIT_MS, type ParseWatch } from './pipeline/ingest/parse.js';
 
 export const PROCESS_ROLES = ['all', 'api', 'intake', 'worker', 'actions'] as const;
@@ -145,7 +145,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
         timeLimitMs: parseTimeLimitMs,
         ...(watch ? { watch: watch.buffer as SharedArrayBuffer, setAside: [...(opts.parseSupervision?.setAside ?? [])] } : {}),
       }).catch((e: unknown) => {
-        logger.warn({ err: (e as Error).message }, 'the parse thread did not start; ingest parses on its own thread');
+        logger.warn({ err: errorContext(e) }, 'the parse thread did not start; ingest parses on its own thread');
         return undefined;
       });
     }

@@ -239,7 +239,7 @@ export function createEnricher(opts: EnricherOptions): Enricher {
       }
     } catch (e) {
       // The shared cache is an optimisation: a broken read must not fail the lookup.
-      log.warn({ provider: p.provider.name, err: (e as Error).message }, 'enrich cache read failed');
+      log.warn({ provider: p.provider.name, err: errorContext(e) }, 'enrich cache read failed');
     }
     return found;
   }
@@ -254,7 +254,7 @@ export function createEnricher(opts: EnricherOptions): Enricher {
         .onConflict((oc) => oc.columns(['provider', 'key']).doUpdateSet(row))
         .execute();
     } catch (err) {
-      log.warn({ provider: p.provider.name, err: (err as Error).message }, 'enrich cache write failed');
+      log.warn({ provider: p.provider.name, err: errorContext(err) }, 'enrich cache write failed');
     }
     if (clock.now() - lastPrune >= PRUNE_EVERY_MS) {
       lastPrune = clock.now();

@@ -204,7 +204,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
         await fail(stage, items, e);
         return 0;
       }
-      log.warn({ stage: stage.name, err: (e as Error).message, items: items.length }, 'batch failed; retrying items one by one');
+      log.warn({ stage: stage.name, err: errorContext(e), items: items.length }, 'batch failed; retrying items one by one');
       let done = 0;
       for (const item of items) {
         try {
@@ -237,7 +237,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
         try {
           busy = (await step.run()) > 0 || busy;
         } catch (e) {
-          log.error({ stage: step.name, err: (e as Error).message }, 'stage loop error');
+          log.error({ stage: step.name, err: errorContext(e) }, 'stage loop error');
         }
       }
       // Work done means more may be waiting; otherwise sleep unless something was signalled meanwhile.

@@ -39,8 +39,9 @@ import { parseDuration } from '../../config/duration.js';
 import { Duration, type SourceConfig } from '../../config/schema.js';
 import { registry } from '../../metrics.js';
 import type { Db, Tx } from '../../store/store.js';
-import type { Logger } from '../../util/log.js';
+import { errorContext, type Logger } from '../../util/log.js';
 import { BackpressureError, recordOfBytes, type IntakeRecord, defineReceiver, type Receiver, type ReceiverDeps } from '../receiver.js';
+import { Lease, leasesTable } from '../../store/lease.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Settings
@@ -82,6 +83,7 @@ export interface FileSettings {
 
 const DEFAULTS = { format: 'lines', start_at: 'beginning', poll_interval: '1s', max_line_bytes: 1024 * 1024, batch_lines: 500 } as const;
 const MIN_POLL_MS = 10;
+const LEASE_MS = 30_000;
 
 const pollIntervalMs = (value: FileReceiverConfig) => parseDuration(value.poll_interval ?? DEFAULTS.poll_interval, `sources.${value.name}.receiver.poll_interval`);
 
@@ -156,55 +158,6 @@ function parseCursor(text: string): FileCursor | null {
     return ok ? (c as FileCursor) : null;
   } catch {
     return null;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Lease: one tailing process per source on a shared store.
-
-const LEASE_MS = 30_000;
-
-/** Takes or renews the lease when it is free, expired, or already ours; true when we hold it. */
-async function tryLease(db: Db, name: string, owner: string, now: number, ms: number): Promise<boolean> {
-  const row = await db
-    .insertInto('leases')
-    .values({ name, owner, until: now + ms })
-    .onConflict((oc) =>
-      oc
-        .column('name')
-        .doUpdateSet({ owner, until: now + ms })
-        .where((eb) => eb.or([eb('leases.owner', '=', owner), eb('leases.until', '<', now)])),
-    )
-    .returning('owner')
-    .executeTakeFirst();
-  return row !== undefined;
-}
-
-class Lease {
-  private until = 0;
-  private renewAt = 0;
-
-  constructor(
-    private readonly db: Db,
-    private readonly name: string,
-    private readonly owner: string,
-    private readonly ms = LEASE_MS,
-  ) {}
-
-  /** Renews at a third of the lease so that a slow batch or a database hiccup does not lose it. */
-  async hold(now = Date.now()): Promise<boolean> {
-    if (now < this.renewAt) return true;
-    const ok = await tryLease(this.db, this.name, this.owner, now, this.ms);
-    this.until = ok ? now + this.ms : 0;
-    this.renewAt = ok ? now + this.ms / 3 : 0;
-    return ok;
-  }
-
-  /** Hands the lease over at once instead of making the next process wait for it to expire. */
-  async release(): Promise<void> {
-    if (this.until === 0) return;
-    this.until = this.renewAt = 0;
-    await this.db.deleteFrom('leases').where('name', '=', this.name).where('owner', '=', this.owner).execute();
   }
 }
 
@@ -421,7 +374,8 @@ export class FileReceiver implements Receiver {
     private readonly deps: ReceiverDeps,
   ) {
     this.log = deps.log.child({ receiver: 'file', source: source.name, path: settings.path });
-    this.lease = new Lease(deps.store.db, receiverName(source.name), deps.owner);
+    // One tailing process per source on a shared store.
+    this.lease = new Lease(leasesTable(deps.store.db, receiverName(source.name)), deps.owner, LEASE_MS);
     this.detector = source.detector && source.detector !== 'auto' ? source.detector : null;
     this.buf = Buffer.alloc(Math.max(64 * 1024, settings.maxLineBytes + 1));
   }
@@ -693,10 +647,10 @@ export class FileReceiver implements Receiver {
     try {
       if (this.cursor !== undefined) await this.flushCursor();
     } catch (e) {
-      this.log.error({ err: e }, 'could not write the cursor on stop; the last batch may be read again');
+      this.log.error({ err: errorContext(e) }, 'could not write the cursor on stop; the last batch may be read again');
     }
-    await this.closeTail().catch((e: unknown) => this.log.warn({ err: e }, 'closing the file failed'));
-    await this.lease.release().catch((e: unknown) => this.log.warn({ err: e }, 'releasing the lease failed'));
+    await this.closeTail().catch((e: unknown) => this.log.warn({ err: errorContext(e) }, 'closing the file failed'));
+    await this.lease.release().catch((e: unknown) => this.log.warn({ err: errorContext(e) }, 'releasing the lease failed'));
     this.cursor = undefined;
   }
 

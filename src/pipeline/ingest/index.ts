@@ -29,6 +29,7 @@ import { correlateBatch, type AlertIn, type CorrelateSettings } from './correlat
 import { DEFAULT_MAX_FINGERPRINTS, FINGERPRINT_SLACK_MS, Fingerprints, type FingerprintEntry } from './fingerprints.js';
 import { DEFAULT_MAX_GROUP_KEYS, GROUP_KEY_SLACK_MS, GroupKeys, type GroupKeyEntry } from './group-keys.js';
 import type { RecordParser } from './parse-thread.js';
+import { Lease } from '../../store/lease.js';
 
 export type { CorrelateSettings } from './correlate.js';
 export type { RecordNormalizer, NormalizeResult } from './parse.js';
@@ -129,7 +130,15 @@ export function createIngest(deps: IngestDeps): Ingest {
   let groupKeys: GroupKeys | undefined;
   const fingerprintLimits = { keepMs: deps.correlation.dedupWindowMs + FINGERPRINT_SLACK_MS, max: deps.maxFingerprints ?? DEFAULT_MAX_FINGERPRINTS };
   const groupKeyLimits = { keepMs: deps.correlation.groupWindowMs + GROUP_KEY_SLACK_MS, max: deps.maxGroupKeys ?? DEFAULT_MAX_GROUP_KEYS };
-  let leaseUntil = 0;
+  // Kept on the cursor's row: advanceCursor is fenced on its owner, so a process that lost it cannot commit.
+  const lease = new Lease(
+    {
+      take: (who, t, until) => store.redoable((db) => leaseCursor(db, INGEST_CURSOR, who, until - t, t)),
+      give: (who) => releaseCursor(store.db, INGEST_CURSOR, who),
+    },
+    owner,
+    leaseMs,
+  );
   /** The record that failed alone, and how often (it is quarantined after SINGLE_RECORD_ATTEMPTS). */
   let failing: { seq: number; attempts: number } | undefined;
   /** After a failure: the batch size to try next (halved down to 1, back to full after a success). */
@@ -148,15 +157,9 @@ export function createIngest(deps: IngestDeps): Ingest {
   let parsing: Promise<Parsed> | undefined;
 
   async function holdsLease(): Promise<boolean> {
-    const t = now();
-    if (leaseUntil - t > leaseMs / 2) return true;
-    if (!(await store.redoable((db) => leaseCursor(db, INGEST_CURSOR, owner, leaseMs, t)))) {
-      leaseUntil = 0;
-      cursor = undefined; // someone else is working the log: what we knew of it is stale
-      return false;
-    }
-    leaseUntil = t + leaseMs;
-    return true;
+    if (await lease.hold(now())) return true;
+    cursor = undefined; // someone else is working the log: what we knew of it is stale
+    return false;
   }
 
   async function runBatch(): Promise<number> {
@@ -213,7 +216,7 @@ export function createIngest(deps: IngestDeps): Ingest {
         return await early;
       } catch (e) {
         // Parsed here from now on: what the thread did is redone here, from the same records.
-        log.error({ err: (e as Error).message }, 'the parse thread failed; ingest parses on its own thread');
+        log.error({ err: errorContext(e) }, 'the parse thread failed; ingest parses on its own thread');
         parser = undefined;
       }
     }
@@ -410,12 +413,9 @@ export function createIngest(deps: IngestDeps): Ingest {
     runBatch,
     async stop() {
       // Not released, the lease simply runs out: another process takes the log over a lease later.
-      if (leaseUntil > 0) {
-        await releaseCursor(store.db, INGEST_CURSOR, owner).catch((err: unknown) =>
-          log.warn({ owner, err: errorContext(err) }, 'ingest: the cursor lease was not released at stop; it ends by itself'),
-        );
-      }
-      leaseUntil = 0;
+      await lease.release().catch((err: unknown) =>
+        log.warn({ owner, err: errorContext(err) }, 'ingest: the cursor lease was not released at stop; it ends by itself'),
+      );
     },
   };
 }
