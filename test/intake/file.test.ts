@@ -9,7 +9,9 @@ import { appendFileSync, copyFileSync, existsSync, readdirSync, readlinkSync, re
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { DIALECTS, openTestStore, tempDir, type TestStore } from '../support/stores.js';
-import fileReceiver, { fileLinesTruncated, readCursor, receiverName, splitLines, type SplitOptions } from '../../src/intake/receivers/file.js';
+import fileReceiver, { fileLinesTruncated } from '../../src/intake/receivers/file.js';
+import { readCursor, receiverName } from '../../src/intake/tail/cursor.js';
+import { splitLines, type SplitOptions } from '../../src/intake/tail/lines.js';
 import { createReceivers } from '../../src/intake/registry.js';
 import { BackpressureError, type AcceptOptions, type AcceptResult, type IntakeRecord, type IntakeWriter, type Receiver } from '../../src/intake/receiver.js';
 import { createIntakeWriter, type ManagedIntakeWriter } from '../../src/intake/writer.js';

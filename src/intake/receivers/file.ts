@@ -28,20 +28,20 @@
  *   store, one tails the file; another takes over when it stops (lease released) or dies (lease expires).
  *   A holder stalled past its lease may overlap with the next one for a batch (duplicates, not loss).
  */
-import { readCursorValue, writeCursorRows, type CursorRow } from '../../store/cursors.js';
-import { createHash } from 'node:crypto';
-import type { BigIntStats } from 'node:fs';
-import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { Counter } from 'prom-client';
 import { Type, type Static } from 'typebox';
 import { parseDuration } from '../../config/duration.js';
 import { Duration, type SourceConfig } from '../../config/schema.js';
 import { registry } from '../../metrics.js';
-import type { Db, Tx } from '../../store/store.js';
 import { errorContext, type Logger } from '../../util/log.js';
-import { BackpressureError, recordOfBytes, type IntakeRecord, defineReceiver, type Receiver, type ReceiverDeps } from '../receiver.js';
+import { BackpressureError, type IntakeRecord, defineReceiver, type Receiver, type ReceiverDeps } from '../receiver.js';
+import { writeCursorRows, type CursorRow } from '../../store/cursors.js';
 import { Lease, leasesTable } from '../../store/lease.js';
+import { cursorRow, HEAD_BYTES, hashHead, readCursor, receiverName, type FileCursor, type Head } from '../tail/cursor.js';
+import { findRotated, headMatches, idOf, lastLineStart, readHead, sameFile, statOrNull, verifiedHead, type FileId } from '../tail/files.js';
+import { splitLines, type LineBatch } from '../tail/lines.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Settings
@@ -107,227 +107,6 @@ export const fileLinesTruncated = new Counter({
   labelNames: ['source'] as const,
   registers: [registry],
 });
-
-// ---------------------------------------------------------------------------------------------------------
-// Cursor: which file, how far. One row per source in receiver_cursors.
-
-/** Hash of the first `len` bytes of a file: tells a replaced file (same inode, new content) from ours. */
-export interface Head {
-  len: number;
-  sha256: string;
-}
-
-export interface FileCursor {
-  /** Device and inode as decimal strings (inodes may exceed 2^53). */
-  dev: string;
-  ino: string;
-  /** Bytes acknowledged: everything before this offset has been accepted by the intake. */
-  offset: number;
-  /** True when the offset is inside an over-long line whose rest is being skipped. */
-  skip: boolean;
-  head: Head;
-}
-
-const CURSOR_KEY = 'position';
-const HEAD_BYTES = 1024;
-const hashHead = (bytes: Buffer): Head => ({ len: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
-
-/** Name of this source in receiver_cursors and leases. */
-export const receiverName = (source: string): string => `file:${source}`;
-
-export function cursorRow(source: string, cursor: FileCursor, now = Date.now()): CursorRow {
-  return { receiver: receiverName(source), key: CURSOR_KEY, value: JSON.stringify(cursor), updated_at: now };
-}
-
-/** The stored cursor; undefined when there is none, null when the stored value is unreadable. */
-export async function readCursor(db: Db, source: string): Promise<FileCursor | null | undefined> {
-  const value = await readCursorValue(db, receiverName(source), CURSOR_KEY);
-  return value === undefined ? undefined : parseCursor(value);
-}
-
-function parseCursor(text: string): FileCursor | null {
-  try {
-    const c = JSON.parse(text) as Partial<FileCursor>;
-    const ok =
-      typeof c.dev === 'string' &&
-      typeof c.ino === 'string' &&
-      Number.isSafeInteger(c.offset) &&
-      typeof c.skip === 'boolean' &&
-      typeof c.head?.len === 'number' &&
-      typeof c.head.sha256 === 'string';
-    return ok ? (c as FileCursor) : null;
-  } catch {
-    return null;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Splitting bytes into records (pure).
-
-export interface SplitOptions {
-  format: 'lines' | 'jsonl';
-  maxLineBytes: number;
-  batchLines: number;
-  /** The chunk starts at offset 0 of the file (a byte order mark there is dropped). */
-  atFileStart: boolean;
-  /** Hand over a final line without newline too: the chunk ends at the end of a file nobody writes anymore. */
-  flush: boolean;
-}
-
-export interface LineBatch {
-  records: IntakeRecord[];
-  /** Bytes of the chunk that this batch accounts for (records, blank lines, skipped overflow). */
-  consumed: number;
-  /** The chunk ended inside an over-long line: skip to its newline next. */
-  skip: boolean;
-  truncated: number;
-  invalidJson: number;
-}
-
-const NL = 0x0a;
-
-/**
- * Cuts complete lines from `chunk` (read at the cursor), at most `batchLines` records. A partial last line is
- * not consumed, so the next read starts at its beginning: the offset is the only state to persist.
- * `chunk` must be able to hold maxLineBytes + 1 bytes for over-long lines to be recognised.
- */
-export function splitLines(chunk: Buffer, skip: boolean, o: SplitOptions): LineBatch {
-  const out: LineBatch = { records: [], consumed: 0, skip, truncated: 0, invalidJson: 0 };
-  let pos = 0;
-  if (skip) {
-    const nl = chunk.indexOf(NL);
-    if (nl < 0) return { ...out, consumed: chunk.length };
-    pos = nl + 1;
-    out.skip = false;
-  }
-  if (o.atFileStart && pos === 0 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) pos = 3;
-  while (out.records.length < o.batchLines && pos < chunk.length) {
-    const nl = chunk.indexOf(NL, pos);
-    const end = nl < 0 ? chunk.length : nl;
-    if (end - pos > o.maxLineBytes) {
-      const cut = utf8Boundary(chunk, pos + o.maxLineBytes);
-      pushRecord(out, chunk.subarray(pos, cut), o.format);
-      out.truncated++;
-      if (nl < 0) {
-        pos = cut;
-        out.skip = true;
-        break;
-      }
-      pos = nl + 1;
-      continue;
-    }
-    if (nl < 0) {
-      if (o.flush) {
-        pushRecord(out, chunk.subarray(pos), o.format);
-        pos = chunk.length;
-      }
-      break;
-    }
-    pushRecord(out, chunk.subarray(pos, nl), o.format);
-    pos = nl + 1;
-  }
-  out.consumed = pos;
-  return out;
-}
-
-/** Moves a cut back so that it does not split a UTF-8 character (`at` is the first byte left out). */
-function utf8Boundary(buf: Buffer, at: number): number {
-  let cut = at;
-  while (cut > at - 3 && ((buf[cut] ?? 0) & 0xc0) === 0x80) cut--;
-  return cut;
-}
-
-function pushRecord(out: LineBatch, line: Buffer, format: SplitOptions['format']): void {
-  const bytes = line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line;
-  const record = recordOfBytes(bytes);
-  if (record.raw.trim() === '') return;
-  if (format === 'jsonl' && !isJson(record.raw)) out.invalidJson++;
-  out.records.push(record);
-}
-
-function isJson(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// File identity helpers.
-
-interface FileId {
-  dev: string;
-  ino: string;
-}
-
-const idOf = (st: BigIntStats): FileId => ({ dev: String(st.dev), ino: String(st.ino) });
-const sameFile = (a: FileId, b: FileId): boolean => a.dev === b.dev && a.ino === b.ino;
-
-async function statOrNull(path: string): Promise<BigIntStats | null> {
-  try {
-    return await stat(path, { bigint: true });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-    throw e;
-  }
-}
-
-async function readHead(fh: FileHandle, len: number): Promise<Buffer> {
-  if (len <= 0) return Buffer.alloc(0);
-  const buf = Buffer.alloc(len);
-  const { bytesRead } = await fh.read(buf, 0, len, 0);
-  return buf.subarray(0, bytesRead);
-}
-
-/** The file's first head.len bytes when they still hash to `head`, else null. */
-async function verifiedHead(fh: FileHandle, head: Head): Promise<Buffer | null> {
-  const bytes = await readHead(fh, head.len);
-  const now = hashHead(bytes);
-  return now.len === head.len && now.sha256 === head.sha256 ? bytes : null;
-}
-
-const headMatches = async (fh: FileHandle, head: Head): Promise<boolean> => (await verifiedHead(fh, head)) !== null;
-
-/** Offset where the last line of the file begins (for start_at: end), looking back at most `window` bytes. */
-async function lastLineStart(fh: FileHandle, size: number, window: number): Promise<number> {
-  const from = Math.max(0, size - window);
-  const buf = Buffer.alloc(size - from);
-  const { bytesRead } = await fh.read(buf, 0, buf.length, from);
-  const nl = buf.subarray(0, bytesRead).lastIndexOf(NL);
-  if (nl >= 0) return from + nl + 1;
-  return from === 0 ? 0 : size;
-}
-
-/**
- * The file we were reading may have been renamed beside the path (app.log → app.log.1) while Fido was down:
- * find it by device + inode, checking its head so that a recycled inode is not taken for it.
- */
-async function findRotated(path: string, cursor: FileCursor): Promise<string | null> {
-  const dir = dirname(path);
-  const base = basename(path);
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return null;
-  }
-  for (const name of names) {
-    if (name === base || !name.startsWith(base)) continue;
-    const file = join(dir, name);
-    const st = await statOrNull(file);
-    if (!st?.isFile() || !sameFile(idOf(st), cursor)) continue;
-    const fh = await open(file, 'r');
-    try {
-      if (await headMatches(fh, cursor.head)) return file;
-    } finally {
-      await fh.close();
-    }
-  }
-  return null;
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // The receiver.
