@@ -17,8 +17,6 @@ export function errors<const C extends readonly number[]>(...codes: C): { [K in 
   return Object.fromEntries(codes.map((c) => [c, ErrorBody])) as { [K in C[number]]: typeof ErrorBody };
 }
 
-/** Documents a JSON object without constraining its keys (the detailed model lives in src/model). */
-export const Doc = (description: string): TSchema => Type.Object({}, { additionalProperties: true, description });
 
 export const Cursor = Type.Optional(Type.String({ pattern: '^[0-9A-HJKMNP-TV-Z]{26}$', description: 'next_cursor of the previous page' }));
 export const Limit = Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 }));

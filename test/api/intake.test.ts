@@ -140,6 +140,12 @@ test('health and the OpenAPI document need no token; metrics do', async () => {
     assert.ok(ids.includes('postActionsByIdApprove') && ids.includes('getIncidents'), ids.join(', '));
     assert.ok(operations.every((o) => (o.tags?.length ?? 0) === 1), 'every operation has a tag');
     assert.ok(!doc.paths['/healthz'] && doc.paths['/api/v1/healthz'], 'each probe path is listed once');
+    // Response bodies are described from the model's schemas, errors by the one error body.
+    type Described = { responses: Record<string, { content: Record<string, { schema: { properties?: Record<string, unknown> } }> }> };
+    const detail = (doc.paths['/api/v1/incidents/{id}']!.get as unknown as Described).responses;
+    const props = (code: string) => Object.keys(detail[code]!.content['application/json']!.schema.properties ?? {});
+    for (const key of ['score', 'decision', 'alerts', 'enrichment', 'actions', 'timeline']) assert.ok(props('200').includes(key), `incident detail describes ${key}`);
+    assert.deepEqual(props('404'), ['error', 'message', 'allowed']);
   } finally {
     await api.close();
   }

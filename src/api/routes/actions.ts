@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { ApiContext } from '../context.js';
-import { Doc, Limit, OptionalBody, errors, Query } from '../schemas.js';
+import { Limit, OptionalBody, errors, Query } from '../schemas.js';
+import { ActionListItemSchema, ActionSchema } from '../model-schemas.js';
 import { ACTION_STATES } from '../../model/action.js';
 import { approveAction, denyAction } from '../../actions/approvals.js';
 import { listActions } from '../../actions/list.js';
@@ -21,7 +22,7 @@ export default async function actionRoutes(app: FastifyInstance, { ctx }: { ctx:
           limit: Limit,
           cursor: Type.Optional(Type.String({ maxLength: 200 })),
         }),
-        response: { 200: Type.Object({ items: Type.Array(Doc('Action')), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...errors(400, 401, 403) },
+        response: { 200: Type.Object({ items: Type.Array(ActionListItemSchema), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...errors(400, 401, 403) },
       },
     },
     async (req) => {
@@ -39,7 +40,7 @@ export default async function actionRoutes(app: FastifyInstance, { ctx }: { ctx:
           summary: verb === 'approve' ? 'Approve an action that awaits approval; it runs next' : 'Deny an action that awaits approval',
           params: IdParam,
           body: OptionalBody(Type.Object({ reason: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false })),
-          response: { 200: Doc('Action'), ...errors(400, 401, 403, 404, 409) },
+          response: { 200: ActionSchema, ...errors(400, 401, 403, 404, 409) },
         },
       },
       async (req) => {

@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { ApiContext } from '../context.js';
-import { Cursor, Doc, Limit, OptionalBody, errors, Query } from '../schemas.js';
+import { Cursor, Limit, OptionalBody, errors, Query } from '../schemas.js';
+import { FateSchema, QuarantinedSchema } from '../model-schemas.js';
 import { recordFate } from '../../store/fates.js';
 import { appendRecords, lockForAppend, rawForm, rawText } from '../../store/log.js';
 import { audit } from '../../store/audit.js';
@@ -22,7 +23,7 @@ export default async function alertRoutes(app: FastifyInstance, { ctx }: { ctx: 
       schema: {
         summary: 'What became of a record: the alert (raw text included), a duplicate of one, a context event, a quarantine entry, or pending',
         params: IdParam,
-        response: { 200: Doc('Alert with `fate`: alert | duplicate | context | quarantined | pending'), ...errors(400, 401, 403, 404) },
+        response: { 200: FateSchema, ...errors(400, 401, 403, 404) },
       },
     },
     async (req) => {
@@ -47,7 +48,7 @@ export default async function alertRoutes(app: FastifyInstance, { ctx }: { ctx: 
       schema: {
         summary: 'Records no detector could parse, with the reason and the raw text',
         querystring: Query({ source: Type.Optional(Type.String({ maxLength: 64 })), limit: Limit, cursor: Cursor }),
-        response: { 200: Type.Object({ items: Type.Array(Doc('Quarantined record')), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...errors(400, 401, 403) },
+        response: { 200: Type.Object({ items: Type.Array(QuarantinedSchema), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...errors(400, 401, 403) },
       },
     },
     async (req) => {

@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { Type } from 'typebox';
 import type { ApiContext } from '../context.js';
-import { Cursor, Doc, Limit, errors, Query } from '../schemas.js';
+import { Cursor, Limit, errors, Query } from '../schemas.js';
+import { AlertSchema, IncidentDetailSchema, IncidentSchema } from '../model-schemas.js';
 import { INCIDENT_STATUSES, VERDICTS, type IncidentStatus, type Verdict } from '../../model/incident.js';
 import { countAlerts, loadIncidentAlerts, loadIncidentDetail, toIncident, addTimeline } from '../../store/incidents.js';
 import { audit } from '../../store/audit.js';
@@ -36,7 +37,7 @@ export default async function incidentRoutes(app: FastifyInstance, { ctx }: { ct
           limit: Limit,
           cursor: Cursor,
         }),
-        response: { 200: Type.Object({ items: Type.Array(Doc('Incident')), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...errors(400, 401, 403) },
+        response: { 200: Type.Object({ items: Type.Array(IncidentSchema), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...errors(400, 401, 403) },
       },
     },
     async (req) => {
@@ -68,7 +69,7 @@ export default async function incidentRoutes(app: FastifyInstance, { ctx }: { ct
       schema: {
         summary: 'One incident with its alerts, enrichment, score explanation, decisions, actions and timeline',
         params: IdParam,
-        response: { 200: Doc('IncidentDetail'), ...errors(400, 401, 403, 404) },
+        response: { 200: IncidentDetailSchema, ...errors(400, 401, 403, 404) },
       },
     },
     async (req) => {
@@ -91,7 +92,7 @@ export default async function incidentRoutes(app: FastifyInstance, { ctx }: { ct
         params: IdParam,
         querystring: Query({ limit: Limit, cursor: Cursor }),
         response: {
-          200: Type.Object({ items: Type.Array(Doc('Alert')), next_cursor: Type.Union([Type.String(), Type.Null()]), total: Type.Integer() }),
+          200: Type.Object({ items: Type.Array(AlertSchema), next_cursor: Type.Union([Type.String(), Type.Null()]), total: Type.Integer() }),
           ...errors(400, 401, 403, 404),
         },
       },
@@ -116,7 +117,7 @@ export default async function incidentRoutes(app: FastifyInstance, { ctx }: { ct
           { verdict: VerdictT, status: Type.Optional(Status), note: Type.Optional(Type.String({ maxLength: 4000 })) },
           { additionalProperties: false },
         ),
-        response: { 200: Doc('Incident'), ...errors(400, 401, 403, 404) },
+        response: { 200: IncidentSchema, ...errors(400, 401, 403, 404) },
       },
     },
     async (req) => {
