@@ -11,9 +11,9 @@
 import type { EventEmitter } from 'node:events';
 import { createServer } from 'node:http';
 import { SMTPServer } from 'smtp-server';
-import type { EmailConfig } from '../actions/kinds/email.js';
-import type { WebhookConfig } from '../actions/kinds/webhook.js';
-import { verifySignature } from '../actions/kinds/webhook.js';
+import { Value } from 'typebox/value';
+import { EmailConfigSchema, type EmailConfig } from '../actions/kinds/email.js';
+import { verifySignature, WebhookConfigSchema, type WebhookConfig } from '../actions/kinds/webhook.js';
 import { secretValue } from '../actions/target-config.js';
 
 export interface Delivery {
@@ -48,13 +48,22 @@ export async function startDemoReceivers(targets: readonly Target[], onDelivery:
   };
   for (const t of targets) {
     try {
+      // The configuration was checked at load; the check here gives the entry its kind's type.
       if (t.kind === 'email') {
-        const cfg = t as unknown as EmailConfig;
+        if (!Value.Check(EmailConfigSchema, t)) {
+          skipped.push(`${t.name}: not an email target this version reads`);
+          continue;
+        }
+        const cfg = t;
         const why = plainLoopbackMail(cfg);
         if (why) skipped.push(`${cfg.name}: ${why}`);
         else started(cfg.name, `smtp://${cfg.host}:${cfg.port}`, await mailbox(cfg, onDelivery));
       } else if (t.kind === 'webhook') {
-        const cfg = t as unknown as WebhookConfig;
+        if (!Value.Check(WebhookConfigSchema, t)) {
+          skipped.push(`${t.name}: not a webhook target this version reads`);
+          continue;
+        }
+        const cfg = t;
         const url = new URL(cfg.url);
         if (url.protocol !== 'http:' || !LOOPBACK.has(url.hostname)) skipped.push(`${cfg.name}: ${url.origin} is not plain http on this machine`);
         else started(cfg.name, url.href, await webhookReceiver(cfg, url, onDelivery));
