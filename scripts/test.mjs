@@ -21,7 +21,7 @@ if (files.length === 0) {
 }
 const r = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--import', './test/support/setup.ts', '--test', '--test-concurrency=3', '--test-reporter=spec', ...files],
+  ['--import', 'tsx', '--import', './test/support/setup.mjs', '--test', '--test-concurrency=3', '--test-reporter=spec', ...files],
   { stdio: 'inherit', env: { ...process.env, FIDO_LOG_LEVEL: process.env.FIDO_LOG_LEVEL ?? 'silent' } },
 );
 process.exit(r.status ?? 1);

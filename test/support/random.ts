@@ -1,7 +1,7 @@
 /**
  * Seeded randomness for tests. A test that draws at random takes its numbers from seededRandom(testSeed()) and
  * prints the seed, so that a failure can be run again as it happened: FIDO_TEST_SEED=<seed> npm test -- <file>.
- * (fast-check prints its own seed on failure; test/support/setup.ts hands it FIDO_TEST_SEED when set.)
+ * (fast-check prints its own seed on failure; test/support/setup.mjs hands it FIDO_TEST_SEED when set.)
  */
 import { randomInt } from 'node:crypto';
 

@@ -1,5 +1,6 @@
 /**
- * Loaded before every test file (scripts/test.mjs): FIDO_TEST_SEED, when set, seeds fast-check's properties
+ * Loaded before every test file (scripts/test.mjs), and so in their worker threads too, which is why it is
+ * JavaScript (a worker loads it before any TypeScript loader): FIDO_TEST_SEED, when set, seeds fast-check's properties
  * that do not choose their own seed, so that a failure it reported (with its seed) can be run again.
  */
 import fc from 'fast-check';
