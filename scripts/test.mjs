@@ -19,9 +19,11 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+// --test-force-exit: a file ends when its tests have, so a failed test that leaves a server or a timer behind
+// fails the suite instead of keeping it running forever.
 const r = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--import', './test/support/setup.mjs', '--test', '--test-concurrency=3', '--test-reporter=spec', ...files],
+  ['--import', 'tsx', '--import', './test/support/setup.mjs', '--test', '--test-force-exit', '--test-concurrency=3', '--test-reporter=spec', ...files],
   { stdio: 'inherit', env: { ...process.env, FIDO_LOG_LEVEL: process.env.FIDO_LOG_LEVEL ?? 'silent' } },
 );
 process.exit(r.status ?? 1);
