@@ -8,14 +8,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import nodemailer from 'nodemailer';
 import { headerValue, startDemoReceivers, type Delivery } from '../../src/demo/receivers.js';
 import { signBody } from '../../src/actions/kinds/webhook.js';
+import { freePort } from '../support/servers.js';
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 test('mail and signed webhooks are received and reported; a bad signature is refused', async () => {
   const [smtpPort, hookPort] = [await freePort(), await freePort()];
