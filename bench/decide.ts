@@ -20,14 +20,9 @@ import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config/load.js';
-import { parseDuration } from '../src/config/duration.js';
-import { createNormalizer, createRegistry } from '../src/detectors/lib/registry.js';
-import suricata from '../src/detectors/suricata.js';
 import { createIntakeWriter } from '../src/intake/writer.js';
-import { createPipeline } from '../src/pipeline/runner.js';
 import type { Stage } from '../src/pipeline/stage.js';
-import { createIngest } from '../src/pipeline/ingest/index.js';
-import { buildWorkerStages } from '../src/pipeline/stages/index.js';
+import { buildPipeline, type BuiltPipeline } from '../src/pipeline/build.js';
 import { compileCondition } from '../src/policy/cel.js';
 import { defaultSandbox } from '../src/policy/sandbox.js';
 import { enqueue } from '../src/store/queue.js';
@@ -48,7 +43,7 @@ interface Measured {
 }
 
 /** Runs one stage until its queue is empty, batch by batch as the runner does. */
-async function timeStage(pipeline: ReturnType<typeof createPipeline>, stage: Stage<unknown>): Promise<Measured> {
+async function timeStage(pipeline: BuiltPipeline['pipeline'], stage: Stage<unknown>): Promise<Measured> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let incidents = 0;
@@ -69,31 +64,18 @@ function line(name: string, m: Measured): string {
 
 async function prepare(store: Store) {
   const loaded = await loadConfig(join(here, 'fido-bench.yaml'), { ...process.env });
-  const { config } = loaded;
-  // The bench source's detector only: the figures do not depend on (or break with) the other detector files.
-  const normalizer = createNormalizer(createRegistry([suricata]));
-  const workers = await buildWorkerStages({ store, loaded });
-  const [enrich, score, decide] = workers.stages as [Stage<unknown>, Stage<unknown>, Stage<unknown>];
-  const ingest = createIngest({
-    store,
-    normalizer,
-    owner: 'bench',
-    log,
-    correlation: {
-      dedupWindowMs: parseDuration(config.correlation?.dedup_window ?? '10m', 'dedup_window'),
-      groupWindowMs: parseDuration(config.correlation?.group_window ?? '2h', 'group_window'),
-    },
-  });
+  const built = await buildPipeline({ store, loaded, owner: 'bench', log, ingest: {}, incidents: {} });
+  const [enrich, score, decide] = built.stages as [Stage<unknown>, Stage<unknown>, Stage<unknown>];
   const intake = createIntakeWriter(store, { maxBacklog: Number.MAX_SAFE_INTEGER });
   const t = Date.now();
   const records = Array.from({ length: ALERTS }, (_, i) => ({ raw: eveAlert(i, t) }));
   for (let i = 0; i < records.length; i += 1000) await intake.accept('bench-suricata', 'suricata', records.slice(i, i + 1000));
   await intake.close();
-  const pipeline = createPipeline({ store, stages: [enrich, score, decide], owner: 'bench', log });
+  const { pipeline } = built;
   // Ingest and enrich only: leaves every incident queued for score.
-  while ((await ingest.runBatch()) > 0);
+  while ((await built.ingest!.runBatch()) > 0);
   while ((await pipeline.runBatch(enrich)) > 0);
-  return { pipeline, score, decide, close: () => workers.close() };
+  return { pipeline, score, decide, close: () => built.close() };
 }
 
 async function main() {

@@ -1,33 +1,31 @@
 /**
- * The composition root: builds every part from the loaded config and starts what FIDO_ROLE asks for
- * (all | api | intake | worker | actions). This is the only file that knows all the parts.
+ * The process's composition root: builds every part from the loaded config and starts what FIDO_ROLE asks
+ * for (all | api | intake | worker | actions). The pipeline's parts come from pipeline/build.ts, which the
+ * warm-up, the benchmarks and the tests use too; this is the only file that knows all the other parts.
  */
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { LoadedConfig } from './config/load.js';
-import { parseDuration } from './config/duration.js';
 import { openStore, type Store } from './store/store.js';
 import { createIntakeWriter, type ManagedIntakeWriter } from './intake/writer.js';
 import { createReceivers } from './intake/registry.js';
 import type { Receiver } from './intake/receiver.js';
-import { createPipeline, type Pipeline } from './pipeline/runner.js';
 import type { Stage } from './pipeline/stage.js';
-import { createIngest, type Ingest } from './pipeline/ingest/index.js';
-import { startParseThread, type RecordParser } from './pipeline/ingest/parse-thread.js';
-import { buildWorkerStages, type WorkerStages } from './pipeline/stages/index.js';
+import type { Pipeline } from './pipeline/runner.js';
+import type { Ingest } from './pipeline/ingest/index.js';
+import type { ParseWatch } from './pipeline/ingest/parse.js';
+import { buildPipeline, pipelineSettings } from './pipeline/build.js';
 import { buildActionExecutor, type RunningExecutor } from './actions/wiring.js';
 import { startPipelineThread } from './thread/pipeline.js';
 import { warmUp } from './pipeline/warm-up.js';
-import { createNormalizer, loadDetectors } from './detectors/lib/registry.js';
 import { buildApi } from './api/server.js';
 import { countActiveTokens, createAuthenticator, ensureToken, newToken, tokenProblem } from './api/auth.js';
 import { resolveHttpLimits } from './api/limits.js';
 import { resolveFailedAuthLimit } from './api/auth-limit.js';
 import type { SourceConfig } from './config/schema.js';
-import { errorContext, log, type Logger } from './util/log.js';
-import { DEFAULT_PARSE_TIME_LIMIT_MS, type ParseWatch } from './pipeline/ingest/parse.js';
+import { log, type Logger } from './util/log.js';
 
 export const PROCESS_ROLES = ['all', 'api', 'intake', 'worker', 'actions'] as const;
 export type ProcessRole = (typeof PROCESS_ROLES)[number];
@@ -120,54 +118,10 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
     .execute();
   await provisionTokens(store, opts.loaded, env, opts.onBootstrapToken);
 
-  const detectors = await loadDetectors({ jsonMappings: config.detectors?.json ?? [] });
-  const normalizer = createNormalizer(detectors);
-  const timeZones = new Map((config.sources ?? []).flatMap((s) => (s.time_zone ? [[s.name, s.time_zone] as const] : [])));
-
-  const parseTimeLimitMs = config.pipeline?.parse_time_limit
-    ? parseDuration(config.pipeline.parse_time_limit, 'pipeline.parse_time_limit')
-    : DEFAULT_PARSE_TIME_LIMIT_MS;
-  const stages: Stage<unknown>[] = [];
-  let ingest: Ingest | undefined;
-  let workers: WorkerStages | null = null;
+  const { parseTimeLimitMs } = pipelineSettings(config);
   if (runs('worker', 'ingest', 'incidents') && !offline && opts.warmUp && config.pipeline?.warm_up !== false) {
-    const warmed = await warmUp(opts.loaded, { start: startFido, dataDir: env.FIDO_DATA_DIR ?? './data', log: logger, name: (parts ?? ['worker']).join('-') });
+    const warmed = await warmUp(opts.loaded, { dataDir: env.FIDO_DATA_DIR ?? './data', log: logger, name: (parts ?? ['worker']).join('-') });
     logger.info(warmed, 'pipeline warmed up');
-  }
-  let parser: RecordParser | undefined;
-  if (runs('worker', 'ingest')) {
-    // Where ingest runs in `fido start` (its thread) or a worker process, it parses on a thread of its own.
-    if (!offline && (parts?.includes('ingest') || role === 'worker')) {
-      const watch = opts.parseSupervision?.watch;
-      parser = await startParseThread({
-        jsonMappings: config.detectors?.json ?? [],
-        timeZones: [...timeZones],
-        timeLimitMs: parseTimeLimitMs,
-        ...(watch ? { watch: watch.buffer as SharedArrayBuffer, setAside: [...(opts.parseSupervision?.setAside ?? [])] } : {}),
-      }).catch((e: unknown) => {
-        logger.warn({ err: errorContext(e) }, 'the parse thread did not start; ingest parses on its own thread');
-        return undefined;
-      });
-    }
-    ingest = createIngest({
-      store,
-      normalizer,
-      timeZones,
-      owner,
-      log: logger,
-      rememberAlerts: runs('worker', 'incidents'),
-      parse: { timeLimitMs: parseTimeLimitMs, ...opts.parseSupervision },
-      ...(parser ? { parser } : {}),
-      coalesceMs: config.pipeline?.coalesce_when_behind === undefined ? undefined : parseDuration(config.pipeline.coalesce_when_behind, 'pipeline.coalesce_when_behind'),
-      correlation: {
-        dedupWindowMs: parseDuration(config.correlation?.dedup_window ?? '10m', 'correlation.dedup_window'),
-        groupWindowMs: parseDuration(config.correlation?.group_window ?? '2h', 'correlation.group_window'),
-      },
-    });
-  }
-  if (runs('worker', 'incidents', 'idle-incidents')) {
-    workers = await buildWorkerStages({ store, loaded: opts.loaded, startSandbox: runs('worker', 'incidents') });
-    stages.push(...workers.stages);
   }
   // Two pipeline threads, so that the pipeline has both cores once intake is idle: ingest (parsing and
   // correlation) in one, the incident stages (enrich, score, decide) and the action executor in the other.
@@ -183,9 +137,30 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
         startPipelineThread({ ...threadData, parts: ['incidents', 'actions'] }, logger),
       ])
     : [];
+  // Where ingest runs in `fido start` (its thread) or a worker process, it parses on a thread of its own.
+  // The ingest thread of `fido start` works incident passes only once it has had nothing to ingest.
   const helps = parts?.includes('idle-incidents') === true && !runs('worker', 'incidents');
-  const pipeline =
-    threads[0]?.pipeline ?? createPipeline({ store, ingest, stages, owner, log: logger, ...(helps ? { stagesWhenIngestIdleFor: HELP_AFTER_IDLE_MS } : {}) });
+  const built = threaded
+    ? null
+    : await buildPipeline({
+        store,
+        loaded: opts.loaded,
+        owner,
+        log: logger,
+        ...(runs('worker', 'ingest')
+          ? {
+              ingest: {
+                parseThread: !offline && (parts?.includes('ingest') === true || role === 'worker'),
+                rememberAlerts: runs('worker', 'incidents'),
+                ...(opts.parseSupervision ? { supervision: opts.parseSupervision } : {}),
+              },
+            }
+          : {}),
+        ...(runs('worker', 'incidents', 'idle-incidents')
+          ? { incidents: { startSandbox: runs('worker', 'incidents'), ...(helps ? { whenIngestIdleFor: HELP_AFTER_IDLE_MS } : {}) } }
+          : {}),
+      });
+  const pipeline = threads[0]?.pipeline ?? built!.pipeline;
 
   const intake = offline || runs('intake', 'api')
     ? createIntakeWriter(store, { maxBacklog: offline ? Number.MAX_SAFE_INTEGER : config.intake?.max_backlog ?? 200_000, onCommit: () => pipeline.wake() })
@@ -208,10 +183,8 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
     for (const r of receivers) await r.stop();
     await intake?.close();
     await executor?.stop();
-    await pipeline.stop();
-    await parser?.close();
+    await built?.close();
     for (const t of threads) await t.stop();
-    await workers?.close();
     await store.close();
   };
 
@@ -256,8 +229,8 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
     api,
     url,
     pipeline,
-    ingest,
-    stages,
+    ingest: built?.ingest,
+    stages: built?.stages ?? [],
     intake,
     executor,
     configVersion: version,

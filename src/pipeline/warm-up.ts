@@ -12,8 +12,10 @@
  */
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { startFido } from '../app.js';
 import type { LoadedConfig } from '../config/load.js';
+import { openStore } from '../store/store.js';
+import { createIntakeWriter } from '../intake/writer.js';
+import { buildPipeline, type BuiltPipeline } from './build.js';
 import type { Logger } from '../util/log.js';
 import { isLocalKind } from '../enrich/registry.js';
 import { registry } from '../metrics.js';
@@ -31,13 +33,12 @@ export interface WarmUpResult {
 }
 
 /**
- * Runs `alerts` made-up alerts through a scratch pipeline built from `loaded` by `start` (app.ts's startFido,
- * handed in by its caller: this module is part of what it builds), in rounds like a steady load, in
- * `<dataDir>/.warm-up`.
+ * Runs `alerts` made-up alerts through a scratch pipeline built from `loaded` (pipeline/build.ts, as every
+ * pipeline is), in rounds like a steady load, in `<dataDir>/.warm-up`.
  */
 export async function warmUp(
   loaded: LoadedConfig,
-  opts: { start: typeof startFido; dataDir: string; alerts?: number; log: Logger; name?: string },
+  opts: { dataDir: string; alerts?: number; log: Logger; name?: string },
 ): Promise<WarmUpResult> {
   const started = performance.now();
   const total = opts.alerts ?? 3000;
@@ -54,24 +55,24 @@ export async function warmUp(
     },
   };
   const quiet = opts.log.child({ component: 'warm-up' }, { level: 'error' });
-  const fido = await opts.start({
-    loaded: scratch,
-    env: { FIDO_DATA_DIR: dir, FIDO_BOOTSTRAP_TOKEN: 'warm-up-token-not-used-0000' },
-    logger: quiet,
-    offline: { worker: true },
-  });
+  const store = await openStore({ dataDir: dir, sqliteSynchronous: config.store?.sqlite_synchronous, cachedAlerts: config.pipeline?.cached_alerts });
+  const intake = createIntakeWriter(store, { maxBacklog: Number.MAX_SAFE_INTEGER });
+  let built: BuiltPipeline | undefined;
   try {
+    built = await buildPipeline({ store, loaded: scratch, owner: 'warm-up', log: quiet, ingest: {}, incidents: {} });
     const now = Date.now();
     for (let sent = 0; sent < total; ) {
       const n = Math.min(100, total - sent);
-      await fido.intake!.accept(SOURCE, 'suricata', Array.from({ length: n }, (_, k) => ({ raw: madeUpAlert(sent + k, now) })));
+      await intake.accept(SOURCE, 'suricata', Array.from({ length: n }, (_, k) => ({ raw: madeUpAlert(sent + k, now) })));
       sent += n;
-      await fido.pipeline.drain();
+      await built.pipeline.drain();
     }
-    const counts = await decidedCounts(fido.store.db);
+    const counts = await decidedCounts(store.db);
     return { alerts: total, stored: counts.alerts, decided: counts.decided, incidents: counts.incidents, ms: Math.round(performance.now() - started) };
   } finally {
-    await fido.stop();
+    await intake.close();
+    await built?.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
     // The scratch run counted stage items, lookups and decisions in this thread's metrics.
     registry.resetMetrics();

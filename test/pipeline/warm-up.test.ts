@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/load.js';
 import { warmUp } from '../../src/pipeline/warm-up.js';
-import { startFido } from '../../src/app.js';
 import { openStore } from '../../src/store/store.js';
 import { isLocalKind, providerKinds } from '../../src/enrich/registry.js';
 import { registry } from '../../src/metrics.js';
@@ -26,7 +25,7 @@ test('warm-up runs made-up alerts through a scratch pipeline and leaves no trace
     // What a crash in an earlier warm-up would have left behind.
     mkdirSync(join(dataDir, '.warm-up'));
     writeFileSync(join(dataDir, '.warm-up', 'fido.db'), 'not a database');
-    const result = await warmUp(await loadConfig(demoConfig), { start: startFido, dataDir, alerts: 400, log });
+    const result = await warmUp(await loadConfig(demoConfig), { dataDir, alerts: 400, log });
     // Every stage ran: every stored alert is covered by a decision (a tenth are repeats, done at correlate).
     assert.equal(result.alerts, 400);
     assert.ok(result.stored > 300, 'most made-up alerts are alerts, the rest repeats');
