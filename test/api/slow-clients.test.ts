@@ -42,17 +42,20 @@ interface Answer {
   ms: number;
 }
 
+/** A hang catcher only: whether a probe was prompt is judged by what was still held when it was answered. */
+const PROBE_HANG_MS = 30_000;
+
 function call(port: number, from: string, method: 'GET' | 'POST', path: string, body?: string, extra: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     const headers: Record<string, string> = { ...(method === 'POST' ? { authorization: `Bearer ${TOKENS.analyst}`, 'content-type': 'text/plain' } : {}), ...extra };
-    const req = request({ host: '127.0.0.1', port, localAddress: from, method, path, headers, agent: false, timeout: 5000 }, (res) => {
+    const req = request({ host: '127.0.0.1', port, localAddress: from, method, path, headers, agent: false, timeout: PROBE_HANG_MS }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
       res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text, ms: Date.now() - t0 }));
     });
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path} from ${from}: no answer within 5 s`)));
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path} from ${from}: no answer within ${PROBE_HANG_MS / 1000} s`)));
     req.on('error', reject);
     req.end(body);
   });
