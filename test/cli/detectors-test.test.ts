@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { detectorsTestCommand, fileRecords, isWholeRecordFile, recordFiles } from '../../src/cli/commands/detectors-test.js';
+import { detectorsTestCommand, recordFiles } from '../../src/cli/commands/detectors-test.js';
+import { fileRecords, isWholeRecordFile } from '../../src/cli/records.js';
 import { COVERAGE_FIELDS, coverageOf, formatCoverage, reasonKey, type CoverageReport, type DetectorCoverage } from '../../src/detectors/lib/coverage.js';
 import { loadDetectors } from '../../src/detectors/lib/registry.js';
 import { sampleLines } from '../detectors/helpers.js';
@@ -156,7 +157,7 @@ test('detectorsTestCommand: --detector attributes every record to it, failures i
   }
 });
 
-test('a file named *.whole.<ext> is one record: a Snort alert_full block, a Zeek log with its header', async () => {
+test('a file named *.whole.<ext> is one record; Snort alert_full blocks are records in any file', async () => {
   assert.equal(isWholeRecordFile('alert_full.whole.txt'), true);
   assert.equal(isWholeRecordFile(join('a.whole', 'fast.log')), false);
   assert.equal(isWholeRecordFile('whole.log'), false);
@@ -164,16 +165,20 @@ test('a file named *.whole.<ext> is one record: a Snort alert_full block, a Zeek
   try {
     const block = '[**] [1:1000005:0] UDP Connection [**]\n[Classification: A Network Trojan was Detected] [Priority: 1] \n09/04-21:53:15.299702 10.100.10.1:53 -> 10.100.10.190:36635\nUDP TTL:64 TOS:0x0 ID:58363 IpLen:20 DgmLen:83\n';
     writeFileSync(join(dir, 'alert_full.whole.txt'), block);
-    writeFileSync(join(dir, 'alert_full.txt'), block);
     const records: string[] = [];
-    for await (const r of fileRecords(join(dir, 'alert_full.whole.txt'))) records.push(r);
+    for await (const r of fileRecords(join(dir, 'alert_full.whole.txt'))) records.push(r.text);
     assert.deepEqual(records, [block]);
+    // Two blocks in a plain file: two records, each without the blank line between them.
+    writeFileSync(join(dir, 'alert_full.txt'), `${block}\n${block}`);
+    const blocks: string[] = [];
+    for await (const r of fileRecords(join(dir, 'alert_full.txt'))) blocks.push(r.text);
+    assert.deepEqual(blocks, [block.trimEnd(), block.trimEnd()]);
     const { code, stdout, stderr } = await runCommand(dir, { json: true });
     assert.equal(code, 0, stderr);
     const snort = (JSON.parse(stdout) as CoverageReport).detectors.find((d) => d.detector === 'snort');
     assert.ok(snort);
-    assert.equal(snort.alert_records, 2, 'the whole block, and the first line of the same block read line by line');
-    assert.equal(snort.quarantined, 3, 'the other lines of the block read line by line');
+    assert.equal(snort.alert_records, 3, 'the whole file, and the two blocks of the other');
+    assert.equal(snort.quarantined, 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -219,4 +224,27 @@ test('coverage: fill rates per field, reasons grouped after masking record-speci
   const text = formatCoverage(report);
   assert.match(text, /^x\s+4\s+1\s+2\s+1\s+2$/m);
   assert.match(text, /src\.ip\s+50\.0%/);
+});
+
+test('coverage: fill rates per event type, for alerts and for context events over the context fields', () => {
+  const t = '2020-01-01T00:00:00.000Z';
+  const report = coverageOf([
+    { detector: 'fw', alerts: [{ event_type: 'THREAT/virus', time: t, title: 'a', severity: 50, file: { sha256: 'a'.repeat(64) }, observables: [] }] },
+    { detector: 'fw', alerts: [{ event_type: 'THREAT/virus', time: t, title: 'b', severity: 50, observables: [] }, { time: t, title: 'c', severity: 50, observables: [] }] },
+    { detector: 'fw', context: [{ kind: 'vpn', event_type: 'gateway-auth', time: t, user: { name: 'alice' }, assigned_ip: '10.8.0.2', data: {}, observables: [] }] },
+    { detector: 'fw', context: [{ kind: 'vpn', event_type: 'gateway-auth', time: t, data: {}, observables: [] }] },
+  ]);
+  const fw = report.detectors[0]!;
+  assert.deepEqual(
+    fw.event_types.map((e) => [e.as, e.event_type, e.count]),
+    [['alert', '(unspecified)', 1], ['alert', 'THREAT/virus', 2], ['context', 'vpn/gateway-auth', 2]],
+  );
+  const virus = fw.event_types[1]!;
+  assert.equal(virus.fill['file.sha256'], 50);
+  const vpn = fw.event_types[2]!;
+  assert.equal(vpn.fill['user.name'], 50);
+  assert.equal(vpn.fill.assigned_ip, 50);
+  assert.equal(vpn.fill['file.sha256'], undefined, 'context events are measured on the context fields');
+  const text = formatCoverage(report);
+  assert.match(text, /context of type vpn\/gateway-auth: 2, fill rate\n[^]*assigned_ip\s+50\.0%/);
 });

@@ -13,7 +13,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { isWholeRecordFile } from '../../src/cli/commands/detectors-test.js';
+import { isWholeRecordFile } from '../../src/cli/records.js';
 
 /** <repo>/test/fixtures/vendor-samples: in the repository, so that a plain clone runs every test. */
 export const SAMPLES = fileURLToPath(new URL('../fixtures/vendor-samples/', import.meta.url));

@@ -5,31 +5,24 @@
  * reasons), and the fill rate of each key alert field. For checking a parser against a folder of real
  * records before pointing a source at it, and for seeing which fields a product actually delivers.
  *
- * Files: .jsonl / .ndjson / .log / .txt / .cef / .leef (one record per non-blank line) and .json (a JSON
- * array: one record per element; any other JSON value: one record), found recursively; hidden entries
- * and symbolic links are skipped. A file named <name>.whole.<ext> is one record as a whole: a record that
- * spans lines by nature (a Zeek TSV log with its header, a Snort alert_full block, an XML notification).
+ * Files: .jsonl / .ndjson / .json / .log / .txt / .cef / .leef / .eml / .xml, found recursively (hidden
+ * entries and symbolic links skipped), split into records exactly as `fido normalize` splits its input
+ * (cli/records.ts: lines, JSON arrays, e-mail and XML documents whole, Snort alert_full blocks; a file
+ * named <name>.whole.<ext> is one record as a whole).
  * Exit code 0 (also when records were quarantined: that is the report), 1 when DIR holds no such file or
  * cannot be read, 2 for usage errors.
  *
  * Hook: `registerDetectorsTest(detectors)` adds the subcommand to the `fido detectors` command.
  */
 import type { Command } from 'commander';
-import { createReadStream } from 'node:fs';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { CoverageCollector, formatCoverage, type CoverageReport } from '../../detectors/lib/coverage.js';
 import { normalizeRecord, type DetectorRegistry } from '../../detectors/lib/registry.js';
 import { commandRegistry } from '../detector-registry.js';
+import { RECORD_FILE_EXTENSIONS, fileRecords } from '../records.js';
 
-export const RECORD_FILE_EXTENSIONS = ['.jsonl', '.ndjson', '.json', '.log', '.txt', '.cef', '.leef'] as const;
-
-/** A record file that is one record as a whole (<name>.whole.<ext>) rather than one record per line. */
-export function isWholeRecordFile(file: string): boolean {
-  return /\.whole\.[^./\\]+$/i.test(file);
-}
 
 export interface DetectorsTestOptions {
   detector?: string;
@@ -101,39 +94,10 @@ export async function coverageOfFiles(registry: DetectorRegistry, files: readonl
   const collector = new CoverageCollector();
   const receivedAt = new Date().toISOString();
   for (const file of files) {
-    for await (const text of fileRecords(file)) {
+    for await (const { text } of fileRecords(file)) {
       const result = normalizeRecord(registry, text, opts.detector ?? null, { receivedAt, timeZone: opts.timeZone ?? 'UTC' });
       collector.add(result, opts.detector);
     }
   }
   return collector.report();
-}
-
-/** The records of one file: the whole text for a *.whole.* file, JSON array elements for .json, else non-blank lines. */
-export async function* fileRecords(file: string): AsyncGenerator<string> {
-  if (isWholeRecordFile(file)) {
-    const text = await readFile(file, 'utf8');
-    if (text.trim() !== '') yield text;
-    return;
-  }
-  if (file.toLowerCase().endsWith('.json')) {
-    const text = await readFile(file, 'utf8');
-    let value: unknown;
-    try {
-      value = JSON.parse(text) as unknown;
-    } catch {
-      value = undefined;
-    }
-    if (Array.isArray(value)) {
-      for (const el of value) yield typeof el === 'string' ? el : (JSON.stringify(el) ?? String(el));
-      return;
-    }
-    if (value !== undefined) {
-      yield JSON.stringify(value);
-      return;
-    }
-    // Not one JSON document: treat it as lines (NDJSON saved as .json is common).
-  }
-  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
-  for await (const line of lines) if (line.trim() !== '') yield line;
 }
