@@ -28,6 +28,7 @@ export const AlertSchema = Type.Object(
     detector: Type.String(),
     received_at: Time,
     vendor_id: Opt(Type.String()),
+    event_type: Opt(Type.String({ description: "the product's own name for this kind of record" })),
     time: Time,
     title: Type.String(),
     rule: Opt(Type.Object({ id: Opt(Type.String()), name: Opt(Type.String()), category: Opt(Type.String()) }, open)),
@@ -38,6 +39,7 @@ export const AlertSchema = Type.Object(
     src: Opt(Endpoint),
     dst: Opt(Endpoint),
     host: Opt(Type.Object({ name: Opt(Type.String()), ip: Opt(Type.String()), id: Opt(Type.String()), os: Opt(Type.String()), mac: Opt(Type.String()) }, open)),
+    device: Opt(Type.Object({ name: Opt(Type.String()), ip: Opt(Type.String()), id: Opt(Type.String()), os: Opt(Type.String()), mac: Opt(Type.String()) }, open)),
     user: Opt(Type.Object({ name: Opt(Type.String()), domain: Opt(Type.String()), email: Opt(Type.String()) }, open)),
     file: Opt(
       Type.Object(

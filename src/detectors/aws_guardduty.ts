@@ -24,14 +24,17 @@
  *   src / dst   NETWORK_CONNECTION: remote ↔ local by connectionDirection (INBOUND: remote is src);
  *               PORT_PROBE: the first probe's remote → local port; AWS_API_CALL, KUBERNETES_API_CALL,
  *               RDS_LOGIN_ATTEMPT: the caller's remote IP as src (sourceIPs[0] as a fallback);
- *               DNS_REQUEST: no addresses, the queried domain
+ *               DNS_REQUEST: no addresses; the queried name as domain and dst.host
  *   domain      dnsRequestAction.domain | awsApiCallAction.domainDetails.domain
  *   host        EC2: instanceId, the Name tag or private DNS name, private IP, platform; other resources:
  *               the resource's name (EKS cluster, RDS instance, Lambda function, ECS cluster) and ARN
  *   user        kubernetes user (KUBERNETES_API_CALL), RDS user (RDS_LOGIN_ATTEMPT), else the access key's
  *               userName (principalId as a fallback)
- *   process     runtimeDetails.process (name, executablePath, pid); file = its executable + sha256, or the
- *               first malware-scan detection's file
+ *   user        (fallback) the runtime process's OS user
+ *   process     runtimeDetails.process (name, executablePath, pid), runtimeDetails.context.commandLineExample
+ *               as the command line; file = the runtime context's threatFilePath / scriptPath / moduleFilePath
+ *               (+ moduleSha256), else the process executable + sha256, else the first malware-scan file
+ *   event_type  the finding type (GuardDuty's own name for the kind of finding), as rule.id
  *   malware     the first threat name (threat intelligence list, malware scan, additionalInfo.threatName)
  *   vendor_id   "<id>:<service.count>": a finding keeps its id when it recurs and GuardDuty re-publishes it
  *               with a higher count, so a re-delivered finding dedups while a recurrence is a new alert
@@ -100,10 +103,14 @@ function findingAlert(f: Reader): AlertDraft {
   const net = networkOf(action);
   const threats = threatNames(service);
   const runtime = service.sub('runtimeDetails').sub('process');
+  const runtimeContext = service.sub('runtimeDetails').sub('context');
   const scanFile = scanFiles(service)[0];
   const exe = runtime.str('executablePath');
+  // Runtime Monitoring names the file the threat is in (a script, a dropped binary) beside the process.
+  const threatPath = runtimeContext.first('threatFilePath', 'scriptPath', 'moduleFilePath');
   return {
     vendor_id: vendorId(f.str('id') ?? f.str('arn'), count),
+    event_type: type,
     time: time ? parseTimestamp(time, { field: service.has(timeKey) ? service.where(timeKey) : f.where('createdAt') }) : receivedTime(),
     title,
     rule: compact({ id: type, name: type, category: type?.split(':')[0] }),
@@ -114,16 +121,19 @@ function findingAlert(f: Reader): AlertDraft {
     dst: net.dst,
     domain: net.domain,
     host: hostOf(resource),
-    user: userOf(resource, action),
-    process: compact({ name: runtime.str('name') ?? baseName(exe), pid: runtime.int('pid') }),
-    file: exe
-      ? compact({ name: baseName(exe), path: exe, sha256: realHash(runtime.str('executableSha256'), 'sha256') })
-      : scanFile,
+    user: userOf(resource, action) ?? accountOf(runtime.str('user')),
+    process: compact({ name: runtime.str('name') ?? baseName(exe), pid: runtime.int('pid'), command_line: runtimeContext.str('commandLineExample') }),
+    file: threatPath
+      ? compact({ name: baseName(threatPath), path: threatPath, sha256: realHash(runtimeContext.str('moduleSha256'), 'sha256') })
+      : exe
+        ? compact({ name: baseName(exe), path: exe, sha256: realHash(runtime.str('executableSha256'), 'sha256') })
+        : scanFile,
     malware: compact({ name: threats[0] }),
     observables: defined([
       ...net.extra,
       ...instanceInterfaces(resource).flatMap((n) => [makeObservable('ip', n.str('publicIp'), 'host'), ...n.objects('ipv6Addresses', 8).map((a) => makeObservable('ip', a.str('address'), 'host'))]),
-      ...scanFiles(service).slice(exe ? 0 : 1).map((s) => makeObservable('sha256', s.sha256, 'file')),
+      ...scanFiles(service).slice(exe || threatPath ? 0 : 1).map((s) => makeObservable('sha256', s.sha256, 'file')),
+      makeObservable('sha256', threatPath ? realHash(runtime.str('executableSha256'), 'sha256') : undefined, 'process'),
     ]),
   };
 }
@@ -163,7 +173,12 @@ function networkOf(action: Reader): Net {
     };
   }
   const dns = action.object('dnsRequestAction');
-  if (dns) return { domain: dns.first('domain', 'domainWithSuffix'), blocked: dns.bool('blocked') === true, extra };
+  if (dns) {
+    // The queried name is where the instance tried to go; as dst.host it survives when it is a single label
+    // (which `domain`, a registrable-style name, does not hold).
+    const name = dns.first('domain', 'domainWithSuffix');
+    return { domain: name, dst: compact({ host: name }), blocked: dns.bool('blocked') === true, extra };
+  }
   const api = action.object('awsApiCallAction');
   if (api) {
     return { src: compact({ ip: remoteIp(api.object('remoteIpDetails')) }), domain: api.sub('domainDetails').str('domain'), blocked: false, extra };
@@ -213,7 +228,11 @@ function userOf(resource: Reader, action: Reader): AlertDraft['user'] {
   const key = resource.sub('accessKeyDetails');
   const iam = key.str('userName') ?? key.str('principalId');
   const chosen = type === 'KUBERNETES_API_CALL' ? (k8s ?? iam) : type === 'RDS_LOGIN_ATTEMPT' ? (rds ?? iam) : (iam ?? k8s ?? rds);
-  const acc = splitAccount(chosen);
+  return accountOf(chosen);
+}
+
+function accountOf(name: string | undefined): AlertDraft['user'] {
+  const acc = splitAccount(name);
   return acc ? compact({ name: acc.name, domain: acc.domain, email: acc.email }) : undefined;
 }
 

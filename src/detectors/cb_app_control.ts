@@ -25,8 +25,11 @@
  * Alert or context: an event is an alert when its subtype names a block, a ban, a malicious or risky file,
  * a threat or watchlist hit, an external (network security device) notification, a tamper, a custom-rule
  * report, an alert triggered — or when it is a Policy Enforcement / Discovery event of severity Warning or
- * worse. Everything else (approvals, logins, computer and policy management, new files, agent status) is
- * context of kind "app_control" with the event as data.
+ * worse. Everything else is a context event with the event as data and the same canonical fields as an
+ * alert (host, user, file, process; device = the App Control server): console log-ins (Session Management)
+ * are `auth` (the address is the client's: src; outcome from the subtype), approvals and new files (Policy
+ * Enforcement, Discovery) `file`, agent and computer state (Computer Management, Internal Events) `status`,
+ * server, policy and general management `audit`. event_type is the subtype name on both.
  *
  *   severity    event severity 0 Emergency / 1 Alert 95, 2 Critical 90, 3 Error 75, 4 Warning 50,
  *               5 Notice 30, 6 Info 5, 7 Debug 0; raised to 80 when file/process threat is 100
@@ -35,24 +38,27 @@
  *               category the event type name
  *   action      subtype: block / ban / denied / prevent → blocked; delete / quarantine → quarantined;
  *               approved / allowed / ran / executed → allowed; else detected
- *   host        computerName without its domain, ipAddress, computerId
+ *   host        computerName without its domain ("System" names the server: dropped), ipAddress, computerId
  *   user        userName (DOMAIN\user split)
- *   file        pathName + fileName (a path that already ends in the name is kept), hashes by length
+ *   file        pathName + fileName (a path that already ends in the name is kept), else the path the
+ *               description quotes ("File 'c:\x.exe' …"); hashes by length, and the description's [hash]
  *   process     processFileName | the last component of processPathName, commandLine
  *   time        timestamp (event time on the endpoint), else receivedTimestamp / the syslog date
  *   vendor_id   the event id (API id, CEF externalId), else none
+ *   device      the App Control server: the syslog host, CEF dvchost (the API names none)
  */
-import type { AlertDraft, DetectorAction } from '../model/alert.js';
+import type { AlertDraft, DetectorAction, FileInfo, ProcessInfo } from '../model/alert.js';
+import type { ContextKind } from '../model/context.js';
 import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { findCefStart, parseCef, type CefEvent } from './lib/cef.js';
 import { parseKv } from './lib/kv.js';
 import { parseSyslog } from './lib/syslog.js';
 import { parseContext, receivedTime } from './lib/context.js';
-import { makeObservable, normalizeHash } from './lib/observables.js';
+import { normalizeHash } from './lib/observables.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
 import { parseTimestamp, tryParseTimestamp, zonedToUtc } from './lib/time.js';
 import { excerpt, trimEndChars } from './lib/text.js';
-import { Reader, baseName, defined, firstIp, joinPath, machineName, splitAccount } from './lib/record.js';
+import { Reader, baseName, firstIp, joinPath, machineName, splitAccount } from './lib/record.js';
 import { compact, isObject, own, toInt } from './lib/values.js';
 
 const SCALE = 'app control event severity 0 (Emergency) - 7 (Debug)';
@@ -87,6 +93,8 @@ interface Event {
   commandLine?: string;
   ruleName?: string;
   threat?: number;
+  /** The App Control server that sent the event (syslog host, CEF dvchost). */
+  server?: string;
   data: Record<string, unknown>;
 }
 
@@ -180,6 +188,7 @@ function fromSyslog(text: string): Event {
     commandLine: f.command_line,
     ruleName: f.rule_name || f.banned_name || undefined,
     threat: threat >= 0 ? threat : undefined,
+    server: envelope?.hostname,
     data: { ...f },
   };
 }
@@ -212,6 +221,7 @@ function fromCef(ev: CefEvent): Event {
     commandLine: label(/command/i),
     ruleName: label(/rule/i),
     threat: toInt(label(/threat/i)),
+    server: x.dvchost ?? ev.envelope?.hostname,
     data: { ...x, cef_name: ev.name, cef_signature_id: ev.signatureId, cef_severity: ev.severity },
   };
 }
@@ -256,53 +266,98 @@ function actionOf(subtype: string | undefined): DetectorAction {
   return 'detected';
 }
 
-function hashesOf(list: string[]) {
+/** The event's hashes, then the one its description names in brackets: "File 'c:\x.exe' [3b46…] was blocked…". */
+function hashesOf(ev: Event) {
   const out: { md5?: string; sha1?: string; sha256?: string } = {};
-  for (const v of list) {
+  const bracketed = /\[([0-9a-fA-F]{32,64})\]/.exec(ev.description ?? '')?.[1];
+  for (const v of bracketed ? [...ev.hashes, bracketed] : ev.hashes) {
     const h = normalizeHash(v);
     if (h && out[h.type] === undefined && !/^(.)\1*$/.test(h.value)) out[h.type] = h.value;
   }
   return out;
 }
 
+/**
+ * pathName + fileName (a path that already ends in the name is kept), hashes by length. Events without the
+ * file fields (approvals, most CEF and syslog events) name the file in the description: "File 'c:\x.exe'
+ * [hash] was approved…", "Malicious file 'c:\x.exe' [hash] detected…".
+ */
+function fileOf(ev: Event): FileInfo | undefined {
+  const described = /^(?:[A-Za-z]{1,20} )?file '([^']{1,1024})'/i.exec(ev.description ?? '')?.[1];
+  const path = ev.filePath && ev.fileName ? joinPath(ev.filePath, ev.fileName) : (ev.filePath ?? ev.fileName ?? described);
+  return compact({ name: ev.fileName ?? baseName(path), path, ...hashesOf(ev) });
+}
+
+function processOf(ev: Event): ProcessInfo | undefined {
+  return compact({ name: ev.processName ?? baseName(ev.processPath), command_line: ev.commandLine });
+}
+
 function alertOf(ev: Event): AlertDraft {
-  // Descriptions name the file's hash in brackets: "File 'c:\x.exe' [3b46…] was blocked…".
-  const bracketed = /\[([0-9a-fA-F]{32,64})\]/.exec(ev.description ?? '')?.[1];
-  if (bracketed) ev.hashes.push(bracketed);
   const title = ev.description ?? ev.subtypeName;
   if (!title) throw new ParseError('event has neither description nor subtype name');
   const user = splitAccount(ev.user);
-  const path = ev.filePath && ev.fileName ? joinPath(ev.filePath, ev.fileName) : (ev.filePath ?? ev.fileName);
   return {
     vendor_id: ev.id,
+    event_type: ev.subtypeName ?? ev.subtypeId,
     time: ev.time,
     title,
     rule: compact({ id: ev.subtypeId, name: ev.ruleName ?? ev.subtypeName, category: ev.typeName }),
     severity: severityOf(ev),
     vendor_severity: ev.severity !== undefined ? { value: String(ev.severity), scale: SCALE } : ev.severityText ? { value: ev.severityText, scale: SCALE } : undefined,
     action: actionOf(ev.subtypeName),
-    host: compact({ name: machineName(ev.computer), ip: firstIp(ev.ip), id: ev.computerId }),
+    host: compact({ name: computerOf(ev), ip: firstIp(ev.ip), id: ev.computerId }),
+    device: ev.server ? { name: ev.server } : undefined,
     user: user ? compact({ name: user.name, domain: user.domain, email: user.email }) : undefined,
-    file: compact({ name: ev.fileName ?? baseName(ev.filePath), path, ...hashesOf(ev.hashes) }),
-    process: compact({ name: ev.processName ?? baseName(ev.processPath), command_line: ev.commandLine }),
+    file: fileOf(ev),
+    process: processOf(ev),
     observables: [],
   };
 }
 
+/** The App Control server that logged the event ("System" is how events name the server, not a computer). */
+function computerOf(ev: Event): string | undefined {
+  const name = machineName(ev.computer);
+  return name && !/^system$/i.test(name) ? name : undefined;
+}
+
+/**
+ * What a non-alert event is, by its App Control event type: console log-ins (Session Management) are
+ * sign-ons; approvals, new and changed files (Policy Enforcement, Discovery) are files seen on disk; agent
+ * and computer state (Computer Management, Internal Events) is health; server, policy and general
+ * management are administrative changes.
+ */
+function contextKind(typeName: string | undefined): ContextKind {
+  const t = typeName ?? '';
+  if (/session/i.test(t)) return 'auth';
+  if (/policy enforcement|discovery/i.test(t)) return 'file';
+  if (/computer management|internal/i.test(t)) return 'status';
+  if (/management/i.test(t)) return 'audit';
+  return 'other';
+}
+
+function outcomeOf(subtype: string | undefined): ContextEvent['outcome'] {
+  if (/fail|denied|invalid|locked/i.test(subtype ?? '')) return 'failure';
+  return /log ?in|log ?on/i.test(subtype ?? '') ? 'success' : undefined;
+}
+
 function contextOf(ev: Event): ContextEvent {
   const user = splitAccount(ev.user);
-  const h = hashesOf(ev.hashes);
+  const kind = contextKind(ev.typeName);
+  const ip = firstIp(ev.ip);
+  const computer = computerOf(ev);
   return {
-    kind: 'app_control',
+    kind,
+    event_type: ev.subtypeName ?? ev.subtypeId,
     time: ev.time,
+    user: user ? compact({ name: user.name, domain: user.domain, email: user.email }) : undefined,
+    // A console log-in's address is the client the user came from; any other event's is the computer's.
+    src: kind === 'auth' ? compact({ ip, user: user?.name }) : undefined,
+    host: kind === 'auth' ? compact({ name: computer, id: ev.computerId }) : compact({ name: computer, ip, id: ev.computerId }),
+    device: ev.server ? compact({ name: ev.server }) : undefined,
+    outcome: kind === 'auth' ? outcomeOf(ev.subtypeName) : undefined,
+    file: fileOf(ev),
+    process: processOf(ev),
     data: ev.data,
-    observables: defined([
-      makeObservable('host', machineName(ev.computer), 'host'),
-      makeObservable('ip', firstIp(ev.ip), 'host'),
-      makeObservable('user', user?.name, 'user'),
-      makeObservable('sha256', h.sha256, 'file'),
-      makeObservable('sha1', h.sha1, 'file'),
-      makeObservable('md5', h.md5, 'file'),
-    ]),
+    observables: [],
   };
 }

@@ -4,38 +4,49 @@
  * claims any CEF line at 0.6.
  *
  *   title              header Name (else msg, else "<vendor> <product> event <signature id>")
- *   rule               id "<vendor>|<product>|<signature id>" (signature ids are only unique per product,
- *                      and this detector serves all products); name = Name; category = cat
+ *   event_type         "<vendor>|<product>|<signature id>" (signature ids are only unique per product, and this
+ *                      detector serves all products)
+ *   rule               id = a custom field labelled "…Rule ID" (Forcepoint RuleID, Check Point Threat Prevention
+ *                      Rule ID; never a NAT rule), else the header Signature ID; name = a field labelled
+ *                      "…Rule Name" / "Rule", else the header Name; category = cat
  *   severity           header Severity 0-10 (×10) or Low/Medium/High/Very-High (25/50/75/95); when it is
  *                      Unknown or garbage, the deviceSeverity extension the same way; else 40
  *   time               rt, else end, else start (epoch ms or the spec's "MMM dd [yyyy] HH:mm:ss[.SSS] [zzz]"
  *                      forms; zone-less ones in dtz when given), else the syslog envelope's, else received
- *   action             act (Log / Blocked / IDS:Reset / Quarantined… → lib/action.ts)
+ *   action             act (Log / Blocked / IDS:Reset / Quarantined… → lib/action.ts; "not blocked" → detected)
  *   src / dst          src|c6a2 / dst|c6a3 (IPv6 custom fields by their spec'd label), spt / dpt,
- *                      shost / dhost, suser / duser
- *   user               the one of suser / duser the event names (with sntdom / dntdom); unset when both are
- *                      given, because which of them matters depends on the event
- *   host               dvchost, dvc, dvcmac, deviceExternalId: the reporting device (for host-based
- *                      products, e.g. Deep Security Agent, that is the protected machine)
- *   file               fname, filePath, fsize, fileHash (type by length) and any extension key or custom
- *                      label ending in MD5 / SHA1 / SHA256 (e.g. Trend Micro TrendMicroDsFileSHA256)
- *   process            sproc|dproc, spid|dpid
- *   url, domain        request (requestUrl); domain from its host
+ *                      shost / dhost, suser / duser (without a DOMAIN\ prefix)
+ *   user               the one of suser / duser the event names (with sntdom / dntdom, except Check Point's
+ *                      sntdom, a DNS name); unset when both are given, because which matters depends on the event
+ *   device             dvchost → name (an address goes to ip), dvc → ip, deviceExternalId → id, dvcmac → mac:
+ *                      CEF's device fields describe the product instance that reported the event (deviceOf);
+ *                      host is not set from them (for a host-based product, e.g. Deep Security Agent, the
+ *                      reporting device is the protected machine, and is still the device here)
+ *   file               fname, filePath (or fields labelled File Name / File Path), fsize, fileHash (type by
+ *                      length) and any extension key or custom label ending in MD5 / SHA1 / SHA256 (e.g.
+ *                      Trend Micro TrendMicroDsFileSHA256)
+ *   process            deviceProcessName|sproc|dproc, dvcpid|spid|dpid, a field labelled Command Line
+ *   url, domain        request (requestUrl) or a field labelled URL; domain from its host, else Check Point's
+ *                      sntdom (its DNS query name), else destinationDnsDomain
+ *   email              Sender / Recipient (Check Point)
  *   vendor_id          externalId (the device's own event id), else none
  *   observables        + smac / dmac (roles src / dst)
  */
-import type { AlertDraft, FileInfo } from '../model/alert.js';
+import type { AlertDraft, FileInfo, HostInfo } from '../model/alert.js';
 import { defineDetector, ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { cefSeverity, findCefStart, parseCef, type CefEvent } from './lib/cef.js';
 import { mapAction } from './lib/action.js';
-import { hostOfUrl, makeObservable, normalizeHash, type HashType } from './lib/observables.js';
+import { hostOfUrl, makeObservable, normalizeDomain, normalizeHash, type HashType } from './lib/observables.js';
 import { receivedTime } from './lib/context.js';
 import { UNKNOWN_SEVERITY } from './lib/severity.js';
 import { trimEndChars } from './lib/text.js';
 import { tryParseTimestamp, parseTimestamp, parseZone } from './lib/time.js';
 import { compact } from './lib/values.js';
+import { splitAccount } from './lib/record.js';
 
 const SCALE = 'cef 0-10 (Low 0-3, Medium 4-6, High 7-8, Very-High 9-10)';
+/** Custom-field labels are short names; a longer one names nothing mapped here (and is not worth normalising). */
+const MAX_LABEL = 64;
 
 const cef: Detector = {
   name: 'cef',
@@ -55,26 +66,73 @@ function alertFrom(ev: CefEvent): AlertDraft {
   const x = ev.extension;
   const title = nonEmpty(ev.name) ?? nonEmpty(x.msg) ?? `${ev.vendor} ${ev.product} event ${ev.signatureId}`.trim();
   const { severity, vendorSeverity } = severityOf(ev);
-  const url = x.request;
+  const url = x.request ?? byLabel(ev, (k) => k === 'url' || k === 'requesturl');
   const urlHostName = url ? hostOfUrl(url) : undefined;
+  const sender = x.Sender;
+  const recipient = x.Recipient;
   return {
     vendor_id: nonEmpty(x.externalId),
+    // The signature id is only unique per product, and this detector serves all of them.
+    event_type: `${ev.vendor}|${ev.product}|${ev.signatureId}`,
     time: timeOf(ev),
     title,
-    rule: compact({ id: `${ev.vendor}|${ev.product}|${ev.signatureId}`, name: nonEmpty(ev.name), category: nonEmpty(x.cat) }),
+    rule: compact({
+      // A rule the device names in a labelled field (Forcepoint "RuleID", Check Point "Threat Prevention Rule
+      // ID"), else the header's signature id: the device's id of the event class, which is what fired.
+      id: byLabel(ev, (k) => k.endsWith('ruleid') && !k.startsWith('nat')) ?? nonEmpty(ev.signatureId),
+      name: byLabel(ev, (k) => (k.endsWith('rulename') || k === 'rule') && !k.startsWith('nat')) ?? nonEmpty(ev.name),
+      category: nonEmpty(x.cat),
+    }),
     severity,
     vendor_severity: vendorSeverity,
-    action: mapAction(x.act),
-    src: compact({ ip: x.src ?? labelled(ev, 'c6a2', 'Source IPv6 Address'), port: num(x.spt), host: x.shost, user: x.suser }),
-    dst: compact({ ip: x.dst ?? labelled(ev, 'c6a3', 'Destination IPv6 Address'), port: num(x.dpt), host: x.dhost, user: x.duser }),
+    action: actionOf(x.act),
+    src: compact({ ip: x.src ?? labelled(ev, 'c6a2', 'Source IPv6 Address'), port: num(x.spt), host: x.shost, user: splitAccount(x.suser)?.name }),
+    dst: compact({ ip: x.dst ?? labelled(ev, 'c6a3', 'Destination IPv6 Address'), port: num(x.dpt), host: x.dhost, user: splitAccount(x.duser)?.name }),
     user: userOf(ev),
-    host: compact({ name: x.dvchost, ip: x.dvc, mac: x.dvcmac, id: x.deviceExternalId }),
+    device: deviceOf(ev),
     file: fileOf(ev),
-    process: compact({ name: x.sproc ?? x.dproc, pid: num(x.spid ?? x.dpid) }),
+    process: compact({
+      name: x.deviceProcessName ?? x.sproc ?? x.dproc,
+      pid: num(x.dvcpid ?? x.spid ?? x.dpid),
+      command_line: byLabel(ev, (k) => k.includes('commandline')),
+    }),
     url,
-    domain: urlHostName,
+    // Check Point writes the DNS query name in sntdom (its "domain_name"); elsewhere sntdom is an NT domain.
+    domain: (urlHostName && normalizeDomain(urlHostName)) || (isCheckPoint(ev) ? x.sntdom : undefined) || x.destinationDnsDomain,
+    email: sender || recipient ? compact({ from: sender, to: recipient ? recipient.split(/[,;]\s*/) : undefined }) : undefined,
     observables: [makeObservable('mac', x.smac, 'src'), makeObservable('mac', x.dmac, 'dst')].filter((o) => o !== undefined),
   };
+}
+
+/**
+ * The product instance that reported the event, from CEF's device fields: dvchost (deviceHostName), dvc
+ * (deviceAddress), deviceExternalId, dvcmac (deviceMacAddress). The one place they are read.
+ */
+function deviceOf(ev: CefEvent): HostInfo | undefined {
+  const x = ev.extension;
+  return compact({ name: nonEmpty(x.dvchost), ip: nonEmpty(x.dvc), id: nonEmpty(x.deviceExternalId), mac: nonEmpty(x.dvcmac) });
+}
+
+/** act: "not blocked" (Citrix NetScaler's WAF in learning mode) is a detection that was let through. */
+function actionOf(act: string | undefined): AlertDraft['action'] {
+  return act !== undefined && /^\s*not\s/i.test(act) ? 'detected' : mapAction(act);
+}
+
+/**
+ * The value of a custom field whose label, lower-cased with everything but letters and digits dropped
+ * ("Threat Prevention Rule ID" → "threatpreventionruleid"), passes `test`.
+ */
+function byLabel(ev: CefEvent, test: (key: string) => boolean): string | undefined {
+  for (const [label, value] of Object.entries(ev.labels)) {
+    if (label.length > MAX_LABEL || value.trim() === '') continue;
+    if (test(label.toLowerCase().replace(/[^a-z0-9]/g, ''))) return value;
+  }
+  return undefined;
+}
+
+/** Check Point's Log Exporter gives some keys its own meaning (sntdom: the DNS query name, "domain_name"). */
+function isCheckPoint(ev: CefEvent): boolean {
+  return ev.vendor.toLowerCase() === 'check point';
 }
 
 function nonEmpty(s: string | undefined): string | undefined {
@@ -119,16 +177,16 @@ function fail(key: string, v: string): never {
 
 function userOf(ev: CefEvent): AlertDraft['user'] {
   const { suser, duser, sntdom, dntdom } = ev.extension;
-  if (suser && !duser) return compact({ name: suser, domain: sntdom });
-  if (duser && !suser) return compact({ name: duser, domain: dntdom });
-  return undefined;
+  // Check Point's sntdom is a DNS name, not the user's domain.
+  const account = suser && !duser ? splitAccount(suser, isCheckPoint(ev) ? undefined : sntdom) : duser && !suser ? splitAccount(duser, dntdom) : undefined;
+  return account && compact({ name: account.name, domain: account.domain, email: account.email });
 }
 
 const HASH_KEY = /(md5|sha1|sha256)$/i;
 
 function fileOf(ev: CefEvent): FileInfo | undefined {
   const x = ev.extension;
-  const file: FileInfo = { name: x.fname, path: x.filePath, size: num(x.fsize) };
+  const file: FileInfo = { name: x.fname ?? byLabel(ev, (k) => k === 'filename'), path: x.filePath ?? byLabel(ev, (k) => k === 'filepath'), size: num(x.fsize) };
   const put = (value: string | undefined, type?: HashType) => {
     const h = normalizeHash(value, type);
     if (h && file[h.type] === undefined) file[h.type] = h.value;
@@ -140,6 +198,7 @@ function fileOf(ev: CefEvent): FileInfo | undefined {
     if (m && !/^old/i.test(key)) put(value, m[1]!.toLowerCase() as HashType);
   }
   for (const [label, value] of Object.entries(ev.labels)) {
+    if (label.length > MAX_LABEL) continue;
     const m = HASH_KEY.exec(label.replace(/[\s_-]/g, ''));
     if (m) put(value, m[1]!.toLowerCase() as HashType);
   }

@@ -11,7 +11,8 @@
  *            From "device" at <time> [Classification: …] [Priority: n] {PROTO} a:p->b:p
  *
  * Alerts:
- *   430001 intrusion  title Message; rule id "GID:SID:Revision" (name Message, category Classification);
+ *   430001 intrusion  title Message; rule id the SID ("GID:SID" when GID ≠ 1, never the revision; name Message,
+ *                     category Classification);
  *                     severity Priority (Snort 1 high … 4 low → 80/55/30/15), else EventPriority
  *                     (High/Medium/Low → 75/50/25); action InlineResult (Blocked/Dropped → blocked,
  *                     "Would have blocked/dropped" → detected; none → detected)
@@ -26,22 +27,28 @@
  *   SFIMS classic     as 430001 from the bracketed fields
  *   ASA 4000nn (IDS signatures), 733100/733101 (threat detection), 338xxx (botnet traffic filter) → alerts
  *                     with the ASA level as severity (0 emergency 95 … 4 warning 50 … 7 debug 0)
- * Context: 430002/430003 without SI → "flow"; ASA 106001/106006/106007/106014/106015/106023/106100 (denies,
- * ACL hits) and 302013-302016/302020/302021 (connections) → "flow" with the 5-tuple; any other message → "event".
+ *   every alert       device: the syslog header host (SFIMS: the sensor in 'From "…"', else the header host) and
+ *                     DeviceUUID, as on context (deviceOf); never host, which is what the detection is about
+ * Context: 430002/430003 without SI → flow (5-tuple, user, ConnectionID, First/LastPacketSecond, DNS query,
+ * URL, device = header host + DeviceUUID); ASA 106001/106006/106007/106014/106015/106023/106100 (denies, ACL
+ * hits) and 302013-302016/302020/302021 (connections) → flow with the 5-tuple; other ASA messages → auth, vpn,
+ * audit, dhcp or other by message id, with the user, client, server and tunnel address their text states.
+ * event_type: "<family>-<id>" (FTD-430001, ASA-106023), "SFIMS". Mapping table: docs/detectors/cisco_ftd.md.
  * Time: the syslog header's (its zone, else the source's), else FirstPacketSecond, else reception.
  * vendor_id: DeviceUUID (or header host) : InstanceID : ConnectionID : FirstPacketSecond : rule/sha.
  * User: "User" unless "No Authentication Required", "Not Found", "Unknown"; "realm\user" is split.
  */
-import type { AlertDraft, DetectorAction, Endpoint } from '../model/alert.js';
+import type { AlertDraft, DetectorAction, Endpoint, HostInfo } from '../model/alert.js';
+import type { ContextKind, ContextOutcome } from '../model/context.js';
 import type { Observable } from '../model/observable.js';
 import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { mapAction } from './lib/action.js';
 import { receivedTime } from './lib/context.js';
 import { copyFields, kvInt } from './lib/kv.js';
 import { canonicalIp, hostOfUrl, makeObservable, normalizeDomain } from './lib/observables.js';
-import { defined } from './lib/record.js';
+import { defined, splitAccount } from './lib/record.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
-import { parseSnortAlertBody, snortPrioritySeverity } from './lib/snort-alert.js';
+import { parseSnortAlertBody, snortPrioritySeverity, snortRuleId } from './lib/snort-alert.js';
 import { parseSyslog, type SyslogMessage } from './lib/syslog.js';
 import { excerpt, trimEndChars } from './lib/text.js';
 import { tryParseTimestamp } from './lib/time.js';
@@ -49,11 +56,13 @@ import { compact, withoutEmpty } from './lib/values.js';
 
 type Fields = Record<string, string>;
 
-const MARKER = /%(FTD|ASA|NGIPS|FPR|FWSM|PIX|SFIMS)-(\d)-(\d{6})(?:\s*:\s?|\s)/;
+// Also as real senders write it: "%FTD-session-5-106100", "%FTD<Up>-4-…", "%FTD--6-…", and the "%FDT-" typo.
+const MARKER = /%(FTD|ASA|NGIPS|FPR|FWSM|PIX|SFIMS|FDT)(?:-[A-Za-z]{1,16}|<[A-Za-z]{1,16}>)?-{1,2}(\d)-(\d{6})(?:\s*:\s?|\s)/;
 const MAX_TEXT = 65536;
 const ASA_LEVEL = [95, 90, 85, 70, 50, 25, 10, 0];
 const ASA_SCALE = 'cisco syslog level 0 (emergency) - 7 (debug)';
-const NO_USER = /^(?:no authentication required|not found|unknown|none|n\/a|-)$/i;
+// "*****": the ASA masks a user name it will not log (113005 with a rejected name).
+const NO_USER = /^(?:no authentication required|not found|unknown|none|n\/a|-|\*+)$/i;
 
 const ftd: Detector = {
   name: 'cisco_ftd',
@@ -74,23 +83,25 @@ const ftd: Detector = {
     const text = trimEndChars(record.text.length > MAX_TEXT ? record.text.slice(0, MAX_TEXT) : record.text, '\r\n');
     const m = MARKER.exec(text.slice(0, 2048));
     if (!m) {
-      if (/(?:^|\s)SFIMS:/.test(text.slice(0, 2048))) return { kind: 'alerts', alerts: [sfimsAlert(text)] };
+      if (/(?:^|\s)SFIMS:/.test(text.slice(0, 2048))) return alerts({ ...sfimsAlert(text), event_type: 'SFIMS' });
       throw new ParseError(`not a Cisco FTD/ASA message: no %FTD-n-nnnnnn / %ASA-n-nnnnnn found (starts: ${excerpt(text.trim(), 60)})`);
     }
     const envelope = envelopeOf(text.slice(0, m.index));
     const level = Number(m[2]);
     const id = m[3]!;
     const body = text.slice(m.index + m[0].length).trim();
+    // The product's own name of the record type: the message id with its family ("FTD-430001", "ASA-106023").
+    const eventType = `${m[1]!}-${id}`;
     if (/^43000[1-5]$/.test(id)) {
       const f = fieldsOf(body);
       const time = timeOf(envelope, f.FirstPacketSecond);
-      if (id === '430001') return alerts(intrusionAlert(f, time, envelope, m[1]!));
-      if (id === '430004' || id === '430005') return alerts(fileAlert(f, time, envelope, id));
+      if (id === '430001') return alerts({ ...intrusionAlert(f, time, envelope, m[1]!), event_type: eventType });
+      if (id === '430004' || id === '430005') return alerts({ ...fileAlert(f, time, envelope, id), event_type: eventType });
       const si = siCategory(f);
-      if (si) return alerts(siAlert(f, time, envelope, si));
-      return { kind: 'context', events: [connectionContext(f, time, id)] };
+      if (si) return alerts({ ...siAlert(f, time, envelope, si), event_type: eventType });
+      return { kind: 'context', events: [connectionContext(f, time, id, envelope, eventType)] };
     }
-    return asaMessage(m[1]!, level, id, body, timeOf(envelope, undefined));
+    return asaMessage(m[1]!, level, id, body, timeOf(envelope, undefined), envelope);
   },
 };
 export default defineDetector(ftd);
@@ -162,14 +173,14 @@ function intrusionAlert(f: Fields, time: string, env: SyslogMessage | undefined,
   const rev = kvInt(f.Revision) ?? kvInt(f.Rev);
   const message = val(f.Message) ?? val(f.SignatureMessage) ?? val(f.Signature);
   if (sid === undefined && !message) throw new ParseError('430001 intrusion event has neither SID nor Message');
-  const ruleId = sid === undefined ? undefined : rev === undefined ? `${gid}:${sid}` : `${gid}:${sid}:${rev}`;
+  const ruleId = sid === undefined ? undefined : snortRuleId(gid, sid);
   const prio = kvInt(f.Priority) ?? kvInt(f.PriorityID);
   const bySnort = snortPrioritySeverity(prio);
   const ep = val(f.EventPriority);
   const byEp = wordSeverity(ep);
   const user = userOf(f.User);
   return {
-    vendor_id: vendorId(f, env, ruleId),
+    vendor_id: vendorId(f, env, sid === undefined ? undefined : `${gid}:${sid}:${rev ?? ''}`),
     time,
     title: message ?? `${family} intrusion event ${ruleId}`,
     rule: compact({ id: ruleId, name: message, category: val(f.Classification) }),
@@ -178,6 +189,7 @@ function intrusionAlert(f: Fields, time: string, env: SyslogMessage | undefined,
     action: inlineAction(val(f.InlineResult) ?? val(f.IntrusionAction)),
     ...endpoints(f, user?.name),
     user: user ? compact({ name: user.name, domain: user.domain }) : undefined,
+    device: deviceOf(env, f),
     url: val(f.URL) ?? val(f.URI),
     domain: hostDomain(val(f.URL) ?? val(f.URI)),
     observables: natObservables(f),
@@ -207,6 +219,7 @@ function fileAlert(f: Fields, time: string, env: SyslogMessage | undefined, id: 
     action: fileActionOf(fileAction),
     ...endpoints(f, user?.name),
     user: user ? compact({ name: user.name, domain: user.domain }) : undefined,
+    device: deviceOf(env, f),
     file: compact({ name, sha256: val(f.FileSHA256), size: kvInt(f.FileSize) }),
     malware: knownThreat ? { name: knownThreat } : undefined,
     url: uri,
@@ -239,6 +252,7 @@ function siAlert(f: Fields, time: string, env: SyslogMessage | undefined, catego
     action,
     ...endpoints(f, user?.name),
     user: user ? compact({ name: user.name, domain: user.domain }) : undefined,
+    device: deviceOf(env, f),
     url,
     domain: normalizeDomain(val(f.DNSQuery)) ?? hostDomain(url) ?? normalizeDomain(val(f.ReferencedHost)),
     observables: natObservables(f),
@@ -251,10 +265,10 @@ function sfimsAlert(text: string): AlertDraft {
   const env = envelopeOf(text.slice(0, text.indexOf('SFIMS')));
   const at = body.at ? tryParseTimestamp(body.at.replace(/\s+/g, ' ').replace(/ (\d{4}) ([A-Za-z]{2,5})$/, ' $2 $1')) : undefined;
   const time = at ?? env?.timestamp ?? receivedTime();
-  const ruleId = `${body.gid}:${body.sid}:${body.rev}`;
+  const ruleId = snortRuleId(body.gid, body.sid);
   const sev = snortPrioritySeverity(body.priority);
   return {
-    vendor_id: [body.device ?? env?.hostname ?? '', time, ruleId, body.src ?? '', body.sport ?? '', body.dst ?? '', body.dport ?? ''].join('|'),
+    vendor_id: [body.device ?? env?.hostname ?? '', time, `${body.gid}:${body.sid}:${body.rev}`, body.src ?? '', body.sport ?? '', body.dst ?? '', body.dport ?? ''].join('|'),
     time,
     title: body.msg || `Intrusion event ${ruleId}`,
     rule: compact({ id: ruleId, name: body.msg || undefined, category: body.classification }),
@@ -263,30 +277,59 @@ function sfimsAlert(text: string): AlertDraft {
     action: body.action ? inlineAction(body.action) : 'detected',
     src: compact({ ip: body.src, port: body.sport }),
     dst: compact({ ip: body.dst, port: body.dport }),
+    // the sensor the FMC names ('From "FTD1"'); the syslog header is the FMC that relayed it
+    device: deviceOf(env, undefined, body.device),
     observables: [],
   };
 }
 
 // ---- context -----------------------------------------------------------------------------------------------
 
-function connectionContext(f: Fields, time: string, id: string): ContextEvent {
+/**
+ * 430002/430003 connection events: src/dst (Initiator/Responder), user, ConnectionID as session,
+ * FirstPacketSecond (and LastPacketSecond) as start/end, the DNS query or referenced host as domain, URL.
+ */
+function connectionContext(f: Fields, time: string, id: string, env: SyslogMessage | undefined, eventType: string): ContextEvent {
   const data: Record<string, unknown> = { message_id: id, event: id === '430002' ? 'connection-start' : 'connection-end', ...copyFields(f) };
   const user = userOf(f.User);
-  const e = endpoints(f, user?.name);
+  const url = val(f.URL);
+  const referenced = val(f.ReferencedHost);
   return {
     kind: 'flow',
+    event_type: eventType,
     time,
+    user: user ? compact(user) : undefined,
+    ...endpoints(f, user?.name),
+    device: deviceOf(env, f),
+    outcome: /block|reset|deny/i.test(val(f.AccessControlRuleAction) ?? '') ? 'failure' : undefined,
+    session_id: val(f.ConnectionID),
+    // The access control rule that matched the connection.
+    rule: compact({ name: val(f.AccessControlRuleName), category: val(f.AccessControlRuleAction) }),
+    start: firstPacket(f.FirstPacketSecond),
+    end: firstPacket(f.LastPacketSecond),
+    domain: normalizeDomain(val(f.DNSQuery)) ?? hostDomain(url) ?? normalizeDomain(referenced?.replace(/:\d{1,5}$/, '')),
+    url: url && hostOfUrl(url) ? url : undefined,
     data,
-    observables: defined([
-      makeObservable('ip', e.src?.ip, 'src'),
-      makeObservable('ip', e.dst?.ip, 'dst'),
-      makeObservable('user', user?.name, 'user'),
-      makeObservable('url', val(f.URL), 'url'),
-      makeObservable('domain', val(f.DNSQuery) ?? val(f.ReferencedHost), 'dst'),
-      ...natObservables(f),
-    ]),
+    observables: natObservables(f),
   };
 }
+
+function firstPacket(v: string | undefined): string | undefined {
+  const t = val(v);
+  return t ? tryParseTimestamp(t) : undefined;
+}
+
+/**
+ * The reporting firewall, on alerts and context alike: the syslog header's host name (or the sensor an SFIMS
+ * alert names, `sensor`), and the FMC-managed device's UUID.
+ */
+function deviceOf(env: SyslogMessage | undefined, f?: Fields, sensor?: string): HostInfo | undefined {
+  // "Apr 15 2014 09:34:34 EDT: %FTD…": the header's last word is the time's zone, not a host
+  const name = val(sensor) ?? (env?.hostname && !ZONE_WORD.test(env.hostname) ? env.hostname : undefined);
+  return compact({ name, id: f ? val(f.DeviceUUID) : undefined });
+}
+
+const ZONE_WORD = /^(?:UTC|GMT|Z|[ECMPA][SD]T|CES?T|BST|IST|JST|AEST)$/;
 
 // ASA "ifc:ip/port" (with an optional "(mapped/port)" after it, and an optional "[user]" prefix)
 const ADDR = String.raw`(?:(\S{1,64}?):)?([0-9A-Fa-f:.]{2,45})\/(\d{1,5})`;
@@ -301,12 +344,30 @@ const ASA_FLOW: Array<[RegExp, (m: RegExpExecArray) => Record<string, string | u
   [/^(?:Inbound|Deny inbound|Deny|Deny outbound)? ?(?:\(No xlate\) )?(\S{1,16})? ?(?:connection )?(?:denied )?from ([0-9A-Fa-f:.]{2,45})\/(\d{1,5}) to ([0-9A-Fa-f:.]{2,45})\/(\d{1,5})(?:.*? on interface (\S{1,64}))?/,
     (m) => ({ action: 'deny', proto: m[1], src: m[2], sport: m[3], dst: m[4], dport: m[5], src_if: m[6] })],
   // 302013/302015 Built inbound TCP connection 123 for outside:1.2.3.4/5 (1.2.3.4/5) to inside:10.1.1.1/80 (…)
-  [new RegExp(String.raw`^(Built|Teardown) (?:(inbound|outbound) )?(\S{1,16}) connection (\d{1,20}) (?:for|from) ${ADDR}(?: \([^)]{0,128}\))?(?:\([^)]{0,128}\))? to ${ADDR}`),
+  // (a user name may follow either address: "… for outside:1.2.3.4/53 user1 to inside:…")
+  [new RegExp(String.raw`^(Built|Teardown) (?:(inbound|outbound) )?(\S{1,16}) connection (\d{1,20}) (?:for|from) ${ADDR}(?: \([^)]{0,128}\))?(?:\([^)]{0,128}\))?(?: [^\s()]{1,64}(?= to ))? to ${ADDR}`),
     (m) => ({ action: m[1]!.toLowerCase(), direction: m[2], proto: m[3], connection: m[4], src_if: m[5], src: m[6], sport: m[7], dst_if: m[8], dst: m[9], dport: m[10] })],
+  // 302020/302021 Built inbound ICMP connection for faddr 1.2.3.4/0 gaddr 5.6.7.8/0 laddr 10.1.1.1/0: the foreign
+  // side starts an inbound connection, the local side an outbound one
+  [/^(Built|Teardown) (?:(inbound|outbound) )?(\S{1,16}) connection for faddr ([0-9A-Fa-f:.]{2,45})\/(\d{1,5}) gaddr \S{1,64} laddr ([0-9A-Fa-f:.]{2,45})\/(\d{1,5})/,
+    (m) => (m[2] === 'outbound'
+      ? { action: m[1]!.toLowerCase(), direction: m[2], proto: m[3], src: m[6], sport: m[7], dst: m[4], dport: m[5] }
+      : { action: m[1]!.toLowerCase(), direction: m[2], proto: m[3], src: m[4], sport: m[5], dst: m[6], dport: m[7] })],
 ];
 
-function asaMessage(family: string, level: number, id: string, body: string, time: string): ParseOutcome {
+/** ASA message ids by what they are about: AAA and management sign-ons, VPN sessions, commands run, URL filtering. */
+function asaKind(id: string): ContextKind {
+  if (/^11300[0-9]$|^1130(?:1[0-9]|2[0-9])$|^6051\d\d$|^60500[45]$|^6111\d\d$|^109\d{3}$/.test(id)) return 'auth';
+  if (/^113039$|^722\d{3}$|^716\d{3}$|^751\d{3}$|^7520\d\d$|^602\d{3}$|^713\d{3}$|^7370\d\d$/.test(id)) return 'vpn';
+  if (/^1110\d\d$|^502\d{3}$|^505\d{3}$/.test(id)) return 'audit';
+  if (/^6040\d\d$/.test(id)) return 'dhcp';
+  if (/^3040\d\d$/.test(id)) return 'http';
+  return 'other';
+}
+
+function asaMessage(family: string, level: number, id: string, body: string, time: string, env: SyslogMessage | undefined): ParseOutcome {
   const n = Number(id);
+  const eventType = `${family}-${id}`;
   const isFlowId = /^1060(?:01|06|07|14|15|23)$|^106100$|^3020(?:13|14|15|16|20|21)$/.test(id);
   if (isFlowId) {
     for (const [re, pick] of ASA_FLOW) {
@@ -314,29 +375,107 @@ function asaMessage(family: string, level: number, id: string, body: string, tim
       if (!m) continue;
       const facts = pick(m);
       const data = withoutEmpty({ message_id: id, family, level, ...facts, message: body.slice(0, 4096) });
-      return {
-        kind: 'context',
-        events: [{ kind: 'flow', time, data, observables: defined([makeObservable('ip', facts.src, 'src'), makeObservable('ip', facts.dst, 'dst')]) }],
+      const event: ContextEvent = {
+        kind: 'flow',
+        event_type: eventType,
+        time,
+        src: compact({ ip: facts.src, port: kvInt(facts.sport) }),
+        dst: compact({ ip: facts.dst, port: kvInt(facts.dport) }),
+        device: deviceOf(env),
+        outcome: /deny|denied/.test(facts.action ?? '') ? 'failure' : undefined,
+        session_id: facts.connection,
+        data,
+        observables: [],
       };
+      return { kind: 'context', events: [event] };
     }
   }
   const ids = n >= 400000 && n <= 400099;
   const threat = id === '733100' || id === '733101' || id === '733102' || id === '733104' || id === '733105';
   const botnet = /^3380\d\d$/.test(id) && /black|grey|gray|malware|botnet/i.test(body);
-  if (ids || threat || botnet) return { kind: 'alerts', alerts: [asaAlert(family, level, id, body, time, ids ? 'ids' : threat ? 'threat-detection' : 'botnet-filter')] };
-  const ips = [...body.slice(0, 2048).matchAll(/(?<![\w.:])(\d{1,3}(?:\.\d{1,3}){3})(?![\w.])/g)].slice(0, 8).map((x) => x[1]);
+  if (ids || threat || botnet) return { kind: 'alerts', alerts: [{ ...asaAlert(family, level, id, body, time, env, ids ? 'ids' : threat ? 'threat-detection' : 'botnet-filter'), event_type: eventType }] };
+  return { kind: 'context', events: [asaContext(asaKind(id), eventType, family, level, id, body, time, env)] };
+}
+
+/**
+ * Any other ASA/FTD message: the facts its text states in the few shapes Cisco uses across messages —
+ * "user = bob", "User <bob>", 'for user "bob"', "Uname: bob" (the account); "user IP = a", "IP <a>",
+ * "from a/port" (the client); "server = a"; "IPv4 Address <a> assigned" (the tunnel address);
+ * "src ifc:a/port(user) dst ifc:b/port" (the two ends). Outcome from Rejected/denied/failed vs.
+ * Successful/permitted/succeeded/ACCEPT.
+ */
+function asaContext(kind: ContextKind, eventType: string, family: string, level: number, id: string, body: string, time: string, env: SyslogMessage | undefined): ContextEvent {
+  const text = body.slice(0, 2048);
+  const ends = srcDst(text, id);
+  const userText = /\buser = ([^:]{1,256}?) ?(?::|$)/i.exec(text)?.[1] ?? /\bUser <([^>]{1,256})>/.exec(text)?.[1] ?? /\bfor user "([^"]{1,256})"/.exec(text)?.[1]
+    ?? /\bUname: (\S{1,256})/.exec(text)?.[1] ?? /\bUser '([^']{1,256})'/.exec(text)?.[1] ?? ends.user;
+  const user = userOf(userText);
+  const clientIp = [/\buser IP = ([0-9A-Fa-f:.]{2,45})/, /\bIP <([0-9A-Fa-f:.]{2,45})>/, /\bIP address: ([0-9A-Fa-f:.]{2,45})/, /\bfrom (?:IP )?([0-9A-Fa-f:.]{2,45})/]
+    .map((re) => re.exec(text)?.[1])
+    .find((ip) => ip !== undefined && canonicalIp(ip) !== undefined);
+  const outcome: ContextOutcome | undefined = /\b(?:Rejected|denied|failed|failure|REJECT)\b/i.test(text) ? 'failure'
+    : /\b(?:Successful|permitted|succeeded|ACCEPT|started|assigned|established)\b/i.test(text) ? 'success' : undefined;
+  const between = /\bbetween ([0-9A-Fa-f:.]{2,45}) and ([0-9A-Fa-f:.]{2,45})\b/.exec(text); // IPsec/IKE peers: local and remote
+  const ips = [...text.matchAll(/(?<![\w.:])(\d{1,3}(?:\.\d{1,3}){3})(?![\w.])/g)].slice(0, 8).map((x) => x[1]);
   return {
-    kind: 'context',
-    events: [{
-      kind: 'event',
-      time,
-      data: { message_id: id, family, level, message: body.slice(0, 4096) },
-      observables: defined(ips.map((ip) => makeObservable('ip', ip, 'other'))),
-    }],
+    kind,
+    event_type: eventType,
+    time,
+    user: user ? compact(user) : undefined,
+    src: compact({ ip: ends.src?.ip ?? clientIp ?? between?.[1], port: ends.src?.port, user: user?.name }),
+    dst: compact({ ip: ends.dst?.ip ?? /\bserver = {1,4}([0-9A-Fa-f:.]{2,45})/.exec(text)?.[1] ?? between?.[2], port: ends.dst?.port, host: ends.dst?.host }),
+    assigned_ip: /\bIPv[46] Address <([0-9A-Fa-f:.]{2,45})> assigned/.exec(text)?.[1],
+    url: ends.url && hostOfUrl(ends.url) ? ends.url : undefined,
+    device: deviceOf(env),
+    outcome: kind === 'other' ? undefined : outcome,
+    data: { message_id: id, family, level, message: body.slice(0, 4096) },
+    observables: defined(ips.map((ip) => makeObservable('ip', ip, 'other'))),
   };
 }
 
-function asaAlert(family: string, level: number, id: string, body: string, time: string, kind: string): AlertDraft {
+/**
+ * "src ifc:addr/port(user, sgt) dst ifc:addr/port" as ASA writes the two ends of a packet, else "from a/port to
+ * b/port"; 304001/304002 "<client> Accessed URL <server>:<url>", "Access denied URL <url> SRC a DEST b".
+ */
+function srcDst(text: string, id: string): { src?: Endpoint; dst?: Endpoint; user?: string; url?: string } {
+  const accessed = /^(\S{1,45}) Accessed URL (\S{1,4096})/.exec(text);
+  if (accessed) {
+    const colon = accessed[2]!.indexOf(':');
+    return { src: asaEndpoint(accessed[1]!).end, dst: asaEndpoint(accessed[2]!.slice(0, colon)).end, url: accessed[2]!.slice(colon + 1) };
+  }
+  const denied = /^Access denied URL (\S{1,4096}) SRC (\S{1,45}) DEST (\S{1,45})/.exec(text);
+  if (denied) return { src: asaEndpoint(denied[2]!).end, dst: asaEndpoint(denied[3]!).end, url: denied[1] };
+  let s: RegExpExecArray | null | undefined = / src (\S{1,160})/.exec(text);
+  let d: RegExpExecArray | null | undefined = s ? / dst (\S{1,160})/.exec(text.slice(s.index)) : undefined;
+  // 305xxx "translation from real to mapped": the "to" is the same machine's mapped address, not a destination
+  if ((!s || !d) && !id.startsWith('305')) {
+    const ft = /\bfrom (\S{1,160}) to (\S{1,160})/.exec(text);
+    s = ft ? ([ft[0], ft[1]] as unknown as RegExpExecArray) : undefined;
+    d = ft ? ([ft[0], ft[2]] as unknown as RegExpExecArray) : undefined;
+  }
+  if (!s || !d) return {};
+  const src = asaEndpoint(s[1]!);
+  const dst = asaEndpoint(d[1]!);
+  return { src: src.end, dst: dst.end, user: src.user };
+}
+
+/** "outside:10.1.1.1/80(LOCAL\bob, 9999:sgt)" → address (or host name), port and the user in parentheses. */
+function asaEndpoint(token: string): { end?: Endpoint; user?: string } {
+  const paren = token.indexOf('(');
+  const inner = paren >= 0 ? token.slice(paren + 1).replace(/\)?[.,]?$/, '') : '';
+  let where = (paren >= 0 ? token.slice(0, paren) : token).replace(/[.,:]$/, '');
+  const slash = where.lastIndexOf('/');
+  const port = slash >= 0 ? kvInt(where.slice(slash + 1)) : undefined;
+  if (slash >= 0) where = where.slice(0, slash);
+  const addr = canonicalIp(where) ? where : where.slice(where.indexOf(':') + 1);
+  const user = inner.split(',')[0]?.trim();
+  // "(0.0.0.0)" alone: the address itself in parentheses (106016 spoof), not a user
+  if (where === '' && user && canonicalIp(user)) return { end: { ip: user } };
+  const end = canonicalIp(addr) ? { ip: addr, port } : normalizeDomain(addr) ? { host: addr, port } : undefined;
+  return { end, user: user && !/^\d+:/.test(user) && !canonicalIp(user) ? user : undefined };
+}
+
+function asaAlert(family: string, level: number, id: string, body: string, time: string, env: SyslogMessage | undefined, kind: string): AlertDraft {
   const text = body.slice(0, 2048);
   let title: string;
   let ruleId = `${family}-${id}`;
@@ -383,6 +522,7 @@ function asaAlert(family: string, level: number, id: string, body: string, time:
     action: /drop|deny|denied|block/i.test(text) ? 'blocked' : 'detected',
     src: src ? compact(src) : undefined,
     dst: dst ? compact(dst) : undefined,
+    device: deviceOf(env),
     observables: [],
   };
 }
@@ -403,15 +543,13 @@ function natObservables(f: Fields): Observable[] {
   ]);
 }
 
-function userOf(raw: string | undefined): { name: string; domain?: string } | undefined {
+/** "realm\\user" (FMC identity realms, ASA "LOCAL\\group\\user") → name after the last "\\", domain the first part. */
+function userOf(raw: string | undefined): { name: string; domain?: string; email?: string } | undefined {
   const v = val(raw);
   if (!v || NO_USER.test(v)) return undefined;
-  const bs = v.indexOf('\\');
-  if (bs > 0) {
-    const name = v.slice(bs).replace(/^\\+/, '');
-    return name ? { name, domain: v.slice(0, bs) } : undefined;
-  }
-  return { name: v };
+  const a = splitAccount(v);
+  const name = a?.name?.slice(a.name.lastIndexOf('\\') + 1).trim();
+  return a && name ? compact({ name, domain: a.domain, email: a.email }) : undefined;
 }
 
 function inlineAction(v: string | undefined): DetectorAction {

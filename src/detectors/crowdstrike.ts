@@ -5,14 +5,21 @@
  * `event` object (some forwarders drop the envelope) and Alerts API v2 entities (GET
  * /alerts/entities/alerts/v2: composite_id, device{}, pattern_disposition_details…) are read too.
  *
- * Alerts:
+ * Alerts (event_type = metadata.eventType, or "Alerts API/<product>"):
  *   *DetectionSummaryEvent   DetectionSummaryEvent (legacy endpoint detections), EppDetectionSummaryEvent
  *                            (its successor, any capitalisation), IdpDetectionSummaryEvent (Identity),
- *                            MobileDetectionSummaryEvent… all share the mapping below.
- *   IncidentSummaryEvent     an incident (FineScore 0-10 → 0-100).
+ *                            MobileDetectionSummaryEvent, XdrDetectionSummaryEvent, DataProtection…,
+ *                            OverwatchGeneric… all share the mapping below.
+ *   IncidentSummaryEvent     an incident (FineScore 0-10 → 0-100); HostID as host.id.
+ *   IdentityProtectionEvent  an Identity Protection incident: IncidentType as the rule, UserName, EndpointName/Ip.
+ *   CSPMIOAStreamingEvent, CSPMSearchStreamingEvent  cloud posture: PolicyId/PolicyStatement as the rule,
+ *                            UserName and UserSourceIp (IOA), ResourceUrl/ReportUrl.
+ *   ReconNotificationSummaryEvent  a Falcon Intelligence Recon rule match: RuleId/RuleName, RulePriority.
+ *   CustomerIOCEvent         a custom IOC seen on a host: the IOC (hash, domain, IPv4/IPv6) and the process.
  *   Alerts API v2 entity     the same fields in snake_case under their API names.
- * Context (kind): AuthActivityAuditEvent → auth; UserActivityAuditEvent, RemoteResponseSession*Event and any
- *   other eventType → audit; FirewallMatchEvent → firewall. data = the event object plus eventType.
+ * Context (kind): AuthActivityAuditEvent → auth; FirewallMatchEvent → flow; UserActivityAuditEvent,
+ *   APIActivityAuditEvent, RemoteResponseSession{Start,End}Event → audit; anything else → other.
+ *   data = the event object plus eventType.
  *
  * Detection mapping:
  *   time           metadata.eventCreationTime (ms) — when Falcon raised the detection — else event
@@ -27,19 +34,23 @@
  *                  *Blocked / SuspendProcess / SuspendParent → blocked (unless KillActionFailed alone);
  *                  otherwise detected.
  *   host           Hostname|ComputerName, LocalIP, AgentId|SensorId, MACAddress, Platform/OS fields
- *   user           UserName (DOMAIN\user split), LogonDomain; UserPrincipal as e-mail
+ *   user           UserName | SourceAccountName (DOMAIN\user split), LogonDomain | SourceAccountDomain;
+ *                  UserPrincipal | SourceAccountUpn as e-mail
  *   file           FileName + FilePath (the legacy event's FilePath is the directory), MD5String,
  *                  SHA1String, SHA256String (placeholders of all zeros dropped)
  *   process        FileName, CommandLine, pid (LocalProcessId, or ProcessId when it is an OS-sized
  *                  number: Falcon's own process ids are not OS pids), ParentImageFileName (base name)
  *   src / dst      NetworkAccesses[] (first one; ConnectionDirection 1 = inbound swaps the sides); the
- *                  other remote addresses become observables
+ *                  other remote addresses become observables. Identity detections: src = SourceEndpoint
+ *                  (HostName, IpAddress), dst.host = TargetEndpointHostName.
+ *   rule category  "<Tactic> / <Technique>", else the first MitreAttack[] entry, else Tactics/Techniques (Xdr)
  *   domain         DnsRequests[].DomainName (the one that CausedDetect first); IOCType domain
  *   url            an IOCType url indicator, else FalconHostLink (the console link of the detection)
  *   vendor_id      CompositeId | DetectId | IncidentId, else customerIDString:offset (stream position)
  *   observables    IOCValue by IOCType, QuarantineFiles[] hashes, parent / grandparent hashes
  */
-import type { AlertDraft, DetectorAction } from '../model/alert.js';
+import type { AlertDraft, DetectorAction, Endpoint } from '../model/alert.js';
+import type { ContextKind, ContextOutcome } from '../model/context.js';
 import type { Observable } from '../model/observable.js';
 import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { makeObservable } from './lib/observables.js';
@@ -52,9 +63,23 @@ import { compact, isObject, own } from './lib/values.js';
 
 const SCALE = 'crowdstrike Severity 1-5 (DetectionSummaryEvent) or 10-100 (Epp/Alerts API), SeverityName Informational|Low|Medium|High|Critical';
 
-const CONTEXT_KINDS: Record<string, string> = {
+const CONTEXT_KINDS: Record<string, ContextKind> = {
   authactivityauditevent: 'auth',
-  firewallmatchevent: 'firewall',
+  firewallmatchevent: 'flow',
+  useractivityauditevent: 'audit',
+  apiactivityauditevent: 'audit',
+  remoteresponsesessionstartevent: 'audit',
+  remoteresponsesessionendevent: 'audit',
+};
+
+// Streaming API event types that are alerts but not *DetectionSummaryEvent.
+const OTHER_ALERTS: Record<string, (meta: Reader, e: Reader, type: string) => AlertDraft> = {
+  incidentsummaryevent: (meta, e) => incidentAlert(meta, e),
+  identityprotectionevent: (meta, e, type) => identityIncidentAlert(meta, e, type),
+  cspmioastreamingevent: (meta, e, type) => cspmAlert(meta, e, type),
+  cspmsearchstreamingevent: (meta, e, type) => cspmAlert(meta, e, type),
+  reconnotificationsummaryevent: (meta, e, type) => reconAlert(meta, e, type),
+  customeriocevent: (meta, e, type) => customerIocAlert(meta, e, type),
 };
 
 // Fields only a Falcon detection event carries: enough of them on a bare event object means CrowdStrike.
@@ -62,7 +87,7 @@ const DETECTION_MARKERS = ['FalconHostLink', 'PatternDispositionValue', 'Pattern
 
 const crowdstrike: Detector = {
   name: 'crowdstrike',
-  description: 'CrowdStrike Falcon Streaming API (DetectionSummaryEvent, EppDetectionSummaryEvent, IncidentSummaryEvent, audit events) and Alerts API v2 JSON',
+  description: 'CrowdStrike Falcon Streaming API (*DetectionSummaryEvent, incidents, CSPM, Recon, custom IOC; audit and firewall events as context) and Alerts API v2 JSON',
   format: 'json',
   sniff(record: RawRecord): number {
     const j = record.json;
@@ -88,7 +113,8 @@ const crowdstrike: Detector = {
       if (!type) throw new ParseError('missing metadata.eventType');
       const lower = type.toLowerCase();
       if (lower.endsWith('detectionsummaryevent')) return { kind: 'alerts', alerts: [detectionAlert(streamingDetection(meta, event, type))] };
-      if (lower === 'incidentsummaryevent') return { kind: 'alerts', alerts: [incidentAlert(meta, event)] };
+      const other = OTHER_ALERTS[lower];
+      if (other) return { kind: 'alerts', alerts: [other(meta, event, type)] };
       return { kind: 'context', events: [contextEvent(meta, event, type)] };
     }
     if (isAlertsApiEntity(j)) return { kind: 'alerts', alerts: [detectionAlert(alertsApiDetection(root))] };
@@ -102,7 +128,9 @@ const crowdstrike: Detector = {
 export default defineDetector(crowdstrike);
 
 function isAlertsApiEntity(j: Record<string, unknown>): boolean {
-  return typeof own(j, 'composite_id') === 'string' && isObject(own(j, 'device')) && (own(j, 'falcon_host_link') !== undefined || own(j, 'agent_id') !== undefined || own(j, 'cid') !== undefined);
+  // Identity (product "idp") alerts carry no device object: their pattern_id / product stand in for it.
+  const shaped = isObject(own(j, 'device')) || own(j, 'pattern_id') !== undefined || typeof own(j, 'product') === 'string';
+  return typeof own(j, 'composite_id') === 'string' && shaped && (own(j, 'falcon_host_link') !== undefined || own(j, 'agent_id') !== undefined || own(j, 'cid') !== undefined);
 }
 
 // ---- one shape for both sources -----------------------------------------------------------------------------
@@ -138,6 +166,11 @@ interface Detection {
   iocType?: string;
   iocValue?: string;
   network: Reader[];
+  /** Where the product names the two ends itself (identity detections: the source and target endpoint). */
+  src?: Endpoint;
+  dst?: Endpoint;
+  /** The product's own word for what it did (DataProtection ResponseAction), when it has one. */
+  response?: string;
   dns: Reader[];
   extraHashes: Array<{ type: 'md5' | 'sha1' | 'sha256'; value: string | undefined }>;
   malware?: string;
@@ -171,19 +204,29 @@ function fileFields(name: string | undefined, path: string | undefined): Pick<De
   return { fileName: name ?? baseName(path), filePath: path && name ? joinPath(path, name) : path };
 }
 
+/** Xdr detections list several tactics and hosts comma-separated: the first stands for them. */
+function firstListed(value: string | undefined): string | undefined {
+  return value?.split(',')[0]?.trim() || undefined;
+}
+
 function streamingDetection(meta: Reader, e: Reader, eventType: string): Detection {
-  const tactic = e.str('Tactic');
-  const technique = e.str('Technique');
+  const mitre = e.objects('MitreAttack', 16)[0];
+  const tactic = e.str('Tactic') ?? mitre?.str('Tactic') ?? firstListed(e.str('Tactics'));
+  const technique = e.str('Technique') ?? mitre?.str('Technique') ?? firstListed(e.str('Techniques'));
   const name = e.first('Name', 'DetectName', 'DisplayName');
-  const fileName = e.str('FileName');
-  const filePath = e.str('FilePath');
+  // Mobile detections name the offending app's package file; DataProtection the egressed file (Filename).
+  const app = e.objects('MobileAppsDetails', 16)[0];
+  const fileName = e.first('FileName', 'Filename');
+  const filePath = e.str('FilePath') ?? app?.str('ImageFileName');
   const account = splitAccount(e.first('UserName', 'SourceAccountName', 'UserPrincipal'), e.first('LogonDomain', 'SourceAccountDomain'));
+  const upn = e.first('UserPrincipal', 'SourceAccountUpn');
   return {
     eventType,
     time: streamingTime(meta, e),
     vendorId: e.first('CompositeId', 'DetectId') ?? positionId(meta, eventType),
     title: name ?? (tactic && technique ? `${tactic} via ${technique}` : (e.first('DetectDescription', 'Description') ?? `CrowdStrike ${eventType}`)),
-    ruleId: e.str('PatternId'),
+    // Mobile and OverWatch detections have no PatternId: their Name/DetectName is the stable name.
+    ruleId: e.str('PatternId') ?? name,
     ruleName: name,
     tactic,
     technique,
@@ -192,18 +235,18 @@ function streamingDetection(meta: Reader, e: Reader, eventType: string): Detecti
     flags: dispositionFlags(e.object('PatternDispositionFlags'), e.num('PatternDispositionValue')),
     dispositionText: e.str('PatternDispositionDescription'),
     host: {
-      name: e.first('Hostname', 'ComputerName', 'SourceEndpointHostName'),
-      ip: firstIp(e.loose('LocalIP')) ?? firstIp(e.loose('LocalIPv6')) ?? firstIp(e.loose('SourceEndpointIpAddress')),
-      id: e.first('AgentId', 'SensorId', 'SourceEndpointSensorId'),
+      name: e.first('Hostname', 'ComputerName', 'SourceEndpointHostName') ?? firstListed(e.str('HostNames')),
+      ip: firstIp(e.loose('LocalIP')) ?? firstIp(e.loose('LocalIPv6')) ?? firstIp(e.loose('SourceEndpointIpAddress')) ?? firstIp(e.loose('IPv4Addresses')),
+      id: e.first('AgentId', 'SensorId', 'SourceEndpointSensorId', 'AgentIdString'),
       os: e.first('Platform', 'PlatformName', 'OSVersion', 'OsVersion'),
       mac: e.str('MACAddress'),
     },
     ...userFields(account),
-    userEmail: account?.email ?? splitAccount(e.str('UserPrincipal'))?.email,
+    userEmail: account?.email ?? splitAccount(upn)?.email,
     ...fileFields(fileName, filePath),
     md5: e.str('MD5String'),
     sha1: e.str('SHA1String'),
-    sha256: e.str('SHA256String'),
+    sha256: e.first('SHA256String', 'ContentSha'),
     commandLine: e.str('CommandLine'),
     isProcess: e.has('CommandLine') || e.has('ProcessId') || e.has('ProcessStartTime'),
     pid: osPid(e.num('LocalProcessId')) ?? osPid(e.num('ProcessId')),
@@ -212,6 +255,8 @@ function streamingDetection(meta: Reader, e: Reader, eventType: string): Detecti
     iocType: e.str('IOCType'),
     iocValue: e.str('IOCValue'),
     network: e.objects('NetworkAccesses', 64),
+    ...identityEnds(e.str('SourceEndpointHostName'), e.loose('SourceEndpointIpAddress'), e.str('TargetEndpointHostName')),
+    response: e.str('ResponseAction'),
     dns: e.objects('DnsRequests', 64),
     extraHashes: [
       ...e.objects('QuarantineFiles', 64).map((q) => ({ type: 'sha256' as const, value: q.str('SHA256HashData') })),
@@ -228,12 +273,13 @@ function alertsApiDetection(a: Reader): Detection {
   const tactic = a.str('tactic');
   const technique = a.str('technique');
   const name = a.first('display_name', 'name');
-  const account = splitAccount(a.first('user_name', 'user_principal'), a.str('logon_domain'));
+  const account = splitAccount(a.first('user_name', 'source_account_name', 'user_principal'), a.first('logon_domain', 'source_account_domain'));
+  const product = a.str('product');
   const fileName = a.str('filename');
   const filePath = a.str('filepath');
   const time = a.first('timestamp', 'created_timestamp', 'context_timestamp');
   return {
-    eventType: 'Alerts API',
+    eventType: product ? `Alerts API/${product}` : 'Alerts API',
     time: time ? parseTimestamp(time, { field: 'timestamp' }) : receivedTime(),
     vendorId: a.str('composite_id'),
     title: name ?? (tactic && technique ? `${tactic} via ${technique}` : (a.str('description') ?? 'CrowdStrike alert')),
@@ -246,13 +292,14 @@ function alertsApiDetection(a: Reader): Detection {
     flags: dispositionFlags(a.object('pattern_disposition_details'), a.num('pattern_disposition')),
     dispositionText: a.str('pattern_disposition_description'),
     host: {
-      name: device.str('hostname'),
-      ip: firstIp(device.loose('local_ip')),
+      name: device.str('hostname') ?? a.str('source_endpoint_host_name'),
+      ip: firstIp(device.loose('local_ip')) ?? firstIp(a.loose('source_endpoint_ip_address')),
       id: device.str('device_id') ?? a.str('agent_id'),
-      os: device.first('platform_name', 'os_version'),
+      os: device.first('platform_name', 'os_version') ?? a.str('platform'),
       mac: device.str('mac_address'),
     },
     ...userFields(account),
+    userEmail: account?.email ?? splitAccount(a.first('user_principal', 'source_account_upn'))?.email,
     ...fileFields(fileName, filePath),
     md5: a.str('md5'),
     sha1: a.str('sha1'),
@@ -265,6 +312,7 @@ function alertsApiDetection(a: Reader): Detection {
     iocType: a.str('ioc_type'),
     iocValue: a.str('ioc_value'),
     network: a.objects('network_accesses', 64),
+    ...identityEnds(a.str('source_endpoint_host_name'), a.loose('source_endpoint_ip_address'), a.str('target_endpoint_host_name')),
     dns: a.objects('dns_requests', 64),
     extraHashes: [
       { type: 'md5', value: parent.str('md5') },
@@ -272,6 +320,11 @@ function alertsApiDetection(a: Reader): Detection {
       ...a.objects('quarantined_files', 64).map((q) => ({ type: 'sha256' as const, value: q.str('sha256') })),
     ],
   };
+}
+
+/** Identity detections: the endpoint a sign-on came from, and the one it went to. */
+function identityEnds(srcHost: string | undefined, srcIp: string | undefined, dstHost: string | undefined): Pick<Detection, 'src' | 'dst'> {
+  return { src: compact({ host: srcHost, ip: firstIp(srcIp) }), dst: compact({ host: dstHost }) };
 }
 
 /** Falcon's ProcessId is its own 64-bit id; only numbers that fit an OS pid are one. */
@@ -308,14 +361,15 @@ function detectionAlert(d: Detection): AlertDraft {
   const iocDomain = ioc?.type === 'domain' ? ioc.value : undefined;
   return {
     vendor_id: d.vendorId,
+    event_type: d.eventType,
     time: d.time,
     title: d.title,
     rule: compact({ id: d.ruleId, name: d.ruleName, category: d.tactic && d.technique ? `${d.tactic} / ${d.technique}` : (d.tactic ?? d.technique) }),
     severity,
     vendor_severity: vendor,
-    action: actionOf(d.flags, d.dispositionText),
-    src: net.src,
-    dst: net.dst,
+    action: d.response ? responseAction(d.response) : actionOf(d.flags, d.dispositionText),
+    src: net.src ?? d.src,
+    dst: net.dst ?? d.dst,
     host: compact(d.host),
     user: compact({ name: d.userName, domain: d.userDomain, email: d.userEmail }),
     file: compact({ name: d.fileName, path: d.filePath, md5: realHash(d.md5, 'md5'), sha1: realHash(d.sha1, 'sha1'), sha256: realHash(d.sha256, 'sha256') }),
@@ -340,6 +394,14 @@ function severityOf(n: number | undefined, name: string | undefined): { severity
   score ??= word ?? UNKNOWN_SEVERITY;
   const value = n !== undefined ? (name ? `${n} (${name})` : String(n)) : name;
   return { severity: score, vendor: value === undefined ? undefined : { value, scale: SCALE } };
+}
+
+/** DataProtection's ResponseAction: blocked, allowed, … */
+function responseAction(word: string): DetectorAction {
+  const w = word.toLowerCase();
+  if (w.includes('block') || w.includes('prevent')) return 'blocked';
+  if (w.includes('allow')) return 'allowed';
+  return 'detected';
 }
 
 function actionOf(flags: Set<string>, text: string | undefined): DetectorAction {
@@ -395,31 +457,176 @@ function incidentAlert(meta: Reader, e: Reader): AlertDraft {
   const time = start !== undefined && start !== null ? parseTimestamp(start, { field: 'event.IncidentStartTime' }) : streamingTime(meta, e);
   const state = e.str('State');
   return {
-    vendor_id: e.str('IncidentId') ?? positionId(meta, 'IncidentSummaryEvent'),
+    vendor_id: e.first('IncidentId', 'IncidentID') ?? positionId(meta, 'IncidentSummaryEvent'),
+    event_type: 'IncidentSummaryEvent',
     time,
     title: `CrowdStrike incident${state ? ` (${state})` : ''}`,
     rule: { name: 'Falcon incident', category: 'incident' },
     severity: score,
     vendor_severity: fine === undefined ? undefined : { value: String(fine), scale: 'crowdstrike incident FineScore 0-10' },
     action: 'detected',
+    host: compact({ id: e.first('HostID', 'HostId') }),
+    // The account the incident is about (a UPN), unless it is the platform's own.
+    user: accountOf(actorOf(e.str('UserId'))),
     url: e.str('FalconHostLink'),
     observables: [],
   };
 }
 
-function contextEvent(meta: Reader, e: Reader, type: string): ContextEvent {
-  const kind = CONTEXT_KINDS[type.toLowerCase()] ?? 'audit';
-  const time = tryParseTimestamp(meta.raw('eventCreationTime')) ?? tryParseTimestamp(e.raw('UTCTimestamp')) ?? tryParseTimestamp(e.raw('Timestamp')) ?? receivedTime();
-  const account = splitAccount(e.first('UserId', 'UserName'));
+/** The record's own time field (epoch s/ms or text), else the stream's. */
+function eventTime(meta: Reader, e: Reader, key: string): string {
+  return tryParseTimestamp(e.raw(key)) ?? streamingTime(meta, e);
+}
+
+function accountOf(value: string | undefined): AlertDraft['user'] {
+  const a = splitAccount(value);
+  return a ? compact({ name: a.name, domain: a.domain, email: a.email }) : undefined;
+}
+
+/** IdentityProtectionEvent: an Identity Protection incident (IncidentType names what was seen). */
+function identityIncidentAlert(meta: Reader, e: Reader, type: string): AlertDraft {
+  const kind = e.str('IncidentType');
+  const { severity, vendor } = severityOf(e.num('Severity'), e.str('SeverityName'));
   return {
+    vendor_id: e.str('IdentityProtectionIncidentId') ?? positionId(meta, type),
+    event_type: type,
+    time: eventTime(meta, e, 'StartTime'),
+    title: e.first('IncidentDescription', 'IncidentType') ?? `CrowdStrike ${type}`,
+    rule: compact({ id: kind, name: kind, category: e.str('Category') }),
+    severity,
+    vendor_severity: vendor,
+    action: 'detected',
+    host: compact({ name: e.str('EndpointName'), ip: firstIp(e.loose('EndpointIp')) }),
+    user: accountOf(e.str('UserName')),
+    url: e.str('FalconHostLink'),
+    observables: [],
+  };
+}
+
+/** CSPM IOA (a cloud API call that matched a policy) and CSPM search (a misconfigured resource). */
+function cspmAlert(meta: Reader, e: Reader, type: string): AlertDraft {
+  const statement = e.str('PolicyStatement');
+  const tactic = e.str('Tactic');
+  const technique = e.str('Technique');
+  const { severity, vendor } = severityOf(e.num('Severity'), e.str('SeverityName'));
+  return {
+    vendor_id: positionId(meta, type),
+    event_type: type,
+    time: eventTime(meta, e, 'EventCreatedTimestamp'),
+    title: statement ?? `CrowdStrike ${type}`,
+    rule: compact({ id: e.str('PolicyId'), name: statement, category: tactic && technique ? `${tactic} / ${technique}` : (e.str('CloudService') ?? tactic) }),
+    severity,
+    vendor_severity: vendor,
+    action: 'detected',
+    src: compact({ ip: firstIp(e.loose('UserSourceIp')) }),
+    host: compact({ id: e.str('ResourceId'), name: e.str('ResourceName') }),
+    user: accountOf(e.str('UserName')),
+    url: e.first('ResourceUrl', 'ReportUrl'),
+    observables: [],
+  };
+}
+
+/** Falcon Intelligence Recon: a monitoring rule matched an item (a post, a leak) outside the network. */
+function reconAlert(meta: Reader, e: Reader, type: string): AlertDraft {
+  const name = e.str('RuleName');
+  const priority = e.str('RulePriority');
+  const score = wordSeverity(priority) ?? UNKNOWN_SEVERITY;
+  return {
+    vendor_id: e.str('NotificationId') ?? positionId(meta, type),
+    event_type: type,
+    time: eventTime(meta, e, 'MatchedTimestamp'),
+    title: name ? `Recon rule matched: ${name}` : `CrowdStrike ${type}`,
+    rule: compact({ id: e.str('RuleId'), name, category: e.str('RuleTopic') }),
+    severity: score,
+    vendor_severity: priority ? { value: priority, scale: 'crowdstrike Recon RulePriority low|medium|high' } : undefined,
+    action: 'detected',
+    observables: [],
+  };
+}
+
+/** CustomerIOCEvent: an indicator from the customer's own IOC list seen on a host, with the process that touched it. */
+function customerIocAlert(meta: Reader, e: Reader, type: string): AlertDraft {
+  const md5 = realHash(e.str('MD5String'), 'md5');
+  const sha256 = realHash(e.str('SHA256String'), 'sha256');
+  const domain = e.str('DomainName');
+  const ip = firstIp(e.loose('IPv4')) ?? firstIp(e.loose('IPv6'));
+  const [iocType, ioc] = sha256 ? ['sha256', sha256] : md5 ? ['md5', md5] : domain ? ['domain', domain] : ip ? ['ip', ip] : [undefined, undefined];
+  const fileName = e.str('FileName');
+  const file = fileFields(fileName, e.str('FilePath'));
+  const commandLine = e.str('CommandLine');
+  return {
+    vendor_id: positionId(meta, type),
+    event_type: type,
+    time: eventTime(meta, e, 'ProcessStartTime'),
+    title: ioc ? `Custom IOC seen: ${ioc}` : 'Custom IOC seen',
+    // The IOC is the rule: the same indicator gives the same id on every host.
+    rule: compact({ id: ioc, name: 'Custom IOC', category: iocType }),
+    severity: UNKNOWN_SEVERITY,
+    action: 'detected',
+    host: compact({ name: e.str('ComputerName'), id: e.first('AgentIdString', 'DeviceId', 'AgentId') }),
+    file: compact({ name: file.fileName, path: file.filePath, md5, sha256 }),
+    process: commandLine || fileName ? compact({ name: fileName ?? baseName(commandLine), command_line: commandLine, pid: osPid(e.num('LocalProcessId')) }) : undefined,
+    domain,
+    dst: compact({ ip }),
+    observables: [],
+  };
+}
+
+// ---- context ------------------------------------------------------------------------------------------------
+
+function contextEvent(meta: Reader, e: Reader, type: string): ContextEvent {
+  const lower = type.toLowerCase();
+  const kind = CONTEXT_KINDS[lower] ?? 'other';
+  const time = tryParseTimestamp(meta.raw('eventCreationTime')) ?? tryParseTimestamp(e.raw('UTCTimestamp')) ?? tryParseTimestamp(e.raw('Timestamp')) ?? receivedTime();
+  const base: ContextEvent = {
     kind,
+    event_type: type,
     time,
+    user: accountOf(actorOf(e.first('UserId', 'UserName', 'UserID'))),
+    src: compact({ ip: firstIp(e.loose('UserIp')) ?? firstIp(e.loose('SourceIp')) }),
+    outcome: outcomeOf(e.bool('Success')),
     data: { eventType: type, ...e.obj },
-    observables: defined([
-      makeObservable('user', account?.name, 'user'),
-      makeObservable('email', account?.email, 'user'),
-      makeObservable('ip', e.first('UserIp', 'RemoteIP', 'LocalAddress'), 'src'),
-      makeObservable('host', e.first('Hostname', 'ComputerName'), 'host'),
-    ]),
+    observables: [],
+  };
+  if (lower === 'firewallmatchevent') return { ...base, ...firewallFlow(e) };
+  if (lower.startsWith('remoteresponsesession')) {
+    return {
+      ...base,
+      host: compact({ name: e.first('HostnameField', 'Hostname'), id: e.first('AgentIdString', 'AgentId') }),
+      session_id: e.str('SessionId'),
+      start: tryParseTimestamp(e.raw('StartTimestamp')),
+      end: tryParseTimestamp(e.raw('EndTimestamp')),
+    };
+  }
+  return base;
+}
+
+/** "Crowdstrike" as UserId marks an action of the platform itself (automatic quarantine…): no account. */
+function actorOf(id: string | undefined): string | undefined {
+  return id && id.trim().toLowerCase() !== 'crowdstrike' ? id : undefined;
+}
+
+function outcomeOf(success: boolean | undefined): ContextOutcome | undefined {
+  return success === undefined ? undefined : success ? 'success' : 'failure';
+}
+
+/**
+ * FirewallMatchEvent: a host firewall rule matched a connection. ConnectionDirection 1 is inbound (the remote
+ * end is the source); RuleAction 1 allows, 2 blocks. PID is Falcon's process id, kept only when OS-sized.
+ * The rule (RuleId, RuleName, RuleGroupName, PolicyName) stays in data: a context event has no rule.
+ */
+function firewallFlow(e: Reader): Partial<ContextEvent> {
+  const local = compact({ ip: firstIp(e.loose('LocalAddress')), port: portOf(e, 'LocalPort') });
+  const remote = compact({ ip: firstIp(e.loose('RemoteAddress')), port: portOf(e, 'RemotePort') });
+  const inbound = e.loose('ConnectionDirection') === '1';
+  const action = e.loose('RuleAction');
+  const image = e.str('ImageFileName');
+  return {
+    src: inbound ? remote : local,
+    dst: inbound ? local : remote,
+    host: compact({ name: e.first('HostName', 'Hostname'), id: e.first('DeviceId', 'AgentId'), os: e.str('Platform') }),
+    outcome: action === '2' ? 'failure' : action === '1' ? 'success' : undefined,
+    process: compact({ name: baseName(image), command_line: e.str('CommandLine'), pid: osPid(e.num('PID')) }),
+    rule: compact({ id: e.loose('RuleId'), name: e.str('RuleName'), category: e.str('RuleGroupName') }),
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Cyphort Advanced Threat Defense (from 2016 Juniper Advanced Threat Prevention Appliance / JATP):
  * the incident API JSON that Netflix FIDO polled (`cyphortv2`, `cyphortv3`, fido-original.md §3.3–3.4)
- * and the appliance's own CEF / LEEF syslog ("CEF:0|Cyphort|Cortex|…").
+ * and the appliance's own CEF / LEEF syslog ("CEF:0|Cyphort|Cortex|…", as JATP "CEF:0|JATP|Cortex|…",
+ * Juniper "ATP Appliance CEF/LEEF/Syslog" guide notification examples).
  *
  * Sources: fido-original.md §3.3 (v2 positional arrays) and §3.4 (v3 event_array and incident_details);
  * Cyphort syslog test lines in a public Arista CloudVision connector (CyphortSyslogMsg.py: event types
@@ -30,6 +31,11 @@
  *   CEF / LEEF  type = signature id, name = malware, header severity 0-10, eventId, externalId,
  *        lastActivityTime|startTime, src (threat end) → dst (victim), fileHash (SHA-1 in practice, typed by
  *        length), fileName, fileType, url, cncServers, malwareCategory.
+ * Every alert: event_type = the event type (http, cnc, email, exploit, datatheft, submission; v2:
+ * correlation, download, infection); rule.id = the malware name (Cyphort has no rule ids: the detection's
+ * stable name), else the type. Read when present (names of the JATP extension table, not seen in a sample):
+ * src_hostname / dst_hostname (hosts), dst_username (user), src_email_id / dst_email_id (e-mail).
+ * A category "Unknown" is no category. device = the syslog envelope's host (the appliance), or dvchost/dvc.
  * Severity: event_severity / malwareSeverity on Cyphort's 0-1 scale ×100 (1-10 ×10, 0-100 as is);
  * CEF/LEEF header 0-10 ×10 first. Time: last_activity_time etc., zone-less values in the source's zone.
  */
@@ -42,7 +48,8 @@ import { receivedTime } from './lib/context.js';
 import { LooseFields, firstDomain, firstUrl, meaningfulIp, objectList, pickList, pickObject, pickString, portOf, scalarMembers, splitAddresses } from './lib/fieldmap.js';
 import { findLeefStart, parseLeef } from './lib/leef.js';
 import { canonicalIp, hostOfUrl, makeObservable, normalizeHash } from './lib/observables.js';
-import { defined } from './lib/record.js';
+import { defined, splitAccount } from './lib/record.js';
+import { isPlaceholderText } from './lib/placeholders.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
 import { excerpt, scalarString, trimEndChars } from './lib/text.js';
 import { parseTimestamp, tryParseTimestamp } from './lib/time.js';
@@ -58,7 +65,8 @@ const cyphort: Detector = {
   description: 'Cyphort / Juniper ATP: v2 and v3 incident API JSON (as FIDO polled it), Cortex CEF and LEEF syslog',
   format: 'text',
   sniff(record: RawRecord): number {
-    return sniffJsonOrText(record, sniffJson, (head) => (/(?:^|[\s>:])(?:CEF:\d{1,2}(?:\.\d{1,2})?|LEEF:\d(?:\.\d)?)\|Cyphort\|/i.test(head) ? 0.95 : 0));
+    // Juniper's ATP Appliance (JATP) writes the same messages with vendor "JATP".
+    return sniffJsonOrText(record, sniffJson, (head) => (/(?:^|[\s>:])(?:CEF:\d{1,2}(?:\.\d{1,2})?|LEEF:\d(?:\.\d)?)\|(?:Cyphort|JATP\|Cortex)\|/i.test(head) ? 0.95 : 0));
   },
   parse(record: RawRecord): ParseOutcome {
     const j = record.json;
@@ -70,13 +78,13 @@ const cyphort: Detector = {
       const ev = parseCef(text);
       checkVendor(ev.vendor);
       const f = new LooseFields(ev.labels, ev.extension);
-      return { kind: 'alerts', alerts: [alertFromEvent({ type: ev.signatureId, name: ev.name, headerSeverity: ev.severity, envelopeTime: ev.envelope?.timestamp, syslog: true }, f)] };
+      return { kind: 'alerts', alerts: [alertFromEvent({ type: ev.signatureId, name: ev.name, headerSeverity: ev.severity, envelopeTime: ev.envelope?.timestamp, device: ev.envelope?.hostname, syslog: true }, f)] };
     }
     if (findLeefStart(text) >= 0) {
       const ev = parseLeef(text);
       checkVendor(ev.vendor);
       const f = new LooseFields(ev.attributes);
-      return { kind: 'alerts', alerts: [alertFromEvent({ type: ev.eventId, headerSeverity: f.get('sev'), envelopeTime: ev.envelope?.timestamp, syslog: true }, f)] };
+      return { kind: 'alerts', alerts: [alertFromEvent({ type: ev.eventId, headerSeverity: f.get('sev'), envelopeTime: ev.envelope?.timestamp, device: ev.envelope?.hostname, syslog: true }, f)] };
     }
     throw new ParseError(`not a Cyphort record (no JSON, CEF or LEEF; starts: ${excerpt(text.trim())})`);
   },
@@ -84,7 +92,7 @@ const cyphort: Detector = {
 export default defineDetector(cyphort);
 
 function checkVendor(vendor: string): void {
-  if (!/^cyphort$/i.test(vendor)) throw new ParseError(`vendor is "${excerpt(vendor)}", not Cyphort`);
+  if (!/^(cyphort|jatp)$/i.test(vendor)) throw new ParseError(`vendor is "${excerpt(vendor)}", not Cyphort / Juniper ATP`);
 }
 
 // ---- JSON ---------------------------------------------------------------------------------------------------
@@ -160,11 +168,14 @@ function v2Alert(kind: V2Kind, row: string[]): AlertDraft {
   const inside: Endpoint = { ip: internal };
   const outside: Endpoint = { ip: external, host: at(11) };
   const h = normalizeHash(at(7));
+  const type = kind.replace('s_array', '');
+  const named = malware && !canonicalIp(malware) ? malware : undefined;
   return {
     vendor_id: id ? `${kind.replace('_array', '')}:${id}` : undefined,
+    event_type: type,
     time: time ? parseTimestamp(time, { field: `${kind}[2]` }) : receivedTime(),
     title,
-    rule: compact({ id: kind.replace('s_array', ''), name: malware ?? title, category: kind.replace('s_array', '') }),
+    rule: compact({ id: named ?? type, name: malware ?? title, category: type }),
     severity: kind === 'correlations_array' ? 80 : kind === 'infections_array' ? 75 : 60,
     action: 'detected',
     src: compact(outbound ? inside : outside),
@@ -210,6 +221,8 @@ interface EventHeader {
   name?: string;
   headerSeverity?: string;
   envelopeTime?: string;
+  /** The appliance that sent the syslog message (the envelope's host name). */
+  device?: string;
   syslog?: boolean;
   /** The incident an entry belongs to: fallback for its time, hosts, severity. */
   incident?: LooseFields;
@@ -227,12 +240,17 @@ function alertFromEvent(h: EventHeader, f: LooseFields, x: Extras = {}): AlertDr
   const get = (...keys: string[]) => f.get(...keys) ?? inc?.get(...keys);
   const type = (h.type ?? get('event_type', 'type'))?.toLowerCase();
   const malwareName = h.syslog ? (h.name?.trim() || get('event_name', 'malware_name')) : get('event_name', 'malware_name', 'malwareName');
-  const category = get('event_category', 'malwareCategory', 'malware_category', 'category');
+  const categoryText = get('event_category', 'malwareCategory', 'malware_category', 'category');
+  const category = categoryText && !isPlaceholderText(categoryText) ? categoryText : undefined; // "Unknown" is no category
   const title = h.syslog || !h.name ? titleOf(type, malwareName, category) : h.name;
   const sev = severityOf(h.headerSeverity, get('event_severity', 'malwareSeverity', 'malware_severity', 'severity'), get('incident_risk', 'risk'));
   // Cyphort's "source" is the threat's end (download server, C&C server, sender); its port is the service's.
-  const source: Endpoint = { ip: meaningfulIp(get('source_ip', 'src', 'sourceAddress')), host: get('source_name', 'shost'), port: portOf(get('port', 'spt', 'source_port')) };
-  const endpoint: Endpoint = { ip: meaningfulIp(get('endpoint_ip', 'dst', 'destinationAddress')), host: get('endpoint_name', 'dhost'), port: portOf(get('dpt', 'endpoint_port')) };
+  const source: Endpoint = { ip: meaningfulIp(get('source_ip', 'src', 'sourceAddress')), host: get('source_name', 'shost', 'src_hostname'), port: portOf(get('port', 'spt', 'source_port')) };
+  const endpoint: Endpoint = { ip: meaningfulIp(get('endpoint_ip', 'dst', 'destinationAddress')), host: get('endpoint_name', 'dhost', 'dst_hostname'), port: portOf(get('dpt', 'endpoint_port')) };
+  // The victim's account (JATP: dst_username) and, for e-mail events, sender and recipient addresses.
+  const user = splitAccount(get('dst_username', 'duser', 'endpoint_user', 'username'));
+  const from = get('src_email_id', 'sender', 'mail_from');
+  const to = splitAddresses(get('dst_email_id', 'recipient', 'emailRecipients', 'mail_to'));
   const url = firstUrl(x.url, get('url', 'source_url', 'request'));
   const cnc = splitAddresses(x.cnc ?? get('cncServers', 'cnc_servers'));
   const h1 = normalizeHash(get('fileHash', 'file_md5_string', 'file_md5', 'md5'));
@@ -249,15 +267,20 @@ function alertFromEvent(h: EventHeader, f: LooseFields, x: Extras = {}): AlertDr
   const incidentId = get('incident_id', 'externalId');
   return {
     vendor_id: id ? (h.syslog && incidentId ? `${incidentId}:${id}` : id) : incidentId,
+    event_type: type,
     time: timeOf(get),
     title,
-    rule: compact({ id: type, name: malwareName ?? title, category: category ?? type }),
+    // Cyphort's detections have no rule id: the malware name (TROJAN_Zbot.CY) is the detection's stable name.
+    rule: compact({ id: malwareName ?? type, name: malwareName ?? title, category: category ?? type }),
     severity: sev.severity,
     vendor_severity: sev.vendor,
     action: 'detected',
     src: compact(source),
     dst: compact(endpoint),
     host: compact({ ip: endpoint.ip, name: endpoint.host, os: get('endpoint_os_type', 'os') }),
+    device: compact({ name: get('dvchost') ?? h.device, ip: get('dvc') }),
+    user: user ?? (to?.length === 1 ? { name: to[0], email: to[0] } : undefined),
+    email: from || to?.length ? compact({ from, to, subject: get('emailSubject', 'email_subject', 'subject') }) : undefined,
     file: compact(file),
     url,
     domain: domainOf(x.host ?? get('host'), source.host, url, cnc),

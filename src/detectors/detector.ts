@@ -7,22 +7,15 @@
  * Reference implementation: suricata.ts.
  */
 import type { AlertDraft } from '../model/alert.js';
-import type { Observable } from '../model/observable.js';
+import type { ContextEvent } from '../model/context.js';
+
+export type { ContextEvent };
 
 export interface RawRecord {
   /** The record exactly as received. */
   readonly text: string;
   /** The parsed JSON value when the text is JSON (parsed once by the caller), else undefined. */
   readonly json?: unknown;
-}
-
-/** Something a detector understood that is not an alert: flows, VPN sessions, DNS answers… kept for enrichment. */
-export interface ContextEvent {
-  /** e.g. "flow", "dns", "vpn_session", "auth". */
-  kind: string;
-  time: string;
-  data: Record<string, unknown>;
-  observables: Observable[];
 }
 
 export type ParseOutcome =

@@ -27,7 +27,9 @@
  *          link, sid, externalId, devTime, srcPort/dstPort, srcMAC/dstMAC.
  * Mapping:
  *   title            "<alert type>: <malware name>" (malware-object: Trojan.Generic)
- *   rule             id = the signature id (sid, IPS sig-id) when given, else the alert type; name = malware
+ *   event_type       the alert type (malware-object, malware-callback, domain-match, ips-event…)
+ *   rule             id = the signature id (sid, IPS sig-id) when given, else the malware name (the
+ *                    detection's stable name), else the alert type; name = malware
  *                    (sname), the IPS signature name (ips-detected.sig-name), else the alert type;
  *                    category = alert type (malware-object, malware-callback,
  *                    infection-match, domain-match, web-infection, ips-event, riskware-*…)
@@ -43,12 +45,15 @@
  *   url              malware url, CEF request, else http://<Host header><path> of the C&C channel
  *   domain           C&C host when it is a name, else the url's host, else dst.host
  *   email            EX: smtp-mail-from / smtp-to / smtp-message.subject, email-header.*, CEF suser/duser
+ *   device           the appliance: JSON appliance (name), appliance-id / applianceId (id); CEF dvchost,
+ *                    dvc, deviceExternalId
  *   malware.name     malware name (sname); vendor_id uuid (devicePayloadId), else appliance:id
  *   observables      every further malware hash and url, every C&C address (role cnc), MACs
  * Context (not alerts): the NX network-metadata records {"rawmsg":"<Suricata-style JSON>","deviceid":…,
  * "meta_sip4":…} (flow, tls, dns, fileinfo, http…) become context events through the suricata detector's
- * own mapping, with the sensor (deviceid, meta_sip4, meta_cbname) added to the data; a rawmsg whose inner
- * event_type is "alert" becomes an alert the same way.
+ * own mapping (kind flow, tls, dns, file, http; event_type the inner event_type; src/dst from the tuple when
+ * that mapping gives none), with the NX appliance as `device` (meta_cbname name, meta_sip4 ip, deviceid id)
+ * and in data.sensor; a rawmsg whose inner event_type is "alert" becomes an alert the same way.
  * Not supported: multi-part MIME e-mail as one record (only its text body), FireEye HX endpoint JSON
  * (a different product; its CEF is read generically here), OS-change details of MAS reports.
  */
@@ -56,6 +61,7 @@ import { sniffJsonOrText } from './lib/sniff.js';
 import type { AlertDraft, DetectorAction, Endpoint, FileInfo } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
 import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { isContextKind, type ContextKind } from '../model/context.js';
 import suricata from './suricata.js';
 import { mapAction } from './lib/action.js';
 import { cefSeverity, findCefStart, parseCef, splitHeader } from './lib/cef.js';
@@ -232,14 +238,18 @@ function alertFromJson(a: JsonObject, wrapper: JsonObject | undefined): AlertDra
 
   return {
     vendor_id: pickString(a, 'uuid') ?? (id ? (appliance ? `${appliance}:${id}` : id) : undefined),
+    event_type: type,
     time: jsonTime(a),
     title: `${type ?? 'FireEye alert'}: ${malwareName ?? cncHost ?? email?.subject ?? '(no malware name)'}`,
-    rule: compact({ id: first?.sid ?? pickString(ips, 'sig-id', 'sigId') ?? type, name: malwareName ?? type, category: type }),
+    // The signature id when FireEye gives one, else the detection's stable name (the malware name), never the alert type.
+    rule: compact({ id: first?.sid ?? pickString(ips, 'sig-id', 'sigId') ?? malwareName ?? type, name: malwareName ?? type, category: type }),
     ...severityOfWord(sev),
     action: actionOf(pickString(a, 'action')),
     src: compact(src),
     dst: compact(dst),
     host: hostEnd ? compact({ ip: hostEnd.ip, name: hostEnd.host, mac: hostMac }) : undefined,
+    // The appliance that raised the alert (a CMS relays it with the appliance's own name and id).
+    device: compact({ name: pickString(a, 'appliance') ?? pickString(wrapper, 'appliance'), id: realId(pickString(a, 'applianceId', 'appliance-id') ?? pickString(wrapper, 'appliance-id', 'applianceId')) }),
     user: email?.to?.length === 1 ? { name: email.to[0], email: email.to[0] } : undefined,
     file: fileOf(first),
     url,
@@ -248,6 +258,11 @@ function alertFromJson(a: JsonObject, wrapper: JsonObject | undefined): AlertDra
     malware: malwareName ? { name: malwareName } : undefined,
     observables: extraObservables(malware, cnc, srcObj, dstObj, url),
   };
+}
+
+/** An appliance id of only zeros (00:00:00:00:00:00, test and demo appliances) names no appliance. */
+function realId(id: string | undefined): string | undefined {
+  return id && !/^[0:-]+$/.test(id) ? id : undefined;
 }
 
 function alertType(name: string | undefined): string | undefined {
@@ -515,15 +530,17 @@ function alertFromSyslog(s: SyslogAlert): AlertDraft {
   if (channelLink && channelLink !== url) observables.push(makeObservable('url', channelLink, 'cnc'));
   return {
     vendor_id: f.get('devicePayloadId', 'uuid') ?? f.get('externalId'),
+    event_type: type,
     time: syslogTime(f, s.envelopeTime),
     title: `${type}: ${sname ?? cncHost ?? '(no malware name)'}`,
-    rule: compact({ id: f.get('sid') ?? type, name: sname ?? type, category: type }),
+    rule: compact({ id: f.get('sid') ?? sname ?? type, name: sname ?? type, category: type }),
     severity: sev ?? UNKNOWN_SEVERITY,
     vendor_severity: s.headerSeverity ? { value: s.headerSeverity, scale: CEF_SCALE } : undefined,
     action: mapAction(f.get('act', 'action')),
     src: compact({ ...src, user: isEmail ? undefined : suser }),
     dst: compact({ ...dst, user: isEmail ? undefined : duser }),
     host: hostEnd ? compact({ ip: hostEnd.ip, name: hostEnd.host }) : undefined,
+    device: compact({ name: f.get('dvchost'), ip: f.get('dvc'), id: f.get('deviceExternalId') }),
     user: userOfSyslog(isEmail, recipients, duser ?? suser),
     file: compact({ name: fname, path: pathIsUrl ? undefined : filePath, md5: h?.type === 'md5' ? h.value : undefined, sha1: h?.type === 'sha1' ? h.value : undefined, sha256: h?.type === 'sha256' ? h.value : f.get('fileSha256', 'sha256') }),
     process: compact({ name: f.get('dproc', 'sproc') }),
@@ -554,20 +571,31 @@ function syslogTime(f: LooseFields, envelope: string | undefined): string {
 
 // ---- NX network metadata (rawmsg) ------------------------------------------------------------------------
 
+/** NX metadata event types (Suricata EVE names) → context kinds. */
+const NX_KINDS: Record<string, ContextKind> = { flow: 'flow', netflow: 'flow', dns: 'dns', tls: 'tls', http: 'http', fileinfo: 'file', smtp: 'email', dhcp: 'dhcp' };
+
 function parseRawmsg(j: JsonObject): ParseOutcome {
   const raw = own(j, 'rawmsg') as string;
   const inner = tryJson(raw.trim());
   if (!isObject(inner)) throw new ParseError(`rawmsg is not a JSON object (starts: ${excerpt(raw.trim())})`);
-  if (typeof own(inner, 'event_type') !== 'string') throw new ParseError('rawmsg has no event_type (expected a Suricata-style NX metadata event)');
+  const innerType = own(inner, 'event_type');
+  if (typeof innerType !== 'string') throw new ParseError('rawmsg has no event_type (expected a Suricata-style NX metadata event)');
   const outcome = suricata.parse({ text: raw.trim(), json: inner });
-  const sensor = compact({
-    device_id: pickString(j, 'deviceid'),
-    ip: pickString(j, 'meta_sip4'),
-    name: pickString(j, 'meta_cbname'),
-  });
-  if (outcome.kind === 'context') {
-    const events: ContextEvent[] = outcome.events.map((e) => ({ ...e, data: sensor ? { ...e.data, sensor } : e.data }));
-    return { kind: 'context', events };
-  }
-  return outcome;
+  // The NX appliance that saw the traffic: its id, management address and name.
+  const sensor = compact({ device_id: pickString(j, 'deviceid'), ip: pickString(j, 'meta_sip4'), name: pickString(j, 'meta_cbname') });
+  const device = sensor ? compact({ name: sensor.name, ip: sensor.ip, id: sensor.device_id }) : undefined;
+  if (outcome.kind === 'alerts') return { kind: 'alerts', alerts: outcome.alerts.map((a) => ({ ...a, event_type: a.event_type ?? innerType, device: a.device ?? device })) };
+  // The suricata mapping gives the canonical fields; the flow's own tuple and the NX kind stand in where it does not.
+  const src = compact({ ip: pickString(inner, 'src_ip'), port: portOf(pickString(inner, 'src_port')) });
+  const dst = compact({ ip: pickString(inner, 'dest_ip'), port: portOf(pickString(inner, 'dest_port')) });
+  const events: ContextEvent[] = outcome.events.map((e) => ({
+    ...e,
+    kind: isContextKind(e.kind) && e.kind !== 'other' ? e.kind : (NX_KINDS[innerType] ?? 'other'),
+    event_type: e.event_type ?? innerType,
+    src: e.src ?? src,
+    dst: e.dst ?? dst,
+    device: e.device ?? device,
+    data: sensor ? { ...e.data, sensor } : e.data,
+  }));
+  return { kind: 'context', events };
 }

@@ -25,20 +25,23 @@
  *   domain      hostname, or qname (DNS filter)
  *   file        filename, filetype, filesize, analyticscksum / filehash (hash type by length)
  *   malware     virus (AV), and botnet names (DNS filter)
- *   user        user or unauthuser, group; vendor_id: "<devid>:<incidentserialno>" else
+ *   user        user or unauthuser ("DOMAIN\user" split); host srcname, srcmac; vendor_id: "<devid>:<incidentserialno>" else
  *               "<devid>:<logid>:<eventtime|date time>:<sessionid>"
- * Context — type=traffic → "flow"; type=event subtype=vpn → "vpn_session" (user/xauthuser, remip,
- * tunnelip/assignip, tunneltype, tunnelid, vpntunnel, action tunnel-up/tunnel-down/ssl-login-fail…, status,
- * reason); event subtype user, or system admin logins → "auth"; other event logs → "event"; utm dns without a
- * verdict → "dns". Severity scale: FortiOS level/severity/crlevel words (documented above).
+ *   device      devname / devid: the FortiGate that wrote the log (deviceOf, as on context)
+ * Context — type=traffic → flow; event subtype vpn → vpn; subtype user and admin logins → auth; wad SSL alerts →
+ * tls; endpoint → other; configuration changes and rest-api → audit; other events → status; utm dns without a
+ * verdict → dns. One mapping for all (contextOf): user, src/dst, assigned_ip, host, device, outcome, session_id,
+ * domain, url. event_type: "type/subtype" as written. Severity scale: FortiOS level/severity/crlevel words.
+ * Mapping table: docs/detectors/fortigate.md.
  */
-import type { AlertDraft, DetectorAction, FileInfo } from '../model/alert.js';
+import type { AlertDraft, DetectorAction, FileInfo, HostInfo } from '../model/alert.js';
+import type { ContextKind, ContextOutcome } from '../model/context.js';
 import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { mapAction } from './lib/action.js';
 import { receivedTime } from './lib/context.js';
 import { copyFields, kvInt, kvPort, parseKv } from './lib/kv.js';
 import { canonicalIp, makeObservable, normalizeDomain, normalizeHash } from './lib/observables.js';
-import { defined } from './lib/record.js';
+import { defined, splitAccount } from './lib/record.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
 import { parseSyslog } from './lib/syslog.js';
 import { excerpt, trimEndChars } from './lib/text.js';
@@ -84,12 +87,14 @@ const fortigate: Detector = {
       type = 'utm';
     }
     const time = timeOf(f, prefix);
+    // The product's own name of the record type, as written: traffic/forward, utm/ips, event/vpn (5.0: virus/infected).
+    const eventType = [f.type, f.subtype].map(val).filter(Boolean).join('/').toLowerCase();
     if (type === 'utm' || type === 'anomaly') {
-      if (subtype === 'dns' && !dnsVerdict(f)) return { kind: 'context', events: [contextOf('dns', f, time)] };
-      return { kind: 'alerts', alerts: [utmAlert(f, subtype, time)] };
+      if (subtype === 'dns' && !dnsVerdict(f)) return { kind: 'context', events: [contextOf('dns', f, time, eventType)] };
+      return { kind: 'alerts', alerts: [utmAlert(f, subtype, time, eventType)] };
     }
-    if (type === 'traffic') return { kind: 'context', events: [contextOf('flow', f, time)] };
-    if (type === 'event') return { kind: 'context', events: [eventContext(f, subtype, time)] };
+    if (type === 'traffic') return { kind: 'context', events: [contextOf('flow', f, time, eventType)] };
+    if (type === 'event') return { kind: 'context', events: [contextOf(eventKind(f, subtype), f, time, eventType)] };
     throw new ParseError(`FortiOS log type "${excerpt(f.type, 32)}" is not one this detector knows (traffic, utm, event)`);
   },
 };
@@ -97,25 +102,30 @@ export default defineDetector(fortigate);
 
 // ---- alerts ------------------------------------------------------------------------------------------------
 
-function utmAlert(f: Fields, subtype: string, time: string): AlertDraft {
+function utmAlert(f: Fields, subtype: string, time: string, eventType: string): AlertDraft {
   const sev = severityOf(f);
   const scheme = /https|ssl|tls/i.test(f.service ?? '') || f.dstport === '443' ? 'https' : 'http';
   const hostname = val(f.hostname);
   const url = webUrl(scheme, hostname, val(f.url));
-  const user = val(f.user) ?? val(f.unauthuser);
+  const account = splitAccount(val(f.user) ?? val(f.unauthuser));
   const virus = val(f.virus);
   const botnet = val(f.botnetdomain) ?? val(f.botnetip);
   return {
     vendor_id: vendorId(f, time),
+    event_type: eventType,
     time,
     title: titleOf(f, subtype),
     rule: ruleOf(f, subtype),
     severity: sev.severity,
     vendor_severity: sev.vendor,
     action: actionOf(f.action ?? f.utmaction),
-    src: compact({ ip: val(f.srcip), port: kvPort(f.srcport), user, host: val(f.srcname) }),
+    src: compact({ ip: val(f.srcip), port: kvPort(f.srcport), user: account?.name, host: val(f.srcname) }),
     dst: compact({ ip: val(f.dstip), port: kvPort(f.dstport), host: hostname && !canonicalIp(hostname) ? hostname : undefined }),
-    user: user ? compact({ name: user, domain: undefined }) : undefined,
+    user: account ? compact({ name: account.name, domain: account.domain, email: account.email }) : undefined,
+    // The client machine the detection is about, where FortiOS names it (srcname, or the FortiClient's host).
+    host: compact({ name: val(f.srcname) ?? val(f.fctsrcname), mac: val(f.srcmac) }),
+    // The FortiGate that saw it, as on context events.
+    device: deviceOf(f),
     url,
     domain: normalizeDomain(hostname) ?? normalizeDomain(val(f.qname)) ?? normalizeDomain(val(f.botnetdomain)),
     file: fileOf(f),
@@ -221,48 +231,67 @@ function vendorId(f: Fields, time: string): string {
 
 // ---- context -----------------------------------------------------------------------------------------------
 
-function eventContext(f: Fields, subtype: string, time: string): ContextEvent {
-  if (subtype === 'vpn') {
-    const user = [f.xauthuser, f.user].map(val).find((u) => u && u !== 'N/A');
-    const tunnelIp = [f.tunnelip, f.assignip].map(val).find((v) => v && v !== 'N/A' && v !== '0.0.0.0');
-    const remip = val(f.remip);
-    const data = withoutEmpty({
-      ...copyFields(f),
-      user,
-      public_ip: remip,
-      private_ip: tunnelIp,
-      event_id: val(f.action),
-      status: val(f.status) ?? val(f.result),
-      tunnel_type: val(f.tunneltype),
-    });
-    return {
-      kind: 'vpn_session',
-      time,
-      data,
-      observables: defined([makeObservable('user', user, 'user'), makeObservable('ip', remip, 'src'), makeObservable('ip', tunnelIp, 'tunnel'), makeObservable('ip', val(f.locip), 'dst')]),
-    };
-  }
-  const auth = subtype === 'user' || /login|logon|logout|logoff|auth/i.test(`${f.logdesc ?? ''} ${f.action ?? ''}`);
-  return contextOf(auth ? 'auth' : 'event', f, time);
+/** What an event log is about: its kind from the subtype, and for system logs from what was done. */
+function eventKind(f: Fields, subtype: string): ContextKind {
+  if (subtype === 'vpn') return 'vpn';
+  if (subtype === 'user') return 'auth';
+  const what = `${f.logdesc ?? ''} ${f.action ?? ''}`;
+  if (/login|logon|logout|logoff|auth/i.test(what)) return 'auth';
+  if (subtype === 'wad' && /ssl|tls|cert/i.test(what + (f.msg ?? ''))) return 'tls';
+  if (subtype === 'endpoint') return 'other'; // FortiClient registrations: which user's machine had which address
+  if (val(f.cfgpath) || subtype === 'rest-api' || /^(add|edit|delete|move|set|unset)$/i.test(f.action ?? '')) return 'audit';
+  return 'status';
 }
 
-function contextOf(kind: string, f: Fields, time: string): ContextEvent {
-  const user = val(f.user) ?? val(f.unauthuser) ?? val(f.dstuser);
+/**
+ * One context event from any FortiOS log: the same field names mean the same thing across log types
+ * (srcip/dstip, user, devname/devid, sessionid), so one mapping serves traffic, DNS and event logs.
+ *   user        xauthuser (IPsec XAuth), else user, else unauthuser; "N/A" dropped by the gate
+ *   src / dst   srcip:srcport (else remip:remport for VPN, else the address in ui "ssh(1.2.3.4)"),
+ *               dstip:dstport (else locip:locport); srcname → src.host, hostname → dst.host
+ *   assigned_ip tunnelip / assignip (VPN)     host     endpoint logs: name / ip / fctuid; else srcname
+ *   device      devname / devid               outcome  status success|failure (or result OK/ERROR)
+ *   session_id  sessionid, else tunnelid (VPN)   domain / url: qname or hostname; url when absolute or with hostname
+ */
+function contextOf(kind: ContextKind, f: Fields, time: string, eventType: string): ContextEvent {
+  const user = [f.xauthuser, f.user, f.unauthuser].map(val).find((u) => u && u !== 'N/A');
+  const account = splitAccount(user);
+  const uiIp = /\(([0-9A-Fa-f:.]{2,45})\)\s*$/.exec(f.ui ?? '')?.[1];
+  const vpn = kind === 'vpn';
+  const hostname = val(f.hostname);
+  const endpoint = f.subtype === 'endpoint';
   return {
     kind,
+    event_type: eventType,
     time,
+    user: account ? compact({ name: account.name, domain: account.domain, email: account.email }) : undefined,
+    src: compact({ ip: val(f.srcip) ?? (vpn ? val(f.remip) : undefined) ?? uiIp, port: kvPort(f.srcport) ?? (vpn ? kvPort(f.remport) : undefined), host: val(f.srcname) }),
+    dst: compact({ ip: val(f.dstip) ?? (vpn ? val(f.locip) : undefined), port: kvPort(f.dstport) ?? (vpn ? kvPort(f.locport) : undefined), host: hostname && !canonicalIp(hostname) ? hostname : undefined }),
+    assigned_ip: vpn ? [f.tunnelip, f.assignip].map(val).find((v) => v && v !== 'N/A' && v !== '0.0.0.0') : undefined,
+    host: endpoint ? compact({ name: val(f.name), ip: val(f.ip), id: val(f.fctuid) }) : compact({ name: val(f.srcname), mac: val(f.srcmac) }),
+    device: deviceOf(f),
+    outcome: outcomeOf(f),
+    session_id: [f.sessionid, f.session_id, vpn ? f.tunnelid : undefined].map(val).find((v) => v && v !== '0'),
+    domain: normalizeDomain(val(f.qname)) ?? normalizeDomain(hostname),
+    url: webUrl(/https|ssl|tls/i.test(f.service ?? '') || f.dstport === '443' ? 'https' : 'http', hostname, val(f.url)),
     data: withoutEmpty(copyFields(f)),
-    observables: defined([
-      makeObservable('ip', val(f.srcip), 'src'),
-      makeObservable('ip', val(f.dstip), 'dst'),
-      makeObservable('ip', val(f.transip), 'src_nat'),
-      makeObservable('user', user && user !== 'N/A' ? user : undefined, 'user'),
-      makeObservable('host', val(f.srcname), 'src'),
-      makeObservable('mac', val(f.srcmac), 'src'),
-      makeObservable('domain', val(f.qname) ?? val(f.hostname), 'dst'),
-      makeObservable('ip', val(f.ui)?.replace(/^[a-z0-9_-]+\(|\)$/gi, ''), 'src'),
-    ]),
+    observables: defined([makeObservable('ip', val(f.transip), 'src_nat'), makeObservable('mac', val(f.srcmac), 'src')]),
   };
+}
+
+/** The FortiGate that wrote the log, on alerts and context alike: devname (a host name), devid (its serial number). */
+function deviceOf(f: Fields): HostInfo | undefined {
+  return compact({ name: val(f.devname), id: val(f.devid) });
+}
+
+function outcomeOf(f: Fields): ContextOutcome | undefined {
+  const v = (val(f.status) ?? val(f.result) ?? '').toLowerCase();
+  const action = (f.action ?? '').toLowerCase();
+  if (/^(success|succeeded|ok|up|logon|negotiate success)$/.test(v)) return 'success';
+  if (/^(fail|failed|failure|error|negotiate_error|denied|deny)$/.test(v) || /fail/.test(action)) return 'failure';
+  // a traffic log's action is the policy verdict: the connection was refused
+  if (f.type === 'traffic' && /^(deny|blocked|block|drop)$/.test(action)) return 'failure';
+  return undefined;
 }
 
 // ---- time --------------------------------------------------------------------------------------------------

@@ -20,7 +20,9 @@
  * Alerts: every detection event (signature-match, dns-resolution, email-attachment, email-url,
  * command-and-control, malicious-download, …).
  *   title        "<event name>: <threat class>/<threat>" (IDS Signature Match: drive-by/Fiesta EK)
- *   rule         id = event id (signature-match…), name = cat (class/threat), category = threat class
+ *   event_type   the LEEF/CEF event id (signature-match, dns-resolution, email-attachment…)
+ *   rule         id = threatId | signatureId when given, else cat (the detection's stable name: class/threat),
+ *                name = cat, category = threat class
  *   severity     impact 0-100 as is (Lastline's own scale); else header sev 0-10 ×10
  *   time         rt | devTime | start | end | event_time, else the syslog header, else received
  *   action       act (LOG → detected, BLOCK → blocked)
@@ -29,8 +31,10 @@
  *   file         fname, fileHash (type by length), fileSHA1, fileSHA256
  *   email        sender|suser → from, usrName|duser|recipient → to, emailSubject → subject (email-*)
  *   malware.name the threat (the part after "class/"), vendor_id externalId, else detectionId
- * Context: appliance-status / appliance-checkin / appliance-message (kind "appliance_status") and audit
- * events (kind "audit"): they say nothing about a threat.
+ *   device       the reporting sensor/manager: dvchost | ApplianceName, dvc, deviceExternalId
+ * Context: appliance-status / appliance-checkin / appliance-message (kind "status") and audit events
+ * (kind "audit"): they say nothing about a threat. event_type = the event id; device = dvchost, dvc,
+ * deviceExternalId; user = suser | usrName; data = the record's own fields.
  */
 import { sniffJsonOrText } from './lib/sniff.js';
 import type { AlertDraft, Endpoint } from '../model/alert.js';
@@ -41,7 +45,7 @@ import { receivedTime } from './lib/context.js';
 import { LooseFields, baseName, firstDomain, firstUrl, internalSide, portOf, scalarMembers, splitAddresses } from './lib/fieldmap.js';
 import { findLeefStart, parseLeef } from './lib/leef.js';
 import { canonicalIp, hostOfUrl, makeObservable, normalizeHash } from './lib/observables.js';
-import { defined } from './lib/record.js';
+import { defined, splitAccount } from './lib/record.js';
 import { UNKNOWN_SEVERITY } from './lib/severity.js';
 import { excerpt, trimEndChars } from './lib/text.js';
 import { parseTimestamp, parseZone, tryParseTimestamp } from './lib/time.js';
@@ -63,19 +67,20 @@ const lastline: Detector = {
   },
   parse(record: RawRecord): ParseOutcome {
     const j = record.json;
-    if (isObject(j)) return fromFields({ eventType: pickType(j) }, jsonFields(j));
+    if (isObject(j)) return fromFields({ eventType: pickType(j), raw: j }, jsonFields(j));
     if (j !== undefined) throw new ParseError('Lastline record must be a JSON object, LEEF or CEF');
     const text = trimEndChars(record.text, '\r\n');
     if (findLeefStart(text) >= 0) {
       const ev = parseLeef(text);
       checkVendor(ev.vendor);
       const f = new LooseFields(ev.attributes);
-      return fromFields({ eventType: ev.eventId, headerSeverity: f.get('sev', 'severity'), envelopeTime: ev.envelope?.timestamp }, f);
+      return fromFields({ eventType: ev.eventId, headerSeverity: f.get('sev', 'severity'), envelopeTime: ev.envelope?.timestamp, raw: { ...ev.attributes } }, f);
     }
     if (findCefStart(text) >= 0) {
       const ev = parseCef(text);
       checkVendor(ev.vendor);
-      return fromFields({ eventType: ev.signatureId, name: ev.name, headerSeverity: ev.severity, envelopeTime: ev.envelope?.timestamp }, new LooseFields(ev.labels, ev.extension));
+      const raw = { ...ev.extension, ...ev.labels, cef_name: ev.name, cef_severity: ev.severity };
+      return fromFields({ eventType: ev.signatureId, name: ev.name, headerSeverity: ev.severity, envelopeTime: ev.envelope?.timestamp, raw }, new LooseFields(ev.labels, ev.extension));
     }
     throw new ParseError(`not a Lastline record (no LEEF or CEF header; starts: ${excerpt(text.trim())})`);
   },
@@ -115,6 +120,8 @@ interface Header {
   name?: string;
   headerSeverity?: string;
   envelopeTime?: string;
+  /** The record's own fields (CEF extension and labelled custom fields, LEEF attributes, the JSON object): context data. */
+  raw: Record<string, unknown>;
 }
 
 const CONTEXT_TYPES = /^(appliance|audit|system|license|sensor-status|health)/i;
@@ -148,18 +155,23 @@ function alertOf(eventType: string | undefined, h: Header, f: LooseFields): Aler
   const file = fileOf(f);
   const user = isEmail
     ? recipients?.length === 1 ? { name: recipients[0], email: recipients[0] } : undefined
-    : compact({ name: f.get('usrName', 'duser', 'suser', 'user', 'userName') });
+    : splitAccount(f.get('usrName', 'duser', 'suser', 'user', 'userName'));
   return {
     vendor_id: f.get('externalId', 'eventId', 'event_id') ?? f.get('detectionId'),
+    // The JSON form names no event type: every record of it is a detection.
+    event_type: eventType ?? 'detection',
     time: timeOf(f, h.envelopeTime),
     title: cat ? `${name ?? 'Lastline detection'}: ${cat}` : name!,
-    rule: compact({ id: eventType ?? f.get('detectionType', 'threatId', 'signatureId', 'sid') ?? cat, name: cat ?? name, category: threatClass }),
+    // Lastline's detections have no rule id: the stable name is the threat ("class/threat"); the event id
+    // (signature-match, dns-resolution…) is the kind of record, in event_type.
+    rule: compact({ id: f.get('threatId', 'signatureId', 'sid') ?? cat ?? eventType, name: cat ?? name, category: threatClass }),
     severity,
     vendor_severity: vendorSeverity,
     action: mapAction(f.get('act', 'action', 'outcome')),
     src: compact(src),
     dst: compact(dst),
     host: hostEnd ? compact({ ip: hostEnd.ip, name: hostEnd.host }) : undefined,
+    device: deviceOf(f),
     user,
     file,
     url,
@@ -226,20 +238,35 @@ function humanize(eventType: string): string {
 
 // ---- context ------------------------------------------------------------------------------------------------
 
+/**
+ * Appliance status, check-in and message notifications are the appliance's health (`status`), audit
+ * notifications administrative changes (`audit`): the appliance (dvchost, dvc, deviceExternalId) is the
+ * device, the acting user and the address they came from (audit) user and src.
+ */
 function contextOf(eventType: string, h: Header, f: LooseFields): ContextEvent {
-  const kind = /^audit/i.test(eventType) ? 'audit' : 'appliance_status';
-  const pick = (...keys: string[]) => f.get(...keys);
-  const data = compact({
-    event_type: eventType,
-    name: h.name || pick('desc', 'msg'),
-    status: pick('cat', 'status'),
-    device_type: pick('deviceType'),
-    device_id: pick('deviceExternalId'),
-    device_name: pick('dvchost', 'ApplianceName'),
-    device_ip: pick('dvc', 'src'),
-    user: pick('suser', 'usrName', 'user'),
-    link: pick('deviceStatusLink', 'EventDetailLink'),
-  }) ?? {};
-  const observables = defined([makeObservable('ip', pick('dvc', 'src'), 'host'), makeObservable('host', pick('dvchost'), 'host'), makeObservable('user', pick('suser', 'usrName'), 'user')]);
-  return { kind, time: timeOf(f, h.envelopeTime), data, observables };
+  const audit = /^audit/i.test(eventType);
+  const user = f.get('suser', 'usrName', 'user', 'userName');
+  return {
+    kind: audit ? 'audit' : 'status',
+    // The JSON form names no event type: every record of it is a detection.
+    event_type: eventType ?? 'detection',
+    time: timeOf(f, h.envelopeTime),
+    user: splitAccount(user),
+    src: audit ? compact({ ip: f.get('src', 'srcIp'), user }) : undefined,
+    device: deviceOf(f, audit ? undefined : f.get('src')),
+    outcome: audit ? outcomeOf(f.get('outcome', 'result', 'status')) : undefined,
+    data: h.raw,
+    observables: [],
+  };
+}
+
+/** The reporting sensor or manager: dvchost, dvc (a status event's src is the appliance too), deviceExternalId. */
+function deviceOf(f: LooseFields, ip?: string): ContextEvent['device'] {
+  return compact({ name: f.get('dvchost', 'ApplianceName', 'applianceHostname'), ip: f.get('dvc', 'deviceAddress') ?? ip, id: f.get('deviceExternalId', 'applianceUuid') });
+}
+
+function outcomeOf(word: string | undefined): ContextEvent['outcome'] {
+  if (!word) return undefined;
+  if (/^(success|succeeded|ok|true)$/i.test(word)) return 'success';
+  return /^(fail|failed|failure|error|denied|false)$/i.test(word) ? 'failure' : 'unknown';
 }

@@ -12,17 +12,38 @@
  *     title, severity, category, createdDateTime, firstActivityDateTime, threatFamilyName,
  *     threatDisplayName, alertWebUrl, evidence[] of #microsoft.graph.security.<kind>Evidence: device,
  *     file, process, user, ip, url, mailbox, analyzedMessage, networkConnection, registryKey…;
+ *   - Microsoft 365 Defender incidents (GET https://api.security.microsoft.com/api/incidents, "List incidents"):
+ *     incidentId, incidentName, alerts[] (or one alert object, as collectors split them) whose alertId, title,
+ *     firstActivity, creationTime, detectionSource, devices[] {deviceDnsName, mdatpDeviceId, osPlatform} and
+ *     entities[] (the MDE evidence columns: entityType, fileName, filePath, sha1, processCommandLine,
+ *     accountName, ipAddress, url…) are read as an MDE alert; and the Graph incident
+ *     ("#microsoft.graph.security.incident") with its alerts[] of Graph alerts. One alert per alert of the
+ *     incident; an incident without alerts is one alert of its own (displayName/incidentName, severity);
  *   - the legacy SIEM API / connector record (AlertId, AlertTitle, AlertTime, ComputerDnsName, Sha1…);
- *   - a list page of either ({"value": [...]}, as both APIs page): one alert per element.
- * Every record is an alert (the APIs list alerts only); there is no context output.
+ *   - a list page of any of these ({"value": [...]}, as the APIs page): one alert per element.
+ * These are alerts. The Advanced Hunting streaming API records ({"category": "AdvancedHunting-<Table>",
+ * "properties": {…}}, sent to Event Hub or storage) are context events, kind by table (see AH_KINDS):
+ *   event_type   the table (DeviceLogonEvents…); time Timestamp; host DeviceName, DeviceId, OSPlatform
+ *   user         AccountName/AccountDomain/AccountUpn, else the InitiatingProcessAccount* columns
+ *   src / dst    LocalIP:LocalPort → RemoteIP:RemotePort (swapped for InboundConnectionAccepted); logons:
+ *                src = RemoteIP, RemoteDeviceName
+ *   outcome      ActionType LogonSuccess / ConnectionSuccess → success, LogonFailed / ConnectionFailed → failure
+ *   file         FileName, FolderPath, SHA1, SHA256, MD5, FileSize; url RemoteUrl | FileOriginUrl
+ *   process      DeviceProcessEvents: FileName, ProcessCommandLine, ProcessId, InitiatingProcessFileName as
+ *                the parent; other tables: the InitiatingProcess* columns
+ *   data         properties, as sent
  *
- *   time         firstEventTime | firstActivityDateTime (when the activity began), else the creation time
- *   title, rule  title; rule.id detectorId, rule.name title, rule.category category
+ *   event_type   "<api>/<detectionSource>": alert/WindowsDefenderAv (MDE), alerts_v2/antivirus (Graph),
+ *                incident/WindowsDefenderAv (M365 incidents API), siem/<Source> (SIEM API)
+ *   time         firstEventTime | firstActivityDateTime | firstActivity (when the activity began), else the
+ *                creation time
+ *   title, rule  title; rule.id detectorId, else the title (MDE and incident alerts have no detector id: the
+ *                title is the detection's stable name); rule.name title, rule.category category
  *   severity     Informational 5, Low 25, Medium 50, High 75 (lib/severity.ts words); UnSpecified/unknown 40
  *   action       evidence detectionStatus / remediationStatus: blocked|prevented → blocked, remediated →
  *                quarantined; else a title saying "was prevented/blocked" → blocked; else detected
  *   host         computerDnsName, machineId (MDE); deviceEvidence deviceDnsName, mdeDeviceId, osPlatform,
- *                its first routable ipInterfaces address (Graph)
+ *                its first routable ipInterfaces address (Graph); devices[0] (incidents API)
  *   user         relatedUser (MDE); userEvidence, else processEvidence, else the device's logged-on user
  *                (Graph): accountName, domainName, userPrincipalName
  *   file         the first File evidence (else the process image): fileName, filePath + fileName, sha1,
@@ -37,12 +58,13 @@
  */
 import type { AlertDraft, DetectorAction } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
-import { defineDetector, ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import type { ContextKind, ContextOutcome } from '../model/context.js';
+import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { canonicalIp, hostOfUrl, makeObservable } from './lib/observables.js';
 import { receivedTime } from './lib/context.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
 import { parseTimestamp } from './lib/time.js';
-import { Reader, baseName, defined, itemOrPageScore, joinPath, mapPageOf, personFirst, realHash, splitAccount, type Account } from './lib/record.js';
+import { MAX_PAGE_ITEMS, Reader, baseName, defined, itemOrPageScore, joinPath, mapPageOf, personFirst, realHash, splitAccount, type Account } from './lib/record.js';
 import { compact, isObject, own } from './lib/values.js';
 
 const SCALE = 'defender Informational|Low|Medium|High (UnSpecified)';
@@ -50,27 +72,38 @@ const MAX_EVIDENCE = 200;
 
 const defender: Detector = {
   name: 'microsoft_defender',
-  description: 'Microsoft Defender for Endpoint /api/alerts and Microsoft Graph security alerts_v2 JSON (with evidence)',
+  description: 'Microsoft Defender for Endpoint /api/alerts, Graph security alerts_v2 and incidents, M365 Defender incidents API JSON; Advanced Hunting streaming events as context',
   format: 'json',
   sniff(record: RawRecord): number {
+    if (huntingTable(record.json)) return 0.95;
     return itemOrPageScore(record.json, 'value', shapeScore, 0.93);
   },
   parse(record: RawRecord): ParseOutcome {
     const j = record.json;
     if (!isObject(j)) throw new ParseError('Defender record must be a JSON object');
-    const page = mapPageOf(j, 'value', (x) => shapeScore(x) > 0, (x) => alertOf(x));
-    return { kind: 'alerts', alerts: page ?? [alertOf(j)] };
+    const table = huntingTable(j);
+    if (table) return { kind: 'context', events: [huntingEvent(new Reader(j), table)] };
+    const page = mapPageOf(j, 'value', (x) => shapeScore(x) > 0, (x) => recordAlerts(x));
+    return { kind: 'alerts', alerts: page ? page.flat() : recordAlerts(j) };
   },
 };
 export default defineDetector(defender);
 
-type Shape = 'graph' | 'mde' | 'siem';
+/** graph: Graph alerts_v2; mde: MDE /api/alerts; m365: an alert of the M365 Defender incidents API; siem: SIEM API. */
+type Shape = 'graph' | 'mde' | 'm365' | 'siem' | 'graphIncident' | 'm365Incident';
+
+const EVENT_TYPE_PREFIX: Record<'graph' | 'mde' | 'm365', string> = { graph: 'alerts_v2', mde: 'alert', m365: 'incident' };
 
 function shapeOf(j: unknown): Shape | undefined {
   if (!isObject(j)) return undefined;
   const odata = own(j, '@odata.type');
   if (typeof odata === 'string' && /^#microsoft\.graph\.security\.alert$/i.test(odata)) return 'graph';
+  if (typeof odata === 'string' && /^#microsoft\.graph\.security\.incident$/i.test(odata)) return 'graphIncident';
   const str = (k: string) => typeof own(j, k) === 'string';
+  const alerts = own(j, 'alerts');
+  const hasAlerts = Array.isArray(alerts) || isObject(alerts);
+  if (own(j, 'incidentId') !== undefined && (str('incidentName') || own(j, 'redirectIncidentId') !== undefined) && hasAlerts) return 'm365Incident';
+  if (str('alertId') && str('title') && (Array.isArray(own(j, 'devices')) || own(j, 'entities') !== undefined) && own(j, 'serviceSource') !== undefined) return 'm365';
   if (str('providerAlertId') && str('serviceSource') && str('title')) return 'graph';
   if (str('id') && str('title') && (str('computerDnsName') || str('machineId') || str('alertCreationTime')) && (own(j, 'detectionSource') !== undefined || own(j, 'investigationState') !== undefined || own(j, 'relatedUser') !== undefined)) return 'mde';
   if (str('AlertId') && str('AlertTitle') && (str('LinkToWDATP') || str('ComputerDnsName') || str('AlertTime'))) return 'siem';
@@ -79,7 +112,38 @@ function shapeOf(j: unknown): Shape | undefined {
 
 function shapeScore(j: unknown): number {
   const s = shapeOf(j);
-  return s === 'graph' ? 0.97 : s === 'mde' ? 0.95 : s === 'siem' ? 0.9 : 0;
+  if (s === undefined) return 0;
+  return s === 'graph' || s === 'graphIncident' ? 0.97 : s === 'siem' ? 0.9 : 0.95;
+}
+
+/** The alerts of one record: one alert, or every alert of an incident. */
+function recordAlerts(v: unknown): AlertDraft[] {
+  const shape = shapeOf(v);
+  if (!isObject(v) || (shape !== 'graphIncident' && shape !== 'm365Incident')) return [alertOf(v)];
+  const r = new Reader(v);
+  const raw = r.raw('alerts');
+  const list = isObject(raw) ? [new Reader(raw, 'alerts')] : r.objects('alerts', MAX_PAGE_ITEMS);
+  if (list.length === 0) return [incidentAlert(r, shape)];
+  return list.map((a) => apiAlert(a, shape === 'graphIncident' ? 'graph' : 'm365'));
+}
+
+/** An incident that lists no alerts: the incident itself is the alert. */
+function incidentAlert(r: Reader, shape: 'graphIncident' | 'm365Incident'): AlertDraft {
+  const title = r.first('displayName', 'incidentName') ?? 'Microsoft Defender incident';
+  const sevWord = r.str('severity');
+  const time = r.first('createdDateTime', 'createdTime', 'lastUpdateDateTime', 'lastUpdateTime');
+  return {
+    vendor_id: `incident:${r.loose('id') ?? r.loose('incidentId') ?? ''}`,
+    event_type: shape === 'graphIncident' ? 'incidents' : 'incident',
+    time: time ? parseTimestamp(time, { field: 'createdTime' }) : receivedTime(),
+    title,
+    rule: { name: title, category: 'incident' },
+    severity: severityOf(sevWord),
+    vendor_severity: sevWord ? { value: sevWord, scale: SCALE } : undefined,
+    action: 'detected',
+    url: r.str('incidentWebUrl'),
+    observables: [],
+  };
 }
 
 function alertOf(v: unknown): AlertDraft {
@@ -87,7 +151,7 @@ function alertOf(v: unknown): AlertDraft {
   const shape = shapeOf(v);
   const r = new Reader(v);
   if (shape === 'siem') return siemAlert(r);
-  return apiAlert(r, shape ?? 'mde');
+  return apiAlert(r, shape === 'graph' || shape === 'm365' ? shape : 'mde');
 }
 
 // ---- evidence -----------------------------------------------------------------------------------------------
@@ -102,14 +166,18 @@ interface Facts {
   urls: string[];
   domains: string[];
   email?: { from?: string; to?: string[]; subject?: string };
+  /** The MDE device id an entity names (incidents API entities carry it). */
+  deviceId?: string;
   statuses: string[];
   extra: Array<Observable | undefined>;
 }
 
+/** evidence (MDE, Graph) or entities (incidents API): an array, or one object where a collector split them. */
 function evidenceList(r: Reader): Reader[] {
-  const raw = r.raw('evidence');
-  if (isObject(raw)) return [new Reader(raw, 'evidence')];
-  return r.objects('evidence', MAX_EVIDENCE);
+  const key = r.has('evidence') || !r.has('entities') ? 'evidence' : 'entities';
+  const raw = r.raw(key);
+  if (isObject(raw)) return [new Reader(raw, key)];
+  return r.objects(key, MAX_EVIDENCE);
 }
 
 /** The kind of an evidence item: MDE entityType or the Graph @odata.type ("…security.fileEvidence" → file). */
@@ -151,11 +219,12 @@ function collect(items: Reader[]): Facts {
       if (s) f.statuses.push(s.toLowerCase());
     }
     const roles = e.strings('roles').map((x) => x.toLowerCase());
+    f.deviceId ??= e.loose('deviceId');
     switch (kind) {
       case 'device': {
         f.host.name ??= e.first('deviceDnsName', 'hostName');
         f.host.id ??= e.first('mdeDeviceId', 'azureAdDeviceId');
-        f.host.os ??= e.str('osPlatform');
+        f.host.os ??= realOs(e.str('osPlatform'));
         f.host.ip ??= e.strings('ipInterfaces', 32).map((x) => canonicalIp(x)).find((ip) => ip !== undefined && routable(ip));
         for (const u of e.objects('loggedOnUsers', 16)) f.users.push(...defined([accountFrom(u)]).map((a) => ({ ...a, loggedOn: true }) as Account));
         break;
@@ -194,7 +263,7 @@ function collect(items: Reader[]): Facts {
       }
       case 'mailbox': {
         const user = accountFrom(e.object('userAccount'));
-        const address = e.str('primaryAddress');
+        const address = e.first('primaryAddress', 'mailboxAddress');
         if (user || address) f.users.push({ ...(user ?? { name: address }), email: user?.email ?? splitAccount(address)?.email });
         break;
       }
@@ -221,6 +290,12 @@ function collect(items: Reader[]): Facts {
       case 'domain': {
         const d = e.first('domainName', 'dnsServerIp');
         if (d) f.domains.push(d);
+        break;
+      }
+      case 'mailmessage': {
+        // Incidents API MailMessage entity: sender, recipient, subject.
+        const to = e.str('recipient');
+        f.email ??= compact({ from: e.str('sender'), to: to ? [to] : undefined, subject: e.str('subject') });
         break;
       }
       case 'analyzedmessage': {
@@ -252,11 +327,20 @@ function routable(ip: string): boolean {
 
 // ---- alerts -------------------------------------------------------------------------------------------------
 
-function apiAlert(r: Reader, shape: Shape): AlertDraft {
+const TIME_FIELDS: Record<'graph' | 'mde' | 'm365', string[]> = {
+  graph: ['firstActivityDateTime', 'createdDateTime', 'lastUpdateDateTime'],
+  mde: ['firstEventTime', 'alertCreationTime', 'lastUpdateTime'],
+  m365: ['firstActivity', 'creationTime', 'lastUpdatedTime'],
+};
+
+function apiAlert(r: Reader, shape: 'graph' | 'mde' | 'm365'): AlertDraft {
   const evidence = collect(evidenceList(r));
   const title = r.first('title') ?? r.first('threatDisplayName', 'threatFamilyName');
   if (!title) throw new ParseError('missing title');
-  const timeText = shape === 'graph' ? r.first('firstActivityDateTime', 'createdDateTime', 'lastUpdateDateTime') : r.first('firstEventTime', 'alertCreationTime', 'lastUpdateTime');
+  const timeKeys = TIME_FIELDS[shape];
+  const timeText = r.first(...timeKeys);
+  const device = r.objects('devices', 16)[0];
+  const source = r.str('detectionSource');
   const sevWord = r.str('severity');
   const related = r.object('relatedUser');
   const relatedUser = related ? splitAccount(related.str('userName'), related.str('domainName')) : undefined;
@@ -268,19 +352,20 @@ function apiAlert(r: Reader, shape: Shape): AlertDraft {
   const urlIndicator = evidence.urls[0];
   const link = r.str('alertWebUrl');
   return {
-    vendor_id: r.str('id'),
-    time: timeText ? parseTimestamp(timeText, { field: shape === 'graph' ? 'firstActivityDateTime' : 'firstEventTime' }) : receivedTime(),
+    vendor_id: r.first('id', 'alertId'),
+    event_type: `${EVENT_TYPE_PREFIX[shape]}${source ? `/${source}` : ''}`,
+    time: timeText ? parseTimestamp(timeText, { field: r.where(timeKeys[0]!) }) : receivedTime(),
     title,
-    rule: compact({ id: r.str('detectorId'), name: r.str('title'), category: r.str('category') }),
+    rule: compact({ id: r.str('detectorId') ?? r.str('title'), name: r.str('title'), category: r.str('category') }),
     severity: severityOf(sevWord),
     vendor_severity: sevWord ? { value: sevWord, scale: SCALE } : undefined,
     action: actionOf(evidence.statuses, title),
     src: evidence.src,
     dst: evidence.dst,
     host: compact({
-      name: evidence.host.name ?? r.str('computerDnsName'),
-      id: evidence.host.id ?? r.str('machineId'),
-      os: evidence.host.os,
+      name: evidence.host.name ?? r.str('computerDnsName') ?? device?.str('deviceDnsName'),
+      id: evidence.host.id ?? r.str('machineId') ?? device?.first('mdatpDeviceId', 'aadDeviceId') ?? evidence.deviceId,
+      os: evidence.host.os ?? realOs(device?.str('osPlatform')),
       ip: evidence.host.ip,
     }),
     user: user ? compact({ name: user.name, domain: user.domain, email: user.email }) : undefined,
@@ -328,8 +413,10 @@ function siemAlert(r: Reader): AlertDraft {
   const remediated = r.bool('RemediationIsSuccess');
   const fileName = r.str('FileName');
   const dir = r.str('FilePath');
+  const source = r.first('DetectionSource', 'Source');
   return {
     vendor_id: r.str('AlertId'),
+    event_type: source ? `siem/${source}` : 'siem',
     time: time ? parseTimestamp(time, { field: 'AlertTime' }) : receivedTime(),
     title,
     rule: compact({ id: r.first('IocUniqueId', 'CreatorIocUniqueId'), name: title, category: r.str('Category') }),
@@ -342,5 +429,90 @@ function siemAlert(r: Reader): AlertDraft {
     url: r.str('Url') ?? r.str('LinkToWDATP'),
     malware: compact({ name: r.first('ThreatName', 'ThreatFamily'), family: r.str('ThreatFamily') }),
     observables: defined([makeObservable('ip', r.str('IocValue'), 'ioc'), makeObservable('domain', r.str('IocValue'), 'ioc')]),
+  };
+}
+
+/** osPlatform "Other" (what the incidents API says of an unclassified device) names no OS. */
+function realOs(os: string | undefined): string | undefined {
+  return os && !/^other$/i.test(os) ? os : undefined;
+}
+
+// ---- Advanced Hunting streaming API: context ----------------------------------------------------------------
+
+const AH_KINDS: Record<string, ContextKind> = {
+  deviceprocessevents: 'process',
+  devicenetworkevents: 'flow',
+  devicelogonevents: 'auth',
+  identitylogonevents: 'auth',
+  devicefileevents: 'file',
+  deviceimageloadevents: 'file',
+  devicefilecertificateinfo: 'file',
+  emailevents: 'email',
+  emailattachmentinfo: 'email',
+  emailurlinfo: 'email',
+  emailpostdeliveryevents: 'email',
+  deviceinfo: 'status',
+  devicenetworkinfo: 'status',
+};
+
+/** "AdvancedHunting-DeviceLogonEvents" → DeviceLogonEvents, when the record is one Advanced Hunting row. */
+function huntingTable(j: unknown): string | undefined {
+  if (!isObject(j) || !isObject(own(j, 'properties'))) return undefined;
+  const category = own(j, 'category');
+  if (typeof category !== 'string') return undefined;
+  const m = /^AdvancedHunting-([A-Za-z]{1,64})$/.exec(category);
+  return m?.[1];
+}
+
+function huntingOutcome(action: string | undefined): ContextOutcome | undefined {
+  if (!action) return undefined;
+  if (/^(Logon|Connection)Success$/i.test(action)) return 'success';
+  if (/^(Logon|Connection)Failed$/i.test(action)) return 'failure';
+  return undefined;
+}
+
+function huntingEvent(r: Reader, table: string): ContextEvent {
+  const p = r.sub('properties');
+  const lower = table.toLowerCase();
+  const kind = AH_KINDS[lower] ?? 'other';
+  const action = p.str('ActionType');
+  const time = p.first('Timestamp') ?? r.first('time');
+  const account = (prefix: string) => {
+    const acc = splitAccount(p.str(`${prefix}Name`), p.str(`${prefix}Domain`));
+    if (acc) acc.email ??= splitAccount(p.str(`${prefix}Upn`))?.email;
+    return acc;
+  };
+  const user = personFirst(account('Account'), account('InitiatingProcessAccount'));
+  // Port 0 is what the tables hold when there is none.
+  const local = compact({ ip: p.str('LocalIP'), port: p.int('LocalPort') || undefined });
+  const remote = compact({ ip: p.first('RemoteIP', 'IPAddress'), port: p.int('RemotePort') || undefined, host: p.str('RemoteDeviceName') });
+  const inbound = kind === 'auth' || action === 'InboundConnectionAccepted';
+  const isProcess = lower === 'deviceprocessevents';
+  const fileName = p.str('FileName');
+  const folder = p.str('FolderPath');
+  const file = compact({
+    name: fileName ?? baseName(folder),
+    path: joinPath(folder, folder ? fileName : undefined),
+    sha1: realHash(p.str('SHA1'), 'sha1'),
+    sha256: realHash(p.str('SHA256'), 'sha256'),
+    md5: realHash(p.str('MD5'), 'md5'),
+  });
+  return {
+    kind,
+    event_type: table,
+    time: time ? parseTimestamp(time, { field: 'properties.Timestamp' }) : receivedTime(),
+    user: user ? compact({ name: user.name, domain: user.domain, email: user.email }) : undefined,
+    src: inbound ? remote : local,
+    dst: inbound ? (kind === 'auth' ? undefined : local) : remote,
+    host: compact({ name: p.str('DeviceName'), id: p.str('DeviceId'), os: p.str('OSPlatform') }),
+    outcome: huntingOutcome(action),
+    url: p.first('RemoteUrl', 'FileOriginUrl'),
+    // FileSize alone (DeviceEvents give it for what is not a file) names no file.
+    file: file ? { ...file, size: p.int('FileSize') } : undefined,
+    process: isProcess
+      ? compact({ name: fileName, command_line: p.str('ProcessCommandLine'), pid: p.int('ProcessId'), parent_name: p.str('InitiatingProcessFileName') })
+      : compact({ name: p.str('InitiatingProcessFileName'), command_line: p.str('InitiatingProcessCommandLine'), pid: p.int('InitiatingProcessId') || undefined, parent_name: p.str('InitiatingProcessParentFileName') }),
+    data: p.obj,
+    observables: [],
   };
 }

@@ -19,8 +19,16 @@
  *   user.session.start / user.authentication.* with outcome FAILURE and risk level MEDIUM/HIGH 50,
  *   and any event with debugData.threatSuspected "true" or risk level HIGH.
  * Everything else (successful sign-ons, MFA verifications, policy ALLOW, directory and app changes…) is
- * routine and becomes a context event of kind "auth" (data: the event; observables: client and ipChain
- * addresses, the actor), for enrichment and history.
+ * routine and becomes a context event, for enrichment and history: kind "auth" for sign-on, session, MFA,
+ * sign-on policy and OAuth token events, "audit" for the rest (directory, group, application, policy and
+ * system changes). Context fields:
+ *   event_type  eventType; time published
+ *   user        the actor (a User: alternateId, e-mail kept whole and as email)
+ *   src         client.ipAddress (else the first ipChain address), src.user the actor
+ *   host        the client's operating system (client.userAgent.os); Okta names no machine
+ *   outcome     outcome.result SUCCESS|ALLOW → success, FAILURE|DENY → failure, other values → unknown
+ *   session_id  authenticationContext.externalSessionId (the Okta session), else debugData.rootSessionId
+ *   data        the event as it was (minus published); observables + ipChain addresses, target users
  *
  *   time        published; vendor_id uuid
  *   title       displayMessage (else eventType); rule id eventType, name displayMessage, category the
@@ -33,6 +41,7 @@
  *   user        the actor (alternateId: e-mail-like login, kept as e-mail when it is one); for privilege
  *               grants and impersonation the target user, the actor staying as src.user
  *   host        none (Okta events carry no machine); the client device is in data
+ *   event_type  eventType
  */
 import type { AlertDraft, DetectorAction } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
@@ -181,6 +190,7 @@ function alertOf(ev: Event, severity: number): AlertDraft {
   const srcIp = ev.clientIp ?? ev.chainIps[0];
   return {
     vendor_id: r.str('uuid'),
+    event_type: ev.type,
     time: ev.time,
     title: display ?? ev.type,
     rule: compact({ id: ev.type, name: display, category: ev.type.split('.')[0] }),
@@ -197,18 +207,33 @@ function alertOf(ev: Event, severity: number): AlertDraft {
   };
 }
 
+/** Sign-on, session, MFA, sign-on policy and token events: who signed on from where. */
+const AUTH_EVENT = /^(?:user\.session\.|user\.authentication\.|user\.mfa\.|policy\.evaluate_sign_on|app\.oauth2\.|user\.account\.(?:lock|unlock))/;
+
 function contextOf(ev: Event): ContextEvent {
   const { published: _published, ...data } = ev.r.obj;
-  const actor = accountOf(ev.actor);
+  const actor = isUser(ev.actor) || !ev.actor.has('type') ? accountOf(ev.actor) : undefined;
+  const session = ev.r.sub('authenticationContext').loose('externalSessionId') ?? ev.r.sub('debugContext').sub('debugData').loose('rootSessionId');
+  const srcIp = ev.clientIp ?? ev.chainIps[0];
   return {
-    kind: 'auth',
+    kind: AUTH_EVENT.test(ev.type) ? 'auth' : 'audit',
+    event_type: ev.type,
     time: ev.time,
+    user: actor,
+    src: compact({ ip: srcIp, user: actor?.name }),
+    host: compact({ os: ev.r.sub('client').sub('userAgent').loose('os') }),
+    outcome: outcomeOf(ev.result),
+    session_id: session === 'unknown' ? undefined : session,
     data,
     observables: defined([
-      makeObservable('ip', ev.clientIp, 'src'),
-      ...ev.chainIps.filter((ip) => ip !== ev.clientIp).map((ip) => makeObservable('ip', ip, 'src')),
-      makeObservable('user', actor?.name, 'user'),
-      makeObservable('email', actor?.email, 'user'),
+      ...ev.chainIps.filter((ip) => ip !== srcIp).map((ip) => makeObservable('ip', ip, 'src')),
+      ...ev.targets.filter(isUser).slice(0, 8).map((t) => makeObservable('user', accountOf(t)?.name, 'target')),
     ]),
   };
+}
+
+function outcomeOf(result: string | undefined): ContextEvent['outcome'] {
+  if (result === undefined) return undefined;
+  if (result === 'SUCCESS' || result === 'ALLOW') return 'success';
+  return result === 'FAILURE' || result === 'DENY' ? 'failure' : 'unknown';
 }

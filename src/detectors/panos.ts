@@ -18,7 +18,8 @@
  *                source's zone
  *   src / dst    Source/Destination Address (7/8), ports (24/25), Source/Destination User (12/13), device
  *                host names (86/94, 10.0+ device-ID)
- *   user         Source User, "domain\user" or "user@domain" split into name and domain
+ *   user         Source User, else Destination User: "domain\user" split into name and domain, a UPN kept
+ *                whole (and as e-mail); "x-fwd-for: <ip>" is no user
  *   url, domain  url subtype: the URL/Filename field (31, scheme-less "host/path"; https:// when the
  *                destination port is 443 or the app is ssl); virus/vulnerability/wildfire with a "/" in it
  *                likewise; spyware DNS detections with a host name there: domain
@@ -27,17 +28,25 @@
  *   email        Sender/Subject/Recipient (50-52, WildFire e-mail links)
  *   vendor_id    "<serial>:<sequence number 36>"; "<serial>:<session>:<generated>:<threat id>" when the
  *                sequence number is 0 (old releases)
- *   observables  + NAT source/destination addresses (roles src_nat / dst_nat), source/destination MACs
- * TRAFFIC → context "flow" (addresses, NAT, ports, app, rule, action, bytes, packets, end reason…).
- * SYSTEM, CONFIG, USERID, HIPMATCH, AUTHENTICATION, DECRYPTION, … → context "panos_<type>" with the header
- * fields and the raw CSV fields. GLOBALPROTECT records belong to panos_globalprotect (sniffs higher).
+ *   observables  + NAT source/destination addresses (roles src_nat / dst_nat), the X-Forwarded-For client
+ *                written as the user ("x-fwd-for: <ip>", role src_xff), source/destination MACs, the
+ *                reporting firewall (Device Name 59, else the syslog host; role device)
+ *   event_type   "THREAT/<subtype>"
+ * CORRELATION (correlated events) → one alert: rule = correlation object (name, id), host = the source
+ *   address and user the evidence points at, category and severity as written, title = object name + evidence.
+ * Everything else → one context event (event_type "<TYPE>/<subtype>", device = the firewall, data = the
+ * fields by name); see docs/detectors/panos.md for the field tables:
+ *   TRAFFIC, START/END (tunnel inspection), GTP, SCTP → flow; DECRYPTION → tls (domain = SNI, else the
+ *   certificate subject); USERID, AUTHENTICATION → auth; CONFIG, AUDIT (administrator commands) → audit;
+ *   SYSTEM → status (auth for its auth subtype); HIPMATCH, IPTAG → other. GLOBALPROTECT records belong to
+ *   panos_globalprotect (sniffs higher).
  */
 import type { AlertDraft, DetectorAction } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
 import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { mapAction } from './lib/action.js';
 import { canonicalIp, makeObservable, normalizeDomain } from './lib/observables.js';
-import { addressField, field, findPanosCsv, panosTime, panosUser, parsePanos, splitThreatId, type PanosRecord } from './lib/panos.js';
+import { addressField, field, findPanosCsv, panosDevice, panosLocalTime, panosTime, panosUser, parsePanos, splitThreatId, type PanosRecord } from './lib/panos.js';
 import { defined } from './lib/record.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
 import { compact } from './lib/values.js';
@@ -65,7 +74,7 @@ const F = {
 
 const panos: Detector = {
   name: 'panos',
-  description: 'Palo Alto Networks PAN-OS syslog CSV: THREAT logs as alerts; TRAFFIC and other logs as context',
+  description: 'Palo Alto Networks PAN-OS syslog CSV: THREAT and CORRELATION logs as alerts; TRAFFIC, USERID, CONFIG and other logs as context',
   format: 'text',
   sniff(record: RawRecord): number {
     if (record.json !== undefined) return 0;
@@ -78,8 +87,8 @@ const panos: Detector = {
   parse(record: RawRecord): ParseOutcome {
     const rec = parsePanos(record.text);
     if (rec.type === 'THREAT') return { kind: 'alerts', alerts: [threatAlert(rec)] };
-    if (rec.type === 'TRAFFIC') return { kind: 'context', events: [trafficEvent(rec)] };
-    return { kind: 'context', events: [otherEvent(rec)] };
+    if (rec.type === 'CORRELATION') return { kind: 'alerts', alerts: [correlationAlert(rec)] };
+    return { kind: 'context', events: [contextEvent(rec)] };
   },
 };
 export default defineDetector(panos);
@@ -120,9 +129,12 @@ function threatAlert(rec: PanosRecord): AlertDraft {
     makeObservable('ip', addressField(f, T.natdst), 'dst_nat'),
     makeObservable('mac', field(f, T.srcmac), 'src'),
     makeObservable('mac', field(f, T.dstmac), 'dst'),
+    // Behind a proxy PAN-OS writes "x-fwd-for: <client ip>" as the user: the real client's address.
+    makeObservable('ip', /^x-fwd-for:\s*(\S+)$/i.exec(field(f, T.srcuser) ?? '')?.[1], 'src_xff'),
   ];
   return {
     vendor_id: vendorId(rec, time, threat.id),
+    event_type: subtype ? `THREAT/${subtype}` : 'THREAT',
     time,
     title,
     rule: compact({
@@ -141,6 +153,7 @@ function threatAlert(rec: PanosRecord): AlertDraft {
     file,
     malware: isMalware && name ? { name } : undefined,
     email: compact({ from: field(f, T.sender), to: field(f, T.recipient) ? [field(f, T.recipient)!] : undefined, subject: field(f, T.subject) }),
+    device: panosDevice(rec, T.devicename),
     observables: defined(extra),
   };
 }
@@ -188,8 +201,9 @@ function meaningful(v: string | undefined): string | undefined {
   return v === undefined || /^(?:unknown|n\/a|any|none|0)$/i.test(v) ? undefined : v;
 }
 
+/** PAN-OS writes port 0 where there is none (ICMP, non-IP). */
 function port(v: string | undefined): number | undefined {
-  return v !== undefined && /^\d{1,5}$/.test(v) && Number(v) <= 65535 ? Number(v) : undefined;
+  return v !== undefined && /^\d{1,5}$/.test(v) && Number(v) > 0 && Number(v) <= 65535 ? Number(v) : undefined;
 }
 
 function vendorId(rec: PanosRecord, time: string, threatId: string | undefined): string {
@@ -198,39 +212,273 @@ function vendorId(rec: PanosRecord, time: string, threatId: string | undefined):
   return `${rec.serial}:${field(rec.fields, T.sessionid) ?? ''}:${time}:${threatId ?? ''}`;
 }
 
-// ---- context -----------------------------------------------------------------------------------------------
+// ---- CORRELATION -------------------------------------------------------------------------------------------
 
-function trafficEvent(rec: PanosRecord): ContextEvent {
-  const f = rec.fields;
-  const time = panosTime(rec, F.highres);
-  const srcUser = panosUser(field(f, F.srcuser));
-  const data = named(f, F);
-  data.type = 'TRAFFIC';
-  data.subtype = rec.subtype;
-  data.serial = rec.serial;
-  if (srcUser) data.user = srcUser;
-  const o: Array<Observable | undefined> = [
-    makeObservable('ip', addressField(f, F.src), 'src'),
-    makeObservable('ip', addressField(f, F.dst), 'dst'),
-    makeObservable('ip', addressField(f, F.natsrc), 'src_nat'),
-    makeObservable('ip', addressField(f, F.natdst), 'dst_nat'),
-    makeObservable('user', srcUser?.name, 'src'),
-    makeObservable('host', field(f, F.srchost), 'src'),
-    makeObservable('mac', field(f, F.srcmac), 'src'),
-  ];
-  return { kind: 'flow', time, data, observables: o.filter((x): x is Observable => x !== undefined) };
-}
+// CORRELATION field indexes (Correlated Events Log Fields).
+const C = { src: 7, srcuser: 8, vsys: 9, category: 10, severity: 11, vsysname: 16, devicename: 17, objectname: 19, objectid: 20, evidence: 21 } as const;
 
-function otherEvent(rec: PanosRecord): ContextEvent {
+/** A correlation object matched: PAN-OS's own verdict that a host shows indicators of compromise. */
+function correlationAlert(rec: PanosRecord): AlertDraft {
   const f = rec.fields;
   const time = panosTime(rec);
-  const data: Record<string, unknown> = {
-    type: rec.type, subtype: rec.subtype, serial: rec.serial, receive_time: field(f, 1), generated_time: field(f, 6),
-    fields: f.slice(7, 128),
+  const name = field(f, C.objectname);
+  const id = field(f, C.objectid);
+  const evidence = field(f, C.evidence);
+  const sevWord = field(f, C.severity);
+  const user = panosUser(field(f, C.srcuser));
+  const ip = addressField(f, C.src);
+  return {
+    vendor_id: `${rec.serial}:correlation:${id ?? name ?? ''}:${ip ?? ''}:${time}`,
+    event_type: 'CORRELATION',
+    time,
+    title: `${name ?? 'PAN-OS correlated event'}${evidence ? `: ${evidence}` : ''}`,
+    rule: compact({ id: id ?? name, name, category: field(f, C.category) }),
+    severity: correlationSeverity(sevWord) ?? UNKNOWN_SEVERITY,
+    vendor_severity: sevWord ? { value: sevWord, scale: `${SCALE} (or 1-5)` } : undefined,
+    action: 'detected',
+    src: compact({ ip, user: user?.name }),
+    host: compact({ ip }),
+    user: user ? compact({ ...user }) : undefined,
+    device: panosDevice(rec, C.devicename),
+    observables: [],
   };
-  if (rec.envelope?.hostname) data.host = rec.envelope.hostname;
-  const o = f.slice(7, 64).map((v) => (canonicalIp(v.trim()) && v.trim() !== '0.0.0.0' ? makeObservable('ip', v.trim(), 'other') : undefined));
-  return { kind: `panos_${rec.type.toLowerCase().replace(/[^a-z0-9]/g, '')}`, time, data, observables: o.filter((x): x is Observable => x !== undefined) };
+}
+
+/** The severity word, or 1 (informational) … 5 (critical) as some exports write it. */
+function correlationSeverity(v: string | undefined): number | undefined {
+  if (v && /^[1-5]$/.test(v)) return [5, 25, 50, 75, 95][Number(v) - 1];
+  return wordSeverity(v);
+}
+
+// ---- context -----------------------------------------------------------------------------------------------
+
+/** The fields every session-based log (TRAFFIC, DECRYPTION, tunnel inspection, GTP, SCTP) has in the same places. */
+const N = {
+  src: 7, dst: 8, natsrc: 9, natdst: 10, rule: 11, srcuser: 12, dstuser: 13, app: 14, vsys: 15, from: 16, to: 17,
+  inif: 18, outif: 19, sessionid: 22, repeat: 23, sport: 24, dport: 25, natsport: 26, natdport: 27,
+} as const;
+
+// Field indexes of the other log types, from the vendor's "… Log Fields" tables.
+const DECRYPT = {
+  ...N, proto: 29, action: 30, ruleuuid: 36, stage_client: 37, stage_server: 38, tls_version: 39, key_exchange: 40,
+  encryption: 41, hash: 42, policy: 43, error_index: 45, root_status: 46, chain_status: 47, proxy_type: 48,
+  cert_serial: 49, fingerprint: 50, not_before: 51, not_after: 52, subject_cn: 60, issuer_cn: 61, root_cn: 62, sni: 63,
+  error: 64, highres: 72, devicename: 96,
+} as const;
+const TUNNEL = { ...N, proto: 29, action: 30, severity: 31, seqno: 32, srcloc: 34, dstloc: 35, vsysname: 40, devicename: 41 } as const;
+const SCTP = { ...N, proto: 30, action: 31, vsysname: 36, devicename: 37 } as const;
+const GTP = { ...N, proto: 29, action: 30 } as const;
+const USERID = {
+  vsys: 7, ip: 8, user: 9, datasourcename: 10, eventid: 11, repeat: 12, timeout: 13, sport: 14, dport: 15, datasource: 16,
+  datasourcetype: 17, seqno: 18, vsysname: 24, devicename: 25, factortype: 27, factortime: 28, factorno: 29,
+  userbysource: 31, tag: 32, highres: 33,
+} as const;
+const AUTH = {
+  vsys: 7, ip: 8, user: 9, normalizeuser: 10, object: 11, policy: 12, repeat: 13, authid: 14, vendor: 15, serverprofile: 17,
+  description: 18, clienttype: 19, eventtype: 20, factor: 21, seqno: 22, vsysname: 28, devicename: 29, protocol: 31,
+  ruleuuid: 32, highres: 33, srccategory: 34, srcprofile: 35, srcmodel: 36, srcvendor: 37, srcosfamily: 38,
+  srcosversion: 39, srchost: 40, srcmac: 41, region: 42, useragent: 44, sessionid: 45,
+} as const;
+const CONFIG = {
+  host: 7, vsys: 8, command: 9, admin: 10, client: 11, result: 12, path: 13, seqno: 14, vsysname: 20, devicename: 21,
+  devicegroup: 22, comment: 23, highres: 25, before: 26, after: 27,
+} as const;
+const SYSTEM = { vsys: 7, eventid: 8, object: 9, module: 12, severity: 13, description: 14, seqno: 15, vsysname: 21, devicename: 22, highres: 25 } as const;
+const HIP = {
+  user: 7, vsys: 8, machine: 9, os: 10, ip: 11, hip: 12, repeat: 13, hiptype: 14, seqno: 17, vsysname: 23, devicename: 24,
+  ipv6: 26, hostid: 27, serialnumber: 28, mac: 29, highres: 30,
+} as const;
+/** AUDIT, read into the common layout by lib/panos.ts: the administrator, the command, its result. */
+const AUDIT = { admin: 7, command: 8, result: 9 } as const;
+const IPTAG = {
+  vsys: 7, ip: 8, tag: 9, eventid: 10, repeat: 11, timeout: 12, datasourcename: 13, datasourcetype: 14,
+  datasourcesubtype: 15, seqno: 16, vsysname: 22, devicename: 23, highres: 25,
+} as const;
+
+type Facts = Omit<ContextEvent, 'time' | 'data' | 'observables' | 'device' | 'event_type'> & { observables?: Observable[] };
+
+interface Layout {
+  fields: Record<string, number>;
+  facts: (f: readonly string[], rec: PanosRecord) => Facts;
+}
+
+const LAYOUTS: Record<string, Layout> = {
+  TRAFFIC: { fields: F, facts: trafficFacts },
+  DECRYPTION: { fields: DECRYPT, facts: decryptionFacts },
+  START: { fields: TUNNEL, facts: (f) => ({ kind: 'flow', ...sessionFacts(f, TUNNEL.action) }) },
+  END: { fields: TUNNEL, facts: (f) => ({ kind: 'flow', ...sessionFacts(f, TUNNEL.action) }) },
+  TUNNEL: { fields: TUNNEL, facts: (f) => ({ kind: 'flow', ...sessionFacts(f, TUNNEL.action) }) },
+  SCTP: { fields: SCTP, facts: (f) => ({ kind: 'flow', ...sessionFacts(f, SCTP.action) }) },
+  GTP: { fields: GTP, facts: (f) => ({ kind: 'flow', ...sessionFacts(f, GTP.action) }) },
+  USERID: { fields: USERID, facts: userIdFacts },
+  AUTHENTICATION: { fields: AUTH, facts: authenticationFacts },
+  CONFIG: { fields: CONFIG, facts: configFacts },
+  SYSTEM: { fields: SYSTEM, facts: systemFacts },
+  HIPMATCH: { fields: HIP, facts: hipFacts },
+  'HIP-MATCH': { fields: HIP, facts: hipFacts },
+  AUDIT: { fields: AUDIT, facts: auditFacts },
+  IPTAG: { fields: IPTAG, facts: (f) => ({ kind: 'other', host: compact({ ip: addressField(f, IPTAG.ip) }) }) },
+};
+
+function contextEvent(rec: PanosRecord): ContextEvent {
+  const layout = Object.hasOwn(LAYOUTS, rec.type) ? LAYOUTS[rec.type] : undefined;
+  const f = rec.fields;
+  const head = { type: rec.type, subtype: rec.subtype, serial: rec.serial };
+  if (!layout) {
+    // A type without a table here: the raw fields, and the addresses among them as indicators.
+    const ips = f.slice(7, 64).map((v) => (canonicalIp(v.trim()) ? makeObservable('ip', v.trim(), 'other') : undefined));
+    return {
+      kind: 'other',
+      event_type: eventType(rec),
+      time: panosTime(rec),
+      device: panosDevice(rec),
+      data: { ...head, receive_time: field(f, 1), generated_time: field(f, 6), fields: f.slice(7, 128) },
+      observables: defined(ips),
+    };
+  }
+  const { observables, ...facts } = layout.facts(f, rec);
+  const l = layout.fields;
+  return {
+    ...facts,
+    event_type: eventType(rec),
+    time: panosTime(rec, l.highres),
+    device: panosDevice(rec, l.devicename),
+    data: { ...head, ...named(f, l) },
+    observables: observables ?? [],
+  };
+}
+
+/** "TRAFFIC/end", "USERID/login"; "CONFIG" where the subtype is the "0" most types write. */
+function eventType(rec: PanosRecord): string {
+  return rec.subtype && rec.subtype !== '0' ? `${rec.type}/${rec.subtype}` : rec.type;
+}
+
+/** Users, addresses, ports and session of a session-based log; outcome from its Action field. */
+function sessionFacts(f: readonly string[], actionIndex: number): Omit<Facts, 'kind'> {
+  const srcUser = panosUser(field(f, N.srcuser));
+  const dstUser = panosUser(field(f, N.dstuser));
+  return {
+    user: srcUser ? compact({ ...srcUser }) : undefined,
+    src: compact({ ip: addressField(f, N.src), port: port(field(f, N.sport)), user: srcUser?.name }),
+    dst: compact({ ip: addressField(f, N.dst), port: port(field(f, N.dport)), user: dstUser?.name }),
+    session_id: field(f, N.sessionid) === '0' ? undefined : field(f, N.sessionid),
+    outcome: actionOutcome(field(f, actionIndex)),
+    // The security policy rule that matched the session (for THREAT alerts `rule` is the signature instead).
+    rule: compact({ name: field(f, N.rule) }),
+    observables: defined([makeObservable('ip', addressField(f, N.natsrc), 'src_nat'), makeObservable('ip', addressField(f, N.natdst), 'dst_nat')]),
+  };
+}
+
+function actionOutcome(action: string | undefined): ContextEvent['outcome'] {
+  if (!action) return undefined;
+  const a = action.toLowerCase();
+  if (a === 'allow') return 'success';
+  return /^(deny|drop|reset|block)/.test(a) ? 'failure' : undefined;
+}
+
+/** TRAFFIC: start (Start Time 35, in the source's zone), end (end logs: the generated time), device-ID host names. */
+function trafficFacts(f: readonly string[], rec: PanosRecord): Facts {
+  const s = sessionFacts(f, F.action);
+  const sub = rec.subtype.toLowerCase();
+  return {
+    ...s,
+    kind: 'flow',
+    src: compact({ ...s.src, host: field(f, F.srchost) }),
+    dst: compact({ ...s.dst, host: field(f, F.dsthost) }),
+    outcome: sub === 'deny' || sub === 'drop' ? 'failure' : s.outcome,
+    start: panosLocalTime(f, F.start),
+    end: sub === 'end' ? panosTime(rec, F.highres) : undefined,
+    observables: [...(s.observables ?? []), ...defined([makeObservable('mac', field(f, F.srcmac), 'src'), makeObservable('mac', field(f, F.dstmac), 'dst')])],
+  };
+}
+
+/** DECRYPTION: the server name (SNI, else the certificate's subject), failure when the handshake reports an error. */
+function decryptionFacts(f: readonly string[]): Facts {
+  const s = sessionFacts(f, DECRYPT.action);
+  const name = field(f, DECRYPT.sni) ?? field(f, DECRYPT.subject_cn);
+  const domain = normalizeDomain(name);
+  return { ...s, kind: 'tls', dst: compact({ ...s.dst, host: domain }), domain, outcome: field(f, DECRYPT.error) ? 'failure' : s.outcome };
+}
+
+/** USERID: which user an address was mapped to (login) or unmapped from (logout). */
+function userIdFacts(f: readonly string[]): Facts {
+  const user = panosUser(field(f, USERID.user));
+  return {
+    kind: 'auth',
+    user: user ? compact({ ...user }) : undefined,
+    src: compact({ ip: addressField(f, USERID.ip), port: port(field(f, USERID.sport)), user: user?.name }),
+    outcome: 'success',
+  };
+}
+
+/** AUTHENTICATION: a sign-on through an authentication policy or profile, with the client device (10.x). */
+function authenticationFacts(f: readonly string[]): Facts {
+  const user = panosUser(field(f, AUTH.user)) ?? panosUser(field(f, AUTH.normalizeuser));
+  const verdict = `${field(f, AUTH.eventtype) ?? ''} ${field(f, AUTH.description) ?? ''}`;
+  return {
+    kind: 'auth',
+    user: user ? compact({ ...user }) : undefined,
+    src: compact({ ip: addressField(f, AUTH.ip), user: user?.name }),
+    host: compact({ name: field(f, AUTH.srchost), mac: field(f, AUTH.srcmac), os: field(f, AUTH.srcosfamily) }),
+    session_id: field(f, AUTH.sessionid),
+    outcome: /succe/i.test(verdict) ? 'success' : /fail|denied|reject/i.test(verdict) ? 'failure' : undefined,
+  };
+}
+
+/** CONFIG: who changed what from where, and whether the commit of that change succeeded. */
+function configFacts(f: readonly string[]): Facts {
+  const admin = panosUser(field(f, CONFIG.admin));
+  const result = field(f, CONFIG.result)?.toLowerCase();
+  return {
+    kind: 'audit',
+    user: admin ? compact({ ...admin }) : undefined,
+    src: compact({ ip: addressField(f, CONFIG.host), user: admin?.name }),
+    outcome: result === 'succeeded' ? 'success' : result === 'failed' ? 'failure' : undefined,
+  };
+}
+
+/** AUDIT: an administrator's operational command (gui-op, cli-op…) and whether it succeeded. */
+function auditFacts(f: readonly string[]): Facts {
+  const admin = panosUser(field(f, AUDIT.admin));
+  const result = field(f, AUDIT.result)?.toLowerCase();
+  return {
+    kind: 'audit',
+    user: admin ? compact({ ...admin }) : undefined,
+    src: admin ? { user: admin.name } : undefined,
+    outcome: result === 'success' ? 'success' : result === 'failure' || result === 'failed' ? 'failure' : undefined,
+  };
+}
+
+/**
+ * SYSTEM: the firewall's own health (kind status); the auth subtype records administrator sign-ons, whose
+ * description names the user and the client ("… for user 'admin'. From: 10.0.0.1.", "User admin logged in via
+ * Web from 10.0.0.1 …").
+ */
+function systemFacts(f: readonly string[], rec: PanosRecord): Facts {
+  const sub = rec.subtype.toLowerCase();
+  if (sub !== 'auth') return { kind: 'status' };
+  const text = (field(f, SYSTEM.description) ?? '').slice(0, 2048);
+  const eventId = field(f, SYSTEM.eventid) ?? '';
+  const user = panosUser(/\bfor user '([^']{1,256})'/i.exec(text)?.[1] ?? /^User (\S{1,256}) logged/i.exec(text)?.[1]);
+  const ip = /\bfrom:? ([0-9A-Fa-f.:]{2,45})/i.exec(text)?.[1]?.replace(/\.$/, ''); // the sentence's full stop
+  return {
+    kind: 'auth',
+    user: user ? compact({ ...user }) : undefined,
+    src: compact({ ip, user: user?.name }),
+    outcome: /succ/i.test(eventId) || /logged in|authenticated for/i.test(text) ? 'success' : /fail/i.test(`${eventId} ${text}`) ? 'failure' : undefined,
+  };
+}
+
+/** HIPMATCH: a GlobalProtect client's host-information profile matched: which user, on which machine, at which address. */
+function hipFacts(f: readonly string[]): Facts {
+  const user = panosUser(field(f, HIP.user));
+  const ip = addressField(f, HIP.ip) ?? addressField(f, HIP.ipv6);
+  return {
+    kind: 'other',
+    user: user ? compact({ ...user }) : undefined,
+    src: compact({ ip, user: user?.name }),
+    host: compact({ name: field(f, HIP.machine), ip, os: field(f, HIP.os), id: field(f, HIP.hostid), mac: field(f, HIP.mac) }),
+  };
 }
 
 /** The non-empty fields by name, for context data. */

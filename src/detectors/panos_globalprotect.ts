@@ -23,20 +23,23 @@
  * globalprotectgateway-auth-succ, globalprotectgateway-logout-succ); their Description ("Login from: …,
  * User name: …, Private IP: …") is read for the same facts.
  *
- * Every record becomes ONE context event of kind "vpn_session" — these are not incidents: enrichment uses
- * them to map a tunnel (private) address to a user and machine at a given time. Failed logins stay context
- * too (status "failure", with the error); a policy can count them. data: user, user_domain, public_ip,
- * private_ip, machine, event_id, stage, status, auth_method, tunnel_type, client_os, client_version,
- * portal, gateway, source_region, error, error_code, reason, description, login_duration, connect_method,
- * host_id, device_name, serial. Observables: user (user), public ip (src), private ip (tunnel), machine (host).
+ * Every record becomes ONE context event of kind "vpn" — these are not incidents: enrichment uses them to map
+ * a tunnel (private) address to a user and machine at a given time. Failed logins stay context too (outcome
+ * "failure", with the error in data); a policy can count them.
+ *   event_type   the Event ID (gateway-auth, portal-prelogin, globalprotectgateway-auth-succ …)
+ *   user         Source User (domain\user split; "pre-logon" is no user)
+ *   src          Public IP (else Public IPv6): the client's address on the Internet
+ *   assigned_ip  Private IP (else Private IPv6): the tunnel address the gateway gave the client
+ *   host         Machine Name, Host ID, Client OS
+ *   device       Device Name (10.x), else the syslog host; the firewall serial as id
+ *   outcome      Status success/failure (SYSTEM: the -succ/-fail event id, "succeeded"/"failed")
+ *   start, end   logout events: end = the event time, start = end − Login Duration (seconds)
+ *   data         the remaining fields by name (stage, auth method, tunnel type, portal, gateway, error …)
  */
-import type { Observable } from '../model/observable.js';
 import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
-import { makeObservable } from './lib/observables.js';
-import { addressField, field, findPanosCsv, panosTime, panosUser, parsePanos, type PanosRecord } from './lib/panos.js';
-import { defined } from './lib/record.js';
+import { addressField, field, findPanosCsv, panosDevice, panosTime, panosUser, parsePanos, type PanosRecord } from './lib/panos.js';
 import { trimEndWhile } from './lib/text.js';
-import { withoutEmpty } from './lib/values.js';
+import { compact, withoutEmpty } from './lib/values.js';
 
 const G = {
   vsys: 7, eventid: 8, stage: 9, auth: 10, tunnel: 11, user: 12, region: 13, machine: 14, public4: 15, public6: 16,
@@ -81,27 +84,15 @@ function gpEvent(rec: PanosRecord): ContextEvent {
   }
   const fixed: PanosRecord = { ...rec, fields: f };
   const time = panosTime(fixed, G.highres);
-  const user = panosUser(field(f, G.user));
-  const publicIp = addressField(f, G.public4) ?? addressField(f, G.public6);
-  const privateIp = addressField(f, G.private4) ?? addressField(f, G.private6);
   const data = withoutEmpty({
-    event_id: field(f, G.eventid),
     stage: field(f, G.stage),
     status: field(f, G.status),
-    user: user?.name,
-    user_domain: user?.domain,
-    user_email: user?.email,
     user_raw: field(f, G.user),
-    public_ip: publicIp,
-    private_ip: privateIp,
-    machine: field(f, G.machine),
     auth_method: field(f, G.auth),
     tunnel_type: field(f, G.tunnel),
     source_region: field(f, G.region),
-    host_id: field(f, G.hostid),
     client_serial: field(f, G.serialnumber),
     client_version: field(f, G.clientver),
-    client_os: field(f, G.clientos),
     client_os_version: field(f, G.clientosver),
     reason: field(f, G.reason),
     error: field(f, G.error),
@@ -115,11 +106,20 @@ function gpEvent(rec: PanosRecord): ContextEvent {
     selection_type: field(f, G.selection),
     attempted_gateways: field(f, G.attempted),
     vsys: field(f, G.vsys),
-    device_name: field(f, G.devicename) ?? rec.envelope?.hostname,
-    serial: rec.serial || undefined,
     sequence: field(f, G.seqno),
   });
-  return { kind: 'vpn_session', time, data, observables: observables(user?.name, publicIp, privateIp, field(f, G.machine)) };
+  return vpnEvent(fixed, {
+    time,
+    eventId: field(f, G.eventid),
+    user: field(f, G.user),
+    publicIp: addressField(f, G.public4) ?? addressField(f, G.public6),
+    privateIp: addressField(f, G.private4) ?? addressField(f, G.private6),
+    host: { name: field(f, G.machine), id: field(f, G.hostid), os: field(f, G.clientos) },
+    outcome: outcomeOf(field(f, G.status)),
+    duration: num(field(f, G.duration)),
+    deviceIndex: G.devicename,
+    data,
+  });
 }
 
 // SYSTEM (pre-9.1): 7 vsys, 8 event id, 9 object, 12 module, 13 severity, 14 description, 15 sequence number.
@@ -128,34 +128,68 @@ function systemEvent(rec: PanosRecord): ContextEvent {
   const time = panosTime(rec);
   const description = field(f, 14) ?? '';
   const facts = describe(description);
-  const user = panosUser(facts['user name']);
   const eventId = field(f, 8);
   const status = /-(?:succ|success)$/i.test(eventId ?? '') || /succeeded/i.test(description) ? 'success' : /-fail|failed/i.test(`${eventId} ${description}`) ? 'failure' : undefined;
-  const data = withoutEmpty({
-    event_id: eventId,
-    status,
-    user: user?.name,
-    user_domain: user?.domain,
-    user_email: user?.email,
-    public_ip: facts['login from'] ?? facts['public ip'],
-    private_ip: facts['private ip'],
-    machine: facts['device name'] ?? facts['computer'],
-    client_version: facts['client version'],
-    client_os_version: facts['client os version'],
-    source_region: facts['source region'],
-    tunnel_type: facts['vpn type'],
-    reason: facts['reason'] ?? facts['error'],
-    severity: field(f, 13),
-    description: description || undefined,
-    device_name: field(f, 22) ?? rec.envelope?.hostname,
-    serial: rec.serial || undefined,
-  });
-  return {
-    kind: 'vpn_session',
+  return vpnEvent(rec, {
     time,
-    data,
-    observables: observables(user?.name, data.public_ip as string | undefined, data.private_ip as string | undefined, data.machine as string | undefined),
+    eventId,
+    user: facts['user name'],
+    publicIp: facts['login from'] ?? facts['public ip'],
+    privateIp: facts['private ip'],
+    host: { name: facts['device name'] ?? facts['computer'] },
+    outcome: status,
+    deviceIndex: 22,
+    data: withoutEmpty({
+      client_version: facts['client version'],
+      client_os_version: facts['client os version'],
+      source_region: facts['source region'],
+      tunnel_type: facts['vpn type'],
+      reason: facts['reason'] ?? facts['error'],
+      severity: field(f, 13),
+      description: description || undefined,
+    }),
+  });
+}
+
+interface VpnFacts {
+  time: string;
+  eventId?: string;
+  user?: string;
+  publicIp?: string;
+  privateIp?: string;
+  host: { name?: string; id?: string; os?: string };
+  outcome?: 'success' | 'failure';
+  /** Login Duration in seconds (logout events). */
+  duration?: number;
+  deviceIndex: number;
+  data: Record<string, unknown>;
+}
+
+/** The canonical VPN event both log layouts share. */
+function vpnEvent(rec: PanosRecord, v: VpnFacts): ContextEvent {
+  const user = panosUser(v.user);
+  const logout = /logout/i.test(v.eventId ?? '');
+  const ms = Date.parse(v.time);
+  return {
+    kind: 'vpn',
+    event_type: v.eventId,
+    time: v.time,
+    user: user ? compact({ ...user }) : undefined,
+    src: compact({ ip: v.publicIp, user: user?.name }),
+    assigned_ip: v.privateIp,
+    host: compact(v.host),
+    device: panosDevice(rec, v.deviceIndex),
+    outcome: v.outcome,
+    start: logout && v.duration !== undefined && Number.isFinite(ms) ? new Date(ms - v.duration * 1000).toISOString() : undefined,
+    end: logout ? v.time : undefined,
+    data: { event_id: v.eventId, serial: rec.serial || undefined, ...v.data },
+    observables: [],
   };
+}
+
+function outcomeOf(status: string | undefined): 'success' | 'failure' | undefined {
+  const s = status?.toLowerCase();
+  return s === 'success' ? 'success' : s === 'failure' || s === 'fail' || s === 'failed' ? 'failure' : undefined;
 }
 
 /** "Label: value, Label: value." pairs of a SYSTEM globalprotect description, keys lower-cased. */
@@ -171,15 +205,6 @@ function describe(text: string): Record<string, string> {
     if (value && !(k.key in out)) out[k.key] = value;
   });
   return out;
-}
-
-function observables(user: string | undefined, publicIp: string | undefined, privateIp: string | undefined, machine: string | undefined): Observable[] {
-  return defined([
-    makeObservable('user', user, 'user'),
-    makeObservable('ip', publicIp, 'src'),
-    makeObservable('ip', privateIp, 'tunnel'),
-    makeObservable('host', machine, 'host'),
-  ]);
 }
 
 function num(v: string | undefined): number | undefined {

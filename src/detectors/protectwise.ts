@@ -20,16 +20,20 @@
  *   kind; here one alert carries all of them); an event without observations is one alert.
  *   title        the event message, else the IDS description, else "<kill chain stage> observation from
  *                <source>"
- *   rule         IDS signature (id, description, category) when there is one, else event type, message,
- *                category / threatSubCategory / killChainStage
+ *   rule         IDS signature (id, description, category) when there is one, else threatSubCategory |
+ *                category (id), message (name), category / threatSubCategory / killChainStage
  *   severity     threatScore 0-100 as is; else threatLevel LOW/MEDIUM/HIGH (25/50/75); else severity 0-100
  *   time         observation occurredAt (epoch ms), observedAt, else event startedAt / observedAt
  *   src / dst    connectionInfo, else flowId.ip, else the matching netflow's id; 0.0.0.0 is dropped (FIDO
  *                skipped such observations); host = the internal end (FIDO: the "10." one), else src
  *   url, domain  data.urlReputation.url (its host as domain), data.dnsReputation domain
  *   file         data.fileReputation hashes (and name when given)
+ *   device       sensorId (observation, else event): the sensor that captured the traffic
  *   observables  data.ipReputation ip (role reputation), MACs
  *   action       detected (ProtectWise observes; it does not block). vendor_id event:observation id.
+ *   event_type   the observation's source (Ids, FileReputation, UrlReputation, DnsReputation, IpReputation…),
+ *                else the event type
+ *   rule.id      the IDS signature id, gid:sid only when the generator is not 1
  */
 import type { AlertDraft, Endpoint } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
@@ -142,17 +146,23 @@ function alertOf(event: JsonObject | undefined, obs: JsonObject | undefined, net
   const extra: Array<Observable | undefined> = [makeObservable('ip', pickString(ipRep, 'ip', 'ipAddress', 'address'), 'reputation'), ...macs];
   return {
     vendor_id: eventId && obsId ? `${eventId}:${obsId}` : (obsId ?? eventId),
+    // What kind of observation (Ids, FileReputation, UrlReputation…) decides which fields it has; an event
+    // without observations is known by its type.
+    event_type: source ?? pickString(event, 'type'),
     time: timeOf(obs, event),
     title,
     rule: ids
       ? compact({ id: idsSignature(ids), name: pickString(ids, 'description', 'message', 'signature'), category: pickString(ids, 'category', 'classification') ?? stage })
-      : compact({ id: pickString(event, 'type') ?? source, name: pickString(event, 'message') ?? title, category: pickString(event, 'threatSubCategory', 'category') ?? pickString(obs, 'category') ?? stage }),
+      : // Without a signature the detection's stable name is the threat it names (Zeus), not the record type.
+        compact({ id: pickString(event, 'threatSubCategory', 'category') ?? pickString(obs, 'category') ?? pickString(event, 'type') ?? source, name: pickString(event, 'message') ?? title, category: pickString(event, 'threatSubCategory', 'category') ?? pickString(obs, 'category') ?? stage }),
     severity,
     vendor_severity: vendor,
     action: 'detected',
     src: compact(src),
     dst: compact(dst),
     host: hostEnd ? compact({ ip: hostEnd.ip, name: hostEnd.host }) : undefined,
+    // The ProtectWise sensor that captured the traffic.
+    device: compact({ id: pickString(obs, 'sensorId') ?? pickString(event, 'sensorId') }),
     file: compact({
       name: pickString(fileRep, 'fileName', 'filename', 'name'),
       md5: pickString(hashes, 'md5'),
@@ -168,7 +178,8 @@ function alertOf(event: JsonObject | undefined, obs: JsonObject | undefined, net
 function idsSignature(ids: JsonObject): string | undefined {
   const sid = pickString(ids, 'signatureId', 'sigId', 'sid', 'signature_id');
   const gid = pickString(ids, 'generatorId', 'gid');
-  return sid && gid ? `${gid}:${sid}` : sid;
+  // Snort convention: the generator only when it is not 1 (the rules engine), never the revision.
+  return sid && gid && gid !== '1' ? `${gid}:${sid}` : sid;
 }
 
 function endpoints(obs: JsonObject | undefined, netflow: JsonObject | undefined): { src: Endpoint; dst: Endpoint; macs: Array<Observable | undefined> } {

@@ -10,10 +10,16 @@
  *   - alerts (GET /web/api/v2.1/cloud-detection/alerts, STAR / custom detection rules): alertInfo{…},
  *     ruleInfo{name, severity, s1ql, treatAsThreat…}, sourceProcessInfo, sourceParentProcessInfo,
  *     targetProcessInfo, agentDetectionInfo, agentRealtimeInfo, containerInfo, kubernetesInfo;
- *   - a list page ({"data": [...], "pagination": {...}}): one alert per element.
- * Both are alerts; there is no context output.
+ *   - activities (GET /web/api/v2.1/activities): activityType (a number), primaryDescription, createdAt,
+ *     agentId, threatId, userId, data{username, computerName, ipAddress, filePath, fileContentHash…}: what
+ *     management users, the cloud and agents did. Context of kind audit, event_type "activity/<activityType>";
+ *   - agents (GET /web/api/v2.1/agents): computerName, networkInterfaces[{inet, physical}], lastIpToMgmt,
+ *     externalIp, lastLoggedInUserName, osName, uuid: the machine's inventory. Context of kind status,
+ *     event_type "agent";
+ *   - a list page ({"data": [...], "pagination": {...}}): one alert (or context event) per element.
+ * Threats and cloud-detection alerts are alerts. Field mapping: docs/detectors/sentinel_one.md.
  *
- * Threats:
+ * Threats (event_type "threat"):
  *   title        "<classification>: <threatName>"
  *   rule         id the first detection engine key, name the engine titles, category classification
  *   severity     confidenceLevel: malicious 80 (90 for ransomware), suspicious 55, n/a or absent 40; the
@@ -29,20 +35,24 @@
  *   process      originatorProcess, maliciousProcessArguments
  *   malware      threatName
  *   time         identifiedAt, else createdAt; vendor_id threatId, else id
- * Alerts:
+ * Alerts (event_type "alert/<alertInfo.eventType>", e.g. alert/PROCESSCREATION):
  *   title/rule   ruleInfo.name; rule.id ruleInfo.id; category alertInfo.source (STAR…) or eventType
  *   severity     ruleInfo.severity Low 25, Medium 50, High 75, Critical 95
  *   action       detected (a detection rule reports; mitigation shows up as a threat)
  *   src / dst    alertInfo.srcIp:srcPort → dstIp:dstPort; host.ip srcMachineIp
- *   process      sourceProcessInfo name, commandline, pid; parent = sourceParentProcessInfo.name
+ *   process      sourceProcessInfo name, commandline, pid; parent = sourceParentProcessInfo.name (the
+ *                target process, tgtProc*, goes to observables and data)
  *   file         the target file when the alert has one (tgtFilePath, tgtFileHash*), else the source
  *                process image (filePath, fileHashMd5/Sha1/Sha256)
  *   user         sourceProcessInfo.user (a person first over SYSTEM), else loginsUserName/loginAccountDomain
  *   domain       alertInfo.dnsRequest; observables: tiIndicatorValue, module sha1, every process hash
  *   time         alertInfo.createdAt, else reportedAt; vendor_id alertInfo.alertId
+ * Activities: user data.username (a management user, else none), host data.computerName + agentId, src.ip
+ *   data.ipAddress (console sign-ins), file data.filePath | fileDisplayName with data.fileContentHash (SHA-1),
+ *   time createdAt; the record stays in data.
  */
 import type { AlertDraft, DetectorAction } from '../model/alert.js';
-import { defineDetector, ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
+import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { makeObservable } from './lib/observables.js';
 import { receivedTime } from './lib/context.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
@@ -58,11 +68,15 @@ const sentinelOne: Detector = {
   description: 'SentinelOne Management API JSON: threats (threatInfo, agent info, mitigation) and cloud-detection alerts (STAR rules)',
   format: 'json',
   sniff(record: RawRecord): number {
-    return itemOrPageScore(record.json, 'data', kindScore, 0.93);
+    return Math.max(itemOrPageScore(record.json, 'data', kindScore, 0.93), itemOrPageScore(record.json, 'data', (x) => (isActivity(x) || isAgent(x) ? 0.9 : 0), 0.88));
   },
   parse(record: RawRecord): ParseOutcome {
     const j = record.json;
     if (!isObject(j)) throw new ParseError('SentinelOne record must be a JSON object');
+    const inventory = contextOf(j);
+    if (inventory) return { kind: 'context', events: [inventory] };
+    const events = mapPageOf(j, 'data', (x) => isActivity(x) || isAgent(x), (x) => contextOf(x)!);
+    if (events) return { kind: 'context', events };
     const isItem = (x: unknown) => kindOf(x) !== undefined;
     const page = mapPageOf(j, 'data', isItem, (x) => alertOf(x));
     if (page) return { kind: 'alerts', alerts: page };
@@ -119,6 +133,7 @@ function threatAlert(root: Reader, t: Reader): AlertDraft {
   const hostIps = [...ipList(detection.loose('agentIpV4') ?? root.loose('agentIp')), ...ipList(iface?.raw('inet'))];
   return {
     vendor_id: t.first('threatId') ?? root.str('id'),
+    event_type: 'threat',
     time: time ? parseTimestamp(time, { field: 'threatInfo.identifiedAt' }) : receivedTime(),
     title,
     rule: compact({
@@ -212,8 +227,10 @@ function ruleAlert(root: Reader): AlertDraft {
     sha1: realHash(src.str('fileHashSha1'), 'sha1'),
     sha256: realHash(src.str('fileHashSha256'), 'sha256'),
   });
+  const eventType = info.str('eventType');
   return {
     vendor_id: info.str('alertId') ?? root.str('id'),
+    event_type: eventType ? `alert/${eventType}` : 'alert',
     time: time ? parseTimestamp(time, { field: 'alertInfo.createdAt' }) : receivedTime(),
     title,
     rule: compact({ id: rule.str('id'), name: rule.str('name'), category: info.first('source', 'eventType') }),
@@ -244,6 +261,7 @@ function ruleAlert(root: Reader): AlertDraft {
       makeObservable('sha1', realHash(target.str('tgtFileHashSha1'), 'sha1'), 'file'),
       makeObservable('sha256', realHash(target.str('tgtFileHashSha256'), 'sha256'), 'file'),
       makeObservable('user', procUser?.name, 'process'),
+      makeObservable('ip', info.str('srcMachineIp'), 'host'),
     ]),
   };
 }
@@ -258,4 +276,60 @@ function indicator(type: string | undefined, value: string | undefined) {
   if (t.includes('ip')) return makeObservable('ip', value, 'ioc');
   if (t.includes('dns') || t.includes('domain')) return makeObservable('domain', value, 'ioc');
   return makeObservable('ip', value, 'ioc') ?? makeObservable('domain', value, 'ioc') ?? makeObservable('sha256', value, 'ioc');
+}
+
+// ---- activities and agents (context) ------------------------------------------------------------------------
+
+function contextOf(j: unknown): ContextEvent | undefined {
+  if (!isObject(j)) return undefined;
+  if (isActivity(j)) return activityOf(new Reader(j));
+  if (isAgent(j)) return agentOf(new Reader(j));
+  return undefined;
+}
+
+function isAgent(j: unknown): boolean {
+  return isObject(j) && typeof own(j, 'computerName') === 'string' && typeof own(j, 'uuid') === 'string' && own(j, 'agentVersion') !== undefined && (Array.isArray(own(j, 'networkInterfaces')) || own(j, 'lastIpToMgmt') !== undefined);
+}
+
+/** An agent (GET /agents): which machine, with which addresses, and who last logged on to it. */
+function agentOf(r: Reader): ContextEvent {
+  const iface = r.objects('networkInterfaces', 16)[0];
+  const user = splitAccount(r.str('lastLoggedInUserName') ?? r.loose('osUsername'), r.str('domain'));
+  const time = r.first('updatedAt', 'lastActiveDate', 'createdAt');
+  return {
+    kind: 'status',
+    event_type: 'agent',
+    time: time ? parseTimestamp(time, { field: 'updatedAt' }) : receivedTime(),
+    host: compact({ name: r.str('computerName'), ip: ipList(iface?.raw('inet'))[0] ?? r.str('lastIpToMgmt'), id: r.first('id', 'uuid'), os: r.first('osName', 'osType'), mac: iface?.str('physical') }),
+    user: user ? compact({ name: user.name, domain: user.domain, email: user.email }) : undefined,
+    data: { ...r.obj },
+    observables: defined([
+      makeObservable('ip', r.str('externalIp'), 'host'),
+      makeObservable('ip', r.str('lastIpToMgmt'), 'host'),
+      ...ipList(iface?.raw('inet6')).map((ip) => makeObservable('ip', ip, 'host')),
+    ]),
+  };
+}
+
+function isActivity(j: unknown): boolean {
+  return isObject(j) && typeof own(j, 'activityType') === 'number' && typeof own(j, 'primaryDescription') === 'string' && own(j, 'createdAt') !== undefined;
+}
+
+/** An activity: an audit record of what a management user, the cloud or an agent did. */
+function activityOf(r: Reader): ContextEvent {
+  const data = r.sub('data');
+  const user = splitAccount(data.loose('username'));
+  const path = data.str('filePath');
+  const time = r.str('createdAt');
+  return {
+    kind: 'audit',
+    event_type: `activity/${r.loose('activityType') ?? 'unknown'}`,
+    time: time ? parseTimestamp(time, { field: 'createdAt' }) : receivedTime(),
+    user: user ? compact({ name: user.name, domain: user.domain, email: user.email }) : undefined,
+    src: compact({ ip: data.loose('ipAddress') }),
+    host: compact({ name: data.loose('computerName'), id: r.loose('agentId') }),
+    file: compact({ name: data.loose('fileDisplayName') ?? baseName(path), path, sha1: realHash(data.loose('fileContentHash') ?? r.loose('hash'), 'sha1') }),
+    data: { ...r.obj },
+    observables: defined([makeObservable('ip', data.loose('externalIp'), 'host')]),
+  };
 }

@@ -20,13 +20,18 @@
  * against the received time, and the zone is the source's (Snort logs local time unless run with -U).
  * JSON "seconds" (epoch) wins when present.
  *
- * Every record is an alert: title msg; rule id "gid:sid:rev" (rule.name msg, category classification);
+ * Every record is an alert, event_type the output plugin (alert_fast, alert_syslog, alert_full, alert_csv,
+ * alert_json): title msg; rule id the sid, "gid:sid" when gid is not 1, never the revision (rule.name msg,
+ * category classification);
  * severity from Priority (1 high … 4 low → 80/55/30/15; 0 or missing → 40), vendor_severity
  * { value: priority, scale: "snort priority 1 (high) - 4 (low)" }; action: detected (IDS), blocked for
  * [Drop]/block/reject, detected for would-drop ([wDrop]), pfSense disposition Blocked → blocked;
  * vendor_id: time, rule and 5-tuple (Snort has no event id); observables + ethernet MACs (CSV/JSON).
+ * device.name: the sensor that reported it: the syslog header's host of alert_syslog (and of any line a syslog
+ * daemon relayed), or the sensor a Firepower-style body names in 'From "…"' (sensorOf); never host, never an
+ * indicator. alert_fast, alert_full, alert_csv and alert_json name no sensor.
  */
-import type { AlertDraft, DetectorAction } from '../model/alert.js';
+import type { AlertDraft, DetectorAction, HostInfo } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
 import { defineDetector, ParseError, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { parseContext, receivedTime } from './lib/context.js';
@@ -35,8 +40,8 @@ import { portOf } from './lib/fieldmap.js';
 import { makeObservable } from './lib/observables.js';
 import { defined } from './lib/record.js';
 import { UNKNOWN_SEVERITY } from './lib/severity.js';
-import { parseSnortAlertBody, snortPrioritySeverity, splitAddress, type SnortAlertBody } from './lib/snort-alert.js';
-import { parseSyslog } from './lib/syslog.js';
+import { parseSnortAlertBody, snortPrioritySeverity, snortRuleId, splitAddress, type SnortAlertBody } from './lib/snort-alert.js';
+import { parseSyslog, type SyslogMessage } from './lib/syslog.js';
 import { excerpt, trimEndChars } from './lib/text.js';
 import { inferYear, zonedToUtc } from './lib/time.js';
 import { isObject, own, type JsonObject } from './lib/values.js';
@@ -91,8 +96,12 @@ function lineAlert(text: string): AlertDraft {
     throw new ParseError(`not a Snort alert: no [gid:sid:rev] found (starts: ${excerpt(text.trim(), 60)})`);
   }
   const before = text.slice(0, body.start);
-  const time = leadingTime(before) ?? envelopeTime(before) ?? receivedTime();
-  return alertFrom(body, time, undefined);
+  // alert_fast starts with its timestamp (or the "[action] [**]" groups); anything else before the body is a syslog header.
+  const head = before.trim();
+  const envelope = head ? parseSyslog(head) : undefined;
+  const time = leadingTime(before) ?? envelope?.timestamp ?? receivedTime();
+  const output: Output = TS.test(head) || ONLY_GROUPS.test(head) ? 'alert_fast' : 'alert_syslog';
+  return alertFrom(output, body, time, { sensor: sensorOf(body, envelope, head) });
 }
 
 /** alert_full: blocks separated by blank lines; each block's first lines carry rule, priority, time, flow. */
@@ -121,7 +130,7 @@ function fullBlocks(text: string): AlertDraft[] {
       break;
     }
     if (body.proto === undefined) body.proto = /^(TCP|UDP|ICMP|IP|SCTP)\s+TTL/m.exec(block)?.[1];
-    out.push(alertFrom(body, time ?? receivedTime(), undefined));
+    out.push(alertFrom('alert_full', body, time ?? receivedTime(), { sensor: sensorOf(body) }));
   }
   if (!out.length) throw new ParseError('empty alert_full record');
   return out;
@@ -172,7 +181,7 @@ function csvAlert(line: string): AlertDraft {
     const dst = splitAddress(f[7] ?? '', proto);
     const msgAt = f.findIndex((v, i) => i > 0 && i !== ruleAt && /^".*"$/.test(v));
     const body: SnortAlertBody = { gid: g, sid: s, rev: r, msg: msgAt >= 0 ? f[msgAt]!.slice(1, -1) : `Snort rule ${f[ruleAt]}`, proto, src: src.ip, sport: src.port, dst: dst.ip, dport: dst.port, xrefs: [], start: 0 };
-    return alertFrom(body, time, f[ruleAt + 1], f[1]);
+    return alertFrom('alert_csv', body, time, { disposition: f[ruleAt + 1], pktNum: f[1] });
   }
   if (f.length < 10) throw new ParseError(`Snort CSV record has ${f.length} fields; the default layouts have 10, 13, 15 or 27`);
   const [gid, sid, rev] = [f[1], f[2], f[3]].map((v) => (v !== undefined && /^\d{1,12}$/.test(v) ? Number(v) : undefined));
@@ -193,7 +202,7 @@ function csvAlert(line: string): AlertDraft {
   } else {
     extra.push(makeObservable('mac', f[10], 'src'), makeObservable('mac', f[11], 'dst'));
   }
-  return alertFrom(body, time, disposition, undefined, extra);
+  return alertFrom('alert_csv', body, time, { disposition, extra });
 }
 
 // ---- JSON -----------------------------------------------------------------------------------------------
@@ -237,7 +246,7 @@ function jsonAlert(j: JsonObject): AlertDraft {
   };
   const time = jsonTime(j, str('timestamp'));
   const extra = [makeObservable('mac', str('eth_src'), 'src'), makeObservable('mac', str('eth_dst'), 'dst')];
-  return alertFrom(body, time, undefined, str('pkt_num'), extra);
+  return alertFrom('alert_json', body, time, { pktNum: str('pkt_num'), extra });
 }
 
 function jsonTime(j: JsonObject, ts: string | undefined): string {
@@ -259,21 +268,49 @@ function jsonTime(j: JsonObject, ts: string | undefined): string {
 
 // ---- common ---------------------------------------------------------------------------------------------
 
-function alertFrom(b: SnortAlertBody, time: string, disposition: string | undefined, pktNum?: string, extra: Array<Observable | undefined> = []): AlertDraft {
-  const ruleId = `${b.gid}:${b.sid}:${b.rev}`;
+/** The Snort output plugin that wrote the record: the event_type of its alerts. */
+type Output = 'alert_fast' | 'alert_syslog' | 'alert_full' | 'alert_csv' | 'alert_json';
+
+interface AlertExtras {
+  /** pfSense's disposition or the Snort 3 CSV action column. */
+  disposition?: string;
+  /** Snort 3 pkt_num: part of the dedup key. */
+  pktNum?: string;
+  extra?: Array<Observable | undefined>;
+  /** The reporting sensor (sensorOf). */
+  sensor?: HostInfo;
+}
+
+function alertFrom(output: Output, b: SnortAlertBody, time: string, { disposition, pktNum, extra = [], sensor }: AlertExtras = {}): AlertDraft {
+  const full = `${b.gid}:${b.sid}:${b.rev}`; // the revision tells re-deliveries of different rule versions apart
   const sev = snortPrioritySeverity(b.priority);
   return {
-    vendor_id: [time, ruleId, b.src ?? '', b.sport ?? '', b.dst ?? '', b.dport ?? '', pktNum ?? ''].join('|'),
+    vendor_id: [time, full, b.src ?? '', b.sport ?? '', b.dst ?? '', b.dport ?? '', pktNum ?? ''].join('|'),
+    event_type: output,
     time,
-    title: b.msg || `Snort rule ${ruleId}`,
-    rule: { id: ruleId, name: b.msg || undefined, category: b.classification },
+    title: b.msg || `Snort rule ${full}`,
+    rule: { id: snortRuleId(b.gid, b.sid), name: b.msg || undefined, category: b.classification },
     severity: sev ?? UNKNOWN_SEVERITY,
     vendor_severity: b.priority !== undefined ? { value: String(b.priority), scale: SCALE } : undefined,
     action: actionOf(b.action, disposition),
     src: b.src || b.sport !== undefined ? { ip: b.src, port: b.sport } : undefined,
     dst: b.dst || b.dport !== undefined ? { ip: b.dst, port: b.dport } : undefined,
+    device: sensor,
     observables: defined(extra),
   };
+}
+
+/** A bare "host snort[pid]:" header (a relay that dropped the syslog time): the token before Snort's tag. */
+const HOST_TAG = /^(\S{1,255}) snort(?:\[\d{1,10}\])?:(?:\s|$)/;
+
+/**
+ * The sensor that reported the alert (the alert's `device`, never its `host` and never an indicator): the
+ * sensor a Firepower-style body names in 'From "…"'; else the syslog header's host (alert_syslog, or a line a
+ * syslog daemon relayed); else the host of a bare "host snort[pid]:" header.
+ */
+function sensorOf(b: SnortAlertBody, envelope?: SyslogMessage, head = ''): HostInfo | undefined {
+  const name = b.device?.trim() || envelope?.hostname || (envelope ? undefined : HOST_TAG.exec(head)?.[1]);
+  return name ? { name } : undefined;
 }
 
 function actionOf(action: string | undefined, disposition: string | undefined): DetectorAction {
@@ -305,12 +342,6 @@ function leadingTime(prefix: string): string | undefined {
     if (m) return snortTime(m);
   }
   return undefined;
-}
-
-function envelopeTime(prefix: string): string | undefined {
-  const t = prefix.trim();
-  if (!t) return undefined;
-  return parseSyslog(t)?.timestamp;
 }
 
 /** MM/DD[/YY]-hh:mm:ss[.f] in the source's zone; the year, when absent, by lib's inference. */

@@ -35,16 +35,19 @@
  *   host        ComputerName, ComputerIPAddress; user UserName "DOMAIN\user" → name + domain
  *   file        FullFilePath (path, name); malware name = threat, family = the part between "/" and the
  *               variant ("Troj/Agent-ABC" → Agent); url / domain from BlockedSite; vendor_id EventID
- * Context (kind application_control, device_control, firewall, …): the other event types, which record
- * policy enforcement rather than threats.
+ * Context: the other event types, which record policy enforcement rather than threats; event_type is the
+ * EventType as written, kind process (Application control), file (Device control naming a file), status
+ * (patch, update, compliance), else other; host, user, the controlled application as process, the file.
+ * event_type on alerts: ThreatType ("Viruses/spyware") or EventType ("Virus", "Web"); SAV lines "SAV/<type>".
  */
 import type { AlertDraft, DetectorAction } from '../model/alert.js';
+import type { ContextKind } from '../model/context.js';
 import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { mapAction } from './lib/action.js';
 import { receivedTime } from './lib/context.js';
 import { LooseFields, baseName } from './lib/fieldmap.js';
 import { hostOfUrl, makeObservable, normalizeDomain, normalizeUrl } from './lib/observables.js';
-import { defined } from './lib/record.js';
+import { defined, splitAccount } from './lib/record.js';
 import { parseSyslog } from './lib/syslog.js';
 import { excerpt, LINE_BREAKS, trimEndChars } from './lib/text.js';
 import { parseTimestamp, tryParseTimestamp } from './lib/time.js';
@@ -175,6 +178,7 @@ function fromLogWriter(prefix: string, f: LooseFields): ParseOutcome {
     alerts: [
       {
         vendor_id: f.get('EventID'),
+        event_type: threatType ?? eventType,
         time: timeOf(f, prefix),
         title,
         rule: compact({ id: name ?? eventType, name: name ?? eventType, category: category || undefined }),
@@ -195,9 +199,8 @@ function fromLogWriter(prefix: string, f: LooseFields): ParseOutcome {
 }
 
 function policyEvent(prefix: string, eventType: string, f: LooseFields): ContextEvent {
-  // After the first replace no two "_" meet, so one at each end is all there is to drop.
-  const kind = eventType.trim().toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '').slice(0, 64) || 'sophos_event';
   const user = userOf(f.get('UserName'));
+  const path = f.get('FullFilePath', 'FilePath', 'Path');
   const data = compact({
     event_id: f.get('EventID'),
     event_type: eventType,
@@ -210,8 +213,27 @@ function policyEvent(prefix: string, eventType: string, f: LooseFields): Context
     user: user?.name,
     reporting_name: f.get('ReportingName'),
   }) ?? {};
-  const observables = defined([makeObservable('host', f.get('ComputerName'), 'host'), makeObservable('ip', f.get('ComputerIPAddress'), 'host'), makeObservable('user', user?.name, 'user')]);
-  return { kind, time: timeOf(f, prefix), data, observables };
+  return {
+    kind: contextKind(eventType, f),
+    event_type: eventType,
+    time: timeOf(f, prefix),
+    user,
+    host: compact({ name: f.get('ComputerName'), ip: f.get('ComputerIPAddress') }),
+    // Application control names the controlled application, not a file: it is the process the policy stopped.
+    process: /application/i.test(eventType) ? compact({ name: f.get('Name', 'EventName') }) : undefined,
+    file: compact({ name: baseName(path) ?? f.get('FileName'), path }),
+    data,
+    observables: [],
+  };
+}
+
+/** The context kind of a Log Writer event type that reports policy enforcement rather than a threat. */
+function contextKind(eventType: string, f: LooseFields): ContextKind {
+  if (/patch|update|complian|health|status/i.test(eventType)) return 'status';
+  if (/application/i.test(eventType)) return 'process';
+  // A device-control event is about a file only when it names one; the firewall's events name no connection.
+  if (/device/i.test(eventType) && f.get('FullFilePath', 'FilePath', 'Path')) return 'file';
+  return 'other';
 }
 
 function timeOf(f: LooseFields, prefix: string): string {
@@ -245,6 +267,7 @@ function fromSavLine(text: string, m: SavMatch): AlertDraft {
   const actionWord = /cleanup unavailable|could not be cleaned|not cleanable/i.test(after) ? 'none' : /(moved|quarantin|deleted|cleaned up|removed|blocked|access (?:was )?denied)/i.exec(after)?.[1];
   const syslog = parseSyslog(text);
   return {
+    event_type: `SAV/${type ?? 'detection'}`,
     time: prefixTime(text.slice(0, m.index)) ?? syslog?.timestamp ?? receivedTime(),
     title: `${name}${type ? ` (${type})` : ''}`,
     rule: compact({ id: name, name, category: type }),
@@ -295,10 +318,8 @@ function actionOf(action: string | undefined, status: string | undefined): Detec
 }
 
 function userOf(v: string | undefined): AlertDraft['user'] {
-  if (!v || v === '-' || v.toLowerCase() === 'n/a') return undefined;
-  const slash = v.lastIndexOf('\\');
-  if (slash > 0) return compact({ name: v.slice(slash + 1) || undefined, domain: trimEndChars(v.slice(0, slash), '\\') || undefined });
-  return { name: v };
+  const account = splitAccount(v);
+  return account && compact({ name: account.name, domain: account.domain, email: account.email });
 }
 
 /** "Troj/Agent-ABC" → "Agent", "Mal/Generic-S" → "Generic"; names without Sophos' type prefix: none. */

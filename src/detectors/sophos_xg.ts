@@ -17,22 +17,26 @@
  *   Content Filtering / Web Filter — only Denied/Blocked/Warned verdicts (web filter blocks): title
  *                           "Web filter <subtype>: <category>"; Allowed content-filter logs are context "web"
  *   WAF                     blocked requests
- * Context: Firewall → "flow"; Event (VPN, SSL VPN, IPsec, authentication, admin…) → "vpn_session" when the
- * component is a VPN, "auth" for authentication, else "event"; Anti-Spam → "email"; System Health,
- * Wireless, Heartbeat, anything else → "event".
+ *   every alert             device: the syslog header's host, else device_name; id device_serial_id / device_id
+ *                           (deviceOf, as on context)
+ * Context: Firewall → flow; allowed web → http; clean sandbox → file; Anti-Spam → email; Event: VPN components →
+ * vpn, authentication → auth, admin/GUI/CLI → audit, DHCP → dhcp; anything else → status. One mapping for all
+ * (context): user, src/dst, assigned_ip, host, device, outcome, session_id, domain, url, file.
+ * event_type: "log_type/log_component" as written. Mapping table: docs/detectors/sophos_xg.md.
  * Severity scale: syslog words (priority / severity): Emergency 95, Alert 90, Critical 85, Error 70,
  * Warning 50, Notice 25, Information 10, Debug 0. action: log_subtype (Detect/Alert → detected, Drop/Denied/
  * Blocked → blocked, Allowed → allowed; AV "Virus" says nothing about the action → unknown).
  * Time: timestamp (with its offset), else date+time in `timezone` (BST read as +01:00 and IST as +05:30, the
  * zones these abbreviations mean on Sophos/Cyberoam devices), else the source's zone.
  */
-import type { AlertDraft, DetectorAction, FileInfo } from '../model/alert.js';
+import type { AlertDraft, DetectorAction, FileInfo, HostInfo } from '../model/alert.js';
+import type { ContextKind, ContextOutcome } from '../model/context.js';
 import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { mapAction } from './lib/action.js';
 import { receivedTime } from './lib/context.js';
 import { copyFields, kvInt, kvPort, parseKv } from './lib/kv.js';
 import { canonicalIp, hostOfUrl, makeObservable, normalizeDomain, normalizeHash } from './lib/observables.js';
-import { defined } from './lib/record.js';
+import { defined, splitAccount } from './lib/record.js';
 import { UNKNOWN_SEVERITY } from './lib/severity.js';
 import { parseSyslog } from './lib/syslog.js';
 import { excerpt, trimEndChars } from './lib/text.js';
@@ -77,44 +81,58 @@ const sophos: Detector = {
     const type = logType.toLowerCase();
     const subtype = (val(f.log_subtype) ?? '').toLowerCase();
     const component = (val(f.log_component) ?? '').toLowerCase();
-    if (type === 'idp' || type === 'ips') return alerts(idpAlert(f, time));
-    if (type === 'anti-virus' || type === 'antivirus') return alerts(avAlert(f, time));
-    if (type === 'atp' || type === 'advanced threat protection') return alerts(atpAlert(f, time));
+    // The product's own name of the record type: log_type and log_component ("Firewall/Firewall Rule", "IDP/Signatures").
+    const eventType = [logType, val(f.log_component)].filter(Boolean).join('/');
+    const header = prefix ? parseSyslog(prefix)?.hostname : undefined;
+    const ctx = (kind: ContextKind) => context(kind, f, time, eventType, header);
+    const alert = (make: (f: Fields, b: Omit<AlertDraft, 'title'>) => AlertDraft) => alerts(make(f, base(f, time, eventType, header)));
+    if (type === 'idp' || type === 'ips') return alert(idpAlert);
+    if (type === 'anti-virus' || type === 'antivirus') {
+      // a scanned transfer without a finding ("Allowed", virus="") is a file seen on the wire, not a detection
+      if (!val(f.virus) && !val(f.malware) && /^(allowed|clean)$/.test(subtype)) return ctx('file');
+      return alert(avAlert);
+    }
+    if (type === 'atp' || type === 'advanced threat protection') return alert(atpAlert);
     if (type === 'sandbox' || type === 'sandstorm' || component === 'sandstorm') {
-      if (/malicious|suspicious|denied|block|drop|virus/.test(`${subtype} ${(f.reason ?? '').toLowerCase()} ${(f.verdict ?? '').toLowerCase()}`)) return alerts(sandboxAlert(f, time));
-      return context('file', f, time);
+      if (/malicious|suspicious|denied|block|drop|virus/.test(`${subtype} ${(f.reason ?? '').toLowerCase()} ${(f.verdict ?? '').toLowerCase()}`)) return alert(sandboxAlert);
+      return ctx('file');
     }
     if (type === 'content filtering' || type === 'web filter' || type === 'webfilter' || type === 'application filter' || type === 'waf') {
-      if (/denied|block|drop|warn|reject/.test(subtype)) return alerts(webAlert(f, time, logType));
-      return context('web', f, time);
+      if (/denied|block|drop|warn|reject/.test(subtype)) return alert((g, b) => webAlert(g, b, logType));
+      return ctx(val(f.url) || val(f.domain) ? 'http' : 'flow');
     }
-    if (type === 'firewall') return context('flow', f, time);
-    if (type === 'anti-spam' || type === 'antispam') return context('email', f, time);
+    if (type === 'firewall') return ctx('flow');
+    if (type === 'anti-spam' || type === 'antispam') return ctx('email');
     if (type === 'event') {
-      if (/vpn|ipsec|l2tp|pptp|sslvpn|ssl vpn|remote access/.test(component)) return vpnContext(f, time);
-      if (/auth|login|logon/.test(`${component} ${subtype}`)) return context('auth', f, time);
+      if (/vpn|ipsec|l2tp|pptp|sslvpn|ssl vpn|remote access/.test(component)) return ctx('vpn');
+      if (/auth|login|logon/.test(`${component} ${subtype}`)) return ctx('auth');
+      if (/admin|gui|cli|console|api/.test(`${component} ${subtype}`)) return ctx('audit');
+      if (/dhcp/.test(component)) return ctx('dhcp');
     }
-    return context('event', f, time);
+    return ctx('status');
   },
 };
 export default defineDetector(sophos);
 
 // ---- alerts ------------------------------------------------------------------------------------------------
 
-function base(f: Fields, time: string): Omit<AlertDraft, 'title'> {
+/** What every alert carries: time, severity, action, the two ends, the user and the reporting firewall. */
+function base(f: Fields, time: string, eventType: string, header: string | undefined): Omit<AlertDraft, 'title'> {
   const sev = severityOf(f);
-  const user = val(f.user_name) ?? val(f.login_user) ?? val(f.user);
+  const user = accountOf(f);
   const src = val(f.src_ip) ?? val(f.sourceip);
   const dst = val(f.dst_ip) ?? val(f.destinationip);
   return {
     time,
+    event_type: eventType,
     vendor_id: vendorId(f, time),
     severity: sev.severity,
     vendor_severity: sev.vendor,
     action: actionOf(val(f.log_subtype)),
-    src: compact({ ip: src, port: kvPort(f.src_port), user, host: val(f.src_host) }),
+    src: compact({ ip: src, port: kvPort(f.src_port), user: user?.name, host: val(f.src_host) }),
     dst: compact({ ip: dst, port: kvPort(f.dst_port) }),
-    user: user ? compact({ name: userName(user), domain: userDomain(user) }) : undefined,
+    user,
+    device: deviceOf(f, header),
     observables: defined([
       makeObservable('mac', val(f.src_mac), 'src'),
       makeObservable('mac', val(f.dst_mac), 'dst'),
@@ -124,8 +142,7 @@ function base(f: Fields, time: string): Omit<AlertDraft, 'title'> {
   };
 }
 
-function idpAlert(f: Fields, time: string): AlertDraft {
-  const b = base(f, time);
+function idpAlert(f: Fields, b: Omit<AlertDraft, 'title'>): AlertDraft {
   const rp = val(f.rule_priority);
   const n = rp && /^\d{1,3}$/.test(rp) ? Number(rp) : undefined;
   const bySnortPriority = n === undefined || n < 1 ? undefined : n === 1 ? 80 : n === 2 ? 55 : n === 3 ? 30 : 15;
@@ -139,8 +156,7 @@ function idpAlert(f: Fields, time: string): AlertDraft {
   };
 }
 
-function avAlert(f: Fields, time: string): AlertDraft {
-  const b = base(f, time);
+function avAlert(f: Fields, b: Omit<AlertDraft, 'title'>): AlertDraft {
   const virus = val(f.virus) ?? val(f.malware) ?? val(f.threatname);
   const file = fileOf(f);
   const url = val(f.url);
@@ -156,8 +172,7 @@ function avAlert(f: Fields, time: string): AlertDraft {
   };
 }
 
-function atpAlert(f: Fields, time: string): AlertDraft {
-  const b = base(f, time);
+function atpAlert(f: Fields, b: Omit<AlertDraft, 'title'>): AlertDraft {
   // White space before a "/" goes ("Troj /Agent" → "Troj/Agent"); each run is looked at once (/\s+\//g rescanned
   // a long run from each of its characters).
   const threat = val(f.threatname)?.replace(/\s+/g, (ws: string, at: number, s: string) => (s[at + ws.length] === '/' ? '' : ws));
@@ -176,8 +191,7 @@ function atpAlert(f: Fields, time: string): AlertDraft {
   };
 }
 
-function sandboxAlert(f: Fields, time: string): AlertDraft {
-  const b = base(f, time);
+function sandboxAlert(f: Fields, b: Omit<AlertDraft, 'title'>): AlertDraft {
   const file = fileOf(f);
   const url = val(f.url);
   return {
@@ -186,12 +200,12 @@ function sandboxAlert(f: Fields, time: string): AlertDraft {
     rule: compact({ id: val(f.log_id), name: val(f.reason), category: 'sandbox' }),
     file,
     url,
-    domain: hostOf(url),
+    // source: the web server the file came from
+    domain: hostOf(url) ?? normalizeDomain(val(f.source)),
   };
 }
 
-function webAlert(f: Fields, time: string, logType: string): AlertDraft {
-  const b = base(f, time);
+function webAlert(f: Fields, b: Omit<AlertDraft, 'title'>, logType: string): AlertDraft {
   const category = val(f.http_category) ?? val(f.category) ?? val(f.app_category) ?? val(f.app_name);
   const url = val(f.url);
   const subtype = val(f.log_subtype) ?? 'Denied';
@@ -223,9 +237,10 @@ function actionOf(subtype: string | undefined): DetectorAction | undefined {
 }
 
 function fileOf(f: Fields): FileInfo | undefined {
+  // FTP anti-virus logs write the file's path in filename and the server-side path in file_path.
   const name = val(f.filename) ?? val(f.file_name);
-  const path = val(f.file_path);
-  const file: FileInfo = { name: name ?? path?.split(/[\\/]/).pop(), path, size: kvInt(f.filesize ?? f.file_size) };
+  const path = val(f.file_path) ?? (name && /[\\/]/.test(name) ? name : undefined);
+  const file: FileInfo = { name: (name ?? path)?.split(/[\\/]/).pop() || undefined, path, size: kvInt(f.filesize ?? f.file_size) };
   for (const key of ['sha256', 'sha1sum', 'sha1', 'md5', 'checksum', 'file_hash']) {
     const h = normalizeHash(f[key]);
     if (h && file[h.type] === undefined) file[h.type] = h.value;
@@ -247,47 +262,60 @@ function vendorId(f: Fields, time: string): string {
 
 // ---- context -----------------------------------------------------------------------------------------------
 
-function vpnContext(f: Fields, time: string): ParseOutcome {
-  const user = val(f.user_name) ?? val(f.user);
-  const remote = val(f.remote_ip) ?? val(f.src_ip) ?? val(f.remote_network);
-  const tunnel = val(f.assigned_ip) ?? val(f.leased_ip) ?? val(f.tunnel_ip);
-  const data = withoutEmpty({
-    ...copyFields(f),
-    user,
-    public_ip: remote,
-    private_ip: tunnel,
-    event_id: val(f.log_subtype) ?? val(f.status),
-    status: val(f.status),
-    connection: val(f.connectionname) ?? val(f.connection_name),
-  });
-  return {
-    kind: 'context',
-    events: [{
-      kind: 'vpn_session',
-      time,
-      data,
-      observables: defined([makeObservable('user', user, 'user'), makeObservable('ip', canonicalIp(remote), 'src'), makeObservable('ip', tunnel, 'tunnel')]),
-    }],
-  };
-}
-
-function context(kind: string, f: Fields, time: string): ParseOutcome {
-  const user = val(f.user_name) ?? val(f.user);
+/**
+ * One context event from any SFOS log: the field names are shared across log types, so one mapping serves
+ * firewall, web, anti-spam, sandbox and event logs.
+ *   user        user_name (else user); "DOMAIN\\user" split     src / dst  src_ip:src_port, dst_ip:dst_port
+ *   src (VPN)   remote_ip, else src_ip (the client's public address); assigned_ip assigned_ip / leased_ip
+ *   assigned_ip (DHCP) reported_ip, the leased address; host reported_host (the DHCP client's name), src_mac
+ *   device      the syslog header's host, else device_name; id device_serial_id / device_id
+ *   outcome     status Successful/Failed, log_subtype Allowed/Denied on firewall and web logs
+ *   session_id  con_id                     domain / url  domain (or domainname), url
+ *   file        filename, file hashes (sandbox)
+ */
+function context(kind: ContextKind, f: Fields, time: string, eventType: string, header: string | undefined): ParseOutcome {
+  const account = accountOf(f);
+  const vpn = kind === 'vpn';
+  const url = val(f.url);
   const event: ContextEvent = {
     kind,
+    event_type: eventType,
     time,
+    user: account,
+    src: compact({ ip: (vpn ? val(f.remote_ip) : undefined) ?? val(f.src_ip) ?? val(f.sourceip), port: kvPort(f.src_port), user: account?.name }),
+    dst: compact({ ip: val(f.dst_ip) ?? val(f.destinationip), port: kvPort(f.dst_port) }),
+    assigned_ip: vpn ? (val(f.assigned_ip) ?? val(f.leased_ip) ?? val(f.tunnel_ip)) : kind === 'dhcp' ? val(f.reported_ip) : undefined,
+    host: compact({ mac: val(f.src_mac), name: val(f.reported_host) ?? val(f.src_host) ?? val(f.client_host) }),
+    device: deviceOf(f, header),
+    outcome: outcomeOf(f),
+    session_id: val(f.con_id),
+    domain: normalizeDomain(val(f.domain) ?? val(f.domainname) ?? val(f.dstdomain) ?? val(f.source)) ?? hostOf(url),
+    url,
+    file: kind === 'file' ? fileOf(f) : undefined,
     data: withoutEmpty(copyFields(f)),
-    observables: defined([
-      makeObservable('ip', val(f.src_ip) ?? val(f.sourceip), 'src'),
-      makeObservable('ip', val(f.dst_ip) ?? val(f.destinationip), 'dst'),
-      makeObservable('ip', val(f.src_trans_ip), 'src_nat'),
-      makeObservable('user', user, 'user'),
-      makeObservable('mac', val(f.src_mac), 'src'),
-      makeObservable('domain', val(f.domain) ?? val(f.domainname), 'dst'),
-      makeObservable('url', val(f.url), 'url'),
-    ]),
+    observables: defined([makeObservable('ip', val(f.src_trans_ip), 'src_nat'), makeObservable('ip', val(f.dst_trans_ip), 'dst_nat')]),
   };
   return { kind: 'context', events: [event] };
+}
+
+/**
+ * The firewall that wrote the log, on alerts (base) and context alike: the syslog header's host name, else
+ * device_name; its serial number as id.
+ */
+function deviceOf(f: Fields, header: string | undefined): HostInfo | undefined {
+  return compact({ name: header ?? val(f.device_name), id: val(f.device_serial_id) ?? val(f.device_id) });
+}
+
+function outcomeOf(f: Fields): ContextOutcome | undefined {
+  const v = `${val(f.status) ?? ''} ${val(f.log_subtype) ?? ''}`.toLowerCase();
+  if (/success|allowed|\bconnected|established|logged in/.test(v)) return 'success';
+  if (/fail|denied|block|reject|drop/.test(v)) return 'failure';
+  return undefined;
+}
+
+function accountOf(f: Fields): AlertDraft['user'] {
+  const a = splitAccount(val(f.user_name) ?? val(f.login_user) ?? val(f.user));
+  return a ? compact({ name: a.name, domain: a.domain, email: a.email }) : undefined;
 }
 
 function alerts(a: AlertDraft): ParseOutcome {
@@ -364,18 +392,6 @@ function val(v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
   const t = v.trim();
   return t === '' || t === 'N/A' || t === '-' ? undefined : t;
-}
-
-function userName(u: string): string {
-  const bs = u.lastIndexOf('\\');
-  return bs >= 0 ? u.slice(bs + 1) : u;
-}
-
-function userDomain(u: string): string | undefined {
-  const bs = u.indexOf('\\');
-  if (bs > 0) return u.slice(0, bs);
-  const at = u.lastIndexOf('@');
-  return at > 0 ? u.slice(at + 1) : undefined;
 }
 
 function hostOf(url: string | undefined): string | undefined {

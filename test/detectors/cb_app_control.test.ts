@@ -66,15 +66,45 @@ test('API event: malicious file (Discovery, Critical) with a command line', () =
   assert.deepEqual(a.user, { name: 'svc_sql', domain: 'CORP' });
 });
 
-test('approvals and logins are context of kind app_control', () => {
+test('approvals are file context events, console log-ins auth context events, with canonical fields', () => {
   const c = ac.context(API_APPROVAL);
-  assert.equal(c.kind, 'app_control');
+  assert.equal(c.kind, 'file');
+  assert.equal(c.event_type, 'File approved (publisher)');
   assert.equal(c.time, '2017-10-04T22:30:00.000Z');
+  assert.deepEqual(c.host, { name: 'WS-042', id: '12' });
+  assert.deepEqual(c.user, { name: 'alice', domain: 'CORP' });
+  // The file is named only in the description.
+  assert.deepEqual(c.file, { name: 'mspaint.exe', path: 'c:\\windows\\system32\\mspaint.exe' });
   assert.equal(c.data.subtypeName, 'File approved (publisher)');
   const l = ac.context(SYSLOG_LOGIN);
+  assert.equal(l.kind, 'auth');
+  assert.equal(l.event_type, 'Console user login');
+  assert.equal(l.outcome, 'success');
+  assert.deepEqual(l.user, { name: 'admin' });
+  assert.deepEqual(l.src, { ip: '10.0.0.2', user: 'admin' }); // the console client, not a computer
+  assert.equal(l.host, undefined, 'hostname="System" names the server, not a machine');
+  assert.deepEqual(l.device, { name: 'acserver' });
   assert.equal(l.data.subtype, 'Console user login');
+  assert.equal(ac.context(SYSLOG_LOGIN.replace('Console user login', 'Console user login failed')).outcome, 'failure');
   const cefApproved = ac.context(CEF_APPROVED);
+  assert.equal(cefApproved.kind, 'file');
+  assert.deepEqual(cefApproved.host, { name: 'lnx-1', ip: '10.2.3.5' });
+  assert.deepEqual(cefApproved.file, { name: 'lib.so', path: '/opt/app/lib.so' });
+  assert.deepEqual(cefApproved.user, { name: 'root' });
   assert.ok(cefApproved.observables.some((o) => o.type === 'host' && o.value === 'lnx-1'));
+});
+
+test('context kinds follow the App Control event type; event_type is the subtype name on alerts too', () => {
+  const kind = (type: string, subtype: string) =>
+    ac.context(SYSLOG_LOGIN.replace('type="Session Management"', `type="${type}"`).replace('Console user login', subtype)).kind;
+  assert.equal(kind('Computer Management', 'Agent disconnected'), 'status');
+  assert.equal(kind('Internal Events', 'Agent health check'), 'status');
+  assert.equal(kind('Server Management', 'Server setting changed'), 'audit');
+  assert.equal(kind('Policy Management', 'Policy modified'), 'audit');
+  assert.equal(kind('Discovery', 'New unapproved file to computer'), 'file');
+  assert.equal(ac.alert(API_BLOCK).event_type, 'Execution block (unapproved file)');
+  assert.equal(ac.alert(SYSLOG).event_type, 'Execution block (banned file)');
+  assert.equal(ac.alert(CEF_BLOCK).event_type, 'Execution block (unapproved file)');
 });
 
 test('syslog key="value" event: banned file, threat 100 raises severity, US date', () => {
@@ -85,6 +115,7 @@ test('syslog key="value" event: banned file, threat 100 raises severity, US date
   assert.equal(a.severity, 80); // Notice (PRI 13 → 5) raised: file_threat="100" is malicious
   assert.equal(a.action, 'blocked');
   assert.deepEqual(a.host, { name: 'WS1', ip: '10.1.1.5' });
+  assert.deepEqual(a.device, { name: 'acserver' }, 'the syslog host is the App Control server');
   assert.deepEqual(a.user, { name: 'bob', domain: 'CORP' });
   assert.equal(a.file?.path, 'c:\\users\\bob\\desktop\\x.exe');
   assert.equal(a.file?.sha256, '3b463c94b52414cfaad61ecdac64ca84eaea1ab4be69f75834aaa7701ab5e7d0');
@@ -102,6 +133,7 @@ test('CEF event: severity from the header (9 - 5 = 4, Warning), computer from dh
   assert.equal(a.vendor_severity?.value, '4');
   assert.equal(a.action, 'blocked');
   assert.deepEqual(a.host, { name: 'WS-7', ip: '10.2.3.4' }); // dvchost is the App Control server
+  assert.deepEqual(a.device, { name: 'acserver' });
   assert.deepEqual(a.user, { name: 'carol', domain: 'CORP' });
   assert.deepEqual(a.file, { name: 'tool.exe', path: 'c:\\temp\\tool.exe', sha256: 'de96a6e69944335375dc1ac238336066889d9ffc7d73628ef4fe1b1b160ab32c' });
   assert.deepEqual(a.process, { name: 'explorer.exe' });

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { loadDetectors, normalizeRecord, type NormalizeResult } from '../../src/detectors/lib/registry.js';
 import { parseCef } from '../../src/detectors/lib/cef.js';
 import type { AlertDraft } from '../../src/model/alert.js';
-import { finishes, sampleLine, sampleLines } from './helpers.js';
+import { finishes, fixtureLine, sampleLine, sampleLines } from './helpers.js';
 
 const registry = await loadDetectors();
 const RECEIVED = '2026-01-02T10:00:00.000Z';
@@ -31,7 +31,8 @@ test('every sample line parses, auto-detected as cef', () => {
 test('Elastic Vaporware "Web request": header, addresses, request URL', () => {
   const a = alertOf(vaporware(1));
   assert.equal(a.title, 'Web request');
-  assert.deepEqual(a.rule, { id: 'Elastic|Vaporware|18', name: 'Web request' });
+  assert.deepEqual(a.rule, { id: '18', name: 'Web request' }); // the signature id alone
+  assert.equal(a.event_type, 'Elastic|Vaporware|18'); // vendor and product make it unique across products
   assert.equal(a.severity_label, 'low'); // header severity "low"
   assert.deepEqual(a.vendor_severity?.value, 'low');
   assert.deepEqual(a.src, { ip: '89.160.20.156', port: 33876 });
@@ -54,7 +55,8 @@ test('Elastic Vaporware "Authentication": both users, file hash by length, oldFi
 test('Trend Micro DSM "User Signed In": severity 3, the one user', () => {
   const a = alertOf(trend(1));
   assert.equal(a.title, 'User Signed In');
-  assert.equal(a.rule?.id, 'Trend Micro|Deep Security Manager|600');
+  assert.equal(a.rule?.id, '600');
+  assert.equal(a.event_type, 'Trend Micro|Deep Security Manager|600');
   assert.equal(a.severity, 30);
   assert.deepEqual(a.vendor_severity, { value: '3', scale: 'cef 0-10 (Low 0-3, Medium 4-6, High 7-8, Very-High 9-10)' });
   assert.deepEqual(a.src, { ip: '10.52.116.160', user: 'admin' });
@@ -64,11 +66,12 @@ test('Trend Micro DSM "User Signed In": severity 3, the one user', () => {
 test('Trend Micro DSA firewall log: act=Log, dvchost, MACs, labelled custom fields with spaces', () => {
   const a = alertOf(trend(2));
   assert.equal(a.title, 'Log for TCP Port 80');
-  assert.equal(a.rule?.id, 'Trend Micro|Deep Security Agent|20');
+  assert.equal(a.rule?.id, '20');
   assert.equal(a.severity, 0);
   assert.equal(a.severity_label, 'info');
   assert.equal(a.action, 'detected');
-  assert.deepEqual(a.host, { name: 'hostname' });
+  assert.deepEqual(a.device, { name: 'hostname' }, 'dvchost: the agent that reported it');
+  assert.equal(a.host, undefined);
   assert.deepEqual(a.src, { ip: '192.168.126.150', port: 49617 });
   assert.deepEqual(a.dst, { ip: '81.2.69.192', port: 80 });
   assert.ok(obs(a).includes('mac:00:0c:29:eb:35:de:src'));
@@ -83,10 +86,86 @@ test('Trend Micro DSA firewall log: act=Log, dvchost, MACs, labelled custom fiel
 test('Trend Micro DSA IPS rule: IDS:Reset is a detection, not a block', () => {
   const a = alertOf(trend(3));
   assert.equal(a.title, 'Test Intrusion Prevention Rule');
-  assert.equal(a.rule?.id, 'Trend Micro|Deep Security Agent|1001111');
+  assert.equal(a.rule?.id, '1001111');
   assert.equal(a.action, 'detected');
   assert.deepEqual(a.dst, { ip: '81.2.69.144', port: 80 });
+  assert.deepEqual(a.device, { name: 'hostname' });
   assert.equal(parseCef(trend(3)).labels['Intrusion Prevention Flags'], '8');
+});
+
+test('Forcepoint NGFW: the labelled RuleID is the rule id, a device name that is an address goes to device.ip', () => {
+  const allowed = alertOf(fixtureLine('cef', 'forcepoint_ngfw_smc.log', 3));
+  assert.deepEqual(allowed.rule, { id: '2097157.1', name: 'Connection_Allowed' });
+  assert.equal(allowed.event_type, 'FORCEPOINT|Firewall|70018');
+  assert.deepEqual(allowed.device, { ip: '10.1.1.40', id: 'Master FW node 1' }); // dvchost=10.1.1.40
+  assert.equal(allowed.host, undefined, 'the firewall is not the host the event is about');
+  assert.equal(allowed.action, 'allowed');
+  const discarded = alertOf(fixtureLine('cef', 'forcepoint_ngfw_smc.log', 4));
+  assert.deepEqual(discarded.src, { ip: '172.16.1.1', port: 68 });
+  assert.deepEqual(discarded.dst, { ip: '89.160.20.156', port: 67 });
+  assert.deepEqual(discarded.device, { ip: '10.1.1.10', id: 'Firewall-10 node 1' });
+  const login = alertOf(fixtureLine('cef', 'forcepoint_ngfw_smc.log', 7));
+  assert.equal(login.rule?.id, '72714'); // no RuleID label: the signature id
+  assert.deepEqual(login.user, { name: 'bob' });
+  assert.deepEqual(login.device, { ip: '10.1.1.3', id: 'Firewall-3 node 1' });
+  // A NAT rule is not the rule that fired.
+  assert.equal(alertOf('CEF:0|FORCEPOINT|Firewall|6.6|70018|Connection_Allowed|0|cs2Label=NatRuleID cs2=7.1').rule?.id, '70018');
+});
+
+test('Citrix NetScaler WAF: request URL and domain; "not blocked" is a detection', () => {
+  const blocked = alertOf(fixtureLine('cef', 'citrix_netscaler.cef', 1));
+  assert.equal(blocked.url, 'http://vpx247.example.net/FFC/login.html');
+  assert.equal(blocked.domain, 'vpx247.example.net');
+  assert.deepEqual(blocked.src, { ip: '10.217.253.78', port: 53743 });
+  assert.deepEqual(blocked.rule, { id: 'APPFW', name: 'APPFW_STARTURL' });
+  assert.equal(blocked.action, 'blocked');
+  const passed = alertOf(fixtureLine('cef', 'citrix_netscaler.cef', 2));
+  assert.equal(passed.url, 'http://vpx247.example.net/FFC/login_post.html?abc=def');
+  assert.equal(passed.action, 'detected');
+});
+
+test('Check Point: NAT-less connection, file hash by length, IPv6 custom addresses; sntdom is the DNS name', () => {
+  const accept = alertOf(fixtureLine('cef', 'check_point.cef', 1));
+  assert.deepEqual(accept.src, { ip: '192.168.101.100', port: 49363 });
+  assert.deepEqual(accept.dst, { ip: '89.160.20.156', port: 443 });
+  assert.equal(accept.event_type, 'Check Point|VPN-1 & FireWall-1|Log');
+  assert.deepEqual(alertOf(fixtureLine('cef', 'check_point.cef', 2)).file, { sha1: '55f4a511e6f630a6b1319505414f114e7bcaf13d' });
+  const drop = alertOf(fixtureLine('cef', 'check_point.cef', 3));
+  assert.deepEqual(drop.src, { ip: 'fd00::555' });
+  assert.equal(drop.action, 'blocked');
+  const threat = alertOf('CEF:0|Check Point|Anti-Virus|Check Point|Virus|Infected file|Very-High|src=10.0.0.5 suser=CORP\\ann sntdom=bad.example.com cs1Label=Threat Prevention Rule Name cs1=Strict AV cs4Label=Threat Prevention Rule ID cs4={AB-12} Sender=a@x.example Recipient=b@corp.example');
+  assert.deepEqual(threat.rule, { id: '{AB-12}', name: 'Strict AV' });
+  assert.equal(threat.domain, 'bad.example.com');
+  assert.deepEqual(threat.user, { name: 'ann', domain: 'CORP' }); // not the DNS name as a domain
+  assert.equal(threat.src?.user, 'ann');
+  assert.deepEqual(threat.email, { from: 'a@x.example', to: ['b@corp.example'] });
+});
+
+test('ArcSight connector (Unix syslog): device process name, destination host, device host name', () => {
+  const a = alertOf(fixtureLine('cef', 'arcsight_unix_syslog.cef', 1));
+  assert.equal(a.time, '2017-07-18T19:01:01.000Z');
+  assert.deepEqual(a.process, { name: 'systemd' });
+  assert.deepEqual(a.dst, { host: 'centos7' });
+  assert.deepEqual(a.device, { name: 'centos7' });
+  assert.equal(a.host, undefined);
+  assert.deepEqual(a.user, { name: 'root' });
+  assert.equal(a.rule?.id, 'arcsight:143:1');
+  const cmd = alertOf('CEF:0|Acme|EDR|1|proc|Process started|5|cs3Label=Command Line cs3=powershell -enc AAA cs5Label=File Path cs5=C:\\t\\a.ps1');
+  assert.equal(cmd.process?.command_line, 'powershell -enc AAA');
+  assert.equal(cmd.file?.path, 'C:\\t\\a.ps1');
+});
+
+test('device fields describe the reporting device: dvchost, dvc, deviceExternalId, dvcmac → device, not host, not indicators', () => {
+  const a = alertOf('CEF:0|Acme|NGFW|2.1|ips:100|Exploit blocked|8|src=203.0.113.7 dst=10.0.0.9 dvchost=fw-edge-01 dvc=192.0.2.1 deviceExternalId=FW-SN-0042 dvcmac=00:11:22:33:44:55 act=blocked');
+  assert.deepEqual(a.device, { name: 'fw-edge-01', ip: '192.0.2.1', id: 'FW-SN-0042', mac: '00:11:22:33:44:55' });
+  assert.equal(a.host, undefined);
+  assert.deepEqual(obs(a), ['ip:203.0.113.7:src', 'ip:10.0.0.9:dst'], 'the reporting device is neither looked up nor grouped on');
+  // the full key names (deviceHostName, deviceAddress, deviceMacAddress) are the same fields
+  const full = alertOf('CEF:0|Acme|NGFW|2.1|ips:100|Exploit blocked|8|src=203.0.113.7 deviceHostName=fw-edge-01 deviceAddress=192.0.2.1 deviceMacAddress=00-11-22-33-44-55');
+  assert.deepEqual(full.device, { name: 'fw-edge-01', ip: '192.0.2.1', mac: '00:11:22:33:44:55' });
+  // no device fields (Check Point, Citrix): no device
+  assert.equal(alertOf(fixtureLine('cef', 'check_point.cef', 1)).device, undefined);
+  assert.equal(alertOf(fixtureLine('cef', 'citrix_netscaler.cef', 1)).device, undefined);
 });
 
 test('syslog envelopes (RFC 3164 and 5424) are recognised and give the time', () => {

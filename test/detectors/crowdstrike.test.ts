@@ -143,16 +143,140 @@ test('network, DNS and IOC details; inbound connections swap sides', () => {
   assert.ok(o.includes(`sha256:${'ab'.repeat(32)}:file`));
 });
 
-test('IncidentSummaryEvent is an alert; audit events are context', () => {
-  const inc = cs.alert(wrap({ IncidentId: 'inc:1:2', FineScore: 7.5, State: 'open', IncidentStartTime: 1700000000, FalconHostLink: 'https://falcon.crowdstrike.com/crowdscore/incidents/details/inc:1:2' }, 'IncidentSummaryEvent'));
-  assert.equal(inc.vendor_id, 'inc:1:2');
-  assert.equal(inc.severity, 75);
-  assert.equal(inc.time, '2023-11-14T22:13:20.000Z');
-  const auth = cs.context(wrap({ UserId: 'admin@corp.example', UserIp: '192.0.2.10', OperationName: 'userAuthenticate', Success: true, UTCTimestamp: 1700000000 }, 'AuthActivityAuditEvent'));
+const stream = (line: number) => fixtureLine('crowdstrike', 'event_stream.jsonl', line);
+
+test('event_type is the Streaming API eventType on every alert and context event', () => {
+  assert.equal(cs.alert(legacy).event_type, 'DetectionSummaryEvent');
+  assert.equal(cs.alert(eppOds).event_type, 'EPPDetectionSummaryEvent'); // as the record spells it
+  assert.equal(cs.alert(stream(9)).event_type, 'IncidentSummaryEvent');
+  assert.equal(cs.context(stream(6)).event_type, 'ScheduledReportNotificationEvent');
+  assert.equal(cs.context(stream(6)).kind, 'other');
+  assert.equal(cs.alert(fixtureLine('crowdstrike', 'alerts_api_idp.jsonl', 1)).event_type, 'Alerts API/idp');
+});
+
+test('FirewallMatchEvent: a flow context event; inbound puts the remote end on src; RuleAction 2 is a refusal', () => {
+  const f = cs.context(stream(1));
+  assert.equal(f.kind, 'flow');
+  assert.deepEqual(f.src, { ip: '81.2.69.142', port: 53452 }); // RemoteAddress/RemotePort, ConnectionDirection "1"
+  assert.deepEqual(f.dst, { ip: '81.2.69.142', port: 445 });
+  assert.deepEqual(f.host, { name: 'INPUNEDITCLP229', id: '6734ff444f4456', os: 'windows' });
+  assert.equal(f.outcome, 'failure');
+  assert.deepEqual(f.process, { name: 'System', command_line: 'System', pid: 11111111 });
+  assert.equal(f.rule?.name, 'InboundSMBBlock&LogPrivate');
+  assert.ok(f.rule?.id, 'the firewall rule id');
+  const outbound = JSON.parse(stream(1)) as { event: Record<string, unknown> };
+  outbound.event.ConnectionDirection = '0';
+  outbound.event.RuleAction = '1';
+  const o = cs.context(JSON.stringify(outbound));
+  assert.deepEqual(o.src, { ip: '81.2.69.142', port: 445 });
+  assert.equal(o.outcome, 'success');
+});
+
+test('audit events: user, source address and outcome in canonical fields; remote response sessions', () => {
+  const auth = cs.context(stream(4));
   assert.equal(auth.kind, 'auth');
-  assert.ok(auth.observables.some((o) => o.type === 'ip' && o.value === '192.0.2.10'));
-  assert.equal(cs.context(wrap({ UserId: 'a', OperationName: 'x' }, 'UserActivityAuditEvent')).kind, 'audit');
-  assert.equal(cs.context(wrap({ RuleId: '1' }, 'FirewallMatchEvent')).kind, 'firewall');
+  assert.deepEqual(auth.user, { name: 'admin.rose@example.com', email: 'admin.rose@example.com' });
+  assert.deepEqual(auth.src, { ip: '81.2.69.144' });
+  assert.equal(auth.outcome, 'success');
+  assert.equal(auth.data.OperationName, 'saml2Assert');
+  const activity = cs.context(stream(5));
+  assert.equal(activity.kind, 'audit');
+  assert.deepEqual(activity.src, { ip: '81.2.69.144' });
+  const api = cs.context(fixtureLine('crowdstrike', 'api_activity_audit.jsonl', 1));
+  assert.equal(api.kind, 'audit');
+  assert.deepEqual(api.src, { ip: '198.51.100.20' }); // SourceIp
+  assert.equal(api.outcome, 'failure'); // "Success":false
+  const start = cs.context(stream(7));
+  assert.equal(start.session_id, '1111-fffff-4bb4-99c1-74c13cfc3e5a');
+  assert.deepEqual(start.host, { name: 'UKCHUDL00206', id: 'fffffffff33333' });
+  assert.equal(start.start, '2023-11-02T13:41:34.000Z');
+  const end = cs.context(fixtureLine('crowdstrike', 'remote_response_session.jsonl', 2));
+  assert.equal(end.event_type, 'RemoteResponseSessionEndEvent');
+  assert.equal(end.end, '2020-02-27T19:12:52.000Z');
+  assert.equal(end.session_id, '12345a1bc2d34fghi56jk7890lmno12p');
+});
+
+test('IncidentSummaryEvent: IncidentID and HostID', () => {
+  const inc = cs.alert(stream(9));
+  assert.equal(inc.vendor_id, 'inc:654a735066d640939aaaaaaaaaaaaaaaaaaaaaaaf47349032acd86820223e');
+  assert.equal(inc.severity, 61); // FineScore 6.1
+  assert.equal(inc.host?.id, '4345454534534545');
+  const old = cs.alert(wrap({ IncidentId: 'inc:1:2', FineScore: 7.5, State: 'open', IncidentStartTime: 1700000000, UserId: 'first.last@company.example' }, 'IncidentSummaryEvent'));
+  assert.equal(old.vendor_id, 'inc:1:2');
+  assert.deepEqual(old.user, { name: 'first.last@company.example', email: 'first.last@company.example' }, 'UserId: the account the incident is about');
+  const platform = cs.alert(wrap({ IncidentId: 'inc:1:3', FineScore: 1, UserId: 'Crowdstrike' }, 'IncidentSummaryEvent'));
+  assert.equal(platform.user, undefined, 'the platform itself is no account');
+  assert.equal(old.time, '2023-11-14T22:13:20.000Z');
+});
+
+test('IdpDetectionSummaryEvent: source account and endpoint, PatternId as the rule id (not the DetectId)', () => {
+  const a = cs.alert(stream(2));
+  assert.deepEqual(a.user, { name: 'abc.service', domain: 'NA.AAA.ABC.com', email: 'admin.service@example.com' });
+  assert.deepEqual(a.src, { ip: '81.2.69.142', host: 'nope122.na.net.ABC.com' });
+  assert.equal(a.host?.name, 'nope122.na.net.ABC.com');
+  assert.equal(a.rule?.id, '51135');
+  assert.equal(a.vendor_id, 'abcabcabc22222:ind:abcabcabc22222:5E8D397E-79C1-AAAA-9715-EEEEEE2222');
+});
+
+test('IdentityProtectionEvent is an alert: IncidentType as the rule, DOMAIN\\user split, EndpointName', () => {
+  const a = cs.alert(stream(3));
+  assert.equal(a.vendor_id, '7a79b2de-4e10-41fb-818f-2bdf53c1625a');
+  assert.deepEqual(a.rule, { id: 'Unusuallogintoanendpoint', name: 'Unusuallogintoanendpoint', category: 'Detections' });
+  assert.deepEqual(a.user, { name: 'abc.service', domain: 'NA.NET.ABC.com' });
+  assert.equal(a.host?.name, 'itreg1d3wp8vh3.eu.net.ABC.com');
+  assert.equal(a.host?.ip, undefined); // "EndpointIp":""
+  assert.equal(a.severity_label, 'low');
+  assert.equal(a.time, '2023-11-02T11:09:00.000Z'); // StartTime (ms)
+});
+
+test('Mobile, Xdr, DataProtection and OverWatch detections', () => {
+  const mobile = cs.alert(fixtureLine('crowdstrike', 'mobile_detection_summary.jsonl', 1));
+  assert.equal(mobile.host?.name, 'TESTComputer');
+  assert.deepEqual(mobile.user, { name: 'TestUSER' });
+  assert.equal(mobile.file?.path, '/data/app/com.facebook.katana-djFExxxxxxxxxrkg==/base.apk'); // MobileAppsDetails[0].ImageFileName
+  assert.equal(mobile.rule?.id, 'AppSideloadDetected'); // no PatternId: the stable detection name
+  const xdr = cs.alert(fixtureLine('crowdstrike', 'xdr_detection_summary.jsonl', 1));
+  assert.equal(xdr.host?.name, 'XDR-WIN10');
+  assert.equal(xdr.host?.ip, '192.168.0.21'); // first of IPv4Addresses
+  assert.deepEqual(xdr.rule, { id: '100011', name: 'Metasploit and brute force login attempt', category: 'Initial Access / Spearphishing Attachment' });
+  const dp = cs.alert(fixtureLine('crowdstrike', 'data_protection_detection_summary.jsonl', 2));
+  assert.equal(dp.action, 'blocked'); // ResponseAction
+  assert.equal(dp.file?.name, 'sensitive_123.txt'); // Filename
+  assert.equal(dp.file?.sha256, '21cdfbea0d48077b93b4c4cccb23b7aadfea6f4e7fbb1237fdfd0caebf6efd08'); // ContentSha
+  assert.equal(dp.host?.name, 'DESKTOP-OM905R2');
+  assert.deepEqual(dp.user, { name: 'Bob' });
+  const ow = cs.alert(fixtureLine('crowdstrike', 'overwatch_generic_detection_summary.jsonl', 1));
+  assert.equal(ow.rule?.category, 'Falcon Overwatch / Malicious Activity'); // MitreAttack[0]
+  assert.equal(ow.rule?.id, 'OverwatchDetection');
+});
+
+test('CSPM, Recon and customer IOC events are alerts with their own rule fields', () => {
+  const ioa = cs.alert(fixtureLine('crowdstrike', 'cspm_ioa_streaming.jsonl', 1));
+  assert.deepEqual(ioa.rule, { id: '249', name: 'EC2 instance manually deleted by IAM user', category: 'Impact / Data Destruction' });
+  assert.deepEqual(ioa.src, { ip: '81.2.69.144' }); // UserSourceIp
+  assert.deepEqual(ioa.user, { name: 'cs_internal_service_acct' });
+  assert.equal(ioa.severity_label, 'high'); // SeverityName High decides over Severity 1
+  const search = cs.alert(fixtureLine('crowdstrike', 'cspm_search_streaming.jsonl', 1));
+  assert.equal(search.rule?.id, '26');
+  assert.equal(search.host?.id, 'i-0108fce80eXXXXXXX');
+  const recon = cs.alert(fixtureLine('crowdstrike', 'recon_notification_summary.jsonl', 1));
+  assert.deepEqual(recon.rule, { id: '123543-0cb1-4806-9ccd-a543123', name: 'TestRuleName', category: 'TestRuleTopic' });
+  assert.equal(recon.severity_label, 'high'); // RulePriority
+  const hash = cs.alert(fixtureLine('crowdstrike', 'customer_ioc_event.jsonl', 1));
+  assert.equal(hash.rule?.id, '2f0eaaf91fc7a5c70d1f4be9b18a1cf5');
+  assert.equal(hash.file?.path, '\\Device\\HarddiskVolume3\\Windows\\System32\\Notepad.exe');
+  assert.equal(hash.process?.command_line, '"C:\\Windows\\system32\\Notepad.exe"');
+  assert.equal(hash.host?.name, 'DESKTOP-AAAAAAA');
+  assert.equal(cs.alert(fixtureLine('crowdstrike', 'customer_ioc_event.jsonl', 2)).domain, 'acme.corp');
+  assert.deepEqual(cs.alert(fixtureLine('crowdstrike', 'customer_ioc_event.jsonl', 3)).dst, { ip: '203.0.113.5' });
+});
+
+test('unknown event types stay context of kind other, with their name', () => {
+  // "UserId":"Crowdstrike" is the platform acting on its own (Elastic test-falcon-sample.log), not an account.
+  assert.equal(cs.context(wrap({ UserId: 'Crowdstrike', UserIp: '', OperationName: 'quarantined_file_update' }, 'UserActivityAuditEvent')).user, undefined);
+  const c = cs.context(wrap({ Foo: 'bar' }, 'SomeFutureEvent'));
+  assert.equal(c.kind, 'other');
+  assert.equal(c.event_type, 'SomeFutureEvent');
 });
 
 test('Alerts API v2 entity and a bare event object are read too', () => {
@@ -164,6 +288,11 @@ test('Alerts API v2 entity and a bare event object are read too', () => {
   assert.deepEqual(api.user, { name: 'bob', domain: 'CORP' });
   assert.deepEqual(api.host, { name: 'WS-9', ip: '10.9.9.9', id: 'aid', os: 'Windows', mac: 'aa:bb:cc:dd:ee:ff' });
   assert.deepEqual(api.process, { name: 'procdump.exe', command_line: 'procdump.exe -ma lsass.exe', pid: 4242, parent_name: 'cmd.exe' });
+  const idp = cs.alert(fixtureLine('crowdstrike', 'alerts_api_idp.jsonl', 1));
+  assert.deepEqual(idp.src, { ip: '81.2.69.144', host: 'ABDC454.net.example.com' });
+  assert.deepEqual(idp.dst, { host: 'GH787.net.example.com' });
+  assert.deepEqual(idp.user, { name: 'admin.abcdef', domain: 'NET.example.com', email: 'admin.abcdef@example.com' });
+  assert.equal(idp.rule?.id, '51143');
   const bare = cs.alert(JSON.stringify((JSON.parse(legacy) as { event: unknown }).event));
   assert.equal(bare.title, 'NGAV');
   assert.equal(bare.host?.name, 'ELASTICHOST');

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { isPlaceholderText } from '../../src/detectors/lib/placeholders.js';
 import fc from 'fast-check';
 import { rawRecord } from '../../src/detectors/lib/registry.js';
 import fireeye from '../../src/detectors/fireeye.js';
@@ -18,15 +19,20 @@ test('NX rawmsg samples: auto-detected as fireeye, context of the inner event ty
   const lines = sampleLines('fireeye_nx', '.jsonl');
   assert.equal(lines.length, 4);
   const kinds: string[] = [];
+  const types: string[] = [];
   for (const l of lines) {
     const r = run(l.text, 'auto');
     assert.ok('context' in r, `${l.file}:${l.line}: ${JSON.stringify(r)}`);
     assert.equal(r.detector, 'fireeye');
     assert.equal(r.context.length, 1);
     kinds.push(r.context[0]!.kind);
+    types.push(r.context[0]!.event_type ?? '');
     assert.deepEqual(r.context[0]!.data.sensor, { device_id: '860665216674', ip: '192.168.1.99', name: 'fireeye-7e0de1' });
+    // The NX appliance that saw the traffic is the reporting device.
+    assert.deepEqual(r.context[0]!.device, { name: 'fireeye-7e0de1', ip: '192.168.1.99', id: '860665216674' });
   }
-  assert.deepEqual(kinds, ['flow', 'tls', 'fileinfo', 'dns']);
+  assert.deepEqual(kinds, ['flow', 'tls', 'file', 'dns']);
+  assert.deepEqual(types, ['flow', 'tls', 'fileinfo', 'dns']);
 });
 
 test('NX rawmsg fields: times, tuples, SNI, file MD5 and DNS name come from the escaped inner JSON', () => {
@@ -39,20 +45,30 @@ test('NX rawmsg fields: times, tuples, SNI, file MD5 and DNS name come from the 
   assert.equal(flow.time, '2020-09-22T08:34:44.993Z'); // "2020-09-22T08:34:44.993501+0000"
   assert.equal(flow.data.src_ip, '192.168.1.15');
   assert.equal(flow.data.dest_port, 123);
-  assert.deepEqual(flow.observables.map((o) => o.value), ['192.168.1.15', '202.28.116.236']);
+  assert.deepEqual(flow.src, { ip: '192.168.1.15', port: 52147 });
+  assert.deepEqual(flow.dst, { ip: '202.28.116.236', port: 123 });
+  assert.deepEqual(flow.observables.map((o) => `${o.value}:${o.role}`), ['192.168.1.15:src', '202.28.116.236:dst', 'fireeye-7e0de1:device', '192.168.1.99:device']);
   const tls = ctx(2);
   assert.ok(tls.observables.some((o) => o.type === 'domain' && o.value === 'cloud.fireeye.com'));
+  assert.equal(tls.domain, 'cloud.fireeye.com');
+  assert.deepEqual(tls.dst, { ip: '162.159.246.125', port: 443, host: 'cloud.fireeye.com' });
   const file = ctx(3);
   assert.ok(file.observables.some((o) => o.type === 'md5' && o.value === '548d03d3e11c009da833e6e59c4adfee'));
+  assert.equal(file.file?.md5, '548d03d3e11c009da833e6e59c4adfee');
+  assert.deepEqual(file.src, { ip: '192.168.1.222', port: 47220 });
   const dns = ctx(4);
   assert.equal(dns.time, '2020-09-23T05:02:41.077Z');
   assert.ok(dns.observables.some((o) => o.type === 'domain' && o.value === 'time-ios.apple.com'));
+  assert.equal(dns.domain, 'time-ios.apple.com');
+  assert.deepEqual(dns.dst, { ip: '8.8.8.8', port: 53 });
 });
 
 test('NX rawmsg holding an alert event is an alert; a rawmsg that is not JSON is quarantined with the reason', () => {
   const a = alertOf(fixtureLine('fireeye', 'nx_alert.jsonl', 1), 'auto');
   assert.equal(a.title, 'GPL ATTACK_RESPONSE id check returned root');
   assert.equal(a.rule?.id, '2100498');
+  assert.equal(a.event_type, 'alert');
+  assert.deepEqual(a.device, { ip: '10.0.0.1', id: '1' }, 'the NX sensor reported it');
   assert.deepEqual(a.src, { ip: '10.0.0.8', port: 50000 });
   assert.match(errorOf(JSON.stringify({ rawmsg: 'not json at all', deviceid: '1', meta_sip4: '10.0.0.1' }), 'auto'), /rawmsg is not a JSON object/);
   assert.match(errorOf(JSON.stringify({ rawmsg: '{"a":1}' })), /rawmsg has no event_type/);
@@ -70,7 +86,10 @@ test('Web MPS extended JSON: every documented field lands in the alert', () => {
   const a = alertOf(text, 'auto');
   assert.equal(a.title, 'malware-object: Misc.Eicar-Test-File');
   assert.equal(a.time, '2016-01-20T09:30:21.000Z');
-  assert.deepEqual(a.rule, { id: 'malware-object', name: 'Misc.Eicar-Test-File', category: 'malware-object' });
+  // No signature id in this alert: the malware name is the detection's stable name; the alert type is event_type.
+  assert.deepEqual(a.rule, { id: 'Misc.Eicar-Test-File', name: 'Misc.Eicar-Test-File', category: 'malware-object' });
+  assert.equal(a.event_type, 'malware-object');
+  assert.deepEqual(a.device, { name: 'fireeye.foo.bar', id: '00:11:11:11:11:11' });
   assert.equal(a.severity, 35);
   assert.deepEqual(a.vendor_severity, { value: 'minr', scale: 'fireeye crit|majr|minr' });
   assert.equal(a.action, 'detected');
@@ -148,6 +167,7 @@ test('MAS concise notification: malware as an object, time from occurred', () =>
   assert.equal(a.time, '2017-05-09T14:30:25.000Z');
   assert.equal(a.file?.md5, '41281428cd6f503f948e931d546e340c');
   assert.equal(a.vendor_id, '00:00:00:00:00:00:146658');
+  assert.deepEqual(a.device, { name: 'fireeye-000000' }, 'an all-zero appliance id names no appliance');
 });
 
 test('alert time: occurred, else attackTime, else the malware times; nothing usable is an error naming the value', () => {
@@ -216,6 +236,7 @@ test('CEF from CMS: fireeye wins over the generic cef detector and maps the labe
   const found = reg.detect(rawRecord(CMS_CALLBACK));
   assert.ok('detector' in found && found.detector.name === 'fireeye');
   const a = alertOf(CMS_CALLBACK, 'auto');
+  assert.deepEqual(a.device, { name: 'hrccnx01', ip: '10.246.129.27' }, 'dvchost/dvc: the appliance, not the host');
   assert.equal(a.title, 'malware-callback: FETestEvent');
   assert.equal(a.time, '2021-01-25T20:37:54.000Z');
   assert.deepEqual(a.rule, { id: '11111112', name: 'FETestEvent', category: 'malware-callback' });
@@ -241,6 +262,8 @@ test('CEF domain-match (shost, C&C host name) and EX malware-object (recipient, 
   assert.deepEqual(dm.dst, { port: 53, host: 'mfdclk001.org' });
   assert.equal(dm.domain, 'mfdclk001.org');
   assert.equal(dm.vendor_id, '851983');
+  assert.equal(dm.event_type, 'domain-match');
+  assert.equal(dm.rule?.id, '80494706', 'the sid (cn2Label=sid), not the alert type');
   const ex = alertOf(fixtureLine('fireeye', 'cef.log', 3), 'auto');
   assert.equal(ex.title, 'malware-object: Archive');
   assert.deepEqual(ex.email, { from: 'sender@evil.example', to: ['rickuser72@hotmail.com'] });
@@ -319,7 +342,7 @@ test('property: arbitrary text and JSON never make the detector throw', () => {
 });
 
 test('property: generated CEF callbacks round-trip malware, addresses, ports and alert id', () => {
-  const name = fc.stringMatching(/^[A-Za-z][A-Za-z0-9._-]{0,40}$/);
+  const name = fc.stringMatching(/^[A-Za-z][A-Za-z0-9._-]{0,40}$/).filter((w) => !isPlaceholderText(w)); // "NA", "none": the gate drops placeholders
   fc.assert(fc.property(fc.ipV4(), fc.ipV4(), fc.integer({ min: 1, max: 65535 }), fc.integer({ min: 1, max: 65535 }), name, fc.integer({ min: 1, max: 9_999_999 }), fc.integer({ min: 0, max: 10 }), (src, dst, spt, dpt, sname, id, sev) => {
     const line = `<164>fenotify-${id}.alert: CEF:0|FireEye|MPS|8.0|MC|malware-callback|${sev}|rt=Jan 25 2021 20:37:54 UTC src=${src} spt=${spt} dst=${dst} dpt=${dpt} cs1Label=sname cs1=${sname} externalId=${id} act=blocked`;
     const a = alertOf(line, 'auto');

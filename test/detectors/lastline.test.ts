@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { isPlaceholderText } from '../../src/detectors/lib/placeholders.js';
 import fc from 'fast-check';
 import { rawRecord } from '../../src/detectors/lib/registry.js';
 import lastline from '../../src/detectors/lastline.js';
@@ -25,7 +26,9 @@ test('CEF signature-match: impact is the severity, cat gives threat class and th
   const a = alertOf(CEF_SIGNATURE, 'auto');
   assert.equal(a.title, 'IDS Signature Match: drive-by/Fiesta EK');
   assert.equal(a.time, '2017-05-20T13:16:16.000Z');
-  assert.deepEqual(a.rule, { id: 'signature-match', name: 'drive-by/Fiesta EK', category: 'drive-by' });
+  assert.equal(a.event_type, 'signature-match');
+  // No rule id in Lastline: the detection's stable name (class/threat) is the id, never the event id.
+  assert.deepEqual(a.rule, { id: 'drive-by/Fiesta EK', name: 'drive-by/Fiesta EK', category: 'drive-by' });
   assert.equal(a.severity, 45);
   assert.deepEqual(a.vendor_severity, { value: '45', scale: 'lastline impact 0-100' });
   assert.equal(a.action, 'detected');
@@ -36,6 +39,7 @@ test('CEF signature-match: impact is the severity, cat gives threat class and th
   assert.equal(a.domain, 'example.com');
   assert.deepEqual(a.malware, { name: 'Fiesta EK', family: 'drive-by' });
   assert.equal(a.vendor_id, '74444');
+  assert.deepEqual(a.device, { id: '3888888888:688888888' });
 });
 
 test('Lastline CEF wins over the generic cef detector', () => {
@@ -49,11 +53,28 @@ test('appliance-status is context, not an alert', () => {
   assert.ok('context' in r, JSON.stringify(r));
   assert.equal(r.detector, 'lastline');
   const e = r.context[0]!;
-  assert.equal(e.kind, 'appliance_status');
+  assert.equal(e.kind, 'status');
+  assert.equal(e.event_type, 'appliance-status');
   assert.equal(e.time, '2018-08-13T14:48:37.000Z'); // CEST = +02:00
-  assert.equal(e.data.status, 'Online');
-  assert.equal(e.data.device_type, 'SENSOR');
-  assert.ok(e.observables.some((o) => o.type === 'ip' && o.value === '10.31.61.152'));
+  // The sensor reporting its own state is the device.
+  assert.deepEqual(e.device, { name: 'sensor1.corp.example', ip: '10.31.61.152', id: '76b80c7ac11a4d37bc6b29e66726b01d' });
+  assert.equal(e.host, undefined);
+  assert.equal(e.data.cat, 'Online');
+  assert.equal(e.data.deviceType, 'SENSOR');
+  assert.ok(e.observables.some((o) => o.type === 'ip' && o.value === '10.31.61.152' && o.role === 'device'));
+});
+
+test('audit notifications are audit context events: the acting user, where they came from, the appliance', () => {
+  const line = CEF_STATUS.replace('|appliance-status|Appliance Status|', '|audit-login|Audit|').replace('cat=Online', 'suser=admin@corp.example src=192.0.2.44 outcome=Success');
+  const r = run(line, 'auto');
+  assert.ok('context' in r, JSON.stringify(r));
+  const e = r.context[0]!;
+  assert.equal(e.kind, 'audit');
+  assert.equal(e.event_type, 'audit-login');
+  assert.deepEqual(e.user, { name: 'admin@corp.example', email: 'admin@corp.example' });
+  assert.deepEqual(e.src, { ip: '192.0.2.44', user: 'admin@corp.example' });
+  assert.equal(e.outcome, 'success');
+  assert.deepEqual(e.device, { name: 'sensor1.corp.example', ip: '10.31.61.152', id: '76b80c7ac11a4d37bc6b29e66726b01d' });
 });
 
 test('LEEF email-attachment: sender, recipient, subject, attachment', () => {
@@ -71,6 +92,8 @@ test('LEEF email-attachment: sender, recipient, subject, attachment', () => {
 
 test('LEEF dns-resolution: ports, queried host as domain, internal host; LEEF sev used when there is no impact', () => {
   const a = alertOf(LEEF_DNS, 'auto');
+  assert.equal(a.event_type, 'dns-resolution');
+  assert.equal(a.rule?.id, 'command&control/Emotet C2');
   assert.deepEqual(a.src, { ip: '192.168.10.5', port: 53211 });
   assert.deepEqual(a.dst, { ip: '192.168.1.1', port: 53, host: 'c2.evil.example' });
   assert.equal(a.domain, 'c2.evil.example');
@@ -96,6 +119,8 @@ test('JSON detection events use the same mapping (snake_case names)', () => {
   assert.equal(a.domain, 'beacon.evil.example');
   assert.deepEqual(a.malware, { name: 'Cobalt Strike', family: 'command&control' });
   assert.equal(a.vendor_id, 'ev-77');
+  assert.equal(a.event_type, 'detection');
+  assert.equal(alertOf(JSON.stringify({ ...j, event_type: 'command-and-control' })).event_type, 'command-and-control');
   const nested = alertOf(JSON.stringify({ event: { ...j, src_ip: undefined }, source: { src_ip: '10.1.1.9' } }));
   assert.equal(nested.src?.ip, '10.1.1.9', 'one level of nesting is read');
 });
@@ -141,7 +166,7 @@ test('property: arbitrary input never makes the detector throw; generated LEEF d
     const r = run(j);
     assert.ok('error' in r || 'alerts' in r || 'context' in r);
   }), { numRuns: 300 });
-  const word = fc.stringMatching(/^[A-Za-z][A-Za-z0-9 ._-]{0,30}[A-Za-z0-9]$/);
+  const word = fc.stringMatching(/^[A-Za-z][A-Za-z0-9 ._-]{0,30}[A-Za-z0-9]$/).filter((w) => !isPlaceholderText(w)); // "NA", "none": the gate drops placeholders
   fc.assert(fc.property(word, word, fc.integer({ min: 0, max: 100 }), fc.ipV4(), fc.integer({ min: 1, max: 65535 }), fc.integer({ min: 1, max: 1e9 }), (cls, threat, impact, dst, dpt, id) => {
     const line = `LEEF:1.0|Lastline|Enterprise|8|signature-match|devTime=Jun 02 2019 10:00:00 UTC\tcat=${cls}/${threat}\timpact=${impact}\tsrc=10.9.9.9\tdst=${dst}\tdstPort=${dpt}\texternalId=${id}`;
     const a = alertOf(line, 'auto');

@@ -2,8 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   canonicalIp, refang, normalizeDomain, normalizeHash, normalizeMac, normalizeEmail, normalizeUrl, normalizeHostObservable,
-  finalizeAlert, deriveObservables, MAX_OBSERVABLES,
+  finalizeAlert, finalizeContext, deriveObservables, MAX_OBSERVABLES,
 } from '../../src/detectors/lib/observables.js';
+import type { ContextEvent } from '../../src/model/context.js';
 import { ParseError } from '../../src/detectors/detector.js';
 import type { AlertDraft } from '../../src/model/alert.js';
 
@@ -189,4 +190,75 @@ test('finalizeAlert is idempotent (a redone batch gives the same alert)', () => 
     observables: [{ type: 'md5', value: 'BC8BBE52F041FD17318F08A0F73762CE', role: 'process' }],
   }));
   assert.deepEqual(finalizeAlert(once), once);
+});
+
+test('placeholders are not facts: "none" names, all-zero hashes and unspecified addresses are dropped, in fields and indicators', () => {
+  const a = finalizeAlert(
+    base({
+      user: { name: 'No Authentication Required', domain: 'N/A' },
+      host: { name: '-', id: 'unknown', ip: '0.0.0.0' },
+      src: { ip: '::', host: '(null)', user: 'none' },
+      dst: { ip: '203.0.113.9', port: 443 },
+      file: { name: 'a.exe', md5: '00000000000000000000000000000000', sha256: '0'.repeat(64) },
+      malware: { name: 'Unknown' },
+    }),
+  );
+  assert.equal(a.user, undefined);
+  assert.equal(a.host, undefined);
+  assert.equal(a.src, undefined);
+  assert.deepEqual(a.file, { name: 'a.exe' });
+  assert.equal(a.malware, undefined);
+  assert.deepEqual(a.observables, [{ type: 'ip', value: '203.0.113.9', role: 'dst' }]);
+  // A real zero-free hash and a real name pass.
+  assert.equal(finalizeAlert(base({ file: { md5: 'd41d8cd98f00b204e9800998ecf8427e' } })).file?.md5, 'd41d8cd98f00b204e9800998ecf8427e');
+});
+
+test('host names hold names: an address written as the host name goes to the ip beside it', () => {
+  const a = finalizeAlert(base({ host: { name: '10.0.0.5' }, src: { host: '198.51.100.7', ip: '198.51.100.8' }, dst: { host: 'db01.corp.example' } }));
+  assert.deepEqual(a.host, { ip: '10.0.0.5' });
+  assert.deepEqual(a.src, { ip: '198.51.100.8' }, 'the ip field wins; the address in the name field is not a name');
+  assert.deepEqual(a.dst, { host: 'db01.corp.example' });
+});
+
+test('finalizeContext: canonical fields cleaned as for alerts; kind from the list, the product\'s name kept; derived indicators', () => {
+  const raw = {
+    kind: 'vpn',
+    event_type: 'gateway-auth',
+    time: '2026-03-01T10:00:00+01:00',
+    user: { name: 'alice', domain: 'CORP' },
+    src: { ip: '198.51.100.20', port: 4501 },
+    assigned_ip: '10.8.0.14',
+    host: { name: 'LAPTOP-7' },
+    device: { name: 'gp-gw1', ip: '192.0.2.1' },
+    outcome: 'success',
+    session_id: ' 12345 ',
+    start: '2026-03-01T09:59:00Z',
+    end: 'not a time',
+    data: { portal: 'corp' },
+    observables: [],
+  } as ContextEvent;
+  const e = finalizeContext(raw, '2026-03-01T12:00:00.000Z');
+  assert.equal(e.kind, 'vpn');
+  assert.equal(e.event_type, 'gateway-auth');
+  assert.equal(e.time, '2026-03-01T09:00:00.000Z');
+  assert.equal(e.session_id, '12345');
+  assert.equal(e.start, '2026-03-01T09:59:00.000Z');
+  assert.equal(e.end, undefined);
+  assert.deepEqual(e.data, { portal: 'corp' });
+  const has = (type: string, value: string, role: string) => e.observables.some((o) => o.type === type && o.value === value && o.role === role);
+  assert.ok(has('ip', '10.8.0.14', 'assigned'));
+  assert.ok(has('ip', '192.0.2.1', 'device'));
+  assert.ok(has('host', 'gp-gw1', 'device'));
+  assert.ok(has('ip', '198.51.100.20', 'src'));
+  assert.ok(has('user', 'alice', 'user'));
+  assert.ok(has('host', 'laptop-7', 'host'));
+
+  const odd = finalizeContext({ kind: 'vpn_session' as ContextEvent['kind'], time: 'garbage', outcome: 'maybe' as ContextEvent['outcome'], assigned_ip: '0.0.0.0', data: [] as unknown as Record<string, unknown>, observables: [] }, '2026-03-01T12:00:00.000Z');
+  assert.equal(odd.kind, 'other');
+  assert.equal(odd.event_type, 'vpn_session', 'an unknown kind is kept as the event type');
+  assert.equal(odd.time, '2026-03-01T12:00:00.000Z', 'an invalid time falls back to the receipt');
+  assert.equal(odd.outcome, undefined);
+  assert.equal(odd.assigned_ip, undefined);
+  assert.deepEqual(odd.data, {});
+  assert.deepEqual(odd.observables, []);
 });

@@ -124,6 +124,86 @@ test('legacy SIEM API record', () => {
   assert.equal(a.file?.path, 'C:\\tmp\\ps.exe');
 });
 
+test('event_type names the API and detection source; rule.id is the detectorId, else the title', () => {
+  assert.equal(md.alert(graph).event_type, 'alerts_v2/antivirus');
+  assert.equal(md.alert(graph).rule?.id, 'e0da400f-affd-43ef-b1d5-afc2eb6f2756');
+  const mde = md.alert(mde1);
+  assert.equal(mde.event_type, 'alert/WindowsDefenderAtp');
+  assert.equal(mde.rule?.id, 'Suspicious process injection observed'); // no detectorId in this record
+  assert.equal(md.alert(fixtureLine('microsoft_defender', 'siem_api.jsonl', 1)).event_type, 'siem');
+});
+
+test('MDE evidence: a File evidence path, a Process evidence command line', () => {
+  const file = md.alert(fixtureLine('microsoft_defender', 'mde_alerts_file_process.jsonl', 1));
+  assert.equal(file.file?.path, 'C:\\Windows\\Temp\\sb-sim-temp-ikyxqi\\sb_10554_bs_h4qpk5\\SB.xsl');
+  assert.equal(file.event_type, 'alert/WindowsDefenderAv');
+  const proc = md.alert(fixtureLine('microsoft_defender', 'mde_alerts_file_process.jsonl', 2));
+  assert.deepEqual(proc.process, { name: 'notepad.exe', command_line: '"notepad.exe"', pid: 4104 });
+  assert.equal(proc.file?.sha256, 'a92056d772260b39a876d01552496b2f8b4610a0b1e084952fe1176784e2ce77');
+  assert.deepEqual(proc.user, { name: 'administrator1', domain: 'TestServer4' });
+});
+
+test('M365 Defender incidents API: one alert per alert, host from devices, entities as evidence', () => {
+  const first = md.alert(fixtureLine('microsoft_defender', 'm365_incidents_api.jsonl', 1));
+  assert.equal(first.vendor_id, 'da637291063515066999_-2102938302'); // alertId
+  assert.equal(first.event_type, 'incident/WindowsDefenderAv');
+  assert.equal(first.time, '2020-06-30T09:31:22.572Z'); // firstActivity
+  assert.deepEqual(first.host, { name: 'TestServer4', id: '75a63a39f9bc5a964f417c11f6277d5bf9489f0d' }); // osPlatform "Other" dropped
+  assert.equal(first.file?.sha1, 'ffb1670c6c6a9c5b4c5cea8b6b8e68d62e7ff281');
+  const withPath = md.alert(fixtureLine('microsoft_defender', 'm365_incidents_api.jsonl', 2));
+  assert.equal(withPath.file?.path, 'C:\\Windows\\Temp\\sb-sim-temp-ikyxqi\\sb_10554_bs_h4qpk5\\SB.xsl');
+  assert.equal(md.alert(fixtureLine('microsoft_defender', 'm365_incidents_api.jsonl', 3)).process?.pid, 6720);
+  const two = JSON.parse(fixtureLine('microsoft_defender', 'm365_incidents_api.jsonl', 1)) as Record<string, unknown>;
+  const inner = two.alerts as Record<string, unknown>;
+  two.alerts = [inner, { ...inner, alertId: 'second' }];
+  assert.deepEqual(md.alerts(JSON.stringify(two)).map((a) => a.vendor_id), ['da637291063515066999_-2102938302', 'second']);
+  two.alerts = [];
+  const bare = md.alert(JSON.stringify(two));
+  assert.equal(bare.vendor_id, 'incident:12');
+  assert.equal(bare.severity_label, 'low');
+});
+
+test('Graph incident: its Graph alerts are read with their evidence', () => {
+  const a = md.alert(fixtureLine('microsoft_defender', 'graph_incident.jsonl', 1));
+  assert.equal(a.vendor_id, 'da637551227677560813_-961444813');
+  assert.equal(a.event_type, 'alerts_v2/antivirus');
+  assert.equal(a.host?.name, 'tempDns');
+  assert.equal(a.file?.path, 'C:\\Program Files\\temp\\MsSense.exe');
+  assert.equal(a.process?.command_line, '"MsSense.exe"');
+});
+
+test('Advanced Hunting streaming events are context: logon, file and device events', () => {
+  const line = (n: number) => fixtureLine('microsoft_defender', 'advanced_hunting_device.jsonl', n);
+  const logon = md.context(line(3));
+  assert.equal(logon.kind, 'auth');
+  assert.equal(logon.event_type, 'DeviceLogonEvents');
+  assert.equal(logon.outcome, 'failure'); // ActionType LogonFailed
+  assert.deepEqual(logon.src, { ip: '67.43.156.1' }); // RemotePort 0 is no port
+  assert.deepEqual(logon.user, { name: 'administrator' });
+  assert.deepEqual(logon.host, { name: 'testmachine6', id: '999b6fd7c532534ba50b3232fa992c38a273d4fb' });
+  assert.equal(logon.time, '2022-11-09T17:47:28.816Z');
+  assert.equal(logon.data.LogonType, 'Network');
+  const file = md.context(line(2));
+  assert.equal(file.kind, 'file');
+  assert.equal(file.file?.path, 'C:\\Windows\\System32\\VMAgentDisabler.dll');
+  assert.equal(file.file?.sha256, 'add683a6910abbbf0e28b557fad0ba998166394932ae2aca069d9aa19ea8fe88');
+  assert.deepEqual(file.process, { name: 'WaAppAgent.exe', command_line: 'WaAppAgent.exe', pid: 5692, parent_name: 'services.exe' });
+  const other = md.context(line(1));
+  assert.equal(other.kind, 'other');
+  assert.equal(other.file, undefined); // FileSize alone
+  assert.deepEqual(other.user, { name: 'administrator1', domain: 'testmachine5' });
+  const proc = md.context(JSON.stringify({ category: 'AdvancedHunting-DeviceProcessEvents', properties: { Timestamp: '2024-01-01T00:00:00Z', DeviceName: 'ws1', FileName: 'powershell.exe', FolderPath: 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe', ProcessCommandLine: 'powershell -enc AAAA', ProcessId: 42, InitiatingProcessFileName: 'cmd.exe', AccountName: 'alice', AccountDomain: 'CORP' } }));
+  assert.equal(proc.kind, 'process');
+  assert.deepEqual(proc.process, { name: 'powershell.exe', command_line: 'powershell -enc AAAA', pid: 42, parent_name: 'cmd.exe' });
+  assert.deepEqual(proc.user, { name: 'alice', domain: 'CORP' });
+  const net = md.context(JSON.stringify({ category: 'AdvancedHunting-DeviceNetworkEvents', properties: { Timestamp: '2024-01-01T00:00:00Z', ActionType: 'ConnectionSuccess', LocalIP: '10.0.0.5', LocalPort: 50000, RemoteIP: '198.51.100.9', RemotePort: 443, RemoteUrl: 'https://c2.example.net/x' } }));
+  assert.equal(net.kind, 'flow');
+  assert.deepEqual(net.src, { ip: '10.0.0.5', port: 50000 });
+  assert.deepEqual(net.dst, { ip: '198.51.100.9', port: 443 });
+  assert.equal(net.outcome, 'success');
+  assert.equal(net.url, 'https://c2.example.net/x');
+});
+
 test('malformed records are rejected with a reason', () => {
   assert.match(md.error(JSON.stringify({ ...JSON.parse(mde1), firstEventTime: 'soon' })), /firstEventTime/);
   assert.match(md.error(JSON.stringify({ ...JSON.parse(graph), evidence: 'x' })), /evidence/);

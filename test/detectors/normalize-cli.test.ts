@@ -8,12 +8,13 @@ import { normalizeCommand, register } from '../../src/cli/commands/normalize.js'
 import { register as registerDetectors } from '../../src/cli/commands/detectors.js';
 import { loadDetectors } from '../../src/detectors/lib/registry.js';
 import { ULID_PATTERN } from '../../src/util/ulid.js';
-import { SAMPLES, sampleLine } from './helpers.js';
+import { FIXTURE_SAMPLES, SAMPLES, fixtureText, sampleLine } from './helpers.js';
+import { coverageOfFiles, recordFiles } from '../../src/cli/commands/detectors-test.js';
 
 import { captureOutput } from '../support/cli.js';
 const registry = await loadDetectors({ jsonMappings: [{ name: 'acme', match: { vendor: 'acme' }, fields: { title: 'msg', time: 'ts' } }] });
 
-async function runCli(input: string, opts: Partial<{ detector: string; raw: boolean; tz: string }> = {}, file?: string) {
+async function runCli(input: string, opts: Partial<{ detector: string; raw: boolean; tz: string; whole: boolean }> = {}, file?: string) {
   const dir = mkdtempSync(join(tmpdir(), 'fido-norm-'));
   const path = file ?? join(dir, 'input');
   if (!file) writeFileSync(path, input);
@@ -112,7 +113,7 @@ test('the commands register with their options', () => {
   registerDetectors(program);
   const normalize = program.commands.find((c) => c.name() === 'normalize');
   assert.ok(normalize);
-  assert.deepEqual(normalize.options.map((o) => o.long).sort(), ['--config', '--detector', '--raw', '--tz']);
+  assert.deepEqual(normalize.options.map((o) => o.long).sort(), ['--config', '--detector', '--raw', '--tz', '--whole']);
   const detectors = program.commands.find((c) => c.name() === 'detectors');
   assert.ok(detectors?.commands.some((c) => c.name() === 'list'));
 });
@@ -131,4 +132,33 @@ test('the CLI registry includes the detectors.json mappings of the config file',
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('fido normalize and fido detectors test read every fixture file alike: the same records, the same results', async () => {
+  const files = [...(await recordFiles(FIXTURE_SAMPLES)), ...(await recordFiles(SAMPLES))];
+  assert.ok(files.length > 50, `${files.length} files`);
+  for (const file of files) {
+    const report = await coverageOfFiles(registry, [file]);
+    const contextEvents = report.detectors.reduce((n, d) => n + d.context_events, 0);
+    const { out, err, stdout, stderr } = captureOutput();
+    const code = await normalizeCommand(file, { detector: 'auto', tz: 'UTC' }, out, err, registry);
+    const lines = stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const failures = stderr().split('\n').filter(Boolean).length;
+    assert.deepEqual(
+      { alerts: lines.filter((l) => !('context' in l)).length, context: lines.filter((l) => 'context' in l).length, failed: failures },
+      { alerts: report.totals.alerts, context: contextEvents, failed: report.totals.quarantined },
+      file,
+    );
+    assert.equal(code, failures ? 1 : 0, file);
+  }
+});
+
+test('a FireEye notification e-mail is one record to fido normalize, from a file of any name or standard input', async () => {
+  const mail = fixtureText('fireeye', 'notification_text.whole.txt');
+  const { code, lines, stderr } = await runCli(mail);
+  assert.equal(code, 0, stderr);
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0]!.detector, 'fireeye');
+  const whole = await runCli(`${mail}\n\nSubject: this line is part of the same record`, { whole: true });
+  assert.equal(whole.lines.length, 1, whole.stderr);
 });

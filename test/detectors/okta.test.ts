@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sampleLine, sampleLines } from './helpers.js';
+import { fixtureLine, sampleLine, sampleLines } from './helpers.js';
 import { assertClaimsNoForeignSample, autoDetectedSamples, hostileVariants, obs, propertyChecks, registry, runner } from './json-detector-helpers.js';
 
 const okta = await runner('okta');
@@ -9,8 +9,31 @@ const signOn = sampleLine('okta', 'system_log.jsonl', 1);
 const verify = sampleLine('okta', 'system_log.jsonl', 2);
 const groupAdd = sampleLine('okta', 'system_log.jsonl', 6);
 
-test('every sample is auto-detected as okta; all six are routine: auth context', () => {
-  for (const { result } of autoDetectedSamples(okta, 'okta', 6, 'context')) if ('context' in result) assert.equal(result.context[0]!.kind, 'auth');
+test('every sample is auto-detected as okta; all six are routine context: sign-ons auth, directory changes audit', () => {
+  const kinds = autoDetectedSamples(okta, 'okta', 6, 'context').map(({ result }) => ('context' in result ? result.context[0]!.kind : 'alert'));
+  assert.deepEqual(kinds, ['auth', 'auth', 'auth', 'auth', 'auth', 'audit']);
+});
+
+test('context events carry the canonical fields: event type, actor, client address, OS, outcome, session', () => {
+  const c = okta.context(signOn);
+  assert.equal(c.kind, 'auth');
+  assert.equal(c.event_type, 'policy.evaluate_sign_on');
+  assert.deepEqual(c.user, { name: 'xxxxxx@elastic.co', email: 'xxxxxx@elastic.co' });
+  assert.deepEqual(c.src, { ip: '175.16.199.1', user: 'xxxxxx@elastic.co' });
+  assert.deepEqual(c.host, { os: 'Mac OS X' });
+  assert.equal(c.outcome, 'success');
+  assert.equal(c.session_id, '102bZDNFfWaQSyEZQuDgWt-uQ');
+  const g = okta.context(groupAdd);
+  assert.equal(g.kind, 'audit');
+  assert.equal(g.event_type, 'group.user_membership.add');
+  assert.equal(g.user?.name, 'actor.user@test.com');
+  assert.ok(g.observables.some((o) => o.type === 'user' && o.value === 'target.user@test.com' && o.role === 'target'));
+  const end = okta.context(fixtureLine('okta', 'elastic_system_events.jsonl', 1));
+  assert.equal(end.event_type, 'user.session.end');
+  assert.equal(end.session_id, '102nZHzd6OHSfGG51vsoc22gw');
+  const failed = okta.context(variant(verify, (e) => { e.outcome = { result: 'FAILURE', reason: 'INVALID_CREDENTIALS' }; }));
+  assert.equal(failed.outcome, 'failure');
+  assert.equal(okta.context(variant(verify, (e) => { e.outcome = { result: 'SKIPPED' }; })).outcome, 'unknown');
 });
 
 test('sniff: no other product sample is claimed', () => {
@@ -42,6 +65,7 @@ test('policy.evaluate_sign_on with outcome DENY is an alert; the actor is the us
   assert.equal(a.vendor_id, '3af594f9-4f67-11ea-abd3-1f5d113f2546');
   assert.equal(a.time, '2020-02-14T20:18:57.762Z');
   assert.equal(a.title, 'Evaluation of sign-on policy');
+  assert.equal(a.event_type, 'policy.evaluate_sign_on');
   assert.deepEqual(a.rule, { id: 'policy.evaluate_sign_on', name: 'Evaluation of sign-on policy', category: 'policy' });
   assert.equal(a.action, 'blocked');
   assert.equal(a.severity, 40);

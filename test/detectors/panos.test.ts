@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import panos from '../../src/detectors/panos.js';
 import { splitCsvLine } from '../../src/detectors/lib/csv.js';
+import { finalizeContext } from '../../src/detectors/lib/observables.js';
 import { finishes, fixtureLine } from './helpers.js';
 import { OTHER_FORMATS, alertOf, assertOthersSniffLow, contextOf, holdsContract, junkHoldsContract, reasonOf, sniff } from './net-helpers.js';
 
@@ -10,6 +11,11 @@ import { OTHER_FORMATS, alertOf, assertOthersSniffLow, contextOf, holdsContract,
 // positions) written after PAN-OS "Syslog Field Descriptions" (Threat / Traffic Log Fields, 8.1 … 11.x).
 
 /** A THREAT line from field overrides (0-based CSV index → value), `n` fields long. */
+/** The context event as stored: through the gate (placeholders dropped, observables derived). */
+function ctx(line: string) {
+  return finalizeContext(contextOf(panos, line)[0]!, '2024-01-01T00:00:00.000Z');
+}
+
 function threat(over: Record<number, string>, n = 115, header = '<14>Apr  9 20:43:30 PA-5250 '): string {
   const f = Array<string>(n).fill('');
   const base: Record<number, string> = {
@@ -80,7 +86,7 @@ test('PAN-OS 4.x/5.x era url line without a host name in the header, sequence nu
   assert.equal(a.observables.some((o) => o.role === 'src_nat'), false, '0.0.0.0 is "no NAT"');
 });
 
-test('virus: file name from the URL field, malware name, user@domain', () => {
+test('virus: file name from the URL field, malware name, a UPN user kept whole (and as e-mail)', () => {
   const a = alertOf(panos, threat({
     4: 'virus', 12: 'bob@corp.example', 30: 'reset-server',
     31: '"download.example.org/pkg/tool.2023.3.4/Setup.exe"', 32: 'Virus/Win32.WGeneric.abc(419149938)', 34: 'medium', 35: 'server-to-client',
@@ -89,8 +95,9 @@ test('virus: file name from the URL field, malware name, user@domain', () => {
   assert.deepEqual(a.malware, { name: 'Virus/Win32.WGeneric.abc' });
   assert.equal(a.file?.name, 'Setup.exe');
   assert.equal(a.url, 'http://download.example.org/pkg/tool.2023.3.4/Setup.exe');
-  assert.deepEqual(a.user, { name: 'bob', domain: 'corp.example', email: 'bob@corp.example' });
+  assert.deepEqual(a.user, { name: 'bob@corp.example', email: 'bob@corp.example' });
   assert.equal(a.severity, 50);
+  assert.equal(a.event_type, 'THREAT/virus');
 });
 
 test('wildfire: verdict in the title, SHA-256 file digest, e-mail fields, allow → allowed', () => {
@@ -142,31 +149,147 @@ test('IPv6 addresses, quoted fields with commas and doubled quotes stay in place
   assert.equal(a.severity, 95, 'fields after the quoted one are not shifted');
 });
 
-test('TRAFFIC → flow context with bytes, NAT and end reason', () => {
+test('TRAFFIC → flow context: users, addresses, ports, host names, session, start/end, outcome, device', () => {
   const f = Array<string>(110).fill('');
   Object.assign(f, {
     0: '1', 1: '2024/05/01 10:00:05', 2: '012801096514', 3: 'TRAFFIC', 4: 'end', 5: '2561', 6: '2024/05/01 10:00:05', 7: '10.1.1.5', 8: '203.0.113.9',
     9: '198.51.100.2', 10: '203.0.113.9', 11: 'allow-web', 12: 'corp\\carol', 14: 'ssl', 15: 'vsys1', 16: 'trust', 17: 'untrust', 22: '33',
     24: '50000', 25: '443', 29: 'tcp', 30: 'allow', 31: '5000', 32: '1000', 33: '4000', 34: '20', 35: '2024/05/01 09:59:00', 36: '65',
-    37: 'business', 46: 'tcp-fin', 52: 'PA-440',
+    37: 'business', 46: 'tcp-fin', 52: 'PA-440', 82: 'ws-carol', 90: 'www.example.com',
   });
-  const [e] = contextOf(panos, `<14>May  1 10:00:05 PA-440 ${f.join(',')}`);
+  const e = ctx(`<14>May  1 10:00:05 PA-440 ${f.join(',')}`);
   assert.equal(e!.kind, 'flow');
+  assert.equal(e!.event_type, 'TRAFFIC/end');
   assert.equal(e!.time, '2024-05-01T10:00:05.000Z');
+  assert.deepEqual(e!.user, { name: 'carol', domain: 'corp' });
+  assert.deepEqual(e!.src, { ip: '10.1.1.5', port: 50000, host: 'ws-carol', user: 'carol' });
+  assert.deepEqual(e!.dst, { ip: '203.0.113.9', port: 443, host: 'www.example.com' });
+  assert.deepEqual(e!.device, { name: 'PA-440', id: '012801096514' });
+  assert.deepEqual(e!.rule, { name: 'allow-web' }, 'the security rule that matched');
+  assert.equal(e!.session_id, '33');
+  assert.equal(e!.start, '2024-05-01T09:59:00.000Z');
+  assert.equal(e!.end, '2024-05-01T10:00:05.000Z');
+  assert.equal(e!.outcome, 'success');
   assert.equal(e!.data.bytes, '5000');
   assert.equal(e!.data.endreason, 'tcp-fin');
-  assert.equal(e!.data.devicename, 'PA-440');
-  assert.deepEqual(e!.data.user, { name: 'carol', domain: 'corp' });
   assert.ok(e!.observables.some((o) => o.type === 'ip' && o.value === '198.51.100.2' && o.role === 'src_nat'));
+  assert.ok(e!.observables.some((o) => o.type === 'ip' && o.value === '10.1.1.5' && o.role === 'src'));
+  // A denied session failed; ICMP's port 0 is no port.
+  Object.assign(f, { 4: 'deny', 24: '0', 25: '0', 29: 'icmp', 30: 'deny' });
+  const d = ctx(f.join(','));
+  assert.equal(d!.outcome, 'failure');
+  assert.equal(d!.src?.port, undefined);
+  assert.equal(d!.end, undefined);
+});
+
+test('Elastic pipeline records (real firewalls): THREAT subtypes carry event_type, users, domains, files and the device', () => {
+  const virus = alertOf(panos, fixtureLine('panos', 'elastic_threat.log', 2));
+  assert.equal(virus.event_type, 'THREAT/virus');
+  assert.equal(virus.file?.name, 'commons-digester3-3.2.jar');
+  assert.equal(virus.rule?.id, '419149938');
+  assert.equal(virus.device?.name, 'AC-PA5250');
+  assert.ok(!virus.observables.some((o) => o.role === 'device'), 'the firewall is not an indicator');
+  const xff = alertOf(panos, fixtureLine('panos', 'elastic_threat.log', 3));
+  assert.equal(xff.user, undefined, '"x-fwd-for: <ip>" is not a user');
+  assert.ok(xff.observables.some((o) => o.type === 'ip' && o.value === '10.34.32.4' && o.role === 'src_xff'), 'but its address is the client behind the proxy');
+  assert.equal(xff.url, 'https://dev-prod06.example.net:443/');
+  const file = alertOf(panos, fixtureLine('panos', 'elastic_threat.log', 6));
+  assert.equal(file.event_type, 'THREAT/file');
+  assert.deepEqual(file.user, { name: 'steve', domain: 'contoso' });
+  assert.equal(file.file?.name, 'elastic-agent.exe');
+  const dns = alertOf(panos, fixtureLine('panos', 'elastic_threat.log', 7));
+  assert.equal(dns.domain, 'domain.dev', 'the wildcard of "*.domain.dev" is not part of the domain');
+  assert.equal(dns.action, 'blocked');
+  assert.deepEqual(alertOf(panos, fixtureLine('panos', 'elastic_threat.log', 9)).user, { name: 'src_username' }, '".\\user" is a local account');
+  const doubled = alertOf(panos, fixtureLine('panos', 'elastic_threat.log', 10));
+  assert.deepEqual(doubled.user, { name: 'src-user#name', domain: 'src_domain..name' });
+  assert.equal(doubled.dst?.user, 'dst-user#name');
+  const query = alertOf(panos, fixtureLine('panos', 'elastic_threat.log', 11));
+  assert.equal(query.url, 'https://keyvalueservice.icloud.com:443?q=30');
+  assert.equal(query.domain, 'keyvalueservice.icloud.com');
+});
+
+test('other log types: canonical context per type (Elastic pipeline records)', () => {
+  const line = (n: number) => ctx(fixtureLine('panos', 'elastic_other.log', n));
+  const sys = line(1);
+  assert.equal(sys.kind, 'status');
+  assert.equal(sys.event_type, 'SYSTEM/general');
+  assert.deepEqual(sys.device, { name: 'PA-VM' });
+  const cfg = line(2);
+  assert.equal(cfg.kind, 'audit');
+  assert.equal(cfg.event_type, 'CONFIG');
+  assert.deepEqual(cfg.user, { name: 'admin' });
+  assert.equal(cfg.src?.ip, '81.2.69.193');
+  assert.equal(cfg.outcome, 'success');
+  assert.equal(line(3).outcome, 'failure');
+  const uid = line(4);
+  assert.equal(uid.kind, 'auth');
+  assert.equal(uid.event_type, 'USERID/login');
+  assert.deepEqual(uid.user, { name: 'name', domain: 'domain' });
+  assert.equal(uid.src?.ip, '81.2.69.193');
+  assert.deepEqual(uid.device, { name: 'FW01', id: '013101001305' });
+  assert.equal(line(6).device?.id, undefined, 'a "<serial-number>" placeholder is no serial');
+  const auth = line(8);
+  assert.equal(auth.kind, 'auth');
+  assert.equal(auth.src?.ip, 'fe80::4e7:1ab2:f6aa:82fa');
+  assert.deepEqual(auth.user, { name: 'user' });
+  assert.deepEqual(auth.host, { name: 'src-hostname', os: 'src-os-family', mac: 'aa:aa:aa:aa:aa:aa' });
+  assert.equal(auth.session_id, 'session-id');
+  assert.equal(auth.device?.name, 'device-name');
+  const hip = line(9);
+  assert.equal(hip.event_type, 'HIPMATCH');
+  assert.deepEqual(hip.host, { name: 'PC12345', ip: '10.20.30.40', id: 'd275bcbe-3a07-4e69-85c5-3ad9192c212e' });
+  assert.deepEqual(hip.user, { name: 'mustermanm', domain: 'domain' });
+  const tls = line(11);
+  assert.equal(tls.kind, 'tls');
+  assert.equal(tls.domain, 'com.example.com');
+  assert.deepEqual(tls.dst, { ip: '81.2.69.144', port: 443, host: 'com.example.com' });
+  assert.equal(tls.outcome, 'failure', 'the handshake error fails the session');
+  assert.equal(tls.session_id, '33288');
+  assert.equal(tls.device?.name, 'PA-VM');
+  assert.equal(line(13).host?.ip, '81.2.69.142');
+  const tunnel = line(14);
+  assert.equal(tunnel.kind, 'flow');
+  assert.deepEqual(tunnel.src, { ip: '10.0.0.10', port: 9000 });
+  assert.equal(tunnel.device?.name, 'd-name');
+  assert.equal(line(15).kind, 'flow');
+  assert.equal(line(16).device?.name, 'device-name');
+  const audit = line(17);
+  assert.equal(audit.kind, 'audit');
+  assert.equal(audit.event_type, 'AUDIT/gui-op');
+  assert.deepEqual(audit.user, { name: 'suser' });
+  assert.equal(audit.outcome, 'success');
+  assert.deepEqual(audit.device, { ip: '192.168.0.1', id: '01111111111' }, 'the syslog host is an address');
+  assert.equal(audit.data.command, '<debug><dataplane><packet-diag><show><setting/></show></packet-diag></dataplane></debug>');
+});
+
+test('CORRELATION: the correlation object is the rule, the source the host', () => {
+  const a = alertOf(panos, fixtureLine('panos', 'elastic_other.log', 12));
+  assert.equal(a.event_type, 'CORRELATION');
+  assert.deepEqual(a.rule, { id: 'o-id', name: 'o-name', category: 'cat' });
+  assert.equal(a.title, 'o-name: evidence');
+  assert.deepEqual(a.host, { ip: '81.2.69.142' });
+  assert.deepEqual(a.user, { name: 'src-user' });
+  assert.equal(a.severity, 75);
+});
+
+test('SYSTEM auth: the administrator and client address from the description', () => {
+  const line = '1,2024/05/01 10:00:05,012801096514,SYSTEM,auth,2561,2024/05/01 10:00:05,,auth-fail,,0,0,general,medium,"failed authentication for user \'admin\'. Reason: Invalid username or password. From: 10.0.0.9.",55,0x0,0,0,0,0,,PA-440';
+  const e = ctx(line);
+  assert.equal(e!.kind, 'auth');
+  assert.deepEqual(e!.user, { name: 'admin' });
+  assert.equal(e!.src?.ip, '10.0.0.9');
+  assert.equal(e!.outcome, 'failure');
 });
 
 test('SYSTEM and CONFIG logs are context; GLOBALPROTECT is left to panos_globalprotect', () => {
-  const [sys] = contextOf(panos, fixtureLine('panos', 'system_config.log', 1));
-  assert.equal(sys!.kind, 'panos_system');
+  const sys = ctx(fixtureLine('panos', 'system_config.log', 1));
+  assert.equal(sys!.kind, 'status');
   assert.equal(sys!.data.type, 'SYSTEM');
   assert.equal(sys!.data.subtype, 'general');
-  const [cfg] = contextOf(panos, fixtureLine('panos', 'system_config.log', 2));
-  assert.equal(cfg!.kind, 'panos_config');
+  const cfg = ctx(fixtureLine('panos', 'system_config.log', 2));
+  assert.equal(cfg!.kind, 'audit');
+  assert.deepEqual(cfg!.user, { name: 'admin' });
   assert.ok(sniff(panos, OTHER_FORMATS.globalprotect!) < 0.9);
 });
 
@@ -208,7 +331,7 @@ test('property: any THREAT line built from the documented positions maps its fie
   const ipv4 = fc.tuple(fc.integer({ min: 1, max: 223 }), fc.nat(255), fc.nat(255), fc.integer({ min: 1, max: 254 })).map((p) => p.join('.'));
   const word = fc.stringMatching(/^[A-Za-z][A-Za-z0-9 ._-]{0,30}$/).filter((s) => s.trim() === s);
   fc.assert(
-    fc.property(ipv4, ipv4, fc.integer({ min: 1, max: 65535 }), fc.integer({ min: 0, max: 65535 }), word, fc.integer({ min: 1, max: 999999 }),
+    fc.property(ipv4, ipv4, fc.integer({ min: 1, max: 65535 }), fc.integer({ min: 1, max: 65535 }), word, fc.integer({ min: 1, max: 999999 }),
       fc.constantFrom('informational', 'low', 'medium', 'high', 'critical'), word,
       (src, dst, sport, dport, name, id, sev, user) => {
         const a = alertOf(panos, threat({ 7: src, 8: dst, 24: String(sport), 25: String(dport), 32: `${name}(${id})`, 34: sev, 12: `dom\\${user}` }));

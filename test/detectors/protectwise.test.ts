@@ -22,7 +22,10 @@ test('event detail: one alert per observation, IDS signature as rule, reputation
   const [a, b] = alertsOf(text, 'auto');
   assert.equal(a!.title, 'Command and control traffic to known Zeus server');
   assert.equal(a!.time, '2016-05-02T10:11:13.000Z'); // occurredAt 1462183873000
-  assert.deepEqual(a!.rule, { id: '1:2012345', name: 'ET TROJAN Zeus C2 Beacon', category: 'A Network Trojan was detected' });
+  // gid 1 is the rules engine: the sid alone (docs/model.md, rule.id).
+  assert.deepEqual(a!.rule, { id: '2012345', name: 'ET TROJAN Zeus C2 Beacon', category: 'A Network Trojan was detected' });
+  assert.equal(a!.event_type, 'Ids');
+  assert.deepEqual(a!.device, { id: '7' });
   assert.equal(a!.severity, 82);
   assert.deepEqual(a!.vendor_severity, { value: '82', scale: 'protectwise threatScore 0-100' });
   assert.equal(a!.action, 'detected');
@@ -37,7 +40,8 @@ test('event detail: one alert per observation, IDS signature as rule, reputation
   assert.deepEqual(b!.src, { ip: '198.51.100.20', port: 80 });
   assert.deepEqual(b!.host, { ip: '10.2.2.2' });
   assert.deepEqual(b!.file, { name: 'update.exe', md5: '44d88612fea8a8f36de82e1278abb02f', sha1: '3395856ce81f2b7382dee72602f798b642f14140', sha256: '275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f' });
-  assert.deepEqual(b!.rule, { id: 'IdsEvent', name: 'Command and control traffic to known Zeus server', category: 'Zeus' });
+  assert.deepEqual(b!.rule, { id: 'Zeus', name: 'Command and control traffic to known Zeus server', category: 'Zeus' });
+  assert.equal(b!.event_type, 'FileReputation');
   assert.ok(obs(b!).includes('mac:00:50:56:aa:bb:cc:src'));
 });
 
@@ -49,6 +53,7 @@ test('event list: events without observations are one alert each, netflow gives 
   assert.equal(a!.time, '2016-05-02T10:11:12.000Z'); // startedAt
   assert.deepEqual(a!.src, { ip: '10.2.2.2', port: 49152 });
   assert.equal(a!.vendor_id, 'ev-3f9a');
+  assert.equal(a!.event_type, 'IdsEvent', 'an event without observations is known by its type');
   assert.equal(b!.severity, 50);
   assert.deepEqual(b!.vendor_severity, { value: 'MEDIUM', scale: 'protectwise threatLevel LOW|MEDIUM|HIGH' });
 });
@@ -64,6 +69,9 @@ test('observation records and the observations list; 0.0.0.0 is no address', () 
   const list = alertsOf(JSON.stringify({ observations: [o, { ...o, id: 'ob-9', data: {}, killChainStage: 'Recon' }] }), 'auto');
   assert.equal(list.length, 2);
   assert.equal(list[1]!.title, 'Recon observation from Ids');
+  // A generator other than 1 prefixes the sid.
+  const gid3 = { ...o, data: { idsEvent: { ...o.data.idsEvent, generatorId: 3 } } };
+  assert.equal(alertsOf(JSON.stringify(gid3))[0]!.rule?.id, '3:2012345');
 });
 
 test('bad times and empty lists are refused with a reason', () => {

@@ -21,6 +21,7 @@ test('sniff: no other product sample is claimed', () => {
 test('threat 1: Trojan, malicious, kill succeeded (quarantine undone) → blocked', () => {
   const a = s1.alert(threat1);
   assert.equal(a.vendor_id, '1234567890123456789');
+  assert.equal(a.event_type, 'threat');
   assert.equal(a.time, '2022-04-06T08:45:53.968Z'); // identifiedAt
   assert.equal(a.title, 'Trojan: default.exe');
   assert.deepEqual(a.rule, { id: 'sentinelone_cloud', name: 'SentinelOne Cloud', category: 'Trojan' });
@@ -104,6 +105,44 @@ test('flat v2.0 threats and {"data": [...]} pages', () => {
   const page = s1.alerts(JSON.stringify({ data: [JSON.parse(threat1), JSON.parse(alertStar)], pagination: { nextCursor: null, totalItems: 2 } }));
   assert.equal(page.length, 2);
   assert.match(s1.error('{"data":[],"pagination":{"totalItems":0}}'), /empty/);
+});
+
+test('event_type: "threat", and "alert/<alertInfo.eventType>" for cloud-detection alerts', () => {
+  assert.equal(s1.alert(alertStar).event_type, 'alert/PROCESSCREATION');
+  assert.equal(s1.alert(fixtureLine('sentinel_one', 'threats_v2_flat.jsonl', 1)).event_type, 'threat');
+});
+
+test('activities: audit context with the management user, the console sign-in address, the agent host and the file', () => {
+  const act = (n: number) => fixtureLine('sentinel_one', 'activities.jsonl', n);
+  const login = s1.context(act(1));
+  assert.equal(s1.run(act(1), 'auto').detector, 'sentinel_one');
+  assert.equal(login.kind, 'audit');
+  assert.equal(login.event_type, 'activity/1234');
+  assert.equal(login.time, '2022-04-18T05:14:09.240Z');
+  assert.deepEqual(login.user, { name: 'API' });
+  assert.deepEqual(login.src, { ip: '81.2.69.144' });
+  assert.equal(login.data.primaryDescription, 'The management user API logged in to the management console with IP Address 81.2.69.144');
+  const kill = s1.context(act(2));
+  assert.deepEqual(kill.host, { name: 'user-test', id: '1234567890123456789' });
+  assert.deepEqual(kill.file, { name: 'default.exe', path: '/test/path/default.exe', sha1: 'aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d' });
+  const blacklist = s1.context(act(3)); // "username":"unknown" is no user
+  assert.equal(blacklist.user, undefined);
+  assert.equal(blacklist.file?.sha1, 'aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d');
+  const page = s1.run(JSON.stringify({ data: [JSON.parse(act(1)), JSON.parse(act(2))], pagination: { totalItems: 2 } }), 'auto');
+  assert.ok('context' in page && page.context.length === 2);
+});
+
+test('agents: status context with the machine, its interface address and MAC, and its public addresses', () => {
+  const text = fixtureLine('sentinel_one', 'agents.jsonl', 1);
+  assert.equal(s1.run(text, 'auto').detector, 'sentinel_one');
+  const agent = s1.context(text);
+  assert.equal(agent.kind, 'status');
+  assert.equal(agent.event_type, 'agent');
+  assert.equal(agent.time, '2022-04-07T08:31:47.481Z'); // updatedAt
+  assert.deepEqual(agent.host, { name: 'user-test', ip: '81.2.69.144', id: '13491234512345', os: 'Linux Server', mac: '00:00:5e:00:53:00' });
+  assert.equal(agent.user, undefined); // "lastLoggedInUserName":"", "osUsername":null
+  assert.ok(obs(agent).includes('ip:81.2.69.143:host')); // externalIp
+  assert.ok(obs(agent).includes('ip:81.2.69.145:host')); // lastIpToMgmt
 });
 
 test('malformed records are rejected with a reason', () => {

@@ -14,7 +14,7 @@ test('Snort 2 fast: rule, message, classification, priority, 5-tuple, year infer
   assert.equal(sniff(snort, FAST), 0.95);
   const a = alertOf(snort, FAST);
   assert.equal(a.title, 'ET DNS DNS Query to a .tk domain - Likely Hostile');
-  assert.deepEqual(a.rule, { id: '1:2012811:2', name: 'ET DNS DNS Query to a .tk domain - Likely Hostile', category: 'Potentially Bad Traffic' });
+  assert.deepEqual(a.rule, { id: '2012811', name: 'ET DNS DNS Query to a .tk domain - Likely Hostile', category: 'Potentially Bad Traffic' });
   assert.equal(a.severity, 55);
   assert.deepEqual(a.vendor_severity, { value: '2', scale: 'snort priority 1 (high) - 4 (low)' });
   assert.equal(a.action, 'detected');
@@ -41,7 +41,7 @@ test('fast variants: no classification, ICMP without ports, priority 1 and 4, -y
 test('Snort 3 fast: quoted message, AppID bracket, IPv6 addresses in brackets', () => {
   const a = alertOf(snort, fixtureLine('snort', 'fast.log', 3));
   assert.equal(a.title, 'SERVER-OTHER Apache Log4j logging remote code execution attempt');
-  assert.equal(a.rule?.id, '1:58722:10');
+  assert.equal(a.rule?.id, '58722');
   assert.deepEqual(a.src, { ip: '2001:db8::10', port: 44810 });
   assert.deepEqual(a.dst, { ip: '2001:db8::15', port: 8080 });
   const bare6 = alertOf(snort, '08/14-18:10:35.591510 [**] [1:1:1] "x" [**] [Priority: 3] {TCP} 2001:db8::10:44810 -> 2001:db8::15:8080');
@@ -55,7 +55,7 @@ test('syslog output (RFC 3164 header with snort[pid]: tag); the header time is u
   assert.equal(a.severity, 30);
   assert.deepEqual(a.dst, { ip: '10.25.10.22', port: 32414 });
   const noPri = alertOf(snort, fixtureLine('snort', 'syslog.log', 2));
-  assert.equal(noPri.rule?.id, '1:1000016:0');
+  assert.equal(noPri.rule?.id, '1000016');
   const pfsense = alertOf(snort, fixtureLine('snort', 'syslog.log', 3), { timeZone: '+02:00' });
   assert.equal(pfsense.time, '2024-01-21T00:23:42.000Z');
 });
@@ -88,7 +88,7 @@ test('alert_full: a whole block is one alert with its time and flow; a lone head
 test('alert_csv: Snort 2 default order (27 fields) with MACs, pfSense (15) with disposition, Snort 3 default (10)', () => {
   const s2 = alertOf(snort, fixtureLine('snort', 'csv.log', 1));
   assert.equal(s2.title, 'TCP connection, with comma');
-  assert.equal(s2.rule?.id, '1:1000006:0');
+  assert.equal(s2.rule?.id, '1000006');
   assert.deepEqual(s2.src, { ip: '10.100.20.59', port: 57263 });
   assert.ok(s2.observables.some((o) => o.type === 'mac' && o.value === '00:25:90:3a:05:13' && o.role === 'src'));
   const pf = alertOf(snort, fixtureLine('snort', 'csv.log', 2));
@@ -100,7 +100,7 @@ test('alert_csv: Snort 2 default order (27 fields) with MACs, pfSense (15) with 
   assert.equal(pfAllow.action, 'detected');
   assert.equal(pfAllow.src?.port, undefined);
   const s3 = alertOf(snort, fixtureLine('snort', 'csv.log', 4));
-  assert.equal(s3.rule?.id, '1:1000001:1');
+  assert.equal(s3.rule?.id, '1000001');
   assert.deepEqual(s3.src, { ip: '10.1.2.3', port: 51000 });
   assert.equal(s3.action, 'blocked');
   assert.match(reasonOf(snort, '09/04-21:45:37.536335 ,x,y,z,"m",TCP,1,2,3,4'), /sig_generator\/sig_id/);
@@ -112,7 +112,7 @@ test('Snort 3 alert_json: epoch seconds win, rule "g:s:r", class, src_ap/dst_ap,
   assert.equal(sniff(snort, j), 0.9);
   const a = alertOf(snort, j);
   assert.equal(a.time, '2019-11-21T16:01:50.061Z');
-  assert.equal(a.rule?.id, '1:50626:1');
+  assert.equal(a.rule?.id, '50626');
   assert.equal(a.rule?.category, 'Attempted Administrator Privilege Gain');
   assert.equal(a.severity, 80);
   assert.equal(a.action, 'detected');
@@ -157,7 +157,7 @@ test('property: generated fast lines map back; junk and mutations hold the contr
       fc.integer({ min: 1, max: 65535 }), fc.integer({ min: 1, max: 65535 }), fc.integer({ min: 1, max: 4 }),
       (gid, sid, rev, m, src, dst, sp, dp, prio) => {
         const a = alertOf(snort, `11/02-08:15:00.000001  [**] [${gid}:${sid}:${rev}] ${m} [**] [Classification: Misc] [Priority: ${prio}] {TCP} ${src}:${sp} -> ${dst}:${dp}`);
-        assert.equal(a.rule?.id, `${gid}:${sid}:${rev}`);
+        assert.equal(a.rule?.id, gid === 1 ? String(sid) : `${gid}:${sid}`); // never the revision
         assert.equal(a.title, m);
         assert.deepEqual(a.src, { ip: src, port: sp });
         assert.deepEqual(a.dst, { ip: dst, port: dp });
@@ -166,4 +166,45 @@ test('property: generated fast lines map back; junk and mutations hold the contr
     { numRuns: 150 },
   );
   junkHoldsContract(snort, FAST);
+});
+
+test('event_type names the output plugin that wrote the record', () => {
+  assert.equal(alertOf(snort, FAST).event_type, 'alert_fast');
+  assert.equal(alertOf(snort, fixtureLine('snort', 'syslog.log', 1)).event_type, 'alert_syslog');
+  assert.equal(alertOf(snort, fixtureLine('snort', 'csv.log', 1)).event_type, 'alert_csv');
+  assert.equal(alertOf(snort, fixtureLine('snort', 'alert_json.jsonl', 1)).event_type, 'alert_json');
+  assert.equal(alertsOf(snort, fixtureText('snort', 'alert_full_udp.whole.txt'))[0]!.event_type, 'alert_full');
+});
+
+test('Elastic pipeline records: rule.id is the sid, gid:sid only for generators other than 1; placeholders are not facts', () => {
+  const preproc = alertOf(snort, fixtureLine('snort', 'elastic_json.jsonl', 2)); // rule "119:217:1"
+  assert.deepEqual(preproc.rule, { id: '119:217', name: '(http_inspect) gzip decompression failed' });
+  assert.deepEqual(preproc.src, { ip: '89.160.20.114', port: 80 });
+  assert.equal(alertOf(snort, fixtureLine('snort', 'elastic_json.jsonl', 1)).rule?.id, '10000001');
+  assert.match(alertOf(snort, fixtureLine('snort', 'elastic_json.jsonl', 1)).vendor_id ?? '', /\|1:10000001:0\|/); // the revision stays in the dedup key
+  const dhcp = alertOf(snort, fixtureLine('snort', 'elastic_fast.log', 1)); // {UDP} 0.0.0.0:68 -> 255.255.255.255:67
+  assert.equal(dhcp.rule?.id, '527');
+  assert.deepEqual(dhcp.src, { port: 68 }); // 0.0.0.0 names no machine
+  assert.deepEqual(dhcp.dst, { ip: '255.255.255.255', port: 67 });
+});
+
+test('the syslog header host is the device (the sensor that reported it): never host, never an indicator', () => {
+  const named = (line: number) => alertOf(snort, fixtureLine('snort', 'syslog.log', line));
+  for (const [line, sensor] of [[1, 'sensor01'], [2, 'dev'], [3, 'pfsense']] as const) {
+    const a = named(line);
+    assert.deepEqual(a.device, { name: sensor }, `syslog.log:${line}`);
+    assert.equal(a.host, undefined);
+    assert.ok(!a.observables.some((o) => o.role === 'device' || o.value === sensor), `syslog.log:${line}: the device is not an indicator`);
+  }
+  // A relay that sends an address as the header host: the address goes to device.ip.
+  assert.deepEqual(alertOf(snort, fixtureLine('snort', 'syslog.log', 1).replace('sensor01', '192.0.2.7')).device, { ip: '192.0.2.7' });
+  // A header without the syslog time still names its host before Snort's tag.
+  assert.deepEqual(alertOf(snort, `sensor-7 snort: 05/30-19:09:10.917356 [**] [1:2:3] "x" [**] [Priority: 3] {TCP} 10.0.0.1:1 -> 10.0.0.2:2`).device, { name: 'sensor-7' });
+  // No header, no sensor: fast, full, CSV and JSON output name none.
+  assert.equal(alertOf(snort, FAST).device, undefined);
+  assert.equal(alertOf(snort, fixtureLine('snort', 'csv.log', 1)).device, undefined);
+  assert.equal(alertOf(snort, fixtureLine('snort', 'alert_json.jsonl', 1)).device, undefined);
+  assert.equal(alertsOf(snort, fixtureText('snort', 'alert_full_udp.whole.txt'))[0]!.device, undefined);
+  // A syslog header without a host names none either.
+  assert.equal(alertOf(snort, 'Sep  5 16:05:26 snort[2431]: [1:1000017:0] UDP Connection [Priority: 3] {UDP} 10.150.10.44:55776 -> 10.25.10.22:32414').device, undefined);
 });

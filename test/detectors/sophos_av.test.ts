@@ -22,6 +22,7 @@ test('Log Writer threat line: the fields FIDO split, as an alert', () => {
   assert.equal(sophosAv.sniff(rawRecord(THREAT)), 0.92);
   const a = alertOf(THREAT, 'auto');
   assert.equal(a.title, 'Troj/Agent-ABC (Viruses/spyware)');
+  assert.equal(a.event_type, 'Viruses/spyware');
   assert.equal(a.time, '2014-03-26T09:13:00.000Z');
   assert.deepEqual(a.rule, { id: 'Troj/Agent-ABC', name: 'Troj/Agent-ABC', category: 'Viruses/spyware' });
   assert.equal(a.severity, 95); // viruses 70 + trojan 10 + still present 15
@@ -61,9 +62,15 @@ test('quoted Log Writer events: Virus is an alert, Application control is contex
   const r = run(app, 'auto');
   assert.ok('context' in r, JSON.stringify(r));
   assert.equal(r.detector, 'sophos_av');
-  assert.equal(r.context[0]!.kind, 'application_control');
-  assert.equal(r.context[0]!.data.name, 'LogMeIn');
-  assert.equal(r.context[0]!.time, '2020-03-29T06:21:43.000Z');
+  const e = r.context[0]!;
+  assert.equal(e.kind, 'process');
+  assert.equal(e.event_type, 'Application control');
+  assert.equal(e.data.name, 'LogMeIn');
+  assert.equal(e.time, '2020-03-29T06:21:43.000Z');
+  assert.deepEqual(e.host, { name: 'ACME-code-007', ip: '127.0.0.1' });
+  assert.deepEqual(e.process, { name: 'LogMeIn' }); // the controlled application
+  assert.equal(e.user, undefined); // UserName=""
+  assert.equal(a.event_type, 'Virus');
   const web = alertOf(fixtureLine('sophos_av', 'log_writer.log', 4));
   assert.equal(web.url, 'http://bad.example/x.js');
   assert.equal(web.domain, 'bad.example');
@@ -72,6 +79,7 @@ test('quoted Log Writer events: Virus is an alert, Application control is contex
 test('SAV local log lines (Windows SAV.txt, Linux savd syslog, savscan)', () => {
   const win = alertOf(fixtureLine('sophos_av', 'sav.log', 1), 'auto');
   assert.equal(win.title, 'EICAR-AV-Test (Viruses/spyware)');
+  assert.equal(win.event_type, 'SAV/Viruses/spyware');
   assert.equal(win.time, '2013-04-12T10:14:42.000Z');
   assert.deepEqual(win.file, { name: 'eicar.com', path: 'C:\\Users\\alice\\Downloads\\eicar.com' });
   const lnx = alertOf(fixtureLine('sophos_av', 'sav.log', 2), 'auto');
@@ -86,6 +94,24 @@ test('SAV local log lines (Windows SAV.txt, Linux savd syslog, savscan)', () => 
   const quarantined = alertOf(fixtureLine('sophos_av', 'sav.log', 4));
   assert.equal(quarantined.action, 'quarantined');
   assert.equal(quarantined.file?.path, 'C:\\x\\y.exe');
+});
+
+test('other Log Writer event types are context of their kind, with host, user and file in canonical fields', () => {
+  const ev = (type: string) => `InsertedAt="2020-03-29 06:21:43"; EventID="1"; EventType="${type}"; Action="Blocked"; ComputerName="WS7"; ComputerIPAddress="10.1.1.7"; EventTime="2020-03-29 06:21:40"; Name="USB stick"; UserName="CORP\\ann"; FullFilePath="E:\\a.exe";`;
+  const device = run(ev('Device control'));
+  assert.ok('context' in device, JSON.stringify(device));
+  const d = device.context[0]!;
+  assert.equal(d.kind, 'file');
+  assert.equal(d.event_type, 'Device control');
+  assert.deepEqual(d.user, { name: 'ann', domain: 'CORP' });
+  assert.deepEqual(d.host, { name: 'WS7', ip: '10.1.1.7' });
+  assert.deepEqual(d.file, { name: 'a.exe', path: 'E:\\a.exe' });
+  const firewall = run(ev('Firewall'));
+  assert.ok('context' in firewall && firewall.context[0]!.kind === 'other', JSON.stringify(firewall)); // names no connection
+  const deviceNoFile = run(ev('Device control').replace(' FullFilePath="E:\\a.exe";', ''));
+  assert.ok('context' in deviceNoFile && deviceNoFile.context[0]!.kind === 'other', JSON.stringify(deviceNoFile));
+  const patch = run(ev('Patch'));
+  assert.ok('context' in patch && patch.context[0]!.kind === 'status', JSON.stringify(patch));
 });
 
 test('malformed lines are refused with a reason', () => {

@@ -30,8 +30,11 @@ test('PUA cleanup-failed alert: host, user, threat, file from the description, I
   assert.equal(a.malware?.name, 'PUAqsw3kby31j');
   assert.equal(a.file?.path, 'C:\\Program Files (x86)\\Trojan Horse\\bin\\eicar.com');
   assert.equal(a.file?.name, 'eicar.com');
+  assert.equal(a.event_type, 'Event::Endpoint::Threat::PuaCleanupFailed');
   assert.deepEqual(a.dst, { ip: '81.2.69.142', port: 789 });
-  assert.deepEqual(a.src, { ip: '81.2.69.142', port: 123 });
+  // The endpoint's address as Sophos reports it (source_info), with the local port of the IPS connection.
+  assert.deepEqual(a.src, { ip: '67.43.156.0', port: 123 });
+  assert.ok(obs(a).includes('ip:81.2.69.142:src')); // raw_data's "Local IP" stays an indicator
   assert.deepEqual(a.process, { name: 'Bad Program', pid: 2468 });
   const o = obs(a);
   assert.ok(o.includes('sha256:19648ce85f07f4dec80c4b37266c31a1025dab5318dff5c1ab1f65a7e7886b3c:process'));
@@ -43,9 +46,13 @@ test('events API: threat events are alerts, routine events context; actions from
   const ev = (type: string, extra: Record<string, unknown> = {}) =>
     JSON.stringify({ id: 'e1', when: '2024-04-23T16:22:10.159Z', created_at: '2024-04-23T16:22:10.170Z', severity: 'low', type, location: 'WS-5', endpoint_id: 'ep-5', endpoint_type: 'computer', customer_id: 'c', source: 'CORP\\hank', source_info: { ip: '10.0.0.9' }, name: `event ${type}`, group: 'UNCATEGORIZED', ...extra });
   const routine = sc.context(ev('Event::Endpoint::UpdateRebootRequired', { group: 'UPDATING', source: 'n/a' }));
-  assert.equal(routine.kind, 'endpoint');
+  assert.equal(routine.kind, 'status');
+  assert.equal(routine.event_type, 'Event::Endpoint::UpdateRebootRequired');
   assert.equal(routine.time, '2024-04-23T16:22:10.159Z');
-  assert.ok(routine.observables.some((o) => o.type === 'ip' && o.value === '10.0.0.9'));
+  assert.deepEqual(routine.host, { name: 'WS-5', ip: '10.0.0.9', id: 'ep-5' });
+  assert.equal(routine.user, undefined); // "n/a"
+  assert.deepEqual(routine.device, { id: 'c' });
+  assert.equal(routine.data.group, 'UPDATING');
   const cleaned = sc.alert(ev('Event::Endpoint::Threat::CleanedUp', { group: 'MALWARE', threat: 'Mal/Generic-S', name: "Malware cleaned up: 'Mal/Generic-S' at 'C:\\Users\\hank\\a.exe'" }));
   assert.equal(cleaned.action, 'quarantined');
   assert.deepEqual(cleaned.user, { name: 'hank', domain: 'CORP' });
@@ -55,7 +62,38 @@ test('events API: threat events are alerts, routine events context; actions from
   assert.equal(sc.alert(ev('Event::Endpoint::Application::Blocked', { group: 'APPLICATION_CONTROL' })).action, 'blocked');
   assert.equal(sc.alert(ev('Event::Endpoint::Threat::Detected', { severity: 'high', group: 'MALWARE' })).severity, 75);
   assert.equal(sc.alert(ev('Event::Endpoint::HmpaExploitPrevented', { group: 'RUNTIME_DETECTIONS', severity: 'high' })).action, 'blocked');
-  assert.equal(sc.context(ev('Event::Endpoint::Registered', { group: 'PROTECTION' })).kind, 'endpoint');
+  assert.equal(sc.context(ev('Event::Endpoint::Registered', { group: 'PROTECTION' })).kind, 'status');
+  assert.equal(sc.context(ev('Event::Endpoint::UserLoggedIn', { group: 'PROTECTION' })).kind, 'auth');
+  assert.equal(sc.context(ev('Event::ADSync::GroupsAdded', { group: 'ADSYNC' })).kind, 'audit');
+});
+
+test('events API context record: user, IPS connection, AMSI process, endpoint and tenant in canonical fields', () => {
+  const e = sc.context(fixtureLine('sophos_central', 'siem_events.jsonl', 1), 'auto');
+  assert.equal(e.kind, 'audit');
+  assert.equal(e.event_type, 'Event::Endpoint::UserAutoCreated');
+  assert.equal(e.time, '2022-11-24T07:06:40.883Z');
+  assert.deepEqual(e.user, { name: 'Lightning', domain: 'Lightning-wmknq52avx' });
+  // ips_threat_data (camelCase, the events API's spelling): the endpoint → the remote side.
+  assert.deepEqual(e.src, { ip: '81.2.69.192', port: 123 });
+  assert.deepEqual(e.dst, { ip: '81.2.69.192', port: 789 });
+  assert.deepEqual(e.host, { name: 'Lightning-rvda5c291x', ip: '81.2.69.192', id: '0320820b-84b4-41ea-95fd-5893fb17e420' });
+  assert.deepEqual(e.device, { id: 'd1271b33-4e24-4cc3-951a-badc38976ca3' });
+  assert.deepEqual(e.process, { name: 'Bad Process', parent_name: 'someFile.exe' });
+  assert.deepEqual(e.file, { name: 'foo.dll', path: 'C:\\foo.dll', sha256: '18ac3e7343f016890c510e93f935261169d9e3f565436429830faf0934f4f8e4' });
+  assert.equal(e.data.origin, 'BLOCKLISTED'); // the product's object is kept
+  assert.ok(obs(e).includes('mac:00:00:5e:00:53:00:dst'));
+});
+
+test('alerts API record with a domain account: user split, hmpa process only for exploit types', () => {
+  const a = sc.alert(fixtureLine('sophos_central', 'siem_alerts.jsonl', 1), 'auto');
+  assert.deepEqual(a.user, { name: 'User', domain: 'Domain' });
+  assert.deepEqual(a.src, { ip: '67.43.156.0', port: 123 });
+  assert.deepEqual(a.dst, { ip: '81.2.69.142', port: 789 });
+  assert.equal(a.host?.name, 'Lightning-rvda5c291x');
+  assert.deepEqual(a.process, { name: 'Bad Program', pid: 2468 }); // a PUA cleanup: the IPS executable
+  const exploit = JSON.parse(fixtureLine('sophos_central', 'siem_alerts.jsonl', 1)) as Record<string, unknown>;
+  exploit.type = 'Event::Endpoint::HmpaCryptoGuardDetection';
+  assert.deepEqual(sc.alert(JSON.stringify(exploit)).process, { name: 'Lightning:Notepad++', pid: 135510845 });
 });
 
 test('Common API alert (raisedAt, managedAgent, person)', () => {

@@ -5,7 +5,7 @@ import sophos from '../../src/detectors/sophos_xg.js';
 import { finishes, fixtureLine } from './helpers.js';
 import { OTHER_FORMATS, alertOf, assertOthersSniffLow, contextOf, holdsContract, junkHoldsContract, reasonOf, sniff } from './net-helpers.js';
 
-// Records (test/fixtures/samples/sophos_xg/) written after the Sophos Firewall (SFOS) syslog guide: log_id / log_type / log_component / log_subtype,
+// Records (test/fixtures/samples/sophos_xg/): elastic_*.log are Elastic integrations' pipeline test inputs (see SOURCE.md); the others were written after the Sophos Firewall (SFOS) syslog guide: log_id / log_type / log_component / log_subtype,
 // SFOS ≤ 18.0 (date, time, timezone, priority) and 18.5+ (timestamp with offset, severity, log_version).
 
 const IDP_OLD = fixtureLine('sophos_xg', 'idp.log', 1);
@@ -32,7 +32,8 @@ test('IDP (SFOS 18.5+/19): ISO timestamp with offset, syslog header, severity wo
   assert.equal(a.time, '2022-12-15T03:42:44.000Z');
   assert.equal(a.action, 'blocked');
   assert.deepEqual(a.user, { name: 'frank', domain: 'corp' });
-  assert.equal(a.src?.user, 'corp\\frank');
+  assert.equal(a.src?.user, 'frank', 'the account without its domain prefix');
+  assert.equal(a.event_type, 'IDP/Signatures');
   assert.match(a.vendor_id!, /^X21000ABCDEF12:020804407002:/);
 });
 
@@ -74,7 +75,12 @@ test('web filter: denied content filtering is an alert, allowed is web context; 
   assert.equal(denied.domain, 'malware.example.net');
   assert.equal(denied.time, '2021-11-16T00:28:48.000Z');
   const [allowed] = contextOf(sophos, fixtureLine('sophos_xg', 'content_filtering.log', 2));
-  assert.equal(allowed!.kind, 'web');
+  assert.equal(allowed!.kind, 'http');
+  assert.equal(allowed!.event_type, 'Content Filtering/HTTP');
+  assert.equal(allowed!.url, 'https://www.example.com');
+  assert.equal(allowed!.domain, 'www.example.com');
+  assert.equal(allowed!.outcome, 'success');
+  assert.deepEqual(allowed!.device, { name: 'sophos' }, 'the syslog header names the firewall');
   const app = alertOf(sophos, fixtureLine('sophos_xg', 'content_filtering.log', 3));
   assert.equal(app.title, 'Web filter Denied: application Torrent Clients P2P');
   const sandbox = alertOf(sophos, fixtureLine('sophos_xg', 'sandbox.log', 1));
@@ -82,24 +88,89 @@ test('web filter: denied content filtering is an alert, allowed is web context; 
   assert.equal(sandbox.file?.sha1, '3395856ce81f2b7382dee72602f798b642f14140');
   const [clean] = contextOf(sophos, fixtureLine('sophos_xg', 'sandbox.log', 2));
   assert.equal(clean!.kind, 'file');
+  assert.equal(clean!.file?.name, 'ok.pdf');
 });
 
-test('firewall → flow, VPN events → vpn_session, authentication → auth, anti-spam → email, others → event', () => {
+test('Elastic pipeline records: ATP firewall, Sandstorm verdicts, FTP anti-virus, DHCP lease', () => {
+  const atp = alertOf(sophos, fixtureLine('sophos_xg', 'elastic_atp.log', 1));
+  assert.deepEqual([atp.event_type, atp.src?.ip, atp.dst?.ip, atp.rule?.name], ['ATP/Firewall', '10.198.32.89', '81.2.69.193', 'C2/Generic-A']);
+  assert.equal(atp.user, undefined, 'user_name="" is no user');
+  const [cloudClean] = contextOf(sophos, fixtureLine('sophos_xg', 'elastic_sandstorm.log', 1));
+  assert.equal(cloudClean!.kind, 'file');
+  assert.deepEqual(cloudClean!.file, { name: 'test7.exe', sha1: '7769b038037bc8e5c6373e92f99aa2324eee827c', size: 871700 });
+  assert.deepEqual(cloudClean!.user, { name: 'rich' });
+  assert.equal(cloudClean!.domain, 'floater.baldrys.ca', 'source: the server the file came from');
+  assert.deepEqual(cloudClean!.device, { name: 'SFVUNL', id: 'C01001K234RXPA1' });
+  const bad = alertOf(sophos, fixtureLine('sophos_xg', 'elastic_sandstorm.log', 2));
+  assert.equal(bad.domain, 'ta-web-static.qa.astaro.de');
+  assert.equal(bad.file?.sha1, 'dd0bf29e56e4433e7dcffbe35f4003b1f251ce9d');
+  const ftp = alertOf(sophos, fixtureLine('sophos_xg', 'elastic_anti_virus_ftp.log', 1));
+  assert.deepEqual([ftp.file?.name, ftp.file?.path], ['ta_test_file_1ta-cl1-46', '/var/www//home/ftp-user/ta_test_file_1ta-cl1-46']);
+  const [clean] = contextOf(sophos, fixtureLine('sophos_xg', 'elastic_anti_virus_ftp.log', 1).replace('log_subtype="Virus"', 'log_subtype="Allowed"').replace('virus="EICAR-AV-Test"', 'virus=""'));
+  assert.equal(clean!.kind, 'file', 'a scanned transfer without a finding is not an alert');
+  assert.equal(clean!.file?.path, '/var/www//home/ftp-user/ta_test_file_1ta-cl1-46');
+  const [dhcp] = contextOf(sophos, fixtureLine('sophos_xg', 'elastic_dhcp.log', 1));
+  assert.equal(dhcp!.kind, 'dhcp');
+  assert.equal(dhcp!.assigned_ip, '192.168.2.131');
+  assert.deepEqual(dhcp!.host, { mac: '00:11:d9:a0:19:11', name: 'TIVO-846001190AE52F2' });
+  assert.deepEqual(dhcp!.device, { name: 'sophos', id: 'C01001BQC8TFFFF' });
+});
+
+test('firewall → flow, VPN events → vpn, authentication → auth, anti-spam → email, system health → status', () => {
   const [flow] = contextOf(sophos, fixtureLine('sophos_xg', 'events.log', 1));
   assert.equal(flow!.kind, 'flow');
-  assert.ok(flow!.observables.some((o) => o.type === 'mac' && o.value === '00:26:37:ee:47:20'));
+  assert.equal(flow!.event_type, 'Firewall/Firewall Rule');
+  assert.deepEqual(flow!.src, { ip: '192.168.2.111', port: 61709 });
+  assert.deepEqual(flow!.dst, { ip: '203.0.113.156', port: 443 });
+  assert.deepEqual(flow!.host, { mac: '00:26:37:ee:47:20' });
+  assert.deepEqual(flow!.device, { name: 'sophos', id: 'C01001BQC8TFFFF' });
+  assert.equal(flow!.outcome, 'failure');
   assert.ok(flow!.observables.some((o) => o.role === 'src_nat'));
   const [vpn] = contextOf(sophos, fixtureLine('sophos_xg', 'events.log', 2));
-  assert.equal(vpn!.kind, 'vpn_session');
-  assert.equal(vpn!.data.user, 'nina');
-  assert.equal(vpn!.data.public_ip, '198.51.100.44');
-  assert.equal(vpn!.data.private_ip, '10.81.234.5');
+  assert.equal(vpn!.kind, 'vpn');
+  assert.equal(vpn!.event_type, 'Event/SSL VPN');
+  assert.deepEqual(vpn!.user, { name: 'nina' });
+  assert.equal(vpn!.src?.ip, '198.51.100.44');
+  assert.equal(vpn!.assigned_ip, '10.81.234.5');
+  assert.equal(vpn!.outcome, 'success');
+  assert.deepEqual(vpn!.device, { name: 'SFW' }, 'device_name when there is no syslog header');
   const [auth] = contextOf(sophos, fixtureLine('sophos_xg', 'events.log', 3));
   assert.equal(auth!.kind, 'auth');
+  assert.deepEqual(auth!.user, { name: 'omar' });
+  assert.equal(auth!.src?.ip, '10.0.0.9');
+  assert.equal(auth!.outcome, 'failure');
   const [spam] = contextOf(sophos, fixtureLine('sophos_xg', 'events.log', 4));
   assert.equal(spam!.kind, 'email');
   const [health] = contextOf(sophos, fixtureLine('sophos_xg', 'events.log', 5));
-  assert.equal(health!.kind, 'event');
+  assert.equal(health!.kind, 'status');
+  assert.equal(health!.event_type, 'System Health/CPU');
+});
+
+test('every alert type carries the reporting firewall as device (header host, else device_name; serial as id), as context does', () => {
+  const deviceOf = (line: string) => alertOf(sophos, line).device;
+  // IDP: device_name and device_id without a header; the syslog header's host and device_serial_id with one
+  const idp = alertOf(sophos, IDP_OLD);
+  assert.deepEqual(idp.device, { name: 'XG750', id: 'SFDemo-f64dd6be' });
+  assert.equal(idp.host, undefined, 'the firewall is not the host the detection is about');
+  assert.ok(!idp.observables.some((o) => o.value === 'XG750' || o.role === 'device'), 'the device is not an indicator');
+  assert.deepEqual(deviceOf(fixtureLine('sophos_xg', 'idp.log', 2)), { name: 'sophos', id: 'X21000ABCDEF12' });
+  // Anti-Virus
+  assert.deepEqual(deviceOf(fixtureLine('sophos_xg', 'anti_virus.log', 1)), { name: 'SFVUNL', id: 'C01001K234RXPA1' });
+  // ATP: the device beside the endpoint the detection is about (host.id ep_uuid)
+  assert.deepEqual(deviceOf(fixtureLine('sophos_xg', 'atp.log', 1)), { name: 'CR750iNG-XP', id: 'C44313350024-P29PUA' });
+  const atpWeb = alertOf(sophos, fixtureLine('sophos_xg', 'atp.log', 2));
+  assert.deepEqual([atpWeb.device, atpWeb.host], [{ name: 'XG310', id: 'C30006T22TGR89B' }, { id: '1f2e3d4c-aaaa-bbbb-cccc-0123456789ab' }]);
+  // Sandbox (Sandstorm): the same mapping as the clean verdict's file context
+  assert.deepEqual(deviceOf(fixtureLine('sophos_xg', 'elastic_sandstorm.log', 2)), { name: 'SG650', id: 'SFDemo-058196d' });
+  assert.deepEqual(deviceOf(fixtureLine('sophos_xg', 'sandbox.log', 1)), { name: 'XG', id: 'C1' });
+  // Content Filtering blocks: the header host, as on the allowed request's http context
+  const denied = alertOf(sophos, fixtureLine('sophos_xg', 'content_filtering.log', 1));
+  assert.deepEqual(denied.device, { name: 'sophos', id: 'C01001BQC8TFFFF' });
+  assert.deepEqual(deviceOf(fixtureLine('sophos_xg', 'content_filtering.log', 3)), contextOf(sophos, fixtureLine('sophos_xg', 'content_filtering.log', 2))[0]!.device);
+  // WAF
+  const waf = alertOf(sophos, 'device="SFW" date=2020-02-02 time=10:00:00 timezone="GMT" device_name="XG430" device_id=C43000ABC log_id=075000617001 log_type="WAF" log_component="Web Application Firewall" log_subtype="Denied" priority=Notice src_ip=198.51.100.9 dst_ip=10.0.0.80 url="https://shop.example.com/login"');
+  assert.equal(waf.title.startsWith('WAF Denied'), true);
+  assert.deepEqual(waf.device, { name: 'XG430', id: 'C43000ABC' });
 });
 
 test('sniff: SFOS high; FortiOS and other key=value formats low', () => {

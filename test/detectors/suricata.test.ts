@@ -6,7 +6,7 @@ import { normalizeRecord } from '../../src/detectors/lib/registry.js';
 import { finishes, sampleLine, sampleLines } from './helpers.js';
 import { obs, registry, runner } from './json-detector-helpers.js';
 
-const { run, alert: alertOf } = await runner('suricata');
+const { run, alert: alertOf, context: contextOf } = await runner('suricata');
 const reg = await registry();
 
 test('every sample line parses, auto-detected as suricata', () => {
@@ -74,7 +74,7 @@ test('non-alert events become context of their own kind', () => {
   assert.deepEqual(kinds, [
     'alert', 'alert', 'alert',
     'flow', 'flow',
-    'ssh', 'alert', 'http', 'fileinfo', 'dns', 'stats', 'tls', 'flow', 'http', 'tls', 'http', 'tls',
+    'flow', 'alert', 'http', 'file', 'dns', 'status', 'tls', 'flow', 'http', 'tls', 'http', 'tls',
   ]);
 });
 
@@ -244,8 +244,8 @@ test('property: arbitrary text and arbitrary JSON never make parseRecord or norm
 test('property: generated valid alerts round-trip their key fields', () => {
   const canonical = (ip: string) => {
     const a = ipaddr.parse(ip);
-    if (a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress()) return (a as ipaddr.IPv6).toIPv4Address().toString();
-    return a.kind() === 'ipv6' ? (a as ipaddr.IPv6).toRFC5952String() : a.toString();
+    const c = a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress() ? (a as ipaddr.IPv6).toIPv4Address().toString() : a.kind() === 'ipv6' ? (a as ipaddr.IPv6).toRFC5952String() : a.toString();
+    return c === '0.0.0.0' || c === '::' ? undefined : c; // an unspecified address names no machine: not a fact
   };
   const expectedSeverity: Record<number, number> = { 1: 80, 2: 55, 3: 30 };
   const signature = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9 ./()_:-]{0,80}[A-Za-z0-9)]$/);
@@ -269,7 +269,83 @@ test('property: generated valid alerts round-trip their key fields', () => {
       assert.equal(a.severity, expectedSeverity[sev]);
       assert.equal(a.action, action);
       assert.equal(a.vendor_id, `${flow}:${sid}:${ts}`);
-      assert.ok(a.observables.some((o) => o.type === 'ip' && o.role === 'src' && o.value === canonical(src)));
+      if (canonical(src)) assert.ok(a.observables.some((o) => o.type === 'ip' && o.role === 'src' && o.value === canonical(src)));
     },
   ), { numRuns: 300 });
+});
+
+test('rule.id is the sid, gid:sid for generators other than 1 (decoder, stream, app-layer events); event_type alert', () => {
+  const base = JSON.parse(sampleLine('suricata', 'eve_small.jsonl', 2)) as { alert: Record<string, unknown> };
+  assert.equal(alertOf(JSON.stringify(base)).event_type, 'alert');
+  assert.equal(alertOf(JSON.stringify(base)).rule?.id, '2024833');
+  base.alert.gid = 3;
+  assert.equal(alertOf(JSON.stringify(base)).rule?.id, '3:2024833');
+});
+
+test('context events carry their canonical fields: session (flow_id), times, server name, file, sensor', () => {
+  const ctx = (line: number) => {
+    const r = run(sampleLine('suricata', 'eve_small.jsonl', line));
+    assert.ok('context' in r, JSON.stringify(r));
+    return r.context[0]!;
+  };
+  const ssh = ctx(1);
+  assert.equal(ssh.event_type, 'ssh');
+  assert.deepEqual(ssh.src, { ip: '192.168.86.85', port: 55406 });
+  assert.deepEqual(ssh.dst, { ip: '192.168.253.112', port: 22 });
+  assert.equal(ssh.session_id, '298824096901438');
+  const file = ctx(4);
+  assert.equal(file.event_type, 'fileinfo');
+  assert.deepEqual(file.file, { name: 'device-desc.xml', path: '/ssdp/device-desc.xml', md5: '427b7337ff37eeb24d74f47d8e04cf21', sha1: '313573490192c685e9e53abef25453ed0d5e2aee', sha256: 'f610428ebddf6f8cf9e39322e672583c45fcdcf885efad0ab48fd53a3dfc2c4b', size: 1071 });
+  assert.equal(file.url, 'http://192.168.86.28:8008/ssdp/device-desc.xml');
+  assert.equal(ctx(5).domain, 'clients.l.google.com');
+  const tls = ctx(7);
+  assert.equal(tls.domain, 'p33-btmmdns.icloud.com');
+  assert.equal(tls.dst?.host, 'p33-btmmdns.icloud.com'); // the SNI's trailing dot dropped
+  const flow = ctx(8);
+  assert.equal(flow.start, '2018-07-05T19:51:23.453Z');
+  assert.equal(flow.end, '2018-07-05T19:51:23.453Z');
+  assert.equal(ctx(6).event_type, 'stats');
+  const withSensor = { ...(JSON.parse(sampleLine('suricata', 'eve_small.jsonl', 3)) as object), host: 'sensor-dmz-1' };
+  assert.deepEqual(contextOf(JSON.stringify(withSensor)).device, { name: 'sensor-dmz-1' });
+});
+
+// EVE dhcp and krb5 records as the Suricata EVE format reference documents them (no vendor sample at hand).
+test('dhcp: the lease, the client machine, ack/nak as outcome; krb5: the client principal and a refused request', () => {
+  const dhcp = contextOf(JSON.stringify({
+    timestamp: '2024-03-01T10:00:00.000000+0000', flow_id: 7, event_type: 'dhcp', src_ip: '10.0.0.1', src_port: 67, dest_ip: '10.0.0.57', dest_port: 68, proto: 'UDP',
+    dhcp: { type: 'reply', id: 1, client_mac: '00:1b:21:aa:bb:cc', assigned_ip: '10.0.0.57', client_ip: '0.0.0.0', dhcp_type: 'ack', hostname: 'LAPTOP-7', lease_time: 86400 },
+  }));
+  assert.equal(dhcp.kind, 'dhcp');
+  assert.equal(dhcp.assigned_ip, '10.0.0.57');
+  assert.deepEqual(dhcp.host, { name: 'LAPTOP-7', mac: '00:1b:21:aa:bb:cc' }); // client_ip 0.0.0.0 is no address
+  assert.equal(dhcp.outcome, 'success');
+  const krb = (krb5: object) => contextOf(JSON.stringify({ timestamp: '2024-03-01T10:00:00.000000+0000', flow_id: 8, event_type: 'krb5', src_ip: '10.0.0.57', src_port: 50000, dest_ip: '10.0.0.2', dest_port: 88, proto: 'TCP', krb5 }));
+  const ok = krb({ msg_type: 'KRB_AS_REQ', cname: 'alice', realm: 'CORP.EXAMPLE', sname: 'krbtgt/CORP.EXAMPLE', encryption: 'aes256-cts-hmac-sha1-96', weak_encryption: false });
+  assert.equal(ok.kind, 'auth');
+  assert.deepEqual(ok.user, { name: 'alice', domain: 'CORP.EXAMPLE' });
+  assert.equal(ok.outcome, undefined);
+  assert.deepEqual(krb({ msg_type: 'KRB_AS_REQ', cname: 'bob', realm: '<empty>' }).user, { name: 'bob' });
+  const refused = krb({ msg_type: 'KRB_ERROR', cname: '<empty>', realm: '<empty>', failed_request: 'KRB_AS_REQ', error_code: 'KDC_ERR_PREAUTH_REQUIRED' });
+  assert.equal(refused.outcome, 'failure');
+  assert.equal(refused.user, undefined);
+});
+
+test('fileinfo over SMB: a backslash path gives the file name', () => {
+  const e = contextOf(JSON.stringify({
+    timestamp: '2024-03-01T10:00:00.000000+0000', flow_id: 9, event_type: 'fileinfo', src_ip: '10.0.0.2', src_port: 445, dest_ip: '10.0.0.57', dest_port: 50001, proto: 'TCP', app_proto: 'smb',
+    fileinfo: { filename: 'share\\tools\\evil.exe', sha256: 'f610428ebddf6f8cf9e39322e672583c45fcdcf885efad0ab48fd53a3dfc2c4b', size: 10 },
+  }));
+  assert.equal(e.kind, 'file');
+  assert.deepEqual(e.file, { name: 'evil.exe', path: 'share\\tools\\evil.exe', sha256: 'f610428ebddf6f8cf9e39322e672583c45fcdcf885efad0ab48fd53a3dfc2c4b', size: 10 });
+});
+
+test('the sensor (EVE "host") is the device of alerts as of context events: never host, never an indicator', () => {
+  const withSensor = (line: number) => JSON.stringify({ ...(JSON.parse(sampleLine('suricata', 'eve_small.jsonl', line)) as object), host: 'sensor-dmz-1' });
+  const a = alertOf(withSensor(2));
+  assert.deepEqual(a.device, { name: 'sensor-dmz-1' });
+  assert.deepEqual(a.device, contextOf(withSensor(3)).device, 'the same sensor on alerts and context');
+  assert.equal(a.host, undefined, 'the sensor is not what the alert is about');
+  assert.ok(!a.observables.some((o) => o.role === 'device' || o.value === 'sensor-dmz-1'), obs(a).join(' '));
+  // A record without "host" names no sensor.
+  assert.equal(alertOf(sampleLine('suricata', 'eve_small.jsonl', 2)).device, undefined);
 });

@@ -64,7 +64,8 @@ test('line by line (how fido normalize reads a file): headers are context, data 
   const alerts = results.flatMap((r) => ('alerts' in r ? r.alerts : []));
   assert.deepEqual(alerts.map((a) => a.rule?.id), ['Scan::Port_Scan', 'SSL::Invalid_Server_Cert']);
   const [header] = contextOf(zeek, NOTICE_HEADER[6]!);
-  assert.equal(header!.kind, 'zeek_log_header');
+  assert.equal(header!.kind, 'other');
+  assert.equal(header!.event_type, 'zeek_log_header');
   assert.match(String((header!.data.directives as Record<string, string>).fields), /^ts uid id\.orig_h/);
 });
 
@@ -108,14 +109,16 @@ test('intel.log: JSON and TSV hits become alerts with the indicator in its field
 
 test('weird.log → context "weird"; other Zeek JSON logs with _path → context of that kind', () => {
   const [w] = contextOf(zeek, fixtureLine('zeek', 'weird.log', 1));
-  assert.equal(w!.kind, 'weird');
+  assert.equal(w!.kind, 'other');
+  assert.equal(w!.event_type, 'weird');
   assert.equal(w!.data.name, 'bad_HTTP_request');
   const [wj] = contextOf(zeek, fixtureLine('zeek', 'weird.jsonl', 1));
-  assert.equal(wj!.kind, 'weird');
+  assert.equal(wj!.event_type, 'weird');
   const [conn] = contextOf(zeek, fixtureLine('zeek', 'conn.jsonl', 1));
   assert.equal(conn!.kind, 'flow');
+  assert.equal(conn!.event_type, 'conn');
   const [weirdFile] = contextOf(zeek, fixtureText('zeek', 'weird.whole.log'));
-  assert.equal(weirdFile!.kind, 'weird');
+  assert.equal(weirdFile!.event_type, 'weird');
 });
 
 test('sniff: Zeek high; Suricata EVE, Snort JSON and other formats low', () => {
@@ -127,7 +130,7 @@ test('sniff: Zeek high; Suricata EVE, Snort JSON and other formats low', () => {
 
 test('malformed and hostile records', () => {
   assert.match(reasonOf(zeek, ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10'].join(T)), /does not match the default/);
-  assert.match(reasonOf(zeek, '{"foo":1}'), /neither a notice/);
+  assert.match(reasonOf(zeek, '{"foo":1}'), /not one of the logs recognised by their columns/);
   assert.match(reasonOf(zeek, '{"note":"A::B","msg":"x","ts":"yesterday"}'), /is not a time/);
   assert.match(reasonOf(zeek, '{"note":"","msg":""}'), /neither note nor msg/);
   assert.match(reasonOf(zeek, '[1,2]'), /must be an object/);
@@ -158,4 +161,92 @@ test('property: generated notice lines map back; junk and mutations hold the con
     { numRuns: 150 },
   );
   junkHoldsContract(zeek, SSL);
+});
+
+// Elastic integration pipeline inputs (test/fixtures/samples/zeek/elastic_*.jsonl): Zeek's own JSON writer, no "_path".
+const reg = createRegistry([zeek]);
+function ctx(file: string, line: number) {
+  const r = normalizeRecord(reg, fixtureLine('zeek', file, line), 'auto', { receivedAt: '2024-12-01T00:00:00Z' });
+  assert.ok('context' in r, `${file}:${line}: ${JSON.stringify(r).slice(0, 300)}`);
+  return r.context[0]!;
+}
+
+test('logs without _path are recognised by their columns and carry their canonical fields', () => {
+  const conn = ctx('elastic_conn.jsonl', 1);
+  assert.deepEqual([conn.kind, conn.event_type, conn.session_id, conn.outcome], ['flow', 'conn', 'CAcJw21BbVedgFnYH3', 'success']);
+  assert.deepEqual(conn.src, { ip: '192.168.86.167', port: 38339 });
+  assert.equal(conn.start, '2019-01-11T06:33:35.857Z');
+  assert.equal(conn.end, '2019-01-11T06:33:35.934Z'); // ts + duration 0.076967
+  assert.equal(ctx('elastic_conn.jsonl', 3).outcome, 'failure'); // SHR: the originator never answered
+  const dns = ctx('elastic_dns.jsonl', 1);
+  assert.deepEqual([dns.kind, dns.domain, dns.dst?.ip], ['dns', 'dd625ffb4fc54735b281862aa1cd6cd4.us-west1.gcp.cloud.es.io', '192.168.86.1']);
+  const http = ctx('elastic_http.jsonl', 1);
+  assert.equal(http.kind, 'http');
+  assert.equal(http.url, 'http://ocsp.apple.com/ocsp04-aaica02/ME4wTKADAgEAMEUwQzBBMAkGBSsOAwIaBQAEFNqvF+Za6oA4ceFRLsAWwEInjUhJBBQx6napI3Sl39T97qDBpp7GEQ4R7AIIUP1IOZZ86ns=');
+  assert.deepEqual(http.dst, { ip: '17.253.5.203', port: 80, host: 'ocsp.apple.com' });
+  assert.equal(http.domain, 'ocsp.apple.com');
+  assert.deepEqual(http.user, { name: 'user' });
+  const wrapped = ctx('elastic_http.jsonl', 3); // a Splunk export line: the Zeek entry in result._raw
+  assert.equal(wrapped.url, 'http://httpbin.org/ip');
+  const file = ctx('elastic_files.jsonl', 1);
+  assert.deepEqual([file.kind, file.session_id, file.src?.ip, file.dst?.ip], ['file', 'C8I0zn3r9EPbfLgta6', '35.199.178.4', '10.178.98.102']);
+  assert.deepEqual(file.file, { md5: '79e4a9840d7d3a96d7c04fe2434c892e', sha1: 'a8985d3a65e5e5c4b2d7d66d40c6dd2fb19c5436', size: 947 });
+  const ssl = ctx('elastic_ssl.jsonl', 1);
+  assert.deepEqual([ssl.kind, ssl.domain, ssl.dst?.host, ssl.outcome], ['tls', 'dd625ffb4fc54735b281862aa1cd6cd4.us-west1.gcp.cloud.es.io', 'dd625ffb4fc54735b281862aa1cd6cd4.us-west1.gcp.cloud.es.io', 'success']);
+  assert.equal(ctx('elastic_ssl.jsonl', 2).outcome, 'failure');
+  const krb = ctx('elastic_kerberos.jsonl', 1); // client "RonHD/CONTOSO.LOCAL"
+  assert.deepEqual([krb.kind, krb.event_type, krb.outcome], ['auth', 'kerberos', 'success']);
+  assert.deepEqual(krb.user, { name: 'RonHD', domain: 'CONTOSO.LOCAL' });
+  const dhcp = ctx('elastic_dhcp.jsonl', 1);
+  assert.deepEqual([dhcp.kind, dhcp.assigned_ip, dhcp.outcome], ['dhcp', '192.168.199.132', 'success']);
+  assert.deepEqual(dhcp.host, { name: 'DESKTOP-2AEFM7G', ip: '192.168.199.132', mac: '00:0c:29:03:df:ad' });
+  assert.deepEqual(dhcp.src, { ip: '192.168.199.132' });
+  assert.deepEqual(dhcp.dst, { ip: '192.168.199.254' });
+  const weird = ctx('elastic_weird.jsonl', 2); // no connection: only the node that reported it
+  assert.deepEqual([weird.kind, weird.event_type, weird.device?.name], ['other', 'weird', 'ens3f1-4']);
+});
+
+test('notice and intel alerts carry event_type; Elastic notices and intel hits keep their ends', () => {
+  const guess = alertOf(zeek, fixtureLine('zeek', 'elastic_notice.jsonl', 1));
+  assert.equal(guess.event_type, 'notice');
+  assert.deepEqual(guess.src, { ip: '172.16.238.1' });
+  const intel = alertOf(zeek, fixtureLine('zeek', 'elastic_intel.jsonl', 2));
+  assert.equal(intel.event_type, 'intel');
+  assert.ok(intel.observables.some((o) => o.type === 'email' && o.value === 'eve@malcorp.com'));
+});
+
+test('ntlm, ssh, smb_files, smtp and capture_loss entries without _path: the user, the outcome, the file, the node', () => {
+  const ntlm = ctx('elastic_ntlm.jsonl', 1);
+  assert.deepEqual([ntlm.kind, ntlm.event_type], ['auth', 'ntlm']);
+  assert.deepEqual(ntlm.user, { name: 'JeffV', domain: 'contoso.local' });
+  assert.deepEqual(ntlm.host, { name: 'ybaARon55QykXrgu' });
+  const ssh = ctx('elastic_ssh.jsonl', 1);
+  assert.deepEqual([ssh.kind, ssh.outcome, ssh.dst?.port], ['auth', 'failure', 22]);
+  assert.equal(ctx('elastic_ssh.jsonl', 2).outcome, undefined); // no attempt: nothing to judge
+  const smb = ctx('elastic_smb_files.jsonl', 1);
+  assert.deepEqual([smb.kind, smb.event_type], ['file', 'smb_files']);
+  assert.deepEqual(smb.file, { name: 'PSEXESVC.exe', path: '\\\\admin-pc\\ADMIN$\\PSEXESVC.exe' });
+  assert.deepEqual([ctx('elastic_smtp.jsonl', 1).kind, ctx('elastic_smtp.jsonl', 1).event_type], ['email', 'smtp']);
+  const loss = ctx('elastic_capture_loss.jsonl', 1);
+  assert.deepEqual([loss.kind, loss.event_type, loss.device?.name], ['status', 'capture_loss', 'bro']);
+});
+
+test('notice and intel alerts carry the reporting Zeek node as device, as context events do: never host, never an indicator', () => {
+  const notice = alertOf(zeek, fixtureLine('zeek', 'elastic_notice.jsonl', 1)); // "peer_descr":"bro"
+  assert.deepEqual(notice.device, { name: 'bro' });
+  assert.equal(notice.host, undefined);
+  const intel = alertOf(zeek, fixtureLine('zeek', 'elastic_intel.jsonl', 1)); // "seen.node":"worker-1-2"
+  assert.deepEqual(intel.device, { name: 'worker-1-2' });
+  const tsv = alertsOf(zeek, NOTICE_LOG); // the Scan notice's peer_descr "worker-1"; the SSL one's is unset
+  assert.deepEqual(tsv.map((a) => a.device), [{ name: 'worker-1' }, undefined]);
+  assert.deepEqual(alertOf(zeek, fixtureLine('zeek', 'intel.log', 1)).device, { name: 'worker-2' });
+  // _system_name (the sensor's host name) wins, on alerts as on context events.
+  const system = (line: string) => JSON.stringify({ ...(JSON.parse(line) as object), _system_name: 'zeek-sensor-3' });
+  const named = alertOf(zeek, system(fixtureLine('zeek', 'elastic_notice.jsonl', 1)));
+  assert.deepEqual(named.device, { name: 'zeek-sensor-3' });
+  assert.deepEqual(named.device, contextOf(zeek, system(fixtureLine('zeek', 'elastic_weird.jsonl', 2)))[0]!.device);
+  for (const a of [notice, intel, named, ...tsv]) {
+    assert.ok(!a.observables.some((o) => o.role === 'device' || (a.device?.name !== undefined && o.value === a.device.name.toLowerCase())), `${a.title}: the device is not an indicator`);
+  }
+  assert.equal(alertOf(zeek, fixtureLine('zeek', 'notice.jsonl', 1)).device, undefined, 'no node named, no device');
 });

@@ -1,23 +1,27 @@
 /**
  * `fido normalize --detector NAME|auto [FILE|-] [--raw]`: parses alerts offline and prints one canonical
- * Alert per line (NDJSON), context events as {"context": …} lines. Input: text lines or NDJSON, or a JSON
- * array (each element one record: objects as JSON, strings as text lines). Every record that cannot be
+ * Alert per line (NDJSON), context events as {"context": …} lines. The input is split into records as
+ * `fido detectors test` splits a file (cli/records.ts): text lines or NDJSON, a JSON array (each element one
+ * record), an e-mail message or XML document whole, Snort alert_full blocks; `--whole` reads it as one record.
+ * Every record that cannot be
  * parsed is reported on stderr as "line N: reason" ("element N" inside a JSON array) and the exit code is
  * 1 at the end; the rest is still printed.
  */
 import type { Command } from 'commander';
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { Alert, AlertDraft } from '../../model/alert.js';
 import { severityLabel } from '../../model/alert.js';
 import { normalizeRecord, type DetectorRegistry } from '../../detectors/lib/registry.js';
 import { ulid } from '../../util/ulid.js';
 import { commandRegistry } from '../detector-registry.js';
+import { isWholeRecordFile, readRecords } from '../records.js';
 
 export interface NormalizeCommandOptions {
   detector: string;
   raw?: boolean;
+  /** The whole input is one record (also for a file named <name>.whole.<ext>). */
+  whole?: boolean;
   tz: string;
   config?: string;
 }
@@ -29,6 +33,7 @@ export function register(program: Command): void {
     .argument('[file]', 'input file, or - for standard input', '-')
     .option('-d, --detector <name>', 'detector name, or auto to detect each record', 'auto')
     .option('--raw', 'include the raw record in each alert')
+    .option('--whole', 'read the whole input as one record (e-mail messages and XML documents are read whole anyway)')
     .option('--tz <zone>', 'time zone of timestamps written without one (IANA name or offset)', 'UTC')
     .option('-c, --config <file>', 'config whose detectors.json mappings to use (default: $FIDO_CONFIG, else the demo)')
     .action(async (file: string, opts: NormalizeCommandOptions) => {
@@ -56,7 +61,7 @@ export async function normalizeCommand(file: string, opts: NormalizeCommandOptio
     closed = true;
   });
   let failed = 0;
-  for await (const rec of records(input)) {
+  for await (const rec of readRecords(input, { whole: opts.whole === true || (file !== '-' && isWholeRecordFile(file)), json: file.toLowerCase().endsWith('.json') })) {
     if (closed) break;
     const ok = await emit(reg, rec.text, opts, out);
     if (ok !== true) {
@@ -115,6 +120,9 @@ function toAlert(d: AlertDraft, detector: string, receivedAt: string, raw: strin
     domain: d.domain,
     email: d.email,
     malware: d.malware,
+    // Not in DESIGN.md §3: after the pinned keys, so that their order stays as documented.
+    event_type: d.event_type,
+    device: d.device,
     observables: d.observables,
     raw,
   };
@@ -128,54 +136,5 @@ async function write(out: Writable, value: unknown): Promise<void> {
       out.once('error', resolve);
       out.once('close', resolve);
     });
-  }
-}
-
-interface InputRecord {
-  where: string;
-  text: string;
-}
-
-/**
- * Records of the input: one per non-blank line; but when the first non-blank line starts with "[", the
- * whole input is tried as one JSON array first (a pretty-printed array spans lines), falling back to lines.
- */
-async function* records(input: Readable): AsyncGenerator<InputRecord> {
-  const lines = createInterface({ input, crlfDelay: Infinity });
-  let n = 0;
-  let buffered: string[] | undefined;
-  let started = false;
-  for await (const line of lines) {
-    n++;
-    if (buffered) {
-      buffered.push(line);
-      continue;
-    }
-    if (line.trim() === '') continue;
-    if (!started && line.trimStart().startsWith('[')) {
-      buffered = [...Array<string>(n - 1).fill(''), line];
-      continue;
-    }
-    started = true;
-    yield { where: `line ${n}`, text: line };
-  }
-  if (!buffered) return;
-  const array = parseArray(buffered.join('\n'));
-  if (array) {
-    for (let i = 0; i < array.length; i++) {
-      const el = array[i];
-      yield { where: `element ${i}`, text: typeof el === 'string' ? el : JSON.stringify(el) ?? String(el) };
-    }
-    return;
-  }
-  for (let i = 0; i < buffered.length; i++) if (buffered[i]!.trim() !== '') yield { where: `line ${i + 1}`, text: buffered[i]! };
-}
-
-function parseArray(text: string): unknown[] | undefined {
-  try {
-    const v = JSON.parse(text) as unknown;
-    return Array.isArray(v) ? v : undefined;
-  } catch {
-    return undefined;
   }
 }

@@ -8,6 +8,8 @@
 import type { DetectorAction } from '../../model/alert.js';
 
 const RULES: Array<[RegExp, DetectorAction]> = [
+  // "not blocked", "Not Prevented": the product saw it and let it through, which is a detection, not a block.
+  [/^not[ _-](blocked|prevented|quarantined|dropped|stopped|mitigated|cleaned|removed)\b/i, 'detected'],
   [/\b(ids|detect[- ]?only|would[- ]?(have[- ]?)?block|simulat|audit|monitor|tap)\b/i, 'detected'],
   [/quarantin|isolat|contain/i, 'quarantined'],
   [/block|den(y|ied)|drop|reject|reset|prevent|terminat|kill|delet|clean|remov|disinfect|stop|mitigat|refus|fail|blacklist/i, 'blocked'],

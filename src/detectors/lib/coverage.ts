@@ -4,11 +4,14 @@
  * alert field was filled. Pure computation, shared by `fido detectors test DIR` and the benchmarks.
  *
  * Fill rates are over alerts (not records), in percent with one decimal; a field counts as filled when the
- * finalised alert has a value there (observables: at least one). Records no detector claimed are counted
+ * finalised alert has a value there (observables: at least one). They are given for all of a detector's
+ * alerts and per event type (the product's own name for the kind of record, `event_type`), and for context
+ * events per kind and event type over the context fields. Records no detector claimed are counted
  * under "(none)". Quarantine reasons are grouped after masking the record-specific parts (quoted values,
  * "starts: …" excerpts, key lists), so a thousand garbage lines make one reason, not a thousand.
  */
 import type { AlertDraft } from '../../model/alert.js';
+import type { ContextEvent } from '../../model/context.js';
 import type { NormalizeResult } from './registry.js';
 import { LINE_BREAKS } from './text.js';
 
@@ -18,6 +21,27 @@ export const COVERAGE_FIELDS = [
   'malware.name', 'observables',
 ] as const;
 export type CoverageField = (typeof COVERAGE_FIELDS)[number];
+
+/** The fields of a context event whose fill is reported: who, from and to where, which session, which device. */
+export const CONTEXT_COVERAGE_FIELDS = [
+  'time', 'user.name', 'src.ip', 'src.port', 'dst.ip', 'dst.port', 'assigned_ip', 'host.name', 'device.name', 'outcome',
+  'session_id', 'start', 'end', 'domain', 'url', 'observables',
+] as const;
+export type ContextCoverageField = (typeof CONTEXT_COVERAGE_FIELDS)[number];
+
+/** How a detector filled the fields of one event type. */
+export interface EventTypeCoverage {
+  /** What the records of this type became. */
+  as: 'alert' | 'context';
+  /** The product's event type (`event_type`), or "(unspecified)"; for context events prefixed by their kind. */
+  event_type: string;
+  count: number;
+  /** Percent of this type's alerts or events with the field filled, for the fields of its `as`. */
+  fill: Record<string, number>;
+}
+
+/** The event type's name when the detector gave none. */
+export const UNSPECIFIED = '(unspecified)';
 
 /** The group of records that no detector claimed (or that failed before one was chosen). */
 export const UNATTRIBUTED = '(none)';
@@ -42,6 +66,8 @@ export interface DetectorCoverage {
   top_reasons: ReasonCount[];
   /** Percent (0-100, one decimal) of this detector's alerts with the field filled; all 0 with no alerts. */
   fill: Record<CoverageField, number>;
+  /** The same per event type, alerts first, then context events; each sorted by name. */
+  event_types: EventTypeCoverage[];
 }
 
 export interface CoverageReport {
@@ -50,8 +76,8 @@ export interface CoverageReport {
   detectors: DetectorCoverage[];
 }
 
-/** Whether an alert has a value in the field (empty strings and empty lists do not count). */
-export function fieldFilled(alert: AlertDraft, field: CoverageField): boolean {
+/** Whether an alert (or a context event) has a value in the field (empty strings and empty lists do not count). */
+export function fieldFilled(alert: AlertDraft | ContextEvent, field: CoverageField | ContextCoverageField): boolean {
   if (field === 'observables') return Array.isArray(alert.observables) && alert.observables.length > 0;
   let v: unknown = alert;
   for (const part of field.split('.')) {
@@ -120,6 +146,14 @@ interface Acc {
   quarantined: number;
   filled: Map<CoverageField, number>;
   reasons: Map<string, { count: number; example: string }>;
+  types: Map<string, TypeAcc>;
+}
+
+interface TypeAcc {
+  as: 'alert' | 'context';
+  eventType: string;
+  count: number;
+  filled: Map<string, number>;
 }
 
 /** Accumulates results one at a time (streaming over large directories). */
@@ -142,12 +176,14 @@ export class CoverageCollector {
     if ('context' in result) {
       acc.contextRecords++;
       acc.contextEvents += result.context.length;
+      for (const event of result.context) countFields(typeAcc(acc, 'context', `${event.kind}/${event.event_type ?? UNSPECIFIED}`), event, CONTEXT_COVERAGE_FIELDS);
       return;
     }
     acc.alertRecords++;
     for (const alert of result.alerts) {
       acc.alerts++;
       for (const f of COVERAGE_FIELDS) if (fieldFilled(alert, f)) acc.filled.set(f, (acc.filled.get(f) ?? 0) + 1);
+      countFields(typeAcc(acc, 'alert', alert.event_type ?? UNSPECIFIED), alert, COVERAGE_FIELDS);
     }
   }
 
@@ -169,16 +205,38 @@ export class CoverageCollector {
   private acc(name: string): Acc {
     let acc = this.byDetector.get(name);
     if (!acc) {
-      acc = { records: 0, alertRecords: 0, alerts: 0, contextRecords: 0, contextEvents: 0, quarantined: 0, filled: new Map(), reasons: new Map() };
+      acc = { records: 0, alertRecords: 0, alerts: 0, contextRecords: 0, contextEvents: 0, quarantined: 0, filled: new Map(), reasons: new Map(), types: new Map() };
       this.byDetector.set(name, acc);
     }
     return acc;
   }
 }
 
+function typeAcc(acc: Acc, as: 'alert' | 'context', eventType: string): TypeAcc {
+  const key = `${as}:${eventType}`;
+  let t = acc.types.get(key);
+  if (!t) acc.types.set(key, (t = { as, eventType, count: 0, filled: new Map() }));
+  return t;
+}
+
+function countFields(t: TypeAcc, item: AlertDraft | ContextEvent, fields: ReadonlyArray<CoverageField | ContextCoverageField>): void {
+  t.count++;
+  for (const f of fields) if (fieldFilled(item, f)) t.filled.set(f, (t.filled.get(f) ?? 0) + 1);
+}
+
+const percent = (n: number, of: number) => (of ? Math.round((n / of) * 1000) / 10 : 0);
+
 function toCoverage(detector: string, acc: Acc, topReasons: number): DetectorCoverage {
   const fill = {} as Record<CoverageField, number>;
-  for (const f of COVERAGE_FIELDS) fill[f] = acc.alerts ? Math.round(((acc.filled.get(f) ?? 0) / acc.alerts) * 1000) / 10 : 0;
+  for (const f of COVERAGE_FIELDS) fill[f] = percent(acc.filled.get(f) ?? 0, acc.alerts);
+  const event_types = [...acc.types.values()]
+    .sort((a, b) => (a.as !== b.as ? (a.as === 'alert' ? -1 : 1) : a.eventType < b.eventType ? -1 : a.eventType > b.eventType ? 1 : 0))
+    .map((t) => ({
+      as: t.as,
+      event_type: t.eventType,
+      count: t.count,
+      fill: Object.fromEntries((t.as === 'alert' ? COVERAGE_FIELDS : CONTEXT_COVERAGE_FIELDS).map((f) => [f, percent(t.filled.get(f) ?? 0, t.count)])),
+    }));
   const top_reasons = [...acc.reasons.entries()]
     .map(([reason, r]) => ({ reason, count: r.count, example: r.example }))
     .sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1))
@@ -193,6 +251,7 @@ function toCoverage(detector: string, acc: Acc, topReasons: number): DetectorCov
     quarantined: acc.quarantined,
     top_reasons,
     fill,
+    event_types,
   };
 }
 
@@ -222,14 +281,26 @@ export function formatCoverage(report: CoverageReport): string {
     for (const r of d.top_reasons) lines.push(`  ${String(r.count).padStart(5)}× ${r.reason}`);
     if (d.alerts > 0) {
       lines.push('fill rate (% of alerts)');
-      for (let i = 0; i < COVERAGE_FIELDS.length; i += 3) {
-        lines.push(
-          COVERAGE_FIELDS.slice(i, i + 3)
-            .map((f) => `  ${f.padEnd(13)}${`${d.fill[f].toFixed(1)}%`.padStart(7)}`)
-            .join('  '),
-        );
-      }
+      lines.push(...fillLines(COVERAGE_FIELDS, d.fill));
+    }
+    for (const t of d.event_types) {
+      lines.push(`${t.as === 'alert' ? 'alerts' : 'context'} of type ${t.event_type}: ${t.count}, fill rate`);
+      lines.push(...fillLines(t.as === 'alert' ? COVERAGE_FIELDS : CONTEXT_COVERAGE_FIELDS, t.fill));
     }
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Three fields to a line: "  src.ip        100.0%". */
+function fillLines(fields: readonly string[], fill: Record<string, number>): string[] {
+  const lines: string[] = [];
+  for (let i = 0; i < fields.length; i += 3) {
+    lines.push(
+      fields
+        .slice(i, i + 3)
+        .map((f) => `  ${f.padEnd(13)}${`${(fill[f] ?? 0).toFixed(1)}%`.padStart(7)}`)
+        .join('  '),
+    );
+  }
+  return lines;
 }

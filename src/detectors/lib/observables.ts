@@ -10,11 +10,13 @@
 import ipaddr from 'ipaddr.js';
 import { domainToASCII } from 'node:url';
 import { parse as parseDomain } from 'tldts';
-import { DETECTOR_ACTIONS, clampSeverity, severityLabel, type AlertDraft, type DetectorAction, type Endpoint } from '../../model/alert.js';
+import { DETECTOR_ACTIONS, clampSeverity, severityLabel, type AlertDraft, type DetectorAction, type Endpoint, type FileInfo, type HostInfo, type ProcessInfo, type RuleInfo, type UserInfo } from '../../model/alert.js';
+import { CONTEXT_OUTCOMES, isContextKind, type ContextEvent } from '../../model/context.js';
 import { isObservableType, type Observable, type ObservableType } from '../../model/observable.js';
 import { ParseError } from '../detector.js';
 import { MAX_COMMAND_LINE, MAX_FIELD, cleanText, cleanToken } from './text.js';
 import { compact as pack, isObject, toInt } from './values.js';
+import { isPlaceholderHash, isPlaceholderIp, isPlaceholderText } from './placeholders.js';
 
 // ---- refang ----------------------------------------------------------------------------------------------
 
@@ -189,7 +191,7 @@ export function normalizeHash(value: unknown, type?: HashType): { type: HashType
   const s = value.trim().toLowerCase();
   if (!/^[0-9a-f]+$/.test(s)) return undefined;
   const found = (Object.keys(HASH_LENGTHS) as HashType[]).find((t) => HASH_LENGTHS[t] === s.length);
-  if (!found || (type && found !== type)) return undefined;
+  if (!found || (type && found !== type) || isPlaceholderHash(s)) return undefined;
   return { type: found, value: s };
 }
 
@@ -224,7 +226,7 @@ export function makeObservable(type: ObservableType, value: unknown, role: strin
 function normalizeObservableValue(type: ObservableType, value: unknown): { type: ObservableType; value: string } | undefined {
   switch (type) {
     case 'ip':
-      return wrap('ip', canonicalIp(value));
+      return wrap('ip', address(value));
     case 'domain':
       return wrap('domain', normalizeDomain(value));
     case 'url':
@@ -239,10 +241,11 @@ function normalizeObservableValue(type: ObservableType, value: unknown): { type:
       return wrap('mac', normalizeMac(value));
     case 'host': {
       const ip = typeof value === 'string' ? canonicalIp(value) : undefined;
-      return ip ? { type: 'ip', value: ip } : wrap('host', normalizeHostObservable(value));
+      if (ip) return isPlaceholderIp(ip) ? undefined : { type: 'ip', value: ip };
+      return typeof value === 'string' && isPlaceholderText(value) ? undefined : wrap('host', normalizeHostObservable(value));
     }
     case 'user':
-      return wrap('user', cleanToken(value, USER_MAX));
+      return wrap('user', nameToken(value, USER_MAX));
     default:
       return undefined;
   }
@@ -331,61 +334,163 @@ export function isPublicDomain(domain: string): boolean {
 export function finalizeAlert(draft: AlertDraft): AlertDraft {
   const title = cleanText(draft.title);
   if (!title) throw new ParseError('alert has no title');
-  const time = finalTime(draft.time);
+  const time = finalTime(draft.time, 'alert');
   const severity = clampSeverity(typeof draft.severity === 'number' ? draft.severity : Number(draft.severity));
   const out: AlertDraft = {
     vendor_id: cleanToken(draft.vendor_id, 512),
+    event_type: cleanToken(draft.event_type, 128),
     time,
     title,
-    rule: pack({ id: cleanToken(draft.rule?.id, 512), name: cleanText(draft.rule?.name), category: cleanText(draft.rule?.category, 512) }),
+    rule: ruleInfo(draft.rule),
     severity,
     severity_label: severityLabel(severity),
     vendor_severity: vendorSeverity(draft.vendor_severity),
     action: finalAction(draft.action),
     src: endpoint(draft.src),
     dst: endpoint(draft.dst),
-    host: pack({
-      name: cleanToken(draft.host?.name, 255),
-      ip: canonicalIp(draft.host?.ip),
-      id: cleanToken(draft.host?.id, 512),
-      os: cleanToken(draft.host?.os, 255),
-      mac: normalizeMac(draft.host?.mac),
-    }),
-    user: pack({ name: cleanToken(draft.user?.name, USER_MAX), domain: cleanToken(draft.user?.domain, 255), email: normalizeEmail(draft.user?.email) }),
-    file: pack({
-      name: cleanToken(draft.file?.name),
-      path: cleanToken(draft.file?.path),
-      md5: normalizeHash(draft.file?.md5, 'md5')?.value,
-      sha1: normalizeHash(draft.file?.sha1, 'sha1')?.value,
-      sha256: normalizeHash(draft.file?.sha256, 'sha256')?.value,
-      size: count(draft.file?.size),
-    }),
-    process: pack({
-      name: cleanToken(draft.process?.name),
-      command_line: cleanText(draft.process?.command_line, MAX_COMMAND_LINE),
-      pid: count(draft.process?.pid),
-      parent_name: cleanToken(draft.process?.parent_name),
-    }),
+    host: hostInfo(draft.host),
+    device: hostInfo(draft.device),
+    user: userInfo(draft.user),
+    file: fileInfo(draft.file),
+    process: processInfo(draft.process),
     url: normalizeUrl(draft.url),
     domain: normalizeDomain(draft.domain),
     email: finalEmail(draft.email),
-    malware: pack({ name: cleanText(draft.malware?.name, 512), family: cleanText(draft.malware?.family, 512) }),
+    malware: pack({ name: nameText(draft.malware?.name, 512), family: nameText(draft.malware?.family, 512) }),
     observables: [],
   };
+  // The reporting device is infrastructure, not an indicator: no lookups, no grouping on the firewall's address.
   out.observables = deriveObservables({ ...out, observables: draft.observables });
   return pack(out)!;
 }
 
-function finalTime(value: unknown): string {
-  if (typeof value !== 'string' || value.trim() === '') throw new ParseError('alert has no time');
+// ---- finalizeContext -------------------------------------------------------------------------------------
+
+/**
+ * The gate every context event passes, as finalizeAlert is for alerts: only the pinned fields, cleaned and
+ * bounded, the same conventions (placeholders dropped, canonical addresses, hashes, host and user names),
+ * a kind from CONTEXT_KINDS (anything else is `other`, the product's name kept in `event_type`), and the
+ * observables derived from the fields (assigned address: role `assigned`; reporting device: `device`).
+ * A missing or invalid time becomes `fallbackTime` (the record's receipt).
+ */
+export function finalizeContext(e: ContextEvent, fallbackTime: string): ContextEvent {
+  const kind = isContextKind(e.kind) ? e.kind : 'other';
+  const ms = typeof e.time === 'string' ? Date.parse(e.time) : NaN;
+  const out: ContextEvent = {
+    kind,
+    event_type: cleanToken(e.event_type, 128) ?? (kind === 'other' && typeof e.kind === 'string' ? cleanToken(e.kind, 128) : undefined),
+    time: Number.isFinite(ms) ? new Date(ms).toISOString() : fallbackTime,
+    user: userInfo(e.user),
+    src: endpoint(e.src),
+    dst: endpoint(e.dst),
+    assigned_ip: address(e.assigned_ip),
+    host: hostInfo(e.host),
+    device: hostInfo(e.device),
+    outcome: (CONTEXT_OUTCOMES as readonly unknown[]).includes(e.outcome) ? e.outcome : undefined,
+    session_id: cleanToken(e.session_id, 512),
+    start: optionalTime(e.start),
+    end: optionalTime(e.end),
+    domain: normalizeDomain(e.domain),
+    url: normalizeUrl(e.url),
+    file: fileInfo(e.file),
+    process: processInfo(e.process),
+    rule: ruleInfo(e.rule),
+    email: finalEmail(e.email),
+    data: isObject(e.data) ? e.data : {},
+    observables: [],
+  };
+  const o = dedupeObservables([makeObservable('ip', out.assigned_ip, 'assigned'), ...deviceObservables(out.device)]);
+  out.observables = deriveObservables({ time: out.time, title: kind, severity: 0, ...pick(out), observables: [...o, ...normalizeObservables(e.observables)] });
+  return pack(out)!;
+}
+
+/** The reporting device's name and address, as indicators with role `device`. */
+function deviceObservables(device: HostInfo | undefined): Observable[] {
+  return device ? dedupeObservables([makeObservable('host', device.name, 'device'), makeObservable('ip', device.ip, 'device')]) : [];
+}
+
+/** The fields of a context event that deriveObservables reads. */
+function pick(e: ContextEvent): Pick<AlertDraft, 'src' | 'dst' | 'host' | 'user' | 'file' | 'url' | 'domain' | 'email'> {
+  return { src: e.src, dst: e.dst, host: e.host, user: e.user, file: e.file, url: e.url, domain: e.domain, email: e.email };
+}
+
+function optionalTime(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.trim() === '') return undefined;
   const ms = Date.parse(value);
-  if (!Number.isFinite(ms)) throw new ParseError(`alert time "${value.slice(0, 40)}" is not a valid ISO-8601 time`);
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
+}
+
+// ---- the shared parts of both -------------------------------------------------------------------------------
+
+/** A name (user, host, process, file…): cleaned and bounded, and absent when it only says "none". */
+function nameToken(value: unknown, max?: number): string | undefined {
+  const s = cleanToken(value, max);
+  return s === undefined || isPlaceholderText(s) ? undefined : s;
+}
+
+function nameText(value: unknown, max?: number): string | undefined {
+  const s = cleanText(value, max);
+  return s === undefined || isPlaceholderText(s) ? undefined : s;
+}
+
+/** A canonical address, absent when it names no machine (0.0.0.0, ::). */
+function address(value: unknown): string | undefined {
+  const ip = canonicalIp(value);
+  return ip === undefined || isPlaceholderIp(ip) ? undefined : ip;
+}
+
+function ruleInfo(r: RuleInfo | undefined): RuleInfo | undefined {
+  if (!isObject(r)) return undefined;
+  return pack({ id: nameToken(r.id, 512), name: cleanText(r.name), category: cleanText(r.category, 512) });
+}
+
+function hostInfo(h: HostInfo | undefined): HostInfo | undefined {
+  if (!isObject(h)) return undefined;
+  const [name, ip] = nameOrAddress(h.name, h.ip);
+  return pack({ name, ip, id: nameToken(h.id, 512), os: nameToken(h.os, 255), mac: normalizeMac(h.mac) });
+}
+
+/** A host name field that holds an address: the address goes to the ip beside it (when that is empty), never to the name. */
+function nameOrAddress(nameValue: unknown, ipValue: unknown): [name: string | undefined, ip: string | undefined] {
+  const name = nameToken(nameValue, 255);
+  const ip = address(ipValue);
+  if (name === undefined || !isIp(name)) return [name, ip];
+  return [undefined, ip ?? address(name)];
+}
+
+function userInfo(u: UserInfo | undefined): UserInfo | undefined {
+  if (!isObject(u)) return undefined;
+  return pack({ name: nameToken(u.name, USER_MAX), domain: nameToken(u.domain, 255), email: normalizeEmail(u.email) });
+}
+
+function fileInfo(f: FileInfo | undefined): FileInfo | undefined {
+  if (!isObject(f)) return undefined;
+  return pack({
+    name: nameToken(f.name),
+    path: nameToken(f.path),
+    md5: normalizeHash(f.md5, 'md5')?.value,
+    sha1: normalizeHash(f.sha1, 'sha1')?.value,
+    sha256: normalizeHash(f.sha256, 'sha256')?.value,
+    size: count(f.size),
+  });
+}
+
+function processInfo(p: ProcessInfo | undefined): ProcessInfo | undefined {
+  if (!isObject(p)) return undefined;
+  return pack({ name: nameToken(p.name), command_line: cleanText(p.command_line, MAX_COMMAND_LINE), pid: count(p.pid), parent_name: nameToken(p.parent_name) });
+}
+
+function finalTime(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new ParseError(`${what} has no time`);
+  const ms = Date.parse(value);
+  if (!Number.isFinite(ms)) throw new ParseError(`${what} time "${value.slice(0, 40)}" is not a valid ISO-8601 time`);
   return new Date(ms).toISOString();
 }
 
 function endpoint(e: Endpoint | undefined): Endpoint | undefined {
   if (!isObject(e)) return undefined;
-  return pack({ ip: canonicalIp(e.ip), port: port(e.port), host: cleanToken(e.host, 255), user: cleanToken(e.user, USER_MAX) });
+  const [host, ip] = nameOrAddress(e.host, e.ip);
+  return pack({ ip, port: port(e.port), host, user: nameToken(e.user, USER_MAX) });
 }
 
 /** Ports as integers 0-65535 (numeric strings accepted); anything else is dropped. */

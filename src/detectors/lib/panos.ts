@@ -13,6 +13,8 @@
  */
 import { ParseError } from '../detector.js';
 import { splitCsvLine } from './csv.js';
+import { splitAccount } from './record.js';
+import { compact } from './values.js';
 import { parseSyslog, type SyslogMessage } from './syslog.js';
 import { excerpt, trimEndChars } from './text.js';
 import { tryParseTimestamp } from './time.js';
@@ -43,10 +45,16 @@ export interface PanosRecord {
 
 /** Index of the CSV start in `text` (after any syslog header), or -1. Looks at the first 1 KiB only. */
 export function findPanosCsv(text: string): { index: number; type: string } | undefined {
-  const m = START.exec(text.slice(0, 1024));
-  if (!m || !PANOS_TYPES.has(m[4]!)) return undefined;
-  return { index: m.index + (/^[\s>]/.test(m[0]) ? 1 : 0), type: m[4]! };
+  const head = text.slice(0, 1024);
+  const m = START.exec(head);
+  if (m && PANOS_TYPES.has(m[4]!)) return { index: m.index + (/^[\s>]/.test(m[0]) ? 1 : 0), type: m[4]! };
+  const a = AUDIT_START.exec(head);
+  return a ? { index: a.index + (/^[\s>]/.test(a[0]) ? 1 : 0), type: 'AUDIT' } : undefined;
 }
+
+// The administrator audit log ("serial,time,audit,config version,subtype,admin,command,result"), which has no
+// FUTURE_USE/receive-time head; read into the common layout so that every type has the same header positions.
+const AUDIT_START = /(?:^|[\s>])[0-9A-Za-z]+,\d{4}\/\d\d?\/\d\d? \d\d?:\d\d:\d\d,audit,/;
 
 /** Splits a PAN-OS CSV record; throws ParseError when the text is not one. */
 export function parsePanos(text: string): PanosRecord {
@@ -55,7 +63,8 @@ export function parsePanos(text: string): PanosRecord {
   if (!found) throw new ParseError(`not a PAN-OS CSV log (no "<n>,<receive time>,<serial>,<TYPE>," found; starts: ${excerpt(line.trim(), 60)})`);
   const prefix = line.slice(0, found.index).trim();
   const csv = splitCsvLine(line.slice(found.index), { braces: true, maxFields: 256 });
-  const f = csv.fields;
+  // AUDIT: serial, time, "audit", config version, subtype, … → "", time, serial, AUDIT, subtype, version, time, …
+  const f = found.type === 'AUDIT' ? ['', csv.fields[1] ?? '', csv.fields[0] ?? '', 'AUDIT', csv.fields[4] ?? '', csv.fields[3] ?? '', csv.fields[1] ?? '', ...csv.fields.slice(5)] : csv.fields;
   if (f.length < 7) throw new ParseError(`PAN-OS ${found.type} log has ${f.length} fields; at least 7 expected (truncated?)`);
   return {
     fields: f,
@@ -108,21 +117,31 @@ export interface PanosUser {
 }
 
 /**
- * "domain\user" (also with the backslash doubled, as some relays escape it), "user@domain", or "user".
- * PAN-OS writes "x-fwd-for: <ip>" as the user when it only knows the X-Forwarded-For address: not a user.
+ * "domain\user" (also with the backslash doubled, as some relays escape it), "user@domain" (kept whole, and
+ * as e-mail when it is one: the model's convention for UPNs), or "user". PAN-OS writes "x-fwd-for: <ip>" as
+ * the user when it only knows the X-Forwarded-For address, and "pre-logon" before a GlobalProtect user signs
+ * on: neither is a user.
  */
 export function panosUser(raw: string | undefined): PanosUser | undefined {
   const v = raw?.trim();
   if (!v || v.length > 512 || /^x-fwd-for:/i.test(v) || /^(?:unknown|pre-logon|n\/a|-)$/i.test(v)) return undefined;
-  const bs = v.indexOf('\\');
-  if (bs > 0) {
-    const domain = v.slice(0, bs);
-    const name = v.slice(bs).replace(/^\\+/, '');
-    return name ? { name, domain } : undefined;
-  }
-  const at = v.lastIndexOf('@');
-  if (at > 0 && at < v.length - 1 && !v.includes(' ')) return { name: v.slice(0, at), domain: v.slice(at + 1), email: v };
-  return { name: v };
+  const acc = splitAccount(v.replace(/\\{2,}/g, '\\'));
+  // ".\user" is a local account of the machine: "." names no domain.
+  return acc?.name ? { name: acc.name, domain: acc.domain === '.' ? undefined : acc.domain, email: acc.email } : undefined;
+}
+
+/** The reporting firewall: its Device Name field (10.x), else the syslog host; the serial as its id. */
+export function panosDevice(rec: PanosRecord, nameIndex?: number): { name?: string; id?: string } | undefined {
+  const name = (nameIndex === undefined ? undefined : field(rec.fields, nameIndex)) ?? rec.envelope?.hostname;
+  // Cortex Data Lake writes "no-serial"; sample configurations leave "<serial-number>".
+  const id = /^[0-9A-Za-z]{4,32}$/.test(rec.serial) && !/^no-?serial$/i.test(rec.serial) ? rec.serial : undefined;
+  return name || id ? compact({ name, id }) : undefined;
+}
+
+/** A zone-less "YYYY/MM/DD hh:mm:ss" field (a session's Start Time) in the source's zone, or undefined. */
+export function panosLocalTime(fields: readonly string[], i: number): string | undefined {
+  const v = field(fields, i);
+  return v && /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d$/.test(v) ? tryParseTimestamp(v) : undefined;
 }
 
 /** Splits "Threat Name(12345)" into name and id; "(9999)" gives no name. */

@@ -141,7 +141,8 @@ export interface Account {
 
 /**
  * "CORP\alice" → {name: alice, domain: CORP}; "alice@corp.example" → {name: alice@corp.example, email};
- * "\alice" (empty domain) → {name: alice}; anything else → {name}. A separate domain wins over none.
+ * "\alice" and ".\alice" (no domain, a local account) → {name: alice}; anything else → {name}. A separate
+ * domain wins over none.
  */
 export function splitAccount(value: string | undefined, domain?: string): Account | undefined {
   if (value === undefined) return undefined;
@@ -150,7 +151,9 @@ export function splitAccount(value: string | undefined, domain?: string): Accoun
   const slash = v.indexOf('\\');
   if (slash >= 0 && slash < v.length - 1) {
     const d = v.slice(0, slash).trim();
-    return { name: v.slice(slash + 1).trim(), domain: d || nonBlank(domain) };
+    const name = v.slice(slash + 1).trim();
+    // ".\user" is a local account of the machine: "." names no domain. "CORP\alice@corp.example" keeps its address.
+    return { name, domain: (d && d !== '.' ? d : undefined) ?? nonBlank(domain), email: normalizeEmail(name) };
   }
   const email = normalizeEmail(v);
   return { name: v, domain: nonBlank(domain), email };

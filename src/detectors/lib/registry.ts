@@ -17,7 +17,7 @@ import type { AlertDraft } from '../../model/alert.js';
 import type { JsonMapping } from '../../config/schema.js';
 import { ParseError, detectorProblem, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from '../detector.js';
 import { jsonMappingDetector } from './json-mapping.js';
-import { finalizeAlert, normalizeObservables } from './observables.js';
+import { finalizeAlert, finalizeContext } from './observables.js';
 import { withParseContext } from './context.js';
 import { excerpt } from './text.js';
 import { isObject } from './values.js';
@@ -203,16 +203,6 @@ export function normalizeRecord(registry: DetectorRegistry, text: string, detect
     if (e instanceof ParseError) return { error: e.message, detector };
     return { error: `detector ${detector} returned a bad alert: ${(e as Error).message}`, detector };
   }
-}
-
-function finalizeContext(e: ContextEvent, fallbackTime: string): ContextEvent {
-  const ms = Date.parse(e.time);
-  return {
-    kind: String(e.kind).slice(0, 64),
-    time: Number.isFinite(ms) ? new Date(ms).toISOString() : fallbackTime,
-    data: isObject(e.data) ? e.data : {},
-    observables: normalizeObservables(e.observables),
-  };
 }
 
 /**

@@ -216,6 +216,11 @@ function portOf(v: string | undefined): number | undefined {
   return Number.isInteger(n) && n >= 0 && n <= 65535 ? n : undefined;
 }
 
+/** The rule id by the convention for Snort-language rules: the sid alone, `gid:sid` when the generator is not 1; never the revision. */
+export function snortRuleId(gid: number, sid: number): string {
+  return gid === 1 ? String(sid) : `${gid}:${sid}`;
+}
+
 /** Snort priority 1 (high) … 4 (low) → 0-100, as the suricata detector maps its classification priorities. */
 export function snortPrioritySeverity(p: number | undefined): number | undefined {
   if (p === undefined || p < 1) return undefined;
