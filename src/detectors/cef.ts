@@ -19,9 +19,9 @@
  *   user               the one of suser / duser the event names (with sntdom / dntdom, except Check Point's
  *                      sntdom, a DNS name); unset when both are given, because which matters depends on the event
  *   device             dvchost → name (an address goes to ip), dvc → ip, deviceExternalId → id, dvcmac → mac:
- *                      CEF's device fields describe the product instance that reported the event (deviceOf);
- *                      host is not set from them (for a host-based product, e.g. Deep Security Agent, the
- *                      reporting device is the protected machine, and is still the device here)
+ *                      CEF's device fields describe the product instance that reported the event (deviceOf)
+ *   host               the device too when the product is an agent on the machine it reports about (Deep
+ *                      Security Agent, endpoint and anti-virus products: HOST_AGENT); otherwise unset
  *   file               fname, filePath (or fields labelled File Name / File Path), fsize, fileHash (type by
  *                      length) and any extension key or custom label ending in MD5 / SHA1 / SHA256 (e.g.
  *                      Trend Micro TrendMicroDsFileSHA256)
@@ -90,6 +90,9 @@ function alertFrom(ev: CefEvent): AlertDraft {
     dst: compact({ ip: x.dst ?? labelled(ev, 'c6a3', 'Destination IPv6 Address'), port: num(x.dpt), host: x.dhost, user: splitAccount(x.duser)?.name }),
     user: userOf(ev),
     device: deviceOf(ev),
+    // An agent on the machine (Deep Security Agent, an endpoint product) reports from the machine the event
+    // is about: there the device is the host too, so enrichment and scoring see which machine it is.
+    host: HOST_AGENT.test(ev.product) ? deviceOf(ev) : undefined,
     file: fileOf(ev),
     process: compact({
       name: x.deviceProcessName ?? x.sproc ?? x.dproc,
@@ -108,6 +111,9 @@ function alertFrom(ev: CefEvent): AlertDraft {
  * The product instance that reported the event, from CEF's device fields: dvchost (deviceHostName), dvc
  * (deviceAddress), deviceExternalId, dvcmac (deviceMacAddress). The one place they are read.
  */
+/** Products that run on the machine they report about (their device fields name that machine). */
+const HOST_AGENT = /\b(?:agent|endpoint|end-point|anti-?virus|server protection|host ips|hips|edr)\b/i;
+
 function deviceOf(ev: CefEvent): HostInfo | undefined {
   const x = ev.extension;
   return compact({ name: nonEmpty(x.dvchost), ip: nonEmpty(x.dvc), id: nonEmpty(x.deviceExternalId), mac: nonEmpty(x.dvcmac) });

@@ -272,6 +272,7 @@ function vendorId(f: Fields, time: string): string {
  *   outcome     status Successful/Failed, log_subtype Allowed/Denied on firewall and web logs
  *   session_id  con_id                     domain / url  domain (or domainname), url
  *   file        filename, file hashes (sandbox)
+ *   email       from_email_address / sender, to_email_address / recipient, subject (anti-spam)
  */
 function context(kind: ContextKind, f: Fields, time: string, eventType: string, header: string | undefined): ParseOutcome {
   const account = accountOf(f);
@@ -292,6 +293,7 @@ function context(kind: ContextKind, f: Fields, time: string, eventType: string, 
     domain: normalizeDomain(val(f.domain) ?? val(f.domainname) ?? val(f.dstdomain) ?? val(f.source)) ?? hostOf(url),
     url,
     file: kind === 'file' ? fileOf(f) : undefined,
+    email: kind === 'email' ? emailOf(f) : undefined,
     data: withoutEmpty(copyFields(f)),
     observables: defined([makeObservable('ip', val(f.src_trans_ip), 'src_nat'), makeObservable('ip', val(f.dst_trans_ip), 'dst_nat')]),
   };

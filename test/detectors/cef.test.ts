@@ -71,7 +71,7 @@ test('Trend Micro DSA firewall log: act=Log, dvchost, MACs, labelled custom fiel
   assert.equal(a.severity_label, 'info');
   assert.equal(a.action, 'detected');
   assert.deepEqual(a.device, { name: 'hostname' }, 'dvchost: the agent that reported it');
-  assert.equal(a.host, undefined);
+  assert.deepEqual(a.host, { name: 'hostname' }, 'an agent on the machine: its device is the host the event is about');
   assert.deepEqual(a.src, { ip: '192.168.126.150', port: 49617 });
   assert.deepEqual(a.dst, { ip: '81.2.69.192', port: 80 });
   assert.ok(obs(a).includes('mac:00:0c:29:eb:35:de:src'));

@@ -129,6 +129,7 @@ const FACTS_OF_KIND: Partial<Record<ContextKind, ReadonlyArray<(e: ContextEvent)
   http: [(e) => e.url, (e) => e.domain, (e) => e.dst?.ip],
   file: [(e) => e.file?.name, (e) => e.file?.sha256, (e) => e.file?.md5, (e) => e.file?.sha1, (e) => e.file?.path],
   process: [(e) => e.process?.name, (e) => e.process?.command_line, (e) => e.host?.name],
+  email: [(e) => e.email?.from, (e) => e.email?.to, (e) => e.src?.ip, (e) => e.dst?.ip],
 };
 
 function contextProblems(e: ContextEvent): string[] {

@@ -141,6 +141,7 @@ test('firewall → flow, VPN events → vpn, authentication → auth, anti-spam 
   assert.equal(auth!.outcome, 'failure');
   const [spam] = contextOf(sophos, fixtureLine('sophos_xg', 'events.log', 4));
   assert.equal(spam!.kind, 'email');
+  assert.deepEqual(spam!.email, { from: 'x@spam.example', to: ['y@corp.example'] }, 'sender and recipients in the canonical email');
   const [health] = contextOf(sophos, fixtureLine('sophos_xg', 'events.log', 5));
   assert.equal(health!.kind, 'status');
   assert.equal(health!.event_type, 'System Health/CPU');
