@@ -37,7 +37,8 @@
  *   title       description | subtypeName; rule id subtype id, name ruleName | banName | subtypeName,
  *               category the event type name
  *   action      subtype: block / ban / denied / prevent → blocked; delete / quarantine → quarantined;
- *               approved / allowed / ran / executed → allowed; else detected
+ *               approved / allowed / ran / executed → allowed; else detected. A Report Only rule's event
+ *               ("… would have blocked if the rule was not in Report Only mode.") is detected, not blocked
  *   host        computerName without its domain ("System" names the server: dropped), ipAddress, computerId
  *   user        userName (DOMAIN\user split)
  *   file        pathName + fileName (a path that already ends in the name is kept), else the path the
@@ -69,7 +70,8 @@ const TYPE_NAMES: Record<number, string> = {
 const SEVERITY_SCORE = [95, 95, 90, 75, 50, 30, 5, 0];
 const ALERT_SUBTYPE = /block|\bban|malicious|potential risk|suspicious|threat|watchlist|tamper|external notification|report (execution|write|read)|alert triggered|denied|prevent|quarantin|detected|discovered/i;
 const CEF_VENDOR = /CEF:\d{1,2}(?:\.\d{1,2})?\|\s*(?:Bit9|Carbon ?Black|VMware Carbon Black|VMware|Broadcom)\s*\|\s*(?:Security Platform|Protection|App Control|Enterprise Protection|Parity|Carbon Black App Control|Carbon Black Protection)\s*\|/i;
-const SYSLOG_MARK = /(?:Bit9|Carbon ?Black(?: App Control| Protection)?|App Control|Parity) Server event:/i;
+/** "<product> Server event:" (Events Guide); "Carbon Black App Control event:" and "Cb Protection event:" as servers send it (SC4S test record). */
+const SYSLOG_MARK = /(?:Bit9|Carbon ?Black(?: App Control| Protection)?|Cb Protection|App Control|Parity)(?: Server)? event:/i;
 
 /** One App Control event, whatever shape it came in. */
 interface Event {
@@ -258,7 +260,9 @@ function severityOf(ev: Event): number {
   return s;
 }
 
-function actionOf(subtype: string | undefined): DetectorAction {
+function actionOf(subtype: string | undefined, description?: string): DetectorAction {
+  // A rule in Report Only mode reports the block it would have made: "… would have blocked if the rule was not in Report Only mode."
+  if (/\bwould have (?:been )?blocked\b|\bReport Only mode\b/i.test(description ?? '')) return 'detected';
   const s = subtype ?? '';
   if (/block|\bban|denied|prevent|restricted/i.test(s)) return 'blocked';
   if (/delet|quarantin/i.test(s)) return 'quarantined';
@@ -304,7 +308,7 @@ function alertOf(ev: Event): AlertDraft {
     rule: compact({ id: ev.subtypeId, name: ev.ruleName ?? ev.subtypeName, category: ev.typeName }),
     severity: severityOf(ev),
     vendor_severity: ev.severity !== undefined ? { value: String(ev.severity), scale: SCALE } : ev.severityText ? { value: ev.severityText, scale: SCALE } : undefined,
-    action: actionOf(ev.subtypeName),
+    action: actionOf(ev.subtypeName, ev.description),
     host: compact({ name: computerOf(ev), ip: firstIp(ev.ip), id: ev.computerId }),
     device: ev.server ? { name: ev.server } : undefined,
     user: user ? compact({ name: user.name, domain: user.domain, email: user.email }) : undefined,

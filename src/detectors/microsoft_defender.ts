@@ -26,9 +26,13 @@
  *   event_type   the table (DeviceLogonEvents…); time Timestamp; host DeviceName, DeviceId, OSPlatform
  *   user         AccountName/AccountDomain/AccountUpn, else the InitiatingProcessAccount* columns
  *   src / dst    LocalIP:LocalPort → RemoteIP:RemotePort (swapped for InboundConnectionAccepted); logons:
- *                src = RemoteIP, RemoteDeviceName
+ *                src = RemoteIP, RemoteDeviceName; Identity*, CloudAppEvents, UrlClickEvents: IPAddress:Port →
+ *                DestinationIPAddress:DestinationPort (DestinationDeviceName)
  *   outcome      ActionType LogonSuccess / ConnectionSuccess → success, LogonFailed / ConnectionFailed → failure
- *   file         FileName, FolderPath, SHA1, SHA256, MD5, FileSize; url RemoteUrl | FileOriginUrl
+ *   file         FileName, FolderPath, SHA1, SHA256, MD5, FileSize; url RemoteUrl | FileOriginUrl | Url (a bare
+ *                host name in RemoteUrl is dst.host and domain instead); host.mac MacAddress (DeviceNetworkInfo)
+ *   email        Email tables: SenderFromAddress | SenderMailFromAddress, RecipientEmailAddress, Subject;
+ *                src SenderIPv4 | SenderIPv6
  *   process      DeviceProcessEvents: FileName, ProcessCommandLine, ProcessId, InitiatingProcessFileName as
  *                the parent; other tables: the InitiatingProcess* columns
  *   data         properties, as sent
@@ -449,7 +453,7 @@ const AH_KINDS: Record<string, ContextKind> = {
   devicefilecertificateinfo: 'file',
   emailevents: 'email',
   emailattachmentinfo: 'email',
-  emailurlinfo: 'email',
+  // EmailUrlInfo names a URL found in a message (by NetworkMessageId), not a sender or recipient: kind other.
   emailpostdeliveryevents: 'email',
   deviceinfo: 'status',
   devicenetworkinfo: 'status',
@@ -482,11 +486,21 @@ function huntingEvent(r: Reader, table: string): ContextEvent {
     if (acc) acc.email ??= splitAccount(p.str(`${prefix}Upn`))?.email;
     return acc;
   };
-  const user = personFirst(account('Account'), account('InitiatingProcessAccount'));
+  const user = personFirst(account('Account'), account('InitiatingProcessAccount')) ?? splitAccount(p.str('AccountUpn'));
   // Port 0 is what the tables hold when there is none.
   const local = compact({ ip: p.str('LocalIP'), port: p.int('LocalPort') || undefined });
-  const remote = compact({ ip: p.first('RemoteIP', 'IPAddress'), port: p.int('RemotePort') || undefined, host: p.str('RemoteDeviceName') });
+  // RemoteUrl is often a bare host name (DeviceNetworkEvents): then it names the server, not a URL.
+  const rawUrl = p.first('RemoteUrl', 'FileOriginUrl', 'Url');
+  const isUrl = rawUrl !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(rawUrl);
+  const remoteUrl = p.str('RemoteUrl');
+  const bareHost = !isUrl && remoteUrl && /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/.test(remoteUrl) ? remoteUrl : undefined;
+  const remote = compact({ ip: p.first('RemoteIP', 'IPAddress'), port: p.int('RemotePort') || undefined, host: p.str('RemoteDeviceName') ?? bareHost });
   const inbound = kind === 'auth' || action === 'InboundConnectionAccepted';
+  // Identity (Defender for Identity), CloudAppEvents, UrlClickEvents: IPAddress:Port is the actor's side,
+  // DestinationIPAddress:DestinationPort (DestinationDeviceName) the server's.
+  const actorTable = lower.startsWith('identity') || lower === 'cloudappevents' || lower === 'urlclickevents';
+  const actor = compact({ ip: p.str('IPAddress'), port: p.int('Port') || undefined });
+  const target = compact({ ip: p.str('DestinationIPAddress'), port: p.int('DestinationPort') || undefined, host: p.str('DestinationDeviceName') });
   const isProcess = lower === 'deviceprocessevents';
   const fileName = p.str('FileName');
   const folder = p.str('FolderPath');
@@ -497,16 +511,24 @@ function huntingEvent(r: Reader, table: string): ContextEvent {
     sha256: realHash(p.str('SHA256'), 'sha256'),
     md5: realHash(p.str('MD5'), 'md5'),
   });
+  // Email tables: the sender, one recipient per row, the subject; the sending server's address is the source.
+  const recipient = p.str('RecipientEmailAddress');
+  const email = compact({ from: p.first('SenderFromAddress', 'SenderMailFromAddress'), to: recipient ? [recipient] : undefined, subject: p.str('Subject') });
+  const sender = kind === 'email' ? compact({ ip: p.first('SenderIPv4', 'SenderIPv6') }) : undefined;
   return {
     kind,
     event_type: table,
     time: time ? parseTimestamp(time, { field: 'properties.Timestamp' }) : receivedTime(),
     user: user ? compact({ name: user.name, domain: user.domain, email: user.email }) : undefined,
-    src: inbound ? remote : local,
-    dst: inbound ? (kind === 'auth' ? undefined : local) : remote,
-    host: compact({ name: p.str('DeviceName'), id: p.str('DeviceId'), os: p.str('OSPlatform') }),
+    src: actorTable ? actor : inbound ? remote : (local ?? sender),
+    dst: actorTable ? target : inbound ? (kind === 'auth' ? undefined : local) : remote,
+    host: compact({ name: p.str('DeviceName'), id: p.str('DeviceId'), os: p.str('OSPlatform'), mac: p.str('MacAddress') }),
     outcome: huntingOutcome(action),
-    url: p.first('RemoteUrl', 'FileOriginUrl'),
+    // AlertInfo: the detection that fired (the alert itself comes from the alert APIs).
+    rule: lower === 'alertinfo' ? compact({ name: p.str('Title'), category: p.str('Category') }) : undefined,
+    url: isUrl ? rawUrl : undefined,
+    domain: bareHost,
+    email,
     // FileSize alone (DeviceEvents give it for what is not a file) names no file.
     file: file ? { ...file, size: p.int('FileSize') } : undefined,
     process: isProcess

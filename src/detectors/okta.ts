@@ -25,7 +25,9 @@
  *   event_type  eventType; time published
  *   user        the actor (a User: alternateId, e-mail kept whole and as email)
  *   src         client.ipAddress (else the first ipChain address), src.user the actor
- *   host        the client's operating system (client.userAgent.os); Okta names no machine
+ *   host        the device object (Identity Engine: the client's registered device): name, id, os_platform +
+ *               os_version; the os is client.userAgent.os when there is one. Without a device object only the
+ *               os: Okta then names no machine
  *   outcome     outcome.result SUCCESS|ALLOW → success, FAILURE|DENY → failure, other values → unknown
  *   session_id  authenticationContext.externalSessionId (the Okta session), else debugData.rootSessionId
  *   data        the event as it was (minus published); observables + ipChain addresses, target users
@@ -40,7 +42,7 @@
  *               src.user the actor
  *   user        the actor (alternateId: e-mail-like login, kept as e-mail when it is one); for privilege
  *               grants and impersonation the target user, the actor staying as src.user
- *   host        none (Okta events carry no machine); the client device is in data
+ *   host        the device object when the event has one (name, id, os_platform + os_version); else none
  *   event_type  eventType
  */
 import type { AlertDraft, DetectorAction } from '../model/alert.js';
@@ -199,6 +201,7 @@ function alertOf(ev: Event, severity: number): AlertDraft {
     action: actionOf(ev),
     src: compact({ ip: srcIp, user: actor?.name }),
     user: user ? compact({ name: user.name, email: user.email }) : undefined,
+    host: hostOf(r, undefined),
     observables: defined<Observable>([
       ...ev.chainIps.filter((ip) => ip !== srcIp).map((ip) => makeObservable('ip', ip, 'src')),
       makeObservable('email', actor?.email, 'src'),
@@ -221,7 +224,7 @@ function contextOf(ev: Event): ContextEvent {
     time: ev.time,
     user: actor,
     src: compact({ ip: srcIp, user: actor?.name }),
-    host: compact({ os: ev.r.sub('client').sub('userAgent').loose('os') }),
+    host: hostOf(ev.r, ev.r.sub('client').sub('userAgent').loose('os')),
     outcome: outcomeOf(ev.result),
     session_id: session === 'unknown' ? undefined : session,
     data,
@@ -230,6 +233,16 @@ function contextOf(ev: Event): ContextEvent {
       ...ev.targets.filter(isUser).slice(0, 8).map((t) => makeObservable('user', accountOf(t)?.name, 'target')),
     ]),
   };
+}
+
+/**
+ * The machine: the top-level device object (Okta Identity Engine, on sign-ons with a registered device:
+ * name, id, os_platform, os_version…), else only the client's operating system.
+ */
+function hostOf(r: Reader, clientOs: string | undefined): { name?: string; id?: string; os?: string } | undefined {
+  const d = isObject(r.raw('device')) ? r.sub('device') : undefined;
+  const deviceOs = d ? [d.loose('os_platform'), d.loose('os_version')].filter((x) => x !== undefined).join(' ') || undefined : undefined;
+  return compact({ name: d?.loose('name'), id: d?.loose('id'), os: clientOs ?? deviceOs });
 }
 
 function outcomeOf(result: string | undefined): ContextEvent['outcome'] {

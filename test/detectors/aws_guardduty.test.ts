@@ -120,6 +120,43 @@ test('Elastic pipeline-test findings: DNS request to a blackholed name, Runtime 
   assert.ok(obs(rt).includes('ip:216.160.83.56:host'));
 });
 
+test('Elastic pipeline-test findings: IAM Tor caller, EC2 DoS backdoor, inbound custom threat list, S3 policy, Kubernetes, RDS', () => {
+  const iam = gd.alert(fixtureLine('aws_guardduty', 'guardduty_iam_backdoor.jsonl', 1), 'auto');
+  assert.equal(iam.event_type, 'UnauthorizedAccess:IAMUser/TorIPCaller');
+  assert.equal(iam.rule?.category, 'UnauthorizedAccess');
+  assert.deepEqual(iam.src, { ip: '81.2.69.144' });
+  assert.deepEqual(iam.user, { name: 'GeneratedFindingUserName' });
+  assert.equal(iam.malware?.name, 'GeneratedFindingThreatName'); // threatIntelligenceDetails
+  const dos = gd.alert(fixtureLine('aws_guardduty', 'guardduty_iam_backdoor.jsonl', 2), 'auto');
+  assert.equal(dos.rule?.id, 'Backdoor:EC2/DenialOfService.Tcp');
+  assert.deepEqual(dos.src, { ip: '10.0.0.23', port: 24198 });
+  assert.deepEqual(dos.dst, { ip: '81.2.69.144', port: 80 });
+  assert.equal(dos.severity_label, 'high');
+  const inbound = gd.alert(fixtureLine('aws_guardduty', 'guardduty_ec2_inbound_s3_policy.jsonl', 1), 'auto');
+  assert.equal(inbound.event_type, 'UnauthorizedAccess:EC2/MaliciousIPCaller.Custom');
+  assert.deepEqual(inbound.src, { ip: '81.2.69.144', port: 5711 }); // INBOUND: the remote side is the source
+  assert.deepEqual(inbound.dst, { ip: '10.0.0.23', port: 3389 });
+  const policy = gd.alert(fixtureLine('aws_guardduty', 'guardduty_ec2_inbound_s3_policy.jsonl', 2), 'auto');
+  assert.equal(policy.event_type, 'Policy:S3/AccountBlockPublicAccessDisabled');
+  assert.equal(policy.rule?.category, 'Policy');
+  assert.equal(policy.severity_label, 'low');
+  assert.deepEqual(policy.user, { name: 'GeneratedFindingUserName' });
+  const k8s = gd.alert(fixtureLine('aws_guardduty', 'guardduty_kubernetes_rds.jsonl', 1), 'auto');
+  assert.equal(k8s.event_type, 'Discovery:Kubernetes/TorIPCaller');
+  assert.deepEqual(k8s.host, { name: 'GeneratedFindingEKSClusterName', id: 'GeneratedFindingEKSClusterArn' });
+  assert.deepEqual(k8s.src, { ip: '175.16.199.1' });
+  const rds = gd.alert(fixtureLine('aws_guardduty', 'guardduty_kubernetes_rds.jsonl', 2), 'auto');
+  assert.equal(rds.event_type, 'CredentialAccess:RDS/AnomalousBehavior.SuccessfulLogin');
+  assert.equal(rds.host?.name, 'GeneratedFindingDBInstanceId');
+  assert.deepEqual(rds.user, { name: 'GeneratedFindingUserName' }); // rdsDbUserDetails.user
+  assert.equal(rds.time, '2022-12-07T10:28:35.000Z');
+  const exec = gd.alert(fixtureLine('aws_guardduty', 'guardduty_kubernetes_exec.jsonl', 1), 'auto');
+  assert.equal(exec.event_type, 'Execution:Kubernetes/ExecInKubeSystemPod');
+  assert.deepEqual(exec.src, { ip: '81.2.69.144' }); // remoteIpDetails before sourceIPs[0]
+  assert.deepEqual(exec.user, { name: 'GeneratedFindingUserName' }); // kubernetesUserDetails.username
+  assert.equal(exec.vendor_id, '12bf5144204c599bf635e5cbfad907e1:1');
+});
+
 test('EventBridge envelope, GetFindings page, runtime process and malware scan', () => {
   const finding = JSON.parse(ec2({ actionType: 'DNS_REQUEST', dnsRequestAction: { domain: 'x.example.com' } })) as Record<string, unknown>;
   const env = gd.alert(JSON.stringify({ version: '0', id: 'ev', 'detail-type': 'GuardDuty Finding', source: 'aws.guardduty', account: '111122223333', time: '2024-01-01T00:00:00Z', region: 'eu-west-1', resources: [], detail: finding }));

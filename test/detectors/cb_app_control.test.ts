@@ -124,6 +124,26 @@ test('syslog key="value" event: banned file, threat 100 raises severity, US date
   assert.equal(berlin.kind === 'alerts' ? berlin.alerts[0]!.time : '', '2015-01-08T15:23:07.000Z');
 });
 
+test('real syslog record (SC4S test message): "Carbon Black App Control event:" without "Server", RFC 5424 envelope, Report Only rule', () => {
+  const line = fixtureLine('cb_app_control', 'sc4s_syslog.log', 1);
+  const r = ac.run(line, 'auto');
+  assert.ok(!('error' in r), JSON.stringify(r));
+  assert.equal(r.detector, 'cb_app_control');
+  const a = ac.alert(line);
+  assert.equal(a.event_type, 'Execution block (unapproved file)');
+  assert.equal(a.time, '2022-03-30T15:16:40.000Z'); // date= is UTC: the envelope says 11:17:11-04:00
+  assert.equal(a.action, 'detected', 'the rule is in Report Only mode: the file "would have" been blocked, it was not');
+  assert.deepEqual(a.rule, { name: 'Report read-only memory map operations on unapproved executables by .NET applications', category: 'Policy Enforcement' });
+  assert.deepEqual(a.host, { name: 'USER', ip: '10.0.0.3' });
+  assert.deepEqual(a.device, { name: 'host' });
+  assert.deepEqual(a.user, { name: 'SYSTEM', domain: 'NT AUTHORITY' });
+  assert.equal(a.file?.name, 'packet.dll');
+  assert.equal(a.file?.sha256, 'c4e671bf409076a6bf0897e8a11e6f1366d4b21bf742c5e5e116059c9b571363');
+  assert.equal(a.process?.name, 'microsoft.tri.sensor.updater.exe');
+  // the documented "Server event:" form still blocks when it says so
+  assert.equal(ac.alert(SYSLOG).action, 'blocked');
+});
+
 test('CEF event: severity from the header (9 - 5 = 4, Warning), computer from dhost, labelled custom fields', () => {
   const a = ac.alert(CEF_BLOCK);
   assert.equal(a.vendor_id, '8306996307');

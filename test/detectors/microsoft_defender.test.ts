@@ -204,6 +204,101 @@ test('Advanced Hunting streaming events are context: logon, file and device even
   assert.equal(net.url, 'https://c2.example.net/x');
 });
 
+test('Advanced Hunting email tables: sender, recipient, subject, sending address and URLs are mapped', () => {
+  const line = (n: number) => fixtureLine('microsoft_defender', 'advanced_hunting_email.jsonl', n);
+  const attach = md.context(line(1));
+  assert.equal(attach.kind, 'email');
+  assert.equal(attach.event_type, 'EmailAttachmentInfo');
+  assert.deepEqual(attach.email, { from: 'test@testmsftalerts.onmicrosoft.com', to: ['user@testmsftalerts.onmicrosoft.com'] });
+  assert.equal(attach.file?.sha256, '67ff7e5e56d160f3343b712e018f7aea4ac6c544f8c73d9b6509550fbd512345');
+  const ev = md.context(line(2));
+  assert.equal(ev.event_type, 'EmailEvents');
+  assert.equal(ev.email?.subject, 'test shared "Test URL Click Document " with you.');
+  assert.deepEqual(ev.email?.to, ['user@testmsftalerts.onmicrosoft.com']);
+  assert.deepEqual(ev.src, { ip: '81.2.69.144' }); // SenderIPv4
+  const url = md.context(line(3));
+  assert.equal(url.event_type, 'EmailUrlInfo');
+  assert.equal(url.kind, 'other'); // a URL of a message, no sender or recipient
+  assert.equal(url.url, 'http://myusername:mypassword@www.example.com:80/foo.gif?key1=val1&key2=val2#fragment');
+  assert.deepEqual(md.context(line(4)).email, { to: ['user@testmsftalerts.onmicrosoft.com'] }); // EmailPostDeliveryEvents
+  const click = md.context(line(5));
+  assert.equal(click.kind, 'other');
+  assert.equal(click.event_type, 'UrlClickEvents');
+  assert.equal(click.url, 'https://southcentralusr-notifyp.svc.ms/api/v2/tracking/method/View?mi=Kn90pV0CpEaOPMa_SixTuQ');
+  assert.equal(click.user, undefined); // AccountUpn ""
+});
+
+test('Advanced Hunting identity and cloud-app tables: IPAddress:Port is the source, Destination* the server', () => {
+  const line = (n: number) => fixtureLine('microsoft_defender', 'advanced_hunting_identity_app.jsonl', n);
+  const logon = md.context(line(1));
+  assert.equal(logon.kind, 'auth');
+  assert.equal(logon.event_type, 'IdentityLogonEvents');
+  assert.equal(logon.outcome, 'success');
+  assert.deepEqual(logon.src, { ip: '89.160.20.112' }); // Port "" is no port
+  assert.deepEqual(logon.user, { name: 'administrator1' });
+  const cloud = md.context(line(4));
+  assert.equal(cloud.event_type, 'CloudAppEvents');
+  assert.deepEqual(cloud.src, { ip: '81.2.69.142' }); // the actor's address, not a destination
+  assert.equal(cloud.dst, undefined);
+  const samr = md.context(line(5));
+  assert.equal(samr.event_type, 'IdentityQueryEvents');
+  assert.deepEqual(samr.src, { ip: '10.180.101.20', port: 58210 });
+  assert.deepEqual(samr.dst, { ip: '10.180.100.81', port: 445, host: 'd2win02r.d300b.cenlar.com' });
+  assert.deepEqual(samr.host, { name: 'd2wxa1303r.d300b.cenlar.com' });
+  const info = md.context(line(7));
+  assert.equal(info.event_type, 'IdentityInfo');
+  assert.deepEqual(info.user, { name: 'jdoe', domain: 'ad.contoso.com', email: 'jdoe@contoso.com' });
+});
+
+test('Advanced Hunting device tables from Elastic tests: certificate, image load, device info, network info, process, network', () => {
+  const line = (n: number) => fixtureLine('microsoft_defender', 'advanced_hunting_device_more.jsonl', n);
+  const cert = md.context(line(1));
+  assert.equal(cert.event_type, 'DeviceFileCertificateInfo');
+  assert.deepEqual(cert.file, { sha1: '1bc5066ddf693fc034d6514618854e26a84fd0d1' });
+  const image = md.context(line(2));
+  assert.equal(image.kind, 'file');
+  assert.equal(image.file?.name, 'System.Management.ni.dll');
+  assert.equal(image.process?.name, 'waappagent.exe');
+  assert.equal(md.context(line(3)).kind, 'status'); // DeviceInfo
+  const netInfo = md.context(line(4));
+  assert.equal(netInfo.event_type, 'DeviceNetworkInfo');
+  assert.equal(netInfo.host?.mac, '00:0d:3a:9e:c7:81'); // MacAddress 000D3A9EC781
+  const proc = md.context(line(5));
+  assert.equal(proc.kind, 'process');
+  assert.deepEqual(proc.process, { name: 'smartscreen.exe', command_line: 'smartscreen.exe -Embedding', pid: 6412, parent_name: 'svchost.exe' });
+  assert.deepEqual(proc.user, { name: 'administrator1', domain: 'testmachine6' }); // the person, not the initiating SYSTEM
+  assert.equal(proc.file?.sha256, '8011a5f4ac65d85cbe593bdad886449e3807d950b234e77c675a0f7ca3b7c781');
+  const net = md.context(line(6));
+  assert.equal(net.kind, 'flow');
+  assert.equal(net.outcome, 'failure'); // ConnectionFailed
+  assert.deepEqual(net.src, { ip: '89.160.20.112', port: 50258 });
+  assert.deepEqual(net.dst, { ip: '175.16.199.0', port: 80, host: 'subdomain.domain.tld' }); // RemoteUrl without a scheme
+  assert.equal(net.domain, 'subdomain.domain.tld');
+  assert.equal(net.url, undefined);
+});
+
+test('Advanced Hunting AlertEvidence / AlertInfo rows stay context; AlertInfo names its detection as rule', () => {
+  const evidence = md.context(fixtureLine('microsoft_defender', 'advanced_hunting_alert.jsonl', 1));
+  assert.equal(evidence.kind, 'other');
+  assert.equal(evidence.event_type, 'AlertEvidence');
+  assert.equal(evidence.file?.sha256, 'bd914e55d55a31b7bdc95fa617f9925ff3eba703afd7a8b70cea18dcae512345');
+  assert.deepEqual(evidence.host, { name: 'TestMachine1', id: '08f8d2adebd88b1b7e509fcca55a665831912345' });
+  const info = md.context(fixtureLine('microsoft_defender', 'advanced_hunting_alert.jsonl', 2));
+  assert.equal(info.kind, 'other');
+  assert.equal(info.event_type, 'AlertInfo');
+  assert.deepEqual(info.rule, { name: 'Anomalous silent process exit monitor registration', category: 'Persistence' });
+});
+
+test('Graph incident without alerts: one alert of its own', () => {
+  const a = md.alert(fixtureLine('microsoft_defender', 'graph_incident_no_alerts.jsonl', 1));
+  assert.equal(a.vendor_id, 'incident:29');
+  assert.equal(a.event_type, 'incidents');
+  assert.equal(a.title, 'Multi-stage incident involving Execution & Command and control on one endpoint');
+  assert.equal(a.severity_label, 'high');
+  assert.equal(a.time, '2026-01-22T12:09:23.143Z');
+  assert.equal(md.alert(fixtureLine('microsoft_defender', 'graph_incident_no_alerts.jsonl', 2)).severity_label, 'medium');
+});
+
 test('malformed records are rejected with a reason', () => {
   assert.match(md.error(JSON.stringify({ ...JSON.parse(mde1), firstEventTime: 'soon' })), /firstEventTime/);
   assert.match(md.error(JSON.stringify({ ...JSON.parse(graph), evidence: 'x' })), /evidence/);

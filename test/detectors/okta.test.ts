@@ -128,3 +128,51 @@ test('hostile values never crash or hang the detector', () => {
 test('property: arbitrary JSON and mutated samples only ever raise ParseError', () => {
   propertyChecks(okta.detector, sampleLines('okta', '.jsonl').map((l) => l.text));
 });
+
+test('real Elastic records (samples/okta/elastic_system_events_2023.jsonl): risk HIGH sign-ons are alerts, the rest context', () => {
+  const line = (n: number) => fixtureLine('okta', 'elastic_system_events_2023.jsonl', n);
+  // user.session.start SUCCESS with risk HIGH in debugData.logOnlySecurityData (JSON form): an alert, allowed.
+  const start = okta.alert(line(1));
+  assert.equal(okta.run(line(1), 'auto').detector, 'okta');
+  assert.equal(start.event_type, 'user.session.start');
+  assert.equal(start.severity, 75);
+  assert.equal(start.action, 'allowed');
+  assert.equal(start.vendor_severity?.value, 'INFO, risk HIGH');
+  assert.deepEqual(start.src, { ip: '81.2.69.144', user: 'test@test.com' });
+  assert.equal(start.host, undefined); // no device object: Okta names no machine
+  // user.authentication.verify SUCCESS with risk "{reasons=…, level=HIGH}".
+  const verify = okta.alert(line(2));
+  assert.equal(verify.vendor_id, 'c32ae8ec-7a68-11ed-b8a7-9134a086ef85');
+  assert.equal(verify.severity, 75);
+  assert.equal(verify.user?.name, 'Snipped_User@domain.com');
+  // app.user_management by the Okta system principal: audit, no user, the target user as an observable.
+  const app = okta.context(line(3));
+  assert.equal(app.kind, 'audit');
+  assert.equal(app.user, undefined);
+  assert.equal(app.src, undefined); // client.ipAddress null, empty ipChain
+  assert.ok(app.observables.some((o) => o.type === 'user' && o.value === 'domain.user@test.com' && o.role === 'target'));
+  // user.authentication.sso with an empty client: the address from ipChain, the machine from the device object.
+  const sso = okta.context(line(4));
+  assert.equal(sso.kind, 'auth');
+  assert.deepEqual(sso.src, { ip: '192.168.1.10', user: 'test.user@test.com' });
+  assert.deepEqual(sso.host, { name: 'MacBookPro14,2', id: 'abcdefghijklmnop', os: 'OSX 12.6.6' });
+  assert.equal(sso.outcome, 'success');
+  // user.authentication.auth_via_mfa (Okta FastPass): auth, client OS, Okta session.
+  const mfa = okta.context(line(5));
+  assert.equal(mfa.kind, 'auth');
+  assert.deepEqual(mfa.host, { os: 'Mac OS X' });
+  assert.equal(mfa.session_id, 'idx123456asdsajA');
+  // device.user.add: audit; the further ipChain address is an observable.
+  const dev = okta.context(line(6));
+  assert.equal(dev.kind, 'audit');
+  assert.equal(dev.event_type, 'device.user.add');
+  assert.deepEqual(dev.src, { ip: '192.168.1.10', user: 'john.doe@elastic.co' });
+  assert.ok(dev.observables.some((o) => o.type === 'ip' && o.value === '175.16.199.18' && o.role === 'src'));
+});
+
+test('the device object maps to host on alerts too; a non-object device is ignored', () => {
+  const line = fixtureLine('okta', 'elastic_system_events_2023.jsonl', 4);
+  const a = okta.alert(variant(line, (e) => { e.debugContext = { debugData: { threatSuspected: 'true' } }; }));
+  assert.deepEqual(a.host, { name: 'MacBookPro14,2', id: 'abcdefghijklmnop', os: 'OSX 12.6.6' });
+  assert.equal(okta.context(variant(line, (e) => { e.device = 'laptop'; })).host, undefined);
+});

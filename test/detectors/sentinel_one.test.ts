@@ -162,3 +162,28 @@ test('hostile values never crash or hang the detector', () => {
 test('property: arbitrary JSON and mutated samples only ever raise ParseError', () => {
   propertyChecks(s1.detector, [threat1, threat2, alertSchema, alertStar]);
 });
+
+test('real Elastic records in samples/: v2.1 threats and a STAR cloud-detection alert', () => {
+  const threat = (n: number) => fixtureLine('sentinel_one', 'threats_v21.jsonl', n);
+  const trojan = s1.alert(threat(1));
+  assert.equal(s1.run(threat(1), 'auto').detector, 'sentinel_one');
+  assert.equal(trojan.event_type, 'threat');
+  assert.equal(trojan.action, 'blocked'); // kill succeeded; unquarantine is no containment
+  assert.deepEqual(trojan.host, { name: 'test-LINUX', ip: '10.0.0.1', id: '1234567890123456789', os: 'linux', mac: '00:00:5e:00:53:00' });
+  const downloader = s1.alert(threat(2));
+  assert.equal(downloader.title, 'Downloader: Threats');
+  assert.equal(downloader.rule?.category, 'Downloader');
+  assert.equal(downloader.action, 'detected'); // not_mitigated, no mitigation actions
+  assert.deepEqual(downloader.file, { name: 'user', path: 'test/path/user', sha1: 'aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d', size: 238592 });
+  const text = fixtureLine('sentinel_one', 'cloud_detection_alerts.jsonl', 1);
+  assert.equal(s1.run(text, 'auto').detector, 'sentinel_one');
+  const a = s1.alert(text);
+  assert.equal(a.vendor_id, '1985998274037674753');
+  assert.equal(a.event_type, 'alert/PROCESSCREATION');
+  assert.equal(a.time, '2024-07-03T03:44:03.004Z');
+  assert.deepEqual(a.rule, { id: '1412136126226508571', name: 'test5', category: 'STAR' });
+  assert.equal(a.severity, 95);
+  assert.deepEqual(a.process, { name: 'powershell.exe', command_line: "powershell.exe -ExecutionPolicy Restricted -Command Write-Host 'Final result: 1';", pid: 4912, parent_name: 'CompatTelRunner.exe' });
+  assert.deepEqual(a.user, { name: 'SYSTEM', domain: 'NT AUTHORITY' });
+  assert.equal(a.file?.sha256, '75d6634a676fb0bea5bfd8d424e2bd4f685f3885853637ea143b2671a3bb76e9');
+});

@@ -84,6 +84,18 @@ test('events API context record: user, IPS connection, AMSI process, endpoint an
   assert.ok(obs(e).includes('mac:00:00:5e:00:53:00:dst'));
 });
 
+test('events API update event (Event::Endpoint::UpdateSuccess): status context; source_info 0.0.0.0 is no address', () => {
+  const e = sc.context(fixtureLine('sophos_central', 'siem_events_update.jsonl', 1), 'auto');
+  assert.equal(e.kind, 'status');
+  assert.equal(e.event_type, 'Event::Endpoint::UpdateSuccess');
+  assert.equal(e.time, '2023-05-09T07:53:04.064Z');
+  assert.deepEqual(e.host, { name: 'LOCATION-14', id: '5fd28512-c652-0000-8866-f5050af5831b' });
+  assert.deepEqual(e.user, { name: 'Test User' });
+  assert.deepEqual(e.device, { id: '123123-1d95-4dc3-b1c4-a20987949d18' });
+  assert.equal(e.src, undefined);
+  assert.ok(!JSON.stringify(e.observables).includes('0.0.0.0'));
+});
+
 test('alerts API record with a domain account: user split, hmpa process only for exploit types', () => {
   const a = sc.alert(fixtureLine('sophos_central', 'siem_alerts.jsonl', 1), 'auto');
   assert.deepEqual(a.user, { name: 'User', domain: 'Domain' });
