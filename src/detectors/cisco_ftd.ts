@@ -407,8 +407,10 @@ function asaMessage(family: string, level: number, id: string, body: string, tim
 function asaContext(kind: ContextKind, eventType: string, family: string, level: number, id: string, body: string, time: string, env: SyslogMessage | undefined): ContextEvent {
   const text = body.slice(0, 2048);
   const ends = srcDst(text, id);
-  const userText = /\buser = ([^:]{1,256}?) ?(?::|$)/i.exec(text)?.[1] ?? /\bUser <([^>]{1,256})>/.exec(text)?.[1] ?? /\bfor user "([^"]{1,256})"/.exec(text)?.[1]
-    ?? /\bUname: (\S{1,256})/.exec(text)?.[1] ?? /\bUser '([^']{1,256})'/.exec(text)?.[1] ?? ends.user;
+  // Unbounded repeats of one negated class: recheck proves them linear (bounded ones time its checker out).
+  const userText = [/\buser = ([^:]+)/i, /\bUser <([^<>]+)>/, /\bfor user "([^"]+)"/, /\bUname: (\S+)/, /\bUser '([^']+)'/]
+    .map((re) => re.exec(text)?.[1]?.trimEnd().slice(0, 256))
+    .find((u) => u !== undefined && u !== '') ?? ends.user;
   const user = userOf(userText);
   const clientIp = [/\buser IP = ([0-9A-Fa-f:.]{2,45})/, /\bIP <([0-9A-Fa-f:.]{2,45})>/, /\bIP address: ([0-9A-Fa-f:.]{2,45})/, /\bfrom (?:IP )?([0-9A-Fa-f:.]{2,45})/]
     .map((re) => re.exec(text)?.[1])

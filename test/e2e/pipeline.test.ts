@@ -114,6 +114,12 @@ for (const { dialect, withoutCaches } of RUNS) {
       assert.equal(count('duplicate'), 2);
       assert.equal(count('quarantined'), 1);
       assert.ok(count('context') >= 1);
+      // A context event is stored with its canonical facts (kind from the list, the addresses), not only the product's object.
+      for (const c of fates.filter((x) => x.fate === 'context')) {
+        const event = c.event as { kind?: string; event_type?: string; src?: { ip?: string }; dst?: { ip?: string }; data?: unknown };
+        assert.ok(['flow', 'dns'].includes(String(event.kind)), JSON.stringify(event));
+        assert.ok(event.event_type && (event.src?.ip || event.dst?.ip) && event.data, JSON.stringify(event));
+      }
       assert.equal(count('alert') + count('duplicate') + count('context') + count('quarantined'), accepted.length);
       for (const f of fates.filter((x) => x.fate === 'alert')) {
         assert.ok(typeof f.decided_at === 'string' && Date.parse(f.decided_at) >= Date.parse(String(f.received_at)), `alert ${String(f.id)} decided after it arrived`);
