@@ -85,7 +85,8 @@ function alertFrom(ev: CefEvent): AlertDraft {
     }),
     severity,
     vendor_severity: vendorSeverity,
-    action: actionOf(x.act),
+    // "not blocked" (NetScaler's WAF in learning mode) is a detection: mapAction knows it for every detector.
+    action: mapAction(x.act),
     src: compact({ ip: x.src ?? labelled(ev, 'c6a2', 'Source IPv6 Address'), port: num(x.spt), host: x.shost, user: splitAccount(x.suser)?.name }),
     dst: compact({ ip: x.dst ?? labelled(ev, 'c6a3', 'Destination IPv6 Address'), port: num(x.dpt), host: x.dhost, user: splitAccount(x.duser)?.name }),
     user: userOf(ev),
@@ -117,11 +118,6 @@ const HOST_AGENT = /\b(?:agent|endpoint|end-point|anti-?virus|server protection|
 function deviceOf(ev: CefEvent): HostInfo | undefined {
   const x = ev.extension;
   return compact({ name: nonEmpty(x.dvchost), ip: nonEmpty(x.dvc), id: nonEmpty(x.deviceExternalId), mac: nonEmpty(x.dvcmac) });
-}
-
-/** act: "not blocked" (Citrix NetScaler's WAF in learning mode) is a detection that was let through. */
-function actionOf(act: string | undefined): AlertDraft['action'] {
-  return act !== undefined && /^\s*not\s/i.test(act) ? 'detected' : mapAction(act);
 }
 
 /**
