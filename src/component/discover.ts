@@ -7,7 +7,6 @@
 import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { AnyComponent } from './component.js';
 
 /** The folder's modules: .ts or .js, neither declarations nor tests, nor the files named in `skip`. */
 export async function modulesIn(dir: URL | string, skip: readonly string[] = []): Promise<string[]> {

@@ -16,7 +16,7 @@
  * A date-only expiry means "through that day" (UTC).
  */
 import { basename } from 'node:path';
-import { Type, type Static, type TOptional, type TString } from 'typebox';
+import { Type, type TOptional, type TString } from 'typebox';
 import { defineProvider, type EnrichmentProvider, type ProviderAnswer, type LookupSubject } from '../provider.js';
 import { providerSettingsSchema, resolveSettings } from '../settings.js';
 import { CidrTable, domainAndParents, hashType, hostKeys, normalizeDomain, normalizeUrl, parseCidr, parseIp, userKeys } from '../values.js';

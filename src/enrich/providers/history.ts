@@ -20,7 +20,7 @@
  *     refresh: 30s
  */
 import { sql } from 'kysely';
-import { Type, type Static } from 'typebox';
+import { Type } from 'typebox';
 import { defineProvider, type EnrichmentProvider, type ProviderAnswer, type LookupSubject } from '../provider.js';
 import type { Db } from '../../store/store.js';
 import { Duration } from '../../config/schema.js';

@@ -14,7 +14,7 @@
  *     verdict: malicious     # for rows without a verdict
  */
 import { basename } from 'node:path';
-import { Type, type Static } from 'typebox';
+import { Type } from 'typebox';
 import { defineProvider, type EnrichmentProvider, type ProviderAnswer, type LookupSubject } from '../provider.js';
 import type { ObservableType } from '../../model/observable.js';
 import { providerSettingsSchema } from '../settings.js';

@@ -9,7 +9,7 @@
  *     file: inventory.csv
  */
 import { basename } from 'node:path';
-import { Type, type Static } from 'typebox';
+import { Type } from 'typebox';
 import { defineProvider, type EnrichmentProvider, type ProviderAnswer, type LookupSubject } from '../provider.js';
 import { providerSettingsSchema } from '../settings.js';
 import { parseCsvTable } from '../csv.js';

@@ -10,7 +10,7 @@
  *     segments:
  *       - { cidr: 10.20.0.0/16, name: servers, zone: internal, criticality: high }
  */
-import { Type, type Static } from 'typebox';
+import { Type } from 'typebox';
 import { defineProvider, type EnrichmentProvider, type ProviderAnswer } from '../provider.js';
 import { providerSettingsSchema } from '../settings.js';
 import { CidrTable, parseCidr } from '../values.js';

@@ -28,7 +28,7 @@
  *   store, one tails the file; another takes over when it stops (lease released) or dies (lease expires).
  *   A holder stalled past its lease may overlap with the next one for a batch (duplicates, not loss).
  */
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Counter } from 'prom-client';
 import { Type, type Static } from 'typebox';
