@@ -15,6 +15,14 @@ export interface LookupSubject {
   value: string;
 }
 
+/** Calls allowed per window; any may be left out. */
+export interface ProviderQuota {
+  per_minute?: number;
+  per_hour?: number;
+  per_day?: number;
+  per_month?: number;
+}
+
 export interface ProviderAnswer {
   /** false is a negative answer ("not in inventory"), cached like a positive one. */
   found: boolean;
@@ -31,6 +39,18 @@ export interface EnrichmentProvider {
   readonly subjects: readonly ObservableType[];
   /** Local providers (files, the store) skip the cache layer's shared table: they are their own cache. */
   readonly local: boolean;
+  /**
+   * Asks a service outside the organisation (threat intelligence, geography services). The layer never sends
+   * such a provider a private or internal address, a host name, a user name or an internal domain, unless
+   * the entry sets `share_internal: true`. The organisation's own services (directory, inventories) leave
+   * it out.
+   */
+  readonly external?: boolean;
+  /**
+   * The service's documented default limits (a free tier's 4/min and 500/day), used when the entry sets no
+   * `quota` of its own. The layer counts calls against them and skips or queues lookups beyond budget.
+   */
+  readonly quota?: ProviderQuota;
   /**
    * Answers from data held in memory (a parsed file) in microseconds, waiting on no I/O but the occasional
    * stat of its file. Unless its config sets a cache or limit key (ttl, negative_ttl, timeout, concurrency,
