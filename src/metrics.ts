@@ -75,6 +75,12 @@ export const enrichLookups = new Counter({
   labelNames: ['provider', 'result'] as const,
   registers: [registry],
 });
+export const enrichQuotaRemaining = new Gauge({
+  name: 'fido_enrich_quota_remaining',
+  help: "Calls left in a provider's quota for the current period (minute, hour, day, month)",
+  labelNames: ['provider', 'period'] as const,
+  registers: [registry],
+});
 export const stageSeconds = new Histogram({
   name: 'fido_stage_batch_seconds',
   help: 'Time to process one batch, by stage',

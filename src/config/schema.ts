@@ -214,7 +214,17 @@ export const ConfigSchema = Type.Object(
       ),
     ),
     enrichment: Type.Optional(
-      Type.Object({ providers: Type.Optional(Type.Array(Entry({}))) }, { additionalProperties: false }),
+      Type.Object(
+        {
+          providers: Type.Optional(Type.Array(Entry({}))),
+          internal_domains: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), {
+              description: "The organisation's own DNS domains: names under them are never sent to external providers",
+            }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
     ),
     scoring: Type.Optional(
       Type.Object(

@@ -30,6 +30,9 @@ import { errorContext, log } from '../util/log.js';
 import { pow2ChunksOf } from '../util/chunks.js';
 import { resolveSettings, type ProviderSettings, type ProviderSettingsConfig } from './settings.js';
 import { Breaker, Slots, TokenBucket, systemClock, type BreakerState, type Clock } from './limits.js';
+import { Quota, quotaRefusalText, type LookupPriority, type QuotaPeriodState } from './quota.js';
+import { withheldReason } from './privacy.js';
+import { enrichQuotaRemaining } from '../metrics.js';
 
 
 // ---------------------------------------------------------------------------------------------------------
@@ -57,6 +60,18 @@ export interface ProviderState {
   tokens: number | null;
   ttl_ms: number;
   negative_ttl_ms: number;
+  /** Each period's budget and use; null without a quota. */
+  quota: QuotaPeriodState[] | null;
+  /** After a 429: no call before this time. */
+  paused_until: string | null;
+  /** External providers: whether internal subjects are shared with it (share_internal). */
+  external: boolean;
+  share_internal: boolean;
+}
+
+/** How much a lookup matters when a quota runs short: high-priority lookups may use the reserve. */
+export interface LookupOptions {
+  priority?: LookupPriority;
 }
 
 export interface Enricher {
@@ -64,15 +79,17 @@ export interface Enricher {
   /** The providers that answer subjects of this type. */
   providersFor(type: ObservableType): EnrichmentProvider[];
   /** Never throws: failures come back as an EnrichmentError. */
-  lookup(provider: string, subject: LookupSubject): Promise<LookupResult>;
+  lookup(provider: string, subject: LookupSubject, opts?: LookupOptions): Promise<LookupResult>;
   /**
    * For each list of subjects, every answer of every provider that answers its type, in subject order, then
    * provider order (what a lookup() per subject and provider gives). Made for a batch of incidents: a
    * provider+subject asked in several lists is looked up once (the repeats count as coalesced), and a
    * provider with `lookupMany` gets one call for the whole batch. `skip` leaves out the pairs the caller
-   * already has a current answer for (they are neither asked nor in the result). Never throws.
+   * already has a current answer for (they are neither asked nor in the result); so are subjects an external
+   * provider may not be told (privacy.ts). `priorities[list]` is the list's priority for quotas (default
+   * normal); a subject several lists ask about goes with the highest. Never throws.
    */
-  lookupBatch(lists: ReadonlyArray<readonly LookupSubject[]>, skip?: SkipLookup): Promise<LookupResult[][]>;
+  lookupBatch(lists: ReadonlyArray<readonly LookupSubject[]>, skip?: SkipLookup, priorities?: readonly LookupPriority[]): Promise<LookupResult[][]>;
   state(provider: string): ProviderState;
   settings(provider: string): ProviderSettings;
   /** Deletes expired rows of the shared cache table; returns how many. */
@@ -93,6 +110,8 @@ export interface EnricherOptions {
   clock?: Clock;
   /** Entries of the in-process LRU, across providers. */
   hotEntries?: number;
+  /** The organisation's own domains (`enrichment.internal_domains`): never sent to external providers. */
+  internalDomains?: readonly string[];
 }
 
 interface CacheEntry {
@@ -110,6 +129,11 @@ interface Runtime {
   slots: Slots;
   bucket: TokenBucket | null;
   breaker: Breaker;
+  quota: Quota | null;
+  /** After a 429 from the service: no call before this time (ms). */
+  pausedUntil: number;
+  /** Why a subject is not sent to this provider, or null; null function for providers told everything. */
+  withheld: ((s: LookupSubject) => string | null) | null;
 }
 
 /** One provider+subject of a lookup, with its cache keys. */
@@ -120,6 +144,7 @@ interface Ask {
   key: string;
   /** Key of the in-process cache and of coalescing: provider and subject. */
   lruKey: string;
+  priority: LookupPriority;
 }
 
 /** Why a guarded call has no value. */
@@ -139,6 +164,13 @@ export function subjectKey(s: LookupSubject): string {
   return key.length <= MAX_KEY ? key : `${s.type}:sha256:${createHash('sha256').update(s.value).digest('hex')}`;
 }
 
+/** A provider's service said "too many requests" (remote.ts RemoteError with reason 'ratelimited'). */
+function isRateLimited(e: unknown): e is { message: string; retryAfterMs?: number } {
+  return typeof e === 'object' && e !== null && (e as { reason?: unknown }).reason === 'ratelimited';
+}
+/** How long a provider rests after a 429 that gave no Retry-After. */
+const DEFAULT_PAUSE_MS = 60_000;
+
 class TimeoutError extends Error {}
 class ClosedError extends Error {}
 /** Reason for aborting a timer that is no longer needed (a constant: an abort without one builds a DOMException). */
@@ -148,11 +180,16 @@ export function createEnricher(opts: EnricherOptions): Enricher {
   const clock = opts.clock ?? systemClock;
   const store = opts.store ?? null;
   const runtimes = new Map<string, Runtime>();
+  const internalDomains = opts.internalDomains ?? [];
   for (const p of opts.providers) {
     if (runtimes.has(p.name)) throw new Error(`enrichment provider "${p.name}" is declared twice`);
     const cfg = opts.settings?.[p.name];
     const s = resolveSettings(cfg, p.local);
+    const quota = new Quota(p.name, s.quota ?? p.quota ?? {}, s.quotaReserve, store);
     runtimes.set(p.name, {
+      quota: quota.empty ? null : quota,
+      pausedUntil: 0,
+      withheld: p.external && !s.shareInternal ? (subject) => withheldReason(subject, internalDomains) : null,
       provider: p,
       settings: s,
       direct: p.inMemory === true && !LAYER_KEYS.some((k) => cfg?.[k] !== undefined),
@@ -281,9 +318,10 @@ export function createEnricher(opts: EnricherOptions): Enricher {
   }
 
   /** A call to the provider past the breaker, a concurrency slot and a rate-limit token, under the timeout. */
-  async function guarded<T>(p: Runtime, run: (signal: AbortSignal) => Promise<T>): Promise<Outcome<T>> {
+  async function guarded<T>(p: Runtime, priority: LookupPriority, run: (signal: AbortSignal) => Promise<T>): Promise<Outcome<T>> {
     const s = p.settings;
     if (p.breaker.state(clock.now()) === 'open') return openCircuit(p, clock.now());
+    if (p.pausedUntil > clock.now()) return paused(p);
     if (!(await p.slots.acquire(clock, s.queueWaitMs))) {
       return { ok: false, result: 'ratelimited', error: `concurrency limit of ${s.concurrency} still busy after ${s.queueWaitMs}ms` };
     }
@@ -293,12 +331,35 @@ export function createEnricher(opts: EnricherOptions): Enricher {
         if (wait === null) return { ok: false, result: 'ratelimited', error: `over the rate limit of ${s.ratePerSecond}/s` };
         if (wait > 0) await clock.sleep(wait, closing.signal);
       }
+      if (p.quota) {
+        const refused = await takeQuota(p, priority);
+        if (refused) return refused;
+      }
       if (closing.signal.aborted) return { ok: false, result: 'error', error: 'enricher closed' };
       if (!p.breaker.admit(clock.now())) return openCircuit(p, clock.now());
       return await timed(p, run);
     } finally {
       p.slots.release();
     }
+  }
+
+  /**
+   * One call from the provider's quota. A spent minute is waited for within `max_wait` (the next minute brings
+   * a new budget); a spent hour, day or month, or the reserve of a normal lookup, is not.
+   */
+  async function takeQuota(p: Runtime, priority: LookupPriority): Promise<Refusal | null> {
+    const quota = p.quota!;
+    let refused = await quota.take(priority, clock.now());
+    if (refused?.period === 'minute' && refused.resetsAt - clock.now() <= p.settings.maxWaitMs) {
+      await clock.sleep(refused.resetsAt - clock.now(), closing.signal);
+      refused = await quota.take(priority, clock.now());
+    }
+    for (const q of quota.state(clock.now())) enrichQuotaRemaining.set({ provider: p.provider.name, period: q.period }, q.remaining);
+    return refused ? { ok: false, result: 'ratelimited', error: quotaRefusalText(refused) } : null;
+  }
+
+  function paused(p: Runtime): Refusal {
+    return { ok: false, result: 'ratelimited', error: `the service asked for a pause (429); next try after ${iso(p.pausedUntil)}` };
   }
 
   function openCircuit(p: Runtime, now: number): Refusal {
@@ -327,6 +388,12 @@ export function createEnricher(opts: EnricherOptions): Enricher {
         p.breaker.neutral();
         return { ok: false, result: 'error', error: 'enricher closed' };
       }
+      if (isRateLimited(reason)) {
+        // The service is healthy and asks for less: rest until it says, without counting towards the breaker.
+        p.breaker.neutral();
+        p.pausedUntil = Math.max(p.pausedUntil, clock.now() + (reason.retryAfterMs ?? DEFAULT_PAUSE_MS));
+        return { ok: false, result: 'ratelimited', error: `${errorText(reason)}; paused until ${iso(p.pausedUntil)}` };
+      }
       p.breaker.failure(clock.now());
       if (reason instanceof TimeoutError) return { ok: false, result: 'timeout', error: reason.message };
       return { ok: false, result: 'error', error: errorText(e) };
@@ -344,7 +411,7 @@ export function createEnricher(opts: EnricherOptions): Enricher {
       hot.set(ask.lruKey, warm);
       return answer(p, subject, warm, 'hit');
     }
-    const r = await guarded(p, async (signal) => checkAnswer(await p.provider.lookup(subject, signal)));
+    const r = await guarded(p, ask.priority, async (signal) => checkAnswer(await p.provider.lookup(subject, signal)));
     return r.ok ? keep(p, ask, r.value) : failure(p, subject, r.result, r.error);
   }
 
@@ -365,7 +432,8 @@ export function createEnricher(opts: EnricherOptions): Enricher {
       }
     });
     if (todo.length === 0) return out;
-    const r = await guarded(p, async (signal) => {
+    const priority = todo.some((a) => a.priority === 'high') ? 'high' : 'normal';
+    const r = await guarded(p, priority, async (signal) => {
       const answers = await p.provider.lookupMany!(todo.map((a) => a.subject), signal);
       if (!Array.isArray(answers) || answers.length !== todo.length) throw new Error('provider returned a malformed answer');
       return answers.map(checkAnswer);
@@ -436,22 +504,28 @@ export function createEnricher(opts: EnricherOptions): Enricher {
     return out;
   }
 
-  function askOf(p: Runtime, subject: LookupSubject): Ask {
+  function askOf(p: Runtime, subject: LookupSubject, priority: LookupPriority = 'normal'): Ask {
     const key = subjectKey(subject);
-    return { p, subject, key, lruKey: `${p.provider.name}\u0000${key}` };
+    return { p, subject, key, lruKey: `${p.provider.name}\u0000${key}`, priority };
   }
 
-  async function lookup(name: string, subject: LookupSubject): Promise<LookupResult> {
+  async function lookup(name: string, subject: LookupSubject, opts: LookupOptions = {}): Promise<LookupResult> {
     const p = runtime(name);
     if (!p.provider.subjects.includes(subject.type)) {
       return failure(p, subject, 'error', `${p.provider.kind} provider does not answer ${subject.type} subjects`);
     }
-    const r = await resolveOne(askOf(p, subject));
+    const withheld = p.withheld?.(subject);
+    if (withheld) return failure(p, subject, 'error', `not sent to an external provider: ${withheld} (share_internal: true allows it)`);
+    const r = await resolveOne(askOf(p, subject, opts.priority));
     count(name, r);
     return r;
   }
 
-  async function lookupBatch(lists: ReadonlyArray<readonly LookupSubject[]>, skip?: SkipLookup): Promise<LookupResult[][]> {
+  async function lookupBatch(
+    lists: ReadonlyArray<readonly LookupSubject[]>,
+    skip?: SkipLookup,
+    priorities?: readonly LookupPriority[],
+  ): Promise<LookupResult[][]> {
     // Each provider+subject once, however many lists ask for it: `plan` holds indexes into `asks`.
     const asks: Ask[] = [];
     const index = new Map<string, number>();
@@ -459,10 +533,11 @@ export function createEnricher(opts: EnricherOptions): Enricher {
       const slots: number[] = [];
       for (const s of subjects) {
         for (const p of runtimesFor(s.type)) {
-          if (skip?.(list, p.provider, s)) continue;
-          const ask = askOf(p, s);
+          if (skip?.(list, p.provider, s) || p.withheld?.(s)) continue;
+          const ask = askOf(p, s, priorities?.[list]);
           let i = index.get(ask.lruKey);
           if (i === undefined) index.set(ask.lruKey, (i = asks.push(ask) - 1));
+          else if (ask.priority === 'high') asks[i]!.priority = 'high';
           slots.push(i);
         }
       }
@@ -517,6 +592,10 @@ export function createEnricher(opts: EnricherOptions): Enricher {
       tokens: p.bucket ? Math.round(p.bucket.available(now) * 100) / 100 : null,
       ttl_ms: p.settings.ttlMs,
       negative_ttl_ms: p.settings.negativeTtlMs,
+      quota: p.quota ? p.quota.state(now) : null,
+      paused_until: p.pausedUntil > now ? iso(p.pausedUntil) : null,
+      external: p.provider.external === true,
+      share_internal: p.settings.shareInternal,
     };
   }
 

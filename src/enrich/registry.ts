@@ -15,6 +15,8 @@ export const isLocalKind = (kind: string): boolean => providerKinds.find((k) => 
 
 export interface ProvidersDeps {
   store: Store;
+  /** `enrichment.internal_domains`: never sent to external providers. */
+  internalDomains?: readonly string[];
   /** Directory of the config file: relative data-file paths resolve against it. */
   configDir: string;
   clock?: Clock;
@@ -42,5 +44,5 @@ export async function createConfiguredEnricher(
 ): Promise<Enricher> {
   const providers = await createProviders(entries, deps);
   const settings: Record<string, ProviderSettingsConfig> = Object.fromEntries(entries.map((e) => [e.name, e as ProviderSettingsConfig]));
-  return createEnricher({ providers, store: deps.store, settings, clock: deps.clock, hotEntries: deps.hotEntries });
+  return createEnricher({ providers, store: deps.store, settings, clock: deps.clock, hotEntries: deps.hotEntries, internalDomains: deps.internalDomains });
 }

@@ -6,6 +6,7 @@
 import { Type, type Static } from 'typebox';
 import { Duration } from '../config/schema.js';
 import { parseDuration } from '../config/duration.js';
+import type { ProviderQuota } from './provider.js';
 
 
 /** The per-provider keys every provider schema spreads in: `Type.Object({ name, kind, ...providerSettingsSchema, … })`. */
@@ -22,6 +23,23 @@ export const providerSettingsSchema = {
   queue_wait: Type.Optional(Duration),
   breaker_failures: Type.Optional(Type.Integer({ minimum: 1, description: 'Consecutive failures that open the circuit' })),
   breaker_cooldown: Type.Optional(Duration),
+  /** Calls allowed per calendar period (UTC); default: the service's documented limits (the provider's `quota`). */
+  quota: Type.Optional(
+    Type.Object(
+      {
+        per_minute: Type.Optional(Type.Integer({ minimum: 1 })),
+        per_hour: Type.Optional(Type.Integer({ minimum: 1 })),
+        per_day: Type.Optional(Type.Integer({ minimum: 1 })),
+        per_month: Type.Optional(Type.Integer({ minimum: 1 })),
+      },
+      { additionalProperties: false },
+    ),
+  ),
+  quota_reserve: Type.Optional(
+    Type.Number({ minimum: 0, maximum: 0.9, description: 'Share of each hour, day and month kept for high-priority lookups (default 0.2)' }),
+  ),
+  /** External providers only: also ask about private addresses, host and user names and internal domains. */
+  share_internal: Type.Optional(Type.Boolean()),
 };
 const ProviderSettingsObject = Type.Object(providerSettingsSchema);
 export type ProviderSettingsConfig = Static<typeof ProviderSettingsObject>;
@@ -38,6 +56,10 @@ export interface ProviderSettings {
   queueWaitMs: number;
   breakerFailures: number;
   breakerCooldownMs: number;
+  /** The entry's quota; null: the provider's documented default (or none). */
+  quota: ProviderQuota | null;
+  quotaReserve: number;
+  shareInternal: boolean;
 }
 
 /** Remote sources are slow and metered: cache long. Local ones are cheap and their files change: cache briefly. */
@@ -54,6 +76,9 @@ export function defaultSettings(local: boolean): ProviderSettings {
     queueWaitMs: 20_000,
     breakerFailures: 5,
     breakerCooldownMs: 30_000,
+    quota: null,
+    quotaReserve: 0.2,
+    shareInternal: false,
   };
 }
 
@@ -74,5 +99,8 @@ export function resolveSettings(cfg: ProviderSettingsConfig | undefined, local: 
     queueWaitMs: dur(c.queue_wait, 'queue_wait', d.queueWaitMs),
     breakerFailures: c.breaker_failures ?? d.breakerFailures,
     breakerCooldownMs: dur(c.breaker_cooldown, 'breaker_cooldown', d.breakerCooldownMs),
+    quota: c.quota ?? null,
+    quotaReserve: c.quota_reserve ?? d.quotaReserve,
+    shareInternal: c.share_internal ?? false,
   };
 }

@@ -15,6 +15,7 @@ import * as m0011 from './migrations/0011_group_keys_in_memory.js';
 import * as m0012 from './migrations/0012_observation_log.js';
 import * as m0013 from './migrations/0013_drop_enrich_version.js';
 import * as m0014 from './migrations/0014_action_approval_columns.js';
+import * as m0015 from './migrations/0015_quota_and_address_history.js';
 
 interface Migration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -36,6 +37,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['0012_observation_log', m0012],
   ['0013_drop_enrich_version', m0013],
   ['0014_action_approval_columns', m0014],
+  ['0015_quota_and_address_history', m0015],
 ];
 
 export interface MigrateOptions {

@@ -178,6 +178,32 @@ export interface EnrichCacheTable {
   expires_at: number;
 }
 
+/** Calls made to a provider in its current period (migration 0015; enrich/quota.ts). */
+export interface EnrichQuotaTable {
+  provider: string;
+  /** minute | hour | day | month */
+  period: string;
+  /** Start of the period the count is for (ms). */
+  start: number;
+  used: number;
+}
+
+/** Who held an address when (migration 0015; enrich/address-history.ts). */
+export interface AddressBindingTable {
+  key: string;
+  ip: string;
+  start_at: number;
+  end_at: number | null;
+  host: string | null;
+  user_name: string | null;
+  mac: string | null;
+  /** vpn | dhcp | auth */
+  kind: string;
+  /** Where Fido learnt it: a lease or status file, or a context event's detector. */
+  source: string;
+  updated_at: number;
+}
+
 export interface EnrichmentTable {
   incident_id: string;
   provider: string;
@@ -312,6 +338,8 @@ export interface Database {
   incident_key_log: IncidentKeyLogTable;
   timeline: TimelineTable;
   enrich_cache: EnrichCacheTable;
+  enrich_quota: EnrichQuotaTable;
+  address_bindings: AddressBindingTable;
   enrichments: EnrichmentTable;
   scores: ScoreTable;
   decisions: DecisionTable;

@@ -55,6 +55,8 @@ export function describeResult(enricher: Enricher, r: LookupResult, now: number)
     tokens: state.tokens,
     in_flight: state.in_flight,
     concurrency: state.concurrency,
+    quota: state.quota,
+    paused_until: state.paused_until,
   };
   if (isEnrichmentError(r)) return { ...common, result: r.result, error: r.error, state: limits };
   const fetched = Date.parse(r.fetched_at);
@@ -101,9 +103,10 @@ export function register(program: Command): void {
       if (entries.length === 0) process.stderr.write(`fido lookup: ${loaded.file} configures no enrichment providers\n`);
       const store = await openStore(lookupStore(loaded.config.store?.sqlite_synchronous));
       try {
-        const enricher = await createConfiguredEnricher(entries, { store, configDir: loaded.dir });
+        const enricher = await createConfiguredEnricher(entries, { store, configDir: loaded.dir, internalDomains: loaded.config.enrichment?.internal_domains });
         try {
-          const results = await lookupAll(enricher, subjects);
+          // Asked by a person: may use the quota reserve kept for high-priority lookups.
+          const results = await lookupAll(enricher, subjects, { priority: 'high' });
           const out = results.map((r) => describeResult(enricher, r, Date.now()));
           process.stdout.write(opts.ndjson ? out.map((o) => `${JSON.stringify(o)}\n`).join('') : `${JSON.stringify(out, null, 2)}\n`);
         } finally {

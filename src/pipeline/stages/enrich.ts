@@ -34,7 +34,8 @@ import { insertRows } from '../../store/insert-rows.js';
 import { updateRows } from '../../store/update-rows.js';
 import { isObservableType, type ObservableType } from '../../model/observable.js';
 import type { EnrichmentProvider, LookupSubject } from '../../enrich/provider.js';
-import { isEnrichmentError, type Enricher, type LookupResult } from '../../enrich/layer.js';
+import { isEnrichmentError, type Enricher, type LookupOptions, type LookupResult } from '../../enrich/layer.js';
+import type { LookupPriority } from '../../enrich/quota.js';
 import { columnIndicators } from '../../correlate/keys.js';
 import { incidentObservations } from '../../store/observations.js';
 import { pow2ChunksOf } from '../../util/chunks.js';
@@ -100,11 +101,15 @@ export interface IncidentEnrichment {
 }
 
 /** Asks every provider that answers a subject's type about it; results in subject order, then provider order. */
-export async function lookupAll(enricher: Enricher, subjects: readonly LookupSubject[]): Promise<LookupResult[]> {
-  return Promise.all(subjects.flatMap((s) => enricher.providersFor(s.type).map((p) => enricher.lookup(p.name, s))));
+export async function lookupAll(enricher: Enricher, subjects: readonly LookupSubject[], opts: LookupOptions = {}): Promise<LookupResult[]> {
+  return Promise.all(subjects.flatMap((s) => enricher.providersFor(s.type).map((p) => enricher.lookup(p.name, s, opts))));
 }
 
 const keyOf = (s: LookupSubject) => `${s.type}:${s.value}`;
+
+/** Severity from which an incident's lookups may use the quota reserve (high and critical: 70+). */
+export const HIGH_PRIORITY_SEVERITY = 70;
+const quotaPriority = (severity: number): LookupPriority => (severity >= HIGH_PRIORITY_SEVERITY ? 'high' : 'normal');
 
 interface IncidentRef {
   id: string;
@@ -213,16 +218,24 @@ async function enrichMany(
   t: number,
 ): Promise<IncidentEnrichment[]> {
   const max = deps.maxSubjects ?? DEFAULT_MAX_SUBJECTS;
-  const found = new Map<string, IncidentRef & { last_seq: number; enriched_seq: number; pass: LastPass | null }>();
+  const found = new Map<string, IncidentRef & { severity: number; last_seq: number; enriched_seq: number; pass: LastPass | null }>();
   for (const chunk of pow2ChunksOf(ids, CHUNK)) {
     const rows = await deps.store.db
       .selectFrom('incidents')
-      .select(['id', 'host', 'user_name', 'last_seq', 'enriched_seq', 'enrich_pass_at', 'enrich_pass_key', 'enrich_known'])
+      .select(['id', 'host', 'user_name', 'severity', 'last_seq', 'enriched_seq', 'enrich_pass_at', 'enrich_pass_key', 'enrich_known'])
       .where('id', 'in', chunk)
       .execute();
     for (const r of rows) {
       const pass = r.enrich_pass_at === null || r.enrich_pass_key === null ? null : { at: Number(r.enrich_pass_at), key: r.enrich_pass_key, known: Number(r.enrich_known) };
-      found.set(r.id, { id: r.id, host: r.host, user_name: r.user_name, last_seq: Number(r.last_seq), enriched_seq: Number(r.enriched_seq), pass });
+      found.set(r.id, {
+        id: r.id,
+        host: r.host,
+        user_name: r.user_name,
+        severity: Number(r.severity),
+        last_seq: Number(r.last_seq),
+        enriched_seq: Number(r.enriched_seq),
+        pass,
+      });
     }
   }
   const incidents = ids.flatMap((id) => found.get(id) ?? []);
@@ -287,6 +300,7 @@ async function enrichMany(
         provider.revision !== undefined &&
         !refreshing[list]!.has(keyOf(subject)) &&
         !failedBefore(stored.get(incidents[list]!.id), answerKey(provider.name, subject.type, subject.value))),
+    incidents.map((inc) => quotaPriority(inc.severity)),
   );
   const computed = new Map(
     incidents.map((inc, i) => {

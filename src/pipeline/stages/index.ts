@@ -34,7 +34,11 @@ export async function buildWorkerStages(opts: WorkerStagesOptions): Promise<Work
   const { config, version } = loaded;
   const profile = resolveProfile(config.scoring?.profile ?? 'default', config.scoring?.profiles ?? {});
   const policy = loadPolicyFromConfig(loaded);
-  const enricher = await createConfiguredEnricher(config.enrichment?.providers ?? [], { store, configDir: loaded.dir });
+  const enricher = await createConfiguredEnricher(config.enrichment?.providers ?? [], {
+    store,
+    configDir: loaded.dir,
+    internalDomains: config.enrichment?.internal_domains,
+  });
   const sandbox = defaultSandbox();
   if (policy.rules.length > 0 && opts.startSandbox !== false) sandbox.start();
   const stages = [
