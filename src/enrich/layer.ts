@@ -505,7 +505,8 @@ export function createEnricher(opts: EnricherOptions): Enricher {
   }
 
   function askOf(p: Runtime, subject: LookupSubject, priority: LookupPriority = 'normal'): Ask {
-    const key = subjectKey(subject);
+    // A timed provider's answer holds for one moment: the time is part of its keys; others ignore it.
+    const key = p.provider.timed && subject.at !== undefined ? `${subjectKey(subject)}@${subject.at}` : subjectKey(subject);
     return { p, subject, key, lruKey: `${p.provider.name}\u0000${key}`, priority };
   }
 

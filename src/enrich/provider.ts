@@ -13,6 +13,11 @@ import type { Store } from '../store/store.js';
 export interface LookupSubject {
   type: ObservableType;
   value: string;
+  /**
+   * When the subject was seen (ms; the newest alert of the incident that carried it). Only `timed` providers
+   * read it (address history: who held the address then); without it they answer for now.
+   */
+  at?: number;
 }
 
 /** Calls allowed per window; any may be left out. */
@@ -46,6 +51,8 @@ export interface EnrichmentProvider {
    * it out.
    */
   readonly external?: boolean;
+  /** Answers depend on the subject's time (`LookupSubject.at`): the layer caches and coalesces per time. */
+  readonly timed?: boolean;
   /**
    * The service's documented default limits (a free tier's 4/min and 500/day), used when the entry sets no
    * `quota` of its own. The layer counts calls against them and skips or queues lookups beyond budget.

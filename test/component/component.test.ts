@@ -51,7 +51,13 @@ test('discovery: a module that fails to load, exports no component, or repeats a
 });
 
 test("the shipped plug-in points are found by their folders, and each kind's schema requires its own kind", async () => {
-  assert.deepEqual(providerKinds.map((k) => k.kind), ['allowlist', 'history', 'indicators', 'inventory', 'netsegments']);
+  assert.deepEqual(
+    providerKinds.map((k) => k.kind),
+    [
+      'abuseipdb', 'address_history', 'allowlist', 'feed', 'geoip', 'greynoise', 'history', 'http_inventory', 'indicators', 'inventory',
+      'jamf', 'ldap', 'malwarebazaar', 'misp', 'netsegments', 'otx', 'sql_inventory', 'threatfox', 'threatgrid', 'urlhaus', 'virustotal',
+    ],
+  );
   assert.deepEqual(actionKinds.map((k) => k.kind), ['email', 'webhook']);
   assert.deepEqual(receiverKinds.map((k) => k.kind), ['file', 'http']);
   for (const k of [...providerKinds, ...actionKinds, ...receiverKinds]) {

@@ -105,6 +105,12 @@ function variants(subject: LookupSubject): string[] {
 
 type HitRow = { incident_id: string; type: string; value: string; alerts: number; events: number; last_seen: number };
 const HIT_COLUMNS = sql`"incident_id", "type", "value", "alerts", "events", "last_seen"`;
+/**
+ * Rows an alert (or its repeats) carried. Enrichment also records the hosts and users it resolved addresses
+ * to (pipeline/stages/enrich.ts: no alert, counts 0); history counts what alerts said, so those are left out:
+ * otherwise an incident's history would depend on which incidents were enriched before it.
+ */
+const CARRIED = sql`("alerts" > 0 or "events" > 0)`;
 
 /**
  * The incidents whose alerts carried each subject within the window (an observable of the alert, or for hosts
@@ -167,7 +173,7 @@ async function hitsTogether(
     }
   });
   const parts = [...values].map(
-    ([type, set]) => sql`select ${HIT_COLUMNS} from "incident_observables" where "type" = ${type} and "value" in (${sql.join(padToPow2([...set]))}) and "last_seen" >= ${since}`,
+    ([type, set]) => sql`select ${HIT_COLUMNS} from "incident_observables" where "type" = ${type} and "value" in (${sql.join(padToPow2([...set]))}) and "last_seen" >= ${since} and ${CARRIED}`,
   );
   if (parts.length === 0) return { hits: subjects.map(() => []), truncated: subjects.map(() => false), heavy: [] };
   const most = Math.max(cap, TOGETHER_ROWS);
@@ -199,7 +205,7 @@ async function hitsApart(db: Db, subjects: readonly LookupSubject[], since: numb
     const parts = chunk.map(
       (subject, i) => sql`select * from (
           select ${HIT_COLUMNS}, ${sql.lit(i)} as "subject" from "incident_observables"
-          where "type" = ${subject.type} and "value" in (${sql.join(threeVariants(subject))}) and "last_seen" >= ${since}
+          where "type" = ${subject.type} and "value" in (${sql.join(threeVariants(subject))}) and "last_seen" >= ${since} and ${CARRIED}
           order by "last_seen" desc limit ${cap}) h`,
     );
     const { rows } = await sql<HitRow & { subject: number }>`${sql.join(parts, sql` union all `)}`.execute(db);

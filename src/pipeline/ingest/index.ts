@@ -20,6 +20,7 @@ import { insertRows } from '../../store/insert-rows.js';
 import { updateRows } from '../../store/update-rows.js';
 import { countLoggedObservations, foldObservations, logObservations, ObservationTally, recordObservations } from '../../store/observations.js';
 import { alertHost, alertUser, columnIndicators } from '../../correlate/keys.js';
+import { bindingsOfContext, recordBindings } from '../../enrich/address-bindings.js';
 import type { AlertDoc } from '../../store/alert-docs.js';
 import { parseTimeLimited, quarantined, stageProcessed } from '../../metrics.js';
 import { selectInChunks } from '../../util/chunks.js';
@@ -319,6 +320,8 @@ export function createIngest(deps: IngestDeps): Ingest {
         raw: '',
       })),
     );
+    // Who held which address when (VPN sessions, leases, sign-ons): enrichment's address history.
+    await recordBindings(tx, bindingsOfContext(parsed.context.map((c) => ({ event: c.event, source: c.record.source, detector: c.detector }))), t);
     await insertRows(
       tx,
       'quarantine',

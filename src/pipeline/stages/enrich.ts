@@ -37,7 +37,9 @@ import type { EnrichmentProvider, LookupSubject } from '../../enrich/provider.js
 import { isEnrichmentError, type Enricher, type LookupOptions, type LookupResult } from '../../enrich/layer.js';
 import type { LookupPriority } from '../../enrich/quota.js';
 import { columnIndicators } from '../../correlate/keys.js';
-import { incidentObservations } from '../../store/observations.js';
+import { incidentObservations, recordObservations } from '../../store/observations.js';
+import { canonicalIp, hostKeys, normalizeValue, parseIp } from '../../enrich/values.js';
+import { isPublicAddress } from '../../util/outbound.js';
 import { pow2ChunksOf } from '../../util/chunks.js';
 
 export const DEFAULT_MAX_SUBJECTS = 200;
@@ -98,6 +100,10 @@ export interface IncidentEnrichment {
   known: number;
   /** When the pass read and asked (one that `renews` stands for `refreshMs` from then). */
   computedAt: number;
+  /** Hosts and users this pass learnt from answers about addresses: kept as the incident's indicators. */
+  derived: Derived[];
+  /** The incident's own machine and person, where its row names none (or only an address) and answers do. */
+  identity: { host?: string; user?: string };
 }
 
 /** Asks every provider that answers a subject's type about it; results in subject order, then provider order. */
@@ -122,7 +128,7 @@ export async function incidentSubjects(db: Db, incident: IncidentRef, max: numbe
   return (await subjectsOfIncidents(db, [incident], max))[0]!;
 }
 
-type Observed = { type: string; value: string };
+type Observed = { type: string; value: string; last_seen: number | string };
 
 /** incidentSubjects for many incidents, with a few statements for all of them. */
 async function subjectsOfIncidents(db: Db, incidents: readonly IncidentRef[], max: number): Promise<Array<{ subjects: LookupSubject[]; total: number }>> {
@@ -144,7 +150,7 @@ async function subjectsOfIncidents(db: Db, incidents: readonly IncidentRef[], ma
 async function candidatesTogether(db: Db, ids: readonly string[]): Promise<Observed[][] | null> {
   const at = new Map(ids.map((id, i) => [id, i]));
   const counted = await sql<Observed & { incident_id: string }>`
-    select "incident_id", "type", "value" from ${incidentObservations(ids)} o
+    select "incident_id", "type", "value", "last_seen" from ${incidentObservations(ids)} o
     order by "alerts" desc, "type", "value" limit ${MAX_CANDIDATES + 1}`.execute(db);
   if (counted.rows.length > MAX_CANDIDATES) return null;
   const observed = ids.map(() => [] as Observed[]);
@@ -156,7 +162,7 @@ async function candidatesTogether(db: Db, ids: readonly string[]): Promise<Obser
 async function candidatesApart(db: Db, ids: readonly string[]): Promise<Observed[][]> {
   const parts = ids.map(
     (id, i) => sql`select * from (
-      select "type", "value", "alerts", ${sql.lit(i)} as "incident" from ${incidentObservations([id])} o
+      select "type", "value", "alerts", "last_seen", ${sql.lit(i)} as "incident" from ${incidentObservations([id])} o
       order by "alerts" desc, "type", "value" limit ${MAX_CANDIDATES}) c`,
   );
   // The outer ORDER BY keeps each incident's rows in the order its own query gives (the database's collation).
@@ -168,7 +174,13 @@ async function candidatesApart(db: Db, ids: readonly string[]): Promise<Observed
 }
 
 function capSubjects(incident: IncidentRef, observed: readonly Observed[], max: number): { subjects: LookupSubject[]; total: number } {
-  const first: LookupSubject[] = columnIndicators(incident).map(([type, value]) => ({ type, value }));
+  // Each subject at the time of the newest alert that carried it (what time-bound providers answer for).
+  const lastSeen = new Map(observed.map((o) => [`${o.type}:${o.value}`, Number(o.last_seen)]));
+  const timed = (type: ObservableType, value: string): LookupSubject => {
+    const at = lastSeen.get(`${type}:${value}`);
+    return at === undefined || !Number.isFinite(at) ? { type, value } : { type, value, at };
+  };
+  const first: LookupSubject[] = columnIndicators(incident).map(([type, value]) => timed(type, value));
 
   const buckets = new Map<ObservableType, LookupSubject[]>(TYPE_ORDER.map((t) => [t, []]));
   const seen = new Set(first.map(keyOf));
@@ -177,7 +189,7 @@ function capSubjects(incident: IncidentRef, observed: readonly Observed[], max: 
     seen.add(keyOf(s));
     buckets.get(s.type)!.push(s);
   };
-  for (const o of observed) add({ type: o.type as ObservableType, value: o.value });
+  for (const o of observed) if (isObservableType(o.type)) add(timed(o.type, o.value));
 
   const total = first.length + [...buckets.values()].reduce((n, b) => n + b.length, 0);
   const subjects = first.slice(0, max);
@@ -302,6 +314,23 @@ async function enrichMany(
         !failedBefore(stored.get(incidents[list]!.id), answerKey(provider.name, subject.type, subject.value))),
     incidents.map((inc) => quotaPriority(inc.severity)),
   );
+  // Round two: the machines and people that answers about addresses named (the inventory's host with that
+  // address, whoever held it at the time) are asked about in turn, so that inventory facts, directory facts
+  // and allowlist entries for them apply to an alert that named only the address.
+  const derived = incidents.map((inc, i) => {
+    const asked = new Set(subjects[i]!.subjects.map(keyOf));
+    // A short name and its FQDN are one machine: "ws-042" asked, "ws-042.corp.example" derived adds nothing.
+    const shortNames = new Set(subjects[i]!.subjects.filter((x) => x.type === 'host').map((x) => hostKeys(x.value).short));
+    return derivedSubjects(results[i]!).filter((d) => !asked.has(keyOf(d.subject)) && !(d.subject.type === 'host' && shortNames.has(hostKeys(d.subject.value).short)));
+  });
+  if (derived.some((d) => d.length > 0)) {
+    const second = await deps.enricher.lookupBatch(
+      derived.map((d) => d.map((x) => x.subject)),
+      undefined,
+      incidents.map((inc) => quotaPriority(inc.severity)),
+    );
+    second.forEach((rs, i) => results[i]!.push(...rs));
+  }
   const computed = new Map(
     incidents.map((inc, i) => {
       const providers = new Set(kept[i]!.providers);
@@ -325,6 +354,8 @@ async function enrichMany(
           seenSeq: inc.last_seq,
           known: incrementalSubjects ? inc.pass!.known + incrementalSubjects.length : subjects[i]!.total,
           computedAt: t,
+          derived: derived[i]!,
+          identity: identityOf(inc, results[i]!),
         },
       ] as const;
     }),
@@ -347,6 +378,8 @@ async function enrichMany(
         seenSeq: 0,
         known: 0,
         computedAt: t,
+        derived: [],
+        identity: {},
       },
   );
 }
@@ -388,10 +421,10 @@ async function newSubjects(db: Db, ids: readonly string[]): Promise<Map<string, 
   const out = new Map<string, LookupSubject[]>(ids.map((id) => [id, []]));
   for (const chunk of pow2ChunksOf(ids, CHUNK)) {
     const { rows } = await sql<Observed & { incident_id: string }>`
-      select o."incident_id", o."type", o."value" from ${incidentObservations(chunk)} o join "incidents" i on i."id" = o."incident_id"
+      select o."incident_id", o."type", o."value", o."last_seen" from ${incidentObservations(chunk)} o join "incidents" i on i."id" = o."incident_id"
       where o."first_seq" > i."enriched_seq"`.execute(db);
     for (const r of rows) {
-      if (isObservableType(r.type) && r.value) out.get(r.incident_id)!.push({ type: r.type, value: r.value });
+      if (isObservableType(r.type) && r.value) out.get(r.incident_id)!.push({ type: r.type, value: r.value, at: Number(r.last_seen) });
     }
   }
   return out;
@@ -596,6 +629,68 @@ function summarize(e: IncidentEnrichment): string {
   return s;
 }
 
+/** A host or user an answer about an address named, with the address it came from. */
+export interface Derived {
+  subject: LookupSubject & { type: 'host' | 'user' };
+  from: LookupSubject;
+  provider: string;
+}
+
+/**
+ * The hosts and users that found answers about addresses name: by convention an answer about an `ip` or a
+ * `mac` whose data has `host` (an inventory's asset, the holder of a lease) or `user` (the holder of a VPN
+ * session or sign-on) names the organisation's machine or person behind it. Each once, first answer first.
+ */
+export function derivedSubjects(results: readonly LookupResult[]): Derived[] {
+  const out: Derived[] = [];
+  const seen = new Set<string>();
+  for (const r of results) {
+    if (isEnrichmentError(r) || !r.found || (r.subject.type !== 'ip' && r.subject.type !== 'mac')) continue;
+    for (const type of ['host', 'user'] as const) {
+      const raw = r.data[type];
+      const value = typeof raw === 'string' ? normalizeValue(type, raw) : null;
+      if (!value) continue;
+      const subject = { type, value };
+      if (seen.has(keyOf(subject))) continue;
+      seen.add(keyOf(subject));
+      out.push({ subject, from: r.subject, provider: r.provider });
+    }
+  }
+  return out;
+}
+
+/**
+ * The incident's own machine and person when its row has none (or only an address for the host) and the
+ * answers say: the holder of the incident's own address first; otherwise the one host (user) that its
+ * internal addresses resolve to (an inbound attack's target, not the attacker's public address). Several candidates (lateral movement between two machines) name none:
+ * guessing would put the wrong machine on the incident.
+ */
+export function identityOf(incident: IncidentRef, results: readonly LookupResult[]): { host?: string; user?: string } {
+  const hostIsAddress = incident.host !== null && parseIp(incident.host) !== null;
+  const out: { host?: string; user?: string } = {};
+  const candidates = (type: 'host' | 'user') => {
+    const all = new Set<string>();
+    const fromOwn = new Set<string>();
+    for (const r of results) {
+      if (isEnrichmentError(r) || !r.found || r.subject.type !== 'ip') continue;
+      const value = typeof r.data[type] === 'string' ? normalizeValue(type, r.data[type]) : null;
+      if (!value) continue;
+      if (hostIsAddress && canonicalIp(r.subject.value) === canonicalIp(incident.host!)) fromOwn.add(value);
+      else if (!isPublicAddress(r.subject.value)) all.add(value);
+    }
+    return fromOwn.size > 0 ? fromOwn : all;
+  };
+  if (incident.host === null || hostIsAddress) {
+    const hosts = candidates('host');
+    if (hosts.size === 1) out.host = [...hosts][0]!;
+  }
+  if (incident.user_name === null) {
+    const users = candidates('user');
+    if (users.size === 1) out.user = [...users][0]!;
+  }
+  return out;
+}
+
 export function createEnrichStage(deps: EnrichStageDeps): Stage<IncidentEnrichment[]> {
   const now = deps.now ?? Date.now;
   // The providers whose answers can count the incident that asks.
@@ -613,6 +708,23 @@ export function createEnrichStage(deps: EnrichStageDeps): Stage<IncidentEnrichme
       const t = now();
       const present = computed.filter((e) => e.exists);
       const changed = await writeEnrichments(tx, present, t);
+      // Derived hosts and users become the incident's indicators (no alert carried them: counts 0), so later
+      // passes ask about them like any other and the incident lists them; history counts only what alerts carried.
+      await recordObservations(
+        tx,
+        present.flatMap((e) =>
+          e.derived.map((d) => ({
+            incident_id: e.incidentId,
+            type: d.subject.type,
+            value: d.subject.value,
+            alerts: 0,
+            events: 0,
+            first_seen: d.from.at ?? t,
+            last_seen: d.from.at ?? t,
+            first_seq: e.seenSeq,
+          })),
+        ),
+      );
       // The indicators up to seenSeq have been asked about: the next pass asks only later ones. A pass over
       // every subject is the one later passes go on from, whichever worker makes them.
       await updateRows(
@@ -622,6 +734,8 @@ export function createEnrichStage(deps: EnrichStageDeps): Stage<IncidentEnrichme
           id: e.incidentId,
           enriched_seq: e.seenSeq,
           enrich_known: e.known,
+          ...(e.identity.host ? { host: e.identity.host } : {}),
+          ...(e.identity.user ? { user_name: e.identity.user } : {}),
           ...(e.renews ? { enrich_pass_at: e.computedAt, enrich_pass_key: e.passKey } : {}),
         })),
       );
