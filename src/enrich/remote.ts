@@ -1,8 +1,12 @@
 /**
- * What providers that ask a service over HTTP share: the config keys (`url`, `api_key`, `allow_private`,
- * `tls_ca_file`), one connection pool per provider behind the outbound guard (util/outbound.ts), TLS always
- * verified, redirects refused, answers capped in size, and one error type whose `reason` the layer acts on:
- * a 429 pauses the provider until its Retry-After, a rejected key is reported as such, a 404 is an answer.
+ * What providers that ask a service over HTTP share: the config keys (`url`, `allow_private`, `tls_ca_file` in
+ * remoteSettingsSchema; `api_key` in apiKeySchema for services that take one key), the `check` of the url
+ * (remoteUrlProblems), one connection pool per provider behind the outbound guard (util/outbound.ts), TLS
+ * always verified, redirects refused, answers capped in size, and one error type whose `reason` the layer
+ * acts on: a 429 pauses the provider until its Retry-After, a rejected key is reported as such, a 404 is an
+ * answer. `openRemote` builds a provider's client from its entry (key resolved, CA read, the entry's timeout)
+ * with the helpers its messages need; vendorError and malformedAnswer word the errors alike for every service.
+ * Reading the JSON a service answers without trusting its shape: json-read.ts.
  *
  * Secrets: the API key goes in a header, never in a URL, and no error message carries a header, the request
  * URL's query, or any configured secret (a service that echoes the key back has it cut out of the snippet).
@@ -14,6 +18,10 @@ import { Agent, request } from 'undici';
 import { Type } from 'typebox';
 import { guardedLookup, outboundUrlProblem } from '../util/outbound.js';
 import { isSecretRef, resolveSecretRefs } from '../config/secrets.js';
+import type { ComponentProblem } from '../component/component.js';
+import type { ProviderDeps } from './provider.js';
+import { num } from './json-read.js';
+import { resolveSettings, type ProviderSettingsConfig } from './settings.js';
 
 /** Config keys of a remote provider; spread into its schema next to providerSettingsSchema. */
 export const remoteSettingsSchema = {
@@ -26,6 +34,9 @@ export const remoteSettingsSchema = {
 
 /** A secret setting: a `${env:NAME}` / `${file:/path}` reference (a literal is accepted but discouraged). */
 export const SecretString = Type.String({ minLength: 1, description: 'A secret reference: ${env:NAME} or ${file:/path}' });
+
+/** The API key of a service that takes one; spread into the schema next to remoteSettingsSchema. */
+export const apiKeySchema = { api_key: SecretString };
 
 export type RemoteErrorReason = 'auth' | 'ratelimited' | 'not_found' | 'client' | 'server' | 'malformed' | 'refused' | 'transport';
 
@@ -42,11 +53,14 @@ export class RemoteError extends Error {
   }
 }
 
+type QueryValue = string | number | boolean;
+
 export interface RemoteRequest {
   method?: 'GET' | 'POST';
   /** Appended to the base URL's path ("/api/v3/files/…"); callers encode path segments. */
   path: string;
-  query?: Record<string, string | number | boolean | undefined>;
+  /** Query parameters; an array repeats its key (`section=A&section=B`). */
+  query?: Record<string, QueryValue | readonly QueryValue[] | undefined>;
   /** A JSON body (sets content-type). */
   json?: unknown;
   /** A form body (application/x-www-form-urlencoded). */
@@ -124,8 +138,7 @@ export function createRemoteClient(o: RemoteClientOptions): RemoteClient {
   const baseUrl = new URL(o.baseUrl);
   const timeoutMs = o.timeoutMs ?? 30_000;
   const maxBytes = o.maxBytes ?? DEFAULT_MAX_BYTES;
-  const secrets = [...Object.values(o.headers ?? {}), ...(o.secrets ?? [])].filter((s) => s.length >= 4);
-  const scrub = (text: string): string => secrets.reduce((t, s) => t.split(s).join('[secret]'), text);
+  const scrub = scrubber([...Object.values(o.headers ?? {}), ...(o.secrets ?? [])]);
   const dispatcher = new Agent({
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
@@ -137,12 +150,14 @@ export function createRemoteClient(o: RemoteClientOptions): RemoteClient {
     },
   });
   /** What a message may say about the request: method and path, never the query or headers. */
-  const where = (req: RemoteRequest) => `${req.method ?? 'GET'} ${baseUrl.host}${joinPath(baseUrl.pathname, req.path)}`;
+  const where = (req: RemoteRequest) => whereOf(baseUrl, req.method ?? 'GET', req.path);
 
   async function send(req: RemoteRequest): Promise<RemoteResponse> {
     const url = new URL(baseUrl.href);
     url.pathname = joinPath(baseUrl.pathname, req.path);
-    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.append(k, String(v));
+    for (const [k, v] of Object.entries(req.query ?? {})) {
+      for (const one of Array.isArray(v) ? (v as readonly QueryValue[]) : v === undefined ? [] : [v as QueryValue]) url.searchParams.append(k, String(one));
+    }
     const headers: Record<string, string> = { 'user-agent': o.userAgent ?? 'fido-enrichment/1', accept: 'application/json', ...o.headers, ...req.headers };
     let body: string | undefined;
     if (req.json !== undefined) {
@@ -202,19 +217,156 @@ export function statusError(res: RemoteResponse, where: string, scrub: (t: strin
   return new RemoteError(what, 'client', res.status);
 }
 
+// --- Building a provider's client from its entry ---------------------------------------------------------
+
+/** What openRemote and remoteUrlProblems read of a remote provider's entry. */
+export interface RemoteEntry extends ProviderSettingsConfig {
+  name: string;
+  url?: string;
+  allow_private?: boolean;
+  tls_ca_file?: string;
+}
+
+/** Config path of an entry, the prefix of every message about it ("enrichment.providers.vt"). */
+export const entryKey = (cfg: { name: string }): string => `enrichment.providers.${cfg.name}`;
+
+/**
+ * `check` of a remote entry: its url (or the vendor's default) must pass the outbound guard, reported by
+ * `fido config validate` as at start.
+ */
+export function remoteUrlProblems(cfg: { url?: string; allow_private?: boolean }, defaultUrl?: string): ComponentProblem[] {
+  const url = cfg.url ?? defaultUrl;
+  if (url === undefined) return [];
+  const problem = outboundUrlProblem(url, { allowPrivate: cfg.allow_private ?? false });
+  return problem ? [{ key: 'url', message: problem }] : [];
+}
+
+export interface OpenRemoteOptions {
+  /** The vendor's endpoint, used when the entry has no `url`. */
+  defaultUrl?: string;
+  /** The entry's `api_key` setting as written (a secret reference); resolved here, under `<key>.api_key`. */
+  apiKey?: string;
+  /** The headers that carry the resolved key (undefined when the entry has none); their values are secrets. */
+  headers?: (apiKey: string | undefined) => Record<string, string>;
+  /** Other resolved secrets to cut out of messages (credentials sent in a body). */
+  secrets?: readonly string[];
+}
+
+export interface OpenedRemote {
+  client: RemoteClient;
+  /** Config path of the entry, for messages. */
+  key: string;
+  /** Cuts the key, header values and `secrets` out of text (a service may echo them in an error). */
+  scrub(text: string): string;
+  /** What a message may say about a request: method, host and path (never the query or headers). */
+  where(method: 'GET' | 'POST', path: string): string;
+}
+
+/** The client of a remote entry: its url (or the vendor's), CA file, the entry's `timeout`, the key in headers. */
+export function openRemote(cfg: RemoteEntry, deps: Pick<ProviderDeps, 'configDir'>, o: OpenRemoteOptions = {}): OpenedRemote {
+  const key = entryKey(cfg);
+  const apiKey = o.apiKey === undefined ? undefined : secretSetting(o.apiKey, `${key}.api_key`);
+  const headers = o.headers?.(apiKey) ?? {};
+  const baseUrl = cfg.url ?? o.defaultUrl;
+  if (baseUrl === undefined) throw new Error(`${key}.url: required`);
+  const client = createRemoteClient({
+    key,
+    baseUrl,
+    headers,
+    allowPrivate: cfg.allow_private ?? false,
+    ca: readCaFile(cfg.tls_ca_file, deps.configDir, key),
+    timeoutMs: resolveSettings(cfg, false).timeoutMs,
+    ...(o.secrets ? { secrets: o.secrets } : {}),
+  });
+  return {
+    client,
+    key,
+    scrub: scrubber([...(apiKey ? [apiKey] : []), ...Object.values(headers), ...(o.secrets ?? [])]),
+    where: (method, path) => whereOf(client.baseUrl, method, path),
+  };
+}
+
+// --- Errors in the words of a service ------------------------------------------------------------------
+
+export interface VendorErrorOptions {
+  /** The reason the service's own error code gives, when it says more than the status (a quota under a 403). */
+  reason?: RemoteErrorReason | undefined;
+  /** "Now" for an HTTP-date Retry-After or a reset time (deps.now()). */
+  nowMs?: number;
+  /** The pause of a 429 that says nothing (e.g. until a daily quota resets at midnight UTC). */
+  fallbackMs?: number | undefined;
+  /** Read the pause of a 429 without Retry-After from X-RateLimit-Reset, as epoch seconds (AbuseIPDB). */
+  resetHeader?: boolean;
+}
+
+/**
+ * The RemoteError for a non-2xx answer: statusError's reading of the status, with the reason the vendor's
+ * own error code gives and, for a 429, the pause from Retry-After, else X-RateLimit-Reset (when asked),
+ * else `fallbackMs`.
+ */
+export function vendorError(res: RemoteResponse, where: string, scrub: (t: string) => string, o: VendorErrorOptions = {}): RemoteError {
+  const e = statusError(res, where, scrub);
+  const reason = o.reason ?? e.reason;
+  const pause = reason === 'ratelimited' ? rateLimitPause(res.headers, o) : undefined;
+  return reason === e.reason && pause === e.retryAfterMs ? e : new RemoteError(e.message, reason, e.status, pause);
+}
+
+function rateLimitPause(headers: RemoteResponse['headers'], o: VendorErrorOptions): number | undefined {
+  const nowMs = o.nowMs ?? Date.now();
+  let ms = retryAfterMs(headers['retry-after'], nowMs);
+  if (ms === undefined && o.resetHeader) {
+    const raw = headers['x-ratelimit-reset'];
+    const reset = num(Array.isArray(raw) ? raw[0] : raw);
+    // Epoch seconds as documented; a value in ms is taken as such.
+    if (reset !== null) ms = Math.max(0, (reset < 1e11 ? reset * 1000 : reset) - nowMs);
+  }
+  return ms ?? o.fallbackMs;
+}
+
+/** A RemoteError for a 2xx answer that is not shaped as the service documents. */
+export function malformedAnswer(where: string, what: string, status = 200): RemoteError {
+  return new RemoteError(`${where} answered ${status} but ${what}`, 'malformed', status);
+}
+
+/** Milliseconds from `nowMs` to the next midnight UTC, when the daily quotas of many services reset. */
+export function untilUtcMidnight(nowMs: number): number {
+  const d = new Date(nowMs);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1) - nowMs;
+}
+
+// --- Internals ----------------------------------------------------------------------------------------
+
+/** Replaces every secret (of 4 characters or more: shorter ones would mangle ordinary text) by "[secret]". */
+function scrubber(secrets: readonly string[]): (text: string) => string {
+  const cut = secrets.filter((s) => s.length >= 4);
+  return (text) => cut.reduce((t, s) => t.split(s).join('[secret]'), text);
+}
+
+function whereOf(baseUrl: URL, method: string, path: string): string {
+  return `${method} ${baseUrl.host}${joinPath(baseUrl.pathname, path)}`;
+}
+
 function joinPath(base: string, path: string): string {
   const b = base.endsWith('/') ? base.slice(0, -1) : base;
   return `${b}${path.startsWith('/') ? '' : '/'}${path}`;
 }
 
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }, max: number): Promise<string> {
+/**
+ * A response body as text, at most `max` bytes: past that the body is dropped and `tooLarge` thrown (by
+ * default a 'malformed' RemoteError). Exported for other HTTP readers (a feed download).
+ */
+export async function readCapped(
+  body: AsyncIterable<Buffer> & { destroy(): unknown },
+  max: number,
+  tooLarge: () => Error = () => new RemoteError(`answer larger than ${max} bytes`, 'malformed'),
+): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
     size += chunk.length;
     if (size > max) {
       body.destroy();
-      throw new RemoteError(`answer larger than ${max} bytes`, 'malformed');
+      throw tooLarge();
     }
     chunks.push(chunk);
   }

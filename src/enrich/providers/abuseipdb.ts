@@ -15,9 +15,9 @@
 import { Type } from 'typebox';
 import { defineProvider, type EnrichmentProvider, type ProviderAnswer } from '../provider.js';
 import { providerSettingsSchema } from '../settings.js';
-import { remoteSettingsSchema, SecretString } from '../remote.js';
+import { apiKeySchema, malformedAnswer, openRemote, remoteSettingsSchema, remoteUrlProblems, untilUtcMidnight, vendorError, type RemoteResponse } from '../remote.js';
 import { intelAnswer, intelUnknown, verdictOfScore } from '../intel.js';
-import { failure, isRecord, malformed, num, remoteClient, str, untilUtcMidnight, urlProblems, where } from './lib/ipintel.js';
+import { num, obj, str } from '../json-read.js';
 
 const DEFAULT_URL = 'https://api.abuseipdb.com/api/v2';
 const CHECK_PATH = '/check';
@@ -28,7 +28,7 @@ const Schema = Type.Object(
     kind: Type.Literal('abuseipdb'),
     ...providerSettingsSchema,
     ...remoteSettingsSchema,
-    api_key: SecretString,
+    ...apiKeySchema,
     max_age_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 365, description: 'Only reports of the last N days count (default 90)' })),
   },
   { additionalProperties: false },
@@ -42,12 +42,15 @@ const abuseipdb = defineProvider({
   kind: 'abuseipdb',
   description: 'AbuseIPDB: community abuse reports and confidence score of a public IP (API v2 check)',
   schema: Schema,
-  check: (cfg) => urlProblems(cfg, DEFAULT_URL),
+  check: (cfg) => remoteUrlProblems(cfg, DEFAULT_URL),
   async create(cfg, deps): Promise<EnrichmentProvider> {
     // remote.ts adds `Accept: application/json`, without which AbuseIPDB answers errors in HTML.
-    const c = remoteClient(cfg, deps, { defaultUrl: DEFAULT_URL, apiKey: cfg.api_key, headers: (key) => ({ Key: key ?? '' }) });
+    const c = openRemote(cfg, deps, { defaultUrl: DEFAULT_URL, apiKey: cfg.api_key, headers: (key) => ({ Key: key ?? '' }) });
     const maxAgeInDays = cfg.max_age_days ?? 90;
-    const at = where(c.client, 'GET', CHECK_PATH);
+    const at = c.where('GET', CHECK_PATH);
+    // A 429 pauses until Retry-After, else X-RateLimit-Reset, else the daily reset at midnight UTC.
+    const failure = (res: RemoteResponse) =>
+      vendorError(res, at, c.scrub, { nowMs: deps.now(), resetHeader: true, fallbackMs: untilUtcMidnight(deps.now()) });
     return {
       name: cfg.name,
       kind: 'abuseipdb',
@@ -57,19 +60,16 @@ const abuseipdb = defineProvider({
       quota: { per_day: 1000 },
       async lookup(subject, signal): Promise<ProviderAnswer> {
         const res = await c.client.send({ path: CHECK_PATH, query: { ipAddress: subject.value, maxAgeInDays }, signal });
-        // A daily limit that gives no pause lasts until AbuseIPDB's reset, midnight UTC.
-        if (res.status < 200 || res.status >= 300) throw failure(res, at, c, deps.now(), untilUtcMidnight(deps.now()));
-        const body = res.body;
+        if (res.status < 200 || res.status >= 300) throw failure(res);
+        const body = obj(res.body);
         // The JSON:API error shape can come with a 200 too: read it by its own status.
-        if (isRecord(body) && Array.isArray(body.errors) && body.errors.length > 0) {
-          const first: unknown = body.errors[0];
-          const status = (isRecord(first) && num(first.status)) || 500;
-          throw failure({ ...res, status }, at, c, deps.now(), untilUtcMidnight(deps.now()));
+        if (body && Array.isArray(body.errors) && body.errors.length > 0) {
+          throw failure({ ...res, status: num(obj(body.errors[0])?.status) || 500 });
         }
-        const data = isRecord(body) ? body.data : undefined;
-        if (!isRecord(data)) throw malformed(at, 'without a "data" object');
+        const data = obj(body?.data);
+        if (!data) throw malformedAnswer(at, 'has no "data" object');
         const score = num(data.abuseConfidenceScore);
-        if (score === null) throw malformed(at, 'without a numeric "abuseConfidenceScore"');
+        if (score === null) throw malformedAnswer(at, 'has no numeric "abuseConfidenceScore"');
         return toAnswer(data, score, subject.value);
       },
       close: () => c.client.close(),

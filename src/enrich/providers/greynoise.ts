@@ -15,9 +15,9 @@ import { isIPv4 } from 'node:net';
 import { Type } from 'typebox';
 import { defineProvider, type EnrichmentProvider, type ProviderAnswer } from '../provider.js';
 import { providerSettingsSchema } from '../settings.js';
-import { remoteSettingsSchema, SecretString } from '../remote.js';
+import { malformedAnswer, openRemote, remoteSettingsSchema, remoteUrlProblems, SecretString, untilUtcMidnight, vendorError } from '../remote.js';
 import { intelAnswer, intelUnknown, type IntelVerdict } from '../intel.js';
-import { failure, isRecord, malformed, remoteClient, str, untilUtcMidnight, urlProblems, where } from './lib/ipintel.js';
+import { obj, str } from '../json-read.js';
 
 const DEFAULT_URL = 'https://api.greynoise.io';
 
@@ -39,9 +39,9 @@ const greynoise = defineProvider({
   kind: 'greynoise',
   description: 'GreyNoise Community: is a public IPv4 address an Internet scanner (benign or malicious) or a known business service',
   schema: Schema,
-  check: (cfg) => urlProblems(cfg, DEFAULT_URL),
+  check: (cfg) => remoteUrlProblems(cfg, DEFAULT_URL),
   async create(cfg, deps): Promise<EnrichmentProvider> {
-    const c = remoteClient(cfg, deps, {
+    const c = openRemote(cfg, deps, {
       defaultUrl: DEFAULT_URL,
       ...(cfg.api_key !== undefined ? { apiKey: cfg.api_key } : {}),
       headers: (key): Record<string, string> => (key ? { key } : {}),
@@ -57,14 +57,14 @@ const greynoise = defineProvider({
       async lookup(subject, signal): Promise<ProviderAnswer> {
         if (!isIPv4(subject.value)) return intelUnknown({ message: 'not asked: the GreyNoise Community API answers IPv4 addresses only' });
         const path = `/v3/community/${encodeURIComponent(subject.value)}`;
-        const at = where(c.client, 'GET', path);
+        const at = c.where('GET', path);
         const res = await c.client.send({ path, signal });
-        const body = isRecord(res.body) ? res.body : null;
+        const body = obj(res.body);
         // 404 is GreyNoise's "never seen it scanning, not a known service": an answer, not an error.
         if (res.status === 404 && body) return intelUnknown({ message: str(body.message) });
         // The community limit is daily and its 429 carries no Retry-After: pause until it resets.
-        if (res.status < 200 || res.status >= 300) throw failure(res, at, c, deps.now(), untilUtcMidnight(deps.now()));
-        if (!body || typeof body.noise !== 'boolean' || typeof body.riot !== 'boolean') throw malformed(at, 'without the boolean "noise" and "riot"');
+        if (res.status < 200 || res.status >= 300) throw vendorError(res, at, c.scrub, { nowMs: deps.now(), fallbackMs: untilUtcMidnight(deps.now()) });
+        if (!body || typeof body.noise !== 'boolean' || typeof body.riot !== 'boolean') throw malformedAnswer(at, 'has no boolean "noise" and "riot"');
         return toAnswer(body);
       },
       close: () => c.client.close(),

@@ -24,9 +24,10 @@ import { Type, type Static } from 'typebox';
 import { defineProvider, type EnrichmentProvider, type LookupSubject, type ProviderAnswer } from '../provider.js';
 import type { ComponentProblem } from '../../component/component.js';
 import { providerSettingsSchema } from '../settings.js';
-import { SecretString, createRemoteClient, readCaFile, remoteSettingsSchema, secretSetting } from '../remote.js';
+import { SecretString, entryKey, malformedAnswer, openRemote, remoteSettingsSchema, remoteUrlProblems, secretSetting } from '../remote.js';
 import { resolveSecretRefs } from '../../config/secrets.js';
-import { assetAnswer, malformed, remoteAsset, scalarText, urlProblems, type RemoteAsset } from './lib/http-inventory.js';
+import { scalarText } from '../json-read.js';
+import { assetAnswer, remoteAsset, type RemoteAsset } from './lib/http-inventory.js';
 
 /** A path in the answer: `a.b.c`; `[]` after a name goes through every element of that array (`nics[].mac`). */
 // Names may hold spaces ("custom_fields.MAC Address.value"), not dots or brackets.
@@ -131,7 +132,7 @@ export function subjectQuery(params: Record<string, string>, subject: LookupSubj
 }
 
 function check(cfg: Config): ComponentProblem[] {
-  const problems = urlProblems(cfg.url, cfg.allow_private);
+  const problems = remoteUrlProblems(cfg);
   if (cfg.bearer_token && cfg.header) problems.push({ key: 'header', message: 'set bearer_token or header, not both' });
   for (const s of SUBJECTS) {
     const params = cfg.lookup[s];
@@ -149,7 +150,7 @@ const httpInventory = defineProvider({
   schema: Schema,
   check,
   async create(cfg, deps): Promise<EnrichmentProvider> {
-    const key = `enrichment.providers.${cfg.name}`;
+    const key = entryKey(cfg);
     const headers: Record<string, string> = {};
     if (cfg.bearer_token) headers.authorization = `Bearer ${secretSetting(cfg.bearer_token, `${key}.bearer_token`)}`;
     // resolveSecretRefs, not secretSetting: a reference inside a value ("Token ${env:X}") is resolved too.
@@ -160,9 +161,9 @@ const httpInventory = defineProvider({
     const cut = endpoint.pathname.lastIndexOf('/') + 1;
     const lastSegment = endpoint.pathname.slice(cut);
     endpoint.pathname = endpoint.pathname.slice(0, cut);
-    const client = createRemoteClient({ key, baseUrl: endpoint.href, headers, allowPrivate: cfg.allow_private, ca: readCaFile(cfg.tls_ca_file, deps.configDir, key) });
+    const { client, where: whereOf } = openRemote({ ...cfg, url: endpoint.href }, deps, { headers: () => headers });
     const subjects = SUBJECTS.filter((s) => cfg.lookup[s]);
-    const where = `GET ${client.baseUrl.host}${client.baseUrl.pathname}${lastSegment}`;
+    const where = whereOf('GET', lastSegment);
     return {
       name: cfg.name,
       kind: 'http_inventory',
@@ -178,7 +179,7 @@ const httpInventory = defineProvider({
         if (cfg.fields.records) {
           const r = pathValues(body, cfg.fields.records);
           // A 200 without the records (an error object instead) is not "no asset".
-          if (!r.present) throw malformed(where, `"${cfg.fields.records}"`);
+          if (!r.present) throw malformedAnswer(where, `has no "${cfg.fields.records}"`);
           records = r.values;
         } else {
           records = Array.isArray(body) ? body : [body];

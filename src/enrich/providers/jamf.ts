@@ -16,10 +16,11 @@
 import { Type } from 'typebox';
 import { defineProvider, type EnrichmentProvider, type LookupSubject, type ProviderAnswer } from '../provider.js';
 import { providerSettingsSchema } from '../settings.js';
-import { RemoteError, SecretString, createRemoteClient, readCaFile, remoteSettingsSchema, secretSetting, statusError } from '../remote.js';
+import { RemoteError, SecretString, entryKey, malformedAnswer, openRemote, remoteSettingsSchema, remoteUrlProblems, secretSetting, vendorError } from '../remote.js';
 import { hostKeys, normalizeMac } from '../values.js';
 import { isoTime } from '../intel.js';
-import { assetAnswer, malformed, remoteAsset, scalarText, untilAborted, urlProblems, type RemoteAsset } from './lib/http-inventory.js';
+import { num, obj, scalarText, str } from '../json-read.js';
+import { assetAnswer, remoteAsset, untilAborted, type RemoteAsset } from './lib/http-inventory.js';
 
 const Schema = Type.Object(
   {
@@ -37,6 +38,8 @@ const Schema = Type.Object(
 
 /** One page is plenty for one subject; more matches than this are counted, not listed (see docs). */
 const PAGE_SIZE = 100;
+const INVENTORY_PATH = '/api/v1/computers-inventory';
+/** The inventory sections read, as the repeated `section` parameter. */
 const SECTIONS = ['GENERAL', 'HARDWARE', 'USER_AND_LOCATION', 'OPERATING_SYSTEM'];
 /** A token is renewed this long before Jamf says it expires (clock skew, a request in flight). */
 const TOKEN_MARGIN_MS = 30_000;
@@ -78,15 +81,13 @@ export function jamfFilter(subject: LookupSubject): string | null {
   }
 }
 
-const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
-
 /** One computers-inventory result → the inventory asset (null without a name: nothing to call it). */
 export function jamfAsset(record: unknown): RemoteAsset | null {
-  const r = obj(record);
-  const general = obj(r.general);
-  const hardware = obj(r.hardware);
-  const user = obj(r.userAndLocation);
-  const os = obj(r.operatingSystem);
+  const r = obj(record) ?? {};
+  const general = obj(r.general) ?? {};
+  const hardware = obj(r.hardware) ?? {};
+  const user = obj(r.userAndLocation) ?? {};
+  const os = obj(r.operatingSystem) ?? {};
   const host = scalarText(general.name);
   if (!host) return null;
   const osText = [scalarText(os.name), scalarText(os.version)].filter(Boolean).join(' ') || null;
@@ -100,9 +101,9 @@ export function jamfAsset(record: unknown): RemoteAsset | null {
     attributes: {
       serialNumber: hardware.serialNumber,
       model: hardware.model,
-      managed: obj(general.remoteManagement).managed,
+      managed: obj(general.remoteManagement)?.managed,
       lastContactTime: lastContact,
-      site: obj(general.site).name,
+      site: obj(general.site)?.name,
       email: user.email,
       jamfId: r.id,
     },
@@ -115,49 +116,35 @@ const jamf = defineProvider({
   kind: 'jamf',
   description: 'JAMF Pro computers: host, IP or MAC → owner, OS, serial, model, site, last contact (OAuth client credentials)',
   schema: Schema,
-  check: (cfg) => urlProblems(cfg.url, cfg.allow_private),
+  check: remoteUrlProblems,
   async create(cfg, deps): Promise<EnrichmentProvider> {
-    const key = `enrichment.providers.${cfg.name}`;
+    const key = entryKey(cfg);
     const clientId = secretSetting(cfg.client_id, `${key}.client_id`);
     const clientSecret = secretSetting(cfg.client_secret, `${key}.client_secret`);
-    const ca = readCaFile(cfg.tls_ca_file, deps.configDir, key);
-    const client = createRemoteClient({
-      key,
-      baseUrl: cfg.url,
-      allowPrivate: cfg.allow_private,
-      ca,
-      // Both go in the token request's body: cut them out of any message.
-      secrets: [clientId, clientSecret],
-    });
-    // `section` repeats (section=GENERAL&section=HARDWARE…), which a request's query record cannot say: the
-    // inventory calls go through a client whose base URL carries them.
-    const sections = new URL(cfg.url);
-    for (const s of SECTIONS) sections.searchParams.append('section', s);
-    const inventory = createRemoteClient({ key, baseUrl: sections.href, allowPrivate: cfg.allow_private, ca });
-    const host = client.baseUrl.host;
-
-    const scrub = (t: string) => [clientId, clientSecret].filter((x) => x.length >= 4).reduce((s, x) => s.split(x).join('[secret]'), t);
+    // Both go in the token request's body: cut them out of any message.
+    const r = openRemote(cfg, deps, { secrets: [clientId, clientSecret] });
+    const tokenAt = r.where('POST', '/api/oauth/token');
     let token: { value: string; expiresAt: number } | null = null;
     let pending: Promise<string> | null = null;
 
     async function fetchToken(): Promise<string> {
       // Not tied to one lookup's signal: concurrent lookups share it, and the client's timeout bounds it.
-      const res = await client.send({
+      const res = await r.client.send({
         method: 'POST',
         path: '/api/oauth/token',
         form: { client_id: clientId, client_secret: clientSecret, grant_type: 'client_credentials' },
         signal: new AbortController().signal,
       });
-      const where = `POST ${host}/api/oauth/token`;
       // Jamf answers a wrong id or secret with 401 (or 400 invalid_client, as OAuth servers may).
-      if (res.status === 400 && obj(res.body).error === 'invalid_client') {
-        throw new RemoteError(`${where} answered 400 invalid_client (the client id or secret was refused)`, 'auth', 400);
+      if (res.status === 400 && obj(res.body)?.error === 'invalid_client') {
+        throw new RemoteError(`${tokenAt} answered 400 invalid_client (the client id or secret was refused)`, 'auth', 400);
       }
-      if (res.status < 200 || res.status >= 300) throw statusError(res, where, scrub);
+      if (res.status < 200 || res.status >= 300) throw vendorError(res, tokenAt, r.scrub);
       const b = obj(res.body);
-      const value = typeof b.access_token === 'string' ? b.access_token : '';
-      if (!value) throw malformed(where, 'an access_token', res.status);
-      const ttlMs = typeof b.expires_in === 'number' && b.expires_in > 0 ? b.expires_in * 1000 : 60_000;
+      const value = str(b?.access_token);
+      if (!value) throw malformedAnswer(tokenAt, 'has no access_token', res.status);
+      const expiresIn = num(b?.expires_in);
+      const ttlMs = expiresIn !== null && expiresIn > 0 ? expiresIn * 1000 : 60_000;
       token = { value, expiresAt: deps.now() + ttlMs - Math.min(TOKEN_MARGIN_MS, ttlMs / 2) };
       return value;
     }
@@ -168,14 +155,19 @@ const jamf = defineProvider({
       pending ??= fetchToken().finally(() => {
         pending = null;
       });
-      return untilAborted(pending, signal, `POST ${host}/api/oauth/token`);
+      return untilAborted(pending, signal, tokenAt);
     }
 
     async function computers(filter: string, signal: AbortSignal): Promise<{ results: unknown[]; totalCount: number }> {
       let used = '';
       const ask = async () => {
         used = await accessToken(signal);
-        return inventory.send({ path: '/api/v1/computers-inventory', query: { page: 0, 'page-size': PAGE_SIZE, filter }, headers: { authorization: `Bearer ${used}` }, signal });
+        return r.client.send({
+          path: INVENTORY_PATH,
+          query: { section: SECTIONS, page: 0, 'page-size': PAGE_SIZE, filter },
+          headers: { authorization: `Bearer ${used}` },
+          signal,
+        });
       };
       let res = await ask();
       if (res.status === 401) {
@@ -184,11 +176,11 @@ const jamf = defineProvider({
         if (token?.value === used) token = null;
         res = await ask();
       }
-      const where = `GET ${host}/api/v1/computers-inventory`;
-      if (res.status < 200 || res.status >= 300) throw statusError(res, where);
+      const where = r.where('GET', INVENTORY_PATH);
+      if (res.status < 200 || res.status >= 300) throw vendorError(res, where, r.scrub);
       const b = obj(res.body);
-      if (!Array.isArray(b.results)) throw malformed(where, 'a results list', res.status);
-      return { results: b.results as unknown[], totalCount: typeof b.totalCount === 'number' ? b.totalCount : b.results.length };
+      if (!b || !Array.isArray(b.results)) throw malformedAnswer(where, 'has no results list', res.status);
+      return { results: b.results as unknown[], totalCount: num(b.totalCount) ?? b.results.length };
     }
 
     return {
@@ -205,9 +197,7 @@ const jamf = defineProvider({
         const extra = page.totalCount > page.results.length ? { total: page.totalCount } : {};
         return assetAnswer(subject, assets, extra);
       },
-      async close() {
-        await Promise.allSettled([client.close(), inventory.close()]);
-      },
+      close: () => r.client.close(),
     };
   },
 });

@@ -20,9 +20,9 @@ import { Type } from 'typebox';
 import type { ObservableType } from '../../model/observable.js';
 import { defineProvider, type EnrichmentProvider, type ProviderAnswer } from '../provider.js';
 import { providerSettingsSchema } from '../settings.js';
-import { remoteSettingsSchema, SecretString } from '../remote.js';
+import { apiKeySchema, malformedAnswer, openRemote, remoteSettingsSchema, remoteUrlProblems, vendorError } from '../remote.js';
 import { intelAnswer, intelUnknown, isoTime } from '../intel.js';
-import { failure, isRecord, malformed, num, remoteClient, str, urlProblems, where } from './lib/ipintel.js';
+import { isRecord, num, obj, objs, str, type Json } from '../json-read.js';
 
 const SEARCH_PATH = '/attributes/restSearch';
 
@@ -34,7 +34,7 @@ const Schema = Type.Object(
     ...remoteSettingsSchema,
     // No vendor endpoint: every MISP is someone's own server.
     url: Type.String({ minLength: 1, description: 'Base URL of the MISP instance' }),
-    api_key: SecretString,
+    ...apiKeySchema,
     external: Type.Optional(
       Type.Boolean({ description: 'The instance is outside the organisation (default true): it is never sent internal addresses or names' }),
     ),
@@ -64,11 +64,11 @@ const misp = defineProvider({
   kind: 'misp',
   description: 'MISP: is an IP, domain, URL, hash or e-mail address an attribute of a MISP event (attributes restSearch)',
   schema: Schema,
-  check: (cfg) => urlProblems(cfg, cfg.url),
+  check: remoteUrlProblems,
   async create(cfg, deps): Promise<EnrichmentProvider> {
-    const c = remoteClient(cfg, deps, { defaultUrl: cfg.url, apiKey: cfg.api_key, headers: (key) => ({ Authorization: key ?? '' }) });
+    const c = openRemote(cfg, deps, { apiKey: cfg.api_key, headers: (key) => ({ Authorization: key ?? '' }) });
     const base = c.client.baseUrl.href.replace(/\/+$/, '');
-    const at = where(c.client, 'POST', SEARCH_PATH);
+    const at = c.where('POST', SEARCH_PATH);
     const limit = cfg.limit ?? 50;
     return {
       name: cfg.name,
@@ -88,9 +88,9 @@ const misp = defineProvider({
           ...(cfg.ids_only ? { to_ids: true } : {}),
         };
         const res = await c.client.send({ method: 'POST', path: SEARCH_PATH, json: request, signal });
-        if (res.status < 200 || res.status >= 300) throw failure(res, at, c, deps.now());
+        if (res.status < 200 || res.status >= 300) throw vendorError(res, at, c.scrub, { nowMs: deps.now() });
         const attributes = attributesOf(res.body);
-        if (!attributes) throw malformed(at, 'without "response"');
+        if (!attributes) throw malformedAnswer(at, 'has no "response"');
         return toAnswer(attributes, base);
       },
       close: () => c.client.close(),
@@ -99,21 +99,20 @@ const misp = defineProvider({
 });
 
 /** The attributes of a restSearch answer: {"response":{"Attribute":[…]}}; an empty search may say {"response":[]}. */
-function attributesOf(body: unknown): Array<Record<string, unknown>> | null {
-  if (!isRecord(body)) return null;
-  const response = body.response;
+function attributesOf(body: unknown): Json[] | null {
+  const response = obj(body)?.response;
   if (Array.isArray(response) && response.length === 0) return [];
   if (!isRecord(response)) return null;
   if (response.Attribute === undefined) return [];
   if (!Array.isArray(response.Attribute)) return null;
-  return response.Attribute.filter(isRecord);
+  return objs(response.Attribute);
 }
 
 /** MISP has sent to_ids as true, 1 and "1" over its versions. */
 const truthy = (v: unknown): boolean => v === true || v === 1 || v === '1' || v === 'true';
 
 function tagNames(v: unknown): string[] {
-  return Array.isArray(v) ? v.flatMap((t) => (isRecord(t) && str(t.name) ? [str(t.name)!] : [])) : [];
+  return objs(v).flatMap((t) => str(t.name) ?? []);
 }
 
 /** Epoch seconds (MISP sends them as strings) or an ISO time → epoch ms, for min and max. */
@@ -123,7 +122,7 @@ function ms(v: unknown): number | null {
   return iso ? Date.parse(iso) : null;
 }
 
-function toAnswer(attributes: Array<Record<string, unknown>>, base: string): ProviderAnswer {
+function toAnswer(attributes: Json[], base: string): ProviderAnswer {
   if (attributes.length === 0) return intelUnknown({ attributes: 0 });
   const events = new Map<string, { info: string | null; threat: number | null }>();
   const tags: string[] = [];
@@ -133,8 +132,9 @@ function toAnswer(attributes: Array<Record<string, unknown>>, base: string): Pro
   let last: number | null = null;
   for (const a of attributes) {
     if (truthy(a.to_ids)) idsMatches++;
-    const event = isRecord(a.Event) ? a.Event : {};
-    const eventId = str(a.event_id) ?? (num(a.event_id) !== null ? String(num(a.event_id)) : null);
+    const event = obj(a.Event) ?? {};
+    // str takes a numeric id as text too.
+    const eventId = str(a.event_id);
     if (eventId && !events.has(eventId)) events.set(eventId, { info: str(event.info), threat: num(event.threat_level_id) });
     // With includeEventTags, event tags come in the attribute's Tag list; some versions nest them in Event.
     tags.push(...tagNames(a.Tag), ...tagNames(event.Tag));

@@ -16,15 +16,18 @@
 import { Type } from 'typebox';
 import { defineProvider, type EnrichmentProvider, type LookupSubject, type ProviderAnswer } from '../provider.js';
 import { intelAnswer, intelUnknown, verdictOfScore } from '../intel.js';
-import { RemoteError, retryAfterMs } from '../remote.js';
-import { arr, checkUrl, intelRemoteKeys, malformed, num, obj, openIntelRemote, str, strs, vendorError, type IntelRemote } from './lib/intel-remote.js';
+import { apiKeySchema, malformedAnswer, openRemote, remoteSettingsSchema, remoteUrlProblems, retryAfterMs, vendorError } from '../remote.js';
+import { providerSettingsSchema } from '../settings.js';
+import { arr, num, obj, objs, str, strs } from '../json-read.js';
 import { parse as parseDomain } from 'tldts';
 
 const Schema = Type.Object(
   {
     name: Type.String(),
     kind: Type.Literal('otx'),
-    ...intelRemoteKeys,
+    ...providerSettingsSchema,
+    ...remoteSettingsSchema,
+    ...apiKeySchema,
   },
   { additionalProperties: false },
 );
@@ -52,16 +55,16 @@ export function otxScore(pulses: number): number {
   return Math.min(100, 30 + 10 * pulses);
 }
 
-function answerOf(subject: LookupSubject, body: unknown, r: IntelRemote, path: string): ProviderAnswer {
+function answerOf(subject: LookupSubject, body: unknown, where: string): ProviderAnswer {
   const b = obj(body);
   const info = obj(b?.pulse_info);
-  if (!b || !info) throw malformed(r, path, 'has no pulse_info');
+  if (!b || !info) throw malformedAnswer(where, 'has no pulse_info');
   const count = num(info.count) ?? 0;
-  const validation = arr(b.validation).map(obj).filter((v) => v !== undefined);
+  const validation = objs(b.validation);
   const allowlisted = validation.length > 0 || arr(b.false_positive).length > 0;
   if (count === 0 && !allowlisted) return intelUnknown({ pulses: 0 });
-  const pulses = arr(info.pulses).map(obj).filter((p) => p !== undefined);
-  const times = (k: string) => pulses.map((p) => str(p[k])).filter((t): t is string => t !== undefined).sort();
+  const pulses = objs(info.pulses);
+  const times = (k: string) => pulses.map((p) => str(p[k])).filter((t): t is string => t !== null).sort();
   const created = times('created');
   const modified = [...created, ...times('modified')].sort();
   const section = otxSection(subject);
@@ -71,7 +74,10 @@ function answerOf(subject: LookupSubject, body: unknown, r: IntelRemote, path: s
     tags: [...pulses.flatMap((p) => strs(p.tags)), ...pulses.flatMap((p) => arr(p.malware_families).map((m) => str(obj(m)?.display_name)))],
     references: [
       `${WEB}/indicator/${section.web}/${encodeURIComponent(subject.value)}`,
-      ...pulses.map((p) => (str(p.id) ? `${WEB}/pulse/${encodeURIComponent(p.id as string)}` : undefined)),
+      ...pulses.map((p) => {
+        const id = str(p.id);
+        return id ? `${WEB}/pulse/${encodeURIComponent(id)}` : null;
+      }),
       ...strs(info.references),
       ...pulses.flatMap((p) => strs(p.references)),
     ],
@@ -95,9 +101,9 @@ const otx = defineProvider({
   kind: 'otx',
   description: 'AlienVault OTX: pulses that reference an IP, domain, URL or file hash, and OTX allowlisting (external)',
   schema: Schema,
-  check: checkUrl,
+  check: remoteUrlProblems,
   async create(cfg, deps): Promise<EnrichmentProvider> {
-    const r = openIntelRemote(cfg, deps, { defaultUrl: DEFAULT_URL, headers: (apiKey) => ({ 'x-otx-api-key': apiKey }) });
+    const r = openRemote(cfg, deps, { defaultUrl: DEFAULT_URL, apiKey: cfg.api_key, headers: (apiKey) => ({ 'x-otx-api-key': apiKey ?? '' }) });
     return {
       name: cfg.name,
       kind: 'otx',
@@ -108,14 +114,9 @@ const otx = defineProvider({
       async lookup(subject, signal): Promise<ProviderAnswer> {
         const path = `/api/v1/indicators/${otxSection(subject).api}/${encodeURIComponent(subject.value)}/general`;
         const res = await r.client.send({ path, signal });
-        if (res.status >= 200 && res.status < 300) return answerOf(subject, res.body, r, path);
+        if (res.status >= 200 && res.status < 300) return answerOf(subject, res.body, r.where('GET', path));
         if (res.status === 404) return intelUnknown({ status: 404 });
-        const e = vendorError(res, r, path);
-        if (e.reason === 'ratelimited' && e.retryAfterMs === undefined) {
-          const wait = throttleWait(res.body);
-          if (wait !== undefined) throw new RemoteError(e.message, e.reason, e.status, wait);
-        }
-        throw e;
+        throw vendorError(res, r.where('GET', path), r.scrub, { fallbackMs: throttleWait(res.body) });
       },
       close: () => r.client.close(),
     };

@@ -15,28 +15,14 @@
  */
 import type { ObservableType } from '../../model/observable.js';
 import { intelAnswer, intelUnknown } from '../intel.js';
-import { defineProvider, type EnrichmentProvider, type LookupSubject, type ProviderAnswer } from '../provider.js';
-import {
-  ABUSECH_QUOTA,
-  abusechCheck,
-  abusechSchema,
-  abusechTime,
-  createAbusechClient,
-  earliest,
-  latest,
-  num,
-  records,
-  str,
-  strings,
-  type AbusechRequest,
-} from './lib/abusech.js';
+import type { LookupSubject, ProviderAnswer } from '../provider.js';
+import { num, objs, str, strs, type Json } from '../json-read.js';
+import { abusechTime, defineAbusechProvider, earliest, latest, type AbusechRequest } from './lib/abusech.js';
 
 const DEFAULT_URL = 'https://threatfox-api.abuse.ch/api/v1';
 const SUBJECTS: readonly ObservableType[] = ['ip', 'domain', 'url', 'md5', 'sha256'];
 const MALICIOUS_FROM = 75;
 const KEEP = 5;
-
-const Schema = abusechSchema('threatfox');
 
 function requestFor(s: LookupSubject): AbusechRequest {
   if (s.type === 'md5' || s.type === 'sha256') return { path: '/', json: { query: 'search_hash', hash: s.value } };
@@ -56,13 +42,13 @@ function matches(s: LookupSubject, ioc: string | null): boolean {
   return s.type === 'domain' ? ioc.toLowerCase() === s.value : ioc === s.value;
 }
 
-function iocAnswer(iocs: Record<string, unknown>[]): ProviderAnswer {
+function iocAnswer(iocs: Json[]): ProviderAnswer {
   const confidence = Math.max(0, ...iocs.map((i) => num(i.confidence_level) ?? 0));
-  const id = (i: Record<string, unknown>) => str(i.id);
+  const id = (i: Json) => str(i.id);
   return intelAnswer({
     verdict: confidence >= MALICIOUS_FROM ? 'malicious' : 'suspicious',
     score: confidence,
-    tags: iocs.flatMap((i) => [...strings(i.tags), str(i.malware_printable)]),
+    tags: iocs.flatMap((i) => [...strs(i.tags), str(i.malware_printable)]),
     references: iocs.flatMap((i) => [id(i) ? `https://threatfox.abuse.ch/ioc/${encodeURIComponent(id(i)!)}/` : null, str(i.reference)]),
     first_seen: earliest(iocs.map((i) => abusechTime(i.first_seen))),
     last_seen: latest(iocs.map((i) => abusechTime(i.last_seen) ?? abusechTime(i.first_seen))),
@@ -82,31 +68,18 @@ function iocAnswer(iocs: Record<string, unknown>[]): ProviderAnswer {
   });
 }
 
-const threatfox = defineProvider({
+const threatfox = defineAbusechProvider({
   kind: 'threatfox',
   description: 'ThreatFox (abuse.ch): IOCs (C2 IPs and ports, domains, URLs, sample hashes) with malware family and confidence',
-  schema: Schema,
-  check: abusechCheck,
-  async create(cfg, deps): Promise<EnrichmentProvider> {
-    const client = createAbusechClient(cfg, deps, { service: 'ThreatFox', defaultUrl: DEFAULT_URL });
-    return {
-      name: cfg.name,
-      kind: 'threatfox',
-      subjects: SUBJECTS,
-      local: false,
-      external: true,
-      quota: ABUSECH_QUOTA,
-      async lookup(subject, signal): Promise<ProviderAnswer> {
-        const req = requestFor(subject);
-        const body = await client.query(req, signal);
-        if (body === null) return intelUnknown();
-        if (!Array.isArray(body.data)) throw client.malformed(req, 'without a list in "data"');
-        const iocs = records(body.data).filter((i) => matches(subject, str(i.ioc)));
-        // A loose IP search can find only other IPs that start alike: ThreatFox does not know this one.
-        return iocs.length === 0 ? intelUnknown() : iocAnswer(iocs);
-      },
-      close: () => client.close(),
-    };
+  service: 'ThreatFox',
+  defaultUrl: DEFAULT_URL,
+  subjects: SUBJECTS,
+  request: requestFor,
+  answer(subject, body, malformed) {
+    if (!Array.isArray(body.data)) throw malformed('has no list in "data"');
+    const iocs = objs(body.data).filter((i) => matches(subject, str(i.ioc)));
+    // A loose IP search can find only other IPs that start alike: ThreatFox does not know this one.
+    return iocs.length === 0 ? intelUnknown() : iocAnswer(iocs);
   },
 });
 

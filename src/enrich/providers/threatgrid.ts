@@ -22,14 +22,17 @@
 import { Type } from 'typebox';
 import { defineProvider, type EnrichmentProvider, type LookupSubject, type ProviderAnswer } from '../provider.js';
 import { intelAnswer, intelUnknown, verdictOfScore } from '../intel.js';
-import type { RemoteErrorReason } from '../remote.js';
-import { arr, checkUrl, intelRemoteKeys, malformed, num, obj, openIntelRemote, str, strs, vendorError, type IntelRemote, type Json } from './lib/intel-remote.js';
+import { apiKeySchema, malformedAnswer, openRemote, remoteSettingsSchema, remoteUrlProblems, vendorError, type OpenedRemote, type RemoteErrorReason } from '../remote.js';
+import { providerSettingsSchema } from '../settings.js';
+import { num, obj, objs, str, strs, type Json } from '../json-read.js';
 
 const Schema = Type.Object(
   {
     name: Type.String(),
     kind: Type.Literal('threatgrid'),
-    ...intelRemoteKeys,
+    ...providerSettingsSchema,
+    ...remoteSettingsSchema,
+    ...apiKeySchema,
   },
   { additionalProperties: false },
 );
@@ -47,17 +50,17 @@ export const threatgridVerdict = (score: number) => verdictOfScore(score, 75, 50
 
 interface Submission {
   item: Json;
-  analysis: Json | undefined;
-  score: number | undefined;
+  analysis: Json | null;
+  score: number | null;
   submittedAt: string;
 }
 
-function submissionsOf(body: unknown, subject: LookupSubject, r: IntelRemote): Submission[] {
+function submissionsOf(body: unknown, subject: LookupSubject, r: OpenedRemote): Submission[] {
   const data = obj(obj(body)?.data);
-  if (!data || !Array.isArray(data.items)) throw malformed(r, PATH, 'has no data.items');
+  if (!data || !Array.isArray(data.items)) throw malformedAnswer(r.where('GET', PATH), 'has no data.items');
   return data.items
     .map((x) => obj(obj(x)?.item))
-    .filter((item): item is Json => item !== undefined && str(item[subject.type])?.toLowerCase() === subject.value)
+    .filter((item): item is Json => item !== null && str(item[subject.type])?.toLowerCase() === subject.value)
     .map((item) => {
       const analysis = obj(item.analysis);
       return { item, analysis, score: num(analysis?.threat_score), submittedAt: str(item.submitted_at) ?? '' };
@@ -65,14 +68,13 @@ function submissionsOf(body: unknown, subject: LookupSubject, r: IntelRemote): S
     .sort((a, b) => Date.parse(b.submittedAt) - Date.parse(a.submittedAt) || 0);
 }
 
-function answerOf(subs: Submission[], r: IntelRemote): ProviderAnswer {
+function answerOf(subs: Submission[], r: OpenedRemote): ProviderAnswer {
   if (subs.length === 0) return intelUnknown({ submissions: 0 });
-  const latest = subs.find((s) => s.score !== undefined);
+  const latest = subs.find((s) => s.score !== null);
   if (!latest) return { ...intelUnknown({ submissions: subs.length, pending: true }), ttlMs: PENDING_TTL_MS };
   const score = latest.score!;
-  const behaviours = arr(latest.analysis?.behaviors)
-    .map(obj)
-    .filter((b): b is Json => b !== undefined && str(b.name) !== undefined)
+  const behaviours = objs(latest.analysis?.behaviors)
+    .filter((b) => str(b.name) !== null)
     .sort((a, b) => (num(b.threat) ?? 0) - (num(a.threat) ?? 0))
     .slice(0, MAX_BEHAVIOURS);
   const sample = str(latest.item.sample);
@@ -95,7 +97,7 @@ function answerOf(subs: Submission[], r: IntelRemote): ProviderAnswer {
 }
 
 /** Threat Grid's error body: {"api_version":2,"error":{"code":401,"message":"…"}}, sometimes under a 200. */
-function errorCode(body: unknown): number | undefined {
+function errorCode(body: unknown): number | null {
   return num(obj(obj(body)?.error)?.code);
 }
 
@@ -105,9 +107,9 @@ const threatgrid = defineProvider({
   kind: 'threatgrid',
   description: 'Cisco Secure Malware Analytics (Threat Grid): threat score and behaviours of the latest sandbox run of a file hash (external)',
   schema: Schema,
-  check: checkUrl,
+  check: remoteUrlProblems,
   async create(cfg, deps): Promise<EnrichmentProvider> {
-    const r = openIntelRemote(cfg, deps, { defaultUrl: DEFAULT_URL, headers: (apiKey) => ({ authorization: `Bearer ${apiKey}` }) });
+    const r = openRemote(cfg, deps, { defaultUrl: DEFAULT_URL, apiKey: cfg.api_key, headers: (apiKey) => ({ authorization: `Bearer ${apiKey ?? ''}` }) });
     return {
       name: cfg.name,
       kind: 'threatgrid',
@@ -118,10 +120,10 @@ const threatgrid = defineProvider({
         const query = { q: subject.value, term: 'checksum', state: 'succ', sort_by: 'submitted_at', sort_order: 'desc', limit: LIMIT };
         const res = await r.client.send({ path: PATH, query, signal });
         const code = errorCode(res.body);
-        if (res.status >= 200 && res.status < 300 && code === undefined) return answerOf(submissionsOf(res.body, subject, r), r);
+        if (res.status >= 200 && res.status < 300 && code === null) return answerOf(submissionsOf(res.body, subject, r), r);
         // An error inside a 200 is read as its own code says.
         const status = res.status >= 200 && res.status < 300 ? (code ?? 500) : res.status;
-        throw vendorError({ ...res, status }, r, PATH, code !== undefined ? REASONS[code] : undefined);
+        throw vendorError({ ...res, status }, r.where('GET', PATH), r.scrub, { reason: code !== null ? REASONS[code] : undefined });
       },
       close: () => r.client.close(),
     };

@@ -16,28 +16,15 @@
  *   - payload: a file URLhaus fetched from a malware URL → malicious 90.
  */
 import type { ObservableType } from '../../model/observable.js';
-import { intelAnswer, intelUnknown } from '../intel.js';
-import { defineProvider, type EnrichmentProvider, type LookupSubject, type ProviderAnswer } from '../provider.js';
-import {
-  ABUSECH_QUOTA,
-  abusechCheck,
-  abusechSchema,
-  abusechTime,
-  createAbusechClient,
-  latest,
-  num,
-  records,
-  str,
-  strings,
-  type AbusechRequest,
-} from './lib/abusech.js';
+import { intelAnswer } from '../intel.js';
+import type { LookupSubject, ProviderAnswer } from '../provider.js';
+import { num, objs, str, strs, type Json } from '../json-read.js';
+import { abusechTime, defineAbusechProvider, latest, type AbusechRequest } from './lib/abusech.js';
 
 const DEFAULT_URL = 'https://urlhaus-api.abuse.ch/v1';
 const SUBJECTS: readonly ObservableType[] = ['url', 'domain', 'ip', 'md5', 'sha256'];
 /** URLs, payloads and references kept in an answer's detail: enough to act on, small enough to store. */
 const KEEP = 5;
-
-const Schema = abusechSchema('urlhaus');
 
 /** The question for a subject: endpoint and form field. */
 function requestFor(s: LookupSubject): AbusechRequest {
@@ -53,13 +40,13 @@ function requestFor(s: LookupSubject): AbusechRequest {
   }
 }
 
-function urlAnswer(b: Record<string, unknown>): ProviderAnswer {
+function urlAnswer(b: Json): ProviderAnswer {
   const status = str(b.url_status);
-  const payloads = records(b.payloads);
+  const payloads = objs(b.payloads);
   return intelAnswer({
     verdict: status === 'online' ? 'malicious' : 'suspicious',
     score: status === 'online' ? 100 : 60,
-    tags: [...strings(b.tags), str(b.threat)],
+    tags: [...strs(b.tags), str(b.threat)],
     references: [str(b.urlhaus_reference)],
     first_seen: abusechTime(b.date_added),
     // last_online is null while the URL is still online: then it was seen now, which the fetch time says.
@@ -81,13 +68,13 @@ function urlAnswer(b: Record<string, unknown>): ProviderAnswer {
   });
 }
 
-function hostAnswer(b: Record<string, unknown>): ProviderAnswer {
-  const urls = records(b.urls);
+function hostAnswer(b: Json): ProviderAnswer {
+  const urls = objs(b.urls);
   const online = urls.filter((u) => str(u.url_status) === 'online').length;
   return intelAnswer({
     verdict: online > 0 ? 'malicious' : 'suspicious',
     score: online > 0 ? 90 : 50,
-    tags: urls.flatMap((u) => [...strings(u.tags), str(u.threat)]),
+    tags: urls.flatMap((u) => [...strs(u.tags), str(u.threat)]),
     references: [str(b.urlhaus_reference)],
     first_seen: abusechTime(b.firstseen),
     // The most recent URL added on this host: when URLhaus last saw it distribute something.
@@ -101,8 +88,8 @@ function hostAnswer(b: Record<string, unknown>): ProviderAnswer {
   });
 }
 
-function payloadAnswer(b: Record<string, unknown>): ProviderAnswer {
-  const urls = records(b.urls);
+function payloadAnswer(b: Json): ProviderAnswer {
+  const urls = objs(b.urls);
   const signature = str(b.signature);
   return intelAnswer({
     verdict: 'malicious',
@@ -124,30 +111,17 @@ function payloadAnswer(b: Record<string, unknown>): ProviderAnswer {
   });
 }
 
-const urlhaus = defineProvider({
+const urlhaus = defineAbusechProvider({
   kind: 'urlhaus',
   description: 'URLhaus (abuse.ch): malware distribution URLs, the hosts that serve them and their payloads',
-  schema: Schema,
-  check: abusechCheck,
-  async create(cfg, deps): Promise<EnrichmentProvider> {
-    const client = createAbusechClient(cfg, deps, { service: 'URLhaus', defaultUrl: DEFAULT_URL });
-    return {
-      name: cfg.name,
-      kind: 'urlhaus',
-      subjects: SUBJECTS,
-      local: false,
-      external: true,
-      quota: ABUSECH_QUOTA,
-      async lookup(subject, signal): Promise<ProviderAnswer> {
-        const req = requestFor(subject);
-        const body = await client.query(req, signal);
-        if (body === null) return intelUnknown();
-        if (subject.type === 'url') return urlAnswer(body);
-        if (subject.type === 'md5' || subject.type === 'sha256') return payloadAnswer(body);
-        return hostAnswer(body);
-      },
-      close: () => client.close(),
-    };
+  service: 'URLhaus',
+  defaultUrl: DEFAULT_URL,
+  subjects: SUBJECTS,
+  request: requestFor,
+  answer(subject, body) {
+    if (subject.type === 'url') return urlAnswer(body);
+    if (subject.type === 'md5' || subject.type === 'sha256') return payloadAnswer(body);
+    return hostAnswer(body);
   },
 });
 

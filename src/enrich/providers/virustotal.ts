@@ -18,14 +18,17 @@
 import { Type } from 'typebox';
 import { defineProvider, type EnrichmentProvider, type LookupSubject, type ProviderAnswer } from '../provider.js';
 import { intelAnswer, intelUnknown, type IntelVerdict } from '../intel.js';
-import type { RemoteErrorReason } from '../remote.js';
-import { checkUrl, intelRemoteKeys, malformed, num, obj, openIntelRemote, str, strs, vendorError, type IntelRemote, type Json } from './lib/intel-remote.js';
+import { apiKeySchema, malformedAnswer, openRemote, remoteSettingsSchema, remoteUrlProblems, vendorError, type RemoteErrorReason } from '../remote.js';
+import { providerSettingsSchema } from '../settings.js';
+import { num, obj, str, strs, type Json } from '../json-read.js';
 
 const Schema = Type.Object(
   {
     name: Type.String(),
     kind: Type.Literal('virustotal'),
-    ...intelRemoteKeys,
+    ...providerSettingsSchema,
+    ...remoteSettingsSchema,
+    ...apiKeySchema,
   },
   { additionalProperties: false },
 );
@@ -85,10 +88,10 @@ function apiPath(subject: LookupSubject): string {
   return `/api/v3/${c.api}/${encodeURIComponent(id)}`;
 }
 
-function answerOf(subject: LookupSubject, body: unknown, r: IntelRemote, path: string): ProviderAnswer {
+function answerOf(subject: LookupSubject, body: unknown, where: string): ProviderAnswer {
   const data = obj(obj(body)?.data);
   const a = obj(data?.attributes);
-  if (!data || !a) throw malformed(r, path, 'has no data.attributes');
+  if (!data || !a) throw malformedAnswer(where, 'has no data.attributes');
   const stats = obj(a.last_analysis_stats) ?? {};
   const count = (k: string) => num(stats[k]) ?? 0;
   const engines: EngineStats = { malicious: count('malicious'), suspicious: count('suspicious'), harmless: count('harmless'), undetected: count('undetected') };
@@ -112,9 +115,9 @@ const virustotal = defineProvider({
   kind: 'virustotal',
   description: 'VirusTotal API v3: engine verdicts on file hashes, URLs, domains and IPs (external, metered)',
   schema: Schema,
-  check: checkUrl,
+  check: remoteUrlProblems,
   async create(cfg, deps): Promise<EnrichmentProvider> {
-    const r = openIntelRemote(cfg, deps, { defaultUrl: DEFAULT_URL, headers: (apiKey) => ({ 'x-apikey': apiKey }) });
+    const r = openRemote(cfg, deps, { defaultUrl: DEFAULT_URL, apiKey: cfg.api_key, headers: (apiKey) => ({ 'x-apikey': apiKey ?? '' }) });
     return {
       name: cfg.name,
       kind: 'virustotal',
@@ -125,11 +128,11 @@ const virustotal = defineProvider({
       async lookup(subject, signal): Promise<ProviderAnswer> {
         const path = apiPath(subject);
         const res = await r.client.send({ path, signal });
-        if (res.status >= 200 && res.status < 300) return answerOf(subject, res.body, r, path);
+        if (res.status >= 200 && res.status < 300) return answerOf(subject, res.body, r.where('GET', path));
         const code = str(obj(obj(res.body)?.error)?.code);
         // Only VirusTotal's own NotFoundError is "never seen": a bare 404 is a wrong url, not an answer to cache.
         if (code === 'NotFoundError') return intelUnknown({ status: res.status });
-        throw vendorError(res, r, path, code ? ERROR_REASONS[code] : undefined);
+        throw vendorError(res, r.where('GET', path), r.scrub, { reason: code ? ERROR_REASONS[code] : undefined });
       },
       close: () => r.client.close(),
     };

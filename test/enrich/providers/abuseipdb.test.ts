@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import abuseipdb from '../../../src/enrich/providers/abuseipdb.js';
 import { createConfiguredEnricher, createProviders } from '../../../src/enrich/registry.js';
 import { isEnrichmentError } from '../../../src/enrich/layer.js';
-import { RemoteError } from '../../../src/enrich/remote.js';
 import type { EnrichmentProvider } from '../../../src/enrich/provider.js';
 import type { Store } from '../../../src/store/store.js';
+import { abortEndsHungRequest, rejection } from '../../support/contract-checks.js';
 import { startContract, type ContractHandler, type ContractServer } from '../../support/contract.js';
 import { dataDir, fileDeps } from '../support.js';
 
@@ -54,16 +54,6 @@ async function setup(t: TestContext, handler: ContractHandler): Promise<{ server
     await server.close();
   });
   return { server, p };
-}
-
-async function rejection(p: Promise<unknown>): Promise<RemoteError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof RemoteError, `expected a RemoteError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected a rejection');
 }
 
 test('abuseipdb: the request is the documented GET with the key in a header, and a high score is malicious', async (t) => {
@@ -176,13 +166,7 @@ test('abuseipdb: 5xx is "server", 422 is "client", and answers of another shape 
 
 test('abuseipdb: an aborted signal ends a request the service never answers', async (t) => {
   const { server, p } = await setup(t, () => ({ hang: true }));
-  const ac = new AbortController();
-  const pending = rejection(p.lookup(ip('118.25.6.39'), ac.signal));
-  while (server.requests.length === 0) await new Promise((r) => setImmediate(r));
-  ac.abort();
-  const e = await pending;
-  assert.equal(e.reason, 'transport');
-  assert.match(e.message, /aborted/);
+  await abortEndsHungRequest((s) => p.lookup(ip('118.25.6.39'), s), () => server.requests.length > 0);
 });
 
 test('abuseipdb: config errors name the key at fault', async () => {

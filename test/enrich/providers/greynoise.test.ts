@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import greynoise from '../../../src/enrich/providers/greynoise.js';
 import { createConfiguredEnricher, createProviders } from '../../../src/enrich/registry.js';
 import { isEnrichmentError } from '../../../src/enrich/layer.js';
-import { RemoteError } from '../../../src/enrich/remote.js';
 import type { EnrichmentProvider } from '../../../src/enrich/provider.js';
 import type { Store } from '../../../src/store/store.js';
+import { abortEndsHungRequest, rejection } from '../../support/contract-checks.js';
 import { startContract, type ContractHandler, type ContractServer } from '../../support/contract.js';
 import { dataDir, fileDeps } from '../support.js';
 
@@ -47,16 +47,6 @@ async function setup(t: TestContext, handler: ContractHandler, apiKey: string | 
     await server.close();
   });
   return { server, p };
-}
-
-async function rejection(p: Promise<unknown>): Promise<RemoteError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof RemoteError, `expected a RemoteError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected a rejection');
 }
 
 test('greynoise: the documented GET with the key in the "key" header; a malicious scanner is malicious', async (t) => {
@@ -142,11 +132,7 @@ test('greynoise: 5xx is "server", 400 is "client", other shapes are "malformed"'
 
 test('greynoise: an aborted signal ends a hung request', async (t) => {
   const { server, p } = await setup(t, () => ({ hang: true }));
-  const ac = new AbortController();
-  const pending = rejection(p.lookup(ip('45.83.66.10'), ac.signal));
-  while (server.requests.length === 0) await new Promise((r) => setImmediate(r));
-  ac.abort();
-  assert.equal((await pending).reason, 'transport');
+  await abortEndsHungRequest((s) => p.lookup(ip('45.83.66.10'), s), () => server.requests.length > 0);
 });
 
 test('greynoise: config errors name the key at fault; external with the community quota', async () => {

@@ -8,9 +8,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { abortEndsHungRequest, rejection as rejectsWith } from '../../support/contract-checks.js';
 import { startContract, type ContractReply, type ContractRequest, type ContractServer } from '../../support/contract.js';
 import httpInventory, { pathValues } from '../../../src/enrich/providers/http_inventory.js';
-import { RemoteError } from '../../../src/enrich/remote.js';
 import type { EnrichmentProvider } from '../../../src/enrich/provider.js';
 import { createConfiguredEnricher, createProviders } from '../../../src/enrich/registry.js';
 import { isEnrichmentError } from '../../../src/enrich/layer.js';
@@ -106,16 +106,6 @@ async function withSnipe(fn: (s: Snipe, p: EnrichmentProvider) => Promise<void>,
     await p.close?.();
     await s.server.close();
   }
-}
-
-async function rejectsWith(p: Promise<unknown>, reason: RemoteError['reason']): Promise<RemoteError> {
-  const e = await p.then(
-    () => assert.fail('expected a RemoteError'),
-    (err: unknown) => err,
-  );
-  assert.ok(e instanceof RemoteError, `not a RemoteError: ${String(e)}`);
-  assert.equal(e.reason, reason, e.message);
-  return e;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -216,11 +206,7 @@ test('a refused token is an auth error without the token; 429, 5xx and malformed
 test('an aborted signal ends a request the server never answers', async () => {
   await withSnipe(async (s, p) => {
     s.override = () => ({ hang: true });
-    const ac = new AbortController();
-    const pending = p.lookup({ type: 'host', value: 'ws-042' }, ac.signal);
-    while (s.hardware().length === 0) await new Promise((r) => setImmediate(r));
-    ac.abort();
-    await rejectsWith(pending, 'transport');
+    await abortEndsHungRequest((sig) => p.lookup({ type: 'host', value: 'ws-042' }, sig), () => s.hardware().length > 0);
   });
 });
 

@@ -10,9 +10,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { abortEndsHungRequest, rejection as rejectsWith } from '../../support/contract-checks.js';
 import { startContract, type ContractReply, type ContractRequest, type ContractServer } from '../../support/contract.js';
 import jamf, { rsqlQuote } from '../../../src/enrich/providers/jamf.js';
-import { RemoteError } from '../../../src/enrich/remote.js';
 import type { EnrichmentProvider } from '../../../src/enrich/provider.js';
 import { createConfiguredEnricher, createProviders } from '../../../src/enrich/registry.js';
 import { isEnrichmentError } from '../../../src/enrich/layer.js';
@@ -183,16 +183,6 @@ async function withJamf(fn: (j: Jamf, p: EnrichmentProvider, clock: { t: number 
 }
 
 const signal = () => new AbortController().signal;
-
-async function rejectsWith(p: Promise<unknown>, reason: RemoteError['reason']): Promise<RemoteError> {
-  const e = await p.then(
-    () => assert.fail('expected a RemoteError'),
-    (err: unknown) => err,
-  );
-  assert.ok(e instanceof RemoteError, `not a RemoteError: ${String(e)}`);
-  assert.equal(e.reason, reason, e.message);
-  return e;
-}
 
 // ---------------------------------------------------------------------------------------------------------
 
@@ -401,11 +391,7 @@ test('a token answer without access_token is malformed', async () => {
 test('an aborted signal ends a request the server never answers', async () => {
   await withJamf(async (j, p) => {
     j.override = () => ({ hang: true });
-    const ac = new AbortController();
-    const pending = p.lookup({ type: 'host', value: 'ws-042' }, ac.signal);
-    while (j.inventoryRequests().length === 0) await new Promise((r) => setImmediate(r));
-    ac.abort();
-    await rejectsWith(pending, 'transport');
+    await abortEndsHungRequest((sig) => p.lookup({ type: 'host', value: 'ws-042' }, sig), () => j.inventoryRequests().length > 0);
   });
 });
 

@@ -12,9 +12,9 @@ import assert from 'node:assert/strict';
 import misp from '../../../src/enrich/providers/misp.js';
 import { createConfiguredEnricher, createProviders } from '../../../src/enrich/registry.js';
 import { isEnrichmentError } from '../../../src/enrich/layer.js';
-import { RemoteError } from '../../../src/enrich/remote.js';
 import type { EnrichmentProvider, LookupSubject } from '../../../src/enrich/provider.js';
 import type { Store } from '../../../src/store/store.js';
+import { abortEndsHungRequest, rejection } from '../../support/contract-checks.js';
 import { startContract, type ContractHandler, type ContractServer } from '../../support/contract.js';
 import { selfSignedCert, type Cert } from '../../support/servers.js';
 import { dataDir, fileDeps } from '../support.js';
@@ -113,16 +113,6 @@ async function setup(t: TestContext, handler: ContractHandler, extra: Record<str
   return { server, p };
 }
 
-async function rejection(p: Promise<unknown>): Promise<RemoteError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof RemoteError, `expected a RemoteError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected a rejection');
-}
-
 test('misp: the documented restSearch POST; a to_ids match is malicious, with tags, event links and times', async (t) => {
   const { server, p } = await setup(t, restSearch);
   const a = await p.lookup(subject('ip', '45.83.66.10'), signal);
@@ -211,11 +201,7 @@ test('misp: 429 (a proxy in front) is "ratelimited" with Retry-After, 5xx "serve
 
 test('misp: an aborted signal ends a hung search', async (t) => {
   const { server, p } = await setup(t, () => ({ hang: true }));
-  const ac = new AbortController();
-  const pending = rejection(p.lookup(subject('url', 'http://phish.example.net/login'), ac.signal));
-  while (server.requests.length === 0) await new Promise((r) => setImmediate(r));
-  ac.abort();
-  assert.equal((await pending).reason, 'transport');
+  await abortEndsHungRequest((s) => p.lookup(subject('url', 'http://phish.example.net/login'), s), () => server.requests.length > 0);
 });
 
 test('misp: a self-signed instance is trusted through tls_ca_file, and refused without it', async (t) => {

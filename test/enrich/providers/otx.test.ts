@@ -8,13 +8,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import otx, { otxScore, otxSection } from '../../../src/enrich/providers/otx.js';
-import { RemoteError } from '../../../src/enrich/remote.js';
 import { entryProblem } from '../../../src/component/instantiate.js';
 import { createConfiguredEnricher, createProviders } from '../../../src/enrich/registry.js';
 import { isEnrichmentError } from '../../../src/enrich/layer.js';
 import type { EnrichmentProvider } from '../../../src/enrich/provider.js';
 import type { AnyComponent } from '../../../src/component/component.js';
 import type { IntelData } from '../../../src/enrich/intel.js';
+import { abortEndsHungRequest, expectErrorCases, rejection } from '../../support/contract-checks.js';
 import { startContract, type ContractReply, type ContractRequest } from '../../support/contract.js';
 import { dataDir, fileDeps, uniqueName } from '../support.js';
 
@@ -74,12 +74,6 @@ const dir = dataDir({});
 const make = async (extra: Record<string, unknown> = {}): Promise<EnrichmentProvider> => (await createProviders([entry(extra)], { store: null as never, configDir: dir }))[0]!;
 const signal = new AbortController().signal;
 const intel = (d: Record<string, unknown>) => d as unknown as IntelData;
-
-async function rejection(p: Promise<unknown>): Promise<RemoteError> {
-  const e = await p.then(() => assert.fail('expected a RemoteError'), (x: unknown) => x);
-  assert.ok(e instanceof RemoteError, `expected a RemoteError, got ${String(e)}`);
-  return e;
-}
 
 test('otx: an IP in six pulses is malicious, and exactly the documented request', async () => {
   const p = await make();
@@ -172,13 +166,14 @@ test('otx: 404 is unknown; errors map to reasons and never carry the key', async
       [{ status: 200, body: 'not json' }, 'malformed', undefined],
       [{ status: 200, json: { indicator: 'x' } }, 'malformed', undefined],
     ];
-    for (const [reply, reason, retry] of cases) {
-      forced = reply;
-      const e = await rejection(p.lookup({ type: 'ip', value: '198.51.100.23' }, signal));
-      assert.equal(e.reason, reason, `${JSON.stringify(reply)} → ${e.message}`);
-      assert.equal(e.retryAfterMs, retry);
-      assert.ok(!e.message.includes(KEY));
-    }
+    await expectErrorCases(
+      cases,
+      (reply) => {
+        forced = reply;
+      },
+      () => p.lookup({ type: 'ip', value: '198.51.100.23' }, signal),
+      KEY,
+    );
   } finally {
     forced = null;
     await p.close?.();
@@ -189,17 +184,8 @@ test('otx: an aborted signal ends a request the service never answers', async ()
   const p = await make();
   forced = { hang: true };
   const from = server.requests.length;
-  const ac = new AbortController();
   try {
-    const pending = rejection(p.lookup({ type: 'ip', value: '198.51.100.23' }, ac.signal));
-    for (let i = 0; server.requests.length === from; i++) {
-      assert.ok(i < 100_000, 'the request never arrived');
-      await new Promise((r) => setImmediate(r));
-    }
-    ac.abort();
-    const e = await pending;
-    assert.equal(e.reason, 'transport');
-    assert.match(e.message, /aborted/);
+    await abortEndsHungRequest((s) => p.lookup({ type: 'ip', value: '198.51.100.23' }, s), () => server.requests.length > from);
   } finally {
     forced = null;
     await p.close?.();

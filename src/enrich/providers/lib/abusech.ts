@@ -1,33 +1,23 @@
 /**
  * What the three abuse.ch providers share (urlhaus.ts, malwarebazaar.ts, threatfox.ts): one config shape
  * (the layer's settings, url/allow_private/tls_ca_file and `api_key`, sent as the `Auth-Key` header every
- * abuse.ch API has required since 2024), a POST that reads the service's `query_status` verdict, and small
- * readers that take abuse.ch JSON apart without trusting its shape. Not a provider: it lives in lib/, which
- * discovery (component/discover.ts) does not read.
+ * abuse.ch API has required since 2024), a POST that reads the service's `query_status` verdict, and its
+ * time format. Not a provider: it lives in lib/, which discovery (component/discover.ts) does not read.
  *
  * abuse.ch answers almost everything with HTTP 200 and says what happened in `query_status`: "ok", a
  * "never heard of it" ("no_results" on URLhaus, "no_result" on ThreatFox, "hash_not_found" on MalwareBazaar),
  * a refused key ("unknown_auth_key", also under a 401/403), or a refused question ("invalid_url",
  * "illegal_hash", "illegal_search_term"…). This file turns those into an answer, `null` (unknown) or a
- * RemoteError with the reason the layer acts on.
+ * RemoteError with the reason the layer acts on. The answers' fields are read with json-read.ts.
  */
 import { Type, type Static } from 'typebox';
-import type { ComponentProblem } from '../../../component/component.js';
-import { outboundUrlProblem } from '../../../util/outbound.js';
 import { isoTime } from '../../intel.js';
-import type { ProviderDeps, ProviderQuota } from '../../provider.js';
-import {
-  RemoteError,
-  SecretString,
-  createRemoteClient,
-  readCaFile,
-  remoteSettingsSchema,
-  retryAfterMs,
-  secretSetting,
-  statusError,
-  type RemoteClient,
-} from '../../remote.js';
+import type { ObservableType } from '../../../model/observable.js';
+import { defineProvider, type LookupSubject, type ProviderAnswer, type ProviderDeps, type ProviderQuota } from '../../provider.js';
+import { intelUnknown } from '../../intel.js';
+import { RemoteError, apiKeySchema, malformedAnswer, openRemote, remoteSettingsSchema, remoteUrlProblems, retryAfterMs, vendorError } from '../../remote.js';
 import { providerSettingsSchema } from '../../settings.js';
+import { obj, str, type Json } from '../../json-read.js';
 
 /**
  * abuse.ch documents fair use without numbers. One call a second keeps a busy Fido a polite client; the
@@ -43,20 +33,13 @@ export function abusechSchema<K extends string>(kind: K) {
       kind: Type.Literal(kind),
       ...providerSettingsSchema,
       ...remoteSettingsSchema,
-      api_key: SecretString,
+      ...apiKeySchema,
     },
     { additionalProperties: false },
   );
 }
 
 export type AbusechConfig = Static<ReturnType<typeof abusechSchema<string>>>;
-
-/** `check`: a url the outbound guard would refuse, reported by `fido config validate` as at start. */
-export function abusechCheck(cfg: { url?: string; allow_private?: boolean }): ComponentProblem[] {
-  if (cfg.url === undefined) return [];
-  const problem = outboundUrlProblem(cfg.url, { allowPrivate: cfg.allow_private ?? false });
-  return problem ? [{ key: 'url', message: problem }] : [];
-}
 
 /** `query_status` values meaning "the service does not know it" (an answer, cached as negative). */
 const NOT_FOUND = new Set(['no_results', 'no_result', 'hash_not_found', 'file_not_found', 'not_found']);
@@ -77,7 +60,7 @@ export interface AbusechClient {
    * POSTs one question. The whole body when `query_status` is "ok"; null when the service does not know the
    * subject; otherwise throws a RemoteError (auth, ratelimited, client, server, malformed, transport…).
    */
-  query(req: AbusechRequest, signal: AbortSignal): Promise<Record<string, unknown> | null>;
+  query(req: AbusechRequest, signal: AbortSignal): Promise<Json | null>;
   /** A RemoteError for an "ok" answer that is not shaped as documented. */
   malformed(req: AbusechRequest, what: string): RemoteError;
   close(): Promise<void>;
@@ -85,72 +68,77 @@ export interface AbusechClient {
 
 /** The client of an entry: its url (or the service's), the key in the Auth-Key header. */
 export function createAbusechClient(cfg: AbusechConfig, deps: ProviderDeps, o: { service: string; defaultUrl: string }): AbusechClient {
-  const key = `enrichment.providers.${cfg.name}`;
-  const authKey = secretSetting(cfg.api_key, `${key}.api_key`);
-  const remote: RemoteClient = createRemoteClient({
-    key,
-    baseUrl: cfg.url ?? o.defaultUrl,
-    headers: { 'auth-key': authKey },
-    allowPrivate: cfg.allow_private ?? false,
-    ca: readCaFile(cfg.tls_ca_file, deps.configDir, key),
-  });
-  const basePath = remote.baseUrl.pathname.replace(/\/$/, '');
-  const where = (req: AbusechRequest) => `${o.service} POST ${remote.baseUrl.host}${basePath}${req.path}`;
-  const scrub = (text: string) => (authKey.length >= 4 ? text.split(authKey).join('[secret]') : text);
+  const r = openRemote(cfg, deps, { defaultUrl: o.defaultUrl, apiKey: cfg.api_key, headers: (key) => ({ 'auth-key': key ?? '' }) });
+  const where = (req: AbusechRequest) => `${o.service} ${r.where('POST', req.path)}`;
 
   return {
     async query(req, signal) {
-      const res = await remote.send({ method: 'POST', path: req.path, form: req.form, json: req.json, signal });
+      const res = await r.client.send({ method: 'POST', path: req.path, form: req.form, json: req.json, signal });
       const status = queryStatus(res.body);
       const said = status === null ? '' : ` (query_status "${status}")`;
       if (res.status < 200 || res.status >= 300) {
         // A 401/403 (or any status) naming the key: the key; everything else as remote.ts reads the status.
         if (status !== null && AUTH.has(status)) throw new RemoteError(`${where(req)} answered ${res.status}${said}: the Auth-Key was refused`, 'auth', res.status);
-        throw statusError(res, where(req), scrub);
+        throw vendorError(res, where(req), r.scrub);
       }
-      if (status === null) throw new RemoteError(`${where(req)} answered ${res.status} without a query_status`, 'malformed', res.status);
-      if (status === 'ok') return res.body as Record<string, unknown>;
+      if (status === null) throw malformedAnswer(where(req), 'has no query_status', res.status);
+      if (status === 'ok') return res.body as Json;
       if (NOT_FOUND.has(status)) return null;
       if (AUTH.has(status)) throw new RemoteError(`${where(req)} answered${said}: the Auth-Key was refused`, 'auth', res.status);
       if (RATE.has(status)) throw new RemoteError(`${where(req)} answered${said}: fair-use limit reached`, 'ratelimited', res.status, retryAfterMs(res.headers['retry-after']));
       // invalid_url, illegal_hash, illegal_search_term, unknown_query…: the question was refused.
       throw new RemoteError(`${where(req)} answered${said}: the service refused the question`, 'client', res.status);
     },
-    malformed: (req, what) => new RemoteError(`${where(req)} answered "ok" but ${what}`, 'malformed', 200),
-    close: () => remote.close(),
+    malformed: (req, what) => malformedAnswer(where(req), what),
+    close: () => r.client.close(),
   };
 }
 
 /** The body's `query_status`, cut to a short token (it goes into messages), or null when there is none. */
 function queryStatus(body: unknown): string | null {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
-  const s = (body as Record<string, unknown>).query_status;
-  return typeof s === 'string' && s !== '' ? s.replace(/[^\w.-]/g, '').slice(0, 60) : null;
+  const s = str(obj(body)?.query_status);
+  return s === null ? null : s.replace(/[^\w.-]/g, '').slice(0, 60);
 }
 
-// Readers: abuse.ch sends numbers as strings, lists as null, and dates as "2019-01-19 01:33:26 UTC".
-
-/** A non-empty string (numbers as text), else null. */
-export function str(v: unknown): string | null {
-  if (typeof v === 'string') return v.trim() === '' ? null : v.trim();
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  return null;
-}
-
-/** A finite number from a number or numeric text, else null. */
-export function num(v: unknown): number | null {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-  return Number.isFinite(n) ? n : null;
-}
-
-/** The strings of a list (null and non-strings dropped); [] when it is not a list. */
-export function strings(v: unknown): string[] {
-  return Array.isArray(v) ? v.map(str).filter((s): s is string => s !== null) : [];
-}
-
-/** The objects of a list; [] when it is not a list. */
-export function records(v: unknown): Record<string, unknown>[] {
-  return Array.isArray(v) ? v.filter((x): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x)) : [];
+/**
+ * An abuse.ch provider kind: the shared schema, url check, client, quota and "external" flag; `answer` maps
+ * one subject's "ok" body (a body the service does not know gives unknown before it is called).
+ */
+export function defineAbusechProvider<K extends string>(o: {
+  kind: K;
+  description: string;
+  /** The service's name in messages ("URLhaus"). */
+  service: string;
+  defaultUrl: string;
+  subjects: readonly ObservableType[];
+  /** The question for a subject. */
+  request(subject: LookupSubject): AbusechRequest;
+  /** The answer of an "ok" body; `malformed` words the error for a body not shaped as documented. */
+  answer(subject: LookupSubject, body: Json, malformed: (what: string) => RemoteError): ProviderAnswer;
+}) {
+  return defineProvider({
+    kind: o.kind,
+    description: o.description,
+    schema: abusechSchema(o.kind),
+    check: remoteUrlProblems,
+    async create(cfg, deps) {
+      const client = createAbusechClient(cfg, deps, { service: o.service, defaultUrl: o.defaultUrl });
+      return {
+        name: cfg.name,
+        kind: o.kind,
+        subjects: o.subjects,
+        local: false,
+        external: true,
+        quota: ABUSECH_QUOTA,
+        async lookup(subject, signal): Promise<ProviderAnswer> {
+          const req = o.request(subject);
+          const body = await client.query(req, signal);
+          return body === null ? intelUnknown() : o.answer(subject, body, (what) => client.malformed(req, what));
+        },
+        close: () => client.close(),
+      };
+    },
+  });
 }
 
 /** An abuse.ch time ("2020-12-06 09:10:23 UTC", "2019-01-19") as ISO 8601, or null. */

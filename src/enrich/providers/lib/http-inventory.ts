@@ -9,21 +9,14 @@
  * This folder is not a provider folder: discover.ts only reads the files directly inside providers/.
  */
 import type { LookupSubject, ProviderAnswer } from '../../provider.js';
-import type { ComponentProblem } from '../../../component/component.js';
-import { outboundUrlProblem } from '../../../util/outbound.js';
 import { canonicalIp, hostKeys, normalizeMac } from '../../values.js';
 import { CRITICALITIES, type Criticality } from '../../localfile.js';
+import type { Asset } from '../inventory.js';
 import { RemoteError } from '../../remote.js';
+import { scalarText } from '../../json-read.js';
 
-export interface RemoteAsset {
-  host: string;
-  ips: string[];
-  macs: string[];
-  owner: string | null;
-  os: string | null;
-  criticality: Criticality | null;
-  tags: string[];
-  attributes: Record<string, string>;
+/** The CSV inventory's asset (providers/inventory.ts) without its file line, with where it came from. */
+export interface RemoteAsset extends Omit<Asset, 'line'> {
   /** Last time the asset was heard of (ISO), when the service says: how fresh the record is. */
   last_seen?: string | null;
   /** Where the record comes from ("jamf:computer/42"), for answers that say why. */
@@ -63,13 +56,6 @@ export function remoteAsset(a: {
     ...(a.last_seen !== undefined ? { last_seen: a.last_seen } : {}),
     source: a.source,
   };
-}
-
-/** A string for a JSON scalar (numbers and booleans as text), null for empty, objects and arrays. */
-export function scalarText(v: unknown): string | null {
-  if (typeof v === 'string') return v.trim() === '' ? null : v.trim();
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return null;
 }
 
 type Matched = { asset: RemoteAsset; matched_by: string; others: RemoteAsset[] };
@@ -127,18 +113,6 @@ export function assetAnswer(subject: LookupSubject, assets: readonly RemoteAsset
       ...extra,
     },
   };
-}
-
-/** `check` of a remote entry's url (what `fido config validate` and start both say). */
-export function urlProblems(url: string | undefined, allowPrivate: boolean | undefined): ComponentProblem[] {
-  if (url === undefined) return [];
-  const problem = outboundUrlProblem(url, { allowPrivate: allowPrivate ?? false });
-  return problem ? [{ key: 'url', message: problem }] : [];
-}
-
-/** A 2xx answer whose content is not what the service documents. */
-export function malformed(where: string, what: string, status = 200): RemoteError {
-  return new RemoteError(`${where} answered ${status} without ${what}`, 'malformed', status);
 }
 
 /** Waits for a shared promise, but gives up (with the transport error an abort gives) when `signal` aborts. */
