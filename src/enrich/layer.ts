@@ -74,6 +74,19 @@ export interface LookupOptions {
   priority?: LookupPriority;
 }
 
+export interface BatchOptions {
+  /** Each list's priority for quotas (default normal); a subject several lists ask about goes with the highest. */
+  priorities?: readonly LookupPriority[];
+  /**
+   * How long the batch waits for answers (ms). A lookup still running then is reported as a `timeout` that
+   * says so, and goes on: its answer lands in the cache, and `onLate` is told which lists it concerned once
+   * every late lookup has settled (the enrich stage asks again for those incidents, and gets a cache hit). So
+   * one slow service delays only the incidents that asked it, by at most this budget. Default: wait for all.
+   */
+  within?: number;
+  onLate?: (lists: readonly number[]) => void;
+}
+
 export interface Enricher {
   readonly providers: readonly EnrichmentProvider[];
   /** The providers that answer subjects of this type. */
@@ -86,10 +99,9 @@ export interface Enricher {
    * provider+subject asked in several lists is looked up once (the repeats count as coalesced), and a
    * provider with `lookupMany` gets one call for the whole batch. `skip` leaves out the pairs the caller
    * already has a current answer for (they are neither asked nor in the result); so are subjects an external
-   * provider may not be told (privacy.ts). `priorities[list]` is the list's priority for quotas (default
-   * normal); a subject several lists ask about goes with the highest. Never throws.
+   * provider may not be told (privacy.ts). See BatchOptions for priorities and the answer budget. Never throws.
    */
-  lookupBatch(lists: ReadonlyArray<readonly LookupSubject[]>, skip?: SkipLookup, priorities?: readonly LookupPriority[]): Promise<LookupResult[][]>;
+  lookupBatch(lists: ReadonlyArray<readonly LookupSubject[]>, skip?: SkipLookup, opts?: BatchOptions): Promise<LookupResult[][]>;
   state(provider: string): ProviderState;
   settings(provider: string): ProviderSettings;
   /** Deletes expired rows of the shared cache table; returns how many. */
@@ -522,11 +534,8 @@ export function createEnricher(opts: EnricherOptions): Enricher {
     return r;
   }
 
-  async function lookupBatch(
-    lists: ReadonlyArray<readonly LookupSubject[]>,
-    skip?: SkipLookup,
-    priorities?: readonly LookupPriority[],
-  ): Promise<LookupResult[][]> {
+  async function lookupBatch(lists: ReadonlyArray<readonly LookupSubject[]>, skip?: SkipLookup, opts: BatchOptions = {}): Promise<LookupResult[][]> {
+    const priorities = opts.priorities;
     // Each provider+subject once, however many lists ask for it: `plan` holds indexes into `asks`.
     const asks: Ask[] = [];
     const index = new Map<string, number>();
@@ -556,7 +565,7 @@ export function createEnricher(opts: EnricherOptions): Enricher {
       } else pending[i] = resolveOne(ask);
     });
     for (const [p, at] of many) resolveMany(p, at.map((i) => asks[i]!)).forEach((r, j) => (pending[at[j]!] = r));
-    const results = await Promise.all(pending);
+    const results = opts.within === undefined ? await Promise.all(pending) : await withinBudget(asks, plan, pending, opts.within, opts.onLate);
     const answered = new Uint8Array(asks.length);
     const counts = new Map<string, { provider: string; result: string; n: number }>();
     const out = plan.map((slots) =>
@@ -573,6 +582,35 @@ export function createEnricher(opts: EnricherOptions): Enricher {
     );
     for (const { provider, result, n } of counts.values()) enrichLookups.inc({ provider, result }, n);
     return out;
+  }
+
+  /** The batch's results as they stand after `within` ms; lookups still running go on (BatchOptions.within). */
+  async function withinBudget(
+    asks: readonly Ask[],
+    plan: ReadonlyArray<readonly number[]>,
+    pending: ReadonlyArray<Promise<LookupResult>>,
+    within: number,
+    onLate: BatchOptions['onLate'],
+  ): Promise<LookupResult[]> {
+    const settled: Array<LookupResult | undefined> = new Array<LookupResult | undefined>(pending.length);
+    pending.forEach((p, i) => void p.then((r) => (settled[i] = r)));
+    const all = Promise.all(pending);
+    const done = new AbortController();
+    await Promise.race([all, clock.sleep(within, AbortSignal.any([closing.signal, done.signal]))]);
+    done.abort(DONE);
+    // Let answers that settled in the same turn as the timer count.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const late = settled.flatMap((r, i) => (r === undefined ? [i] : []));
+    if (late.length > 0) {
+      const lateSet = new Set(late);
+      const lists = plan.flatMap((slots, list) => (slots.some((i) => lateSet.has(i)) ? [list] : []));
+      void Promise.allSettled(late.map((i) => pending[i]!)).then(() => {
+        if (!closing.signal.aborted) onLate?.(lists);
+      });
+    }
+    return settled.map(
+      (r, i) => r ?? failure(asks[i]!.p, asks[i]!.subject, 'timeout', `no answer within the batch's ${within}ms; still asked, and the incident is enriched again when it answers`),
+    );
   }
 
   function state(name: string): ProviderState {

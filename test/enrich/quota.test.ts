@@ -112,7 +112,7 @@ test('layer: a 429 pauses the provider until its Retry-After without opening the
   assert.ok(isEnrichmentError(reserved) && /reserved for high-priority/.test(reserved.error));
   assert.equal(isEnrichmentError(await e.lookup('gn', ip('198.51.100.5'), { priority: 'high' })), false);
   // lookupBatch: a subject asked by a high-priority list goes high.
-  const batch = await e.lookupBatch([[ip('198.51.100.6')], [ip('198.51.100.6')]], undefined, ['normal', 'high']);
+  const batch = await e.lookupBatch([[ip('198.51.100.6')], [ip('198.51.100.6')]], undefined, { priorities: ['normal', 'high'] });
   assert.equal(isEnrichmentError(batch[0]![0]!), false);
   assert.equal(isEnrichmentError(batch[1]![0]!), false);
   await e.close();

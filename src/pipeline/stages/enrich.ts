@@ -34,7 +34,8 @@ import { insertRows } from '../../store/insert-rows.js';
 import { updateRows } from '../../store/update-rows.js';
 import { isObservableType, type ObservableType } from '../../model/observable.js';
 import type { EnrichmentProvider, LookupSubject } from '../../enrich/provider.js';
-import { isEnrichmentError, type Enricher, type LookupOptions, type LookupResult } from '../../enrich/layer.js';
+import { isEnrichmentError, type BatchOptions, type Enricher, type LookupOptions, type LookupResult } from '../../enrich/layer.js';
+import { errorContext, log } from '../../util/log.js';
 import type { LookupPriority } from '../../enrich/quota.js';
 import { columnIndicators } from '../../correlate/keys.js';
 import { incidentObservations, recordObservations } from '../../store/observations.js';
@@ -62,7 +63,11 @@ export interface EnrichStageDeps {
   batchSize?: number;
   /** Subjects looked up per incident (default 200). */
   maxSubjects?: number;
+  /** How long a batch waits for answers before handing on what it has (default 3 s; BatchOptions.within). */
+  answerWithinMs?: number;
 }
+
+export const DEFAULT_ANSWER_WITHIN_MS = 3000;
 
 export interface IncidentEnrichment {
   incidentId: string;
@@ -303,6 +308,18 @@ async function enrichMany(
     return { rows, providers, found };
   });
   const refreshing = incidents.map((inc) => refresh.get(inc.id));
+  // A slow or silent service holds back only the incidents that asked it, and those by at most the budget: what
+  // is still running goes on, and the incidents it concerned are enriched again when it has answered.
+  const budget: BatchOptions = {
+    priorities: incidents.map((inc) => quotaPriority(inc.severity)),
+    within: deps.answerWithinMs ?? DEFAULT_ANSWER_WITHIN_MS,
+    onLate: (lists) => {
+      const again = [...new Set(lists.map((l) => incidents[l]!.id))];
+      enqueue(deps.store.db, 'enrich', again, Date.now()).catch((e: unknown) =>
+        log.warn({ incidents: again.length, err: errorContext(e) }, 'enrich: incidents with late answers not queued again; their next alert brings them'),
+      );
+    },
+  };
   const results = await deps.enricher.lookupBatch(
     subjects.map((s) => s.subjects),
     (list, provider, subject) =>
@@ -312,7 +329,7 @@ async function enrichMany(
         provider.revision !== undefined &&
         !refreshing[list]!.has(keyOf(subject)) &&
         !failedBefore(stored.get(incidents[list]!.id), answerKey(provider.name, subject.type, subject.value))),
-    incidents.map((inc) => quotaPriority(inc.severity)),
+    budget,
   );
   // Round two: the machines and people that answers about addresses named (the inventory's host with that
   // address, whoever held it at the time) are asked about in turn, so that inventory facts, directory facts
@@ -327,7 +344,7 @@ async function enrichMany(
     const second = await deps.enricher.lookupBatch(
       derived.map((d) => d.map((x) => x.subject)),
       undefined,
-      incidents.map((inc) => quotaPriority(inc.severity)),
+      budget,
     );
     second.forEach((rs, i) => results[i]!.push(...rs));
   }
