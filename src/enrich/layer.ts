@@ -592,7 +592,7 @@ export function createEnricher(opts: EnricherOptions): Enricher {
     within: number,
     onLate: BatchOptions['onLate'],
   ): Promise<LookupResult[]> {
-    const settled: Array<LookupResult | undefined> = new Array<LookupResult | undefined>(pending.length);
+    const settled = new Array<LookupResult | undefined>(pending.length).fill(undefined);
     pending.forEach((p, i) => void p.then((r) => (settled[i] = r)));
     const all = Promise.all(pending);
     const done = new AbortController();

@@ -1,0 +1,106 @@
+/**
+ * Nothing stalls the pipeline (issue 16, item 5): a batch of lookups waits for answers at most its budget; a
+ * service that answers late (or never) holds back only the incidents that asked it, its late answer lands
+ * in the cache, and those incidents are enriched again.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createEnricher, isEnrichmentError } from '../../src/enrich/layer.js';
+import { createEnrichStage } from '../../src/pipeline/stages/enrich.js';
+import { claim, complete } from '../../src/store/queue.js';
+import { openTestStore } from '../support/stores.js';
+import { ManualClock, insertAlert, insertIncident, scripted, settle } from './support.js';
+
+const NOW = Date.parse('2026-12-07T09:00:00Z');
+const found = (what: string) => ({ found: true, data: { what } });
+
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  return { open, opened };
+}
+
+test('a batch hands on what it has after its budget; the late answer is cached and reported by list', async () => {
+  const clock = new ManualClock(NOW);
+  const g = gate();
+  const slow = scripted('sandbox', async () => (await g.opened, found('late')), { subjects: ['sha256'] });
+  const fast = scripted('segments', () => found('now'), { subjects: ['ip', 'sha256'] });
+  const e = createEnricher({ providers: [slow, fast], clock });
+  const late: number[][] = [];
+  const hash = { type: 'sha256' as const, value: 'a'.repeat(64) };
+  const batch = e.lookupBatch([[{ type: 'ip', value: '10.0.0.1' }], [hash]], undefined, { within: 3000, onLate: (lists) => late.push([...lists]) });
+  await settle();
+  await clock.advance(3000);
+  const [first, second] = await batch;
+  assert.equal(first!.length, 1);
+  assert.equal(isEnrichmentError(first![0]!), false, 'the incident that did not ask the slow service is complete');
+  const byProvider = Object.fromEntries(second!.map((r) => [r.provider, r]));
+  assert.equal(isEnrichmentError(byProvider.segments!), false);
+  const pending = byProvider.sandbox!;
+  assert.ok(isEnrichmentError(pending) && pending.result === 'timeout');
+  assert.match(pending.error, /no answer within the batch's 3000ms; still asked/);
+  assert.deepEqual(late, [], 'not yet: the slow lookup still runs');
+  g.open();
+  await settle(10);
+  assert.deepEqual(late, [[1]], 'the list that asked it');
+  const again = await e.lookup('sandbox', hash);
+  assert.ok(!isEnrichmentError(again) && again.cache === 'hit' && again.data.what === 'late');
+  assert.equal(slow.calls.length, 1, 'asked once');
+  await e.close();
+});
+
+test('enrich stage: an incident waiting on a silent service is scored with what came, and enriched again when it answers', async () => {
+  const t = await openTestStore('sqlite');
+  const clock = new ManualClock(NOW);
+  const g = gate();
+  const slow = scripted('sandbox', async () => (await g.opened, found('verdict')), { subjects: ['sha256'] });
+  const fast = scripted('segments', () => found('zone'), { subjects: ['ip'] });
+  const enricher = createEnricher({ providers: [slow, fast], clock, store: t.store });
+  try {
+    const db = t.store.db;
+    await insertIncident(db, { id: 'IH', time: NOW, host: '10.0.0.5' });
+    await insertAlert(db, { id: 'AH', incident: 'IH', time: NOW, host: '10.0.0.5', observables: [['sha256', 'b'.repeat(64), 'file']] });
+    await insertIncident(db, { id: 'IP', time: NOW, host: '10.0.0.6' });
+    await insertAlert(db, { id: 'AP', incident: 'IP', time: NOW, host: '10.0.0.6' });
+    const { enqueue } = await import('../../src/store/queue.js');
+    await enqueue(db, 'enrich', ['IH', 'IP'], NOW);
+    const stage = createEnrichStage({ store: t.store, enricher, now: clock.now, answerWithinMs: 2000 });
+    const run = async () => {
+      const items = await claim(t.store, 'enrich', 'w', 10, 60_000, Math.max(NOW, Date.now()) + 1000);
+      const computing = stage.compute(items, db);
+      await settle(20);
+      await clock.advance(2000);
+      const computed = await computing;
+      await db.transaction().execute(async (tx) => {
+        await stage.write(tx, items, computed);
+        await complete(tx, items);
+      });
+      return items.length;
+    };
+    assert.equal(await run(), 2);
+    const rows = await db.selectFrom('enrichments').select(['incident_id', 'provider', 'error', 'found']).orderBy('incident_id').orderBy('provider').execute();
+    assert.deepEqual(
+      rows.map((r) => [r.incident_id, r.provider, r.error?.replace(/:.*/, '') ?? 'ok']),
+      [
+        ['IH', 'sandbox', 'timeout'],
+        ['IH', 'segments', 'ok'],
+        ['IP', 'segments', 'ok'],
+      ],
+    );
+    const queued = async (stage: string) => (await db.selectFrom('stage_queue').select('item_id').where('stage', '=', stage).execute()).map((r) => r.item_id).sort();
+    assert.deepEqual(await queued('score'), ['IH', 'IP'], 'both handed on to scoring');
+    assert.deepEqual(await queued('enrich'), []);
+    g.open();
+    await settle(20);
+    for (let i = 0; i < 50 && (await queued('enrich')).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(await queued('enrich'), ['IH'], 'only the incident that waited on it');
+    assert.equal(await run(), 1);
+    const after = await db.selectFrom('enrichments').select(['provider', 'error', 'data']).where('incident_id', '=', 'IH').where('provider', '=', 'sandbox').executeTakeFirstOrThrow();
+    assert.equal(after.error, null);
+    assert.equal(JSON.parse(after.data).what, 'verdict');
+    assert.equal(slow.calls.length, 1, 'the second pass was a cache hit');
+  } finally {
+    await enricher.close();
+    await t.cleanup();
+  }
+});
