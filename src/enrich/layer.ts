@@ -44,6 +44,11 @@ export function isEnrichmentError(r: LookupResult): r is EnrichmentError {
   return 'error' in r;
 }
 
+/** The `timeout` results lookupBatch made for lookups still running at its `within` (they go on). */
+const lateResults = new WeakSet<object>();
+/** Whether this result stands for a lookup still running when its batch handed on (BatchOptions.within). */
+export const isLate = (r: LookupResult): boolean => lateResults.has(r);
+
 export interface ProviderState {
   provider: string;
   kind: string;
@@ -78,7 +83,8 @@ export interface BatchOptions {
   /** Each list's priority for quotas (default normal); a subject several lists ask about goes with the highest. */
   priorities?: readonly LookupPriority[];
   /**
-   * How long the batch waits for answers (ms). A lookup still running then is reported as a `timeout` that
+   * How long the batch waits for the answers of services (ms; local providers are always waited for, on
+   * their own timeout). A lookup still running then is reported as a `timeout` that
    * says so, and goes on: its answer lands in the cache, and `onLate` is told which lists it concerned once
    * every late lookup has settled (the enrich stage asks again for those incidents, and gets a cache hit). So
    * one slow service delays only the incidents that asked it, by at most this budget. Default: wait for all.
@@ -256,7 +262,11 @@ export function createEnricher(opts: EnricherOptions): Enricher {
 
   /** A second asker's copy of a shared result. */
   function coalesced(r: LookupResult): LookupResult {
-    if (isEnrichmentError(r)) return { ...r, subject: { ...r.subject } };
+    if (isEnrichmentError(r)) {
+      const copy = { ...r, subject: { ...r.subject } };
+      if (lateResults.has(r)) lateResults.add(copy);
+      return copy;
+    }
     return { ...r, cache: r.cache === 'hit' ? 'hit' : 'coalesced' };
   }
 
@@ -594,6 +604,9 @@ export function createEnricher(opts: EnricherOptions): Enricher {
   ): Promise<LookupResult[]> {
     const settled = new Array<LookupResult | undefined>(pending.length).fill(undefined);
     pending.forEach((p, i) => void p.then((r) => (settled[i] = r)));
+    // Local providers (files, the store) answer on their own timeout and are never left behind: a busy
+    // machine making history take 60 ms must not send incidents round the queue. The budget is for services.
+    await Promise.all(pending.filter((_, i) => asks[i]!.p.provider.local));
     const all = Promise.all(pending);
     const done = new AbortController();
     await Promise.race([all, clock.sleep(within, AbortSignal.any([closing.signal, done.signal]))]);
@@ -608,9 +621,12 @@ export function createEnricher(opts: EnricherOptions): Enricher {
         if (!closing.signal.aborted) onLate?.(lists);
       });
     }
-    return settled.map(
-      (r, i) => r ?? failure(asks[i]!.p, asks[i]!.subject, 'timeout', `no answer within the batch's ${within}ms; still asked, and the incident is enriched again when it answers`),
-    );
+    return settled.map((r, i) => {
+      if (r) return r;
+      const f = failure(asks[i]!.p, asks[i]!.subject, 'timeout', `no answer within the batch's ${within}ms; still asked, and the incident is enriched again when it answers`);
+      lateResults.add(f);
+      return f;
+    });
   }
 
   function state(name: string): ProviderState {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEnricher, isEnrichmentError } from '../../src/enrich/layer.js';
 import { createEnrichStage } from '../../src/pipeline/stages/enrich.js';
-import { claim, complete } from '../../src/store/queue.js';
+import { claim, complete, enqueue } from '../../src/store/queue.js';
 import { openTestStore } from '../support/stores.js';
 import { ManualClock, insertAlert, insertIncident, scripted, settle } from './support.js';
 
@@ -49,7 +49,7 @@ test('a batch hands on what it has after its budget; the late answer is cached a
   await e.close();
 });
 
-test('enrich stage: an incident waiting on a silent service is scored with what came, and enriched again when it answers', async () => {
+test('enrich stage: an incident waiting on a silent service waits at most its budget, without holding back the others', async () => {
   const t = await openTestStore('sqlite');
   const clock = new ManualClock(NOW);
   const g = gate();
@@ -62,43 +62,57 @@ test('enrich stage: an incident waiting on a silent service is scored with what 
     await insertAlert(db, { id: 'AH', incident: 'IH', time: NOW, host: '10.0.0.5', observables: [['sha256', 'b'.repeat(64), 'file']] });
     await insertIncident(db, { id: 'IP', time: NOW, host: '10.0.0.6' });
     await insertAlert(db, { id: 'AP', incident: 'IP', time: NOW, host: '10.0.0.6' });
-    const { enqueue } = await import('../../src/store/queue.js');
     await enqueue(db, 'enrich', ['IH', 'IP'], NOW);
-    const stage = createEnrichStage({ store: t.store, enricher, now: clock.now, answerWithinMs: 2000 });
-    const run = async () => {
-      const items = await claim(t.store, 'enrich', 'w', 10, 60_000, Math.max(NOW, Date.now()) + 1000);
+    const stage = createEnrichStage({ store: t.store, enricher, now: clock.now, answerWithinMs: 2000, firstWaitMs: 50 });
+    /** One batch as the runner does it; the manual clock moves `step` while the batch waits. */
+    const run = async (step: number) => {
+      const items = await claim(t.store, 'enrich', 'w', 10, 60_000, clock.now());
       const computing = stage.compute(items, db);
       await settle(20);
-      await clock.advance(2000);
+      await clock.advance(step);
       const computed = await computing;
       await db.transaction().execute(async (tx) => {
         await stage.write(tx, items, computed);
         await complete(tx, items);
       });
-      return items.length;
+      return items.map((i) => i.item_id).sort();
     };
-    assert.equal(await run(), 2);
-    const rows = await db.selectFrom('enrichments').select(['incident_id', 'provider', 'error', 'found']).orderBy('incident_id').orderBy('provider').execute();
-    assert.deepEqual(
-      rows.map((r) => [r.incident_id, r.provider, r.error?.replace(/:.*/, '') ?? 'ok']),
-      [
-        ['IH', 'sandbox', 'timeout'],
-        ['IH', 'segments', 'ok'],
-        ['IP', 'segments', 'ok'],
-      ],
-    );
-    const queued = async (stage: string) => (await db.selectFrom('stage_queue').select('item_id').where('stage', '=', stage).execute()).map((r) => r.item_id).sort();
-    assert.deepEqual(await queued('score'), ['IH', 'IP'], 'both handed on to scoring');
+    const queued = async (name: string) =>
+      (await db.selectFrom('stage_queue').select(['item_id', 'available_at']).where('stage', '=', name).execute()).map((r) => [r.item_id, Number(r.available_at) - NOW]);
+    const rows = async () =>
+      (await db.selectFrom('enrichments').select(['incident_id', 'provider', 'error']).orderBy('incident_id').orderBy('provider').execute()).map((r) => [
+        r.incident_id,
+        r.provider,
+        r.error?.replace(/:.*/, '') ?? 'ok',
+      ]);
+
+    assert.deepEqual(await run(50), ['IH', 'IP']);
+    assert.deepEqual(await queued('score'), [['IP', 50]], 'the incident that needs no slow answer goes on at once');
+    assert.deepEqual(await queued('enrich'), [['IH', 2000]], 'the one waiting is back in the queue, due when its budget is spent');
+    assert.deepEqual(await rows(), [['IP', 'segments', 'ok']], 'nothing written for it yet');
+
+    // Its budget is spent and the service is still silent: it goes on with what it has.
+    await clock.advance(1950);
+    assert.deepEqual(await run(50), ['IH']);
+    assert.deepEqual(await rows(), [
+      ['IH', 'sandbox', 'timeout'],
+      ['IH', 'segments', 'ok'],
+      ['IP', 'segments', 'ok'],
+    ]);
+    assert.deepEqual((await queued('score')).map(([id]) => id).sort(), ['IH', 'IP']);
     assert.deepEqual(await queued('enrich'), []);
+
+    // The answer comes: the incident is enriched again, from the cache.
     g.open();
-    await settle(20);
-    for (let i = 0; i < 50 && (await queued('enrich')).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.deepEqual(await queued('enrich'), ['IH'], 'only the incident that waited on it');
-    assert.equal(await run(), 1);
-    const after = await db.selectFrom('enrichments').select(['provider', 'error', 'data']).where('incident_id', '=', 'IH').where('provider', '=', 'sandbox').executeTakeFirstOrThrow();
-    assert.equal(after.error, null);
-    assert.equal(JSON.parse(after.data).what, 'verdict');
-    assert.equal(slow.calls.length, 1, 'the second pass was a cache hit');
+    for (let i = 0; i < 100 && (await queued('enrich')).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual((await queued('enrich')).map(([id]) => id), ['IH'], 'only the incident that waited on it');
+    await clock.advance(60_000);
+    assert.deepEqual(await run(0), ['IH']);
+    assert.deepEqual((await rows()).filter(([id]) => id === 'IH'), [
+      ['IH', 'sandbox', 'ok'],
+      ['IH', 'segments', 'ok'],
+    ]);
+    assert.equal(slow.calls.length, 1, 'the service was asked once');
   } finally {
     await enricher.close();
     await t.cleanup();

@@ -34,7 +34,7 @@ import { insertRows } from '../../store/insert-rows.js';
 import { updateRows } from '../../store/update-rows.js';
 import { isObservableType, type ObservableType } from '../../model/observable.js';
 import type { EnrichmentProvider, LookupSubject } from '../../enrich/provider.js';
-import { isEnrichmentError, type BatchOptions, type Enricher, type LookupOptions, type LookupResult } from '../../enrich/layer.js';
+import { isEnrichmentError, isLate, type BatchOptions, type Enricher, type LookupOptions, type LookupResult } from '../../enrich/layer.js';
 import { errorContext, log } from '../../util/log.js';
 import type { LookupPriority } from '../../enrich/quota.js';
 import { columnIndicators } from '../../correlate/keys.js';
@@ -63,11 +63,17 @@ export interface EnrichStageDeps {
   batchSize?: number;
   /** Subjects looked up per incident (default 200). */
   maxSubjects?: number;
-  /** How long a batch waits for answers before handing on what it has (default 3 s; BatchOptions.within). */
+  /**
+   * How long an incident waits for answers before it goes on with what it has (default 3 s). Answers that come
+   * later enrich it again.
+   */
   answerWithinMs?: number;
+  /** How long a batch waits for every answer before putting the incidents still waiting back in the queue (default 50 ms). */
+  firstWaitMs?: number;
 }
 
 export const DEFAULT_ANSWER_WITHIN_MS = 3000;
+export const DEFAULT_FIRST_WAIT_MS = 50;
 
 export interface IncidentEnrichment {
   incidentId: string;
@@ -109,6 +115,11 @@ export interface IncidentEnrichment {
   derived: Derived[];
   /** The incident's own machine and person, where its row names none (or only an address) and answers do. */
   identity: { host?: string; user?: string };
+  /**
+   * Answers it waits for are still running and its budget is not spent: nothing is written, and it is queued
+   * again to be enriched at this time at the latest (sooner when the answers land). Null: it goes on.
+   */
+  deferUntil: number | null;
 }
 
 /** Asks every provider that answers a subject's type about it; results in subject order, then provider order. */
@@ -233,6 +244,7 @@ async function enrichMany(
   refreshMs: number,
   ids: readonly string[],
   t: number,
+  waiting: Map<string, number>,
 ): Promise<IncidentEnrichment[]> {
   const max = deps.maxSubjects ?? DEFAULT_MAX_SUBJECTS;
   const found = new Map<string, IncidentRef & { severity: number; last_seq: number; enriched_seq: number; pass: LastPass | null }>();
@@ -308,11 +320,14 @@ async function enrichMany(
     return { rows, providers, found };
   });
   const refreshing = incidents.map((inc) => refresh.get(inc.id));
-  // A slow or silent service holds back only the incidents that asked it, and those by at most the budget: what
-  // is still running goes on, and the incidents it concerned are enriched again when it has answered.
+  // A slow or silent service holds back only the incidents that asked it, and those by at most the budget. The
+  // batch waits a moment (firstWaitMs) for every answer; an incident still waiting then is put back in the
+  // queue (deferred) while the rest go on to scoring, and is enriched again when its answers land or its
+  // budget (answerWithinMs) is spent, whichever comes first: then it goes on with what it has, and answers
+  // arriving later enrich it again.
   const budget: BatchOptions = {
     priorities: incidents.map((inc) => quotaPriority(inc.severity)),
-    within: deps.answerWithinMs ?? DEFAULT_ANSWER_WITHIN_MS,
+    within: deps.firstWaitMs ?? DEFAULT_FIRST_WAIT_MS,
     onLate: (lists) => {
       const again = [...new Set(lists.map((l) => incidents[l]!.id))];
       enqueue(deps.store.db, 'enrich', again, Date.now()).catch((e: unknown) =>
@@ -348,6 +363,21 @@ async function enrichMany(
     );
     second.forEach((rs, i) => results[i]!.push(...rs));
   }
+  /** When to look at the incident again if it waits on late answers within its budget; null: go on now. */
+  const deferral = (id: string, rs: readonly LookupResult[]): number | null => {
+    if (!rs.some(isLate)) {
+      waiting.delete(id);
+      return null;
+    }
+    const since = waiting.get(id) ?? t;
+    const until = since + (deps.answerWithinMs ?? DEFAULT_ANSWER_WITHIN_MS);
+    if (t >= until) {
+      waiting.delete(id);
+      return null;
+    }
+    waiting.set(id, since);
+    return until;
+  };
   const computed = new Map(
     incidents.map((inc, i) => {
       const providers = new Set(kept[i]!.providers);
@@ -373,6 +403,7 @@ async function enrichMany(
           computedAt: t,
           derived: derived[i]!,
           identity: identityOf(inc, results[i]!),
+          deferUntil: deferral(inc.id, results[i]!),
         },
       ] as const;
     }),
@@ -397,6 +428,7 @@ async function enrichMany(
         computedAt: t,
         derived: [],
         identity: {},
+        deferUntil: null,
       },
   );
 }
@@ -713,17 +745,21 @@ export function createEnrichStage(deps: EnrichStageDeps): Stage<IncidentEnrichme
   // The providers whose answers can count the incident that asks.
   const counting = new Map(deps.enricher.providers.filter((p) => p.withoutIncident).map((p) => [p.name, p]));
   const refreshMs = refreshEvery(deps.enricher.providers);
+  /** Incidents put back to wait for late answers, since when (this process; another worker starts its own count). */
+  const waiting = new Map<string, number>();
   return {
     name: 'enrich',
     next: ['score'],
     awaitsServices: true, // providers may ask services over the network
     batchSize: deps.batchSize ?? 200,
     async compute(items: readonly ClaimedItem[]) {
-      return enrichMany(deps, counting, refreshMs, [...new Set(items.map((i) => i.item_id))], now());
+      return enrichMany(deps, counting, refreshMs, [...new Set(items.map((i) => i.item_id))], now(), waiting);
     },
     async write(tx: Tx, _items, computed: IncidentEnrichment[]) {
       const t = now();
-      const present = computed.filter((e) => e.exists);
+      const deferred = computed.filter((e) => e.exists && e.deferUntil !== null);
+      for (const e of deferred) await enqueue(tx, 'enrich', [e.incidentId], e.deferUntil!);
+      const present = computed.filter((e) => e.exists && e.deferUntil === null);
       const changed = await writeEnrichments(tx, present, t);
       // Derived hosts and users become the incident's indicators (no alert carried them: counts 0), so later
       // passes ask about them like any other and the incident lists them; history counts only what alerts carried.
