@@ -21,6 +21,8 @@ import { buildActionExecutor, type RunningExecutor } from './actions/wiring.js';
 import { startPipelineThread } from './thread/pipeline.js';
 import { warmUp } from './pipeline/warm-up.js';
 import { buildApi } from './api/server.js';
+import { sharedEnricher, type SharedEnricher } from './api/routes/enrichment.js';
+import { createConfiguredEnricher } from './enrich/registry.js';
 import { countActiveTokens, createAuthenticator, ensureToken, newToken, tokenProblem } from './api/auth.js';
 import { resolveHttpLimits } from './api/limits.js';
 import { resolveFailedAuthLimit } from './api/auth-limit.js';
@@ -173,6 +175,8 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
   const executor = runs('actions') ? await buildActionExecutor({ store, loaded: opts.loaded, owner, publicUrl, log: logger }) : null;
 
   let api: FastifyInstance | null = null;
+  /** The API's own enricher for lookups asked by hand; the pipeline (maybe in another thread or process) has its own. */
+  let enrichment: SharedEnricher | null = null;
   let url: string | null = null;
   let stopped = false;
   /** Stops what this start started, in the reverse order; also when the API cannot listen. */
@@ -180,6 +184,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
     if (stopped) return;
     stopped = true;
     await api?.close();
+    await enrichment?.close();
     for (const r of receivers) await r.stop();
     await intake?.close();
     await executor?.stop();
@@ -192,6 +197,9 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
     const sources = new Map<string, SourceConfig>((config.sources ?? []).map((s) => [s.name, s]));
     const http = resolveHttpLimits(config.server);
     for (const w of http.warnings) logger.warn(w);
+    enrichment = sharedEnricher(() =>
+      createConfiguredEnricher(config.enrichment?.providers ?? [], { store, configDir: dir, internalDomains: config.enrichment?.internal_domains }),
+    );
     api = await buildApi({
       store,
       intake,
@@ -206,6 +214,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
       failedAuth: resolveFailedAuthLimit(config.auth),
       trustProxy: config.server?.trust_proxy ?? [],
       accessLog: config.server?.access_log ?? false,
+      enricher: enrichment.get,
     });
     const port = opts.port ?? Number(env.FIDO_PORT ?? config.server?.port ?? 8700);
     const host = env.FIDO_HOST ?? config.server?.host ?? '127.0.0.1';

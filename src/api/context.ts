@@ -5,6 +5,7 @@ import type { SourceConfig } from '../config/schema.js';
 import type { Principal, Role } from './auth.js';
 import type { HttpLimits } from './limits.js';
 import type { FailedAuthLimit } from './auth-limit.js';
+import type { Enricher } from '../enrich/layer.js';
 
 export interface ApiContext {
   store: Store;
@@ -25,6 +26,12 @@ export interface ApiContext {
   trustProxy?: readonly string[];
   /** server.access_log: one info line per answered request (util/access-log.ts). */
   accessLog?: boolean;
+  /**
+   * The API's own enricher, for lookups asked by hand (routes/enrichment.ts): the configured providers behind
+   * the shared layer, built at the first such request and closed with the process. Absent: those routes
+   * answer 503.
+   */
+  enricher?: () => Promise<Enricher>;
   /** Called after a verdict is stored (e.g. to undo reversible actions on false_positive). */
   onVerdict?(incidentId: string, verdict: string, actor: string): Promise<void>;
 }

@@ -9,11 +9,15 @@ import { SEVERITY_LABELS, DETECTOR_ACTIONS, type Alert } from '../model/alert.js
 import { OBSERVABLE_TYPES } from '../model/observable.js';
 import { INCIDENT_STATUSES, VERDICTS, type Incident, type IncidentDetail } from '../model/incident.js';
 import { ACTION_STATES, type ActionRecord } from '../model/action.js';
+import { CRITICALITIES } from '../enrich/localfile.js';
+import { QUOTA_PERIODS } from '../enrich/quota.js';
+import type { DescribedAnswer, DescribedProvider } from '../enrich/describe.js';
 
 const open = { additionalProperties: true } as const;
 const Opt = <T extends TSchema>(schema: T) => Type.Optional(schema);
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
-const Enum = <const V extends readonly string[]>(values: V) => Type.Unsafe<V[number]>({ type: 'string', enum: [...values] });
+const Enum = <const V extends readonly string[]>(values: V, options: { description?: string } = {}) =>
+  Type.Unsafe<V[number]>({ type: 'string', enum: [...values], ...options });
 const Time = Type.String({ format: 'date-time' });
 const Loose = Type.Object({}, open);
 
@@ -127,15 +131,46 @@ export const ActionSchema = Type.Object(
 
 const EnrichmentAnswer = Type.Object(
   {
-    provider: Type.String(),
-    subject: Subject,
-    data: Opt(Loose),
-    found: Opt(Type.Boolean()),
-    fetched_at: Time,
-    cache: Opt(Enum(['hit', 'miss', 'coalesced'])),
-    error: Opt(Type.String()),
+    provider: Type.String({ description: 'the name of the configured provider that answered (enrichment.providers[].name)' }),
+    subject: Type.Object(Subject.properties, { ...open, description: 'what the provider was asked about' }),
+    data: Opt(Type.Object({}, { ...open, description: "the provider's facts about the subject; their keys are the provider kind's own (docs/providers)" })),
+    found: Opt(Type.Boolean({ description: 'false: the provider was asked and knows nothing about the subject (a negative answer, not an error)' })),
+    fetched_at: Type.String({ format: 'date-time', description: 'when the answer was fetched from the provider (for an answer the cache served, when it was first fetched), or when the lookup failed' }),
+    cache: Opt(
+      Enum(['hit', 'miss', 'coalesced'], {
+        description: "in an incident: always \"hit\" (read from the incident's stored answers; whether the cache served the lookup is not stored). From GET /lookup: hit (served by the cache), miss (asked the provider), coalesced (shared a call in flight)",
+      }),
+    ),
+    error: Opt(Type.String({ description: "why there is no answer (the provider failed, timed out, was rate limited or its circuit was open); no data then" })),
   },
   { ...open, description: "A provider's answer about one subject, or why there is none" },
+);
+
+const AnswerRef = Type.Object({ provider: Type.String(), fetched_at: Time, last_seen: Nullable(Time) }, open);
+const SourcedValue = <T extends TSchema>(value: T) =>
+  Nullable(Type.Object({ value, source: Type.String({ description: 'the provider that said it' }), fetched_at: Time, last_seen: Nullable(Time) }, open));
+const SourcedItems = Type.Array(Type.Object({ value: Type.String(), sources: Type.Array(Type.String()) }, open));
+
+/** enrich/assets.ts: one machine, its inventories' answers merged. */
+const IncidentAssetSchema = Type.Object(
+  {
+    name: Type.String(),
+    subjects: Type.Array(Subject),
+    host: SourcedValue(Type.String()),
+    owner: SourcedValue(Type.String()),
+    os: SourcedValue(Type.String()),
+    criticality: SourcedValue(Enum(CRITICALITIES)),
+    ips: SourcedItems,
+    macs: SourcedItems,
+    tags: SourcedItems,
+    attributes: Type.Record(Type.String(), Type.Object({ value: Type.String(), source: Type.String(), fetched_at: Time, last_seen: Nullable(Time) }, open)),
+    sources: Type.Array(AnswerRef, { description: 'the answers merged, best first' }),
+    stale: Type.Array(AnswerRef, { description: 'answers left out as older than enrichment.assets.max_age' }),
+    conflicts: Type.Array(
+      Type.Object({ field: Type.String(), values: Type.Array(Type.Object({ value: Type.String(), source: Type.String() }, open)) }, open),
+    ),
+  },
+  { ...open, description: "One machine as the inventories describe it: each value with the provider that gave it, disagreements listed" },
 );
 
 export const IncidentDetailSchema = Type.Object(
@@ -156,6 +191,7 @@ export const IncidentDetailSchema = Type.Object(
     alerts: Type.Array(AlertSchema),
     indicators: Opt(Type.Array(Subject)),
     enrichment: Type.Array(EnrichmentAnswer),
+    assets: Opt(Type.Array(IncidentAssetSchema)),
     decisions: Type.Array(DecisionSchema),
     actions: Type.Array(ActionSchema),
     timeline: Type.Array(
@@ -213,6 +249,72 @@ export const QuarantinedSchema = Type.Object(
   { ...open, description: 'A record no detector could turn into alerts, with its raw text and why' },
 );
 
+// ---------------------------------------------------------------------------------------------------------
+// Enrichment asked by hand (routes/enrichment.ts; enrich/describe.ts builds the answers)
+
+const QuotaPeriodSchema = Type.Object(
+  {
+    period: Enum(QUOTA_PERIODS),
+    limit: Type.Integer({ description: 'calls allowed in the period' }),
+    normal_limit: Type.Integer({ description: 'what normal-priority lookups may use; the rest is kept for high-priority ones (quota_reserve)' }),
+    used: Type.Integer({ description: 'calls made in the current period, by every Fido process (the shared count)' }),
+    remaining: Type.Integer({ description: 'limit minus used' }),
+    resets_at: Type.String({ format: 'date-time', description: 'when the current period ends (calendar periods, UTC)' }),
+  },
+  { ...open, description: "One period of a provider's quota" },
+);
+
+const limitsProperties = {
+  breaker: Enum(['closed', 'open', 'half_open'], { description: 'the circuit breaker: open after breaker_failures consecutive failures, then no call until retry_at' }),
+  consecutive_failures: Type.Integer({ minimum: 0 }),
+  retry_at: Nullable(Type.String({ format: 'date-time', description: 'when an open circuit lets the next trial call through' })),
+  rate_per_second: Nullable(Type.Number({ description: 'the rate limit; null: none' })),
+  tokens: Nullable(Type.Number({ description: 'rate-limit tokens left (negative: reserved by waiting lookups); null without a rate limit' })),
+  in_flight: Type.Integer({ minimum: 0, description: 'calls to the provider running now' }),
+  concurrency: Type.Integer({ description: 'calls allowed at once' }),
+  quota: Nullable(Type.Array(QuotaPeriodSchema, { description: 'each period of the quota; null without one' })),
+  paused_until: Nullable(Type.String({ format: 'date-time', description: 'after the service answered 429: no call before this time' })),
+};
+
+/** A provider's limits as seen by the process that answers (its breaker; the quota counts shared by all). */
+const ProviderLimitsSchema = Type.Object(limitsProperties, { ...open, description: "The provider's limits when the answer was given" });
+
+export const ProviderStateSchema = Type.Object(
+  {
+    provider: Type.String({ description: 'the configured name' }),
+    kind: Type.String({ description: 'the provider kind (docs/providers/<kind>.md)' }),
+    subjects: Type.Array(Enum(OBSERVABLE_TYPES), { description: 'the subject types it answers' }),
+    local: Type.Boolean({ description: 'answers from this machine only (files, the store); never cached in the shared table' }),
+    external: Type.Boolean({ description: 'a third-party service: never told private addresses, host or user names, internal domains unless share_internal' }),
+    share_internal: Type.Boolean(),
+    ...limitsProperties,
+    waiting: Type.Integer({ minimum: 0, description: 'lookups queued for a concurrency slot' }),
+    ttl_ms: Type.Integer({ description: 'how long a positive answer is cached' }),
+    negative_ttl_ms: Type.Integer({ description: 'how long a negative answer is cached' }),
+  },
+  { ...open, description: "A configured enrichment provider and its state in the answering process (breaker, rate, pause are this process's; quota counts are shared)" },
+);
+
+export const LookupAnswerSchema = Type.Object(
+  {
+    subject: Type.String({ description: 'TYPE:VALUE as asked, normalised' }),
+    provider: Type.String(),
+    kind: Nullable(Type.String()),
+    source: Type.String({ description: 'kind/name' }),
+    result: Enum(['found', 'not_found', 'error', 'ratelimited', 'timeout', 'open_circuit'], {
+      description: 'found / not_found: an answer (data, fetched_at, age_seconds, cache); otherwise why there is none (error)',
+    }),
+    found: Opt(Type.Boolean()),
+    data: Opt(Loose),
+    fetched_at: Opt(Type.String({ format: 'date-time', description: 'when the provider gave this answer (earlier than now when the cache served it)' })),
+    age_seconds: Opt(Type.Integer({ minimum: 0, description: 'now minus fetched_at' })),
+    cache: Opt(Enum(['hit', 'miss', 'coalesced'], { description: 'hit: served by the cache; miss: asked the provider; coalesced: shared a call already in flight' })),
+    error: Opt(Type.String()),
+    state: ProviderLimitsSchema,
+  },
+  { ...open, description: "One provider's answer about one subject, as `fido lookup` prints it" },
+);
+
 // The model's values are values of these schemas (a model change that they do not follow does not compile).
 type Covers<Model extends Schema, Schema> = Model;
 export type CheckedModel = [
@@ -220,4 +322,6 @@ export type CheckedModel = [
   Covers<Incident, Static<typeof IncidentSchema>>,
   Covers<ActionRecord, Static<typeof ActionSchema>>,
   Covers<IncidentDetail, Static<typeof IncidentDetailSchema>>,
+  Covers<DescribedProvider, Static<typeof ProviderStateSchema>>,
+  Covers<DescribedAnswer, Static<typeof LookupAnswerSchema>>,
 ];

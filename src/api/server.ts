@@ -23,6 +23,7 @@ import incidentRoutes from './routes/incidents.js';
 import alertRoutes from './routes/alerts.js';
 import actionRoutes from './routes/actions.js';
 import systemRoutes from './routes/system.js';
+import enrichmentRoutes from './routes/enrichment.js';
 
 export type Api = FastifyInstance;
 
@@ -124,6 +125,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       await api.register(incidentRoutes, { ctx });
       await api.register(alertRoutes, { ctx });
       await api.register(actionRoutes, { ctx });
+      await api.register(enrichmentRoutes, { ctx });
       // Public, like /healthz: it describes the API, not anything stored (issue 14).
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },

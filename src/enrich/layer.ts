@@ -174,7 +174,7 @@ const PRUNE_EVERY_MS = 10 * 60_000;
 const MAX_KEY = 512;
 const WARM_CHUNK = 400;
 /** Settings that ask for the cache or the limits: an in-memory provider with any of them is not called directly. */
-const LAYER_KEYS = ['ttl', 'negative_ttl', 'timeout', 'concurrency', 'rate_per_second', 'rate_burst', 'max_wait', 'queue_wait'] as const;
+const LAYER_KEYS = ['ttl', 'negative_ttl', 'timeout', 'concurrency', 'rate_per_second', 'rate_burst', 'max_wait', 'queue_wait', 'quota'] as const;
 
 /** Cache key of a subject; very long values (URLs) are hashed to keep the table's primary key small. */
 export function subjectKey(s: LookupSubject): string {

@@ -61,7 +61,7 @@ export interface EnrichmentProvider {
   /**
    * Answers from data held in memory (a parsed file) in microseconds, waiting on no I/O but the occasional
    * stat of its file. Unless its config sets a cache or limit key (ttl, negative_ttl, timeout, concurrency,
-   * rate_per_second, rate_burst, max_wait, queue_wait), the layer then calls it directly: no cache,
+   * rate_per_second, rate_burst, max_wait, queue_wait, quota), the layer then calls it directly: no cache,
    * coalescing, timeout, slot or token, each of which would cost more than the lookup itself. The circuit
    * breaker and the metrics still apply, and every answer is fresh (`cache: 'miss'`).
    */

@@ -74,7 +74,8 @@ export class Quota {
       const limit = quota[KEY_OF[period]];
       if (limit === undefined) return [];
       // The minute is shared by all: reserving part of it would only slow everything down.
-      const normal = period === 'minute' ? limit : Math.max(0, Math.floor(limit * (1 - reserve)));
+      // The reserve rounds up (it is what must be left), computed so that 5 × 0.2 is 1, not 1.0000000000000002.
+      const normal = period === 'minute' ? limit : Math.max(0, limit - Math.ceil(Math.round(limit * reserve * 1e6) / 1e6));
       return [{ period, limit, normal }];
     });
   }

@@ -11,66 +11,13 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { openStore, type StoreOptions } from '../../store/store.js';
-import { OBSERVABLE_TYPES, isObservableType, type ObservableType } from '../../model/observable.js';
 import type { LookupSubject } from '../../enrich/provider.js';
 import { createConfiguredEnricher } from '../../enrich/registry.js';
-import { isEnrichmentError, type Enricher, type LookupResult } from '../../enrich/layer.js';
-import { guessType, hashType, normalizeValue } from '../../enrich/values.js';
+import { SubjectArgError, describeResults, parseSubjectArg } from '../../enrich/describe.js';
 import { lookupAll } from '../../pipeline/stages/enrich.js';
 
-export class SubjectArgError extends Error {}
-
-/** "ip:203.0.113.7", "hash:…" (typed by length), or a bare value typed by its shape; values are normalised. */
-export function parseSubjectArg(arg: string): LookupSubject {
-  const colon = arg.indexOf(':');
-  const prefix = colon > 0 ? arg.slice(0, colon).toLowerCase() : '';
-  let type: ObservableType | 'hash' | 'cidr' | null;
-  let value: string;
-  if (isObservableType(prefix) || prefix === 'hash') {
-    type = prefix as ObservableType | 'hash';
-    value = arg.slice(colon + 1);
-  } else {
-    type = guessType(arg);
-    value = arg;
-  }
-  if (type === 'hash') type = hashType(value);
-  if (!type || type === 'cidr') {
-    throw new SubjectArgError(`"${arg}": say what it is as TYPE:VALUE (types: ${OBSERVABLE_TYPES.join(', ')}, hash)`);
-  }
-  const normalized = normalizeValue(type, value);
-  if (!normalized) throw new SubjectArgError(`"${arg}": "${value}" is not a valid ${type}`);
-  return { type, value: normalized };
-}
-
-/** One printed answer: the result plus where it came from and the provider's limits right now. */
-export function describeResult(enricher: Enricher, r: LookupResult, now: number): Record<string, unknown> {
-  const p = enricher.providers.find((x) => x.name === r.provider);
-  const state = enricher.state(r.provider);
-  const common = { subject: `${r.subject.type}:${r.subject.value}`, provider: r.provider, kind: p?.kind ?? null, source: `${p?.kind ?? '?'}/${r.provider}` };
-  const limits = {
-    breaker: state.breaker,
-    consecutive_failures: state.consecutive_failures,
-    retry_at: state.retry_at,
-    rate_per_second: state.rate_per_second,
-    tokens: state.tokens,
-    in_flight: state.in_flight,
-    concurrency: state.concurrency,
-    quota: state.quota,
-    paused_until: state.paused_until,
-  };
-  if (isEnrichmentError(r)) return { ...common, result: r.result, error: r.error, state: limits };
-  const fetched = Date.parse(r.fetched_at);
-  return {
-    ...common,
-    result: r.found ? 'found' : 'not_found',
-    found: r.found,
-    data: r.data,
-    fetched_at: r.fetched_at,
-    age_seconds: Math.max(0, Math.round((now - fetched) / 1000)),
-    cache: r.cache,
-    state: limits,
-  };
-}
+// Shared with the API (GET /api/v1/lookup): one parser, one description of an answer.
+export { SubjectArgError, parseSubjectArg, describeResult } from '../../enrich/describe.js';
 
 export function register(program: Command): void {
   program
@@ -107,7 +54,7 @@ export function register(program: Command): void {
         try {
           // Asked by a person: may use the quota reserve kept for high-priority lookups.
           const results = await lookupAll(enricher, subjects, { priority: 'high' });
-          const out = results.map((r) => describeResult(enricher, r, Date.now()));
+          const out = await describeResults(enricher, results, store, Date.now());
           process.stdout.write(opts.ndjson ? out.map((o) => `${JSON.stringify(o)}\n`).join('') : `${JSON.stringify(out, null, 2)}\n`);
         } finally {
           await enricher.close();
