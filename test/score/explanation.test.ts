@@ -13,7 +13,7 @@ import { componentOf, explanationSum } from '../../src/score/explain.js';
 import { resolveProfile, scoreIncident } from '../../src/score/index.js';
 import { alert, enr, incident, T0 } from './fixtures.js';
 
-const PROVIDERS = ['netsegments', 'inventory', 'allowlist', 'history', 'indicators', 'directory', 'virustotal', 'threatgrid', 'alienvault', 'other'];
+const PROVIDERS = ['netsegments', 'inventory', 'allowlist', 'history', 'indicators', 'directory', 'virustotal', 'threatgrid', 'alienvault', 'otx', 'ldap', 'geoip', 'other'];
 
 const junk = fc.oneof(fc.string({ maxLength: 12 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined));
 
@@ -23,7 +23,17 @@ const data = fc.record(
     zone: fc.oneof(fc.constantFrom('pci', 'dmz', 'guest', 'internal'), junk),
     tags: fc.oneof(fc.array(fc.constantFrom('pci', 'crown-jewel', 'vip', 'Domain Admins', 'x'), { maxLength: 4 }), junk),
     groups: fc.oneof(fc.array(fc.constantFrom('domain admins', 'executive', 'staff'), { maxLength: 3 }), junk),
-    verdict: fc.oneof(fc.constantFrom('malicious', 'suspicious', 'benign'), junk),
+    verdict: fc.oneof(fc.constantFrom('malicious', 'suspicious', 'benign', 'harmless', 'unknown'), junk),
+    // the common intel shape (src/enrich/intel.ts) and what fido-classic reads from its detail
+    score: fc.oneof(fc.nat(100), junk),
+    detail: fc.oneof(fc.record({ engines: fc.oneof(fc.record({ malicious: fc.nat(60) }), junk), pulses: fc.oneof(fc.nat(12), junk), threat_score: fc.oneof(fc.nat(100), junk) }), junk),
+    // ldap and geoip answers
+    disabled: fc.oneof(fc.boolean(), junk),
+    locked: fc.oneof(fc.boolean(), junk),
+    vip: fc.oneof(fc.boolean(), junk),
+    department: fc.oneof(fc.constantFrom('Finance', 'IT'), junk),
+    country: fc.oneof(fc.constantFrom('KP', 'de'), junk),
+    asn: fc.oneof(fc.constantFrom(64496, 3320), junk),
     sources: fc.oneof(fc.array(fc.string({ maxLength: 8 }), { maxLength: 2 }), junk),
     verdicts: fc.oneof(
       fc.record({ true_positive: fc.nat(20), false_positive: fc.nat(20), benign: fc.oneof(fc.nat(5), junk) }),
@@ -81,13 +91,19 @@ const incidents = fc
 
 // Factors the generator must reach, so that the property is not passing on trivial scores only.
 const EXPECTED: Record<string, string[]> = {
-  default: ['threat.severity', 'threat.detector_action', 'threat.indicator', 'asset.criticality', 'asset.zone', 'user.privileged', 'user.privileged_name', 'history.true_positives', 'history.false_positives', 'allowlist', 'repeats.alerts', 'total.clamp'],
-  'fido-classic': ['threat.vt_file', 'threat.vt_ip', 'threat.threatgrid', 'threat.alienvault', 'threat.antivirus', 'threat.seen_before', 'threat.normalise', 'machine.patches', 'machine.av', 'user.title'],
+  default: [
+    'threat.severity', 'threat.detector_action', 'threat.indicator', 'threat.indicators_more', 'threat.disabled_account', 'threat.locked_account', 'asset.criticality', 'asset.zone',
+    'user.privileged', 'user.privileged_name', 'user.vip', 'user.department', 'geo.country', 'geo.asn', 'history.true_positives', 'history.false_positives', 'allowlist', 'repeats.alerts', 'total.clamp',
+  ],
+  'fido-classic': ['threat.vt_file', 'threat.vt_ip', 'threat.threatgrid', 'threat.alienvault', 'threat.antivirus', 'threat.seen_before', 'threat.normalise', 'machine.patches', 'machine.av', 'user.title', 'user.vip'],
 };
 
 for (const name of ['default', 'fido-classic']) {
   test(`${name}: explanation lines add up to the total for generated incidents`, () => {
-    const profile = resolveProfile(name, { 'fido-classic': { user: { titles: ['cfo'], departments: [] } } });
+    const profile = resolveProfile(name, {
+      'fido-classic': { user: { titles: ['cfo'], departments: [] } },
+      default: { geo: { countries: { kp: 10, DE: -3 }, asns: { AS64496: 8 } }, user: { departments: { finance: 5 } } },
+    });
     const seen = new Set<string>();
     fc.assert(
       fc.property(incidents, (inc) => {

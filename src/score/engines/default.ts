@@ -1,11 +1,13 @@
 /**
  * The `default` profile: a modern, explainable score on one 0–100 scale (documented factor by factor in
- * docs/scoring.md — keep the two in step). Six components, each bounded on its own so that no single source
+ * docs/scoring.md — keep the two in step). Seven components, each bounded on its own so that no single source
  * of facts can dominate, then a total clamped to 0–100:
  *
  *   threat    what the alerts and intel say: severity, whether the detector let it through, indicator verdicts
+ *             (weighed by how many sources agree and how fresh their knowledge is), a disabled or locked account
  *   asset     how much the machine matters: inventory / network-segment criticality, zone, tags
- *   user      how much the account matters: privileged groups or names, targeted people (VIP)
+ *   user      how much the account matters: privileged groups or names, targeted people (VIP), department
+ *   geo       where the traffic goes, when the profile lists countries or ASNs (none by default)
  *   history   how earlier incidents on the same host/user/indicator ended: true positives raise, false lower
  *   allowlist a vetted exception: one large negative line naming the entry and its reason
  *   repeats   how much is going on: alerts in the incident, more than one detector
@@ -36,6 +38,7 @@ import {
 import { Type, type Static } from 'typebox';
 import { defineScoringEngine } from '../engine.js';
 import { CriticalityPoints, Names, Obj, Points, Range } from '../settings.js';
+import { agreementFactor, collectOpinions, fmt, type Opinion, type OpinionVerdict } from '../intel.js';
 
 // ───────────────────────────── settings ─────────────────────────────
 
@@ -48,8 +51,10 @@ export const DefaultSettingsSchema = Obj({
       inventory: Names('Providers answering with assets {host, criticality, tags}'),
       allowlist: Names('Providers answering with allowlist entries {entries: [{match, reason, rules, expires}]}'),
       history: Names('Providers answering with earlier verdicts {verdicts: {true_positive, false_positive, benign}}'),
-      indicators: Names('Providers answering with intel verdicts {verdict, sources}'),
-      directory: Names('Providers answering about users {groups, tags, privileged}'),
+      indicators: Names('Local indicator lists answering {verdict: malicious|suspicious|benign, sources}; a list counts as own_list_sources agreeing sources, never aged'),
+      intel: Names('Threat-intelligence providers answering in the common shape {verdict, score, last_seen}; "*" = any answer in that shape'),
+      directory: Names('Providers answering about users {groups, tags, privileged, vip, disabled, locked, department}'),
+      geoip: Names('Providers answering about IP addresses {country, asn, as_org}'),
     },
     'Configured enrichment provider names per source of facts',
   ),
@@ -61,12 +66,34 @@ export const DefaultSettingsSchema = Obj({
       'By what the detector itself did; the highest-scoring action among the alerts counts',
     ),
     indicator: Obj({
-      malicious: Points(),
+      malicious: Points('With full agreement; scaled by the agreement factor'),
       suspicious: Points(),
-      benign: Points(),
+      benign: Points('When several sources agree an indicator is harmless (usually negative)'),
       more_malicious_each: Points('Per further distinct malicious indicator'),
       more_malicious_max: Points(),
+      agreement: Type.Array(Type.Number({ minimum: 0, maximum: 1 }), {
+        minItems: 1,
+        maxItems: 10,
+        description: 'Factor for 1, 2, 3… agreeing sources (age-weighted, interpolated); the last entry beyond',
+      }),
+      own_list_sources: Type.Number({ minimum: 0, maximum: 10, description: 'How many agreeing sources one answer of a local list (providers.indicators) is worth' }),
+      harmless_min_sources: Type.Number({ minimum: 0, maximum: 10, description: 'Age-weighted sources saying harmless needed before benign points apply' }),
+      age: Obj(
+        {
+          grace_days: Type.Number({ minimum: 0, maximum: 3650, description: 'No discount while last_seen is at most this old' }),
+          half_life_days: Type.Number({ exclusiveMinimum: 0, maximum: 3650, description: 'After the grace, an opinion counts half as much per this many days' }),
+          types: Names('Subject types whose intel ages (e.g. ip, domain, url); others never age'),
+        },
+        'Discount of intel opinions by the age of the source\'s last_seen',
+      ),
     }),
+    account: Obj(
+      {
+        disabled: Points('A directory says the incident\'s account is disabled: activity on it is suspicious'),
+        locked: Points('A directory says the account is locked out (often password guessing)'),
+      },
+      'Directory account state of the incident\'s user(s)',
+    ),
   }),
   asset: Obj({
     ...Range,
@@ -81,7 +108,13 @@ export const DefaultSettingsSchema = Obj({
     privileged_names: Names('Account names (case-insensitive, without domain) that are privileged by themselves'),
     privileged_name: Points(),
     vip_groups: Names('Groups or tags (case-insensitive) of people attackers target: executives, finance…'),
-    vip: Points(),
+    vip: Points('Also when a directory answer says vip: true'),
+    departments: Type.Record(Type.String(), Points(), { description: 'Department (case-insensitive) → points; the largest effect counts' }),
+  }),
+  geo: Obj({
+    ...Range,
+    countries: Type.Record(Type.String(), Points(), { description: 'ISO 3166 country code (case-insensitive) → points' }),
+    asns: Type.Record(Type.String(), Points(), { description: 'AS number ("64496" or "AS64496") → points' }),
   }),
   history: Obj({
     ...Range,
@@ -101,21 +134,34 @@ export type DefaultSettings = Static<typeof DefaultSettingsSchema>;
 
 export const DEFAULT_PROFILE: DefaultSettings = {
   engine: 'default',
-  description: 'Modern profile: threat, asset, user, history, allowlist and repeats on one 0–100 scale',
+  description: 'Modern profile: threat, asset, user, geo, history, allowlist and repeats on one 0–100 scale',
   providers: {
     netsegments: ['netsegments'],
     inventory: ['inventory'],
     allowlist: ['allowlist'],
     history: ['history'],
     indicators: ['indicators'],
-    directory: ['directory'],
+    intel: ['*'],
+    directory: ['directory', 'ldap'],
+    geoip: ['geoip'],
   },
   threat: {
     min: 0,
     max: 60,
     severity: { info: 0, low: 5, medium: 12, high: 20, critical: 28 },
     detector_action: { allowed: 8, detected: 0, unknown: 0, blocked: -10, quarantined: -10 },
-    indicator: { malicious: 25, suspicious: 10, benign: -5, more_malicious_each: 5, more_malicious_max: 10 },
+    indicator: {
+      malicious: 25,
+      suspicious: 10,
+      benign: -5,
+      more_malicious_each: 5,
+      more_malicious_max: 10,
+      agreement: [0.6, 0.85, 1],
+      own_list_sources: 3,
+      harmless_min_sources: 2,
+      age: { grace_days: 30, half_life_days: 90, types: ['ip', 'domain', 'url', 'email'] },
+    },
+    account: { disabled: 10, locked: 5 },
   },
   asset: {
     min: 0,
@@ -133,13 +179,15 @@ export const DEFAULT_PROFILE: DefaultSettings = {
     privileged_name: 10,
     vip_groups: ['vip', 'executive', 'executives', 'finance'],
     vip: 10,
+    departments: {},
   },
+  geo: { min: -10, max: 15, countries: {}, asns: {} },
   history: { min: -20, max: 15, true_positive_each: 5, false_positive_each: -5, benign_is_false_positive: true, window_days: 90 },
   allowlist: { points: -60 },
   repeats: { min: 0, max: 10, per_extra_alert: 2, detectors: 5 },
 };
 
-export const DEFAULT_COMPONENTS = ['threat', 'asset', 'user', 'history', 'allowlist', 'repeats'] as const;
+export const DEFAULT_COMPONENTS = ['threat', 'asset', 'user', 'geo', 'history', 'allowlist', 'repeats'] as const;
 
 const DAY_MS = 86_400_000;
 
@@ -156,6 +204,7 @@ export function scoreDefault(detail: IncidentDetail, s: DefaultSettings, profile
   threat(ex, f, s);
   asset(ex, f, s);
   user(ex, f, s);
+  geo(ex, f, s);
   history(ex, f, s);
   allowlist(ex, f, s);
   repeats(ex, f, s);
@@ -167,7 +216,8 @@ export function scoreDefault(detail: IncidentDetail, s: DefaultSettings, profile
 function threat(ex: Explanation, f: Facts, s: DefaultSettings): void {
   severity(ex, f.alerts, s);
   detectorAction(ex, f.alerts, s);
-  indicators(ex, fromProviders(f.answers, s.providers.indicators), s);
+  indicators(ex, f, s);
+  accountState(ex, directoryRows(f, s), s);
   ex.bound('threat', s.threat.min, s.threat.max);
 }
 
@@ -194,33 +244,82 @@ function detectorAction(ex: Explanation, alerts: readonly Alert[], s: DefaultSet
   ex.add('threat.detector_action', table[action], `detector reported the activity as "${action}"${of}`);
 }
 
-const VERDICT_RANK = { malicious: 3, suspicious: 2, benign: 1 } as const;
-type Verdict = keyof typeof VERDICT_RANK;
+const VERDICT_RANK: Record<OpinionVerdict, number> = { malicious: 3, suspicious: 2, harmless: 1 };
+const VERDICT_WORD: Record<OpinionVerdict, string> = { malicious: 'malicious', suspicious: 'suspicious', harmless: 'benign' };
 
-function indicators(ex: Explanation, rows: readonly Answer[], s: DefaultSettings): void {
-  const withVerdict = rows
-    .map((r) => ({ r, v: verdictOf(r.data) }))
-    .filter((x): x is { r: Answer; v: Verdict } => x.v !== undefined)
-    .sort((a, b) => VERDICT_RANK[b.v] - VERDICT_RANK[a.v]);
-  const top = withVerdict[0];
+interface Assessment {
+  subject: string;
+  verdict: OpinionVerdict;
+  points: number;
+  evidence: string;
+}
+
+/**
+ * One factor for every source of verdicts (local lists and intel providers): per indicator, the age-weighted
+ * sources saying malicious, suspicious or harmless; the strongest verdict counts, scaled by how many sources
+ * agree. Any malicious source makes the indicator malicious (an engine-clean verdict is weak evidence against
+ * a detection, so harmless never outvotes malicious); harmless outvotes suspicious when at least
+ * `harmless_min_sources` say so and they outweigh the suspicious ones.
+ */
+function indicators(ex: Explanation, f: Facts, s: DefaultSettings): void {
+  const t = s.threat.indicator;
+  const grouped = collectOpinions(
+    f.answers,
+    { lists: s.providers.indicators, intel: s.providers.intel, ownListSources: t.own_list_sources, age: t.age },
+    f.now,
+  );
+  const assessed = grouped.map((g) => assess(g.subject, g.opinions, s)).filter((a): a is Assessment => a !== undefined);
+  assessed.sort((a, b) => VERDICT_RANK[b.verdict] - VERDICT_RANK[a.verdict] || Math.abs(b.points) - Math.abs(a.points));
+  const top = assessed[0];
   if (!top) return;
-  ex.add('threat.indicator', s.threat.indicator[top.v], `${subjectText(top.r)} is ${top.v} per ${sourcesOf(top.r)}`);
-  const more = new Set(withVerdict.filter((x) => x.v === 'malicious' && x !== top).map((x) => subjectText(x.r)));
-  more.delete(subjectText(top.r));
-  if (top.v !== 'malicious' || more.size === 0) return;
-  const points = Math.min(s.threat.indicator.more_malicious_max, more.size * s.threat.indicator.more_malicious_each);
-  const names = [...more].slice(0, 3).join(', ') + (more.size > 3 ? ', …' : '');
-  ex.add('threat.indicators_more', points, `${more.size} more malicious indicator${more.size > 1 ? 's' : ''}: ${names}`);
+  ex.add('threat.indicator', top.points, top.evidence);
+  if (top.verdict !== 'malicious') return;
+  const more = [...new Set(assessed.filter((a) => a.verdict === 'malicious' && a.subject !== top.subject).map((a) => a.subject))];
+  if (more.length === 0) return;
+  const points = Math.min(t.more_malicious_max, more.length * t.more_malicious_each);
+  const names = more.slice(0, 3).join(', ') + (more.length > 3 ? ', …' : '');
+  ex.add('threat.indicators_more', points, `${more.length} more malicious indicator${more.length > 1 ? 's' : ''}: ${names}`);
 }
 
-function verdictOf(data: Record<string, unknown>): Verdict | undefined {
-  const v = typeof data.verdict === 'string' ? data.verdict.toLowerCase() : '';
-  return Object.hasOwn(VERDICT_RANK, v) ? (v as Verdict) : undefined;
+function assess(subject: string, ops: readonly Opinion[], s: DefaultSettings): Assessment | undefined {
+  const t = s.threat.indicator;
+  const weight = (v: OpinionVerdict) => ops.filter((o) => o.verdict === v).reduce((n, o) => n + o.weight, 0);
+  const mal = weight('malicious');
+  const sus = weight('suspicious');
+  const harm = weight('harmless');
+  const harmlessCarries = harm > 0 && harm >= t.harmless_min_sources && harm > sus;
+  const verdict: OpinionVerdict | undefined = mal > 0 ? 'malicious' : sus > 0 && !harmlessCarries ? 'suspicious' : harmlessCarries ? 'harmless' : undefined;
+  if (!verdict) return undefined;
+  const n = verdict === 'malicious' ? mal : verdict === 'suspicious' ? sus : harm;
+  const factor = agreementFactor(n, t.agreement);
+  const full = verdict === 'malicious' ? t.malicious : verdict === 'suspicious' ? t.suspicious : t.benign;
+  const points = Math.round(full * factor);
+  const agreeing = ops.filter((o) => o.verdict === verdict);
+  const others = ops.filter((o) => o.verdict !== verdict);
+  const notes: string[] = [];
+  if (agreeing.length > 1) notes.push(`${agreeing.length} sources agree`);
+  if (factor !== 1) notes.push(`agreement ${fmt(n)} source${n === 1 ? '' : 's'} → ×${fmt(factor)} of ${full}`);
+  for (const v of ['malicious', 'suspicious', 'harmless'] as const) {
+    const o = others.filter((x) => x.verdict === v);
+    if (o.length) notes.push(`${clip(o.map((x) => x.label).join(', '), 80)} say${o.length === 1 ? 's' : ''} ${VERDICT_WORD[v]}`);
+  }
+  const per = clip(agreeing.map((o) => o.label).join(', '), 120);
+  return { subject, verdict, points, evidence: `${subject} is ${VERDICT_WORD[verdict]} per ${per}${notes.length ? ` — ${notes.join('; ')}` : ''}` };
 }
 
-function sourcesOf(r: Answer): string {
-  const src = [...strings(r.data.sources), ...(str(r.data.source) ? [str(r.data.source)!] : [])];
-  return src.length ? `${clip(src.slice(0, 3).join(', '), 60)} (${r.provider})` : r.provider;
+/** Directory answers about the incident's user(s): `user` subjects, and `email` ones (an LDAP directory answers both). */
+function directoryRows(f: Facts, s: DefaultSettings): Answer[] {
+  return fromProviders(f.answers, s.providers.directory).filter((r) => r.subject.type === 'user' || r.subject.type === 'email');
+}
+
+function accountState(ex: Explanation, rows: readonly Answer[], s: DefaultSettings): void {
+  const disabled = rows.find((r) => r.data.disabled === true);
+  if (disabled) ex.add('threat.disabled_account', s.threat.account.disabled, `${subjectText(disabled)}: the account is disabled (${disabled.provider}); activity on a disabled account is suspicious`);
+  const locked = rows.find((r) => r.data.locked === true);
+  if (locked) {
+    const at = str(locked.data.locked_at) ? ` since ${clip(str(locked.data.locked_at)!, 30)}` : '';
+    ex.add('threat.locked_account', s.threat.account.locked, `${subjectText(locked)}: the account is locked out${at} (${locked.provider})`);
+  }
 }
 
 // ───────────────────────────── asset ─────────────────────────────
@@ -275,14 +374,15 @@ function tags(ex: Explanation, rows: readonly Answer[], s: DefaultSettings): voi
 // ───────────────────────────── user ─────────────────────────────
 
 function user(ex: Explanation, f: Facts, s: DefaultSettings): void {
-  const rows = fromProviders(f.answers, s.providers.directory).filter((r) => r.subject.type === 'user');
+  const rows = directoryRows(f, s);
   const privileged = lower(s.user.privileged_groups);
   const vip = lower(s.user.vip_groups);
-  const priv = firstGroupMatch(rows, privileged, true);
+  const priv = firstGroupMatch(rows, privileged, 'privileged');
   if (priv) ex.add('user.privileged', s.user.privileged, priv);
   else privilegedName(ex, f, s);
-  const v = firstGroupMatch(rows, vip, false);
+  const v = firstGroupMatch(rows, vip, 'vip');
   if (v) ex.add('user.vip', s.user.vip, v);
+  department(ex, rows, s);
   ex.bound('user', s.user.min, s.user.max);
 }
 
@@ -290,15 +390,33 @@ function lower(xs: readonly string[]): Set<string> {
   return new Set(xs.map((x) => x.toLowerCase()));
 }
 
-/** "user:alice is in group \"Domain Admins\" (directory)"; a boolean `privileged: true` counts too. */
-function firstGroupMatch(rows: readonly Answer[], wanted: ReadonlySet<string>, honourFlag: boolean): string | undefined {
+/** Group names of a directory answer: strings, or LDAP's `{ dn, name }` objects (the name, then the DN). */
+function groupNames(v: unknown): string[] {
+  return list(v).flatMap((g) => (typeof g === 'string' ? [g] : isRecord(g) ? [str(g.name), str(g.dn)].filter((x): x is string => x !== undefined) : []));
+}
+
+/** "user:alice is in group \"Domain Admins\" (directory)"; a boolean flag (`privileged: true`, `vip: true`) counts too. */
+function firstGroupMatch(rows: readonly Answer[], wanted: ReadonlySet<string>, flag: 'privileged' | 'vip'): string | undefined {
   for (const r of rows) {
-    if (honourFlag && r.data.privileged === true) return `${subjectText(r)} is marked privileged (${r.provider})`;
-    for (const g of [...strings(r.data.groups), ...strings(r.data.tags)]) {
+    if (r.data[flag] === true) return `${subjectText(r)} is marked ${flag === 'vip' ? 'VIP' : 'privileged'} (${r.provider})`;
+    for (const g of [...groupNames(r.data.groups), ...strings(r.data.tags)]) {
       if (wanted.has(g.toLowerCase())) return `${subjectText(r)} is in group "${clip(g, 60)}" (${r.provider})`;
     }
   }
   return undefined;
+}
+
+/** The department with the largest effect among the answers, when the profile maps departments to points. */
+function department(ex: Explanation, rows: readonly Answer[], s: DefaultSettings): void {
+  const table = new Map(Object.entries(s.user.departments).map(([k, v]) => [k.trim().toLowerCase(), v]));
+  let best: { points: number; why: string } | undefined;
+  for (const r of rows) {
+    const d = str(r.data.department);
+    const points = d === undefined ? undefined : table.get(d.trim().toLowerCase());
+    if (points === undefined || (best && Math.abs(points) <= Math.abs(best.points))) continue;
+    best = { points, why: `${subjectText(r)} works in department "${clip(d!, 60)}" (${r.provider})` };
+  }
+  if (best) ex.add('user.department', best.points, best.why);
 }
 
 function privilegedName(ex: Explanation, f: Facts, s: DefaultSettings): void {
@@ -313,6 +431,41 @@ function privilegedName(ex: Explanation, f: Facts, s: DefaultSettings): void {
       return;
     }
   }
+}
+
+// ───────────────────────────── geo ─────────────────────────────
+
+/**
+ * Countries and autonomous systems the profile lists (none by default, so nobody is surprised by points for
+ * geography): per kind, the address with the largest effect counts, once.
+ */
+function geo(ex: Explanation, f: Facts, s: DefaultSettings): void {
+  const rows = fromProviders(f.answers, s.providers.geoip).filter((r) => r.subject.type === 'ip');
+  const countries = new Map(Object.entries(s.geo.countries).map(([k, v]) => [k.trim().toUpperCase(), v]));
+  const asns = new Map(Object.entries(s.geo.asns).map(([k, v]) => [asnKey(k), v]));
+  let country: { points: number; why: string } | undefined;
+  let asn: { points: number; why: string } | undefined;
+  for (const r of rows) {
+    const c = str(r.data.country)?.toUpperCase();
+    const cp = c === undefined ? undefined : countries.get(c);
+    if (cp !== undefined && (!country || Math.abs(cp) > Math.abs(country.points))) {
+      const name = str(r.data.country_name) ? ` (${clip(str(r.data.country_name)!, 40)})` : '';
+      country = { points: cp, why: `${subjectText(r)} is in country ${clip(c!, 8)}${name} (${r.provider})` };
+    }
+    const a = num(r.data.asn);
+    const ap = a === undefined ? undefined : asns.get(String(a));
+    if (ap !== undefined && (!asn || Math.abs(ap) > Math.abs(asn.points))) {
+      const org = str(r.data.as_org) ? ` "${clip(str(r.data.as_org)!, 40)}"` : '';
+      asn = { points: ap, why: `${subjectText(r)} is in AS${a}${org} (${r.provider})` };
+    }
+  }
+  if (country) ex.add('geo.country', country.points, country.why);
+  if (asn) ex.add('geo.asn', asn.points, asn.why);
+  ex.bound('geo', s.geo.min, s.geo.max);
+}
+
+function asnKey(k: string): string {
+  return k.trim().replace(/^as/i, '');
 }
 
 // ───────────────────────────── history ─────────────────────────────
@@ -448,7 +601,7 @@ function repeats(ex: Explanation, f: Facts, s: DefaultSettings): void {
 
 export default defineScoringEngine({
   kind: 'default',
-  description: 'One explainable 0–100 scale from six bounded components (docs/scoring.md)',
+  description: 'One explainable 0–100 scale from seven bounded components (docs/scoring.md)',
   schema: DefaultSettingsSchema,
   builtin: DEFAULT_PROFILE,
   // Every reader goes through fromProviders, which looks only at answers that found something.

@@ -2,9 +2,22 @@
  * `fido-classic`: Netflix FIDO's scoring matrix (reference/fido-original.md §5), so a former FIDO user can
  * put the old number next to the new one. Same silos, weights, tiers and windows; same arithmetic (raw
  * threat points ÷ 10, components rounded to multiples of 5 with .NET banker's rounding, capped at 100,
- * total = threat + machine + user). Inputs are read from enrichment answers in the shapes FIDO used:
- * VirusTotal v2 reports (v3 `last_analysis_*` also accepted), ThreatGRID threat scores, AlienVault OTX
- * reputation, inventory patches/AV state, directory title/department, and history sighting counts.
+ * total = threat + machine + user). Inputs are read from enrichment answers: Fido's own providers answer
+ * in the common intel shape (src/enrich/intel.ts) — `virustotal` (engine counts in detail.engines), `otx`
+ * (pulse count), `threatgrid` (the sandbox threat_score) — and the shapes FIDO itself used are still read
+ * (VirusTotal v2 reports, v3 `last_analysis_*`, ThreatGRID `threats`, the AlienVault reputation file's
+ * activity/reliability/risk), as are inventory patches/AV state, the directory (`ldap`: title, department,
+ * vip, privileged) and history sighting counts. How each intel answer enters FIDO's formulas:
+ *  - VirusTotal file: P = detail.engines.malicious (FIDO's positives); the v3 object keeps no per-engine
+ *    results, so T (engines saying "troj…") is 0 and the file score is 15·P — which is what FIDO computed anyway.
+ *  - VirusTotal URL, domain and IP objects: detail.engines.malicious is the number of engines calling it
+ *    malicious, what the v2 URL report wrote as "malicious site"; scored by the URL rule (FIDO sent domains and,
+ *    for ProtectWise, IPs to the URL report). The v2 IP lists (detected_urls, …) are not in v3 objects; when an
+ *    answer has them, the IP rule scores them as before.
+ *  - ThreatGRID: detail.threat_score (else score) is the mean threat score of FIDO's formula (one run).
+ *  - OTX: counts when OTX lists the indicator in pulses (verdict malicious or suspicious; not allowlisted), the
+ *    analogue of the reputation file listing it with a malware activity; risk = score ÷ 10, reliability =
+ *    the number of pulses (at most 10) — more independent reports, more reliable.
  *
  * Known FIDO defects that are FIXED here (also listed in docs/scoring.md, "fido-classic"):
  *  1. Detector routing (§5.2): FIDO scored each detector with a hard-coded subset of feeds and, through a
@@ -39,6 +52,7 @@ import { alertsOf, answers, clip, fromProviders, isRecord, list, num, str, strin
 import { Type, type Static } from 'typebox';
 import { defineScoringEngine } from '../engine.js';
 import { Names, Obj, Weight } from '../settings.js';
+import { intelFacts } from '../intel.js';
 
 // ───────────────────────────── settings ─────────────────────────────
 
@@ -58,10 +72,10 @@ export const ClassicSettingsSchema = Obj({
   providers: Obj({
     virustotal: Names('Providers answering with VirusTotal v2/v3 reports'),
     threatgrid: Names('Providers answering with ThreatGRID threat scores'),
-    alienvault: Names('Providers answering with AlienVault OTX reputation {activity, reliability, risk}'),
+    alienvault: Names('Providers answering with AlienVault OTX intel {verdict, score, detail.pulses} or reputation {activity, reliability, risk}'),
     inventory: Names('Providers answering with assets {patches, av, tags}'),
     netsegments: Names('Providers answering with network segments {zone}'),
-    directory: Names('Providers answering about users {title, department}'),
+    directory: Names('Providers answering about users {title, department, vip, privileged}'),
     history: Names('Providers answering with earlier sightings {alerts, last_seen}'),
   }),
   asset_score: Type.Boolean({ description: 'FIDO fido.director.assetscore: score machine and user posture' }),
@@ -105,6 +119,8 @@ export const ClassicSettingsSchema = Obj({
     title_weight: Weight(),
     departments: Names('Departments (case-insensitive) that raise the user score'),
     department_weight: Weight(),
+    vip_weight: Weight('A directory answer says vip: true and no listed title matched (FIDO listed VIP titles)'),
+    privileged_weight: Weight('A directory answer says privileged: true (not in FIDO; 0 keeps its matrix)'),
   }),
 });
 export type ClassicSettings = Static<typeof ClassicSettingsSchema>;
@@ -115,10 +131,10 @@ export const FIDO_CLASSIC_PROFILE: ClassicSettings = {
   providers: {
     virustotal: ['virustotal'],
     threatgrid: ['threatgrid'],
-    alienvault: ['alienvault'],
+    alienvault: ['otx', 'alienvault'],
     inventory: ['inventory'],
     netsegments: ['netsegments'],
-    directory: ['directory'],
+    directory: ['ldap', 'directory'],
     history: ['history'],
   },
   asset_score: true,
@@ -160,7 +176,7 @@ export const FIDO_CLASSIC_PROFILE: ClassicSettings = {
     pci_zones: ['pci'],
     pci_tags: ['pci'],
   },
-  user: { titles: [], title_weight: 25, departments: [], department_weight: 30 },
+  user: { titles: [], title_weight: 25, departments: [], department_weight: 30, vip_weight: 25, privileged_weight: 0 },
 };
 
 export const CLASSIC_COMPONENTS = ['threat', 'machine', 'user'] as const;
@@ -231,8 +247,9 @@ function threat(ex: Explanation, f: Facts, s: ClassicSettings): void {
   const vt = fromProviders(f.all, s.providers.virustotal);
   const raws: Raw[] = [
     ...vtFiles(vt.filter((r) => ['md5', 'sha1', 'sha256'].includes(r.subject.type)), s),
-    ...vtUrls(vt.filter((r) => r.subject.type === 'url'), s),
-    ...vtIps(vt.filter((r) => r.subject.type === 'ip'), s),
+    // v3 objects of URLs, domains and IPs carry engine verdicts: FIDO's URL report rule (header comment).
+    ...vtUrls(vt.filter((r) => r.subject.type === 'url' || r.subject.type === 'domain' || (r.subject.type === 'ip' && intelFacts(r.data))), s),
+    ...vtIps(vt.filter((r) => r.subject.type === 'ip' && !intelFacts(r.data)), s),
     ...threatgrid(fromProviders(f.all, s.providers.threatgrid), s),
     ...alienvault(fromProviders(f.all, s.providers.alienvault), s),
     ...antivirus(f.alerts, s),
@@ -247,9 +264,12 @@ function threat(ex: Explanation, f: Facts, s: ClassicSettings): void {
   settle(ex, 'threat', exact);
 }
 
+/** FIDO's positives: v2 `positives`, v3 `last_analysis_stats.malicious`, or the intel answer's detail.engines.malicious. */
 function positives(d: Record<string, unknown>): number {
   const stats = isRecord(d.last_analysis_stats) ? d.last_analysis_stats : {};
-  return Math.max(0, num(d.positives) ?? num(stats.malicious) ?? 0);
+  const intel = intelFacts(d);
+  const engines = intel && isRecord(intel.detail.engines) ? intel.detail.engines : {};
+  return Math.max(0, num(d.positives) ?? num(stats.malicious) ?? num(engines.malicious) ?? 0);
 }
 
 /** Engine results whose lower-cased text contains `needle` (v2 `scans`, v3 `last_analysis_results`). */
@@ -276,8 +296,14 @@ function vtFiles(rows: readonly Answer[], s: ClassicSettings): Raw[] {
   return [{ factor: 'threat.vt_file', raw: Math.max(trojan, regular), evidence: `VirusTotal files (${names(hit)}): ${why}` }];
 }
 
+/** "malicious site" verdicts: counted in v2 `scans`; an intel answer's malicious engine count (header comment). */
+function maliciousSite(d: Record<string, unknown>): number {
+  if (positives(d) <= 0) return 0;
+  return isRecord(d.scans) || isRecord(d.last_analysis_results) ? engineHits(d, 'malicious site') : intelFacts(d) ? positives(d) : 0;
+}
+
 function vtUrls(rows: readonly Answer[], s: ClassicSettings): Raw[] {
-  const M = rows.reduce((n, r) => n + (positives(r.data) > 0 ? engineHits(r.data, 'malicious site') : 0), 0);
+  const M = rows.reduce((n, r) => n + maliciousSite(r.data), 0);
   if (M < s.virustotal.url_threshold) return [];
   return [{ factor: 'threat.vt_url', raw: s.virustotal.url_weight * M, evidence: `VirusTotal URLs (${names(rows)}): ${M} "malicious site" verdicts × ${s.virustotal.url_weight}` }];
 }
@@ -318,7 +344,8 @@ function threatgrid(rows: readonly Answer[], s: ClassicSettings): Raw[] {
     const scores = list(r.data.threats)
       .map((t) => (isRecord(t) ? num(t.score) : num(t)))
       .filter((n): n is number => n !== undefined);
-    const single = num(r.data.threat_score);
+    const intel = intelFacts(r.data);
+    const single = num(r.data.threat_score) ?? (intel ? (num(intel.detail.threat_score) ?? (intel.verdict !== 'unknown' ? intel.score : undefined)) : undefined);
     const mean = scores.length ? Math.trunc(scores.reduce((a, b) => a + b, 0) / scores.length) : single;
     if (!mean) continue;
     out.push({ factor: 'threat.threatgrid', raw: (mean * 10) / s.threatgrid.feed_weight, evidence: `ThreatGRID ${subjectText(r)}: mean threat score ${mean} × 10 ÷ feed weight ${s.threatgrid.feed_weight}` });
@@ -337,15 +364,25 @@ function alienvault(rows: readonly Answer[], s: ClassicSettings): Raw[] {
   const out: Raw[] = [];
   for (const r of rows) {
     const activities = [...strings(r.data.activities), ...(str(r.data.activity)?.split(/[;,]/) ?? [])].map(normActivity);
-    const hit = activities.find((a) => wanted.has(a));
-    const rel = num(r.data.reliability);
-    const risk = num(r.data.risk);
+    const legacy = { hit: activities.find((a) => wanted.has(a)), rel: num(r.data.reliability), risk: num(r.data.risk) };
+    const { hit, rel, risk } = legacy.hit !== undefined || activities.length > 0 ? legacy : otxAsReputation(r.data);
     if (!hit || rel === undefined || risk === undefined) continue;
     const rw = tier(rel, s.alienvault.reliability);
     const kw = tier(risk, s.alienvault.risk);
     out.push({ factor: 'threat.alienvault', raw: Math.min(100, rw * kw), evidence: `AlienVault ${subjectText(r)}: "${clip(hit, 40)}", risk ${risk} (×${kw}) reliability ${rel} (×${rw})` });
   }
   return out;
+}
+
+/**
+ * An OTX intel answer as a line of FIDO's reputation file (header comment): listed in pulses (verdict
+ * malicious or suspicious) stands for a malware activity, risk = score ÷ 10, reliability = pulses (≤ 10).
+ */
+function otxAsReputation(d: Record<string, unknown>): { hit?: string; rel?: number; risk?: number } {
+  const intel = intelFacts(d);
+  if (!intel || (intel.verdict !== 'malicious' && intel.verdict !== 'suspicious')) return {};
+  const pulses = Math.max(1, Math.min(10, Math.floor(num(intel.detail.pulses) ?? 1)));
+  return { hit: `${intel.verdict} in ${pulses} pulse${pulses === 1 ? '' : 's'}`, rel: pulses, risk: intel.score / 10 };
 }
 
 function antivirus(alerts: readonly Alert[], s: ClassicSettings): Raw[] {
@@ -473,12 +510,16 @@ function user(ex: Explanation, f: Facts, s: ClassicSettings): void {
   const u = s.user;
   const titles = new Set(u.titles.map((t) => t.toLowerCase()));
   const departments = new Set(u.departments.map((d) => d.toLowerCase()));
-  const dir = fromProviders(f.all, s.providers.directory).find((r) => r.subject.type === 'user');
+  const dir = fromProviders(f.all, s.providers.directory).find((r) => r.subject.type === 'user') ?? fromProviders(f.all, s.providers.directory).find((r) => r.subject.type === 'email');
   if (dir) {
     const title = str(dir.data.title);
     const dept = str(dir.data.department);
-    if (title && titles.has(title.toLowerCase())) ex.add('user.title', u.title_weight, `${subjectText(dir)}: title "${clip(title, 60)}"`);
-    if (dept && departments.has(dept.toLowerCase())) ex.add('user.department', u.department_weight, `${subjectText(dir)}: department "${clip(dept, 60)}"`);
+    const titled = title !== undefined && titles.has(title.toLowerCase());
+    if (titled) ex.add('user.title', u.title_weight, `${subjectText(dir)}: title "${clip(title, 60)}" (${dir.provider})`);
+    // FIDO's title list was its VIP list: a directory's own VIP flag stands for it, not on top of it.
+    else if (dir.data.vip === true && u.vip_weight !== 0) ex.add('user.vip', u.vip_weight, `${subjectText(dir)} is marked VIP (${dir.provider})`);
+    if (dept && departments.has(dept.toLowerCase())) ex.add('user.department', u.department_weight, `${subjectText(dir)}: department "${clip(dept, 60)}" (${dir.provider})`);
+    if (dir.data.privileged === true && u.privileged_weight !== 0) ex.add('user.privileged', u.privileged_weight, `${subjectText(dir)} is marked privileged (${dir.provider})`);
   }
   settle(ex, 'user', ex.component('user'));
 }
