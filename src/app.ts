@@ -28,6 +28,9 @@ import { resolveHttpLimits } from './api/limits.js';
 import { resolveFailedAuthLimit } from './api/auth-limit.js';
 import type { SourceConfig } from './config/schema.js';
 import { log, type Logger } from './util/log.js';
+import type { FidoConfig } from './config/schema.js';
+import { parseDuration } from './config/duration.js';
+import type { AssetSettings } from './store/incidents.js';
 
 export const PROCESS_ROLES = ['all', 'api', 'intake', 'worker', 'actions'] as const;
 export type ProcessRole = (typeof PROCESS_ROLES)[number];
@@ -215,6 +218,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
       trustProxy: config.server?.trust_proxy ?? [],
       accessLog: config.server?.access_log ?? false,
       enricher: enrichment.get,
+      assets: assetSettings(config),
     });
     const port = opts.port ?? Number(env.FIDO_PORT ?? config.server?.port ?? 8700);
     const host = env.FIDO_HOST ?? config.server?.host ?? '127.0.0.1';
@@ -279,4 +283,10 @@ function refuseUnusableTokens(loaded: LoadedConfig, env: NodeJS.ProcessEnv): voi
     const problem = tokenProblem(token);
     if (problem) throw new Error(`${setting}: ${problem}`);
   }
+}
+
+/** enrichment.assets as the incident detail applies it. */
+function assetSettings(config: FidoConfig): AssetSettings {
+  const a = config.enrichment?.assets;
+  return { precedence: a?.precedence, maxAgeMs: a?.max_age === undefined ? null : parseDuration(a.max_age, 'enrichment.assets.max_age') };
 }

@@ -6,6 +6,7 @@ import type { Principal, Role } from './auth.js';
 import type { HttpLimits } from './limits.js';
 import type { FailedAuthLimit } from './auth-limit.js';
 import type { Enricher } from '../enrich/layer.js';
+import type { AssetSettings } from '../store/incidents.js';
 
 export interface ApiContext {
   store: Store;
@@ -32,6 +33,8 @@ export interface ApiContext {
    * answer 503.
    */
   enricher?: () => Promise<Enricher>;
+  /** enrichment.assets: how the incident detail merges its inventories' answers (store/incidents.ts). */
+  assets?: AssetSettings;
   /** Called after a verdict is stored (e.g. to undo reversible actions on false_positive). */
   onVerdict?(incidentId: string, verdict: string, actor: string): Promise<void>;
 }

@@ -222,6 +222,27 @@ export const ConfigSchema = Type.Object(
               description: "The organisation's own DNS domains: names under them are never sent to external providers",
             }),
           ),
+          answer_within: Type.Optional(
+            Timeout('How long an incident waits for answers of services before it goes on with what it has (default 3s; later answers enrich it again)'),
+          ),
+          assets: Type.Optional(
+            Type.Object(
+              {
+                precedence: Type.Optional(
+                  Type.Array(Type.String({ minLength: 1 }), {
+                    description:
+                      'Inventory provider names, most trusted first: where inventories disagree about a host, the earlier one gives the value in the incident detail (src/enrich/assets.ts); unlisted providers come after, the fresher answer first',
+                  }),
+                ),
+                max_age: Type.Optional(
+                  Type.Union(Duration.anyOf, {
+                    description: "Inventory answers whose record was last seen (else fetched) longer ago than this are left out of the merged asset and listed as stale (default: no limit)",
+                  }),
+                ),
+              },
+              { additionalProperties: false },
+            ),
+          ),
         },
         { additionalProperties: false },
       ),

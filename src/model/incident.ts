@@ -33,6 +33,7 @@ export interface Incident {
 import type { Alert } from './alert.js';
 import type { Enrichment } from './enrichment.js';
 import type { ActionRecord } from './action.js';
+import type { IncidentAsset } from '../enrich/assets.js';
 
 /** correlate/digest.ts keeps it: what every alert of an incident contributes to rules and score, bounded. */
 export interface DigestRule {
@@ -71,6 +72,12 @@ export interface IncidentDetail extends Incident {
   /** Every indicator of its alerts, newest first (bounded), when the reader asked for them. */
   indicators?: Array<{ type: ObservableType; value: string }>;
   enrichment: Array<Enrichment | (Omit<Enrichment, 'data' | 'found' | 'cache'> & { error: string })>;
+  /**
+   * Each machine the inventories' answers describe, their answers merged: every value with the provider that
+   * gave it, disagreements listed (enrich/assets.ts). In the detail people read (GET /incidents/{id}), when
+   * the inventories know at least one of its machines.
+   */
+  assets?: IncidentAsset[];
   decisions: Decision[];
   actions: ActionRecord[];
   timeline: TimelineEntry[];

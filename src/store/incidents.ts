@@ -19,6 +19,7 @@ import { pow2ChunksOf } from '../util/chunks.js';
 import { coveringAlertIds, emptyDigest, readDigest, type IncidentDigest } from '../correlate/digest.js';
 import { rawForm, type RawForm } from './log.js';
 import { incidentObservations } from './observations.js';
+import { incidentAssets } from '../enrich/assets.js';
 
 export function toIncident(row: Selectable<IncidentTable>): Incident {
   return {
@@ -66,8 +67,12 @@ export function toAction(row: ActionTable): ActionRecord {
   };
 }
 
-/** Everything known about one incident, in the shape of GET /incidents/{id}. */
-export async function loadIncidentDetail(db: Db, id: string, opts: { alertLimit?: number } = {}): Promise<IncidentDetail | null> {
+/** Everything known about one incident, in the shape of GET /incidents/{id}; with its merged assets. */
+export async function loadIncidentDetail(
+  db: Db,
+  id: string,
+  opts: { alertLimit?: number; assets?: AssetSettings } = {},
+): Promise<IncidentDetail | null> {
   return (await loadIncidentDetails(db, [id], opts)).get(id) ?? null;
 }
 
@@ -121,6 +126,22 @@ export interface DetailParts {
    * most INDICATOR_LIMIT: `indicators`. Default false.
    */
   indicators?: boolean;
+  /**
+   * `assets`: each machine the inventories' stored answers describe, merged (enrich/assets.ts); the key is
+   * left out when there is none. Needs `enrichment`. Default: true when no parts are given (the whole detail,
+   * what people read), false when they are (the stages name what they read and do not read this).
+   */
+  assets?: boolean;
+}
+
+/** How the detail merges inventory answers (config enrichment.assets); by default freshness alone decides. */
+export interface AssetSettings {
+  /** Provider names, most trusted first. */
+  precedence?: readonly string[];
+  /** Answers older than this are left out (listed as stale); null or absent: no limit. */
+  maxAgeMs?: number | null;
+  /** The time max_age counts back from (default: now). */
+  now?: () => number;
 }
 
 /** Indicators read per incident for the rules (policy/context.ts lists at most 500 observables). */
@@ -132,6 +153,8 @@ export interface DetailOptions {
   parts?: DetailParts;
   /** Where parsed alert documents are kept between calls (the pipeline's stages pass the store's). */
   docs?: AlertDocs;
+  /** For the `assets` part. */
+  assets?: AssetSettings;
 }
 
 /** Incidents per round of queries (bounds the IN lists). */
@@ -152,7 +175,7 @@ export async function loadIncidentDetails(db: Db, ids: readonly string[], opts: 
 }
 
 async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<string, IncidentDetail>): Promise<void> {
-  const parts = { alerts: true, raw: true, enrichment: true, history: true, indicators: false, ...opts.parts };
+  const parts = { alerts: true, raw: true, enrichment: true, history: true, indicators: false, assets: opts.parts === undefined, ...opts.parts };
   // Documents come from the cache when one is given and the raw records are not wanted (they are not kept).
   const docs = parts.raw ? undefined : opts.docs;
   const alertLimit = opts.alertLimit ?? 500;
@@ -245,12 +268,17 @@ async function loadChunk(db: Db, chunk: string[], opts: DetailOptions, out: Map<
   const indicatorsOf = byIncident(indicators);
   // An incident's answers mostly share a few fetch times: format each once.
   const fetchedAt = memoIso();
+  const mergeOpts = { precedence: opts.assets?.precedence, maxAgeMs: opts.assets?.maxAgeMs ?? null, now: (opts.assets?.now ?? Date.now)() };
   for (const row of rows) {
+    const enrichment = enrichOf(row.id).map((e) => toEnrichment(e, fetchedAt));
+    // Computed from the stored answers each time, so it follows the current precedence and max_age.
+    const assets = parts.assets && parts.enrichment ? incidentAssets(enrichment.filter((e): e is Enrichment => 'data' in e), mergeOpts) : [];
     out.set(row.id, {
       ...toIncident(row),
       digest: digests.get(row.id) ?? emptyDigest(),
       alerts: alertsOf(row.id).flatMap(alertOf),
-      enrichment: enrichOf(row.id).map((e) => toEnrichment(e, fetchedAt)),
+      enrichment,
+      ...(assets.length ? { assets } : {}),
       decisions: decisionsOf(row.id).map((d) => ({ ...parseStored<Decision>(d.doc, 'decision')!, decided_at: iso(d.created_at) })),
       actions: actionsOf(row.id).map(toAction),
       timeline: mergeByTime(arrivalsOf(row.id).map(toArrival), timelineOf(row.id).map(toTimelineEntry), TIMELINE_LIMIT),

@@ -74,7 +74,7 @@ export default async function incidentRoutes(app: FastifyInstance, { ctx }: { ct
     },
     async (req) => {
       const { id } = req.params as { id: string };
-      const detail = await loadIncidentDetail(db, id, { alertLimit: DETAIL_ALERTS });
+      const detail = await loadIncidentDetail(db, id, { alertLimit: DETAIL_ALERTS, assets: ctx.assets });
       if (!detail) throw new FidoError('not_found', `no incident ${id}`);
       // `alerts` holds the oldest DETAIL_ALERTS; the rest are paged through /incidents/{id}/alerts.
       const total = detail.alerts.length < DETAIL_ALERTS ? detail.alerts.length : await countAlerts(db, id);

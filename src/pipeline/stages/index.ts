@@ -12,6 +12,7 @@ import { createDecideStage } from './decide.js';
 import { resolveProfile } from '../../score/profile.js';
 import { loadPolicyFromConfig, targetKinds } from '../../policy/rules.js';
 import { defaultSandbox } from '../../policy/sandbox.js';
+import { parseDuration } from '../../config/duration.js';
 
 export interface WorkerStages {
   stages: Stage<unknown>[];
@@ -42,7 +43,11 @@ export async function buildWorkerStages(opts: WorkerStagesOptions): Promise<Work
   const sandbox = defaultSandbox();
   if (policy.rules.length > 0 && opts.startSandbox !== false) sandbox.start();
   const stages = [
-    createEnrichStage({ store, enricher }),
+    createEnrichStage({
+      store,
+      enricher,
+      ...(config.enrichment?.answer_within !== undefined ? { answerWithinMs: parseDuration(config.enrichment.answer_within, 'enrichment.answer_within') } : {}),
+    }),
     createScoreStage({ store, profile, configVersion: version }),
     createDecideStage({ store, policy, configVersion: version, targetKinds: targetKinds(config), dryRun: config.policy?.dry_run ?? false, sandbox }),
   ] as Stage<unknown>[];
