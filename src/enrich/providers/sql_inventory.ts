@@ -85,8 +85,12 @@ function configuredQueries(cfg: Config): Array<{ subject: Subject; key: string; 
   });
 }
 
-/** A literal connection URL: the right scheme and no password in clear. */
-function connectionProblem(cfg: Config): string | undefined {
+/**
+ * A literal connection URL: the right scheme and, in the entry as written (`asWritten`), no password in clear.
+ * `fido start` resolves secret references before building providers, so the built entry holds the password
+ * it was given by reference: only the text as written can tell the two apart.
+ */
+function connectionProblem(cfg: Config, asWritten: boolean): string | undefined {
   if (cfg.driver === 'sqlite' || isSecretRef(cfg.connection)) return undefined;
   // A password spliced in from a reference (postgres://fido_ro:${env:PW}@…) is fine; a literal one is not.
   const REF = 'secret-reference';
@@ -98,13 +102,13 @@ function connectionProblem(cfg: Config): string | undefined {
   }
   const schemes = cfg.driver === 'postgres' ? ['postgres:', 'postgresql:'] : ['mysql:', 'mariadb:'];
   if (!schemes.includes(u.protocol)) return `must start with ${schemes.map((s) => `${s}//`).join(' or ')} for driver ${cfg.driver}`;
-  if (u.password && u.password !== REF) {
+  if (asWritten && u.password && u.password !== REF) {
     return 'holds a password in clear; put the URL or its password in ${env:NAME} or ${file:/path}';
   }
   return undefined;
 }
 
-function checkConfig(cfg: Config): ComponentProblem[] {
+function checkConfig(cfg: Config, asWritten = true): ComponentProblem[] {
   const out: ComponentProblem[] = [];
   if ((cfg.query === undefined) === (cfg.queries === undefined)) {
     out.push({ key: 'query', message: 'set either query (with subjects) or queries (one per subject), not both nor neither' });
@@ -114,7 +118,7 @@ function checkConfig(cfg: Config): ComponentProblem[] {
     const r = prepareQuery(q.text, cfg.driver);
     if ('problem' in r && !out.some((p) => p.key === q.key)) out.push({ key: q.key, message: r.problem });
   }
-  const conn = connectionProblem(cfg);
+  const conn = connectionProblem(cfg, asWritten);
   if (conn) out.push({ key: 'connection', message: conn });
   return out;
 }
@@ -140,7 +144,7 @@ const sqlInventory = defineProvider({
   check: (cfg) => checkConfig(cfg),
   async create(cfg, deps): Promise<EnrichmentProvider> {
     const key = `enrichment.providers.${cfg.name}`;
-    const problem = checkConfig(cfg)[0];
+    const problem = checkConfig(cfg, false)[0];
     if (problem) throw new Error(`${key}.${problem.key}: ${problem.message}`);
     const prepared = new Map<ObservableType, PreparedQuery>();
     for (const q of configuredQueries(cfg)) prepared.set(q.subject, prepareQuery(q.text, cfg.driver) as PreparedQuery);
