@@ -54,16 +54,16 @@ export function parseHoldings(format: LeaseFormat, text: string, opts: { timeZon
 export function parseIscDhcpdLeases(text: string): ParsedHoldings {
   const byId = new Map<string, Holding>();
   let skipped = 0;
-  const block = /\blease\s+([0-9a-fA-F:.]+)\s*\{([^}]*)\}/g;
-  for (let m = block.exec(text); m; m = block.exec(text)) {
-    const ip = canonicalIp(m[1]!);
-    const body = m[2]!;
+  for (const { address, body } of leaseBlocks(text)) {
+    const ip = canonicalIp(address);
     const start = dhcpdTime(field(body, 'starts'));
     const endText = field(body, 'ends');
     const end = endText === 'never' ? null : dhcpdTime(endText);
-    const mac = normalizeMac(/hardware\s+ethernet\s+([0-9a-fA-F:]+)\s*;/.exec(body)?.[1] ?? '') ?? null;
-    const host = /client-hostname\s+"((?:[^"\\]|\\.)*)"\s*;/.exec(body)?.[1] ?? null;
-    const state = /(?:^|;)\s*binding\s+state\s+(\w+)\s*;/.exec(body)?.[1];
+    const hardware = field(body, 'hardware')?.split(/\s+/);
+    const mac = hardware?.[0] === 'ethernet' ? (normalizeMac(hardware[1] ?? '') ?? null) : null;
+    const quoted = field(body, 'client-hostname');
+    const host = quoted && quoted.length >= 2 && quoted.startsWith('"') && quoted.endsWith('"') ? quoted.slice(1, -1) : null;
+    const state = field(body, 'binding')?.split(/\s+/)[1];
     if (!ip || start === undefined || (end === undefined && endText !== 'never')) {
       skipped++;
       continue;
@@ -88,10 +88,35 @@ function dhcpdTime(v: string | undefined): number | undefined {
   return Date.UTC(year, month - 1, day, hour, minute, second);
 }
 
+/** A statement's value: `name value;` among the block's statements (split at semicolons). */
 function field(body: string, name: string): string | undefined {
-  // A statement is `name value;` at the start of a line (after the block's brace or a semicolon).
-  const m = new RegExp(`(?:^|[;{\\n])\\s*${name}\\s+([^;]*);`).exec(body);
-  return m?.[1]?.trim();
+  for (const statement of body.split(';')) {
+    const t = statement.trim();
+    if (t.startsWith(`${name} `) || t.startsWith(`${name}\t`)) return t.slice(name.length).trim();
+  }
+  return undefined;
+}
+
+/**
+ * The `lease ADDRESS { … }` blocks of a dhcpd.leases text, by scanning (a regular expression over the whole
+ * file is quadratic on a file that a crash left with an unclosed block). An unclosed last block is dropped.
+ */
+function* leaseBlocks(text: string): Generator<{ address: string; body: string }> {
+  let from = 0;
+  for (;;) {
+    const at = text.indexOf('lease', from);
+    if (at < 0) return;
+    from = at + 5;
+    if (at > 0 && !/\s/.test(text[at - 1]!)) continue; // part of a word ("authoring-byte-order"…)
+    const open = text.indexOf('{', from);
+    if (open < 0) return;
+    const address = text.slice(from, open).trim();
+    if (!/^[0-9a-fA-F:.]+$/.test(address)) continue;
+    const close = text.indexOf('}', open);
+    if (close < 0) return;
+    yield { address, body: text.slice(open + 1, close) };
+    from = close + 1;
+  }
 }
 
 // ─── Kea ────────────────────────────────────────────────────────────────────────────────────────────────

@@ -22,6 +22,9 @@ import type { ComponentProblem } from '../component/component.js';
 import type { ProviderDeps } from './provider.js';
 import { num } from './json-read.js';
 import { resolveSettings, type ProviderSettingsConfig } from './settings.js';
+import { retryAfterMs } from '../util/retry-after.js';
+
+export { retryAfterMs };
 
 /** Config keys of a remote provider; spread into its schema next to providerSettingsSchema. */
 export const remoteSettingsSchema = {
@@ -66,13 +69,15 @@ export interface RemoteRequest {
   /** A form body (application/x-www-form-urlencoded). */
   form?: Record<string, string>;
   headers?: Record<string, string>;
+  /** The answer's form: JSON (default; a 2xx that is not JSON is `malformed`) or text as sent (CSV, lists). */
+  as?: 'json' | 'text';
   signal: AbortSignal;
 }
 
 export interface RemoteResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  /** Parsed JSON (null for an empty body). */
+  /** Parsed JSON (null for an empty body), or the text when the request asked for text. */
   body: unknown;
 }
 
@@ -123,15 +128,6 @@ export function readCaFile(file: string | undefined, configDir: string, key: str
   }
 }
 
-/** Retry-After as delta-seconds or an HTTP date, in ms. */
-export function retryAfterMs(value: string | string[] | undefined, nowMs = Date.now()): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (!v) return undefined;
-  if (/^\s*\d+\s*$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isFinite(at) ? Math.max(0, at - nowMs) : undefined;
-}
-
 export function createRemoteClient(o: RemoteClientOptions): RemoteClient {
   const problem = outboundUrlProblem(o.baseUrl, { allowPrivate: o.allowPrivate ?? false });
   if (problem) throw new Error(`${o.key}.url: ${problem}`);
@@ -158,7 +154,8 @@ export function createRemoteClient(o: RemoteClientOptions): RemoteClient {
     for (const [k, v] of Object.entries(req.query ?? {})) {
       for (const one of Array.isArray(v) ? (v as readonly QueryValue[]) : v === undefined ? [] : [v as QueryValue]) url.searchParams.append(k, String(one));
     }
-    const headers: Record<string, string> = { 'user-agent': o.userAgent ?? 'fido-enrichment/1', accept: 'application/json', ...o.headers, ...req.headers };
+    const accept = req.as === 'text' ? 'text/plain, text/csv, */*' : 'application/json';
+    const headers: Record<string, string> = { 'user-agent': o.userAgent ?? 'fido-enrichment/1', accept, ...o.headers, ...req.headers };
     let body: string | undefined;
     if (req.json !== undefined) {
       body = JSON.stringify(req.json);
@@ -181,6 +178,7 @@ export function createRemoteClient(o: RemoteClientOptions): RemoteClient {
     if (status >= 300 && status < 400) {
       throw new RemoteError(`${where(req)} answered ${status} redirect; redirects are not followed (set url to the final address)`, 'refused', status);
     }
+    if (req.as === 'text') return { status, headers: resHeaders, body: status >= 200 && status < 300 ? text : snippet(text) };
     let parsed: unknown = null;
     if (text.trim() !== '') {
       try {
@@ -347,6 +345,7 @@ function whereOf(baseUrl: URL, method: string, path: string): string {
 }
 
 function joinPath(base: string, path: string): string {
+  if (path === '') return base; // the base URL itself (a file to download), trailing slash and all
   const b = base.endsWith('/') ? base.slice(0, -1) : base;
   return `${b}${path.startsWith('/') ? '' : '/'}${path}`;
 }

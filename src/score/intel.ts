@@ -132,5 +132,5 @@ export function agreementFactor(n: number, table: readonly number[]): number {
 }
 
 export function fmt(x: number): string {
-  return Number.isInteger(x) ? String(x) : x.toFixed(2).replace(/0+$/, '').replace(/\.$/, '');
+  return Number.isInteger(x) ? String(x) : x.toFixed(2).replace(/(?<!0)0+$/, '').replace(/\.$/, '');
 }

@@ -6,7 +6,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { hostname } from 'node:os';
-import webhook, { isPublicAddress, parseRetryAfter, signBody, verifySignature } from '../../src/actions/kinds/webhook.js';
+import webhook, { isPublicAddress, signBody, verifySignature } from '../../src/actions/kinds/webhook.js';
+import { retryAfterMs as parseRetryAfter } from '../../src/util/retry-after.js';
 import { createActionExecutor, type ActionExecutor } from '../../src/actions/executor.js';
 import { ActionError, type ActionTarget } from '../../src/actions/action.js';
 import { openTestStore, tempDir, type TestStore } from '../support/stores.js';
@@ -38,7 +39,7 @@ describe('verifySignature', () => {
 });
 
 describe('helpers', () => {
-  test('parseRetryAfter reads seconds and HTTP dates', () => {
+  test('Retry-After is read as seconds and as HTTP dates', () => {
     assert.equal(parseRetryAfter('120'), 120_000);
     assert.equal(parseRetryAfter('Wed, 21 Oct 2015 07:28:30 GMT', Date.parse('Wed, 21 Oct 2015 07:28:00 GMT')), 30_000);
     assert.equal(parseRetryAfter(undefined), undefined);

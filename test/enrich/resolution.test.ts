@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { buildPipeline } from '../../src/pipeline/build.js';
@@ -130,6 +130,26 @@ test('an alert that names the host itself gets the same facts: the allowlist app
     assert.ok(detail.enrichment.some((e) => e.provider === 'allowlist' && e.subject.type === 'host' && e.subject.value === 'laptop-bob' && !('error' in e) && e.found));
     assert.ok(detail.score?.explanation.some((x) => x.factor === 'allowlist'));
     assert.equal(detail.decision?.rule, 'allowlisted');
+  } finally {
+    await pipeline.close();
+    await api.close();
+  }
+});
+
+test("a VPN context event from a real product's log names who held the tunnel address when a later alert came from it", async () => {
+  const dir = tempDir();
+  const loaded = await loadConfig(config(dir));
+  const api = await testApi('sqlite');
+  const pipeline = await buildPipeline({ store: api.t.store, loaded, owner: 'test', log, ingest: {}, incidents: {} });
+  try {
+    // PAN-OS GlobalProtect (test/fixtures/samples/panos_globalprotect): bob on HOST-7 got fd00::abcd at 21:45:14.
+    const gp = readFileSync(new URL('../fixtures/samples/panos_globalprotect/globalprotect.log', import.meta.url), 'utf8').split('\n')[0]!;
+    await api.intake.accept('gp', 'panos_globalprotect', [{ raw: gp }]);
+    await pipeline.pipeline.drain();
+    await api.intake.accept('ids', 'suricata', [{ raw: eve('2021-11-09T22:00:00Z', 'fd00::abcd', 1005) }]);
+    await pipeline.pipeline.drain();
+    const rows = await api.t.store.db.selectFrom('incidents').select(['host', 'user_name']).execute();
+    assert.deepEqual(rows, [{ host: 'host-7', user_name: 'bob' }]);
   } finally {
     await pipeline.close();
     await api.close();

@@ -26,6 +26,7 @@ import { ActionError, defineAction, type ActionContext, type ActionDeps, type Ac
 import { incidentUrl, readTlsCaFile, secretValue } from '../target-config.js';
 import { guardedLookup, outboundUrlProblem } from '../../util/outbound.js';
 import type { ComponentProblem } from '../../component/component.js';
+import { retryAfterMs } from '../../util/retry-after.js';
 
 export { isPublicAddress } from '../../util/outbound.js';
 
@@ -117,14 +118,6 @@ export function webhookPayload(ctx: ActionContext, publicUrl: string, sentAt: Da
   return { incident, decision, action: ctx.action, sent_at: sentAt.toISOString() };
 }
 
-/** Retry-After as delta-seconds or an HTTP date, in ms. */
-export function parseRetryAfter(value: string | string[] | undefined, nowMs = Date.now()): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (!v) return undefined;
-  if (/^\s*\d+\s*$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isFinite(at) ? Math.max(0, at - nowMs) : undefined;
-}
 
 async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string> {
   const chunks: Buffer[] = [];
@@ -153,7 +146,7 @@ function statusError(status: number, headers: Record<string, string | string[] |
     const to = Array.isArray(headers.location) ? headers.location[0] : headers.location;
     return new ActionError(`webhook answered ${status} redirect${to ? ` to ${to}` : ''}; redirects are refused (point the target at the final URL)`, false);
   }
-  if (status === 408 || status === 429 || status >= 500) return new ActionError(what, true, parseRetryAfter(headers['retry-after']));
+  if (status === 408 || status === 429 || status >= 500) return new ActionError(what, true, retryAfterMs(headers['retry-after']));
   return new ActionError(what, false);
 }
 

@@ -67,7 +67,7 @@ const misp = defineProvider({
   check: remoteUrlProblems,
   async create(cfg, deps): Promise<EnrichmentProvider> {
     const c = openRemote(cfg, deps, { apiKey: cfg.api_key, headers: (key) => ({ Authorization: key ?? '' }) });
-    const base = c.client.baseUrl.href.replace(/\/+$/, '');
+    const base = c.client.baseUrl.href.replace(/(?<!\/)\/+$/, '');
     const at = c.where('POST', SEARCH_PATH);
     const limit = cfg.limit ?? 50;
     return {

@@ -144,7 +144,10 @@ export function defineAbusechProvider<K extends string>(o: {
 /** An abuse.ch time ("2020-12-06 09:10:23 UTC", "2019-01-19") as ISO 8601, or null. */
 export function abusechTime(v: unknown): string | null {
   const s = str(v);
-  return s === null ? null : isoTime(s.replace(/\s*UTC$/i, ''));
+  if (s === null) return null;
+  // "2026-12-01 10:00:00 UTC": the zone word goes (a scan, not /\s*UTC$/, which is quadratic on long blanks).
+  const t = s.trimEnd();
+  return isoTime(t.toUpperCase().endsWith('UTC') ? t.slice(0, -3).trimEnd() : t);
 }
 
 /** The earliest / latest of some times (ISO strings sort as times); null when there is none. */
