@@ -22,6 +22,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/load.js';
 import { buildPipeline } from '../src/pipeline/build.js';
+import { createConfiguredEnricher } from '../src/enrich/registry.js';
+import { createEnrichStage } from '../src/pipeline/stages/enrich.js';
+import type { Stage } from '../src/pipeline/stage.js';
 import { createIntakeWriter } from '../src/intake/writer.js';
 import { enrichLookups } from '../src/metrics.js';
 import type { Store } from '../src/store/store.js';
@@ -140,8 +143,11 @@ async function cost(): Promise<{ cold: CostRun; warm: CostRun }> {
   const dir = tempDir('fido-bench-enrich-');
   const loaded = await loadConfig(configFile(dir, intel.url, null));
   const t = await openTestStore('sqlite');
-  const built = await buildPipeline({ store: t.store, loaded, owner: 'bench', log, ingest: {}, incidents: {} });
-  const enrich = built.stages[0]!;
+  const built = await buildPipeline({ store: t.store, loaded, owner: 'bench', log, ingest: {} });
+  // The stage with budgets long enough that every incident waits for all its answers: what is measured is
+  // the whole cost of enriching it, not a deferral.
+  const enricher = await createConfiguredEnricher(loaded.config.enrichment?.providers ?? [], { store: t.store, configDir: loaded.dir });
+  const enrich = createEnrichStage({ store: t.store, enricher, firstWaitMs: 60_000, answerWithinMs: 60_000 }) as Stage<unknown>;
   const pick = zipf(POOL);
   const replay = async (hostBase: number, at: number): Promise<CostRun> => {
     const intake = createIntakeWriter(t.store, { maxBacklog: Number.MAX_SAFE_INTEGER });
@@ -179,6 +185,7 @@ async function cost(): Promise<{ cold: CostRun; warm: CostRun }> {
     return { cold, warm };
   } finally {
     await built.close();
+    await enricher.close();
     await t.cleanup();
     await intel.close();
   }

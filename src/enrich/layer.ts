@@ -85,8 +85,8 @@ export interface BatchOptions {
   /**
    * How long the batch waits for the answers of services (ms; local providers are always waited for, on
    * their own timeout). A lookup still running then is reported as a `timeout` that
-   * says so, and goes on: its answer lands in the cache, and `onLate` is told which lists it concerned once
-   * every late lookup has settled (the enrich stage asks again for those incidents, and gets a cache hit). So
+   * says so, and goes on: its answer lands in the cache, and `onLate` is told of each list once that list's
+   * late lookups have settled (the enrich stage asks again for those incidents, and gets a cache hit). So
    * one slow service delays only the incidents that asked it, by at most this budget. Default: wait for all.
    */
   within?: number;
@@ -614,11 +614,16 @@ export function createEnricher(opts: EnricherOptions): Enricher {
     // Let answers that settled in the same turn as the timer count.
     await new Promise<void>((resolve) => setImmediate(resolve));
     const late = settled.flatMap((r, i) => (r === undefined ? [i] : []));
-    if (late.length > 0) {
+    if (late.length > 0 && onLate) {
+      // Each list is told as soon as its own late lookups have settled: one that waited on a service that
+      // answers in a second must not wait for another list's silent one.
       const lateSet = new Set(late);
-      const lists = plan.flatMap((slots, list) => (slots.some((i) => lateSet.has(i)) ? [list] : []));
-      void Promise.allSettled(late.map((i) => pending[i]!)).then(() => {
-        if (!closing.signal.aborted) onLate?.(lists);
+      plan.forEach((slots, list) => {
+        const mine = [...new Set(slots.filter((i) => lateSet.has(i)))];
+        if (mine.length === 0) return;
+        void Promise.allSettled(mine.map((i) => pending[i]!)).then(() => {
+          if (!closing.signal.aborted) onLate([list]);
+        });
       });
     }
     return settled.map((r, i) => {
