@@ -382,7 +382,8 @@ function toEnrichment(e: EnrichmentTable, isoOf: (ms: number) => string): Incide
     data: parseStored<Record<string, unknown>>(e.data, 'enrichment') ?? {},
     found: e.found === 1,
     fetched_at: isoOf(e.fetched_at),
-    cache: 'hit',
+    // How it was obtained when stored; answers stored before migration 0015 did not say (read as a hit).
+    cache: e.cache === 'miss' || e.cache === 'coalesced' ? e.cache : 'hit',
   };
   return en;
 }

@@ -215,6 +215,8 @@ export interface EnrichmentTable {
   fetched_at: number;
   /** The provider's data revision the answer was made at (EnrichmentProvider.revision), if it has one. */
   revision: string | null;
+  /** hit | coalesced | miss: how the answer was obtained when stored (migration 0015); null before. */
+  cache: string | null;
 }
 
 export interface ScoreTable {

@@ -9,6 +9,7 @@ import { createEnricher, isEnrichmentError } from '../../src/enrich/layer.js';
 import { createEnrichStage } from '../../src/pipeline/stages/enrich.js';
 import { claim, complete, enqueue } from '../../src/store/queue.js';
 import { openTestStore } from '../support/stores.js';
+import { loadIncidentDetail } from '../../src/store/incidents.js';
 import { ManualClock, insertAlert, insertIncident, scripted, settle } from './support.js';
 
 const NOW = Date.parse('2026-12-07T09:00:00Z');
@@ -113,6 +114,13 @@ test('enrich stage: an incident waiting on a silent service waits at most its bu
       ['IH', 'segments', 'ok'],
     ]);
     assert.equal(slow.calls.length, 1, 'the service was asked once');
+    // The incident page says how each answer was obtained: the late one from the cache, the others from the source.
+    const cacheOf = async (id: string) => (await loadIncidentDetail(db, id))!.enrichment.map((e) => [e.provider, 'cache' in e ? e.cache : 'error']);
+    assert.deepEqual(await cacheOf('IH'), [
+      ['sandbox', 'hit'],
+      ['segments', 'hit'], // asked in the pass that deferred it, kept by the cache for the one that wrote
+    ]);
+    assert.deepEqual(await cacheOf('IP'), [['segments', 'miss']]);
   } finally {
     await enricher.close();
     await t.cleanup();

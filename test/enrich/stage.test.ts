@@ -111,7 +111,8 @@ async function written(store: Store) {
   const rows = await store.db.selectFrom('enrichments').selectAll().orderBy('incident_id').orderBy('provider').orderBy('subject_type').orderBy('subject_value').execute();
   const timeline = await store.db.selectFrom('timeline').select(['incident_id', 'at', 'summary']).where('kind', '=', 'enriched').orderBy('incident_id').execute();
   const queue = await store.db.selectFrom('stage_queue').select(['stage', 'item_id']).orderBy('stage').orderBy('item_id').execute();
-  return { rows: rows.map((r) => ({ ...r, fetched_at: Number(r.fetched_at) })), timeline: timeline.map((x) => ({ ...x, at: Number(x.at) })), queue };
+  // How each answer was obtained (cache) differs by batching on purpose: a subject shared in a batch is coalesced.
+  return { rows: rows.map(({ cache: _cache, ...r }) => ({ ...r, fetched_at: Number(r.fetched_at) })), timeline: timeline.map((x) => ({ ...x, at: Number(x.at) })), queue };
 }
 
 for (const dialect of DIALECTS) {

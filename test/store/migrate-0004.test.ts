@@ -560,6 +560,7 @@ async function writeScenario(old: PreviousRelease): Promise<Scenario> {
   const before: Scenario['before'] = {};
   for (const [table, order] of Object.entries(UNCHANGED)) before[table] = await rowsOf(db, table, order);
   before.actions = await rowsOf(db, 'actions', 'id');
+  before.enrichments = await rowsOf(db, 'enrichments', ENRICHMENT_ORDER);
   before.incident_keys = await rowsOf(db, 'incident_keys', 'key');
   before.alerts = await rowsOf(db, 'alerts', 'id');
   before.incidents = await rowsOf(db, 'incidents', 'id');
@@ -583,8 +584,9 @@ const UNCHANGED: Record<string, string> = {
   decisions: 'id',
   action_attempts: 'id',
   scores: 'id',
-  enrichments: 'incident_id, provider, subject_type, subject_value',
 };
+
+const ENRICHMENT_ORDER = 'incident_id, provider, subject_type, subject_value';
 
 /** An action row of the previous release as migration 0014 leaves it. */
 function withApprovalColumns(row: Record<string, unknown>): Record<string, unknown> {
@@ -730,6 +732,11 @@ for (const dialect of DIALECTS) {
         }
         // Actions too, but for migration 0014: an approval's deadline left the params for columns of its own.
         assert.deepEqual(await rowsOf(db, 'actions', 'id'), s.before.actions!.map(withApprovalColumns));
+        // Enrichments too, with migration 0015's column saying how each was obtained: unknown (null) for these.
+        assert.deepEqual(
+          await rowsOf(db, 'enrichments', ENRICHMENT_ORDER),
+          s.before.enrichments!.map((row) => ({ ...row, cache: null })),
+        );
         // Timeline notes other than alert arrivals (see 'the timeline shows each alert once').
         const notArrival = (rows: Array<Record<string, unknown>>) => rows.filter((x) => x.kind !== 'alert' && x.kind !== 'repeat');
         assert.deepEqual(notArrival(await rowsOf(db, 'timeline', 'id')), notArrival(s.before.timeline!));

@@ -546,6 +546,7 @@ function rowMaker(now: number, revisions: ReadonlyMap<string, string>): (inciden
         error: `${r.result}: ${r.error}`,
         fetched_at: now,
         revision: null,
+        cache: null,
       };
     }
     let data = json.get(r.data);
@@ -561,6 +562,7 @@ function rowMaker(now: number, revisions: ReadonlyMap<string, string>): (inciden
       error: null,
       fetched_at: fetchedMs,
       revision: revisions.get(r.provider) ?? null,
+      cache: r.cache,
     };
   };
 }
@@ -631,11 +633,11 @@ type StoredAnswer = RowKey & Pick<EnrichmentTable, 'found' | 'error' | 'revision
 const sameAnswer = (a: StoredAnswer, b: EnrichmentTable) =>
   Number(a.found) === Number(b.found) && a.data === b.data && a.error === b.error && a.revision === b.revision;
 
-const COLUMNS = ['incident_id', 'provider', 'subject_type', 'subject_value', 'found', 'data', 'error', 'fetched_at', 'revision'] as const;
+const COLUMNS = ['incident_id', 'provider', 'subject_type', 'subject_value', 'found', 'data', 'error', 'fetched_at', 'revision', 'cache'] as const;
 const ON_CONFLICT = {
   answers: `on conflict ("incident_id", "provider", "subject_type", "subject_value") do update set
     "found" = excluded."found", "data" = excluded."data", "error" = null, "fetched_at" = excluded."fetched_at",
-    "revision" = excluded."revision"`,
+    "revision" = excluded."revision", "cache" = excluded."cache"`,
   // An earlier good answer beats a new failure (a rate-limited re-run must not erase what we knew).
   failures: `on conflict ("incident_id", "provider", "subject_type", "subject_value") do update set
     "data" = excluded."data", "error" = excluded."error", "fetched_at" = excluded."fetched_at"
