@@ -138,7 +138,7 @@ const EnrichmentAnswer = Type.Object(
     fetched_at: Type.String({ format: 'date-time', description: 'when the answer was fetched from the provider (for an answer the cache served, when it was first fetched), or when the lookup failed' }),
     cache: Opt(
       Enum(['hit', 'miss', 'coalesced'], {
-        description: "in an incident: always \"hit\" (read from the incident's stored answers; whether the cache served the lookup is not stored). From GET /lookup: hit (served by the cache), miss (asked the provider), coalesced (shared a call in flight)",
+        description: "in an incident: how the stored answer was obtained when it was stored (\"hit\" for answers stored before Fido recorded it). From GET /lookup: hit (served by the cache), miss (asked the provider), coalesced (shared a call in flight)",
       }),
     ),
     error: Opt(Type.String({ description: "why there is no answer (the provider failed, timed out, was rate limited or its circuit was open); no data then" })),

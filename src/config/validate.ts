@@ -195,6 +195,13 @@ export function parseConfigText(text: string, kinds: ConfigKinds): ParsedConfig 
     }
   });
   errors.push(...serverErrors(doc, lc, config));
+  const providerNames = new Set((config.enrichment?.providers ?? []).map((p) => p.name));
+  (config.enrichment?.assets?.precedence ?? []).forEach((name, i) => {
+    if (!providerNames.has(name)) {
+      const path = ['enrichment', 'assets', 'precedence', i];
+      errors.push({ key: keyOf(path), line: lineOf(doc, lc, path), message: `no enrichment provider is named "${name}"` });
+    }
+  });
   return { config, version, errors, lineOf: at };
 }
 

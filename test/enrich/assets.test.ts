@@ -9,6 +9,8 @@ import { auth, testApi } from '../support/api.js';
 import { insertIncident } from './support.js';
 import type { Store } from '../../src/store/store.js';
 import type { ObservableType } from '../../src/model/observable.js';
+import { parseConfigText } from '../../src/config/validate.js';
+import { configKinds } from '../../src/config/load.js';
 
 type Subject = { type: ObservableType; value: string };
 
@@ -182,6 +184,15 @@ test('config: enrichment.assets takes a precedence list and a max_age, and nothi
   assert.equal(Value.Check(ConfigSchema, { enrichment: { assets: { precedence: ['jamf', 'cmdb'], max_age: '30d' } } }), true);
   assert.equal(Value.Check(ConfigSchema, { enrichment: { assets: { max_age: 'soon' } } }), false);
   assert.equal(Value.Check(ConfigSchema, { enrichment: { assets: { order: ['jamf'] } } }), false);
+  // A precedence entry must name a configured provider (a typo would silently change nothing).
+  const parsed = parseConfigText(
+    ['enrichment:', '  providers:', '    - { name: jamf, kind: inventory, file: a.csv }', '  assets:', '    precedence: [jamf, jamff]'].join('\n'),
+    configKinds,
+  );
+  assert.deepEqual(
+    parsed.errors.map((e) => [e.key, e.line, e.message]),
+    [['enrichment.assets.precedence[1]', 5, 'no enrichment provider is named "jamff"']],
+  );
 });
 
 /** Stored answers as the enrich stage writes them. */
