@@ -14,9 +14,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
 import { Type } from 'typebox';
-import { guardedLookup, outboundUrlProblem } from '../util/outbound.js';
+import { guardedAgent, outboundUrlProblem } from '../util/outbound.js';
 import { isSecretRef, resolveSecretRefs } from '../config/secrets.js';
 import type { ComponentProblem } from '../component/component.js';
 import type { ProviderDeps } from './provider.js';
@@ -135,16 +135,7 @@ export function createRemoteClient(o: RemoteClientOptions): RemoteClient {
   const timeoutMs = o.timeoutMs ?? 30_000;
   const maxBytes = o.maxBytes ?? DEFAULT_MAX_BYTES;
   const scrub = scrubber([...Object.values(o.headers ?? {}), ...(o.secrets ?? [])]);
-  const dispatcher = new Agent({
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-    connect: {
-      rejectUnauthorized: true,
-      timeout: timeoutMs,
-      ...(o.ca ? { ca: o.ca } : {}),
-      lookup: guardedLookup(o.allowPrivate ?? false),
-    },
-  });
+  const dispatcher = guardedAgent({ timeoutMs, allowPrivate: o.allowPrivate ?? false, ca: o.ca });
   /** What a message may say about the request: method and path, never the query or headers. */
   const where = (req: RemoteRequest) => whereOf(baseUrl, req.method ?? 'GET', req.path);
 

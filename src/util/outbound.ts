@@ -26,6 +26,7 @@
  */
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import ipaddr from 'ipaddr.js';
+import { Agent } from 'undici';
 
 /** Cloud metadata and platform endpoints (canonical text → what it is). */
 const METADATA = new Map<string, string>([
@@ -241,4 +242,17 @@ export function guardedLookup(allowPrivate: boolean, resolve: Resolver = systemR
       callback(null, first.address, first.family);
     });
   };
+}
+
+/**
+ * The connection pool for a configured target (a webhook, a provider's service): TLS always verified (against
+ * a private CA when given), connect/header/body timeouts, and every address its name resolves to passed
+ * through the guard at connect time. Even with `allowPrivate`, a name never leads to cloud metadata.
+ */
+export function guardedAgent(o: { timeoutMs: number; allowPrivate: boolean; ca?: string | undefined }): Agent {
+  return new Agent({
+    headersTimeout: o.timeoutMs,
+    bodyTimeout: o.timeoutMs,
+    connect: { rejectUnauthorized: true, timeout: o.timeoutMs, ...(o.ca ? { ca: o.ca } : {}), lookup: guardedLookup(o.allowPrivate) },
+  });
 }

@@ -19,7 +19,6 @@ import { sql, type Generated, type Kysely } from 'kysely';
 import { DIALECTS, newStorePlace, type StorePlace as Place } from '../support/stores.js';
 import { dialectFor, openStore, type Store } from '../../src/store/store.js';
 import { migrate } from '../../src/store/migrate.js';
-import type { DialectName } from '../../src/store/dialect.js';
 import type { AlertTable, ContextEventTable, Database, IncidentTable, IntakeTable, QuarantineTable } from '../../src/store/schema.js';
 import { recordFate } from '../../src/store/fates.js';
 import { loadIncidentDetail } from '../../src/store/incidents.js';

@@ -17,14 +17,14 @@
  * in the connection's own DNS lookup, so the check holds for the address actually connected to.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
 import { Type, type Static } from 'typebox';
 import { Duration } from '../../config/schema.js';
 import { parseDuration } from '../../config/duration.js';
 import type { IncidentDetail } from '../../model/incident.js';
 import { ActionError, defineAction, type ActionContext, type ActionDeps, type ActionOutcome, type ActionTarget } from '../action.js';
 import { incidentUrl, readTlsCaFile, secretValue } from '../target-config.js';
-import { guardedLookup, outboundUrlProblem } from '../../util/outbound.js';
+import { guardedAgent, outboundUrlProblem } from '../../util/outbound.js';
 import type { ComponentProblem } from '../../component/component.js';
 import { retryAfterMs } from '../../util/retry-after.js';
 
@@ -180,17 +180,7 @@ async function create(cfg: WebhookConfig, deps: ActionDeps): Promise<ActionTarge
   const headers = extraHeaders(cfg);
   const timeoutMs = cfg.timeout !== undefined ? parseDuration(cfg.timeout, `${key}.timeout`) : DEFAULT_TIMEOUT_MS;
   const ca = readTlsCaFile(cfg, deps.configDir);
-  const dispatcher = new Agent({
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-    connect: {
-      rejectUnauthorized: true,
-      timeout: timeoutMs,
-      ...(ca ? { ca } : {}),
-      // Always: even with allow_private, a name must not lead to cloud metadata.
-      lookup: guardedLookup(allowPrivate),
-    },
-  });
+  const dispatcher = guardedAgent({ timeoutMs, allowPrivate, ca });
 
   return {
     name: cfg.name,

@@ -227,7 +227,30 @@ export function parseInventory(text: string, file: string): InventoryIndex {
   return idx;
 }
 
-type Found = { asset: Asset; matched_by: string; others: Asset[] };
+export type Found = { asset: Asset; matched_by: string; others: Asset[] };
+
+/** The answer every inventory-shaped provider gives for an asset found (sql_inventory, jamf… answer the same). */
+export function assetAnswer(found: Found, source: string, extra: Record<string, unknown> = {}): ProviderAnswer {
+  const a = found.asset;
+  return {
+    found: true,
+    data: {
+      host: a.host,
+      ips: a.ips,
+      macs: a.macs,
+      owner: a.owner,
+      os: a.os,
+      criticality: a.criticality,
+      tags: a.tags,
+      attributes: a.attributes,
+      matched_by: found.matched_by,
+      // Several assets share this address (stale DHCP rows, clusters): say so rather than guess silently.
+      ...(found.others.length ? { also: found.others.map((o) => o.host) } : {}),
+      source,
+      ...extra,
+    },
+  };
+}
 
 /** Exact name first; then the short name, only when exactly one asset could be meant. */
 function findHost(idx: InventoryIndex, value: string): Found | { ambiguous: string[] } | null {
@@ -283,24 +306,7 @@ const inventory = defineProvider({
         const r = findAsset(await data.get(), subject);
         if (!r) return { found: false, data: {} };
         if ('ambiguous' in r) return { found: false, data: { ambiguous: r.ambiguous } };
-        const a = r.asset;
-        return {
-          found: true,
-          data: {
-            host: a.host,
-            ips: a.ips,
-            macs: a.macs,
-            owner: a.owner,
-            os: a.os,
-            criticality: a.criticality,
-            tags: a.tags,
-            attributes: a.attributes,
-            matched_by: r.matched_by,
-            // Several assets share this address (stale DHCP rows, clusters): say so rather than guess silently.
-            ...(r.others.length ? { also: r.others.map((o) => o.host) } : {}),
-            source: where(a),
-          },
-        };
+        return assetAnswer(r, where(r.asset));
       },
     };
   },

@@ -10,7 +10,7 @@
  * MAC or criticality is dropped and named in `warnings`.
  */
 import type { LookupSubject, ProviderAnswer } from '../../provider.js';
-import { findAsset, type Asset, type InventoryIndex } from '../inventory.js';
+import { assetAnswer, findAsset, type Asset, type InventoryIndex } from '../inventory.js';
 import { canonicalIp, hostKeys, normalizeMac } from '../../values.js';
 import { CRITICALITIES, splitList, type Criticality } from '../../localfile.js';
 
@@ -139,23 +139,6 @@ export function answerFromRows(rows: readonly SqlRow[], subject: LookupSubject, 
   }
   if (!found) return { found: false, data: { ...extra } };
   if ('ambiguous' in found) return { found: false, data: { ambiguous: found.ambiguous, ...extra } };
-  const a = found.asset;
-  return {
-    found: true,
-    data: {
-      host: a.host,
-      ips: a.ips,
-      macs: a.macs,
-      owner: a.owner,
-      os: a.os,
-      criticality: a.criticality,
-      tags: a.tags,
-      attributes: a.attributes,
-      matched_by: found.matched_by,
-      // Several assets share this address (stale DHCP rows, clusters): say so rather than guess silently.
-      ...(found.others.length ? { also: found.others.map((o) => o.host) } : {}),
-      source,
-      ...extra,
-    },
-  };
+  return assetAnswer(found, source, extra);
+
 }
