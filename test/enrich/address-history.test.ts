@@ -12,6 +12,7 @@ import addressHistory from '../../src/enrich/providers/address_history.js';
 import type { ContextEvent } from '../../src/model/context.js';
 import type { EnrichmentProvider } from '../../src/enrich/provider.js';
 import { DIALECTS, openTestStore, tempDir } from '../support/stores.js';
+import { waitFor } from '../support/wait.js';
 
 const FIXTURES = new URL('../fixtures/leases/', import.meta.url);
 const fixture = (name: string) => readFileSync(new URL(name, FIXTURES), 'utf8');
@@ -178,4 +179,26 @@ test('an OpenVPN client gone from the status file has its session ended when the
       await again.close?.();
     }
   });
+});
+
+test('the files are watched: a lease written after start is answered without a restart', async () => {
+  const dir = tempDir();
+  const leases = join(dir, 'dhcpd.leases');
+  writeFileSync(leases, '# empty at start\n');
+  const ts = await openTestStore('sqlite');
+  const p = await addressHistory.create(
+    { name: 'addresses', kind: 'address_history', files: [{ path: leases, format: 'isc_dhcpd' }], poll: 0.02 },
+    { store: ts.store, configDir: '/', now: () => at('2026-12-07T12:00:00Z') },
+  );
+  try {
+    const ask = () => p.lookup({ type: 'ip', value: '10.1.2.3', at: at('2026-12-07T09:00:00Z') }, signal);
+    assert.equal((await ask()).found, false);
+    // dhcpd appends the lease (the file is a log).
+    writeFileSync(leases, fixture('dhcpd.leases'));
+    const answer = await waitFor('the poll to read the new lease', async () => ((await ask()).found ? ask() : undefined), 30_000);
+    assert.equal(answer.data.host, 'ws-042');
+  } finally {
+    await p.close?.();
+    await ts.cleanup();
+  }
 });
