@@ -256,5 +256,5 @@ test('the OpenAPI document describes the enrichment routes and what the incident
   const detail = doc.paths['/api/v1/incidents/{id}']!.get!.responses['200']!.content['application/json']!.schema;
   const fields = detail.properties.enrichment.items.properties as Record<string, { description?: string }>;
   for (const key of ['provider', 'data', 'found', 'fetched_at', 'cache', 'error']) assert.ok(fields[key]!.description, `incident enrichment ${key} is described`);
-  assert.match(fields.cache!.description!, /not stored/);
+  assert.match(fields.cache!.description!, /how the stored answer was obtained/);
 });
