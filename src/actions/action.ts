@@ -16,6 +16,16 @@ export interface ActionContext {
   signal: AbortSignal;
 }
 
+/**
+ * An undo's call: the undo row itself (`action`, its own idempotency key `<original's>:undo`) and the action it
+ * undoes with what that action's call returned (a rule id, a session, a set element), which is what the undo
+ * needs to find what to take back.
+ */
+export interface UndoContext extends ActionContext {
+  original: ActionRecord;
+  originalResult: Record<string, unknown>;
+}
+
 export interface ActionOutcome {
   /** Facts worth keeping (message id, HTTP status, ticket number), stored with the action. */
   detail: Record<string, unknown>;
@@ -39,6 +49,12 @@ export interface ActionTarget {
   readonly name: string;
   readonly kind: string;
   execute(ctx: ActionContext): Promise<ActionOutcome>;
+  /**
+   * Takes back what `execute` did (re-enable the account, remove the block). Present exactly when the kind is
+   * `reversible`. Must succeed when there is nothing left to take back (the block expired on its own, someone
+   * re-enabled the account): an undo retried after a crash meets its own earlier effect.
+   */
+  undo?(ctx: UndoContext): Promise<ActionOutcome>;
   close?(): Promise<void>;
 }
 
@@ -52,7 +68,14 @@ export interface ActionDeps {
  * An action kind: one file in actions/kinds/ that default-exports `defineAction({…})` (component/component.ts).
  * Reference: kinds/webhook.ts.
  */
-export type ActionComponent<S extends TSchema = TSchema> = Component<S, ActionDeps, ActionTarget>;
+export interface ActionComponent<S extends TSchema = TSchema> extends Component<S, ActionDeps, ActionTarget> {
+  /**
+   * Its targets can undo what they did (ActionTarget.undo): a false-positive verdict, the rule's `for:` and a
+   * person (API, CLI) may ask for the undo. Declared on the kind, so that processes that run no executor (the
+   * API) know which actions can be undone.
+   */
+  readonly reversible?: true;
+}
 
 /** Declares an action kind; its `create` gets the target's entry typed by its schema. */
 export function defineAction<S extends TSchema>(component: ActionComponent<S>): ActionComponent<S> {

@@ -29,6 +29,7 @@ import { errorContext, log as rootLog, type Logger } from '../util/log.js';
 import { iso } from '../util/time.js';
 import { ActionError, type ActionOutcome, type ActionTarget } from './action.js';
 import { applyApprovalTimeouts } from './approvals.js';
+import { queueExpiredUndos } from './undo.js';
 import { errorText, label, record, SYSTEM_ACTOR, type OutcomeNote } from './notes.js';
 
 // ───────────────────────────── settings ─────────────────────────────
@@ -84,6 +85,8 @@ export interface RunSummary {
   skipped: number;
   /** Approval timeouts applied this round. */
   timedOut: number;
+  /** Undos queued this round because their action's time limit ended. */
+  undosQueued: number;
 }
 
 export interface ActionExecutor {
@@ -188,8 +191,16 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
     try {
       const incident = await loadIncidentDetail(store.db, row.incident_id);
       if (!incident) return { outcome: 'dead', error: `incident ${row.incident_id} does not exist` };
-      const action = toAction(row);
-      const out = await target.execute({ action, incident, idempotencyKey: row.idempotency_key, signal: AbortSignal.timeout(callTimeoutMs) });
+      const ctx = { action: toAction(row), incident, idempotencyKey: row.idempotency_key, signal: AbortSignal.timeout(callTimeoutMs) };
+      if (row.undo_of) {
+        const original = await store.db.selectFrom('actions').selectAll().where('id', '=', row.undo_of).executeTakeFirst();
+        if (!original) return { outcome: 'dead', error: `the action it undoes (${row.undo_of}) does not exist` };
+        if (!target.undo) return { outcome: 'dead', error: `${row.kind} target "${row.target}" cannot undo` };
+        const originalResult = original.result ? (JSON.parse(original.result) as Record<string, unknown>) : {};
+        const out = await target.undo({ ...ctx, original: toAction(original), originalResult });
+        return { outcome: 'succeeded', result: out.detail };
+      }
+      const out = await target.execute(ctx);
       return { outcome: 'succeeded', result: out.detail };
     } catch (e) {
       const error = errorText(e);
@@ -205,9 +216,11 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
   /** Writes the verdict, fenced on our lease: if it expired and another executor took the row, it wins. */
   async function settle({ row, leaseUntil }: Claimed, v: Verdict): Promise<void> {
     const t = now();
+    // A reversible action with a time limit (its rule's `for:`) is undone when the limit ends.
+    const expiresAt = v.outcome === 'succeeded' && !row.undo_of && row.undo_after_ms != null ? t + Number(row.undo_after_ms) : null;
     const set =
       v.outcome === 'succeeded'
-        ? { state: 'succeeded', result: JSON.stringify(v.result ?? {}), last_error: null }
+        ? { state: 'succeeded', result: JSON.stringify(v.result ?? {}), last_error: null, expires_at: expiresAt }
         : v.outcome === 'retry'
           ? { state: 'pending', last_error: v.error, next_attempt_at: v.at }
           : { state: 'dead', last_error: v.error };
@@ -245,7 +258,9 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
     const detail = { kind: row.kind, target: row.target, attempt: n, owner };
     switch (v.outcome) {
       case 'succeeded':
-        return { actor: SYSTEM_ACTOR, event: 'action.succeeded', summary: `${label(row)} succeeded (attempt ${n})`, detail: { ...detail, result: v.result } };
+        return row.undo_of
+          ? { actor: SYSTEM_ACTOR, event: 'action.undone', summary: `${label(row)} undone (attempt ${n})`, detail: { ...detail, undo_of: row.undo_of, result: v.result } }
+          : { actor: SYSTEM_ACTOR, event: 'action.succeeded', summary: `${label(row)} succeeded (attempt ${n})`, detail: { ...detail, result: v.result } };
       case 'retry':
         return {
           actor: SYSTEM_ACTOR,
@@ -279,8 +294,9 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
   }
 
   async function runOnce(limit = batchSize): Promise<RunSummary> {
-    const summary: RunSummary = { claimed: 0, succeeded: 0, retried: 0, dead: 0, skipped: 0, timedOut: 0 };
+    const summary: RunSummary = { claimed: 0, succeeded: 0, retried: 0, dead: 0, skipped: 0, timedOut: 0, undosQueued: 0 };
     summary.timedOut = await applyApprovalTimeouts(store, now());
+    summary.undosQueued = await queueExpiredUndos(store, now(), limit);
     summary.skipped = await skipDryRuns(limit);
     const claimed = await claim(limit);
     summary.claimed = claimed.length;
@@ -307,7 +323,8 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
       ])
       .where('state', 'in', ['pending', 'running', 'awaiting_approval'])
       .executeTakeFirst();
-    const times = [r?.retry, r?.lease, r?.approval].filter((t) => t !== null && t !== undefined).map(Number);
+    const expiry = await store.db.selectFrom('actions').select((eb) => eb.fn.min('expires_at').as('at')).where('expires_at', 'is not', null).executeTakeFirst();
+    const times = [r?.retry, r?.lease, r?.approval, expiry?.at].filter((t) => t !== null && t !== undefined).map(Number);
     return times.length ? Math.max(0, Math.min(...times) - now()) : null;
   }
 

@@ -125,6 +125,8 @@ export const ActionSchema = Type.Object(
     denied_by: Nullable(Type.String()),
     denial_reason: Nullable(Type.String()),
     dry_run: Type.Boolean(),
+    undo_of: Nullable(Type.String({ description: 'the action this one undoes (POST /actions/{id}/undo, a false-positive verdict, the rule\'s `for:`)' })),
+    expires_at: Nullable(Time),
   },
   { ...open, description: 'An action in the outbox' },
 );
@@ -325,3 +327,4 @@ export type CheckedModel = [
   Covers<DescribedProvider, Static<typeof ProviderStateSchema>>,
   Covers<DescribedAnswer, Static<typeof LookupAnswerSchema>>,
 ];
+

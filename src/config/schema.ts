@@ -62,6 +62,11 @@ const PolicyThen = Type.Array(
     {
       action: Type.String({ description: 'Name of a target under actions.targets' }),
       params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+      for: Type.Optional(
+        Type.Union([Type.String({ pattern: DURATION_PATTERN }), Type.Number({ exclusiveMinimum: 0 })], {
+          description: 'Undo the action this long after it succeeded (reversible kinds only), e.g. 2h',
+        }),
+      ),
     },
     { additionalProperties: false },
   ),

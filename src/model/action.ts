@@ -21,4 +21,8 @@ export interface ActionRecord {
   denied_by: string | null;
   denial_reason: string | null;
   dry_run: boolean;
+  /** The action this one undoes; null for an action of its own. */
+  undo_of: string | null;
+  /** When it is undone by itself (its rule's `for:` after it succeeded), while that is still to come. */
+  expires_at: string | null;
 }

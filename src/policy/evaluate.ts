@@ -43,6 +43,8 @@ export interface PolicyAction extends PlannedAction {
   dry_run: boolean;
   approval_timeout_ms?: number;
   approval_default?: 'approve' | 'deny';
+  /** The rule's `for:`: undone this long after it succeeded. */
+  undo_after_ms?: number;
 }
 
 export type RuleError = RuleFailure;
@@ -208,6 +210,7 @@ export function planActions(rules: readonly PlanningRule[], dryRun: boolean): Po
         ...(rule.approval.mode === 'required' && rule.approval.timeoutMs !== undefined
           ? { approval_timeout_ms: rule.approval.timeoutMs, approval_default: rule.approval.default ?? 'deny' }
           : {}),
+        ...(a.undoAfterMs !== undefined ? { undo_after_ms: a.undoAfterMs } : {}),
       });
     }
   }

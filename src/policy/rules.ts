@@ -12,6 +12,7 @@ import { Value } from 'typebox/value';
 import { parseDuration } from '../config/duration.js';
 import { PolicyFallbackSchema, PolicyRuleSchema, type FidoConfig, type PolicyFallbackConfig, type PolicyRuleConfig } from '../config/schema.js';
 import { CelCompileError, compileCondition, type CompiledCondition } from './cel.js';
+import { isReversibleKind } from '../actions/undo.js';
 
 export interface RuleOrigin {
   file: string;
@@ -24,6 +25,8 @@ export interface CompiledAction {
   /** That target's kind (email, webhook, …). */
   kind: string;
   params: Record<string, unknown>;
+  /** `for:` — undone this long after it succeeded (reversible kinds only). */
+  undoAfterMs?: number;
 }
 
 export interface RuleApproval {
@@ -262,7 +265,20 @@ function compileWhen(source: string, where: Where, fail: (m: string, key?: strin
 function actionsOf(then: PolicyRuleConfig['then'], targets: ReadonlyMap<string, string>, fail: (m: string, key?: string) => void): CompiledAction[] {
   return (then ?? []).flatMap((t, i): CompiledAction[] => {
     const kind = targets.get(t.action);
-    if (kind !== undefined) return [{ target: t.action, kind, params: { ...(t.params ?? {}) } }];
+    if (kind !== undefined) {
+      const action: CompiledAction = { target: t.action, kind, params: { ...(t.params ?? {}) } };
+      if (t.for === undefined) return [action];
+      if (!isReversibleKind(kind)) {
+        fail(`then[${i}].for: actions of kind "${kind}" cannot be undone, so they cannot be given a time limit`, 'then');
+        return [action];
+      }
+      try {
+        return [{ ...action, undoAfterMs: parseDuration(t.for, `then[${i}].for`) }];
+      } catch (e) {
+        fail((e as Error).message, 'then');
+        return [action];
+      }
+    }
     const known = [...targets.keys()].join(', ') || 'none configured';
     fail(`then[${i}]: unknown action target "${t.action}" (targets: ${known})`, 'then');
     return [];

@@ -64,6 +64,8 @@ export function toAction(row: ActionTable): ActionRecord {
     denied_by: row.denied_by,
     denial_reason: row.denial_reason,
     dry_run: row.dry_run === 1,
+    undo_of: row.undo_of ?? null,
+    expires_at: row.expires_at === null || row.expires_at === undefined ? null : iso(Number(row.expires_at)),
   };
 }
 

@@ -16,6 +16,7 @@ import * as m0012 from './migrations/0012_observation_log.js';
 import * as m0013 from './migrations/0013_drop_enrich_version.js';
 import * as m0014 from './migrations/0014_action_approval_columns.js';
 import * as m0015 from './migrations/0015_quota_and_address_history.js';
+import * as m0016 from './migrations/0016_action_undo.js';
 
 interface Migration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -38,6 +39,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['0013_drop_enrich_version', m0013],
   ['0014_action_approval_columns', m0014],
   ['0015_quota_and_address_history', m0015],
+  ['0016_action_undo', m0016],
 ];
 
 export interface MigrateOptions {

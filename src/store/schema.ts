@@ -265,6 +265,12 @@ export interface ActionTable {
   denial_reason: string | null;
   created_at: number;
   updated_at: number;
+  /** The action this row undoes (migration 0016); null for an action of its own. */
+  undo_of?: string | null;
+  /** The rule's `for:`: undone this long after it succeeded; null: kept until undone by a verdict or by hand. */
+  undo_after_ms?: number | null;
+  /** When its undo is due (set when it succeeds with undo_after_ms; null again once the undo is queued). */
+  expires_at?: number | null;
 }
 
 export interface ActionAttemptTable {

@@ -2,7 +2,9 @@
  * Webhook: a signed JSON POST to a configured URL. The reference action kind (see action.ts).
  *
  * Body: `{ incident, decision, action, sent_at }`, where `incident` is the incident with its alerts (without
- * their raw text, at most 100) and enrichment, plus a `url` to it on the API.
+ * their raw text, at most 100) and enrichment, plus a `url` to it on the API. An undo (a false-positive verdict,
+ * the rule's `for:`, by hand) is the same POST with `event: "undo"` and `undo_of: { id, idempotency_key,
+ * result }`: the action the receiver should take back.
  * Headers: `X-Fido-Timestamp` (unix seconds), `X-Fido-Signature: sha256=<hex HMAC-SHA256(secret,
  * timestamp + "." + body)>` (receivers check it with `verifySignature`, which also bounds the timestamp's age
  * against replays), and `Idempotency-Key`, the same on every attempt of one action.
@@ -22,7 +24,7 @@ import { Type, type Static } from 'typebox';
 import { Duration } from '../../config/schema.js';
 import { parseDuration } from '../../config/duration.js';
 import type { IncidentDetail } from '../../model/incident.js';
-import { ActionError, defineAction, type ActionContext, type ActionDeps, type ActionOutcome, type ActionTarget } from '../action.js';
+import { ActionError, defineAction, type ActionContext, type ActionDeps, type ActionOutcome, type ActionTarget, type UndoContext } from '../action.js';
 import { incidentUrl, readTlsCaFile, secretValue } from '../target-config.js';
 import { guardedAgent, outboundUrlProblem } from '../../util/outbound.js';
 import type { ComponentProblem } from '../../component/component.js';
@@ -182,42 +184,53 @@ async function create(cfg: WebhookConfig, deps: ActionDeps): Promise<ActionTarge
   const ca = readTlsCaFile(cfg, deps.configDir);
   const dispatcher = guardedAgent({ timeoutMs, allowPrivate, ca });
 
+  /** One signed POST of `payload` (the action's, or its undo's), under the call's idempotency key. */
+  async function post(ctx: ActionContext, payload: (sentAt: Date) => Record<string, unknown>): Promise<ActionOutcome> {
+    const sentAt = new Date();
+    const body = JSON.stringify(payload(sentAt));
+    const timestamp = String(Math.floor(sentAt.getTime() / 1000));
+    const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
+    let status: number;
+    let text: string;
+    let resHeaders: Record<string, string | string[] | undefined>;
+    try {
+      const res = await request(url, {
+        method: 'POST',
+        dispatcher,
+        signal,
+        headers: {
+          ...headers,
+          'content-type': 'application/json',
+          'user-agent': 'fido-webhook/1',
+          'idempotency-key': ctx.idempotencyKey,
+          'x-fido-timestamp': timestamp,
+          'x-fido-signature': signBody(hmacKey, timestamp, body),
+        },
+        body,
+      });
+      status = res.statusCode;
+      resHeaders = res.headers;
+      text = await readCapped(res.body);
+    } catch (e) {
+      throw transportError(e, signal);
+    }
+    const err = statusError(status, resHeaders, text);
+    if (err) throw err;
+    return { detail: { status, response: snippet(text) } };
+  }
+
   return {
     name: cfg.name,
     kind: 'webhook',
-    async execute(ctx: ActionContext): Promise<ActionOutcome> {
-      const sentAt = new Date();
-      const body = JSON.stringify(webhookPayload(ctx, deps.publicUrl, sentAt));
-      const timestamp = String(Math.floor(sentAt.getTime() / 1000));
-      const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
-      let status: number;
-      let text: string;
-      let resHeaders: Record<string, string | string[] | undefined>;
-      try {
-        const res = await request(url, {
-          method: 'POST',
-          dispatcher,
-          signal,
-          headers: {
-            ...headers,
-            'content-type': 'application/json',
-            'user-agent': 'fido-webhook/1',
-            'idempotency-key': ctx.idempotencyKey,
-            'x-fido-timestamp': timestamp,
-            'x-fido-signature': signBody(hmacKey, timestamp, body),
-          },
-          body,
-        });
-        status = res.statusCode;
-        resHeaders = res.headers;
-        text = await readCapped(res.body);
-      } catch (e) {
-        throw transportError(e, signal);
-      }
-      const err = statusError(status, resHeaders, text);
-      if (err) throw err;
-      return { detail: { status, response: snippet(text) } };
-    },
+    execute: (ctx: ActionContext) => post(ctx, (sentAt) => webhookPayload(ctx, deps.publicUrl, sentAt)),
+    // The receiver takes back what it did: the same signed POST with `event: "undo"` and the action it undoes
+    // (its idempotency key is the one the receiver saw); a receiver that did nothing answers 2xx all the same.
+    undo: (ctx: UndoContext) =>
+      post(ctx, (sentAt) => ({
+        ...webhookPayload(ctx, deps.publicUrl, sentAt),
+        event: 'undo',
+        undo_of: { id: ctx.original.id, idempotency_key: ctx.original.idempotency_key, result: ctx.originalResult },
+      })),
     async close() {
       await dispatcher.close();
     },
@@ -230,5 +243,6 @@ const webhook = defineAction({
   schema: WebhookConfigSchema,
   check,
   create,
+  reversible: true,
 });
 export default webhook;

@@ -6,6 +6,7 @@ import { Limit, OptionalBody, errors, Query } from '../schemas.js';
 import { ActionListItemSchema, ActionSchema } from '../model-schemas.js';
 import { ACTION_STATES } from '../../model/action.js';
 import { approveAction, denyAction } from '../../actions/approvals.js';
+import { undoAction } from '../../actions/undo.js';
 import { listActions } from '../../actions/list.js';
 
 const IdParam = Type.Object({ id: Type.String({ pattern: '^[0-9A-HJKMNP-TV-Z]{26}$' }) });
@@ -52,4 +53,22 @@ export default async function actionRoutes(app: FastifyInstance, { ctx }: { ctx:
     );
   settle('approve');
   settle('deny');
+
+  app.post(
+    '/actions/:id/undo',
+    {
+      config: { role: 'analyst' },
+      schema: {
+        summary: 'Undo a succeeded action of a reversible kind: queues its undo (once, however often asked) and answers the undo action',
+        params: IdParam,
+        body: OptionalBody(Type.Object({ reason: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false })),
+        response: { 200: ActionSchema, ...errors(400, 401, 403, 404, 409) },
+      },
+    },
+    async (req) => {
+      const { id } = req.params as { id: string };
+      const reason = (req.body as { reason?: string } | undefined)?.reason?.trim();
+      return undoAction(ctx.store, id, { actor: req.principal!.name, why: reason || 'undone by hand' });
+    },
+  );
 }

@@ -9,6 +9,7 @@ import { INCIDENT_STATUSES, VERDICTS, type IncidentStatus, type Verdict } from '
 import { countAlerts, loadIncidentAlerts, loadIncidentDetail, toIncident, addTimeline } from '../../store/incidents.js';
 import { audit } from '../../store/audit.js';
 import { FidoError } from '../../errors.js';
+import { undoOnVerdict } from '../../actions/undo.js';
 
 /** Alerts in an incident's detail; the rest are paged. */
 const DETAIL_ALERTS = 500;
@@ -131,6 +132,8 @@ export default async function incidentRoutes(app: FastifyInstance, { ctx }: { ct
         if (!r) return null;
         await addTimeline(tx, [{ incident_id: id, at: now, kind: 'verdict', summary: `${actor}: ${body.verdict}, ${status}${body.note ? ` (${body.note.slice(0, 300)})` : ''}` }]);
         await audit(tx, actor, 'incident.verdict', id, { verdict: body.verdict, status, note: body.note ?? null });
+        // A false positive takes back what Fido did about it, in the verdict's transaction (never one without the other).
+        await undoOnVerdict(tx, id, body.verdict, actor, now);
         return r;
       });
       if (!updated) throw new FidoError('not_found', `no incident ${id}`);

@@ -257,6 +257,9 @@ function outboxRow(incidentId: string, decisionId: number, a: PolicyAction, now:
     denial_reason: null,
     created_at: now,
     updated_at: now,
+    undo_of: null,
+    undo_after_ms: a.undo_after_ms ?? null,
+    expires_at: null,
   };
 }
 
