@@ -31,7 +31,12 @@ export interface ActionOutcome {
   detail: Record<string, unknown>;
 }
 
-/** Thrown for failures; `retryable: false` sends the action straight to the dead-letter state. */
+/**
+ * Thrown for failures, classified: `retryable: false` sends the action straight to the dead-letter state
+ * (bad configuration, refused, nothing to act on); retryable ones are tried again with backoff. `unknownOutcome`
+ * says the call may have taken effect (a timeout after the request went out): before the next attempt the
+ * executor asks the target (`reconcile`) whether it did.
+ */
 export class ActionError extends Error {
   override readonly name = 'ActionError';
   constructor(
@@ -39,10 +44,14 @@ export class ActionError extends Error {
     readonly retryable: boolean,
     /** Server-requested delay (Retry-After), in ms. */
     readonly retryAfterMs?: number,
+    readonly unknownOutcome = false,
   ) {
     super(message);
   }
 }
+
+/** What a target found when asked whether an action (or its undo) already took effect. */
+export type Reconciled = { done: true; detail: Record<string, unknown> } | { done: false };
 
 export interface ActionTarget {
   /** Configured target name, referenced by policy rules (`then: [{action: soc-mail}]`). */
@@ -55,6 +64,13 @@ export interface ActionTarget {
    * re-enabled the account): an undo retried after a crash meets its own earlier effect.
    */
   undo?(ctx: UndoContext): Promise<ActionOutcome>;
+  /**
+   * Whether the action (`ctx.action`; an undo row when `undo_of` is set) already took effect, asked before an
+   * attempt that follows one whose outcome is unknown (its executor stopped mid-call, or the call timed out
+   * after the request went out). `done` settles it as succeeded without calling the target again. Without
+   * it, the attempt is simply made again under the same idempotency key.
+   */
+  reconcile?(ctx: ActionContext): Promise<Reconciled>;
   close?(): Promise<void>;
 }
 

@@ -121,7 +121,8 @@ interface Claimed {
 
 type Verdict =
   | { outcome: 'succeeded'; result: ActionOutcome['detail'] }
-  | { outcome: 'retry'; error: string; at: number }
+  /** `unknown`: the call may have taken effect; the next attempt reconciles first. */
+  | { outcome: 'retry'; error: string; at: number; unknown?: true }
   | { outcome: 'dead'; error: string };
 
 export function createActionExecutor(opts: ActionExecutorOptions): ActionExecutor {
@@ -192,6 +193,11 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
       const incident = await loadIncidentDetail(store.db, row.incident_id);
       if (!incident) return { outcome: 'dead', error: `incident ${row.incident_id} does not exist` };
       const ctx = { action: toAction(row), incident, idempotencyKey: row.idempotency_key, signal: AbortSignal.timeout(callTimeoutMs) };
+      // The last attempt may have taken effect: ask the target before doing it again.
+      if (target.reconcile && row.attempts > 1 && (await lastOutcomeUnknown(row))) {
+        const r = await target.reconcile(ctx);
+        if (r.done) return { outcome: 'succeeded', result: { ...r.detail, reconciled: true } };
+      }
       if (row.undo_of) {
         const original = await store.db.selectFrom('actions').selectAll().where('id', '=', row.undo_of).executeTakeFirst();
         if (!original) return { outcome: 'dead', error: `the action it undoes (${row.undo_of}) does not exist` };
@@ -209,8 +215,22 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
       if (!retryable) return { outcome: 'dead', error };
       if (row.attempts >= maxAttempts) return { outcome: 'dead', error: `gave up after ${row.attempts} attempts: ${error}` };
       const retryAfter = e instanceof ActionError ? e.retryAfterMs : undefined;
-      return { outcome: 'retry', error, at: now() + backoffDelay(row.attempts, opts, random, retryAfter) };
+      const unknown = e instanceof ActionError && e.unknownOutcome;
+      return { outcome: 'retry', error, at: now() + backoffDelay(row.attempts, opts, random, retryAfter), ...(unknown ? { unknown } : {}) };
     }
+  }
+
+  /** Whether the attempt before this one ended without knowing if it took effect. */
+  async function lastOutcomeUnknown(row: ActionTable): Promise<boolean> {
+    const last = await store.db
+      .selectFrom('action_attempts')
+      .select('outcome')
+      .where('action_id', '=', row.id)
+      .where('attempt', '<', row.attempts)
+      .orderBy('attempt', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return last?.outcome === 'abandoned' || last?.outcome === 'unknown';
   }
 
   /** Writes the verdict, fenced on our lease: if it expired and another executor took the row, it wins. */
@@ -228,7 +248,7 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
     const kept = await store.db.transaction().execute(async (tx) => {
       await tx
         .updateTable('action_attempts')
-        .set({ finished_at: t, outcome: v.outcome, error })
+        .set({ finished_at: t, outcome: v.outcome === 'retry' && v.unknown ? 'unknown' : v.outcome, error })
         .where('action_id', '=', row.id)
         .where('attempt', '=', row.attempts)
         .where('finished_at', 'is', null)

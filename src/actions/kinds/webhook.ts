@@ -157,7 +157,8 @@ function transportError(e: unknown, signal: AbortSignal): ActionError {
   if (err.code === 'EFIDO_PRIVATE_ADDRESS' || err.cause?.code === 'EFIDO_PRIVATE_ADDRESS') {
     return new ActionError(`webhook refused: ${err.cause?.message ?? err.message}`, false);
   }
-  if (signal.aborted) return new ActionError('webhook: no answer before the timeout', true);
+  // The request may have been delivered: an unknown outcome (the receiver dedups by Idempotency-Key).
+  if (signal.aborted) return new ActionError('webhook: no answer before the timeout', true, undefined, true);
   const detail = err.cause?.message ?? err.message ?? String(e);
   return new ActionError(`webhook request failed${err.code ? ` (${err.code})` : ''}: ${detail}`, true);
 }
