@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createActionExecutor } from '../../src/actions/executor.js';
 import { ActionError, type ActionContext, type ActionTarget, type Reconciled } from '../../src/actions/action.js';
 import { openTestStore } from '../support/stores.js';
+import { waitFor } from '../support/wait.js';
 import { insertAction, sampleIncident, seedIncident } from './fixtures.js';
 import type { Store } from '../../src/store/store.js';
 
@@ -74,8 +75,7 @@ test('an executor killed mid-call: the next one reconciles before calling again;
     // The first executor's call never returns (its process is gone): its lease runs out.
     const hung = target({ execute: () => new Promise<never>(() => undefined) });
     void executor(ts.store, hung.t, () => now, 'dead-executor').runOnce();
-    for (let i = 0; i < 50 && hung.calls.execute === 0; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(hung.calls.execute, 1);
+    await waitFor('the first executor to call the target', () => hung.calls.execute === 1, 30_000);
     now += 31_000;
     const next = target({ execute: async (n) => ({ n }), reconcile: () => ({ done: false }) });
     assert.equal((await executor(ts.store, next.t, () => now).runOnce()).succeeded, 1);

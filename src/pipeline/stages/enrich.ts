@@ -330,7 +330,7 @@ async function enrichMany(
     within: deps.firstWaitMs ?? DEFAULT_FIRST_WAIT_MS,
     onLate: (lists) => {
       const again = [...new Set(lists.map((l) => incidents[l]!.id))];
-      enqueue(deps.store.db, 'enrich', again, Date.now()).catch((e: unknown) =>
+      enqueue(deps.store.db, 'enrich', again, (deps.now ?? Date.now)()).catch((e: unknown) =>
         log.warn({ incidents: again.length, err: errorContext(e) }, 'enrich: incidents with late answers not queued again; their next alert brings them'),
       );
     },
