@@ -59,8 +59,9 @@ export interface ActionTarget {
   readonly kind: string;
   execute(ctx: ActionContext): Promise<ActionOutcome>;
   /**
-   * Takes back what `execute` did (re-enable the account, remove the block). Present exactly when the kind is
-   * `reversible`. Must succeed when there is nothing left to take back (the block expired on its own, someone
+   * Takes back what `execute` did (re-enable the account, remove the block). Present when the kind is
+   * `reversible` and this target can undo (a run_program target without an `undo_path` cannot: the executor
+   * dead-letters its undos with the reason). Must succeed when there is nothing left to take back (the block expired on its own, someone
    * re-enabled the account): an undo retried after a crash meets its own earlier effect.
    */
   undo?(ctx: UndoContext): Promise<ActionOutcome>;

@@ -25,4 +25,6 @@ export interface ActionRecord {
   undo_of: string | null;
   /** When it is undone by itself (its rule's `for:` after it succeeded), while that is still to come. */
   expires_at: string | null;
+  /** The rule's `for:` in ms (a target may bound its own effect by it, e.g. a firewall element's timeout). */
+  undo_after_ms: number | null;
 }

@@ -66,6 +66,7 @@ export function toAction(row: ActionTable): ActionRecord {
     dry_run: row.dry_run === 1,
     undo_of: row.undo_of ?? null,
     expires_at: row.expires_at === null || row.expires_at === undefined ? null : iso(Number(row.expires_at)),
+    undo_after_ms: row.undo_after_ms == null ? null : Number(row.undo_after_ms),
   };
 }
 

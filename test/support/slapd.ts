@@ -61,7 +61,16 @@ function makeCerts(dir: string): void {
   openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', ...days, '-extfile', 'san.ext', '-out', 'server.crt'], dir);
 }
 
-function slapdConf(dir: string): string {
+export interface SlapdOptions {
+  /**
+   * Extra `access to …` rules, placed before the defaults (users read everything, userPassword is for
+   * binding only): slapd uses the first rule whose `to` matches, so these win for what they name. E.g.
+   * `access to attrs=pwdAccountLockedTime by dn.exact="cn=…" write by users read by * none`.
+   */
+  acl?: string[];
+}
+
+function slapdConf(dir: string, opts: SlapdOptions = {}): string {
   return `include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/nis.schema
@@ -88,7 +97,7 @@ overlay ppolicy
 ppolicy_default "cn=default,ou=policies,${SUFFIX}"
 ppolicy_use_lockout
 limits users size.soft=10 size.hard=10 size.pr=noEstimate size.prtotal=unlimited
-access to attrs=userPassword by anonymous auth by * none
+${(opts.acl ?? []).map((rule) => `${rule}\n`).join('')}access to attrs=userPassword by anonymous auth by * none
 access to * by users read by * none
 `;
 }
@@ -106,13 +115,13 @@ async function waitReady(url: string, child: ChildProcess, log: string): Promise
   throw new Error(`slapd did not answer on ${url}`);
 }
 
-/** Starts slapd seeded with seed.ldif, plus `extraLdif` (e.g. generated entries). */
-export async function startSlapd(extraLdif = ''): Promise<Slapd> {
+/** Starts slapd seeded with seed.ldif, plus `extraLdif` (e.g. generated entries); `opts.acl` adds access rules. */
+export async function startSlapd(extraLdif = '', opts: SlapdOptions = {}): Promise<Slapd> {
   const dir = mkdtempSync(join(tmpdir(), 'fido-slapd-'));
   mkdirSync(join(dir, 'db'));
   makeCerts(dir);
   const conf = join(dir, 'slapd.conf');
-  writeFileSync(conf, slapdConf(dir));
+  writeFileSync(conf, slapdConf(dir, opts));
   execFileSync('slaptest', ['-u', '-f', conf], { stdio: 'pipe' });
   const [port, tlsPort] = [await freePort(), await freePort()];
   const url = `ldap://127.0.0.1:${port}`;
