@@ -92,6 +92,11 @@ export interface ActionComponent<S extends TSchema = TSchema> extends Component<
    * API) know which actions can be undone.
    */
   readonly reversible?: true;
+  /**
+   * Its actions contain (disable an account, block an address, isolate a host, end a session): the kill switch
+   * (kill-switch.ts) holds them while it is on.
+   */
+  readonly containment?: true;
 }
 
 /** Declares an action kind; its `create` gets the target's entry typed by its schema. */

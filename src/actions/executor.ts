@@ -30,6 +30,7 @@ import { iso } from '../util/time.js';
 import { ActionError, type ActionOutcome, type ActionTarget } from './action.js';
 import { applyApprovalTimeouts } from './approvals.js';
 import { queueExpiredUndos } from './undo.js';
+import { containmentKinds, readKillSwitch } from './kill-switch.js';
 import { errorText, label, record, SYSTEM_ACTOR, type OutcomeNote } from './notes.js';
 
 // ───────────────────────────── settings ─────────────────────────────
@@ -72,6 +73,8 @@ export interface ActionExecutorOptions extends ExecutorSettings {
    */
   pollIntervalMs?: number;
   now?: () => number;
+  /** `actions.kill_switch: true`: containment never starts, whatever the switch's row says. */
+  killSwitchForced?: boolean;
   /** [0, 1); injected for deterministic backoff in tests. */
   random?: () => number;
   logger?: Logger;
@@ -136,19 +139,29 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
   if (maxAttempts < 1) throw new Error('maxAttempts must be at least 1');
   if (callTimeoutMs >= leaseMs) throw new Error('callTimeoutMs must be shorter than leaseMs, or a live call could lose its lease');
 
-  /** A row is due when pending and its time has come, or when a previous claim's lease ran out (crash). */
-  const due = (t: number) => (eb: ExpressionBuilder<Database, 'actions'>) =>
+  /**
+   * A row is due when pending and its time has come, or when a previous claim's lease ran out (crash). While the
+   * kill switch is on, pending containment (not its undos) is held: it waits in the outbox.
+   */
+  const due = (t: number, held: readonly string[]) => (eb: ExpressionBuilder<Database, 'actions'>) =>
     eb.or([
-      eb.and([eb('state', '=', 'pending'), eb('dry_run', '=', 0), eb('next_attempt_at', '<=', t)]),
+      eb.and([eb('state', '=', 'pending'), eb('dry_run', '=', 0), eb('next_attempt_at', '<=', t), ...notHeld(eb, held)]),
       eb.and([eb('state', '=', 'running'), eb('lease_until', '<', t)]),
     ]);
+  const notHeld = (eb: ExpressionBuilder<Database, 'actions'>, held: readonly string[]) =>
+    held.length === 0 ? [] : [eb.or([eb('kind', 'not in', held), eb('undo_of', 'is not', null)])];
+  /** The kinds the kill switch holds right now (none while it is off). */
+  async function heldKinds(): Promise<string[]> {
+    return (await readKillSwitch(store.db, opts.killSwitchForced ?? false)).on ? containmentKinds() : [];
+  }
 
   /** Claims rows and records their attempts as started, in one committed transaction. */
   async function claim(limit: number): Promise<Claimed[]> {
     const t = now();
     const leaseUntil = t + leaseMs;
+    const held = await heldKinds();
     return store.db.transaction().execute(async (tx) => {
-      let pick = tx.selectFrom('actions').select('id').where(due(t)).orderBy('next_attempt_at').orderBy('id').limit(limit);
+      let pick = tx.selectFrom('actions').select('id').where(due(t, held)).orderBy('next_attempt_at').orderBy('id').limit(limit);
       if (store.skipLocked) pick = pick.forUpdate().skipLocked();
       // The pick is a MATERIALIZED CTE, not an `id in (subquery)`: PostgreSQL may plan the latter as a nested
       // loop that re-runs the locking subquery for every outer row, claiming far more than `limit` rows and
@@ -158,7 +171,7 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
         .updateTable('actions')
         .set({ state: 'running', lease_owner: owner, lease_until: leaseUntil, attempts: sql<number>`attempts + 1`, updated_at: t })
         .where('id', 'in', (eb) => eb.selectFrom('picked').select('picked.id'))
-        .where(due(t))
+        .where(due(t, held))
         .returningAll()
         .execute()) as ActionTable[];
       for (const row of rows) await openAttempt(tx, row, t);
@@ -334,10 +347,11 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
 
   /** Milliseconds until the earliest time-based event of the outbox, or null when none is pending. */
   async function nextDueIn(): Promise<number | null> {
+    const held = await heldKinds();
     const r = await store.db
       .selectFrom('actions')
       .select((eb) => [
-        eb.fn.min(eb.case().when(eb.and([eb('state', '=', 'pending'), eb('dry_run', '=', 0)])).then(eb.ref('next_attempt_at')).end()).as('retry'),
+        eb.fn.min(eb.case().when(eb.and([eb('state', '=', 'pending'), eb('dry_run', '=', 0), ...notHeld(eb, held)])).then(eb.ref('next_attempt_at')).end()).as('retry'),
         eb.fn.min(eb.case().when('state', '=', 'running').then(eb.ref('lease_until')).end()).as('lease'),
         eb.fn.min(eb.case().when('state', '=', 'awaiting_approval').then(eb.ref('approval_due_at')).end()).as('approval'),
       ])

@@ -29,6 +29,7 @@ export async function buildActionExecutor(opts: {
     owner: opts.owner,
     logger: opts.log,
     pollIntervalMs: opts.pollIntervalMs ?? 500,
+    killSwitchForced: config.actions?.kill_switch ?? false,
   });
   return {
     start: () => executor.start(),

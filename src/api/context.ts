@@ -33,6 +33,8 @@ export interface ApiContext {
    * answer 503.
    */
   enricher?: () => Promise<Enricher>;
+  /** actions.kill_switch: the configuration holds the containment kill switch on (actions/kill-switch.ts). */
+  killSwitchForced?: boolean;
   /** enrichment.assets: how the incident detail merges its inventories' answers (store/incidents.ts). */
   assets?: AssetSettings;
   /** Called after a verdict is stored (e.g. to undo reversible actions on false_positive). */

@@ -17,6 +17,7 @@ import * as m0013 from './migrations/0013_drop_enrich_version.js';
 import * as m0014 from './migrations/0014_action_approval_columns.js';
 import * as m0015 from './migrations/0015_quota_and_address_history.js';
 import * as m0016 from './migrations/0016_action_undo.js';
+import * as m0017 from './migrations/0017_kill_switch.js';
 
 interface Migration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -40,6 +41,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['0014_action_approval_columns', m0014],
   ['0015_quota_and_address_history', m0015],
   ['0016_action_undo', m0016],
+  ['0017_kill_switch', m0017],
 ];
 
 export interface MigrateOptions {

@@ -273,6 +273,16 @@ export interface ActionTable {
   expires_at?: number | null;
 }
 
+/** Switches that act everywhere at once (migration 0017): the containment kill switch. */
+export interface SwitchTable {
+  name: string;
+  /** 1 on, 0 off (`on` is a reserved word in SQL). */
+  on_: number;
+  actor: string;
+  reason: string;
+  at: number;
+}
+
 export interface ActionAttemptTable {
   id: Generated<number>;
   action_id: string;
@@ -352,6 +362,7 @@ export interface Database {
   scores: ScoreTable;
   decisions: DecisionTable;
   actions: ActionTable;
+  switches: SwitchTable;
   action_attempts: ActionAttemptTable;
   audit_log: AuditTable;
   receiver_cursors: ReceiverCursorTable;

@@ -316,5 +316,6 @@ const ldapAccount = defineAction({
   check,
   create,
   reversible: true,
+  containment: true,
 });
 export default ldapAccount;

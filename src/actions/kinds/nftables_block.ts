@@ -34,9 +34,8 @@ import { Type, type Static } from 'typebox';
 import { Duration } from '../../config/schema.js';
 import { parseDuration } from '../../config/duration.js';
 import type { ComponentProblem } from '../../component/component.js';
-import type { IncidentDetail } from '../../model/incident.js';
 import { CidrTable, canonicalIp, parseCidr } from '../../enrich/values.js';
-import { classifyAddress, describeAddress } from '../../util/outbound.js';
+import { offendingAddress, paramDuration as paramShared, vetAddress as vetShared } from './lib/target-address.js';
 import { ActionError, defineAction, type ActionContext, type ActionOutcome, type ActionTarget, type UndoContext } from '../action.js';
 
 /** nft identifiers we accept: a safe subset of nft's own grammar (letters, digits, underscore). */
@@ -87,53 +86,11 @@ function check(cfg: NftablesBlockConfig): ComponentProblem[] {
   return problems;
 }
 
-// ───────────────────────────── what to block ─────────────────────────────
-
-/** The address to block, as given or read from the incident (see the header); null when there is none. */
-export function offendingAddress(params: Record<string, unknown>, incident: IncidentDetail, allowPrivate: boolean): { value: unknown; from: string } | null {
-  if (params.address !== undefined) return { value: params.address, from: 'params.address' };
-  const alerts = incident.alerts ?? [];
-  for (const [i, a] of alerts.entries()) {
-    for (const side of ['src', 'dst'] as const) {
-      const ip = a[side]?.ip;
-      if (ip && classifyAddress(ip)?.public) return { value: ip, from: `alerts[${i}].${side}.ip` };
-    }
-  }
-  const first = alerts[0]?.src?.ip;
-  return allowPrivate && first ? { value: first, from: 'alerts[0].src.ip' } : null;
-}
-
-const ALWAYS_REFUSED = new Set(['loopback', 'unspecified', 'multicast', 'broadcast']);
-
-/** The canonical address, or why it may not be blocked (a permanent ActionError). */
-function vetAddress(raw: unknown, from: string, allowPrivate: boolean, never: CidrTable<string>): { address: string; v6: boolean } {
-  const text = typeof raw === 'string' ? raw : '';
-  const shown = typeof raw === 'string' ? JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text) : `(a ${typeof raw})`;
-  // Only the characters of an address: no spaces, zones (%eth0), prefixes or anything a parser might read.
-  const address = /^[0-9A-Fa-f:.]{2,45}$/.test(text) ? canonicalIp(text) : null;
-  if (!address) throw new ActionError(`nftables_block: ${from} ${shown} is not an IP address`, false);
-  const c = classifyAddress(address);
-  if (!c) throw new ActionError(`nftables_block: ${from} ${shown} is not an IP address`, false);
-  if (ALWAYS_REFUSED.has(c.range) || ALWAYS_REFUSED.has(c.embeddedRange ?? '')) {
-    throw new ActionError(`nftables_block: refusing to block ${address} (${describeAddress(c)}): never blocked`, false);
-  }
-  const protectedBy = never.longest(address);
-  if (protectedBy) throw new ActionError(`nftables_block: refusing to block ${address}: it is in never_block ${protectedBy[0]}`, false);
-  if (!c.public && !allowPrivate) {
-    throw new ActionError(`nftables_block: refusing to block ${address} (${describeAddress(c)}): not a public address (set allow_private: true to allow)`, false);
-  }
-  return { address, v6: address.includes(':') };
-}
-
-/** A duration param ("30m", 600) in ms; a permanent error when it is not one. */
-function paramDuration(value: unknown, key: string): number {
-  if (typeof value !== 'string' && typeof value !== 'number') throw new ActionError(`nftables_block: ${key} must be a duration such as 30m`, false);
-  try {
-    return parseDuration(value, key);
-  } catch (e) {
-    throw new ActionError(`nftables_block: ${(e as Error).message}`, false);
-  }
-}
+// What to block: lib/target-address.ts (shared with the other kinds that block an address).
+export { offendingAddress };
+const KIND = 'nftables_block';
+const vetAddress = (raw: unknown, from: string, allowPrivate: boolean, never: CidrTable<string>) => vetShared(KIND, raw, from, allowPrivate, never);
+const paramDuration = (value: unknown, key: string) => paramShared(KIND, value, key);
 
 // ───────────────────────────── running nft ─────────────────────────────
 
@@ -272,5 +229,6 @@ const nftablesBlock = defineAction({
   check,
   create,
   reversible: true,
+  containment: true,
 });
 export default nftablesBlock;

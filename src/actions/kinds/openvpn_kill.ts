@@ -320,5 +320,6 @@ const openvpnKill = defineAction({
   schema: OpenvpnKillConfigSchema,
   check,
   create,
+  containment: true,
 });
 export default openvpnKill;

@@ -8,6 +8,8 @@ import { ACTION_STATES } from '../../model/action.js';
 import { approveAction, denyAction } from '../../actions/approvals.js';
 import { undoAction } from '../../actions/undo.js';
 import { listActions } from '../../actions/list.js';
+import { readKillSwitch, setKillSwitch } from '../../actions/kill-switch.js';
+import { FidoError } from '../../errors.js';
 
 const IdParam = Type.Object({ id: Type.String({ pattern: '^[0-9A-HJKMNP-TV-Z]{26}$' }) });
 
@@ -53,6 +55,37 @@ export default async function actionRoutes(app: FastifyInstance, { ctx }: { ctx:
     );
   settle('approve');
   settle('deny');
+
+  const KillSwitchSchema = Type.Object(
+    {
+      on: Type.Boolean({ description: 'true: no containment action starts (queued ones wait; undos and notifications still run)' }),
+      actor: Type.Union([Type.String(), Type.Null()], { description: 'who set it last ("config" when the configuration holds it on)' }),
+      reason: Type.Union([Type.String(), Type.Null()]),
+      at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    },
+    { additionalProperties: false, description: 'The containment kill switch' },
+  );
+  app.get(
+    '/kill-switch',
+    { config: { role: 'viewer' }, schema: { summary: 'Whether containment is stopped, by whom and why', response: { 200: KillSwitchSchema, ...errors(401, 403) } } },
+    async () => readKillSwitch(ctx.store.db, ctx.killSwitchForced ?? false),
+  );
+  app.put(
+    '/kill-switch',
+    {
+      config: { role: 'admin' },
+      schema: {
+        summary: 'Stop (on) or allow (off) containment everywhere at once; the configuration can hold it on',
+        body: Type.Object({ on: Type.Boolean(), reason: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
+        response: { 200: KillSwitchSchema, ...errors(400, 401, 403, 409) },
+      },
+    },
+    async (req) => {
+      const { on, reason } = req.body as { on: boolean; reason: string };
+      if (!on && ctx.killSwitchForced) throw new FidoError('conflict', 'actions.kill_switch is true in the configuration: change it there to allow containment');
+      return setKillSwitch(ctx.store, on, req.principal!.name, reason);
+    },
+  );
 
   app.post(
     '/actions/:id/undo',

@@ -3,38 +3,71 @@
  * store Fido runs on (FIDO_DATABASE_URL, else the SQLite file under FIDO_DATA_DIR), exactly as the API's
  * POST /actions/{id}/undo does; a running executor picks it up. The actor recorded is `cli:<login name>`.
  * Prints the undo action as JSON. Exit 1 when there is no such action or it cannot be undone.
+ *
+ * `fido actions kill-switch on|off|status --reason TEXT`: the containment kill switch (actions/kill-switch.ts),
+ * as PUT /api/v1/kill-switch sets it; `actions.kill_switch: true` in the configuration holds it on regardless.
  */
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { openStore } from '../../store/store.js';
+import { openStore, type Store } from '../../store/store.js';
+import { readKillSwitch, setKillSwitch } from '../../actions/kill-switch.js';
 import { undoAction } from '../../actions/undo.js';
 import { ActionStateError } from '../../actions/approvals.js';
 
 export function register(program: Command): void {
   const actions = program.command('actions').description('The action outbox');
   actions
+    .command('kill-switch <state>')
+    .description('on: stop every containment action everywhere at once (queued ones wait); off: allow it again; status: show it')
+    .option('--reason <text>', 'why (required for on and off; kept in the audit log)')
+    .action(async (state: string, opts: { reason?: string }) => {
+      if (!['on', 'off', 'status'].includes(state)) {
+        process.stderr.write('fido actions kill-switch: say on, off or status\n');
+        process.exitCode = 2;
+        return;
+      }
+      if (state !== 'status' && !opts.reason?.trim()) {
+        process.stderr.write(`fido actions kill-switch ${state}: --reason is required (it goes to the audit log)\n`);
+        process.exitCode = 2;
+        return;
+      }
+      await withStore('kill-switch', async (store) => {
+        const s = state === 'status' ? await readKillSwitch(store.db) : await setKillSwitch(store, state === 'on', `cli:${userInfo().username}`, opts.reason!);
+        process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+      });
+    });
+  actions
     .command('undo <id>')
     .description('Undo a succeeded action of a reversible kind (queued once; the executor runs it)')
     .option('--reason <text>', 'why, for the timeline and the audit log')
     .action(async (id: string, opts: { reason?: string }) => {
-      const dataDir = resolve(process.env.FIDO_DATA_DIR ?? './data');
-      if (!process.env.FIDO_DATABASE_URL && !existsSync(join(dataDir, 'fido.db'))) {
-        process.stderr.write(`fido actions undo: no store at ${dataDir} (set FIDO_DATA_DIR or FIDO_DATABASE_URL)\n`);
-        process.exitCode = 1;
-        return;
-      }
-      const store = await openStore({ databaseUrl: process.env.FIDO_DATABASE_URL, dataDir });
-      try {
-        const undo = await undoAction(store, id, { actor: `cli:${userInfo().username}`, why: opts.reason?.trim() || 'undone by hand' });
-        process.stdout.write(`${JSON.stringify(undo, null, 2)}\n`);
-      } catch (e) {
-        if (!(e instanceof ActionStateError)) throw e;
-        process.stderr.write(`fido actions undo: ${e.message}\n`);
-        process.exitCode = 1;
-      } finally {
-        await store.close();
-      }
+      await withStore('undo', async (store) => {
+        try {
+          const undo = await undoAction(store, id, { actor: `cli:${userInfo().username}`, why: opts.reason?.trim() || 'undone by hand' });
+          process.stdout.write(`${JSON.stringify(undo, null, 2)}\n`);
+        } catch (e) {
+          if (!(e instanceof ActionStateError)) throw e;
+          process.stderr.write(`fido actions undo: ${e.message}\n`);
+          process.exitCode = 1;
+        }
+      });
     });
+}
+
+/** The store Fido runs on (FIDO_DATABASE_URL, else the SQLite file under FIDO_DATA_DIR); never creates one. */
+async function withStore(command: string, fn: (store: Store) => Promise<void>): Promise<void> {
+  const dataDir = resolve(process.env.FIDO_DATA_DIR ?? './data');
+  if (!process.env.FIDO_DATABASE_URL && !existsSync(join(dataDir, 'fido.db'))) {
+    process.stderr.write(`fido actions ${command}: no store at ${dataDir} (set FIDO_DATA_DIR or FIDO_DATABASE_URL)\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const store = await openStore({ databaseUrl: process.env.FIDO_DATABASE_URL, dataDir });
+  try {
+    await fn(store);
+  } finally {
+    await store.close();
+  }
 }
