@@ -220,6 +220,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
       enricher: enrichment.get,
       assets: assetSettings(config),
       killSwitchForced: config.actions?.kill_switch ?? false,
+      policyConfig: { config, dir, file: opts.loaded.file, text },
     });
     const port = opts.port ?? Number(env.FIDO_PORT ?? config.server?.port ?? 8700);
     const host = env.FIDO_HOST ?? config.server?.host ?? '127.0.0.1';

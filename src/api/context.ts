@@ -7,6 +7,7 @@ import type { HttpLimits } from './limits.js';
 import type { FailedAuthLimit } from './auth-limit.js';
 import type { Enricher } from '../enrich/layer.js';
 import type { AssetSettings } from '../store/incidents.js';
+import type { BaseConfig } from '../backtest/sources.js';
 
 export interface ApiContext {
   store: Store;
@@ -33,6 +34,8 @@ export interface ApiContext {
    * answer 503.
    */
   enricher?: () => Promise<Enricher>;
+  /** The configuration this process runs with (its policy, targets, profiles): for backtests and explain. */
+  policyConfig?: BaseConfig;
   /** actions.kill_switch: the configuration holds the containment kill switch on (actions/kill-switch.ts). */
   killSwitchForced?: boolean;
   /** enrichment.assets: how the incident detail merges its inventories' answers (store/incidents.ts). */

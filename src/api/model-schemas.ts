@@ -127,6 +127,7 @@ export const ActionSchema = Type.Object(
     dry_run: Type.Boolean(),
     undo_of: Nullable(Type.String({ description: 'the action this one undoes (POST /actions/{id}/undo, a false-positive verdict, the rule\'s `for:`)' })),
     expires_at: Nullable(Time),
+    undo_after_ms: Nullable(Type.Integer({ description: "the rule's `for:`, in ms" })),
   },
   { ...open, description: 'An action in the outbox' },
 );
@@ -328,3 +329,84 @@ export type CheckedModel = [
   Covers<DescribedAnswer, Static<typeof LookupAnswerSchema>>,
 ];
 
+// ───────────────────────── backtests and explain (src/backtest) ─────────────────────────
+
+const ChangeOf = <T extends TSchema>(schema: T) => Type.Object({ old: schema, new: schema }, open);
+
+export const BacktestReportSchema = Type.Object(
+  {
+    since: Time,
+    until: Time,
+    profile: Nullable(Type.Object({ name: Type.String(), version: Type.String() }, open)),
+    rules: Type.Integer({ description: 'rules in the policy tried' }),
+    score_delta: Type.Integer({ description: 'a score change counts when it is more than this many points' }),
+    counts: Type.Object(
+      {
+        incidents: Type.Integer(),
+        same: Type.Integer(),
+        changed: Type.Integer(),
+        outcome_changed: Type.Integer(),
+        rule_changed: Type.Integer(),
+        incidents_with_actions_added: Type.Integer(),
+        incidents_with_actions_removed: Type.Integer(),
+        actions_added: Type.Integer(),
+        actions_removed: Type.Integer(),
+        score_changed: Type.Integer(),
+        undecided: Type.Integer({ description: 'incidents with no stored decision (compared as "(none)")' }),
+      },
+      open,
+    ),
+    outcome_changes: Type.Record(Type.String(), Type.Integer(), { description: '"old → new" outcome → incidents' }),
+    changed: Type.Array(
+      Type.Object(
+        {
+          id: Type.String(),
+          title: Type.String(),
+          last_seen: Time,
+          score: ChangeOf(Nullable(Type.Number())),
+          outcome: ChangeOf(Nullable(Type.String())),
+          rule: ChangeOf(Nullable(Type.String())),
+          actions: Type.Object({ added: Type.Array(Type.String()), removed: Type.Array(Type.String()) }, open),
+        },
+        open,
+      ),
+      { description: 'the first `limit` changed incidents, oldest first' },
+    ),
+    truncated: Type.Boolean({ description: 'the window held more incidents than a backtest replays; only the oldest were' }),
+    elapsed_ms: Type.Integer(),
+  },
+  { ...open, description: 'What a changed policy or profile would have decided differently over stored incidents' },
+);
+
+const PolicyActionSchema = Type.Object({ ...PlannedAction.properties, rule: Type.String(), dry_run: Type.Boolean() }, open);
+
+export const IncidentExplanationSchema = Type.Object(
+  {
+    incident: Type.Object({ id: Type.String(), title: Type.String(), last_seen: Time, score: Nullable(ScoreSchema), decision: Nullable(DecisionSchema) }, open),
+    decision: Type.Object(
+      { ...DecisionSchema.properties, actions: Type.Array(PolicyActionSchema), matched: Type.Array(Type.String()), errors: Type.Array(Loose), blocked: Type.Array(Loose) },
+      { ...open, description: 'what the configured policy decides now (as a dry run)' },
+    ),
+    rules: Type.Array(
+      Type.Object(
+        {
+          rule: Type.String(),
+          result: Enum(['match', 'no-match', 'error']),
+          reason: Type.String({ description: 'for a rule that did not match, the first false `&&` part of its condition' }),
+          actions: Type.Array(PolicyActionSchema),
+          continue: Type.Boolean(),
+          dry_run: Type.Boolean(),
+          decides: Type.Boolean(),
+          origin: Type.Object({ file: Type.String(), line: Nullable(Type.Integer()) }, open),
+        },
+        open,
+      ),
+    ),
+  },
+  { ...open, description: 'Every rule of the configured policy run on a stored incident, with why it did or did not match' },
+);
+
+export type CheckedBacktestModel = [
+  Covers<import('../backtest/run.js').BacktestReport, Static<typeof BacktestReportSchema>>,
+  Covers<import('../backtest/explain.js').IncidentExplanation, Static<typeof IncidentExplanationSchema>>,
+];

@@ -24,6 +24,7 @@ import alertRoutes from './routes/alerts.js';
 import actionRoutes from './routes/actions.js';
 import systemRoutes from './routes/system.js';
 import enrichmentRoutes from './routes/enrichment.js';
+import backtestRoutes from './routes/backtests.js';
 
 export type Api = FastifyInstance;
 
@@ -126,6 +127,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       await api.register(alertRoutes, { ctx });
       await api.register(actionRoutes, { ctx });
       await api.register(enrichmentRoutes, { ctx });
+      await api.register(backtestRoutes, { ctx });
       // Public, like /healthz: it describes the API, not anything stored (issue 14).
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },

@@ -9,8 +9,9 @@ import { register as normalize } from './normalize.js';
 import { register as detectors } from './detectors.js';
 import { register as score } from './score.js';
 import { register as policy } from './policy.js';
+import { register as backtest } from './backtest.js';
 import { register as actions } from './actions.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [start, config, ingest, demo, lookup, normalize, detectors, score, policy, actions];
+export const commands: RegisterCommand[] = [start, config, ingest, demo, lookup, normalize, detectors, score, policy, backtest, actions];
