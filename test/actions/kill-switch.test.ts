@@ -99,3 +99,21 @@ test('held on by the configuration: the executor holds containment whatever the 
     await api.close();
   }
 });
+
+test('held on by the configuration, the API says so and refuses to turn it off', async () => {
+  const api = await testApi('sqlite', { killSwitchForced: true });
+  try {
+    const state = await api.app.inject({ method: 'GET', url: '/api/v1/kill-switch', headers: auth('viewer') });
+    assert.deepEqual([state.json().on, state.json().actor], [true, 'config']);
+    const off = await api.app.inject({
+      method: 'PUT',
+      url: '/api/v1/kill-switch',
+      headers: { ...auth('admin'), 'content-type': 'application/json' },
+      payload: { on: false, reason: 'try' },
+    });
+    assert.equal(off.statusCode, 409);
+    assert.match(off.json().message, /actions\.kill_switch is true in the configuration/);
+  } finally {
+    await api.close();
+  }
+});

@@ -29,6 +29,8 @@ export async function testApi(
     /** server.* keys for the HTTP limits (timeouts, connections), resolved as at start. */
     server?: FidoConfig['server'];
     failedAuth?: FailedAuthLimit;
+    /** actions.kill_switch: the configuration holds the containment kill switch on. */
+    killSwitchForced?: boolean;
   } = {},
 ): Promise<TestApi> {
   const t = await openTestStore(dialect);
@@ -48,6 +50,7 @@ export async function testApi(
     trustProxy: opts.server?.trust_proxy ?? [],
     accessLog: opts.server?.access_log ?? false,
     ...(opts.failedAuth ? { failedAuth: opts.failedAuth } : {}),
+    ...(opts.killSwitchForced ? { killSwitchForced: true } : {}),
   });
   return {
     app,
