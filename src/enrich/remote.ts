@@ -58,8 +58,11 @@ export class RemoteError extends Error {
 
 type QueryValue = string | number | boolean;
 
+/** The methods Fido sends: providers read (GET, POST searches); actions also change (PUT, PATCH, DELETE). */
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
 export interface RemoteRequest {
-  method?: 'GET' | 'POST';
+  method?: HttpMethod;
   /** Appended to the base URL's path ("/api/v3/files/…"); callers encode path segments. */
   path: string;
   /** Query parameters; an array repeats its key (`section=A&section=B`). */
@@ -248,7 +251,7 @@ export interface OpenedRemote {
   /** Cuts the key, header values and `secrets` out of text (a service may echo them in an error). */
   scrub(text: string): string;
   /** What a message may say about a request: method, host and path (never the query or headers). */
-  where(method: 'GET' | 'POST', path: string): string;
+  where(method: HttpMethod, path: string): string;
 }
 
 /** The client of a remote entry: its url (or the vendor's), CA file, the entry's `timeout`, the key in headers. */

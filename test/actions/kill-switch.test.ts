@@ -34,9 +34,11 @@ function targets() {
 const executor = (store: Store, map: Map<string, ActionTarget>, forced = false) =>
   createActionExecutor({ store, targets: map, maxAttempts: 3, backoffBaseMs: 1000, backoffMaxMs: 1000, leaseMs: 30_000, owner: 'ex', killSwitchForced: forced });
 
-test('containment kinds are the ones that contain', () => {
-  for (const k of ['ldap_account', 'nftables_block', 'openvpn_kill']) assert.ok(containmentKinds().includes(k), k);
-  for (const k of ['email', 'webhook', 'run_program']) assert.ok(!containmentKinds().includes(k), k);
+test('containment kinds are the ones that contain: accounts, addresses, hosts, sessions; not notifications or programs', () => {
+  assert.deepEqual(containmentKinds().sort(), [
+    'crowdstrike_contain', 'defender_isolate', 'entra_disable', 'fortigate_address', 'ldap_account', 'nftables_block',
+    'okta_suspend', 'openvpn_kill', 'panos_dag', 'sentinelone_isolate',
+  ]);
 });
 
 test('on through the API: containment waits, notifications and undos run; off: it runs; the audit log says who and why', async () => {

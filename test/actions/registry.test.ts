@@ -6,8 +6,8 @@ import { parseConfigText } from '../../src/config/validate.js';
 const deps = { configDir: '.', publicUrl: 'http://127.0.0.1:8700' };
 
 test('both kinds are registered and their schemas work in config validation', () => {
-  assert.deepEqual(actionKinds.map((k) => k.kind).sort(), ['email', 'ldap_account', 'nftables_block', 'openvpn_kill', 'run_program', 'webhook']);
-  assert.deepEqual(actionKinds.filter((k) => k.reversible).map((k) => k.kind).sort(), ['ldap_account', 'nftables_block', 'run_program', 'webhook']);
+  assert.deepEqual(actionKinds.map((k) => k.kind).sort(), ['crowdstrike_contain', 'defender_isolate', 'email', 'entra_disable', 'fortigate_address', 'ldap_account', 'nftables_block', 'okta_suspend', 'openvpn_kill', 'panos_dag', 'run_program', 'sentinelone_isolate', 'webhook']);
+  assert.deepEqual(actionKinds.filter((k) => k.reversible).map((k) => k.kind).sort(), ['crowdstrike_contain', 'defender_isolate', 'entra_disable', 'fortigate_address', 'ldap_account', 'nftables_block', 'okta_suspend', 'panos_dag', 'run_program', 'sentinelone_isolate', 'webhook']);
   const yaml = `
 actions:
   max_attempts: 5

@@ -58,7 +58,7 @@ test("the shipped plug-in points are found by their folders, and each kind's sch
       'jamf', 'ldap', 'malwarebazaar', 'misp', 'netsegments', 'otx', 'sql_inventory', 'threatfox', 'threatgrid', 'urlhaus', 'virustotal',
     ],
   );
-  assert.deepEqual(actionKinds.map((k) => k.kind), ['email', 'ldap_account', 'nftables_block', 'openvpn_kill', 'run_program', 'webhook']);
+  assert.deepEqual(actionKinds.map((k) => k.kind), ['crowdstrike_contain', 'defender_isolate', 'email', 'entra_disable', 'fortigate_address', 'ldap_account', 'nftables_block', 'okta_suspend', 'openvpn_kill', 'panos_dag', 'run_program', 'sentinelone_isolate', 'webhook']);
   assert.deepEqual(receiverKinds.map((k) => k.kind), ['file', 'http']);
   for (const k of [...providerKinds, ...actionKinds, ...receiverKinds]) {
     assert.equal((k.schema as { properties?: Record<string, { const?: string }> }).properties?.kind?.const, k.kind, k.kind);

@@ -32,8 +32,7 @@
  */
 import { Type, type Static } from 'typebox';
 import { AndFilter, Attribute, Change, Client, EqualityFilter, OrFilter, InvalidCredentialsError, ResultCodeError, type Entry, type Filter } from 'ldapts';
-import type { ConnectionOptions } from 'node:tls';
-import { isIP } from 'node:net';
+import { withLdapSession } from '../../util/ldap-session.js';
 import { Duration } from '../../config/schema.js';
 import { parseDuration } from '../../config/duration.js';
 import type { ComponentProblem } from '../../component/component.js';
@@ -141,10 +140,7 @@ async function create(cfg: LdapAccountConfig, deps: ActionDeps): Promise<ActionT
   const password = secretValue(cfg.bind_password, `${key}.bind_password`);
   const ca = readTlsCaFile(cfg, deps.configDir);
   const timeoutMs = cfg.timeout !== undefined ? parseDuration(cfg.timeout, `${key}.timeout`) : DEFAULT_TIMEOUT_MS;
-  const tlsOptions: ConnectionOptions = { rejectUnauthorized: true, ...(ca ? { ca } : {}), minVersion: 'TLSv1.2' };
   const url = new URL(cfg.url);
-  const ldaps = url.protocol === 'ldaps:';
-  const sni = isIP(url.hostname.replace(/^\[|\]$/g, '')) ? {} : { servername: url.hostname };
   const groupBase = cfg.group_base_dn ?? cfg.base_dn;
   const maxDepth = cfg.max_group_depth ?? 8;
   const attrs = [a.account, a.upn, a.mail, a.member_of, spec.attribute].filter((x): x is string => !!x);
@@ -165,30 +161,20 @@ async function create(cfg: LdapAccountConfig, deps: ActionDeps): Promise<ActionT
     return new ActionError(`${key}: ${what}: ${msg}`, true);
   };
 
-  /** A bound connection for `work`, always unbound; an abort (the executor's call timeout) closes it at once. */
-  async function withClient<T>(signal: AbortSignal, work: (c: Client) => Promise<T>): Promise<T> {
-    if (signal.aborted) throw new ActionError(`${key}: aborted before connecting`, true);
-    const client = new Client({ url: cfg.url, connectTimeout: timeoutMs, timeout: timeoutMs, strictDN: true, ...(ldaps ? { tlsOptions: { ...tlsOptions, ...sni } } : {}) });
-    let onAbort: () => void = () => {};
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => {
-        void client.unbind().catch(() => {});
-        reject(new ActionError(`${key}: no answer from ${url.host} before the call's time limit`, true));
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    aborted.catch(() => {});
-    const run = async () => {
-      if (cfg.start_tls) await client.startTLS({ ...tlsOptions, ...sni }).catch((e: unknown) => Promise.reject(fail(`StartTLS with ${url.host}`, e)));
-      await client.bind(cfg.bind_dn, password).catch((e: unknown) => Promise.reject(fail(`bind as ${cfg.bind_dn}`, e)));
-      return work(client);
+  /** A bound connection for `work` (util/ldap-session.ts); an abort (the executor's call timeout) closes it at once. */
+  function withClient<T>(signal: AbortSignal, work: (c: Client) => Promise<T>): Promise<T> {
+    const options = {
+      url: cfg.url,
+      startTls: cfg.start_tls ?? false,
+      ca,
+      bindDn: cfg.bind_dn,
+      password,
+      connectTimeoutMs: timeoutMs,
+      timeoutMs,
+      fail,
+      aborted: () => new ActionError(`${key}: no answer from ${url.host} before the call's time limit`, true),
     };
-    try {
-      return await Promise.race([run(), aborted]);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-      await client.unbind().catch(() => {});
-    }
+    return withLdapSession(options, signal, work);
   }
 
   async function search(c: Client, base: string, filter: Filter | string, attributes: string[], scope: 'base' | 'sub' = 'sub'): Promise<Entry[]> {

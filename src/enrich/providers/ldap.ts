@@ -23,9 +23,8 @@
  * are paged (`page_size`). Caching, rate limits and timeouts are the layer's.
  */
 import { Type, type Static } from 'typebox';
-import { Client, EqualityFilter, InvalidCredentialsError, ResultCodeError, type Entry, type Filter } from 'ldapts';
-import type { ConnectionOptions } from 'node:tls';
-import { isIP } from 'node:net';
+import { EqualityFilter, InvalidCredentialsError, ResultCodeError, type Entry, type Filter } from 'ldapts';
+import { withLdapSession } from '../../util/ldap-session.js';
 import { defineProvider, type EnrichmentProvider, type LookupSubject, type ProviderAnswer } from '../provider.js';
 import { providerSettingsSchema } from '../settings.js';
 import { RemoteError, SecretString, readCaFile, secretSetting } from '../remote.js';
@@ -167,11 +166,6 @@ const ldap = defineProvider({
     const a: UserAttributes = { ...FLAVOR_DEFAULTS[flavor], ...(cfg.attributes ?? {}) };
     const password = cfg.bind_password ? secretSetting(cfg.bind_password, `${key}.bind_password`) : undefined;
     const ca = readCaFile(cfg.tls_ca_file, deps.configDir, key);
-    const tlsOptions: ConnectionOptions = { rejectUnauthorized: true, ...(ca ? { ca } : {}), minVersion: 'TLSv1.2' };
-    const host = new URL(cfg.url).hostname;
-    const ldaps = new URL(cfg.url).protocol === 'ldaps:';
-    // SNI takes a name, not an address (RFC 6066); the certificate is still checked against either.
-    const sni = isIP(host.replace(/^\[|\]$/g, '')) ? {} : { servername: host };
     const pageSize = cfg.page_size ?? 500;
     const maxDepth = cfg.max_group_depth ?? 8;
     const groupBase = cfg.group_base_dn ?? cfg.base_dn;
@@ -201,60 +195,32 @@ const ldap = defineProvider({
       return new RemoteError(`${key}: ${what}: ${msg}`, 'transport');
     };
 
-    /** Opens a bound session, runs `work`, always unbinds; an abort closes the socket and rejects at once. */
-    async function withSession<T>(signal: AbortSignal, work: (s: Session) => Promise<T>): Promise<T> {
-      signal.throwIfAborted();
-      const client = new Client({
+    /** A bound session (util/ldap-session.ts) with the paged, not-found-tolerant search the lookups use. */
+    function withSession<T>(signal: AbortSignal, work: (s: Session) => Promise<T>): Promise<T> {
+      const options = {
         url: cfg.url,
-        connectTimeout: CONNECT_TIMEOUT_MS,
-        // ldapts speaks TLS from the first byte whenever tlsOptions are given: only for ldaps://.
-        ...(ldaps ? { tlsOptions: { ...tlsOptions, ...sni } } : {}),
-        strictDN: true,
-      });
-      const session: Session = {
-        async search(base, filter, attributes, scope = 'sub') {
-          try {
-            const r = await client.search(base, { scope, filter, attributes, paged: { pageSize } });
-            return r.searchEntries;
-          } catch (e) {
-            // A base-scope read of a DN that does not exist is "not found", not a failure.
-            if (e instanceof ResultCodeError && e.code === 32) return [];
-            throw fail(`search under ${base}`, e);
-          }
-        },
+        startTls: cfg.start_tls ?? false,
+        ca,
+        bindDn: cfg.bind_dn,
+        password,
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        fail,
+        aborted: (sig: AbortSignal) => (sig.reason instanceof Error ? sig.reason : new Error('aborted')),
       };
-      let onAbort: () => void = () => {};
-      const aborted = new Promise<never>((_, reject) => {
-        onAbort = () => {
-          void client.unbind().catch(() => {});
-          reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-      });
-      aborted.catch(() => {});
-      const run = async () => {
-        if (cfg.start_tls) {
-          try {
-            await client.startTLS({ ...tlsOptions, ...sni });
-          } catch (e) {
-            throw fail(`StartTLS with ${host}`, e);
-          }
-        }
-        if (cfg.bind_dn) {
-          try {
-            await client.bind(cfg.bind_dn, password);
-          } catch (e) {
-            throw fail(`bind as ${cfg.bind_dn}`, e);
-          }
-        }
-        return work(session);
-      };
-      try {
-        return await Promise.race([run(), aborted]);
-      } finally {
-        signal.removeEventListener('abort', onAbort);
-        await client.unbind().catch(() => {});
-      }
+      return withLdapSession(options, signal, (client) =>
+        work({
+          async search(base, filter, attributes, scope = 'sub') {
+            try {
+              const r = await client.search(base, { scope, filter, attributes, paged: { pageSize } });
+              return r.searchEntries;
+            } catch (e) {
+              // A base-scope read of a DN that does not exist is "not found", not a failure.
+              if (e instanceof ResultCodeError && e.code === 32) return [];
+              throw fail(`search under ${base}`, e);
+            }
+          },
+        }),
+      );
     }
 
     /** Every group `dn` is in: AD in one transitive query; elsewhere level by level up `member`, bounded. */

@@ -1,0 +1,278 @@
+/**
+ * What the EDR containment kinds share (kinds/crowdstrike_contain.ts, sentinelone_isolate.ts,
+ * defender_isolate.ts): the config keys, which host an action is about, the protected-host refusal, the
+ * RemoteError → ActionError mapping, an OAuth2 client-credentials token cache, and `edrTarget`, which turns a
+ * vendor driver (find a device, read its containment state, contain, release) into an idempotent, reversible
+ * ActionTarget with `reconcile`. A vendor file only speaks its API.
+ */
+import { isIP } from 'node:net';
+import { Type } from 'typebox';
+import { Duration } from '../../../config/schema.js';
+import { parseDuration } from '../../../config/duration.js';
+import { createRemoteClient, RemoteError, type RemoteClient } from '../../../enrich/remote.js';
+import { outboundUrlProblem } from '../../../util/outbound.js';
+import type { ComponentProblem } from '../../../component/component.js';
+import { obj, num, str } from '../../../enrich/json-read.js';
+import { ActionError, type ActionContext, type ActionDeps, type ActionOutcome, type ActionTarget, type Reconciled, type UndoContext } from '../../action.js';
+import { readTlsCaFile } from '../../target-config.js';
+
+/** Config keys of every EDR target; spread into its schema. */
+export const edrSettingsSchema = {
+  url: Type.Optional(Type.String({ description: "Base URL of the vendor's API (default: its public endpoint where there is one)" })),
+  allow_private: Type.Optional(Type.Boolean({ description: 'Allow a url on a private or loopback address (an on-premises console, a test double)' })),
+  tls_ca_file: Type.Optional(Type.String({ description: 'PEM file of a private CA that signed the API certificate' })),
+  timeout: Type.Optional(Duration),
+  protected_hosts: Type.Optional(
+    Type.Array(Type.String({ minLength: 1 }), { description: 'Host names never isolated (domain controllers, the SIEM itself); case-insensitive, short or full names' }),
+  ),
+};
+
+export interface EdrEntry {
+  name: string;
+  url?: string;
+  allow_private?: boolean;
+  tls_ca_file?: string;
+  timeout?: string | number;
+  protected_hosts?: string[];
+}
+
+export const DEFAULT_TIMEOUT_MS = 15_000;
+
+export const targetKey = (cfg: { name: string }): string => `actions.targets.${cfg.name}`;
+
+/** `check` of the urls an entry will call (the API, a token endpoint). */
+export function urlProblems(cfg: EdrEntry, urls: Record<string, string | undefined>): ComponentProblem[] {
+  const out: ComponentProblem[] = [];
+  for (const [key, url] of Object.entries(urls)) {
+    if (url === undefined || /\$\{(env|file):/.test(url)) continue;
+    const problem = outboundUrlProblem(url, { allowPrivate: cfg.allow_private ?? false });
+    if (problem) out.push({ key, message: problem });
+  }
+  return out;
+}
+
+/** A client for one base URL of the entry, behind the outbound guard; `secrets` are cut out of messages. */
+export function edrClient(cfg: EdrEntry, deps: ActionDeps, baseUrl: string, secrets: string[], headers: Record<string, string> = {}): RemoteClient {
+  const key = targetKey(cfg);
+  return createRemoteClient({
+    key,
+    baseUrl,
+    headers,
+    secrets,
+    allowPrivate: cfg.allow_private ?? false,
+    ca: readTlsCaFile(cfg, deps.configDir),
+    timeoutMs: cfg.timeout !== undefined ? parseDuration(cfg.timeout, `${key}.timeout`) : DEFAULT_TIMEOUT_MS,
+    userAgent: 'fido-actions/1',
+  });
+}
+
+// ───────────────────────────── which host ─────────────────────────────
+
+/** What to isolate: a host name, or an address for the vendors that can look a device up by IP. */
+export interface HostRef {
+  value: string;
+  ip: boolean;
+}
+
+/** `params.host` when the rule gives one, else the incident's host; refused (permanent) when there is none. */
+export function hostOf(ctx: ActionContext): HostRef {
+  const p = ctx.action.params['host'];
+  const raw = typeof p === 'string' && p.trim() !== '' ? p.trim() : (ctx.incident.host ?? '').trim();
+  if (raw === '') throw new ActionError('no host to isolate: neither params.host nor the incident names one', false);
+  return { value: raw, ip: isIP(raw) !== 0 };
+}
+
+const shortName = (h: string) => h.toLowerCase().split('.')[0] ?? '';
+
+/** Whether two host names are the same machine: equal, or one is the short form of the other. */
+export function sameHost(a: string, b: string): boolean {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  if (x === y) return true;
+  return (!x.includes('.') || !y.includes('.')) && shortName(x) === shortName(y);
+}
+
+function refuseProtected(cfg: EdrEntry, names: string[]): void {
+  for (const p of cfg.protected_hosts ?? []) {
+    const hit = names.find((n) => sameHost(n, p));
+    if (hit !== undefined) throw new ActionError(`host ${hit} is protected (${targetKey(cfg)}.protected_hosts): not isolated`, false);
+  }
+}
+
+// ───────────────────────────── errors ─────────────────────────────
+
+/**
+ * A RemoteError as the executor's retry rules: a refused key, a bad request, a refused address are final; a
+ * 429 is retried after its Retry-After; 5xx, transport failures and odd answers are retried. On a call that
+ * changes state (`mutating`), a failure after the request went out may have taken effect: unknownOutcome, so
+ * the executor asks `reconcile` first.
+ */
+export function actionErrorOf(e: unknown, mutating: boolean): Error {
+  if (e instanceof ActionError) return e;
+  if (!(e instanceof RemoteError)) return e instanceof Error ? e : new Error(String(e));
+  switch (e.reason) {
+    case 'auth':
+    case 'client':
+    case 'refused':
+    case 'not_found':
+      return new ActionError(e.message, false);
+    case 'ratelimited':
+      return new ActionError(e.message, true, e.retryAfterMs);
+    case 'server':
+    case 'transport':
+    case 'malformed':
+      return new ActionError(e.message, true, undefined, mutating);
+  }
+}
+
+/** A 2xx answer not shaped as documented. */
+export function malformed(what: string): RemoteError {
+  return new RemoteError(`answer not as documented: ${what}`, 'malformed', 200);
+}
+
+// ───────────────────────────── OAuth2 client credentials ─────────────────────────────
+
+export interface TokenSource {
+  /** A cached bearer token, fetched when there is none or it is about to expire. */
+  get(signal: AbortSignal): Promise<string>;
+  /** Forget the token (the API answered 401: revoked or expired early). */
+  invalidate(): void;
+}
+
+/**
+ * Client-credentials tokens from `path` on `client` (RFC 6749 §4.4), kept until a minute before `expires_in`.
+ * Concurrent callers share one request.
+ */
+export function tokenSource(client: RemoteClient, path: string, form: Record<string, string>, now: () => number = Date.now): TokenSource {
+  let token: { value: string; until: number } | null = null;
+  let pending: Promise<string> | null = null;
+  async function fetchToken(signal: AbortSignal): Promise<string> {
+    const body = obj(await client.json({ method: 'POST', path, form, signal }));
+    const value = str(body?.['access_token']);
+    if (value === null) throw malformed('the token answer has no access_token');
+    const ttlS = num(body?.['expires_in']) ?? 300;
+    token = { value, until: now() + Math.max(0, ttlS - 60) * 1000 };
+    return value;
+  }
+  return {
+    async get(signal) {
+      if (token && token.until > now()) return token.value;
+      pending ??= fetchToken(signal).finally(() => {
+        pending = null;
+      });
+      return pending;
+    },
+    invalidate() {
+      token = null;
+    },
+  };
+}
+
+/**
+ * Runs `call` with a bearer token; when the API answers 401 (a token revoked or expired early) it forgets the
+ * token and tries once more with a fresh one. A token endpoint that refuses the credentials is not retried.
+ */
+export async function withToken<T>(tokens: TokenSource, signal: AbortSignal, call: (auth: Record<string, string>) => Promise<T>): Promise<T> {
+  const auth = async () => ({ authorization: `Bearer ${await tokens.get(signal)}` });
+  const first = await auth();
+  try {
+    return await call(first);
+  } catch (e) {
+    if (!(e instanceof RemoteError) || e.status !== 401) throw e;
+    tokens.invalidate();
+    return call(await auth());
+  }
+}
+
+// ───────────────────────────── the target ─────────────────────────────
+
+export interface EdrDevice {
+  id: string;
+  /** The name the EDR knows it by (checked against the protected hosts and the name asked for). */
+  name: string;
+}
+
+/** Containment as the vendors report it, reduced: a pending request counts as its outcome. */
+export type Containment = 'contained' | 'containing' | 'released' | 'releasing';
+
+export interface EdrDriver {
+  /** The one device known by this name or address; ActionError (permanent) when none or several. */
+  find(host: HostRef, signal: AbortSignal): Promise<EdrDevice>;
+  state(device: EdrDevice, signal: AbortSignal): Promise<Containment>;
+  /** Asks for containment; what it returns is kept in the action's result. */
+  contain(device: EdrDevice, ctx: ActionContext): Promise<Record<string, unknown>>;
+  release(device: EdrDevice, ctx: ActionContext): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/** Refusal when a lookup found no device or several. */
+export function pickOne(host: HostRef, found: EdrDevice[]): EdrDevice {
+  // A name lookup only counts devices that carry that name: a filter the service read more widely than meant
+  // (an odd character in the name) never makes Fido isolate another machine.
+  const matching = host.ip ? found : found.filter((d) => sameHost(d.name, host.value));
+  if (matching.length === 0) throw new ActionError(`no device named ${host.value} in the EDR`, false);
+  if (matching.length > 1) throw new ActionError(`${matching.length} devices match ${host.value} in the EDR (${matching.map((d) => d.id).join(', ')}): ambiguous, not isolated`, false);
+  return matching[0]!;
+}
+
+const isIsolated = (s: Containment) => s === 'contained' || s === 'containing';
+
+/**
+ * The ActionTarget of a driver. execute: find the device, refuse a protected one, and ask for containment
+ * unless it is already contained or pending (then `already: true`). undo: the device recorded by execute is
+ * released unless it already is. reconcile: done when the device is in the state the action asked for.
+ */
+export function edrTarget(cfg: EdrEntry, kind: string, driver: EdrDriver): ActionTarget {
+  async function device(ctx: ActionContext, known?: Record<string, unknown>): Promise<EdrDevice> {
+    const id = str(known?.['device_id']);
+    const name = str(known?.['hostname']);
+    if (id !== null && name !== null) return { id, name };
+    const host = hostOf(ctx);
+    refuseProtected(cfg, [host.value]);
+    const d = await driver.find(host, ctx.signal);
+    refuseProtected(cfg, [d.name]);
+    return d;
+  }
+
+  async function run<T>(mutating: boolean, f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      throw actionErrorOf(e, mutating);
+    }
+  }
+
+  async function change(ctx: ActionContext, want: 'contain' | 'release', known?: Record<string, unknown>): Promise<ActionOutcome> {
+    const d = await run(false, () => device(ctx, known));
+    const before = await run(false, () => driver.state(d, ctx.signal));
+    const base = { device_id: d.id, hostname: d.name };
+    if (isIsolated(before) === (want === 'contain')) return { detail: { ...base, state: before, already: true } };
+    let said: Record<string, unknown>;
+    try {
+      said = await (want === 'contain' ? driver.contain(d, ctx) : driver.release(d, ctx));
+    } catch (e) {
+      // A vendor that refuses a request already under way or done (Defender's 400 for an isolation already
+      // pending, a console racing with Fido): when the device is now as asked, that is success.
+      if (e instanceof RemoteError && e.reason === 'client') {
+        const now = await run(false, () => driver.state(d, ctx.signal));
+        if (isIsolated(now) === (want === 'contain')) return { detail: { ...base, state: now, already: true } };
+      }
+      throw actionErrorOf(e, true);
+    }
+    return { detail: { ...base, ...said, state: want === 'contain' ? 'containing' : 'releasing', already: false } };
+  }
+
+  return {
+    name: cfg.name,
+    kind,
+    execute: (ctx) => change(ctx, 'contain'),
+    undo: (ctx: UndoContext) => change(ctx, 'release', ctx.originalResult),
+    async reconcile(ctx): Promise<Reconciled> {
+      const d = await run(false, () => device(ctx));
+      const s = await run(false, () => driver.state(d, ctx.signal));
+      const wantIsolated = ctx.action.undo_of === null;
+      return isIsolated(s) === wantIsolated ? { done: true, detail: { device_id: d.id, hostname: d.name, state: s } } : { done: false };
+    },
+    close: () => driver.close(),
+  };
+}

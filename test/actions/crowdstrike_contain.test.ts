@@ -1,0 +1,267 @@
+/**
+ * crowdstrike_contain against a local stand-in that speaks the Falcon API as documented: OAuth2 client
+ * credentials (POST /oauth2/token → access_token, expires_in; 401 {"errors":[{code,message}]}), FQL device
+ * queries (GET /devices/queries/devices/v1?filter=hostname:'X'), device entities with `status`, and
+ * POST /devices/entities/devices-actions/v2?action_name=contain|lift_containment {"ids":[…]} → 202.
+ * Sources: CrowdStrike Falcon API docs "Hosts" / "Network containment" (falconpy's Hosts.perform_action,
+ * QueryDevicesByFilter, GetDeviceDetailsV2 and OAuth2 service class document the same shapes).
+ */
+import { test } from 'node:test';
+import { Value } from 'typebox/value';
+import assert from 'node:assert/strict';
+import crowdstrike, { fqlString } from '../../src/actions/kinds/crowdstrike_contain.js';
+import { ActionError, type ActionContext, type ActionTarget } from '../../src/actions/action.js';
+import { createActionExecutor } from '../../src/actions/executor.js';
+import { undoAction } from '../../src/actions/undo.js';
+import { startContract, type ContractReply, type ContractRequest } from '../support/contract.js';
+import { openTestStore } from '../support/stores.js';
+import { actionRecord, actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
+
+const SECRET = 'falcon-secret-s3cr3t';
+const AID = 'aid0000000000000000000000000042';
+
+/** The Falcon stand-in: devices with a containment status; a pending status settles on the next read. */
+async function falcon(opts: { override?: (r: ContractRequest) => ContractReply | undefined; revokeAfter?: number } = {}) {
+  const devices = new Map<string, { hostname: string; status: string }>([
+    [AID, { hostname: 'ws-042', status: 'normal' }],
+    ['aid-other', { hostname: 'ws-043', status: 'normal' }],
+  ]);
+  const valid = new Set<string>();
+  let issued = 0;
+  let uses = 0;
+  const srv = await startContract((r) => {
+    const o = opts.override?.(r);
+    if (o) return o;
+    if (r.method === 'POST' && r.path === '/oauth2/token') {
+      if (r.form.get('client_id') !== 'cid' || r.form.get('client_secret') !== SECRET) {
+        return { status: 401, json: { errors: [{ code: 401, message: 'access denied, invalid client credentials' }] } };
+      }
+      const token = `tok-${++issued}`;
+      valid.add(token);
+      return { status: 201, json: { access_token: token, token_type: 'bearer', expires_in: 1799 } };
+    }
+    const token = String(r.headers.authorization ?? '').replace(/^Bearer /, '');
+    if (!valid.has(token)) return { status: 401, json: { errors: [{ code: 401, message: 'access denied, authorization failed' }] } };
+    if (opts.revokeAfter !== undefined && ++uses === opts.revokeAfter) {
+      valid.delete(token); // expired early: this request is refused, a fresh token works
+      return { status: 401, json: { errors: [{ code: 401, message: 'access denied, authorization failed' }] } };
+    }
+    if (r.method === 'GET' && r.path === '/devices/queries/devices/v1') {
+      // A tiny FQL reader: exactly one hostname:'…' term with backslash escapes, as Fido must send it.
+      const m = /^(hostname|local_ip):'((?:\\.|[^'\\])*)'$/.exec(r.query.get('filter') ?? '');
+      if (!m) return { status: 400, json: { errors: [{ code: 400, message: 'invalid filter' }] } };
+      const want = m[2]!.replace(/\\(.)/g, '$1').toLowerCase();
+      return { json: { meta: {}, resources: [...devices].filter(([, d]) => d.hostname === want).map(([id]) => id), errors: [] } };
+    }
+    if (r.method === 'GET' && r.path === '/devices/entities/devices/v2') {
+      const resources = r.query.getAll('ids').flatMap((id) => {
+        const d = devices.get(id);
+        if (!d) return [];
+        const out = { device_id: id, hostname: d.hostname, status: d.status };
+        if (d.status === 'containment_pending') d.status = 'contained';
+        if (d.status === 'lift_containment_pending') d.status = 'normal';
+        return [out];
+      });
+      return { json: { meta: {}, resources, errors: [] } };
+    }
+    if (r.method === 'POST' && r.path === '/devices/entities/devices-actions/v2') {
+      const ids = (r.json as { ids: string[] }).ids;
+      const name = r.query.get('action_name');
+      for (const id of ids) devices.get(id)!.status = name === 'contain' ? 'containment_pending' : 'lift_containment_pending';
+      return { status: 202, json: { meta: {}, resources: ids.map((id) => ({ id, path: '' })), errors: [] } };
+    }
+    return { status: 404, json: { errors: [{ code: 404, message: 'not found' }] } };
+  });
+  return { ...srv, devices, tokens: () => issued };
+}
+
+const entry = (url: string, extra: Record<string, unknown> = {}) =>
+  ({ name: 'falcon', kind: 'crowdstrike_contain' as const, url, allow_private: true, client_id: 'cid', client_secret: SECRET, ...extra });
+
+async function target(url: string, extra: Record<string, unknown> = {}): Promise<ActionTarget> {
+  return crowdstrike.create(entry(url, extra), { configDir: '.', publicUrl: 'http://fido.test' });
+}
+
+function ctx(params: Record<string, unknown> = {}, signal = new AbortController().signal, undoOf: string | null = null): ActionContext {
+  const incident = sampleIncident('INC-CS');
+  const action = { ...actionRecord(incident.id, 'crowdstrike_contain', 'falcon'), params, undo_of: undoOf };
+  return { action, incident, idempotencyKey: action.idempotency_key, signal };
+}
+
+async function rejection(p: Promise<unknown>): Promise<ActionError> {
+  const e = await p.then(() => assert.fail('expected a failure'), (e: unknown) => e);
+  assert.ok(e instanceof ActionError, String(e));
+  return e;
+}
+
+test('contains the incident host: token by form, FQL lookup, contain by id; a second call finds it contained', async () => {
+  const s = await falcon();
+  const t = await target(s.url);
+  try {
+    const out = await t.execute(ctx());
+    assert.deepEqual(out.detail, { device_id: AID, hostname: 'ws-042', action_name: 'contain', state: 'containing', already: false });
+    const [tok, query] = s.requests;
+    const act = s.requests.find((r) => r.method === 'POST' && r.path === '/devices/entities/devices-actions/v2');
+    assert.equal(tok!.path, '/oauth2/token');
+    assert.equal(tok!.form.get('client_secret'), SECRET);
+    assert.equal(query!.query.get('filter'), "hostname:'ws-042'");
+    assert.equal(act!.query.get('action_name'), 'contain');
+    assert.deepEqual(act!.json, { ids: [AID] });
+    assert.equal(act!.headers.authorization, 'Bearer tok-1');
+    assert.ok(s.requests.every((r) => !`${r.path}?${r.query}`.includes(SECRET)), 'the secret never in a URL');
+    assert.equal(s.devices.get(AID)!.status, 'containment_pending');
+    const again = await t.execute(ctx());
+    assert.equal(again.detail['already'], true);
+    assert.equal(again.detail['state'], 'contained');
+    assert.equal(s.requests.filter((r) => r.path === '/devices/entities/devices-actions/v2').length, 1, 'contained once');
+    assert.equal(s.tokens(), 1, 'the token is reused');
+  } finally {
+    await t.close?.();
+    await s.close();
+  }
+});
+
+test('a token refused mid-way is refreshed once; bad credentials are a permanent error without the secret', async () => {
+  const s = await falcon({ revokeAfter: 1 });
+  const t = await target(s.url);
+  const bad = await target(s.url, { client_secret: 'wrong-secret-value' });
+  try {
+    await t.execute(ctx());
+    assert.equal(s.tokens(), 2);
+    const e = await rejection(bad.execute(ctx()));
+    assert.equal(e.retryable, false);
+    assert.match(e.message, /401/);
+    assert.ok(!e.message.includes('wrong-secret-value'));
+  } finally {
+    await t.close?.();
+    await bad.close?.();
+    await s.close();
+  }
+});
+
+test('429 is retried after Retry-After; 5xx retried (unknown outcome on the contain call); malformed retried', async () => {
+  let mode: 'ratelimit' | 'server-on-post' | 'garbage' = 'ratelimit';
+  const s = await falcon({
+    override: (r) => {
+      if (mode === 'ratelimit' && r.path === '/devices/queries/devices/v1') return { status: 429, headers: { 'retry-after': '7' }, json: { errors: [{ code: 429, message: 'API rate limit exceeded.' }] } };
+      if (mode === 'server-on-post' && r.path === '/devices/entities/devices-actions/v2') return { status: 502, body: 'bad gateway' };
+      if (mode === 'garbage' && r.path === '/devices/entities/devices/v2') return { status: 200, body: '<html>' };
+      return undefined;
+    },
+  });
+  const t = await target(s.url);
+  try {
+    const limited = await rejection(t.execute(ctx()));
+    assert.deepEqual([limited.retryable, limited.retryAfterMs], [true, 7000]);
+    mode = 'server-on-post';
+    const server = await rejection(t.execute(ctx()));
+    assert.deepEqual([server.retryable, server.unknownOutcome], [true, true]);
+    mode = 'garbage';
+    const garbage = await rejection(t.execute(ctx()));
+    assert.deepEqual([garbage.retryable, garbage.unknownOutcome], [true, false]);
+  } finally {
+    await t.close?.();
+    await s.close();
+  }
+});
+
+test('a hostile host name stays inside the FQL string and matches nothing; protected and missing hosts are refused', async () => {
+  const s = await falcon();
+  const t = await target(s.url, { protected_hosts: ['WS-042.corp.example'] });
+  try {
+    const hostile = "ws-043' + hostname:'ws-042";
+    assert.equal(fqlString(hostile), "'ws-043\\' + hostname:\\'ws-042'");
+    const e = await rejection(t.execute(ctx({ host: hostile })));
+    assert.equal(e.retryable, false);
+    assert.equal(s.requests.find((r) => r.path === '/devices/queries/devices/v1')!.query.get('filter'), `hostname:${fqlString(hostile)}`);
+    const before = s.requests.length;
+    const prot = await rejection(t.execute(ctx()));
+    assert.match(prot.message, /protected/);
+    assert.equal(prot.retryable, false);
+    assert.equal(s.requests.length, before, 'a protected host is refused before any call');
+    const noHost = crowdstrike.create(entry(s.url), { configDir: '.', publicUrl: '' });
+    const c = { ...ctx(), incident: { ...sampleIncident(), host: null } };
+    const none = await rejection((await noHost).execute(c));
+    assert.match(none.message, /no host/);
+    await (await noHost).close?.();
+  } finally {
+    await t.close?.();
+    await s.close();
+  }
+});
+
+test('reconcile: done when the device is already contained (or released, for an undo); an abort ends a hung call', async () => {
+  const s = await falcon({ override: (r) => (r.query.get('filter') === "hostname:'hang'" ? { hang: true } : undefined) });
+  const t = await target(s.url);
+  try {
+    assert.deepEqual(await t.reconcile!(ctx()), { done: false });
+    assert.deepEqual(await t.reconcile!(ctx({}, undefined, 'ACT0')), { done: true, detail: { device_id: AID, hostname: 'ws-042', state: 'released' } });
+    s.devices.get(AID)!.status = 'contained';
+    assert.equal((await t.reconcile!(ctx())).done, true);
+    const ac = new AbortController();
+    const p = t.execute(ctx({ host: 'hang' }, ac.signal));
+    setImmediate(() => ac.abort());
+    const e = await rejection(p);
+    assert.equal(e.retryable, true);
+  } finally {
+    await t.close?.();
+    await s.close();
+  }
+});
+
+test('config: the url must pass the outbound guard; unknown keys are refused by the schema', () => {
+  const problems = crowdstrike.check!({ ...entry('http://127.0.0.1:1'), allow_private: false });
+  assert.equal(problems[0]?.key, 'url');
+  assert.deepEqual(crowdstrike.check!(entry('https://api.crowdstrike.com')), []);
+  assert.equal(Value.Check(crowdstrike.schema, entry('https://api.crowdstrike.com')), true);
+  assert.equal(Value.Check(crowdstrike.schema, { ...entry('https://x.test'), protect: ['a'] }), false, 'an unknown key');
+  assert.equal(Value.Check(crowdstrike.schema, { ...entry('https://x.test'), client_secret: undefined }), false, 'a missing secret');
+});
+
+test('through the executor: contained, then the undo row lifts containment of the recorded device', async () => {
+  const s = await falcon();
+  const t = await target(s.url);
+  const store = await openTestStore('sqlite');
+  try {
+    const incident = sampleIncident('INC-CSX');
+    await seedIncident(store.store.db, incident);
+    const now = Date.now();
+    await insertAction(store.store.db, { id: 'ACT-CS1', incident_id: incident.id, kind: 'crowdstrike_contain', target: 'falcon', now });
+    const ex = createActionExecutor({ store: store.store, targets: new Map([['falcon', t]]), maxAttempts: 3, backoffBaseMs: 1000, backoffMaxMs: 60_000, leaseMs: 30_000, owner: 'ex', now: () => now });
+    assert.equal((await ex.runOnce()).succeeded, 1);
+    const row = await actionRow(store.store.db, 'ACT-CS1');
+    assert.equal((JSON.parse(row.result!) as { device_id: string }).device_id, AID);
+    await undoAction(store.store, 'ACT-CS1', { actor: 'alice', why: 'false positive' }, now);
+    assert.equal((await ex.runOnce()).succeeded, 1);
+    const lift = s.requests.filter((r) => r.query.get('action_name') === 'lift_containment');
+    assert.equal(lift.length, 1);
+    assert.deepEqual(lift[0]!.json, { ids: [AID] });
+    assert.equal(s.devices.get(AID)!.status, 'lift_containment_pending');
+  } finally {
+    await t.close?.();
+    await s.close();
+    await store.cleanup();
+  }
+});
+
+test('config validation of the three EDR kinds names the bad key', async () => {
+  const { actionKinds } = await import('../../src/actions/registry.js');
+  const { parseConfigText } = await import('../../src/config/validate.js');
+  const yaml = `
+actions:
+  targets:
+    - { name: falcon, kind: crowdstrike_contain, client_id: "\${env:F_ID}", client_secret: "\${env:F_SECRET}", protected_hosts: [dc01] }
+    - { name: s1, kind: sentinelone_isolate, url: "https://example.sentinelone.net", api_token: "\${env:S1}" }
+    - { name: mde, kind: defender_isolate, tenant_id: t, client_id: "\${env:M_ID}", client_secret: "\${env:M_SECRET}", isolation_type: Selective }
+    - { name: bad-falcon, kind: crowdstrike_contain, client_id: x }
+    - { name: bad-s1, kind: sentinelone_isolate, api_token: x, isolate_all: true }
+    - { name: bad-mde, kind: defender_isolate, tenant_id: t, client_id: x, client_secret: y, isolation_type: Partial }
+    - { name: private-falcon, kind: crowdstrike_contain, client_id: x, client_secret: y, url: "http://10.0.0.1/" }
+`;
+  const { errors } = parseConfigText(yaml, { receivers: [], providers: [], actions: actionKinds });
+  const keys = errors.map((e) => `${e.key}: ${e.message}`);
+  assert.ok(!keys.some((k) => /targets\[[012]\]/.test(k)), keys.join('\n'));
+  for (const want of ['actions.targets[3].client_secret', 'actions.targets[6].url', 'actions.targets[4].url', 'actions.targets[4].isolate_all', 'actions.targets[5].isolation_type']) {
+    assert.ok(keys.some((k) => k.startsWith(want)), `${want} in:\n${keys.join('\n')}`);
+  }
+});

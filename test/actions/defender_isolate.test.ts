@@ -1,0 +1,262 @@
+/**
+ * defender_isolate against a local stand-in that speaks the Microsoft Defender for Endpoint API as documented on
+ * Microsoft Learn: "List machines API" (GET /api/machines, OData $filter on computerDnsName / lastIpAddress),
+ * "Isolate machine API" (POST /api/machines/{id}/isolate {"Comment","IsolationType"} → 201 MachineAction),
+ * "Release device from isolation API" (POST …/unisolate {"Comment"}), "List MachineActions API"
+ * (https://learn.microsoft.com/en-us/defender-endpoint/api/get-machineactions-collection: $filter on machineId,
+ * type, status; 100 calls/min, 1500/h), and the Entra ID client-credentials token endpoint
+ * (POST /{tenant}/oauth2/v2.0/token, scope https://api.securitycenter.microsoft.com/.default). Errors:
+ * {"error":{"code","message"}}; token errors {"error","error_description"}.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import defender, { machineFilter, odataString, stateOfActions } from '../../src/actions/kinds/defender_isolate.js';
+import { ActionError, type ActionContext, type ActionTarget } from '../../src/actions/action.js';
+import { createActionExecutor } from '../../src/actions/executor.js';
+import { undoAction } from '../../src/actions/undo.js';
+import { startContract, type ContractReply, type ContractRequest } from '../support/contract.js';
+import { openTestStore } from '../support/stores.js';
+import { actionRecord, actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
+
+const SECRET = 'mde~client~secret~value';
+const MID = '1e5bc9d7e413ddd7902c2932e418702b84d0cc07';
+const LIT = "'((?:[^']|'')*)'";
+const unquote = (s: string) => s.replace(/''/g, "'");
+
+async function mde(opts: { override?: (r: ContractRequest) => ContractReply | undefined; revokeAfter?: number } = {}) {
+  const machines = [
+    { id: MID, computerDnsName: 'ws-042.corp.example', lastIpAddress: '10.1.2.3' },
+    { id: 'other', computerDnsName: 'ws-043.corp.example', lastIpAddress: '10.1.2.4' },
+  ];
+  const actions: { id: string; machineId: string; type: string; status: string; creationDateTimeUtc: string }[] = [];
+  const valid = new Set<string>();
+  let issued = 0;
+  let uses = 0;
+  const srv = await startContract((r) => {
+    const o = opts.override?.(r);
+    if (o) return o;
+    if (r.method === 'POST' && r.path === '/tenant-1/oauth2/v2.0/token') {
+      const f = r.form;
+      if (f.get('grant_type') !== 'client_credentials' || f.get('scope') !== 'https://api.securitycenter.microsoft.com/.default') return { status: 400, json: { error: 'invalid_request' } };
+      if (f.get('client_id') !== 'app-id' || f.get('client_secret') !== SECRET) return { status: 401, json: { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.' } };
+      const token = `mde-tok-${++issued}`;
+      valid.add(token);
+      return { json: { token_type: 'Bearer', expires_in: 3599, access_token: token } };
+    }
+    const token = String(r.headers.authorization ?? '').replace(/^Bearer /, '');
+    const unauth = { status: 401, json: { error: { code: 'Unauthorized', message: 'Token is expired' } } };
+    if (!valid.has(token)) return unauth;
+    if (opts.revokeAfter !== undefined && ++uses === opts.revokeAfter) {
+      valid.delete(token);
+      return unauth;
+    }
+    const filter = r.query.get('$filter') ?? '';
+    if (r.method === 'GET' && r.path === '/api/machines') {
+      // A strict reader of the two filters Fido may send; anything else is a 400, as OData would answer a broken one.
+      const byName = new RegExp(`^computerDnsName eq ${LIT}(?: or startswith\\(computerDnsName,${LIT}\\))?$`).exec(filter);
+      const byIp = new RegExp(`^lastIpAddress eq ${LIT}$`).exec(filter);
+      if (!byName && !byIp) return { status: 400, json: { error: { code: 'InvalidRequestBody', message: 'Invalid filter' } } };
+      const value = machines.filter((m) =>
+        byIp ? m.lastIpAddress === unquote(byIp[1]!) : m.computerDnsName === unquote(byName![1]!) || (byName![2] !== undefined && m.computerDnsName.startsWith(unquote(byName![2]!))),
+      );
+      return { json: { '@odata.context': 'x', value } };
+    }
+    if (r.method === 'GET' && r.path === '/api/machineactions') {
+      const m = new RegExp(`^machineId eq ${LIT}$`).exec(filter);
+      if (!m) return { status: 400, json: { error: { code: 'InvalidRequestBody', message: 'Invalid filter' } } };
+      const value = actions.filter((a) => a.machineId === unquote(m[1]!)).map((a) => ({ ...a }));
+      for (const a of actions) if (a.status === 'Pending') a.status = 'Succeeded';
+      return { json: { value } };
+    }
+    const act = /^\/api\/machines\/([^/]+)\/(isolate|unisolate)$/.exec(r.path);
+    if (r.method === 'POST' && act) {
+      const a = { id: `ma-${actions.length + 1}`, machineId: decodeURIComponent(act[1]!), type: act[2] === 'isolate' ? 'Isolate' : 'Unisolate', status: 'Pending', creationDateTimeUtc: `2026-12-07T10:00:0${actions.length}Z` };
+      actions.push(a);
+      return { status: 201, json: a };
+    }
+    return { status: 404, json: { error: { code: 'ResourceNotFound', message: 'not found' } } };
+  });
+  return { ...srv, machines, actions, tokens: () => issued };
+}
+
+const entry = (url: string, extra: Record<string, unknown> = {}) => ({
+  name: 'mde',
+  kind: 'defender_isolate' as const,
+  url,
+  token_url: `${url}/tenant-1/oauth2/v2.0/token`,
+  allow_private: true,
+  tenant_id: 'tenant-1',
+  client_id: 'app-id',
+  client_secret: SECRET,
+  ...extra,
+});
+const target = (url: string, extra: Record<string, unknown> = {}): Promise<ActionTarget> => defender.create(entry(url, extra), { configDir: '.', publicUrl: '' });
+
+function ctx(params: Record<string, unknown> = {}, undoOf: string | null = null): ActionContext {
+  const incident = sampleIncident('INC-MDE');
+  const action = { ...actionRecord(incident.id, 'defender_isolate', 'mde'), params, undo_of: undoOf };
+  return { action, incident, idempotencyKey: action.idempotency_key, signal: new AbortController().signal };
+}
+
+async function rejection(p: Promise<unknown>): Promise<ActionError> {
+  const e = await p.then(() => assert.fail('expected a failure'), (e: unknown) => e);
+  assert.ok(e instanceof ActionError, String(e));
+  return e;
+}
+
+test('isolates the incident host (short name → its FQDN) with a client-credentials token; again: already isolated', async () => {
+  const s = await mde();
+  const t = await target(s.url);
+  try {
+    const out = await t.execute(ctx());
+    assert.deepEqual(out.detail, { device_id: MID, hostname: 'ws-042.corp.example', machine_action_id: 'ma-1', state: 'containing', already: false });
+    const post = s.requests.find((r) => r.method === 'POST' && r.path.endsWith('/isolate'))!;
+    assert.equal(post.path, `/api/machines/${MID}/isolate`);
+    assert.deepEqual(post.json, { Comment: 'Fido incident INC-MDE (INC-MDE:ACT1:mde)', IsolationType: 'Full' });
+    assert.equal(post.headers.authorization, 'Bearer mde-tok-1');
+    assert.ok(s.requests.every((r) => !r.query.toString().includes(SECRET)));
+    const again = await t.execute(ctx());
+    // Still pending in Defender: counts as isolated, no second request.
+    assert.deepEqual([again.detail['already'], again.detail['state']], [true, 'containing']);
+    assert.equal(s.actions.length, 1);
+  } finally {
+    await t.close?.();
+    await s.close();
+  }
+});
+
+test('an expired token is refreshed once; a refused client secret is final and not in the message', async () => {
+  const s = await mde({ revokeAfter: 2 });
+  const t = await target(s.url);
+  const bad = await target(s.url, { client_secret: 'wrong~secret~value' });
+  try {
+    await t.execute(ctx());
+    assert.equal(s.tokens(), 2);
+    const e = await rejection(bad.execute(ctx()));
+    assert.equal(e.retryable, false);
+    assert.match(e.message, /invalid_client/);
+    assert.ok(!e.message.includes('wrong~secret~value'));
+  } finally {
+    await t.close?.();
+    await bad.close?.();
+    await s.close();
+  }
+});
+
+test('429 with Retry-After, 5xx on isolate (unknown outcome), a malformed machine list', async () => {
+  let mode = '';
+  const s = await mde({
+    override: (r) => {
+      if (mode === '429' && r.path === '/api/machines') return { status: 429, headers: { 'retry-after': '12' }, json: { error: { code: 'TooManyRequests', message: 'Rate limit is exceeded' } } };
+      if (mode === '500' && r.path.endsWith('/isolate')) return { status: 500, json: { error: { code: 'InternalServerError', message: 'oops' } } };
+      if (mode === 'garbage' && r.path === '/api/machines') return { json: { value: 'x' } };
+      return undefined;
+    },
+  });
+  const t = await target(s.url);
+  try {
+    mode = '429';
+    const limited = await rejection(t.execute(ctx()));
+    assert.deepEqual([limited.retryable, limited.retryAfterMs], [true, 12_000]);
+    mode = '500';
+    const server = await rejection(t.execute(ctx()));
+    assert.deepEqual([server.retryable, server.unknownOutcome], [true, true]);
+    mode = 'garbage';
+    assert.equal((await rejection(t.execute(ctx()))).retryable, true);
+  } finally {
+    await t.close?.();
+    await s.close();
+  }
+});
+
+test("a hostile name stays one OData literal (quotes doubled) and matches nothing; protected hosts refused", async () => {
+  assert.equal(odataString("a'b"), "'a''b'");
+  assert.equal(machineFilter({ value: '10.1.2.3', ip: true }), "lastIpAddress eq '10.1.2.3'");
+  const s = await mde();
+  const t = await target(s.url, { protected_hosts: ['ws-043'] });
+  try {
+    const hostile = "x' or computerDnsName ne '";
+    const e = await rejection(t.execute(ctx({ host: hostile })));
+    assert.equal(e.retryable, false);
+    assert.equal(s.requests.find((r) => r.path === '/api/machines')!.query.get('$filter'), machineFilter({ value: hostile, ip: false }));
+    // Found by address, the machine's own name is checked against the protected list.
+    const prot = await rejection(t.execute(ctx({ host: '10.1.2.4' })));
+    assert.match(prot.message, /ws-043\.corp\.example is protected/);
+    assert.equal(s.actions.length, 0);
+  } finally {
+    await t.close?.();
+    await s.close();
+  }
+});
+
+test('state from the latest live Isolate/Unisolate action; reconcile says done when already isolated', async () => {
+  const a = (type: string, status: string, at: string) => ({ type, status, creationDateTimeUtc: at });
+  assert.equal(stateOfActions([]), 'released');
+  assert.equal(stateOfActions([a('Isolate', 'Succeeded', '2026-01-01'), a('Unisolate', 'Failed', '2026-01-02')]), 'contained');
+  assert.equal(stateOfActions([a('Isolate', 'Succeeded', '2026-01-01'), a('Unisolate', 'InProgress', '2026-01-02'), a('RunAntiVirusScan', 'Pending', '2026-01-03')]), 'releasing');
+  const s = await mde();
+  const t = await target(s.url);
+  try {
+    assert.deepEqual(await t.reconcile!(ctx()), { done: false });
+    assert.equal((await t.reconcile!(ctx({}, 'ACT0'))).done, true);
+    s.actions.push({ id: 'ma-x', machineId: MID, type: 'Isolate', status: 'Succeeded', creationDateTimeUtc: '2026-12-07T09:00:00Z' });
+    assert.deepEqual(await t.reconcile!(ctx()), { done: true, detail: { device_id: MID, hostname: 'ws-042.corp.example', state: 'contained' } });
+  } finally {
+    await t.close?.();
+    await s.close();
+  }
+});
+
+test('a 400 for an isolation someone else just requested is success when the machine is now isolated', async () => {
+  let s: Awaited<ReturnType<typeof mde>> | undefined;
+  let portal = true;
+  s = await mde({
+    override: (r) => {
+      if (!r.path.endsWith('/isolate')) return undefined;
+      // The analyst clicked "Isolate" in the portal a moment before Fido's call.
+      if (portal) s!.actions.push({ id: 'ma-portal', machineId: MID, type: 'Isolate', status: 'Pending', creationDateTimeUtc: '2026-12-07T11:00:00Z' });
+      return { status: 400, json: { error: { code: 'ActiveRequestAlreadyExists', message: 'Action is already in progress' } } };
+    },
+  });
+  const t = await target(s.url);
+  try {
+    const out = await t.execute(ctx());
+    assert.deepEqual([out.detail['already'], out.detail['state']], [true, 'containing']);
+    s.actions.length = 0;
+    portal = false;
+    const e = await rejection(t.execute(ctx()));
+    assert.equal(e.retryable, false, 'a 400 with the machine still not isolated is final');
+    assert.match(e.message, /ActiveRequestAlreadyExists/);
+  } finally {
+    await t.close?.();
+    await s.close();
+  }
+});
+
+test('through the executor: isolated, then the undo row releases the recorded machine', async () => {
+  const s = await mde();
+  const t = await target(s.url);
+  const store = await openTestStore('sqlite');
+  try {
+    const incident = sampleIncident('INC-MDEX');
+    await seedIncident(store.store.db, incident);
+    const now = Date.now();
+    await insertAction(store.store.db, { id: 'ACT-MDE', incident_id: incident.id, kind: 'defender_isolate', target: 'mde', now });
+    const ex = createActionExecutor({ store: store.store, targets: new Map([['mde', t]]), maxAttempts: 3, backoffBaseMs: 1000, backoffMaxMs: 60_000, leaseMs: 30_000, owner: 'ex', now: () => now });
+    assert.equal((await ex.runOnce()).succeeded, 1);
+    assert.equal((JSON.parse((await actionRow(store.store.db, 'ACT-MDE')).result!) as { device_id: string }).device_id, MID);
+    await undoAction(store.store, 'ACT-MDE', { actor: 'alice', why: 'false positive' }, now);
+    assert.equal((await ex.runOnce()).succeeded, 1);
+    assert.deepEqual(s.actions.map((a) => a.type), ['Isolate', 'Unisolate']);
+  } finally {
+    await t.close?.();
+    await s.close();
+    await store.cleanup();
+  }
+});
+
+test('config: url and token_url must pass the outbound guard', () => {
+  const problems = defender.check!({ ...entry('http://127.0.0.1:1'), allow_private: false });
+  assert.deepEqual(problems.map((p) => p.key), ['url', 'token_url']);
+  assert.deepEqual(defender.check!({ ...entry('https://api.securitycenter.microsoft.com'), token_url: undefined }), []);
+});

@@ -1,0 +1,273 @@
+/**
+ * fortigate_address against a local stand-in for the FortiOS REST API v2 (cmdb) that keeps address objects and
+ * address groups. Shapes follow Fortinet's FortiOS REST API reference (Fortinet Developer Network, "FortiOS
+ * REST API" / cmdb firewall/address, firewall/address6, firewall/addrgrp and its `member` sub-table) and the
+ * answers its SDK reads (fortinetdev/forti-sdk-go: `{vdom, mkey, status, http_status}`): token as
+ * `Authorization: Bearer`, `vdom` as a query parameter, errors as `{"status":"error","http_status":…,"error":…}`
+ * with -5 for a duplicate entry, 424 for a failed dependency (an object still referenced), 404 for a missing one.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fortigateAddress from '../../src/actions/kinds/fortigate_address.js';
+import { ActionError, type ActionTarget, type UndoContext } from '../../src/actions/action.js';
+import { createActionExecutor } from '../../src/actions/executor.js';
+import { undoAction } from '../../src/actions/undo.js';
+import { parseConfigText } from '../../src/config/validate.js';
+import type { IncidentDetail } from '../../src/model/incident.js';
+import { startContract, type ContractReply, type ContractRequest, type ContractServer } from '../support/contract.js';
+import { openTestStore } from '../support/stores.js';
+import { actionRecord, actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
+
+const TOKEN = 'fgt-api-token-0123456789abcdef';
+const PUBLIC = '93.184.216.34';
+const OBJ = `fido-${PUBLIC}`;
+const deps = { configDir: '.', publicUrl: 'http://fido.test' };
+const BASE = '/api/v2/cmdb/firewall/';
+
+const fail = (http_status: number, error?: number): ContractReply => ({ status: http_status, json: { status: 'error', http_status, ...(error !== undefined ? { error } : {}) } });
+const ok = (extra: Record<string, unknown> = {}): ContractReply => ({ json: { status: 'success', http_status: 200, vdom: 'root', ...extra } });
+
+/** The FortiGate's configuration and what the next answers should be. */
+class FakeFortiGate {
+  addresses = new Map<string, Record<string, unknown>>();
+  groups = new Map<string, Set<string>>([
+    ['fido-blocked', new Set(['placeholder'])],
+    ['fido-blocked6', new Set(['placeholder6'])],
+  ]);
+  next: ContractReply[] = [];
+
+  handle = (r: ContractRequest): ContractReply => {
+    const forced = this.next.shift();
+    if (forced) return forced;
+    if (r.headers.authorization !== `Bearer ${TOKEN}`) return fail(401);
+    if (!r.path.startsWith(BASE)) return fail(404);
+    const parts = r.path.slice(BASE.length).split('/').map(decodeURIComponent);
+    const [table, name, sub, member] = parts;
+    const body = (r.json ?? {}) as { name?: string };
+    if (table === 'address' || table === 'address6') {
+      if (r.method === 'POST' && !name) {
+        if (!body.name) return fail(424, -651);
+        if (this.addresses.has(body.name)) return fail(500, -5);
+        this.addresses.set(body.name, body);
+        return ok({ mkey: body.name });
+      }
+      const obj = name ? this.addresses.get(name) : undefined;
+      if (!obj) return fail(404, -3);
+      if (r.method === 'GET') return ok({ results: [obj] });
+      if (r.method === 'DELETE') {
+        if ([...this.groups.values()].some((g) => g.has(name!))) return fail(424, -23);
+        this.addresses.delete(name!);
+        return ok({ mkey: name });
+      }
+    }
+    if (table === 'addrgrp' || table === 'addrgrp6') {
+      const g = name ? this.groups.get(name) : undefined;
+      if (!g) return fail(404, -3);
+      if (r.method === 'GET' && !sub) return ok({ results: [{ name, member: [...g].map((m) => ({ name: m, q_origin_key: m })) }] });
+      if (sub === 'member' && r.method === 'POST') {
+        if (!body.name || !this.addresses.has(body.name)) return fail(424, -3);
+        if (g.has(body.name)) return fail(500, -5);
+        g.add(body.name);
+        return ok({ mkey: body.name });
+      }
+      if (sub === 'member' && r.method === 'DELETE' && member) {
+        if (!g.delete(member)) return fail(404, -3);
+        return ok({ mkey: member });
+      }
+    }
+    return fail(405);
+  };
+}
+
+let fgt: FakeFortiGate;
+let srv: ContractServer;
+let t: ActionTarget;
+
+function target(extra: Record<string, unknown> = {}): Promise<ActionTarget> {
+  return fortigateAddress.create(
+    { name: 'fgt', kind: 'fortigate_address', url: srv.url, api_token: TOKEN, group: 'fido-blocked', vdom: 'root', allow_private: true, call_timeout: '2s', ...extra },
+    deps,
+  );
+}
+function incidentWith(src: string, dst: string): IncidentDetail {
+  const i = sampleIncident('INC-FGT');
+  i.alerts = i.alerts.map((a) => ({ ...a, src: { ...a.src, ip: src }, dst: { ...a.dst, ip: dst } }));
+  return i;
+}
+function ctx(params: Record<string, unknown> = {}, signal: AbortSignal = AbortSignal.timeout(5000)) {
+  const incident = incidentWith('10.1.2.3', PUBLIC);
+  const action = { ...actionRecord(incident.id, 'fortigate_address', 'fgt'), params };
+  return { action, incident, idempotencyKey: action.idempotency_key, signal };
+}
+function undoCtx(originalResult: Record<string, unknown>): UndoContext {
+  const c = ctx();
+  return { ...c, original: c.action, originalResult };
+}
+async function fails(p: Promise<unknown>, check: (e: ActionError) => void): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof ActionError, String(e));
+    check(e);
+    return true;
+  });
+}
+
+before(async () => {
+  fgt = new FakeFortiGate();
+  srv = await startContract(fgt.handle);
+  t = await target();
+});
+after(async () => {
+  await t.close?.();
+  await srv.close();
+});
+
+describe('config', () => {
+  test('the schema and check() name the key that is wrong', async () => {
+    const yaml = `
+actions:
+  targets:
+    - { name: ok, kind: fortigate_address, url: "https://fgt.example.com", api_token: "\${env:FGT_TOKEN}", group: blocked, vdom: root }
+    - { name: bad-group, kind: fortigate_address, url: "https://fgt.example.com", api_token: k, group: "../x" }
+    - { name: private, kind: fortigate_address, url: "https://192.168.1.99", api_token: k, group: g }
+    - { name: bad-vdom, kind: fortigate_address, url: "https://fgt.example.com", api_token: k, group: g, vdom: "a&b" }
+    - { name: no-expiry, kind: fortigate_address, url: "https://fgt.example.com", api_token: k, group: g, timeout: 1h }
+`;
+    const { errors } = parseConfigText(yaml, { receivers: [], providers: [], actions: [fortigateAddress] });
+    const keys = errors.map((e) => `${e.key}: ${e.message}`).join('\n');
+    assert.doesNotMatch(keys, /targets\[0\]/);
+    for (const k of ['targets[1].group', 'targets[2].url', 'targets[3].vdom', 'targets[4]']) {
+      assert.match(keys, new RegExp(k.replace(/[[\].]/g, '\\$&')), keys);
+    }
+    await assert.rejects(target({ allow_private: false }), /actions\.targets\.fgt\.url: /);
+  });
+});
+
+describe('against the REST API', () => {
+  test('execute creates the object and adds it to the group; again reuses both; undo removes and deletes, twice', async () => {
+    const n = srv.requests.length;
+    const out = await t.execute(ctx());
+    assert.deepEqual(out.detail, { address: PUBLIC, from: 'alerts[0].dst.ip', object: OBJ, group: 'fido-blocked', vdom: 'root', created: true, added: true });
+    assert.deepEqual(fgt.addresses.get(OBJ), { name: OBJ, subnet: `${PUBLIC} 255.255.255.255`, comment: 'Fido incident INC-FGT' });
+    assert.ok(fgt.groups.get('fido-blocked')!.has(OBJ));
+    const [create, add] = srv.requests.slice(n);
+    assert.equal(`${create!.method} ${create!.path}`, 'POST /api/v2/cmdb/firewall/address');
+    assert.equal(`${add!.method} ${add!.path}`, 'POST /api/v2/cmdb/firewall/addrgrp/fido-blocked/member');
+    assert.deepEqual(add!.json, { name: OBJ });
+    for (const r of [create!, add!]) {
+      assert.equal(r.headers.authorization, `Bearer ${TOKEN}`);
+      assert.deepEqual([...r.query.entries()], [['vdom', 'root']], 'only the vdom in the URL');
+    }
+
+    const again = await t.execute(ctx());
+    assert.equal(again.detail.created, false);
+    assert.equal(again.detail.added, false);
+    assert.equal(fgt.addresses.size, 1);
+
+    assert.deepEqual((await t.undo!(undoCtx(out.detail))).detail, { address: PUBLIC, object: OBJ, group: 'fido-blocked', removed: true, deleted: true });
+    assert.equal(fgt.addresses.has(OBJ), false);
+    assert.deepEqual([...fgt.groups.get('fido-blocked')!], ['placeholder']);
+    const last = srv.requests.slice(-2).map((r) => `${r.method} ${r.path}`);
+    assert.deepEqual(last, [`DELETE /api/v2/cmdb/firewall/addrgrp/fido-blocked/member/${OBJ}`, `DELETE /api/v2/cmdb/firewall/address/${OBJ}`]);
+    assert.deepEqual((await t.undo!(undoCtx(out.detail))).detail, { address: PUBLIC, object: OBJ, group: 'fido-blocked', removed: false, deleted: false });
+  });
+
+  test('an object of that name holding another address is not reused; one still referenced elsewhere is kept on undo', async () => {
+    fgt.addresses.set('fido-8.8.4.4', { name: 'fido-8.8.4.4', subnet: '10.0.0.0 255.0.0.0' });
+    await fails(t.execute(ctx({ address: '8.8.4.4' })), (e) => (assert.equal(e.retryable, false), assert.match(e.message, /exists but holds "10\.0\.0\.0 255\.0\.0\.0": not reused/)));
+    assert.equal(fgt.groups.get('fido-blocked')!.has('fido-8.8.4.4'), false);
+    fgt.addresses.delete('fido-8.8.4.4');
+
+    const out = await t.execute(ctx());
+    fgt.groups.set('other', new Set([OBJ]));
+    const undone = await t.undo!(undoCtx(out.detail));
+    assert.equal(undone.detail.removed, true);
+    assert.equal(undone.detail.object_kept, 'still referenced');
+    assert.ok(fgt.addresses.has(OBJ));
+    fgt.groups.delete('other');
+    fgt.addresses.delete(OBJ);
+  });
+
+  test('reconcile reads the group members', async () => {
+    assert.deepEqual(await t.reconcile!(ctx()), { done: false });
+    const out = await t.execute(ctx());
+    assert.deepEqual(await t.reconcile!(ctx()), { done: true, detail: { address: PUBLIC, object: OBJ, group: 'fido-blocked' } });
+    const last = srv.requests.at(-1)!;
+    assert.equal(`${last.method} ${last.path}`, 'GET /api/v2/cmdb/firewall/addrgrp/fido-blocked');
+    await t.undo!(undoCtx(out.detail));
+  });
+
+  test('IPv6 goes to address6/addrgrp6, and is refused without group6', async () => {
+    const v6 = '2001:4860:4860::8888';
+    await fails(t.execute(ctx({ address: v6 })), (e) => (assert.equal(e.retryable, false), assert.match(e.message, /no group6/)));
+    const six = await target({ group6: 'fido-blocked6' });
+    try {
+      const out = await six.execute(ctx({ address: v6 }));
+      assert.deepEqual(fgt.addresses.get(`fido-${v6}`), { name: `fido-${v6}`, ip6: `${v6}/128`, comment: 'Fido incident INC-FGT' });
+      assert.ok(fgt.groups.get('fido-blocked6')!.has(`fido-${v6}`));
+      await six.undo!(undoCtx(out.detail));
+      assert.equal(fgt.addresses.has(`fido-${v6}`), false);
+    } finally {
+      await six.close?.();
+    }
+  });
+
+  test('refusals before any request', async () => {
+    const n = srv.requests.length;
+    await fails(t.execute(ctx({ address: '10.9.9.9' })), (e) => assert.match(e.message, /not a public address \(set block_private/));
+    await fails(t.execute(ctx({ address: '::1' })), (e) => assert.match(e.message, /never blocked/));
+    await fails(t.execute(ctx({ address: '1.2.3.4/0' })), (e) => assert.match(e.message, /not an IP address/));
+    assert.equal(srv.requests.length, n);
+  });
+
+  test('a refused token is permanent and not in the message; 429, 5xx retryable; 424 permanent; malformed JSON an unknown outcome', async () => {
+    const bad = await target({ api_token: 'WRONG-token-abcdef' });
+    try {
+      await fails(bad.execute(ctx()), (e) => (assert.equal(e.retryable, false), assert.match(e.message, /401/), assert.doesNotMatch(e.message, /WRONG-token-abcdef/)));
+    } finally {
+      await bad.close?.();
+    }
+    fgt.next.push({ status: 429, headers: { 'retry-after': '12' }, body: '' });
+    await fails(t.execute(ctx()), (e) => (assert.equal(e.retryable, true), assert.equal(e.retryAfterMs, 12_000)));
+    fgt.next.push(fail(500, -1));
+    await fails(t.execute(ctx()), (e) => (assert.equal(e.retryable, true), assert.match(e.message, /500/)));
+    // A 200 whose body says error is read by its http_status.
+    fgt.next.push({ json: { status: 'error', http_status: 503 } });
+    await fails(t.execute(ctx()), (e) => assert.equal(e.retryable, true));
+    fgt.next.push(fail(424, -651));
+    await fails(t.execute(ctx()), (e) => (assert.equal(e.retryable, false), assert.match(e.message, /424/)));
+    fgt.next.push({ body: '{"status":"succ' });
+    await fails(t.execute(ctx()), (e) => (assert.equal(e.retryable, true), assert.equal(e.unknownOutcome, true)));
+    assert.equal(fgt.addresses.size, 0);
+  });
+
+  test('an aborted signal ends a hung request: retryable, outcome unknown', async () => {
+    fgt.next.push({ hang: true });
+    const ac = new AbortController();
+    const p = t.execute(ctx({}, ac.signal));
+    setImmediate(() => ac.abort());
+    await fails(p, (e) => (assert.equal(e.retryable, true), assert.equal(e.unknownOutcome, true)));
+  });
+});
+
+describe('through the executor', () => {
+  test('blocks, records what undo needs, and the undo row takes it back', async () => {
+    const s = await openTestStore('sqlite');
+    let now = 1_900_000_000_000;
+    try {
+      const incident = incidentWith('10.1.2.3', PUBLIC);
+      await seedIncident(s.store.db, incident);
+      await insertAction(s.store.db, { id: 'ACT-FGT1', incident_id: incident.id, kind: 'fortigate_address', target: 'fgt', now });
+      const ex = createActionExecutor({ store: s.store, targets: new Map([['fgt', t]]), maxAttempts: 3, backoffBaseMs: 1000, backoffMaxMs: 60_000, leaseMs: 30_000, owner: 'ex', now: () => now });
+      assert.equal((await ex.runOnce()).succeeded, 1);
+      assert.equal(JSON.parse((await actionRow(s.store.db, 'ACT-FGT1')).result!).object, OBJ);
+      assert.ok(fgt.groups.get('fido-blocked')!.has(OBJ));
+      now += 1000;
+      const undo = await undoAction(s.store, 'ACT-FGT1', { actor: 'alice', why: 'false positive' }, now);
+      assert.equal((await ex.runOnce()).succeeded, 1);
+      assert.equal((await actionRow(s.store.db, undo.id)).state, 'succeeded');
+      assert.equal(fgt.addresses.has(OBJ), false);
+    } finally {
+      await s.cleanup();
+    }
+  });
+});
