@@ -10,12 +10,12 @@ import { test } from 'node:test';
 import { Value } from 'typebox/value';
 import assert from 'node:assert/strict';
 import crowdstrike, { fqlString } from '../../src/actions/kinds/crowdstrike_contain.js';
-import { ActionError, type ActionContext, type ActionTarget } from '../../src/actions/action.js';
-import { createActionExecutor } from '../../src/actions/executor.js';
+import type { ActionContext, ActionTarget } from '../../src/actions/action.js';
 import { undoAction } from '../../src/actions/undo.js';
 import { startContract, type ContractReply, type ContractRequest } from '../support/contract.js';
 import { openTestStore } from '../support/stores.js';
-import { actionRecord, actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
+import { actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
+import { actionCtx, rejection, testExecutor } from './support.js';
 
 const SECRET = 'falcon-secret-s3cr3t';
 const AID = 'aid0000000000000000000000000042';
@@ -82,17 +82,8 @@ async function target(url: string, extra: Record<string, unknown> = {}): Promise
   return crowdstrike.create(entry(url, extra), { configDir: '.', publicUrl: 'http://fido.test' });
 }
 
-function ctx(params: Record<string, unknown> = {}, signal = new AbortController().signal, undoOf: string | null = null): ActionContext {
-  const incident = sampleIncident('INC-CS');
-  const action = { ...actionRecord(incident.id, 'crowdstrike_contain', 'falcon'), params, undo_of: undoOf };
-  return { action, incident, idempotencyKey: action.idempotency_key, signal };
-}
-
-async function rejection(p: Promise<unknown>): Promise<ActionError> {
-  const e = await p.then(() => assert.fail('expected a failure'), (e: unknown) => e);
-  assert.ok(e instanceof ActionError, String(e));
-  return e;
-}
+const ctx = (params: Record<string, unknown> = {}, signal = new AbortController().signal, undoOf: string | null = null): ActionContext =>
+  actionCtx('crowdstrike_contain', 'falcon', sampleIncident('INC-CS'), { params, signal, undoOf });
 
 test('contains the incident host: token by form, FQL lookup, contain by id; a second call finds it contained', async () => {
   const s = await falcon();
@@ -227,7 +218,7 @@ test('through the executor: contained, then the undo row lifts containment of th
     await seedIncident(store.store.db, incident);
     const now = Date.now();
     await insertAction(store.store.db, { id: 'ACT-CS1', incident_id: incident.id, kind: 'crowdstrike_contain', target: 'falcon', now });
-    const ex = createActionExecutor({ store: store.store, targets: new Map([['falcon', t]]), maxAttempts: 3, backoffBaseMs: 1000, backoffMaxMs: 60_000, leaseMs: 30_000, owner: 'ex', now: () => now });
+    const ex = testExecutor(store.store, 'falcon', t, () => now);
     assert.equal((await ex.runOnce()).succeeded, 1);
     const row = await actionRow(store.store.db, 'ACT-CS1');
     assert.equal((JSON.parse(row.result!) as { device_id: string }).device_id, AID);

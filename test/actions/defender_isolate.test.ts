@@ -11,12 +11,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import defender, { machineFilter, odataString, stateOfActions } from '../../src/actions/kinds/defender_isolate.js';
-import { ActionError, type ActionContext, type ActionTarget } from '../../src/actions/action.js';
-import { createActionExecutor } from '../../src/actions/executor.js';
+import type { ActionContext, ActionTarget } from '../../src/actions/action.js';
 import { undoAction } from '../../src/actions/undo.js';
 import { startContract, type ContractReply, type ContractRequest } from '../support/contract.js';
 import { openTestStore } from '../support/stores.js';
-import { actionRecord, actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
+import { actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
+import { actionCtx, rejection, testExecutor } from './support.js';
 
 const SECRET = 'mde~client~secret~value';
 const MID = '1e5bc9d7e413ddd7902c2932e418702b84d0cc07';
@@ -92,17 +92,8 @@ const entry = (url: string, extra: Record<string, unknown> = {}) => ({
 });
 const target = (url: string, extra: Record<string, unknown> = {}): Promise<ActionTarget> => defender.create(entry(url, extra), { configDir: '.', publicUrl: '' });
 
-function ctx(params: Record<string, unknown> = {}, undoOf: string | null = null): ActionContext {
-  const incident = sampleIncident('INC-MDE');
-  const action = { ...actionRecord(incident.id, 'defender_isolate', 'mde'), params, undo_of: undoOf };
-  return { action, incident, idempotencyKey: action.idempotency_key, signal: new AbortController().signal };
-}
-
-async function rejection(p: Promise<unknown>): Promise<ActionError> {
-  const e = await p.then(() => assert.fail('expected a failure'), (e: unknown) => e);
-  assert.ok(e instanceof ActionError, String(e));
-  return e;
-}
+const ctx = (params: Record<string, unknown> = {}, undoOf: string | null = null): ActionContext =>
+  actionCtx('defender_isolate', 'mde', sampleIncident('INC-MDE'), { params, undoOf });
 
 test('isolates the incident host (short name → its FQDN) with a client-credentials token; again: already isolated', async () => {
   const s = await mde();
@@ -242,7 +233,7 @@ test('through the executor: isolated, then the undo row releases the recorded ma
     await seedIncident(store.store.db, incident);
     const now = Date.now();
     await insertAction(store.store.db, { id: 'ACT-MDE', incident_id: incident.id, kind: 'defender_isolate', target: 'mde', now });
-    const ex = createActionExecutor({ store: store.store, targets: new Map([['mde', t]]), maxAttempts: 3, backoffBaseMs: 1000, backoffMaxMs: 60_000, leaseMs: 30_000, owner: 'ex', now: () => now });
+    const ex = testExecutor(store.store, 'mde', t, () => now);
     assert.equal((await ex.runOnce()).succeeded, 1);
     assert.equal((JSON.parse((await actionRow(store.store.db, 'ACT-MDE')).result!) as { device_id: string }).device_id, MID);
     await undoAction(store.store, 'ACT-MDE', { actor: 'alice', why: 'false positive' }, now);

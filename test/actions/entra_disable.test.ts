@@ -9,17 +9,17 @@
  * https://learn.microsoft.com/graph/errors ({error: {code, message}}; 401 InvalidAuthenticationToken) and
  * https://learn.microsoft.com/graph/throttling (429 with Retry-After seconds).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import entraDisable, { type EntraDisableConfig, type EntraDisableResult } from '../../src/actions/kinds/entra_disable.js';
-import { ActionError, type ActionContext, type ActionTarget, type UndoContext } from '../../src/actions/action.js';
-import { createActionExecutor } from '../../src/actions/executor.js';
+import type { ActionContext, ActionTarget, UndoContext } from '../../src/actions/action.js';
 import { undoAction } from '../../src/actions/undo.js';
 import { entryProblem } from '../../src/component/instantiate.js';
 import type { AnyComponent, ComponentEntry } from '../../src/component/component.js';
-import { startContract, type ContractReply, type ContractRequest, type ContractServer } from '../support/contract.js';
+import type { ContractReply, ContractRequest } from '../support/contract.js';
 import { openTestStore } from '../support/stores.js';
-import { actionRecord, actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
+import { actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
+import { actionCtx, refused, suiteServer, undoCtxOf, testExecutor } from './support.js';
 
 const SECRET = 'entra-client-secret~XYZ123';
 const TENANT = 'contoso.onmicrosoft.com';
@@ -89,54 +89,30 @@ function entraServer() {
 }
 
 function ctx(user: string | undefined, opts: { attempts?: number; signal?: AbortSignal; incidentUser?: string | null } = {}): ActionContext {
-  const action = { ...actionRecord('INC1', 'entra_disable', 'entra'), params: user === undefined ? {} : { user }, attempts: opts.attempts ?? 1 };
   const incident = { ...sampleIncident('INC1'), user: opts.incidentUser === undefined ? 'alice' : opts.incidentUser };
-  return { action, incident, idempotencyKey: action.idempotency_key, signal: opts.signal ?? new AbortController().signal };
+  return actionCtx('entra_disable', 'entra', incident, { params: user === undefined ? {} : { user }, attempts: opts.attempts ?? 1, ...(opts.signal ? { signal: opts.signal } : {}) });
 }
 
-function undoCtx(result: Record<string, unknown>): UndoContext {
-  const c = ctx(undefined);
-  return { ...c, action: { ...c.action, undo_of: 'ACT1' }, original: ctx(undefined).action, originalResult: result };
-}
-
-async function refused(p: Promise<unknown>, message: RegExp, retryable: boolean): Promise<ActionError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof ActionError, String(e));
-    assert.match(e.message, message);
-    assert.equal(e.retryable, retryable, e.message);
-    return e;
-  }
-  assert.fail('expected an ActionError');
-}
+const undoCtx = (result: Record<string, unknown>): UndoContext => undoCtxOf(ctx(undefined), result, 'ACT1');
 
 const ID = (n: number) => `0000000${n}-aaaa-bbbb-cccc-dddddddddddd`;
 
 describe('entra_disable', () => {
   const entra = entraServer();
-  let server: ContractServer;
-  const targets: ActionTarget[] = [];
-  before(async () => {
-    server = await startContract(entra.handler);
-  });
-  after(async () => {
-    for (const t of targets) await t.close?.();
-    await server.close();
-  });
+  const suite = suiteServer(entra.handler);
 
   async function target(over: Partial<EntraDisableConfig> = {}): Promise<ActionTarget> {
     const cfg: EntraDisableConfig = {
       name: 'entra', kind: 'entra_disable', tenant_id: TENANT, client_id: CLIENT, client_secret: SECRET,
-      url: server.url, token_url: `${server.url}/${TENANT}/oauth2/v2.0/token`, allow_private: true, login_suffix: 'contoso.com', ...over,
+      url: suite.server.url, token_url: `${suite.server.url}/${TENANT}/oauth2/v2.0/token`, allow_private: true, login_suffix: 'contoso.com', ...over,
     };
     const t = await entraDisable.create(cfg, { configDir: '.', publicUrl: 'http://fido.test' });
-    targets.push(t);
+    suite.track(t);
     return t;
   }
   const since = () => {
-    const n = server.requests.length;
-    return () => server.requests.slice(n).map((r) => `${r.method} ${r.path}`);
+    const n = suite.server.requests.length;
+    return () => suite.server.requests.slice(n).map((r) => `${r.method} ${r.path}`);
   };
 
   test('schema and check errors name the key', () => {
@@ -159,9 +135,9 @@ describe('entra_disable', () => {
     assert.equal(entra.users.get(ID(1))!.enabled, false);
     assert.equal(entra.users.get(ID(1))!.revoked, 1);
     assert.deepEqual(seen(), [`POST /${TENANT}/oauth2/v2.0/token`, 'GET /v1.0/users/alice%40contoso.com', `PATCH /v1.0/users/${ID(1)}`, `POST /v1.0/users/${ID(1)}/revokeSignInSessions`]);
-    const get = server.requests.find((q) => q.path === '/v1.0/users/alice%40contoso.com')!;
+    const get = suite.server.requests.find((q) => q.path === '/v1.0/users/alice%40contoso.com')!;
     assert.equal(get.query.get('$select'), 'id,userPrincipalName,accountEnabled');
-    for (const q of server.requests.slice(-3)) {
+    for (const q of suite.server.requests.slice(-3)) {
       assert.match(String(q.headers.authorization), /^Bearer eyJ0eXAi\.token-\d+$/);
       assert.ok(!q.path.includes(SECRET) && !q.query.toString().includes(SECRET) && !q.body.includes(SECRET));
     }
@@ -241,7 +217,7 @@ describe('entra_disable', () => {
       entra.setOverride((q) => (q.method === 'PATCH' ? { hang: true } : undefined));
       const ac = new AbortController();
       const call = t.execute(ctx('dave', { signal: ac.signal }));
-      while (!server.requests.some((q) => q.method === 'PATCH' && q.path === `/v1.0/users/${ID(5)}`)) await new Promise((r) => setTimeout(r, 5));
+      while (!suite.server.requests.some((q) => q.method === 'PATCH' && q.path === `/v1.0/users/${ID(5)}`)) await new Promise((r) => setTimeout(r, 5));
       ac.abort();
       assert.equal((await refused(call, /no answer before the call's time limit/, true)).unknownOutcome, true);
       entra.setOverride(null);
@@ -263,7 +239,7 @@ describe('entra_disable', () => {
       const incident = { ...sampleIncident('INC-E1'), user: 'hank@contoso.com' };
       await seedIncident(st.store.db, incident);
       await insertAction(st.store.db, { id: 'ACT-E1', incident_id: incident.id, kind: 'entra_disable', target: 'entra', now });
-      const ex = createActionExecutor({ store: st.store, targets: new Map([['entra', t]]), maxAttempts: 3, backoffBaseMs: 1000, backoffMaxMs: 60_000, leaseMs: 30_000, owner: 'ex', now: Date.now });
+      const ex = testExecutor(st.store, 'entra', t, Date.now);
       assert.equal((await ex.runOnce()).succeeded, 1);
       const done = await actionRow(st.store.db, 'ACT-E1');
       assert.deepEqual(JSON.parse(done.result!), { user: 'hank@contoso.com', upn: 'hank@contoso.com', id: ID(8), was_enabled: true, disabled: true, sessions_revoked: true });

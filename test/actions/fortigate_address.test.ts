@@ -6,17 +6,17 @@
  * `Authorization: Bearer`, `vdom` as a query parameter, errors as `{"status":"error","http_status":…,"error":…}`
  * with -5 for a duplicate entry, 424 for a failed dependency (an object still referenced), 404 for a missing one.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fortigateAddress from '../../src/actions/kinds/fortigate_address.js';
-import { ActionError, type ActionTarget, type UndoContext } from '../../src/actions/action.js';
-import { createActionExecutor } from '../../src/actions/executor.js';
+import type { ActionTarget, UndoContext } from '../../src/actions/action.js';
 import { undoAction } from '../../src/actions/undo.js';
 import { parseConfigText } from '../../src/config/validate.js';
 import type { IncidentDetail } from '../../src/model/incident.js';
-import { startContract, type ContractReply, type ContractRequest, type ContractServer } from '../support/contract.js';
+import type { ContractReply, ContractRequest } from '../support/contract.js';
 import { openTestStore } from '../support/stores.js';
-import { actionRecord, actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
+import { actionRow, insertAction, seedIncident } from './fixtures.js';
+import { actionCtx, fails, incidentWith as incidentWithAlerts, suiteServer, undoCtxOf, testExecutor } from './support.js';
 
 const TOKEN = 'fgt-api-token-0123456789abcdef';
 const PUBLIC = '93.184.216.34';
@@ -79,47 +79,23 @@ class FakeFortiGate {
   };
 }
 
-let fgt: FakeFortiGate;
-let srv: ContractServer;
+const fgt = new FakeFortiGate();
+const suite = suiteServer(fgt.handle, async () => {
+  t = suite.track(await target());
+});
 let t: ActionTarget;
 
 function target(extra: Record<string, unknown> = {}): Promise<ActionTarget> {
   return fortigateAddress.create(
-    { name: 'fgt', kind: 'fortigate_address', url: srv.url, api_token: TOKEN, group: 'fido-blocked', vdom: 'root', allow_private: true, call_timeout: '2s', ...extra },
+    { name: 'fgt', kind: 'fortigate_address', url: suite.server.url, api_token: TOKEN, group: 'fido-blocked', vdom: 'root', allow_private: true, call_timeout: '2s', ...extra },
     deps,
   );
 }
-function incidentWith(src: string, dst: string): IncidentDetail {
-  const i = sampleIncident('INC-FGT');
-  i.alerts = i.alerts.map((a) => ({ ...a, src: { ...a.src, ip: src }, dst: { ...a.dst, ip: dst } }));
-  return i;
-}
-function ctx(params: Record<string, unknown> = {}, signal: AbortSignal = AbortSignal.timeout(5000)) {
-  const incident = incidentWith('10.1.2.3', PUBLIC);
-  const action = { ...actionRecord(incident.id, 'fortigate_address', 'fgt'), params };
-  return { action, incident, idempotencyKey: action.idempotency_key, signal };
-}
-function undoCtx(originalResult: Record<string, unknown>): UndoContext {
-  const c = ctx();
-  return { ...c, original: c.action, originalResult };
-}
-async function fails(p: Promise<unknown>, check: (e: ActionError) => void): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof ActionError, String(e));
-    check(e);
-    return true;
-  });
-}
+const incidentWith = (src: string, dst: string): IncidentDetail => incidentWithAlerts('INC-FGT', src, dst);
+const ctx = (params: Record<string, unknown> = {}, signal: AbortSignal = AbortSignal.timeout(5000)) =>
+  actionCtx('fortigate_address', 'fgt', incidentWith('10.1.2.3', PUBLIC), { params, signal });
+const undoCtx = (originalResult: Record<string, unknown>): UndoContext => undoCtxOf(ctx(), originalResult);
 
-before(async () => {
-  fgt = new FakeFortiGate();
-  srv = await startContract(fgt.handle);
-  t = await target();
-});
-after(async () => {
-  await t.close?.();
-  await srv.close();
-});
 
 describe('config', () => {
   test('the schema and check() name the key that is wrong', async () => {
@@ -144,12 +120,12 @@ actions:
 
 describe('against the REST API', () => {
   test('execute creates the object and adds it to the group; again reuses both; undo removes and deletes, twice', async () => {
-    const n = srv.requests.length;
+    const n = suite.server.requests.length;
     const out = await t.execute(ctx());
     assert.deepEqual(out.detail, { address: PUBLIC, from: 'alerts[0].dst.ip', object: OBJ, group: 'fido-blocked', vdom: 'root', created: true, added: true });
     assert.deepEqual(fgt.addresses.get(OBJ), { name: OBJ, subnet: `${PUBLIC} 255.255.255.255`, comment: 'Fido incident INC-FGT' });
     assert.ok(fgt.groups.get('fido-blocked')!.has(OBJ));
-    const [create, add] = srv.requests.slice(n);
+    const [create, add] = suite.server.requests.slice(n);
     assert.equal(`${create!.method} ${create!.path}`, 'POST /api/v2/cmdb/firewall/address');
     assert.equal(`${add!.method} ${add!.path}`, 'POST /api/v2/cmdb/firewall/addrgrp/fido-blocked/member');
     assert.deepEqual(add!.json, { name: OBJ });
@@ -166,7 +142,7 @@ describe('against the REST API', () => {
     assert.deepEqual((await t.undo!(undoCtx(out.detail))).detail, { address: PUBLIC, object: OBJ, group: 'fido-blocked', removed: true, deleted: true });
     assert.equal(fgt.addresses.has(OBJ), false);
     assert.deepEqual([...fgt.groups.get('fido-blocked')!], ['placeholder']);
-    const last = srv.requests.slice(-2).map((r) => `${r.method} ${r.path}`);
+    const last = suite.server.requests.slice(-2).map((r) => `${r.method} ${r.path}`);
     assert.deepEqual(last, [`DELETE /api/v2/cmdb/firewall/addrgrp/fido-blocked/member/${OBJ}`, `DELETE /api/v2/cmdb/firewall/address/${OBJ}`]);
     assert.deepEqual((await t.undo!(undoCtx(out.detail))).detail, { address: PUBLIC, object: OBJ, group: 'fido-blocked', removed: false, deleted: false });
   });
@@ -191,7 +167,7 @@ describe('against the REST API', () => {
     assert.deepEqual(await t.reconcile!(ctx()), { done: false });
     const out = await t.execute(ctx());
     assert.deepEqual(await t.reconcile!(ctx()), { done: true, detail: { address: PUBLIC, object: OBJ, group: 'fido-blocked' } });
-    const last = srv.requests.at(-1)!;
+    const last = suite.server.requests.at(-1)!;
     assert.equal(`${last.method} ${last.path}`, 'GET /api/v2/cmdb/firewall/addrgrp/fido-blocked');
     await t.undo!(undoCtx(out.detail));
   });
@@ -212,11 +188,11 @@ describe('against the REST API', () => {
   });
 
   test('refusals before any request', async () => {
-    const n = srv.requests.length;
+    const n = suite.server.requests.length;
     await fails(t.execute(ctx({ address: '10.9.9.9' })), (e) => assert.match(e.message, /not a public address \(set block_private/));
     await fails(t.execute(ctx({ address: '::1' })), (e) => assert.match(e.message, /never blocked/));
     await fails(t.execute(ctx({ address: '1.2.3.4/0' })), (e) => assert.match(e.message, /not an IP address/));
-    assert.equal(srv.requests.length, n);
+    assert.equal(suite.server.requests.length, n);
   });
 
   test('a refused token is permanent and not in the message; 429, 5xx retryable; 424 permanent; malformed JSON an unknown outcome', async () => {
@@ -257,7 +233,7 @@ describe('through the executor', () => {
       const incident = incidentWith('10.1.2.3', PUBLIC);
       await seedIncident(s.store.db, incident);
       await insertAction(s.store.db, { id: 'ACT-FGT1', incident_id: incident.id, kind: 'fortigate_address', target: 'fgt', now });
-      const ex = createActionExecutor({ store: s.store, targets: new Map([['fgt', t]]), maxAttempts: 3, backoffBaseMs: 1000, backoffMaxMs: 60_000, leaseMs: 30_000, owner: 'ex', now: () => now });
+      const ex = testExecutor(s.store, 'fgt', t, () => now);
       assert.equal((await ex.runOnce()).succeeded, 1);
       assert.equal(JSON.parse((await actionRow(s.store.db, 'ACT-FGT1')).result!).object, OBJ);
       assert.ok(fgt.groups.get('fido-blocked')!.has(OBJ));

@@ -6,17 +6,17 @@
  * ({errorCode, errorSummary}; E0000011 invalid token, E0000007 not found, E0000047 rate limit) and
  * https://developer.okta.com/docs/reference/rl-best-practices/ (429 with X-Rate-Limit-Reset, epoch seconds).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import oktaSuspend, { type OktaSuspendConfig, type OktaSuspendResult } from '../../src/actions/kinds/okta_suspend.js';
-import { ActionError, type ActionContext, type ActionTarget, type UndoContext } from '../../src/actions/action.js';
-import { createActionExecutor } from '../../src/actions/executor.js';
+import type { ActionContext, ActionTarget, UndoContext } from '../../src/actions/action.js';
 import { undoAction } from '../../src/actions/undo.js';
 import { entryProblem } from '../../src/component/instantiate.js';
 import type { AnyComponent, ComponentEntry } from '../../src/component/component.js';
-import { startContract, type ContractReply, type ContractRequest, type ContractServer } from '../support/contract.js';
+import type { ContractReply, ContractRequest } from '../support/contract.js';
 import { openTestStore } from '../support/stores.js';
-import { actionRecord, actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
+import { actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
+import { actionCtx, refused, suiteServer, undoCtxOf, testExecutor } from './support.js';
 
 const TOKEN = 'okta-token-00SECRETxyz';
 
@@ -73,48 +73,24 @@ function oktaServer() {
 }
 
 function ctx(user: string | undefined, opts: { attempts?: number; signal?: AbortSignal; incidentUser?: string | null } = {}): ActionContext {
-  const action = { ...actionRecord('INC1', 'okta_suspend', 'okta'), params: user === undefined ? {} : { user }, attempts: opts.attempts ?? 1 };
   const incident = { ...sampleIncident('INC1'), user: opts.incidentUser === undefined ? 'alice' : opts.incidentUser };
-  return { action, incident, idempotencyKey: action.idempotency_key, signal: opts.signal ?? new AbortController().signal };
+  return actionCtx('okta_suspend', 'okta', incident, { params: user === undefined ? {} : { user }, attempts: opts.attempts ?? 1, ...(opts.signal ? { signal: opts.signal } : {}) });
 }
 
-function undoCtx(result: Record<string, unknown>): UndoContext {
-  const c = ctx(undefined);
-  return { ...c, action: { ...c.action, undo_of: 'ACT1' }, original: ctx(undefined).action, originalResult: result };
-}
-
-async function refused(p: Promise<unknown>, message: RegExp, retryable: boolean): Promise<ActionError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof ActionError, String(e));
-    assert.match(e.message, message);
-    assert.equal(e.retryable, retryable, e.message);
-    return e;
-  }
-  assert.fail('expected an ActionError');
-}
+const undoCtx = (result: Record<string, unknown>): UndoContext => undoCtxOf(ctx(undefined), result, 'ACT1');
 
 describe('okta_suspend', () => {
   const okta = oktaServer();
-  let server: ContractServer;
-  const targets: ActionTarget[] = [];
-  before(async () => {
-    server = await startContract(okta.handler);
-  });
-  after(async () => {
-    for (const t of targets) await t.close?.();
-    await server.close();
-  });
+  const suite = suiteServer(okta.handler);
 
   async function target(over: Partial<OktaSuspendConfig> = {}): Promise<ActionTarget> {
-    const t = await oktaSuspend.create({ name: 'okta', kind: 'okta_suspend', url: server.url, api_token: TOKEN, allow_private: true, login_suffix: 'corp.example', ...over }, { configDir: '.', publicUrl: 'http://fido.test' });
-    targets.push(t);
+    const t = await oktaSuspend.create({ name: 'okta', kind: 'okta_suspend', url: suite.server.url, api_token: TOKEN, allow_private: true, login_suffix: 'corp.example', ...over }, { configDir: '.', publicUrl: 'http://fido.test' });
+    suite.track(t);
     return t;
   }
   const since = () => {
-    const n = server.requests.length;
-    return () => server.requests.slice(n).map((r) => `${r.method} ${r.path}`);
+    const n = suite.server.requests.length;
+    return () => suite.server.requests.slice(n).map((r) => `${r.method} ${r.path}`);
   };
 
   test('schema and check errors name the key', () => {
@@ -136,7 +112,7 @@ describe('okta_suspend', () => {
     assert.equal(okta.users.get('00u1alice')!.status, 'SUSPENDED');
     assert.equal(okta.users.get('00u1alice')!.sessions, 0);
     assert.deepEqual(seen(), ['GET /api/v1/users/alice%40corp.example', 'POST /api/v1/users/00u1alice/lifecycle/suspend', 'DELETE /api/v1/users/00u1alice/sessions']);
-    for (const q of server.requests) {
+    for (const q of suite.server.requests) {
       assert.equal(q.headers.authorization, `SSWS ${TOKEN}`);
       assert.ok(!q.path.includes(TOKEN) && !q.query.toString().includes(TOKEN));
     }
@@ -229,7 +205,7 @@ describe('okta_suspend', () => {
       okta.setOverride((q) => (q.path.endsWith('/lifecycle/suspend') ? { hang: true } : undefined));
       const ac = new AbortController();
       const call = t.execute(ctx('dave', { signal: ac.signal }));
-      while (!server.requests.some((q) => q.path === '/api/v1/users/00u6dave/lifecycle/suspend')) await new Promise((r) => setTimeout(r, 5));
+      while (!suite.server.requests.some((q) => q.path === '/api/v1/users/00u6dave/lifecycle/suspend')) await new Promise((r) => setTimeout(r, 5));
       ac.abort();
       const hung = await refused(call, /no answer before the call's time limit/, true);
       assert.equal(hung.unknownOutcome, true);
@@ -262,7 +238,7 @@ describe('okta_suspend', () => {
       const incident = { ...sampleIncident('INC-O1'), user: 'hank' };
       await seedIncident(st.store.db, incident);
       await insertAction(st.store.db, { id: 'ACT-O1', incident_id: incident.id, kind: 'okta_suspend', target: 'okta', now });
-      const ex = createActionExecutor({ store: st.store, targets: new Map([['okta', t]]), maxAttempts: 3, backoffBaseMs: 1000, backoffMaxMs: 60_000, leaseMs: 30_000, owner: 'ex', now: Date.now });
+      const ex = testExecutor(st.store, 'okta', t, Date.now);
       assert.equal((await ex.runOnce()).succeeded, 1);
       const done = await actionRow(st.store.db, 'ACT-O1');
       assert.deepEqual(JSON.parse(done.result!), { user: 'hank', login: 'hank@corp.example', id: '00u8hank', was: 'ACTIVE', suspended: true, sessions_revoked: true });

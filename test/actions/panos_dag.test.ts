@@ -6,18 +6,18 @@
  * a User-ID answer for an entry already (or not) registered is status="error" with a per-entry message, and
  * a refused key is a 403 with `<response status = 'error' code = '403'>…Invalid Credential…`.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import panosDag, { uidMessage } from '../../src/actions/kinds/panos_dag.js';
-import { ActionError, type ActionTarget, type UndoContext } from '../../src/actions/action.js';
-import { createActionExecutor } from '../../src/actions/executor.js';
+import type { ActionTarget, UndoContext } from '../../src/actions/action.js';
 import { undoAction } from '../../src/actions/undo.js';
 import { parseConfigText } from '../../src/config/validate.js';
 import { parseXml } from '../../src/actions/kinds/lib/fw-xml.js';
 import type { IncidentDetail } from '../../src/model/incident.js';
-import { startContract, type ContractReply, type ContractRequest, type ContractServer } from '../support/contract.js';
+import type { ContractReply, ContractRequest } from '../support/contract.js';
 import { openTestStore } from '../support/stores.js';
-import { actionRecord, actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
+import { actionRow, insertAction, seedIncident } from './fixtures.js';
+import { actionCtx, fails, incidentWith as incidentWithAlerts, suiteServer, undoCtxOf, testExecutor } from './support.js';
 
 const KEY = 'LUFRPT1-test-panos-key-0123456789';
 const PUBLIC = '93.184.216.34';
@@ -62,45 +62,21 @@ class FakePanos {
   };
 }
 
-let fw: FakePanos;
-let srv: ContractServer;
+const fw = new FakePanos();
+const suite = suiteServer(fw.handle, async () => {
+  t = suite.track(await target());
+});
 let t: ActionTarget;
 
 function target(extra: Record<string, unknown> = {}): Promise<ActionTarget> {
-  return panosDag.create({ name: 'pa', kind: 'panos_dag', url: srv.url, api_key: KEY, tag: 'fido-block', allow_private: true, call_timeout: '2s', ...extra }, deps);
+  return panosDag.create({ name: 'pa', kind: 'panos_dag', url: suite.server.url, api_key: KEY, tag: 'fido-block', allow_private: true, call_timeout: '2s', ...extra }, deps);
 }
 
-function incidentWith(src: string, dst: string): IncidentDetail {
-  const i = sampleIncident('INC-PAN');
-  i.alerts = i.alerts.map((a) => ({ ...a, src: { ...a.src, ip: src }, dst: { ...a.dst, ip: dst } }));
-  return i;
-}
-function ctx(params: Record<string, unknown> = {}, signal: AbortSignal = AbortSignal.timeout(5000)) {
-  const incident = incidentWith('10.1.2.3', PUBLIC);
-  const action = { ...actionRecord(incident.id, 'panos_dag', 'pa'), params };
-  return { action, incident, idempotencyKey: action.idempotency_key, signal };
-}
-function undoCtx(originalResult: Record<string, unknown>): UndoContext {
-  const c = ctx();
-  return { ...c, original: c.action, originalResult };
-}
-async function fails(p: Promise<unknown>, check: (e: ActionError) => void): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof ActionError, String(e));
-    check(e);
-    return true;
-  });
-}
+const incidentWith = (src: string, dst: string): IncidentDetail => incidentWithAlerts('INC-PAN', src, dst);
+const ctx = (params: Record<string, unknown> = {}, signal: AbortSignal = AbortSignal.timeout(5000)) =>
+  actionCtx('panos_dag', 'pa', incidentWith('10.1.2.3', PUBLIC), { params, signal });
+const undoCtx = (originalResult: Record<string, unknown>): UndoContext => undoCtxOf(ctx(), originalResult);
 
-before(async () => {
-  fw = new FakePanos();
-  srv = await startContract(fw.handle);
-  t = await target();
-});
-after(async () => {
-  await t.close?.();
-  await srv.close();
-});
 
 describe('config', () => {
   test('the schema and check() name the key that is wrong', async () => {
@@ -136,11 +112,11 @@ actions:
 
 describe('against the XML API', () => {
   test('execute registers the tag with a timeout, the key only in the header; again is harmless; undo unregisters, twice', async () => {
-    const before = srv.requests.length;
+    const before = suite.server.requests.length;
     const out = await t.execute(ctx());
     assert.deepEqual(out.detail, { address: PUBLIC, from: 'alerts[0].dst.ip', tag: 'fido-block', timeout_s: 3600 });
     assert.equal(fw.registered.get(PUBLIC)?.get('fido-block'), '3600');
-    const req = srv.requests[before]!;
+    const req = suite.server.requests[before]!;
     assert.equal(req.method, 'POST');
     assert.equal(req.path, '/api/');
     assert.equal(req.query.get('type'), 'user-id');
@@ -171,14 +147,14 @@ describe('against the XML API', () => {
     assert.deepEqual(await t.reconcile!(ctx()), { done: false });
     await t.execute(ctx());
     assert.deepEqual(await t.reconcile!(ctx()), { done: true, detail: { address: PUBLIC, tag: 'fido-block' } });
-    const last = srv.requests.at(-1)!;
+    const last = suite.server.requests.at(-1)!;
     assert.equal(last.query.get('type'), 'op');
     assert.match(last.form.get('cmd')!, /<registered-ip><ip>93\.184\.216\.34<\/ip><\/registered-ip>/);
     await t.undo!(undoCtx({ address: PUBLIC, tag: 'fido-block' }));
   });
 
   test('refusals before any request: nothing to block, loopback, private, never_block', async () => {
-    const n = srv.requests.length;
+    const n = suite.server.requests.length;
     const strict = await target({ never_block: ['1.1.1.0/24'] });
     try {
       const c = ctx();
@@ -187,10 +163,10 @@ describe('against the XML API', () => {
       await fails(t.execute(ctx({ address: '127.0.0.1' })), (e) => (assert.equal(e.retryable, false), assert.match(e.message, /never blocked/)));
       await fails(t.execute(ctx({ address: '1.2.3.4"/><x' })), (e) => assert.match(e.message, /not an IP address/));
       await fails(strict.execute(ctx({ address: '1.1.1.9' })), (e) => assert.match(e.message, /never_block 1\.1\.1\.0\/24/));
-      assert.equal(srv.requests.length, n);
+      assert.equal(suite.server.requests.length, n);
       // allow_private is about the url; blocking a private address takes block_private.
       await fails(t.execute(ctx({ address: '10.9.9.9' })), (e) => assert.match(e.message, /not a public address \(set block_private/));
-      assert.equal(srv.requests.length, n);
+      assert.equal(suite.server.requests.length, n);
     } finally {
       await strict.close?.();
     }
@@ -240,7 +216,7 @@ describe('through the executor', () => {
       const incident = incidentWith('10.1.2.3', PUBLIC);
       await seedIncident(s.store.db, incident);
       await insertAction(s.store.db, { id: 'ACT-PAN1', incident_id: incident.id, kind: 'panos_dag', target: 'pa', now });
-      const ex = createActionExecutor({ store: s.store, targets: new Map([['pa', t]]), maxAttempts: 3, backoffBaseMs: 1000, backoffMaxMs: 60_000, leaseMs: 30_000, owner: 'ex', now: () => now });
+      const ex = testExecutor(s.store, 'pa', t, () => now);
       assert.equal((await ex.runOnce()).succeeded, 1);
       const row = await actionRow(s.store.db, 'ACT-PAN1');
       assert.equal(JSON.parse(row.result!).address, PUBLIC);

@@ -9,12 +9,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sentinelone from '../../src/actions/kinds/sentinelone_isolate.js';
-import { ActionError, type ActionContext, type ActionTarget } from '../../src/actions/action.js';
-import { createActionExecutor } from '../../src/actions/executor.js';
+import type { ActionContext, ActionTarget } from '../../src/actions/action.js';
 import { undoAction } from '../../src/actions/undo.js';
 import { startContract, type ContractReply, type ContractRequest } from '../support/contract.js';
 import { openTestStore } from '../support/stores.js';
-import { actionRecord, actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
+import { actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
+import { actionCtx, rejection, testExecutor } from './support.js';
 
 const TOKEN = 'eyS1-api-token-value';
 const ID = '1234567890123456789';
@@ -62,17 +62,8 @@ async function s1(override?: (r: ContractRequest) => ContractReply | undefined) 
 const entry = (url: string, extra: Record<string, unknown> = {}) => ({ name: 's1', kind: 'sentinelone_isolate' as const, url, allow_private: true, api_token: TOKEN, ...extra });
 const target = (url: string, extra: Record<string, unknown> = {}): Promise<ActionTarget> => sentinelone.create(entry(url, extra), { configDir: '.', publicUrl: '' });
 
-function ctx(params: Record<string, unknown> = {}, undoOf: string | null = null): ActionContext {
-  const incident = sampleIncident('INC-S1');
-  const action = { ...actionRecord(incident.id, 'sentinelone_isolate', 's1'), params, undo_of: undoOf };
-  return { action, incident, idempotencyKey: action.idempotency_key, signal: new AbortController().signal };
-}
-
-async function rejection(p: Promise<unknown>): Promise<ActionError> {
-  const e = await p.then(() => assert.fail('expected a failure'), (e: unknown) => e);
-  assert.ok(e instanceof ActionError, String(e));
-  return e;
-}
+const ctx = (params: Record<string, unknown> = {}, undoOf: string | null = null): ActionContext =>
+  actionCtx('sentinelone_isolate', 's1', sampleIncident('INC-S1'), { params, undoOf });
 
 test('disconnects the incident host by computerName with the ApiToken header; again: already disconnected', async () => {
   const s = await s1();
@@ -180,7 +171,7 @@ test('through the executor: disconnected, then the undo row reconnects the recor
     await seedIncident(store.store.db, incident);
     const now = Date.now();
     await insertAction(store.store.db, { id: 'ACT-S1', incident_id: incident.id, kind: 'sentinelone_isolate', target: 's1', now });
-    const ex = createActionExecutor({ store: store.store, targets: new Map([['s1', t]]), maxAttempts: 3, backoffBaseMs: 1000, backoffMaxMs: 60_000, leaseMs: 30_000, owner: 'ex', now: () => now });
+    const ex = testExecutor(store.store, 's1', t, () => now);
     assert.equal((await ex.runOnce()).succeeded, 1);
     assert.equal((JSON.parse((await actionRow(store.store.db, 'ACT-S1')).result!) as { device_id: string }).device_id, ID);
     await undoAction(store.store, 'ACT-S1', { actor: 'alice', why: 'false positive' }, now);

@@ -587,7 +587,7 @@ const UNCHANGED: Record<string, string> = {
 
 const ENRICHMENT_ORDER = 'incident_id, provider, subject_type, subject_value';
 
-/** An action row of the previous release as migration 0014 leaves it. */
+/** An action row of the previous release as migrations 0014 (approval columns) and 0016 (undo, none yet) leave it. */
 function withApprovalColumns(row: Record<string, unknown>): Record<string, unknown> {
   const { __approval: approval, ...params } = JSON.parse(String(row.params)) as { __approval?: { timeout_at: string; default: string } };
   const denied = row.state === 'denied';
@@ -599,6 +599,9 @@ function withApprovalColumns(row: Record<string, unknown>): Record<string, unkno
     approval_default: approval ? approval.default : null,
     denied_by: null,
     denial_reason: denied ? row.last_error : null,
+    undo_of: null,
+    undo_after_ms: null,
+    expires_at: null,
   };
 }
 

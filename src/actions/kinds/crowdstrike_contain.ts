@@ -20,23 +20,9 @@
  */
 import { Type, type Static } from 'typebox';
 import { ActionError, defineAction, type ActionDeps, type ActionTarget } from '../action.js';
-import { SecretString, type RemoteClient } from '../../enrich/remote.js';
+import { SecretString } from '../../enrich/remote.js';
 import { objs, obj, str, strs } from '../../enrich/json-read.js';
-import { secretValue } from '../target-config.js';
-import {
-  edrClient,
-  edrSettingsSchema,
-  edrTarget,
-  malformed,
-  pickOne,
-  targetKey,
-  tokenSource,
-  urlProblems,
-  withToken,
-  type Containment,
-  type EdrDevice,
-  type HostRef,
-} from './lib/edr-common.js';
+import { edrSettingsSchema, edrTarget, malformed, oauthApi, pickOne, urlProblems, type Containment, type EdrDevice, type HostRef } from './lib/edr-common.js';
 
 export const DEFAULT_URL = 'https://api.crowdstrike.com';
 
@@ -72,14 +58,7 @@ const STATES: Record<string, Containment> = {
 };
 
 function create(cfg: Config, deps: ActionDeps): Promise<ActionTarget> {
-  const key = targetKey(cfg);
-  const clientId = secretValue(cfg.client_id, `${key}.client_id`);
-  const clientSecret = secretValue(cfg.client_secret, `${key}.client_secret`);
-  const client: RemoteClient = edrClient(cfg, deps, cfg.url ?? DEFAULT_URL, [clientSecret]);
-  const tokens = tokenSource(client, '/oauth2/token', { client_id: clientId, client_secret: clientSecret });
-
-  const api = (signal: AbortSignal, req: Omit<Parameters<RemoteClient['json']>[0], 'signal' | 'headers'>) =>
-    withToken(tokens, signal, (headers) => client.json({ ...req, headers, signal }));
+  const { api, close } = oauthApi(cfg, deps, { apiUrl: cfg.url ?? DEFAULT_URL, tokenPath: '/oauth2/token' });
 
   async function entities(ids: string[], signal: AbortSignal): Promise<{ id: string; name: string; status: string | null }[]> {
     const body = await api(signal, { path: '/devices/entities/devices/v2', query: { ids } });
@@ -116,7 +95,7 @@ function create(cfg: Config, deps: ActionDeps): Promise<ActionTarget> {
       state,
       contain: (d, ctx) => act('contain', d, ctx.signal),
       release: (d, ctx) => act('lift_containment', d, ctx.signal),
-      close: () => client.close(),
+      close,
     }),
   );
 }

@@ -23,23 +23,9 @@
  */
 import { Type, type Static } from 'typebox';
 import { defineAction, type ActionContext, type ActionDeps, type ActionTarget } from '../action.js';
-import { SecretString, type RemoteClient } from '../../enrich/remote.js';
+import { SecretString } from '../../enrich/remote.js';
 import { obj, objs, str } from '../../enrich/json-read.js';
-import { secretValue } from '../target-config.js';
-import {
-  edrClient,
-  edrSettingsSchema,
-  edrTarget,
-  malformed,
-  pickOne,
-  targetKey,
-  tokenSource,
-  urlProblems,
-  withToken,
-  type Containment,
-  type EdrDevice,
-  type HostRef,
-} from './lib/edr-common.js';
+import { edrSettingsSchema, edrTarget, malformed, oauthApi, pickOne, urlProblems, type Containment, type EdrDevice, type HostRef } from './lib/edr-common.js';
 
 export const DEFAULT_URL = 'https://api.securitycenter.microsoft.com';
 export const DEFAULT_SCOPE = 'https://api.securitycenter.microsoft.com/.default';
@@ -88,19 +74,12 @@ export function stateOfActions(actions: unknown): Containment {
 }
 
 function create(cfg: Config, deps: ActionDeps): Promise<ActionTarget> {
-  const key = targetKey(cfg);
-  const clientId = secretValue(cfg.client_id, `${key}.client_id`);
-  const clientSecret = secretValue(cfg.client_secret, `${key}.client_secret`);
-  const client: RemoteClient = edrClient(cfg, deps, cfg.url ?? DEFAULT_URL, [clientSecret]);
-  const tokenClient = edrClient(cfg, deps, cfg.token_url ?? tokenUrlOf(cfg.tenant_id), [clientSecret]);
-  const tokens = tokenSource(tokenClient, '', {
-    grant_type: 'client_credentials',
-    client_id: clientId,
-    client_secret: clientSecret,
-    scope: cfg.scope ?? DEFAULT_SCOPE,
+  const { api, close } = oauthApi(cfg, deps, {
+    apiUrl: cfg.url ?? DEFAULT_URL,
+    tokenUrl: cfg.token_url ?? tokenUrlOf(cfg.tenant_id),
+    tokenPath: '',
+    form: { grant_type: 'client_credentials', scope: cfg.scope ?? DEFAULT_SCOPE },
   });
-  const api = (signal: AbortSignal, req: Omit<Parameters<RemoteClient['json']>[0], 'signal' | 'headers'>) =>
-    withToken(tokens, signal, (headers) => client.json({ ...req, headers, signal }));
   const valueOf = (body: unknown): unknown[] => {
     const v = obj(body)?.['value'];
     if (!Array.isArray(v)) throw malformed('answer without a value list');
@@ -131,9 +110,7 @@ function create(cfg: Config, deps: ActionDeps): Promise<ActionTarget> {
       state,
       contain: (d, ctx) => act('isolate', d, ctx),
       release: (d, ctx) => act('unisolate', d, ctx),
-      async close() {
-        await Promise.all([client.close(), tokenClient.close()]);
-      },
+      close,
     }),
   );
 }

@@ -29,11 +29,9 @@
 import { Type, type Static } from 'typebox';
 import type { ComponentProblem } from '../../component/component.js';
 import { canonicalIp } from '../../enrich/values.js';
-import { readTlsCaFile, secretValue } from '../target-config.js';
 import { ActionError, defineAction, type ActionContext, type ActionOutcome, type ActionTarget, type Reconciled, type UndoContext } from '../action.js';
-import { createFwHttp, statusFailure, type FwMethod, type FwResponse } from './lib/fw-http.js';
-import { callTimeoutMs, fwSettingsProblems, fwSettingsSchema } from './lib/fw-target.js';
-import { chooseAddress, neverBlockTable } from './lib/target-address.js';
+import { statusFailure, type FwMethod, type FwResponse } from './lib/fw-http.js';
+import { fwSettingsProblems, fwSettingsSchema, openFirewall } from './lib/fw-target.js';
 
 const KIND = 'fortigate_address';
 /** FortiOS object names: up to 79 characters; we take a safe subset. */
@@ -87,22 +85,8 @@ function family(v6: boolean) {
 }
 
 async function create(cfg: FortigateAddressConfig, deps: { configDir: string }): Promise<ActionTarget> {
-  const key = `actions.targets.${cfg.name}`;
-  const problem = check(cfg)[0];
-  if (problem) throw new Error(`${key}.${problem.key}: ${problem.message}`);
-  const token = secretValue(cfg.api_token, `${key}.api_token`);
-  const allowPrivate = cfg.allow_private ?? false;
-  const blockPrivate = cfg.block_private ?? false;
-  const never = neverBlockTable(cfg.never_block);
-  const http = createFwHttp({
-    kind: KIND,
-    key,
-    url: cfg.url,
-    headers: { Authorization: `Bearer ${token}` },
-    allowPrivate,
-    ca: readTlsCaFile(cfg, deps.configDir),
-    timeoutMs: callTimeoutMs(cfg),
-  });
+  const fw = openFirewall(KIND, cfg, deps, 'api_token', (token) => ({ Authorization: `Bearer ${token}` }));
+  const { http } = fw;
 
   /** One call; `accept` says which failures are an answer (a duplicate, a 404) rather than an error. */
   async function call(method: FwMethod, path: string, signal: AbortSignal, opts: { json?: unknown; accept?: (status: number, a: FortiAnswer | null) => boolean } = {}) {
@@ -145,7 +129,7 @@ async function create(cfg: FortigateAddressConfig, deps: { configDir: string }):
     kind: KIND,
 
     async execute(ctx: ActionContext): Promise<ActionOutcome> {
-      const { address, v6, from } = chooseAddress(KIND, ctx.action.params ?? {}, ctx.incident, blockPrivate, never, 'block_private');
+      const { address, v6, from } = fw.address(ctx);
       const group = groupOf(v6);
       const paths = family(v6);
       const object = `fido-${address}`;
@@ -183,12 +167,8 @@ async function create(cfg: FortigateAddressConfig, deps: { configDir: string }):
 
     async reconcile(ctx: ActionContext): Promise<Reconciled> {
       if (ctx.action.undo_of) return { done: false };
-      let picked: { address: string; v6: boolean };
-      try {
-        picked = chooseAddress(KIND, ctx.action.params ?? {}, ctx.incident, blockPrivate, never, 'block_private');
-      } catch {
-        return { done: false }; // execute will refuse it again, with its reason
-      }
+      const picked = fw.addressOrNull(ctx);
+      if (!picked) return { done: false }; // execute will refuse it again, with its reason
       const group = groupOf(picked.v6);
       const object = `fido-${picked.address}`;
       const names = await members(picked.v6, group, ctx.signal);

@@ -39,7 +39,8 @@ import { offendingAddress, paramDuration as paramShared, vetAddress as vetShared
 import { ActionError, defineAction, type ActionContext, type ActionOutcome, type ActionTarget, type UndoContext } from '../action.js';
 
 /** nft identifiers we accept: a safe subset of nft's own grammar (letters, digits, underscore). */
-const NAME = { pattern: '^[A-Za-z][A-Za-z0-9_]{0,62}$' };
+const NAME_RE = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
+const NAME = { pattern: NAME_RE.source };
 
 export const NftablesBlockConfigSchema = Type.Object(
   {
@@ -208,7 +209,7 @@ async function create(cfg: NftablesBlockConfig): Promise<ActionTarget> {
       // Stored data is checked again like input: it goes to nft.
       const address = typeof r.address === 'string' ? canonicalIp(r.address) : null;
       if (!address) throw new ActionError('nftables_block: the action to undo recorded no address', false);
-      const set = typeof r.set === 'string' && new RegExp(NAME.pattern).test(r.set) ? r.set : setName(address.includes(':'));
+      const set = typeof r.set === 'string' && NAME_RE.test(r.set) ? r.set : setName(address.includes(':'));
       const elem = { family, table: cfg.table, name: set, elem: [address] };
       let already = false;
       await nft([{ delete: { element: elem } }], ctx.signal, (f) => {

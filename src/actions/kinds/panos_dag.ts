@@ -29,12 +29,10 @@
 import { Type, type Static } from 'typebox';
 import type { ComponentProblem } from '../../component/component.js';
 import { canonicalIp } from '../../enrich/values.js';
-import { readTlsCaFile, secretValue } from '../target-config.js';
 import { ActionError, defineAction, type ActionContext, type ActionOutcome, type ActionTarget, type Reconciled, type UndoContext } from '../action.js';
-import { createFwHttp, statusFailure, type FwResponse } from './lib/fw-http.js';
-import { blockSeconds, callTimeoutMs, fwSettingsProblems, fwSettingsSchema } from './lib/fw-target.js';
+import { statusFailure, type FwResponse } from './lib/fw-http.js';
+import { blockSeconds, fwSettingsProblems, fwSettingsSchema, openFirewall } from './lib/fw-target.js';
 import { allText, descendants, parseXml, xmlEscape, type XmlElement } from './lib/fw-xml.js';
-import { chooseAddress, neverBlockTable } from './lib/target-address.js';
 
 const KIND = 'panos_dag';
 /** Tag names we accept: a safe subset of what PAN-OS allows (127 characters). */
@@ -90,22 +88,8 @@ function readAnswer(res: FwResponse): PanAnswer | null {
 }
 
 async function create(cfg: PanosDagConfig, deps: { configDir: string }): Promise<ActionTarget> {
-  const key = `actions.targets.${cfg.name}`;
-  const problem = check(cfg)[0];
-  if (problem) throw new Error(`${key}.${problem.key}: ${problem.message}`);
-  const apiKey = secretValue(cfg.api_key, `${key}.api_key`);
-  const allowPrivate = cfg.allow_private ?? false;
-  const blockPrivate = cfg.block_private ?? false;
-  const never = neverBlockTable(cfg.never_block);
-  const http = createFwHttp({
-    kind: KIND,
-    key,
-    url: cfg.url,
-    headers: { 'X-PAN-KEY': apiKey },
-    allowPrivate,
-    ca: readTlsCaFile(cfg, deps.configDir),
-    timeoutMs: callTimeoutMs(cfg),
-  });
+  const fw = openFirewall(KIND, cfg, deps, 'api_key', (apiKey) => ({ 'X-PAN-KEY': apiKey }));
+  const { http } = fw;
 
   /** One XML API call; resolves with the answer when status="success" or when `tolerate` accepts the error. */
   async function call(type: 'user-id' | 'op', cmd: string, signal: AbortSignal, tolerate: (entries: string[]) => boolean = () => false) {
@@ -136,7 +120,7 @@ async function create(cfg: PanosDagConfig, deps: { configDir: string }): Promise
     kind: KIND,
 
     async execute(ctx: ActionContext): Promise<ActionOutcome> {
-      const { address, from } = chooseAddress(KIND, ctx.action.params ?? {}, ctx.incident, blockPrivate, never, 'block_private');
+      const { address, from } = fw.address(ctx);
       const seconds = blockSeconds(KIND, cfg, ctx.action, { timeoutMs: DEFAULT_TIMEOUT_MS, maxMs: MAX_TAG_TIMEOUT_MS });
       const { already } = await call('user-id', uidMessage('register', address, cfg.tag, seconds), ctx.signal, onlySays(/already exist/i));
       return { detail: { address, from, tag: cfg.tag, timeout_s: seconds, ...(already ? { already: true } : {}) } };
@@ -154,12 +138,8 @@ async function create(cfg: PanosDagConfig, deps: { configDir: string }): Promise
 
     async reconcile(ctx: ActionContext): Promise<Reconciled> {
       if (ctx.action.undo_of) return { done: false };
-      let address: string;
-      try {
-        address = chooseAddress(KIND, ctx.action.params ?? {}, ctx.incident, blockPrivate, never, 'block_private').address;
-      } catch {
-        return { done: false }; // execute will refuse it again, with its reason
-      }
+      const address = fw.addressOrNull(ctx)?.address;
+      if (!address) return { done: false }; // execute will refuse it again, with its reason
       const { answer } = await call('op', `<show><object><registered-ip><ip>${xmlEscape(address)}</ip></registered-ip></object></show>`, ctx.signal);
       const registered = descendants(answer.root, 'entry').some(
         (e) => e.attrs.ip !== undefined && canonicalIp(e.attrs.ip) === address && descendants(e, 'member').some((m) => m.text.trim() === cfg.tag),

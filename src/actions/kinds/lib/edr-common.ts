@@ -1,7 +1,7 @@
 /**
  * What the EDR containment kinds share (kinds/crowdstrike_contain.ts, sentinelone_isolate.ts,
  * defender_isolate.ts): the config keys, which host an action is about, the protected-host refusal, the
- * RemoteError → ActionError mapping, an OAuth2 client-credentials token cache, and `edrTarget`, which turns a
+ * RemoteError → ActionError mapping (lib/remote-action.ts), an OAuth2 client-credentials token cache, and `edrTarget`, which turns a
  * vendor driver (find a device, read its containment state, contain, release) into an idempotent, reversible
  * ActionTarget with `reconcile`. A vendor file only speaks its API.
  */
@@ -14,7 +14,8 @@ import { outboundUrlProblem } from '../../../util/outbound.js';
 import type { ComponentProblem } from '../../../component/component.js';
 import { obj, num, str } from '../../../enrich/json-read.js';
 import { ActionError, type ActionContext, type ActionDeps, type ActionOutcome, type ActionTarget, type Reconciled, type UndoContext } from '../../action.js';
-import { readTlsCaFile } from '../../target-config.js';
+import { readTlsCaFile, secretValue } from '../../target-config.js';
+import { remoteActionError } from './remote-action.js';
 
 /** Config keys of every EDR target; spread into its schema. */
 export const edrSettingsSchema = {
@@ -101,29 +102,8 @@ function refuseProtected(cfg: EdrEntry, names: string[]): void {
 
 // ───────────────────────────── errors ─────────────────────────────
 
-/**
- * A RemoteError as the executor's retry rules: a refused key, a bad request, a refused address are final; a
- * 429 is retried after its Retry-After; 5xx, transport failures and odd answers are retried. On a call that
- * changes state (`mutating`), a failure after the request went out may have taken effect: unknownOutcome, so
- * the executor asks `reconcile` first.
- */
-export function actionErrorOf(e: unknown, mutating: boolean): Error {
-  if (e instanceof ActionError) return e;
-  if (!(e instanceof RemoteError)) return e instanceof Error ? e : new Error(String(e));
-  switch (e.reason) {
-    case 'auth':
-    case 'client':
-    case 'refused':
-    case 'not_found':
-      return new ActionError(e.message, false);
-    case 'ratelimited':
-      return new ActionError(e.message, true, e.retryAfterMs);
-    case 'server':
-    case 'transport':
-    case 'malformed':
-      return new ActionError(e.message, true, undefined, mutating);
-  }
-}
+/** A failure as the executor's retry rules: lib/remote-action.ts. */
+export const actionErrorOf = (e: unknown, mutating: boolean): ActionError => remoteActionError(e, { mutating });
 
 /** A 2xx answer not shaped as documented. */
 export function malformed(what: string): RemoteError {
@@ -182,6 +162,33 @@ export async function withToken<T>(tokens: TokenSource, signal: AbortSignal, cal
     tokens.invalidate();
     return call(await auth());
   }
+}
+
+/** One JSON call of a vendor API (the token is added by oauthApi). */
+export type ApiCall = (signal: AbortSignal, req: Omit<Parameters<RemoteClient['json']>[0], 'signal' | 'headers'>) => Promise<unknown>;
+
+/**
+ * The API of an entry that authenticates with OAuth2 client credentials (`client_id`, `client_secret`, both
+ * secret references): tokens from `tokenPath` on `tokenUrl` (default: the API's own host) with `form` added to
+ * the credentials, each call with a bearer token and one more try on a 401.
+ */
+export function oauthApi(
+  cfg: EdrEntry & { client_id: string; client_secret: string },
+  deps: ActionDeps,
+  o: { apiUrl: string; tokenUrl?: string | undefined; tokenPath: string; form?: Record<string, string> },
+): { api: ApiCall; close(): Promise<void> } {
+  const key = targetKey(cfg);
+  const clientId = secretValue(cfg.client_id, `${key}.client_id`);
+  const clientSecret = secretValue(cfg.client_secret, `${key}.client_secret`);
+  const client = edrClient(cfg, deps, o.apiUrl, [clientSecret]);
+  const tokenClient = o.tokenUrl === undefined ? client : edrClient(cfg, deps, o.tokenUrl, [clientSecret]);
+  const tokens = tokenSource(tokenClient, o.tokenPath, { ...o.form, client_id: clientId, client_secret: clientSecret });
+  return {
+    api: (signal, req) => withToken(tokens, signal, (headers) => client.json({ ...req, headers, signal })),
+    async close() {
+      await Promise.all([client.close(), ...(tokenClient !== client ? [tokenClient.close()] : [])]);
+    },
+  };
 }
 
 // ───────────────────────────── the target ─────────────────────────────

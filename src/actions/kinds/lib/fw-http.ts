@@ -1,18 +1,17 @@
 /**
- * The HTTP side of the firewall action kinds (panos_dag, fortigate_address): one connection pool behind the
- * outbound guard (util/outbound.ts: TLS verified, private addresses only with allow_private), redirects
- * refused, answers capped, and every failure turned into a classified ActionError whose message never carries
- * a credential. Not enrich/remote.ts's client: that one speaks GET/POST only and throws RemoteErrors, while
- * FortiOS needs DELETE and an action needs to know whether a failed call may have taken effect
- * (`unknownOutcome`, which the executor answers with `reconcile`).
+ * The HTTP side of the firewall action kinds (panos_dag, fortigate_address): enrich/remote.ts's client (outbound
+ * guard, TLS verified, private addresses only with allow_private, redirects refused, answers capped) asked for
+ * text answers of any status, since the kinds read the device's own error bodies; a failed call becomes a
+ * classified ActionError (lib/remote-action.ts) whose message never carries a credential, with
+ * `unknownOutcome` when a write may have taken effect (the executor answers it with `reconcile`).
  */
-import { request } from 'undici';
-import { guardedAgent, outboundUrlProblem } from '../../../util/outbound.js';
+import { outboundUrlProblem } from '../../../util/outbound.js';
 import { retryAfterMs } from '../../../util/retry-after.js';
-import { readCapped } from '../../../enrich/remote.js';
+import { createRemoteClient, type HttpMethod } from '../../../enrich/remote.js';
 import { ActionError } from '../../action.js';
+import { remoteActionError, scrubber } from './remote-action.js';
 
-export type FwMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+export type FwMethod = HttpMethod;
 
 export interface FwHttpOptions {
   /** Kind name, the first word of every message. */
@@ -64,71 +63,46 @@ export function fwUrlProblem(url: string, allowPrivate: boolean | undefined): st
 export function createFwHttp(o: FwHttpOptions): FwHttp {
   const problem = fwUrlProblem(o.url, o.allowPrivate);
   if (problem) throw new Error(`${o.key}.url: ${problem}`);
-  const base = new URL(o.url);
-  const basePath = base.pathname.replace(/\/+$/, '');
-  const secrets = Object.values(o.headers)
-    .flatMap((v) => [v, v.replace(/^Bearer\s+/i, '')])
-    .filter((s) => s.length >= 4);
-  const scrub = (t: string) => secrets.reduce((acc, s) => acc.split(s).join('[secret]'), t);
-  const dispatcher = guardedAgent({ timeoutMs: o.timeoutMs, allowPrivate: o.allowPrivate, ca: o.ca });
+  // Bearer tokens are secrets with and without their scheme word (a device may echo either).
+  const secrets = Object.values(o.headers).map((v) => v.replace(/^Bearer\s+/i, ''));
+  const client = createRemoteClient({
+    key: o.key,
+    baseUrl: o.url,
+    headers: o.headers,
+    secrets,
+    allowPrivate: o.allowPrivate,
+    ...(o.ca !== undefined ? { ca: o.ca } : {}),
+    timeoutMs: o.timeoutMs,
+    maxBytes: MAX_BYTES,
+    userAgent: 'fido-actions/1',
+  });
+  const scrub = scrubber(() => [...Object.values(o.headers), ...secrets]);
+  const base = client.baseUrl;
+  const basePath = base.pathname.replace(/(?<!\/)\/+$/, '');
   const where = (req: Pick<FwRequest, 'method' | 'path'>) => `${req.method} ${base.host}${basePath}${req.path}`;
 
   async function send(req: FwRequest): Promise<FwResponse> {
-    const url = new URL(base.href);
-    url.pathname = `${basePath}${req.path}`;
-    url.search = '';
-    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.append(k, v);
-    const headers: Record<string, string> = { 'user-agent': 'fido-actions/1', accept: 'application/json, application/xml, text/xml, */*', ...o.headers };
-    let body: string | undefined;
-    if (req.json !== undefined) {
-      body = JSON.stringify(req.json);
-      headers['content-type'] = 'application/json';
-    } else if (req.form) {
-      body = new URLSearchParams(req.form).toString();
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-    }
-    let sent = false;
+    const query: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) query[k] = v;
     try {
-      const res = await request(url, { method: req.method, dispatcher, signal: req.signal, headers, body });
-      sent = true;
-      const text = await readCapped(res.body, MAX_BYTES, () => new Error(`answer larger than ${MAX_BYTES} bytes`));
-      if (res.statusCode >= 300 && res.statusCode < 400) {
-        throw new ActionError(`${o.kind}: ${where(req)} answered ${res.statusCode} redirect; redirects are not followed (set url to the final address)`, false);
-      }
-      return { status: res.statusCode, headers: res.headers, text };
+      // Text: the device answers XML (PAN-OS) or JSON (FortiOS), and its error bodies are read by the kind.
+      const res = await client.send({
+        method: req.method,
+        path: req.path,
+        query,
+        signal: req.signal,
+        as: 'text',
+        headers: { accept: 'application/json, application/xml, text/xml, */*' },
+        ...(req.json !== undefined ? { json: req.json } : {}),
+        ...(req.form ? { form: req.form } : {}),
+      });
+      return { status: res.status, headers: res.headers, text: typeof res.body === 'string' ? res.body : '' };
     } catch (e) {
-      if (e instanceof ActionError) throw e;
-      throw transportFailure(o.kind, e, where(req), scrub, req.method !== 'GET' && (sent || mayHaveSent(e)));
+      throw remoteActionError(e, { mutating: req.method !== 'GET', prefix: o.kind, scrub, signal: req.signal });
     }
   }
 
-  return { send, where, scrub, close: () => dispatcher.close() };
-}
-
-/** Errors raised before a byte left: the request certainly did not take effect. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'EFIDO_PRIVATE_ADDRESS']);
-
-function codeOf(e: unknown): string | undefined {
-  const err = e as { code?: string; cause?: { code?: string } };
-  return err.code ?? err.cause?.code;
-}
-
-function mayHaveSent(e: unknown): boolean {
-  const code = codeOf(e);
-  return !(code && NOT_SENT.has(code)) && !/certificate|self.signed|UNABLE_TO|ERR_TLS|CERT_/i.test(`${code ?? ''} ${(e as Error).message ?? ''}`);
-}
-
-function transportFailure(kind: string, e: unknown, where: string, scrub: (t: string) => string, unknown: boolean): ActionError {
-  const err = e as { name?: string; message?: string; cause?: { message?: string } };
-  const code = codeOf(e);
-  const detail = scrub(err.cause?.message ?? err.message ?? String(e));
-  if (code === 'EFIDO_PRIVATE_ADDRESS') return new ActionError(`${kind}: ${where} refused: ${detail}`, false);
-  if (/certificate|self.signed|UNABLE_TO|CERT_/i.test(`${code ?? ''} ${detail}`)) {
-    return new ActionError(`${kind}: ${where}: TLS certificate not trusted (${detail}); set tls_ca_file for a private CA`, false);
-  }
-  const aborted = err.name === 'AbortError' || code === 'UND_ERR_ABORTED' || err.name === 'TimeoutError';
-  const what = aborted ? 'no answer before the timeout' : `failed${code ? ` (${code})` : ''}: ${detail}`;
-  return new ActionError(`${kind}: ${where} ${what}`, true, undefined, unknown);
+  return { send, where, scrub, close: () => client.close() };
 }
 
 /**

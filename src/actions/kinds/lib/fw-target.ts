@@ -1,14 +1,17 @@
 /**
  * What the firewall action kinds (panos_dag, fortigate_address) share besides HTTP (fw-http.ts): the config keys
- * of a device on the network, their `check`, and how long a block lasts.
+ * of a device on the network, their `check`, opening the device (`openFirewall`: credential, client, the address
+ * rules), and how long a block lasts.
  */
 import { Type } from 'typebox';
 import { Duration } from '../../../config/schema.js';
 import { parseDuration } from '../../../config/duration.js';
 import type { ComponentProblem } from '../../../component/component.js';
 import type { ActionRecord } from '../../../model/action.js';
-import { fwUrlProblem } from './fw-http.js';
-import { neverBlockProblems, paramDuration } from './target-address.js';
+import type { ActionContext } from '../../action.js';
+import { readTlsCaFile, secretValue } from '../../target-config.js';
+import { createFwHttp, fwUrlProblem, type FwHttp } from './fw-http.js';
+import { chooseAddress, neverBlockProblems, neverBlockTable, paramDuration } from './target-address.js';
 
 /** Spread into a firewall kind's schema. */
 export const fwSettingsSchema = {
@@ -66,4 +69,55 @@ export function blockSeconds(kind: string, cfg: FwSettings, action: ActionRecord
   if (typeof forMs === 'number' && forMs > 0) ms = Math.min(ms, forMs);
   const max = cfg.max_timeout !== undefined ? Math.min(parseDuration(cfg.max_timeout, `${key}.max_timeout`), defaults.maxMs) : defaults.maxMs;
   return Math.max(1, Math.ceil(Math.min(ms, max) / 1000));
+}
+
+export interface Firewall {
+  /** Config path of the target ("actions.targets.edge"). */
+  key: string;
+  http: FwHttp;
+  /** The address an action blocks (lib/target-address.ts), with the entry's block_private and never_block. */
+  address(ctx: ActionContext): ReturnType<typeof chooseAddress>;
+  /** The same for reconcile: null when execute would refuse it (it will again, with its reason). */
+  addressOrNull(ctx: ActionContext): ReturnType<typeof chooseAddress> | null;
+}
+
+/**
+ * A firewall target's parts: its entry checked again (create runs without `check` in some paths), the credential
+ * setting `credential` resolved and sent in the headers `headers` builds, the HTTP client.
+ */
+export function openFirewall<C extends FwSettings>(
+  kind: string,
+  cfg: C,
+  deps: { configDir: string },
+  credential: keyof C & string,
+  headers: (secret: string) => Record<string, string>,
+): Firewall {
+  const key = `actions.targets.${cfg.name}`;
+  const problem = fwSettingsProblems(cfg)[0];
+  if (problem) throw new Error(`${key}.${problem.key}: ${problem.message}`);
+  const secret = secretValue(String(cfg[credential]), `${key}.${credential}`);
+  const blockPrivate = cfg.block_private ?? false;
+  const never = neverBlockTable(cfg.never_block);
+  const http = createFwHttp({
+    kind,
+    key,
+    url: cfg.url,
+    headers: headers(secret),
+    allowPrivate: cfg.allow_private ?? false,
+    ca: readTlsCaFile(cfg, deps.configDir),
+    timeoutMs: callTimeoutMs(cfg),
+  });
+  const address = (ctx: ActionContext) => chooseAddress(kind, ctx.action.params ?? {}, ctx.incident, blockPrivate, never, 'block_private');
+  return {
+    key,
+    http,
+    address,
+    addressOrNull(ctx) {
+      try {
+        return address(ctx);
+      } catch {
+        return null;
+      }
+    },
+  };
 }

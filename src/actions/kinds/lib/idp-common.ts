@@ -2,12 +2,13 @@
  * What the identity-provider actions (kinds/okta_suspend.ts, kinds/entra_disable.ts) share: which user an
  * action names, the protected-user refusal, path segments that cannot change the request path, one HTTP call
  * through the remote client (enrich/remote.ts: outbound guard, TLS verified, redirects refused), and the
- * mapping of a RemoteError to the executor's retry rules.
+ * mapping of a RemoteError to the executor's retry rules (shared with the other action libs: remote-action.ts).
  */
 import { Type } from 'typebox';
 import type { ActionContext } from '../../action.js';
 import { ActionError } from '../../action.js';
-import { RemoteError, type HttpMethod, type RemoteClient, type RemoteResponse } from '../../../enrich/remote.js';
+import { remoteActionError } from './remote-action.js';
+import { type HttpMethod, type RemoteClient, type RemoteResponse } from '../../../enrich/remote.js';
 
 /** Config keys both kinds take. */
 export const idpSettingsSchema = {
@@ -68,36 +69,14 @@ export function call(
   return client.send({ method, path, signal: o.signal, ...(o.json !== undefined ? { json: o.json } : {}), ...(o.headers ? { headers: o.headers } : {}), ...(o.query ? { query: o.query } : {}) });
 }
 
-/** Cuts secrets (of 4 characters or more) out of text. */
-export function scrubber(secrets: () => readonly (string | undefined)[]): (text: string) => string {
-  return (text) => secrets().filter((s): s is string => !!s && s.length >= 4).reduce((t, s) => t.split(s).join('[secret]'), text);
-}
+export { scrubber } from './remote-action.js';
 
 /**
- * A failure as the executor's retry rule. Refused, rejected credentials, not found and other 4xx: permanent
- * (configuration or the user to fix). 429: retried after the service's pause. 5xx, malformed answers and
- * transport failures: retried; after a write went out (`wrote`) a transport failure or the call's time limit
- * is an unknown outcome, which the executor settles with `reconcile` before trying again.
+ * A failure as the executor's retry rules (lib/remote-action.ts), worded with the target's key; a refused
+ * credential says what to check. `wrote`: the call changes state.
  */
 export function actionError(e: unknown, key: string, o: { wrote: boolean; signal: AbortSignal; scrub: (t: string) => string }): ActionError {
-  if (e instanceof ActionError) return e;
-  const msg = `${key}: ${o.scrub(e instanceof Error ? e.message : String(e))}`;
-  if (!(e instanceof RemoteError)) return new ActionError(msg, true, undefined, o.wrote);
-  switch (e.reason) {
-    case 'auth':
-      return new ActionError(`${msg} (check the credentials and their permissions)`, false);
-    case 'client':
-    case 'not_found':
-    case 'refused':
-      return new ActionError(msg, false);
-    case 'ratelimited':
-      return new ActionError(msg, true, e.retryAfterMs);
-    case 'server':
-    case 'malformed':
-      return new ActionError(msg, true);
-    case 'transport':
-      return new ActionError(o.signal.aborted ? `${key}: no answer before the call's time limit` : msg, true, undefined, o.wrote);
-  }
+  return remoteActionError(e, { mutating: o.wrote, prefix: key, scrub: o.scrub, signal: o.signal, authHint: 'check the credentials and their permissions' });
 }
 
 /** The first value of a response header. */
