@@ -11,7 +11,7 @@ import type { Db, Store, Tx } from '../store/store.js';
 import type { ActionRecord } from '../model/action.js';
 import { toAction } from '../store/incidents.js';
 import { ActionStateError } from './approvals.js';
-import { ulid } from '../util/ulid.js';
+import { newActionRow } from './outbox-row.js';
 import { actionKinds } from './registry.js';
 import { label, record, SYSTEM_ACTOR } from './notes.js';
 
@@ -49,34 +49,20 @@ export async function queueUndos(tx: Tx | Db, rows: readonly ActionTable[], by: 
       out.push({ action: row.id, refused });
       continue;
     }
-    const undo: ActionTable = {
-      id: ulid(now),
-      incident_id: row.incident_id,
-      decision_id: row.decision_id,
-      kind: row.kind,
-      target: row.target,
-      idempotency_key: `${row.idempotency_key}:undo`,
-      params: row.params,
-      state: 'pending',
-      approval: 'auto',
-      dry_run: 0,
-      attempts: 0,
-      next_attempt_at: now,
-      lease_owner: null,
-      lease_until: null,
-      last_error: null,
-      result: null,
-      approved_by: null,
-      approval_due_at: null,
-      approval_default: null,
-      denied_by: null,
-      denial_reason: null,
-      created_at: now,
-      updated_at: now,
-      undo_of: row.id,
-      undo_after_ms: null,
-      expires_at: null,
-    };
+    const undo = newActionRow(
+      {
+        incident_id: row.incident_id,
+        decision_id: row.decision_id,
+        kind: row.kind,
+        target: row.target,
+        idempotency_key: `${row.idempotency_key}:undo`,
+        params: row.params,
+        state: 'pending',
+        approval: 'auto',
+        undo_of: row.id,
+      },
+      now,
+    );
     const inserted = await tx.insertInto('actions').values(undo).onConflict((oc) => oc.column('idempotency_key').doNothing()).returning('id').executeTakeFirst();
     // Its undo is queued (now or before): the expiry sweep is done with it.
     await tx.updateTable('actions').set({ expires_at: null }).where('id', '=', row.id).where('expires_at', 'is not', null).execute();

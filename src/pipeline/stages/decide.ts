@@ -27,7 +27,7 @@ import { evaluatePolicies, policyVariables, type ActionGuard, type PolicyAction,
 import type { CompiledPolicy } from '../../policy/rules.js';
 import type { CelSandbox } from '../../policy/sandbox.js';
 import { approvalTimeout } from '../../actions/approvals.js';
-import { ulid } from '../../util/ulid.js';
+import { newActionRow } from '../../actions/outbox-row.js';
 import { alertDecisionSeconds } from '../../metrics.js';
 import { iso } from '../../util/time.js';
 import { pow2ChunksOf } from '../../util/chunks.js';
@@ -233,34 +233,22 @@ async function queueActions(
 function outboxRow(incidentId: string, decisionId: number, a: PolicyAction, now: number): ActionTable {
   const awaiting = a.approval === 'required';
   const due = awaiting && a.approval_timeout_ms !== undefined ? approvalTimeout(a.approval_timeout_ms, a.approval_default ?? 'deny', now) : undefined;
-  return {
-    id: ulid(now),
-    incident_id: incidentId,
-    decision_id: decisionId,
-    kind: a.kind,
-    target: a.target,
-    idempotency_key: idempotencyKey(incidentId, a.kind, a.target),
-    params: JSON.stringify(a.params),
-    state: awaiting ? 'awaiting_approval' : 'pending',
-    approval: a.approval,
-    dry_run: 0,
-    attempts: 0,
-    next_attempt_at: now,
-    lease_owner: null,
-    lease_until: null,
-    last_error: null,
-    result: null,
-    approved_by: null,
-    approval_due_at: due?.approval_due_at ?? null,
-    approval_default: due?.approval_default ?? null,
-    denied_by: null,
-    denial_reason: null,
-    created_at: now,
-    updated_at: now,
-    undo_of: null,
-    undo_after_ms: a.undo_after_ms ?? null,
-    expires_at: null,
-  };
+  return newActionRow(
+    {
+      incident_id: incidentId,
+      decision_id: decisionId,
+      kind: a.kind,
+      target: a.target,
+      idempotency_key: idempotencyKey(incidentId, a.kind, a.target),
+      params: JSON.stringify(a.params),
+      state: awaiting ? 'awaiting_approval' : 'pending',
+      approval: a.approval,
+      approval_due_at: due?.approval_due_at ?? null,
+      approval_default: due?.approval_default ?? null,
+      undo_after_ms: a.undo_after_ms ?? null,
+    },
+    now,
+  );
 }
 
 /** 'rule "page-soc" → escalate; queued email → soc-mail (awaiting approval); 1 rule error (x: …)' */
