@@ -154,12 +154,14 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
   async function heldKinds(): Promise<string[]> {
     return (await readKillSwitch(store.db, opts.killSwitchForced ?? false)).on ? containmentKinds() : [];
   }
+  /** What the last claim read: the loop's sleep that follows a round goes by the same switch. */
+  let lastHeld: string[] = [];
 
   /** Claims rows and records their attempts as started, in one committed transaction. */
   async function claim(limit: number): Promise<Claimed[]> {
     const t = now();
     const leaseUntil = t + leaseMs;
-    const held = await heldKinds();
+    const held = (lastHeld = await heldKinds());
     return store.db.transaction().execute(async (tx) => {
       let pick = tx.selectFrom('actions').select('id').where(due(t, held)).orderBy('next_attempt_at').orderBy('id').limit(limit);
       if (store.skipLocked) pick = pick.forUpdate().skipLocked();
@@ -347,7 +349,7 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
 
   /** Milliseconds until the earliest time-based event of the outbox, or null when none is pending. */
   async function nextDueIn(): Promise<number | null> {
-    const held = await heldKinds();
+    const held = lastHeld;
     const r = await store.db
       .selectFrom('actions')
       .select((eb) => [
