@@ -25,6 +25,15 @@ export interface LdapSessionOptions {
   aborted: (signal: AbortSignal) => Error;
 }
 
+/** The connection half of the options, from an entry's `url`, `start_tls` and `bind_dn` (both LDAP components have them). */
+export function ldapConnection(
+  cfg: { url: string; start_tls?: boolean; bind_dn?: string },
+  ca: string | undefined,
+  password: string | undefined,
+): Pick<LdapSessionOptions, 'url' | 'startTls' | 'ca' | 'bindDn' | 'password'> {
+  return { url: cfg.url, startTls: cfg.start_tls ?? false, ca, bindDn: cfg.bind_dn, password };
+}
+
 /** TLS options for the URL's host: verification on, TLS 1.2 at least, SNI unless the host is an address. */
 export function ldapTlsOptions(url: URL, ca?: string): ConnectionOptions {
   const host = url.hostname.replace(/^\[|\]$/g, '');

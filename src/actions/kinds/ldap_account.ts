@@ -32,7 +32,7 @@
  */
 import { Type, type Static } from 'typebox';
 import { AndFilter, Attribute, Change, Client, EqualityFilter, OrFilter, InvalidCredentialsError, ResultCodeError, type Entry, type Filter } from 'ldapts';
-import { withLdapSession } from '../../util/ldap-session.js';
+import { ldapConnection, withLdapSession } from '../../util/ldap-session.js';
 import { Duration } from '../../config/schema.js';
 import { parseDuration } from '../../config/duration.js';
 import type { ComponentProblem } from '../../component/component.js';
@@ -164,11 +164,7 @@ async function create(cfg: LdapAccountConfig, deps: ActionDeps): Promise<ActionT
   /** A bound connection for `work` (util/ldap-session.ts); an abort (the executor's call timeout) closes it at once. */
   function withClient<T>(signal: AbortSignal, work: (c: Client) => Promise<T>): Promise<T> {
     const options = {
-      url: cfg.url,
-      startTls: cfg.start_tls ?? false,
-      ca,
-      bindDn: cfg.bind_dn,
-      password,
+      ...ldapConnection(cfg, ca, password),
       connectTimeoutMs: timeoutMs,
       timeoutMs,
       fail,

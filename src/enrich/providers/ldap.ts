@@ -24,7 +24,7 @@
  */
 import { Type, type Static } from 'typebox';
 import { EqualityFilter, InvalidCredentialsError, ResultCodeError, type Entry, type Filter } from 'ldapts';
-import { withLdapSession } from '../../util/ldap-session.js';
+import { ldapConnection, withLdapSession } from '../../util/ldap-session.js';
 import { defineProvider, type EnrichmentProvider, type LookupSubject, type ProviderAnswer } from '../provider.js';
 import { providerSettingsSchema } from '../settings.js';
 import { RemoteError, SecretString, readCaFile, secretSetting } from '../remote.js';
@@ -198,11 +198,7 @@ const ldap = defineProvider({
     /** A bound session (util/ldap-session.ts) with the paged, not-found-tolerant search the lookups use. */
     function withSession<T>(signal: AbortSignal, work: (s: Session) => Promise<T>): Promise<T> {
       const options = {
-        url: cfg.url,
-        startTls: cfg.start_tls ?? false,
-        ca,
-        bindDn: cfg.bind_dn,
-        password,
+        ...ldapConnection(cfg, ca, password),
         connectTimeoutMs: CONNECT_TIMEOUT_MS,
         fail,
         aborted: (sig: AbortSignal) => (sig.reason instanceof Error ? sig.reason : new Error('aborted')),
