@@ -326,13 +326,20 @@ export function untilUtcMidnight(nowMs: number): number {
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1) - nowMs;
 }
 
+/**
+ * Replaces every secret (of 4 characters or more: shorter ones would mangle ordinary text) by "[secret]". A
+ * function of the secrets is read at each use, for secrets that change (an OAuth token renewed).
+ */
+export function scrubber(secrets: readonly (string | undefined)[] | (() => readonly (string | undefined)[])): (text: string) => string {
+  const current = typeof secrets === 'function' ? secrets : () => secrets;
+  return (text) =>
+    current()
+      .filter((s): s is string => !!s && s.length >= 4)
+      .reduce((t, s) => t.split(s).join('[secret]'), text);
+}
+
 // --- Internals ----------------------------------------------------------------------------------------
 
-/** Replaces every secret (of 4 characters or more: shorter ones would mangle ordinary text) by "[secret]". */
-function scrubber(secrets: readonly string[]): (text: string) => string {
-  const cut = secrets.filter((s) => s.length >= 4);
-  return (text) => cut.reduce((t, s) => t.split(s).join('[secret]'), text);
-}
 
 function whereOf(baseUrl: URL, method: string, path: string): string {
   return `${method} ${baseUrl.host}${joinPath(baseUrl.pathname, path)}`;

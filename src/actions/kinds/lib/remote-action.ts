@@ -58,7 +58,4 @@ export function remoteActionError(e: unknown, o: RemoteActionErrorOptions): Acti
   }
 }
 
-/** Cuts secrets (of 4 characters or more: shorter ones would mangle ordinary text) out of text. */
-export function scrubber(secrets: () => readonly (string | undefined)[]): (text: string) => string {
-  return (text) => secrets().filter((s): s is string => !!s && s.length >= 4).reduce((t, s) => t.split(s).join('[secret]'), text);
-}
+export { scrubber } from '../../../enrich/remote.js';

@@ -3,7 +3,7 @@
  * guard in the connection's own DNS lookup, TLS verified, redirects refused, the body capped in size, and
  * errors as RemoteError that never carry a header value or a configured secret.
  */
-import { createRemoteClient, statusError } from '../../remote.js';
+import { createRemoteClient, scrubber, statusError } from '../../remote.js';
 
 export interface TextFetcherOptions {
   /** Config path for messages ("enrichment.providers.feodo"). */
@@ -23,8 +23,7 @@ export interface TextFetcher {
 
 export function createTextFetcher(o: TextFetcherOptions): TextFetcher {
   const client = createRemoteClient({ key: o.key, baseUrl: o.url, headers: o.headers, allowPrivate: o.allowPrivate, ca: o.ca, timeoutMs: o.timeoutMs, maxBytes: o.maxBytes });
-  const secrets = Object.values(o.headers).filter((s) => s.length >= 4);
-  const scrub = (t: string) => secrets.reduce((acc, s) => acc.split(s).join('[secret]'), t);
+  const scrub = scrubber(Object.values(o.headers));
   const url = new URL(o.url);
   return {
     async get(signal) {
