@@ -17,6 +17,7 @@ import type { Db, Tx } from '../store/store.js';
 import type { AddressBindingTable } from '../store/schema.js';
 import type { ContextEvent } from '../model/context.js';
 import { canonicalIp, normalizeMac } from './values.js';
+import type { Holding } from './lease-files.js';
 import { pow2ChunksOf } from '../util/chunks.js';
 
 export const BINDING_KINDS = ['vpn', 'dhcp', 'auth'] as const;
@@ -113,13 +114,8 @@ export async function endMissing(db: Db, source: string, current: ReadonlySet<st
   return gone.length;
 }
 
-export interface Binding {
-  ip: string;
-  start: number;
-  end: number | null;
-  host: string | null;
-  user: string | null;
-  mac: string | null;
+/** A holding (lease-files.ts) as stored: how Fido learnt it instead of the file's own id for it. */
+export interface Binding extends Omit<Holding, 'id'> {
   kind: BindingKind;
   source: string;
 }
