@@ -18,6 +18,7 @@ import type { Ingest } from './pipeline/ingest/index.js';
 import type { ParseWatch } from './pipeline/ingest/parse.js';
 import { buildPipeline, pipelineSettings } from './pipeline/build.js';
 import { buildActionExecutor, type RunningExecutor } from './actions/wiring.js';
+import { approvalLinkSettings } from './actions/approval-links.js';
 import { startPipelineThread } from './thread/pipeline.js';
 import { warmUp } from './pipeline/warm-up.js';
 import { buildApi } from './api/server.js';
@@ -175,7 +176,8 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
     intake && runs('intake') ? await createReceivers(config.sources ?? [], { store, intake, log: logger, configDir: dir, owner }) : [];
 
   const publicUrl = config.server?.public_url ?? `http://${env.FIDO_HOST ?? config.server?.host ?? '127.0.0.1'}:${env.FIDO_PORT ?? config.server?.port ?? 8700}`;
-  const executor = runs('actions') ? await buildActionExecutor({ store, loaded: opts.loaded, owner, publicUrl, log: logger }) : null;
+  const links = runs('actions', 'api') ? await approvalLinkSettings(store.db, config.actions) : undefined;
+  const executor = runs('actions') ? await buildActionExecutor({ store, loaded: opts.loaded, owner, publicUrl, log: logger, ...(links ? { links } : {}) }) : null;
 
   let api: FastifyInstance | null = null;
   /** The API's own enricher for lookups asked by hand; the pipeline (maybe in another thread or process) has its own. */
@@ -220,6 +222,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
       enricher: enrichment.get,
       assets: assetSettings(config),
       killSwitchForced: config.actions?.kill_switch ?? false,
+      ...(links ? { approvalLinkKey: links.key } : {}),
       policyConfig: { config, dir, file: opts.loaded.file, text },
     });
     const port = opts.port ?? Number(env.FIDO_PORT ?? config.server?.port ?? 8700);

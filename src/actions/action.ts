@@ -26,6 +26,21 @@ export interface UndoContext extends ActionContext {
   originalResult: Record<string, unknown>;
 }
 
+/**
+ * A follow-up's call (ActionComponent.follows): the incident changed after the action ran (`update`: its score
+ * or decision moved) or was closed by a verdict (`close`), and the ticket or page the action opened should say
+ * so. `original` is the action that opened it, with what its call returned (the ticket's number, the dedup
+ * key); `ctx.incident` is the incident as it is now, and `verdict` is set for `close`.
+ */
+export interface FollowContext extends ActionContext {
+  event: FollowEvent;
+  original: ActionRecord;
+  originalResult: Record<string, unknown>;
+  verdict?: { verdict: string; by: string; note?: string };
+}
+
+export type FollowEvent = 'update' | 'close';
+
 export interface ActionOutcome {
   /** Facts worth keeping (message id, HTTP status, ticket number), stored with the action. */
   detail: Record<string, unknown>;
@@ -72,6 +87,12 @@ export interface ActionTarget {
    * it, the attempt is simply made again under the same idempotency key.
    */
   reconcile?(ctx: ActionContext): Promise<Reconciled>;
+  /**
+   * Brings what `execute` opened (a ticket, a page) up to date with the incident (`update`) or closes it
+   * (`close`). Present on kinds that declare `follows`. Like undo, it must succeed when it meets its own earlier
+   * effect (a ticket already closed, a page already resolved).
+   */
+  follow?(ctx: FollowContext): Promise<ActionOutcome>;
   close?(): Promise<void>;
 }
 
@@ -79,6 +100,19 @@ export interface ActionDeps {
   configDir: string;
   /** Base URL of the API/dashboard, for links in messages. */
   publicUrl: string;
+  /**
+   * Signed, expiring approve/deny links for an action that awaits approval (approval-links.ts), for messages
+   * with buttons (Slack, Teams, e-mail). Absent when the process cannot sign them.
+   */
+  approvalLinks?: (actionId: string, deadline?: number) => ApprovalLinks;
+}
+
+/** Where a person approves or denies one action without a token: each link opens a confirmation page. */
+export interface ApprovalLinks {
+  approve: string;
+  deny: string;
+  /** ISO time after which both links are refused. */
+  expires_at: string;
 }
 
 /**
@@ -97,6 +131,11 @@ export interface ActionComponent<S extends TSchema = TSchema> extends Component<
    * (kill-switch.ts) holds them while it is on.
    */
   readonly containment?: true;
+  /**
+   * What its actions open follows the incident (tickets, pages): when the incident's score or decision changes
+   * an `update` follow-up is queued, and a verdict queues a `close` (follow.ts); ActionTarget.follow runs them.
+   */
+  readonly follows?: true;
 }
 
 /** Declares an action kind; its `create` gets the target's entry typed by its schema. */

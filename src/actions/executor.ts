@@ -31,6 +31,8 @@ import { ActionError, type ActionOutcome, type ActionTarget } from './action.js'
 import { applyApprovalTimeouts } from './approvals.js';
 import { queueExpiredUndos } from './undo.js';
 import { containmentKinds, readKillSwitch } from './kill-switch.js';
+import { closeVerdict } from './follow.js';
+import type { ActionRecord } from '../model/action.js';
 import { errorText, label, record, SYSTEM_ACTOR, type OutcomeNote } from './notes.js';
 
 // ───────────────────────────── settings ─────────────────────────────
@@ -145,9 +147,16 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
    */
   const due = (t: number, held: readonly string[]) => (eb: ExpressionBuilder<Database, 'actions'>) =>
     eb.or([
-      eb.and([eb('state', '=', 'pending'), eb('dry_run', '=', 0), eb('next_attempt_at', '<=', t), ...notHeld(eb, held)]),
+      eb.and([...runnable(eb, held), eb('next_attempt_at', '<=', t)]),
       eb.and([eb('state', '=', 'running'), eb('lease_until', '<', t)]),
     ]);
+  /** Pending, not a dry run, not held by the kill switch, and (a follow-up) its action has succeeded. */
+  const runnable = (eb: ExpressionBuilder<Database, 'actions'>, held: readonly string[]) => [
+    eb('state', '=', 'pending'),
+    eb('dry_run', '=', 0),
+    eb.or([eb('follow_of', 'is', null), eb('follow_of', 'in', eb.selectFrom('actions as followed').select('followed.id').where('followed.state', '=', 'succeeded'))]),
+    ...notHeld(eb, held),
+  ];
   const notHeld = (eb: ExpressionBuilder<Database, 'actions'>, held: readonly string[]) =>
     held.length === 0 ? [] : [eb.or([eb('kind', 'not in', held), eb('undo_of', 'is not', null)])];
   /** The kinds the kill switch holds right now (none while it is off). */
@@ -208,17 +217,26 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
       const incident = await loadIncidentDetail(store.db, row.incident_id);
       if (!incident) return { outcome: 'dead', error: `incident ${row.incident_id} does not exist` };
       const ctx = { action: toAction(row), incident, idempotencyKey: row.idempotency_key, signal: AbortSignal.timeout(callTimeoutMs) };
-      // The last attempt may have taken effect: ask the target before doing it again.
-      if (target.reconcile && row.attempts > 1 && (await lastOutcomeUnknown(row))) {
+      // The last attempt may have taken effect: ask the target before doing it again. Follow-ups need no
+      // asking: updating or closing a ticket twice leaves it as once (ActionTarget.follow).
+      if (target.reconcile && !row.follow_of && row.attempts > 1 && (await lastOutcomeUnknown(row))) {
         const r = await target.reconcile(ctx);
         if (r.done) return { outcome: 'succeeded', result: { ...r.detail, reconciled: true } };
       }
       if (row.undo_of) {
-        const original = await store.db.selectFrom('actions').selectAll().where('id', '=', row.undo_of).executeTakeFirst();
+        const original = await originalOf(row.undo_of);
         if (!original) return { outcome: 'dead', error: `the action it undoes (${row.undo_of}) does not exist` };
         if (!target.undo) return { outcome: 'dead', error: `${row.kind} target "${row.target}" cannot undo` };
-        const originalResult = original.result ? (JSON.parse(original.result) as Record<string, unknown>) : {};
-        const out = await target.undo({ ...ctx, original: toAction(original), originalResult });
+        const out = await target.undo({ ...ctx, ...original });
+        return { outcome: 'succeeded', result: out.detail };
+      }
+      if (row.follow_of) {
+        const original = await originalOf(row.follow_of);
+        if (!original) return { outcome: 'dead', error: `the action it follows (${row.follow_of}) does not exist` };
+        if (!target.follow) return { outcome: 'dead', error: `${row.kind} target "${row.target}" cannot follow its incident` };
+        const event = row.follow_event === 'close' ? 'close' : 'update';
+        const verdict = closeVerdict(row);
+        const out = await target.follow({ ...ctx, ...original, event, ...(verdict ? { verdict } : {}) });
         return { outcome: 'succeeded', result: out.detail };
       }
       const out = await target.execute(ctx);
@@ -233,6 +251,13 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
       const unknown = e instanceof ActionError && e.unknownOutcome;
       return { outcome: 'retry', error, at: now() + backoffDelay(row.attempts, opts, random, retryAfter), ...(unknown ? { unknown } : {}) };
     }
+  }
+
+  /** The action an undo or follow-up is about, with what its call returned. */
+  async function originalOf(id: string): Promise<{ original: ActionRecord; originalResult: Record<string, unknown> } | null> {
+    const row = await store.db.selectFrom('actions').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) return null;
+    return { original: toAction(row), originalResult: row.result ? (JSON.parse(row.result) as Record<string, unknown>) : {} };
   }
 
   /** Whether the attempt before this one ended without knowing if it took effect. */
@@ -293,9 +318,12 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
     const detail = { kind: row.kind, target: row.target, attempt: n, owner };
     switch (v.outcome) {
       case 'succeeded':
-        return row.undo_of
-          ? { actor: SYSTEM_ACTOR, event: 'action.undone', summary: `${label(row)} undone (attempt ${n})`, detail: { ...detail, undo_of: row.undo_of, result: v.result } }
-          : { actor: SYSTEM_ACTOR, event: 'action.succeeded', summary: `${label(row)} succeeded (attempt ${n})`, detail: { ...detail, result: v.result } };
+        if (row.undo_of) return { actor: SYSTEM_ACTOR, event: 'action.undone', summary: `${label(row)} undone (attempt ${n})`, detail: { ...detail, undo_of: row.undo_of, result: v.result } };
+        if (row.follow_of) {
+          const what = row.follow_event === 'close' ? 'closed' : 'updated';
+          return { actor: SYSTEM_ACTOR, event: `action.${what}`, summary: `${label(row)} ${what} (attempt ${n})`, detail: { ...detail, follow_of: row.follow_of, result: v.result } };
+        }
+        return { actor: SYSTEM_ACTOR, event: 'action.succeeded', summary: `${label(row)} succeeded (attempt ${n})`, detail: { ...detail, result: v.result } };
       case 'retry':
         return {
           actor: SYSTEM_ACTOR,
@@ -308,16 +336,36 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
     }
   }
 
-  /** Dry-run rows never reach a target; each is settled by exactly one executor (state-guarded update). */
-  async function skipDryRuns(limit: number): Promise<number> {
+  /**
+   * Rows that will never reach a target are skipped, each by exactly one executor (state-guarded update): dry runs,
+   * and follow-ups of an action that never succeeded (dead, denied, skipped: there is no ticket to update).
+   */
+  async function skipNeverRun(limit: number): Promise<number> {
     const t = now();
-    const rows = await store.db.selectFrom('actions').selectAll().where('state', '=', 'pending').where('dry_run', '=', 1).limit(limit).execute();
+    const rows = await store.db
+      .selectFrom('actions')
+      .selectAll()
+      .where('state', '=', 'pending')
+      .where((eb) =>
+        eb.or([
+          eb('dry_run', '=', 1),
+          eb('follow_of', 'in', eb.selectFrom('actions as followed').select('followed.id').where('followed.state', 'in', ['dead', 'denied', 'skipped'])),
+        ]),
+      )
+      .limit(limit)
+      .execute();
     let skipped = 0;
     for (const row of rows) {
+      const why = row.dry_run === 1 ? 'dry run' : 'the action it follows did not succeed';
       const done = await store.db.transaction().execute(async (tx) => {
-        const res = await tx.updateTable('actions').set({ state: 'skipped', updated_at: t }).where('id', '=', row.id).where('state', '=', 'pending').executeTakeFirst();
+        const res = await tx
+          .updateTable('actions')
+          .set({ state: 'skipped', updated_at: t, ...(row.dry_run === 1 ? {} : { last_error: why }) })
+          .where('id', '=', row.id)
+          .where('state', '=', 'pending')
+          .executeTakeFirst();
         if (Number(res.numUpdatedRows) === 0) return false;
-        await record(tx, row, { actor: SYSTEM_ACTOR, event: 'action.skipped', summary: `${label(row)} skipped (dry run)`, detail: { kind: row.kind, target: row.target, dry_run: true } }, t);
+        await record(tx, row, { actor: SYSTEM_ACTOR, event: 'action.skipped', summary: `${label(row)} skipped (${why})`, detail: { kind: row.kind, target: row.target, dry_run: row.dry_run === 1 } }, t);
         return true;
       });
       if (done) {
@@ -332,7 +380,7 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
     const summary: RunSummary = { claimed: 0, succeeded: 0, retried: 0, dead: 0, skipped: 0, timedOut: 0, undosQueued: 0 };
     summary.timedOut = await applyApprovalTimeouts(store, now());
     summary.undosQueued = await queueExpiredUndos(store, now(), limit);
-    summary.skipped = await skipDryRuns(limit);
+    summary.skipped = await skipNeverRun(limit);
     const claimed = await claim(limit);
     summary.claimed = claimed.length;
     await Promise.all(
@@ -353,7 +401,7 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
     const r = await store.db
       .selectFrom('actions')
       .select((eb) => [
-        eb.fn.min(eb.case().when(eb.and([eb('state', '=', 'pending'), eb('dry_run', '=', 0), ...notHeld(eb, held)])).then(eb.ref('next_attempt_at')).end()).as('retry'),
+        eb.fn.min(eb.case().when(eb.and(runnable(eb, held))).then(eb.ref('next_attempt_at')).end()).as('retry'),
         eb.fn.min(eb.case().when('state', '=', 'running').then(eb.ref('lease_until')).end()).as('lease'),
         eb.fn.min(eb.case().when('state', '=', 'awaiting_approval').then(eb.ref('approval_due_at')).end()).as('approval'),
       ])

@@ -6,7 +6,7 @@ import type { ActionTable } from '../store/schema.js';
 import { ulid } from '../util/ulid.js';
 
 export type NewActionRow = Pick<ActionTable, 'incident_id' | 'decision_id' | 'kind' | 'target' | 'idempotency_key' | 'params' | 'state' | 'approval'> &
-  Partial<Pick<ActionTable, 'approval_due_at' | 'approval_default' | 'undo_of' | 'undo_after_ms'>>;
+  Partial<Pick<ActionTable, 'approval_due_at' | 'approval_default' | 'undo_of' | 'undo_after_ms' | 'follow_of' | 'follow_event' | 'follow_state' | 'held_by' | 'rule'>>;
 
 export function newActionRow(r: NewActionRow, now: number): ActionTable {
   return {
@@ -28,6 +28,11 @@ export function newActionRow(r: NewActionRow, now: number): ActionTable {
     undo_of: null,
     undo_after_ms: null,
     expires_at: null,
+    follow_of: null,
+    follow_event: null,
+    follow_state: null,
+    held_by: null,
+    rule: null,
     ...r,
   };
 }

@@ -4,6 +4,7 @@ import type { Store } from '../store/store.js';
 import type { Logger } from '../util/log.js';
 import { closeActionTargets, createActionTargets } from './registry.js';
 import { createActionExecutor, executorSettings } from './executor.js';
+import { approvalLinkMaker, linksPossible } from './approval-links.js';
 
 export interface RunningExecutor {
   start(): void;
@@ -18,9 +19,15 @@ export async function buildActionExecutor(opts: {
   publicUrl: string;
   log: Logger;
   pollIntervalMs?: number;
+  /** The approval links' key and lifetime (approval-links.ts): messages then carry approve/deny buttons. */
+  links?: { key: Buffer; ttlMs: number };
 }): Promise<RunningExecutor> {
   const { config, dir } = opts.loaded;
-  const targets = await createActionTargets(config.actions?.targets ?? [], { configDir: dir, publicUrl: opts.publicUrl });
+  const targets = await createActionTargets(config.actions?.targets ?? [], {
+    configDir: dir,
+    publicUrl: opts.publicUrl,
+    ...(opts.links && linksPossible(opts.publicUrl) ? { approvalLinks: approvalLinkMaker({ publicUrl: opts.publicUrl, ...opts.links }) } : {}),
+  });
   const executor = createActionExecutor({
     store: opts.store,
     targets,

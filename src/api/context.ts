@@ -36,6 +36,8 @@ export interface ApiContext {
   enricher?: () => Promise<Enricher>;
   /** The configuration this process runs with (its policy, targets, profiles): for backtests and explain. */
   policyConfig?: BaseConfig;
+  /** The key that signs approve/deny links (actions/approval-links.ts); absent: the links' routes answer 404. */
+  approvalLinkKey?: Buffer;
   /** actions.kill_switch: the configuration holds the containment kill switch on (actions/kill-switch.ts). */
   killSwitchForced?: boolean;
   /** enrichment.assets: how the incident detail merges its inventories' answers (store/incidents.ts). */

@@ -128,6 +128,9 @@ export const ActionSchema = Type.Object(
     undo_of: Nullable(Type.String({ description: 'the action this one undoes (POST /actions/{id}/undo, a false-positive verdict, the rule\'s `for:`)' })),
     expires_at: Nullable(Time),
     undo_after_ms: Nullable(Type.Integer({ description: "the rule's `for:`, in ms" })),
+    follow_of: Nullable(Type.String({ description: 'the action whose ticket or page this follow-up updates or closes' })),
+    follow_event: Nullable(Enum(['update', 'close'])),
+    held_by: Nullable(Type.String({ description: 'why a guard made it wait for approval: "<guard>: <reason>" (a protected user or host, a rate or blast-radius limit)' })),
   },
   { ...open, description: 'An action in the outbox' },
 );

@@ -25,6 +25,7 @@ import actionRoutes from './routes/actions.js';
 import systemRoutes from './routes/system.js';
 import enrichmentRoutes from './routes/enrichment.js';
 import backtestRoutes from './routes/backtests.js';
+import approvalRoutes from './routes/approvals.js';
 
 export type Api = FastifyInstance;
 
@@ -128,6 +129,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       await api.register(actionRoutes, { ctx });
       await api.register(enrichmentRoutes, { ctx });
       await api.register(backtestRoutes, { ctx });
+      await api.register(approvalRoutes, { ctx, failedAuth });
       // Public, like /healthz: it describes the API, not anything stored (issue 14).
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },

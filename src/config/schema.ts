@@ -114,6 +114,43 @@ export const PolicyFallbackSchema = Type.Object(
   { additionalProperties: false, description: 'Applied when a rule fails to evaluate (error or time limit); default: outcome notify, no actions' },
 );
 
+const NameList = (what: string) =>
+  Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { description: `${what}; * matches any run of characters, case does not matter` }));
+
+/** actions.guards: who and what containment never touches without a person, and how much it may do at once. */
+export const GuardsSchema = Type.Object(
+  {
+    protected: Type.Optional(
+      Type.Object(
+        {
+          users: NameList('Accounts (sAMAccountName, UPN, e-mail) whose containment always needs approval'),
+          groups: NameList("Directory groups (name or DN) whose members' containment always needs approval"),
+          hosts: NameList('Hosts whose containment always needs approval'),
+          privileged: Type.Optional(Type.Boolean({ description: 'Also every user the directory marks privileged or VIP' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    limits: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' }),
+            kind: Type.Optional(Type.String({ description: 'Actions of this kind (e.g. ldap_account)' })),
+            target: Type.Optional(Type.String({ description: 'Actions of this target (actions.targets[].name)' })),
+            rule: Type.Optional(Type.String({ description: 'Actions planned by this rule' })),
+            max: Type.Optional(Type.Integer({ minimum: 0, description: 'At most this many run without approval per `per`' })),
+            per: Type.Optional(Duration),
+            max_active: Type.Optional(Type.Integer({ minimum: 0, description: 'At most this many in effect at once (queued, running, or done and not undone)' })),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+  },
+  { additionalProperties: false, description: 'Guards: containment that needs a person anyway (protected users, groups, hosts; rate and blast-radius limits)' },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server: Type.Optional(
@@ -282,6 +319,16 @@ export const ConfigSchema = Type.Object(
           kill_switch: Type.Optional(
             Type.Boolean({ description: 'true: no containment action ever starts (the switch the API and CLI turn on, held on by configuration)' }),
           ),
+          approval_links: Type.Optional(
+            Type.Object(
+              {
+                secret: Type.Optional(Type.String({ description: 'Key that signs approve/deny links (a secret reference, ≥ 32 characters); default: one Fido makes and keeps in the store' })),
+                ttl: Type.Optional(Duration),
+              },
+              { additionalProperties: false, description: 'Signed, expiring approve/deny links in chat and e-mail messages' },
+            ),
+          ),
+          guards: Type.Optional(GuardsSchema),
         },
         { additionalProperties: false },
       ),

@@ -27,4 +27,9 @@ export interface ActionRecord {
   expires_at: string | null;
   /** The rule's `for:` in ms (a target may bound its own effect by it, e.g. a firewall element's timeout). */
   undo_after_ms: number | null;
+  /** The action whose ticket or page this follow-up updates (`follow_event` update) or closes (close). */
+  follow_of: string | null;
+  follow_event: 'update' | 'close' | null;
+  /** Why a guard made it wait for approval ("<guard>: <reason>"); null when none did. */
+  held_by: string | null;
 }

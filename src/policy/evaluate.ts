@@ -15,8 +15,9 @@
  *  - Dry run (global `dryRun`, or the rule's `dry_run`): the actions are planned and recorded, marked
  *    `dry_run`, and the decide stage queues none of them.
  *  - Approval: each action carries its rule's approval mode (and timeout/default when set).
- *  - Guards: pure checks (rate, blast radius, protected hosts and users) run over the planned actions and
- *    may block some; blocked actions are recorded with the reason. The stock set is empty for now.
+ *  - Guards: pure checks (protected users, groups and hosts: actions/guards.ts) run over the planned actions;
+ *    a guard may hold one for approval (`held_by` says why) or block it (recorded in `blocked` with the reason).
+ *    Rate and blast-radius limits count the outbox, so the decide stage applies them where it queues.
  */
 import type { Decision, DecisionFallback, DecisionOutcome, PlannedAction, RuleFailure } from '../model/decision.js';
 import type { IncidentDetail } from '../model/incident.js';
@@ -45,6 +46,8 @@ export interface PolicyAction extends PlannedAction {
   approval_default?: 'approve' | 'deny';
   /** The rule's `for:`: undone this long after it succeeded. */
   undo_after_ms?: number;
+  /** A guard made it wait for approval: "<guard>: <reason>" (actions/guards.ts). */
+  held_by?: string;
 }
 
 export type RuleError = RuleFailure;
@@ -62,11 +65,13 @@ export interface PolicyDecision extends Decision {
   blocked: BlockedAction[];
 }
 
-export type GuardVerdict = { allow: true } | { allow: false; reason: string };
+/** `hold`: not refused, but a person must approve it (the action waits in awaiting_approval). */
+export type GuardVerdict = { allow: true } | { allow: false; reason: string; hold?: true };
 
 /**
- * A guard inspects each planned action. It must be pure: state it needs (actions taken in the last hour,
- * protected lists) is given to it when it is built, not read during the check.
+ * A guard inspects each planned action. It must be pure: state it needs (protected lists) is given to it when
+ * it is built, not read during the check. Guards that count the outbox (rate and blast-radius limits) run where
+ * actions are queued instead (actions/guards.ts holdOverLimits).
  */
 export interface ActionGuard {
   readonly name: string;
@@ -222,16 +227,17 @@ function applyGuards(actions: readonly PolicyAction[], detail: IncidentDetail, g
   const blocked: BlockedAction[] = [];
   for (const action of actions) {
     const stop = firstRefusal(action, detail, guards);
-    if (stop) blocked.push({ action, ...stop });
-    else allowed.push(action);
+    if (!stop) allowed.push(action);
+    else if (stop.hold) allowed.push(action.approval === 'required' ? action : { ...action, approval: 'required', held_by: `${stop.guard}: ${stop.reason}` });
+    else blocked.push({ action, guard: stop.guard, reason: stop.reason });
   }
   return { allowed, blocked };
 }
 
-function firstRefusal(action: PolicyAction, detail: IncidentDetail, guards: readonly ActionGuard[]): { guard: string; reason: string } | undefined {
+function firstRefusal(action: PolicyAction, detail: IncidentDetail, guards: readonly ActionGuard[]): { guard: string; reason: string; hold?: true } | undefined {
   for (const g of guards) {
     const v = g.check(action, detail);
-    if (!v.allow) return { guard: g.name, reason: v.reason };
+    if (!v.allow) return { guard: g.name, reason: v.reason, ...(v.hold ? { hold: v.hold } : {}) };
   }
   return undefined;
 }

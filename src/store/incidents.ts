@@ -67,6 +67,9 @@ export function toAction(row: ActionTable): ActionRecord {
     undo_of: row.undo_of ?? null,
     expires_at: row.expires_at === null || row.expires_at === undefined ? null : iso(Number(row.expires_at)),
     undo_after_ms: row.undo_after_ms == null ? null : Number(row.undo_after_ms),
+    follow_of: row.follow_of ?? null,
+    follow_event: row.follow_event === 'update' || row.follow_event === 'close' ? row.follow_event : null,
+    held_by: row.held_by ?? null,
   };
 }
 

@@ -18,6 +18,7 @@ import * as m0014 from './migrations/0014_action_approval_columns.js';
 import * as m0015 from './migrations/0015_quota_and_address_history.js';
 import * as m0016 from './migrations/0016_action_undo.js';
 import * as m0017 from './migrations/0017_kill_switch.js';
+import * as m0018 from './migrations/0018_follow_and_guards.js';
 
 interface Migration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -42,6 +43,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['0015_quota_and_address_history', m0015],
   ['0016_action_undo', m0016],
   ['0017_kill_switch', m0017],
+  ['0018_follow_and_guards', m0018],
 ];
 
 export interface MigrateOptions {

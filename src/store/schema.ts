@@ -271,6 +271,22 @@ export interface ActionTable {
   undo_after_ms?: number | null;
   /** When its undo is due (set when it succeeds with undo_after_ms; null again once the undo is queued). */
   expires_at?: number | null;
+  /** The action whose ticket or page this follow-up updates or closes (migration 0018); null otherwise. */
+  follow_of?: string | null;
+  /** `update` or `close` for a follow-up. */
+  follow_event?: string | null;
+  /** The incident's state (follow.ts followState) an action of a following kind, or its update, was queued for. */
+  follow_state?: string | null;
+  /** Why a guard made it wait for a person: "<guard>: <reason>" (null: no guard did). */
+  held_by?: string | null;
+  /** The rule that planned it (null for undos, follow-ups and rows written before migration 0018). */
+  rule?: string | null;
+}
+
+export interface KeyTable {
+  name: string;
+  value: string;
+  created_at: number;
 }
 
 /** Switches that act everywhere at once (migration 0017): the containment kill switch. */
@@ -363,6 +379,7 @@ export interface Database {
   decisions: DecisionTable;
   actions: ActionTable;
   switches: SwitchTable;
+  keys: KeyTable;
   action_attempts: ActionAttemptTable;
   audit_log: AuditTable;
   receiver_cursors: ReceiverCursorTable;

@@ -123,7 +123,7 @@ for (const dialect of DIALECTS) {
   });
 }
 
-test('decide stage: with guards, the whole incident is read for them; without, only what the rules read', async () => {
+test('decide stage: with guards, the enrichment and indicators are read for them; without, only what the rules read', async () => {
   const t = await openTestStore('sqlite');
   try {
     const { store } = t;
@@ -140,7 +140,8 @@ test('decide stage: with guards, the whole incident is read for them; without, o
     };
     const policy = loadPolicy({ rules: [{ name: 'any', when: 'score.total > 1', then: [{ action: 'soc-mail' }] }], baseDir: '.', targets: TARGETS });
     const [withGuard] = await run(store, stageOf(store, { policy, guards: [guard] }), [inc.id]);
-    assert.deepEqual(seen, [[1, 1]]);
+    // The protected-names guard reads the directory's answers and the indicators; the alerts only a rule reads.
+    assert.deepEqual(seen, [[0, 1]]);
     assert.deepEqual(withGuard!.decision.blocked.map((b) => [b.action.target, b.guard]), [['soc-mail', 'spy']]);
     assert.equal((await store.db.selectFrom('actions').selectAll().execute()).length, 0);
   } finally {

@@ -587,7 +587,10 @@ const UNCHANGED: Record<string, string> = {
 
 const ENRICHMENT_ORDER = 'incident_id, provider, subject_type, subject_value';
 
-/** An action row of the previous release as migrations 0014 (approval columns) and 0016 (undo, none yet) leave it. */
+/**
+ * An action row of the previous release as migrations 0014 (approval columns), 0016 (undo, none yet) and 0018
+ * (follow-ups, guards: none yet) leave it.
+ */
 function withApprovalColumns(row: Record<string, unknown>): Record<string, unknown> {
   const { __approval: approval, ...params } = JSON.parse(String(row.params)) as { __approval?: { timeout_at: string; default: string } };
   const denied = row.state === 'denied';
@@ -602,6 +605,11 @@ function withApprovalColumns(row: Record<string, unknown>): Record<string, unkno
     undo_of: null,
     undo_after_ms: null,
     expires_at: null,
+    follow_of: null,
+    follow_event: null,
+    follow_state: null,
+    held_by: null,
+    rule: null,
   };
 }
 

@@ -9,6 +9,7 @@ import { INCIDENT_STATUSES, VERDICTS, type IncidentStatus, type Verdict } from '
 import { countAlerts, loadIncidentAlerts, loadIncidentDetail, toIncident, addTimeline } from '../../store/incidents.js';
 import { audit } from '../../store/audit.js';
 import { FidoError } from '../../errors.js';
+import { closeOnVerdict } from '../../actions/follow.js';
 import { undoOnVerdict } from '../../actions/undo.js';
 
 /** Alerts in an incident's detail; the rest are paged. */
@@ -134,6 +135,8 @@ export default async function incidentRoutes(app: FastifyInstance, { ctx }: { ct
         await audit(tx, actor, 'incident.verdict', id, { verdict: body.verdict, status, note: body.note ?? null });
         // A false positive takes back what Fido did about it, in the verdict's transaction (never one without the other).
         await undoOnVerdict(tx, id, body.verdict, actor, now);
+        // Tickets and pages opened about it are closed, saying by whom and why.
+        await closeOnVerdict(tx, id, { verdict: body.verdict, by: actor, ...(body.note ? { note: body.note } : {}) }, now);
         return r;
       });
       if (!updated) throw new FidoError('not_found', `no incident ${id}`);

@@ -1,4 +1,7 @@
 /**
+ * `fido actions approve ID`, `fido actions deny ID --reason TEXT`, `fido actions pending`: approvals from a
+ * shell on the Fido host, as POST /actions/{id}/approve and /deny give them (actor `cli:<login name>`).
+ *
  * `fido actions undo ID [--reason TEXT]`: queues the undo of a succeeded action of a reversible kind in the
  * store Fido runs on (FIDO_DATABASE_URL, else the SQLite file under FIDO_DATA_DIR), exactly as the API's
  * POST /actions/{id}/undo does; a running executor picks it up. The actor recorded is `cli:<login name>`.
@@ -14,7 +17,8 @@ import type { Command } from 'commander';
 import { openStore, type Store } from '../../store/store.js';
 import { readKillSwitch, setKillSwitch } from '../../actions/kill-switch.js';
 import { undoAction } from '../../actions/undo.js';
-import { ActionStateError } from '../../actions/approvals.js';
+import { ActionStateError, approveAction, denyAction } from '../../actions/approvals.js';
+import { listActions } from '../../actions/list.js';
 
 export function register(program: Command): void {
   const actions = program.command('actions').description('The action outbox');
@@ -36,6 +40,40 @@ export function register(program: Command): void {
       await withStore('kill-switch', async (store) => {
         const s = state === 'status' ? await readKillSwitch(store.db) : await setKillSwitch(store, state === 'on', `cli:${userInfo().username}`, opts.reason!);
         process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+      });
+    });
+  const settle = (verb: 'approve' | 'deny') =>
+    actions
+      .command(`${verb} <id>`)
+      .description(verb === 'approve' ? 'Approve an action that awaits approval (it runs next)' : 'Deny an action that awaits approval')
+      .option('--reason <text>', verb === 'deny' ? 'why (kept with the action and in the audit log)' : 'ignored for approve')
+      .action(async (id: string, opts: { reason?: string }) => {
+        await withStore(verb, async (store) => {
+          const actor = `cli:${userInfo().username}`;
+          try {
+            const a = verb === 'approve' ? await approveAction(store, id, actor) : await denyAction(store, id, actor, opts.reason ?? '');
+            process.stdout.write(`${JSON.stringify(a, null, 2)}\n`);
+          } catch (e) {
+            if (!(e instanceof ActionStateError)) throw e;
+            process.stderr.write(`fido actions ${verb}: ${e.message}\n`);
+            process.exitCode = 1;
+          }
+        });
+      });
+  settle('approve');
+  settle('deny');
+  actions
+    .command('pending')
+    .description('List the actions that wait for approval (id, incident, kind → target, why, deadline)')
+    .action(async () => {
+      await withStore('pending', async (store) => {
+        const page = await listActions(store.db, { state: 'awaiting_approval', limit: 200 });
+        for (const a of page.items) {
+          const why = a.held_by ? ` held by ${a.held_by}` : '';
+          const due = a.approval_due_at ? ` (default "${a.approval_default}" at ${a.approval_due_at})` : '';
+          process.stdout.write(`${a.id}  ${a.incident_id}  ${a.kind} → ${a.target}${why}${due}\n`);
+        }
+        if (page.items.length === 0) process.stdout.write('no action waits for approval\n');
       });
     });
   actions

@@ -28,6 +28,8 @@ import type { CompiledPolicy } from '../../policy/rules.js';
 import type { CelSandbox } from '../../policy/sandbox.js';
 import { approvalTimeout } from '../../actions/approvals.js';
 import { newActionRow } from '../../actions/outbox-row.js';
+import { followState, isFollowingKind, queueFollowUpdates } from '../../actions/follow.js';
+import { holdOverLimits, type Limit } from '../../actions/guards.js';
 import { alertDecisionSeconds } from '../../metrics.js';
 import { iso } from '../../util/time.js';
 import { pow2ChunksOf } from '../../util/chunks.js';
@@ -40,7 +42,10 @@ export interface DecideStageDeps {
   targetKinds: ReadonlyMap<string, string>;
   /** `policy.dry_run`. */
   dryRun?: boolean;
+  /** Pure guards the policy runs (protected users, groups and hosts: actions/guards.ts protectedGuard). */
   guards?: readonly ActionGuard[];
+  /** Rate and blast-radius limits, applied where actions are queued (actions/guards.ts). */
+  limits?: readonly Limit[];
   sandbox?: CelSandbox;
   now?: () => number;
   batchSize?: number;
@@ -54,6 +59,8 @@ export interface IncidentDecision {
   through: number;
   /** received_at of its oldest alert not decided before, as read (null: none). */
   pendingSince: number | null;
+  /** What a ticket following the incident shows (follow.ts followState): compared to queue updates. */
+  followState: string;
 }
 
 /** Rows per multi-row insert. */
@@ -62,6 +69,7 @@ const CHUNK = 500;
 export function createDecideStage(deps: DecideStageDeps): Stage<IncidentDecision[]> {
   const now = deps.now ?? Date.now;
   const parts = detailParts(deps);
+  const follows = [...deps.targetKinds.values()].some(isFollowingKind);
   /** Per batch, the decision latency of each alert it decided for the first time; observed after commit. */
   const latencies = new WeakMap<IncidentDecision[], number[]>();
   return {
@@ -86,11 +94,14 @@ export function createDecideStage(deps: DecideStageDeps): Stage<IncidentDecision
         changed: !sameDecision(detail.decision, decisions[i]!),
         through: progress.get(detail.id)?.last_seq ?? 0,
         pendingSince: progress.get(detail.id)?.pending_since ?? null,
+        followState: followState({ outcome: decisions[i]!.outcome, rule: decisions[i]!.rule, score: detail.score?.total ?? null }),
       }));
     },
     async write(tx: Tx, _items, decided: IncidentDecision[]) {
       const t = now();
       await record(tx, decided.filter((d) => d.changed), deps, t);
+      // Tickets and pages that follow these incidents are told when what they show changed.
+      if (follows) await queueFollowUpdates(tx, new Map(decided.map((d) => [d.incidentId, d.followState])), t);
       await markDecided(tx, decided, t);
       latencies.set(
         decided,
@@ -107,18 +118,19 @@ export function createDecideStage(deps: DecideStageDeps): Stage<IncidentDecision
 /**
  * What the decision needs to read: the incident row always (its score and current decision); its alerts
  * only when a rule reads `incident`, `alerts` or `observables`, its enrichment only when one reads
- * `enrichment`. Guards are given the whole incident, so with guards everything is read.
+ * `enrichment`; with guards, the enrichment and the indicators too.
  */
 function detailParts(deps: DecideStageDeps): DetailParts {
-  if (deps.guards?.length) return {};
   const vars = new Set(policyVariables(deps.policy));
+  // The protected-names guard reads the incident's user and host, its indicators and the directory's answers.
+  const guarded = (deps.guards?.length ?? 0) > 0;
   return {
     // The alerts that stand for the whole incident, and every indicator: a rule sees what any alert says.
     alerts: vars.has('incident') || vars.has('alerts') || vars.has('observables') ? 'covering' : false,
     raw: false,
-    enrichment: vars.has('enrichment'),
+    enrichment: guarded || vars.has('enrichment'),
     history: false,
-    indicators: vars.has('observables'),
+    indicators: guarded || vars.has('observables'),
   };
 }
 
@@ -143,7 +155,7 @@ async function record(tx: Tx, changed: readonly IncidentDecision[], deps: Decide
   await updateIncidents(tx, changed.map((d, k) => ({ id: d.incidentId, decision: docs[k]! })), now);
   const queued = await queueActions(
     tx,
-    changed.map((d, k) => ({ incidentId: d.incidentId, decisionId: ids.get(d.incidentId)!, actions: decisions[k]!.actions })),
+    changed.map((d, k) => ({ incidentId: d.incidentId, decisionId: ids.get(d.incidentId)!, actions: decisions[k]!.actions, followState: d.followState })),
     deps,
     now,
   );
@@ -200,7 +212,7 @@ export function idempotencyKey(incidentId: string, kind: string, target: string)
  */
 async function queueActions(
   tx: Tx,
-  decisions: ReadonlyArray<{ incidentId: string; decisionId: number; actions: readonly PolicyAction[] }>,
+  decisions: ReadonlyArray<{ incidentId: string; decisionId: number; actions: readonly PolicyAction[]; followState: string }>,
   deps: DecideStageDeps,
   now: number,
 ): Promise<PolicyAction[][]> {
@@ -210,11 +222,13 @@ async function queueActions(
     for (const a of d.actions) {
       if (a.dry_run) continue;
       const row = outboxRow(d.incidentId, d.decisionId, { ...a, kind: deps.targetKinds.get(a.target) ?? a.kind }, now);
+      if (isFollowingKind(row.kind)) row.follow_state = d.followState;
       if (keys.has(row.idempotency_key)) continue;
       keys.add(row.idempotency_key);
       candidates.push({ decision: i, action: a, row });
     }
   });
+  if (deps.limits?.length) await applyLimits(tx, candidates, deps, now);
   const inserted = new Set<string>();
   for (const chunk of pow2ChunksOf(candidates, CHUNK)) {
     const rows = await tx
@@ -228,6 +242,21 @@ async function queueActions(
   const queued = decisions.map((): PolicyAction[] => []);
   for (const c of candidates) if (inserted.has(c.row.idempotency_key)) queued[c.decision]!.push(c.action);
   return queued;
+}
+
+/**
+ * Rate and blast-radius limits (actions/guards.ts) over the actions this batch queues anew: one over a limit
+ * waits for approval instead, and its planned action says why (for the timeline).
+ */
+async function applyLimits(tx: Tx, candidates: ReadonlyArray<{ action: PolicyAction; row: ActionTable }>, deps: DecideStageDeps, now: number): Promise<void> {
+  const existing = new Set<string>();
+  for (const chunk of pow2ChunksOf(candidates, CHUNK)) {
+    const keys = chunk.map((c) => c.row.idempotency_key);
+    for (const r of await tx.selectFrom('actions').select('idempotency_key').where('idempotency_key', 'in', keys).execute()) existing.add(r.idempotency_key);
+  }
+  const fresh = candidates.filter((c) => !existing.has(c.row.idempotency_key));
+  if ((await holdOverLimits(tx, fresh.map((c) => c.row), deps.limits!, { now, postgres: deps.store.skipLocked })) === 0) return;
+  for (const c of fresh) if (c.row.held_by && !c.action.held_by) Object.assign(c.action, { approval: 'required', held_by: c.row.held_by });
 }
 
 function outboxRow(incidentId: string, decisionId: number, a: PolicyAction, now: number): ActionTable {
@@ -246,6 +275,8 @@ function outboxRow(incidentId: string, decisionId: number, a: PolicyAction, now:
       approval_due_at: due?.approval_due_at ?? null,
       approval_default: due?.approval_default ?? null,
       undo_after_ms: a.undo_after_ms ?? null,
+      held_by: a.held_by ?? null,
+      rule: a.rule,
     },
     now,
   );
@@ -254,7 +285,7 @@ function outboxRow(incidentId: string, decisionId: number, a: PolicyAction, now:
 /** 'rule "page-soc" → escalate; queued email → soc-mail (awaiting approval); 1 rule error (x: …)' */
 export function summary(d: PolicyDecision, queued: readonly PolicyAction[]): string {
   const parts = [`rule "${d.rule}" → ${d.outcome}${d.dry_run ? ' (dry run)' : ''}`];
-  if (queued.length) parts.push(`queued ${queued.map((a) => `${a.kind} → ${a.target}${a.approval === 'required' ? ' (awaiting approval)' : ''}`).join(', ')}`);
+  if (queued.length) parts.push(`queued ${queued.map((a) => `${a.kind} → ${a.target}${a.held_by ? ` (held for approval: ${a.held_by})` : a.approval === 'required' ? ' (awaiting approval)' : ''}`).join(', ')}`);
   const dry = d.actions.filter((a) => a.dry_run);
   if (dry.length) parts.push(`not queued (dry run): ${dry.map((a) => a.target).join(', ')}`);
   const already = d.actions.length - dry.length - queued.length;

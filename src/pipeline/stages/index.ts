@@ -13,6 +13,9 @@ import { resolveProfile } from '../../score/profile.js';
 import { loadPolicyFromConfig, targetKinds } from '../../policy/rules.js';
 import { defaultSandbox } from '../../policy/sandbox.js';
 import { parseDuration } from '../../config/duration.js';
+import type { FidoConfig } from '../../config/schema.js';
+import type { ActionGuard } from '../../policy/evaluate.js';
+import { compileLimits, protectedGuard, type Limit } from '../../actions/guards.js';
 
 export interface WorkerStages {
   stages: Stage<unknown>[];
@@ -49,7 +52,15 @@ export async function buildWorkerStages(opts: WorkerStagesOptions): Promise<Work
       ...(config.enrichment?.answer_within !== undefined ? { answerWithinMs: parseDuration(config.enrichment.answer_within, 'enrichment.answer_within') } : {}),
     }),
     createScoreStage({ store, profile, configVersion: version }),
-    createDecideStage({ store, policy, configVersion: version, targetKinds: targetKinds(config), dryRun: config.policy?.dry_run ?? false, sandbox }),
+    createDecideStage({
+      store,
+      policy,
+      configVersion: version,
+      targetKinds: targetKinds(config),
+      dryRun: config.policy?.dry_run ?? false,
+      sandbox,
+      ...guardsOf(config),
+    }),
   ] as Stage<unknown>[];
   return {
     stages,
@@ -58,4 +69,12 @@ export async function buildWorkerStages(opts: WorkerStagesOptions): Promise<Work
       await sandbox.close();
     },
   };
+}
+
+/** `actions.guards`: the protected-names guard for the policy and the limits for the queue. */
+function guardsOf(config: FidoConfig): { guards?: ActionGuard[]; limits?: Limit[] } {
+  const g = config.actions?.guards;
+  const prot = protectedGuard(g?.protected);
+  const limits = compileLimits(g?.limits);
+  return { ...(prot ? { guards: [prot] } : {}), ...(limits.length ? { limits } : {}) };
 }
