@@ -43,7 +43,7 @@ export const apiKeySchema = { api_key: SecretString };
 
 export type RemoteErrorReason = 'auth' | 'ratelimited' | 'not_found' | 'client' | 'server' | 'malformed' | 'refused' | 'transport';
 
-/** A call that did not give an answer. `retryAfterMs` is set for 429s (the layer pauses the provider). */
+/** A call that did not give an answer. `retryAfterMs` is set for 429s (the layer pauses the provider) and 5xx answers that say when to come back. */
 export class RemoteError extends Error {
   constructor(
     message: string,
@@ -205,7 +205,7 @@ export function statusError(res: RemoteResponse, where: string, scrub: (t: strin
   if (res.status === 401 || res.status === 403) return new RemoteError(`${what} (the API key was refused)`, 'auth', res.status);
   if (res.status === 429) return new RemoteError(`${what} (rate limit or quota exceeded)`, 'ratelimited', res.status, retryAfterMs(res.headers['retry-after']));
   if (res.status === 404) return new RemoteError(what, 'not_found', res.status);
-  if (res.status >= 500) return new RemoteError(what, 'server', res.status);
+  if (res.status >= 500) return new RemoteError(what, 'server', res.status, retryAfterMs(res.headers['retry-after']));
   return new RemoteError(what, 'client', res.status);
 }
 

@@ -8,9 +8,9 @@ const deps = { configDir: '.', publicUrl: 'http://127.0.0.1:8700' };
 test('every kind is registered and their schemas work in config validation', () => {
   assert.deepEqual(actionKinds.map((k) => k.kind).sort(), [
     'crowdstrike_contain', 'defender_isolate', 'email', 'entra_disable', 'fortigate_address', 'jira_ticket', 'ldap_account', 'nftables_block', 'okta_suspend',
-    'openvpn_kill', 'panos_dag', 'run_program', 'sentinelone_isolate', 'servicenow_ticket', 'slack', 'teams', 'webhook',
+    'openvpn_kill', 'pagerduty', 'panos_dag', 'run_program', 'sentinelone_isolate', 'servicenow_ticket', 'slack', 'syslog_cef', 'teams', 'webhook',
   ]);
-  assert.deepEqual(actionKinds.filter((k) => k.follows).map((k) => k.kind).sort(), ['jira_ticket', 'servicenow_ticket']);
+  assert.deepEqual(actionKinds.filter((k) => k.follows).map((k) => k.kind).sort(), ['jira_ticket', 'pagerduty', 'servicenow_ticket', 'syslog_cef']);
   assert.deepEqual(actionKinds.filter((k) => k.reversible).map((k) => k.kind).sort(), ['crowdstrike_contain', 'defender_isolate', 'entra_disable', 'fortigate_address', 'ldap_account', 'nftables_block', 'okta_suspend', 'panos_dag', 'run_program', 'sentinelone_isolate', 'webhook']);
   const yaml = `
 actions:

@@ -49,7 +49,8 @@ export function remoteActionError(e: unknown, o: RemoteActionErrorOptions): Acti
       return new ActionError(words(text), true, e.retryAfterMs);
     case 'server':
     case 'malformed':
-      return new ActionError(words(text), true, undefined, o.mutating);
+      // A 503 may say when to come back (Retry-After): honour it like a 429's.
+      return new ActionError(words(text), true, e.retryAfterMs, o.mutating);
     case 'transport':
       if (TLS.test(text)) return new ActionError(`${words(text)}: TLS certificate not trusted; set tls_ca_file for a private CA`, false);
       if (o.signal?.aborted) return new ActionError(`${o.prefix ? `${o.prefix}: ` : ''}no answer before the call's time limit`, true, undefined, o.mutating);
