@@ -62,11 +62,7 @@ export async function queueFollowUpdates(tx: Tx, states: ReadonlyMap<string, str
   const updates = await tx
     .selectFrom('actions')
     .select(['follow_of', 'follow_state', 'id'])
-    .where(
-      'follow_of',
-      'in',
-      actions.map((a) => a.id),
-    )
+    .where('follow_of', 'in', actions.map((a) => a.id))
     .where('follow_event', '=', 'update')
     .orderBy('id')
     .execute();
@@ -74,53 +70,45 @@ export async function queueFollowUpdates(tx: Tx, states: ReadonlyMap<string, str
   for (const u of updates) last.set(u.follow_of!, u.follow_state ?? null); // ids are ULIDs: the last one wins
   let queued = 0;
   for (const a of actions) {
-    const now_ = states.get(a.incident_id)!;
+    const state = states.get(a.incident_id)!;
     const shown = last.has(a.id) ? last.get(a.id) : (a.follow_state ?? null);
-    if (shown === now_) continue;
-    const row = newActionRow(
-      {
-        incident_id: a.incident_id,
-        decision_id: a.decision_id,
-        kind: a.kind,
-        target: a.target,
-        params: a.params,
-        state: 'pending',
-        approval: 'auto',
-        follow_of: a.id,
-        follow_event: 'update',
-        follow_state: now_,
-        idempotency_key: '',
-      },
-      now,
-    );
-    row.idempotency_key = `${a.idempotency_key}:update:${row.id}`;
+    if (shown === state) continue;
+    const row = followRow(a, 'update', state, now, (id) => `${a.idempotency_key}:update:${id}`);
     await tx.insertInto('actions').values(row).execute();
     queued++;
   }
   return queued;
 }
 
+/** A follow-up of `a`: its target and params, run by the executor like any action, keyed by `keyOf(its id)`. */
+function followRow(a: ActionTable, event: 'update' | 'close', state: string, now: number, keyOf: (id: string) => string): ActionTable {
+  const row = newActionRow(
+    {
+      incident_id: a.incident_id,
+      decision_id: a.decision_id,
+      kind: a.kind,
+      target: a.target,
+      params: a.params,
+      state: 'pending',
+      approval: 'auto',
+      follow_of: a.id,
+      follow_event: event,
+      follow_state: state,
+      idempotency_key: '',
+    },
+    now,
+  );
+  row.idempotency_key = keyOf(row.id);
+  return row;
+}
+
 /** In the verdict's transaction: a `close` for every followed action of the incident (once ever per action). */
 export async function closeOnVerdict(tx: Tx, incidentId: string, verdict: { verdict: string; by: string; note?: string }, now: number): Promise<number> {
   let queued = 0;
   for (const a of await followedActions(tx, [incidentId])) {
-    const row = newActionRow(
-      {
-        incident_id: a.incident_id,
-        decision_id: a.decision_id,
-        kind: a.kind,
-        target: a.target,
-        params: a.params,
-        state: 'pending',
-        approval: 'auto',
-        follow_of: a.id,
-        follow_event: 'close',
-        // What closed it, for FollowContext.verdict (closeVerdict).
-        follow_state: JSON.stringify({ verdict: verdict.verdict, by: verdict.by, ...(verdict.note ? { note: verdict.note } : {}) }),
-        idempotency_key: `${a.idempotency_key}:close`,
-      },
-      now,
-    );
+    // What closed it, for FollowContext.verdict (closeVerdict); once ever per action.
+    const state = JSON.stringify({ verdict: verdict.verdict, by: verdict.by, ...(verdict.note ? { note: verdict.note } : {}) });
+    const row = followRow(a, 'close', state, now, () => `${a.idempotency_key}:close`);
     const inserted = await tx.insertInto('actions').values(row).onConflict((oc) => oc.column('idempotency_key').doNothing()).returning('id').executeTakeFirst();
     if (!inserted) continue;
     await record(

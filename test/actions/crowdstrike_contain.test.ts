@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import crowdstrike, { fqlString } from '../../src/actions/kinds/crowdstrike_contain.js';
 import type { ActionContext, ActionTarget } from '../../src/actions/action.js';
 import { undoAction } from '../../src/actions/undo.js';
-import { startContract, type ContractReply, type ContractRequest } from '../support/contract.js';
+import { falconServer, type FalconOptions } from '../support/contracts/crowdstrike_contain.js';
 import { openTestStore } from '../support/stores.js';
 import { actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
 import { actionCtx, rejection, testExecutor } from './support.js';
@@ -20,60 +20,8 @@ import { actionCtx, rejection, testExecutor } from './support.js';
 const SECRET = 'falcon-secret-s3cr3t';
 const AID = 'aid0000000000000000000000000042';
 
-/** The Falcon stand-in: devices with a containment status; a pending status settles on the next read. */
-async function falcon(opts: { override?: (r: ContractRequest) => ContractReply | undefined; revokeAfter?: number } = {}) {
-  const devices = new Map<string, { hostname: string; status: string }>([
-    [AID, { hostname: 'ws-042', status: 'normal' }],
-    ['aid-other', { hostname: 'ws-043', status: 'normal' }],
-  ]);
-  const valid = new Set<string>();
-  let issued = 0;
-  let uses = 0;
-  const srv = await startContract((r) => {
-    const o = opts.override?.(r);
-    if (o) return o;
-    if (r.method === 'POST' && r.path === '/oauth2/token') {
-      if (r.form.get('client_id') !== 'cid' || r.form.get('client_secret') !== SECRET) {
-        return { status: 401, json: { errors: [{ code: 401, message: 'access denied, invalid client credentials' }] } };
-      }
-      const token = `tok-${++issued}`;
-      valid.add(token);
-      return { status: 201, json: { access_token: token, token_type: 'bearer', expires_in: 1799 } };
-    }
-    const token = String(r.headers.authorization ?? '').replace(/^Bearer /, '');
-    if (!valid.has(token)) return { status: 401, json: { errors: [{ code: 401, message: 'access denied, authorization failed' }] } };
-    if (opts.revokeAfter !== undefined && ++uses === opts.revokeAfter) {
-      valid.delete(token); // expired early: this request is refused, a fresh token works
-      return { status: 401, json: { errors: [{ code: 401, message: 'access denied, authorization failed' }] } };
-    }
-    if (r.method === 'GET' && r.path === '/devices/queries/devices/v1') {
-      // A tiny FQL reader: exactly one hostname:'…' term with backslash escapes, as Fido must send it.
-      const m = /^(hostname|local_ip):'((?:\\.|[^'\\])*)'$/.exec(r.query.get('filter') ?? '');
-      if (!m) return { status: 400, json: { errors: [{ code: 400, message: 'invalid filter' }] } };
-      const want = m[2]!.replace(/\\(.)/g, '$1').toLowerCase();
-      return { json: { meta: {}, resources: [...devices].filter(([, d]) => d.hostname === want).map(([id]) => id), errors: [] } };
-    }
-    if (r.method === 'GET' && r.path === '/devices/entities/devices/v2') {
-      const resources = r.query.getAll('ids').flatMap((id) => {
-        const d = devices.get(id);
-        if (!d) return [];
-        const out = { device_id: id, hostname: d.hostname, status: d.status };
-        if (d.status === 'containment_pending') d.status = 'contained';
-        if (d.status === 'lift_containment_pending') d.status = 'normal';
-        return [out];
-      });
-      return { json: { meta: {}, resources, errors: [] } };
-    }
-    if (r.method === 'POST' && r.path === '/devices/entities/devices-actions/v2') {
-      const ids = (r.json as { ids: string[] }).ids;
-      const name = r.query.get('action_name');
-      for (const id of ids) devices.get(id)!.status = name === 'contain' ? 'containment_pending' : 'lift_containment_pending';
-      return { status: 202, json: { meta: {}, resources: ids.map((id) => ({ id, path: '' })), errors: [] } };
-    }
-    return { status: 404, json: { errors: [{ code: 404, message: 'not found' }] } };
-  });
-  return { ...srv, devices, tokens: () => issued };
-}
+const falcon = (opts: Partial<FalconOptions> = {}) =>
+  falconServer({ clientId: 'cid', secret: SECRET, devices: [[AID, 'ws-042'], ['aid-other', 'ws-043']], ...opts });
 
 const entry = (url: string, extra: Record<string, unknown> = {}) =>
   ({ name: 'falcon', kind: 'crowdstrike_contain' as const, url, allow_private: true, client_id: 'cid', client_secret: SECRET, ...extra });

@@ -13,71 +13,15 @@ import assert from 'node:assert/strict';
 import defender, { machineFilter, odataString, stateOfActions } from '../../src/actions/kinds/defender_isolate.js';
 import type { ActionContext, ActionTarget } from '../../src/actions/action.js';
 import { undoAction } from '../../src/actions/undo.js';
-import { startContract, type ContractReply, type ContractRequest } from '../support/contract.js';
+import { mdeServer, type MdeOptions } from '../support/contracts/defender_isolate.js';
 import { openTestStore } from '../support/stores.js';
 import { actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
 import { actionCtx, rejection, testExecutor } from './support.js';
 
 const SECRET = 'mde~client~secret~value';
 const MID = '1e5bc9d7e413ddd7902c2932e418702b84d0cc07';
-const LIT = "'((?:[^']|'')*)'";
-const unquote = (s: string) => s.replace(/''/g, "'");
-
-async function mde(opts: { override?: (r: ContractRequest) => ContractReply | undefined; revokeAfter?: number } = {}) {
-  const machines = [
-    { id: MID, computerDnsName: 'ws-042.corp.example', lastIpAddress: '10.1.2.3' },
-    { id: 'other', computerDnsName: 'ws-043.corp.example', lastIpAddress: '10.1.2.4' },
-  ];
-  const actions: { id: string; machineId: string; type: string; status: string; creationDateTimeUtc: string }[] = [];
-  const valid = new Set<string>();
-  let issued = 0;
-  let uses = 0;
-  const srv = await startContract((r) => {
-    const o = opts.override?.(r);
-    if (o) return o;
-    if (r.method === 'POST' && r.path === '/tenant-1/oauth2/v2.0/token') {
-      const f = r.form;
-      if (f.get('grant_type') !== 'client_credentials' || f.get('scope') !== 'https://api.securitycenter.microsoft.com/.default') return { status: 400, json: { error: 'invalid_request' } };
-      if (f.get('client_id') !== 'app-id' || f.get('client_secret') !== SECRET) return { status: 401, json: { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.' } };
-      const token = `mde-tok-${++issued}`;
-      valid.add(token);
-      return { json: { token_type: 'Bearer', expires_in: 3599, access_token: token } };
-    }
-    const token = String(r.headers.authorization ?? '').replace(/^Bearer /, '');
-    const unauth = { status: 401, json: { error: { code: 'Unauthorized', message: 'Token is expired' } } };
-    if (!valid.has(token)) return unauth;
-    if (opts.revokeAfter !== undefined && ++uses === opts.revokeAfter) {
-      valid.delete(token);
-      return unauth;
-    }
-    const filter = r.query.get('$filter') ?? '';
-    if (r.method === 'GET' && r.path === '/api/machines') {
-      // A strict reader of the two filters Fido may send; anything else is a 400, as OData would answer a broken one.
-      const byName = new RegExp(`^computerDnsName eq ${LIT}(?: or startswith\\(computerDnsName,${LIT}\\))?$`).exec(filter);
-      const byIp = new RegExp(`^lastIpAddress eq ${LIT}$`).exec(filter);
-      if (!byName && !byIp) return { status: 400, json: { error: { code: 'InvalidRequestBody', message: 'Invalid filter' } } };
-      const value = machines.filter((m) =>
-        byIp ? m.lastIpAddress === unquote(byIp[1]!) : m.computerDnsName === unquote(byName![1]!) || (byName![2] !== undefined && m.computerDnsName.startsWith(unquote(byName![2]!))),
-      );
-      return { json: { '@odata.context': 'x', value } };
-    }
-    if (r.method === 'GET' && r.path === '/api/machineactions') {
-      const m = new RegExp(`^machineId eq ${LIT}$`).exec(filter);
-      if (!m) return { status: 400, json: { error: { code: 'InvalidRequestBody', message: 'Invalid filter' } } };
-      const value = actions.filter((a) => a.machineId === unquote(m[1]!)).map((a) => ({ ...a }));
-      for (const a of actions) if (a.status === 'Pending') a.status = 'Succeeded';
-      return { json: { value } };
-    }
-    const act = /^\/api\/machines\/([^/]+)\/(isolate|unisolate)$/.exec(r.path);
-    if (r.method === 'POST' && act) {
-      const a = { id: `ma-${actions.length + 1}`, machineId: decodeURIComponent(act[1]!), type: act[2] === 'isolate' ? 'Isolate' : 'Unisolate', status: 'Pending', creationDateTimeUtc: `2026-12-07T10:00:0${actions.length}Z` };
-      actions.push(a);
-      return { status: 201, json: a };
-    }
-    return { status: 404, json: { error: { code: 'ResourceNotFound', message: 'not found' } } };
-  });
-  return { ...srv, machines, actions, tokens: () => issued };
-}
+const mde = (opts: Partial<MdeOptions> = {}) =>
+  mdeServer({ tenant: 'tenant-1', clientId: 'app-id', secret: SECRET, machines: [[MID, 'ws-042.corp.example', '10.1.2.3'], ['other', 'ws-043.corp.example', '10.1.2.4']], ...opts });
 
 const entry = (url: string, extra: Record<string, unknown> = {}) => ({
   name: 'mde',

@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import email, { escapeHtml, html, messageIdFor, renderEmail, renderSubject } from '../../src/actions/kinds/email.js';
+import { Value } from 'typebox/value';
+import email, { EmailConfigSchema, escapeHtml, html, messageIdFor, renderEmail, renderSubject } from '../../src/actions/kinds/email.js';
 import { ActionError, type ActionTarget } from '../../src/actions/action.js';
 import { tempDir } from '../support/stores.js';
 import { HOSTILE_TITLE, SCORE, actionRecord, sampleIncident, selfSignedCert, startSmtp, type Cert, type SmtpHarness } from './fixtures.js';
@@ -54,6 +55,18 @@ describe('renderEmail', () => {
     const i = { ...incident, title: 'two\r\nlines' };
     assert.equal(renderSubject('{{outcome}} {{score}} {{host}}: {{title}}', i), 'notify 85 ws-042: two lines');
     assert.equal(msg.subject.startsWith('[Fido] notify 85: Beacon from ws-042'), true);
+  });
+
+  test('format: detailed by default (what this kind always sent), summary on request; the schema knows both', () => {
+    const base = { name: 'm', kind: 'email', host: 'smtp.corp.example', from: 'fido@corp.example', to: ['soc@corp.example'] };
+    assert.ok(Value.Check(EmailConfigSchema, base), 'format is optional');
+    assert.ok(Value.Check(EmailConfigSchema, { ...base, format: 'summary' }), 'summary');
+    assert.ok(Value.Check(EmailConfigSchema, { ...base, format: 'detailed' }), 'detailed');
+    assert.ok(!Value.Check(EmailConfigSchema, { ...base, format: 'full' }), 'an unknown format is refused');
+    const summary = renderEmail(incident, action, { subject: '{{title}}', publicUrl: PUBLIC_URL, format: 'summary' });
+    assert.ok(msg.text.includes('Score breakdown (points):') && msg.html.includes('class="fido-chart"'), 'the default is detailed');
+    assert.ok(!summary.text.includes('Score breakdown') && !summary.html.includes('class="fido-chart"'), 'summary has no chart');
+    assert.ok(summary.text.includes('Top factors:') && summary.html.includes('Top factors'), 'summary has the top factors');
   });
 
   test('Message-ID depends only on the idempotency key and the sender domain', () => {
@@ -172,6 +185,39 @@ describe('email over a real SMTP server (STARTTLS, AUTH PLAIN)', () => {
       assert.ok(!e.message.includes('nope'), 'the secret is not in the error');
       return true;
     });
+  });
+
+  test('summary format with signed approval links: buttons in the delivered message', async () => {
+    process.env.FIDO_TEST_SMTP_PASSWORD = 's3cret pass';
+    const t = await email.create(
+      {
+        name: 'soc-mail',
+        kind: 'email',
+        host: '127.0.0.1',
+        port: smtp.port,
+        user: 'fido',
+        password: '${env:FIDO_TEST_SMTP_PASSWORD}',
+        tls_ca_file: 'server.crt',
+        from: 'Fido <fido@corp.example>',
+        to: ['soc@corp.example'],
+        format: 'summary',
+        timeout: 5,
+      },
+      {
+        configDir: dir,
+        publicUrl: PUBLIC_URL,
+        approvalLinks: (id) => ({ approve: `${PUBLIC_URL}approval/${id}/yes`, deny: `${PUBLIC_URL}approval/${id}/no`, expires_at: '2026-11-28T12:00:00.000Z' }),
+      },
+    );
+    targets.push(t);
+    const incident = { ...sampleIncident(), actions: [{ ...actionRecord('INC1', 'okta_suspend', 'okta', 'ACT5'), state: 'awaiting_approval' as const }] };
+    const before = smtp.messages.length;
+    await t.execute({ ...ctx('INC1:ACT1:soc-mail:summary'), incident });
+    const m = smtp.messages[before]!;
+    const body = String(m.html);
+    assert.ok(body.includes('href="https://fido.corp.example/approval/ACT5/yes"') && body.includes('href="https://fido.corp.example/approval/ACT5/no"'), 'buttons');
+    assert.ok(m.text!.includes('Approve: https://fido.corp.example/approval/ACT5/yes'), 'approve URL in the text part');
+    assert.ok(!body.includes('class="fido-chart"'), 'summary: no chart');
   });
 
   test('config mistakes fail when the target is created', async () => {

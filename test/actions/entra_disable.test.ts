@@ -16,7 +16,7 @@ import type { ActionContext, ActionTarget, UndoContext } from '../../src/actions
 import { undoAction } from '../../src/actions/undo.js';
 import { entryProblem } from '../../src/component/instantiate.js';
 import type { AnyComponent, ComponentEntry } from '../../src/component/component.js';
-import type { ContractReply, ContractRequest } from '../support/contract.js';
+import { entraServer } from '../support/contracts/entra_disable.js';
 import { openTestStore } from '../support/stores.js';
 import { actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
 import { actionCtx, refused, suiteServer, undoCtxOf, testExecutor } from './support.js';
@@ -24,69 +24,6 @@ import { actionCtx, refused, suiteServer, undoCtxOf, testExecutor } from './supp
 const SECRET = 'entra-client-secret~XYZ123';
 const TENANT = 'contoso.onmicrosoft.com';
 const CLIENT = '11111111-2222-3333-4444-555555555555';
-
-interface GraphUser {
-  id: string;
-  upn: string;
-  enabled: boolean;
-  revoked: number;
-}
-
-function entraServer() {
-  const users = new Map<string, GraphUser>();
-  const valid = new Set<string>();
-  let issued = 0;
-  let override: ((r: ContractRequest) => ContractReply | undefined) | null = null;
-  const gerr = (status: number, code: string, message: string): ContractReply => ({ status, json: { error: { code, message, innerError: { 'request-id': 'r1', date: '2026-12-07T09:00:00' } } } });
-  const handler = (r: ContractRequest): ContractReply => {
-    const o = override?.(r);
-    if (o) return o;
-    if (r.path === `/${TENANT}/oauth2/v2.0/token`) {
-      const f = r.form;
-      if (r.method !== 'POST' || f.get('grant_type') !== 'client_credentials' || f.get('scope') !== 'https://graph.microsoft.com/.default') return { status: 400, json: { error: 'invalid_request' } };
-      if (f.get('client_id') !== CLIENT || f.get('client_secret') !== SECRET) return { status: 401, json: { error: 'invalid_client', error_description: `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value. Got ${f.get('client_secret')}` } };
-      const token = `eyJ0eXAi.token-${++issued}`;
-      valid.add(token);
-      return { json: { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: token } };
-    }
-    const bearer = /^Bearer (.+)$/.exec(String(r.headers.authorization ?? ''))?.[1];
-    if (!bearer || !valid.has(bearer)) return gerr(401, 'InvalidAuthenticationToken', 'Lifetime validation failed, the token is expired.');
-    const parts = r.path.split('/').slice(1).map(decodeURIComponent);
-    if (parts[0] !== 'v1.0' || parts[1] !== 'users' || parts.length < 3) return gerr(400, 'BadRequest', 'Unsupported segment');
-    const ref = parts[2]!;
-    const u = users.get(ref) ?? [...users.values()].find((x) => x.upn.toLowerCase() === ref.toLowerCase());
-    if (!u) return gerr(404, 'Request_ResourceNotFound', `Resource '${ref}' does not exist or one of its queried reference-property objects are not present.`);
-    const rest = parts.slice(3).join('/');
-    if (r.method === 'GET' && rest === '') {
-      const sel = (r.query.get('$select') ?? '').split(',');
-      const all: Record<string, unknown> = { id: u.id, userPrincipalName: u.upn, accountEnabled: u.enabled, displayName: u.upn };
-      return { json: { '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#users', ...Object.fromEntries(Object.entries(all).filter(([k]) => sel.includes(k))) } };
-    }
-    if (r.method === 'PATCH' && rest === '') {
-      const b = r.json as { accountEnabled?: unknown };
-      if (typeof b?.accountEnabled !== 'boolean' || Object.keys(b).length !== 1) return gerr(400, 'Request_BadRequest', 'Invalid body');
-      u.enabled = b.accountEnabled;
-      return { status: 204 };
-    }
-    if (r.method === 'POST' && rest === 'revokeSignInSessions') {
-      u.revoked++;
-      return { json: { '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#Edm.Boolean', value: true } };
-    }
-    return gerr(405, 'Request_BadRequest', 'Method not allowed');
-  };
-  return {
-    users,
-    handler,
-    expireAll: () => valid.clear(),
-    issued: () => issued,
-    setOverride(f: typeof override) {
-      override = f;
-    },
-    add(id: string, upn: string, enabled = true) {
-      users.set(id, { id, upn, enabled, revoked: 0 });
-    },
-  };
-}
 
 function ctx(user: string | undefined, opts: { attempts?: number; signal?: AbortSignal; incidentUser?: string | null } = {}): ActionContext {
   const incident = { ...sampleIncident('INC1'), user: opts.incidentUser === undefined ? 'alice' : opts.incidentUser };
@@ -98,7 +35,7 @@ const undoCtx = (result: Record<string, unknown>): UndoContext => undoCtxOf(ctx(
 const ID = (n: number) => `0000000${n}-aaaa-bbbb-cccc-dddddddddddd`;
 
 describe('entra_disable', () => {
-  const entra = entraServer();
+  const entra = entraServer({ tenant: TENANT, client: CLIENT, secret: SECRET });
   const suite = suiteServer(entra.handler);
 
   async function target(over: Partial<EntraDisableConfig> = {}): Promise<ActionTarget> {

@@ -13,7 +13,7 @@ import type { ActionTarget, UndoContext } from '../../src/actions/action.js';
 import { undoAction } from '../../src/actions/undo.js';
 import { parseConfigText } from '../../src/config/validate.js';
 import type { IncidentDetail } from '../../src/model/incident.js';
-import type { ContractReply, ContractRequest } from '../support/contract.js';
+import { FakeFortiGate, fail } from '../support/contracts/fortigate_address.js';
 import { openTestStore } from '../support/stores.js';
 import { actionRow, insertAction, seedIncident } from './fixtures.js';
 import { actionCtx, fails, incidentWith as incidentWithAlerts, suiteServer, undoCtxOf, testExecutor } from './support.js';
@@ -22,64 +22,8 @@ const TOKEN = 'fgt-api-token-0123456789abcdef';
 const PUBLIC = '93.184.216.34';
 const OBJ = `fido-${PUBLIC}`;
 const deps = { configDir: '.', publicUrl: 'http://fido.test' };
-const BASE = '/api/v2/cmdb/firewall/';
 
-const fail = (http_status: number, error?: number): ContractReply => ({ status: http_status, json: { status: 'error', http_status, ...(error !== undefined ? { error } : {}) } });
-const ok = (extra: Record<string, unknown> = {}): ContractReply => ({ json: { status: 'success', http_status: 200, vdom: 'root', ...extra } });
-
-/** The FortiGate's configuration and what the next answers should be. */
-class FakeFortiGate {
-  addresses = new Map<string, Record<string, unknown>>();
-  groups = new Map<string, Set<string>>([
-    ['fido-blocked', new Set(['placeholder'])],
-    ['fido-blocked6', new Set(['placeholder6'])],
-  ]);
-  next: ContractReply[] = [];
-
-  handle = (r: ContractRequest): ContractReply => {
-    const forced = this.next.shift();
-    if (forced) return forced;
-    if (r.headers.authorization !== `Bearer ${TOKEN}`) return fail(401);
-    if (!r.path.startsWith(BASE)) return fail(404);
-    const parts = r.path.slice(BASE.length).split('/').map(decodeURIComponent);
-    const [table, name, sub, member] = parts;
-    const body = (r.json ?? {}) as { name?: string };
-    if (table === 'address' || table === 'address6') {
-      if (r.method === 'POST' && !name) {
-        if (!body.name) return fail(424, -651);
-        if (this.addresses.has(body.name)) return fail(500, -5);
-        this.addresses.set(body.name, body);
-        return ok({ mkey: body.name });
-      }
-      const obj = name ? this.addresses.get(name) : undefined;
-      if (!obj) return fail(404, -3);
-      if (r.method === 'GET') return ok({ results: [obj] });
-      if (r.method === 'DELETE') {
-        if ([...this.groups.values()].some((g) => g.has(name!))) return fail(424, -23);
-        this.addresses.delete(name!);
-        return ok({ mkey: name });
-      }
-    }
-    if (table === 'addrgrp' || table === 'addrgrp6') {
-      const g = name ? this.groups.get(name) : undefined;
-      if (!g) return fail(404, -3);
-      if (r.method === 'GET' && !sub) return ok({ results: [{ name, member: [...g].map((m) => ({ name: m, q_origin_key: m })) }] });
-      if (sub === 'member' && r.method === 'POST') {
-        if (!body.name || !this.addresses.has(body.name)) return fail(424, -3);
-        if (g.has(body.name)) return fail(500, -5);
-        g.add(body.name);
-        return ok({ mkey: body.name });
-      }
-      if (sub === 'member' && r.method === 'DELETE' && member) {
-        if (!g.delete(member)) return fail(404, -3);
-        return ok({ mkey: member });
-      }
-    }
-    return fail(405);
-  };
-}
-
-const fgt = new FakeFortiGate();
+const fgt = new FakeFortiGate(TOKEN);
 const suite = suiteServer(fgt.handle, async () => {
   t = suite.track(await target());
 });

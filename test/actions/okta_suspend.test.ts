@@ -13,64 +13,12 @@ import type { ActionContext, ActionTarget, UndoContext } from '../../src/actions
 import { undoAction } from '../../src/actions/undo.js';
 import { entryProblem } from '../../src/component/instantiate.js';
 import type { AnyComponent, ComponentEntry } from '../../src/component/component.js';
-import type { ContractReply, ContractRequest } from '../support/contract.js';
+import { oktaServer } from '../support/contracts/okta_suspend.js';
 import { openTestStore } from '../support/stores.js';
 import { actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
 import { actionCtx, refused, suiteServer, undoCtxOf, testExecutor } from './support.js';
 
 const TOKEN = 'okta-token-00SECRETxyz';
-
-interface OktaUser {
-  id: string;
-  status: string;
-  login: string;
-  sessions: number;
-}
-
-/** The Okta stand-in: users by id, an optional override per request (429s, 5xx, hangs). */
-function oktaServer() {
-  const users = new Map<string, OktaUser>();
-  let override: ((r: ContractRequest) => ContractReply | undefined) | null = null;
-  const err = (status: number, errorCode: string, errorSummary: string): ContractReply => ({ status, json: { errorCode, errorSummary, errorLink: errorCode, errorId: 'oae1', errorCauses: [] } });
-  const view = (u: OktaUser) => ({ id: u.id, status: u.status, profile: { login: u.login, email: u.login } });
-  const handler = (r: ContractRequest): ContractReply => {
-    const o = override?.(r);
-    if (o) return o;
-    if (r.headers.authorization !== `SSWS ${TOKEN}`) return err(401, 'E0000011', 'Invalid token provided');
-    const parts = r.path.split('/').slice(1).map(decodeURIComponent);
-    if (parts[0] !== 'api' || parts[1] !== 'v1' || parts[2] !== 'users' || parts.length < 4) return err(404, 'E0000022', 'The endpoint does not support the provided HTTP method');
-    const ref = parts[3]!;
-    const u = users.get(ref) ?? [...users.values()].find((x) => x.login.toLowerCase() === ref.toLowerCase());
-    if (!u) return err(404, 'E0000007', `Not found: Resource not found: ${ref} (User)`);
-    const rest = parts.slice(4).join('/');
-    if (r.method === 'GET' && rest === '') return { json: view(u) };
-    if (r.method === 'POST' && rest === 'lifecycle/suspend') {
-      if (u.status !== 'ACTIVE') return err(400, 'E0000001', 'Api validation failed: Cannot suspend a user that is not active');
-      u.status = 'SUSPENDED';
-      return { json: {} };
-    }
-    if (r.method === 'POST' && rest === 'lifecycle/unsuspend') {
-      if (u.status !== 'SUSPENDED') return err(400, 'E0000001', 'Api validation failed: Cannot unsuspend a user that is not suspended');
-      u.status = 'ACTIVE';
-      return { json: {} };
-    }
-    if (r.method === 'DELETE' && rest === 'sessions') {
-      u.sessions = 0;
-      return { status: 204 };
-    }
-    return err(405, 'E0000022', 'The endpoint does not support the provided HTTP method');
-  };
-  return {
-    users,
-    handler,
-    setOverride(f: typeof override) {
-      override = f;
-    },
-    add(id: string, login: string, status = 'ACTIVE') {
-      users.set(id, { id, login, status, sessions: 2 });
-    },
-  };
-}
 
 function ctx(user: string | undefined, opts: { attempts?: number; signal?: AbortSignal; incidentUser?: string | null } = {}): ActionContext {
   const incident = { ...sampleIncident('INC1'), user: opts.incidentUser === undefined ? 'alice' : opts.incidentUser };
@@ -80,7 +28,7 @@ function ctx(user: string | undefined, opts: { attempts?: number; signal?: Abort
 const undoCtx = (result: Record<string, unknown>): UndoContext => undoCtxOf(ctx(undefined), result, 'ACT1');
 
 describe('okta_suspend', () => {
-  const okta = oktaServer();
+  const okta = oktaServer(TOKEN);
   const suite = suiteServer(okta.handler);
 
   async function target(over: Partial<OktaSuspendConfig> = {}): Promise<ActionTarget> {

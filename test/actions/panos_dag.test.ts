@@ -14,7 +14,7 @@ import { undoAction } from '../../src/actions/undo.js';
 import { parseConfigText } from '../../src/config/validate.js';
 import { parseXml } from '../../src/actions/kinds/lib/fw-xml.js';
 import type { IncidentDetail } from '../../src/model/incident.js';
-import type { ContractReply, ContractRequest } from '../support/contract.js';
+import { FakePanos } from '../support/contracts/panos_dag.js';
 import { openTestStore } from '../support/stores.js';
 import { actionRow, insertAction, seedIncident } from './fixtures.js';
 import { actionCtx, fails, incidentWith as incidentWithAlerts, suiteServer, undoCtxOf, testExecutor } from './support.js';
@@ -23,46 +23,7 @@ const KEY = 'LUFRPT1-test-panos-key-0123456789';
 const PUBLIC = '93.184.216.34';
 const deps = { configDir: '.', publicUrl: 'http://fido.test' };
 
-/** The firewall's state and what the next answers should be. */
-class FakePanos {
-  /** ip → tag → timeout (seconds, as sent). */
-  registered = new Map<string, Map<string, string | undefined>>();
-  next: ContractReply[] = [];
-
-  handle = (r: ContractRequest): ContractReply => {
-    const forced = this.next.shift();
-    if (forced) return forced;
-    if (r.headers['x-pan-key'] !== KEY) {
-      return { status: 403, body: `<response status = 'error' code = '403'><result><msg>Invalid Credential</msg></result></response>` };
-    }
-    if (r.method !== 'POST' || r.path !== '/api/') return { status: 400, body: '<response status="error"><msg><line>bad request</line></msg></response>' };
-    const cmd = r.form.get('cmd') ?? '';
-    const type = r.query.get('type');
-    if (type === 'op') {
-      const ip = /<registered-ip><ip>([^<]+)<\/ip><\/registered-ip>/.exec(cmd)?.[1];
-      const tags = ip ? this.registered.get(ip) : undefined;
-      const entries = tags && tags.size ? `<entry ip="${ip}" from_agent="0" persistent="1"><tag>${[...tags.keys()].map((t) => `<member>${t}</member>`).join('')}</tag></entry>` : '';
-      return { body: `<response status="success"><result>${entries}<count>${entries ? 1 : 0}</count></result></response>` };
-    }
-    if (type !== 'user-id') return { body: '<response status="error"><msg><line>Unknown type</line></msg></response>' };
-    const m = /<payload><(register|unregister)><entry ip="([^"]+)"[^>]*><tag><member(?: timeout="(\d+)")?>([^<]+)<\/member><\/tag><\/entry><\/\1><\/payload>/.exec(cmd);
-    if (!m) return { body: '<response status="error"><msg><line>Invalid uid-message</line></msg></response>' };
-    const [, op, ip, timeout, tag] = m as unknown as [string, string, string, string | undefined, string];
-    const tags = this.registered.get(ip) ?? new Map<string, string | undefined>();
-    const entry = (message: string) =>
-      `<response status="error"><msg><line><uid-response><version>2.0</version><payload><${op}><entry ip="${ip}" message="${message}"/></${op}></payload></uid-response></line></msg></response>`;
-    if (op === 'register') {
-      if (tags.has(tag)) return { body: entry(`tag ${tag} already exists, ignore`) };
-      tags.set(tag, timeout);
-      this.registered.set(ip, tags);
-    } else {
-      if (!tags.delete(tag)) return { body: entry(`tag ${tag} does not exist, ignore`) };
-    }
-    return { body: `<response status="success"><result><uid-response><version>2.0</version><payload><${op}></${op}></payload></uid-response></result></response>` };
-  };
-}
-
-const fw = new FakePanos();
+const fw = new FakePanos(KEY);
 const suite = suiteServer(fw.handle, async () => {
   t = suite.track(await target());
 });

@@ -11,7 +11,8 @@ import assert from 'node:assert/strict';
 import sentinelone from '../../src/actions/kinds/sentinelone_isolate.js';
 import type { ActionContext, ActionTarget } from '../../src/actions/action.js';
 import { undoAction } from '../../src/actions/undo.js';
-import { startContract, type ContractReply, type ContractRequest } from '../support/contract.js';
+import type { ContractReply, ContractRequest } from '../support/contract.js';
+import { s1Server } from '../support/contracts/sentinelone_isolate.js';
 import { openTestStore } from '../support/stores.js';
 import { actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
 import { actionCtx, rejection, testExecutor } from './support.js';
@@ -19,45 +20,8 @@ import { actionCtx, rejection, testExecutor } from './support.js';
 const TOKEN = 'eyS1-api-token-value';
 const ID = '1234567890123456789';
 
-async function s1(override?: (r: ContractRequest) => ContractReply | undefined) {
-  const agents = [
-    { id: ID, computerName: 'ws-042', networkStatus: 'connected', networkInterfaces: [{ inet: ['10.1.2.3'] }] },
-    { id: '99', computerName: 'ws-0420', networkStatus: 'connected', networkInterfaces: [{ inet: ['10.1.2.30'] }] },
-  ];
-  const srv = await startContract((r) => {
-    const o = override?.(r);
-    if (o) return o;
-    if (r.headers.authorization !== `ApiToken ${TOKEN}`) return { status: 401, json: { errors: [{ code: 4010010, detail: 'Authentication Failed', title: 'Unauthorized' }] } };
-    if (r.method === 'GET' && r.path === '/web/api/v2.1/agents') {
-      const name = r.query.get('computerName');
-      const inet = r.query.get('networkInterfaceInet__contains');
-      const ids = r.query.get('ids');
-      const data = agents
-        .filter((a) => (name === null || a.computerName.toLowerCase() === name.toLowerCase()) && (ids === null || ids.split(',').includes(a.id)))
-        .filter((a) => inet === null || a.networkInterfaces.some((i) => i.inet.some((x) => x.includes(inet))))
-        .map((a) => {
-          const out = { ...a };
-          // A requested change takes effect after it is seen pending once.
-          if (a.networkStatus === 'disconnecting') a.networkStatus = 'disconnected';
-          if (a.networkStatus === 'connecting') a.networkStatus = 'connected';
-          return out;
-        });
-      return { json: { data, pagination: { totalItems: data.length, nextCursor: null } } };
-    }
-    const m = /^\/web\/api\/v2\.1\/agents\/actions\/(disconnect|connect)$/.exec(r.path);
-    if (r.method === 'POST' && m) {
-      const ids = (r.json as { filter: { ids: string[] } }).filter.ids;
-      let affected = 0;
-      for (const a of agents.filter((x) => ids.includes(x.id))) {
-        a.networkStatus = m[1] === 'disconnect' ? 'disconnecting' : 'connecting';
-        affected++;
-      }
-      return { json: { data: { affected } } };
-    }
-    return { status: 404, json: { errors: [{ code: 4040010, detail: 'Not found' }] } };
-  });
-  return { ...srv, agents };
-}
+const s1 = (override?: (r: ContractRequest) => ContractReply | undefined) =>
+  s1Server({ token: TOKEN, agents: [[ID, 'ws-042', '10.1.2.3'], ['99', 'ws-0420', '10.1.2.30']], ...(override ? { override } : {}) });
 
 const entry = (url: string, extra: Record<string, unknown> = {}) => ({ name: 's1', kind: 'sentinelone_isolate' as const, url, allow_private: true, api_token: TOKEN, ...extra });
 const target = (url: string, extra: Record<string, unknown> = {}): Promise<ActionTarget> => sentinelone.create(entry(url, extra), { configDir: '.', publicUrl: '' });

@@ -6,9 +6,9 @@
  * always verified; a private CA is given with `tls_ca_file`. The only way to turn verification off is the
  * explicit `allow_insecure_tls: true`, which is logged as a warning when the target is created.
  *
- * Content: a text part and an HTML part. Everything that comes from alerts is attacker-influenced (a title,
- * a URL, a user name can be chosen by whoever triggers the detector), so the HTML is built with the `html`
- * tag below, which escapes every interpolated value unless it is itself built by `html`.
+ * Content: a report in a text part and an HTML part, `summary` or `detailed` (lib/email-report.ts, which says
+ * how attacker-chosen text is escaped and how the message is bounded), with approve/deny buttons for the
+ * incident's actions that wait for a person when the process can sign links (ActionDeps.approvalLinks).
  *
  * Retries: the Message-ID is derived from the idempotency key, so a message sent again after a crash or a
  * lost reply is recognisably the same one (mail clients thread or de-duplicate it); the key is also sent as
@@ -20,13 +20,17 @@ import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import { Type, type Static } from 'typebox';
 import { Duration } from '../../config/schema.js';
 import { parseDuration } from '../../config/duration.js';
-import type { Alert, Endpoint } from '../../model/alert.js';
 import type { ActionRecord } from '../../model/action.js';
 import type { IncidentDetail } from '../../model/incident.js';
 import type { Decision } from '../../model/decision.js';
 import { log } from '../../util/log.js';
 import { ActionError, defineAction, type ActionContext, type ActionDeps, type ActionOutcome, type ActionTarget } from '../action.js';
-import { incidentUrl, readTlsCaFile, secretValue } from '../target-config.js';
+import { readTlsCaFile, secretValue } from '../target-config.js';
+import { summarizeIncident } from './lib/incident-summary.js';
+import { renderReportHtml, renderReportText, type ReportFormat } from './lib/email-report.js';
+
+// The escaping tag lives with the report; re-exported for the tests and for code that imported it from here.
+export { escapeHtml, html, SafeHtml } from './lib/email-report.js';
 
 export const EmailConfigSchema = Type.Object(
   {
@@ -51,6 +55,11 @@ export const EmailConfigSchema = Type.Object(
           'Subject template; placeholders: {{title}} {{score}} {{outcome}} {{rule}} {{host}} {{user}} {{alert_count}} {{incident_id}}',
       }),
     ),
+    format: Type.Optional(
+      Type.Union([Type.Literal('summary'), Type.Literal('detailed')], {
+        description: 'Report form: "summary" (one screen) or "detailed" (default: chart, evidence, alerts, enrichment, actions, timeline)',
+      }),
+    ),
     timeout: Type.Optional(Duration),
   },
   { additionalProperties: false },
@@ -58,40 +67,6 @@ export const EmailConfigSchema = Type.Object(
 export type EmailConfig = Static<typeof EmailConfigSchema>;
 
 export const DEFAULT_SUBJECT = '[Fido] {{outcome}}: {{title}} (score {{score}})';
-const MAX_ALERTS_IN_MAIL = 50;
-
-// ───────────────────────────── HTML escaping ─────────────────────────────
-
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** Escapes text for HTML element content and quoted attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
-}
-
-/** Markup built by `html`; anything else interpolated into `html` is escaped. */
-export class SafeHtml {
-  constructor(readonly value: string) {}
-  toString(): string {
-    return this.value;
-  }
-}
-
-function interpolate(v: unknown): string {
-  if (v instanceof SafeHtml) return v.value;
-  if (Array.isArray(v)) return v.map(interpolate).join('');
-  if (v === null || v === undefined) return '';
-  return escapeHtml(String(v));
-}
-
-/** Tagged template: `html\`<td>${untrusted}</td>\`` escapes the value; nested `html` results pass as markup. */
-export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeHtml {
-  let out = strings[0] ?? '';
-  values.forEach((v, i) => {
-    out += interpolate(v) + (strings[i + 1] ?? '');
-  });
-  return new SafeHtml(out);
-}
 
 // ───────────────────────────── rendering ─────────────────────────────
 
@@ -161,93 +136,21 @@ function checkSubjectTemplate(template: string, key: string): void {
   }
 }
 
-function endpoint(e: Endpoint | undefined): string {
-  if (!e) return '';
-  const addr = e.ip ? (e.port !== undefined ? `${e.ip}:${e.port}` : e.ip) : '';
-  const extra = [e.host, e.user].filter(Boolean).join(', ');
-  return [addr, extra ? `(${extra})` : ''].filter(Boolean).join(' ');
+export interface RenderOptions {
+  subject: string;
+  publicUrl: string;
+  /** Default `detailed` (what this kind always sent: the score explained and the alerts). */
+  format?: ReportFormat;
+  approvalLinks?: ActionDeps['approvalLinks'];
+  /** Epoch ms, for the age of enrichment answers; default now. */
+  now?: number;
 }
 
-function observables(a: Alert): string[] {
-  return a.observables.map((o) => `${o.type}:${o.value}${o.role ? ` (${o.role})` : ''}`);
-}
-
-function renderText(incident: IncidentDetail, action: ActionRecord, link: string | null): string {
-  const d = currentDecision(incident);
-  const lines: string[] = [
-    `Incident: ${incident.title}`,
-    `Id: ${incident.id}   Status: ${incident.status}`,
-    `Host: ${incident.host ?? '-'}   User: ${incident.user ?? '-'}`,
-    `Alerts: ${incident.alert_count}   First seen: ${incident.first_seen}   Last seen: ${incident.last_seen}`,
-    '',
-  ];
-  if (incident.score) {
-    lines.push(`Score: ${incident.score.total} (profile ${incident.score.profile})`);
-    for (const f of incident.score.explanation) lines.push(`  ${String(f.points).padStart(4)}  ${f.factor}: ${f.evidence}`);
-  } else lines.push('Score: not scored');
-  lines.push('', `Decision: rule ${d?.rule ?? '-'}, outcome ${d?.outcome ?? '-'}${d?.dry_run ? ' (dry run)' : ''}`);
-  lines.push(`Action: ${action.kind} → ${action.target}`, '', 'Evidence:');
-  const shown = incident.alerts.slice(0, MAX_ALERTS_IN_MAIL);
-  for (const a of shown) {
-    lines.push(`- ${a.time}  [${a.detector}]  ${a.title}`);
-    const route = [endpoint(a.src), endpoint(a.dst)].filter(Boolean).join(' -> ');
-    if (route) lines.push(`    ${route}`);
-    const obs = observables(a);
-    if (obs.length) lines.push(`    observables: ${obs.join(', ')}`);
-  }
-  if (incident.alerts.length > shown.length) lines.push(`  … and ${incident.alerts.length - shown.length} more alerts`);
-  if (link) lines.push('', `Details: ${link}`);
-  return lines.join('\n') + '\n';
-}
-
-const CELL = 'style="border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top"';
-
-function renderHtml(incident: IncidentDetail, action: ActionRecord, link: string | null): string {
-  const d = currentDecision(incident);
-  const cell = new SafeHtml(CELL);
-  const summary = html`<table style="border-collapse:collapse">
-<tr><th ${cell}>Incident</th><td ${cell}>${incident.title}</td></tr>
-<tr><th ${cell}>Id</th><td ${cell}>${incident.id}</td></tr>
-<tr><th ${cell}>Status</th><td ${cell}>${incident.status}</td></tr>
-<tr><th ${cell}>Host</th><td ${cell}>${incident.host ?? '-'}</td></tr>
-<tr><th ${cell}>User</th><td ${cell}>${incident.user ?? '-'}</td></tr>
-<tr><th ${cell}>Alerts</th><td ${cell}>${incident.alert_count}</td></tr>
-<tr><th ${cell}>First seen</th><td ${cell}>${incident.first_seen}</td></tr>
-<tr><th ${cell}>Last seen</th><td ${cell}>${incident.last_seen}</td></tr>
-</table>`;
-  const score = incident.score
-    ? html`<h3>Score ${incident.score.total} <small>(profile ${incident.score.profile})</small></h3>
-<table style="border-collapse:collapse"><tr><th ${cell}>Factor</th><th ${cell}>Points</th><th ${cell}>Evidence</th></tr>
-${incident.score.explanation.map((f) => html`<tr><td ${cell}>${f.factor}</td><td ${cell}>${f.points}</td><td ${cell}>${f.evidence}</td></tr>\n`)}</table>`
-    : html`<h3>Score</h3><p>Not scored.</p>`;
-  const decision = html`<h3>Decision</h3><p>Rule <b>${d?.rule ?? '-'}</b>, outcome <b>${d?.outcome ?? '-'}</b>${d?.dry_run ? ' (dry run)' : ''}; action ${action.kind} → ${action.target}.</p>`;
-  const shown = incident.alerts.slice(0, MAX_ALERTS_IN_MAIL);
-  const rows = shown.map(
-    (a) =>
-      html`<tr><td ${cell}>${a.time}</td><td ${cell}>${a.detector}</td><td ${cell}>${a.title}</td><td ${cell}>${endpoint(a.src)}</td><td ${cell}>${endpoint(a.dst)}</td><td ${cell}>${observables(a).map((o) => html`${o}<br>`)}</td></tr>\n`,
-  );
-  const more = incident.alerts.length > shown.length ? html`<p>… and ${incident.alerts.length - shown.length} more alerts.</p>` : '';
-  const evidence = html`<h3>Evidence</h3>
-<table style="border-collapse:collapse"><tr><th ${cell}>Time</th><th ${cell}>Detector</th><th ${cell}>Title</th><th ${cell}>Source</th><th ${cell}>Destination</th><th ${cell}>Observables</th></tr>
-${rows}</table>${more}`;
-  const footer = link ? html`<p><a href="${link}">Open the incident in Fido</a></p>` : '';
-  return html`<!doctype html>
-<html><head><meta charset="utf-8"><title>${incident.title}</title></head>
-<body style="font-family:sans-serif">
-<h2>${incident.title}</h2>
-${summary}
-${score}
-${decision}
-${evidence}
-${footer}
-</body></html>
-`.value;
-}
-
-/** The whole message for one incident: pure, so it is tested without SMTP. */
-export function renderEmail(incident: IncidentDetail, action: ActionRecord, opts: { subject: string; publicUrl: string }): RenderedEmail {
-  const link = incidentUrl(opts.publicUrl, incident.id);
-  return { subject: renderSubject(opts.subject, incident), text: renderText(incident, action, link), html: renderHtml(incident, action, link) };
+/** The whole message for one incident: pure given `now`, so it is tested without SMTP. */
+export function renderEmail(incident: IncidentDetail, action: ActionRecord, opts: RenderOptions): RenderedEmail {
+  const summary = summarizeIncident(incident, { publicUrl: opts.publicUrl, ...(opts.approvalLinks ? { approvalLinks: opts.approvalLinks } : {}) });
+  const report = { incident, action, summary, format: opts.format ?? 'detailed', now: opts.now ?? Date.now() };
+  return { subject: renderSubject(opts.subject, incident), text: renderReportText(report), html: renderReportHtml(report) };
 }
 
 // ───────────────────────────── sending ─────────────────────────────
@@ -312,7 +215,12 @@ async function create(cfg: EmailConfig, deps: ActionDeps): Promise<ActionTarget>
     name: cfg.name,
     kind: 'email',
     async execute(ctx: ActionContext): Promise<ActionOutcome> {
-      const msg = renderEmail(ctx.incident, ctx.action, { subject, publicUrl: deps.publicUrl });
+      const msg = renderEmail(ctx.incident, ctx.action, {
+        subject,
+        publicUrl: deps.publicUrl,
+        format: cfg.format ?? 'detailed',
+        ...(deps.approvalLinks ? { approvalLinks: deps.approvalLinks } : {}),
+      });
       const messageId = messageIdFor(ctx.idempotencyKey, cfg.from);
       let info: SMTPTransport.SentMessageInfo;
       try {
@@ -342,7 +250,7 @@ async function create(cfg: EmailConfig, deps: ActionDeps): Promise<ActionTarget>
 
 const email = defineAction({
   kind: 'email',
-  description: 'Email over SMTP (STARTTLS or implicit TLS, verified), text and HTML, with the score explained',
+  description: 'Email over SMTP (STARTTLS or implicit TLS, verified): a summary or detailed report, score chart, approve/deny links',
   schema: EmailConfigSchema,
   create,
 });
