@@ -30,7 +30,7 @@ import { summarizeIncident } from './lib/incident-summary.js';
 import { renderReportHtml, renderReportText, type ReportFormat } from './lib/email-report.js';
 
 // The escaping tag lives with the report; re-exported for the tests and for code that imported it from here.
-export { escapeHtml, html, SafeHtml } from './lib/email-report.js';
+export { escapeHtml, html, SafeHtml } from '../../util/html.js';
 
 export const EmailConfigSchema = Type.Object(
   {
