@@ -57,7 +57,7 @@ export function verifyLink(token: string, key: Buffer, now = Date.now()): LinkCh
   } catch {
     return { ok: false, reason: 'malformed', message: 'this is not an approval link' };
   }
-  if (typeof body.a !== 'string' || (body.d !== 'approve' && body.d !== 'deny') || typeof body.e !== 'number') {
+  if (body === null || typeof body !== 'object' || typeof body.a !== 'string' || (body.d !== 'approve' && body.d !== 'deny') || typeof body.e !== 'number') {
     return { ok: false, reason: 'malformed', message: 'this is not an approval link' };
   }
   const claim: LinkClaim = { actionId: body.a, decision: body.d, expiresAt: body.e * 1000 };

@@ -36,6 +36,8 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     logger: false,
     bodyLimit: ctx.maxBodyBytes,
     return503OnClosing: true,
+    // An approval link's token is a path parameter of up to 512 characters (routes/approvals.ts).
+    routerOptions: { maxParamLength: 600 },
     // Slow clients (connections.ts): Fastify sets the request, keep-alive and idle timeouts on the server;
     // the header timeout and how often Node enforces both go to http.createServer.
     requestTimeout: limits.requestTimeoutMs,

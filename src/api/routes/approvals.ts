@@ -22,6 +22,8 @@ const CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; 
 const MAX_FORM_BYTES = 8 * 1024;
 
 export default async function approvalRoutes(app: FastifyInstance, { ctx, failedAuth }: { ctx: ApiContext; failedAuth: FailedAuthLimiter }) {
+  // Only the confirmation page's form: a JSON body is refused (415), not read.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser(FORM, { parseAs: 'string', bodyLimit: MAX_FORM_BYTES }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
@@ -81,7 +83,7 @@ export default async function approvalRoutes(app: FastifyInstance, { ctx, failed
       schema: {
         summary: 'Approve or deny the action a signed link names (the form of its confirmation page)',
         params: TokenParam,
-        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }), reason: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false }),
+        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' }), reason: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false }),
         security: [],
         produces: ['text/html'],
       },
