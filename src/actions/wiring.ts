@@ -5,6 +5,9 @@ import type { Logger } from '../util/log.js';
 import { closeActionTargets, createActionTargets } from './registry.js';
 import { createActionExecutor, executorSettings } from './executor.js';
 import { approvalLinkMaker, linksPossible } from './approval-links.js';
+import { parseDuration } from '../config/duration.js';
+
+const DEFAULT_LEASE_MS = 60_000;
 
 export interface RunningExecutor {
   start(): void;
@@ -32,7 +35,8 @@ export async function buildActionExecutor(opts: {
     store: opts.store,
     targets,
     ...executorSettings(config.actions),
-    leaseMs: 60_000,
+    // A claim is valid this long: an executor that died mid-call has its actions taken over after it.
+    leaseMs: config.actions?.lease !== undefined ? parseDuration(config.actions.lease, 'actions.lease') : DEFAULT_LEASE_MS,
     owner: opts.owner,
     logger: opts.log,
     pollIntervalMs: opts.pollIntervalMs ?? 500,

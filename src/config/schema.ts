@@ -316,6 +316,7 @@ export const ConfigSchema = Type.Object(
           max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 50 })),
           backoff_base: Type.Optional(Duration),
           backoff_max: Type.Optional(Duration),
+          lease: Type.Optional(Duration),
           kill_switch: Type.Optional(
             Type.Boolean({ description: 'true: no containment action ever starts (the switch the API and CLI turn on, held on by configuration)' }),
           ),
