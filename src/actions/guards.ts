@@ -17,12 +17,14 @@
 import { sql } from 'kysely';
 import type { Static } from 'typebox';
 import type { GuardsSchema } from '../config/schema.js';
-import { parseDuration } from '../config/duration.js';
 import type { IncidentDetail } from '../model/incident.js';
 import type { ActionTable } from '../store/schema.js';
 import type { Tx } from '../store/store.js';
 import type { ActionGuard, GuardVerdict, PolicyAction } from '../policy/evaluate.js';
 import { actionKinds } from './registry.js';
+import type { Limit } from './limits.js';
+
+export { compileLimits, type Limit } from './limits.js';
 
 export type GuardsConfig = Static<typeof GuardsSchema>;
 
@@ -102,7 +104,8 @@ export function protectedGuard(cfg: GuardsConfig['protected'], isContainment: (k
       if (!isContainment(action.kind)) return { allow: true };
       const s = subjectsOf(detail);
       for (const u of s.users) {
-        const p = user(u);
+        // CORP\alice and alice@corp.example are alice too: a protected name is held in every spelling.
+        const p = accountSpellings(u).map(user).find((x) => x !== undefined);
         if (p) return hold(`user ${u} is protected (${p})`);
       }
       for (const h of s.hosts) {
@@ -111,7 +114,7 @@ export function protectedGuard(cfg: GuardsConfig['protected'], isContainment: (k
       }
       for (const [g, u] of s.groups) {
         const p = group(g);
-        if (p) return hold(`user ${u} is in protected group ${g}`);
+        if (p) return hold(`user ${u} is in protected group ${g} (${p})`);
       }
       if (cfg.privileged) for (const u of s.privileged) return hold(`user ${u} is privileged or VIP in the directory`);
       return { allow: true };
@@ -119,39 +122,16 @@ export function protectedGuard(cfg: GuardsConfig['protected'], isContainment: (k
   };
 }
 
+/** An account name as given, without its domain (`DOMAIN\\name`), and without its realm (`name@domain`). */
+function accountSpellings(u: string): string[] {
+  const bare = u.slice(u.lastIndexOf('\\') + 1);
+  const at = bare.indexOf('@');
+  return [...new Set([u, bare, at > 0 ? bare.slice(0, at) : bare])];
+}
+
 const hold = (reason: string): GuardVerdict => ({ allow: false, hold: true, reason });
 
 // ───────────────────────────── rate and blast-radius limits ─────────────────────────────
-
-type LimitConfig = NonNullable<GuardsConfig['limits']>[number];
-
-export interface Limit {
-  name: string;
-  kind?: string;
-  target?: string;
-  rule?: string;
-  max?: number;
-  perMs?: number;
-  maxActive?: number;
-}
-
-/** The configured limits, checked (a rate needs both `max` and `per`; a limit needs one of kind, target, rule). */
-export function compileLimits(limits: readonly LimitConfig[] | undefined): Limit[] {
-  return (limits ?? []).map((l, i) => {
-    const at = `actions.guards.limits[${i}] (${l.name})`;
-    if (!l.kind && !l.target && !l.rule) throw new Error(`${at}: say which actions it limits (kind, target or rule)`);
-    if ((l.max === undefined) !== (l.per === undefined)) throw new Error(`${at}: a rate needs both max and per`);
-    if (l.max === undefined && l.max_active === undefined) throw new Error(`${at}: set max and per, or max_active`);
-    return {
-      name: l.name,
-      ...(l.kind ? { kind: l.kind } : {}),
-      ...(l.target ? { target: l.target } : {}),
-      ...(l.rule ? { rule: l.rule } : {}),
-      ...(l.max !== undefined ? { max: l.max, perMs: parseDuration(l.per!, `${at}.per`) } : {}),
-      ...(l.max_active !== undefined ? { maxActive: l.max_active } : {}),
-    };
-  });
-}
 
 const applies = (l: Limit, r: Pick<ActionTable, 'kind' | 'target' | 'rule'>) =>
   (!l.kind || l.kind === r.kind) && (!l.target || l.target === r.target) && (!l.rule || l.rule === r.rule);
@@ -161,10 +141,11 @@ const LIMITS_LOCK = 0x46_69_64_6f_4c;
 
 /**
  * Holds for approval the new outbox rows (about to be inserted, in order) that would go over a limit; returns how
- * many it held. Rows already awaiting approval are left alone (a person decides them anyway) and are not counted.
+ * many it held. Rows that wait for a person are left alone and not counted; rows that approve themselves when
+ * nobody answers in time (`approval_default: approve`) run without a person, so they are limited and counted.
  */
 export async function holdOverLimits(tx: Tx, rows: ActionTable[], limits: readonly Limit[], opts: { now: number; postgres: boolean }): Promise<number> {
-  const live = rows.filter((r) => r.state === 'pending' && isContainmentKind(r.kind) && limits.some((l) => applies(l, r)));
+  const live = rows.filter((r) => (r.state === 'pending' || selfApproving(r)) && isContainmentKind(r.kind) && limits.some((l) => applies(l, r)));
   if (live.length === 0) return 0;
   if (opts.postgres) await sql`select pg_advisory_xact_lock(${LIMITS_LOCK})`.execute(tx);
   const used = await Promise.all(limits.map((l) => countUsed(tx, l, opts.now)));
@@ -175,6 +156,9 @@ export async function holdOverLimits(tx: Tx, rows: ActionTable[], limits: readon
       const l = limits[over]!;
       row.state = 'awaiting_approval';
       row.approval = 'required';
+      // A person decides: nobody answering must not approve it.
+      row.approval_due_at = null;
+      row.approval_default = null;
       row.held_by = `limit ${l.name}: ${describeUse(l, used[over]!)}`;
       held++;
       continue;
@@ -187,6 +171,9 @@ export async function holdOverLimits(tx: Tx, rows: ActionTable[], limits: readon
   }
   return held;
 }
+
+/** Waiting for approval, but approved when nobody answers in time: it runs without a person. */
+const selfApproving = (r: Pick<ActionTable, 'state' | 'approval_default'>) => r.state === 'awaiting_approval' && r.approval_default === 'approve';
 
 interface Use {
   recent: number;
@@ -221,7 +208,10 @@ async function countUsed(tx: Tx, l: Limit, now: number): Promise<Use> {
   const r = await q
     .select((eb) => [
       eb.fn
-        .sum<number>(eb.case().when(eb.and([eb('created_at', '>=', now - (l.perMs ?? 0)), eb('state', 'not in', ['awaiting_approval', 'denied', 'skipped'])])).then(1).else(0).end())
+        .sum<number>(eb.case().when(eb.and([
+            eb('created_at', '>=', now - (l.perMs ?? 0)),
+            eb.or([eb('state', 'not in', ['awaiting_approval', 'denied', 'skipped']), eb.and([eb('state', '=', 'awaiting_approval'), eb('approval_default', '=', 'approve')])]),
+          ])).then(1).else(0).end())
         .as('recent'),
       eb.fn
         .sum<number>(
@@ -230,6 +220,7 @@ async function countUsed(tx: Tx, l: Limit, now: number): Promise<Use> {
             .when(
               eb.or([
                 eb('state', 'in', ['pending', 'running']),
+                eb.and([eb('state', '=', 'awaiting_approval'), eb('approval_default', '=', 'approve')]),
                 eb.and([eb('state', '=', 'succeeded'), eb.not(eb.exists(eb.selectFrom('actions as u').select('u.id').whereRef('u.undo_of', '=', 'actions.id')))]),
               ]),
             )

@@ -13,6 +13,7 @@ import { resolveTimeZone } from '../detectors/lib/time.js';
 import { DEFAULT_TIMEOUTS } from '../api/limits.js';
 import { DEFAULT_FAILED_AUTH_LIMIT } from '../api/auth-limit.js';
 import { addressMatcher } from '../api/client-address.js';
+import { compileLimits } from '../actions/limits.js';
 import { parseDuration } from './duration.js';
 import { resolveSecretRefs } from './secrets.js';
 import { DURATION_PATTERN } from './duration.js';
@@ -195,6 +196,7 @@ export function parseConfigText(text: string, kinds: ConfigKinds): ParsedConfig 
     }
   });
   errors.push(...serverErrors(doc, lc, config));
+  errors.push(...guardErrors(doc, lc, config, kinds.actions));
   const providerNames = new Set((config.enrichment?.providers ?? []).map((p) => p.name));
   (config.enrichment?.assets?.precedence ?? []).forEach((name, i) => {
     if (!providerNames.has(name)) {
@@ -203,6 +205,36 @@ export function parseConfigText(text: string, kinds: ConfigKinds): ParsedConfig 
     }
   });
   return { config, version, errors, lineOf: at };
+}
+
+/**
+ * What the schema cannot say about `actions.guards.limits`: each limit says what it limits and how much (as the
+ * worker will read it), names a containment kind and a configured target — a typo would limit nothing.
+ */
+function guardErrors(doc: Document, lc: LineCounter, config: FidoConfig, actionKinds: readonly AnyComponent[]): ConfigError[] {
+  const out: ConfigError[] = [];
+  const targets = (config.actions?.targets ?? []).map((t) => t.name);
+  const containment = actionKinds.filter((k) => (k as { containment?: true }).containment).map((k) => k.kind);
+  (config.actions?.guards?.limits ?? []).forEach((l, i) => {
+    const at = (key: string | null, message: string) => {
+      const path: PathPart[] = ['actions', 'guards', 'limits', i, ...(key ? [key] : [])];
+      out.push({ key: keyOf(path), line: lineOf(doc, lc, path), message });
+    };
+    try {
+      compileLimits([l]);
+    } catch (e) {
+      at(null, (e as Error).message.replace(/^actions\.guards\.limits\[0\] \([^)]*\): /, ''));
+    }
+    if (l.kind !== undefined && !containment.includes(l.kind)) {
+      const near = nearest(l.kind, containment);
+      at('kind', `"${l.kind}" is not a containment kind (limits apply to containment only)${near ? `; did you mean "${near}"?` : ''}`);
+    }
+    if (l.target !== undefined && !targets.includes(l.target)) {
+      const near = nearest(l.target, targets);
+      at('target', `no action target is named "${l.target}"${near ? `; did you mean "${near}"?` : ''}`);
+    }
+  });
+  return out;
 }
 
 /** What the schema cannot say about the HTTP limits: timeouts that contradict, proxies that do not parse. */

@@ -228,10 +228,17 @@ function applyGuards(actions: readonly PolicyAction[], detail: IncidentDetail, g
   for (const action of actions) {
     const stop = firstRefusal(action, detail, guards);
     if (!stop) allowed.push(action);
-    else if (stop.hold) allowed.push(action.approval === 'required' ? action : { ...action, approval: 'required', held_by: `${stop.guard}: ${stop.reason}` });
+    else if (stop.hold) allowed.push(holdFor(action, `${stop.guard}: ${stop.reason}`));
     else blocked.push({ action, guard: stop.guard, reason: stop.reason });
   }
   return { allowed, blocked };
+}
+
+/** A guard's hold: a person must approve. A rule that asks already keeps its approval, unless nobody answering would approve it. */
+function holdFor(action: PolicyAction, heldBy: string): PolicyAction {
+  if (action.approval === 'required' && action.approval_default !== 'approve') return action;
+  const { approval_timeout_ms: _timeout, approval_default: _default, ...rest } = action;
+  return { ...rest, approval: 'required', held_by: heldBy };
 }
 
 function firstRefusal(action: PolicyAction, detail: IncidentDetail, guards: readonly ActionGuard[]): { guard: string; reason: string; hold?: true } | undefined {
