@@ -19,6 +19,8 @@ export const ERROR_CODES = [
   'unknown_source',
   /** The thing exists but is not in a state that allows this (an action that is no longer awaiting approval). */
   'conflict',
+  /** The thing changed since the client read it (`If-Match` names an older version). */
+  'precondition_failed',
   'unauthorized',
   'forbidden',
   /** An address made too many failed token attempts; `retryAfterSeconds` says when to come back. */

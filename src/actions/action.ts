@@ -14,6 +14,25 @@ export interface ActionContext {
   incident: IncidentDetail;
   idempotencyKey: string;
   signal: AbortSignal;
+  /**
+   * An earlier attempt of this action may have taken effect without its outcome being recorded (its executor
+   * stopped mid-call, or a call timed out after the request went out). A kind that reads "already done" as
+   * success (a session not found: the earlier attempt killed it) asks this, not `action.attempts > 1`: an
+   * earlier attempt that failed before reaching the target did nothing.
+   */
+  resumed: boolean;
+  /**
+   * Records what the target looked like before this attempt changes it (an account's status, a host's
+   * containment), committed to the store before it returns; call it after reading that state and before the
+   * first call that changes it. Throws (retryable) when this executor has lost the action's lease.
+   */
+  checkpoint(detail: Record<string, unknown>): Promise<void>;
+  /**
+   * The newest checkpoint of an earlier attempt of this action (row), if any. When present it is the state
+   * before Fido acted: what the target shows now may be that earlier attempt's own effect, so a kind records
+   * this rather than what it reads. Also given to `reconcile`, whose detail should carry it on.
+   */
+  priorCheckpoint?: Record<string, unknown>;
 }
 
 /**

@@ -27,7 +27,7 @@ import type { Store, Tx } from '../store/store.js';
 import { loadIncidentDetail, toAction } from '../store/incidents.js';
 import { errorContext, log as rootLog, type Logger } from '../util/log.js';
 import { iso } from '../util/time.js';
-import { ActionError, type ActionOutcome, type ActionTarget } from './action.js';
+import { ActionError, type ActionContext, type ActionOutcome, type ActionTarget } from './action.js';
 import { applyApprovalTimeouts } from './approvals.js';
 import { queueExpiredUndos } from './undo.js';
 import { containmentKinds, readKillSwitch } from './kill-switch.js';
@@ -205,7 +205,8 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
   }
 
   /** One call of the target, turned into what should happen to the row. */
-  async function attempt(row: ActionTable): Promise<Verdict> {
+  async function attempt(claimed: Claimed): Promise<Verdict> {
+    const { row } = claimed;
     if (row.attempts > maxAttempts) {
       return { outcome: 'dead', error: `gave up: ${maxAttempts} attempts made (the last one's outcome is unknown: its executor stopped mid-call)` };
     }
@@ -216,10 +217,19 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
     try {
       const incident = await loadIncidentDetail(store.db, row.incident_id);
       if (!incident) return { outcome: 'dead', error: `incident ${row.incident_id} does not exist` };
-      const ctx = { action: toAction(row), incident, idempotencyKey: row.idempotency_key, signal: AbortSignal.timeout(callTimeoutMs) };
+      const earlier = await earlierAttempts(row);
+      const ctx: ActionContext = {
+        action: toAction(row),
+        incident,
+        idempotencyKey: row.idempotency_key,
+        signal: AbortSignal.timeout(callTimeoutMs),
+        resumed: earlier.resumed,
+        checkpoint: (detail) => saveCheckpoint(claimed, detail),
+        ...(earlier.checkpoint ? { priorCheckpoint: earlier.checkpoint } : {}),
+      };
       // The last attempt may have taken effect: ask the target before doing it again. Follow-ups need no
       // asking: updating or closing a ticket twice leaves it as once (ActionTarget.follow).
-      if (target.reconcile && !row.follow_of && row.attempts > 1 && (await lastOutcomeUnknown(row))) {
+      if (target.reconcile && !row.follow_of && earlier.lastUnknown) {
         const r = await target.reconcile(ctx);
         if (r.done) return { outcome: 'succeeded', result: { ...r.detail, reconciled: true } };
       }
@@ -260,17 +270,50 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
     return { original: toAction(row), originalResult: row.result ? (JSON.parse(row.result) as Record<string, unknown>) : {} };
   }
 
-  /** Whether the attempt before this one ended without knowing if it took effect. */
-  async function lastOutcomeUnknown(row: ActionTable): Promise<boolean> {
-    const last = await store.db
+  /**
+   * What the earlier attempts of this row left: whether the last one ended without knowing if it took effect
+   * (then the target is asked first), whether any did (ActionContext.resumed: a later attempt that failed
+   * before reaching the target does not settle an earlier one's effect), and the newest checkpoint.
+   */
+  async function earlierAttempts(row: ActionTable): Promise<{ lastUnknown: boolean; resumed: boolean; checkpoint: Record<string, unknown> | null }> {
+    const rows = await store.db
       .selectFrom('action_attempts')
-      .select('outcome')
+      .select(['outcome', 'checkpoint'])
       .where('action_id', '=', row.id)
       .where('attempt', '<', row.attempts)
       .orderBy('attempt', 'desc')
-      .limit(1)
+      .execute();
+    const unknown = (r: { outcome: string | null }) => r.outcome === 'abandoned' || r.outcome === 'unknown';
+    const saved = rows.find((r) => r.checkpoint !== null)?.checkpoint;
+    const parsed: unknown = saved ? JSON.parse(saved) : null;
+    const checkpoint = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
+    return { lastUnknown: rows[0] !== undefined && unknown(rows[0]), resumed: rows.some(unknown), checkpoint };
+  }
+
+  /**
+   * ActionContext.checkpoint: committed on the attempt's row before the kind changes anything, fenced on the
+   * lease like the outcome (an executor that lost the action must not act on it).
+   */
+  async function saveCheckpoint({ row, leaseUntil }: Claimed, detail: Record<string, unknown>): Promise<void> {
+    const res = await store.db
+      .updateTable('action_attempts')
+      .set({ checkpoint: JSON.stringify(detail) })
+      .where('action_id', '=', row.id)
+      .where('attempt', '=', row.attempts)
+      .where('finished_at', 'is', null)
+      .where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('actions')
+            .select('actions.id')
+            .where('actions.id', '=', row.id)
+            .where('actions.state', '=', 'running')
+            .where('actions.lease_owner', '=', owner)
+            .where('actions.lease_until', '=', leaseUntil),
+        ),
+      )
       .executeTakeFirst();
-    return last?.outcome === 'abandoned' || last?.outcome === 'unknown';
+    if (Number(res.numUpdatedRows) === 0) throw new ActionError('lease lost before the checkpoint was written: another executor owns the action now', true);
   }
 
   /** Writes the verdict, fenced on our lease: if it expired and another executor took the row, it wins. */
@@ -385,7 +428,7 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
     summary.claimed = claimed.length;
     await Promise.all(
       claimed.map(async (c) => {
-        const v = await attempt(c.row);
+        const v = await attempt(c);
         await settle(c, v);
         if (v.outcome === 'succeeded') summary.succeeded++;
         else if (v.outcome === 'retry') summary.retried++;

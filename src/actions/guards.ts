@@ -22,6 +22,7 @@ import type { ActionTable } from '../store/schema.js';
 import type { Tx } from '../store/store.js';
 import type { ActionGuard, GuardVerdict, PolicyAction } from '../policy/evaluate.js';
 import { actionKinds } from './registry.js';
+import { LIMITS_LOCK } from '../store/locks.js';
 import type { Limit } from './limits.js';
 
 export { compileLimits, type Limit } from './limits.js';
@@ -136,8 +137,6 @@ const hold = (reason: string): GuardVerdict => ({ allow: false, hold: true, reas
 const applies = (l: Limit, r: Pick<ActionTable, 'kind' | 'target' | 'rule'>) =>
   (!l.kind || l.kind === r.kind) && (!l.target || l.target === r.target) && (!l.rule || l.rule === r.rule);
 
-/** The advisory lock that serialises limit checks across PostgreSQL pipelines (an arbitrary constant). */
-const LIMITS_LOCK = 0x46_69_64_6f_4c;
 
 /**
  * Holds for approval the new outbox rows (about to be inserted, in order) that would go over a limit; returns how

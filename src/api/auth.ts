@@ -7,7 +7,8 @@ import type { Db } from '../store/store.js';
 import { ulid } from '../util/ulid.js';
 import { errorContext, log } from '../util/log.js';
 
-export const ROLES = ['viewer', 'analyst', 'admin'] as const;
+/** Least to most: read; triage (verdicts, notes, approvals); respond (merge, containment by hand); administer. */
+export const ROLES = ['viewer', 'analyst', 'responder', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface Principal {

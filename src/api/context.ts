@@ -1,4 +1,5 @@
 /** What the HTTP routes need from the running process; built by src/app.ts. */
+import type { EventStreamOptions } from './routes/events.js';
 import type { Store } from '../store/store.js';
 import type { ManagedIntakeWriter } from '../intake/writer.js';
 import type { SourceConfig } from '../config/schema.js';
@@ -36,6 +37,8 @@ export interface ApiContext {
   enricher?: () => Promise<Enricher>;
   /** The configuration this process runs with (its policy, targets, profiles): for backtests and explain. */
   policyConfig?: BaseConfig;
+  /** The event stream's limits (routes/events.ts); defaults when absent. */
+  events?: EventStreamOptions;
   /** The key that signs approve/deny links (actions/approval-links.ts); absent: the links' routes answer 404. */
   approvalLinkKey?: Buffer;
   /** actions.kill_switch: the configuration holds the containment kill switch on (actions/kill-switch.ts). */

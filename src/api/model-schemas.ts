@@ -7,7 +7,7 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { SEVERITY_LABELS, DETECTOR_ACTIONS, type Alert } from '../model/alert.js';
 import { OBSERVABLE_TYPES } from '../model/observable.js';
-import { INCIDENT_STATUSES, VERDICTS, type Incident, type IncidentDetail } from '../model/incident.js';
+import { INCIDENT_STATUSES, VERDICTS, type Incident, type IncidentDetail, type IncidentNote } from '../model/incident.js';
 import { ACTION_STATES, type ActionRecord } from '../model/action.js';
 import { CRITICALITIES } from '../enrich/localfile.js';
 import { QUOTA_PERIODS } from '../enrich/quota.js';
@@ -102,8 +102,24 @@ export const IncidentSchema = Type.Object(
     user: Nullable(Type.String()),
     score: Nullable(ScoreSchema),
     decision: Nullable(DecisionSchema),
+    assignee: Opt(Nullable(Type.String({ description: 'who works on it (PATCH /incidents/{id})' }))),
+    severity_override: Opt(Nullable(Type.Integer({ minimum: 0, maximum: 100, description: 'a severity an analyst set over the computed one' }))),
+    merged_into: Opt(Nullable(Type.String({ description: 'the incident it was merged into (it is then closed)' }))),
+    updated_at: Opt(Type.String({ format: 'date-time', description: 'when it last changed: the If-Match of PATCH /incidents/{id}' })),
+    tags: Opt(Type.Array(Type.String(), { description: 'its tags, sorted (where the route loads them)' })),
   },
   { ...open, description: 'Alerts about one thing, grouped' },
+);
+
+export const IncidentNoteSchema = Type.Object(
+  {
+    id: Type.String(),
+    incident_id: Type.String(),
+    author: Type.String({ description: "the name of the token's principal that wrote it" }),
+    body: Type.String({ description: 'as written: plain text, to be shown escaped (never rendered as HTML)' }),
+    created_at: Time,
+  },
+  { ...open, description: "An analyst's note on an incident" },
 );
 
 export const ActionSchema = Type.Object(
@@ -204,7 +220,7 @@ export const IncidentDetailSchema = Type.Object(
       Type.Object(
         {
           at: Time,
-          kind: Enum(['alert', 'repeat', 'enriched', 'scored', 'decided', 'action', 'verdict', 'status']),
+          kind: Enum(['alert', 'repeat', 'enriched', 'scored', 'decided', 'action', 'verdict', 'status', 'updated', 'note', 'merged']),
           summary: Type.String(),
           alert_id: Opt(Type.String()),
           action_id: Opt(Type.String()),
@@ -326,6 +342,7 @@ type Covers<Model extends Schema, Schema> = Model;
 export type CheckedModel = [
   Covers<Alert, Static<typeof AlertSchema>>,
   Covers<Incident, Static<typeof IncidentSchema>>,
+  Covers<IncidentNote, Static<typeof IncidentNoteSchema>>,
   Covers<ActionRecord, Static<typeof ActionSchema>>,
   Covers<IncidentDetail, Static<typeof IncidentDetailSchema>>,
   Covers<DescribedProvider, Static<typeof ProviderStateSchema>>,

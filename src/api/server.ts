@@ -20,6 +20,8 @@ import { answerErrors } from './errors.js';
 import { validationError } from './validation.js';
 import intakeRoutes from './routes/intake.js';
 import incidentRoutes from './routes/incidents.js';
+import incidentWorkflowRoutes from './routes/incident-workflow.js';
+import eventRoutes from './routes/events.js';
 import alertRoutes from './routes/alerts.js';
 import actionRoutes from './routes/actions.js';
 import systemRoutes from './routes/system.js';
@@ -127,11 +129,13 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     async (api) => {
       await api.register(intakeRoutes, { ctx });
       await api.register(incidentRoutes, { ctx });
+      await api.register(incidentWorkflowRoutes, { ctx });
       await api.register(alertRoutes, { ctx });
       await api.register(actionRoutes, { ctx });
       await api.register(enrichmentRoutes, { ctx });
       await api.register(backtestRoutes, { ctx });
       await api.register(approvalRoutes, { ctx, failedAuth });
+      await api.register(eventRoutes, { ctx });
       // Public, like /healthz: it describes the API, not anything stored (issue 14).
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },

@@ -353,7 +353,7 @@ export const ConfigSchema = Type.Object(
               Type.Object(
                 {
                   name: Type.String(),
-                  role: Type.Union([Type.Literal('viewer'), Type.Literal('analyst'), Type.Literal('admin')]),
+                  role: Type.Union([Type.Literal('viewer'), Type.Literal('analyst'), Type.Literal('responder'), Type.Literal('admin')]),
                   token: Type.String({ description: 'A secret reference such as ${env:FIDO_SOC_TOKEN}' }),
                 },
                 { additionalProperties: false },

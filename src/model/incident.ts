@@ -10,7 +10,8 @@ export type Verdict = (typeof VERDICTS)[number];
 
 export interface TimelineEntry {
   at: string;
-  kind: 'alert' | 'repeat' | 'enriched' | 'scored' | 'decided' | 'action' | 'verdict' | 'status';
+  /** `updated`: an analyst changed assignee, tags or severity; `note`: a note was added; `merged`: incidents were merged. */
+  kind: 'alert' | 'repeat' | 'enriched' | 'scored' | 'decided' | 'action' | 'verdict' | 'status' | 'updated' | 'note' | 'merged';
   summary: string;
   alert_id?: string;
   action_id?: string;
@@ -28,6 +29,25 @@ export interface Incident {
   user: string | null;
   score: Score | null;
   decision: Decision | null;
+  /** Who works on it (issue 18); absent in documents written before. */
+  assignee?: string | null;
+  /** A severity (0–100) an analyst set over the computed one. */
+  severity_override?: number | null;
+  /** The incident it was merged into (it is then closed). */
+  merged_into?: string | null;
+  /** When it last changed: what PATCH /incidents/{id} takes as If-Match. */
+  updated_at?: string;
+  /** Its tags, sorted, where the reader loads them (the workflow routes do). */
+  tags?: string[];
+}
+
+/** An analyst's note on an incident: the body as written (clients show it escaped, never as HTML). */
+export interface IncidentNote {
+  id: string;
+  incident_id: string;
+  author: string;
+  body: string;
+  created_at: string;
 }
 
 import type { Alert } from './alert.js';

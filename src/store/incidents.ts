@@ -10,7 +10,7 @@ import type { ObservableType } from '../model/observable.js';
 import type { Score } from '../model/score.js';
 import { sql, type Selectable, type SelectQueryBuilder } from 'kysely';
 import type { Database } from './schema.js';
-import type { ActionTable, AlertTable, EnrichmentTable, IncidentTable, TimelineTable } from './schema.js';
+import type { ActionTable, AlertTable, EnrichmentTable, IncidentTable, IncidentWorkflowColumns, TimelineTable } from './schema.js';
 import { iso } from '../util/time.js';
 import { parseStored } from '../util/json.js';
 import { updateRows, type RowUpdate } from './update-rows.js';
@@ -21,7 +21,7 @@ import { rawForm, type RawForm } from './log.js';
 import { incidentObservations } from './observations.js';
 import { incidentAssets } from '../enrich/assets.js';
 
-export function toIncident(row: Selectable<IncidentTable>): Incident {
+export function toIncident(row: Selectable<IncidentTable> & Partial<IncidentWorkflowColumns>): Incident {
   return {
     id: row.id,
     title: row.title,
@@ -34,6 +34,10 @@ export function toIncident(row: Selectable<IncidentTable>): Incident {
     user: row.user_name,
     score: parseStored<Score>(row.score, 'incident score'),
     decision: parseStored<Decision>(row.decision, 'incident decision'),
+    assignee: row.assignee ?? null,
+    severity_override: row.severity_override ?? null,
+    merged_into: row.merged_into ?? null,
+    updated_at: iso(Number(row.updated_at)),
   };
 }
 

@@ -19,6 +19,10 @@ import * as m0015 from './migrations/0015_quota_and_address_history.js';
 import * as m0016 from './migrations/0016_action_undo.js';
 import * as m0017 from './migrations/0017_kill_switch.js';
 import * as m0018 from './migrations/0018_follow_and_guards.js';
+import * as m0019 from './migrations/0019_action_checkpoint.js';
+import * as m0020 from './migrations/0020_incident_workflow.js';
+import * as m0021 from './migrations/0021_queue_indexes.js';
+import * as m0022 from './migrations/0022_change_feed.js';
 
 interface Migration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -44,6 +48,10 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['0016_action_undo', m0016],
   ['0017_kill_switch', m0017],
   ['0018_follow_and_guards', m0018],
+  ['0019_action_checkpoint', m0019],
+  ['0020_incident_workflow', m0020],
+  ['0021_queue_indexes', m0021],
+  ['0022_change_feed', m0022],
 ];
 
 export interface MigrateOptions {

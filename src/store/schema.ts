@@ -129,6 +129,35 @@ export interface IncidentTable {
   digest: string | null;
 }
 
+/**
+ * The analyst's columns of incidents (migration 0020), apart from IncidentTable so that rows built whole
+ * (correlation's new incidents, Selectable<IncidentTable>) need not name them: they are null until set.
+ */
+export interface IncidentWorkflowColumns {
+  /** Who works on it. */
+  assignee: string | null;
+  /** A severity (0–100) a person set over the computed one. */
+  severity_override: number | null;
+  /** The incident it was merged into (it is then closed). */
+  merged_into: string | null;
+}
+
+/** An incident's tags, one row each, so that the queue filters by tag on an index (migration 0020). */
+export interface IncidentTagTable {
+  incident_id: string;
+  tag: string;
+}
+
+/** Analysts' notes on an incident; the body is kept as given (clients show it escaped). Migration 0020. */
+export interface IncidentNoteTable {
+  /** A ULID. */
+  id: string;
+  incident_id: string;
+  author: string;
+  body: string;
+  created_at: number;
+}
+
 /** When an incident was decided, through which record: an alert's decision time is its first mark at or after its seq. */
 export interface DecisionMarkTable {
   incident_id: string;
@@ -307,6 +336,8 @@ export interface ActionAttemptTable {
   finished_at: number | null;
   outcome: string | null;
   error: string | null;
+  /** JSON: what the attempt read from its target before changing it (ActionContext.checkpoint). */
+  checkpoint: string | null;
 }
 
 export interface AuditTable {
@@ -368,8 +399,10 @@ export interface Database {
   incident_observables: IncidentObservableTable;
   observation_log: ObservationLogTable;
   context_events: ContextEventTable;
-  incidents: IncidentTable;
+  incidents: IncidentTable & IncidentWorkflowColumns;
   incident_key_log: IncidentKeyLogTable;
+  incident_tags: IncidentTagTable;
+  incident_notes: IncidentNoteTable;
   timeline: TimelineTable;
   enrich_cache: EnrichCacheTable;
   enrich_quota: EnrichQuotaTable;

@@ -148,6 +148,42 @@ test('reconcile: done when the device is already contained (or released, for an 
   }
 });
 
+test('the containment before Fido acted is checkpointed and kept across a crash; the undo releases only what Fido contained', async () => {
+  const s = await falcon();
+  const t = await target(s.url);
+  const c = (o: { priorCheckpoint?: Record<string, unknown>; checkpoints?: Record<string, unknown>[] }) => actionCtx('crowdstrike_contain', 'falcon', sampleIncident('INC-CS'), o);
+  const containCalls = () => s.requests.filter((r) => r.path === '/devices/entities/devices-actions/v2' && r.query.get('action_name') === 'contain').length;
+  const releaseCalls = () => s.requests.filter((r) => r.path === '/devices/entities/devices-actions/v2' && r.query.get('action_name') === 'lift_containment').length;
+  try {
+    const checkpoints: Record<string, unknown>[] = [];
+    const first = await t.execute(c({ checkpoints }));
+    assert.deepEqual(checkpoints, [{ device_id: AID, hostname: 'ws-042', was: 'released' }], 'checkpointed before the contain request');
+    assert.equal(first.detail['already'], false);
+    // The executor died before the outcome was written; the next attempt finds the host containing (its own
+    // doing) and records, from the checkpoint, that Fido contained it.
+    const resumed = await t.execute(c({ priorCheckpoint: checkpoints[0]! }));
+    assert.deepEqual([resumed.detail['already'], containCalls()], [false, 1]);
+    const rec = await t.reconcile!(c({ priorCheckpoint: checkpoints[0]! }));
+    assert.equal(rec.done && rec.detail['already'], false, 'reconcile carries the checkpoint on');
+    // Without a checkpoint the host was contained by someone else: the undo of that result releases nothing.
+    const other = await t.execute(c({}));
+    assert.equal(other.detail['already'], true);
+    const undoCtx = (r: Record<string, unknown>) => ({ ...ctx({}, undefined, 'ACT0'), original: ctx().action, originalResult: r });
+    const kept = await t.undo!(undoCtx(other.detail));
+    assert.deepEqual(kept.detail, { device_id: AID, hostname: 'ws-042', released: false, reason: 'the host was contained before Fido acted; left contained' });
+    const unsure = await t.undo!(undoCtx({ ...rec.done ? rec.detail : {}, already: null }));
+    assert.equal(unsure.detail['released'], false);
+    assert.match(String(unsure.detail['reason']), /could not tell/);
+    assert.equal(releaseCalls(), 0, 'nothing released');
+    // The resumed attempt's result releases what Fido contained.
+    const undone = await t.undo!(undoCtx(resumed.detail));
+    assert.deepEqual([undone.detail['already'], undone.detail['state'], releaseCalls()], [false, 'releasing', 1]);
+  } finally {
+    await t.close?.();
+    await s.close();
+  }
+});
+
 test('config: the url must pass the outbound guard; unknown keys are refused by the schema', () => {
   const problems = crowdstrike.check!({ ...entry('http://127.0.0.1:1'), allow_private: false });
   assert.equal(problems[0]?.key, 'url');

@@ -135,7 +135,7 @@ test('state from the latest live Isolate/Unisolate action; reconcile says done w
     assert.deepEqual(await t.reconcile!(ctx()), { done: false });
     assert.equal((await t.reconcile!(ctx({}, 'ACT0'))).done, true);
     s.actions.push({ id: 'ma-x', machineId: MID, type: 'Isolate', status: 'Succeeded', creationDateTimeUtc: '2026-12-07T09:00:00Z' });
-    assert.deepEqual(await t.reconcile!(ctx()), { done: true, detail: { device_id: MID, hostname: 'ws-042.corp.example', state: 'contained' } });
+    assert.deepEqual(await t.reconcile!(ctx()), { done: true, detail: { device_id: MID, hostname: 'ws-042.corp.example', state: 'contained', already: null } });
   } finally {
     await t.close?.();
     await s.close();

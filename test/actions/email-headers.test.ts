@@ -11,6 +11,7 @@ import email, { headerText, renderSubject } from '../../src/actions/kinds/email.
 import type { ActionTarget } from '../../src/actions/action.js';
 import { tempDir } from '../support/stores.js';
 import { actionRecord, sampleIncident, selfSignedCert, startSmtp, type SmtpHarness } from './fixtures.js';
+import { firstAttempt } from './support.js';
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
@@ -100,7 +101,7 @@ describe('e-mail headers built from alert text, through a real SMTP server', () 
     // Every trick as the title of an incident, one message each, in order.
     for (const [i, trick] of TRICKS.entries()) {
       const incident = { ...sampleIncident(`INC${i}`), title: trick.title };
-      await target.execute({ action: actionRecord(incident.id, 'email', 'soc-mail'), incident, idempotencyKey: `INC${i}:ACT1:soc-mail`, signal: AbortSignal.timeout(10_000) });
+      await target.execute({ action: actionRecord(incident.id, 'email', 'soc-mail'), incident, idempotencyKey: `INC${i}:ACT1:soc-mail`, signal: AbortSignal.timeout(10_000), ...firstAttempt });
       received.set(trick.name, smtp.messages[i]!);
     }
   });

@@ -16,6 +16,7 @@ import type { Alert } from '../../src/model/alert.js';
 import type { IncidentDetail } from '../../src/model/incident.js';
 import { tempDir } from '../support/stores.js';
 import { actionRecord, sampleIncident, selfSignedCert, startSmtp, type SmtpHarness } from './fixtures.js';
+import { firstAttempt } from './support.js';
 
 const PUBLIC_URL = 'https://fido.corp.example/';
 const INCIDENT_LINK = 'https://fido.corp.example/api/v1/incidents/INC7';
@@ -135,7 +136,7 @@ describe('e-mail reports through a real SMTP server', () => {
         { configDir: dir, publicUrl: PUBLIC_URL, ...(signed ? { approvalLinks: links } : {}) },
       );
       targets.push(t);
-      await t.execute({ action: actionRecord('INC7', 'email', 'soc-mail'), incident: richIncident(Date.now()), idempotencyKey: key, signal: AbortSignal.timeout(10_000) });
+      await t.execute({ action: actionRecord('INC7', 'email', 'soc-mail'), incident: richIncident(Date.now()), idempotencyKey: key, signal: AbortSignal.timeout(10_000), ...firstAttempt });
       return smtp.messages[smtp.messages.length - 1]!;
     };
     got.summary = await send('summary', true, 'INC7:ACT1:soc-mail');

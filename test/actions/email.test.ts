@@ -6,6 +6,7 @@ import email, { EmailConfigSchema, escapeHtml, html, messageIdFor, renderEmail, 
 import { ActionError, type ActionTarget } from '../../src/actions/action.js';
 import { tempDir } from '../support/stores.js';
 import { HOSTILE_TITLE, SCORE, actionRecord, sampleIncident, selfSignedCert, startSmtp, type Cert, type SmtpHarness } from './fixtures.js';
+import { firstAttempt } from './support.js';
 
 const PUBLIC_URL = 'https://fido.corp.example/';
 
@@ -120,7 +121,7 @@ describe('email over a real SMTP server (STARTTLS, AUTH PLAIN)', () => {
     action: actionRecord('INC1', 'email', 'soc-mail'),
     incident: sampleIncident(),
     idempotencyKey: key,
-    signal: AbortSignal.timeout(10_000),
+    signal: AbortSignal.timeout(10_000), ...firstAttempt,
   });
 
   test('delivers text and HTML over STARTTLS; a retry is the same message', async () => {

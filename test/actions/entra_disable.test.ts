@@ -25,9 +25,12 @@ const SECRET = 'entra-client-secret~XYZ123';
 const TENANT = 'contoso.onmicrosoft.com';
 const CLIENT = '11111111-2222-3333-4444-555555555555';
 
-function ctx(user: string | undefined, opts: { attempts?: number; signal?: AbortSignal; incidentUser?: string | null } = {}): ActionContext {
+type CtxOpts = { attempts?: number; signal?: AbortSignal; incidentUser?: string | null; priorCheckpoint?: Record<string, unknown>; checkpoints?: Record<string, unknown>[] };
+
+function ctx(user: string | undefined, opts: CtxOpts = {}): ActionContext {
   const incident = { ...sampleIncident('INC1'), user: opts.incidentUser === undefined ? 'alice' : opts.incidentUser };
-  return actionCtx('entra_disable', 'entra', incident, { params: user === undefined ? {} : { user }, attempts: opts.attempts ?? 1, ...(opts.signal ? { signal: opts.signal } : {}) });
+  const { incidentUser: _, ...rest } = opts;
+  return actionCtx('entra_disable', 'entra', incident, { params: user === undefined ? {} : { user }, ...rest, attempts: opts.attempts ?? 1 });
 }
 
 const undoCtx = (result: Record<string, unknown>): UndoContext => undoCtxOf(ctx(undefined), result, 'ACT1');
@@ -67,8 +70,10 @@ describe('entra_disable', () => {
     const t = await target();
     const tokens = entra.issued();
     const seen = since();
-    const r = (await t.execute(ctx(undefined))).detail as EntraDisableResult;
+    const checkpoints: Record<string, unknown>[] = [];
+    const r = (await t.execute(ctx(undefined, { checkpoints }))).detail as EntraDisableResult;
     assert.deepEqual(r, { user: 'alice', upn: 'alice@contoso.com', id: ID(1), was_enabled: true, disabled: true, sessions_revoked: true });
+    assert.deepEqual(checkpoints, [{ id: ID(1), was_enabled: true }], 'the state is checkpointed before the PATCH');
     assert.equal(entra.users.get(ID(1))!.enabled, false);
     assert.equal(entra.users.get(ID(1))!.revoked, 1);
     assert.deepEqual(seen(), [`POST /${TENANT}/oauth2/v2.0/token`, 'GET /v1.0/users/alice%40contoso.com', `PATCH /v1.0/users/${ID(1)}`, `POST /v1.0/users/${ID(1)}/revokeSignInSessions`]);
@@ -78,15 +83,22 @@ describe('entra_disable', () => {
       assert.match(String(q.headers.authorization), /^Bearer eyJ0eXAi\.token-\d+$/);
       assert.ok(!q.path.includes(SECRET) && !q.query.toString().includes(SECRET) && !q.body.includes(SECRET));
     }
-    const again = (await t.execute(ctx(undefined, { attempts: 2 }))).detail as EntraDisableResult;
-    assert.equal(again.was_enabled, null);
-    assert.equal(again.disabled, false);
+    // A retry after a crash finds it disabled: `was_enabled` comes from the earlier attempt's checkpoint.
+    const again = (await t.execute(ctx(undefined, { attempts: 2, priorCheckpoint: checkpoints[0]! }))).detail as EntraDisableResult;
+    assert.equal(again.was_enabled, true);
+    assert.equal(again.disabled, true);
+    // Without one (no earlier attempt got as far as the PATCH): disabled by someone else.
+    const other = (await t.execute(ctx(undefined, { attempts: 2 }))).detail as EntraDisableResult;
+    assert.equal(other.was_enabled, false);
     assert.equal(entra.issued(), tokens + 1, 'the token is kept');
     assert.deepEqual((await t.undo!(undoCtx(r))).detail, { id: ID(1), re_enabled: true });
     assert.equal(entra.users.get(ID(1))!.enabled, true);
     assert.match(String((await t.undo!(undoCtx(r))).detail.reason), /enabled: nothing to take back/);
     entra.users.get(ID(1))!.enabled = false;
-    assert.equal((await t.undo!(undoCtx(again))).detail.re_enabled, false);
+    assert.equal((await t.undo!(undoCtx(again))).detail.re_enabled, true, 'the retry kept what Fido changed');
+    entra.users.get(ID(1))!.enabled = false;
+    assert.equal((await t.undo!(undoCtx(other))).detail.re_enabled, false);
+    assert.equal((await t.undo!(undoCtx({ ...again, was_enabled: null }))).detail.re_enabled, false);
     assert.equal(entra.users.get(ID(1))!.enabled, false);
     entra.users.get(ID(1))!.enabled = true;
   });
@@ -161,7 +173,9 @@ describe('entra_disable', () => {
       assert.equal((await t.reconcile!(ctx('dave'))).done, false, 'still enabled: not done');
       entra.users.get(ID(5))!.enabled = false;
       const rec = await t.reconcile!(ctx('dave'));
-      assert.equal(rec.done && rec.detail.was_enabled, null);
+      assert.equal(rec.done && rec.detail.was_enabled, null, 'no checkpoint: cannot tell');
+      const kept = await t.reconcile!(ctx('dave', { priorCheckpoint: { id: ID(5), was_enabled: true } }));
+      assert.deepEqual(kept.done && [kept.detail.was_enabled, kept.detail.disabled], [true, true], 'the checkpoint is carried into the result');
     } finally {
       entra.setOverride(null);
     }

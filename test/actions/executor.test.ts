@@ -274,6 +274,60 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(att.map((a) => [a.attempt, a.outcome]), [[1, 'abandoned'], [2, 'succeeded']]);
     });
 
+    test('a checkpoint is committed before the call and given to the attempts after a crash (resumed), reconcile included', async () => {
+      let release!: () => void;
+      let zombieCtx!: ActionContext;
+      const target1 = new ScriptedTarget('t7c', 'k-checkpoint', [
+        async (ctx) => {
+          await ctx.checkpoint({ was: 'ACTIVE' });
+          zombieCtx = ctx;
+          // Killed after the change went out: never answers.
+          return new Promise<ActionOutcome>((resolve) => (release = () => resolve({ detail: { from: 'zombie' } })));
+        },
+      ]);
+      const first = executor(target1, { owner: 'doomed-cp' });
+      const id = await queue(target1);
+      assert.equal(target1.calls[0]?.resumed, undefined);
+      const zombie = first.runOnce();
+      while (target1.calls.length === 0 || !zombieCtx) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(target1.calls[0]!.resumed, false, 'a first attempt is not resumed');
+      assert.equal(target1.calls[0]!.priorCheckpoint, undefined);
+      const saved = await t.store.db.selectFrom('action_attempts').select(['attempt', 'checkpoint']).where('action_id', '=', id).execute();
+      assert.deepEqual(saved.map((a) => [a.attempt, a.checkpoint === null ? null : JSON.parse(a.checkpoint)]), [[1, { was: 'ACTIVE' }]], 'committed before the call returned');
+
+      // The next executor: reconcile and execute both see the checkpoint and know the last outcome is unknown.
+      const seen: ActionContext[] = [];
+      const target2: ActionTarget = {
+        name: 't7c',
+        kind: 'k-checkpoint',
+        async reconcile(ctx) {
+          seen.push(ctx);
+          return { done: false };
+        },
+        async execute(ctx) {
+          seen.push(ctx);
+          // The attempt fails before it reaches the target: the next one is no longer "resumed" by it, but the
+          // checkpoint (the state before Fido acted) still holds.
+          throw new ActionError('connection refused', true);
+        },
+      };
+      clock += 30_001;
+      assert.equal((await executor(target2, { owner: 'survivor-cp' }).runOnce()).retried, 1);
+      assert.deepEqual(seen.map((c) => [c.resumed, c.priorCheckpoint]), [[true, { was: 'ACTIVE' }], [true, { was: 'ACTIVE' }]]);
+
+      // The zombie wakes up: it lost its lease, so its checkpoint is refused (it must not act) and its outcome fenced.
+      await assert.rejects(zombieCtx.checkpoint({ was: 'SUSPENDED' }), (e: unknown) => e instanceof ActionError && e.retryable && /lease lost/.test(e.message));
+      release();
+      await zombie;
+
+      const target3 = new ScriptedTarget('t7c', 'k-checkpoint', [async (ctx) => ({ detail: { was: ctx.priorCheckpoint?.was ?? 'read now' } })]);
+      clock += 60_001;
+      assert.equal((await executor(target3, { owner: 'third-cp' }).runOnce()).succeeded, 1);
+      assert.equal(target3.calls[0]!.resumed, true, 'attempt 1 (abandoned) may still have taken effect');
+      assert.deepEqual(JSON.parse((await actionRow(t.store.db, id)).result!), { was: 'ACTIVE' });
+      assert.deepEqual((await attempts(id)).map((a) => [a.attempt, a.outcome]), [[1, 'abandoned'], [2, 'retry'], [3, 'succeeded']]);
+    });
+
     test('a crash during the last allowed attempt ends dead without another call', async () => {
       const target = new ScriptedTarget('t8', 'k-crash-last', [ok()]);
       const id = await queue(target);

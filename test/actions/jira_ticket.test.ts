@@ -15,12 +15,12 @@ import { jiraServer } from '../support/contracts/jira.js';
 import { openTestStore } from '../support/stores.js';
 import { waitFor } from '../support/wait.js';
 import { actionRecord, actionRow, HOSTILE_TITLE, insertAction, sampleIncident, seedIncident } from './fixtures.js';
-import { actionCtx, refused, suiteServer, testExecutor } from './support.js';
+import { actionCtx, refused, suiteServer, testExecutor, firstAttempt } from './support.js';
 
 function followCtx(c: ActionContext, originalResult: Record<string, unknown>, event: FollowEvent, o: { incident?: IncidentDetail; verdict?: FollowContext['verdict'] } = {}): FollowContext {
   const incident = o.incident ?? c.incident;
   const action = { ...actionRecord(incident.id, c.action.kind, c.action.target, `${c.action.id}-F`), follow_of: c.action.id, follow_event: event };
-  return { action, incident, idempotencyKey: action.idempotency_key, signal: new AbortController().signal, event, original: c.action, originalResult, ...(o.verdict ? { verdict: o.verdict } : {}) };
+  return { action, incident, idempotencyKey: action.idempotency_key, signal: new AbortController().signal, ...firstAttempt, event, original: c.action, originalResult, ...(o.verdict ? { verdict: o.verdict } : {}) };
 }
 
 const rescored = (i: IncidentDetail, total: number): IncidentDetail => ({ ...i, score: { ...i.score!, total }, decision: { ...i.decision!, outcome: 'contain', rule: 'contain-critical' } });

@@ -194,10 +194,23 @@ describe('ldap_account: against slapd', () => {
     return t;
   }
 
-  function ctx(user: string | undefined, opts: { attempts?: number; signal?: AbortSignal; incidentUser?: string | null } = {}): ActionContext {
+  function ctx(
+    user: string | undefined,
+    opts: { attempts?: number; signal?: AbortSignal; incidentUser?: string | null; resumed?: boolean; priorCheckpoint?: Record<string, unknown>; checkpoints?: Record<string, unknown>[] } = {},
+  ): ActionContext {
     const action = { ...actionRecord('INC1', 'ldap_account', 'dis'), params: user === undefined ? {} : { user }, attempts: opts.attempts ?? 1 };
     const incident = { ...sampleIncident('INC1'), user: opts.incidentUser === undefined ? 'alice' : opts.incidentUser };
-    return { action, incident, idempotencyKey: action.idempotency_key, signal: opts.signal ?? new AbortController().signal };
+    return {
+      action,
+      incident,
+      idempotencyKey: action.idempotency_key,
+      signal: opts.signal ?? new AbortController().signal,
+      resumed: opts.resumed ?? false,
+      checkpoint: async (d) => {
+        opts.checkpoints?.push(d);
+      },
+      ...(opts.priorCheckpoint ? { priorCheckpoint: opts.priorCheckpoint } : {}),
+    };
   }
   const undoCtx = (c: ActionContext, result: Record<string, unknown>) => ({ ...c, original: c.action, originalResult: result });
 
@@ -256,17 +269,21 @@ describe('ldap_account: against slapd', () => {
   test('disable sets the ppolicy lock and the user cannot bind; undo removes it and the bind works again; both idempotent', async () => {
     const t = await target();
     assert.equal(await canBind(dnOf('frank'), 'frankpw'), true);
-    const c = ctx('frank');
+    const checkpoints: Record<string, unknown>[] = [];
+    const c = ctx('frank', { checkpoints });
     const out = await t.execute(c);
     const r = out.detail as DisableResult;
     assert.deepEqual(r, { user: 'frank', dn: dnOf('frank'), flavor: 'openldap', attribute: 'pwdAccountLockedTime', disabled_before: false, changed: true, previous: null });
+    assert.deepEqual(checkpoints, [{ dn: dnOf('frank'), disabled_before: false, previous: null }], 'the state is checkpointed before the write');
     assert.deepEqual(await values(dnOf('frank'), 'pwdAccountLockedTime'), [LOCK]);
     assert.equal(await canBind(dnOf('frank'), 'frankpw'), false, 'ppolicy refuses a locked account');
 
-    // A retry after a crash: nothing done twice, no failure; it cannot vouch for the earlier write.
-    const again = (await t.execute(ctx('frank', { attempts: 2 }))).detail as DisableResult;
+    // A retry after a crash: nothing done twice, no failure; the state before comes from the checkpoint.
+    const again = (await t.execute(ctx('frank', { attempts: 2, resumed: true, priorCheckpoint: checkpoints[0]! }))).detail as DisableResult;
     assert.equal(again.changed, false);
-    assert.equal(again.disabled_before, null);
+    assert.equal(again.disabled_before, false);
+    // Without a checkpoint, no earlier attempt got as far as the write: disabled by someone else.
+    assert.equal(((await t.execute(ctx('frank', { attempts: 2, resumed: true }))).detail as DisableResult).disabled_before, true);
     assert.deepEqual(await values(dnOf('frank'), 'pwdAccountLockedTime'), [LOCK]);
 
     const undone = await t.undo!(undoCtx(c, r));
@@ -276,9 +293,12 @@ describe('ldap_account: against slapd', () => {
     const twice = await t.undo!(undoCtx(c, r));
     assert.equal(twice.detail.re_enabled, false);
     assert.match(String(twice.detail.reason), /not disabled any more/);
-    // The retried attempt's result (null) never re-enables.
+    // The retried attempt's result re-enables what Fido disabled; one without the state before (null, from
+    // before checkpoints) never re-enables.
     await t.execute(c);
-    const cautious = await t.undo!(undoCtx(c, again));
+    assert.equal((await t.undo!(undoCtx(c, again))).detail.re_enabled, true);
+    await t.execute(c);
+    const cautious = await t.undo!(undoCtx(c, { ...again, disabled_before: null }));
     assert.equal(cautious.detail.re_enabled, false);
     assert.match(String(cautious.detail.reason), /could not tell/);
     assert.deepEqual(await values(dnOf('frank'), 'pwdAccountLockedTime'), [LOCK]);

@@ -17,6 +17,7 @@ import { createNetnsPair, netnsProblem, type NetnsPair } from '../support/netns.
 import { openTestStore, tempDir } from '../support/stores.js';
 import { waitFor } from '../support/wait.js';
 import { actionRecord, actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
+import { firstAttempt } from './support.js';
 
 const deps = { configDir: '.', publicUrl: 'http://fido.test' };
 const PUBLIC = '93.184.216.34';
@@ -33,7 +34,7 @@ function incidentWith(src: string | undefined, dst: string | undefined): Inciden
 
 function ctx(params: Record<string, unknown> = {}, incident = incidentWith('10.1.2.3', PUBLIC), signal: AbortSignal = new AbortController().signal) {
   const action = { ...actionRecord(incident.id, 'nftables_block', 'fw'), params };
-  return { action, incident, idempotencyKey: action.idempotency_key, signal };
+  return { action, incident, idempotencyKey: action.idempotency_key, signal, ...firstAttempt };
 }
 function undoCtx(originalResult: Record<string, unknown>): UndoContext {
   const c = ctx();

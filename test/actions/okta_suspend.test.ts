@@ -20,9 +20,12 @@ import { actionCtx, refused, suiteServer, undoCtxOf, testExecutor } from './supp
 
 const TOKEN = 'okta-token-00SECRETxyz';
 
-function ctx(user: string | undefined, opts: { attempts?: number; signal?: AbortSignal; incidentUser?: string | null } = {}): ActionContext {
+type CtxOpts = { attempts?: number; signal?: AbortSignal; incidentUser?: string | null; priorCheckpoint?: Record<string, unknown>; checkpoints?: Record<string, unknown>[] };
+
+function ctx(user: string | undefined, opts: CtxOpts = {}): ActionContext {
   const incident = { ...sampleIncident('INC1'), user: opts.incidentUser === undefined ? 'alice' : opts.incidentUser };
-  return actionCtx('okta_suspend', 'okta', incident, { params: user === undefined ? {} : { user }, attempts: opts.attempts ?? 1, ...(opts.signal ? { signal: opts.signal } : {}) });
+  const { incidentUser: _, ...rest } = opts;
+  return actionCtx('okta_suspend', 'okta', incident, { params: user === undefined ? {} : { user }, ...rest, attempts: opts.attempts ?? 1 });
 }
 
 const undoCtx = (result: Record<string, unknown>): UndoContext => undoCtxOf(ctx(undefined), result, 'ACT1');
@@ -55,8 +58,10 @@ describe('okta_suspend', () => {
     okta.add('00u1alice', 'alice@corp.example');
     const t = await target();
     const seen = since();
-    const r = (await t.execute(ctx(undefined))).detail as OktaSuspendResult;
+    const checkpoints: Record<string, unknown>[] = [];
+    const r = (await t.execute(ctx(undefined, { checkpoints }))).detail as OktaSuspendResult;
     assert.deepEqual(r, { user: 'alice', login: 'alice@corp.example', id: '00u1alice', was: 'ACTIVE', suspended: true, sessions_revoked: true });
+    assert.deepEqual(checkpoints, [{ id: '00u1alice', was: 'ACTIVE' }], 'the status is checkpointed before the suspend');
     assert.equal(okta.users.get('00u1alice')!.status, 'SUSPENDED');
     assert.equal(okta.users.get('00u1alice')!.sessions, 0);
     assert.deepEqual(seen(), ['GET /api/v1/users/alice%40corp.example', 'POST /api/v1/users/00u1alice/lifecycle/suspend', 'DELETE /api/v1/users/00u1alice/sessions']);
@@ -64,12 +69,15 @@ describe('okta_suspend', () => {
       assert.equal(q.headers.authorization, `SSWS ${TOKEN}`);
       assert.ok(!q.path.includes(TOKEN) && !q.query.toString().includes(TOKEN));
     }
-    // A retry after a crash finds it suspended: no second suspend, and it cannot vouch for `was`.
+    // A retry after a crash finds it suspended: no second suspend, and `was` comes from the checkpoint.
     const seen2 = since();
-    const again = (await t.execute(ctx(undefined, { attempts: 2 }))).detail as OktaSuspendResult;
-    assert.equal(again.was, null);
-    assert.equal(again.suspended, false);
+    const again = (await t.execute(ctx(undefined, { attempts: 2, priorCheckpoint: checkpoints[0]! }))).detail as OktaSuspendResult;
+    assert.equal(again.was, 'ACTIVE');
+    assert.equal(again.suspended, true);
     assert.ok(!seen2().some((x) => x.includes('lifecycle')));
+    // Without a checkpoint (no earlier attempt got as far as suspending): suspended by someone else.
+    const other = (await t.execute(ctx(undefined, { attempts: 2 }))).detail as OktaSuspendResult;
+    assert.equal(other.was, 'SUSPENDED');
     // Undo with the first result: ACTIVE; undo again: nothing to take back.
     const u = await t.undo!(undoCtx(r));
     assert.deepEqual(u.detail, { id: '00u1alice', unsuspended: true });
@@ -77,9 +85,14 @@ describe('okta_suspend', () => {
     const u2 = await t.undo!(undoCtx(r));
     assert.equal(u2.detail.unsuspended, false);
     assert.match(String(u2.detail.reason), /ACTIVE: nothing to take back/);
-    // Undo with the retry's result (was null) leaves a suspended user suspended.
+    // Undo with the retry's result (the checkpoint's ACTIVE) unsuspends what Fido suspended; a result without
+    // the state before (was null) or with someone else's suspension leaves the user suspended.
     okta.users.get('00u1alice')!.status = 'SUSPENDED';
-    assert.equal((await t.undo!(undoCtx(again))).detail.unsuspended, false);
+    assert.equal((await t.undo!(undoCtx(again))).detail.unsuspended, true);
+    assert.equal(okta.users.get('00u1alice')!.status, 'ACTIVE');
+    okta.users.get('00u1alice')!.status = 'SUSPENDED';
+    assert.equal((await t.undo!(undoCtx({ ...again, was: null }))).detail.unsuspended, false);
+    assert.equal((await t.undo!(undoCtx(other))).detail.unsuspended, false);
     assert.equal(okta.users.get('00u1alice')!.status, 'SUSPENDED');
   });
 
@@ -169,7 +182,9 @@ describe('okta_suspend', () => {
     const t = await target({ revoke_sessions: false });
     const r = await t.reconcile!(ctx('erin'));
     assert.equal(r.done, true);
-    assert.equal(r.done && r.detail.was, null);
+    assert.equal(r.done && r.detail.was, null, 'no checkpoint: cannot tell');
+    const kept = await t.reconcile!(ctx('erin', { priorCheckpoint: { id: '00u7erin', was: 'ACTIVE' } }));
+    assert.deepEqual(kept.done && [kept.detail.was, kept.detail.suspended], ['ACTIVE', true], 'the checkpoint is carried into the result');
     // The undo row names the incident's user (alice).
     okta.users.get('00u1alice')!.status = 'SUSPENDED';
     assert.equal((await t.reconcile!(undoCtx({}))).done, false);

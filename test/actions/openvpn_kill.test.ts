@@ -11,14 +11,15 @@ import { Value } from 'typebox/value';
 import openvpnKill, { parseStatus3, type OpenvpnKillConfig } from '../../src/actions/kinds/openvpn_kill.js';
 import { ActionError, type ActionContext, type ActionTarget } from '../../src/actions/action.js';
 import { actionRecord, sampleIncident } from './fixtures.js';
+import { firstAttempt } from './support.js';
 import { openvpnUnavailable, startOpenvpnHold, startOpenvpnServer, type OpenvpnServer } from '../support/openvpn.js';
 
 
-function ctx(params: Record<string, unknown>, opts: { user?: string | null; attempts?: number } = {}): ActionContext {
+function ctx(params: Record<string, unknown>, opts: { user?: string | null; attempts?: number; resumed?: boolean } = {}): ActionContext {
   const incident = sampleIncident();
   if (opts.user !== undefined) incident.user = opts.user;
   const action = { ...actionRecord(incident.id, 'openvpn_kill', 'vpn'), params, attempts: opts.attempts ?? 1 };
-  return { action, incident, idempotencyKey: action.idempotency_key, signal: AbortSignal.timeout(5000) };
+  return { action, incident, idempotencyKey: action.idempotency_key, signal: AbortSignal.timeout(5000), ...firstAttempt, resumed: opts.resumed ?? false };
 }
 
 const isPermanent = (re: RegExp) => (e: unknown) => e instanceof ActionError && !e.retryable && re.test(e.message);
@@ -102,7 +103,9 @@ describe('openvpn_kill against a real OpenVPN server', () => {
 
   test('"not found": final on a first attempt, done on a retry (the earlier attempt killed it)', async () => {
     await assert.rejects(target.execute(ctx({ common_name: 'bob' })), isPermanent(/common name 'bob' not found/));
-    const again = await target.execute(ctx({ common_name: 'bob' }, { attempts: 2 }));
+    // A retry after attempts that never reached the server (refused connections): still no such session.
+    await assert.rejects(target.execute(ctx({ common_name: 'bob' }, { attempts: 3 })), isPermanent(/common name 'bob' not found/));
+    const again = await target.execute(ctx({ common_name: 'bob' }, { attempts: 2, resumed: true }));
     assert.equal(again.detail.already_gone, true);
     assert.deepEqual(again.detail.killed, []);
   });

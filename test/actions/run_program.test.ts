@@ -16,6 +16,7 @@ import { undoAction } from '../../src/actions/undo.js';
 import { openTestStore, tempDir } from '../support/stores.js';
 import { waitFor } from '../support/wait.js';
 import { actionRecord, actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
+import { firstAttempt } from './support.js';
 
 const deps = { configDir: '.', publicUrl: '' };
 let dir: string;
@@ -33,7 +34,7 @@ function target(path: string, extra: Record<string, unknown> = {}): Promise<Acti
 
 function ctx(incident = sampleIncident(), attempts = 1): ActionContext {
   const action = { ...actionRecord(incident.id, 'run_program', 'prog'), attempts };
-  return { action, incident, idempotencyKey: action.idempotency_key, signal: AbortSignal.timeout(10_000) };
+  return { action, incident, idempotencyKey: action.idempotency_key, signal: AbortSignal.timeout(10_000), ...firstAttempt };
 }
 
 const failsWith = (retryable: boolean, re: RegExp) => (e: unknown) => e instanceof ActionError && e.retryable === retryable && re.test(e.message);

@@ -119,7 +119,7 @@ test('reconcile: done when already disconnected; for an undo, done when connecte
     assert.deepEqual(await t.reconcile!(ctx()), { done: false });
     assert.equal((await t.reconcile!(ctx({}, 'ACT0'))).done, true);
     s.agents[0]!.networkStatus = 'disconnected';
-    assert.deepEqual(await t.reconcile!(ctx()), { done: true, detail: { device_id: ID, hostname: 'ws-042', state: 'contained' } });
+    assert.deepEqual(await t.reconcile!(ctx()), { done: true, detail: { device_id: ID, hostname: 'ws-042', state: 'contained', already: null } });
   } finally {
     await t.close?.();
     await s.close();

@@ -21,7 +21,19 @@ export interface CtxOptions {
   /** Set on the action record when given (an undo row names the action it undoes). */
   undoOf?: string | null;
   attempts?: number;
+  /** ActionContext.resumed (default false). */
+  resumed?: boolean;
+  /** ActionContext.priorCheckpoint: what an earlier attempt checkpointed. */
+  priorCheckpoint?: Record<string, unknown>;
+  /** Where ctx.checkpoint() puts what it is given (default: nowhere). */
+  checkpoints?: Record<string, unknown>[];
 }
+
+/**
+ * The executor's part of a context, for a call made outside an executor: a first attempt, whose checkpoints
+ * go nowhere. Spread into a hand-made context: `{ action, incident, idempotencyKey, signal, ...firstAttempt }`.
+ */
+export const firstAttempt = { resumed: false, checkpoint: async (_: Record<string, unknown>): Promise<void> => undefined } as const;
 
 /** The context of an action of `kind` on target `target` for `incident`. */
 export function actionCtx(kind: string, target: string, incident: IncidentDetail, o: CtxOptions = {}): ActionContext {
@@ -31,7 +43,18 @@ export function actionCtx(kind: string, target: string, incident: IncidentDetail
     ...(o.undoOf !== undefined ? { undo_of: o.undoOf } : {}),
     ...(o.attempts !== undefined ? { attempts: o.attempts } : {}),
   };
-  return { action, incident, idempotencyKey: action.idempotency_key, signal: o.signal ?? new AbortController().signal };
+  const checkpoints = o.checkpoints;
+  return {
+    action,
+    incident,
+    idempotencyKey: action.idempotency_key,
+    signal: o.signal ?? new AbortController().signal,
+    resumed: o.resumed ?? false,
+    checkpoint: async (d) => {
+      checkpoints?.push(d);
+    },
+    ...(o.priorCheckpoint ? { priorCheckpoint: o.priorCheckpoint } : {}),
+  };
 }
 
 /** The context of the undo of `c`'s action, whose execute returned `originalResult`. */

@@ -161,13 +161,12 @@ function assertIncidentFields(e: CefEvent, signature: string): void {
 describe('syslog_cef', () => {
   const dir = tempDir('fido-syslog-cef-');
   let server: Cert;
-  let otherCa: Cert;
   let client: Cert;
   const targets: ActionTarget[] = [];
   const listeners: Listener[] = [];
   before(() => {
     server = selfSignedCert(dir, 'collector');
-    otherCa = selfSignedCert(dir, 'other');
+    selfSignedCert(dir, 'other'); // other.crt: a CA that did not sign the collector's certificate
     client = selfSignedCert(dir, 'fido-client');
   });
   after(async () => {

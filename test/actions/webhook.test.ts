@@ -12,6 +12,7 @@ import { createActionExecutor, type ActionExecutor } from '../../src/actions/exe
 import { ActionError, type ActionTarget } from '../../src/actions/action.js';
 import { openTestStore, tempDir, type TestStore } from '../support/stores.js';
 import { actionRecord, actionRow, insertAction, sampleIncident, seedIncident, selfSignedCert, startHttp, type HttpHarness, type Responder } from './fixtures.js';
+import { firstAttempt } from './support.js';
 
 const SECRET = 'hook-secret-for-tests';
 const deps = { configDir: '/nonexistent', publicUrl: 'https://fido.corp.example' };
@@ -87,7 +88,7 @@ describe('webhook target config', () => {
       const t = await hook(`http://${name}:${port}/hook`, { allow_private: false });
       const incident = sampleIncident();
       await assert.rejects(
-        t.execute({ action: actionRecord(incident.id, 'webhook', 'hook'), incident, idempotencyKey: 'k', signal: AbortSignal.timeout(5000) }),
+        t.execute({ action: actionRecord(incident.id, 'webhook', 'hook'), incident, idempotencyKey: 'k', signal: AbortSignal.timeout(5000), ...firstAttempt }),
         (e: unknown) => e instanceof ActionError && !e.retryable && /not a public address/.test(e.message),
       );
       assert.equal(srv.received.length, 0);
@@ -112,7 +113,7 @@ describe('webhook over https', () => {
     const url = `https://127.0.0.1:${(srv.address() as AddressInfo).port}/hook`;
     const incident = sampleIncident();
     const call = (tg: ActionTarget, key: string) =>
-      tg.execute({ action: actionRecord(incident.id, 'webhook', 'hook'), incident, idempotencyKey: key, signal: AbortSignal.timeout(5000) });
+      tg.execute({ action: actionRecord(incident.id, 'webhook', 'hook'), incident, idempotencyKey: key, signal: AbortSignal.timeout(5000), ...firstAttempt });
     const untrusting = await hook(url);
     const trusting = await webhook.create(
       { name: 'hook', kind: 'webhook', url, secret: SECRET, allow_private: true, tls_ca_file: 'server.crt' },
@@ -249,7 +250,7 @@ describe('webhook through the executor', () => {
   test('connection refused and no answer within the timeout are retryable', async () => {
     const incident = sampleIncident();
     const call = (tg: ActionTarget) =>
-      tg.execute({ action: actionRecord(incident.id, 'webhook', 'hook'), incident, idempotencyKey: 'k', signal: AbortSignal.timeout(5000) });
+      tg.execute({ action: actionRecord(incident.id, 'webhook', 'hook'), incident, idempotencyKey: 'k', signal: AbortSignal.timeout(5000), ...firstAttempt });
     const refused = await hook('http://127.0.0.1:9/hook'); // discard port, nothing listens
     await assert.rejects(call(refused), (e: unknown) => e instanceof ActionError && e.retryable && /ECONNREFUSED/.test(e.message));
     await refused.close?.();

@@ -10,7 +10,9 @@
  * PagerDuty alert per dedup key), repeats of raw calls are counted and printed (allowed: the earlier one
  * changed nothing or was recognised by its key), and the store's attempt records show each kill that cut an
  * applied call as an abandoned attempt, followed by a reconcile that settled the action where the kind's
- * reconcile can see the effect.
+ * reconcile can see the effect. Kinds that record the object's state before they act keep it through the kills
+ * (a checkpoint committed before the call: ActionContext.checkpoint), and a false positive's undo then gives
+ * back exactly what Fido took: each user re-enabled, each host released, once.
  *
  * The executor's lease is 60 s (actions/wiring.ts); a call cut off by a kill waits that long before any
  * executor takes it again. Between a kill and the restart, with no process running, the test sets the
@@ -28,6 +30,8 @@ import { startFidoProcess, waitFor, type FidoProcess } from '../support/fido-pro
 import { FIXTURES, subjects, type KindFixture } from '../support/action-crash.js';
 import { seededRandom, testSeed } from '../support/random.js';
 import { tempDir } from '../support/stores.js';
+import { openStore } from '../../src/store/store.js';
+import { undoAction } from '../../src/actions/undo.js';
 
 const TOKEN = 'actions-crash-admin-token-0123456789';
 const INCIDENTS = 6;
@@ -138,7 +142,6 @@ test('SIGKILL while containment calls are in flight: every action of every kind 
     mark('last start');
     await waitFor('every action to finish', () => open() === 0, 60_000, 50);
     mark('all done');
-    await proc.kill('SIGTERM');
 
     const actions = read<{ id: string; kind: string; idempotency_key: string; incident_id: string; state: string; result: string | null; last_error: string | null }>(
       'select id, kind, idempotency_key, incident_id, state, result, last_error from actions',
@@ -181,20 +184,45 @@ test('SIGKILL while containment calls are in flight: every action of every kind 
         assert.ok(attempts.some((x) => x.action_id === a.id && x.outcome === 'abandoned'), `${f.kind}: ${cut.effect} cut by a kill shows as an abandoned attempt`);
         if (f.reconcileSeesEffect) assert.equal((JSON.parse(a.result ?? '{}') as { reconciled?: boolean }).reconciled, true, `${f.kind}: ${cut.effect} settled by reconcile`);
       }
-      // Kinds that record the state before they acted (for a faithful undo) cannot tell it after a cut call.
-      const blind = mine.filter((a) => {
-        const r = JSON.parse(a.result ?? '{}') as Record<string, unknown>;
-        return ['was', 'was_enabled', 'disabled_before'].some((k) => k in r && r[k] === null);
-      }).length;
-      lines.push(
-        `${f.kind}: ${effects.length} effects, ${raw.length} raw calls (${repeats} repeats), ${abandoned} attempts cut by a kill, ${reconciled} settled by reconcile` +
-          (blind ? `, ${blind} without the state before` : ''),
-      );
+      // Kinds that record the state before they acted (for a faithful undo) keep it through a cut call: every
+      // subject was unchanged before Fido, whatever the retry or reconcile found afterwards.
+      if (f.prior) {
+        const { key, value } = f.prior;
+        const lost = mine.filter((a) => (JSON.parse(a.result ?? '{}') as Record<string, unknown>)[key] !== value).map((a) => `${a.id}: ${a.result}`);
+        assert.deepEqual(lost, [], `${f.kind}: every result keeps the state before Fido acted (${key}: ${JSON.stringify(value)})`);
+      }
+      lines.push(`${f.kind}: ${effects.length} effects, ${raw.length} raw calls (${repeats} repeats), ${abandoned} attempts cut by a kill, ${reconciled} settled by reconcile`);
     }
     // Each kill left at least one attempt open (it waited for a call in flight), which the next start found.
     const landed = kills.filter((k) => k.inFlight.length > 0).length;
     assert.ok(abandonedTotal >= landed, `kills that cut applied calls (${landed}) show as abandoned attempts (${abandonedTotal})`);
     assert.ok(landed > 0 && abandonedTotal > 0, 'kills landed while calls were in flight');
+
+    // A false positive after it all: undo every action of the kinds that record the state before, through the
+    // running executor; each gives back exactly what Fido changed (no more: nothing was changed before Fido).
+    const undoable = fixtures.filter((f) => f.prior);
+    const ids = incidents.map((i) => i.id);
+    const effectsBefore = new Map(undoable.map((f) => [f.kind, [...f.effects(ids)]]));
+    const store = await openStore({ dataDir: dir });
+    try {
+      for (const a of actions.filter((x) => undoable.some((f) => f.kind === x.kind))) await undoAction(store, a.id, { actor: 'crash-test', why: 'false positive' });
+    } finally {
+      await store.close();
+    }
+    await waitFor('every undo to finish', () => open() === 0, 30_000, 50);
+    mark('undone');
+    const undos = read<{ kind: string; state: string; result: string | null; last_error: string | null }>('select kind, state, result, last_error from actions where undo_of is not null');
+    assert.equal(undos.length, undoable.length * INCIDENTS, 'one undo per action');
+    assert.deepEqual(undos.filter((u) => u.state !== 'succeeded').map((u) => `${u.kind} ${u.state}: ${u.last_error}`), [], 'every undo succeeded');
+    for (const f of undoable) {
+      if (f.reverse) {
+        const want = [...effectsBefore.get(f.kind)!, ...subs.map((x, i) => f.reverse!(x, i))].sort();
+        assert.deepEqual([...f.effects(ids)].sort(), want, `${f.kind}: the undo reverted each change once, and only Fido's`);
+      }
+      if (f.stillChanged) assert.deepEqual(f.stillChanged(), [], `${f.kind}: nothing left changed after the undo`);
+    }
+    await proc.kill('SIGTERM');
+
     t.diagnostic(
       `actions crash test (seed ${seed}): ${kills.length} kills (${landed} with an applied call unanswered: ${kills.map((k) => k.inFlight.length).join(',')}), ` +
         `${INCIDENTS} incidents × ${fixtures.length} kinds = ${actions.length} actions, ${abandonedTotal} attempts cut, ${reconciledTotal} settled by reconcile\n${lines.join('\n')}`,

@@ -738,7 +738,9 @@ for (const dialect of DIALECTS) {
         ]);
         // Everything the executor, decide and the other stages wrote is there, unchanged.
         for (const table of Object.keys(UNCHANGED)) {
-          assert.deepEqual(await rowsOf(db, table, UNCHANGED[table]!), s.before[table], `${table} unchanged`);
+          // Migration 0019 added action_attempts.checkpoint: none for the attempts of the previous release.
+          const want = table === 'action_attempts' ? s.before[table]!.map((row) => ({ ...row, checkpoint: null })) : s.before[table];
+          assert.deepEqual(await rowsOf(db, table, UNCHANGED[table]!), want, `${table} unchanged`);
         }
         // Actions too, but for migration 0014: an approval's deadline left the params for columns of its own.
         assert.deepEqual(await rowsOf(db, 'actions', 'id'), s.before.actions!.map(withApprovalColumns));
@@ -750,7 +752,7 @@ for (const dialect of DIALECTS) {
         // Timeline notes other than alert arrivals (see 'the timeline shows each alert once').
         const notArrival = (rows: Array<Record<string, unknown>>) => rows.filter((x) => x.kind !== 'alert' && x.kind !== 'repeat');
         assert.deepEqual(notArrival(await rowsOf(db, 'timeline', 'id')), notArrival(s.before.timeline!));
-        const incidents = without(await rowsOf(db, 'incidents', 'id'), 'last_seq', 'decided_seq', 'pending_since', 'digest', 'enriched_seq', 'enrich_pass_at', 'enrich_pass_key', 'enrich_known');
+        const incidents = without(await rowsOf(db, 'incidents', 'id'), 'last_seq', 'decided_seq', 'pending_since', 'digest', 'enriched_seq', 'enrich_pass_at', 'enrich_pass_key', 'enrich_known', 'assignee', 'severity_override', 'merged_into');
         assert.deepEqual(incidents, without(s.before.incidents!, 'enrich_version'));
       });
 

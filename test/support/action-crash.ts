@@ -75,6 +75,15 @@ export interface KindFixture {
    * while sessions are to be revoked too: the retry finds the account disabled and revokes them).
    */
   reconcileSeesEffect: boolean;
+  /**
+   * Kinds that record the object's state before they act, for a faithful undo: the result's field and the
+   * value every subject had (none was changed before Fido acted), which a crash must not lose.
+   */
+  prior?: { key: string; value: unknown };
+  /** The change that undoing action `a` (subject `s`, the i-th) makes, in the `effects()` vocabulary. */
+  reverse?(s: Subject, i: number): string;
+  /** For a kind whose effects() cannot show an undo: the objects still changed (none once every action is undone). */
+  stillChanged?(): string[];
   close(): Promise<void>;
 }
 
@@ -108,7 +117,7 @@ async function slowContract(handle: ContractHandler, random: () => number, mutat
 }
 
 function contractFixture(
-  base: { kind: string; name: string; reconciles: boolean; reconcileSeesEffect: boolean; env: Record<string, string>; expected: KindFixture['expected'] },
+  base: Pick<KindFixture, 'kind' | 'name' | 'reconciles' | 'reconcileSeesEffect' | 'env' | 'expected' | 'prior' | 'reverse'>,
   slow: { server: ContractServer; raw: string[]; inFlight: () => string[] },
   yaml: (url: string) => string,
   effects: KindFixture['effects'],
@@ -122,7 +131,7 @@ const okta: FixtureFactory = async ({ subjects: ss, random }) => {
   ss.forEach((x, i) => s.add(`00ucrash${i}`, `${x.user}@corp.example`));
   const slow = await slowContract(s.handler, random, (r) => (r.method === 'POST' && r.path.endsWith('/lifecycle/suspend') ? `suspend ${r.path.split('/')[4]}` : null));
   return contractFixture(
-    { kind: 'okta_suspend', name: 'okta', reconciles: true, reconcileSeesEffect: true, env: { CRASH_OKTA: token }, expected: (_s, i) => `suspend 00ucrash${i}` },
+    { kind: 'okta_suspend', name: 'okta', reconciles: true, reconcileSeesEffect: true, env: { CRASH_OKTA: token }, expected: (_s, i) => `suspend 00ucrash${i}`, prior: { key: 'was', value: 'ACTIVE' }, reverse: (_s, i) => `unsuspend 00ucrash${i}` },
     slow,
     (url) => `{ name: okta, kind: okta_suspend, url: "${url}", api_token: "\${env:CRASH_OKTA}", allow_private: true, login_suffix: corp.example, revoke_sessions: false }`,
     () => s.effects,
@@ -136,7 +145,7 @@ const entra: FixtureFactory = async ({ subjects: ss, random }) => {
   ss.forEach((x, i) => s.add(id(i), `${x.user}@contoso.com`));
   const slow = await slowContract(s.handler, random, (r) => (r.method === 'PATCH' ? `disable ${decodeURIComponent(r.path.split('/')[3]!)}` : null));
   return contractFixture(
-    { kind: 'entra_disable', name: 'entra', reconciles: true, reconcileSeesEffect: false, env: { CRASH_ENTRA: creds.secret }, expected: (_s, i) => `disable ${id(i)}` },
+    { kind: 'entra_disable', name: 'entra', reconciles: true, reconcileSeesEffect: false, env: { CRASH_ENTRA: creds.secret }, expected: (_s, i) => `disable ${id(i)}`, prior: { key: 'was_enabled', value: true }, reverse: (_s, i) => `enable ${id(i)}` },
     slow,
     (url) =>
       `{ name: entra, kind: entra_disable, tenant_id: ${creds.tenant}, client_id: "${creds.client}", client_secret: "\${env:CRASH_ENTRA}", url: "${url}", token_url: "${url}/${creds.tenant}/oauth2/v2.0/token", allow_private: true, login_suffix: contoso.com }`,
@@ -153,7 +162,7 @@ const crowdstrike: FixtureFactory = async ({ subjects: ss, random }) => {
   );
   return {
     ...contractFixture(
-      { kind: 'crowdstrike_contain', name: 'falcon', reconciles: true, reconcileSeesEffect: true, env: { CRASH_FALCON: secret }, expected: (_s, i) => `contain aidcrash${i}` },
+      { kind: 'crowdstrike_contain', name: 'falcon', reconciles: true, reconcileSeesEffect: true, env: { CRASH_FALCON: secret }, expected: (_s, i) => `contain aidcrash${i}`, prior: { key: 'already', value: false }, reverse: (_s, i) => `lift_containment aidcrash${i}` },
       slow,
       (url) => `{ name: falcon, kind: crowdstrike_contain, url: "${url}", allow_private: true, client_id: crash-cid, client_secret: "\${env:CRASH_FALCON}" }`,
       () => s.effects,
@@ -173,7 +182,7 @@ const sentinelone: FixtureFactory = async ({ subjects: ss, random }) => {
   );
   return {
     ...contractFixture(
-      { kind: 'sentinelone_isolate', name: 's1', reconciles: true, reconcileSeesEffect: true, env: { CRASH_S1: token }, expected: (_s, i) => `disconnect s1crash${i}` },
+      { kind: 'sentinelone_isolate', name: 's1', reconciles: true, reconcileSeesEffect: true, env: { CRASH_S1: token }, expected: (_s, i) => `disconnect s1crash${i}`, prior: { key: 'already', value: false }, reverse: (_s, i) => `connect s1crash${i}` },
       slow,
       (url) => `{ name: s1, kind: sentinelone_isolate, url: "${url}", allow_private: true, api_token: "\${env:CRASH_S1}" }`,
       () => s.effects,
@@ -191,7 +200,7 @@ const defender: FixtureFactory = async ({ subjects: ss, random }) => {
   const slow = await slowContract((r) => forward(s.url, r), random, (r) => (r.method === 'POST' && r.path.endsWith('/isolate') ? `isolate ${decodeURIComponent(r.path.split('/')[3]!)}` : null));
   return {
     ...contractFixture(
-      { kind: 'defender_isolate', name: 'mde', reconciles: true, reconcileSeesEffect: true, env: { CRASH_MDE: secret }, expected: (_s, i) => `isolate mdecrash${i}` },
+      { kind: 'defender_isolate', name: 'mde', reconciles: true, reconcileSeesEffect: true, env: { CRASH_MDE: secret }, expected: (_s, i) => `isolate mdecrash${i}`, prior: { key: 'already', value: false }, reverse: (_s, i) => `unisolate mdecrash${i}` },
       slow,
       (url) =>
         `{ name: mde, kind: defender_isolate, url: "${url}", token_url: "${url}/tenant-crash/oauth2/v2.0/token", allow_private: true, tenant_id: tenant-crash, client_id: crash-app, client_secret: "\${env:CRASH_MDE}" }`,
@@ -332,6 +341,8 @@ const ldap: FixtureFactory = async ({ subjects: ss, random }) => {
     yaml: `{ name: ldap, kind: ldap_account, url: "ldap://127.0.0.1:${proxy.port}", bind_dn: "${disabler}", bind_password: "\${env:CRASH_LDAP}", base_dn: "${people}" }`,
     env: { CRASH_LDAP: 'crash-disabler-pw' },
     expected: (s) => `lock ${s.user}`,
+    prior: { key: 'disabled_before', value: false },
+    stillChanged: locked,
     effects: () => {
       const state = locked().sort();
       // The directory's final state and the answers on the wire must tell the same story.

@@ -9,7 +9,12 @@ import type { FailedAuthLimit } from '../../src/api/auth-limit.js';
 import { openTestStore, type TestStore } from './stores.js';
 import type { DialectName } from '../../src/store/dialect.js';
 
-export const TOKENS = { viewer: 'viewer-token-0123456789', analyst: 'analyst-token-0123456789', admin: 'admin-token-0123456789' } as const;
+export const TOKENS = {
+  viewer: 'viewer-token-0123456789',
+  analyst: 'analyst-token-0123456789',
+  responder: 'responder-token-0123456789',
+  admin: 'admin-token-0123456789',
+} as const;
 export const auth = (role: keyof typeof TOKENS) => ({ authorization: `Bearer ${TOKENS[role]}` });
 
 export interface TestApi {
@@ -34,7 +39,7 @@ export async function testApi(
   } = {},
 ): Promise<TestApi> {
   const t = await openTestStore(dialect);
-  for (const role of ['viewer', 'analyst', 'admin'] as const) await ensureToken(t.store.db, TOKENS[role], role, role);
+  for (const role of ['viewer', 'analyst', 'responder', 'admin'] as const) await ensureToken(t.store.db, TOKENS[role], role, role);
   const intake = createIntakeWriter(t.store, { maxBacklog: opts.maxBacklog ?? 100_000, backlogRefreshMs: 50 });
   const app = await buildApi({
     store: t.store,

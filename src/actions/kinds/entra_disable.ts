@@ -15,7 +15,9 @@
  * fresh token and one more try. User: GET /v1.0/users/{upn}?$select=id,userPrincipalName,accountEnabled
  * (percent-encoded); disable: PATCH /v1.0/users/{id} {"accountEnabled":false}; sessions:
  * POST /v1.0/users/{id}/revokeSignInSessions. The result records `was_enabled`; undo re-enables only an
- * account Fido disabled (a retried attempt that finds it disabled records null and undo leaves it).
+ * account Fido disabled. `was_enabled` is checkpointed (ActionContext.checkpoint) before the PATCH, so that an
+ * attempt after a crash that finds the account disabled records what its earlier attempt saw, not its own
+ * effect; reconcile carries it on too (null, from before checkpoints: undo leaves the account disabled).
  *
  * Errors: 401/403 and 4xx permanent (the message never carries the secret or token); 429 retried after
  * Retry-After; 5xx and network failures retried; a write without answer is an unknown outcome (reconcile).
@@ -53,7 +55,7 @@ export interface EntraDisableResult extends Record<string, unknown> {
   user: string;
   upn: string;
   id: string;
-  /** Whether the account was enabled before Fido acted; null when a retried attempt cannot tell. */
+  /** Whether the account was enabled before Fido acted; null (results from before checkpoints) when a retried attempt could not tell. */
   was_enabled: boolean | null;
   disabled: boolean;
   sessions_revoked: boolean;
@@ -146,10 +148,13 @@ async function create(cfg: EntraDisableConfig, deps: ActionDeps): Promise<Action
     const u = await getUser(upn, ctx.signal);
     const hit = protectedMatch(cfg.protected_users, [given, upn, u.upn, u.id]);
     if (hit) throw new ActionError(`${key}: ${u.upn ?? upn} is protected (protected_users: ${hit}); refused`, false);
+    // An earlier attempt's checkpoint is the state before Fido acted (disabled now may be that attempt's doing).
+    const prior = ctx.priorCheckpoint?.was_enabled;
+    const wasEnabled = typeof prior === 'boolean' ? prior : u.enabled;
+    if (typeof prior !== 'boolean') await ctx.checkpoint({ id: u.id, was_enabled: wasEnabled });
     if (u.enabled) await graphCall('PATCH', `/v1.0/users/${u.id}`, ctx.signal, { accountEnabled: false });
     if (revoke) await graphCall('POST', `/v1.0/users/${u.id}/revokeSignInSessions`, ctx.signal);
-    const wasEnabled = !u.enabled && ctx.action.attempts > 1 ? null : u.enabled;
-    const detail: EntraDisableResult = { user: given, upn: u.upn ?? upn, id: u.id, was_enabled: wasEnabled, disabled: u.enabled, sessions_revoked: revoke };
+    const detail: EntraDisableResult = { user: given, upn: u.upn ?? upn, id: u.id, was_enabled: wasEnabled, disabled: wasEnabled, sessions_revoked: revoke };
     return { detail };
   }
 
@@ -172,7 +177,8 @@ async function create(cfg: EntraDisableConfig, deps: ActionDeps): Promise<Action
     const u = await getUser(upn, ctx.signal);
     if (ctx.action.undo_of) return u.enabled ? { done: true, detail: { id: u.id, re_enabled: true } } : { done: false };
     if (u.enabled || revoke) return { done: false };
-    const detail: EntraDisableResult = { user: given, upn: u.upn ?? upn, id: u.id, was_enabled: null, disabled: true, sessions_revoked: false };
+    const prior = ctx.priorCheckpoint?.was_enabled;
+    const detail: EntraDisableResult = { user: given, upn: u.upn ?? upn, id: u.id, was_enabled: typeof prior === 'boolean' ? prior : null, disabled: prior === true, sessions_revoked: false };
     return { done: true, detail };
   }
 

@@ -23,6 +23,8 @@
  * bit (0x2) of userAccountControl, other bits kept (lib/ldap-lock.ts). The result records whether the account
  * was disabled before Fido acted; the undo re-enables only what Fido disabled, and says so when it leaves an
  * account disabled. Both directions are idempotent: an account already in the wanted state is left alone.
+ * What was read is checkpointed (ActionContext.checkpoint) before the write, so that an attempt after a crash
+ * that finds the account disabled records what its earlier attempt saw, not its own effect.
  *
  * Refused (not retried): nothing names a user, the user is not found or the name is ambiguous, the DN is
  * outside base_dn, the account is in `protected`, a member (nested) of `protected_groups`, or the bind
@@ -117,7 +119,7 @@ export interface DisableResult extends Record<string, unknown> {
   dn: string;
   flavor: Flavor;
   attribute: string;
-  /** false: Fido disabled it; true: it was disabled already; null: a retried attempt found it disabled and cannot tell whether its own earlier attempt did it. */
+  /** false: Fido disabled it; true: it was disabled already; null (results from before checkpoints): a retried attempt found it disabled and could not tell whether its own earlier attempt did it. */
   disabled_before: boolean | null;
   changed: boolean;
   previous: string | null;
@@ -261,11 +263,15 @@ async function create(cfg: LdapAccountConfig, deps: ActionDeps): Promise<ActionT
       } catch (e) {
         throw new ActionError(`${key}: ${entry.dn}: ${(e as Error).message}`, false);
       }
+      // An earlier attempt's checkpoint is the state before Fido acted: disabled now may be its own write.
+      const prior = ctx.priorCheckpoint;
+      const fromPrior = prior?.dn === entry.dn && typeof prior.disabled_before === 'boolean';
+      const before = fromPrior
+        ? { disabled_before: prior.disabled_before as boolean, previous: typeof prior.previous === 'string' ? prior.previous : null }
+        : { disabled_before: plan.disabledBefore, previous: plan.previous };
+      if (!fromPrior) await ctx.checkpoint({ dn: entry.dn, ...before });
       if (plan.changes.length > 0) await modify(c, entry.dn, plan.changes);
-      // A retry that finds the account disabled cannot tell its own earlier (unrecorded) write from someone
-      // else's: null, which the undo treats like "disabled before" — it never re-enables what it cannot vouch for.
-      const disabledBefore = plan.disabledBefore && ctx.action.attempts > 1 ? null : plan.disabledBefore;
-      const detail: DisableResult = { user, dn: entry.dn, flavor, attribute: spec.attribute, disabled_before: disabledBefore, changed: plan.changes.length > 0, previous: plan.previous };
+      const detail: DisableResult = { user, dn: entry.dn, flavor, attribute: spec.attribute, ...before, changed: plan.changes.length > 0 };
       return { detail };
     });
   }

@@ -15,9 +15,11 @@
  * POST /api/v1/users/{id}/lifecycle/suspend (only an ACTIVE user can be suspended; a SUSPENDED one is left
  * alone, any other status is refused) and DELETE /api/v1/users/{id}/sessions.
  *
- * The result records the status the user had (`was`); the undo unsuspends only a user Fido suspended. A
- * retried attempt that finds the user SUSPENDED cannot tell its own earlier attempt from someone else's:
- * `was: null`, and the undo leaves such a user suspended (it never re-enables what it cannot vouch for).
+ * The result records the status the user had (`was`); the undo unsuspends only a user Fido suspended. The
+ * status read is checkpointed (ActionContext.checkpoint) before the suspend, so that an attempt after a crash
+ * that finds the user SUSPENDED records the status its earlier attempt saw, not its own effect; reconcile
+ * carries it on too. (`was: null`, from before checkpoints, leaves the user suspended on undo: Fido never
+ * re-enables what it cannot vouch for.)
  * A lifecycle call Okta answers 400 (E0000001, the user's status does not allow it) is settled by reading
  * the status again: already in the wanted state is success.
  *
@@ -53,7 +55,7 @@ export interface OktaSuspendResult extends Record<string, unknown> {
   user: string;
   login: string;
   id: string;
-  /** The status before Fido acted; null when a retried attempt cannot tell. */
+  /** The status before Fido acted; null (results from before checkpoints) when a retried attempt could not tell. */
   was: string | null;
   suspended: boolean;
   sessions_revoked: boolean;
@@ -143,10 +145,13 @@ async function create(cfg: OktaSuspendConfig, deps: ActionDeps): Promise<ActionT
     const hit = protectedMatch(cfg.protected_users, [given, login, u.login, u.id]);
     if (hit) throw new ActionError(`${key}: ${u.login ?? login} is protected (protected_users: ${hit}); refused`, false);
     if (u.status !== 'ACTIVE' && u.status !== 'SUSPENDED') throw new ActionError(`${key}: ${u.login ?? login} has status ${u.status}; only an ACTIVE user can be suspended`, false);
+    // An earlier attempt's checkpoint is the status before Fido acted (SUSPENDED now may be that attempt's doing).
+    const prior = ctx.priorCheckpoint?.was;
+    const was = typeof prior === 'string' ? prior : u.status;
+    if (typeof prior !== 'string') await ctx.checkpoint({ id: u.id, was });
     if (u.status === 'ACTIVE') await transition(u, 'suspend', 'SUSPENDED', ctx.signal);
     if (revoke) await okta('DELETE', `/api/v1/users/${u.id}/sessions`, ctx.signal);
-    const was = u.status === 'SUSPENDED' && ctx.action.attempts > 1 ? null : u.status;
-    const detail: OktaSuspendResult = { user: given, login: u.login ?? login, id: u.id, was, suspended: u.status === 'ACTIVE', sessions_revoked: revoke };
+    const detail: OktaSuspendResult = { user: given, login: u.login ?? login, id: u.id, was, suspended: was === 'ACTIVE', sessions_revoked: revoke };
     return { detail };
   }
 
@@ -171,7 +176,8 @@ async function create(cfg: OktaSuspendConfig, deps: ActionDeps): Promise<ActionT
     if (u.status !== 'SUSPENDED') return { done: false };
     // Sessions may not have been revoked yet: only a run without revocation is settled by the status alone.
     if (revoke) return { done: false };
-    const detail: OktaSuspendResult = { user: given, login: u.login ?? login, id: u.id, was: null, suspended: true, sessions_revoked: false };
+    const prior = ctx.priorCheckpoint?.was;
+    const detail: OktaSuspendResult = { user: given, login: u.login ?? login, id: u.id, was: typeof prior === 'string' ? prior : null, suspended: prior === 'ACTIVE', sessions_revoked: false };
     return { done: true, detail };
   }
 

@@ -19,8 +19,10 @@
  * spaces, quotes or control characters: one command per line is the protocol, so a newline would be a second
  * command); anything else is refused before connecting.
  *
- * Idempotent: "not found" on an attempt after the first (a retry after a crash or a timeout) means the earlier
- * attempt did it, and succeeds; on the first attempt it is a permanent error (there was no such session).
+ * Idempotent: "not found" on an attempt resumed after one whose outcome is unknown (its executor stopped
+ * mid-call, or the call timed out: ActionContext.resumed) means the earlier attempt did it, and succeeds;
+ * otherwise (a first attempt, or a retry after attempts that never reached the server) it is a permanent
+ * error: there was no such session.
  * Not reversible: a killed session cannot be revived. `kill` drops the session on the server only; the client
  * notices at its ping-restart and reconnects unless its certificate or account is also disabled.
  */
@@ -272,7 +274,7 @@ async function create(cfg: OpenvpnKillConfig): Promise<ActionTarget> {
 
   async function execute(ctx: ActionContext): Promise<ActionOutcome> {
     const target = killTarget(ctx); // before connecting: refused input never reaches the server
-    const retry = ctx.action.attempts > 1;
+    const resumed = ctx.resumed;
     const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
     let m: Management | undefined;
     try {
@@ -300,7 +302,7 @@ async function create(cfg: OpenvpnKillConfig): Promise<ActionTarget> {
         else throw new ActionError(`openvpn management: kill: ${r.text}`, false);
       }
       if (notFound !== null) {
-        if (!retry) throw new ActionError(`openvpn_kill: ${notFound}`, false);
+        if (!resumed) throw new ActionError(`openvpn_kill: ${notFound}`, false);
         return { detail: { by: target.by, [target.by]: target.value, killed: [], already_gone: true, reply: notFound } };
       }
       return { detail: { by: target.by, [target.by]: target.value, killed } };

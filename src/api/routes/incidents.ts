@@ -1,16 +1,14 @@
 /** Incidents: list with filters and cursor paging, detail, and analyst verdicts. */
 import type { FastifyInstance } from 'fastify';
-import { sql } from 'kysely';
 import { Type } from 'typebox';
 import type { ApiContext } from '../context.js';
 import { Cursor, Limit, errors, Query } from '../schemas.js';
 import { AlertSchema, IncidentDetailSchema, IncidentSchema } from '../model-schemas.js';
 import { INCIDENT_STATUSES, VERDICTS, type IncidentStatus, type Verdict } from '../../model/incident.js';
-import { countAlerts, loadIncidentAlerts, loadIncidentDetail, toIncident, addTimeline } from '../../store/incidents.js';
-import { audit } from '../../store/audit.js';
+import { countAlerts, loadIncidentAlerts, loadIncidentDetail, toIncident } from '../../store/incidents.js';
+import { applyVerdict } from '../../store/incident-workflow.js';
 import { FidoError } from '../../errors.js';
-import { closeOnVerdict } from '../../actions/follow.js';
-import { undoOnVerdict } from '../../actions/undo.js';
+import { INCIDENT_SORTS, MAX_LIMIT, queryIncidents } from '../../store/incident-query.js';
 
 /** Alerts in an incident's detail; the rest are paged. */
 const DETAIL_ALERTS = 500;
@@ -18,9 +16,41 @@ const IdParam = Type.Object({ id: Type.String({ pattern: '^[0-9A-HJKMNP-TV-Z]{26
 const Status = Type.Union(INCIDENT_STATUSES.map((s) => Type.Literal(s)));
 const VerdictT = Type.Union(VERDICTS.map((s) => Type.Literal(s)));
 
-/** LIKE pattern for a user's search text: their % and _ are literal. */
-export function likePattern(q: string): string {
-  return `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+const SortT = Type.Union(INCIDENT_SORTS.map((s) => Type.Literal(s)));
+const Name = (description: string) => Type.Optional(Type.String({ minLength: 1, maxLength: 200, description }));
+
+/** GET /incidents's query string as validated. */
+interface QueueQuery {
+  status?: IncidentStatus[];
+  min_score?: number;
+  max_score?: number;
+  detector?: string;
+  source?: string;
+  host?: string;
+  user?: string;
+  indicator?: string;
+  assignee?: string;
+  tag?: string;
+  q?: string;
+  verdict?: Verdict | 'none';
+  since?: string;
+  until?: string;
+  sort?: (typeof INCIDENT_SORTS)[number];
+  limit?: number;
+  cursor?: string;
+}
+
+/** An ISO 8601 time of the query string as epoch ms. */
+function queryTime(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Date.parse(value);
+  if (!Number.isFinite(ms)) throw new FidoError('bad_request', `${name}: not an ISO 8601 time: "${value.slice(0, 40)}"`);
+  return ms;
+}
+
+/** The entries whose value is defined (exactOptionalPropertyTypes: absent, not undefined). */
+function definedOnly<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
 
 export default async function incidentRoutes(app: FastifyInstance, { ctx }: { ctx: ApiContext }) {
@@ -31,36 +61,50 @@ export default async function incidentRoutes(app: FastifyInstance, { ctx }: { ct
     {
       config: { role: 'viewer' },
       schema: {
-        summary: 'List incidents, newest first',
+        summary: 'The incident queue: filters, a sort (by default score, highest first), keyset pages and a total',
         querystring: Query({
-          status: Type.Optional(Status),
-          min_score: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
-          q: Type.Optional(Type.String({ maxLength: 200, description: 'Substring of title, host or user' })),
-          limit: Limit,
-          cursor: Cursor,
+          status: Type.Optional(Type.Array(Status, { maxItems: INCIDENT_STATUSES.length, description: 'Repeatable: any of these' })),
+          min_score: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+          max_score: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'Not yet scored incidents count as -1' })),
+          detector: Name('Any of its alerts is from this detector'),
+          source: Name('Any of its alerts came from this source'),
+          host: Name('Its host, exact, case-insensitive'),
+          user: Name('Its user, exact, case-insensitive'),
+          indicator: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: '"type:value" (e.g. ip:203.0.113.7) or a bare value (any type)' })),
+          assignee: Name('Who it is assigned to; "none": unassigned'),
+          tag: Name('It has this tag'),
+          q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Substring of title, host or user, case-insensitive' })),
+          verdict: Type.Optional(Type.Union([VerdictT, Type.Literal('none')])),
+          since: Type.Optional(Type.String({ maxLength: 40, description: 'last_seen at or after this ISO 8601 time' })),
+          until: Type.Optional(Type.String({ maxLength: 40, description: 'last_seen before this ISO 8601 time' })),
+          sort: Type.Optional(SortT),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: 50 })),
+          cursor: Type.Optional(Type.String({ maxLength: 400, pattern: '^[A-Za-z0-9_-]+$', description: 'next_cursor of the previous page (same sort)' })),
         }),
-        response: { 200: Type.Object({ items: Type.Array(IncidentSchema), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...errors(400, 401, 403) },
+        response: {
+          200: Type.Object({
+            items: Type.Array(IncidentSchema),
+            next_cursor: Type.Union([Type.String(), Type.Null()]),
+            total: Type.Integer({ description: 'Matches on all pages; when total_exact is false, at least this many' }),
+            total_exact: Type.Boolean(),
+          }),
+          ...errors(400, 401, 403),
+        },
       },
     },
     async (req) => {
-      const { status, min_score, q, limit = 50, cursor } = req.query as { status?: IncidentStatus; min_score?: number; q?: string; limit?: number; cursor?: string };
-      let query = db.selectFrom('incidents').selectAll().orderBy('id', 'desc').limit(limit + 1);
-      if (status) query = query.where('status', '=', status);
-      if (min_score !== undefined) query = query.where('score_total', '>=', min_score);
-      if (cursor) query = query.where('id', '<', cursor);
-      if (q) {
-        const p = likePattern(q);
-        query = query.where((eb) =>
-          eb.or([
-            eb(sql`lower(title)`, 'like', sql`${p} escape '\\'`),
-            eb(sql`lower(coalesce(host, ''))`, 'like', sql`${p} escape '\\'`),
-            eb(sql`lower(coalesce(user_name, ''))`, 'like', sql`${p} escape '\\'`),
-          ]),
-        );
-      }
-      const rows = await query.execute();
-      const page = rows.slice(0, limit);
-      return { items: page.map(toIncident), next_cursor: rows.length > limit ? page[page.length - 1]!.id : null };
+      const p = req.query as QueueQuery;
+      const { status, min_score, max_score, assignee, verdict, sort, limit, cursor, since: from, until: to, ...names } = p;
+      const since = queryTime('since', from);
+      const until = queryTime('until', to);
+      const page = await queryIncidents(ctx.store, {
+        ...definedOnly(names),
+        ...definedOnly({ status, minScore: min_score, maxScore: max_score, since, until, sort, cursor }),
+        ...(assignee !== undefined ? { assignee: assignee === 'none' ? null : assignee } : {}),
+        ...(verdict !== undefined ? { verdict: verdict === 'none' ? null : verdict } : {}),
+        limit: limit ?? 50,
+      });
+      return { items: page.rows.map(toIncident), next_cursor: page.next_cursor, total: page.total, total_exact: page.total_exact };
     },
   );
 
@@ -125,20 +169,9 @@ export default async function incidentRoutes(app: FastifyInstance, { ctx }: { ct
     async (req) => {
       const { id } = req.params as { id: string };
       const body = req.body as { verdict: Verdict; status?: IncidentStatus; note?: string };
-      const status = body.status ?? (body.verdict === 'true_positive' ? 'triaged' : 'closed');
       const actor = req.principal!.name;
-      const now = Date.now();
-      const updated = await db.transaction().execute(async (tx) => {
-        const r = await tx.updateTable('incidents').set({ verdict: body.verdict, status, updated_at: now }).where('id', '=', id).returningAll().executeTakeFirst();
-        if (!r) return null;
-        await addTimeline(tx, [{ incident_id: id, at: now, kind: 'verdict', summary: `${actor}: ${body.verdict}, ${status}${body.note ? ` (${body.note.slice(0, 300)})` : ''}` }]);
-        await audit(tx, actor, 'incident.verdict', id, { verdict: body.verdict, status, note: body.note ?? null });
-        // A false positive takes back what Fido did about it, in the verdict's transaction (never one without the other).
-        await undoOnVerdict(tx, id, body.verdict, actor, now);
-        // Tickets and pages opened about it are closed, saying by whom and why.
-        await closeOnVerdict(tx, id, { verdict: body.verdict, by: actor, ...(body.note ? { note: body.note } : {}) }, now);
-        return r;
-      });
+      // The one verdict function (bulk verdicts use it too): verdict, timeline, audit, note, undo, close.
+      const updated = await db.transaction().execute((tx) => applyVerdict(tx, id, body, actor, Date.now()));
       if (!updated) throw new FidoError('not_found', `no incident ${id}`);
       await ctx.onVerdict?.(id, body.verdict, actor);
       return toIncident(updated);

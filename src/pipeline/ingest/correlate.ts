@@ -58,8 +58,11 @@ export interface Remembered {
 
 type Incident = Selectable<IncidentTable>;
 /** What correlation reads and changes of an incident (not its score and decision documents). */
-const TRACKED = ['id', 'status', 'first_seen', 'last_seen', 'alert_count', 'severity', 'host', 'user_name', 'updated_at', 'last_seq', 'pending_since', 'digest'] as const;
-type Tracked = Pick<Incident, (typeof TRACKED)[number]>;
+const TRACKED = ['id', 'status', 'first_seen', 'last_seen', 'alert_count', 'severity', 'host', 'user_name', 'updated_at', 'last_seq', 'pending_since', 'digest', 'merged_into'] as const;
+/** `merged_into` (migration 0020): a new incident has none. */
+type Tracked = Pick<Incident, Exclude<(typeof TRACKED)[number], 'merged_into'>> & { merged_into?: string | null };
+/** How many merges deep an incident is followed to the one it went into. */
+const MERGE_HOPS = 4;
 const CHUNK = 400;
 
 const selectIn = <T>(values: readonly string[], select: (chunk: string[]) => Promise<readonly T[]>) => selectInChunks(values, CHUNK, select);
@@ -97,12 +100,19 @@ export async function correlateBatch(
       if (e) incidentIds.add(e.incidentId);
     }
   }
-  const incidents = new Map(
-    (await selectIn([...incidentIds], (c) => tx.selectFrom('incidents').select(TRACKED).where('id', 'in', c).execute())).map((i): [string, Tracked] => [
+  const load = async (ids: readonly string[]) =>
+    (await selectIn([...ids], (c) => tx.selectFrom('incidents').select(TRACKED).where('id', 'in', c).execute())).map((i): [string, Tracked] => [
       i.id,
       { ...i, last_seq: Number(i.last_seq) },
-    ]),
-  );
+    ]);
+  const incidents = new Map(await load([...incidentIds]));
+  // An incident merged into another (POST /incidents/{id}/merge) stands for the one it went into: the keys
+  // and fingerprints remembered for it lead there.
+  for (let hop = 0; hop < MERGE_HOPS; hop++) {
+    const next = [...new Set([...incidents.values()].flatMap((i) => (i.merged_into && !incidents.has(i.merged_into) ? [i.merged_into] : [])))];
+    if (next.length === 0) break;
+    for (const [id, i] of await load(next)) incidents.set(id, i);
+  }
 
   const touch = (fp: string, e: FingerprintEntry) => {
     fpMap.delete(fp);
@@ -114,7 +124,8 @@ export async function correlateBatch(
   const digests = new Map<string, IncidentDigest>(); // incidents whose digest new alerts changed
   const joined: Array<{ incident: Tracked; alert: AlertIn }> = []; // new alerts placed, in time order
   const open = (id: string | null | undefined) => {
-    const inc = id ? incidents.get(id) : undefined;
+    let inc = id ? incidents.get(id) : undefined;
+    for (let hop = 0; inc?.merged_into && hop < MERGE_HOPS; hop++) inc = incidents.get(inc.merged_into);
     return inc && inc.status !== 'closed' ? inc : undefined;
   };
   const link = (inc: Tracked, a: AlertIn, duplicateOf: string | null) => {

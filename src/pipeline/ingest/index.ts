@@ -12,6 +12,7 @@
  * A batch that fails is retried in halves down to single records; a single record that keeps failing is
  * quarantined with the error, so one poisonous record cannot stop the log.
  */
+import { CORRELATION_LOCK } from '../../store/locks.js';
 import { sql } from 'kysely';
 import type { Store, Tx } from '../../store/store.js';
 import { advanceCursor, INGEST_CURSOR, leaseCursor, readAfter, readCursor, releaseCursor, type LogRecord } from '../../store/log.js';
@@ -114,7 +115,6 @@ const FOLD_ROWS = 50_000;
 
 /** Attempts of a single record before it is quarantined with its error. */
 const SINGLE_RECORD_ATTEMPTS = 3;
-const CORRELATION_LOCK = 727101;
 
 export function createIngest(deps: IngestDeps): Ingest {
   const { store, owner, log } = deps;

@@ -223,11 +223,16 @@ export function pickOne(host: HostRef, found: EdrDevice[]): EdrDevice {
 }
 
 const isIsolated = (s: Containment) => s === 'contained' || s === 'containing';
+const CONTAINMENTS: readonly unknown[] = ['contained', 'containing', 'released', 'releasing'] satisfies Containment[];
 
 /**
- * The ActionTarget of a driver. execute: find the device, refuse a protected one, and ask for containment
- * unless it is already contained or pending (then `already: true`). undo: the device recorded by execute is
- * released unless it already is. reconcile: done when the device is in the state the action asked for.
+ * The ActionTarget of a driver. execute: find the device, refuse a protected one, checkpoint its containment
+ * (ActionContext.checkpoint) and ask for containment unless it is contained or pending already. `already` in
+ * the result says whether it was contained before Fido acted: from an earlier attempt's checkpoint when there
+ * is one (contained now may be that attempt's doing), else from what was read. undo: the device recorded by
+ * execute is released only when Fido contained it (`already: false`); a host contained before (or when Fido
+ * could not tell: `already: null`) stays contained, and the undo says so. reconcile: done when the device is in
+ * the state the action asked for; the action's `already` comes from the checkpoint (null without one).
  */
 export function edrTarget(cfg: EdrEntry, kind: string, driver: EdrDriver): ActionTarget {
   async function device(ctx: ActionContext, known?: Record<string, unknown>): Promise<EdrDevice> {
@@ -249,36 +254,71 @@ export function edrTarget(cfg: EdrEntry, kind: string, driver: EdrDriver): Actio
     }
   }
 
-  async function change(ctx: ActionContext, want: 'contain' | 'release', known?: Record<string, unknown>): Promise<ActionOutcome> {
-    const d = await run(false, () => device(ctx, known));
-    const before = await run(false, () => driver.state(d, ctx.signal));
-    const base = { device_id: d.id, hostname: d.name };
-    if (isIsolated(before) === (want === 'contain')) return { detail: { ...base, state: before, already: true } };
-    let said: Record<string, unknown>;
+  /** The containment an earlier attempt of this action checkpointed for device `d`, if any. */
+  function priorState(ctx: ActionContext, d: EdrDevice): Containment | null {
+    const p = ctx.priorCheckpoint;
+    return p && p['device_id'] === d.id && CONTAINMENTS.includes(p['was']) ? (p['was'] as Containment) : null;
+  }
+
+  /**
+   * Asks for `want` unless the device is there already (`now`); what the vendor said, or null when it was
+   * there already or (a vendor that refuses a request already under way or done: Defender's 400 for an
+   * isolation already pending, a console racing with Fido) turned out to be once asked.
+   */
+  async function ask(ctx: ActionContext, d: EdrDevice, want: 'contain' | 'release', now: Containment): Promise<{ said: Record<string, unknown> | null; state: Containment }> {
+    if (isIsolated(now) === (want === 'contain')) return { said: null, state: now };
     try {
-      said = await (want === 'contain' ? driver.contain(d, ctx) : driver.release(d, ctx));
+      const said = await (want === 'contain' ? driver.contain(d, ctx) : driver.release(d, ctx));
+      return { said, state: want === 'contain' ? 'containing' : 'releasing' };
     } catch (e) {
-      // A vendor that refuses a request already under way or done (Defender's 400 for an isolation already
-      // pending, a console racing with Fido): when the device is now as asked, that is success.
       if (e instanceof RemoteError && e.reason === 'client') {
-        const now = await run(false, () => driver.state(d, ctx.signal));
-        if (isIsolated(now) === (want === 'contain')) return { detail: { ...base, state: now, already: true } };
+        const after = await run(false, () => driver.state(d, ctx.signal));
+        if (isIsolated(after) === (want === 'contain')) return { said: null, state: after };
       }
       throw actionErrorOf(e, true);
     }
-    return { detail: { ...base, ...said, state: want === 'contain' ? 'containing' : 'releasing', already: false } };
+  }
+
+  async function contain(ctx: ActionContext): Promise<ActionOutcome> {
+    const d = await run(false, () => device(ctx));
+    const now = await run(false, () => driver.state(d, ctx.signal));
+    const base = { device_id: d.id, hostname: d.name };
+    const prior = priorState(ctx, d);
+    if (prior === null) await ctx.checkpoint({ ...base, was: now });
+    const r = await ask(ctx, d, 'contain', now);
+    // Contained before Fido acted: per the checkpoint, else as read; contained by someone between Fido's read
+    // and its request (a refusal of the request: `said` null although it was released) counts as before too.
+    const already = prior !== null ? isIsolated(prior) : isIsolated(now) || r.said === null;
+    return { detail: { ...base, ...(r.said ?? {}), state: r.state, already } };
+  }
+
+  async function release(ctx: UndoContext): Promise<ActionOutcome> {
+    const o = ctx.originalResult;
+    if (o['already'] !== false) {
+      const why = o['already'] === true ? 'the host was contained before Fido acted' : 'Fido could not tell whether it contained the host';
+      return { detail: { device_id: o['device_id'] ?? null, hostname: o['hostname'] ?? null, released: false, reason: `${why}; left contained` } };
+    }
+    const d = await run(false, () => device(ctx, o));
+    const now = await run(false, () => driver.state(d, ctx.signal));
+    const r = await ask(ctx, d, 'release', now);
+    return { detail: { device_id: d.id, hostname: d.name, ...(r.said ?? {}), state: r.state, already: r.said === null } };
   }
 
   return {
     name: cfg.name,
     kind,
-    execute: (ctx) => change(ctx, 'contain'),
-    undo: (ctx: UndoContext) => change(ctx, 'release', ctx.originalResult),
+    execute: contain,
+    undo: release,
     async reconcile(ctx): Promise<Reconciled> {
       const d = await run(false, () => device(ctx));
       const s = await run(false, () => driver.state(d, ctx.signal));
       const wantIsolated = ctx.action.undo_of === null;
-      return isIsolated(s) === wantIsolated ? { done: true, detail: { device_id: d.id, hostname: d.name, state: s } } : { done: false };
+      if (isIsolated(s) !== wantIsolated) return { done: false };
+      const base = { device_id: d.id, hostname: d.name, state: s };
+      if (!wantIsolated) return { done: true, detail: base };
+      // The checkpoint of the attempt that asked says whether the host was contained before Fido acted.
+      const prior = priorState(ctx, d);
+      return { done: true, detail: { ...base, already: prior === null ? null : isIsolated(prior) } };
     },
     close: () => driver.close(),
   };
