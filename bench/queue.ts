@@ -25,6 +25,7 @@ import { openStore, type Store } from '../src/store/store.js';
 import { queryIncidents, type IncidentQuery } from '../src/store/incident-query.js';
 import { encodeBase32 } from '../src/util/ulid.js';
 import { tempDir, PG_URL } from '../test/support/stores.js';
+import { seededRandom } from '../test/support/random.js';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const ALERTS = Number(args[0] ?? 1_000_000);
@@ -34,18 +35,8 @@ const INCIDENTS = Math.max(1, Math.round(ALERTS / 10));
 const YEAR_MS = 365 * 86_400_000;
 const NOW = Date.UTC(2026, 11, 1);
 
-/** Deterministic PRNG (mulberry32), so every run fills the same store. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = rng(18);
+// Deterministic (mulberry32), so every run fills the same store.
+const rand = seededRandom(18);
 /** Index into a list of n, the first few far more likely (a busy host, a loud detector). */
 const skewed = (n: number, power = 3) => Math.min(n - 1, Math.floor(n * rand() ** power));
 const pick = <T>(list: readonly T[], power = 1) => list[skewed(list.length, power)]!;

@@ -23,6 +23,7 @@ import * as m0019 from './migrations/0019_action_checkpoint.js';
 import * as m0020 from './migrations/0020_incident_workflow.js';
 import * as m0021 from './migrations/0021_queue_indexes.js';
 import * as m0022 from './migrations/0022_change_feed.js';
+import * as m0023 from './migrations/0023_incident_facets.js';
 
 interface Migration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -52,6 +53,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['0020_incident_workflow', m0020],
   ['0021_queue_indexes', m0021],
   ['0022_change_feed', m0022],
+  ['0023_incident_facets', m0023],
 ];
 
 export interface MigrateOptions {

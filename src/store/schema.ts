@@ -148,6 +148,13 @@ export interface IncidentTagTable {
   tag: string;
 }
 
+/** The detectors and sources of an incident's alerts (migration 0023): the queue's detector/source filters. */
+export interface IncidentFacetTable {
+  incident_id: string;
+  facet: 'detector' | 'source';
+  value: string;
+}
+
 /** Analysts' notes on an incident; the body is kept as given (clients show it escaped). Migration 0020. */
 export interface IncidentNoteTable {
   /** A ULID. */
@@ -402,6 +409,7 @@ export interface Database {
   incidents: IncidentTable & IncidentWorkflowColumns;
   incident_key_log: IncidentKeyLogTable;
   incident_tags: IncidentTagTable;
+  incident_facets: IncidentFacetTable;
   incident_notes: IncidentNoteTable;
   timeline: TimelineTable;
   enrich_cache: EnrichCacheTable;

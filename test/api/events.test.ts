@@ -4,6 +4,7 @@
  * connection (its commits are what store.watchCommits sees) — and once through the whole running Fido, from
  * a posted alert to its incident. Event stream format: https://html.spec.whatwg.org/multipage/server-sent-events.html
  */
+import { newActionRow } from '../../src/actions/outbox-row.js';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type AddressInfo, type Socket } from 'node:net';
@@ -186,37 +187,11 @@ async function putIncident(db: Db, id: string, fields: { title?: string; score?:
 }
 
 async function putAction(db: Db, incidentId: string): Promise<string> {
-  const id = ulid();
   const now = stamp();
-  await db
-    .insertInto('actions')
-    .values({
-      id,
-      incident_id: incidentId,
-      decision_id: null,
-      kind: 'webhook',
-      target: 'soar',
-      idempotency_key: id,
-      params: '{}',
-      state: 'pending',
-      approval: 'none',
-      dry_run: 0,
-      attempts: 0,
-      next_attempt_at: now,
-      lease_owner: null,
-      lease_until: null,
-      last_error: null,
-      result: null,
-      approved_by: null,
-      approval_due_at: null,
-      approval_default: null,
-      denied_by: null,
-      denial_reason: null,
-      created_at: now,
-      updated_at: now,
-    })
-    .execute();
-  return id;
+  const row = newActionRow({ incident_id: incidentId, decision_id: null, kind: 'webhook', target: 'soar', idempotency_key: '', params: '{}', state: 'pending', approval: 'none' }, now);
+  row.idempotency_key = row.id;
+  await db.insertInto('actions').values(row).execute();
+  return row.id;
 }
 
 for (const dialect of DIALECTS) {
