@@ -15,29 +15,15 @@ import type { IncidentDetail } from '../../src/model/incident.js';
 import { slackServer } from '../support/contracts/slack.js';
 import { openTestStore } from '../support/stores.js';
 import { waitFor } from '../support/wait.js';
-import { actionRecord, actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
+import { actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
 import { actionCtx, refused, suiteServer, testExecutor } from './support.js';
+import { incident, links, noLinks, withLinks } from './chat-fixtures.js';
 
 const HOOK_SECRET = 'xHookSecret0123456789abcd';
 const HOOK_PATH = `/services/T0FIDO/B0FIDO/${HOOK_SECRET}`;
 const TOKEN = 'xoxb-1234-5678-SECRETtoken';
 const HOSTILE = '<!channel> <https://evil.example/x|click here> *bold* _it_ @here @everyone <@U123> <b>html</b> & &amp; {{DATE(2017-02-14T06:08:00Z)}}';
 
-const links = (id: string) => ({
-  approve: `https://fido.example/approve?action=${id}&exp=1764000000&sig=a1b2`,
-  deny: `https://fido.example/deny?action=${id}&exp=1764000000&sig=c3d4`,
-  expires_at: '2026-11-28T12:00:00.000Z',
-});
-const withLinks: ActionDeps = { configDir: '.', publicUrl: 'https://fido.example', approvalLinks: links };
-const noLinks: ActionDeps = { configDir: '.', publicUrl: 'https://fido.example' };
-
-/** The sample incident with `n` actions awaiting approval. */
-function incident(o: { title?: string; awaiting?: number } = {}): IncidentDetail {
-  const i = sampleIncident('INC1');
-  if (o.title !== undefined) i.title = o.title;
-  i.actions = Array.from({ length: o.awaiting ?? 1 }, (_, k) => ({ ...actionRecord('INC1', 'okta_suspend', 'okta', `ACT-W${k + 1}`), state: 'awaiting_approval' as const }));
-  return i;
-}
 const ctx = (i: IncidentDetail = incident(), signal?: AbortSignal): ActionContext => actionCtx('slack', 'soc-slack', i, signal ? { signal } : {});
 
 /** Every text object in the blocks. */

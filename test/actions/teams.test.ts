@@ -16,27 +16,14 @@ import type { IncidentDetail } from '../../src/model/incident.js';
 import { teamsServer } from '../support/contracts/teams.js';
 import { openTestStore } from '../support/stores.js';
 import { waitFor } from '../support/wait.js';
-import { actionRecord, actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
+import { actionRow, insertAction, sampleIncident, seedIncident } from './fixtures.js';
 import { actionCtx, refused, suiteServer, testExecutor } from './support.js';
+import { incident, links, noLinks, withLinks } from './chat-fixtures.js';
 
 const WORKFLOW = '8f3c2a1b9d7e4f60a1b2c3d4e5f60718';
 const SIG = 'SiGsecret_AbCdEf0123456789xyz';
 const HOSTILE = '[click](https://evil.example/x) **bold** _it_ <b>html</b> - item\n1. one # head {{DATE(2017-02-14T06:08:00Z, SHORT)}} <at>Everyone</at>';
 
-const links = (id: string) => ({
-  approve: `https://fido.example/approve?action=${id}&exp=1764000000&sig=a1b2`,
-  deny: `https://fido.example/deny?action=${id}&exp=1764000000&sig=c3d4`,
-  expires_at: '2026-11-28T12:00:00.000Z',
-});
-const withLinks: ActionDeps = { configDir: '.', publicUrl: 'https://fido.example', approvalLinks: links };
-const noLinks: ActionDeps = { configDir: '.', publicUrl: 'https://fido.example' };
-
-function incident(o: { title?: string; awaiting?: number } = {}): IncidentDetail {
-  const i = sampleIncident('INC1');
-  if (o.title !== undefined) i.title = o.title;
-  i.actions = Array.from({ length: o.awaiting ?? 1 }, (_, k) => ({ ...actionRecord('INC1', 'okta_suspend', 'okta', `ACT-W${k + 1}`), state: 'awaiting_approval' as const }));
-  return i;
-}
 const ctx = (i: IncidentDetail = incident(), signal?: AbortSignal): ActionContext => actionCtx('teams', 'soc-teams', i, signal ? { signal } : {});
 
 type El = Record<string, unknown>;
