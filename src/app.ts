@@ -19,6 +19,7 @@ import type { ParseWatch } from './pipeline/ingest/parse.js';
 import { buildPipeline, pipelineSettings } from './pipeline/build.js';
 import { buildActionExecutor, type RunningExecutor } from './actions/wiring.js';
 import { approvalLinkSettings } from './actions/approval-links.js';
+import type { EventStreamOptions } from './api/routes/events.js';
 import { startPipelineThread } from './thread/pipeline.js';
 import { warmUp } from './pipeline/warm-up.js';
 import { buildApi } from './api/server.js';
@@ -223,6 +224,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
       assets: assetSettings(config),
       killSwitchForced: config.actions?.kill_switch ?? false,
       ...(links ? { approvalLinkKey: links.key } : {}),
+      events: eventStreamOptions(config.server?.events),
       policyConfig: { config, dir, file: opts.loaded.file, text },
     });
     const port = opts.port ?? Number(env.FIDO_PORT ?? config.server?.port ?? 8700);
@@ -294,4 +296,14 @@ function refuseUnusableTokens(loaded: LoadedConfig, env: NodeJS.ProcessEnv): voi
 function assetSettings(config: FidoConfig): AssetSettings {
   const a = config.enrichment?.assets;
   return { precedence: a?.precedence, maxAgeMs: a?.max_age === undefined ? null : parseDuration(a.max_age, 'enrichment.assets.max_age') };
+}
+
+/** `server.events` as the event stream's options (routes/events.ts; defaults where unset). */
+function eventStreamOptions(e: NonNullable<FidoConfig['server']>['events']): EventStreamOptions {
+  return {
+    ...(e?.heartbeat !== undefined ? { heartbeatMs: parseDuration(e.heartbeat, 'server.events.heartbeat') } : {}),
+    ...(e?.max_streams !== undefined ? { maxStreams: e.max_streams } : {}),
+    ...(e?.max_streams_per_token !== undefined ? { maxStreamsPerToken: e.max_streams_per_token } : {}),
+    ...(e?.max_backlog !== undefined ? { maxBacklog: e.max_backlog } : {}),
+  };
 }

@@ -181,6 +181,17 @@ export const ConfigSchema = Type.Object(
               description: 'Connections served at once; past it new ones get 503 + Retry-After (default: derived from the open-file limit)',
             }),
           ),
+          events: Type.Optional(
+            Type.Object(
+              {
+                heartbeat: Type.Optional(Duration),
+                max_streams: Type.Optional(Type.Integer({ minimum: 1, description: 'Event streams served at once (default 100); past it 503 + Retry-After' })),
+                max_streams_per_token: Type.Optional(Type.Integer({ minimum: 1, description: 'Event streams per token (default 10); past it 429' })),
+                max_backlog: Type.Optional(Type.Integer({ minimum: 1, description: 'Events replayed to a client that resumes (default 1000); past it a reset' })),
+              },
+              { additionalProperties: false, description: 'GET /api/v1/events' },
+            ),
+          ),
           max_connections_per_address: Type.Optional(
             Type.Integer({
               minimum: 0,

@@ -1,6 +1,6 @@
 /**
  * The analyst's incident queue (issue 18): filters, a sort, keyset paging that is stable for each sort, and a
- * total count. Every filter is answered from an index kept by migration 0021 (or earlier ones):
+ * total count. Every filter is answered from an index kept by migration 0021 (or others):
  *
  *   sort            (sort key, id) indexes, walked backwards: a page reads `limit` entries past the cursor,
  *                   then the rows of those ids alone;
@@ -8,8 +8,9 @@
  *   host / user     lower(host) / lower(user_name), exact and case-insensitive;
  *   indicator       incident_observables (type, value, …): a value without a type is looked up under every
  *                   type (an IN list on the index's first column), not by a scan;
- *   detector/source alerts (detector, incident_id) / (source, incident_id): a rare value's incidents from the
- *                   index, a common one's checked by a seek per incident walked (alertFilter);
+ *   detector/source incident_facets (migration 0023), one row per incident and detector (source) of its
+ *                   alerts: a rare value's incidents from its (facet, value, incident_id) index, a common
+ *                   one's checked by a seek on the primary key per incident walked (facetFilter);
  *   assignee / tag  migration 0020's incidents (assignee) and incident_tags (tag); the unassigned have a
  *                   partial index of their own (status, score key, id);
  *   q               free text over title, host and user, a substring (LIKE): no b-tree serves it. SQLite scans
@@ -70,8 +71,8 @@ export interface IncidentQuery extends IncidentFilter {
   cursor?: string;
   /** For tests and the bench: the count cap (default COUNT_CAP). */
   countCap?: number;
-  /** For tests: where a detector or source filter changes plan (default FEW_ALERTS). */
-  fewAlerts?: number;
+  /** For tests: where a detector or source filter changes plan (default FEW_INCIDENTS). */
+  fewIncidents?: number;
 }
 
 /** An incident row as the queue reads it (every column, migration 0020's included). */
@@ -154,19 +155,19 @@ function checkQuery(q: IncidentQuery): void {
 }
 
 /**
- * Alerts with this detector (source) up to which the filter starts from the alerts' index (the matching
- * incidents' ids, then their rows); past it, the incidents are walked in the list's order and each checked
- * on that same index (a seek), which finds a page after a few rows when the value is common.
+ * Incidents with this detector (source) up to which the filter starts from incident_facets' (facet, value,
+ * incident_id) index (the matching incidents' ids, then their rows); past it, the incidents are walked in
+ * the list's order and each checked on the facets' primary key (a seek), which finds a page after a few
+ * rows when the value is common. About where the two cost the same over 100,000 incidents (bench/queue.ts).
  */
-const FEW_ALERTS = 20_000;
+const FEW_INCIDENTS = 2_000;
 
-/** Where a detector or source filter starts: from its alerts when they are few, else from the incidents. */
-async function alertFilter(db: Db, column: 'detector' | 'source', value: string, few: number): Promise<RawBuilder<SqlBool>> {
-  const col = sql.ref(column);
-  const r = await sql<{ n: number }>`select count(*) as n from (select 1 from "alerts" where ${col} = ${value} limit ${few + 1}) a`.execute(db);
+/** Where a detector or source filter starts: from its incidents' facet rows when they are few, else from the incidents. */
+async function facetFilter(db: Db, facet: 'detector' | 'source', value: string, few: number): Promise<RawBuilder<SqlBool>> {
+  const r = await sql<{ n: number }>`select count(*) as n from (select 1 from "incident_facets" where "facet" = ${facet} and "value" = ${value} limit ${few + 1}) f`.execute(db);
   return Number(r.rows[0]?.n ?? 0) <= few
-    ? sql<SqlBool>`"id" in (select "incident_id" from "alerts" where ${col} = ${value})`
-    : sql<SqlBool>`exists (select 1 from "alerts" where ${col} = ${value} and "incident_id" = "incidents"."id")`;
+    ? sql<SqlBool>`"id" in (select "incident_id" from "incident_facets" where "facet" = ${facet} and "value" = ${value})`
+    : sql<SqlBool>`exists (select 1 from "incident_facets" where "incident_id" = "incidents"."id" and "facet" = ${facet} and "value" = ${value})`;
 }
 
 /** The filter's conditions on `incidents` (status apart: the page query takes one status at a time). */
@@ -181,8 +182,8 @@ async function conditions(db: Db, dialect: DialectName, f: IncidentFilter, few: 
   if (f.user !== undefined) c.push(sql<SqlBool>`lower("user_name") = ${f.user.toLowerCase()}`);
   // A literal `is null`: only then can SQLite use the partial index of the unassigned (incidents_q_unassigned).
   if (f.assignee !== undefined) c.push(f.assignee === null ? sql<SqlBool>`"assignee" is null` : sql<SqlBool>`"assignee" = ${f.assignee}`);
-  if (f.detector !== undefined) c.push(await alertFilter(db, 'detector', f.detector, few));
-  if (f.source !== undefined) c.push(await alertFilter(db, 'source', f.source, few));
+  if (f.detector !== undefined) c.push(await facetFilter(db, 'detector', f.detector, few));
+  if (f.source !== undefined) c.push(await facetFilter(db, 'source', f.source, few));
   if (f.tag !== undefined) c.push(sql<SqlBool>`"id" in (select "incident_id" from "incident_tags" where "tag" = ${f.tag})`);
   if (f.indicator !== undefined) {
     const { types, values } = indicatorLookup(f.indicator);
@@ -214,7 +215,7 @@ export async function queryIncidents(store: QueryStore, q: IncidentQuery): Promi
   const sort = q.sort ?? 'score';
   const limit = q.limit ?? 50;
   const key = SORT_KEY[sort];
-  const where = await conditions(db, store.dialect, q, q.fewAlerts ?? FEW_ALERTS);
+  const where = await conditions(db, store.dialect, q, q.fewIncidents ?? FEW_INCIDENTS);
   const statuses = [...new Set(q.status ?? [])];
   const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, sort);
   const pageWhere = after ? [...where, sql<SqlBool>`(${key} < ${after.key} or (${key} = ${after.key} and "id" < ${after.id}))`] : where;

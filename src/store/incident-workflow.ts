@@ -300,8 +300,9 @@ const ALERT_PAGE = 1000;
 
 /**
  * Merges incidents `from` into `into`, in the caller's transaction: their alerts, indicators (counts added
- * up), enrichment answers, timeline, notes, tags and actions move to `into`; the grouping keys' log maps
- * their keys to `into` (what a worker that reads the log back correlates by); each of them is closed with
+ * up), enrichment answers, timeline, notes, tags, detector and source facets and actions move to `into`; the
+ * grouping keys' log maps their keys to `into` (what a worker that reads the log back correlates by); each
+ * of them is closed with
  * `merged_into` and a note saying so. `into` gets its counts, times and digest again and is queued to be
  * enriched, scored and decided again. Throws not_found (an unknown id), bad_request (`into` among `from`),
  * conflict (an incident already merged).
@@ -344,6 +345,11 @@ export async function mergeIncidents(tx: Tx, dialect: DialectName, into: string,
   const tags = await tx.selectFrom('incident_tags').select('tag').distinct().where('incident_id', 'in', ids).execute();
   await insertRows(tx, 'incident_tags', ['incident_id', 'tag'], tags.map((t) => ({ incident_id: into, tag: t.tag })), { onConflict: 'on conflict do nothing' });
   await tx.deleteFrom('incident_tags').where('incident_id', 'in', ids).execute();
+  // The queue's detector and source filters follow the alerts (incident_facets, migration 0023).
+  await sql`insert into "incident_facets" ("incident_id", "facet", "value")
+    select distinct cast(${into} as text), "facet", "value" from "incident_facets" where "incident_id" in (${sql.join(ids)})
+    on conflict do nothing`.execute(tx);
+  await tx.deleteFrom('incident_facets').where('incident_id', 'in', ids).execute();
 
   const all = [target, ...rows];
   const pending = all.flatMap((r) => (r.pending_since === null ? [] : [Number(r.pending_since)]));

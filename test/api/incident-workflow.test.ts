@@ -1,7 +1,8 @@
 /**
  * The analyst's workflow over the API (issue 18): PATCH /incidents/{id} (If-Match, timeline, audit), notes,
  * observables with their enrichment, bulk changes and verdicts (partial failures; a bulk false positive undoes
- * like the single verdict), merge (alerts, indicators, notes and tags move; correlation's key log follows).
+ * like the single verdict), merge (alerts, indicators, notes, tags and detector/source facets move; correlation's
+ * key log follows).
  * Real stores of both dialects, requests through app.inject.
  */
 import { test } from 'node:test';
@@ -14,6 +15,7 @@ import { GroupKeys } from '../../src/pipeline/ingest/group-keys.js';
 import { correlateBatch } from '../../src/pipeline/ingest/correlate.js';
 import { groupKeys } from '../../src/correlate/keys.js';
 import { mergeIncidents } from '../../src/store/incident-workflow.js';
+import { queryIncidents } from '../../src/store/incident-query.js';
 import type { AlertDoc } from '../../src/store/alert-docs.js';
 
 /** An answer as parsed JSON: the test reads nested fields freely (the routes' schemas type the real thing). */
@@ -233,6 +235,17 @@ for (const dialect of DIALECTS) {
         .execute();
       await db.insertInto('incident_key_log').values({ pos: 3, key: 'host:ws-042', incident_id: a!, last_seen: Date.now(), received_at: Date.now() }).execute();
       await db.insertInto('incident_tags').values([{ incident_id: a!, tag: 'vip' }, { incident_id: into!, tag: 'vip' }, { incident_id: b!, tag: 'wave-2' }]).execute();
+      await db
+        .insertInto('incident_facets')
+        .values([
+          { incident_id: into!, facet: 'detector', value: 'suricata' },
+          { incident_id: into!, facet: 'source', value: 'dmz' },
+          { incident_id: a!, facet: 'detector', value: 'suricata' },
+          { incident_id: a!, facet: 'source', value: 'honeypot' },
+          { incident_id: b!, facet: 'detector', value: 'canary' },
+          { incident_id: b!, facet: 'source', value: 'honeypot' },
+        ])
+        .execute();
       await insertAction(db, { id: ulid(), incident_id: b!, kind: 'webhook', target: 'soar', now: Date.now() });
       assert.equal((await api.app.inject({ method: 'POST', url: `/api/v1/incidents/${a}/notes`, headers: { ...auth('analyst'), ...json }, payload: { body: 'seen before' } })).statusCode, 201);
 
@@ -257,6 +270,15 @@ for (const dialect of DIALECTS) {
         ],
       );
       assert.deepEqual((await db.selectFrom('actions').select('incident_id').execute()).map((x) => x.incident_id), [into]);
+      // The queue's detector and source facets: all of theirs, once each, on the survivor.
+      const facets = await db.selectFrom('incident_facets').selectAll().orderBy('facet').orderBy('value').execute();
+      assert.deepEqual(facets.map((f) => [f.incident_id, f.facet, f.value]), [
+        [into, 'detector', 'canary'],
+        [into, 'detector', 'suricata'],
+        [into, 'source', 'dmz'],
+        [into, 'source', 'honeypot'],
+      ]);
+      assert.deepEqual((await queryIncidents(api.t.store, { detector: 'canary' })).rows.map((x) => x.id), [into]);
       const merged = await db.selectFrom('incidents').select(['status', 'merged_into', 'alert_count']).where('id', 'in', [a!, b!]).execute();
       assert.deepEqual(merged, [
         { status: 'closed', merged_into: into, alert_count: 0 },

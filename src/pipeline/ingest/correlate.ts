@@ -182,9 +182,19 @@ export async function correlateBatch(
 
   // Digests take the new alerts in arrival order (the loop above went in time order).
   joined.sort((x, y) => x.alert.seq - y.alert.seq);
+  // The queue's detector and source filters (incident_facets, migration 0023): a row for each one the
+  // incident's digest does not list yet, which is rare after its first alert. A listed one has its row (both
+  // are written here, merge moves both); past the digest's 50 names a row may be written again, to no effect.
+  // Repeats and re-deliveries need none: they have their original's detector and source.
+  const facets = new Map<string, { incident_id: string; facet: 'detector' | 'source'; value: string }>();
+  const facet = (incident_id: string, kind: 'detector' | 'source', value: string, listed: readonly string[]) => {
+    if (!listed.includes(value)) facets.set(`${incident_id}\u0000${kind}\u0000${value}`, { incident_id, facet: kind, value });
+  };
   for (const { incident, alert } of joined) {
     let digest = digests.get(incident.id);
     if (!digest) digests.set(incident.id, (digest = readDigest(incident.digest)));
+    facet(incident.id, 'detector', alert.alert.detector, digest.detectors);
+    facet(incident.id, 'source', alert.alert.source, digest.sources);
     foldAlert(digest, alert.alert);
   }
   for (const [id, d] of digests) incidents.get(id)!.digest = writeDigest(d);
@@ -201,6 +211,7 @@ export async function correlateBatch(
     }),
     now,
   );
+  await insertRows(tx, 'incident_facets', ['incident_id', 'facet', 'value'], [...facets.values()], { onConflict: 'on conflict do nothing' });
   out.repeats = [...repeats].map(([id, r]) => ({ id, repeat_count: r.count, last_repeat_at: r.last }));
   return out;
 }
