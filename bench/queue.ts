@@ -68,7 +68,7 @@ interface Row {
 }
 
 /** The store's rows, made in order: per incident its row, its alerts, its indicators and tags. */
-function* generate(): Generator<{ table: 'incidents' | 'alerts' | 'incident_observables' | 'incident_tags'; row: Row }> {
+function* generate(): Generator<{ table: 'incidents' | 'alerts' | 'incident_observables' | 'incident_tags' | 'incident_facets'; row: Row }> {
   let left = ALERTS;
   let alertNo = 0;
   for (let i = 0; i < INCIDENTS; i++) {
@@ -98,14 +98,23 @@ function* generate(): Generator<{ table: 'incidents' | 'alerts' | 'incident_obse
         assignee: rand() < 0.4 ? null : pick(ANALYSTS, 2),
       },
     };
+    // The incident's detectors and sources (incident_facets, as ingest writes them), once each.
+    const facets = new Set<string>();
     for (let k = 0; k < size; k++, alertNo++) {
       // Mostly the incident's detector and source; one in ten from another (correlated across sensors).
       const other = rand() < 0.1;
       const t = first + Math.floor(((last - first) * k) / size);
+      const alertSource = other ? weighted(SOURCES) : source;
+      const alertDetector = other ? weighted(DETECTORS) : detector;
+      for (const [facet, value] of [['detector', alertDetector], ['source', alertSource]] as const) {
+        if (facets.has(`${facet}:${value}`)) continue;
+        facets.add(`${facet}:${value}`);
+        yield { table: 'incident_facets', row: { incident_id: id, facet, value } };
+      }
       yield {
         table: 'alerts',
         row: {
-          id: idAt(t, alertNo + 1e9), intake_id: idAt(t, alertNo + 2e9), source: other ? weighted(SOURCES) : source, detector: other ? weighted(DETECTORS) : detector,
+          id: idAt(t, alertNo + 1e9), intake_id: idAt(t, alertNo + 2e9), source: alertSource, detector: alertDetector,
           vendor_id: null, fingerprint: `fp-${alertNo}`, time: t, received_at: t, title, severity: 50, rule_id: `r-${i % 500}`, host, user_name: user,
           incident_id: id, repeat_count: 1, decided_at: t, doc: JSON.stringify({ title, host, user }), raw: '', seq: alertNo + 1,
         },

@@ -185,6 +185,8 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number, model: FloorMo
     enqueue: db.prepare(`insert into stage_queue (stage, item_id, version, available_at, attempts, created_at) values ('enrich', ?, 1, ?, 0, ?)
       on conflict (stage, item_id) do update set version = stage_queue.version + 1, available_at = excluded.available_at`),
     cursor: db.prepare(`update pipeline_cursors set seq = ?, updated_at = ? where name = 'ingest' and seq = ?`),
+    // A new incident's detector and source (incident_facets, migration 0023): ingest writes a pair once per incident.
+    facet: db.prepare(`insert into incident_facets (incident_id, facet, value) values (?, ?, ?) on conflict do nothing`),
     // current
     keyLog: db.prepare(`insert into incident_key_log (pos, key, incident_id, last_seen, received_at) values (?, ?, ?, ?, ?)`),
     observationLog: db.prepare(`insert into observation_log (incident_id, pos, type, value, alerts, events, first_seen, last_seen, first_seq) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -233,8 +235,11 @@ function run(db: Sqlite.Database, batches: Prepared[], n: number, model: FloorMo
     for (const a of b.alerts) st.alert.run(...a);
     timed('alerts');
     for (const [id, i] of b.incidents) {
-      if (i.fresh) st.newIncident.run(id, i.title, i.time, i.time, i.count, i.severity, i.host, now, now, i.lastSeq, b.receivedAt);
-      else st.updateIncident.run(i.count, i.severity, i.time, now, i.lastSeq, b.receivedAt, id);
+      if (i.fresh) {
+        st.newIncident.run(id, i.title, i.time, i.time, i.count, i.severity, i.host, now, now, i.lastSeq, b.receivedAt);
+        st.facet.run(id, 'detector', 'suricata');
+        st.facet.run(id, 'source', 'bench');
+      } else st.updateIncident.run(i.count, i.severity, i.time, now, i.lastSeq, b.receivedAt, id);
     }
     if (st.cursor.run(cursor + b.intake.length, now, cursor).changes !== 1) throw new Error('cursor did not move');
     timed('incidents');

@@ -158,7 +158,8 @@ function checkQuery(q: IncidentQuery): void {
  * Incidents with this detector (source) up to which the filter starts from incident_facets' (facet, value,
  * incident_id) index (the matching incidents' ids, then their rows); past it, the incidents are walked in
  * the list's order and each checked on the facets' primary key (a seek), which finds a page after a few
- * rows when the value is common. About where the two cost the same over 100,000 incidents (bench/queue.ts).
+ * rows when the value is common. (The 20,000 alerts the alerts-index plan switched at, at ~10 alerts per
+ * incident; bench/queue.ts's rare values, ~170 incidents, take the first plan, its common ones the second.)
  */
 const FEW_INCIDENTS = 2_000;
 

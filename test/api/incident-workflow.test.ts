@@ -218,7 +218,7 @@ for (const dialect of DIALECTS) {
     }
   });
 
-  test(`[${dialect}] merge: alerts, indicators, notes, tags and actions move; the others close with merged_into; the key log follows`, async () => {
+  test(`[${dialect}] merge: alerts, indicators, notes, tags, facets and actions move; the others close with merged_into; the key log follows`, async () => {
     const api = await testApi(dialect);
     try {
       const [into, a, b] = await seeded(api, 3);
