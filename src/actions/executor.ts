@@ -154,9 +154,15 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
   const runnable = (eb: ExpressionBuilder<Database, 'actions'>, held: readonly string[]) => [
     eb('state', '=', 'pending'),
     eb('dry_run', '=', 0),
-    eb.or([eb('follow_of', 'is', null), eb('follow_of', 'in', eb.selectFrom('actions as followed').select('followed.id').where('followed.state', '=', 'succeeded'))]),
+    eb.or([eb('follow_of', 'is', null), followedIn(eb, ['succeeded'])]),
     ...notHeld(eb, held),
   ];
+  /**
+   * The action a follow-up follows is in one of these states: one primary-key lookup per follow-up row (an
+   * `in (select …)` would read every succeeded action of the outbox's history on each claim).
+   */
+  const followedIn = (eb: ExpressionBuilder<Database, 'actions'>, states: readonly string[]) =>
+    eb.exists(eb.selectFrom('actions as followed').select('followed.id').whereRef('followed.id', '=', 'actions.follow_of').where('followed.state', 'in', states));
   const notHeld = (eb: ExpressionBuilder<Database, 'actions'>, held: readonly string[]) =>
     held.length === 0 ? [] : [eb.or([eb('kind', 'not in', held), eb('undo_of', 'is not', null)])];
   /** The kinds the kill switch holds right now (none while it is off). */
@@ -392,7 +398,7 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
       .where((eb) =>
         eb.or([
           eb('dry_run', '=', 1),
-          eb('follow_of', 'in', eb.selectFrom('actions as followed').select('followed.id').where('followed.state', 'in', ['dead', 'denied', 'skipped'])),
+          eb.and([eb('follow_of', 'is not', null), followedIn(eb, ['dead', 'denied', 'skipped'])]),
         ]),
       )
       .limit(limit)
