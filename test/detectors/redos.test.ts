@@ -34,11 +34,6 @@ const BOUNDED: ReadonlyArray<{ file: string; source: string; reason: string }> =
     source: '0+$',
     reason: 'fmt() applies it to n.toFixed(2) of a finite number: at most ~25 characters',
   },
-  {
-    file: 'src/score/engines/default.ts',
-    source: '@.*$',
-    reason: 'applied to user names of alerts and of the incident, which finalizeAlert cuts to 256 characters (cleanToken, USER_MAX)',
-  },
 ];
 
 /** `new RegExp(x)` calls whose pattern is not a constant, by file and the text of the pattern argument. */
@@ -362,7 +357,9 @@ test('recheck finds no regular expression in src/ that takes super-linear time (
       `safe: ${byChecker.automaton} proved (automaton), ${byChecker.fuzz} by fuzzing, ${byChecker['fuzz, linear on V8']} flagged by fuzzing but linear on V8; allowed as bounded: ${allowed.size}; failing: ${failures.length}`,
   );
   assert.deepEqual(failures, [], 'rewrite these to be linear by construction (or scan by hand); see the attack strings');
-  assert.deepEqual(BOUNDED.filter((b) => !allowed.has(b)), [], 'BOUNDED entries that are no longer flagged (or no longer exist): remove them');
+  // Only entries whose pattern is gone are stale: whether recheck flags a pattern can depend on its fuzzer's draw.
+  const gone = BOUNDED.filter((b) => !found.some((f) => f.file === b.file && f.source === b.source));
+  assert.deepEqual(gone, [], 'BOUNDED entries whose pattern no longer exists: remove them');
 });
 
 test('a fuzzed finding is judged on V8: a linear search passes, a quadratic one does not', () => {
