@@ -28,6 +28,9 @@ import { createConfiguredEnricher } from './enrich/registry.js';
 import { countActiveTokens, createAuthenticator, ensureToken, newToken, tokenProblem } from './api/auth.js';
 import { resolveHttpLimits } from './api/limits.js';
 import { resolveFailedAuthLimit } from './api/auth-limit.js';
+import { countUsers, createUser, newPassword } from './web/accounts.js';
+import { webSettings } from './web/settings.js';
+import { createOidcLogin } from './web/oidc.js';
 import type { SourceConfig } from './config/schema.js';
 import { log, type Logger } from './util/log.js';
 import type { FidoConfig } from './config/schema.js';
@@ -55,6 +58,8 @@ export interface FidoOptions {
   logger?: Logger;
   /** Called once with a freshly created admin token (first start with no token configured). */
   onBootstrapToken?(token: string): void;
+  /** Called once with the web app's first account (first start of a process serving the API, with no account yet). */
+  onBootstrapUser?(account: { name: string; password: string }): void;
   /** For CLI tools: no API, receivers or actions; the pipeline stages only when `worker` is true. */
   offline?: { worker: boolean };
   /**
@@ -225,8 +230,11 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
       killSwitchForced: config.actions?.kill_switch ?? false,
       ...(links ? { approvalLinkKey: links.key } : {}),
       events: eventStreamOptions(config.server?.events),
+      web: webSettings(config),
+      ...(config.auth?.oidc ? { oidc: createOidcLogin(config.auth.oidc, config.server?.public_url, env) } : {}),
       policyConfig: { config, dir, file: opts.loaded.file, text },
     });
+    await provisionFirstUser(store, opts.onBootstrapUser);
     const port = opts.port ?? Number(env.FIDO_PORT ?? config.server?.port ?? 8700);
     const host = env.FIDO_HOST ?? config.server?.host ?? '127.0.0.1';
     try {
@@ -266,6 +274,20 @@ async function provisionTokens(store: Store, loaded: LoadedConfig, env: NodeJS.P
     await ensureToken(store.db, token, 'first-admin', 'admin');
     onBootstrap?.(token);
   }
+}
+
+/** The web app's first account: an admin with a password made here, shown once (as the first token is). */
+async function provisionFirstUser(store: Store, onBootstrap?: (account: { name: string; password: string }) => void) {
+  if ((await countUsers(store.db)) > 0) return;
+  const account = { name: 'admin', password: newPassword() };
+  try {
+    await createUser(store.db, { ...account, role: 'admin' });
+  } catch (e) {
+    // Another process serving the API made it first.
+    if ((await countUsers(store.db)) > 0) return;
+    throw e;
+  }
+  onBootstrap?.(account);
 }
 
 /** "address already in use" and the like: what a failed listen means, for the message that ends the start. */

@@ -9,6 +9,9 @@ import type { FailedAuthLimit } from './auth-limit.js';
 import type { Enricher } from '../enrich/layer.js';
 import type { AssetSettings } from '../store/incidents.js';
 import type { BaseConfig } from '../backtest/sources.js';
+import type { WebSettings } from '../web/settings.js';
+import type { WebSession } from '../web/sessions.js';
+import type { OidcLogin } from '../web/oidc.js';
 
 export interface ApiContext {
   store: Store;
@@ -45,6 +48,12 @@ export interface ApiContext {
   killSwitchForced?: boolean;
   /** enrichment.assets: how the incident detail merges its inventories' answers (store/incidents.ts). */
   assets?: AssetSettings;
+  /** Web app sessions and lockout (web/settings.ts); defaults when absent. */
+  web?: WebSettings;
+  /** Single sign-on (auth.oidc), when configured. */
+  oidc?: OidcLogin;
+  /** Where the built web app is (default dist/web beside the code). */
+  webRoot?: string;
   /** Called after a verdict is stored (e.g. to undo reversible actions on false_positive). */
   onVerdict?(incidentId: string, verdict: string, actor: string): Promise<void>;
 }
@@ -52,10 +61,14 @@ export interface ApiContext {
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
+    /** The web session that signed the request in (null for a bearer token). */
+    webSession: WebSession | null;
   }
   interface FastifyContextConfig {
     /** Minimum role for the route; absent means public (only /healthz). */
     role?: Role;
+    /** 'only': the route is about the web session itself (a bearer token is refused). */
+    session?: 'only';
     /** Answered even on a connection accepted past the connection limits (health checks; connections.ts). */
     shedExempt?: boolean;
     /** The content types the route's body may have (default application/json); a 415 lists them. */

@@ -28,8 +28,18 @@ import systemRoutes from './routes/system.js';
 import enrichmentRoutes from './routes/enrichment.js';
 import backtestRoutes from './routes/backtests.js';
 import approvalRoutes from './routes/approvals.js';
+import sessionRoutes from './routes/session.js';
+import cookie from '@fastify/cookie';
+import { webAssets } from '../web/assets.js';
+import oidcRoutes from '../web/oidc-routes.js';
+import { CSRF_HEADER, csrfMatches, findSession, SESSION_COOKIE } from '../web/sessions.js';
+import { DEFAULT_WEB } from '../web/settings.js';
+import type { Principal } from './auth.js';
 
 export type Api = FastifyInstance;
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const headerValue = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
 
 export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   const limits = ctx.http ?? resolveHttpLimits().limits;
@@ -93,7 +103,10 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     );
   });
 
+  await app.register(cookie);
+  const web = ctx.web ?? DEFAULT_WEB;
   app.decorateRequest('principal', null);
+  app.decorateRequest('webSession', null);
   app.addHook('onRequest', async (req) => {
     const need = req.routeOptions.config?.role;
     if (!need) return;
@@ -104,16 +117,32 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       authRateLimited.inc();
       throw new FidoError('too_many_failed_attempts', `too many failed token attempts from this address; retry after ${wait}s`, { retryAfterSeconds: wait });
     }
-    const p = await ctx.authenticate(req.headers.authorization);
+    // A bearer token when one is presented (tools, scripts); otherwise the web app's session cookie.
+    const presented = req.headers.authorization !== undefined;
+    const cookieValue = presented ? undefined : req.cookies[SESSION_COOKIE];
+    let p: Principal | null = null;
+    if (presented || cookieValue === undefined) {
+      p = await ctx.authenticate(req.headers.authorization);
+    } else {
+      const session = await findSession(ctx.store.db, cookieValue, web.sessions);
+      if (session) {
+        // A cross-site page can make a browser send the cookie, never read the token: unsafe methods need it.
+        if (!SAFE_METHODS.has(req.method) && !csrfMatches(session, headerValue(req.headers[CSRF_HEADER]))) {
+          throw new FidoError('forbidden', `a request signed in by the session cookie needs its CSRF token in ${CSRF_HEADER} (GET /api/v1/session gives it)`);
+        }
+        req.webSession = session;
+        p = { tokenId: `user:${session.userId}`, name: session.name, role: session.role };
+      }
+    }
     if (!p) {
-      const presented = req.headers.authorization !== undefined;
       authFailures.inc({ reason: presented ? 'invalid' : 'missing' });
       // Only a presented token is a guess; a request without one is refused but not counted against the address.
       if (presented) failedAuth.failed(key);
-      throw new FidoError('unauthorized', 'a valid bearer token is required');
+      throw new FidoError('unauthorized', cookieValue === undefined ? 'a valid bearer token is required' : 'the session has ended; sign in again');
     }
+    if (req.routeOptions.config?.session === 'only' && !req.webSession) throw new FidoError('unauthorized', 'this is about a web app session; sign in there');
     if (!roleAtLeast(p.role, need)) {
-      throw new FidoError('forbidden', `this needs the ${need} role; the token has ${p.role}`);
+      throw new FidoError('forbidden', `this needs the ${need} role; ${req.webSession ? `${p.name} has` : 'the token has'} ${p.role}`);
     }
     req.principal = p;
   });
@@ -136,11 +165,14 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       await api.register(backtestRoutes, { ctx });
       await api.register(approvalRoutes, { ctx, failedAuth });
       await api.register(eventRoutes, { ctx });
+      await api.register(sessionRoutes, { ctx, failedAuth });
       // Public, like /healthz: it describes the API, not anything stored (issue 14).
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: '/api/v1' },
   );
+  if (ctx.oidc) await app.register(oidcRoutes, { ctx, oidc: ctx.oidc });
+  await webAssets(app, ctx.webRoot === undefined ? {} : { root: ctx.webRoot });
   return app;
 }
 

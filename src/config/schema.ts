@@ -359,6 +359,52 @@ export const ConfigSchema = Type.Object(
               { additionalProperties: false },
             ),
           ),
+          sessions: Type.Optional(
+            Type.Object(
+              {
+                ttl: Type.Optional(Duration),
+                idle: Type.Optional(Duration),
+                secure_cookie: Type.Optional(
+                  Type.Boolean({ description: "The session cookie's Secure attribute (default true; browsers accept it on http://localhost; false only behind a plain-HTTP network you trust)" }),
+                ),
+              },
+              { additionalProperties: false, description: 'Web app sessions: absolute lifetime (default 12h) and idle timeout (default 2h)' },
+            ),
+          ),
+          lockout: Type.Optional(
+            Type.Object(
+              {
+                attempts: Type.Optional(Type.Integer({ minimum: 0, description: 'Wrong passwords in a row before an account locks (default 5; 0 = never)' })),
+                duration: Type.Optional(Duration),
+              },
+              { additionalProperties: false, description: 'Per-account lockout after failed sign-ins (default 5 attempts, 15m)' },
+            ),
+          ),
+          oidc: Type.Optional(
+            Type.Object(
+              {
+                issuer: Type.String({ description: "The provider's issuer URL (https; discovery at /.well-known/openid-configuration)" }),
+                client_id: Type.String(),
+                client_secret: Type.String({ description: 'A secret reference such as ${env:FIDO_OIDC_SECRET}' }),
+                label: Type.Optional(Type.String({ description: 'The sign-in button\'s text (default "Sign in with SSO")' })),
+                redirect_url: Type.Optional(Type.String({ description: 'Default: server.public_url + /auth/oidc/callback' })),
+                scopes: Type.Optional(Type.Array(Type.String())),
+                roles_claim: Type.Optional(Type.String({ description: 'The ID token claim holding groups or roles (default "groups")' })),
+                roles: Type.Optional(
+                  Type.Record(Type.String(), Type.Union([Type.Literal('viewer'), Type.Literal('analyst'), Type.Literal('responder'), Type.Literal('admin')]), {
+                    description: 'Claim value → Fido role; the highest matching role wins',
+                  }),
+                ),
+                default_role: Type.Optional(
+                  Type.Union([Type.Literal('none'), Type.Literal('viewer'), Type.Literal('analyst'), Type.Literal('responder'), Type.Literal('admin')], {
+                    description: 'Role of a person no claim value maps (default none: refused)',
+                  }),
+                ),
+                ca_file: Type.Optional(Type.String({ description: "PEM file of the CA that signed the provider's certificate, if not a public one" })),
+              },
+              { additionalProperties: false, description: 'Single sign-on to the web app (OpenID Connect, authorization code with PKCE)' },
+            ),
+          ),
           tokens: Type.Optional(
             Type.Array(
               Type.Object(

@@ -24,6 +24,7 @@ import * as m0020 from './migrations/0020_incident_workflow.js';
 import * as m0021 from './migrations/0021_queue_indexes.js';
 import * as m0022 from './migrations/0022_change_feed.js';
 import * as m0023 from './migrations/0023_incident_facets.js';
+import * as m0024 from './migrations/0024_web_accounts.js';
 
 interface Migration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -54,6 +55,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['0021_queue_indexes', m0021],
   ['0022_change_feed', m0022],
   ['0023_incident_facets', m0023],
+  ['0024_web_accounts', m0024],
 ];
 
 export interface MigrateOptions {

@@ -379,6 +379,32 @@ export interface ApiTokenTable {
   revoked_at: number | null;
 }
 
+/** A person who signs in to the web app (migration 0024): by password (argon2id) or by OIDC. */
+export interface UserTable {
+  id: string;
+  name: string;
+  role: string;
+  password_hash: string | null;
+  /** `issuer#subject` of an account made at its first OIDC sign-in. */
+  oidc_subject: string | null;
+  created_at: number;
+  disabled_at: number | null;
+  failed_count: number;
+  locked_until: number | null;
+  last_login_at: number | null;
+}
+
+/** A web session, stored by the SHA-256 of its cookie value. */
+export interface SessionTable {
+  id_hash: string;
+  user_id: string;
+  csrf_token: string;
+  via: string;
+  created_at: number;
+  expires_at: number;
+  idle_until: number;
+}
+
 export interface StageQueueTable {
   id: Generated<number>;
   stage: string;
@@ -426,6 +452,8 @@ export interface Database {
   receiver_cursors: ReceiverCursorTable;
   config_versions: ConfigVersionTable;
   api_tokens: ApiTokenTable;
+  users: UserTable;
+  sessions: SessionTable;
   stage_queue: StageQueueTable;
   leases: LeaseTable;
   decision_marks: DecisionMarkTable;

@@ -8,6 +8,7 @@ import { resolveHttpLimits } from '../../src/api/limits.js';
 import type { FailedAuthLimit } from '../../src/api/auth-limit.js';
 import { openTestStore, type TestStore } from './stores.js';
 import type { DialectName } from '../../src/store/dialect.js';
+import type { WebSettings } from '../../src/web/settings.js';
 
 export const TOKENS = {
   viewer: 'viewer-token-0123456789',
@@ -36,6 +37,10 @@ export async function testApi(
     failedAuth?: FailedAuthLimit;
     /** actions.kill_switch: the configuration holds the containment kill switch on. */
     killSwitchForced?: boolean;
+    /** Web sessions and lockout; the defaults when absent. */
+    web?: WebSettings;
+    /** Where the built web app is (default dist/web). */
+    webRoot?: string;
   } = {},
 ): Promise<TestApi> {
   const t = await openTestStore(dialect);
@@ -56,6 +61,8 @@ export async function testApi(
     accessLog: opts.server?.access_log ?? false,
     ...(opts.failedAuth ? { failedAuth: opts.failedAuth } : {}),
     ...(opts.killSwitchForced ? { killSwitchForced: true } : {}),
+    ...(opts.web ? { web: opts.web } : {}),
+    ...(opts.webRoot ? { webRoot: opts.webRoot } : {}),
   });
   return {
     app,

@@ -10,11 +10,10 @@
  * `fido actions kill-switch on|off|status --reason TEXT`: the containment kill switch (actions/kill-switch.ts),
  * as PUT /api/v1/kill-switch sets it; `actions.kill_switch: true` in the configuration holds it on regardless.
  */
-import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { openStore, type Store } from '../../store/store.js';
+import type { Store } from '../../store/store.js';
+import { withCliStore } from '../store.js';
 import { readKillSwitch, setKillSwitch } from '../../actions/kill-switch.js';
 import { undoAction } from '../../actions/undo.js';
 import { ActionStateError, approveAction, denyAction } from '../../actions/approvals.js';
@@ -95,17 +94,4 @@ export function register(program: Command): void {
 }
 
 /** The store Fido runs on (FIDO_DATABASE_URL, else the SQLite file under FIDO_DATA_DIR); never creates one. */
-async function withStore(command: string, fn: (store: Store) => Promise<void>): Promise<void> {
-  const dataDir = resolve(process.env.FIDO_DATA_DIR ?? './data');
-  if (!process.env.FIDO_DATABASE_URL && !existsSync(join(dataDir, 'fido.db'))) {
-    process.stderr.write(`fido actions ${command}: no store at ${dataDir} (set FIDO_DATA_DIR or FIDO_DATABASE_URL)\n`);
-    process.exitCode = 1;
-    return;
-  }
-  const store = await openStore({ databaseUrl: process.env.FIDO_DATABASE_URL, dataDir });
-  try {
-    await fn(store);
-  } finally {
-    await store.close();
-  }
-}
+const withStore = (command: string, fn: (store: Store) => Promise<void>) => withCliStore(`actions ${command}`, fn);

@@ -11,7 +11,8 @@ import { register as score } from './score.js';
 import { register as policy } from './policy.js';
 import { register as backtest } from './backtest.js';
 import { register as actions } from './actions.js';
+import { register as users } from './users.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [start, config, ingest, demo, lookup, normalize, detectors, score, policy, backtest, actions];
+export const commands: RegisterCommand[] = [start, config, ingest, demo, lookup, normalize, detectors, score, policy, backtest, actions, users];

@@ -18,9 +18,10 @@ export function register(program: Command): void {
         return;
       }
       let firstToken: string | null = null;
+      let firstUser: { name: string; password: string } | null = null;
       let fido;
       try {
-        fido = await startFido({ loaded, pipelineThread: true, warmUp: true, onBootstrapToken: (t) => (firstToken = t) });
+        fido = await startFido({ loaded, pipelineThread: true, warmUp: true, onBootstrapToken: (t) => (firstToken = t), onBootstrapUser: (a) => (firstUser = a) });
       } catch (e) {
         // What started was stopped again (app.ts): the process ends with the message instead of running without its API.
         process.stderr.write(`fido start: ${(e as Error).message}\n`);
@@ -35,6 +36,17 @@ export function register(program: Command): void {
           `  ${firstToken}`,
           `Try: curl -H "Authorization: Bearer ${firstToken}" ${fido.url}/api/v1/incidents`,
           `     npx fido demo --url ${fido.url} --token ${firstToken}`,
+        );
+      }
+      if (fido.url) out.push(`web app: ${fido.url}/`);
+      if (firstUser) {
+        const { name, password } = firstUser as { name: string; password: string };
+        out.push(
+          '',
+          'The web app had no account, so one was created. Its password is shown only this once:',
+          `  name: ${name}`,
+          `  password: ${password}`,
+          `Sign in at ${fido.url}/login, then set your own password: fido users passwd ${name}`,
         );
       }
       process.stdout.write(`${out.join('\n')}\n`);
