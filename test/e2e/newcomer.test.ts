@@ -42,6 +42,16 @@ test('first start prints an admin token once; fido demo yields decided incidents
     const token = m[1]!;
     const api = (path: string, init: RequestInit = {}) => fetch(`${proc.url}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) } });
 
+    // The web app: its address, and a first account whose password is shown once and signs in.
+    assert.ok(proc.output().includes(`web app: ${proc.url}/`), `the web app's address is printed:\n${proc.output()}`);
+    const account = /name: (\S+)\s+password: (\S+)/.exec(proc.output());
+    assert.ok(account, `a first web account is printed:\n${proc.output()}`);
+    const signIn = async () =>
+      fetch(`${proc.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: account[1], password: account[2] }) });
+    const first = await signIn();
+    assert.equal(first.status, 200, 'the printed account signs in');
+    assert.equal(((await first.json()) as { user: { role: string } }).user.role, 'admin', 'as an admin');
+
     // The demo stands in for the demo configuration's mailbox and SOAR (on loopback), waits for the actions
     // to settle, and with --keep stays up so that an approved action is delivered too.
     const demo = spawn(process.execPath, [FIDO_BIN, 'demo', '--url', proc.url, '--token', token, '--keep'], {
@@ -96,6 +106,7 @@ test('first start prints an admin token once; fido demo yields decided incidents
     await proc.kill('SIGTERM');
     proc = await startFidoProcess(env);
     assert.doesNotMatch(proc.output(), /shown only this once/);
+    assert.equal((await signIn()).status, 200, 'the first account still signs in after a restart (and none other was made)');
     assert.equal((await api('/incidents')).status, 200, 'the first token still works after a restart');
   } finally {
     await proc.kill('SIGKILL');
