@@ -81,8 +81,14 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     openapi: {
       openapi: '3.0.3',
       info: { title: 'Fido API', version: '1', description: 'Security alerts in, explained decisions and safe actions out.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          // The web app's session (POST /api/v1/session); requests other than GET and HEAD also need X-CSRF-Token.
+          session: { type: 'apiKey', in: 'cookie', name: 'fido_session' },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
     },
   });
 
