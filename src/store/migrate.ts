@@ -25,6 +25,7 @@ import * as m0021 from './migrations/0021_queue_indexes.js';
 import * as m0022 from './migrations/0022_change_feed.js';
 import * as m0023 from './migrations/0023_incident_facets.js';
 import * as m0024 from './migrations/0024_web_accounts.js';
+import * as m0025 from './migrations/0025_audit_subject.js';
 
 interface Migration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -56,6 +57,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['0022_change_feed', m0022],
   ['0023_incident_facets', m0023],
   ['0024_web_accounts', m0024],
+  ['0025_audit_subject', m0025],
 ];
 
 export interface MigrateOptions {

@@ -131,6 +131,42 @@ for (const dialect of DIALECTS) {
     }
   });
 
+  test(`[${dialect}] audit: the incident's and its actions' entries, newest first, paged; another incident's not`, async () => {
+    const api = await testApi(dialect);
+    try {
+      const [id, other] = await seeded(api, 2);
+      const actionId = ulid();
+      await insertAction(api.t.store.db, { id: actionId, incident_id: id!, kind: 'webhook', target: 'soar', state: 'awaiting_approval', now: Date.now() });
+      const call = (method: 'PATCH' | 'POST', url: string, payload: Json) => api.app.inject({ method, url, headers: { ...auth('analyst'), ...json }, payload });
+      assert.equal((await call('PATCH', `/api/v1/incidents/${id}`, { assignee: 'ana' })).statusCode, 200);
+      assert.equal((await call('POST', `/api/v1/incidents/${id}/notes`, { body: 'looked' })).statusCode, 201);
+      assert.equal((await call('POST', `/api/v1/actions/${actionId}/approve`, {})).statusCode, 200);
+      assert.equal((await call('PATCH', `/api/v1/incidents/${other}`, { assignee: 'bob' })).statusCode, 200);
+      const read = async (query = '') => {
+        const r = await api.app.inject({ method: 'GET', url: `/api/v1/incidents/${id}/audit${query}`, headers: auth('viewer') });
+        assert.equal(r.statusCode, 200, r.body);
+        return r.json() as Json;
+      };
+      const all = await read();
+      assert.deepEqual(
+        all.items.map((e: Json) => [e.action, e.actor]),
+        [['action.approved', 'analyst'], ['incident.note', 'analyst'], ['incident.update', 'analyst']],
+        'newest first, with the action of the incident and without the other incident',
+      );
+      assert.equal(all.items[0].subject, `action:${actionId}`, "an action's entry names the action");
+      assert.deepEqual(all.items[2].detail.assignee, { from: null, to: 'ana' }, 'the detail is the stored change');
+      const first = await read('?limit=2');
+      assert.equal(first.items.length, 2);
+      const rest = await read(`?limit=2&cursor=${first.next_cursor}`);
+      assert.deepEqual(rest.items.map((e: Json) => e.action), ['incident.update'], 'the next page continues');
+      assert.equal(rest.next_cursor, null);
+      assert.equal((await api.app.inject({ method: 'GET', url: `/api/v1/incidents/${id}/audit?cursor=1%20or%201=1`, headers: auth('viewer') })).statusCode, 400, 'a cursor is a number');
+      assert.equal((await api.app.inject({ method: 'GET', url: `/api/v1/incidents/${ulid()}/audit`, headers: auth('viewer') })).statusCode, 404);
+    } finally {
+      await api.close();
+    }
+  });
+
   test(`[${dialect}] observables: indicators with sightings and providers' answers, newest first, paged`, async () => {
     const api = await testApi(dialect);
     try {
@@ -315,6 +351,7 @@ test('the workflow routes are in the OpenAPI document with summaries and error a
       ['/api/v1/incidents/{id}/notes', 'post', ['201', '400', '404']],
       ['/api/v1/incidents/{id}/notes', 'get', ['200', '404']],
       ['/api/v1/incidents/{id}/observables', 'get', ['200', '404']],
+      ['/api/v1/incidents/{id}/audit', 'get', ['200', '404']],
       ['/api/v1/incidents/bulk', 'post', ['200', '400']],
       ['/api/v1/incidents/{id}/merge', 'post', ['200', '404', '409']],
     ];

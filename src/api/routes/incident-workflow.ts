@@ -17,6 +17,7 @@ import { Cursor, Limit, errors, Query } from '../schemas.js';
 import { IncidentNoteSchema, IncidentSchema } from '../model-schemas.js';
 import { INCIDENT_STATUSES, VERDICTS } from '../../model/incident.js';
 import { FidoError } from '../../errors.js';
+import { listIncidentAudit } from '../../store/audit.js';
 import { errorContext, log } from '../../util/log.js';
 import {
   addNote,
@@ -172,6 +173,40 @@ export default async function incidentWorkflowRoutes(app: FastifyInstance, { ctx
       const { limit = 50, cursor } = req.query as { limit?: number; cursor?: string };
       await mustExist(id);
       return listNotes(db, id, { limit, ...(cursor ? { after: cursor } : {}) });
+    },
+  );
+
+  app.get(
+    '/incidents/:id/audit',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary: "An incident's audit trail, newest first: who changed it, gave its verdict, wrote notes, approved, denied, undid or ran its actions",
+        params: IdParam,
+        querystring: Query({ limit: Limit, cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$', description: 'next_cursor of the previous page' })) }),
+        response: {
+          200: Type.Object({
+            items: Type.Array(
+              Type.Object({
+                id: Type.Integer(),
+                at: Type.String({ format: 'date-time' }),
+                actor: Type.String({ description: 'a person, a token name, cli:<login>, or system' }),
+                action: Type.String({ description: 'e.g. incident.update, incident.verdict, incident.note, action.approved, action.succeeded' }),
+                subject: Type.String({ description: 'the incident id, or action:<id>' }),
+                detail: Type.Record(Type.String(), Type.Unknown()),
+              }),
+            ),
+            next_cursor: Type.Union([Type.String(), Type.Null()]),
+          }),
+          ...errors(400, 401, 403, 404),
+        },
+      },
+    },
+    async (req) => {
+      const { id } = req.params as { id: string };
+      const { limit = 50, cursor } = req.query as { limit?: number; cursor?: string };
+      await mustExist(id);
+      return listIncidentAudit(db, id, { limit, ...(cursor ? { before: Number(cursor) } : {}) });
     },
   );
 
