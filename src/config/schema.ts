@@ -389,7 +389,12 @@ export const ConfigSchema = Type.Object(
                 label: Type.Optional(Type.String({ description: 'The sign-in button\'s text (default "Sign in with SSO")' })),
                 redirect_url: Type.Optional(Type.String({ description: 'Default: server.public_url + /auth/oidc/callback' })),
                 scopes: Type.Optional(Type.Array(Type.String())),
-                roles_claim: Type.Optional(Type.String({ description: 'The ID token claim holding groups or roles (default "groups")' })),
+                roles_claim: Type.Optional(
+                  Type.String({ description: 'The claim holding groups or roles, from the ID token or userinfo; a dotted path reaches a nested one (realm_access.roles). Default "groups"' }),
+                ),
+                token_auth_method: Type.Optional(
+                  Type.Union([Type.Literal('client_secret_basic'), Type.Literal('client_secret_post')], { description: 'How Fido authenticates to the token endpoint (default client_secret_post)' }),
+                ),
                 roles: Type.Optional(
                   Type.Record(Type.String(), Type.Union([Type.Literal('viewer'), Type.Literal('analyst'), Type.Literal('responder'), Type.Literal('admin')]), {
                     description: 'Claim value → Fido role; the highest matching role wins',

@@ -19,7 +19,15 @@ export default async function oidcRoutes(app: FastifyInstance, { ctx, oidc }: { 
   const backToSignIn = (reason: string) => `/login?sso_error=${encodeURIComponent(reason)}`;
 
   app.get(OIDC_PATHS.login, { schema: { hide: true } }, async (_req, reply) => {
-    const { url, pending } = await oidc.begin();
+    let begun: Awaited<ReturnType<OidcLogin['begin']>>;
+    try {
+      begun = await oidc.begin();
+    } catch (err) {
+      // Discovery failed (provider down, its certificate not trusted): a browser gets the sign-in page, not a 500.
+      log.warn({ err: errorContext(err) }, 'oidc: the identity provider cannot be reached');
+      return reply.redirect(backToSignIn('the identity provider cannot be reached; try again later or sign in with a password'), 302);
+    }
+    const { url, pending } = begun;
     reply.setCookie(PENDING_COOKIE, [pending.state, pending.nonce, pending.verifier].join('.'), cookieOptions);
     return reply.redirect(url, 302);
   });
@@ -30,8 +38,11 @@ export default async function oidcRoutes(app: FastifyInstance, { ctx, oidc }: { 
     const parts = raw?.split('.') ?? [];
     if (parts.length !== 3) return reply.redirect(backToSignIn('the sign-in took too long or began elsewhere; try again'), 302);
     const pending: PendingSignIn = { state: parts[0]!, nonce: parts[1]!, verifier: parts[2]! };
-    // The callback URL as the provider sent it, on the configured redirect URL's origin (the Host header is the client's).
-    const callbackUrl = new URL(req.url, oidc.redirectUrl);
+    // The provider's answer (the query) on the configured redirect URL, never on the Host header (the client's),
+    // and with its path as configured (behind a proxy that strips a prefix, req.url lacks it; the token request
+    // must name the same redirect_uri as the authorization request).
+    const callbackUrl = new URL(oidc.redirectUrl);
+    callbackUrl.search = new URL(req.url, 'http://callback.invalid').search;
     try {
       const result = await oidc.finish(ctx.store.db, callbackUrl, pending);
       if (!result.ok) return reply.redirect(backToSignIn(result.reason), 302);
@@ -39,8 +50,24 @@ export default async function oidcRoutes(app: FastifyInstance, { ctx, oidc }: { 
       return reply.redirect('/', 302);
     } catch (err) {
       if (err instanceof OidcRefused) return reply.redirect(backToSignIn(err.message), 302);
-      log.warn({ err: errorContext(err) }, 'oidc: a sign-in failed');
+      log.warn({ err: errorContext(err), ...providerError(err) }, 'oidc: a sign-in failed');
       return reply.redirect(backToSignIn('the identity provider did not confirm the sign-in'), 302);
     }
   });
+}
+
+/**
+ * The provider's own OAuth error (invalid_grant, invalid_client, access_denied…) and its description, which the
+ * error's message does not carry: what an operator needs to fix a client registration. Logged, never shown (a
+ * forged callback could carry any text).
+ */
+function providerError(err: unknown): { oauth_error?: string; oauth_error_description?: string; oauth_status?: number } {
+  if (typeof err !== 'object' || err === null) return {};
+  const e = err as { error?: unknown; error_description?: unknown; status?: unknown };
+  if (typeof e.error !== 'string') return {};
+  return {
+    oauth_error: e.error.slice(0, 100),
+    ...(typeof e.error_description === 'string' ? { oauth_error_description: e.error_description.slice(0, 300) } : {}),
+    ...(typeof e.status === 'number' ? { oauth_status: e.status } : {}),
+  };
 }

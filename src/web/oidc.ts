@@ -6,6 +6,8 @@
  * at every sign-in; nobody the mapping does not name gets in unless `default_role` says so.
  */
 import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { sql } from 'kysely';
 import * as client from 'openid-client';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { Db } from '../store/store.js';
@@ -38,8 +40,9 @@ export function createOidcLogin(cfg: OidcConfig, publicUrl: string | undefined, 
   const redirectUrl = cfg.redirect_url ?? (publicUrl ? new URL(OIDC_PATHS.callback, publicUrl).toString() : null);
   if (!redirectUrl) throw new Error('auth.oidc: set redirect_url or server.public_url (the provider must know where to send people back)');
   const secret = resolveSecretRefs(cfg.client_secret, 'auth.oidc.client_secret', env);
-  // A private CA is added to the public ones, never in place of verification.
-  const dispatcher = cfg.ca_file ? new Agent({ connect: { ca: readFileSync(cfg.ca_file, 'utf8') } }) : undefined;
+  // A private CA is added to the public ones (TLS's `ca` replaces them otherwise: a provider whose keys or userinfo
+  // are on a host with a public certificate would fail), never in place of verification.
+  const dispatcher = cfg.ca_file ? new Agent({ connect: { ca: [...rootCertificates, readFileSync(cfg.ca_file, 'utf8')] } }) : undefined;
   const options: client.DiscoveryRequestOptions = {};
   if (dispatcher) {
     options[client.customFetch] = ((url: string, init: Parameters<typeof undiciFetch>[1]) =>
@@ -49,12 +52,14 @@ export function createOidcLogin(cfg: OidcConfig, publicUrl: string | undefined, 
   // failed discovery is tried again at the next sign-in.
   let discovered: Promise<client.Configuration> | null = null;
   const configuration = () => {
-    discovered ??= client.discovery(new URL(cfg.issuer), cfg.client_id, undefined, client.ClientSecretPost(secret), options).catch((err: unknown) => {
+    discovered ??= client.discovery(new URL(cfg.issuer), cfg.client_id, undefined, clientAuth(secret), options).catch((err: unknown) => {
       discovered = null;
       throw err;
     });
     return discovered;
   };
+  // Okta and others pin one token endpoint authentication per client; client_secret_post is the default here.
+  const clientAuth = (key: string) => (cfg.token_auth_method === 'client_secret_basic' ? client.ClientSecretBasic(key) : client.ClientSecretPost(key));
   const scope = (cfg.scopes ?? ['openid', 'profile', 'email']).join(' ');
   const claim = cfg.roles_claim ?? 'groups';
 
@@ -81,13 +86,50 @@ export function createOidcLogin(cfg: OidcConfig, publicUrl: string | undefined, 
         expectedNonce: pending.nonce,
         idTokenExpected: true,
       });
-      const claims = tokens.claims();
-      if (!claims) return { ok: false, reason: 'the provider sent no ID token' };
-      const role = roleFromClaims(claims[claim], cfg.roles ?? {}, cfg.default_role ?? 'none');
-      if (!role) return { ok: false, reason: 'your account has no Fido role (ask an admin to map one of your groups)' };
-      return { ok: true, user: await accountFor(db, `${config.serverMetadata().issuer}#${claims.sub}`, preferredName(claims), role) };
+      const idClaims = tokens.claims();
+      if (!idClaims) return { ok: false, reason: 'the provider sent no ID token' };
+      const claims = await withUserInfo(config, tokens.access_token, idClaims, claim);
+      const role = roleFromClaims(claimAt(claims, claim), cfg.roles ?? {}, cfg.default_role ?? 'none');
+      const subject = `${config.serverMetadata().issuer}#${claims.sub}`;
+      if (!role) {
+        // The provider no longer gives this person a role: the sessions they still have end too.
+        const known = await db.selectFrom('users').select('id').where('oidc_subject', '=', subject).executeTakeFirst();
+        if (known) await db.deleteFrom('sessions').where('user_id', '=', known.id).execute();
+        return { ok: false, reason: 'your account has no Fido role (ask an admin to map one of your groups)' };
+      }
+      return { ok: true, user: await accountFor(db, subject, preferredName(claims), role) };
     },
   };
+}
+
+type Claims = Record<string, unknown> & { sub: string };
+
+/**
+ * The ID token's claims, completed from the userinfo endpoint when the role claim or a name is missing: many
+ * providers (oidc-provider, Okta's, Keycloak's without a mapper on the ID token) put what a scope asks for in
+ * userinfo only, whenever an access token comes too. The ID token's own claims win.
+ */
+async function withUserInfo(config: client.Configuration, accessToken: string, idClaims: client.IDToken, roleClaim: string): Promise<Claims> {
+  const has = (k: string) => claimAt(idClaims, k) !== undefined && claimAt(idClaims, k) !== null;
+  if (has(roleClaim) && (has('preferred_username') || has('email'))) return idClaims;
+  if (!config.serverMetadata().userinfo_endpoint || !accessToken) return idClaims;
+  // expectedSubject: userinfo for another subject than the ID token's is refused (a substituted token).
+  const info = await client.fetchUserInfo(config, accessToken, idClaims.sub);
+  return { ...info, ...idClaims };
+}
+
+/**
+ * A claim by name, or by a dotted path into nested claims when no claim has the whole name: Keycloak puts realm
+ * roles in realm_access.roles.
+ */
+export function claimAt(claims: Record<string, unknown>, path: string): unknown {
+  if (Object.hasOwn(claims, path)) return claims[path];
+  let at: unknown = claims;
+  for (const part of path.split('.')) {
+    if (typeof at !== 'object' || at === null || Array.isArray(at) || !Object.hasOwn(at, part)) return undefined;
+    at = (at as Record<string, unknown>)[part];
+  }
+  return at;
 }
 
 /** The highest role any of the claim's values maps to; the default for a person none maps. */
@@ -102,7 +144,7 @@ export function roleFromClaims(value: unknown, roles: Record<string, Role>, fall
   return best ?? (fallback === 'none' ? null : fallback);
 }
 
-function preferredName(claims: client.IDToken): string {
+function preferredName(claims: Claims): string {
   const pick = [claims.preferred_username, claims.email, claims.sub].find((v): v is string => typeof v === 'string' && v.length > 0) ?? 'sso-user';
   const cleaned = pick.replace(/[^A-Za-z0-9._@-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 90);
   return cleaned || 'sso-user';
@@ -116,11 +158,16 @@ async function accountFor(db: Db, subject: string, name: string, role: Role): Pr
     await db.updateTable('users').set({ role, last_login_at: Date.now() }).where('id', '=', row.id).execute();
     return { id: row.id, name: row.name, role, via: 'oidc' };
   }
-  // A local account may already have the name: the SSO account gets a suffix instead of taking it over.
+  // A local account may already have the name: the SSO account gets a suffix instead of taking it over. Compared
+  // without case, so that "Admin" from a provider does not stand beside the local "admin" in the audit trail.
   for (let i = 0; i < 20; i++) {
     const candidate = i === 0 ? name : `${name}-${i + 1}`;
-    const taken = await db.selectFrom('users').select('id').where('name', '=', candidate).executeTakeFirst();
-    if (!taken) return createUser(db, { name: candidate, role, oidcSubject: subject });
+    const taken = await db.selectFrom('users').select('id').where(sql<string>`lower(name)`, '=', candidate.toLowerCase()).executeTakeFirst();
+    if (taken) continue;
+    const user = await createUser(db, { name: candidate, role, oidcSubject: subject });
+    // The first sign-in is a sign-in too (the accounts list would show "never" otherwise).
+    await db.updateTable('users').set({ last_login_at: Date.now() }).where('id', '=', user.id).execute();
+    return user;
   }
   throw new OidcRefused(`no free account name near "${name}"`);
 }
