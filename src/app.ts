@@ -228,6 +228,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
       enricher: enrichment.get,
       assets: assetSettings(config),
       killSwitchForced: config.actions?.kill_switch ?? false,
+      receiversRunning: intake !== null && runs('intake'),
       ...(links ? { approvalLinkKey: links.key } : {}),
       events: eventStreamOptions(config.server?.events),
       web: webSettings(config),

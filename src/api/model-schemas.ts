@@ -107,6 +107,8 @@ export const IncidentSchema = Type.Object(
     merged_into: Opt(Nullable(Type.String({ description: 'the incident it was merged into (it is then closed)' }))),
     updated_at: Opt(Type.String({ format: 'date-time', description: 'when it last changed: the If-Match of PATCH /incidents/{id}' })),
     tags: Opt(Type.Array(Type.String(), { description: 'its tags, sorted (where the route loads them)' })),
+    detectors: Opt(Type.Array(Type.String(), { description: 'the detectors of its alerts, sorted (list and detail)' })),
+    sources: Opt(Type.Array(Type.String(), { description: 'the sources of its alerts, sorted (list and detail)' })),
   },
   { ...open, description: 'Alerts about one thing, grouped' },
 );

@@ -28,6 +28,8 @@ import systemRoutes from './routes/system.js';
 import enrichmentRoutes from './routes/enrichment.js';
 import backtestRoutes from './routes/backtests.js';
 import approvalRoutes from './routes/approvals.js';
+import overviewRoutes from './routes/overview.js';
+import configurationRoutes from './routes/configuration.js';
 import sessionRoutes from './routes/session.js';
 import cookie from '@fastify/cookie';
 import { webAssets } from '../web/assets.js';
@@ -169,6 +171,8 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       await api.register(actionRoutes, { ctx });
       await api.register(enrichmentRoutes, { ctx });
       await api.register(backtestRoutes, { ctx });
+      await api.register(overviewRoutes, { ctx });
+      await api.register(configurationRoutes, { ctx });
       await api.register(approvalRoutes, { ctx, failedAuth });
       await api.register(eventRoutes, { ctx });
       await api.register(sessionRoutes, { ctx, failedAuth });

@@ -37,8 +37,11 @@ export interface Incident {
   merged_into?: string | null;
   /** When it last changed: what PATCH /incidents/{id} takes as If-Match. */
   updated_at?: string;
-  /** Its tags, sorted, where the reader loads them (the workflow routes do). */
+  /** Its tags, sorted, where the reader loads them (the workflow routes, the list and the detail do). */
   tags?: string[];
+  /** The detectors and sources of its alerts, sorted, where the reader loads them (the list and the detail). */
+  detectors?: string[];
+  sources?: string[];
 }
 
 /** An analyst's note on an incident: the body as written (clients show it escaped, never as HTML). */

@@ -44,6 +44,17 @@ export async function tagsOf(db: Db, id: string): Promise<string[]> {
   return rows.map((r) => r.tag);
 }
 
+/** What a list of incidents shows beside each row: its tags, detectors and sources (two indexed reads per page). */
+export async function labelsOf(db: Db, ids: readonly string[]): Promise<Map<string, { tags: string[]; detectors: string[]; sources: string[] }>> {
+  const out = new Map(ids.map((id) => [id, { tags: [] as string[], detectors: [] as string[], sources: [] as string[] }]));
+  if (ids.length === 0) return out;
+  const tags = await db.selectFrom('incident_tags').select(['incident_id', 'tag']).where('incident_id', 'in', ids).orderBy('tag').execute();
+  for (const t of tags) out.get(t.incident_id)?.tags.push(t.tag);
+  const facets = await db.selectFrom('incident_facets').select(['incident_id', 'facet', 'value']).where('incident_id', 'in', ids).orderBy('value').execute();
+  for (const f of facets) out.get(f.incident_id)?.[f.facet === 'detector' ? 'detectors' : 'sources'].push(f.value);
+  return out;
+}
+
 export async function workflowIncident(db: Db, row: IncidentRow): Promise<WorkflowIncident> {
   return { ...toIncident(row), tags: await tagsOf(db, row.id) };
 }

@@ -50,6 +50,12 @@ for (const dialect of DIALECTS) {
       const inc = r.json() as Json;
       assert.deepEqual([inc.status, inc.assignee, inc.tags, inc.severity_override], ['triaged', 'bob', ['phishing', 'vip'], 90]);
       assert.equal(r.headers.etag, `"${inc.updated_at}"`);
+      // The list and the detail show the tags, and the detectors and sources of its alerts.
+      await db.insertInto('incident_facets').values([{ incident_id: id!, facet: 'detector', value: 'suricata' }, { incident_id: id!, facet: 'source', value: 'ids' }]).execute();
+      const listed = ((await api.app.inject({ method: 'GET', url: '/api/v1/incidents', headers: auth('viewer') })).json() as Json).items[0];
+      assert.deepEqual([listed.tags, listed.detectors, listed.sources], [['phishing', 'vip'], ['suricata'], ['ids']], 'the list carries labels');
+      const shown = (await api.app.inject({ method: 'GET', url: `/api/v1/incidents/${id}`, headers: auth('viewer') })).json() as Json;
+      assert.deepEqual([shown.tags, shown.detectors, shown.sources], [['phishing', 'vip'], ['suricata'], ['ids']], 'so does the detail');
       assert.deepEqual(
         (await timeline(api, id!)).map((t) => [t.kind, t.summary]),
         [

@@ -6,7 +6,7 @@ import { Cursor, Limit, errors, Query } from '../schemas.js';
 import { AlertSchema, IncidentDetailSchema, IncidentSchema } from '../model-schemas.js';
 import { INCIDENT_STATUSES, VERDICTS, type IncidentStatus, type Verdict } from '../../model/incident.js';
 import { countAlerts, loadIncidentAlerts, loadIncidentDetail, toIncident } from '../../store/incidents.js';
-import { applyVerdict } from '../../store/incident-workflow.js';
+import { applyVerdict, labelsOf } from '../../store/incident-workflow.js';
 import { FidoError } from '../../errors.js';
 import { INCIDENT_SORTS, MAX_LIMIT, queryIncidents } from '../../store/incident-query.js';
 
@@ -104,7 +104,9 @@ export default async function incidentRoutes(app: FastifyInstance, { ctx }: { ct
         ...(verdict !== undefined ? { verdict: verdict === 'none' ? null : verdict } : {}),
         limit: limit ?? 50,
       });
-      return { items: page.rows.map(toIncident), next_cursor: page.next_cursor, total: page.total, total_exact: page.total_exact };
+      const labels = await labelsOf(db, page.rows.map((r) => r.id));
+      const items = page.rows.map((r) => ({ ...toIncident(r), ...labels.get(r.id) }));
+      return { items, next_cursor: page.next_cursor, total: page.total, total_exact: page.total_exact };
     },
   );
 
@@ -125,7 +127,8 @@ export default async function incidentRoutes(app: FastifyInstance, { ctx }: { ct
       // `alerts` holds the oldest DETAIL_ALERTS; the rest are paged through /incidents/{id}/alerts.
       const total = detail.alerts.length < DETAIL_ALERTS ? detail.alerts.length : await countAlerts(db, id);
       const last = detail.alerts[detail.alerts.length - 1];
-      return { ...detail, alerts_total: total, alerts_next: total > detail.alerts.length && last ? last.id : null };
+      const labels = (await labelsOf(db, [id])).get(id);
+      return { ...detail, ...labels, alerts_total: total, alerts_next: total > detail.alerts.length && last ? last.id : null };
     },
   );
 

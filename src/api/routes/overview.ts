@@ -1,0 +1,215 @@
+/**
+ * GET /overview (issue 18, item 4): the dashboard's figures for a window of 24 hours, 7 days or 30 days —
+ * alerts and incidents per bucket, the busiest hosts, users and indicators, how many closes needed no person,
+ * how long decisions took, and the state of providers, receivers and the pipeline's backlog. The queries and
+ * why they stay cheap on a large store are in store/overview.ts.
+ *
+ * The providers and receivers parts are shared with GET /configuration (routes/configuration.ts).
+ */
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { ApiContext } from '../context.js';
+import { errors, Query } from '../schemas.js';
+import { ProviderStateSchema } from '../model-schemas.js';
+import { FidoError } from '../../errors.js';
+import { describeProviders, type DescribedProvider } from '../../enrich/describe.js';
+import { STAGES } from '../../store/queue.js';
+import {
+  LAST_RECORD_SCAN,
+  OVERVIEW_WINDOWS,
+  TOP_N,
+  UNDECIDED,
+  alertsByDetector,
+  automation,
+  incidentsByOutcome,
+  lastRecordTimes,
+  pipelineBacklog,
+  timeToDecision,
+  topValues,
+  windowBounds,
+  windowIncidents,
+  type OverviewWindow,
+} from '../../store/overview.js';
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+const Ms = (description: string) => Type.Number({ description });
+const Counts = (description: string) => Type.Record(Type.String(), Type.Array(Type.Integer({ minimum: 0 })), { description });
+
+export const AUTOMATION_DESCRIPTION =
+  'Incidents closed in the window: their last close (a verdict or status change to closed, or a merge into another incident; audit log) ' +
+  'falls in it and they are closed now. closed_without_person counts those no person touched: the close itself, and up to it every ' +
+  'verdict, status or other change, note and merge on their timeline, and every approval or denial of their actions, were by actors ' +
+  'that are not people. A person is an account of the web app (people sign in); an API token is a script or an integration, so what it ' +
+  'does counts as automation. rate = closed_without_person / closed; null when nothing was closed.';
+
+const TopEntrySchema = Type.Object(
+  {
+    value: Type.String(),
+    incidents: Type.Integer({ minimum: 0, description: 'incidents active in the window (last seen since its start) that carried it within the window' }),
+    alerts: Type.Integer({ minimum: 0, description: "those incidents' alerts that carried it" }),
+  },
+  { additionalProperties: false },
+);
+const TopIndicatorSchema = Type.Object(
+  { type: Type.String({ description: 'ip, domain, url, sha256…' }), ...TopEntrySchema.properties },
+  { additionalProperties: false },
+);
+
+export const ReceiverHealthSchema = Type.Object(
+  {
+    name: Type.String({ description: "the source's name" }),
+    kind: Type.String({ description: 'the receiver kind: http (the intake routes), file, …' }),
+    state: Type.Union([Type.Literal('running'), Type.Literal('stopped'), Type.Literal('unknown')], {
+      description:
+        'running: this process runs it (for http: this process takes intake); unknown: it runs in another process (FIDO_ROLE), whose state this one cannot see',
+    }),
+    last_record_at: Nullable(Type.Number({ description: `when its newest record was received (epoch ms), looked for among the newest ${LAST_RECORD_SCAN.toLocaleString('en')} records of the intake log; null: none among them` })),
+    error: Nullable(Type.String({ description: 'what stops it, when it reports a failure (receivers do not report one yet: null)' })),
+  },
+  { additionalProperties: false },
+);
+
+const StageBacklogSchema = Type.Object(
+  {
+    items: Type.Integer({ minimum: 0, description: 'incidents waiting for the stage' }),
+    oldest_at: Nullable(Ms('since when the oldest has waited (epoch ms)')),
+    lag_seconds: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export const BacklogSchema = Type.Object(
+  {
+    ingest: Type.Object(
+      {
+        records: Type.Integer({ minimum: 0, description: 'intake records not yet ingested (parsed and correlated)' }),
+        oldest_received_at: Nullable(Ms('when the oldest of them was received (epoch ms)')),
+        lag_seconds: Type.Integer({ minimum: 0 }),
+      },
+      { additionalProperties: false },
+    ),
+    stages: Type.Object(Object.fromEntries(STAGES.map((s) => [s, StageBacklogSchema])) as Record<(typeof STAGES)[number], typeof StageBacklogSchema>, {
+      additionalProperties: false,
+    }),
+  },
+  { additionalProperties: false, description: 'How far the pipeline is behind (as fido_stage_backlog and fido_stage_lag_seconds on /metrics)' },
+);
+
+const OverviewSchema = Type.Object(
+  {
+    window: Type.Union(OVERVIEW_WINDOWS.map((w) => Type.Literal(w))),
+    from: Ms('start of the first bucket (epoch ms)'),
+    to: Ms('end of the last bucket, the one that holds the time of the answer (epoch ms)'),
+    bucket_ms: Type.Integer({ description: '1 hour for 24h, 6 hours for 7d, 1 day for 30d; buckets are aligned on multiples of it (UTC)' }),
+    series: Type.Object(
+      {
+        t: Type.Array(Type.Number(), { description: "each bucket's start (epoch ms); every series below has one number per bucket" }),
+        alerts_by_detector: Counts('alerts received in each bucket (received_at), per detector; repeats count, as each was received'),
+        incidents_by_outcome: Counts(
+          `incidents first seen in each bucket, per outcome of their latest decision (ignore, log, notify, respond, escalate…; "${UNDECIDED}": none yet); merged incidents apart`,
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    top: Type.Object(
+      {
+        hosts: Type.Array(TopEntrySchema, { description: `up to ${TOP_N}, most incidents first` }),
+        users: Type.Array(TopEntrySchema, { description: `up to ${TOP_N}, most incidents first` }),
+        indicators: Type.Array(TopIndicatorSchema, { description: `other indicators (ip, domain, hash…), up to ${TOP_N}, most incidents first` }),
+      },
+      { additionalProperties: false },
+    ),
+    automation: Type.Object(
+      {
+        closed: Type.Integer({ minimum: 0 }),
+        closed_without_person: Type.Integer({ minimum: 0 }),
+        rate: Nullable(Type.Number({ minimum: 0, maximum: 1 })),
+      },
+      { additionalProperties: false, description: AUTOMATION_DESCRIPTION },
+    ),
+    time_to_decision: Type.Object(
+      {
+        n: Type.Integer({ minimum: 0, description: 'incidents first seen in the window that have been decided' }),
+        p50_ms: Nullable(Type.Number({ minimum: 0 })),
+        p90_ms: Nullable(Type.Number({ minimum: 0 })),
+      },
+      { additionalProperties: false, description: "Per incident first seen in the window: its first decision's time minus its first_seen (nearest-rank percentiles)" },
+    ),
+    providers: Type.Array(ProviderStateSchema, { description: 'as GET /enrichment/providers reports them; empty when this process has no enrichment providers' }),
+    providers_error: Nullable(Type.String({ description: 'why the providers could not be described (then providers is empty)' })),
+    receivers: Type.Array(ReceiverHealthSchema, { description: 'one per configured source' }),
+    backlog: BacklogSchema,
+  },
+  { additionalProperties: false },
+);
+
+/** What the overview reads from the process. */
+export type OverviewContext = Pick<ApiContext, 'store' | 'sources' | 'intake' | 'enricher' | 'receiversRunning'>;
+
+/** The configured providers as /enrichment/providers describes them, or why not. */
+export async function providerStates(ctx: OverviewContext, now: number): Promise<{ items: DescribedProvider[]; error: string | null }> {
+  if (!ctx.enricher) return { items: [], error: null };
+  try {
+    const e = await ctx.enricher();
+    return { items: await describeProviders(e, ctx.store, now), error: null };
+  } catch (err) {
+    if (err instanceof FidoError) return { items: [], error: err.message };
+    throw err;
+  }
+}
+
+export interface ReceiverHealth {
+  name: string;
+  kind: string;
+  state: 'running' | 'stopped' | 'unknown';
+  last_record_at: number | null;
+  error: string | null;
+}
+
+/** Each configured source's receiver: its kind, whether this process runs it, and its newest record. */
+export async function receiverHealth(ctx: OverviewContext): Promise<ReceiverHealth[]> {
+  const last = await lastRecordTimes(ctx.store.db);
+  return [...ctx.sources.values()].map((s) => {
+    const kind = s.receiver?.kind ?? 'http';
+    const here = kind === 'http' ? ctx.intake !== null : ctx.receiversRunning === true;
+    return { name: s.name, kind, state: here ? 'running' : 'unknown', last_record_at: last.get(s.name) ?? null, error: null };
+  });
+}
+
+/** What the route answers for `window` at time `now` (the bench calls it with the time of its store). */
+export async function buildOverview(ctx: OverviewContext, window: OverviewWindow, now: number) {
+  const b = windowBounds(window, now);
+  const db = ctx.store.db;
+  const incidents = await windowIncidents(db, b);
+  const providers = await providerStates(ctx, now);
+  return {
+    window,
+    from: b.from,
+    to: b.to,
+    bucket_ms: b.bucketMs,
+    series: { t: b.starts, alerts_by_detector: await alertsByDetector(ctx.store, b), incidents_by_outcome: incidentsByOutcome(b, incidents) },
+    top: await topValues(db, b),
+    automation: await automation(db, b),
+    time_to_decision: timeToDecision(incidents),
+    providers: providers.items,
+    providers_error: providers.error,
+    receivers: await receiverHealth(ctx),
+    backlog: await pipelineBacklog(db, now),
+  };
+}
+
+export default async function overviewRoutes(app: FastifyInstance, { ctx }: { ctx: ApiContext }) {
+  app.get(
+    '/overview',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['overview'],
+        summary: 'The dashboard: alerts and incidents per bucket, top hosts, users and indicators, automation rate, time to decision, providers, receivers, backlog',
+        description: `Automation rate: ${AUTOMATION_DESCRIPTION}`,
+        querystring: Query({ window: Type.Optional(Type.Union(OVERVIEW_WINDOWS.map((w) => Type.Literal(w)), { default: '24h', description: 'the span shown' })) }),
+        response: { 200: OverviewSchema, ...errors(400, 401, 403) },
+      },
+    },
+    async (req) => buildOverview(ctx, (req.query as { window?: OverviewWindow }).window ?? '24h', Date.now()),
+  );
+}
