@@ -11,8 +11,8 @@ import helmet from '@fastify/helmet';
 
 export const WEB_ROOT = fileURLToPath(new URL('../../dist/web/', import.meta.url));
 
-/** The web app's own routes (web/src/router.tsx): each answers index.html and the app draws the page. */
-export const CLIENT_ROUTES = ['/', '/login', '/overview', '/config', '/incidents/:id'] as const;
+/** Paths that are never the web app's, whatever follows: their unknown URLs stay the API's 404s. */
+const NOT_THE_APP = /^\/(api|auth)(\/|$)|^\/(healthz|metrics)$/;
 
 export const CSP_DIRECTIVES = {
   defaultSrc: ["'self'"],
@@ -43,15 +43,17 @@ export async function webAssets(app: FastifyInstance, opts: { root?: string } = 
     // Hashed file names: cached for a year. Listed once at start (wildcard: false), so no path outside them is served.
     await app.register(fastifyStatic, { root, prefix: '/', wildcard: false, index: false, immutable: true, maxAge: '365d', globIgnore: ['index.html'] });
   }
-  for (const url of CLIENT_ROUTES) {
-    app.get(url, { schema: { hide: true } }, async (_req, reply) => {
-      if (!built) {
-        return reply
-          .code(503)
-          .type('text/plain; charset=utf-8')
-          .send('The web app is not built in this installation: run `npm run build:web` (the API is at /api/v1).\n');
-      }
-      return reply.header('cache-control', 'no-cache').sendFile('index.html', root, { immutable: false, maxAge: 0 });
-    });
-  }
+  // Every other GET is one of the app's own pages (its router draws the page, or its "not found"); a path that
+  // names a file (a dot in its last segment) and no built file is a 404.
+  app.get('/*', { schema: { hide: true } }, async (req, reply) => {
+    const path = req.url.split('?')[0]!;
+    if (NOT_THE_APP.test(path) || /\.[^/]*$/.test(path)) return reply.callNotFound();
+    if (!built) {
+      return reply
+        .code(503)
+        .type('text/plain; charset=utf-8')
+        .send('The web app is not built in this installation: run `npm run build:web` (the API is at /api/v1).\n');
+    }
+    return reply.header('cache-control', 'no-cache').sendFile('index.html', root, { immutable: false, maxAge: 0 });
+  });
 }

@@ -181,7 +181,7 @@ test('the web app is served under a strict Content-Security-Policy; client route
   writeFileSync(join(root, 'assets', 'app-abc123.js'), 'console.log("fido")');
   const api = await testApi('sqlite', { webRoot: `${root}/` });
   try {
-    for (const url of ['/', '/login', '/overview', '/config', '/incidents/01ABC']) {
+    for (const url of ['/', '/login', '/overview', '/config', '/incidents', '/incidents/01ABC', '/somewhere/else?x=1']) {
       const r = await api.app.inject({ method: 'GET', url });
       assert.equal(r.statusCode, 200, `${url}: ${r.body}`);
       assert.match(r.body, /<title>Fido<\/title>/, `${url} answers the app's page`);
@@ -195,8 +195,16 @@ test('the web app is served under a strict Content-Security-Policy; client route
     const asset = await api.app.inject({ method: 'GET', url: '/assets/app-abc123.js' });
     assert.equal(asset.statusCode, 200, 'assets are served');
     assert.match(String(asset.headers['cache-control']), /immutable/, 'hashed assets are cached');
-    assert.equal((await api.app.inject({ method: 'GET', url: '/assets/../../etc/passwd' })).statusCode, 404, 'no path outside the app');
-    assert.equal((await api.app.inject({ method: 'GET', url: '/api/v1/nothing-here' })).statusCode, 404, 'unknown API paths are still 404');
+    for (const url of ['/assets/../../etc/passwd', '/..%2f..%2fetc%2fpasswd', '/assets/..%2f..%2f..%2fetc%2fpasswd']) {
+      const r = await api.app.inject({ method: 'GET', url });
+      assert.ok(!r.body.includes('root:'), `${url}: no file outside the app`);
+      assert.ok(r.statusCode === 404 || r.body.includes('<title>Fido</title>'), `${url}: a 404 or the app's own page (${r.statusCode})`);
+    }
+    for (const url of ['/api/v1/nothing-here', '/api', '/auth/nothing', '/assets/missing-file.js', '/favicon.ico']) {
+      const r = await api.app.inject({ method: 'GET', url });
+      assert.equal(r.statusCode, 404, `${url}: still a 404`);
+      assert.equal(r.json().error, 'not_found', `${url}: the API's 404`);
+    }
     const api2 = await testApi('sqlite', { webRoot: join(root, 'missing/') });
     try {
       const r = await api2.app.inject({ method: 'GET', url: '/' });
