@@ -24,6 +24,7 @@ import type { ActionGuard, GuardVerdict, PolicyAction } from '../policy/evaluate
 import { actionKinds } from './registry.js';
 import { LIMITS_LOCK } from '../store/locks.js';
 import type { Limit } from './limits.js';
+import { bareAccountName } from '../util/account-name.js';
 
 export { compileLimits, type Limit } from './limits.js';
 
@@ -123,11 +124,9 @@ export function protectedGuard(cfg: GuardsConfig['protected'], isContainment: (k
   };
 }
 
-/** An account name as given, without its domain (`DOMAIN\\name`), and without its realm (`name@domain`). */
+/** An account name as given, without its domain and realm (`CORP\\alice`, `alice@corp`, `alice`). */
 function accountSpellings(u: string): string[] {
-  const bare = u.slice(u.lastIndexOf('\\') + 1);
-  const at = bare.indexOf('@');
-  return [...new Set([u, bare, at > 0 ? bare.slice(0, at) : bare])];
+  return [...new Set([u, u.slice(u.lastIndexOf('\\') + 1), bareAccountName(u)])];
 }
 
 const hold = (reason: string): GuardVerdict => ({ allow: false, hold: true, reason });

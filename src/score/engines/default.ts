@@ -39,6 +39,7 @@ import { Type, type Static } from 'typebox';
 import { defineScoringEngine } from '../engine.js';
 import { CriticalityPoints, Names, Obj, Points, Range } from '../settings.js';
 import { agreementFactor, collectOpinions, fmt, type Opinion, type OpinionVerdict } from '../intel.js';
+import { bareAccountName } from '../../util/account-name.js';
 
 // ───────────────────────────── settings ─────────────────────────────
 
@@ -425,10 +426,8 @@ function privilegedName(ex: Explanation, f: Facts, s: DefaultSettings): void {
   if (f.detail.user) users.add(f.detail.user);
   for (const a of f.alerts) if (a.user?.name) users.add(a.user.name);
   for (const u of users) {
-    // DOMAIN\name and name@realm are name (string search: linear by construction, unlike /@.*$/).
-    const afterDomain = u.slice(u.lastIndexOf('\\') + 1);
-    const at = afterDomain.indexOf('@');
-    const bare = (at >= 0 ? afterDomain.slice(0, at) : afterDomain).toLowerCase();
+    // DOMAIN\name and name@realm are name.
+    const bare = bareAccountName(u).toLowerCase();
     if (names.has(bare)) {
       ex.add('user.privileged_name', s.user.privileged_name, `account "${clip(u, 60)}" is a privileged account by name`);
       return;
