@@ -89,6 +89,21 @@ test('the web app: sign-in, live queue, incident, approval, verdict, note, overv
     assert.equal(await page.evaluate(() => (window as unknown as { __marker?: number }).__marker), marker, 'the page was not reloaded: the row came over the event stream');
     const incidentId = await row.getAttribute('data-incident-id');
     assert.ok(incidentId, 'the row names its incident');
+    // The list carries the detectors of its alerts: the row shows the one that raised it.
+    const detectorsCell = row.getByTestId('queue-detectors');
+    await detectorsCell.filter({ hasText: 'suricata' }).waitFor();
+    assert.match((await detectorsCell.textContent()) ?? '', /\bsuricata\b/, 'the Detectors column names suricata');
+    // The keyboard shortcuts: "?" lists them, and the list names every key.
+    await page.locator('body').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('?');
+    const keysList = page.getByTestId('queue-keys-list');
+    await keysList.waitFor();
+    const keysText = (await keysList.textContent()) ?? '';
+    for (const k of ['j', 'k', 'Enter', 'x', '/']) assert.ok(keysText.includes(k), `the shortcut list names ${k}`);
+    assert.equal(await page.getByRole('button', { name: /keyboard shortcuts/i }).getAttribute('aria-expanded'), 'true', 'the toggle says the list is open');
+    await accessible(page, 'queue with its keyboard shortcuts');
+    await page.keyboard.press('?');
+    await keysList.waitFor({ state: 'detached' });
     await accessible(page, 'queue');
     await screenshot(page, '2-queue');
 
@@ -128,6 +143,23 @@ test('the web app: sign-in, live queue, incident, approval, verdict, note, overv
     assert.equal(await page.getByTestId('note').locator('b').count(), 0, 'the note is shown as text, never as HTML');
     const notes = (await (await e.api(`/incidents/${incidentId}/notes`)).json()) as { items: Array<{ author: string; body: string }> };
     assert.equal(notes.items[0]?.author, 'ana', 'the note is by the signed-in person');
+
+    // --- The audit trail (GET /incidents/{id}/audit): the approval and the note, each by ana.
+    const auditRows = page.getByTestId('audit-row');
+    await auditRows.and(page.locator('[data-action="incident.note"]')).first().waitFor();
+    await auditRows.and(page.locator('[data-action="action.approved"]')).first().waitFor();
+    for (const action of ['incident.note', 'action.approved', 'incident.verdict']) {
+      const line = auditRows.and(page.locator(`[data-action="${action}"]`)).first();
+      assert.equal(await line.getAttribute('data-actor'), 'ana', `the audit line ${action} is by ana`);
+      assert.match((await line.textContent()) ?? '', /\bana\b/, `the audit line ${action} shows ana`);
+    }
+    // Newest first: the note (written last of the three) comes before the verdict, the verdict before the approval.
+    // (The approved action's own lines, by the system, may land anywhere meanwhile: only ana's order is checked.)
+    const order = (await auditRows.evaluateAll((els) => els.map((x) => `${x.getAttribute('data-actor')} ${x.getAttribute('data-action')}`))).filter((x) => x.startsWith('ana '));
+    const at = (action: string) => order.indexOf(`ana ${action}`);
+    assert.ok(at('incident.note') < at('incident.verdict') && at('incident.verdict') < at('action.approved'), `newest first: ${order.join(', ')}`);
+    await accessible(page, 'incident page with its audit trail');
+    await screenshot(page, '3b-incident-audit');
 
     // --- Overview and configuration.
     await page.getByRole('link', { name: 'Overview' }).click();

@@ -4,6 +4,16 @@
  * The shapes are the OpenAPI's (src/api/model-schemas.ts); fields a route may not send yet are optional.
  */
 
+// The shapes that are the model's own come from src/model (type-only imports: nothing of src/ is bundled), so the
+// app follows the model. Not src/model/incident.ts: it imports a type from src/enrich/assets.ts, which imports
+// node:fs, node:crypto, yaml and the logger, and that would bring @types/node (process, Buffer…) into the web
+// program's types. Incident, TimelineEntry and IncidentDetail are repeated below from it instead.
+import type { Score, ScoreFactor } from '../../src/model/score.js';
+import type { Decision, PlannedAction } from '../../src/model/decision.js';
+import type { ActionRecord, ActionState } from '../../src/model/action.js';
+import type { Enrichment as ModelEnrichment } from '../../src/model/enrichment.js';
+import type { Alert as ModelAlert } from '../../src/model/alert.js';
+
 export type Role = 'viewer' | 'analyst' | 'responder' | 'admin';
 const ROLE_ORDER: readonly Role[] = ['viewer', 'analyst', 'responder', 'admin'];
 
@@ -132,43 +142,18 @@ export const isAbort = (e: unknown): boolean => e instanceof DOMException && e.n
 
 // ───────────────────────── shapes ─────────────────────────
 
+export type { Score, ScoreFactor, Decision, PlannedAction, ActionRecord, ActionState };
+
 export const STATUSES = ['new', 'triaged', 'contained', 'closed'] as const;
 export type IncidentStatus = (typeof STATUSES)[number];
 export const VERDICTS = ['true_positive', 'false_positive', 'benign'] as const;
 export type Verdict = (typeof VERDICTS)[number];
 export const SORTS = ['score', 'last_seen', 'first_seen', 'alert_count'] as const;
 
-export interface ScoreFactor {
-  factor: string;
-  points: number;
-  evidence: string;
-}
-export interface Score {
-  profile: string;
-  total: number;
-  components: Record<string, number>;
-  explanation: ScoreFactor[];
-}
-export interface PlannedAction {
-  kind: string;
-  target: string;
-  params?: Record<string, unknown>;
-  approval?: 'auto' | 'required';
-  rule?: string;
-  dry_run?: boolean;
-}
-export interface Decision {
-  rule: string;
-  outcome: string;
-  actions: PlannedAction[];
-  dry_run: boolean;
-  config_version?: string;
-  matched?: string[];
-  errors?: Array<{ rule: string; kind: string; error: string }>;
-  fallback?: { outcome: string; rules: string[]; reason: string };
-  decided_at?: string;
-}
+/** An action as the policy plans it, in /explain: with the rule that planned it. */
+export type PolicyAction = PlannedAction & { rule?: string; dry_run?: boolean };
 
+/** As src/model/incident.ts Incident. */
 export interface Incident {
   id: string;
   title: string;
@@ -185,10 +170,11 @@ export interface Incident {
   severity_override?: number | null;
   merged_into?: string | null;
   updated_at?: string;
+  /** Sorted; the list, the detail and the workflow routes send them. */
   tags?: string[];
-  /** Not in the list today; shown when a route sends it. */
+  /** The detectors and sources of its alerts, sorted (the list and the detail). */
   detectors?: string[];
-  digest?: { detectors?: string[]; sources?: string[]; rules?: unknown[]; recent?: string[] };
+  sources?: string[];
 }
 
 export interface IncidentPage {
@@ -198,32 +184,11 @@ export interface IncidentPage {
   total_exact: boolean;
 }
 
-export interface Alert {
-  id: string;
-  source: string;
-  detector: string;
-  received_at: string;
-  time: string;
-  title: string;
-  severity: number;
-  severity_label: string;
-  rule?: { id?: string; name?: string; category?: string };
-  host?: { name?: string; ip?: string; os?: string };
-  user?: { name?: string; domain?: string; email?: string };
-  observables: Array<{ type: string; value: string; role: string }>;
-  raw: string;
-  repeat_count?: number;
-}
+/** An alert as the API sends it: the model's, with how often it repeated (repeats of one alert count once). */
+export type Alert = ModelAlert & { repeat_count?: number };
 
-export interface Enrichment {
-  provider: string;
-  subject: { type: string; value: string };
-  data?: Record<string, unknown>;
-  found?: boolean;
-  fetched_at: string;
-  cache?: string;
-  error?: string;
-}
+/** A provider's answer, or why there is none (as in IncidentDetail.enrichment of src/model/incident.ts). */
+export type Enrichment = (ModelEnrichment & { error?: undefined }) | (Omit<ModelEnrichment, 'data' | 'found' | 'cache'> & { error: string; data?: undefined; found?: undefined; cache?: undefined });
 
 export interface Sourced<T> {
   value: T;
@@ -231,6 +196,7 @@ export interface Sourced<T> {
   fetched_at: string;
   last_seen: string | null;
 }
+/** As src/enrich/assets.ts IncidentAsset (that file is Node code: see above). */
 export interface Asset {
   name: string;
   subjects: Array<{ type: string; value: string }>;
@@ -247,50 +213,41 @@ export interface Asset {
   conflicts: Array<{ field: string; values: Array<{ value: string; source: string }> }>;
 }
 
-export type ActionState = 'pending' | 'awaiting_approval' | 'running' | 'succeeded' | 'failed' | 'dead' | 'denied' | 'skipped';
-export interface Action {
-  id: string;
-  incident_id: string;
-  kind: string;
-  target: string;
-  state: ActionState;
-  attempts: number;
-  last_error: string | null;
-  created_at: string;
-  updated_at: string;
-  approved_by: string | null;
-  approval_due_at: string | null;
-  approval_default: 'approve' | 'deny' | null;
-  denied_by: string | null;
-  denial_reason: string | null;
-  dry_run: boolean;
-  undo_of: string | null;
-  expires_at: string | null;
-  held_by: string | null;
-  params?: Record<string, unknown>;
-}
-
+/** As src/model/incident.ts TimelineEntry. */
 export interface TimelineEntry {
   at: string;
-  kind: string;
+  kind: 'alert' | 'repeat' | 'enriched' | 'scored' | 'decided' | 'action' | 'verdict' | 'status' | 'updated' | 'note' | 'merged';
   summary: string;
   alert_id?: string;
   action_id?: string;
-  actor?: string;
 }
 
+/** As src/model/incident.ts IncidentDetail, plus the paging of its alerts that GET /incidents/{id} adds. */
 export interface IncidentDetail extends Incident {
+  digest?: { rules: unknown[]; more_rules: number; sources: string[]; detectors: string[]; recent: string[] };
   alerts: Alert[];
   alerts_total?: number;
   alerts_next?: string | null;
+  indicators?: Array<{ type: string; value: string }>;
   enrichment: Enrichment[];
   assets?: Asset[];
   decisions: Decision[];
-  actions: Action[];
+  actions: ActionRecord[];
   timeline: TimelineEntry[];
-  /** Not in the detail today: a route may add it (audit entries of this incident). */
-  audit?: Array<{ at: string; actor: string; action: string; detail?: unknown }>;
   score_history?: Array<{ at: string; total: number }>;
+}
+
+/** One line of GET /incidents/{id}/audit (newest first). */
+export interface AuditEntry {
+  id: number;
+  at: string;
+  /** A person, a token name, cli:<login>, or system. */
+  actor: string;
+  /** e.g. incident.update, incident.verdict, incident.note, action.approved, action.succeeded. */
+  action: string;
+  /** The incident id, or action:<id>. */
+  subject: string;
+  detail: Record<string, unknown>;
 }
 
 export interface Note {
@@ -318,7 +275,7 @@ export interface Explanation {
     rule: string;
     result: 'match' | 'no-match' | 'error';
     reason: string;
-    actions: PlannedAction[];
+    actions: PolicyAction[];
     continue: boolean;
     dry_run: boolean;
     decides: boolean;
@@ -380,7 +337,18 @@ export interface Overview {
     users?: Array<{ value: string; incidents?: number; alerts?: number }>;
     indicators?: Array<{ value: string; type?: string; incidents?: number }>;
   };
-  automation?: { closed?: number; closed_without_person?: number; rate?: number | null };
+  /**
+   * closed*: incidents closed in the window, and those no person touched; decided*: incidents first decided in
+   * the window, and those no person acted on (newer servers only).
+   */
+  automation?: {
+    closed?: number;
+    closed_without_person?: number;
+    rate?: number | null;
+    decided?: number;
+    decided_without_person?: number;
+    decided_rate?: number | null;
+  };
   time_to_decision?: { n?: number; p50_ms?: number | null; p90_ms?: number | null };
   providers?: ProviderInfo[];
   providers_error?: string | null;

@@ -2,7 +2,7 @@
  * One incident on one screen: header and workflow (status, assignee, tags, severity override: PATCH with
  * If-Match), the score's factors, score over time, the decision and why, actions (approve / deny / undo),
  * verdicts, host and user cards, indicators with each provider's verdict, the timeline, raw alerts, notes and
- * the audit trail. Live: read again when an event names this incident or one of its actions.
+ * the audit trail (GET /incidents/{id}/audit, paged). Live: read again when an event names this incident or one of its actions.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import {
@@ -15,7 +15,8 @@ import {
   send,
   STATUSES,
   VERDICTS,
-  type Action,
+  type ActionRecord,
+  type AuditEntry,
   type Alert,
   type Asset,
   type Enrichment,
@@ -47,8 +48,9 @@ import {
 } from '../ui.tsx';
 
 const TAG_RE = /^[a-z0-9][a-z0-9._:-]{0,63}$/;
-/** Timeline kinds that record what a person (or Fido on their behalf) changed: the audit trail. */
-const AUDIT_KINDS = new Set(['verdict', 'status', 'updated', 'note', 'merged', 'action']);
+const AUDIT_PAGE = 25;
+/** The route's limit: a reading again keeps what "load more" had shown, up to this. */
+const AUDIT_MAX = 500;
 
 interface Paged<T> {
   items: T[];
@@ -60,10 +62,12 @@ export function IncidentPage({ id }: { id: string }) {
   const role = session?.user.role;
   const canEdit = atLeast(role, 'analyst');
   const [detail, setDetail] = useState<IncidentDetail | null>(null);
-  const [tags, setTags] = useState<string[] | null>(null);
   const [notes, setNotes] = useState<Paged<Note> | null>(null);
   const [indicators, setIndicators] = useState<Paged<Indicator> | null>(null);
   const [explain, setExplain] = useState<Explanation | { error: string } | null>(null);
+  const [audit, setAudit] = useState<{ items: AuditEntry[]; next: string | null; error: string | null } | null>(null);
+  const auditShown = useRef(AUDIT_PAGE);
+  const [auditBusy, setAuditBusy] = useState(false);
   const [moreAlerts, setMoreAlerts] = useState<{ items: Alert[]; next: string | null }>({ items: [], next: null });
   const [error, setError] = useState<string | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -83,8 +87,6 @@ export function IncidentPage({ id }: { id: string }) {
         get<Paged<Indicator>>(`/incidents/${id}/observables`, { limit: 100 }, ac.signal),
       ]);
       setDetail(d);
-      // The detail may not carry tags; a PATCH answer does, and is kept until a detail has them.
-      if (d.tags) setTags(d.tags);
       setNotes(n);
       setIndicators(o);
       setMoreAlerts((m) => (m.items.length ? m : { items: [], next: d.alerts_next ?? null }));
@@ -93,6 +95,12 @@ export function IncidentPage({ id }: { id: string }) {
       if (isAbort(e)) return;
       setLoadError(e instanceof ApiError && e.status === 404 ? `There is no incident ${id}.` : `The incident could not be loaded: ${errorText(e)}`);
     }
+    // The audit trail on its own: a failure there is said in its section and does not hide the incident.
+    get<Paged<AuditEntry>>(`/incidents/${id}/audit`, { limit: Math.min(AUDIT_MAX, Math.max(AUDIT_PAGE, auditShown.current)) }, ac.signal)
+      .then((a) => setAudit({ items: a.items, next: a.next_cursor, error: null }))
+      .catch((e: unknown) => {
+        if (!isAbort(e)) setAudit((old) => ({ items: old?.items ?? [], next: old?.next ?? null, error: errorText(e) }));
+      });
     // The policy's dry run: slower, and 503 where the process has no policy; it does not hold up the page.
     get<Explanation>(`/incidents/${id}/explain`, undefined, ac.signal)
       .then(setExplain)
@@ -102,9 +110,26 @@ export function IncidentPage({ id }: { id: string }) {
   };
 
   useEffect(() => {
+    auditShown.current = AUDIT_PAGE;
+    setAudit(null);
     void load();
     return () => abort.current?.abort();
   }, [id]);
+
+  const moreAudit = async () => {
+    if (!audit?.next) return;
+    setAuditBusy(true);
+    try {
+      const a = await get<Paged<AuditEntry>>(`/incidents/${id}/audit`, { limit: AUDIT_PAGE, cursor: audit.next });
+      const items = [...audit.items, ...a.items.filter((x) => !audit.items.some((y) => y.id === x.id))];
+      auditShown.current = items.length;
+      setAudit({ items, next: a.next_cursor, error: null });
+    } catch (e) {
+      setAudit({ ...audit, error: errorText(e) });
+    } finally {
+      setAuditBusy(false);
+    }
+  };
 
   const liveReload = useThrottled(() => void load(), 300);
   useEffect(
@@ -137,8 +162,7 @@ export function IncidentPage({ id }: { id: string }) {
   const patch = (label: string, body: Record<string, unknown>) =>
     act(label, async () => {
       const headers: Record<string, string> = detail?.updated_at ? { 'if-match': `"${detail.updated_at}"` } : {};
-      const r = await request<Incident>(`/incidents/${id}`, { method: 'PATCH', body, headers });
-      if (r.data.tags) setTags(r.data.tags);
+      await request<Incident>(`/incidents/${id}`, { method: 'PATCH', body, headers });
     });
 
   if (loadError && !detail) {
@@ -154,7 +178,7 @@ export function IncidentPage({ id }: { id: string }) {
   if (!detail) return <Loading what="the incident" />;
 
   const d = detail;
-  const shownTags = tags ?? d.tags ?? [];
+  const shownTags = d.tags ?? [];
   const score = d.score?.total ?? null;
   const allAlerts = [...d.alerts, ...moreAlerts.items];
 
@@ -210,11 +234,19 @@ export function IncidentPage({ id }: { id: string }) {
             </dd>
           </div>
           <div>
+            <dt>Detectors</dt>
+            <dd data-testid="incident-detectors">{d.detectors?.length ? d.detectors.join(', ') : '—'}</dd>
+          </div>
+          <div>
+            <dt>Sources</dt>
+            <dd data-testid="incident-sources">{d.sources?.length ? d.sources.join(', ') : '—'}</dd>
+          </div>
+          <div>
             <dt>Decision</dt>
             <dd>{d.decision ? `${words(d.decision.outcome)} (rule ${d.decision.rule}${d.decision.dry_run ? ', dry run' : ''})` : 'not decided yet'}</dd>
           </div>
         </dl>
-        <div class="tags-line">
+        <div class="tags-line" data-testid="incident-tags">
           <span class="label">Tags:</span>
           {shownTags.length === 0 ? <span class="muted">none</span> : null}
           {shownTags.map((t) => (
@@ -380,7 +412,7 @@ export function IncidentPage({ id }: { id: string }) {
           />
         </Section>
         <Section title="Audit trail" id="audit">
-          <AuditTrail incident={d} />
+          <AuditTrail audit={audit} actions={d.actions} busy={auditBusy} onMore={() => void moreAudit()} />
         </Section>
       </div>
     </div>
@@ -580,7 +612,7 @@ function DecisionView({ incident, explain }: { incident: IncidentDetail; explain
   );
 }
 
-function ActionsView({ actions, canAct, busy, onDo }: { actions: Action[]; canAct: boolean; busy: boolean; onDo: (a: Action, verb: 'approve' | 'deny' | 'undo') => void }) {
+function ActionsView({ actions, canAct, busy, onDo }: { actions: ActionRecord[]; canAct: boolean; busy: boolean; onDo: (a: ActionRecord, verb: 'approve' | 'deny' | 'undo') => void }) {
   if (!actions.length) return <p class="muted">No actions.</p>;
   const undone = new Set(actions.map((a) => a.undo_of).filter((x): x is string => !!x));
   return (
@@ -840,7 +872,7 @@ function Timeline({ entries }: { entries: TimelineEntry[] }) {
           ))}
         </select>
       </div>
-      <ol class="timeline">
+      <ol class="timeline" aria-label="Timeline" tabIndex={0}>
         {shown.map((e, i) => (
           <li key={`${e.at}-${i}`} class={`tl-${e.kind}`}>
             <time dateTime={e.at} class="mono small">
@@ -894,35 +926,69 @@ function NotesView({ notes, canAdd, busy, onAdd }: { notes: Note[]; canAdd: bool
   );
 }
 
-function AuditTrail({ incident }: { incident: IncidentDetail }) {
-  if (incident.audit?.length) {
-    return (
-      <ol class="timeline">
-        {incident.audit.map((a, i) => (
-          <li key={i}>
-            <time dateTime={a.at} class="mono small">
-              {fmtTime(a.at)}
-            </time>
-            <strong>{a.actor}</strong> <span>{a.action}</span> {a.detail !== undefined ? <span class="muted small">{valueText(a.detail)}</span> : null}
-          </li>
-        ))}
-      </ol>
-    );
-  }
-  const entries = incident.timeline.filter((e) => AUDIT_KINDS.has(e.kind));
-  if (!entries.length) return <p class="muted">Nobody has changed this incident yet.</p>;
+/** What an audit line is about: this incident, or one of its actions by kind and target. */
+function auditSubject(subject: string, actions: ActionRecord[]): string | null {
+  if (!subject.startsWith('action:')) return null;
+  const aid = subject.slice('action:'.length);
+  const a = actions.find((x) => x.id === aid);
+  return a ? `${words(a.kind)} → ${a.target}` : `action ${aid}`;
+}
+
+/** An audit line's detail as "key: value" pairs, nulls left out, bounded. */
+function auditDetail(detail: Record<string, unknown>): string {
+  const text = Object.entries(detail)
+    .filter(([, v]) => v !== null && v !== undefined)
+    .map(([k, v]) => `${words(k)}: ${valueText(v)}`)
+    .join(' · ');
+  return text.length > 240 ? `${text.slice(0, 239)}…` : text;
+}
+
+function AuditTrail({
+  audit,
+  actions,
+  busy,
+  onMore,
+}: {
+  audit: { items: AuditEntry[]; next: string | null; error: string | null } | null;
+  actions: ActionRecord[];
+  busy: boolean;
+  onMore: () => void;
+}) {
+  if (!audit) return <Loading what="the audit trail" />;
   return (
-    <ol class="timeline">
-      {[...entries].reverse().map((e, i) => (
-        <li key={`${e.at}-${i}`}>
-          <time dateTime={e.at} class="mono small">
-            {fmtTime(e.at)}
-          </time>
-          <span class={`badge kind-${e.kind}`}>{words(e.kind)}</span>
-          {e.actor ? <strong>{e.actor}</strong> : null} <span>{e.summary}</span>
-        </li>
-      ))}
-    </ol>
+    <>
+      {audit.error ? <p class="field-error" role="alert">The audit trail could not be read: {audit.error}</p> : null}
+      {audit.items.length ? (
+        // Focusable: the list scrolls when long, and a keyboard must be able to scroll it too.
+        <ol class="timeline" aria-label="Audit trail, newest first" tabIndex={0}>
+          {audit.items.map((a) => {
+            const about = auditSubject(a.subject, actions);
+            // A note's line names the note by id: its length says more here (the note itself is in Notes).
+            const detail = a.action === 'incident.note' && typeof a.detail.length === 'number' ? `${fmtNum(a.detail.length)} characters` : auditDetail(a.detail);
+            return (
+              <li key={a.id} data-testid="audit-row" data-action={a.action} data-actor={a.actor}>
+                <time dateTime={a.at} class="mono small">
+                  {fmtTime(a.at)}
+                </time>{' '}
+                <strong>{a.actor}</strong> <span class="badge">{a.action}</span>
+                {about ? <span> {about}</span> : null}
+                {detail ? <span class="muted small"> {detail}</span> : null}
+              </li>
+            );
+          })}
+        </ol>
+      ) : audit.error ? null : (
+        <p class="muted">Nobody has changed this incident yet.</p>
+      )}
+      {audit.next ? (
+        <div class="row-buttons">
+          <button type="button" onClick={onMore} disabled={busy}>
+            Load more audit entries
+          </button>
+          {busy ? <span role="status">Loading…</span> : null}
+        </div>
+      ) : null}
+    </>
   );
 }
 

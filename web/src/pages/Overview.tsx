@@ -166,6 +166,17 @@ export function OverviewPage() {
                     : 'Nothing was closed in this window.'}
               </p>
             </div>
+            <div class="stat card" data-testid="decided-without-person">
+              <h2>Decided without a person</h2>
+              <p class="big">{typeof auto?.decided === 'number' ? fmtPct(auto.decided_rate) : '—'}</p>
+              <p class="small muted">
+                {typeof auto?.decided !== 'number'
+                  ? 'Not reported by this server.'
+                  : auto.decided
+                    ? `${fmtNum(auto.decided_without_person)} of ${fmtNum(auto.decided)} incidents first decided in this window, no person acting on them`
+                    : 'Nothing was first decided in this window.'}
+              </p>
+            </div>
             <div class="stat card" data-testid="time-to-decision">
               <h2>Time to decision</h2>
               <p class="big">

@@ -202,6 +202,7 @@ export function QueuePage() {
   // Keyboard: not while typing in a field (except Escape leaves the field). The listener is added once and
   // reads the rows and the active row from refs: a key pressed right after another must see its effect, before
   // an effect could re-add a listener with fresh values.
+  const [showKeys, setShowKeys] = useState(false);
   const kb = useRef({ rows, activeId, canEdit });
   kb.current.rows = rows;
   kb.current.canEdit = canEdit;
@@ -213,6 +214,15 @@ export function QueuePage() {
       const typing = t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable);
       if (typing) {
         if (e.key === 'Escape') (t as HTMLElement).blur();
+        return;
+      }
+      if (e.key === '?') {
+        e.preventDefault();
+        setShowKeys((v) => !v);
+        return;
+      }
+      if (e.key === 'Escape') {
+        setShowKeys(false);
         return;
       }
       if (e.key === '/') {
@@ -429,7 +439,7 @@ export function QueuePage() {
           <tbody ref={tbody}>
             {rows.map((r, i) => {
               const mark = marks.get(r.id);
-              const detectors = r.detectors ?? r.digest?.detectors ?? [];
+              const detectors = r.detectors ?? [];
               return (
                 <tr
                   key={r.id}
@@ -464,12 +474,14 @@ export function QueuePage() {
                   </td>
                   <td>{r.host ?? '—'}</td>
                   <td>{r.user ?? '—'}</td>
-                  <td>{detectors.length ? detectors.join(', ') : '—'}</td>
+                  <td data-testid="queue-detectors" title={r.sources?.length ? `sources: ${r.sources.join(', ')}` : undefined}>
+                    {detectors.length ? detectors.join(', ') : '—'}
+                  </td>
                   <td>
                     <StateBadge state={r.status} kind="status" />
                   </td>
                   <td>{r.assignee ?? <span class="muted">unassigned</span>}</td>
-                  <td>{r.tags?.length ? r.tags.map((t) => <span class="tag" key={t}>{t}</span>) : '—'}</td>
+                  <td data-testid="queue-tags">{r.tags?.length ? r.tags.map((t) => <span class="tag" key={t}>{t}</span>) : '—'}</td>
                   <td class="num">{fmtNum(r.alert_count)}</td>
                   <td title={fmtTime(r.last_seen)}>{fmtAgo(r.last_seen)}</td>
                 </tr>
@@ -487,9 +499,50 @@ export function QueuePage() {
         ) : null}
         {loading ? <span role="status">Loading…</span> : null}
       </div>
-      <p id="queue-keys" class="muted small">
-        Keys: j / k move, Enter opens, {canEdit ? 'x selects, ' : ''}/ searches.
-      </p>
+      <div class="keys-help">
+        <p id="queue-keys" class="muted small">
+          Keys: j / k move, Enter opens, {canEdit ? 'x selects, ' : ''}/ searches, ? lists them.
+        </p>
+        <button type="button" class="link-button small" aria-expanded={showKeys} aria-controls="queue-keys-list" onClick={() => setShowKeys((v) => !v)}>
+          {showKeys ? 'Hide keyboard shortcuts' : 'Keyboard shortcuts (?)'}
+        </button>
+        {showKeys ? (
+          <dl id="queue-keys-list" class="keys-list" data-testid="queue-keys-list" aria-label="Keyboard shortcuts of the queue">
+            <div>
+              <dt>
+                <kbd>j</kbd> / <kbd>k</kbd>
+              </dt>
+              <dd>next / previous incident</dd>
+            </div>
+            <div>
+              <dt>
+                <kbd>Enter</kbd>
+              </dt>
+              <dd>open the incident</dd>
+            </div>
+            {canEdit ? (
+              <div>
+                <dt>
+                  <kbd>x</kbd>
+                </dt>
+                <dd>select it for a bulk change</dd>
+              </div>
+            ) : null}
+            <div>
+              <dt>
+                <kbd>/</kbd>
+              </dt>
+              <dd>search (Escape leaves the field)</dd>
+            </div>
+            <div>
+              <dt>
+                <kbd>?</kbd>
+              </dt>
+              <dd>show or hide this list (Escape hides it)</dd>
+            </div>
+          </dl>
+        ) : null}
+      </div>
     </div>
   );
 }
