@@ -200,6 +200,9 @@ const IncidentAssetSchema = Type.Object(
 export const IncidentDetailSchema = Type.Object(
   {
     ...IncidentSchema.properties,
+    score_history: Opt(
+      Type.Array(Type.Object({ at: Time, total: Type.Number() }), { description: 'every scoring of the incident, oldest first (the newest 200)' }),
+    ),
     digest: Opt(
       Type.Object(
         {
@@ -399,6 +402,20 @@ export const BacktestReportSchema = Type.Object(
   },
   { ...open, description: 'What a changed policy or profile would have decided differently over stored incidents' },
 );
+
+/** A backtest kept after it ran (routes/backtests.ts): who ran it, what was tried, and `report`. */
+export const StoredBacktestSchema = <T extends TSchema>(report: T) =>
+  Type.Object({
+    id: Type.String(),
+    created_at: Type.String({ format: 'date-time' }),
+    actor: Type.String({ description: 'who ran it (a person, a token name)' }),
+    policy: Type.Union([Type.String(), Type.Null()], { description: 'the policy text tried, as posted; null: the configured policy' }),
+    profile: Type.Union([Type.String(), Type.Null()], { description: 'the scoring profile tried; null: the stored scores' }),
+    report,
+  });
+
+/** A kept backtest with its report's figures but not its list of changed incidents. */
+export const BacktestSummarySchema = StoredBacktestSchema(Type.Omit(BacktestReportSchema, ['changed']));
 
 const PolicyActionSchema = Type.Object({ ...PlannedAction.properties, rule: Type.String(), dry_run: Type.Boolean() }, open);
 

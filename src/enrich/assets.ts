@@ -20,7 +20,8 @@
  * Pure: no store, no clock (the caller passes `now`).
  */
 import type { ObservableType } from '../model/observable.js';
-import { CRITICALITIES, type Criticality } from './localfile.js';
+import type { AnswerRef, AssetConflict, IncidentAsset, MergedAsset, SourcedItem, SourcedValue } from '../model/asset.js';
+import { CRITICALITIES, type Criticality } from '../model/asset.js';
 import { arr, obj, scalarText, str } from './json-read.js';
 import { canonicalIp, hostKeys, normalizeMac } from './values.js';
 
@@ -43,48 +44,7 @@ export interface MergeOptions {
   now: number;
 }
 
-/** A value and the answer it came from. */
-export interface SourcedValue<T extends string = string> {
-  value: T;
-  source: string;
-  fetched_at: string;
-  last_seen: string | null;
-}
-
-/** An item of a merged list (an IP, a MAC, a tag) and every provider that listed it, best first. */
-export interface SourcedItem {
-  value: string;
-  sources: string[];
-}
-
-export interface AssetConflict {
-  /** owner, os, criticality, host, or attributes.<name>. */
-  field: string;
-  /** Every provider's value, best first (the first is the one chosen). */
-  values: Array<{ value: string; source: string }>;
-}
-
-export interface AnswerRef {
-  provider: string;
-  fetched_at: string;
-  last_seen: string | null;
-}
-
-export interface MergedAsset {
-  host: SourcedValue | null;
-  owner: SourcedValue | null;
-  os: SourcedValue | null;
-  criticality: SourcedValue<Criticality> | null;
-  ips: SourcedItem[];
-  macs: SourcedItem[];
-  tags: SourcedItem[];
-  attributes: Record<string, SourcedValue>;
-  /** The answers merged, best first. */
-  sources: AnswerRef[];
-  /** Answers left out as older than max_age. */
-  stale: AnswerRef[];
-  conflicts: AssetConflict[];
-}
+export type { AnswerRef, AssetConflict, IncidentAsset, MergedAsset, SourcedItem, SourcedValue };
 
 /** An answer in the inventories' asset shape: it names a host and lists addresses (inventory.ts, lib/http-inventory.ts). */
 export function isAssetAnswer(a: { data: Record<string, unknown>; found?: boolean }): boolean {
@@ -224,13 +184,6 @@ function union(answers: readonly Ranked[], key: string, normalize: (v: string) =
   return [...byKey.values()];
 }
 
-/** The merged asset of one machine of an incident. */
-export interface IncidentAsset extends MergedAsset {
-  /** What the incident calls the machine: the host subject it asked about, else the inventories' name. */
-  name: string;
-  /** The subjects whose answers were merged (the host, and the addresses that resolved to it). */
-  subjects: Array<{ type: ObservableType; value: string }>;
-}
 
 /**
  * The incident's machines, each with its merged asset: the asset answers are grouped by machine — an answer

@@ -10,6 +10,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { LineCounter, isMap, isNode, isSeq, parseDocument } from 'yaml';
 import { log } from '../util/log.js';
+import { CRITICALITIES, type Criticality } from '../model/asset.js';
 
 export function resolveDataPath(file: string, configDir: string): string {
   return isAbsolute(file) ? file : resolve(configDir, file);
@@ -163,8 +164,7 @@ export function asRecord(value: unknown, where: { file: string; line: number }):
   throw new DataFileError(where.file, where.line, 'expected a mapping');
 }
 
-export const CRITICALITIES = ['low', 'medium', 'high', 'critical'] as const;
-export type Criticality = (typeof CRITICALITIES)[number];
+export { CRITICALITIES, type Criticality };
 
 export function criticalityField(value: string | undefined, where: { file: string; line: number }): Criticality | null {
   if (value === undefined) return null;

@@ -56,7 +56,7 @@ export interface IncidentNote {
 import type { Alert } from './alert.js';
 import type { Enrichment } from './enrichment.js';
 import type { ActionRecord } from './action.js';
-import type { IncidentAsset } from '../enrich/assets.js';
+import type { IncidentAsset } from './asset.js';
 
 /** correlate/digest.ts keeps it: what every alert of an incident contributes to rules and score, bounded. */
 export interface DigestRule {
@@ -104,4 +104,6 @@ export interface IncidentDetail extends Incident {
   decisions: Decision[];
   actions: ActionRecord[];
   timeline: TimelineEntry[];
+  /** Every scoring of the incident, oldest first (bounded), where the reader loads it (GET /incidents/{id}). */
+  score_history?: Array<{ at: string; total: number }>;
 }

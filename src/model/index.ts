@@ -1,4 +1,5 @@
 export * from './alert.js';
+export * from './asset.js';
 export * from './context.js';
 export * from './observable.js';
 export * from './incident.js';

@@ -26,6 +26,9 @@ import * as m0022 from './migrations/0022_change_feed.js';
 import * as m0023 from './migrations/0023_incident_facets.js';
 import * as m0024 from './migrations/0024_web_accounts.js';
 import * as m0025 from './migrations/0025_audit_subject.js';
+import * as m0026 from './migrations/0026_alert_counts.js';
+import * as m0027 from './migrations/0027_backtests.js';
+import * as m0028 from './migrations/0028_decisions_rule.js';
 
 interface Migration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -58,6 +61,9 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['0023_incident_facets', m0023],
   ['0024_web_accounts', m0024],
   ['0025_audit_subject', m0025],
+  ['0026_alert_counts', m0026],
+  ['0027_backtests', m0027],
+  ['0028_decisions_rule', m0028],
 ];
 
 export interface MigrateOptions {

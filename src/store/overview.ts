@@ -3,25 +3,23 @@
  * in, what was decided and closed, and how often each policy rule decided. Read-only, and cheap on a large
  * store: every query starts from an index range bounded by the window, never from a whole table.
  *
- *   alerts by detector   the alerts' primary key: an alert's id begins with its record's ULID, whose time is
- *                        when the record was accepted, so the window is an id range (ALERT_ID_SLACK_MS wider
- *                        on each side), then filtered on received_at exactly (on SQLite, the rows stored
- *                        between the range's first and last: see alertsByDetector);
+ *   alerts by detector   alert_counts (hour, detector), the hourly counts ingest keeps (migration 0026);
  *   incidents            incidents_q_first_seen (first_seen, id) for the window; each one's first and latest
  *                        decision from decisions_incident (incident_id, id), one seek each;
  *   top lists            incidents_q_last_seen (last_seen, id), then incident_observables by its primary key;
  *   automation           audit_at (at) for the closes in the window; the timeline (incident_id, at) and
  *                        actions_incident for what people did to those incidents;
- *   rule hits            decisions by id from the first id of the period, found by a binary search on the
+ *   rule hits            decisions_rule (rule, created_at): a range per rule and period, a seek for the last.
+ *   decided              decisions by id from the first id of the window, found by a binary search on the
  *                        primary key (ids and created_at grow together), then filtered on created_at.
  *
  * The pure parts (windows, buckets, percentiles, who is a person) are exported for the tests.
  */
 import { sql } from 'kysely';
 import type { Db, Store } from './store.js';
-import { encodeBase32 } from '../util/ulid.js';
 import { INGEST_CURSOR, logBacklog } from './log.js';
 import { backlog, STAGES, type StageName } from './queue.js';
+import { insertRows } from './insert-rows.js';
 
 export const OVERVIEW_WINDOWS = ['24h', '7d', '30d'] as const;
 export type OverviewWindow = (typeof OVERVIEW_WINDOWS)[number];
@@ -36,8 +34,6 @@ export const WINDOW_SPANS: Record<OverviewWindow, { spanMs: number; bucketMs: nu
 };
 /** Entries in each top list. */
 export const TOP_N = 10;
-/** How far an alert id's time may be from its received_at (a record's id is made when accepted, received_at at its commit). */
-export const ALERT_ID_SLACK_MS = 60_000;
 /** Intake records read (newest first) to find each source's last record time. */
 export const LAST_RECORD_SCAN = 5_000;
 /** The outcome series of incidents not decided yet. */
@@ -82,17 +78,12 @@ export function percentile(sorted: readonly number[], p: number): number | null 
  * The actor of a timeline summary "<actor>: …" when it is one of `people` (a name may itself hold ": ", so
  * every prefix ending before a ": " is tried).
  */
-export function personOfSummary(summary: string, people: ReadonlySet<string>): string | null {
+export function personOfSummary(summary: string, people: People): string | null {
   for (let i = summary.indexOf(': '); i >= 0; i = summary.indexOf(': ', i + 1)) {
     const name = summary.slice(0, i);
     if (people.has(name)) return name;
   }
   return null;
-}
-
-/** The smallest id string of an alert accepted at or after `t` (a ULID's first 10 characters are its time). */
-export function alertIdFloor(t: number): string {
-  return encodeBase32(Math.max(0, t), 10);
 }
 
 // ───────────────────────── series ─────────────────────────
@@ -112,37 +103,57 @@ export interface TimeToDecision {
 const num = (v: unknown): number => Number(v ?? 0);
 
 /**
- * Alerts received in the window, per detector and bucket (repeats included: each is an alert received). The
- * bucket is cast to an integer: SQLite binds a JavaScript number as a real, so the division would not truncate.
- *
- * On SQLite, the id range gives the range of rowids those alerts were stored under (from the primary key's
- * index alone), and that range of the table is read in order: alerts are stored as they are received, so it
- * holds the window's alerts and few others, and reading it costs no lookup per alert (measured 2–3 times
- * faster than following the index to each row). PostgreSQL follows the primary key's range.
+ * Alerts received in the window, per detector and bucket (repeats included: each is an alert received), from
+ * the hourly counts ingest keeps (alert_counts, migration 0026): at most 720 rows per detector for 30 days,
+ * read on its primary key. Buckets are whole hours, so each hour falls in exactly one.
  */
-export async function alertsByDetector(store: Pick<Store, 'db' | 'dialect'>, b: WindowBounds): Promise<Record<string, number[]>> {
-  const lo = alertIdFloor(b.from - ALERT_ID_SLACK_MS);
-  const hi = alertIdFloor(b.to + ALERT_ID_SLACK_MS);
-  let range = sql`"id" >= ${lo} and "id" < ${hi}`;
-  if (store.dialect === 'sqlite') {
-    const r = await sql<{ lo: number | null; hi: number | null }>`select min("rowid") as "lo", max("rowid") as "hi" from "alerts" where "id" >= ${lo} and "id" < ${hi}`.execute(store.db);
-    const bounds = r.rows[0];
-    if (bounds?.lo == null || bounds.hi == null) return {};
-    range = sql`"rowid" between ${bounds.lo} and ${bounds.hi}`;
-  }
-  const rows = await sql<{ detector: string; bucket: number | string; n: number | string }>`
-    select "detector", cast(("received_at" - ${b.from}) / ${b.bucketMs} as bigint) as "bucket", count(*) as "n"
-    from "alerts"
-    where ${range} and "received_at" >= ${b.from} and "received_at" < ${b.to}
-    group by 1, 2`.execute(store.db);
+export async function alertsByDetector(store: Pick<Store, 'db'>, b: WindowBounds): Promise<Record<string, number[]>> {
+  const rows = await store.db.selectFrom('alert_counts').select(['hour', 'detector', 'n']).where('hour', '>=', b.from).where('hour', '<', b.to).execute();
   const out: Record<string, number[]> = {};
-  for (const r of rows.rows) {
-    const i = num(r.bucket);
-    if (i < 0 || i >= b.starts.length) continue;
+  for (const r of rows) {
+    const i = bucketOf(b, num(r.hour));
+    if (i < 0) continue;
     (out[r.detector] ??= b.starts.map(() => 0))[i]! += num(r.n);
   }
   return sortKeys(out);
 }
+
+interface HourCount {
+  hour: number;
+  detector: string;
+  n: number;
+}
+
+/**
+ * Adds stored alert rows to the hourly counts, in the caller's transaction: ingest calls it with the rows of
+ * each batch it inserts into alerts (and a test that seeds alerts directly must too). A batch is mostly an
+ * hour or two of few detectors, so the tally is a map per hour with the last row hit checked first: nothing
+ * is allocated per alert.
+ */
+export async function countAlerts(db: Db, alerts: ReadonlyArray<{ readonly received_at: number; readonly detector: string }>): Promise<void> {
+  if (alerts.length === 0) return;
+  const hours = new Map<number, Map<string, HourCount>>();
+  let last: HourCount | undefined;
+  for (const a of alerts) {
+    const hour = a.received_at - (a.received_at % HOUR);
+    if (last !== undefined && last.hour === hour && last.detector === a.detector) {
+      last.n++;
+      continue;
+    }
+    let detectors = hours.get(hour);
+    if (!detectors) hours.set(hour, (detectors = new Map()));
+    last = detectors.get(a.detector);
+    if (last) last.n++;
+    else detectors.set(a.detector, (last = { hour, detector: a.detector, n: 1 }));
+  }
+  const rows: HourCount[] = [];
+  for (const detectors of hours.values()) for (const r of detectors.values()) rows.push(r);
+  // In key order, so that concurrent writers take the rows' locks in the same order (PostgreSQL).
+  rows.sort((x, y) => x.hour - y.hour || (x.detector < y.detector ? -1 : x.detector > y.detector ? 1 : 0));
+  await insertRows(db, 'alert_counts', ['hour', 'detector', 'n'], rows, { onConflict: ALERT_COUNTS_UPSERT });
+}
+
+const ALERT_COUNTS_UPSERT = 'on conflict ("hour", "detector") do update set "n" = "alert_counts"."n" + excluded."n"';
 
 export interface WindowIncident {
   first_seen: number;
@@ -223,6 +234,9 @@ export interface Automation {
   closed: number;
   closed_without_person: number;
   rate: number | null;
+  decided: number;
+  decided_without_person: number;
+  decided_rate: number | null;
 }
 
 interface CloseEvent {
@@ -251,20 +265,65 @@ export function closesOfAudit(row: { at: number; actor: string; action: string; 
   return [];
 }
 
-/** People: the web app's accounts (users); an API token is a script's or an integration's, so not one. */
-export async function peopleNames(db: Db): Promise<Set<string>> {
+/** Who counts as a person (a Set of names is one). */
+export interface People {
+  has(actor: string): boolean;
+}
+
+/** The actor someone at a shell on the Fido host is recorded as (cli/commands: `cli:<login name>`). */
+const CLI_ACTOR = /^cli:[^\s:]+$/;
+
+/**
+ * People: the web app's accounts (users) and anyone at a shell on the Fido host (`cli:<login>`); an API
+ * token is a script's or an integration's, so not one.
+ */
+export async function peopleNames(db: Db): Promise<People> {
   const rows = await db.selectFrom('users').select('name').execute();
-  return new Set(rows.map((r) => r.name));
+  const names = new Set(rows.map((r) => r.name));
+  return { has: (actor) => names.has(actor) || CLI_ACTOR.test(actor) };
 }
 
 const chunks = <T>(xs: readonly T[], n: number): T[][] => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n));
 
 /**
- * Incidents closed in the window (their last close in it, and still closed), and how many of them no person
- * touched: neither the close nor, up to it, any verdict, status or other change, note or merge on the
- * timeline, nor an approval or denial of any of its actions was a person's (peopleNames).
+ * Of `ids`, those a person acted on: a verdict, status or other change (assignee, tags…), note or merge on
+ * the timeline, or an approval or denial of one of its actions, by a person. `until` bounds the timeline
+ * per incident (the close); without it, everything up to now counts. `ids` at most a few hundred.
  */
-export async function automation(db: Db, b: Pick<WindowBounds, 'from' | 'to'>, people?: ReadonlySet<string>): Promise<Automation> {
+async function touchedByPeople(db: Db, ids: readonly string[], who: People, until?: (id: string) => number): Promise<Set<string>> {
+  const touched = new Set<string>();
+  const timeline = await db
+    .selectFrom('timeline')
+    .select(['incident_id', 'at', 'summary'])
+    .where('incident_id', 'in', ids)
+    .where('kind', 'in', PERSON_TIMELINE_KINDS)
+    .execute();
+  for (const t of timeline) if ((!until || Number(t.at) <= until(t.incident_id)) && personOfSummary(t.summary, who)) touched.add(t.incident_id);
+  const acts = await db
+    .selectFrom('actions')
+    .select(['incident_id', 'approved_by', 'denied_by'])
+    .where('incident_id', 'in', ids)
+    .where((eb) => eb.or([eb('approved_by', 'is not', null), eb('denied_by', 'is not', null)]))
+    .execute();
+  for (const a of acts) if ((a.approved_by !== null && who.has(a.approved_by)) || (a.denied_by !== null && who.has(a.denied_by))) touched.add(a.incident_id);
+  return touched;
+}
+
+/**
+ * Automation in the window, two ways (both over the people of peopleNames):
+ *
+ *   closed     incidents closed in the window (their last close in it, and still closed), and how many of
+ *              them no person touched: neither the close nor, up to it, anything touchedByPeople counts;
+ *   decided    incidents (not merged away) whose first decision falls in the window, and how many of them no
+ *              person has acted on since, up to now (touchedByPeople). Fido decides every incident, so this
+ *              one has figures where nothing is ever closed.
+ */
+export async function automation(db: Db, b: Pick<WindowBounds, 'from' | 'to'>, people?: People): Promise<Automation> {
+  const who = people ?? (await peopleNames(db));
+  return { ...(await closedAutomation(db, b, who)), ...(await decidedAutomation(db, b, who)) };
+}
+
+async function closedAutomation(db: Db, b: Pick<WindowBounds, 'from' | 'to'>, who: People): Promise<Pick<Automation, 'closed' | 'closed_without_person' | 'rate'>> {
   const audits = await db
     .selectFrom('audit_log')
     .select(['at', 'actor', 'action', 'subject', 'detail'])
@@ -275,31 +334,51 @@ export async function automation(db: Db, b: Pick<WindowBounds, 'from' | 'to'>, p
   const last = new Map<string, CloseEvent>();
   for (const row of audits) for (const c of closesOfAudit(row)) if ((last.get(c.incidentId)?.at ?? -Infinity) <= c.at) last.set(c.incidentId, c);
   if (last.size === 0) return { closed: 0, closed_without_person: 0, rate: null };
-  const who = people ?? (await peopleNames(db));
   const closed = new Set<string>();
   const touched = new Set<string>();
   for (const ids of chunks([...last.keys()], 500)) {
     const rows = await db.selectFrom('incidents').select('id').where('id', 'in', ids).where('status', '=', 'closed').execute();
     for (const r of rows) closed.add(r.id);
-    if (who.size === 0) continue;
-    const timeline = await db
-      .selectFrom('timeline')
-      .select(['incident_id', 'at', 'summary'])
-      .where('incident_id', 'in', ids)
-      .where('kind', 'in', PERSON_TIMELINE_KINDS)
-      .execute();
-    for (const t of timeline) if (Number(t.at) <= last.get(t.incident_id)!.at && personOfSummary(t.summary, who)) touched.add(t.incident_id);
-    const acts = await db
-      .selectFrom('actions')
-      .select(['incident_id', 'approved_by', 'denied_by'])
-      .where('incident_id', 'in', ids)
-      .where((eb) => eb.or([eb('approved_by', 'is not', null), eb('denied_by', 'is not', null)]))
-      .execute();
-    for (const a of acts) if ((a.approved_by !== null && who.has(a.approved_by)) || (a.denied_by !== null && who.has(a.denied_by))) touched.add(a.incident_id);
+    for (const id of await touchedByPeople(db, ids, who, (id) => last.get(id)!.at)) touched.add(id);
   }
   let without = 0;
   for (const id of closed) if (!who.has(last.get(id)!.actor) && !touched.has(id)) without++;
   return { closed: closed.size, closed_without_person: without, rate: closed.size ? without / closed.size : null };
+}
+
+/**
+ * The incidents decided in the window are read from decisions by id, from the first of the window
+ * (firstDecisionIdSince, with the same 10 minutes of slack as the rule hits), filtered on created_at. Then,
+ * a few hundred at a time by primary key, those not merged away whose first decision (by id, as
+ * windowIncidents reads it: one seek on decisions_incident each) is in the window. Chunks of ids keep
+ * PostgreSQL on the keys: joined whole, it read every incident to hash them (320 ms for 30 days at 1,000,000 alerts).
+ */
+async function decidedAutomation(db: Db, b: Pick<WindowBounds, 'from' | 'to'>, who: People): Promise<Pick<Automation, 'decided' | 'decided_without_person' | 'decided_rate'>> {
+  const none = { decided: 0, decided_without_person: 0, decided_rate: null };
+  const first = await firstDecisionIdSince(db, b.from - 10 * 60_000);
+  if (first === null) return none;
+  const inWindow = await db
+    .selectFrom('decisions')
+    .select('incident_id')
+    .distinct()
+    .where('id', '>=', first)
+    .where('created_at', '>=', b.from)
+    .where('created_at', '<', b.to)
+    .execute();
+  let decided = 0;
+  let touched = 0;
+  for (const chunk of chunks(inWindow.map((r) => r.incident_id), 500)) {
+    const rows = await sql<{ id: string }>`
+      select i."id" from "incidents" i
+      where i."id" in (${sql.join(chunk)}) and i."merged_into" is null
+        and (select e."created_at" from "decisions" e where e."incident_id" = i."id" order by e."id" limit 1) >= ${b.from}`.execute(db);
+    if (rows.rows.length === 0) continue;
+    decided += rows.rows.length;
+    touched += (await touchedByPeople(db, rows.rows.map((r) => r.id), who)).size;
+  }
+  if (decided === 0) return none;
+  const without = decided - touched;
+  return { decided, decided_without_person: without, decided_rate: without / decided };
 }
 
 // ───────────────────────── backlog, receivers ─────────────────────────
@@ -337,9 +416,6 @@ export interface RuleHits {
   last_hit_at: number | null;
 }
 
-/** How far back rule hits are looked for: last_hit_at is null for a rule that decided nothing in this time. */
-export const RULE_HISTORY_MS = 30 * DAY;
-
 /**
  * The first decisions id at or after time `t`, by a binary search on the primary key (decisions are
  * numbered as they are made, so created_at grows with the id); null when none is as recent.
@@ -361,23 +437,21 @@ export async function firstDecisionIdSince(db: Db, t: number): Promise<number | 
 }
 
 /**
- * Decisions per rule (the decisions' `rule`: the deciding rule, "(fallback)" or "(none)") in the last 24 hours
- * and 7 days, and each one's newest within RULE_HISTORY_MS. Decisions made a little out of order (several
- * processes) are found through a margin of ten minutes on the search.
+ * Each of `rules`' decisions (as the deciding rule: decisions.rule) in the 24 hours and 7 days before `now`,
+ * and its newest, however old: one statement per rule, each part a range or a seek on decisions_rule (rule,
+ * created_at), migration 0028.
  */
-export async function ruleHits(db: Db, now: number): Promise<Map<string, RuleHits>> {
-  const since = now - RULE_HISTORY_MS;
-  const first = await firstDecisionIdSince(db, since - 10 * 60_000);
+export async function ruleHits(db: Db, now: number, rules: readonly string[]): Promise<Map<string, RuleHits>> {
   const out = new Map<string, RuleHits>();
-  if (first === null) return out;
-  const rows = await sql<{ rule: string; h24: number | string; h7: number | string; last: number | string }>`
-    select "rule",
-      sum(case when "created_at" >= ${now - DAY} then 1 else 0 end) as "h24",
-      sum(case when "created_at" >= ${now - 7 * DAY} then 1 else 0 end) as "h7",
-      max("created_at") as "last"
-    from "decisions" where "id" >= ${first} and "created_at" >= ${since}
-    group by "rule"`.execute(db);
-  for (const r of rows.rows) out.set(r.rule, { hits_24h: num(r.h24), hits_7d: num(r.h7), last_hit_at: num(r.last) });
+  for (const rule of new Set(rules)) {
+    const r = await sql<{ h24: number | string; h7: number | string; last: number | string | null }>`
+      select
+        (select count(*) from "decisions" where "rule" = ${rule} and "created_at" >= ${now - DAY}) as "h24",
+        (select count(*) from "decisions" where "rule" = ${rule} and "created_at" >= ${now - 7 * DAY}) as "h7",
+        (select max("created_at") from "decisions" where "rule" = ${rule}) as "last"`.execute(db);
+    const row = r.rows[0];
+    out.set(rule, { hits_24h: num(row?.h24), hits_7d: num(row?.h7), last_hit_at: row?.last == null ? null : num(row.last) });
+  }
   return out;
 }
 

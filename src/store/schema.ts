@@ -155,6 +155,13 @@ export interface IncidentFacetTable {
   value: string;
 }
 
+/** Alerts received per hour (received_at floored to the hour, epoch ms) and detector, repeats included (migration 0026). */
+export interface AlertCountTable {
+  hour: number;
+  detector: string;
+  n: number;
+}
+
 /** Analysts' notes on an incident; the body is kept as given (clients show it escaped). Migration 0020. */
 export interface IncidentNoteTable {
   /** A ULID. */
@@ -379,6 +386,16 @@ export interface ApiTokenTable {
   revoked_at: number | null;
 }
 
+/** A backtest kept after it ran (migration 0027). */
+export interface BacktestTable {
+  id: string;
+  created_at: number;
+  actor: string;
+  policy: string | null;
+  profile: string | null;
+  report: string;
+}
+
 /** A person who signs in to the web app (migration 0024): by password (argon2id) or by OIDC. */
 export interface UserTable {
   id: string;
@@ -429,6 +446,7 @@ export interface Database {
   intake: IntakeTable;
   quarantine: QuarantineTable;
   alerts: AlertTable;
+  alert_counts: AlertCountTable;
   incident_observables: IncidentObservableTable;
   observation_log: ObservationLogTable;
   context_events: ContextEventTable;
@@ -453,6 +471,7 @@ export interface Database {
   config_versions: ConfigVersionTable;
   api_tokens: ApiTokenTable;
   users: UserTable;
+  backtests: BacktestTable;
   sessions: SessionTable;
   stage_queue: StageQueueTable;
   leases: LeaseTable;

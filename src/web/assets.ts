@@ -47,7 +47,7 @@ export async function webAssets(app: FastifyInstance, opts: { root?: string } = 
   // names a file (a dot in its last segment) and no built file is a 404.
   app.get('/*', { schema: { hide: true } }, async (req, reply) => {
     const path = req.url.split('?')[0]!;
-    if (NOT_THE_APP.test(path) || /\.[^/]*$/.test(path)) return reply.callNotFound();
+    if (NOT_THE_APP.test(path) || path.slice(path.lastIndexOf('/') + 1).includes('.')) return reply.callNotFound();
     if (!built) {
       return reply
         .code(503)

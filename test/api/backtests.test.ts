@@ -80,9 +80,21 @@ test('a changed rule posted as YAML flips exactly the incidents it should; as JS
   assert.equal(asJson.statusCode, 200, asJson.body);
   assert.deepEqual(asJson.json<BacktestReport>().changed.map((c) => c.id), flipped);
   // limit lists fewer; every one is still counted.
-  const few = (await post({ policy: yamlText, since: '1d', limit: 2 })).json<BacktestReport>();
+  const few = (await post({ policy: yamlText, since: '1d', limit: 2 })).json<BacktestReport & { id: string }>();
   assert.deepEqual([few.changed.length, few.counts.changed], [2, flipped.length]);
   assert.deepEqual(await rowCounts(t.store), before, 'nothing was written');
+  // Each run is kept, newest first, with who ran it and what was tried.
+  const kept = await app.inject({ method: 'GET', url: '/api/v1/backtests?limit=2', headers: auth('viewer') });
+  assert.equal(kept.statusCode, 200, kept.body);
+  const items = kept.json<{ items: Array<{ id: string; actor: string; policy: string | null; report: Record<string, unknown> }> }>().items;
+  assert.deepEqual(items.map((b) => b.id), [few.id, asJson.json<{ id: string }>().id], 'the newest first');
+  assert.equal(items[0]!.actor, 'analyst', 'who ran it');
+  assert.equal(items[0]!.policy, yamlText, 'the policy text as posted');
+  assert.equal((items[0]!.report.counts as { changed: number }).changed, flipped.length, 'its figures');
+  assert.ok(!('changed' in items[0]!.report), 'the list leaves out the changed incidents');
+  const one = await app.inject({ method: 'GET', url: `/api/v1/backtests/${few.id}`, headers: auth('viewer') });
+  assert.deepEqual(one.json<{ report: BacktestReport }>().report.changed.map((c) => c.id), flipped.slice(0, 2), 'one backtest has its whole report');
+  assert.equal((await app.inject({ method: 'GET', url: '/api/v1/backtests/01ARZ3NDEKTSV4RRFFQ69G5FAV', headers: auth('viewer') })).statusCode, 404);
 });
 
 test('a profile alone rescores with the configured policy; the window bounds what is replayed', async () => {

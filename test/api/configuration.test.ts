@@ -20,7 +20,8 @@ import { defaultSandbox } from '../../src/policy/sandbox.js';
 import type { ComponentEntry } from '../../src/component/component.js';
 import type { SourceConfig } from '../../src/config/schema.js';
 import type { Db } from '../../src/store/store.js';
-import { firstDecisionIdSince } from '../../src/store/overview.js';
+import { sql } from 'kysely';
+import { firstDecisionIdSince, ruleHits } from '../../src/store/overview.js';
 import { DIALECTS, openTestStore, tempDir, type TestStore } from '../support/stores.js';
 import { TOKENS, auth } from '../support/api.js';
 import { seedHistory, writeTryConfig } from '../support/backtest-history.js';
@@ -145,10 +146,10 @@ for (const dialect of DIALECTS) {
     const newestNotify = Math.max(...piped.filter((d) => d.rule === 'notify-medium').map((d) => Number(d.created_at)));
     assert.deepEqual(hits, {
       allowlisted: [1, 2, now0 - 5 * 3_600_000],
-      'critical-asset-compromise': [0, 0, null],
+      'critical-asset-compromise': [0, 0, now0 - 40 * DAY],
       'busy-medium': [0, 0, null],
       'notify-medium': [pipedNotify, pipedNotify + 1, newestNotify],
-    }, 'hits in 24 h and 7 days and the last hit (the 40 days old one is past the 30 days looked at)');
+    }, 'hits in 24 h and 7 days and the last hit, however old (40 days)');
     const critical = (c.rules as Json[])[1] as Json;
     assert.deepEqual(
       { outcome: critical.outcome, actions: critical.actions, approval: critical.approval, dry_run: critical.dry_run, continue: critical.continue, when: critical.when },
@@ -156,8 +157,15 @@ for (const dialect of DIALECTS) {
       'what the rule does, by target',
     );
     assert.equal(c.rules_error, null, 'the policy compiled');
-    assert.equal(c.backtest, null, 'backtests are not stored');
+    assert.equal(c.backtest, null, 'no backtest was run yet');
     assert.deepEqual({ ...c.kill_switch, at: null }, { on: true, actor: 'ana', reason: 'incident in progress', at: null }, 'the kill switch, as GET /kill-switch');
+
+    // Once one is run, the latest backtest shows: who ran it, with its figures.
+    const ran = await app.inject({ method: 'POST', url: '/api/v1/backtests', headers: auth('admin'), payload: { profile: 'default', since: '60d' } });
+    assert.equal(ran.statusCode, 200, ran.body);
+    const after = (await app.inject({ method: 'GET', url: '/api/v1/configuration', headers: auth('viewer') })).json() as Json;
+    assert.equal(after.backtest?.id, ran.json().id, 'the latest backtest');
+    assert.deepEqual([after.backtest.actor, after.backtest.profile, after.backtest.report.counts], ['admin', 'default', ran.json().counts], 'who ran what, and its figures');
 
     for (const secret of [SECRET, RECEIVER_SECRET, '/var/log/edr.json', TOKENS.viewer, TOKENS.admin]) {
       assert.ok(!r.body.includes(secret), `the answer does not hold "${secret}"`);
@@ -191,6 +199,44 @@ test('firstDecisionIdSince finds the first decision of a period by binary search
     assert.equal(await firstDecisionIdSince(t.store.db, at), want ? Number(want.id) : null, `first decision at or after ${at}`);
   }
 });
+
+for (const dialect of DIALECTS) {
+  test(`[${dialect}] ruleHits: 24 h and 7 day counts and the last hit however old, on the decisions_rule index`, async (tc) => {
+    const t = await openTestStore(dialect);
+    tc.after(() => t.cleanup());
+    const db = t.store.db;
+    const now = Date.UTC(2026, 11, 7, 12);
+    // Not in time order: decisions of several processes may be numbered out of order.
+    for (const [rule, at] of [
+      ['a', now - 400 * DAY],
+      ['a', now - 2 * DAY],
+      ['b', now - 90 * DAY],
+      ['a', now - DAY + 1],
+      ['a', now - 7 * DAY],
+      ['a', now - 7 * DAY - 1],
+      ['c', now - 1],
+    ] as const) await decision(db, rule, 'log', at);
+    const hits = await ruleHits(db, now, ['a', 'b', 'never', 'a']);
+    assert.deepEqual(
+      Object.fromEntries(hits),
+      {
+        a: { hits_24h: 1, hits_7d: 3, last_hit_at: now - DAY + 1 },
+        b: { hits_24h: 0, hits_7d: 0, last_hit_at: now - 90 * DAY },
+        never: { hits_24h: 0, hits_7d: 0, last_hit_at: null },
+      },
+      'per asked rule: the 24 h and 7 day bounds are inclusive, the last hit is exact however old, c is not asked for',
+    );
+    const indexes =
+      dialect === 'sqlite'
+        ? await sql<{ name: string }>`select name from sqlite_master where type = 'index' and tbl_name = 'decisions'`.execute(db)
+        : await sql<{ name: string }>`select indexname as name from pg_indexes where schemaname = current_schema() and tablename = 'decisions'`.execute(db);
+    assert.ok(indexes.rows.some((r) => r.name === 'decisions_rule'), `decisions_rule exists (${indexes.rows.map((r) => r.name).join(', ')})`);
+    if (dialect === 'sqlite') {
+      const plan = await sql<{ detail: string }>`explain query plan select max("created_at") from "decisions" where "rule" = ${'a'}`.execute(db);
+      assert.ok(plan.rows.some((r) => r.detail.includes('decisions_rule')), `the last hit is a seek on it (${plan.rows.map((r) => r.detail).join('; ')})`);
+    }
+  });
+}
 
 /** Every key path of a JSON value. */
 function flatten(v: unknown, path = ''): Record<string, true> {

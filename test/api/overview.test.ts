@@ -9,7 +9,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { testApi, auth } from '../support/api.js';
-import { DIALECTS } from '../support/stores.js';
+import { DIALECTS, newStorePlace } from '../support/stores.js';
+import { sql } from 'kysely';
+import { dialectFor, openStore } from '../../src/store/store.js';
+import { migrate } from '../../src/store/migrate.js';
 import { insertAction } from '../actions/fixtures.js';
 import { seedHistory } from '../support/backtest-history.js';
 import { encodeBase32, ulid } from '../../src/util/ulid.js';
@@ -21,9 +24,10 @@ import { enqueue } from '../../src/store/queue.js';
 import { defaultSandbox } from '../../src/policy/sandbox.js';
 import {
   WINDOW_SPANS,
-  alertIdFloor,
   bucketOf,
+  alertsByDetector,
   closesOfAudit,
+  countAlerts,
   percentile,
   personOfSummary,
   windowBounds,
@@ -82,6 +86,8 @@ async function alert(db: Db, incidentId: string, detector: string, receivedAt: n
       decided_at: null, doc: '{}', raw: '', seq: null, duplicate_of: null,
     })
     .execute();
+  // As ingest does in the same transaction: the overview's alerts series reads these counts.
+  await countAlerts(db, [{ received_at: receivedAt, detector }]);
 }
 
 async function observable(db: Db, incidentId: string, type: string, value: string, alerts: number, at: number): Promise<void> {
@@ -109,6 +115,9 @@ const sum = (xs: readonly number[] | undefined) => (xs ?? []).reduce((a, b) => a
  *      then closed by "soar-bot".
  *   E  merged into A, first seen 2 h ago: counted nowhere.
  *   G  closed by "soar-bot", then reopened by it: not closed now, not counted.
+ *   F  first seen 8 days ago (in no window's series), first decided 1 h ago (log); triaged by "cli:root", a
+ *      person at a shell on the Fido host. D is decided again 1 h ago: its first decision stays 30 h ago.
+ * Decided in 24 h: A (ana approved), B (soar-bot only) and F (cli:root); in 7 days D too (ana's note).
  */
 async function seed(store: Store, now0: number): Promise<Record<string, string>> {
   const db = store.db;
@@ -119,6 +128,7 @@ async function seed(store: Store, now0: number): Promise<Record<string, string>>
   const D = await incident(db, { first: now0 - 30 * H, host: 'ws-3' });
   const E = await incident(db, { first: now0 - 2 * H, mergedInto: A });
   const G = await incident(db, { first: now0 - 3 * H, host: 'ws-9' });
+  const F = await incident(db, { first: now0 - 8 * 24 * H });
   await alert(db, A, 'suricata', now0 - 2 * H);
   await alert(db, A, 'suricata', now0 - 2 * H + 1000);
   await alert(db, B, 'sigma', now0 - 5 * H);
@@ -138,6 +148,8 @@ async function seed(store: Store, now0: number): Promise<Record<string, string>>
   await decision(db, B, 'allowlisted', 'log', now0 - 5 * H + 300_000);
   await decision(db, A, 'notify-medium', 'notify', now0 - 2 * H + 60_000);
   await decision(db, A, 'critical-asset-compromise', 'escalate', now0 - 2 * H + 120_000);
+  await decision(db, D, 'notify-medium', 'notify', now0 - H);
+  await decision(db, F, 'allowlisted', 'log', now0 - H);
 
   const now = Date.now();
   const actionId = ulid();
@@ -151,8 +163,9 @@ async function seed(store: Store, now0: number): Promise<Record<string, string>>
     await applyVerdict(tx, D, { verdict: 'benign' }, 'soar-bot', now + 1);
     await updateIncident(tx, G, { status: 'closed' }, 'soar-bot', now);
     await updateIncident(tx, G, { status: 'new' }, 'soar-bot', now + 1);
+    await updateIncident(tx, F, { status: 'triaged' }, 'cli:root', now);
   });
-  return { A, B, C, D, E, G };
+  return { A, B, C, D, E, F, G };
 }
 
 test('overview helpers: window bounds, buckets, percentiles, audit closes, person of a timeline summary', () => {
@@ -172,7 +185,6 @@ test('overview helpers: window bounds, buckets, percentiles, audit closes, perso
   assert.equal(percentile([10, 20, 30, 40], 50), 20, 'nearest rank: the 2nd of 4');
   assert.equal(percentile([10, 20, 30, 40], 90), 40, 'nearest rank: the 4th of 4');
   assert.equal(percentile([7], 90), 7, 'one value');
-  assert.ok(alertIdFloor(now) <= idAt(now) && idAt(now - 1) < alertIdFloor(now), 'the id floor sorts between the ids of consecutive milliseconds');
   const people = new Set(['ana', 'x: y']);
   assert.equal(personOfSummary('ana: benign, closed', people), 'ana', 'a person');
   assert.equal(personOfSummary('x: y: a note', people), 'x: y', 'a name holding ": "');
@@ -227,7 +239,12 @@ for (const dialect of DIALECTS) {
         [{ type: 'ip', value: '198.51.100.7', incidents: 2, alerts: 4 }, { type: 'domain', value: 'evil.example', incidents: 1, alerts: 1 }],
         'other indicators with their type',
       );
-      assert.deepEqual(o.automation, { closed: 4, closed_without_person: 1, rate: 0.25 }, 'A (approved by ana), C (closed by ana), D (ana wrote a note) and B (soar-bot alone); G reopened');
+      assert.deepEqual(
+        o.automation,
+        { closed: 4, closed_without_person: 1, rate: 0.25, decided: 3, decided_without_person: 1, decided_rate: 1 / 3 },
+        'closed: A (approved by ana), C (closed by ana), D (ana wrote a note) and B (soar-bot alone); G reopened. ' +
+          'Decided: A, B and F (cli:root triaged it); D was first decided 30 h ago',
+      );
       assert.deepEqual(o.time_to_decision, { n: 2, p50_ms: 60_000, p90_ms: 300_000 }, 'A decided after 60 s, B after 300 s; C undecided');
       assert.deepEqual(o.providers, [], 'no enrichment in this process');
       assert.equal(o.receivers.length, 2, 'one per source');
@@ -249,6 +266,11 @@ for (const dialect of DIALECTS) {
       assert.equal(sum(w7.series.incidents_by_outcome.notify), 1, 'D notified');
       assert.deepEqual(w7.time_to_decision, { n: 3, p50_ms: 300_000, p90_ms: 600_000 }, 'A, B and D');
       assert.deepEqual(w7.top.hosts.map((h: Json) => h.value), ['ws-1', 'ws-2', 'ws-3'], 'ws-3 too');
+      assert.deepEqual(
+        w7.automation,
+        { closed: 4, closed_without_person: 1, rate: 0.25, decided: 4, decided_without_person: 1, decided_rate: 0.25 },
+        'decided in the week: A, B, D and F; only B without a person',
+      );
       assert.equal(((await get(api.app, '30d')).json() as Json).series.t.length, 30, '30 day buckets');
 
       const bad = await get(api.app, '1y');
@@ -259,6 +281,8 @@ for (const dialect of DIALECTS) {
       const op = spec.paths['/api/v1/overview']?.get;
       assert.ok(op, 'GET /overview is in the OpenAPI document');
       assert.match(op.description, /A person is an account of the web app/, 'the automation rate is defined there');
+      assert.match(op.description, /cli:<login name>/, 'with who counts as a person');
+      assert.match(op.description, /decided: incidents \(merged ones apart\) whose first decision falls in the window/, 'and the decided figures');
       assert.ok(op.responses['200'].content['application/json'].schema.properties.automation.description, 'the response schema is described');
     } finally {
       await api.close();
@@ -271,6 +295,19 @@ for (const dialect of DIALECTS) {
       await seedHistory(api.t.store, 60);
       const o = (await get(api.app)).json() as Json;
       assert.equal(sum(o.series.alerts_by_detector.suricata), 60, 'every alert, received just now');
+      // Ingest's hourly counts are exactly the stored alert rows grouped by hour and detector.
+      const stored = await api.t.store.db.selectFrom('alerts').select(['received_at', 'detector']).execute();
+      const expectCounts = new Map<string, number>();
+      for (const a of stored) {
+        const k = `${Number(a.received_at) - (Number(a.received_at) % H)}/${a.detector}`;
+        expectCounts.set(k, (expectCounts.get(k) ?? 0) + 1);
+      }
+      const counts = await api.t.store.db.selectFrom('alert_counts').selectAll().execute();
+      assert.deepEqual(
+        new Map(counts.map((c) => [`${Number(c.hour)}/${c.detector}`, Number(c.n)])),
+        expectCounts,
+        'alert_counts holds one row per hour and detector of the stored alerts, with their number',
+      );
       assert.deepEqual(Object.keys(o.series.alerts_by_detector), ['suricata'], 'one detector');
       const outcomes = await api.t.store.db.selectFrom('incidents').select(['decision']).execute();
       const expected: Record<string, number> = {};
@@ -283,11 +320,70 @@ for (const dialect of DIALECTS) {
       assert.equal(sum(Object.values(got)), 60, '60 incidents');
       assert.equal(o.time_to_decision.n, 60, 'all decided');
       assert.ok(o.time_to_decision.p50_ms !== null && o.time_to_decision.p50_ms <= o.time_to_decision.p90_ms, 'p50 ≤ p90');
-      assert.deepEqual(o.automation, { closed: 0, closed_without_person: 0, rate: null }, 'nothing closed');
+      assert.deepEqual(
+        o.automation,
+        { closed: 0, closed_without_person: 0, rate: null, decided: 60, decided_without_person: 60, decided_rate: 1 },
+        'nothing closed; every incident decided by the pipeline alone',
+      );
       assert.equal(o.backlog.ingest.records, 0, 'all ingested');
       assert.ok(o.top.indicators.length > 0 && o.top.indicators.length <= 10, 'indicators of the alerts, at most 10');
     } finally {
       await api.close();
+    }
+  });
+}
+
+for (const dialect of DIALECTS) {
+  test(`[${dialect}] migration 0026 counts the stored alerts per hour and detector; countAlerts adds to them`, async () => {
+    const place = newStorePlace(dialect);
+    try {
+      const d = dialectFor({ databaseUrl: place.url, dataDir: place.dataDir, sqliteSynchronous: 'NORMAL' });
+      await d.prepare?.();
+      const raw = d.connect();
+      const t0 = Date.UTC(2026, 11, 7, 10);
+      try {
+        await migrate(raw, d.name, { upTo: '0025_audit_subject' });
+        let n = 0;
+        const row = (detector: string, receivedAt: number, duplicateOf: string | null = null) => {
+          const id = `A${n++}`;
+          return sql`insert into alerts (id, intake_id, source, detector, fingerprint, time, received_at, title, severity, incident_id, repeat_count, doc, raw, duplicate_of)
+            values (${id}, ${id}, 'ids', ${detector}, ${`fp-${id}`}, 0, ${receivedAt}, 't', 10, null, 1, '{}', '', ${duplicateOf})`.execute(raw);
+        };
+        await row('suricata', t0);
+        await row('suricata', t0 + H - 1, 'A0');
+        await row('suricata', t0 + H);
+        await row('sigma', t0 + 5);
+      } finally {
+        await raw.destroy();
+      }
+      const store = await openStore({ databaseUrl: place.url, dataDir: place.dataDir, sqliteSynchronous: 'NORMAL' });
+      try {
+        const read = async () =>
+          (await store.db.selectFrom('alert_counts').selectAll().orderBy('hour').orderBy('detector').execute()).map((r) => [Number(r.hour), r.detector, Number(r.n)]);
+        assert.deepEqual(await read(), [[t0, 'sigma', 1], [t0, 'suricata', 2], [t0 + H, 'suricata', 1]], 'a repeat counts; the hour ends just before the next');
+        await store.db.transaction().execute((tx) =>
+          countAlerts(tx, [
+            { received_at: t0 + H + 10, detector: 'suricata' },
+            { received_at: t0 + 3 * H, detector: 'zeek' },
+            { received_at: t0 + H + 20, detector: 'suricata' },
+            { received_at: t0 + 7, detector: 'sigma' },
+          ]),
+        );
+        assert.deepEqual(await read(), [[t0, 'sigma', 2], [t0, 'suricata', 2], [t0 + H, 'suricata', 3], [t0 + 3 * H, 'zeek', 1]], 'added to the rows there, new rows for new hours and detectors');
+        const w = windowBounds('24h', t0 + 3 * H + 1);
+        const series = await alertsByDetector(store, w);
+        assert.deepEqual(
+          Object.fromEntries(Object.entries(series).map(([k, v]) => [k, v.map((x, i) => [i, x]).filter(([, x]) => x! > 0)])),
+          { sigma: [[20, 2]], suricata: [[20, 2], [21, 3]], zeek: [[23, 1]] },
+          'the series reads the counts into hour buckets',
+        );
+        const w7 = windowBounds('7d', t0 + 3 * H + 1);
+        assert.equal(sum(Object.values(await alertsByDetector(store, w7)).flat()), 8, 'a 6 hour bucket sums its hours');
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await place.drop();
     }
   });
 }

@@ -23,6 +23,9 @@ test('approval-required actions wait, run once when approved, never when denied'
     });
     const incident = (await (await e.api(`/incidents/${waiting[0]!.incident_id}`)).json()) as IncidentDetail;
     assert.equal(incident.decision!.rule, 'escalate');
+    // The detail lists every scoring, oldest first; the last is the score it has.
+    assert.ok((incident.score_history ?? []).length >= 1, 'a score history');
+    assert.equal(incident.score_history!.at(-1)!.total, incident.score!.total, 'ending at the current score');
     assert.equal(e.smtp.messages.length + e.hook.received.length, 0, 'nothing ran before approval');
 
     const mail = waiting.find((a) => a.kind === 'email')!;

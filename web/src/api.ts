@@ -5,14 +5,14 @@
  */
 
 // The shapes that are the model's own come from src/model (type-only imports: nothing of src/ is bundled), so the
-// app follows the model. Not src/model/incident.ts: it imports a type from src/enrich/assets.ts, which imports
-// node:fs, node:crypto, yaml and the logger, and that would bring @types/node (process, Buffer…) into the web
-// program's types. Incident, TimelineEntry and IncidentDetail are repeated below from it instead.
+// app follows the model. src/model imports nothing but itself, so no Node type comes with it.
 import type { Score, ScoreFactor } from '../../src/model/score.js';
 import type { Decision, PlannedAction } from '../../src/model/decision.js';
 import type { ActionRecord, ActionState } from '../../src/model/action.js';
 import type { Enrichment as ModelEnrichment } from '../../src/model/enrichment.js';
 import type { Alert as ModelAlert } from '../../src/model/alert.js';
+import type { IncidentAsset, SourcedValue } from '../../src/model/asset.js';
+import type { Incident, IncidentDetail as ModelIncidentDetail, IncidentStatus, TimelineEntry, Verdict } from '../../src/model/incident.js';
 
 export type Role = 'viewer' | 'analyst' | 'responder' | 'admin';
 const ROLE_ORDER: readonly Role[] = ['viewer', 'analyst', 'responder', 'admin'];
@@ -144,38 +144,13 @@ export const isAbort = (e: unknown): boolean => e instanceof DOMException && e.n
 
 export type { Score, ScoreFactor, Decision, PlannedAction, ActionRecord, ActionState };
 
-export const STATUSES = ['new', 'triaged', 'contained', 'closed'] as const;
-export type IncidentStatus = (typeof STATUSES)[number];
-export const VERDICTS = ['true_positive', 'false_positive', 'benign'] as const;
-export type Verdict = (typeof VERDICTS)[number];
+export const STATUSES = ['new', 'triaged', 'contained', 'closed'] as const satisfies readonly IncidentStatus[];
+export const VERDICTS = ['true_positive', 'false_positive', 'benign'] as const satisfies readonly Verdict[];
+export type { Incident, IncidentStatus, TimelineEntry, Verdict };
 export const SORTS = ['score', 'last_seen', 'first_seen', 'alert_count'] as const;
 
 /** An action as the policy plans it, in /explain: with the rule that planned it. */
 export type PolicyAction = PlannedAction & { rule?: string; dry_run?: boolean };
-
-/** As src/model/incident.ts Incident. */
-export interface Incident {
-  id: string;
-  title: string;
-  status: IncidentStatus;
-  verdict: Verdict | null;
-  first_seen: string;
-  last_seen: string;
-  alert_count: number;
-  host: string | null;
-  user: string | null;
-  score: Score | null;
-  decision: Decision | null;
-  assignee?: string | null;
-  severity_override?: number | null;
-  merged_into?: string | null;
-  updated_at?: string;
-  /** Sorted; the list, the detail and the workflow routes send them. */
-  tags?: string[];
-  /** The detectors and sources of its alerts, sorted (the list and the detail). */
-  detectors?: string[];
-  sources?: string[];
-}
 
 export interface IncidentPage {
   items: Incident[];
@@ -190,51 +165,15 @@ export type Alert = ModelAlert & { repeat_count?: number };
 /** A provider's answer, or why there is none (as in IncidentDetail.enrichment of src/model/incident.ts). */
 export type Enrichment = (ModelEnrichment & { error?: undefined }) | (Omit<ModelEnrichment, 'data' | 'found' | 'cache'> & { error: string; data?: undefined; found?: undefined; cache?: undefined });
 
-export interface Sourced<T> {
-  value: T;
-  source: string;
-  fetched_at: string;
-  last_seen: string | null;
-}
-/** As src/enrich/assets.ts IncidentAsset (that file is Node code: see above). */
-export interface Asset {
-  name: string;
-  subjects: Array<{ type: string; value: string }>;
-  host: Sourced<string> | null;
-  owner: Sourced<string> | null;
-  os: Sourced<string> | null;
-  criticality: Sourced<string> | null;
-  ips: Array<{ value: string; sources: string[] }>;
-  macs: Array<{ value: string; sources: string[] }>;
-  tags: Array<{ value: string; sources: string[] }>;
-  attributes: Record<string, Sourced<string>>;
-  sources: Array<{ provider: string; fetched_at: string }>;
-  stale: Array<{ provider: string; fetched_at: string }>;
-  conflicts: Array<{ field: string; values: Array<{ value: string; source: string }> }>;
-}
+export type Sourced<T extends string = string> = SourcedValue<T>;
+export type Asset = IncidentAsset;
 
-/** As src/model/incident.ts TimelineEntry. */
-export interface TimelineEntry {
-  at: string;
-  kind: 'alert' | 'repeat' | 'enriched' | 'scored' | 'decided' | 'action' | 'verdict' | 'status' | 'updated' | 'note' | 'merged';
-  summary: string;
-  alert_id?: string;
-  action_id?: string;
-}
-
-/** As src/model/incident.ts IncidentDetail, plus the paging of its alerts that GET /incidents/{id} adds. */
-export interface IncidentDetail extends Incident {
-  digest?: { rules: unknown[]; more_rules: number; sources: string[]; detectors: string[]; recent: string[] };
+/** The detail as GET /incidents/{id} sends it: the model's, its alerts with repeat counts, and their paging. */
+export interface IncidentDetail extends Omit<ModelIncidentDetail, 'alerts' | 'enrichment'> {
   alerts: Alert[];
   alerts_total?: number;
   alerts_next?: string | null;
-  indicators?: Array<{ type: string; value: string }>;
   enrichment: Enrichment[];
-  assets?: Asset[];
-  decisions: Decision[];
-  actions: ActionRecord[];
-  timeline: TimelineEntry[];
-  score_history?: Array<{ at: string; total: number }>;
 }
 
 /** One line of GET /incidents/{id}/audit (newest first). */

@@ -16,19 +16,21 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { ApiContext } from '../context.js';
 import { errors } from '../schemas.js';
-import { BacktestReportSchema, IncidentExplanationSchema } from '../model-schemas.js';
+import { BacktestReportSchema, BacktestSummarySchema, IncidentExplanationSchema, StoredBacktestSchema } from '../model-schemas.js';
 import { FidoError } from '../../errors.js';
 import { runBacktest, DEFAULT_LISTED, DEFAULT_SCORE_DELTA } from '../../backtest/run.js';
 import { BacktestInputError, backtestProfile, configuredPolicy, policyFromText, type BaseConfig } from '../../backtest/sources.js';
 import { backtestWindow } from '../../backtest/window.js';
 import { explainIncident } from '../../backtest/explain.js';
 import { ProfileError } from '../../score/profile.js';
+import { getBacktest, KEPT_BACKTESTS, listBacktests, saveBacktest } from '../../store/backtests.js';
 import type { CompiledPolicy } from '../../policy/rules.js';
 
 /** Incidents one backtest replays at most. */
 export const MAX_BACKTEST_INCIDENTS = 100_000;
 /** Bound on the policy text posted (a rules file, or a whole fido.yaml). */
 const MAX_POLICY_CHARS = 1_000_000;
+
 
 const IdParam = Type.Object({ id: Type.String({ pattern: '^[0-9A-HJKMNP-TV-Z]{26}$' }) });
 const When = (description: string) => Type.String({ maxLength: 40, description });
@@ -72,9 +74,9 @@ export default async function backtestRoutes(app: FastifyInstance, { ctx }: { ct
     {
       config: { role: 'analyst' },
       schema: {
-        summary: `Replay stored incidents (at most ${MAX_BACKTEST_INCIDENTS.toLocaleString('en')}) through a changed policy and/or scoring profile; writes nothing`,
+        summary: `Replay stored incidents (at most ${MAX_BACKTEST_INCIDENTS.toLocaleString('en')}) through a changed policy and/or scoring profile; changes nothing, keeps the report`,
         body: BacktestBody,
-        response: { 200: BacktestReportSchema, ...errors(400, 401, 403, 503) },
+        response: { 200: Type.Object({ id: Type.String({ description: 'GET /backtests/{id} reads it again' }), ...BacktestReportSchema.properties }), ...errors(400, 401, 403, 503) },
       },
     },
     async (req) => {
@@ -90,17 +92,51 @@ export default async function backtestRoutes(app: FastifyInstance, { ctx }: { ct
             ? { policy: (configured ??= configuredPolicy(cfg)), config: cfg.config }
             : policyFromText(cfg, typeof body.policy === 'string' ? body.policy : JSON.stringify(body.policy, null, 2), 'policy');
         const profile = body.profile !== undefined ? backtestProfile(body.profile, changed.config) : undefined;
-        return await runBacktest(
+        const report = await runBacktest(
           ctx.store,
           { policy: changed.policy, ...(profile ? { profile } : {}), dryRun: changed.config.policy?.dry_run ?? false },
           { ...window, limit: body.limit ?? DEFAULT_LISTED, scoreDelta: body.score_delta ?? DEFAULT_SCORE_DELTA, maxIncidents: MAX_BACKTEST_INCIDENTS },
         );
+        const policy = body.policy === undefined ? null : typeof body.policy === 'string' ? body.policy : JSON.stringify(body.policy, null, 2);
+        const id = await saveBacktest(ctx.store.db, { actor: req.principal!.name, policy, profile: body.profile ?? null, report });
+        return { id, ...report };
       } catch (e) {
         if (e instanceof BacktestInputError || e instanceof ProfileError) throw new FidoError('bad_request', e.message);
         throw e;
       } finally {
         running = false;
       }
+    },
+  );
+
+  app.get(
+    '/backtests',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary: `The backtests run, newest first (the last ${KEPT_BACKTESTS} are kept): who, when, what was tried, and the figures of each report`,
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: KEPT_BACKTESTS, default: 20 })) }),
+        response: { 200: Type.Object({ items: Type.Array(BacktestSummarySchema) }), ...errors(400, 401, 403) },
+      },
+    },
+    async (req) => ({ items: await listBacktests(ctx.store.db, (req.query as { limit?: number }).limit ?? 20) }),
+  );
+
+  app.get(
+    '/backtests/:id',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary: 'One backtest as it ran: what was tried and its whole report',
+        params: IdParam,
+        response: { 200: StoredBacktestSchema(BacktestReportSchema), ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (req) => {
+      const { id } = req.params as { id: string };
+      const b = await getBacktest(ctx.store.db, id);
+      if (!b) throw new FidoError('not_found', `no backtest ${id}`);
+      return b;
     },
   );
 

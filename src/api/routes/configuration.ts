@@ -10,12 +10,13 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { ApiContext } from '../context.js';
 import { errors } from '../schemas.js';
-import { ProviderStateSchema } from '../model-schemas.js';
+import { BacktestSummarySchema, ProviderStateSchema } from '../model-schemas.js';
 import { readKillSwitch } from '../../actions/kill-switch.js';
 import { configuredPolicy } from '../../backtest/sources.js';
 import type { CompiledPolicy } from '../../policy/rules.js';
-import { CACHE_COUNT_CAP, RULE_HISTORY_MS, cacheFigures, ruleHits } from '../../store/overview.js';
+import { CACHE_COUNT_CAP, cacheFigures, ruleHits, type RuleHits } from '../../store/overview.js';
 import { ReceiverHealthSchema, providerStates, receiverHealth } from './overview.js';
+import { listBacktests } from '../../store/backtests.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 
@@ -56,7 +57,7 @@ const RuleSchema = Type.Object(
     continue: Type.Boolean({ description: 'later rules are evaluated after it matches' }),
     hits_24h: Type.Integer({ minimum: 0, description: 'decisions it made (as the deciding rule) in the last 24 hours' }),
     hits_7d: Type.Integer({ minimum: 0, description: 'in the last 7 days' }),
-    last_hit_at: Nullable(Type.Number({ description: `its newest decision (epoch ms); null: none in the last ${RULE_HISTORY_MS / 86_400_000} days` })),
+    last_hit_at: Nullable(Type.Number({ description: 'its newest decision (epoch ms), however old; null: it never decided' })),
   },
   { additionalProperties: false },
 );
@@ -79,7 +80,7 @@ const ConfigurationSchema = Type.Object(
     providers_error: Nullable(Type.String({ description: 'why the providers could not be described (then providers is empty)' })),
     rules: Type.Array(RuleSchema, { description: 'the policy rules in evaluation order; empty when this process was started without its configuration' }),
     rules_error: Nullable(Type.String({ description: 'why the policy could not be read (then rules is empty)' })),
-    backtest: Type.Null({ description: 'the latest backtest summary: backtests are not stored (POST /backtests answers and keeps nothing), so null' }),
+    backtest: Type.Union([BacktestSummarySchema, Type.Null()], { description: 'the latest backtest (GET /backtests lists them all), without its changed incidents; null: none was run' }),
     kill_switch: KillSwitchSchema,
   },
   { additionalProperties: false },
@@ -117,7 +118,7 @@ export default async function configurationRoutes(app: FastifyInstance, { ctx }:
       const providers = [];
       for (const p of described.items) providers.push({ ...p, cache: await cacheFigures(ctx.store, p.provider, now) });
       const { policy: compiled, error } = rulesOf();
-      const hits = compiled ? await ruleHits(ctx.store.db, now) : new Map();
+      const hits = compiled ? await ruleHits(ctx.store.db, now, compiled.rules.map((r) => r.name)) : new Map<string, RuleHits>();
       const rules = (compiled?.rules ?? []).map((r) => ({
         name: r.name,
         description: r.description ?? null,
@@ -136,7 +137,7 @@ export default async function configurationRoutes(app: FastifyInstance, { ctx }:
         providers_error: described.error,
         rules,
         rules_error: error,
-        backtest: null,
+        backtest: (await listBacktests(ctx.store.db, 1))[0] ?? null,
         kill_switch: await readKillSwitch(ctx.store.db, ctx.killSwitchForced ?? false),
       };
     },

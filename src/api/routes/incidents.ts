@@ -10,6 +10,9 @@ import { applyVerdict, labelsOf } from '../../store/incident-workflow.js';
 import { FidoError } from '../../errors.js';
 import { INCIDENT_SORTS, MAX_LIMIT, queryIncidents } from '../../store/incident-query.js';
 
+/** Scorings listed in the detail's score history (the newest). */
+const SCORE_HISTORY = 200;
+
 /** Alerts in an incident's detail; the rest are paged. */
 const DETAIL_ALERTS = 500;
 const IdParam = Type.Object({ id: Type.String({ pattern: '^[0-9A-HJKMNP-TV-Z]{26}$' }) });
@@ -128,7 +131,9 @@ export default async function incidentRoutes(app: FastifyInstance, { ctx }: { ct
       const total = detail.alerts.length < DETAIL_ALERTS ? detail.alerts.length : await countAlerts(db, id);
       const last = detail.alerts[detail.alerts.length - 1];
       const labels = (await labelsOf(db, [id])).get(id);
-      return { ...detail, ...labels, alerts_total: total, alerts_next: total > detail.alerts.length && last ? last.id : null };
+      const scored = await db.selectFrom('scores').select(['total', 'created_at']).where('incident_id', '=', id).orderBy('id', 'desc').limit(SCORE_HISTORY).execute();
+      const score_history = scored.reverse().map((r) => ({ at: new Date(Number(r.created_at)).toISOString(), total: Number(r.total) }));
+      return { ...detail, ...labels, score_history, alerts_total: total, alerts_next: total > detail.alerts.length && last ? last.id : null };
     },
   );
 

@@ -1,6 +1,6 @@
 /**
  * GET /overview (issue 18, item 4): the dashboard's figures for a window of 24 hours, 7 days or 30 days —
- * alerts and incidents per bucket, the busiest hosts, users and indicators, how many closes needed no person,
+ * alerts and incidents per bucket, the busiest hosts, users and indicators, how many closes and decisions needed no person,
  * how long decisions took, and the state of providers, receivers and the pipeline's backlog. The queries and
  * why they stay cheap on a large store are in store/overview.ts.
  *
@@ -36,11 +36,15 @@ const Ms = (description: string) => Type.Number({ description });
 const Counts = (description: string) => Type.Record(Type.String(), Type.Array(Type.Integer({ minimum: 0 })), { description });
 
 export const AUTOMATION_DESCRIPTION =
-  'Incidents closed in the window: their last close (a verdict or status change to closed, or a merge into another incident; audit log) ' +
-  'falls in it and they are closed now. closed_without_person counts those no person touched: the close itself, and up to it every ' +
-  'verdict, status or other change, note and merge on their timeline, and every approval or denial of their actions, were by actors ' +
-  'that are not people. A person is an account of the web app (people sign in); an API token is a script or an integration, so what it ' +
-  'does counts as automation. rate = closed_without_person / closed; null when nothing was closed.';
+  'A person is an account of the web app (people sign in) or someone at a shell on the Fido host (actor cli:<login name>); an API ' +
+  "token is a script's or an integration's, so what it does counts as automation. A person acted on an incident when a verdict, a " +
+  'status or other change (assignee, tags…), a note or a merge on its timeline, or an approval or denial of one of its actions, was ' +
+  "theirs. closed: incidents closed in the window (their last close — a verdict or status change to closed, or a merge into another " +
+  'incident; audit log — falls in it, and they are closed now); closed_without_person: those whose close was not by a person and on ' +
+  'which no person acted up to it; rate = closed_without_person / closed, null when nothing was closed. Fido never closes an incident ' +
+  'by itself, so rate is null unless something closes incidents. decided: incidents (merged ones apart) whose first decision falls in ' +
+  'the window; decided_without_person: those on which no person has acted, up to now; decided_rate = decided_without_person / ' +
+  'decided, null when nothing was decided.';
 
 const TopEntrySchema = Type.Object(
   {
@@ -122,7 +126,10 @@ const OverviewSchema = Type.Object(
       {
         closed: Type.Integer({ minimum: 0 }),
         closed_without_person: Type.Integer({ minimum: 0 }),
-        rate: Nullable(Type.Number({ minimum: 0, maximum: 1 })),
+        rate: Nullable(Type.Number({ minimum: 0, maximum: 1, description: 'closed_without_person / closed; null when closed is 0' })),
+        decided: Type.Integer({ minimum: 0, description: 'incidents whose first decision falls in the window' }),
+        decided_without_person: Type.Integer({ minimum: 0, description: 'of those, the ones no person has acted on (up to now)' }),
+        decided_rate: Nullable(Type.Number({ minimum: 0, maximum: 1, description: 'decided_without_person / decided; null when decided is 0' })),
       },
       { additionalProperties: false, description: AUTOMATION_DESCRIPTION },
     ),
@@ -205,7 +212,7 @@ export default async function overviewRoutes(app: FastifyInstance, { ctx }: { ct
       schema: {
         tags: ['overview'],
         summary: 'The dashboard: alerts and incidents per bucket, top hosts, users and indicators, automation rate, time to decision, providers, receivers, backlog',
-        description: `Automation rate: ${AUTOMATION_DESCRIPTION}`,
+        description: `Automation (closed and decided without a person): ${AUTOMATION_DESCRIPTION}`,
         querystring: Query({ window: Type.Optional(Type.Union(OVERVIEW_WINDOWS.map((w) => Type.Literal(w)), { default: '24h', description: 'the span shown' })) }),
         response: { 200: OverviewSchema, ...errors(400, 401, 403) },
       },

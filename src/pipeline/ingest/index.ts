@@ -18,6 +18,7 @@ import type { Store, Tx } from '../../store/store.js';
 import { advanceCursor, INGEST_CURSOR, leaseCursor, readAfter, readCursor, releaseCursor, type LogRecord } from '../../store/log.js';
 import { dueNow, enqueue } from '../../store/queue.js';
 import { insertRows } from '../../store/insert-rows.js';
+import { countAlerts } from '../../store/overview.js';
 import { updateRows } from '../../store/update-rows.js';
 import { countLoggedObservations, foldObservations, logObservations, ObservationTally, recordObservations } from '../../store/observations.js';
 import { alertHost, alertUser, columnIndicators } from '../../correlate/keys.js';
@@ -293,6 +294,8 @@ export function createIngest(deps: IngestDeps): Ingest {
       return alertRow(p, { incidentId: at?.incidentId ?? null, duplicateOf: at?.duplicateOf ?? null, vendorId: p.alert.vendor_id ?? null });
     });
     await insertRows(tx, 'alerts', ALERT_COLUMNS, rows);
+    // The overview's hourly counts (migration 0026): every row stored, as the alerts series counts them.
+    await countAlerts(tx, rows);
     const tally = new ObservationTally();
     parsed.alerts.forEach((p, i) => {
       const row = rows[i]!;

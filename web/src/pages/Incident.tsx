@@ -505,14 +505,9 @@ function ScoreFactors({ incident }: { incident: IncidentDetail }) {
   );
 }
 
-/** Score over time: the detail's history when it has one, else the timeline's "scored" entries. */
+/** Score over time: every scoring of the incident (GET /incidents/{id} score_history). */
 function ScoreHistory({ incident }: { incident: IncidentDetail }) {
   let points: Array<{ t: number; v: number }> = (incident.score_history ?? []).map((p) => ({ t: Date.parse(p.at), v: p.total }));
-  if (!points.length) {
-    points = incident.timeline
-      .filter((e) => e.kind === 'scored')
-      .map((e) => ({ t: Date.parse(e.at), v: Number(/^score (-?\d+(?:\.\d+)?)/.exec(e.summary)?.[1] ?? NaN) }));
-  }
   points = points.filter((p) => Number.isFinite(p.t) && Number.isFinite(p.v)).sort((a, b) => a.t - b.t);
   if (points.length < 2) return null;
   const last = points[points.length - 1]!;
