@@ -171,6 +171,12 @@ test('the web app: sign-in, live queue, incident, approval, verdict, note, overv
     await page.waitForURL(/\/config$/);
     await page.getByText('escalate').first().waitFor();
     await accessible(page, 'configuration');
+    // A backtest from the configuration page: a policy that only logs would have turned the escalation into a log.
+    await page.getByLabel(/Policy rules to try/).fill('rules:\n  - name: quiet\n    when: score.total >= 0.0\n    outcome: log\n');
+    await page.getByRole('button', { name: 'Run backtest' }).click();
+    const latest = page.getByTestId('backtest-latest');
+    await latest.filter({ hasText: 'Run by ana' }).waitFor();
+    await latest.getByText('escalate → log: 1').waitFor();
     await screenshot(page, '5-configuration');
     assert.deepEqual(problems, [], 'no CSP refusal or script error');
 

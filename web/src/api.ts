@@ -326,6 +326,24 @@ export interface Configuration {
     last_hit_at?: string | number | null;
     [k: string]: unknown;
   }>;
-  backtest?: Record<string, unknown> | null;
+  backtest?: BacktestSummary | null;
   kill_switch?: Partial<KillSwitch> & { forced?: boolean; [k: string]: unknown };
+}
+
+/** A kept backtest as GET /configuration and GET /backtests give it (without its list of changed incidents). */
+export interface BacktestSummary {
+  id: string;
+  created_at: string;
+  actor: string;
+  /** The policy text tried; null: the configured policy. */
+  policy: string | null;
+  profile: string | null;
+  report: {
+    since: string;
+    until: string;
+    rules: number;
+    counts: Record<string, number>;
+    outcome_changes: Record<string, number>;
+    truncated: boolean;
+  };
 }

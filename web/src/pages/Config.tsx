@@ -4,7 +4,7 @@
  * kill switch (GET /kill-switch), which an admin can turn (PUT /kill-switch, with a reason).
  */
 import { useEffect, useState } from 'preact/hooks';
-import { atLeast, errorText, get, send, type Configuration, type KillSwitch, type Receiver } from '../api.ts';
+import { atLeast, errorText, get, send, type BacktestSummary, type Configuration, type KillSwitch, type Receiver } from '../api.ts';
 import { ErrorBox, fmtAgo, fmtNum, fmtTime, KeyValues, Loading, Section, StateBadge, useRole, useTitle, valueText, words } from '../ui.tsx';
 import { ProvidersTable, ReceiversTable } from './shared.tsx';
 
@@ -175,25 +175,95 @@ function RulesTable({ rules }: { rules: NonNullable<Configuration['rules']> }) {
   );
 }
 
-function BacktestView({ b }: { b: Record<string, unknown> | null | undefined }) {
-  if (!b) return <p class="muted">No backtest to show: backtests are not stored. Run one with POST /api/v1/backtests or `fido backtest`.</p>;
-  const counts = (b.counts && typeof b.counts === 'object' ? b.counts : null) as Record<string, unknown> | null;
-  const changes = (b.outcome_changes && typeof b.outcome_changes === 'object' ? b.outcome_changes : null) as Record<string, unknown> | null;
-  const { counts: _c, outcome_changes: _o, changed: _ch, ...rest } = b;
+const BACKTEST_ROLE = 'analyst';
+const BACKTEST_FIGURES: Array<[string, string]> = [
+  ['incidents', 'incidents replayed'],
+  ['changed', 'changed'],
+  ['outcome_changed', 'outcome changed'],
+  ['rule_changed', 'deciding rule changed'],
+  ['actions_added', 'actions added'],
+  ['actions_removed', 'actions removed'],
+  ['score_changed', 'score changed'],
+];
+
+/** The latest backtest, and (for analysts) a form that runs one: a policy's YAML over a window of stored incidents. */
+function BacktestView({ b, onRan }: { b: BacktestSummary | null | undefined; onRan: () => void }) {
+  const role = useRole();
+  const [policy, setPolicy] = useState('');
+  const [since, setSince] = useState('30d');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const run = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await send('POST', '/backtests', { ...(policy.trim() ? { policy } : { profile: 'default' }), since: since.trim() || '30d' });
+      onRan();
+    } catch (err) {
+      setError(`The backtest did not run: ${errorText(err)}`);
+    } finally {
+      setBusy(false);
+    }
+  };
   return (
     <>
-      <KeyValues obj={rest} />
-      {counts ? (
-        <>
-          <h3>Counts</h3>
-          <KeyValues obj={counts} />
-        </>
-      ) : null}
-      {changes && Object.keys(changes).length ? (
-        <>
-          <h3>Outcome changes</h3>
-          <KeyValues obj={changes} />
-        </>
+      {b ? (
+        <div data-testid="backtest-latest">
+          <p>
+            Run by {b.actor} at {fmtTime(b.created_at)} over incidents last seen {fmtTime(b.report.since)} to {fmtTime(b.report.until)}, with{' '}
+            {b.policy === null ? 'the configured policy' : 'a changed policy'}
+            {b.profile ? ` and profile ${b.profile}` : ''} ({b.report.rules} rules){b.report.truncated ? '; only the oldest incidents were replayed' : ''}.
+          </p>
+          <table class="table compact">
+            <caption class="sr-only">Backtest figures</caption>
+            <tbody>
+              {BACKTEST_FIGURES.map(([key, label]) => (
+                <tr key={key}>
+                  <th scope="row">{label}</th>
+                  <td class="num">{fmtNum(b.report.counts[key] ?? 0)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {Object.keys(b.report.outcome_changes).length ? (
+            <>
+              <h3>Outcome changes</h3>
+              <ul>
+                {Object.entries(b.report.outcome_changes).map(([change, n]) => (
+                  <li key={change}>
+                    {change}: {fmtNum(n)}
+                  </li>
+                ))}
+              </ul>
+            </>
+          ) : null}
+          {b.policy !== null ? (
+            <details>
+              <summary>The policy tried</summary>
+              <pre class="raw">{b.policy}</pre>
+            </details>
+          ) : null}
+        </div>
+      ) : (
+        <p class="muted">No backtest was run yet.</p>
+      )}
+      {atLeast(role, BACKTEST_ROLE) ? (
+        <form class="backtest-form" onSubmit={(e) => void run(e)}>
+          <h3>Run a backtest</h3>
+          <label for="backtest-policy">Policy rules to try (YAML, as in a rules file; empty: the configured policy, rescored)</label>
+          <textarea id="backtest-policy" rows={6} value={policy} onInput={(e) => setPolicy((e.target as HTMLTextAreaElement).value)} />
+          <label for="backtest-since">Incidents last seen since</label>
+          <input id="backtest-since" value={since} onInput={(e) => setSince((e.target as HTMLInputElement).value)} />
+          <button type="submit" disabled={busy}>
+            {busy ? 'Running…' : 'Run backtest'}
+          </button>
+          {error ? (
+            <p class="field-error" role="alert">
+              {error}
+            </p>
+          ) : null}
+        </form>
       ) : null}
     </>
   );
@@ -243,7 +313,7 @@ export function ConfigPage() {
             {cfg.rules ? <RulesTable rules={cfg.rules} /> : <p class="muted">Not reported.</p>}
           </Section>
           <Section title="Latest backtest" id="backtest">
-            <BacktestView b={cfg.backtest} />
+            <BacktestView b={cfg.backtest} onRan={load} />
           </Section>
         </>
       ) : null}
