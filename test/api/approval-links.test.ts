@@ -13,8 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApi } from '../../src/api/server.js';
-import { createAuthenticator, ensureToken } from '../../src/api/auth.js';
-import { resolveHttpLimits } from '../../src/api/limits.js';
+import { ensureToken } from '../../src/api/auth.js';
 import type { FailedAuthLimit } from '../../src/api/auth-limit.js';
 import { approvalLinkMaker, linkKey, signLink } from '../../src/actions/approval-links.js';
 import slack from '../../src/actions/kinds/slack.js';
@@ -25,6 +24,7 @@ import { openTestStore, type TestStore } from '../support/stores.js';
 import { startContract } from '../support/contract.js';
 import { slackServer } from '../support/contracts/slack.js';
 import { actionRow, insertAction, sampleIncident, seedIncident } from '../actions/fixtures.js';
+import { apiContext } from '../support/api.js';
 
 const TOKEN = 'analyst-token-0123456789';
 const PUBLIC_URL = 'https://fido.example';
@@ -48,20 +48,13 @@ async function linkApi(o: { store?: TestStore; failedAuth?: FailedAuthLimit; noK
   const t = o.store ?? (await openTestStore('sqlite'));
   await ensureToken(t.store.db, TOKEN, 'analyst', 'analyst');
   const key = await linkKey(t.store.db);
-  const app = await buildApi({
-    store: t.store,
-    intake: null,
-    sources: new Map(),
-    allowUndeclaredSources: true,
-    maxBodyBytes: 1024 * 1024,
-    maxRecordBytes: 64 * 1024,
-    maxRecordsPerRequest: 1000,
-    configVersion: 'test',
-    authenticate: createAuthenticator(t.store.db),
-    http: resolveHttpLimits({}).limits,
-    failedAuth: o.failedAuth ?? { limit: 1000, windowMs: 60_000 },
-    ...(o.noKey ? {} : { approvalLinkKey: key }),
-  });
+  const app = await buildApi(
+    apiContext(t.store, {
+      allowUndeclaredSources: true,
+      failedAuth: o.failedAuth ?? { limit: 1000, windowMs: 60_000 },
+      ...(o.noKey ? {} : { approvalLinkKey: key }),
+    }),
+  );
   const make = approvalLinkMaker({ publicUrl: PUBLIC_URL, key });
   return {
     app,

@@ -10,12 +10,11 @@ import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { parse } from 'yaml';
 import { buildApi } from '../../src/api/server.js';
-import { createAuthenticator, ensureToken } from '../../src/api/auth.js';
-import { resolveHttpLimits } from '../../src/api/limits.js';
+import { ensureToken } from '../../src/api/auth.js';
 import { readConfigFile } from '../../src/cli/input.js';
 import { defaultSandbox } from '../../src/policy/sandbox.js';
 import { openTestStore, type TestStore } from '../support/stores.js';
-import { TOKENS, auth } from '../support/api.js';
+import { TOKENS, auth, apiContext } from '../support/api.js';
 import { lowerThreshold, rowCounts, seedHistory, writeTryConfig } from '../support/backtest-history.js';
 import type { BacktestReport } from '../../src/backtest/run.js';
 import type { IncidentExplanation } from '../../src/backtest/explain.js';
@@ -26,19 +25,11 @@ let bare: FastifyInstance;
 
 async function api(withConfig: boolean): Promise<FastifyInstance> {
   const file = writeTryConfig(t.dataDir);
-  return buildApi({
-    store: t.store,
-    intake: null,
-    sources: new Map(),
-    allowUndeclaredSources: false,
-    maxBodyBytes: 1024 * 1024,
-    maxRecordBytes: 64 * 1024,
-    maxRecordsPerRequest: 1000,
-    configVersion: 'test',
-    authenticate: createAuthenticator(t.store.db),
-    http: resolveHttpLimits({}).limits,
-    ...(withConfig ? { policyConfig: { ...readConfigFile(file), file, dir: dirname(file) } } : {}),
-  });
+  return buildApi(
+    apiContext(t.store, {
+      ...(withConfig ? { policyConfig: { ...readConfigFile(file), file, dir: dirname(file) } } : {}),
+    }),
+  );
 }
 
 before(async () => {

@@ -10,8 +10,7 @@ import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../src/api/server.js';
-import { createAuthenticator, ensureToken } from '../../src/api/auth.js';
-import { resolveHttpLimits } from '../../src/api/limits.js';
+import { ensureToken } from '../../src/api/auth.js';
 import { sharedEnricher } from '../../src/api/routes/enrichment.js';
 import { createConfiguredEnricher } from '../../src/enrich/registry.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -23,7 +22,7 @@ import type { Db } from '../../src/store/store.js';
 import { sql } from 'kysely';
 import { firstDecisionIdSince, ruleHits } from '../../src/store/overview.js';
 import { DIALECTS, openTestStore, tempDir, type TestStore } from '../support/stores.js';
-import { TOKENS, auth } from '../support/api.js';
+import { TOKENS, auth, apiContext } from '../support/api.js';
 import { seedHistory, writeTryConfig } from '../support/backtest-history.js';
 
 /** An answer as parsed JSON: the test reads nested fields freely (the route's schema types the real thing). */
@@ -64,21 +63,15 @@ async function setup(tc: TestContext, dialect: 'sqlite' | 'postgres'): Promise<{
   for (const role of ['viewer', 'admin'] as const) await ensureToken(t.store.db, TOKENS[role], role, role);
   const loaded = await loadedConfig(dir);
   const shared = sharedEnricher(() => createConfiguredEnricher(providerEntries(dir), { store: t.store, configDir: dir }));
-  const app = await buildApi({
-    store: t.store,
-    intake: null,
-    sources: new Map(SOURCES.map((s) => [s.name, s])),
-    allowUndeclaredSources: false,
-    maxBodyBytes: 1024 * 1024,
-    maxRecordBytes: 64 * 1024,
-    maxRecordsPerRequest: 1000,
-    configVersion: loaded.version,
-    authenticate: createAuthenticator(t.store.db),
-    http: resolveHttpLimits({}).limits,
-    enricher: shared.get,
-    policyConfig: { config: loaded.config, dir: loaded.dir, file: loaded.file, text: loaded.text },
-    receiversRunning: true,
-  });
+  const app = await buildApi(
+    apiContext(t.store, {
+      sources: new Map(SOURCES.map((s) => [s.name, s])),
+      configVersion: loaded.version,
+      enricher: shared.get,
+      policyConfig: { config: loaded.config, dir: loaded.dir, file: loaded.file, text: loaded.text },
+      receiversRunning: true,
+    }),
+  );
   tc.after(async () => {
     await app.close();
     await shared.close();

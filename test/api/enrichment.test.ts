@@ -9,8 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../src/api/server.js';
-import { createAuthenticator, ensureToken } from '../../src/api/auth.js';
-import { resolveHttpLimits } from '../../src/api/limits.js';
+import { ensureToken } from '../../src/api/auth.js';
 import type { ApiContext } from '../../src/api/context.js';
 import { MAX_LOOKUP_SUBJECTS, sharedEnricher } from '../../src/api/routes/enrichment.js';
 import { createConfiguredEnricher } from '../../src/enrich/registry.js';
@@ -18,7 +17,7 @@ import type { Enricher } from '../../src/enrich/layer.js';
 import { periodBounds } from '../../src/enrich/quota.js';
 import type { ComponentEntry } from '../../src/component/component.js';
 import { openTestStore, tempDir, type TestStore } from '../support/stores.js';
-import { TOKENS, auth } from '../support/api.js';
+import { TOKENS, auth, apiContext } from '../support/api.js';
 
 /** An answer as parsed JSON: the test reads nested fields freely (the route's schema types the real thing). */
 type Json = Record<string, any>;
@@ -53,19 +52,11 @@ async function setup(tc: TestContext, opts: { entries?: (dir: string) => Compone
     return createConfiguredEnricher(entries, { store: t.store, configDir: dir });
   });
   const enricher = opts.enricher === null ? undefined : opts.enricher ?? shared.get;
-  const app = await buildApi({
-    store: t.store,
-    intake: null,
-    sources: new Map(),
-    allowUndeclaredSources: false,
-    maxBodyBytes: 1024 * 1024,
-    maxRecordBytes: 64 * 1024,
-    maxRecordsPerRequest: 1000,
-    configVersion: 'test',
-    authenticate: createAuthenticator(t.store.db),
-    http: resolveHttpLimits({}).limits,
-    ...(enricher ? { enricher } : {}),
-  });
+  const app = await buildApi(
+    apiContext(t.store, {
+      ...(enricher ? { enricher } : {}),
+    }),
+  );
   tc.after(async () => {
     await app.close();
     await shared.close();

@@ -10,15 +10,14 @@ import assert from 'node:assert/strict';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { request, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
 import { buildApi } from '../../src/api/server.js';
-import { createAuthenticator, ensureToken } from '../../src/api/auth.js';
+import { ensureToken } from '../../src/api/auth.js';
 import { createIntakeWriter } from '../../src/intake/writer.js';
-import { resolveHttpLimits } from '../../src/api/limits.js';
 import { eventStreamStats, type EventStreamOptions, type EventStreamStats } from '../../src/api/routes/events.js';
 import { openStore, type Db, type Store } from '../../src/store/store.js';
 import type { DialectName } from '../../src/store/dialect.js';
 import { ulid } from '../../src/util/ulid.js';
 import { DIALECTS, openTestStore } from '../support/stores.js';
-import { TOKENS, auth } from '../support/api.js';
+import { TOKENS, auth, apiContext } from '../support/api.js';
 import { waitFor } from '../support/wait.js';
 import { E2E_TOKEN, startE2e } from '../support/e2e.js';
 
@@ -42,19 +41,14 @@ async function serve(dialect: DialectName, events: EventStreamOptions = {}): Pro
   const t = await openTestStore(dialect);
   for (const role of ['viewer', 'analyst', 'admin'] as const) await ensureToken(t.store.db, TOKENS[role], role, role);
   const intake = createIntakeWriter(t.store, { maxBacklog: 100_000, backlogRefreshMs: 50 });
-  const app = await buildApi({
-    store: t.store,
-    intake,
-    sources: new Map([['ids', { name: 'ids', detector: 'suricata' }]]),
-    allowUndeclaredSources: true,
-    maxBodyBytes: 1024 * 1024,
-    maxRecordBytes: 64 * 1024,
-    maxRecordsPerRequest: 1000,
-    configVersion: 'test',
-    authenticate: createAuthenticator(t.store.db),
-    http: resolveHttpLimits({}).limits,
-    events: { pollMs: 200, heartbeatMs: 200, ...events },
-  });
+  const app = await buildApi(
+    apiContext(t.store, {
+      intake,
+      sources: new Map([['ids', { name: 'ids', detector: 'suricata' }]]),
+      allowUndeclaredSources: true,
+      events: { pollMs: 200, heartbeatMs: 200, ...events },
+    }),
+  );
   await app.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.address() as AddressInfo).port;
   const other = await openStore({ databaseUrl: t.url, dataDir: t.dataDir, sqliteSynchronous: 'NORMAL' });

@@ -9,6 +9,8 @@ import type { FailedAuthLimit } from '../../src/api/auth-limit.js';
 import { openTestStore, type TestStore } from './stores.js';
 import type { DialectName } from '../../src/store/dialect.js';
 import type { WebSettings } from '../../src/web/settings.js';
+import type { ApiContext } from '../../src/api/context.js';
+import type { Store } from '../../src/store/store.js';
 
 export const TOKENS = {
   viewer: 'viewer-token-0123456789',
@@ -17,6 +19,26 @@ export const TOKENS = {
   admin: 'admin-token-0123456789',
 } as const;
 export const auth = (role: keyof typeof TOKENS) => ({ authorization: `Bearer ${TOKENS[role]}` });
+
+/**
+ * An API context over `store` with the tests' defaults (no intake, no declared source, 1 MiB bodies, the store's
+ * tokens, the default HTTP limits); `extra` sets or overrides any part.
+ */
+export function apiContext(store: Store, extra: Partial<ApiContext> = {}): ApiContext {
+  return {
+    store,
+    intake: null,
+    sources: new Map(),
+    allowUndeclaredSources: false,
+    maxBodyBytes: 1024 * 1024,
+    maxRecordBytes: 64 * 1024,
+    maxRecordsPerRequest: 1000,
+    configVersion: 'test',
+    authenticate: createAuthenticator(store.db),
+    http: resolveHttpLimits({}).limits,
+    ...extra,
+  };
+}
 
 export interface TestApi {
   app: FastifyInstance;
@@ -46,24 +68,21 @@ export async function testApi(
   const t = await openTestStore(dialect);
   for (const role of ['viewer', 'analyst', 'responder', 'admin'] as const) await ensureToken(t.store.db, TOKENS[role], role, role);
   const intake = createIntakeWriter(t.store, { maxBacklog: opts.maxBacklog ?? 100_000, backlogRefreshMs: 50 });
-  const app = await buildApi({
-    store: t.store,
-    intake,
-    sources: new Map((opts.sources ?? [{ name: 'ids', detector: 'suricata' }]).map((s) => [s.name, s])),
-    allowUndeclaredSources: opts.allowUndeclared ?? true,
-    maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024,
-    maxRecordBytes: 64 * 1024,
-    maxRecordsPerRequest: 1000,
-    configVersion: 'test',
-    authenticate: createAuthenticator(t.store.db),
-    http: resolveHttpLimits(opts.server ?? {}).limits,
-    trustProxy: opts.server?.trust_proxy ?? [],
-    accessLog: opts.server?.access_log ?? false,
-    ...(opts.failedAuth ? { failedAuth: opts.failedAuth } : {}),
-    ...(opts.killSwitchForced ? { killSwitchForced: true } : {}),
-    ...(opts.web ? { web: opts.web } : {}),
-    ...(opts.webRoot ? { webRoot: opts.webRoot } : {}),
-  });
+  const app = await buildApi(
+    apiContext(t.store, {
+      intake,
+      sources: new Map((opts.sources ?? [{ name: 'ids', detector: 'suricata' }]).map((s) => [s.name, s])),
+      allowUndeclaredSources: opts.allowUndeclared ?? true,
+      maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024,
+      http: resolveHttpLimits(opts.server ?? {}).limits,
+      trustProxy: opts.server?.trust_proxy ?? [],
+      accessLog: opts.server?.access_log ?? false,
+      ...(opts.failedAuth ? { failedAuth: opts.failedAuth } : {}),
+      ...(opts.killSwitchForced ? { killSwitchForced: true } : {}),
+      ...(opts.web ? { web: opts.web } : {}),
+      ...(opts.webRoot ? { webRoot: opts.webRoot } : {}),
+    }),
+  );
   return {
     app,
     t,

@@ -17,12 +17,11 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Agent, fetch } from 'undici';
 import { buildApi } from '../../src/api/server.js';
-import { createAuthenticator } from '../../src/api/auth.js';
-import { resolveHttpLimits } from '../../src/api/limits.js';
 import type { FidoConfig } from '../../src/config/schema.js';
 import { createOidcLogin, type OidcLogin } from '../../src/web/oidc.js';
 import type { DialectName } from '../../src/store/dialect.js';
 import { openTestStore, tempDir, type TestStore } from './stores.js';
+import { apiContext } from './api.js';
 
 // oidc-provider ships no type declarations: the little used here is typed below.
 const PROVIDER_MODULE: string = 'oidc-provider';
@@ -180,21 +179,13 @@ export async function startFido(provider: OidcProviderHarness, overrides: Partia
     begin: () => ready().begin(),
     finish: (db, url, pending) => ready().finish(db, url, pending),
   };
-  const app = await buildApi({
-    store: t.store,
-    intake: null,
-    sources: new Map(),
-    allowUndeclaredSources: false,
-    maxBodyBytes: 1024 * 1024,
-    maxRecordBytes: 64 * 1024,
-    maxRecordsPerRequest: 1000,
-    configVersion: 'test',
-    authenticate: createAuthenticator(t.store.db),
-    http: resolveHttpLimits({}).limits,
-    trustProxy: [],
-    accessLog: false,
-    oidc: standIn,
-  });
+  const app = await buildApi(
+    apiContext(t.store, {
+      trustProxy: [],
+      accessLog: false,
+      oidc: standIn,
+    }),
+  );
   await app.listen({ port: 0, host: '127.0.0.1' });
   const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const redirectUrl = `${origin}/auth/oidc/callback`;
