@@ -208,24 +208,31 @@ export interface TopEntry {
  * its start) that carried them within it; `alerts` sums those incidents' alerts carrying the value.
  */
 export async function topValues(db: Db, b: WindowBounds): Promise<{ hosts: TopEntry[]; users: TopEntry[]; indicators: TopEntry[] }> {
+  // One pass over the window's indicators for all three lists (a window function ranks each), not one per list.
   // CROSS JOIN: SQLite joins in the order written, so it walks the window's incidents and reads their
   // indicators, instead of every value of the type (incident_observables_value) and then each incident.
   // PostgreSQL plans a cross join with conditions like any other.
-  const top = async (typeCondition: ReturnType<typeof sql>, withType: boolean) => {
-    const rows = await sql<{ type: string; value: string; incidents: number | string; alerts: number | string }>`
-      select ${withType ? sql`o."type"` : sql`min(o."type")`} as "type", o."value", count(*) as "incidents", sum(o."alerts") as "alerts"
-      from "incidents" i cross join "incident_observables" o
-      where o."incident_id" = i."id" and i."last_seen" >= ${b.from} and o."last_seen" >= ${b.from} and ${typeCondition}
-      group by ${withType ? sql`o."type", o."value"` : sql`o."value"`}
-      order by count(*) desc, sum(o."alerts") desc, o."value"
-      limit ${TOP_N}`.execute(db);
-    return rows.rows.map((r) => ({ value: r.value, ...(withType ? { type: r.type } : {}), incidents: num(r.incidents), alerts: num(r.alerts) }));
-  };
-  return {
-    hosts: await top(sql`o."type" = 'host'`, false),
-    users: await top(sql`o."type" = 'user'`, false),
-    indicators: await top(sql`o."type" not in ('host', 'user')`, true),
-  };
+  const rows = await sql<{ type: string; value: string; incidents: number | string; alerts: number | string }>`
+    select "type", "value", "incidents", "alerts" from (
+      select "type", "value", "incidents", "alerts",
+        row_number() over (partition by case when "type" in ('host', 'user') then "type" else '' end order by "incidents" desc, "alerts" desc, "value") as "rank"
+      from (
+        select o."type", o."value", count(*) as "incidents", sum(o."alerts") as "alerts"
+        from "incidents" i cross join "incident_observables" o
+        where o."incident_id" = i."id" and i."last_seen" >= ${b.from} and o."last_seen" >= ${b.from}
+        group by o."type", o."value"
+      ) g
+    ) r
+    where "rank" <= ${TOP_N}
+    order by "incidents" desc, "alerts" desc, "value"`.execute(db);
+  const out = { hosts: [] as TopEntry[], users: [] as TopEntry[], indicators: [] as TopEntry[] };
+  for (const r of rows.rows) {
+    const entry = { value: r.value, incidents: num(r.incidents), alerts: num(r.alerts) };
+    if (r.type === 'host') out.hosts.push(entry);
+    else if (r.type === 'user') out.users.push(entry);
+    else out.indicators.push({ ...entry, type: r.type });
+  }
+  return out;
 }
 
 // ───────────────────────── automation ─────────────────────────
