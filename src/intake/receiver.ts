@@ -68,6 +68,23 @@ export interface ReceiverDeps {
 export interface Receiver {
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** What the receiver knows of itself now (issue 19: the API, metrics and `fido receivers` read it). */
+  status?(): ReceiverStatus;
+}
+
+/** A receiver's health: cheap to compute (no I/O), so it can be read on every request. */
+export interface ReceiverStatus {
+  state: 'running' | 'paused' | 'stopped' | 'failing';
+  /** When the last record was accepted (epoch ms), null before the first. */
+  last_record_at: number | null;
+  /** Records accepted since start. */
+  records: number;
+  /** How far behind its upstream it is (ms), where the upstream says (a broker's oldest message, a poll's newest row). */
+  lag_ms: number | null;
+  /** The last error, until the next success; never a secret. */
+  error: string | null;
+  /** Its position upstream as text (an offset, an id, a UID), where it has one. */
+  cursor: string | null;
 }
 
 /** What a receiver is built with: the deps of every receiver, and the source it receives for. */
