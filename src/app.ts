@@ -11,7 +11,7 @@ import type { LoadedConfig } from './config/load.js';
 import { openStore, type Store } from './store/store.js';
 import { createIntakeWriter, type ManagedIntakeWriter } from './intake/writer.js';
 import { createReceivers } from './intake/registry.js';
-import type { Receiver } from './intake/receiver.js';
+import { ReceiverSupervisor, type RunningReceiver } from './intake/health.js';
 import type { Stage } from './pipeline/stage.js';
 import type { Pipeline } from './pipeline/runner.js';
 import type { Ingest } from './pipeline/ingest/index.js';
@@ -178,8 +178,20 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
     ? createIntakeWriter(store, { maxBacklog: offline ? Number.MAX_SAFE_INTEGER : config.intake?.max_backlog ?? 200_000, onCommit: () => pipeline.wake() })
     : null;
 
-  const receivers: Receiver[] =
-    intake && runs('intake') ? await createReceivers(config.sources ?? [], { store, intake, log: logger, configDir: dir, owner }) : [];
+  // One source at a time, so that each receiver is known by its source and kind (health, supervision).
+  const running: RunningReceiver[] = [];
+  if (intake && runs('intake')) {
+    try {
+      for (const source of config.sources ?? []) {
+        const [receiver] = await createReceivers([source], { store, intake, log: logger, configDir: dir, owner });
+        if (receiver) running.push({ source: source.name, kind: source.receiver?.kind ?? 'http', receiver });
+      }
+    } catch (e) {
+      await Promise.allSettled(running.map((r) => r.receiver.stop()));
+      throw e;
+    }
+  }
+  const receivers = new ReceiverSupervisor(store, running, owner, logger);
 
   const publicUrl = config.server?.public_url ?? `http://${env.FIDO_HOST ?? config.server?.host ?? '127.0.0.1'}:${env.FIDO_PORT ?? config.server?.port ?? 8700}`;
   const links = runs('actions', 'api') ? await approvalLinkSettings(store.db, config.actions) : undefined;
@@ -196,7 +208,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
     stopped = true;
     await api?.close();
     await enrichment?.close();
-    for (const r of receivers) await r.stop();
+    await receivers.stop();
     await intake?.close();
     await executor?.stop();
     await built?.close();
@@ -228,7 +240,6 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
       enricher: enrichment.get,
       assets: assetSettings(config),
       killSwitchForced: config.actions?.kill_switch ?? false,
-      receiversRunning: intake !== null && runs('intake'),
       ...(links ? { approvalLinkKey: links.key } : {}),
       events: eventStreamOptions(config.server?.events),
       web: webSettings(config),
@@ -247,7 +258,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
   }
 
   if (!offline) pipeline.start(); // CLI tools drain() when they want processing
-  for (const r of receivers) await r.start();
+  await receivers.start();
   executor?.start();
   // The pipeline thread of `fido start` (opts.parts) is a part of the process, not a start of its own.
   if (opts.parts) logger.info({ parts: opts.parts, config_version: version }, 'pipeline thread started');

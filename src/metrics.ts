@@ -50,6 +50,24 @@ export const stageLagSeconds = new Gauge({
   labelNames: ['stage'] as const,
   registers: [registry],
 });
+export const receiverUp = new Gauge({
+  name: 'fido_receiver_up',
+  help: "1 when a source's receiver runs (as its process last reported), 0 when it is paused, failing, stopped or unknown",
+  labelNames: ['source', 'kind'] as const,
+  registers: [registry],
+});
+export const receiverLastRecord = new Gauge({
+  name: 'fido_receiver_last_record_timestamp_seconds',
+  help: "When a source's receiver last accepted a record (Unix time; absent before the first)",
+  labelNames: ['source'] as const,
+  registers: [registry],
+});
+export const receiverLagSeconds = new Gauge({
+  name: 'fido_receiver_lag_seconds',
+  help: 'How far a receiver is behind its upstream, where the upstream says',
+  labelNames: ['source'] as const,
+  registers: [registry],
+});
 export const parseTimeLimited = new Counter({
   name: 'fido_parse_time_limit_total',
   help: 'Records set aside (quarantined) because parsing them took longer than the parse time limit, by source',

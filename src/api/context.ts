@@ -44,11 +44,6 @@ export interface ApiContext {
   events?: EventStreamOptions;
   /** The key that signs approve/deny links (actions/approval-links.ts); absent: the links' routes answer 404. */
   approvalLinkKey?: Buffer;
-  /**
-   * This process started the sources' receivers (FIDO_ROLE all or intake): GET /overview and /configuration
-   * report them running; absent or false, they run in another process, whose state this one cannot see.
-   */
-  receiversRunning?: boolean;
   /** actions.kill_switch: the configuration holds the containment kill switch on (actions/kill-switch.ts). */
   killSwitchForced?: boolean;
   /** enrichment.assets: how the incident detail merges its inventories' answers (store/incidents.ts). */

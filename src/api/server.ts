@@ -31,6 +31,7 @@ import approvalRoutes from './routes/approvals.js';
 import overviewRoutes from './routes/overview.js';
 import configurationRoutes from './routes/configuration.js';
 import sessionRoutes from './routes/session.js';
+import receiverRoutes from './routes/receivers.js';
 import cookie from '@fastify/cookie';
 import { webAssets } from '../web/assets.js';
 import oidcRoutes from '../web/oidc-routes.js';
@@ -176,6 +177,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       await api.register(approvalRoutes, { ctx, failedAuth });
       await api.register(eventRoutes, { ctx });
       await api.register(sessionRoutes, { ctx, failedAuth });
+      await api.register(receiverRoutes, { ctx });
       // Public, like /healthz: it describes the API, not anything stored (issue 14).
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },

@@ -29,6 +29,7 @@ import * as m0025 from './migrations/0025_audit_subject.js';
 import * as m0026 from './migrations/0026_alert_counts.js';
 import * as m0027 from './migrations/0027_backtests.js';
 import * as m0028 from './migrations/0028_decisions_rule.js';
+import * as m0029 from './migrations/0029_receiver_status.js';
 
 interface Migration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -64,6 +65,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['0026_alert_counts', m0026],
   ['0027_backtests', m0027],
   ['0028_decisions_rule', m0028],
+  ['0029_receiver_status', m0029],
 ];
 
 export interface MigrateOptions {

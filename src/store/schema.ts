@@ -386,6 +386,20 @@ export interface ApiTokenTable {
   revoked_at: number | null;
 }
 
+/** A running receiver's last reported health (migration 0029; intake/health.ts). */
+export interface ReceiverStatusTable {
+  source: string;
+  kind: string;
+  owner: string;
+  state: string;
+  last_record_at: number | null;
+  records: number;
+  lag_ms: number | null;
+  error: string | null;
+  cursor: string | null;
+  updated_at: number;
+}
+
 /** A backtest kept after it ran (migration 0027). */
 export interface BacktestTable {
   id: string;
@@ -472,6 +486,7 @@ export interface Database {
   api_tokens: ApiTokenTable;
   users: UserTable;
   backtests: BacktestTable;
+  receiver_status: ReceiverStatusTable;
   sessions: SessionTable;
   stage_queue: StageQueueTable;
   leases: LeaseTable;

@@ -31,6 +31,8 @@ type Json = Record<string, any>;
 const DAY = 86_400_000;
 const SECRET = 'Zq8-overview-secret-value-771';
 const RECEIVER_SECRET = 'receiver-password-4f1c9e';
+/** A receiver no process has reported on. */
+const UNREPORTED = { state: 'unknown', owner: null, last_record_at: null, records: null, lag_ms: null, error: null, cursor: null, reported_at: null };
 
 /** The demo configuration with busy-medium (writeTryConfig), its webhook secret a reference to an environment variable. */
 async function loadedConfig(dir: string) {
@@ -69,7 +71,6 @@ async function setup(tc: TestContext, dialect: 'sqlite' | 'postgres'): Promise<{
       configVersion: loaded.version,
       enricher: shared.get,
       policyConfig: { config: loaded.config, dir: loaded.dir, file: loaded.file, text: loaded.text },
-      receiversRunning: true,
     }),
   );
   tc.after(async () => {
@@ -119,10 +120,10 @@ for (const dialect of DIALECTS) {
     assert.deepEqual(
       c.sources,
       [
-        { name: 'dmz-suricata', detector: 'suricata', receiver: { name: 'dmz-suricata', kind: 'http', state: 'unknown', last_record_at: (c.sources as Json[])[0]!.receiver.last_record_at, error: null } },
-        { name: 'edr-files', detector: 'auto', receiver: { name: 'edr-files', kind: 'file', state: 'running', last_record_at: null, error: null } },
+        { name: 'dmz-suricata', detector: 'suricata', receiver: { ...UNREPORTED, name: 'dmz-suricata', kind: 'http', last_record_at: (c.sources as Json[])[0]!.receiver.last_record_at } },
+        { name: 'edr-files', detector: 'auto', receiver: { ...UNREPORTED, name: 'edr-files', kind: 'file' } },
       ],
-      'sources in order; http intake is not taken by this process, the file receiver runs here',
+      'sources in order; http intake is not taken by this process, and no process has reported the file receiver',
     );
     assert.ok((c.sources as Json[])[0]!.receiver.last_record_at >= now0, 'the pipeline history came from dmz-suricata just now');
 

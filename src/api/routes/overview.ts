@@ -30,6 +30,7 @@ import {
   windowIncidents,
   type OverviewWindow,
 } from '../../store/overview.js';
+import { readReceiverHealth, type ReceiverHealth } from '../../intake/health.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 const Ms = (description: string) => Type.Number({ description });
@@ -62,13 +63,18 @@ const TopIndicatorSchema = Type.Object(
 export const ReceiverHealthSchema = Type.Object(
   {
     name: Type.String({ description: "the source's name" }),
-    kind: Type.String({ description: 'the receiver kind: http (the intake routes), file, …' }),
-    state: Type.Union([Type.Literal('running'), Type.Literal('stopped'), Type.Literal('unknown')], {
+    kind: Type.String({ description: 'the receiver kind: http (the intake routes), file, syslog, sql, nats, rabbitmq, …' }),
+    state: Type.Union([Type.Literal('running'), Type.Literal('paused'), Type.Literal('stopped'), Type.Literal('failing'), Type.Literal('unknown')], {
       description:
-        'running: this process runs it (for http: this process takes intake); unknown: it runs in another process (FIDO_ROLE), whose state this one cannot see',
+        'as the process running it last reported (every 5 s): running; paused (backpressure, or not started yet); failing (it cannot start or its upstream fails: see error); stopped; unknown: no report for 30 s (its process is gone) or none yet. HTTP intake is running wherever the API takes intake',
     }),
-    last_record_at: Nullable(Type.Number({ description: `when its newest record was received (epoch ms), looked for among the newest ${LAST_RECORD_SCAN.toLocaleString('en')} records of the intake log; null: none among them` })),
-    error: Nullable(Type.String({ description: 'what stops it, when it reports a failure (receivers do not report one yet: null)' })),
+    owner: Nullable(Type.String({ description: 'the process that reported it (host:pid:…); null for HTTP intake' })),
+    last_record_at: Nullable(Type.Number({ description: `when its newest record was received (epoch ms); for HTTP intake looked for among the newest ${LAST_RECORD_SCAN.toLocaleString('en')} records of the intake log` })),
+    records: Nullable(Type.Number({ description: 'records accepted since its process started (null for HTTP intake)' })),
+    lag_ms: Nullable(Type.Number({ description: 'how far behind its upstream, where the upstream says (a queue depth is not a time: see the kind)' })),
+    error: Nullable(Type.String({ description: 'the last error, until the next success; never a secret' })),
+    cursor: Nullable(Type.String({ description: 'its position upstream (an offset, an id, a UID), where it has one' })),
+    reported_at: Nullable(Type.Number({ description: 'when the status was written (epoch ms)' })),
   },
   { additionalProperties: false },
 );
@@ -150,7 +156,7 @@ const OverviewSchema = Type.Object(
 );
 
 /** What the overview reads from the process. */
-export type OverviewContext = Pick<ApiContext, 'store' | 'sources' | 'intake' | 'enricher' | 'receiversRunning'>;
+export type OverviewContext = Pick<ApiContext, 'store' | 'sources' | 'intake' | 'enricher'>;
 
 /** The configured providers as /enrichment/providers describes them, or why not. */
 export async function providerStates(ctx: OverviewContext, now: number): Promise<{ items: DescribedProvider[]; error: string | null }> {
@@ -164,22 +170,9 @@ export async function providerStates(ctx: OverviewContext, now: number): Promise
   }
 }
 
-export interface ReceiverHealth {
-  name: string;
-  kind: string;
-  state: 'running' | 'stopped' | 'unknown';
-  last_record_at: number | null;
-  error: string | null;
-}
-
-/** Each configured source's receiver: its kind, whether this process runs it, and its newest record. */
+/** Each configured source's receiver as the process running it last reported (intake/health.ts). */
 export async function receiverHealth(ctx: OverviewContext): Promise<ReceiverHealth[]> {
-  const last = await lastRecordTimes(ctx.store.db);
-  return [...ctx.sources.values()].map((s) => {
-    const kind = s.receiver?.kind ?? 'http';
-    const here = kind === 'http' ? ctx.intake !== null : ctx.receiversRunning === true;
-    return { name: s.name, kind, state: here ? 'running' : 'unknown', last_record_at: last.get(s.name) ?? null, error: null };
-  });
+  return readReceiverHealth(ctx.store, ctx.sources.values(), await lastRecordTimes(ctx.store.db), ctx.intake !== null);
 }
 
 /** What the route answers for `window` at time `now` (the bench calls it with the time of its store). */

@@ -12,7 +12,8 @@ import { register as policy } from './policy.js';
 import { register as backtest } from './backtest.js';
 import { register as actions } from './actions.js';
 import { register as users } from './users.js';
+import { register as receivers } from './receivers.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [start, config, ingest, demo, lookup, normalize, detectors, score, policy, backtest, actions, users];
+export const commands: RegisterCommand[] = [start, config, ingest, demo, lookup, normalize, detectors, score, policy, backtest, actions, users, receivers];
