@@ -119,8 +119,12 @@ export interface Poll {
   params: Param[];
 }
 
-/** Trailing `;` and blanks off: the query becomes a subquery. */
-export const plainQuery = (query: string): string => query.trim().replace(/[;\s]+$/, '');
+/** Trailing `;` and blanks off: the query becomes a subquery (a scan from the end: linear, unlike /[;\s]+$/). */
+export function plainQuery(query: string): string {
+  let end = query.length;
+  while (end > 0 && (query[end - 1] === ';' || /\s/.test(query[end - 1]!))) end--;
+  return query.slice(0, end).trim();
+}
 
 /**
  * The user's SELECT wrapped as a subquery, filtered past the cursor (values bound, never spliced), ordered by
