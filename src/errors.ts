@@ -27,6 +27,8 @@ export const ERROR_CODES = [
   'too_many_failed_attempts',
   /** The intake backlog is over its bound; retry after `retryAfterSeconds`. */
   'backpressure',
+  /** A source's intake rate limit (sources[].intake.rate_limit); retry after `retryAfterSeconds`. */
+  'rate_limited',
   /** More connections than the server takes. */
   'overloaded',
   /** This process cannot do it now (no intake here, the store refused a write); retrying may work. */

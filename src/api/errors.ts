@@ -18,6 +18,7 @@ const STATUS: Record<ErrorCode, number> = {
   unsupported_media_type: 415,
   too_many_failed_attempts: 429,
   backpressure: 429,
+  rate_limited: 429,
   internal: 500,
   overloaded: 503,
   unavailable: 503,

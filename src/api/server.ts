@@ -7,12 +7,10 @@ import { Ajv } from 'ajv';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ApiContext } from './context.js';
-import { roleAtLeast } from './auth.js';
 import { createFailedAuthLimiter, DEFAULT_FAILED_AUTH_LIMIT } from './auth-limit.js';
-import { addressMatcher, failedAuthKey } from './client-address.js';
+import { addressMatcher } from './client-address.js';
 import { guardConnections } from './connections.js';
 import { resolveHttpLimits } from './limits.js';
-import { authFailures, authRateLimited } from '../metrics.js';
 import { reportServerErrors } from '../util/server-errors.js';
 import { logAccess } from '../util/access-log.js';
 import { FidoError } from '../errors.js';
@@ -35,14 +33,11 @@ import receiverRoutes from './routes/receivers.js';
 import cookie from '@fastify/cookie';
 import { webAssets } from '../web/assets.js';
 import oidcRoutes from '../web/oidc-routes.js';
-import { CSRF_HEADER, csrfMatches, findSession, SESSION_COOKIE } from '../web/sessions.js';
-import { DEFAULT_WEB } from '../web/settings.js';
-import type { Principal } from './auth.js';
+import { requestAuthenticator, requireRole } from './authenticate.js';
 
 export type Api = FastifyInstance;
 
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-const headerValue = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+
 
 export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   const limits = ctx.http ?? resolveHttpLimits().limits;
@@ -113,46 +108,15 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   });
 
   await app.register(cookie);
-  const web = ctx.web ?? DEFAULT_WEB;
   app.decorateRequest('principal', null);
   app.decorateRequest('webSession', null);
+  const authenticateRequest = requestAuthenticator(ctx, failedAuth);
   app.addHook('onRequest', async (req) => {
     const need = req.routeOptions.config?.role;
     if (!need) return;
-    // A limited address is refused before its token is looked at (auth-limit.ts says why).
-    const key = failedAuthKey(req.ip);
-    const wait = failedAuth.retryAfter(key);
-    if (wait > 0) {
-      authRateLimited.inc();
-      throw new FidoError('too_many_failed_attempts', `too many failed token attempts from this address; retry after ${wait}s`, { retryAfterSeconds: wait });
-    }
-    // A bearer token when one is presented (tools, scripts); otherwise the web app's session cookie.
-    const presented = req.headers.authorization !== undefined;
-    const cookieValue = presented ? undefined : req.cookies[SESSION_COOKIE];
-    let p: Principal | null = null;
-    if (presented || cookieValue === undefined) {
-      p = await ctx.authenticate(req.headers.authorization);
-    } else {
-      const session = await findSession(ctx.store.db, cookieValue, web.sessions);
-      if (session) {
-        // A cross-site page can make a browser send the cookie, never read the token: unsafe methods need it.
-        if (!SAFE_METHODS.has(req.method) && !csrfMatches(session, headerValue(req.headers[CSRF_HEADER]))) {
-          throw new FidoError('forbidden', `a request signed in by the session cookie needs its CSRF token in ${CSRF_HEADER} (GET /api/v1/session gives it)`);
-        }
-        req.webSession = session;
-        p = { tokenId: `user:${session.userId}`, name: session.name, role: session.role };
-      }
-    }
-    if (!p) {
-      authFailures.inc({ reason: presented ? 'invalid' : 'missing' });
-      // Only a presented token is a guess; a request without one is refused but not counted against the address.
-      if (presented) failedAuth.failed(key);
-      throw new FidoError('unauthorized', cookieValue === undefined ? 'a valid bearer token is required' : 'the session has ended; sign in again');
-    }
+    const p = await authenticateRequest(req);
     if (req.routeOptions.config?.session === 'only' && !req.webSession) throw new FidoError('unauthorized', 'this is about a web app session; sign in there');
-    if (!roleAtLeast(p.role, need)) {
-      throw new FidoError('forbidden', `this needs the ${need} role; ${req.webSession ? `${p.name} has` : 'the token has'} ${p.role}`);
-    }
+    requireRole(req, p, need);
     req.principal = p;
   });
 
@@ -165,7 +129,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   await app.register(systemRoutes, { ctx });
   await app.register(
     async (api) => {
-      await api.register(intakeRoutes, { ctx });
+      await api.register(intakeRoutes, { ctx, authenticateRequest, failedAuth });
       await api.register(incidentRoutes, { ctx });
       await api.register(incidentWorkflowRoutes, { ctx });
       await api.register(alertRoutes, { ctx });

@@ -27,6 +27,44 @@ export const SourceSchema = Type.Object(
     receiver: Type.Optional(
       Type.Object({ kind: Type.String({ description: 'http (default), file, …' }) }, { additionalProperties: true }),
     ),
+    intake: Type.Optional(
+      Type.Object(
+        {
+          tokens: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), {
+              minItems: 1,
+              description: 'Secret references (${env:NAME}); only these bearer tokens may post to this source, and they may post nowhere else',
+            }),
+          ),
+          hmac: Type.Optional(
+            Type.Object(
+              {
+                secret: Type.String({ minLength: 1, description: 'A secret reference such as ${env:WEBHOOK_SECRET}' }),
+                header: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9-]{1,100}$', description: 'Header with the hex HMAC, "sha256=" prefix allowed (default X-Signature)' })),
+                algorithm: Type.Optional(Type.Union([Type.Literal('sha256'), Type.Literal('sha512')], { description: 'default sha256' })),
+                timestamp_header: Type.Optional(
+                  Type.String({ pattern: '^[A-Za-z0-9-]{1,100}$', description: 'Header with the Unix time in seconds; the HMAC then covers timestamp + "." + body' }),
+                ),
+                max_skew: Type.Optional(Timeout('How far the timestamp may be from this clock (default 5m); older requests are refused as replays')),
+              },
+              { additionalProperties: false },
+            ),
+          ),
+          allow: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Client addresses or CIDR ranges (the client as server.trust_proxy resolves it)' })),
+          rate_limit: Type.Optional(
+            Type.Object(
+              {
+                per_second: Type.Number({ exclusiveMinimum: 0, description: 'Requests per second, on average' }),
+                burst: Type.Optional(Type.Integer({ minimum: 1, description: 'Requests allowed at once (default: per_second rounded up)' })),
+              },
+              { additionalProperties: false, description: 'A token bucket per source, in this process' },
+            ),
+          ),
+          max_body_bytes: Type.Optional(Type.Integer({ minimum: 1, description: "Largest body for this source; at most server.max_body_bytes" })),
+        },
+        { additionalProperties: false, description: 'Protection of HTTP intake for this source (src/intake/protection.ts)' },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

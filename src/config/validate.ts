@@ -15,7 +15,7 @@ import { DEFAULT_FAILED_AUTH_LIMIT } from '../api/auth-limit.js';
 import { addressMatcher } from '../api/client-address.js';
 import { compileLimits } from '../actions/limits.js';
 import { parseDuration } from './duration.js';
-import { resolveSecretRefs } from './secrets.js';
+import { isSecretRef, resolveSecretRefs } from './secrets.js';
 import { DURATION_PATTERN } from './duration.js';
 
 export interface ConfigError {
@@ -195,6 +195,7 @@ export function parseConfigText(text: string, kinds: ConfigKinds): ParsedConfig 
       }
     }
   });
+  errors.push(...intakeProtectionErrors(doc, lc, config));
   errors.push(...serverErrors(doc, lc, config));
   errors.push(...guardErrors(doc, lc, config, kinds.actions));
   const providerNames = new Set((config.enrichment?.providers ?? []).map((p) => p.name));
@@ -205,6 +206,46 @@ export function parseConfigText(text: string, kinds: ConfigKinds): ParsedConfig 
     }
   });
   return { config, version, errors, lineOf: at };
+}
+
+/**
+ * What the schema cannot say about `sources[].intake` (src/intake/protection.ts): tokens and the HMAC secret
+ * are references, never the secret itself in the file; ranges parse; the body limit is within the server's.
+ */
+function intakeProtectionErrors(doc: Document, lc: LineCounter, config: FidoConfig): ConfigError[] {
+  const out: ConfigError[] = [];
+  const literal = 'must be a secret reference (${env:NAME} or ${file:/path}), not the secret itself';
+  const serverMax = config.server?.max_body_bytes ?? 10 * 1024 * 1024;
+  (config.sources ?? []).forEach((s, i) => {
+    const intake = s.intake;
+    if (!intake || typeof intake !== 'object') return;
+    const at = (path: PathPart[], message: string) => {
+      const full: PathPart[] = ['sources', i, 'intake', ...path];
+      out.push({ key: keyOf(full), line: lineOf(doc, lc, full), message });
+    };
+    (intake.tokens ?? []).forEach((t, j) => {
+      if (typeof t === 'string' && !isSecretRef(t)) at(['tokens', j], literal);
+    });
+    if (typeof intake.hmac?.secret === 'string' && !isSecretRef(intake.hmac.secret)) at(['hmac', 'secret'], literal);
+    if (intake.hmac?.max_skew !== undefined) {
+      try {
+        if (!(parseDuration(intake.hmac.max_skew) > 0)) at(['hmac', 'max_skew'], 'must be above zero');
+      } catch {
+        // The schema reported it.
+      }
+    }
+    (intake.allow ?? []).forEach((a, j) => {
+      try {
+        addressMatcher([a]);
+      } catch {
+        at(['allow', j], `"${a}" is not an IP address or CIDR range`);
+      }
+    });
+    if (typeof intake.max_body_bytes === 'number' && intake.max_body_bytes > serverMax) {
+      at(['max_body_bytes'], `${intake.max_body_bytes} is above server.max_body_bytes (${serverMax}); a source can only lower the limit`);
+    }
+  });
+  return out;
 }
 
 /**
