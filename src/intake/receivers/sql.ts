@@ -23,10 +23,8 @@
 import { Type, type Static } from 'typebox';
 import { parseDuration } from '../../config/duration.js';
 import { Duration, type SourceConfig } from '../../config/schema.js';
-import { readCursorValue, type CursorRow } from '../../store/cursors.js';
-import { Lease, leasesTable } from '../../store/lease.js';
-import { errorContext, type Logger } from '../../util/log.js';
-import { BackpressureError, defineReceiver, type IntakeRecord, type Receiver, type ReceiverDeps, type ReceiverStatus } from '../receiver.js';
+import { defineReceiver, type IntakeRecord, type ReceiverDeps } from '../receiver.js';
+import { PolledReceiver } from '../polled.js';
 import { advance, buildPoll, cursorText, microsOf, parseCursor, type CursorSpec, type SqlCursor } from '../sql/cursor.js';
 import { connect, dialectOf, jsonOf, redactUrl, type Row, type SqlConnection } from '../sql/drivers.js';
 
@@ -78,9 +76,6 @@ export interface SqlSettings {
 
 const DEFAULTS = { interval: '10s', batch_size: 500, lookback_keys: 10_000, query_timeout: '60s' } as const;
 const MIN_INTERVAL_MS = 10;
-const LEASE_MS = 30_000;
-const MAX_BACKOFF_MS = 60_000;
-const CURSOR_KEY = 'position';
 
 const key = (c: SqlReceiverConfig, k: string) => `sources.${c.name}.receiver.${k}`;
 
@@ -131,86 +126,40 @@ export const receiverName = (source: string): string => `sql:${source}`;
 // ---------------------------------------------------------------------------------------------------------
 // The receiver
 
-export class SqlReceiver implements Receiver {
-  private readonly log: Logger;
-  private readonly lease: Lease;
+export class SqlReceiver extends PolledReceiver<SqlCursor> {
   /** Strings that must never reach a log or status: the password, wherever it came from. */
   private readonly secrets: string[];
   private conn: SqlConnection | null = null;
-  /** Committed position; undefined until loaded under the lease. */
-  private cursor: SqlCursor | null | undefined = undefined;
-  private stopping = false;
-  private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
-  private st: ReceiverStatus = { state: 'stopped', last_record_at: null, records: 0, lag_ms: null, error: null, cursor: null };
 
   constructor(
-    private readonly source: SourceConfig,
-    private readonly settings: SqlSettings,
-    private readonly deps: ReceiverDeps,
+    source: SourceConfig,
+    private readonly sql: SqlSettings,
+    deps: ReceiverDeps,
   ) {
-    this.log = deps.log.child({ receiver: 'sql', source: source.name, url: redactUrl(settings.url) });
-    this.lease = new Lease(leasesTable(deps.store.db, receiverName(source.name)), deps.owner, LEASE_MS);
-    this.secrets = [settings.password, ...urlPasswords(settings.url)].filter((s): s is string => !!s && s.length > 0);
+    super('sql', receiverName(source.name), source.name, { intervalMs: sql.intervalMs, detector: sql.detector }, deps, deps.log.child({ receiver: 'sql', source: source.name, url: redactUrl(sql.url) }));
+    this.secrets = [sql.password, ...urlPasswords(sql.url)].filter((s): s is string => !!s && s.length > 0);
   }
 
-  async start(): Promise<void> {
-    if (this.loop) return;
-    this.stopping = false;
-    this.st = { ...this.st, state: 'running' };
-    this.loop = this.run();
+  protected parseCursor(stored: string): SqlCursor {
+    return parseCursor(stored, this.sql.spec);
   }
 
-  /** Lets an in-flight batch finish (its cursor is committed with it), then disconnects and releases the lease. */
-  async stop(): Promise<void> {
-    if (!this.loop) return;
-    this.stopping = true;
-    this.wake?.();
-    await this.loop;
-    this.loop = null;
-    this.st = { ...this.st, state: 'stopped' };
+  protected describeCursor(c: SqlCursor | null): string | null {
+    return cursorText(c);
   }
 
-  status(): ReceiverStatus {
-    return { ...this.st };
-  }
-
-  private async run(): Promise<void> {
-    let failures = 0;
-    while (!this.stopping) {
-      try {
-        const more = await this.iterate();
-        failures = 0;
-        if (!more) await this.sleep(this.settings.intervalMs);
-      } catch (e) {
-        failures++;
-        const delay = Math.min(Math.max(this.settings.intervalMs, 100) * 2 ** (failures - 1), MAX_BACKOFF_MS);
-        const message = this.redact(e instanceof Error ? e.message : String(e));
-        this.st = { ...this.st, state: 'failing', error: message };
-        this.log.error({ error: message, retry_in_ms: delay }, 'sql receiver failed; retrying');
-        await this.disconnect();
-        await this.sleep(delay);
-      }
-    }
-    await this.shutdown();
-  }
-
-  /** One poll: hold the lease, be connected, read and deliver a batch. True when there may be more at once. */
-  private async iterate(): Promise<boolean> {
-    if (!(await this.holdLease())) {
-      this.st = { ...this.st, state: 'paused', error: null };
-      return false;
-    }
+  /** One poll: be connected, read and deliver a batch. True when there may be more at once. */
+  protected async poll(): Promise<boolean> {
     this.conn ??= await connect({
-      url: this.settings.url,
-      ...(this.settings.password !== undefined ? { password: this.settings.password } : {}),
-      tls: this.settings.tls,
+      url: this.sql.url,
+      ...(this.sql.password !== undefined ? { password: this.sql.password } : {}),
+      tls: this.sql.tls,
       configDir: this.deps.configDir,
       connectTimeoutMs: 10_000,
-      queryTimeoutMs: this.settings.queryTimeoutMs,
+      queryTimeoutMs: this.sql.queryTimeoutMs,
     });
-    const { spec, batchSize } = this.settings;
-    const poll = buildPoll(this.conn.dialect, this.settings.query, spec, this.cursor ?? null, batchSize);
+    const { spec, batchSize } = this.sql;
+    const poll = buildPoll(this.conn.dialect, this.sql.query, spec, this.cursor ?? null, batchSize);
     let rows: Row[];
     try {
       rows = await this.conn.query(poll.sql, poll.params);
@@ -220,10 +169,7 @@ export class SqlReceiver implements Receiver {
     const { take, next } = advance(spec, this.cursor ?? null, rows, batchSize);
     if (take.length > 0 && next) {
       const records: IntakeRecord[] = take.map((r) => ({ raw: JSON.stringify(jsonOf(r)) }));
-      if (!(await this.deliver(records, this.cursorRow(next)))) return false;
-      this.cursor = next;
-      this.st.records += records.length;
-      this.st.last_record_at = Date.now();
+      if (!(await this.deliver(records, next))) return false;
     }
     // A full page means more is waiting: poll again at once.
     const more = take.length >= batchSize;
@@ -238,75 +184,17 @@ export class SqlReceiver implements Receiver {
     return m === null ? null : Math.max(0, Date.now() - Math.floor(m / 1000));
   }
 
-  private cursorRow(c: SqlCursor): CursorRow {
-    return { receiver: receiverName(this.source.name), key: CURSOR_KEY, value: JSON.stringify(c), updated_at: Date.now() };
-  }
-
-  /** Keeps the lease; on taking it, loads the cursor (another process may have moved it). */
-  private async holdLease(): Promise<boolean> {
-    const had = this.cursor !== undefined;
-    const held = await this.lease.hold();
-    if (held && !had) {
-      const stored = await readCursorValue(this.deps.store.db, receiverName(this.source.name), CURSOR_KEY);
-      this.cursor = stored === undefined ? null : parseCursor(stored, this.settings.spec);
-      this.st.cursor = cursorText(this.cursor);
-      this.log.info({ cursor: this.st.cursor }, 'lease taken; polling');
-    } else if (!held && had) {
-      this.log.warn('lease lost to another process; no longer polling');
-      this.cursor = undefined;
-    }
-    return held;
-  }
-
-  /** Hands a batch to the intake; on backpressure waits and offers it again. False when it gave up. */
-  private async deliver(records: readonly IntakeRecord[], cursor: CursorRow): Promise<boolean> {
-    for (let attempt = 1; ; attempt++) {
-      if (this.stopping) return false;
-      try {
-        await this.deps.intake.accept(this.source.name, this.settings.detector, records, { cursor });
-        return true;
-      } catch (e) {
-        if (!(e instanceof BackpressureError)) throw e;
-        const wait = Math.min(Math.max(e.retryAfterSeconds * 1000, this.settings.intervalMs), MAX_BACKOFF_MS);
-        if (attempt === 1) this.log.warn({ retry_in_ms: wait }, 'intake backpressure; holding the batch');
-        this.st = { ...this.st, state: 'paused' };
-        await this.sleep(wait);
-        if (!(await this.holdLease())) return false;
-      }
-    }
-  }
-
-  private redact(text: string): string {
-    let out = text;
+  protected override errorText(e: unknown): string {
+    let out = super.errorText(e);
     for (const s of this.secrets) out = out.split(s).join('***');
-    if (this.settings.url) out = out.split(this.settings.url).join(redactUrl(this.settings.url));
+    if (this.sql.url) out = out.split(this.sql.url).join(redactUrl(this.sql.url));
     return out;
   }
 
-  private async disconnect(): Promise<void> {
+  protected override async disconnect(): Promise<void> {
     const c = this.conn;
     this.conn = null;
     await c?.close().catch(() => undefined);
-  }
-
-  private async shutdown(): Promise<void> {
-    await this.disconnect();
-    await this.lease.release().catch((e: unknown) => this.log.warn({ err: errorContext(e) }, 'releasing the lease failed'));
-    this.cursor = undefined;
-  }
-
-  /** A sleep that stop() cuts short. */
-  private sleep(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise((done) => {
-      const finish = (): void => {
-        clearTimeout(timer);
-        if (this.wake === finish) this.wake = null;
-        done();
-      };
-      const timer = setTimeout(finish, ms);
-      this.wake = finish;
-    });
   }
 }
 
