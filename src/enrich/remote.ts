@@ -22,7 +22,7 @@ import type { ComponentProblem } from '../component/component.js';
 import type { ProviderDeps } from './provider.js';
 import { num } from './json-read.js';
 import { resolveSettings, type ProviderSettingsConfig } from './settings.js';
-import { retryAfterMs } from '../util/retry-after.js';
+import { epochResetMs, retryAfterMs } from '../util/retry-after.js';
 
 export { retryAfterMs };
 
@@ -93,6 +93,8 @@ export interface RemoteClient {
   json(req: RemoteRequest & { notFound?: 'null' | 'error' }): Promise<unknown>;
   /** The raw exchange, any status (for services whose errors carry meaning in 200s or odd codes). */
   send(req: RemoteRequest): Promise<RemoteResponse>;
+  /** The RemoteError that `json` throws for a non-2xx answer of `send` (secrets cut out). */
+  errorOf(res: RemoteResponse, req: RemoteRequest): RemoteError;
   close(): Promise<void>;
 }
 
@@ -194,6 +196,7 @@ export function createRemoteClient(o: RemoteClientOptions): RemoteClient {
       if (res.status === 404 && req.notFound === 'null') return null;
       throw statusError(res, where(req), scrub);
     },
+    errorOf: (res, req) => statusError(res, where(req), scrub),
     close: () => dispatcher.close(),
   };
 }
@@ -203,7 +206,9 @@ export function statusError(res: RemoteResponse, where: string, scrub: (t: strin
   const said = scrub(snippet(typeof res.body === 'string' ? res.body : JSON.stringify(res.body ?? '')));
   const what = `${where} answered ${res.status}${said && said !== '""' ? `: ${said}` : ''}`;
   if (res.status === 401 || res.status === 403) return new RemoteError(`${what} (the API key was refused)`, 'auth', res.status);
-  if (res.status === 429) return new RemoteError(`${what} (rate limit or quota exceeded)`, 'ratelimited', res.status, retryAfterMs(res.headers['retry-after']));
+  if (res.status === 429) {
+    return new RemoteError(`${what} (rate limit or quota exceeded)`, 'ratelimited', res.status, retryAfterMs(res.headers['retry-after']) ?? epochResetMs(res.headers));
+  }
   if (res.status === 404) return new RemoteError(what, 'not_found', res.status);
   if (res.status >= 500) return new RemoteError(what, 'server', res.status, retryAfterMs(res.headers['retry-after']));
   return new RemoteError(what, 'client', res.status);

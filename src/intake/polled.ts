@@ -60,6 +60,15 @@ export abstract class PolledReceiver<C> implements Receiver {
   protected abstract describeCursor(cursor: C | null): string | null;
   /** Closes upstream connections (after a failure, and on stop). */
   protected async disconnect(): Promise<void> {}
+  /**
+   * The wait between polls that found nothing more. A receiver that can be told of new data (IMAP IDLE) waits
+   * for that instead, up to `ms`; it must end promptly once `stopRequested` was called.
+   */
+  protected waitForMore(ms: number): Promise<void> {
+    return this.sleep(ms);
+  }
+  /** Called by stop() before it waits for the loop: cut short a wait or call of the receiver's own. */
+  protected stopRequested(): void {}
   /** A failure as it may be shown and logged (subclasses cut secrets out). */
   protected errorText(e: unknown): string {
     return e instanceof Error ? e.message : String(e);
@@ -77,6 +86,7 @@ export abstract class PolledReceiver<C> implements Receiver {
     if (!this.loop) return;
     this.stopping = true;
     this.wake?.();
+    this.stopRequested();
     await this.loop;
     this.loop = null;
     this.st = { ...this.st, state: 'stopped' };
@@ -95,7 +105,7 @@ export abstract class PolledReceiver<C> implements Receiver {
         if (await this.holdLease()) more = await this.poll();
         else this.st = { ...this.st, state: 'paused', error: null };
         failures = 0;
-        if (!more) await this.sleep(this.settings.intervalMs);
+        if (!more) await this.waitForMore(this.settings.intervalMs);
       } catch (e) {
         if (this.stopping) break; // an upstream call cut short by stop()
         failures++;

@@ -17,8 +17,9 @@ import { waitFor } from '../../support/wait.js';
 import { createReceivers } from '../../../src/intake/registry.js';
 import { receiverName } from '../../../src/intake/receivers/sql.js';
 import { readCursorValue } from '../../../src/store/cursors.js';
-import type { AcceptOptions, AcceptResult, IntakeRecord, IntakeWriter, Receiver, ReceiverStatus } from '../../../src/intake/receiver.js';
-import { createIntakeWriter, type ManagedIntakeWriter } from '../../../src/intake/writer.js';
+import type { IntakeWriter, Receiver, ReceiverStatus } from '../../../src/intake/receiver.js';
+import { createIntakeWriter } from '../../../src/intake/writer.js';
+import { RecordingIntake } from '../../support/intake.js';
 import type { Logger } from '../../../src/util/log.js';
 
 const MARIA_URL = process.env.FIDO_TEST_MARIADB_URL ?? 'mariadb://root@127.0.0.1:3306/test';
@@ -93,39 +94,6 @@ async function openUpstream(kind: Kind, dir: string): Promise<Upstream> {
 
 // ---------------------------------------------------------------------------------------------------------
 // The receiving side
-
-/** The real writer, recording what it committed; can simulate a crash right after a commit. */
-class RecordingIntake implements IntakeWriter {
-  readonly committed: string[] = [];
-  readonly batchSizes: number[] = [];
-  /** After this many more commits, the next accept commits and then never returns (the process "dies"). */
-  crashAfter = Infinity;
-  private crashed: ((e: Error) => void) | null = null;
-
-  constructor(readonly writer: ManagedIntakeWriter) {}
-
-  async accept(source: string, detector: string | null, records: readonly IntakeRecord[], options?: AcceptOptions): Promise<AcceptResult> {
-    const result = await this.writer.accept(source, detector, records, options);
-    this.committed.push(...records.map((r) => r.raw));
-    this.batchSizes.push(records.length);
-    if (this.crashAfter-- <= 1) {
-      this.crashAfter = Infinity;
-      // Committed, but the receiver never learns it: what a kill between accept and the next poll leaves.
-      await new Promise<never>((_, reject) => (this.crashed = reject));
-    }
-    return result;
-  }
-
-  /** Lets a "crashed" receiver's loop end (it sees an error, so it advances nothing). */
-  releaseCrash(): void {
-    this.crashed?.(new Error('simulated crash'));
-    this.crashed = null;
-  }
-
-  ids(): string[] {
-    return this.committed.map((r) => String((JSON.parse(r) as { id: unknown }).id));
-  }
-}
 
 interface Rig {
   up: Upstream;
