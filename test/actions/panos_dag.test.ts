@@ -12,7 +12,7 @@ import panosDag, { uidMessage } from '../../src/actions/kinds/panos_dag.js';
 import type { ActionTarget, UndoContext } from '../../src/actions/action.js';
 import { undoAction } from '../../src/actions/undo.js';
 import { parseConfigText } from '../../src/config/validate.js';
-import { parseXml } from '../../src/actions/kinds/lib/fw-xml.js';
+import { parseXml } from '../../src/util/xml.js';
 import type { IncidentDetail } from '../../src/model/incident.js';
 import { FakePanos } from '../support/contracts/panos_dag.js';
 import { openTestStore } from '../support/stores.js';

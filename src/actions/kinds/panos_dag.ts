@@ -32,7 +32,7 @@ import { canonicalIp } from '../../enrich/values.js';
 import { ActionError, defineAction, type ActionContext, type ActionOutcome, type ActionTarget, type Reconciled, type UndoContext } from '../action.js';
 import { statusFailure, type FwResponse } from './lib/fw-http.js';
 import { blockSeconds, fwSettingsProblems, fwSettingsSchema, openFirewall } from './lib/fw-target.js';
-import { allText, descendants, parseXml, xmlEscape, type XmlElement } from './lib/fw-xml.js';
+import { allText, descendants, parseXml, xmlEscape, type XmlElement } from '../../util/xml.js';
 
 const KIND = 'panos_dag';
 /** Tag names we accept: a safe subset of what PAN-OS allows (127 characters). */

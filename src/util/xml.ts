@@ -1,5 +1,5 @@
 /**
- * Just enough XML for PAN-OS's XML API: escaping what we build, and reading its small answers
+ * Just enough XML for PAN-OS's XML API (the panos_dag action, the PAN-OS log puller): escaping what we build, and reading its small answers
  * (`<response status="success">…</response>`). A strict little parser: elements, attributes, text, the five
  * named entities and numeric references, comments, CDATA and the XML declaration; no DTDs (an answer with a
  * DOCTYPE is refused, so no entity expansion can be smuggled in). Anything it cannot read is `null`: the
