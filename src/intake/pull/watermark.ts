@@ -10,6 +10,21 @@
  * shrinks to the remembered ones (`floor`), so nothing is ever taken twice; a late record older than the floor is
  * missed. Timestamps are compared in milliseconds; `since` keeps the vendor's own text for the query.
  */
+import { Type } from 'typebox';
+import { Duration } from '../../config/schema.js';
+import { parseDuration } from '../../config/duration.js';
+
+/** The entry keys of a watermark puller; spread into its pullerSchema. */
+export const watermarkSettingsSchema = {
+  lookback: Type.Optional(Duration),
+  lookback_ids: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, description: 'Most ids remembered for the lookback window (default 10000)' })),
+};
+
+/** The lookback of an entry in ms (0 without one) and its id bound. */
+export function watermarkSettings(c: { name: string; lookback?: string | number; lookback_ids?: number }): { lookbackMs: number; maxIds: number } {
+  return { lookbackMs: c.lookback === undefined ? 0 : parseDuration(c.lookback, `sources.${c.name}.receiver.lookback`), maxIds: c.lookback_ids ?? 10_000 };
+}
+
 export interface Watermark {
   v: 1;
   /** The newest timestamp taken, as the vendor wrote it (null before the first record). */
