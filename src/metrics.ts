@@ -152,6 +152,12 @@ export const intakeCommitFailures = new Counter({
   labelNames: ['source'] as const,
   registers: [registry],
 });
+export const intakeDuplicates = new Counter({
+  name: 'fido_intake_duplicates_total',
+  help: 'Records a receiver delivered again (same upstream key: a bus redelivery) and the intake log did not store twice, by source',
+  labelNames: ['source'] as const,
+  registers: [registry],
+});
 export const intakeCommitFailedRecords = new Counter({
   name: 'fido_intake_commit_failed_records_total',
   help: 'Raw records refused because their intake log transaction failed, by source',

@@ -20,6 +20,12 @@ export interface IntakeRecord {
    * U+FFFD for each invalid sequence: what detectors parse and people read). recordOfBytes sets it.
    */
   raw_base64?: string;
+  /**
+   * The upstream's identity of this record, the same on every delivery (a JetStream stream sequence, an AMQP
+   * message-id): a record whose source already stored this key is not stored again (a redelivery after a crash
+   * between the commit and the acknowledgement).
+   */
+  key?: string;
 }
 
 /** A record from the bytes a receiver read: stored byte for byte whatever their encoding. */
@@ -29,7 +35,10 @@ export function recordOfBytes(bytes: Buffer): IntakeRecord {
 }
 
 export interface AcceptResult {
+  /** One id per record, in order (a duplicate's id names nothing: it was not stored). */
   ids: string[];
+  /** How many keyed records were already in the log and not stored again. */
+  duplicates?: number;
 }
 
 /** Raised when the backlog is past its bound: receivers back off (HTTP answers 429/503 with Retry-After). */

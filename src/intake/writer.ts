@@ -7,7 +7,7 @@
 import type { Store } from '../store/store.js';
 import { appendRecords, INGEST_CURSOR, lockForAppend, logBacklogRecords } from '../store/log.js';
 import { ulid } from '../util/ulid.js';
-import { intakeAlerts, intakeCommitFailedRecords, intakeCommitFailures } from '../metrics.js';
+import { intakeAlerts, intakeCommitFailedRecords, intakeCommitFailures, intakeDuplicates } from '../metrics.js';
 import { errorContext, log } from '../util/log.js';
 import { writeCursorRows, type CursorRow } from '../store/cursors.js';
 import { BackpressureError, type AcceptResult, type IntakeRecord, type IntakeWriter } from './receiver.js';
@@ -67,12 +67,13 @@ export function createIntakeWriter(store: Store, options: IntakeWriterOptions): 
     if (batch.length === 0) return;
     const now = Date.now();
     const rows = batch.flatMap((p) =>
-      p.records.map((r, i) => ({ id: p.ids[i]!, source: p.source, detector: p.detector, received_at: now, raw: r.raw, raw_base64: r.raw_base64 ?? null })),
+      p.records.map((r, i) => ({ id: p.ids[i]!, source: p.source, detector: p.detector, received_at: now, raw: r.raw, raw_base64: r.raw_base64 ?? null, dedup_key: r.key ?? null })),
     );
+    let skipped = new Set<string>();
     try {
       await store.db.transaction().execute(async (tx) => {
         await lockForAppend(tx, store.dialect);
-        await appendRecords(tx, rows);
+        skipped = await appendRecords(tx, rows);
         await writeCursorRows(tx, batch.flatMap((p) => (p.cursor ? [p.cursor] : [])));
       });
     } catch (e) {
@@ -80,12 +81,14 @@ export function createIntakeWriter(store: Store, options: IntakeWriterOptions): 
       for (const p of batch) p.reject(e);
       return;
     }
-    sinceCount += rows.length;
+    sinceCount += rows.length - skipped.size;
     for (const p of batch) {
-      intakeAlerts.inc({ source: p.source }, p.records.length);
-      p.resolve({ ids: p.ids });
+      const duplicates = skipped.size === 0 ? 0 : p.ids.filter((id) => skipped.has(id)).length;
+      if (duplicates > 0) intakeDuplicates.inc({ source: p.source }, duplicates);
+      intakeAlerts.inc({ source: p.source }, p.records.length - duplicates);
+      p.resolve(duplicates > 0 ? { ids: p.ids, duplicates } : { ids: p.ids });
     }
-    if (rows.length > 0) options.onCommit?.();
+    if (rows.length > skipped.size) options.onCommit?.();
   }
 
   /**

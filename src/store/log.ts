@@ -24,7 +24,7 @@ export interface LogRecord {
 }
 
 /** A record to append; `raw_base64`: its exact bytes when they are not valid UTF-8 (IntakeRecord). */
-export type NewRecord = Omit<LogRecord, 'seq'> & { raw_base64: string | null };
+export type NewRecord = Omit<LogRecord, 'seq'> & { raw_base64: string | null; dedup_key?: string | null };
 
 /** The consumer that turns records into alerts, context events and quarantine entries. */
 export const INGEST_CURSOR = 'ingest';
@@ -36,8 +36,21 @@ export async function lockForAppend(tx: Tx, dialect: DialectName): Promise<void>
 }
 
 /** Appends records (inside a transaction that took lockForAppend). */
-export async function appendRecords(tx: Tx, records: readonly NewRecord[]): Promise<void> {
-  await insertRows(tx, 'intake', ['id', 'source', 'detector', 'received_at', 'raw', 'raw_base64'], records);
+/**
+ * Appends records; returns the ids of keyed records that were not stored because their (source, dedup_key) is
+ * in the log already. Batches without keys take the plain insert (the hot path).
+ */
+export async function appendRecords(tx: Tx, records: readonly NewRecord[]): Promise<Set<string>> {
+  if (!records.some((r) => r.dedup_key)) {
+    await insertRows(tx, 'intake', ['id', 'source', 'detector', 'received_at', 'raw', 'raw_base64'], records);
+    return new Set();
+  }
+  const stored = await insertRows(tx, 'intake', ['id', 'source', 'detector', 'received_at', 'raw', 'raw_base64', 'dedup_key'], records, {
+    onConflict: 'on conflict (source, dedup_key) where dedup_key is not null do nothing',
+    returning: ['id'],
+  });
+  const kept = new Set(stored.map((r) => String(r['id'])));
+  return new Set(records.filter((r) => !kept.has(r.id)).map((r) => r.id));
 }
 
 /**

@@ -30,6 +30,7 @@ import * as m0026 from './migrations/0026_alert_counts.js';
 import * as m0027 from './migrations/0027_backtests.js';
 import * as m0028 from './migrations/0028_decisions_rule.js';
 import * as m0029 from './migrations/0029_receiver_status.js';
+import * as m0030 from './migrations/0030_intake_dedup_key.js';
 
 interface Migration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -66,6 +67,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['0027_backtests', m0027],
   ['0028_decisions_rule', m0028],
   ['0029_receiver_status', m0029],
+  ['0030_intake_dedup_key', m0030],
 ];
 
 export interface MigrateOptions {

@@ -15,6 +15,8 @@ export interface IntakeTable {
   raw: string;
   /** The exact bytes, base64, of a record that was not valid UTF-8 (`raw` is then their decoding); migration 0006. */
   raw_base64: string | null;
+  /** The upstream's identity of the record, unique per source where set (migration 0030): a redelivery is not stored again. */
+  dedup_key: string | null;
 }
 
 export interface QuarantineTable {

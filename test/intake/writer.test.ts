@@ -42,3 +42,28 @@ for (const dialect of DIALECTS) {
     }
   });
 }
+
+for (const dialect of DIALECTS) {
+  test(`intake writer on ${dialect}: a keyed record is stored once per source, whatever delivers it again`, async () => {
+    const t = await openTestStore(dialect);
+    const writer = createIntakeWriter(t.store, { maxBacklog: 1e9 });
+    try {
+      const db = t.store.db;
+      const rows = async (source: string) => (await db.selectFrom('intake').select('raw').where('source', '=', source).orderBy('seq').execute()).map((r) => r.raw);
+      const first = await writer.accept('bus', null, [{ raw: 'a', key: 'k1' }, { raw: 'b', key: 'k2' }, { raw: 'plain' }]);
+      assert.equal(first.duplicates, undefined, 'nothing was a duplicate');
+      // Redelivered in one group commit with a new record, the same key twice in one batch, and unkeyed twins.
+      const [again, other] = await Promise.all([
+        writer.accept('bus', null, [{ raw: 'a', key: 'k1' }, { raw: 'c', key: 'k3' }, { raw: 'c', key: 'k3' }, { raw: 'plain' }]),
+        writer.accept('bus2', null, [{ raw: 'a', key: 'k1' }]),
+      ]);
+      assert.equal(again.duplicates, 2, 'k1 again and the second k3 were not stored');
+      assert.equal(other.duplicates, undefined, 'a key is unique per source: another source stores its own k1');
+      assert.deepEqual(await rows('bus'), ['a', 'b', 'plain', 'c', 'plain'], 'unkeyed records are always stored');
+      assert.deepEqual(await rows('bus2'), ['a']);
+    } finally {
+      await writer.close();
+      await t.cleanup();
+    }
+  });
+}

@@ -46,7 +46,7 @@ const CONFIG_VERSION = 'cfg-3f9a1c';
 /** The tables as d4fd70e's schema.ts declared them (the ones migration 0004 changes, without its columns). */
 interface OldDatabase
   extends Omit<Database, 'intake' | 'alerts' | 'context_events' | 'quarantine' | 'incidents' | 'decision_marks' | 'pipeline_cursors' | 'incident_observables'> {
-  intake: Omit<IntakeTable, 'seq' | 'raw_base64'>;
+  intake: Omit<IntakeTable, 'seq' | 'raw_base64' | 'dedup_key'>;
   observables: { alert_id: string; type: string; value: string; role: string; time: number };
   alerts: Omit<AlertTable, 'seq' | 'duplicate_of'>;
   context_events: Omit<ContextEventTable, 'intake_id'>;

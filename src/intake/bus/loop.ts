@@ -3,8 +3,9 @@
  * acknowledge each message ONLY after `accept` resolved. The bus-specific part is a BusSession.
  *
  * - Delivery is at least once: a crash (or a lost connection) between the commit and the acks re-delivers
- *   those messages, and the writer has no dedup key yet, so they become duplicate intake records. They are
- *   counted (`redelivered`) and logged.
+ *   those messages. A message with a `key` (its identity upstream) is stored under it, and the intake log
+ *   stores a key once per source, so its redelivery is not stored again (counted as `duplicates`); one without
+ *   becomes a duplicate record. Redeliveries are counted (`redelivered`) and logged.
  * - A batch that the intake refuses (BackpressureError, or a failed commit) is held unacknowledged and offered
  *   again after the advised delay; nothing more is fetched meanwhile, so the broker keeps the rest. Held
  *   messages get `keepAlive` so that the broker does not re-deliver them elsewhere while we wait.
@@ -22,8 +23,10 @@ export interface BusMessage {
   body: Buffer;
   /** The broker's id for the message (stream sequence, delivery tag…), for logs. */
   id: string;
-  /** The publisher's id when it set one (Nats-Msg-Id, AMQP message-id): the future dedup key. */
+  /** The publisher's id when it set one (Nats-Msg-Id, AMQP message-id), for logs. */
   messageId: string | null;
+  /** Its identity upstream, the same on every redelivery and never shared with another message: the record's dedup key. */
+  key: string | null;
   /** True when the broker delivered it before (it may already be in the intake log). */
   redelivered: boolean;
   /** When it was published (epoch ms), when the broker says. */
@@ -85,7 +88,7 @@ export class BusReceiver implements Receiver {
   private error: string | null = null;
   private cursor: string | null = null;
   /** Counters for tests and operators: messages seen again, rejected as unstorable, acks that failed. */
-  readonly counts = { redelivered: 0, rejected: 0, ackFailed: 0, empty: 0 };
+  readonly counts = { redelivered: 0, duplicates: 0, rejected: 0, ackFailed: 0, empty: 0 };
 
   constructor(
     private readonly sourceName: string,
@@ -179,7 +182,7 @@ export class BusReceiver implements Receiver {
       }
     }
     const redelivered = keep.filter((m) => m.redelivered).length;
-    if (redelivered > 0) this.log.warn({ messages: redelivered }, 're-delivered messages (a crash or lost connection after their commit makes them duplicate records)');
+    if (redelivered > 0) this.log.warn({ messages: redelivered }, 're-delivered messages (after a crash or lost connection; keyed ones already stored are not stored again)');
     if (keep.length === 0) return;
     // A slow commit (or a long backoff) must not let the broker's ack timer re-deliver what we hold.
     const every = session.keepAliveMs();
@@ -205,7 +208,7 @@ export class BusReceiver implements Receiver {
    * re-delivery) or the session broke (the broker re-delivers it by itself).
    */
   private async deliver(session: BusSession, batch: BusMessage[]): Promise<boolean> {
-    const records = batch.map((m) => recordOfBytes(m.body));
+    const records = batch.map((m) => (m.key === null ? recordOfBytes(m.body) : { ...recordOfBytes(m.body), key: m.key }));
     const cursor = session.cursorAfter(batch);
     for (let attempt = 1; ; attempt++) {
       if (this.stopping) {
@@ -218,7 +221,8 @@ export class BusReceiver implements Receiver {
       }
       let wait: number;
       try {
-        await this.deps.intake.accept(this.sourceName, this.detector, records, cursor ? { cursor } : undefined);
+        const accepted = await this.deps.intake.accept(this.sourceName, this.detector, records, cursor ? { cursor } : undefined);
+        this.counts.duplicates += accepted.duplicates ?? 0;
         this.accepted(batch, cursor);
         if (attempt > 1) this.log.info({ attempts: attempt }, 'batch accepted after waiting');
         return true;

@@ -170,6 +170,8 @@ function busMessage(m: JsMsg): BusMessage {
     body: Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength),
     id: String(m.info.streamSequence),
     messageId: m.headers?.get('Nats-Msg-Id') || null,
+    // The stream sequence alone would repeat if the stream were recreated; with the stored time it cannot.
+    key: `${m.info.stream}:${m.info.streamSequence}:${m.info.timestampNanos}`,
     redelivered: m.redelivered,
     publishedAt: Math.floor(m.info.timestampNanos / 1e6),
     ack: async () => {

@@ -6,7 +6,10 @@
  * - `prefetch` bounds the unacknowledged messages the broker hands us; it is also the batch size. While the
  *   intake pushes back, the batch is held unacknowledged, so the broker simply stops delivering.
  * - basic.ack only after the batch committed; a crash or dropped connection in between makes the broker
- *   re-deliver (redelivered flag), which becomes a duplicate record (no dedup key in the writer yet).
+ *   re-deliver (redelivered flag). With `dedup_by_message_id` (for publishers that give every message its
+ *   own AMQP message-id) the message-id is the record's dedup key and a redelivery is not stored twice;
+ *   otherwise it becomes a duplicate record. Off by default: a publisher that reuses message-ids would lose
+ *   messages.
  * - A message too large to store is rejected without requeue: dead-lettered when the queue has a
  *   dead-letter exchange (x-dead-letter-exchange), dropped otherwise; the reason is logged either way.
  * - `declare` declares the queue (and binds it to an exchange) on every connect; without it the queue must
@@ -29,6 +32,9 @@ export const RabbitReceiverSchema = Type.Object(
     url: Type.String({ pattern: '^amqps?://', description: 'amqp://user@host:5672/vhost or amqps://… (no password in clear)' }),
     password: Type.Optional(Type.String({ description: 'A secret reference such as ${env:RABBITMQ_PASSWORD}' })),
     queue: Type.String({ minLength: 1, maxLength: 255 }),
+    dedup_by_message_id: Type.Optional(
+      Type.Boolean({ description: "Store each message-id once per source, so redeliveries are not stored twice (default false; only for publishers whose message-ids are unique)" }),
+    ),
     prefetch: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Unacknowledged messages at a time, and the batch size (default 100)' })),
     max_message_bytes: Type.Optional(
       Type.Integer({ minimum: 256, description: 'Larger messages are rejected (dead-lettered), not stored (default 262144; keep ≤ intake.max_record_bytes)' }),
@@ -117,6 +123,7 @@ class RabbitSession implements BusSession {
     private readonly conn: Connection,
     private readonly ch: Channel,
     private readonly queue: string,
+    private readonly dedup: boolean,
   ) {}
 
   static async open(cfg: RabbitReceiverConfig, source: string, configDir: string): Promise<RabbitSession> {
@@ -137,7 +144,7 @@ class RabbitSession implements BusSession {
           for (const routingKey of d.routing_keys ?? ['']) await ch.queueBind({ queue: cfg.queue, exchange: d.exchange, routingKey });
         }
       }
-      const session = new RabbitSession(conn, ch, cfg.queue);
+      const session = new RabbitSession(conn, ch, cfg.queue, cfg.dedup_by_message_id ?? false);
       await ch.basicQos({ prefetchCount: cfg.prefetch ?? 100 });
       await ch.basicConsume({ queue: cfg.queue, noAck: false }, (m) => session.delivered(m));
       return session;
@@ -180,10 +187,12 @@ class RabbitSession implements BusSession {
     const body: unknown = m.body;
     if (!Buffer.isBuffer(body)) throw new Error('a message body was decoded by the client; its bytes are lost');
     const tag = m.deliveryTag;
+    const messageId = typeof m.messageId === 'string' && m.messageId !== '' ? m.messageId : null;
     return {
       body,
       id: String(tag),
-      messageId: typeof m.messageId === 'string' && m.messageId !== '' ? m.messageId : null,
+      messageId,
+      key: this.dedup && messageId !== null ? `message-id:${messageId}` : null,
       redelivered: m.redelivered,
       publishedAt: typeof m.timestamp === 'number' && m.timestamp > 0 ? m.timestamp * 1000 : null,
       ack: async () => this.ch.basicAck({ deliveryTag: tag }),

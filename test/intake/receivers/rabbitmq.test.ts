@@ -18,7 +18,8 @@ interface Rabbit {
   ch: Channel;
   queue: string;
   config(extra?: Partial<RabbitReceiverConfig>): RabbitReceiverConfig;
-  publish(bodies: readonly (string | Buffer)[], contentType?: string): Promise<void>;
+  /** Publishes each body; `messageIds` gives each its AMQP message-id (its index in the list, prefixed). */
+  publish(bodies: readonly (string | Buffer)[], contentType?: string, messageIds?: string): Promise<void>;
   /** Ready + unacknowledged messages are both gone. */
   drained(): Promise<boolean>;
 }
@@ -34,8 +35,11 @@ async function withRabbit(fn: (r: Rabbit, rig: BusRig) => Promise<void>, declare
     ch,
     queue,
     config: (extra) => ({ name: 'bus', kind: 'rabbitmq', url: URL_, queue, ...extra }),
-    async publish(bodies, contentType) {
-      for (const b of bodies) await ch.basicPublish({ routingKey: queue, ...(contentType ? { contentType } : {}) }, typeof b === 'string' ? Buffer.from(b) : b);
+    async publish(bodies, contentType, messageIds) {
+      for (const [i, b] of bodies.entries()) {
+        const props = { routingKey: queue, ...(contentType ? { contentType } : {}), ...(messageIds ? { messageId: `${messageIds}-${i}` } : {}) };
+        await ch.basicPublish(props, typeof b === 'string' ? Buffer.from(b) : b);
+      }
     },
     async drained() {
       // A passive declare counts ready messages only; the consumer count and a basic.get see the rest.
@@ -91,38 +95,43 @@ test('messages published before and during the run arrive once each, byte for by
   });
 });
 
-test('crash between commit and ack: nothing is lost; the re-deliveries are counted and become duplicate records', async (t: TestContext) => {
-  await withRabbit(async (r, rig) => {
-    const sent = bodies('crash', 30);
-    await r.publish(sent);
-    const first = rabbitReceiver(r.config({ prefetch: 10 }), { name: 'bus' }, rig.deps);
-    let crashed = false;
-    rig.intake.afterCommit = async () => {
-      await first.disconnect();
-      crashed = true;
-    };
-    await first.start();
-    await waitFor('the crash happened', () => crashed);
-    await first.stop();
-    assert.equal(first.counts.ackFailed, 10, 'the ten acks of the committed batch failed');
-    assert.equal((await rig.intake.stored()).length, 10, 'the batch was committed before the crash');
+for (const dedup of [false, true]) {
+  const what = dedup ? 'with dedup_by_message_id, none is stored twice' : 'without message-ids, they become duplicate records';
+  test(`crash between commit and ack: nothing is lost; the re-deliveries are counted; ${what}`, async (t: TestContext) => {
+    await withRabbit(async (r, rig) => {
+      const sent = bodies('crash', 30);
+      await r.publish(sent, undefined, dedup ? 'alert' : undefined);
+      const config = r.config({ prefetch: 10, ...(dedup ? { dedup_by_message_id: true } : {}) });
+      const first = rabbitReceiver(config, { name: 'bus' }, rig.deps);
+      let crashed = false;
+      rig.intake.afterCommit = async () => {
+        await first.disconnect();
+        crashed = true;
+      };
+      await first.start();
+      await waitFor('the crash happened', () => crashed);
+      await first.stop();
+      assert.equal(first.counts.ackFailed, 10, 'the ten acks of the committed batch failed');
+      assert.equal((await rig.intake.stored()).length, 10, 'the batch was committed before the crash');
 
-    const second = rabbitReceiver(r.config({ prefetch: 10 }), { name: 'bus' }, rig.deps);
-    await run(second, async () => {
-      await waitFor('40 records', async () => (await rig.intake.stored()).length >= 40);
-      await waitFor('the queue is empty', () => r.drained());
-      await second.stop();
-      assert.ok(await r.drained(), 'all acknowledged');
-      const stored = await rig.intake.storedText();
-      assert.deepEqual([...new Set(stored)].sort(), [...sent].sort(), 'every message is in the intake log (nothing lost)');
-      const dups = duplicates(stored);
-      assert.equal(second.counts.redelivered, 10, 'the ten unacknowledged messages were re-delivered');
-      assert.equal(dups.size, 10, 'and, with no dedup key in the writer, each is a duplicate record');
-      assert.equal(stored.length, 40, '30 messages, 10 of them twice');
-      t.diagnostic(`rabbitmq crash: 30 sent, ${stored.length} records, ${second.counts.redelivered} re-delivered, ${dups.size} duplicated`);
+      const second = rabbitReceiver(config, { name: 'bus' }, rig.deps);
+      await run(second, async () => {
+        await waitFor('the other 20 and the 10 re-delivered', () => second.status().records >= 30);
+        await waitFor('the queue is empty', () => r.drained());
+        await second.stop();
+        assert.ok(await r.drained(), 'all acknowledged');
+        const stored = await rig.intake.storedText();
+        assert.deepEqual([...new Set(stored)].sort(), [...sent].sort(), 'every message is in the intake log (nothing lost)');
+        const dups = duplicates(stored);
+        assert.equal(second.counts.redelivered, 10, 'the ten unacknowledged messages were re-delivered');
+        assert.equal(dups.size, dedup ? 0 : 10, dedup ? 'and none was stored twice' : 'and, without a key, each is a duplicate record');
+        assert.equal(second.counts.duplicates, dedup ? 10 : 0, 'the writer counted the redeliveries it did not store');
+        assert.equal(stored.length, dedup ? 30 : 40);
+        t.diagnostic(`rabbitmq crash (dedup ${dedup}): 30 sent, ${stored.length} records, ${second.counts.redelivered} re-delivered, ${dups.size} duplicated`);
+      });
     });
   });
-});
+}
 
 test('backpressure: the batch is held unacknowledged and offered again; nothing is lost or re-delivered', async () => {
   await withRabbit(async (r, rig) => {
