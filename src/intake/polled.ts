@@ -10,6 +10,7 @@ import { Lease, leasesTable } from '../store/lease.js';
 import { readCursorValue, type CursorRow } from '../store/cursors.js';
 import { errorContext, type Logger } from '../util/log.js';
 import { BackpressureError, type IntakeRecord, type Receiver, type ReceiverDeps, type ReceiverStatus } from './receiver.js';
+import { Sleeper } from './sleeper.js';
 
 const LEASE_MS = 30_000;
 const DEFAULT_MAX_BACKOFF_MS = 60_000;
@@ -37,7 +38,7 @@ export abstract class PolledReceiver<C> implements Receiver {
   protected st: ReceiverStatus = { state: 'stopped', last_record_at: null, records: 0, lag_ms: null, error: null, cursor: null };
   private readonly lease: Lease;
   private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  private readonly naps = new Sleeper();
 
   /** `name` is the receiver's row in leases and receiver_cursors ("sql:alerts", "okta:okta-prod"); `kind` names it in logs. */
   constructor(
@@ -67,6 +68,11 @@ export abstract class PolledReceiver<C> implements Receiver {
   protected waitForMore(ms: number): Promise<void> {
     return this.sleep(ms);
   }
+
+  /** A sleep that stop() cuts short. */
+  protected sleep(ms: number): Promise<void> {
+    return this.naps.sleep(ms);
+  }
   /** Called by stop() before it waits for the loop: cut short a wait or call of the receiver's own. */
   protected stopRequested(): void {}
   /** A failure as it may be shown and logged (subclasses cut secrets out). */
@@ -77,6 +83,7 @@ export abstract class PolledReceiver<C> implements Receiver {
   async start(): Promise<void> {
     if (this.loop) return;
     this.stopping = false;
+    this.naps.reset();
     this.st = { ...this.st, state: 'running' };
     this.loop = this.run();
   }
@@ -85,7 +92,7 @@ export abstract class PolledReceiver<C> implements Receiver {
   async stop(): Promise<void> {
     if (!this.loop) return;
     this.stopping = true;
-    this.wake?.();
+    this.naps.stop();
     this.stopRequested();
     await this.loop;
     this.loop = null;
@@ -116,7 +123,7 @@ export abstract class PolledReceiver<C> implements Receiver {
         this.st = { ...this.st, state: 'failing', error: message };
         this.log.error({ error: message, retry_in_ms: delay }, `${this.kind} receiver failed; retrying`);
         await this.disconnect().catch(() => undefined);
-        await this.sleep(delay);
+        await this.naps.sleep(delay);
       }
     }
     await this.disconnect().catch(() => undefined);
@@ -157,7 +164,7 @@ export abstract class PolledReceiver<C> implements Receiver {
         const wait = Math.min(Math.max(e.retryAfterSeconds * 1000, this.settings.intervalMs), this.settings.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS);
         if (attempt === 1) this.log.warn({ retry_in_ms: wait }, 'intake backpressure; holding the batch');
         this.st = { ...this.st, state: 'paused' };
-        await this.sleep(wait);
+        await this.naps.sleep(wait);
         if (!(await this.holdLease())) return false;
       }
     }
@@ -170,17 +177,4 @@ export abstract class PolledReceiver<C> implements Receiver {
     return true;
   }
 
-  /** A sleep that stop() cuts short. */
-  protected sleep(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise((done) => {
-      const finish = (): void => {
-        clearTimeout(timer);
-        if (this.wake === finish) this.wake = null;
-        done();
-      };
-      const timer = setTimeout(finish, ms);
-      this.wake = finish;
-    });
-  }
 }

@@ -18,6 +18,7 @@
 import type { CursorRow } from '../../store/cursors.js';
 import { errorContext, type Logger } from '../../util/log.js';
 import { BackpressureError, recordOfBytes, type Receiver, type ReceiverDeps, type ReceiverStatus } from '../receiver.js';
+import { Sleeper } from '../sleeper.js';
 
 export interface BusMessage {
   body: Buffer;
@@ -80,7 +81,7 @@ export class BusReceiver implements Receiver {
   private session: BusSession | null = null;
   private loop: Promise<void> | null = null;
   private stopping = false;
-  private wake: (() => void) | null = null;
+  private readonly naps = new Sleeper();
   private state: ReceiverStatus['state'] = 'stopped';
   private lastRecordAt: number | null = null;
   private records = 0;
@@ -105,6 +106,7 @@ export class BusReceiver implements Receiver {
   async start(): Promise<void> {
     if (this.loop) return;
     this.stopping = false;
+    this.naps.reset();
     this.state = 'running';
     this.loop = this.run();
   }
@@ -113,7 +115,7 @@ export class BusReceiver implements Receiver {
   async stop(): Promise<void> {
     if (!this.loop) return;
     this.stopping = true;
-    this.wake?.();
+    this.naps.stop();
     await this.loop;
     this.loop = null;
     this.state = 'stopped';
@@ -159,7 +161,7 @@ export class BusReceiver implements Receiver {
         this.fail(e);
         this.log.error({ err: errorContext(e), retry_in_ms: delay }, `${this.settings.kind} receiver failed; reconnecting`);
         await this.dropSession();
-        await this.sleep(delay);
+        await this.naps.sleep(delay);
       }
     }
     await this.dropSession();
@@ -238,7 +240,7 @@ export class BusReceiver implements Receiver {
         }
       }
       keepAlive(batch);
-      await this.sleep(wait);
+      await this.naps.sleep(wait);
     }
   }
 
@@ -264,17 +266,4 @@ export class BusReceiver implements Receiver {
     await s?.close().catch((e: unknown) => this.log.warn({ err: errorContext(e) }, 'closing the connection failed'));
   }
 
-  /** A sleep that stop() cuts short. */
-  private sleep(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise((done) => {
-      const finish = (): void => {
-        clearTimeout(timer);
-        if (this.wake === finish) this.wake = null;
-        done();
-      };
-      const timer = setTimeout(finish, ms);
-      this.wake = finish;
-    });
-  }
 }

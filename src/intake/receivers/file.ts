@@ -42,6 +42,7 @@ import { Lease, leasesTable } from '../../store/lease.js';
 import { cursorRow, HEAD_BYTES, hashHead, readCursor, receiverName, type FileCursor, type Head } from '../tail/cursor.js';
 import { findRotated, headMatches, idOf, lastLineStart, readHead, sameFile, statOrNull, verifiedHead, type FileId } from '../tail/files.js';
 import { splitLines, type LineBatch } from '../tail/lines.js';
+import { Sleeper } from '../sleeper.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Settings
@@ -145,7 +146,7 @@ export class FileReceiver implements Receiver {
   private waitingLogged = false;
   private stopping = false;
   private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  private readonly naps = new Sleeper();
 
   constructor(
     private readonly source: SourceConfig,
@@ -163,6 +164,7 @@ export class FileReceiver implements Receiver {
   async start(): Promise<void> {
     if (this.loop) return;
     this.stopping = false;
+    this.naps.reset();
     this.loop = this.run();
   }
 
@@ -170,7 +172,7 @@ export class FileReceiver implements Receiver {
   async stop(): Promise<void> {
     if (!this.loop) return;
     this.stopping = true;
-    this.wake?.();
+    this.naps.stop();
     await this.loop;
     this.loop = null;
   }
@@ -181,12 +183,12 @@ export class FileReceiver implements Receiver {
       try {
         const more = await this.iterate();
         failures = 0;
-        if (!more) await this.sleep(this.settings.pollMs);
+        if (!more) await this.naps.sleep(this.settings.pollMs);
       } catch (e) {
         failures++;
         const delay = Math.min(this.settings.pollMs * 2 ** failures, MAX_BACKOFF_MS);
         this.log.error({ err: e, retry_in_ms: delay }, 'file receiver failed; retrying');
-        await this.sleep(delay);
+        await this.naps.sleep(delay);
       }
     }
     await this.shutdown();
@@ -344,7 +346,7 @@ export class FileReceiver implements Receiver {
         if (!(e instanceof BackpressureError)) throw e;
         const wait = Math.min(Math.max(e.retryAfterSeconds * 1000, this.settings.pollMs), MAX_BACKOFF_MS);
         if (attempt === 1) this.log.warn({ retry_in_ms: wait }, 'intake backpressure; holding the batch');
-        await this.sleep(wait);
+        await this.naps.sleep(wait);
         if (!(await this.holdLease())) return false;
       }
     }
@@ -433,19 +435,6 @@ export class FileReceiver implements Receiver {
     this.cursor = undefined;
   }
 
-  /** A sleep that stop() cuts short. */
-  private sleep(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise((done) => {
-      const finish = (): void => {
-        clearTimeout(timer);
-        if (this.wake === finish) this.wake = null;
-        done();
-      };
-      const timer = setTimeout(finish, ms);
-      this.wake = finish;
-    });
-  }
 }
 
 const headOf = (headBytes: Buffer): { head: Head; headBytes: Buffer } => ({ head: hashHead(headBytes), headBytes });

@@ -29,6 +29,7 @@ import { registry } from '../../metrics.js';
 import { errorContext, type Logger } from '../../util/log.js';
 import { BackpressureError, defineReceiver, recordOfBytes, type IntakeRecord, type Receiver, type ReceiverDeps, type ReceiverStatus } from '../receiver.js';
 import { SyslogFramer, cutUtf8 } from '../syslog/framing.js';
+import { Sleeper } from '../sleeper.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Settings
@@ -219,7 +220,7 @@ export class SyslogReceiver implements Receiver {
   private readonly pumps = new Set<Promise<void>>();
   private readonly senderSource = new Map<string, string>();
   private stopping = false;
-  private readonly wakers = new Set<() => void>();
+  private readonly naps = new Sleeper();
   /** Deliveries currently refused by backpressure. */
   private backedOff = 0;
   /** Messages read and not yet stored. */
@@ -269,6 +270,7 @@ export class SyslogReceiver implements Receiver {
   async start(): Promise<void> {
     if (this.server || this.udp) return;
     this.stopping = false;
+    this.naps.reset();
     const { host, port } = this.settings;
     try {
       if (this.settings.protocol === 'udp') await this.listenUdp(host, port);
@@ -302,7 +304,7 @@ export class SyslogReceiver implements Receiver {
       this.flushUdp();
     }
     // Pumps end once their pending records are committed (or, under backpressure, given up on).
-    for (const wake of this.wakers) wake();
+    this.naps.stop();
     while (this.pumps.size > 0) await Promise.allSettled([...this.pumps]);
     for (const s of this.connections) s.destroy();
     await closed;
@@ -374,7 +376,7 @@ export class SyslogReceiver implements Receiver {
         this.backedOff++;
         onHold();
         try {
-          await this.sleep(delay);
+          await this.naps.sleep(delay);
         } finally {
           this.backedOff--;
         }
@@ -580,19 +582,6 @@ export class SyslogReceiver implements Receiver {
     }
   }
 
-  /** A sleep that stop() cuts short. */
-  private sleep(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise((done) => {
-      const finish = (): void => {
-        clearTimeout(timer);
-        this.wakers.delete(finish);
-        done();
-      };
-      const timer = setTimeout(finish, ms);
-      this.wakers.add(finish);
-    });
-  }
 }
 
 const syslogReceiver = defineReceiver({
