@@ -62,7 +62,7 @@ test("the shipped plug-in points are found by their folders, and each kind's sch
   const kindFiles = readdirSync(new URL('../../src/actions/kinds/', import.meta.url)).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3));
   assert.deepEqual(actionKinds.map((k) => k.kind), kindFiles.sort());
   for (const k of ['email', 'ldap_account', 'servicenow_ticket']) assert.ok(kindFiles.includes(k), `${k} among ${kindFiles.join(', ')}`);
-  assert.deepEqual(receiverKinds.map((k) => k.kind), ['file', 'http', 'imap', 'nats', 'pull', 'rabbitmq', 'sql', 'syslog']);
+  assert.deepEqual(receiverKinds.map((k) => k.kind), ['file', 'http', 'imap', 'kafka', 'nats', 'pull', 'rabbitmq', 'sql', 'syslog']);
   for (const k of [...providerKinds, ...actionKinds, ...receiverKinds]) {
     assert.equal((k.schema as { properties?: Record<string, { const?: string }> }).properties?.kind?.const, k.kind, k.kind);
   }

@@ -188,7 +188,7 @@ test('settings are checked where the receiver is built, and the message names th
   const built = (receiver: Record<string, unknown>) => createReceivers([{ name: 's1', receiver: receiver as { kind: string } }], deps);
   await assert.rejects(built({ kind: 'file', path: 'a', format: 'xml' }), /^Error: sources\.s1\.receiver\.format: /);
   await assert.rejects(built({ kind: 'file', path: 'a', poll_interval: '1ms' }), /^Error: sources\.s1\.receiver\.poll_interval: must be at least 10ms/);
-  await assert.rejects(built({ kind: 'carrier-pigeon' }), /sources\.s1\.receiver\.kind: unknown receiver kind "carrier-pigeon" \(known: file, http, imap, nats, pull, rabbitmq, sql, syslog\)/);
+  await assert.rejects(built({ kind: 'carrier-pigeon' }), /sources\.s1\.receiver\.kind: unknown receiver kind "carrier-pigeon" \(known: file, http, imap, kafka, nats, pull, rabbitmq, sql, syslog\)/);
   assert.equal(fileReceiver.kind, 'file');
 });
 
