@@ -1,5 +1,11 @@
 /**
- * Palo Alto Networks PAN-OS firewall logs, syslog default (CSV) format, PAN-OS 4.x … 11.x.
+ * Palo Alto Networks PAN-OS firewall logs, syslog default (CSV) format, PAN-OS 4.x … 11.x; and the same logs
+ * as the XML API's log retrieval returns them (type=log jobs; stored by the panos puller as one JSON object per
+ * <entry>, element name → text: {"type":"THREAT","subtype":…,"threatid":<name>,"tid":<number>,…}). An entry
+ * is put in its type's CSV layout (lib/panos.ts PANOS_XML_LAYOUTS: THREAT, TRAFFIC, SYSTEM, CONFIG) and read by
+ * the code below, so it gives the same alert (same vendor_id) as its syslog line; other types' entries become
+ * context events with the entry's fields as data. JSON entries are recognised by type + receive_time
+ * ("YYYY/MM/DD hh:mm:ss") + serial or seqno (sniff 0.9).
  * Follows "Syslog Field Descriptions" of the PAN-OS Administrator's Guide (8.1, 9.1, 10.1, 10.2, 11.x):
  * "Threat Log Fields", "Traffic Log Fields"; the common header and CSV handling are in lib/panos.ts.
  * Field positions below are 0-based CSV indexes (the vendor's tables list the same order; releases append).
@@ -46,7 +52,7 @@ import type { Observable } from '../model/observable.js';
 import { defineDetector, ParseError, type ContextEvent, type Detector, type ParseOutcome, type RawRecord } from './detector.js';
 import { mapAction } from './lib/action.js';
 import { canonicalIp, makeObservable, normalizeDomain } from './lib/observables.js';
-import { addressField, field, findPanosCsv, panosDevice, panosLocalTime, panosTime, panosUser, parsePanos, splitThreatId, type PanosRecord } from './lib/panos.js';
+import { addressField, field, findPanosCsv, panosDevice, panosJsonEntry, panosLocalTime, panosRecordOfJson, panosTime, panosUser, parsePanos, splitThreatId, type PanosRecord } from './lib/panos.js';
 import { defined } from './lib/record.js';
 import { UNKNOWN_SEVERITY, wordSeverity } from './lib/severity.js';
 import { compact } from './lib/values.js';
@@ -74,10 +80,11 @@ const F = {
 
 const panos: Detector = {
   name: 'panos',
-  description: 'Palo Alto Networks PAN-OS syslog CSV: THREAT and CORRELATION logs as alerts; TRAFFIC, USERID, CONFIG and other logs as context',
+  description: 'Palo Alto Networks PAN-OS syslog CSV and XML API log entries (as JSON): THREAT and CORRELATION logs as alerts; TRAFFIC, USERID, CONFIG and other logs as context',
   format: 'text',
   sniff(record: RawRecord): number {
-    if (record.json !== undefined) return 0;
+    // An XML API entry as the panos puller stores it: no other product writes PAN-OS's type and receive_time.
+    if (record.json !== undefined) return panosJsonEntry(record.json) ? 0.9 : 0;
     const found = findPanosCsv(record.text);
     if (!found) return 0;
     if (found.type === 'GLOBALPROTECT') return 0.55; // panos_globalprotect claims these higher
@@ -85,6 +92,7 @@ const panos: Detector = {
     return 0.95;
   },
   parse(record: RawRecord): ParseOutcome {
+    if (record.json !== undefined) return parseJsonEntry(record.json);
     const rec = parsePanos(record.text);
     if (rec.type === 'THREAT') return { kind: 'alerts', alerts: [threatAlert(rec)] };
     if (rec.type === 'CORRELATION') return { kind: 'alerts', alerts: [correlationAlert(rec)] };
@@ -92,6 +100,29 @@ const panos: Detector = {
   },
 };
 export default defineDetector(panos);
+
+/**
+ * An XML API log entry: read in the CSV layout of its type (THREAT → the same alert as its syslog line, with
+ * the same vendor_id "<serial>:<seqno>"; TRAFFIC, SYSTEM, CONFIG → the same context); other types, whose
+ * XML names are not mapped here, → a context event with the entry's fields as data.
+ */
+function parseJsonEntry(json: unknown): ParseOutcome {
+  const { rec, layout, entry } = panosRecordOfJson(json);
+  if (rec.type === 'THREAT') return { kind: 'alerts', alerts: [threatAlert(rec)] };
+  if (layout) return { kind: 'context', events: [contextEvent(rec)] };
+  const data: Record<string, string> = {};
+  const ips: Array<Observable | undefined> = [];
+  for (const [k, v] of Object.entries(entry).slice(0, 160)) {
+    if (typeof v !== 'string' || v === '') continue;
+    data[k] = v.slice(0, 4096);
+    if (canonicalIp(v.trim()) && v.trim() !== '0.0.0.0') ips.push(makeObservable('ip', v.trim(), 'other'));
+  }
+  const name = typeof entry['device_name'] === 'string' && entry['device_name'] !== '' ? entry['device_name'] : undefined;
+  return {
+    kind: 'context',
+    events: [{ kind: 'other', event_type: eventType(rec), time: panosTime(rec), device: name || panosDevice(rec) ? compact({ name, id: panosDevice(rec)?.id }) : undefined, data, observables: defined(ips) }],
+  };
+}
 
 // ---- THREAT ------------------------------------------------------------------------------------------------
 

@@ -155,3 +155,74 @@ export function splitThreatId(raw: string | undefined): { name?: string; id?: st
   const name = v.slice(0, open).trim();
   return { name: name === '' ? undefined : name, id };
 }
+
+// ---- The XML API's log entries (type=log jobs), as the panos puller stores them: element name → text ------
+
+/** The CSV head's fields by their XML API names (every log type). */
+const XML_HEAD: Record<string, number> = { receive_time: 1, serial: 2, type: 3, subtype: 4, config_ver: 5, time_generated: 6 };
+
+/** Fields every session-based log has at the same CSV positions, by XML API name. */
+const XML_SESSION: Record<string, number> = {
+  src: 7, dst: 8, natsrc: 9, natdst: 10, rule: 11, srcuser: 12, dstuser: 13, app: 14, vsys: 15, from: 16, to: 17,
+  inbound_if: 18, outbound_if: 19, logset: 20, time_received: 21, sessionid: 22, repeatcnt: 23, sport: 24, dport: 25,
+  natsport: 26, natdport: 27, flags: 28, proto: 29, action: 30,
+};
+
+/**
+ * XML API field name → CSV position, by log type (the same fields the syslog tables list, under the names the
+ * XML API and the custom log format use; a name not listed here is kept in context data only). THREAT's
+ * `threatid` is the threat's name and `tid` its number there; they are joined back into "name(id)".
+ */
+export const PANOS_XML_LAYOUTS: Record<string, Record<string, number>> = {
+  THREAT: {
+    ...XML_SESSION, misc: 31, threatid: 32, category: 33, severity: 34, direction: 35, seqno: 36, actionflags: 37, srcloc: 38,
+    dstloc: 39, contenttype: 41, pcap_id: 42, filedigest: 43, cloud: 44, url_idx: 45, user_agent: 46, filetype: 47, xff: 48,
+    referer: 49, sender: 50, subject: 51, recipient: 52, reportid: 53, vsys_name: 58, device_name: 59, http_method: 63,
+    thr_category: 69, contentver: 70, rule_uuid: 76, src_host: 86, src_mac: 87, dst_host: 94, dst_mac: 95,
+    high_res_timestamp: 107,
+  },
+  TRAFFIC: {
+    ...XML_SESSION, bytes: 31, bytes_sent: 32, bytes_received: 33, packets: 34, start: 35, elapsed: 36, category: 37,
+    seqno: 39, actionflags: 40, srcloc: 41, dstloc: 42, pkts_sent: 44, pkts_received: 45, session_end_reason: 46,
+    vsys_name: 51, device_name: 52, action_source: 53, rule_uuid: 65, src_host: 82, src_mac: 83, dst_host: 90,
+    dst_mac: 91, high_res_timestamp: 102,
+  },
+  SYSTEM: { vsys: 7, eventid: 8, object: 9, module: 12, severity: 13, opaque: 14, seqno: 15, actionflags: 16, vsys_name: 21, device_name: 22, high_res_timestamp: 25 },
+  CONFIG: { host: 7, vsys: 8, cmd: 9, admin: 10, client: 11, result: 12, path: 13, seqno: 14, actionflags: 15, vsys_name: 20, device_name: 21, high_res_timestamp: 25 },
+};
+
+const XML_TIME = /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d$/;
+
+/** A log entry of the XML API as a JSON object ({type, receive_time, serial or seqno, …}), or undefined. */
+export function panosJsonEntry(j: unknown): Record<string, unknown> | undefined {
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) return undefined;
+  const o = j as Record<string, unknown>;
+  const type = o['type'];
+  if (typeof type !== 'string' || !PANOS_TYPES.has(type.toUpperCase())) return undefined;
+  if (typeof o['receive_time'] !== 'string' || !XML_TIME.test(o['receive_time'])) return undefined;
+  return typeof o['serial'] === 'string' || typeof o['seqno'] === 'string' ? o : undefined;
+}
+
+const text = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
+
+/**
+ * An XML API entry in the CSV layout of its type, so both forms are read by the same code; `layout` is
+ * undefined for types without a name table here. Throws ParseError when it is not an entry.
+ */
+export function panosRecordOfJson(j: unknown): { rec: PanosRecord; layout: Record<string, number> | undefined; entry: Record<string, unknown> } {
+  const o = panosJsonEntry(j);
+  if (!o) throw new ParseError('not a PAN-OS XML API log entry (a JSON object with type, receive_time "YYYY/MM/DD hh:mm:ss" and serial or seqno)');
+  const type = text(o['type']).toUpperCase();
+  const layout = Object.hasOwn(PANOS_XML_LAYOUTS, type) ? PANOS_XML_LAYOUTS[type] : undefined;
+  const fields: string[] = [];
+  for (const [name, i] of Object.entries({ ...XML_HEAD, ...(layout ?? {}) })) fields[i] = text(o[name]);
+  fields[3] = type;
+  if (type === 'THREAT') {
+    // "Name(id)" as in the CSV: the XML API writes the name in threatid and the number in tid.
+    const name = text(o['threatid']) || text(o['threat_name']);
+    const tid = text(o['tid']).trim();
+    fields[32] = /\(\d{1,12}\)$/.test(name.trim()) || !/^\d{1,12}$/.test(tid) ? name : `${name}(${tid})`;
+  }
+  for (let i = 0; i < fields.length; i++) fields[i] ??= '';
+  return { rec: { fields, type, subtype: text(o['subtype']).trim(), serial: text(o['serial']).trim(), unterminated: false }, layout, entry: o };
+}
