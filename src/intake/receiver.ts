@@ -50,6 +50,15 @@ export class BackpressureError extends FidoError {
   }
 }
 
+/**
+ * How long a receiver holding a batch the intake refused waits before offering it again: the intake's advice
+ * when it pushed back (`backpressure`), else a backoff on `attempt`; both within [minMs, maxMs].
+ */
+export function holdDelay(e: unknown, attempt: number, minMs = 250, maxMs = 30_000): { ms: number; backpressure: boolean } {
+  if (e instanceof BackpressureError) return { ms: Math.min(Math.max(e.retryAfterSeconds * 1000, minMs), maxMs), backpressure: true };
+  return { ms: Math.min(minMs * 2 ** Math.min(attempt, 10), maxMs), backpressure: false };
+}
+
 export interface IntakeWriter {
   /**
    * Durably appends records for `source` (detector: a forced detector name, or null for auto-detection)

@@ -19,7 +19,8 @@ export class RecordingIntake implements IntakeWriter {
     const result = await this.writer.accept(source, detector, records, options);
     this.committed.push(...records.map((r) => r.raw));
     this.batchSizes.push(records.length);
-    if (this.crashAfter-- <= 1) {
+    // Only batches with records count: a cursor-only commit (a page of nothing new) is not where a test crashes.
+    if (records.length > 0 && this.crashAfter-- <= 1) {
       this.crashAfter = Infinity;
       // Committed, but the receiver never learns it: what a kill between accept and the next poll leaves.
       await new Promise<never>((_, reject) => (this.crashed = reject));
@@ -31,6 +32,11 @@ export class RecordingIntake implements IntakeWriter {
   releaseCrash(): void {
     this.crashed?.(new Error('simulated crash'));
     this.crashed = null;
+  }
+
+  /** The raw text of every committed record, in order. */
+  texts(): string[] {
+    return [...this.committed];
   }
 
   ids(): string[] {

@@ -17,7 +17,7 @@
  */
 import type { CursorRow } from '../../store/cursors.js';
 import { errorContext, type Logger } from '../../util/log.js';
-import { BackpressureError, recordOfBytes, type Receiver, type ReceiverDeps, type ReceiverStatus } from '../receiver.js';
+import { holdDelay, recordOfBytes, type Receiver, type ReceiverDeps, type ReceiverStatus } from '../receiver.js';
 import { Sleeper } from '../sleeper.js';
 
 export interface BusMessage {
@@ -229,12 +229,12 @@ export class BusReceiver implements Receiver {
         if (attempt > 1) this.log.info({ attempts: attempt }, 'batch accepted after waiting');
         return true;
       } catch (e) {
-        if (e instanceof BackpressureError) {
-          wait = Math.min(Math.max(e.retryAfterSeconds * 1000, MIN_RETRY_MS), MAX_BACKOFF_MS);
+        const hold = holdDelay(e, attempt, MIN_RETRY_MS, MAX_BACKOFF_MS);
+        wait = hold.ms;
+        if (hold.backpressure) {
           this.state = 'paused';
           if (attempt === 1) this.log.warn({ retry_in_ms: wait, messages: batch.length }, 'intake backpressure; holding the batch unacknowledged');
         } else {
-          wait = Math.min(MIN_RETRY_MS * 2 ** Math.min(attempt, 10), MAX_BACKOFF_MS);
           this.fail(e);
           this.log.error({ err: errorContext(e), retry_in_ms: wait }, 'intake refused the batch; holding it unacknowledged');
         }

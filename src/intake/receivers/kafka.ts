@@ -32,7 +32,7 @@ import { readCaFile, secretSetting } from '../../enrich/remote.js';
 import type { CursorRow } from '../../store/cursors.js';
 import { addressRefusal, guardedLookup, OutboundRefusedError, refusalMessage } from '../../util/outbound.js';
 import { errorContext, type Logger } from '../../util/log.js';
-import { BackpressureError, defineReceiver, recordOfBytes, type Receiver, type ReceiverDeps, type ReceiverStatus } from '../receiver.js';
+import { defineReceiver, holdDelay, recordOfBytes, type Receiver, type ReceiverDeps, type ReceiverStatus } from '../receiver.js';
 import { Sleeper } from '../sleeper.js';
 
 export const KafkaReceiverSchema = Type.Object(
@@ -407,12 +407,12 @@ export class KafkaReceiver implements Receiver {
         if (attempt > 1) this.log.info({ attempts: attempt }, 'batch accepted after waiting');
         return true;
       } catch (e) {
-        if (e instanceof BackpressureError) {
-          wait = Math.min(Math.max(e.retryAfterSeconds * 1000, MIN_RETRY_MS), MAX_BACKOFF_MS);
+        const hold = holdDelay(e, attempt, MIN_RETRY_MS, MAX_BACKOFF_MS);
+        wait = hold.ms;
+        if (hold.backpressure) {
           this.state = 'paused';
           if (attempt === 1) this.log.warn({ retry_in_ms: wait, messages: chunk.length }, 'intake backpressure; holding the batch (no fetch, no commit)');
         } else {
-          wait = Math.min(MIN_RETRY_MS * 2 ** Math.min(attempt, 10), MAX_BACKOFF_MS);
           this.fail(e);
           this.log.error({ err: errorContext(e), retry_in_ms: wait }, 'intake refused the batch; holding it');
           if (this.stopping) return false;

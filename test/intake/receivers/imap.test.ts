@@ -20,8 +20,9 @@ import { receiverName, type ImapStatus } from '../../../src/intake/receivers/ima
 import { readCursorValue } from '../../../src/store/cursors.js';
 import { readAfter } from '../../../src/store/log.js';
 import { loadDetectors, normalizeRecord } from '../../../src/detectors/lib/registry.js';
-import type { AcceptOptions, AcceptResult, IntakeRecord, IntakeWriter, Receiver } from '../../../src/intake/receiver.js';
-import { createIntakeWriter, type ManagedIntakeWriter } from '../../../src/intake/writer.js';
+import type { Receiver } from '../../../src/intake/receiver.js';
+import { createIntakeWriter } from '../../../src/intake/writer.js';
+import { RecordingIntake } from '../../support/intake.js';
 import type { Logger } from '../../../src/util/log.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/email/', import.meta.url));
@@ -59,36 +60,6 @@ const crlf = (s: string) => s.replace(/\r?\n/g, '\r\n');
 
 // ---------------------------------------------------------------------------------------------------------
 // The receiving side
-
-/** The real writer, recording what it committed; can simulate a crash right after a commit. */
-class RecordingIntake implements IntakeWriter {
-  readonly committed: IntakeRecord[] = [];
-  /** After this many more commits, the next accept commits and then never returns (the process "dies"). */
-  crashAfter = Infinity;
-  private crashed: ((e: Error) => void) | null = null;
-
-  constructor(readonly writer: ManagedIntakeWriter) {}
-
-  async accept(source: string, detector: string | null, records: readonly IntakeRecord[], options?: AcceptOptions): Promise<AcceptResult> {
-    const result = await this.writer.accept(source, detector, records, options);
-    this.committed.push(...records);
-    if (records.length > 0 && this.crashAfter-- <= 1) {
-      this.crashAfter = Infinity;
-      // Committed, but the receiver never learns it: it never flags what it took.
-      await new Promise<never>((_, reject) => (this.crashed = reject));
-    }
-    return result;
-  }
-
-  releaseCrash(): void {
-    this.crashed?.(new Error('simulated crash'));
-    this.crashed = null;
-  }
-
-  texts(): string[] {
-    return this.committed.map((r) => r.raw);
-  }
-}
 
 interface Rig {
   mailbox: string;
