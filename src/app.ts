@@ -36,6 +36,8 @@ import { log, type Logger } from './util/log.js';
 import type { FidoConfig } from './config/schema.js';
 import { parseDuration } from './config/duration.js';
 import type { AssetSettings } from './store/incidents.js';
+import { pem } from './util/pem.js';
+import type { ServerTls } from './api/context.js';
 
 export const PROCESS_ROLES = ['all', 'api', 'intake', 'worker', 'actions'] as const;
 export type ProcessRole = (typeof PROCESS_ROLES)[number];
@@ -245,6 +247,7 @@ export async function startFido(opts: FidoOptions): Promise<Fido> {
       web: webSettings(config),
       ...(config.auth?.oidc ? { oidc: createOidcLogin(config.auth.oidc, config.server?.public_url, env) } : {}),
       policyConfig: { config, dir, file: opts.loaded.file, text },
+      ...(config.server?.tls ? { tls: serverTls(config.server.tls, dir) } : {}),
     });
     await provisionFirstUser(store, opts.onBootstrapUser);
     const port = opts.port ?? Number(env.FIDO_PORT ?? config.server?.port ?? 8700);
@@ -341,3 +344,14 @@ function eventStreamOptions(e: NonNullable<FidoConfig['server']>['events']): Eve
     ...(e?.max_backlog !== undefined ? { maxBacklog: e.max_backlog } : {}),
   };
 }
+
+/** server.tls with its PEM read (text, or files relative to the config). */
+function serverTls(t: NonNullable<NonNullable<FidoConfig['server']>['tls']>, dir: string): ServerTls {
+  return {
+    cert: pem(t.cert, dir),
+    key: pem(t.key, dir),
+    ...(t.client_ca ? { clientCa: pem(t.client_ca, dir) } : {}),
+    clientAuth: t.client_auth ?? 'optional',
+  };
+}
+

@@ -13,6 +13,15 @@ import type { WebSettings } from '../web/settings.js';
 import type { WebSession } from '../web/sessions.js';
 import type { OidcLogin } from '../web/oidc.js';
 
+export interface ServerTls {
+  cert: string;
+  key: string;
+  /** CA of client certificates: mutual TLS. */
+  clientCa?: string;
+  /** required: no connection without a valid client certificate; optional: sources may demand one. */
+  clientAuth: 'optional' | 'required';
+}
+
 export interface ApiContext {
   store: Store;
   /** null when this process does not take intake (FIDO_ROLE=worker|actions). */
@@ -52,6 +61,8 @@ export interface ApiContext {
   web?: WebSettings;
   /** Single sign-on (auth.oidc), when configured. */
   oidc?: OidcLogin;
+  /** server.tls, PEM text read: the server speaks HTTPS (and asks for client certificates with a client CA). */
+  tls?: ServerTls;
   /** Where the built web app is (default dist/web beside the code). */
   webRoot?: string;
   /** Called after a verdict is stored (e.g. to undo reversible actions on false_positive). */

@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Ajv } from 'ajv';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { ApiContext } from './context.js';
+import type { ApiContext, ServerTls } from './context.js';
 import { createFailedAuthLimiter, DEFAULT_FAILED_AUTH_LIMIT } from './auth-limit.js';
 import { addressMatcher } from './client-address.js';
 import { guardConnections } from './connections.js';
@@ -39,6 +39,24 @@ export type Api = FastifyInstance;
 
 
 
+/**
+ * The node server's options: plain HTTP, or HTTPS (TLS 1.2+) with server.tls; with a client CA every client is
+ * asked for a certificate, which is verified against it (optional: the connection goes on without one, and
+ * sources with intake.client_certs refuse it; required: no connection without a valid one).
+ */
+function serverOptions(tls: ServerTls | undefined, http: { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number }): { http: typeof http } {
+  if (!tls) return { http };
+  const https = {
+    ...http,
+    cert: tls.cert,
+    key: tls.key,
+    minVersion: 'TLSv1.2' as const,
+    ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: tls.clientAuth === 'required' } : {}),
+  };
+  // Fastify's typings tie `https` to another server type; the instance serves the same routes either way.
+  return { https } as unknown as { http: typeof http };
+}
+
 export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   const limits = ctx.http ?? resolveHttpLimits().limits;
   const trustProxy = [...(ctx.trustProxy ?? [])];
@@ -53,11 +71,11 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     connectionTimeout: limits.idleTimeoutMs,
-    http: {
+    ...serverOptions(ctx.tls, {
       headersTimeout: limits.headersTimeoutMs,
       requestTimeout: limits.requestTimeoutMs,
       connectionsCheckingInterval: limits.checkIntervalMs,
-    },
+    }),
     // Only the named proxies may say who the client is; anyone else could name any address.
     trustProxy: trustProxy.length ? trustProxy : false,
     schemaErrorFormatter: (errors, part) => validationError(errors, part),

@@ -61,6 +61,13 @@ export const SourceSchema = Type.Object(
             ),
           ),
           max_body_bytes: Type.Optional(Type.Integer({ minimum: 1, description: "Largest body for this source; at most server.max_body_bytes" })),
+          client_certs: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), {
+              minItems: 1,
+              description:
+                'Mutual TLS: only clients whose verified certificate (signed by server.tls.client_ca) names one of these, as subject CN or a DNS/email/URI subject alternative name, may post to this source',
+            }),
+          ),
         },
         { additionalProperties: false, description: 'Protection of HTTP intake for this source (src/intake/protection.ts)' },
       ),
@@ -198,6 +205,22 @@ export const ConfigSchema = Type.Object(
           port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
           max_body_bytes: Type.Optional(Type.Integer({ minimum: 1024 })),
           public_url: Type.Optional(Type.String()),
+          tls: Type.Optional(
+            Type.Object(
+              {
+                cert: Type.String({ minLength: 1, description: 'Server certificate chain: PEM text (${file:…}) or a PEM file path (relative to the config file)' }),
+                key: Type.String({ minLength: 1, description: 'Its private key: PEM text (${file:…}) or a PEM file path' }),
+                client_ca: Type.Optional(Type.String({ minLength: 1, description: 'CA certificates that sign client certificates (PEM text or file path): turns on mutual TLS' })),
+                client_auth: Type.Optional(
+                  Type.Union([Type.Literal('optional'), Type.Literal('required')], {
+                    description:
+                      'With client_ca: optional (default) asks every client for a certificate and lets sources demand one (sources[].intake.client_certs); required refuses connections without a valid one',
+                  }),
+                ),
+              },
+              { additionalProperties: false, description: 'Serve the API and the web app over HTTPS (TLS 1.2+); without it, terminate TLS in a proxy' },
+            ),
+          ),
           access_log: Type.Optional(
             Type.Boolean({ description: 'Log one line per request: method, route, status, time, client, token name (default false)' }),
           ),

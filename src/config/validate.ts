@@ -241,6 +241,7 @@ function intakeProtectionErrors(doc: Document, lc: LineCounter, config: FidoConf
         at(['allow', j], `"${a}" is not an IP address or CIDR range`);
       }
     });
+    if (intake.client_certs && !config.server?.tls?.client_ca) at(['client_certs'], 'needs mutual TLS: set server.tls with a client_ca');
     if (typeof intake.max_body_bytes === 'number' && intake.max_body_bytes > serverMax) {
       at(['max_body_bytes'], `${intake.max_body_bytes} is above server.max_body_bytes (${serverMax}); a source can only lower the limit`);
     }
@@ -292,6 +293,7 @@ function serverErrors(doc: Document, lc: LineCounter, config: FidoConfig): Confi
     }
   };
   const server = config.server ?? {};
+  if (server.tls?.client_auth !== undefined && !server.tls.client_ca) at(['server', 'tls', 'client_auth'], 'needs client_ca (the CA that signs client certificates)');
   for (const key of ['headers_timeout', 'request_timeout', 'keep_alive_timeout', 'idle_timeout'] as const) {
     // A number is bounded by the schema; text such as "0s" only here.
     const v = server[key];

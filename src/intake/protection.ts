@@ -7,9 +7,13 @@
  * never a token, a secret or a signature.
  *
  * Signed requests need no bearer token (webhook senders cannot set one); a source with `hmac` refuses every
- * unsigned request with 401, a bearer token presented as well is checked too.
+ * unsigned request with 401, a bearer token presented as well is checked too. A source with `client_certs`
+ * takes requests only over mutual TLS (server.tls.client_ca), from a verified certificate naming a listed name,
+ * on top of its other checks (a token or signature is still needed). Behind a TLS-terminating proxy Fido never
+ * sees the client's certificate: such sources then refuse everything.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import type { SourceConfig } from '../config/schema.js';
 import { addressMatcher } from '../api/client-address.js';
 import { tokenProblem } from '../api/auth.js';
@@ -38,6 +42,8 @@ export interface SourceProtection {
   allows: ((address: string | undefined) => boolean) | null;
   bucket: TokenBucket | null;
   maxBodyBytes: number | null;
+  /** Names a client certificate must carry (lower-cased), or null when the source asks for none. */
+  clientNames: Set<string> | null;
 }
 
 export interface IntakeProtections {
@@ -81,6 +87,7 @@ export function compileProtection(source: string, s: IntakeSettings): SourceProt
     allows: s.allow ? addressMatcher(s.allow, key('allow')) : null,
     bucket: s.rate_limit ? new TokenBucket(s.rate_limit.per_second, s.rate_limit.burst ?? Math.ceil(s.rate_limit.per_second)) : null,
     maxBodyBytes: s.max_body_bytes ?? null,
+    clientNames: s.client_certs ? new Set(s.client_certs.map((n) => n.toLowerCase())) : null,
   };
 }
 
@@ -109,6 +116,42 @@ export function compileProtections(sources: Iterable<SourceConfig>): IntakeProte
 export function judgeAddress(p: SourceProtection, address: string | undefined): FidoError | null {
   if (!p.allows || p.allows(address)) return null;
   return new FidoError('forbidden', `source "${p.source}" does not take intake from this client address (sources[].intake.allow)`);
+}
+
+/** What the connection's TLS layer says of the client's certificate (null: not TLS, or no certificate). */
+export interface ClientCertificate {
+  /** Verified against server.tls.client_ca. */
+  authorized: boolean;
+  /** Subject CN and the DNS, email and URI subject alternative names. */
+  names: string[];
+}
+
+/** The client certificate of a connection, if it is TLS and the client sent one. */
+export function clientCertificateOf(socket: unknown): ClientCertificate | null {
+  const tls = socket as Partial<TLSSocket>;
+  if (typeof tls.getPeerCertificate !== 'function') return null;
+  const cert = tls.getPeerCertificate();
+  if (!cert || Object.keys(cert).length === 0) return null;
+  const names: string[] = [];
+  const cn = cert.subject?.CN;
+  for (const n of Array.isArray(cn) ? cn : cn ? [cn] : []) names.push(n);
+  for (const part of (cert.subjectaltname ?? '').split(', ')) {
+    const colon = part.indexOf(':');
+    const kind = part.slice(0, colon);
+    if (kind === 'DNS' || kind === 'email' || kind === 'URI') names.push(part.slice(colon + 1));
+  }
+  return { authorized: tls.authorized === true, names };
+}
+
+/** 401/403 unless the source asks for no client certificate, or the client's verified one names a listed name. */
+export function judgeClientCert(p: SourceProtection, cert: ClientCertificate | null): FidoError | null {
+  if (!p.clientNames) return null;
+  if (!cert) return new FidoError('unauthorized', `source "${p.source}" takes intake only over mutual TLS: present a client certificate (sources[].intake.client_certs)`);
+  if (!cert.authorized) return new FidoError('unauthorized', `source "${p.source}": the client certificate is not signed by server.tls.client_ca`);
+  if (!cert.names.some((n) => p.clientNames!.has(n.toLowerCase()))) {
+    return new FidoError('forbidden', `source "${p.source}" does not take intake from this client certificate (sources[].intake.client_certs)`);
+  }
+  return null;
 }
 
 /** 413 for a body larger than the source allows; `length` is Content-Length before reading, the bytes after. */

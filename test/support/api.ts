@@ -9,7 +9,7 @@ import type { FailedAuthLimit } from '../../src/api/auth-limit.js';
 import { openTestStore, type TestStore } from './stores.js';
 import type { DialectName } from '../../src/store/dialect.js';
 import type { WebSettings } from '../../src/web/settings.js';
-import type { ApiContext } from '../../src/api/context.js';
+import type { ApiContext, ServerTls } from '../../src/api/context.js';
 import type { Store } from '../../src/store/store.js';
 
 export const TOKENS = {
@@ -63,6 +63,8 @@ export async function testApi(
     web?: WebSettings;
     /** Where the built web app is (default dist/web). */
     webRoot?: string;
+    /** Serve HTTPS (server.tls, PEM read). */
+    tls?: ServerTls;
   } = {},
 ): Promise<TestApi> {
   const t = await openTestStore(dialect);
@@ -81,6 +83,7 @@ export async function testApi(
       ...(opts.killSwitchForced ? { killSwitchForced: true } : {}),
       ...(opts.web ? { web: opts.web } : {}),
       ...(opts.webRoot ? { webRoot: opts.webRoot } : {}),
+      ...(opts.tls ? { tls: opts.tls } : {}),
     }),
   );
   return {

@@ -10,7 +10,7 @@ import type { FailedAuthLimiter } from '../auth-limit.js';
 import { failedAuthKey } from '../client-address.js';
 import { refuseLimited, requireRole, type RequestAuthenticator } from '../authenticate.js';
 import { SESSION_COOKIE } from '../../web/sessions.js';
-import { compileProtections, judgeAddress, judgeRate, judgeSignature, judgeSize, judgeToken, notListed } from '../../intake/protection.js';
+import { clientCertificateOf, compileProtections, judgeAddress, judgeClientCert, judgeRate, judgeSignature, judgeSize, judgeToken, notListed } from '../../intake/protection.js';
 import { errors, Query } from '../schemas.js';
 import { audit } from '../../store/audit.js';
 
@@ -33,7 +33,7 @@ export default async function intakeRoutes(
     const { source } = req.params as { source: string };
     const p = protections.get(source);
     if (p) {
-      const refused = judgeAddress(p, req.ip) ?? judgeSize(p, contentLength(req.headers['content-length']));
+      const refused = judgeAddress(p, req.ip) ?? judgeClientCert(p, clientCertificateOf(req.raw.socket)) ?? judgeSize(p, contentLength(req.headers['content-length']));
       if (refused) throw refused;
     }
     const header = req.headers.authorization;

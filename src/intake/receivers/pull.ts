@@ -83,9 +83,12 @@ function spacer(perMinute: number): (signal: AbortSignal) => Promise<void> {
     const at = Math.max(now, nextAt);
     nextAt = at + gap;
     if (at > now) {
+      signal.throwIfAborted();
       await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(resolve, at - now);
-        signal.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason as Error)), { once: true });
+        const aborted = (): void => (clearTimeout(t), reject(signal.reason as Error));
+        // The listener goes with the wait: the signal lives as long as the receiver.
+        const t = setTimeout(() => (signal.removeEventListener('abort', aborted), resolve()), at - now);
+        signal.addEventListener('abort', aborted, { once: true });
       });
     }
   };

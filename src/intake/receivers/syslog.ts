@@ -18,9 +18,7 @@
  * - Syslog carries no message id: a message sent twice is stored twice (dedup is the pipeline's, by content).
  */
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
-import { readFileSync } from 'node:fs';
 import { BlockList, createServer, isIPv4, isIPv6, type AddressInfo, type Server, type Socket } from 'node:net';
-import { resolve } from 'node:path';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { Counter } from 'prom-client';
 import { Type, type Static } from 'typebox';
@@ -30,6 +28,7 @@ import { errorContext, type Logger } from '../../util/log.js';
 import { BackpressureError, defineReceiver, recordOfBytes, type IntakeRecord, type Receiver, type ReceiverDeps, type ReceiverStatus } from '../receiver.js';
 import { SyslogFramer, cutUtf8 } from '../syslog/framing.js';
 import { Sleeper } from '../sleeper.js';
+import { pem } from '../../util/pem.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Settings
@@ -132,11 +131,6 @@ function checkConfig(c: SyslogReceiverConfig): { key: string; message: string }[
   }
   for (const k of ['receive_buffer_bytes', 'hold_bytes'] as const) if (c[k] !== undefined && c.protocol !== 'udp') problems.push({ key: k, message: 'only for protocol udp' });
   return problems;
-}
-
-/** PEM text as given, or the content of the PEM file it names. */
-function pem(value: string, configDir: string): string {
-  return value.includes('-----BEGIN') ? value : readFileSync(resolve(configDir, value), 'utf8');
 }
 
 export function resolveSettings(c: SyslogReceiverConfig, configDir: string): SyslogSettings {
