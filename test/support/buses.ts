@@ -70,3 +70,16 @@ export function duplicates(values: readonly string[]): Map<string, number> {
   for (const v of values) seen.set(v, (seen.get(v) ?? 0) + 1);
   return new Map([...seen].filter(([, n]) => n > 1));
 }
+
+/** Runs `fn` with `receiver` started, and stops it whatever happens. */
+export async function run(receiver: { start(): Promise<void>; stop(): Promise<void> }, fn: () => Promise<void>): Promise<void> {
+  await receiver.start();
+  try {
+    await fn();
+  } finally {
+    await receiver.stop();
+  }
+}
+
+/** `count` JSON message bodies, numbered, with odd spacing (bytes must survive as sent). */
+export const bodies = (prefix: string, count: number): string[] => Array.from({ length: count }, (_, i) => `{"event":"${prefix}-${i}",  "n": ${i} }`);

@@ -6,8 +6,8 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kafka, logLevel } from 'kafkajs';
-import kafkaComponent, { kafkaReceiver, type KafkaReceiver, type KafkaReceiverConfig } from '../../../src/intake/receivers/kafka.js';
-import { duplicates, withBusRig, type BusRig } from '../../support/buses.js';
+import kafkaComponent, { kafkaReceiver, type KafkaReceiverConfig } from '../../../src/intake/receivers/kafka.js';
+import { bodies, duplicates, run, withBusRig, type BusRig } from '../../support/buses.js';
 import { KafkaStandIn, type KafkaStandInOptions } from '../../support/kafka-broker.js';
 import { selfSignedCert } from '../../support/servers.js';
 import { waitFor } from '../../support/wait.js';
@@ -37,16 +37,7 @@ const config = (b: KafkaStandIn, extra: Partial<KafkaReceiverConfig> = {}): Kafk
   ...extra,
 });
 
-async function run(receiver: KafkaReceiver, fn: () => Promise<void>): Promise<void> {
-  await receiver.start();
-  try {
-    await fn();
-  } finally {
-    await receiver.stop();
-  }
-}
 
-const bodies = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `{"event":"${prefix}-${i}",  "n": ${i} }`);
 
 /** Appends straight into the broker's log (partition p). */
 function put(b: KafkaStandIn, values: readonly (string | Buffer)[], partition = 0): void {

@@ -8,8 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import natsComponent, { natsReceiver, type NatsReceiverConfig } from '../../../src/intake/receivers/nats.js';
-import type { BusReceiver } from '../../../src/intake/bus/loop.js';
-import { duplicates, withBusRig, type BusRig } from '../../support/buses.js';
+import { bodies, duplicates, run, withBusRig, type BusRig } from '../../support/buses.js';
 import { waitFor } from '../../support/wait.js';
 
 const SERVER = process.env.FIDO_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -56,16 +55,7 @@ async function publish(n: Nats, bodies: readonly (string | Buffer)[]): Promise<v
   for (const b of bodies) await n.js.publish(n.subject('alerts'), typeof b === 'string' ? Buffer.from(b) : b);
 }
 
-async function run(receiver: BusReceiver, fn: () => Promise<void>): Promise<void> {
-  await receiver.start();
-  try {
-    await fn();
-  } finally {
-    await receiver.stop();
-  }
-}
 
-const bodies = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `{"event":"${prefix}-${i}",  "n": ${i} }`);
 
 test('messages published before and during the run arrive once each, byte for byte; status and cursor follow', async () => {
   await withNats(async (n, rig) => {

@@ -8,8 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { Connection, type Channel } from 'rabbitmq-client';
 import rabbitComponent, { rabbitReceiver, type RabbitReceiverConfig } from '../../../src/intake/receivers/rabbitmq.js';
-import type { BusReceiver } from '../../../src/intake/bus/loop.js';
-import { duplicates, withBusRig, type BusRig } from '../../support/buses.js';
+import { bodies, duplicates, run, withBusRig, type BusRig } from '../../support/buses.js';
 import { waitFor } from '../../support/wait.js';
 
 const URL_ = process.env.FIDO_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -58,16 +57,7 @@ async function withRabbit(fn: (r: Rabbit, rig: BusRig) => Promise<void>, declare
   }
 }
 
-async function run(receiver: BusReceiver, fn: () => Promise<void>): Promise<void> {
-  await receiver.start();
-  try {
-    await fn();
-  } finally {
-    await receiver.stop();
-  }
-}
 
-const bodies = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `{"event":"${prefix}-${i}",  "n": ${i} }`);
 
 test('messages published before and during the run arrive once each, byte for byte, whatever the content type', async () => {
   await withRabbit(async (r, rig) => {
