@@ -10,7 +10,7 @@
 import { Type, type Static, type TObject, type TProperties } from 'typebox';
 import { Duration } from '../../config/schema.js';
 import type { ComponentProblem } from '../../component/component.js';
-import type { RemoteClient } from '../../enrich/remote.js';
+import { RemoteError, type RemoteClient } from '../../enrich/remote.js';
 import type { Logger } from '../../util/log.js';
 import type { IntakeRecord } from '../receiver.js';
 
@@ -96,4 +96,22 @@ export function pullerSchema<P extends TProperties>(vendor: string, own: P) {
 /** Declares a puller; `create` gets the entry typed by its schema. */
 export function definePuller<S extends TObject, C>(p: Puller<S, C>): Puller<S, C> {
   return p;
+}
+
+/**
+ * The query of a vendor's next-page link (`what`, e.g. "the @odata.nextLink"), checked to stay on `base`'s origin
+ * and on `pathname`: an answer can send Fido neither to another host nor to another endpoint. Throws a
+ * malformed RemoteError (the receiver fails visibly; no cursor moves) naming `where` and what was wrong.
+ */
+export function nextPageQuery(link: string, base: URL, pathname: string, where: string, what: string): string {
+  let url: URL;
+  try {
+    url = new URL(link, base);
+  } catch {
+    throw new RemoteError(`${where}: ${what} is not a URL; refused`, 'malformed', 200);
+  }
+  if (url.origin !== base.origin || url.pathname !== pathname) {
+    throw new RemoteError(`${where}: ${what} points elsewhere (${url.origin}${url.pathname}); refused`, 'malformed', 200);
+  }
+  return url.search.slice(1);
 }

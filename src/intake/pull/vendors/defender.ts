@@ -40,7 +40,7 @@ import { withToken, tokenSource } from '../../../enrich/oauth.js';
 import { RemoteError, secretSetting, type RemoteRequest } from '../../../enrich/remote.js';
 import { outboundUrlProblem } from '../../../util/outbound.js';
 import type { ComponentProblem } from '../../../component/component.js';
-import { definePuller, pullerSchema, type PullDriver } from '../puller.js';
+import { definePuller, nextPageQuery, pullerSchema, type PullDriver } from '../puller.js';
 import { watermarkSettings, watermarkSettingsSchema } from '../watermark.js';
 
 const DefenderSchema = pullerSchema('defender', {
@@ -147,16 +147,7 @@ const defender = definePuller({
         const link = str(body['@odata.nextLink']);
         let next: string | null = null;
         if (link !== null) {
-          let url: URL;
-          try {
-            url = new URL(link, base);
-          } catch {
-            throw new RemoteError(`GET ${api.path}: the @odata.nextLink is not a URL; refused`, 'malformed', 200);
-          }
-          if (url.origin !== base.origin || url.pathname !== apiPath) {
-            throw new RemoteError(`GET ${api.path}: the @odata.nextLink points elsewhere (${url.origin}${url.pathname}); refused`, 'malformed', 200);
-          }
-          next = url.search.slice(1);
+          next = nextPageQuery(link, base, apiPath, `GET ${api.path}`, 'the @odata.nextLink');
         } else if (page.length >= Number(query['$top'] ?? top)) {
           // A full page and no link: the rest of the same query by $skip.
           next = new URLSearchParams({ ...query, $skip: String(Number(query['$skip'] ?? 0) + page.length) }).toString();
