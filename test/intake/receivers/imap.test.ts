@@ -451,19 +451,17 @@ test('a message above max_message_bytes is not fetched: flagged $FidoTooLarge, l
   });
 });
 
-test('throughput: ~500 small messages from Dovecot into the intake log (figure printed)', async () => {
+// Speed is measured in bench/receivers.ts (imap); this checks a run of 500 at batch_size 100 takes each once.
+test('500 small messages from Dovecot arrive in batches, each once', async () => {
   await withRig(async ({ mailbox, receiver, waitRecords, stored }) => {
     const n = 500;
     const lines: string[] = [];
     for (let i = 0; i < n; i++) lines.push(`From: ${SENDER}\r\nTo: fido@soc.example.test\r\nSubject: a${i}\r\nMessage-ID: <b${i}@x>\r\n\r\nalert ${i}\r\n`);
     for (const l of lines) await admin.append(mailbox, l);
-    const t0 = process.hrtime.bigint();
     await receiver({ batch_size: 100 });
     await waitRecords(n);
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     const records = await stored();
     assert.equal(records.length, n);
     assert.equal(new Set(records).size, n, 'each once');
-    console.log(`imap receiver: ${n} messages in ${ms.toFixed(0)} ms = ${((n * 1000) / ms).toFixed(0)} messages/s (Dovecot on loopback → SQLite intake log, batch_size 100)`);
   });
 });
